@@ -1,0 +1,57 @@
+# Every target sets up .venv itself, so a fresh clone needs nothing before `make demo` or `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+GENERATED := generated/upbit_client
+# ruff must be on PATH for the generator's post hooks.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help generate check-generated lint format typecheck test pytest demo bench cassettes clean
+
+help:
+	@echo "make demo             cancel a batch of orders on the embedded sandbox exchange"
+	@echo "make test             lint, typecheck, check-generated and the whole test suite"
+	@echo "make generate         regenerate $(GENERATED) from openapi.yaml"
+	@echo "make check-generated  fail if $(GENERATED) differs from a fresh generation"
+	@echo "make bench            benchmarks against the loopback sandbox (not part of make test)"
+	@echo "make cassettes        re-record the vcrpy cassettes from the sandbox"
+
+$(STAMP): requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+generate: $(STAMP)
+	$(BIN)/python tools/generate.py --output $(GENERATED)
+
+check-generated: $(STAMP)
+	$(BIN)/python tools/generate.py --output $(GENERATED)
+	@if [ -n "$$(git status --porcelain -- generated/)" ]; then \
+		echo "generated/ differs from what openapi.yaml, generator-config.yaml and the templates produce:"; \
+		git status --porcelain -- generated/; git --no-pager diff --stat -- generated/; \
+		echo "run 'make generate' and commit the result"; exit 1; \
+	fi
+	@echo "generated/ is up to date"
+
+lint: $(STAMP)
+	$(BIN)/ruff check auth_plugin tests tools
+	$(BIN)/ruff format --check auth_plugin tests tools
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix auth_plugin tests tools
+	$(BIN)/ruff format auth_plugin tests tools
+
+typecheck: $(STAMP)
+	$(BIN)/mypy auth_plugin/upbit_auth
+	$(BIN)/mypy $(GENERATED)
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck check-generated pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,105 @@
+"""The SDK's one error tree, rooted at ``upbit_client.errors.UpbitClientError``.
+
+The generated client raises ``InvalidRequest`` (a call the spec says can never succeed, raised
+before sending), ``InvalidResponse`` and ``UnexpectedStatus``; the hand-written layer adds the
+exchange's own errors, carrying Upbit's error ``name`` and ``message`` and the HTTP status, so
+callers can branch on the name as Upbit advises. Everything is importable from here.
+"""
+
+from __future__ import annotations
+
+from upbit_client.errors import InvalidRequest, InvalidResponse, UnexpectedStatus, UpbitClientError
+
+__all__ = [
+    "AuthenticationError",
+    "InvalidRequest",
+    "InvalidResponse",
+    "MissingCredentials",
+    "PermissionDenied",
+    "RateLimited",
+    "ServerError",
+    "TemporarilyBlocked",
+    "TransportError",
+    "UnexpectedStatus",
+    "UpbitAPIError",
+    "UpbitClientError",
+    "error_from_response",
+]
+
+
+class MissingCredentials(UpbitClientError, ValueError):
+    """The API keys are missing or empty; the message names what to set."""
+
+
+class TransportError(UpbitClientError):
+    """No usable answer reached us (connection refused or reset, timeout) after the retries allowed."""
+
+
+class UpbitAPIError(UpbitClientError):
+    """The exchange answered with an error: ``status``, Upbit's ``name`` and ``message``."""
+
+    hint = ""
+
+    def __init__(self, status: int, name: str, message: str) -> None:
+        self.status = status
+        self.name = name
+        self.message = message
+        text = f"HTTP {status} {name}: {message}"
+        super().__init__(f"{text} ({self.hint})" if self.hint else text)
+
+
+class AuthenticationError(UpbitAPIError):
+    hint = "check the access and secret keys, the allowed IP list, and the system clock"
+
+
+class PermissionDenied(AuthenticationError):
+    hint = 'the API key needs the "Make Orders" permission'
+
+
+class RateLimited(UpbitAPIError):
+    hint = "the rate-limit group's budget for this second is spent"
+
+
+class TemporarilyBlocked(UpbitAPIError):
+    hint = "Upbit blocked this client for a while after repeated 429s; wait before trying again"
+
+
+class ServerError(UpbitAPIError):
+    hint = "an error on the exchange's side"
+
+
+_BY_NAME: dict[str, type[UpbitAPIError]] = {
+    "out_of_scope": PermissionDenied,
+    "too_many_requests": RateLimited,
+    **dict.fromkeys(
+        (
+            "invalid_query_payload",
+            "jwt_verification",
+            "expired_access_key",
+            "nonce_used",
+            "no_authorization_ip",
+            "no_authorization_token",
+            "invalid_access_key",
+        ),
+        AuthenticationError,
+    ),
+}
+
+
+def error_from_response(status: int, name: str | None, message: str | None) -> UpbitAPIError:
+    """The most specific error for an error answer; Upbit's ``name`` decides before the status does."""
+    name = name or f"http_{status}"
+    message = message or "(no message)"
+    cls = _BY_NAME.get(name)
+    if cls is None:
+        if status == 418:
+            cls = TemporarilyBlocked
+        elif status == 429:
+            cls = RateLimited
+        elif status in (401, 403):
+            cls = AuthenticationError
+        elif status >= 500:
+            cls = ServerError
+        else:
+            cls = UpbitAPIError
+    return cls(status, name, message)

@@ -1,0 +1,229 @@
+"""Contains some shared types for properties"""
+
+import re
+from collections.abc import Mapping, MutableMapping
+from http import HTTPStatus
+from typing import IO, BinaryIO, Generic, Literal, TypeVar
+
+from attrs import define
+
+from .errors import InvalidRequest
+
+
+class Unset:
+    def __bool__(self) -> Literal[False]:
+        return False
+
+
+UNSET: Unset = Unset()
+
+# The types that `httpx.Client(files=)` can accept, copied from that library.
+FileContent = IO[bytes] | bytes | str
+FileTypes = (
+    # (filename, file (or bytes), content_type)
+    tuple[str | None, FileContent, str | None]
+    # (filename, file (or bytes), content_type, headers)
+    | tuple[str | None, FileContent, str | None, Mapping[str, str]]
+)
+RequestFiles = list[tuple[str, FileTypes]]
+
+
+@define
+class File:
+    """Contains information for file uploads"""
+
+    payload: BinaryIO
+    file_name: str | None = None
+    mime_type: str | None = None
+
+    def to_tuple(self) -> FileTypes:
+        """Return a tuple representation that httpx will accept for multipart/form-data"""
+        return self.file_name, self.payload, self.mime_type
+
+
+T = TypeVar("T")
+
+
+@define
+class Response(Generic[T]):
+    """A response from an endpoint"""
+
+    status_code: HTTPStatus
+    content: bytes
+    headers: MutableMapping[str, str]
+    parsed: T | None
+
+
+# Request rules: what the OpenAPI document says a request must satisfy, checked before sending
+# because the generator itself enforces none of it (minItems, maxItems, pattern, x-exactly-one-of).
+
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+}
+
+
+@define(frozen=True)
+class ValueRule:
+    """Constraints on one scalar value (a parameter, or one item of an array parameter)"""
+
+    type: str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    enum: tuple[object, ...] | None = None
+    pattern_description: str | None = None
+
+    def problem(self, value: object) -> tuple[str, str] | None:
+        """The (problem, rule) that ``value`` breaks, or None when it is fine"""
+        if self.type is not None:
+            expected = _PYTHON_TYPES.get(self.type, (object,))
+            if (
+                isinstance(value, bool)
+                and bool not in expected
+                or not isinstance(value, expected)
+            ):
+                return (
+                    f"must be of type {self.type}, not {type(value).__name__}",
+                    f"type: {self.type}",
+                )
+        if isinstance(value, str):
+            if self.min_length is not None and len(value) < self.min_length:
+                return (
+                    f"must be at least {self.min_length} characters long",
+                    f"minLength: {self.min_length}",
+                )
+            if self.max_length is not None and len(value) > self.max_length:
+                return (
+                    f"must be at most {self.max_length} characters long",
+                    f"maxLength: {self.max_length}",
+                )
+            if self.pattern is not None and re.search(self.pattern, value) is None:
+                return (
+                    f"must be {self.pattern_description}"
+                    if self.pattern_description
+                    else "must match the pattern",
+                    f"pattern: {self.pattern}",
+                )
+        if self.enum is not None and value not in self.enum:
+            return f"must be one of {list(self.enum)}", "enum"
+        return None
+
+
+@define(frozen=True)
+class ParameterRule:
+    """What the OpenAPI document says about one query parameter"""
+
+    python_name: str
+    wire_name: str
+    required: bool = False
+    value: ValueRule = ValueRule()
+    is_array: bool = False
+    min_items: int | None = None
+    max_items: int | None = None
+    item: ValueRule | None = None
+
+
+@define(frozen=True)
+class RateLimit:
+    """The operation's rate-limit group and its budget per whole-second window (``x-rate-limit``)"""
+
+    group: str
+    per_second: int
+    scope: str = "account"
+
+
+def _describe(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_query(
+    rules: tuple[ParameterRule, ...],
+    exactly_one_of: tuple[tuple[str, ...], ...],
+    values: Mapping[str, object],
+) -> None:
+    """Raise ``InvalidRequest`` for the first rule of the document that ``values`` break"""
+    given = {
+        name
+        for name, value in values.items()
+        if value is not UNSET and value is not None
+    }
+    for rule in rules:
+        if rule.python_name not in given:
+            if rule.required:
+                raise InvalidRequest(
+                    rule.wire_name, "required: true", "nothing", "is required"
+                )
+            continue
+        value = values[rule.python_name]
+        if not rule.is_array:
+            found = rule.value.problem(value)
+            if found is not None:
+                raise InvalidRequest(
+                    rule.wire_name, found[1], _describe(value), found[0]
+                )
+            continue
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise InvalidRequest(
+                rule.wire_name,
+                "type: array",
+                _describe(value),
+                f"must be a list, not {type(value).__name__}",
+            )
+        if rule.min_items is not None and len(value) < rule.min_items:
+            raise InvalidRequest(
+                rule.wire_name,
+                f"minItems: {rule.min_items}",
+                f"{len(value)} items",
+                f"needs at least {rule.min_items} item{'s' if rule.min_items != 1 else ''}",
+            )
+        if rule.max_items is not None and len(value) > rule.max_items:
+            raise InvalidRequest(
+                rule.wire_name,
+                f"maxItems: {rule.max_items}",
+                f"{len(value)} items",
+                f"takes at most {rule.max_items} items per request",
+            )
+        if rule.item is not None:
+            for index, item in enumerate(value):
+                found = rule.item.problem(item)
+                if found is not None:
+                    raise InvalidRequest(
+                        rule.wire_name,
+                        found[1],
+                        f"item {index} = {_describe(item)}",
+                        f"every item {found[0]}",
+                    )
+    by_python_name = {rule.python_name: rule.wire_name for rule in rules}
+    for group in exactly_one_of:
+        present = [name for name in group if name in given]
+        if len(present) != 1:
+            wire_names = " and ".join(by_python_name.get(name, name) for name in group)
+            what = (
+                "neither"
+                if not present
+                else "both: " + ", ".join(by_python_name.get(n, n) for n in present)
+            )
+            raise InvalidRequest(
+                wire_names,
+                "x-exactly-one-of",
+                what,
+                "exactly one of these must be given",
+            )
+
+
+__all__ = [
+    "UNSET",
+    "File",
+    "FileTypes",
+    "ParameterRule",
+    "RateLimit",
+    "RequestFiles",
+    "Response",
+    "Unset",
+    "ValueRule",
+    "check_query",
+]
