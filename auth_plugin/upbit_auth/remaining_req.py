@@ -1,0 +1,27 @@
+"""Parsing of Upbit's ``Remaining-Req`` response header (the budget left in the current second)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Group names can contain hyphens (``order-cancel-all``); ``min`` is deprecated and ignored.
+_REMAINING_REQ = re.compile(r"group=(?P<group>[A-Za-z0-9_-]+)\s*;.*?\bsec=(?P<sec>\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class RemainingReq:
+    """``group``: the rate-limit group; ``sec``: requests left in the current whole-second window."""
+
+    group: str
+    sec: int
+
+
+def parse_remaining_req(value: str | None) -> RemainingReq | None:
+    """``RemainingReq`` from a header value like ``group=default; min=1800; sec=29``, or None if unreadable."""
+    if not value:
+        return None
+    match = _REMAINING_REQ.search(value)
+    if match is None:
+        return None
+    return RemainingReq(group=match["group"], sec=int(match["sec"]))
