@@ -1,0 +1,174 @@
+"""The generated client: spec validity, rules checked before sending, limits that follow openapi.yaml."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
+
+from tests.conftest import Recorder
+from upbit_client import Client
+from upbit_client.api.order import cancel_orders_by_ids
+from upbit_client.client import DEFAULT_SERVER, SERVERS
+from upbit_client.errors import InvalidRequest, InvalidResponse, UpbitClientError
+from upbit_client.models import CancelOrdersResult, UpbitError
+
+ROOT = Path(__file__).resolve().parent.parent
+TWENTY = [f"uuid-{n}" for n in range(20)]
+
+
+def test_openapi_document_validates() -> None:
+    document, _ = read_from_filename(str(ROOT / "openapi.yaml"))
+    validate(document)
+
+
+def test_servers_and_limits_come_from_the_spec() -> None:
+    assert SERVERS == {
+        "kr": "https://api.upbit.com",
+        "sg": "https://sg-api.upbit.com",
+        "id": "https://id-api.upbit.com",
+        "th": "https://th-api.upbit.com",
+    }
+    assert DEFAULT_SERVER == "https://api.upbit.com"
+    rules = {rule.python_name: rule for rule in cancel_orders_by_ids.QUERY_RULES}
+    assert (rules["uuids"].wire_name, rules["uuids"].min_items, rules["uuids"].max_items) == ("uuids[]", 1, 20)
+    assert cancel_orders_by_ids.EXACTLY_ONE_OF == (("uuids", "identifiers"),)
+    assert cancel_orders_by_ids.RATE_LIMIT is not None
+    assert (cancel_orders_by_ids.RATE_LIMIT.group, cancel_orders_by_ids.RATE_LIMIT.per_second) == ("default", 30)
+
+
+def test_twenty_uuids_is_the_largest_call_that_is_sent(client: Client, recorder: Recorder) -> None:
+    cancel_orders_by_ids.sync_detailed(client=client, uuids=TWENTY)
+    assert recorder.requests[0].url.query.count(b"uuids%5B%5D=") == 20
+
+
+BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
+    ("neither kind", {}, r"uuids\[\] and identifiers\[\]: exactly one of these must be given .*given: neither"),
+    ("both kinds", {"uuids": ["a"], "identifiers": ["b"]}, r"exactly one .*given: both: uuids\[\], identifiers\[\]"),
+    ("no uuids", {"uuids": []}, r"uuids\[\]: needs at least 1 item \(minItems: 1\); given: 0 items"),
+    ("no identifiers", {"identifiers": []}, r"identifiers\[\]: needs at least 1 item \(minItems: 1\)"),
+    (
+        "21 uuids",
+        {"uuids": [*TWENTY, "x"]},
+        r"uuids\[\]: takes at most 20 items per request \(maxItems: 20\); given: 21",
+    ),
+    (
+        "int item",
+        {"uuids": ["a", 7]},
+        r"every item must be of type string, not int \(type: string\); given: item 1 = 7",
+    ),
+    ("None item", {"identifiers": [None]}, r"must be of type string, not NoneType"),
+    ("bytes item", {"uuids": [b"a"]}, r"must be of type string, not bytes"),
+    ("empty string", {"uuids": [""]}, r"at least 1 characters long \(minLength: 1\); given: item 0 = ''"),
+    ("whitespace only", {"identifiers": ["ok", "  \t"]}, r"not blank and free of control characters .*item 1"),
+    ("control char", {"identifiers": ["a\nb"]}, r"not blank and free of control characters .*'a\\nb'"),
+    ("DEL char", {"identifiers": ["a\x7fb"]}, r"not blank and free of control characters"),
+    ("a bare string", {"uuids": "abc"}, r"uuids\[\]: must be a list, not str \(type: array\); given: 'abc'"),
+    ("a set", {"uuids": {"a"}}, r"must be a list, not set"),
+]
+
+
+@pytest.mark.parametrize(("case", "kwargs", "message"), BAD_CALLS, ids=[case for case, _, _ in BAD_CALLS])
+def test_bad_input_raises_before_anything_is_sent(
+    client: Client, recorder: Recorder, case: str, kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidRequest, match=message) as caught:
+        cancel_orders_by_ids.sync_detailed(client=client, **kwargs)
+    assert isinstance(caught.value, ValueError)
+    assert isinstance(caught.value, UpbitClientError)
+    assert caught.value.rule
+    assert recorder.requests == []
+
+
+async def test_bad_input_raises_before_sending_async(recorder: Recorder) -> None:
+    async with Client(base_url="https://api.upbit.com", httpx_args={"transport": recorder.transport()}) as client:
+        with pytest.raises(InvalidRequest, match="maxItems: 20"):
+            await cancel_orders_by_ids.asyncio(client=client, uuids=[*TWENTY, "x"])
+    assert recorder.requests == []
+
+
+def test_documented_error_statuses_parse_into_the_error_model(client: Client, recorder: Recorder) -> None:
+    recorder.reply = lambda request: httpx.Response(
+        401,
+        json={"error": {"name": "jwt_verification", "message": "bad"}},
+        headers={"Remaining-Req": "group=default; min=1800; sec=29"},
+    )
+    response = cancel_orders_by_ids.sync_detailed(client=client, uuids=["a"])
+    assert isinstance(response.parsed, UpbitError)
+    assert (response.parsed.error.name, response.parsed.error.message) == ("jwt_verification", "bad")
+    assert response.headers["Remaining-Req"] == "group=default; min=1800; sec=29"
+
+
+def test_identifier_may_be_absent_or_null_and_extra_fields_are_kept(client: Client, recorder: Recorder) -> None:
+    body = {
+        "success": {"count": 1, "orders": [{"uuid": "u1", "market": "KRW-BTC", "identifier": None, "extra": 1}]},
+        "failed": {"count": 1, "orders": [{"uuid": "u2", "market": "KRW-ETH"}]},
+        "new_top_level": True,
+    }
+    recorder.reply = lambda request: httpx.Response(200, json=body)
+    result = cancel_orders_by_ids.sync(client=client, uuids=["u1", "u2"])
+    assert isinstance(result, CancelOrdersResult)
+    assert result.success.orders[0].identifier is None
+    assert result.success.orders[0].additional_properties == {"extra": 1}
+    assert result.failed.orders[0].market == "KRW-ETH"
+    assert result.additional_properties == {"new_top_level": True}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"<html>502 Bad Gateway</html>",
+        b'{"success": {"count": 1, "orders": [',
+        b'{"failed": {"count": 0, "orders": []}}',
+    ],
+    ids=["html", "truncated", "missing success"],
+)
+def test_unreadable_documented_answer_is_a_typed_error(client: Client, recorder: Recorder, content: bytes) -> None:
+    recorder.reply = lambda request: httpx.Response(200, content=content)
+    with pytest.raises(InvalidResponse, match=r"HTTP 200 response does not match the API description") as caught:
+        cancel_orders_by_ids.sync_detailed(client=client, uuids=["a"])
+    assert caught.value.status_code == 200
+
+
+def test_changing_max_items_in_the_spec_changes_the_limit(tmp_path: Path) -> None:
+    """Regenerate from a copy of the spec with maxItems 5: the new client refuses 6 with no hand edit."""
+    spec = (ROOT / "openapi.yaml").read_text()
+    assert spec.count("maxItems: 20") == 2
+    (tmp_path / "openapi.yaml").write_text(spec.replace("maxItems: 20", "maxItems: 5"))
+    output = tmp_path / "pkg" / "upbit_client"
+    bin_dir = str(Path(sys.executable).parent)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools" / "generate.py"),
+            "--spec",
+            str(tmp_path / "openapi.yaml"),
+            "--output",
+            str(output),
+        ],
+        check=True,
+        capture_output=True,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+    )
+    source = (output / "api" / "order" / "cancel_orders_by_ids.py").read_text()
+    assert re.search(r"max_items=5,", source)
+    # Import the regenerated package under its own name, beside the installed one.
+    shutil.move(str(output), str(tmp_path / "pkg" / "upbit_client_five"))
+    sys.path.insert(0, str(tmp_path / "pkg"))
+    try:
+        module = importlib.import_module("upbit_client_five.api.order.cancel_orders_by_ids")
+        errors = importlib.import_module("upbit_client_five.errors")
+        with pytest.raises(errors.InvalidRequest, match=r"maxItems: 5\); given: 6 items"):
+            module._get_kwargs(uuids=[str(n) for n in range(6)])
+        assert module._get_kwargs(uuids=[str(n) for n in range(5)])["params"]["uuids[]"] == ["0", "1", "2", "3", "4"]
+    finally:
+        sys.path.remove(str(tmp_path / "pkg"))
