@@ -8,7 +8,11 @@ callers can branch on the name as Upbit advises. Everything is importable from h
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from upbit_client.errors import InvalidRequest, InvalidResponse, UnexpectedStatus, UpbitClientError
+from upbit_client.models import UpbitError
+from upbit_client.types import Response
 
 __all__ = [
     "AuthenticationError",
@@ -24,6 +28,7 @@ __all__ = [
     "UpbitAPIError",
     "UpbitClientError",
     "error_from_response",
+    "unwrap",
 ]
 
 
@@ -103,3 +108,20 @@ def error_from_response(status: int, name: str | None, message: str | None) -> U
         else:
             cls = UpbitAPIError
     return cls(status, name, message)
+
+
+T = TypeVar("T")
+
+
+def unwrap(response: Response[T | UpbitError]) -> T:
+    """The parsed success body of a generated ``*_detailed`` call, or the typed error for anything else.
+
+    Works for any generated endpoint: an answer parsed into the spec's ``UpbitError`` becomes the
+    matching ``UpbitAPIError``; an undocumented status or empty parse becomes ``UnexpectedStatus``.
+    """
+    parsed = response.parsed
+    if isinstance(parsed, UpbitError):
+        raise error_from_response(int(response.status_code), parsed.error.name, parsed.error.message)
+    if parsed is None or int(response.status_code) >= 300:
+        raise UnexpectedStatus(int(response.status_code), response.content)
+    return parsed
