@@ -1,0 +1,57 @@
+"""A verifying sandbox exchange for ``DELETE /v1/orders/uuids``: in-process transport, loopback server, CLI.
+
+```python
+from upbit_auth import UpbitAuth
+from upbit_auth.sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange, running_server
+from upbit_client import Client
+
+exchange = SandboxExchange()
+exchange.seed_demo_orders()
+auth = UpbitAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
+client = Client(base_url="https://api.upbit.com", httpx_args={"auth": auth, "transport": exchange.transport()})
+with running_server(exchange) as url:  # real HTTP on 127.0.0.1, e.g. for vcrpy or benchmarks
+    ...
+```
+"""
+
+from .exchange import (
+    DEFAULT_RATE_LIMIT_PER_SECOND,
+    DEMO_ACCESS_KEY,
+    DEMO_MARKETS,
+    DEMO_SECRET_KEY,
+    ENDPOINT_METHOD,
+    ENDPOINT_PATH,
+    MAX_IDS_PER_REQUEST,
+    UNKNOWN_ORDER_MARKET,
+    Order,
+    OrderState,
+    RequestRecord,
+    SandboxExchange,
+    SandboxResponse,
+    demo_uuid,
+)
+from .server import LOOPBACK, SandboxServer, main, running_server, start_server
+from .transport import SandboxTransport
+
+__all__ = [
+    "DEFAULT_RATE_LIMIT_PER_SECOND",
+    "DEMO_ACCESS_KEY",
+    "DEMO_MARKETS",
+    "DEMO_SECRET_KEY",
+    "ENDPOINT_METHOD",
+    "ENDPOINT_PATH",
+    "LOOPBACK",
+    "MAX_IDS_PER_REQUEST",
+    "UNKNOWN_ORDER_MARKET",
+    "Order",
+    "OrderState",
+    "RequestRecord",
+    "SandboxExchange",
+    "SandboxResponse",
+    "SandboxServer",
+    "SandboxTransport",
+    "demo_uuid",
+    "main",
+    "running_server",
+    "start_server",
+]

@@ -1,0 +1,391 @@
+"""The sandbox exchange's core: an in-memory order book answering ``DELETE /v1/orders/uuids`` as Upbit does.
+
+It verifies every request the way Upbit documents it (bearer JWT, HMAC with the secret as-is, nonce
+reuse, the SHA-512 query hash over the percent-decoded wire query, query-only parameters, the 20 ids
+limit, the per-second rate limit) and answers with Upbit's error names, statuses and ``Remaining-Req``
+header. The checks are written from the rules alone, on purpose without ``upbit_auth.signing`` or
+``UpbitAuth``: if the SDK misreads a rule, the sandbox must not share the misreading.
+
+The exchange knows nothing about HTTP plumbing; ``transport.py`` (in-process ``httpx.MockTransport``)
+and ``server.py`` (loopback HTTP server) feed it raw requests through ``SandboxExchange.handle``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Final, Literal
+from urllib.parse import unquote
+
+import jwt
+
+if TYPE_CHECKING:
+    from .transport import SandboxTransport
+
+OrderState = Literal["wait", "done", "cancel"]
+"""Upbit's order states: ``wait`` open, ``done`` filled, ``cancel`` cancelled."""
+
+ENDPOINT_METHOD: Final = "DELETE"
+ENDPOINT_PATH: Final = "/v1/orders/uuids"
+RATE_LIMIT_GROUP: Final = "default"
+DEFAULT_RATE_LIMIT_PER_SECOND: Final = 30
+MAX_IDS_PER_REQUEST: Final = 20
+ALLOWED_JWT_ALGORITHMS: Final = ("HS256", "HS512")
+# Upbit reports a deprecated per-minute budget too; clients must ignore it, so a constant is honest enough.
+_DEPRECATED_MINUTE_BUDGET: Final = 1800
+
+DEMO_ACCESS_KEY: Final = "sandbox-access-key"
+"""The access key the sandbox accepts by default. Fake: it only ever opens the sandbox."""
+DEMO_SECRET_KEY: Final = "sandbox-secret-key-not-a-real-upbit-secret-only-for-the-local-sandbox-0000"
+"""The secret of ``DEMO_ACCESS_KEY``. Fake and public by design; 64+ bytes so HS512 signs without warnings."""
+DEMO_MARKETS: Final = ("KRW-BTC", "KRW-ETH", "KRW-XRP", "BTC-ETH")
+UNKNOWN_ORDER_MARKET: Final = ""
+"""``market`` reported for an id that names no order. Upbit documents no value for that case, but the spec
+requires ``market`` to be a string, so the sandbox says "no market" with the empty string."""
+
+_DEMO_NAMESPACE: Final = uuid.UUID("5b0e6a3c-0d1e-4c55-9f47-2f0a5d5a3b11")
+
+
+def demo_uuid(label: str) -> str:
+    """The deterministic uuid the demo seed gives the order labelled ``label`` (e.g. ``demo-0001``)."""
+    return str(uuid.uuid5(_DEMO_NAMESPACE, label))
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One order of the book, as a snapshot (the book replaces it when its state changes)."""
+
+    uuid: str
+    market: str
+    identifier: str | None
+    state: OrderState
+
+    def to_result(self) -> dict[str, Any]:
+        """The order as Upbit lists it under ``success`` or ``failed``."""
+        return {"uuid": self.uuid, "market": self.market, "identifier": self.identifier}
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request the exchange answered: enough for a test to prove what was (or was not) sent."""
+
+    method: str
+    target: str
+    """The raw path and query string exactly as received (still percent-encoded)."""
+    status: int
+    access_key: str | None
+    """The access key the request authenticated with, or None when it did not get that far."""
+    error_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxResponse:
+    """An answer of the exchange: status, JSON body and headers (``Remaining-Req`` and content type)."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def content(self) -> bytes:
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @property
+    def error_name(self) -> str | None:
+        error = self.body.get("error")
+        return str(error["name"]) if isinstance(error, dict) else None
+
+
+class _Rejected(Exception):
+    """An Upbit error answer, raised from deep inside the checks and turned into a response once."""
+
+    def __init__(self, status: int, name: str, message: str) -> None:
+        super().__init__(f"{status} {name}: {message}")
+        self.status = status
+        self.name = name
+        self.message = message
+
+
+@dataclass(slots=True)
+class _Window:
+    second: int
+    used: int
+
+
+class SandboxExchange:
+    """An in-memory Upbit exchange that serves ``DELETE /v1/orders/uuids`` and checks it like Upbit.
+
+    ``credentials`` maps access keys to secret keys (default: the demo key pair). ``rate_limit_per_second``
+    is the budget per access key per whole-second window (``int(clock())``); None turns the limit off.
+    ``latency`` (seconds) is added to every answer by the transports, not by ``handle``.
+
+    Every method is thread-safe: one lock guards the book, the nonces, the rate windows and the log.
+    """
+
+    def __init__(
+        self,
+        credentials: Mapping[str, str] | None = None,
+        *,
+        rate_limit_per_second: int | None = DEFAULT_RATE_LIMIT_PER_SECOND,
+        latency: float = 0.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if rate_limit_per_second is not None and rate_limit_per_second < 1:
+            raise ValueError(f"rate_limit_per_second must be >= 1 or None (off); given: {rate_limit_per_second}")
+        if latency < 0:
+            raise ValueError(f"latency must be >= 0 seconds; given: {latency}")
+        self.rate_limit_per_second = rate_limit_per_second
+        self.latency = latency
+        self.clock = clock
+        self._credentials: dict[str, str] = dict(
+            {DEMO_ACCESS_KEY: DEMO_SECRET_KEY} if credentials is None else credentials
+        )
+        self._lock = threading.Lock()
+        self._orders: dict[str, Order] = {}
+        self._uuid_by_identifier: dict[str, str] = {}
+        self._used_nonces: dict[str, set[str]] = {}
+        self._windows: dict[str, _Window] = {}
+        self._log: list[RequestRecord] = []
+
+    # --- the order book -------------------------------------------------------------------------------
+
+    def add_credentials(self, access_key: str, secret_key: str) -> None:
+        with self._lock:
+            self._credentials[access_key] = secret_key
+
+    def add_order(
+        self,
+        uuid_: str | None = None,
+        *,
+        market: str = "KRW-BTC",
+        identifier: str | None = None,
+        state: OrderState = "wait",
+    ) -> Order:
+        """Put an order in the book (a random uuid if none is given); uuids and identifiers must be unique."""
+        order = Order(uuid=uuid_ or str(uuid.uuid4()), market=market, identifier=identifier, state=state)
+        with self._lock:
+            if order.uuid in self._orders:
+                raise ValueError(f"an order with uuid {order.uuid!r} is already in the book")
+            if identifier is not None and identifier in self._uuid_by_identifier:
+                raise ValueError(f"an order with identifier {identifier!r} is already in the book")
+            self._orders[order.uuid] = order
+            if identifier is not None:
+                self._uuid_by_identifier[identifier] = order.uuid
+        return order
+
+    def seed_demo_orders(self, open_orders: int = 40, filled: int = 3, cancelled: int = 3) -> list[Order]:
+        """The documented demo book, the same on every run; returns the orders added, open ones first.
+
+        - ``open_orders`` open orders ``demo-0001``, ``demo-0002``, …;
+        - ``filled`` filled orders ``demo-filled-0001``, …;
+        - ``cancelled`` cancelled orders ``demo-cancelled-0001``, ….
+
+        The label is the order's identifier, and its uuid is ``demo_uuid(label)``; markets cycle through
+        ``DEMO_MARKETS``. Seeding twice raises ``ValueError`` (the ids would repeat).
+        """
+        plan: list[tuple[str, OrderState]] = [(f"demo-{n:04d}", "wait") for n in range(1, open_orders + 1)]
+        plan += [(f"demo-filled-{n:04d}", "done") for n in range(1, filled + 1)]
+        plan += [(f"demo-cancelled-{n:04d}", "cancel") for n in range(1, cancelled + 1)]
+        return [
+            self.add_order(demo_uuid(label), market=DEMO_MARKETS[index % len(DEMO_MARKETS)], identifier=label, state=s)
+            for index, (label, s) in enumerate(plan)
+        ]
+
+    def order(self, uuid_: str) -> Order:
+        """The current snapshot of one order; ``KeyError`` if it is not in the book."""
+        with self._lock:
+            return self._orders[uuid_]
+
+    def orders(self, state: OrderState | None = None) -> list[Order]:
+        """Snapshots of the book's orders in the order they were added, optionally only those in ``state``."""
+        with self._lock:
+            return [order for order in self._orders.values() if state is None or order.state == state]
+
+    # --- the request log -----------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """A copy of the log of every request answered so far, oldest first."""
+        with self._lock:
+            return list(self._log)
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    # --- transports -----------------------------------------------------------------------------------
+
+    def transport(self) -> SandboxTransport:
+        """An ``httpx.MockTransport`` (a ``SandboxTransport``) serving this exchange to sync and async clients."""
+        from .transport import SandboxTransport
+
+        return SandboxTransport(self)
+
+    # --- answering ------------------------------------------------------------------------------------
+
+    def handle(
+        self, method: str, target: str | bytes, headers: Mapping[str, str] | Iterable[tuple[str, str]], body: bytes
+    ) -> SandboxResponse:
+        """Answer one raw request: ``target`` is the path and query string exactly as on the wire.
+
+        ``headers`` may be any mapping (looked up case-insensitively) or a list of pairs. Adds no latency.
+        """
+        if isinstance(target, bytes):
+            # Wire bytes of a query are ASCII when a client percent-encodes properly; anything else is kept readable.
+            target = target.decode("utf-8", "replace")
+        header_pairs = headers.items() if isinstance(headers, Mapping) else headers
+        authorization = next((value for name, value in header_pairs if name.lower() == "authorization"), None)
+        path, _, raw_query = target.partition("?")
+        with self._lock:
+            access_key: str | None = None
+            try:
+                if method.upper() != ENDPOINT_METHOD or path != ENDPOINT_PATH:
+                    raise _Rejected(404, "not_found", f"No route for {method.upper()} {path}.")
+                claims, access_key = self._authenticate(authorization)
+                self._spend_nonce(access_key, claims)
+                self._spend_rate_budget(access_key)
+                self._check_query_hash(raw_query, claims)
+                if body:
+                    raise _Rejected(400, "QUERY_PARAMETER_NOT_SUPPORTED", "This API only accepts query parameters.")
+                kind, ids = _parse_query(raw_query)
+                response = SandboxResponse(200, self._cancel(kind, ids))
+            except _Rejected as rejected:
+                response = SandboxResponse(
+                    rejected.status, {"error": {"name": rejected.name, "message": rejected.message}}
+                )
+            response.headers.update(
+                {
+                    "Content-Type": "application/json; charset=utf-8",
+                    "Remaining-Req": self._remaining_req(access_key),
+                }
+            )
+            self._log.append(RequestRecord(method.upper(), target, response.status, access_key, response.error_name))
+            return response
+
+    def _authenticate(self, authorization: str | None) -> tuple[dict[str, Any], str]:
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise _Rejected(401, "no_authorization_token", "Authorization: Bearer <JWT> header is required.")
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError as error:
+            raise _Rejected(401, "jwt_verification", f"Failed to decode the JWT token: {error}") from error
+        algorithm = header.get("alg")
+        if algorithm not in ALLOWED_JWT_ALGORITHMS:
+            raise _Rejected(401, "jwt_verification", f"JWT alg must be HS256 or HS512; got {algorithm!r}.")
+        access_key = unverified.get("access_key")
+        if not isinstance(access_key, str) or access_key not in self._credentials:
+            raise _Rejected(401, "invalid_access_key", "The access key is not registered.")
+        try:
+            # Accept only the header's own alg, so a token cannot claim one alg and be verified as another.
+            claims: dict[str, Any] = jwt.decode(token, self._credentials[access_key], algorithms=[algorithm])
+        except jwt.InvalidTokenError as error:
+            raise _Rejected(401, "jwt_verification", f"Failed to verify the JWT token: {error}") from error
+        if not isinstance(claims.get("nonce"), str) or not claims["nonce"]:
+            raise _Rejected(401, "jwt_verification", "The JWT token has no nonce claim.")
+        return claims, access_key
+
+    def _spend_nonce(self, access_key: str, claims: Mapping[str, Any]) -> None:
+        # Spent before the rate check, so a 429 burns the nonce too: Upbit wants a retry to carry a new one.
+        used = self._used_nonces.setdefault(access_key, set())
+        nonce = str(claims["nonce"])
+        if nonce in used:
+            raise _Rejected(401, "nonce_used", "This nonce has already been used.")
+        used.add(nonce)
+
+    def _spend_rate_budget(self, access_key: str) -> None:
+        if self.rate_limit_per_second is None:
+            return
+        second = int(self.clock())
+        window = self._windows.get(access_key)
+        if window is None or window.second != second:
+            window = self._windows[access_key] = _Window(second, 0)
+        if window.used >= self.rate_limit_per_second:
+            raise _Rejected(429, "too_many_requests", "Too many requests.")
+        window.used += 1
+
+    def _remaining_req(self, access_key: str | None) -> str:
+        # Requests that never proved an access key spend no budget and report a whole one.
+        left = self.rate_limit_per_second if self.rate_limit_per_second is not None else DEFAULT_RATE_LIMIT_PER_SECOND
+        if self.rate_limit_per_second is not None and access_key is not None:
+            window = self._windows.get(access_key)
+            if window is not None and window.second == int(self.clock()):
+                left = max(self.rate_limit_per_second - window.used, 0)
+        return f"group={RATE_LIMIT_GROUP}; min={_DEPRECATED_MINUTE_BUDGET}; sec={left}"
+
+    @staticmethod
+    def _check_query_hash(raw_query: str, claims: Mapping[str, Any]) -> None:
+        if not raw_query:
+            return
+        if claims.get("query_hash_alg") != "SHA512" or not isinstance(claims.get("query_hash"), str):
+            raise _Rejected(401, "invalid_query_payload", "query_hash and query_hash_alg=SHA512 claims are required.")
+        # Plain percent-decoding as Upbit does it: a "+" stays a "+", order and repeats stay as on the wire.
+        expected = hashlib.sha512(unquote(raw_query).encode("utf-8")).hexdigest()
+        if claims["query_hash"] != expected:
+            raise _Rejected(401, "invalid_query_payload", "Failed to verify the query hash.")
+
+    def _cancel(self, kind: str, ids: list[str]) -> dict[str, Any]:
+        success: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        reported: set[tuple[str, str]] = set()
+        for given in ids:
+            order_uuid = given if kind == "uuids[]" else self._uuid_by_identifier.get(given)
+            order = self._orders.get(order_uuid) if order_uuid is not None else None
+            if order is None:
+                # Keyed apart from real uuids so an unknown id can never shadow an order of the book.
+                if ("unknown", given) in reported:
+                    continue
+                reported.add(("unknown", given))
+                by_uuid = kind == "uuids[]"
+                failed.append(
+                    {
+                        "uuid": given if by_uuid else "",
+                        "market": UNKNOWN_ORDER_MARKET,
+                        "identifier": None if by_uuid else given,
+                    }
+                )
+                continue
+            if ("order", order.uuid) in reported:
+                continue
+            reported.add(("order", order.uuid))
+            if order.state == "wait":
+                self._orders[order.uuid] = replace(order, state="cancel")
+                success.append(order.to_result())
+            else:
+                failed.append(order.to_result())
+        return {
+            "success": {"count": len(success), "orders": success},
+            "failed": {"count": len(failed), "orders": failed},
+        }
+
+
+def _parse_query(raw_query: str) -> tuple[str, list[str]]:
+    """The id kind (``uuids[]`` or ``identifiers[]``) and the ids, read from the raw query as Upbit reads it."""
+    values: dict[str, list[str]] = {"uuids[]": [], "identifiers[]": []}
+    for pair in raw_query.split("&"):
+        if not pair:
+            continue
+        raw_key, _, raw_value = pair.partition("=")
+        key, value = unquote(raw_key), unquote(raw_value)
+        if key not in values:
+            raise _Rejected(400, "validation_error", f"Unknown parameter {key!r}: only uuids[] or identifiers[].")
+        if not value:
+            raise _Rejected(400, "validation_error", f"{key} must not be empty.")
+        values[key].append(value)
+    given = [key for key, items in values.items() if items]
+    if len(given) == 2:
+        raise _Rejected(400, "validation_error", "uuids[] and identifiers[] cannot be used together.")
+    if not given:
+        raise _Rejected(400, "validation_error", "uuids[] or identifiers[] is required.")
+    kind = given[0]
+    if len(values[kind]) > MAX_IDS_PER_REQUEST:
+        raise _Rejected(
+            400, "validation_error", f"{kind} accepts at most {MAX_IDS_PER_REQUEST} items; got {len(values[kind])}."
+        )
+    return kind, values[kind]

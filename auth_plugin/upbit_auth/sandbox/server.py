@@ -1,0 +1,212 @@
+"""The sandbox exchange over real HTTP on loopback, and the ``upbit-sandbox`` command.
+
+Real sockets matter where the in-process transport cannot stand in: vcrpy records only real HTTP,
+benchmarks measure connection reuse (the server speaks HTTP/1.1 keep-alive), and ``make demo`` runs
+the ``upbit-cancel`` command against it. The server binds 127.0.0.1 only; it is a test double, never
+meant to be reachable from another machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
+
+from .exchange import DEFAULT_RATE_LIMIT_PER_SECOND, DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange
+
+LOOPBACK = "127.0.0.1"
+# An idle keep-alive connection is dropped after this long, so forgotten clients cannot pin threads forever.
+_IDLE_CONNECTION_TIMEOUT = 60.0
+
+
+class _SandboxRequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "UpbitSandbox/1.0"
+    sys_version = ""
+    timeout = _IDLE_CONNECTION_TIMEOUT
+    server: SandboxServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track_connection(self.connection, open_=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.track_connection(self.connection, open_=False)
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    # Trailer section ends with an empty line.
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _serve(self) -> None:
+        body = self._read_body()
+        exchange = self.server.exchange
+        if exchange.latency:
+            time.sleep(exchange.latency)
+        # http.server decodes the request line as latin-1; undo that to get the wire bytes back.
+        target = self.path.encode("latin-1")
+        if not target.startswith(b"/"):
+            # Absolute-form target (sent through a proxy): keep only the path and query.
+            target = b"/" + target.split(b"://", 1)[-1].partition(b"/")[2]
+        answer = exchange.handle(self.command, target, list(self.headers.items()), body)
+        content = answer.content()
+        self.send_response(answer.status)
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(content)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the exchange's request log is the record; stderr noise would drown test and bench output."""
+
+
+class SandboxServer(ThreadingHTTPServer):
+    """A threaded HTTP/1.1 server for one ``SandboxExchange`` on 127.0.0.1; ``stop()`` ends it for good."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, exchange: SandboxExchange, port: int = 0) -> None:
+        super().__init__((LOOPBACK, port), _SandboxRequestHandler)
+        self.exchange = exchange
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def track_connection(self, connection: socket.socket, *, open_: bool) -> None:
+        with self._connections_lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def start(self) -> None:
+        """Serve in a daemon thread; returns at once."""
+        self._thread = threading.Thread(target=self.serve_forever, name=f"upbit-sandbox-{self.port}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop accepting, close the listening socket and cut open keep-alive connections."""
+        if self._thread is not None:
+            self.shutdown()
+            self._thread.join()
+            self._thread = None
+        self.server_close()
+        # Without this a client holding a keep-alive connection would still be answered after stop().
+        with self._connections_lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+def start_server(exchange: SandboxExchange, port: int = 0) -> tuple[SandboxServer, str]:
+    """Serve ``exchange`` on 127.0.0.1:``port`` (0: a free port) in a daemon thread; returns the server and its URL.
+
+    Call ``server.stop()`` when done, or use ``running_server``.
+    """
+    server = SandboxServer(exchange, port)
+    server.start()
+    return server, server.url
+
+
+@contextlib.contextmanager
+def running_server(exchange: SandboxExchange, port: int = 0) -> Iterator[str]:
+    """``with running_server(exchange) as url:`` serves ``exchange`` for the block and stops afterwards."""
+    server, url = start_server(exchange, port)
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="upbit-sandbox",
+        description="A fake Upbit exchange on 127.0.0.1 that serves and verifies DELETE /v1/orders/uuids.",
+    )
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: pick a free one)")
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=DEFAULT_RATE_LIMIT_PER_SECOND,
+        metavar="N",
+        help=f"requests per second per access key (default {DEFAULT_RATE_LIMIT_PER_SECOND}; 0 turns the limit off)",
+    )
+    parser.add_argument("--latency-ms", type=float, default=0.0, metavar="MS", help="delay added to every answer")
+    parser.add_argument("--orders", type=int, default=40, metavar="N", help="open demo orders to seed (default 40)")
+    args = parser.parse_args(argv)
+    for name in ("port", "rate_limit", "latency_ms", "orders"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be >= 0; given: {getattr(args, name)}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``upbit-sandbox``: serve a demo-seeded sandbox until SIGINT or SIGTERM."""
+    args = _parse_args(argv)
+    exchange = SandboxExchange(rate_limit_per_second=args.rate_limit or None, latency=args.latency_ms / 1000)
+    orders = exchange.seed_demo_orders(open_orders=args.orders)
+    try:
+        server, url = start_server(exchange, args.port)
+    except OSError as error:
+        print(f"upbit-sandbox: cannot listen on {LOOPBACK}:{args.port}: {error}", file=sys.stderr)
+        return 1
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    open_count = sum(order.state == "wait" for order in orders)
+    limit = f"{args.rate_limit}/s per key" if args.rate_limit else "off"
+    print(f"Upbit sandbox exchange (FAKE, local only) listening on {url}", flush=False)
+    print(f"  rate limit: {limit}; latency: {args.latency_ms:g} ms; open demo orders: {open_count}")
+    if open_count:
+        print(f"  identifiers demo-0001..demo-{open_count:04d}; filled demo-filled-*, cancelled demo-cancelled-*")
+    print("Demo keys this sandbox accepts (sandbox-only, not a real Upbit secret):")
+    print(f"export UPBIT_OPEN_API_SERVER_URL={url}")
+    print(f"export UPBIT_OPEN_API_ACCESS_KEY={DEMO_ACCESS_KEY}")
+    print(f"export UPBIT_OPEN_API_SECRET_KEY={DEMO_SECRET_KEY}")
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    print("upbit-sandbox: stopped", flush=True)
+    return 0

@@ -1,0 +1,51 @@
+"""In-process access to the sandbox exchange: an ``httpx.MockTransport`` for the generated client.
+
+```python
+exchange = SandboxExchange()
+client = Client(base_url="https://api.upbit.com",
+                httpx_args={"auth": UpbitAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY), "transport": exchange.transport()})
+```
+
+The same transport serves ``httpx.Client`` and ``httpx.AsyncClient``: the simulated latency sleeps with
+``time.sleep`` on the sync path and with ``asyncio.sleep`` on the async one, so a slow sandbox never
+blocks an event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+import httpx
+
+if TYPE_CHECKING:
+    from .exchange import SandboxExchange
+
+
+def _answer(exchange: SandboxExchange, request: httpx.Request) -> httpx.Response:
+    # raw_path is the path and query exactly as they would go on the wire, still percent-encoded.
+    answer = exchange.handle(request.method, request.url.raw_path, request.headers.multi_items(), request.content)
+    return httpx.Response(answer.status, headers=answer.headers, content=answer.content(), request=request)
+
+
+class SandboxTransport(httpx.MockTransport):
+    """Serves one ``SandboxExchange`` to httpx clients, sync or async, adding the exchange's latency."""
+
+    def __init__(self, exchange: SandboxExchange) -> None:
+        self.exchange = exchange
+        super().__init__(self.sync_handler)
+
+    def sync_handler(self, request: httpx.Request) -> httpx.Response:
+        if self.exchange.latency:
+            time.sleep(self.exchange.latency)
+        return _answer(self.exchange, request)
+
+    async def async_handler(self, request: httpx.Request) -> httpx.Response:
+        if self.exchange.latency:
+            await asyncio.sleep(self.exchange.latency)
+        return _answer(self.exchange, request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        return await self.async_handler(request)
