@@ -1,0 +1,471 @@
+"""``upbit-cancel``: cancel any number of Upbit orders from the command line.
+
+Usage::
+
+    upbit-cancel (--uuid ID ... | --identifier ID ... | --uuids-from FILE | --identifiers-from FILE)
+                 [--server-url URL | --region kr|sg|id|th] [--json] [--timeout SECONDS]
+
+This module only turns arguments, environment and files into a call of the async batch layer
+(``upbit_auth.batch.cancel_orders_async``, which chunks, rate-limits and retries) and turns its
+``BatchResult`` into a report and an exit status:
+
+- 0: every order was cancelled;
+- 1: some orders failed (already filled or cancelled, market suspended) or are unconfirmed;
+- 2: bad usage or bad input; nothing was sent;
+- 3: nothing could be done: keys missing, the exchange unreachable or the keys rejected for
+  every request, or the account temporarily blocked (418);
+- 130: interrupted (Ctrl-C); requests already sent may have cancelled orders.
+
+Errors are one line on stderr, ``upbit-cancel: error: ...``; the secret key never appears in any
+output. ``main(argv)`` returns the status instead of exiting, so tests and other programs can call
+it in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import math
+import os
+import re
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, NoReturn, Protocol, TextIO
+from urllib.parse import urlsplit
+
+import httpx
+
+from upbit_client import Client
+from upbit_client.api.order import cancel_orders_by_ids
+from upbit_client.client import SERVERS
+from upbit_client.errors import InvalidRequest
+from upbit_client.types import ParameterRule
+
+from .auth import SECRET_KEY_VARIABLES, UpbitAuth
+from .errors import AuthenticationError, MissingCredentials, TemporarilyBlocked, error_from_response
+from .results import BatchResult, ErrorInfo, IdKind, UnconfirmedOrder
+
+PROG = "upbit-cancel"
+SERVER_URL_VARIABLES = ("UPBIT_OPEN_API_SERVER_URL", "UPBIT_BASE_URL")
+DEFAULT_REGION = "kr"
+DEFAULT_TIMEOUT = 30.0
+# One slow request must not eat the whole budget: the batch layer can then still retry or move on.
+MAX_REQUEST_TIMEOUT = 10.0
+
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1
+EXIT_USAGE = 2
+EXIT_NOTHING_DONE = 3
+EXIT_INTERRUPTED = 130
+
+OnProgress = Callable[[int, int], None]
+
+
+class BatchFunction(Protocol):
+    """The contract of ``upbit_auth.batch.cancel_orders_async``."""
+
+    def __call__(
+        self,
+        client: Client,
+        *,
+        uuids: list[str] | None = None,
+        identifiers: list[str] | None = None,
+        timeout_total: float = DEFAULT_TIMEOUT,
+        on_progress: OnProgress | None = None,
+    ) -> Awaitable[BatchResult]: ...
+
+
+class UsageError(Exception):
+    """Bad arguments or input, found before anything is sent (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but its errors are one line like every other error of this command."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see {PROG} --help)\n")
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds; given: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Cancel Upbit orders by uuid or by identifier, any number of them (DELETE /v1/orders/uuids).",
+        epilog=(
+            "Keys come from UPBIT_OPEN_API_ACCESS_KEY / UPBIT_OPEN_API_SECRET_KEY "
+            "(or UPBIT_ACCESS_KEY / UPBIT_SECRET_KEY); the server from --server-url, else "
+            "UPBIT_OPEN_API_SERVER_URL (or UPBIT_BASE_URL), else --region. An id FILE holds one id per "
+            "line; blank lines, lines starting with '#' and whitespace around ids are ignored; '-' reads "
+            "stdin. Exit status: 0 all cancelled, 1 some failed or unconfirmed, 2 bad usage (nothing sent), "
+            "3 nothing could be done (missing keys, exchange unreachable, keys rejected, account blocked)."
+        ),
+    )
+    ids = parser.add_argument_group("orders (give uuids or identifiers, not both; the flags can be repeated)")
+    ids.add_argument("--uuid", dest="uuids", metavar="ID", nargs="+", action="extend", default=[], help="order uuid")
+    ids.add_argument(
+        "--identifier", dest="identifiers", metavar="ID", nargs="+", action="extend", default=[],
+        help="order identifier (client-chosen)",
+    )  # fmt: skip
+    ids.add_argument(
+        "--uuids-from", dest="uuid_files", metavar="FILE", action="append", default=[], help="file of uuids"
+    )
+    ids.add_argument(
+        "--identifiers-from", dest="identifier_files", metavar="FILE", action="append", default=[],
+        help="file of identifiers",
+    )  # fmt: skip
+    server = parser.add_mutually_exclusive_group()
+    server.add_argument("--server-url", metavar="URL", help="base URL, http(s)://host[:port]")
+    server.add_argument(
+        "--region",
+        type=str.lower,
+        choices=sorted(SERVERS),
+        help=f"Upbit region whose host to use (default: {DEFAULT_REGION})",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"total time budget for the whole batch (default: {DEFAULT_TIMEOUT:g})",
+    )
+    return parser
+
+
+# --- ids ---------------------------------------------------------------------------------------
+
+
+def _rule_for(kind: IdKind) -> ParameterRule:
+    """The spec's rule for the ``uuids[]`` or ``identifiers[]`` parameter (maxItems, item pattern)."""
+    return next(rule for rule in cancel_orders_by_ids.QUERY_RULES if rule.python_name == kind)
+
+
+def check_id(kind: IdKind, value: str, where: str) -> None:
+    """Refuse, before sending, an id no order can carry (empty, blank, control characters).
+
+    The spec's item pattern is applied with ``fullmatch``: a search with ``$`` would let a trailing
+    newline through.
+    """
+    item = _rule_for(kind).item
+    pattern = item.pattern if item is not None else None
+    if not value.strip() or (pattern is not None and re.fullmatch(pattern, value) is None):
+        wire = "uuid" if kind == "uuids" else "identifier"
+        rule = item.pattern_description if item is not None and item.pattern_description else "valid"
+        raise UsageError(f"{wire} {where} must be {rule}; given: {value!r}")
+
+
+def read_id_file(path: str, stdin: TextIO) -> list[tuple[str, str]]:
+    """(id, where) pairs from a file of one id per line; ``-`` is stdin.
+
+    Blank lines and ``#`` comment lines are skipped and spaces, tabs and CRs around an id are
+    dropped; any other control character stays in and is refused by ``check_id``.
+    """
+    try:
+        if path == "-":
+            text = stdin.read()
+            name = "stdin"
+        else:
+            with open(path, encoding="utf-8-sig") as handle:
+                text = handle.read()
+            name = path
+    except UnicodeDecodeError:
+        raise UsageError(f"cannot read {path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    text = text.removeprefix("\ufeff")
+    pairs = []
+    # split("\n"), not splitlines(): the latter also splits on \x0b, \x1c... and would hide them.
+    for number, line in enumerate(text.split("\n"), start=1):
+        value = line.strip(" \t\r")
+        if value and not value.startswith("#"):
+            pairs.append((value, f"at {name} line {number}"))
+    return pairs
+
+
+def collect_ids(args: argparse.Namespace, stdin: TextIO) -> tuple[IdKind, list[str]]:
+    """The kind and the distinct ids, in the order given; raises ``UsageError`` on bad input."""
+    uuid_given = bool(args.uuids or args.uuid_files)
+    identifier_given = bool(args.identifiers or args.identifier_files)
+    if uuid_given and identifier_given:
+        raise UsageError("give either uuids or identifiers, not both (Upbit takes one kind per request)")
+    if not uuid_given and not identifier_given:
+        raise UsageError("no orders given: use --uuid, --identifier, --uuids-from or --identifiers-from")
+    kind: IdKind = "uuids" if uuid_given else "identifiers"
+    flag = "--uuid" if uuid_given else "--identifier"
+    values: list[str] = args.uuids if uuid_given else args.identifiers
+    files: list[str] = args.uuid_files if uuid_given else args.identifier_files
+    if files.count("-") > 1:
+        raise UsageError("stdin ('-') can be read only once")
+
+    pairs = [(value, f"given to {flag}") for value in values]
+    for path in files:
+        pairs.extend(read_id_file(path, stdin))
+    for value, where in pairs:
+        check_id(kind, value, where)
+    # A repeated id is one order: cancelling it twice would only report it twice.
+    ids = list(dict.fromkeys(value for value, _ in pairs))
+    if not ids:
+        raise UsageError(f"no orders given: {', '.join(files)} holds no ids")
+    return kind, ids
+
+
+# --- server ------------------------------------------------------------------------------------
+
+
+def check_server_url(url: str, source: str) -> str:
+    """``url`` normalised to ``scheme://host[:port]``; raises ``UsageError`` if it is anything else."""
+    problem = None
+    parts = urlsplit(url)
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        problem = "must not contain whitespace or control characters"
+    elif parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        problem = "must look like https://host[:port]"
+    elif "@" in parts.netloc:
+        # Said without echoing the URL: the part before @ may be a password.
+        raise UsageError(f"{source} must not contain user:password@")
+    elif parts.query or parts.fragment or "?" in url or "#" in url:
+        problem = "must not have a query or fragment"
+    elif parts.path not in ("", "/"):
+        problem = "must not have a path (the API path is added by the client)"
+    else:
+        try:
+            parts.port  # noqa: B018 - reading it validates it
+        except ValueError:
+            problem = "has an invalid port"
+        if not parts.hostname:
+            problem = "has no host"
+    if problem is not None:
+        raise UsageError(f"{source} {problem}; given: {url!r}")
+    return f"{parts.scheme.lower()}://{parts.netloc}"
+
+
+def resolve_server(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
+    if args.server_url is not None:
+        return check_server_url(args.server_url, "--server-url")
+    if args.region is None:
+        for name in SERVER_URL_VARIABLES:
+            if environ.get(name):
+                return check_server_url(environ[name], name)
+    return SERVERS[args.region or DEFAULT_REGION]
+
+
+# --- running the batch -------------------------------------------------------------------------
+
+
+def _load_batch() -> BatchFunction:
+    # Imported on first use so that ``--help`` and every usage error stay fast and independent of it.
+    batch: BatchFunction = importlib.import_module("upbit_auth.batch").cancel_orders_async
+    return batch
+
+
+class Progress:
+    """A single ``\\r``-updated line on stderr: ``cancelling… 340/1000``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.width = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        text = f"cancelling… {done}/{total}"
+        self.width = max(self.width, len(text))
+        self.stream.write("\r" + text.ljust(self.width))
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+
+
+async def _cancel(
+    batch: BatchFunction,
+    client: Client,
+    kind: IdKind,
+    ids: list[str],
+    timeout: float,
+    on_progress: OnProgress | None,
+) -> BatchResult:
+    try:
+        if kind == "uuids":
+            return await batch(client, uuids=ids, timeout_total=timeout, on_progress=on_progress)
+        return await batch(client, identifiers=ids, timeout_total=timeout, on_progress=on_progress)
+    finally:
+        await client.get_async_httpx_client().aclose()
+
+
+def _key(kind: IdKind, uuid: str, identifier: str | None) -> str | None:
+    return uuid if kind == "uuids" else identifier
+
+
+def reconcile(result: BatchResult, ids: Iterable[str]) -> None:
+    """Make sure every id given is in the report: one the batch left out is unconfirmed, not lost."""
+    reported = {_key(result.id_kind, order.uuid, order.identifier) for order in (*result.success, *result.failed)}
+    reported.update(order.id for order in result.unconfirmed)
+    for order_id in ids:
+        if order_id not in reported:
+            error = ErrorInfo("not_in_response", "the exchange's answers did not mention this order")
+            result.unconfirmed.append(UnconfirmedOrder(order_id, result.id_kind, error))
+
+
+def _is_hopeless(error: ErrorInfo) -> bool:
+    """An error that says nothing can work now: no answer at all, keys rejected, account blocked."""
+    if error.status is None:
+        return True
+    return isinstance(error_from_response(error.status, error.name, error.message), AuthenticationError)
+
+
+def _blocked(result: BatchResult) -> object:
+    # ``blocked`` is set by the batch layer on a 418; older result types do not have it.
+    return getattr(result, "blocked", None)
+
+
+def describe_error(error: ErrorInfo) -> str:
+    if error.status is None:
+        return f"{error.name}: {error.message}"
+    return str(error_from_response(error.status, error.name, error.message))
+
+
+def exit_status(result: BatchResult) -> tuple[int, str | None]:
+    """The exit status and, for status 3, the one-line reason."""
+    blocked = _blocked(result)
+    if blocked:
+        reason = describe_error(blocked) if isinstance(blocked, ErrorInfo) else str(blocked)
+        if not isinstance(blocked, ErrorInfo) or blocked.status is None:
+            reason = f"{TemporarilyBlocked.hint}: {reason}"
+        return EXIT_NOTHING_DONE, f"account temporarily blocked, stopped: {reason}"
+    if result.all_cancelled:
+        return EXIT_OK, None
+    nothing_done = not result.success and not result.failed
+    if nothing_done and all(_is_hopeless(order.error) for order in result.unconfirmed):
+        errors = result.errors()
+        error, _count = max(errors, key=lambda pair: pair[1])
+        more = f" (and {len(errors) - 1} other errors)" if len(errors) > 1 else ""
+        return EXIT_NOTHING_DONE, f"no order could be cancelled: {describe_error(error)}{more}"
+    return EXIT_INCOMPLETE, None
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def format_table(result: BatchResult, ids: Sequence[str]) -> str:
+    """The summary line, then one row per id in the order given: id, market, outcome, error."""
+    rows: dict[str, tuple[str, str, str, str]] = {}
+    for outcome, orders in (("cancelled", result.success), ("failed", result.failed)):
+        for order in orders:
+            key = _key(result.id_kind, order.uuid, order.identifier) or order.uuid
+            rows.setdefault(key, (key, order.market, outcome, ""))
+    for unconfirmed in result.unconfirmed:
+        rows.setdefault(unconfirmed.id, (unconfirmed.id, "-", "unconfirmed", describe_error(unconfirmed.error)))
+    ordered = [rows.pop(order_id) for order_id in ids if order_id in rows] + list(rows.values())
+    header = ("UUID" if result.id_kind == "uuids" else "IDENTIFIER", "MARKET", "OUTCOME", "ERROR")
+    widths = [max(len(row[column]) for row in (header, *ordered)) for column in range(3)]
+    lines = [
+        f"{len(result.success)} cancelled, {len(result.failed)} failed, {len(result.unconfirmed)} unconfirmed",
+        *(
+            "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
+            for row in (header, *ordered)
+        ),
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _secret_values(environ: Mapping[str, str]) -> list[str]:
+    return [environ[name] for name in SECRET_KEY_VARIABLES if environ.get(name)]
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "********")
+    return text
+
+
+def _error_line(message: str, secrets: Iterable[str], stream: TextIO) -> None:
+    one_line = " ".join(redact(message, secrets).split())
+    stream.write(f"{PROG}: error: {one_line}\n")
+    stream.flush()
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace, environ: Mapping[str, str], transport: httpx.AsyncBaseTransport | None) -> int:
+    secrets = _secret_values(environ)
+    try:
+        kind, ids = collect_ids(args, sys.stdin)
+        base_url = resolve_server(args, environ)
+    except UsageError as exc:
+        _error_line(str(exc), secrets, sys.stderr)
+        return EXIT_USAGE
+    try:
+        auth = UpbitAuth.from_env(environ)
+    except MissingCredentials as exc:
+        _error_line(str(exc), secrets, sys.stderr)
+        return EXIT_NOTHING_DONE
+
+    httpx_args: dict[str, Any] = {"auth": auth}
+    if transport is not None:
+        httpx_args["transport"] = transport
+    client = Client(
+        base_url=base_url,
+        timeout=httpx.Timeout(min(args.timeout, MAX_REQUEST_TIMEOUT)),
+        httpx_args=httpx_args,
+    )
+    progress = None
+    if len(ids) > (_rule_for(kind).max_items or len(ids)) and sys.stderr.isatty():
+        progress = Progress(sys.stderr)
+    try:
+        result = asyncio.run(_cancel(_load_batch(), client, kind, ids, args.timeout, progress))
+    except InvalidRequest as exc:
+        # The batch layer's own before-sending check: the ids passed ours but not the spec's.
+        _error_line(str(exc), secrets, sys.stderr)
+        return EXIT_USAGE
+    finally:
+        if progress is not None:
+            progress.clear()
+
+    reconcile(result, ids)
+    report = json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if args.json else format_table(result, ids)
+    sys.stdout.write(redact(report, secrets) + "\n")
+    sys.stdout.flush()
+    status, reason = exit_status(result)
+    if reason is not None:
+        _error_line(reason, secrets, sys.stderr)
+    return status
+
+
+def main(argv: Sequence[str] | None = None, *, transport: httpx.AsyncBaseTransport | None = None) -> int:
+    """Run ``upbit-cancel`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit status.
+
+    ``transport`` replaces the network (tests and the sandbox pass an ``httpx.MockTransport``).
+    """
+    environ = dict(os.environ)
+    secrets = _secret_values(environ)
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:
+            # --help (0) or a usage error, already reported by argparse.
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        return run(args, environ, transport)
+    except KeyboardInterrupt:
+        _error_line("interrupted; orders in requests already sent may have been cancelled", secrets, sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        # The promise is one line, never a traceback, whatever went wrong.
+        _error_line(f"unexpected {type(exc).__name__}: {exc}", secrets, sys.stderr)
+        return EXIT_NOTHING_DONE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,487 @@
+"""``upbit-cancel`` in-process: arguments, env, files, output formats, exit codes, progress, secrecy.
+
+The network is a recording ``httpx.MockTransport`` passed to ``main(..., transport=...)``; the
+batch layer is a small stand-in (``fake_batch``) that chunks by the spec's maxItems and sends real
+signed requests through the client the CLI built, so the request log shows what went out.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+
+from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY, Recorder
+from upbit_auth import cli
+from upbit_auth.results import BatchResult, ErrorInfo, IdKind, OrderRef, UnconfirmedOrder
+from upbit_client import Client
+from upbit_client.api.order import cancel_orders_by_ids
+
+SECRET = TEST_SECRET_KEY
+MAX_ITEMS = 20
+
+
+@dataclass(slots=False)
+class FakeResult(BatchResult):
+    blocked: ErrorInfo | None = None
+
+
+@dataclass
+class FakeBatch:
+    """Stands in for ``upbit_auth.batch.cancel_orders_async``: one request per chunk, no retries."""
+
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    raises: BaseException | None = None
+
+    async def __call__(
+        self,
+        client: Client,
+        *,
+        uuids: list[str] | None = None,
+        identifiers: list[str] | None = None,
+        timeout_total: float = 30.0,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> BatchResult:
+        self.calls.append({"uuids": uuids, "identifiers": identifiers, "timeout_total": timeout_total})
+        if self.raises is not None:
+            raise self.raises
+        kind: IdKind = "uuids" if uuids is not None else "identifiers"
+        ids = uuids if uuids is not None else identifiers
+        assert ids is not None
+        result = FakeResult(id_kind=kind)
+        for start in range(0, len(ids), MAX_ITEMS):
+            chunk = ids[start : start + MAX_ITEMS]
+            try:
+                response = await cancel_orders_by_ids.asyncio_detailed(client=client, **{kind: chunk})
+            except httpx.TransportError as exc:
+                error = ErrorInfo("transport_error", str(exc))
+                result.unconfirmed += [UnconfirmedOrder(i, kind, error) for i in chunk]
+            else:
+                body = json.loads(response.content)
+                if response.status_code == 200:
+                    for group, target in (("success", result.success), ("failed", result.failed)):
+                        target += [OrderRef(o["uuid"], o["market"], o.get("identifier")) for o in body[group]["orders"]]
+                else:
+                    error = ErrorInfo(body["error"]["name"], body["error"]["message"], response.status_code)
+                    if response.status_code == 418:
+                        result.blocked = error
+                    result.unconfirmed += [UnconfirmedOrder(i, kind, error) for i in chunk]
+            if on_progress is not None:
+                on_progress(min(start + MAX_ITEMS, len(ids)), len(ids))
+        return result
+
+
+def exchange_reply(request: httpx.Request) -> httpx.Response:
+    """A tiny exchange: ids starting with ``done`` are already filled (failed), all others cancel."""
+    pairs = parse_qsl(request.url.query.decode())
+    kind = pairs[0][0]
+    orders = [
+        {"uuid": value if kind == "uuids[]" else f"uuid-of-{value}", "market": "KRW-BTC", "identifier": value}
+        if kind == "identifiers[]"
+        else {"uuid": value, "market": "KRW-BTC"}
+        for _, value in pairs
+    ]
+    success = [o for o in orders if not (o.get("identifier") or o["uuid"]).startswith("done")]
+    failed = [o for o in orders if o not in success]
+    body = {"success": {"count": len(success), "orders": success}, "failed": {"count": len(failed), "orders": failed}}
+    return httpx.Response(200, json=body, headers={"Remaining-Req": "group=default; min=1800; sec=29"})
+
+
+def error_reply(status: int, name: str) -> Callable[[httpx.Request], httpx.Response]:
+    return lambda request: httpx.Response(status, json={"error": {"name": name, "message": f"{name} happened"}})
+
+
+def unreachable(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in (
+        "UPBIT_OPEN_API_ACCESS_KEY",
+        "UPBIT_OPEN_API_SECRET_KEY",
+        "UPBIT_ACCESS_KEY",
+        "UPBIT_SECRET_KEY",
+        "UPBIT_OPEN_API_SERVER_URL",
+        "UPBIT_BASE_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("UPBIT_OPEN_API_ACCESS_KEY", TEST_ACCESS_KEY)
+    monkeypatch.setenv("UPBIT_OPEN_API_SECRET_KEY", SECRET)
+    return monkeypatch
+
+
+@pytest.fixture
+def exchange() -> Recorder:
+    return Recorder(reply=exchange_reply)
+
+
+@pytest.fixture
+def batch(monkeypatch: pytest.MonkeyPatch) -> FakeBatch:
+    fake = FakeBatch()
+    monkeypatch.setattr(cli, "_load_batch", lambda: fake)
+    return fake
+
+
+@dataclass
+class Run:
+    status: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run(
+    env: pytest.MonkeyPatch, exchange: Recorder, batch: FakeBatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Run]:
+    def run(*argv: str) -> Run:
+        status = cli.main(list(argv), transport=exchange.transport())
+        out, err = capsys.readouterr()
+        assert SECRET not in out and SECRET not in err
+        return Run(status, out, err)
+
+    return run
+
+
+def ids_in_report(report: dict[str, Any], key: str = "uuid") -> list[str]:
+    return [
+        order[key]
+        for group in ("success", "failed", "unconfirmed")
+        for order in report[group]["orders"]
+    ]  # fmt: skip
+
+
+# --- bad usage: exit 2, one line, nothing sent ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param([], id="no ids"),
+        pytest.param(["--json"], id="no ids with json"),
+        pytest.param(["--uuid"], id="flag without value"),
+        pytest.param(["--uuid", ""], id="empty id"),
+        pytest.param(["--uuid", "ok", "   "], id="blank id"),
+        pytest.param(["--uuid", "a\x01b"], id="control character"),
+        pytest.param(["--uuid", "abc\n"], id="trailing newline"),
+        pytest.param(["--identifier", "x\x7f"], id="DEL in identifier"),
+        pytest.param(["--uuid", "a", "--identifier", "b"], id="both kinds"),
+        pytest.param(["--uuid", "a", "--region", "us"], id="unknown region"),
+        pytest.param(["--uuid", "a", "--region", "kr", "--server-url", "https://x"], id="region and url"),
+        pytest.param(["--uuid", "a", "--server-url", "ftp://example.com"], id="url scheme"),
+        pytest.param(["--uuid", "a", "--server-url", "api.upbit.com"], id="url without scheme"),
+        pytest.param(["--uuid", "a", "--server-url", "https://api.upbit.com/?x=1"], id="url with query"),
+        pytest.param(["--uuid", "a", "--server-url", "https://api.upbit.com/v1"], id="url with path"),
+        pytest.param(["--uuid", "a", "--server-url", "https://api.upbit.com:99999"], id="url bad port"),
+        pytest.param(["--uuid", "a", "--server-url", "https://"], id="url without host"),
+        pytest.param(["--uuid", "a", "--server-url", "https://api.upbit.com#frag"], id="url with fragment"),
+        pytest.param(["--uuid", "a", "--server-url", "https://api .upbit.com"], id="url with space"),
+        pytest.param(["--uuid", "a", "--timeout", "0"], id="zero timeout"),
+        pytest.param(["--uuid", "a", "--timeout", "-5"], id="negative timeout"),
+        pytest.param(["--uuid", "a", "--timeout", "soon"], id="word timeout"),
+        pytest.param(["--uuid", "a", "--timeout", "nan"], id="nan timeout"),
+        pytest.param(["--uuid", "a", "--timeout", "inf"], id="inf timeout"),
+        pytest.param(["--uuids-from", "/nonexistent/ids.txt"], id="missing file"),
+        pytest.param(["--uuid", "a", "--bogus"], id="unknown option"),
+    ],
+)
+def test_bad_usage_exits_2_with_one_line_and_sends_nothing(
+    argv: list[str], run: Callable[..., Run], exchange: Recorder, batch: FakeBatch
+) -> None:
+    result = run(*argv)
+    assert result.status == 2
+    assert result.out == ""
+    lines = result.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("upbit-cancel: error: "), result.err
+    assert exchange.requests == [] and batch.calls == []
+
+
+def test_bad_id_message_names_the_rule_and_the_value(run: Callable[..., Run]) -> None:
+    result = run("--uuid", "a\x01b")
+    assert "not blank and free of control characters" in result.err and "'a\\x01b'" in result.err
+
+
+def test_both_kinds_from_files_exit_2(run: Callable[..., Run], tmp_path: Path, exchange: Recorder) -> None:
+    (tmp_path / "u").write_text("a\n")
+    (tmp_path / "i").write_text("b\n")
+    result = run("--uuids-from", str(tmp_path / "u"), "--identifiers-from", str(tmp_path / "i"))
+    assert result.status == 2 and "not both" in result.err and exchange.requests == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [pytest.param("", id="empty"), pytest.param("\n  \n# only a comment\n\t\n", id="blank and comments")],
+)
+def test_file_without_ids_exits_2(content: str, run: Callable[..., Run], tmp_path: Path, exchange: Recorder) -> None:
+    (tmp_path / "ids").write_text(content)
+    result = run("--uuids-from", str(tmp_path / "ids"))
+    assert result.status == 2 and "no orders given" in result.err and exchange.requests == []
+
+
+def test_control_character_in_file_exits_2_naming_the_line(
+    run: Callable[..., Run], tmp_path: Path, exchange: Recorder
+) -> None:
+    (tmp_path / "ids").write_text("good-1\nbad\x0b2\n")
+    result = run("--uuids-from", str(tmp_path / "ids"))
+    assert result.status == 2 and "line 2" in result.err and exchange.requests == []
+
+
+def test_file_not_utf8_exits_2(run: Callable[..., Run], tmp_path: Path) -> None:
+    (tmp_path / "ids").write_bytes(b"\xff\xfe\x00a")
+    result = run("--uuids-from", str(tmp_path / "ids"))
+    assert result.status == 2 and "not UTF-8" in result.err
+
+
+def test_malformed_server_url_from_env_exits_2_naming_the_variable(
+    run: Callable[..., Run], env: pytest.MonkeyPatch, exchange: Recorder
+) -> None:
+    env.setenv("UPBIT_OPEN_API_SERVER_URL", "https://api.upbit.com/?debug=1")
+    result = run("--uuid", "a")
+    assert result.status == 2 and "UPBIT_OPEN_API_SERVER_URL" in result.err and exchange.requests == []
+
+
+def test_url_credentials_are_not_echoed(run: Callable[..., Run], exchange: Recorder) -> None:
+    result = run("--uuid", "a", "--server-url", "https://user:hunter2@api.upbit.com")
+    assert result.status == 2 and "hunter2" not in result.err and exchange.requests == []
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--help"]) == 0
+    assert "--uuids-from" in capsys.readouterr().out
+
+
+# --- keys and server ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing", ["UPBIT_OPEN_API_ACCESS_KEY", "UPBIT_OPEN_API_SECRET_KEY"])
+def test_missing_key_exits_3_naming_the_variable(
+    missing: str, run: Callable[..., Run], env: pytest.MonkeyPatch, exchange: Recorder
+) -> None:
+    env.delenv(missing)
+    result = run("--uuid", "a")
+    assert result.status == 3
+    assert len(result.err.splitlines()) == 1 and missing in result.err
+    assert exchange.requests == []
+
+
+def test_bad_usage_is_reported_before_missing_keys(run: Callable[..., Run], env: pytest.MonkeyPatch) -> None:
+    env.delenv("UPBIT_OPEN_API_SECRET_KEY")
+    assert run("--uuid", "").status == 2
+
+
+def test_fallback_variables_for_keys_and_server(
+    run: Callable[..., Run], env: pytest.MonkeyPatch, exchange: Recorder
+) -> None:
+    env.delenv("UPBIT_OPEN_API_ACCESS_KEY")
+    env.delenv("UPBIT_OPEN_API_SECRET_KEY")
+    env.setenv("UPBIT_ACCESS_KEY", TEST_ACCESS_KEY)
+    env.setenv("UPBIT_SECRET_KEY", SECRET)
+    env.setenv("UPBIT_BASE_URL", "http://127.0.0.1:8123/")
+    assert run("--uuid", "a").status == 0
+    assert str(exchange.requests[0].url).startswith("http://127.0.0.1:8123/v1/orders/uuids?")
+
+
+@pytest.mark.parametrize(
+    ("argv", "variables", "expected"),
+    [
+        ([], {}, "https://api.upbit.com"),
+        (["--region", "sg"], {}, "https://sg-api.upbit.com"),
+        (["--region", "TH"], {}, "https://th-api.upbit.com"),
+        ([], {"UPBIT_OPEN_API_SERVER_URL": "http://localhost:9000", "UPBIT_BASE_URL": "http://other"}, "http://localhost:9000"),
+        ([], {"UPBIT_BASE_URL": "https://id-api.upbit.com"}, "https://id-api.upbit.com"),
+        (["--server-url", "http://127.0.0.1:1"], {"UPBIT_OPEN_API_SERVER_URL": "http://localhost:9000"}, "http://127.0.0.1:1"),
+        # An explicit --region says which host; a variable left in the environment must not override it.
+        (["--region", "sg"], {"UPBIT_OPEN_API_SERVER_URL": "http://localhost:9000"}, "https://sg-api.upbit.com"),
+    ],
+)  # fmt: skip
+def test_server_resolution(
+    argv: list[str],
+    variables: dict[str, str],
+    expected: str,
+    run: Callable[..., Run],
+    env: pytest.MonkeyPatch,
+    exchange: Recorder,
+) -> None:
+    for name, value in variables.items():
+        env.setenv(name, value)
+    assert run("--uuid", "a", *argv).status == 0
+    assert str(exchange.requests[0].url).startswith(expected + "/v1/orders/uuids?")
+
+
+def test_requests_are_signed_with_the_keys_from_env(run: Callable[..., Run], exchange: Recorder) -> None:
+    import jwt
+
+    run("--uuid", "a")
+    token = exchange.requests[0].headers["Authorization"].removeprefix("Bearer ")
+    assert jwt.decode(token, SECRET, algorithms=["HS512"])["access_key"] == TEST_ACCESS_KEY
+
+
+def test_timeout_is_the_budget_and_bounds_each_request(
+    run: Callable[..., Run], batch: FakeBatch, exchange: Recorder
+) -> None:
+    run("--uuid", "a", "--timeout", "2.5")
+    assert batch.calls[0]["timeout_total"] == 2.5
+    assert exchange.requests[0].extensions["timeout"]["read"] == 2.5
+    run("--uuid", "a", "--timeout", "600")
+    assert batch.calls[1]["timeout_total"] == 600
+    assert exchange.requests[1].extensions["timeout"]["read"] == cli.MAX_REQUEST_TIMEOUT
+
+
+# --- ids from arguments and files ---------------------------------------------------------------
+
+
+def test_repeated_flags_several_values_files_and_duplicates(
+    run: Callable[..., Run], batch: FakeBatch, tmp_path: Path
+) -> None:
+    (tmp_path / "ids").write_text("\ufeff# exported 2026-11-25\n  c  \r\n\nd\t\nb\n")
+    result = run("--uuid", "a", "b", "--uuid", "a", "--uuids-from", str(tmp_path / "ids"))
+    assert result.status == 0
+    assert batch.calls[0]["uuids"] == ["a", "b", "c", "d"]
+
+
+def test_ids_from_stdin(run: Callable[..., Run], batch: FakeBatch, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("my-1\nmy-2\n"))
+    assert run("--identifiers-from", "-").status == 0
+    assert batch.calls[0]["identifiers"] == ["my-1", "my-2"]
+
+
+def test_stdin_twice_exits_2(run: Callable[..., Run], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("my-1\n"))
+    assert run("--uuids-from", "-", "--uuids-from", "-").status == 2
+
+
+# --- reports and exit statuses -----------------------------------------------------------------
+
+
+def test_json_report_has_every_id_exactly_once(run: Callable[..., Run], exchange: Recorder, tmp_path: Path) -> None:
+    ids = [f"open-{n}" for n in range(40)] + [f"done-{n}" for n in range(5)]
+    (tmp_path / "ids").write_text("\n".join(ids + ids[:7]) + "\n")
+    result = run("--uuids-from", str(tmp_path / "ids"), "--json")
+    assert result.status == 1
+    report = json.loads(result.out)
+    assert set(report) == {"success", "failed", "unconfirmed"}
+    assert set(report["unconfirmed"]) == {"count", "orders", "errors"}
+    assert sorted(ids_in_report(report)) == sorted(ids)
+    assert report["success"]["count"] == 40 and report["failed"]["count"] == 5 and report["unconfirmed"]["count"] == 0
+    assert len(exchange.requests) == 3
+    assert result.err == ""
+
+
+def test_json_report_for_identifiers(run: Callable[..., Run]) -> None:
+    result = run("--identifier", "mine-1", "done-2", "--json")
+    report = json.loads(result.out)
+    assert ids_in_report(report, "identifier") == ["mine-1", "done-2"]
+    assert report["success"]["orders"][0] == {"uuid": "uuid-of-mine-1", "market": "KRW-BTC", "identifier": "mine-1"}
+
+
+def test_table_report(run: Callable[..., Run]) -> None:
+    result = run("--uuid", "open-1", "done-2", "open-3")
+    assert result.status == 1
+    lines = result.out.splitlines()
+    assert lines[0] == "2 cancelled, 1 failed, 0 unconfirmed"
+    assert lines[1].split() == ["UUID", "MARKET", "OUTCOME", "ERROR"]
+    assert [line.split() for line in lines[2:]] == [
+        ["open-1", "KRW-BTC", "cancelled"],
+        ["done-2", "KRW-BTC", "failed"],
+        ["open-3", "KRW-BTC", "cancelled"],
+    ]
+
+
+def test_all_cancelled_exits_0(run: Callable[..., Run]) -> None:
+    result = run("--uuid", "open-1", "open-2")
+    assert result.status == 0 and result.out.startswith("2 cancelled, 0 failed, 0 unconfirmed\n")
+
+
+@pytest.mark.parametrize(
+    ("reply", "fragment"),
+    [
+        pytest.param(error_reply(401, "invalid_access_key"), "invalid_access_key", id="keys rejected"),
+        pytest.param(error_reply(403, "out_of_scope"), "Make Orders", id="permission missing"),
+        pytest.param(unreachable, "connection refused", id="unreachable"),
+        pytest.param(error_reply(418, "blocked"), "blocked", id="account blocked"),
+    ],
+)
+def test_nothing_could_be_done_exits_3(
+    reply: Callable[[httpx.Request], httpx.Response], fragment: str, run: Callable[..., Run], exchange: Recorder
+) -> None:
+    exchange.reply = reply
+    result = run("--uuid", *(f"open-{n}" for n in range(25)), "--json")
+    assert result.status == 3
+    report = json.loads(result.out)
+    assert report["unconfirmed"]["count"] == 25
+    lines = result.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("upbit-cancel: error: ") and fragment in lines[0]
+
+
+def test_server_errors_everywhere_exit_1_not_3(run: Callable[..., Run], exchange: Recorder) -> None:
+    exchange.reply = error_reply(500, "server_error")
+    result = run("--uuid", "open-1")
+    assert result.status == 1
+    assert "0 cancelled, 0 failed, 1 unconfirmed" in result.out and "server_error" in result.out
+
+
+def test_partly_unconfirmed_exits_1(run: Callable[..., Run], exchange: Recorder) -> None:
+    answers = iter([exchange_reply, error_reply(401, "nonce_used")])
+    exchange.reply = lambda request: next(answers)(request)
+    result = run("--uuid", *(f"open-{n}" for n in range(30)))
+    assert result.status == 1
+    assert result.out.startswith("20 cancelled, 0 failed, 10 unconfirmed\n")
+
+
+def test_an_id_the_batch_left_out_is_reported_unconfirmed(run: Callable[..., Run], exchange: Recorder) -> None:
+    def forgetful(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"success": {"count": 0, "orders": []}, "failed": {"count": 0, "orders": []}})
+
+    exchange.reply = forgetful
+    report = json.loads(run("--uuid", "open-1", "--json").out)
+    assert report["unconfirmed"]["orders"][0]["uuid"] == "open-1"
+
+
+# --- failures of the machinery -------------------------------------------------------------------
+
+
+def test_unexpected_exception_is_one_line_exit_3_and_redacted(run: Callable[..., Run], batch: FakeBatch) -> None:
+    batch.raises = RuntimeError(f"boom\nwith the key {SECRET} inside")
+    result = run("--uuid", "a")  # ``run`` asserts the secret is in neither output
+    assert result.status == 3
+    assert result.err.splitlines() == [
+        "upbit-cancel: error: unexpected RuntimeError: boom with the key ******** inside"
+    ]
+
+
+def test_invalid_request_from_batch_exits_2(run: Callable[..., Run], batch: FakeBatch) -> None:
+    from upbit_client.errors import InvalidRequest
+
+    batch.raises = InvalidRequest("uuids[]", "pattern", "'x'", "is bad")
+    assert run("--uuid", "a").status == 2
+
+
+def test_keyboard_interrupt(run: Callable[..., Run], batch: FakeBatch) -> None:
+    batch.raises = KeyboardInterrupt()
+    result = run("--uuid", "a")
+    assert result.status == 130 and "interrupted" in result.err
+
+
+# --- progress ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("tty", "count", "shown"), [(True, 45, True), (False, 45, False), (True, 20, False)])
+def test_progress_only_on_a_terminal_for_several_chunks(
+    tty: bool, count: int, shown: bool, run: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: tty)
+    result = run("--uuid", *(f"open-{n}" for n in range(count)))
+    assert result.status == 0
+    if shown:
+        assert "\rcancelling… 20/45" in result.err and "\rcancelling… 45/45" in result.err
+        assert result.err.endswith("\r") and "\n" not in result.err
+    else:
+        assert result.err == ""
