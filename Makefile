@@ -53,5 +53,11 @@ pytest: $(STAMP)
 
 test: lint typecheck check-generated pytest
 
+demo: $(STAMP)
+	$(BIN)/python tools/demo.py
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
