@@ -1,0 +1,333 @@
+"""A scriptable, misbehaving HTTP/1.1 server on 127.0.0.1 for fault-injection tests.
+
+``FaultServer`` answers each request with the ``Action`` its script picks: a canned reply, a
+connection reset before or in the middle of the answer, a stall past the client's timeout, a
+truncated body, or a delegation to a verifying backend (the sandbox exchange's ``handle``) for
+the requests that should succeed. It counts and records every request it read, so a test can
+prove how many were sent (no hot loop, no retry of a 401, nothing sent for bad input).
+
+Raw sockets on purpose: ``http.server`` cannot reset a connection half-way through an answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import socketserver
+import struct
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+LOOPBACK = "127.0.0.1"
+MAX_HEADER_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """One request as the server read it off the socket."""
+
+    index: int
+    method: str
+    target: str
+    """Path and query exactly as on the wire (still percent-encoded)."""
+    headers: dict[str, str]
+    """Header names lower-cased."""
+    body: bytes
+
+    @property
+    def ids(self) -> list[str]:
+        """The uuids[] or identifiers[] values of the query, decoded as a form (``+`` is a space)."""
+        query = urlsplit(self.target).query
+        return [value for key, value in parse_qsl(query, keep_blank_values=True) if key.endswith("[]")]
+
+
+class Backend(Protocol):
+    """What the sandbox exchange offers: answer one raw request."""
+
+    def handle(self, method: str, target: str | bytes, headers: Any, body: bytes) -> Any: ...
+
+
+class _Conn:
+    """What an action may do with the client's connection."""
+
+    def __init__(self, sock: socket.socket, stopping: threading.Event) -> None:
+        self.sock = sock
+        self.stopping = stopping
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def reset(self) -> None:
+        """Abort with a TCP RST (SO_LINGER 0), not a clean FIN."""
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
+
+
+def http_response(
+    status: int, body: bytes, headers: Mapping[str, str] | None = None, *, length: int | None = None
+) -> bytes:
+    reason = {200: "OK", 401: "Unauthorized", 403: "Forbidden", 418: "I'm a teapot", 429: "Too Many Requests"}
+    lines = [f"HTTP/1.1 {status} {reason.get(status, 'Status')}"]
+    merged = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+    merged["Content-Length"] = str(len(body) if length is None else length)
+    lines += [f"{name}: {value}" for name, value in merged.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class Action:
+    """How to answer one request. ``run`` returns False when the connection must not be reused."""
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        raise NotImplementedError
+
+
+@dataclass
+class Reply(Action):
+    """A complete answer: ``body`` may be bytes, text or a JSON-able object."""
+
+    status: int
+    body: Any = b""
+    headers: Mapping[str, str] = field(default_factory=lambda: {"Remaining-Req": "group=default; min=1800; sec=29"})
+    content_type: str | None = None
+
+    def payload(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode("utf-8")
+        return json.dumps(self.body).encode("utf-8")
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        headers = dict(self.headers)
+        if self.content_type is not None:
+            headers["Content-Type"] = self.content_type
+        conn.send(http_response(self.status, self.payload(), headers))
+        return True
+
+
+def error_reply(status: int, name: str, message: str) -> Reply:
+    return Reply(status, {"error": {"name": name, "message": message}})
+
+
+def html_reply(status: int) -> Reply:
+    page = f"<html><head><title>{status} Bad Gateway</title></head><body><h1>{status}</h1>nginx</body></html>"
+    return Reply(status, page, content_type="text/html")
+
+
+@dataclass
+class ResetBeforeAnswer(Action):
+    """Read the request, then reset the connection without a byte of answer."""
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        conn.reset()
+        return False
+
+
+@dataclass
+class ResetMidResponse(Action):
+    """Send the status line, headers and half of a valid 200 body, then reset the connection."""
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        body = json.dumps({"success": {"count": 0, "orders": []}, "failed": {"count": 0, "orders": []}}).encode()
+        data = http_response(200, body)
+        conn.send(data[: len(data) - len(body) // 2])
+        conn.reset()
+        return False
+
+
+@dataclass
+class CloseMidBody(Action):
+    """Promise a longer body than is sent, then close cleanly (FIN): a truncated answer."""
+
+    body: bytes = b'{"success": {"count": 1, "orders": [{"uuid": "x"'
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        conn.send(http_response(200, self.body, length=len(self.body) + 100))
+        conn.sock.close()
+        return False
+
+
+@dataclass
+class Stall(Action):
+    """Read the request and answer nothing for ``seconds`` (or until the server stops), then close."""
+
+    seconds: float = 3.0
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        conn.stopping.wait(self.seconds)
+        conn.sock.close()
+        return False
+
+
+@dataclass
+class Delegate(Action):
+    """Hand the request to the server's backend (the verifying sandbox exchange)."""
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        if server.backend is None:
+            raise RuntimeError("Delegate needs a FaultServer backend")
+        answer = server.backend.handle(request.method, request.target, list(request.headers.items()), request.body)
+        conn.send(http_response(answer.status, answer.content(), answer.headers))
+        return True
+
+
+Script = Callable[[RawRequest], Action]
+
+
+def sequence(actions: Sequence[Action], then: Action | None = None) -> Script:
+    """The n-th request gets ``actions[n]``; later ones get ``then`` (default: ``Delegate()``)."""
+    after = then if then is not None else Delegate()
+    return lambda request: actions[request.index] if request.index < len(actions) else after
+
+
+def always(action: Action) -> Script:
+    return lambda request: action
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: _TCPServer
+
+    def handle(self) -> None:
+        owner = self.server.owner
+        sock: socket.socket = self.request
+        sock.settimeout(5.0)
+        buffer = b""
+        conn = _Conn(sock, owner.stopping)
+        while not owner.stopping.is_set():
+            try:
+                while b"\r\n\r\n" not in buffer:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                    if len(buffer) > MAX_HEADER_BYTES:
+                        return
+            except OSError:
+                return
+            head, _, buffer = buffer.partition(b"\r\n\r\n")
+            request_line, *header_lines = head.decode("latin-1").split("\r\n")
+            method, target, _version = request_line.split(" ", 2)
+            headers: dict[str, str] = {}
+            for line in header_lines:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            length = int(headers.get("content-length") or 0)
+            try:
+                while len(buffer) < length:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+            except OSError:
+                return
+            body, buffer = buffer[:length], buffer[length:]
+            request = owner.record(method, target, headers, body)
+            try:
+                keep_open = owner.script(request).run(conn, request, owner)
+            except OSError:
+                return
+            if not keep_open or headers.get("connection", "").lower() == "close":
+                return
+
+
+class _TCPServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    owner: FaultServer
+
+
+class FaultServer:
+    """``with FaultServer(script, backend=exchange) as server:`` serves on ``server.url`` for the block."""
+
+    def __init__(self, script: Script | None = None, backend: Backend | None = None) -> None:
+        self.script: Script = script or always(Delegate())
+        self.backend = backend
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._requests: list[RawRequest] = []
+        self._tcp = _TCPServer((LOOPBACK, 0), _Handler)
+        self._tcp.owner = self
+        self._thread = threading.Thread(target=self._tcp.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self._tcp.server_address[1]}"
+
+    def record(self, method: str, target: str, headers: dict[str, str], body: bytes) -> RawRequest:
+        with self._lock:
+            request = RawRequest(len(self._requests), method, target, headers, body)
+            self._requests.append(request)
+            return request
+
+    @property
+    def requests(self) -> list[RawRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return len(self._requests)
+
+    def start(self) -> FaultServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._tcp.shutdown()
+        self._tcp.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> FaultServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def refused_url() -> str:
+    """A loopback URL nothing listens on: connecting to it is refused at once."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        port = probe.getsockname()[1]
+    return f"http://{LOOPBACK}:{port}"
+
+
+# --- assertions on batch results ---------------------------------------------------------------
+
+
+def reported_ids(result: Any) -> list[str]:
+    """Every id a BatchResult mentions, with repeats, across success, failed and unconfirmed."""
+    by_uuid = result.id_kind == "uuids"
+    found = [order.uuid if by_uuid else order.identifier for order in (*result.success, *result.failed)]
+    found += [order.id for order in result.unconfirmed]
+    return found
+
+
+def assert_every_id_once(result: Any, ids: Sequence[str]) -> None:
+    """Every id given is in exactly one of success, failed, unconfirmed; nothing else is reported."""
+    seen = Counter(reported_ids(result))
+    expected = Counter(dict.fromkeys(ids, 1))
+    repeated = {key: n for key, n in seen.items() if n > 1}
+    missing = [i for i in expected if i not in seen]
+    extra = [i for i in seen if i not in expected]
+    assert not repeated, f"reported more than once: {dict(list(repeated.items())[:5])}"
+    assert not missing, f"{len(missing)} ids lost, e.g. {missing[:5]}"
+    assert not extra, f"{len(extra)} ids reported that were never given, e.g. {extra[:5]}"
+    counted = len(result.success) + len(result.failed) + len(result.unconfirmed)
+    assert counted == len(expected)
+    as_dict = result.to_dict()
+    assert sum(as_dict[group]["count"] for group in ("success", "failed", "unconfirmed")) == len(expected)
+
+
+@contextlib.contextmanager
+def serving(script: Script | None = None, backend: Backend | None = None) -> Iterator[FaultServer]:
+    with FaultServer(script, backend) as server:
+        yield server
