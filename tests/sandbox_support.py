@@ -15,6 +15,9 @@ import jwt
 
 from upbit_auth.sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, ENDPOINT_PATH, SandboxExchange, SandboxResponse
 
+OTHER_SECRET = "a-different-secret-that-is-long-enough-for-hs512-0123456789abcdef0123"
+"""A well-formed secret that is not the demo key's, for signature failures."""
+
 
 def upbit_query_hash(raw_query: str) -> str:
     """UPBIT.md's rule: hex SHA-512 of the wire query, plain percent-decoded (``+`` stays ``+``)."""

@@ -22,7 +22,15 @@ import httpx
 import jwt
 import pytest
 
-from tests.sandbox_support import bearer, make_token, remaining_sec, signed_call, upbit_query_hash, wire_query
+from tests.sandbox_support import (
+    OTHER_SECRET,
+    bearer,
+    make_token,
+    remaining_sec,
+    signed_call,
+    upbit_query_hash,
+    wire_query,
+)
 from upbit_auth import UpbitAuth
 from upbit_auth.sandbox import (
     DEMO_ACCESS_KEY,
@@ -40,7 +48,6 @@ from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.models import CancelOrdersResult, UpbitError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-OTHER_SECRET = "a-different-secret-that-is-long-enough-for-hs512-0123456789abcdef0123"
 
 
 class FrozenClock:
