@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import importlib
 import json
+import logging
 import math
 import os
 import re
@@ -104,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Cancel Upbit orders by uuid or by identifier, any number of them (DELETE /v1/orders/uuids).",
         epilog=(
             "Keys come from UPBIT_OPEN_API_ACCESS_KEY / UPBIT_OPEN_API_SECRET_KEY "
-            "(or UPBIT_ACCESS_KEY / UPBIT_SECRET_KEY); the server from --server-url, else "
-            "UPBIT_OPEN_API_SERVER_URL (or UPBIT_BASE_URL), else --region. An id FILE holds one id per "
+            "(or UPBIT_ACCESS_KEY / UPBIT_SECRET_KEY); the server from --server-url or --region, else "
+            "UPBIT_OPEN_API_SERVER_URL (or UPBIT_BASE_URL), else the kr host. An id FILE holds one id per "
             "line; blank lines, lines starting with '#' and whitespace around ids are ignored; '-' reads "
             "stdin. Exit status: 0 all cancelled, 1 some failed or unconfirmed, 2 bad usage (nothing sent), "
             "3 nothing could be done (missing keys, exchange unreachable, keys rejected, account blocked)."
@@ -251,6 +252,11 @@ def check_server_url(url: str, source: str) -> str:
 
 
 def resolve_server(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
+    """--server-url, else the variables, else the region's host from the spec.
+
+    An explicit --region also wins over the variables: a flag typed now says more than a
+    variable set long ago.
+    """
     if args.server_url is not None:
         return check_server_url(args.server_url, "--server-url")
     if args.region is None:
@@ -279,13 +285,11 @@ class Progress:
     def __call__(self, done: int, total: int) -> None:
         text = f"cancelling… {done}/{total}"
         self.width = max(self.width, len(text))
-        self.stream.write("\r" + text.ljust(self.width))
-        self.stream.flush()
+        _write(self.stream, "\r" + text.ljust(self.width))
 
     def clear(self) -> None:
         if self.width:
-            self.stream.write("\r" + " " * self.width + "\r")
-            self.stream.flush()
+            _write(self.stream, "\r" + " " * self.width + "\r")
 
 
 async def _cancel(
@@ -331,9 +335,9 @@ def _blocked(result: BatchResult) -> object:
 
 
 def describe_error(error: ErrorInfo) -> str:
-    if error.status is None:
-        return f"{error.name}: {error.message}"
-    return str(error_from_response(error.status, error.name, error.message))
+    # The batch layer already put the error tree's hint (what to check) into the message.
+    prefix = "" if error.status is None else f"HTTP {error.status} "
+    return f"{prefix}{error.name}: {error.message}"
 
 
 def exit_status(result: BatchResult) -> tuple[int, str | None]:
@@ -364,7 +368,8 @@ def format_table(result: BatchResult, ids: Sequence[str]) -> str:
     for outcome, orders in (("cancelled", result.success), ("failed", result.failed)):
         for order in orders:
             key = _key(result.id_kind, order.uuid, order.identifier) or order.uuid
-            rows.setdefault(key, (key, order.market, outcome, ""))
+            # An empty market (an id naming no order, as the sandbox reports it) still shows a cell.
+            rows.setdefault(key, (key, order.market or "-", outcome, ""))
     for unconfirmed in result.unconfirmed:
         rows.setdefault(unconfirmed.id, (unconfirmed.id, "-", "unconfirmed", describe_error(unconfirmed.error)))
     ordered = [rows.pop(order_id) for order_id in ids if order_id in rows] + list(rows.values())
@@ -390,10 +395,23 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def _write(stream: TextIO, text: str) -> None:
+    """Write and flush; what the stream's encoding cannot show is escaped rather than fatal.
+
+    Orders may already be cancelled when the report is written: an odd terminal encoding must not
+    turn that into a crash.
+    """
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+    stream.flush()
+
+
 def _error_line(message: str, secrets: Iterable[str], stream: TextIO) -> None:
     one_line = " ".join(redact(message, secrets).split())
-    stream.write(f"{PROG}: error: {one_line}\n")
-    stream.flush()
+    _write(stream, f"{PROG}: error: {one_line}\n")
 
 
 # --- entry point -------------------------------------------------------------------------------
@@ -436,8 +454,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], transport: httpx.A
 
     reconcile(result, ids)
     report = json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if args.json else format_table(result, ids)
-    sys.stdout.write(redact(report, secrets) + "\n")
-    sys.stdout.flush()
+    _write(sys.stdout, redact(report, secrets) + "\n")
     status, reason = exit_status(result)
     if reason is not None:
         _error_line(reason, secrets, sys.stderr)
@@ -451,6 +468,12 @@ def main(argv: Sequence[str] | None = None, *, transport: httpx.AsyncBaseTranspo
     """
     environ = dict(os.environ)
     secrets = _secret_values(environ)
+    # The batch layer logs warnings (a 418, a callback that raised); unconfigured, Python's
+    # last-resort handler would print them, breaking the one-line-on-stderr promise. Callers who
+    # configured logging still get them through the root logger.
+    library_log = logging.getLogger("upbit_auth")
+    if not library_log.handlers:
+        library_log.addHandler(logging.NullHandler())
     try:
         try:
             args = build_parser().parse_args(argv)
