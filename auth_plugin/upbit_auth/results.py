@@ -61,6 +61,8 @@ class BatchResult:
     retries: int = 0
     elapsed: float = 0.0
     remaining_req: RemainingReq | None = None
+    blocked: ErrorInfo | None = None
+    """Set when the exchange answered 418 (temporary block): no request was sent after it."""
 
     @property
     def all_cancelled(self) -> bool:
