@@ -17,6 +17,7 @@ import socket
 import socketserver
 import struct
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ class RawRequest:
     headers: dict[str, str]
     """Header names lower-cased."""
     body: bytes
+    at: float = 0.0
+    """``time.time()`` when the request was fully read."""
 
     @property
     def ids(self) -> list[str]:
@@ -177,7 +180,43 @@ class Delegate(Action):
         return True
 
 
+@dataclass
+class LoseAnswer(Action):
+    """Let the backend process the request (orders get cancelled), then reset instead of answering."""
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        if server.backend is None:
+            raise RuntimeError("LoseAnswer needs a FaultServer backend")
+        server.backend.handle(request.method, request.target, list(request.headers.items()), request.body)
+        conn.reset()
+        return False
+
+
+def once_for(ids: Sequence[str], action: Action, then: Action | None = None, times: int = 1) -> Script:
+    """``action`` for the first ``times`` requests carrying exactly ``ids``; every other request gets ``then``."""
+    after = then if then is not None else Delegate()
+    wanted = list(ids)
+    lock = threading.Lock()
+    hits = [0]
+
+    def script(request: RawRequest) -> Action:
+        if request.ids == wanted:
+            with lock:
+                hits[0] += 1
+                if hits[0] <= times:
+                    return action
+        return after
+
+    return script
+
+
 Script = Callable[[RawRequest], Action]
+
+
+def first(n: int, action: Action, then: Action | None = None) -> Script:
+    """``action`` for the first ``n`` requests the server reads, ``then`` (default ``Delegate()``) after."""
+    after = then if then is not None else Delegate()
+    return lambda request: action if request.index < n else after
 
 
 def sequence(actions: Sequence[Action], then: Action | None = None) -> Script:
@@ -261,7 +300,7 @@ class FaultServer:
 
     def record(self, method: str, target: str, headers: dict[str, str], body: bytes) -> RawRequest:
         with self._lock:
-            request = RawRequest(len(self._requests), method, target, headers, body)
+            request = RawRequest(len(self._requests), method, target, headers, body, time.time())
             self._requests.append(request)
             return request
 
