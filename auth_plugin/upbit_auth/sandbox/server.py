@@ -91,6 +91,9 @@ class SandboxServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops the SYNs of a client opening 30 connections at once,
+    # and the kernel retries them only after a second: that would show up as a 1 s stall.
+    request_queue_size = 256
 
     def __init__(self, exchange: SandboxExchange, port: int = 0) -> None:
         super().__init__((LOOPBACK, port), _SandboxRequestHandler)
@@ -116,7 +119,7 @@ class SandboxServer(ThreadingHTTPServer):
 
     def start(self) -> None:
         """Serve in a daemon thread; returns at once."""
-        self._thread = threading.Thread(target=self.serve_forever, name=f"upbit-sandbox-{self.port}", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, name=f"upbit-sandbox-{self.port}", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
