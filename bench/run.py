@@ -18,6 +18,9 @@ import asyncio
 import hashlib
 import json
 import platform
+import re
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -25,8 +28,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import httpx
 import jwt
@@ -34,7 +38,7 @@ import jwt
 from upbit_auth import UpbitAuth
 from upbit_auth.batch import cancel_orders, cancel_orders_async
 from upbit_auth.ratelimit import reset_limiters
-from upbit_auth.sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange, running_server
+from upbit_auth.sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_uuid
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 
@@ -46,20 +50,28 @@ def _line(label: str, value: str) -> None:
 
 
 @contextmanager
-def _sandbox(orders: int, *, rate_limit: int | None, latency: float = 0.0) -> Iterator[tuple[str, SandboxExchange]]:
-    exchange = SandboxExchange(rate_limit_per_second=rate_limit, latency=latency)
-    exchange.seed_demo_orders(open_orders=orders, filled=0, cancelled=0)
-    reset_limiters()
-    with running_server(exchange) as url:
-        yield url, exchange
-
-
-def _open_uuids(exchange: SandboxExchange) -> list[str]:
-    return [order.uuid for order in exchange.orders("wait")]
-
-
-def _count_429(exchange: SandboxExchange) -> int:
-    return sum(1 for record in exchange.requests if record.status == 429)
+def _sandbox(orders: int, *, rate_limit: int | None, latency: float = 0.0) -> Iterator[tuple[str, list[str]]]:
+    """``upbit-sandbox`` in its own process (so it does not share the GIL with the client being measured)."""
+    command = shutil.which("upbit-sandbox", path=str(Path(sys.executable).parent)) or "upbit-sandbox"
+    server = subprocess.Popen(
+        [
+            command,
+            *("--port", "0", "--orders", str(orders)),
+            *("--rate-limit", str(rate_limit or 0), "--latency-ms", str(latency * 1000)),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", server.stdout.readline())
+        if match is None:
+            raise SystemExit("bench: upbit-sandbox did not start")
+        reset_limiters()
+        yield match[1], [demo_uuid(f"demo-{n:04d}") for n in range(1, orders + 1)]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
 
 
 # --- 1. per-request overhead -------------------------------------------------------------------------
@@ -67,7 +79,7 @@ def _count_429(exchange: SandboxExchange) -> int:
 
 def _raw_request(http: httpx.Client, url: str, uuids: list[str]) -> int:
     """The floor: hand-built query, inline SHA-512 + PyJWT signing, plain JSON decode."""
-    query = "&".join(f"uuids%5B%5D={value}" for value in uuids)
+    query = "&".join(f"uuids%5B%5D={quote(value, safe='')}" for value in uuids)
     claims = {
         "access_key": DEMO_ACCESS_KEY,
         "nonce": str(uuid.uuid4()),
@@ -82,8 +94,7 @@ def _raw_request(http: httpx.Client, url: str, uuids: list[str]) -> int:
 
 def bench_overhead(rounds: int, per_round: int) -> float:
     print("\n1. Per-request overhead (loopback sandbox, limit off, 20 uuids per request)")
-    with _sandbox(20, rate_limit=None) as (url, exchange):
-        uuids = _open_uuids(exchange)
+    with _sandbox(20, rate_limit=None) as (url, uuids):
         sdk = Client(base_url=url, httpx_args={"auth": UpbitAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)})
         raw = httpx.Client()
         with sdk, raw:
@@ -139,8 +150,7 @@ def bench_rate_limited(orders: int, latency: float) -> dict[str, Any]:
     even = orders / 20 / 30
     figures: dict[str, Any] = {}
     for name in ("async", "sync"):
-        with _sandbox(orders, rate_limit=30, latency=latency) as (url, exchange):
-            uuids = _open_uuids(exchange)
+        with _sandbox(orders, rate_limit=30, latency=latency) as (url, uuids):
             auth = UpbitAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
             client = Client(base_url=url, httpx_args={"auth": auth}, timeout=httpx.Timeout(10.0))
             start = time.perf_counter()
@@ -155,8 +165,7 @@ def bench_rate_limited(orders: int, latency: float) -> dict[str, Any]:
                 with client:
                     result = cancel_orders(client, uuids=uuids)
             wall = time.perf_counter() - start
-            sent = len(exchange.requests)
-            limited = _count_429(exchange)
+            sent, limited = result.requests_sent, result.rate_limited
         accounted = len(result.success) + len(result.failed) + len(result.unconfirmed)
         target = 1.1 + 2 * (latency + 0.001) if name == "async" else 1.1 * even
         _line(f"{name} batch: requests sent / 429s received", f"{sent} / {limited}")
@@ -166,8 +175,8 @@ def bench_rate_limited(orders: int, latency: float) -> dict[str, Any]:
             f"{wall:6.3f} s = {wall / even:.2f}x",
         )
         figures[name] = {"requests": sent, "429s": limited, "wall": wall, "ratio": wall / even}
-    with _sandbox(orders, rate_limit=30, latency=latency) as (url, exchange):
-        sent_naive, limited_naive = _naive_async(url, _open_uuids(exchange))
+    with _sandbox(orders, rate_limit=30, latency=latency) as (url, uuids):
+        sent_naive, limited_naive = _naive_async(url, uuids)
     _line("naive async (all chunks at once, no limiter): requests / 429s", f"{sent_naive} / {limited_naive}")
     return figures
 
@@ -178,9 +187,9 @@ def bench_rate_limited(orders: int, latency: float) -> dict[str, Any]:
 def bench_scaling(counts: list[int]) -> None:
     print("\n3. Wall time as N grows (limit off, async batch, loopback)")
     per_order: list[float] = []
+    points: list[tuple[int, float]] = []
     for count in counts:
-        with _sandbox(count, rate_limit=None) as (url, exchange):
-            uuids = _open_uuids(exchange)
+        with _sandbox(count, rate_limit=None) as (url, uuids):
 
             async def run(url: str = url, uuids: list[str] = uuids) -> Any:
                 auth = UpbitAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
@@ -191,9 +200,17 @@ def bench_scaling(counts: list[int]) -> None:
             result = asyncio.run(run())
             wall = time.perf_counter() - start
         assert len(result.success) == count, f"only {len(result.success)} of {count} cancelled"
-        per_order.append(wall / count)
-        _line(f"N = {count:>6,}", f"{wall:7.3f} s, {wall / count * 1e6:6.1f} us/order")
-    _line("per-order cost, largest N / smallest N (flat = ~1)", f"{per_order[-1] / per_order[0]:.2f}x")
+        if points:
+            # The slope between two sizes: what one more order costs, without the fixed start-up cost.
+            previous_count, previous_wall = points[-1]
+            per_order.append((wall - previous_wall) / (count - previous_count))
+            slope = f", {per_order[-1] * 1e6:6.1f} us per extra order"
+        else:
+            slope = ""
+        points.append((count, wall))
+        _line(f"N = {count:>6,}", f"{wall:7.3f} s{slope}")
+    if len(per_order) > 1:
+        _line("cost per extra order, largest N / second step (flat = ~1)", f"{per_order[-1] / per_order[0]:.2f}x")
 
 
 # --- 4. cold import ----------------------------------------------------------------------------------
@@ -228,7 +245,7 @@ def main() -> int:
     if args.quick:
         bench_overhead(rounds=3, per_round=20)
         bench_rate_limited(100, latency=0.0)
-        bench_scaling([20, 200])
+        bench_scaling([20, 200, 400])
         bench_import(repeats=2)
     else:
         bench_overhead(rounds=15, per_round=200)
