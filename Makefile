@@ -61,3 +61,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# Re-record tests/cassettes/*.yaml: each cassette test starts its own seeded sandbox on 127.0.0.1 while recording.
+cassettes: $(STAMP)
+	$(BIN)/pytest tests/test_cassettes.py --record-mode=rewrite -q
+	$(BIN)/pytest tests/test_cassettes.py -q

@@ -119,7 +119,9 @@ class SandboxServer(ThreadingHTTPServer):
 
     def start(self) -> None:
         """Serve in a daemon thread; returns at once."""
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, name=f"upbit-sandbox-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name=f"upbit-sandbox-{self.port}", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
