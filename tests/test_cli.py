@@ -1,16 +1,19 @@
 """``upbit-cancel`` in-process: arguments, env, files, output formats, exit codes, progress, secrecy.
 
-The network is a recording ``httpx.MockTransport`` passed to ``main(..., transport=...)``; the
-batch layer is a small stand-in (``fake_batch``) that chunks by the spec's maxItems and sends real
-signed requests through the client the CLI built, so the request log shows what went out.
+The network is a recording ``httpx.MockTransport`` passed to ``main(..., transport=...)`` (a tiny
+exchange whose answers each test chooses), behind the real batch layer, so the request log shows
+what went out. The last tests run the installed ``upbit-cancel`` against the loopback sandbox.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import socket
+import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,64 +22,28 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
+from tests import faults
 from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY, Recorder
 from upbit_auth import cli
-from upbit_auth.results import BatchResult, ErrorInfo, IdKind, OrderRef, UnconfirmedOrder
+from upbit_auth.batch import cancel_orders_async
+from upbit_auth.results import BatchResult, OrderRef
 from upbit_client import Client
-from upbit_client.api.order import cancel_orders_by_ids
 
 SECRET = TEST_SECRET_KEY
-MAX_ITEMS = 20
-
-
-@dataclass(slots=False)
-class FakeResult(BatchResult):
-    blocked: ErrorInfo | None = None
 
 
 @dataclass
-class FakeBatch:
-    """Stands in for ``upbit_auth.batch.cancel_orders_async``: one request per chunk, no retries."""
+class BatchSpy:
+    """The real ``cancel_orders_async``, recording how the CLI called it; ``raises`` replaces the call."""
 
     calls: list[dict[str, Any]] = field(default_factory=list)
     raises: BaseException | None = None
 
-    async def __call__(
-        self,
-        client: Client,
-        *,
-        uuids: list[str] | None = None,
-        identifiers: list[str] | None = None,
-        timeout_total: float = 30.0,
-        on_progress: Callable[[int, int], None] | None = None,
-    ) -> BatchResult:
-        self.calls.append({"uuids": uuids, "identifiers": identifiers, "timeout_total": timeout_total})
+    async def __call__(self, client: Client, **kwargs: Any) -> BatchResult:
+        self.calls.append(kwargs)
         if self.raises is not None:
             raise self.raises
-        kind: IdKind = "uuids" if uuids is not None else "identifiers"
-        ids = uuids if uuids is not None else identifiers
-        assert ids is not None
-        result = FakeResult(id_kind=kind)
-        for start in range(0, len(ids), MAX_ITEMS):
-            chunk = ids[start : start + MAX_ITEMS]
-            try:
-                response = await cancel_orders_by_ids.asyncio_detailed(client=client, **{kind: chunk})
-            except httpx.TransportError as exc:
-                error = ErrorInfo("transport_error", str(exc))
-                result.unconfirmed += [UnconfirmedOrder(i, kind, error) for i in chunk]
-            else:
-                body = json.loads(response.content)
-                if response.status_code == 200:
-                    for group, target in (("success", result.success), ("failed", result.failed)):
-                        target += [OrderRef(o["uuid"], o["market"], o.get("identifier")) for o in body[group]["orders"]]
-                else:
-                    error = ErrorInfo(body["error"]["name"], body["error"]["message"], response.status_code)
-                    if response.status_code == 418:
-                        result.blocked = error
-                    result.unconfirmed += [UnconfirmedOrder(i, kind, error) for i in chunk]
-            if on_progress is not None:
-                on_progress(min(start + MAX_ITEMS, len(ids)), len(ids))
-        return result
+        return await cancel_orders_async(client, **kwargs)
 
 
 def exchange_reply(request: httpx.Request) -> httpx.Response:
@@ -125,10 +92,10 @@ def exchange() -> Recorder:
 
 
 @pytest.fixture
-def batch(monkeypatch: pytest.MonkeyPatch) -> FakeBatch:
-    fake = FakeBatch()
-    monkeypatch.setattr(cli, "_load_batch", lambda: fake)
-    return fake
+def batch(monkeypatch: pytest.MonkeyPatch) -> BatchSpy:
+    spy = BatchSpy()
+    monkeypatch.setattr(cli, "_load_batch", lambda: spy)
+    return spy
 
 
 @dataclass
@@ -140,7 +107,7 @@ class Run:
 
 @pytest.fixture
 def run(
-    env: pytest.MonkeyPatch, exchange: Recorder, batch: FakeBatch, capsys: pytest.CaptureFixture[str]
+    env: pytest.MonkeyPatch, exchange: Recorder, batch: BatchSpy, capsys: pytest.CaptureFixture[str]
 ) -> Callable[..., Run]:
     def run(*argv: str) -> Run:
         status = cli.main(list(argv), transport=exchange.transport())
@@ -194,7 +161,7 @@ def ids_in_report(report: dict[str, Any], key: str = "uuid") -> list[str]:
     ],
 )
 def test_bad_usage_exits_2_with_one_line_and_sends_nothing(
-    argv: list[str], run: Callable[..., Run], exchange: Recorder, batch: FakeBatch
+    argv: list[str], run: Callable[..., Run], exchange: Recorder, batch: BatchSpy
 ) -> None:
     result = run(*argv)
     assert result.status == 2
@@ -249,8 +216,9 @@ def test_malformed_server_url_from_env_exits_2_naming_the_variable(
 
 
 def test_url_credentials_are_not_echoed(run: Callable[..., Run], exchange: Recorder) -> None:
-    result = run("--uuid", "a", "--server-url", "https://user:hunter2@api.upbit.com")
-    assert result.status == 2 and "hunter2" not in result.err and exchange.requests == []
+    for url in ("https://user:hunter2@api.upbit.com", "ftp://user:hunter2@api.upbit.com/x?y"):
+        result = run("--uuid", "a", "--server-url", url)
+        assert result.status == 2 and "hunter2" not in result.err and exchange.requests == []
 
 
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
@@ -325,7 +293,7 @@ def test_requests_are_signed_with_the_keys_from_env(run: Callable[..., Run], exc
 
 
 def test_timeout_is_the_budget_and_bounds_each_request(
-    run: Callable[..., Run], batch: FakeBatch, exchange: Recorder
+    run: Callable[..., Run], batch: BatchSpy, exchange: Recorder
 ) -> None:
     run("--uuid", "a", "--timeout", "2.5")
     assert batch.calls[0]["timeout_total"] == 2.5
@@ -339,7 +307,7 @@ def test_timeout_is_the_budget_and_bounds_each_request(
 
 
 def test_repeated_flags_several_values_files_and_duplicates(
-    run: Callable[..., Run], batch: FakeBatch, tmp_path: Path
+    run: Callable[..., Run], batch: BatchSpy, tmp_path: Path
 ) -> None:
     (tmp_path / "ids").write_text("\ufeff# exported 2026-11-25\n  c  \r\n\nd\t\nb\n")
     result = run("--uuid", "a", "b", "--uuid", "a", "--uuids-from", str(tmp_path / "ids"))
@@ -347,7 +315,7 @@ def test_repeated_flags_several_values_files_and_duplicates(
     assert batch.calls[0]["uuids"] == ["a", "b", "c", "d"]
 
 
-def test_ids_from_stdin(run: Callable[..., Run], batch: FakeBatch, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ids_from_stdin(run: Callable[..., Run], batch: BatchSpy, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO("my-1\nmy-2\n"))
     assert run("--identifiers-from", "-").status == 0
     assert batch.calls[0]["identifiers"] == ["my-1", "my-2"]
@@ -429,26 +397,34 @@ def test_server_errors_everywhere_exit_1_not_3(run: Callable[..., Run], exchange
 
 
 def test_partly_unconfirmed_exits_1(run: Callable[..., Run], exchange: Recorder) -> None:
-    answers = iter([exchange_reply, error_reply(401, "nonce_used")])
-    exchange.reply = lambda request: next(answers)(request)
-    result = run("--uuid", *(f"open-{n}" for n in range(30)))
+    # Chunks go out concurrently: the answer depends on the chunk's content, not on arrival order.
+    exchange.reply = lambda request: (
+        error_reply(401, "nonce_used") if b"bad-" in request.url.query else exchange_reply
+    )(request)
+    result = run("--uuid", *(f"open-{n}" for n in range(20)), *(f"bad-{n}" for n in range(10)))
     assert result.status == 1
     assert result.out.startswith("20 cancelled, 0 failed, 10 unconfirmed\n")
+    assert "HTTP 401 nonce_used" in result.out
 
 
-def test_an_id_the_batch_left_out_is_reported_unconfirmed(run: Callable[..., Run], exchange: Recorder) -> None:
-    def forgetful(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"success": {"count": 0, "orders": []}, "failed": {"count": 0, "orders": []}})
-
-    exchange.reply = forgetful
+def test_an_id_the_exchange_left_out_is_reported_unconfirmed(run: Callable[..., Run], exchange: Recorder) -> None:
+    exchange.reply = lambda request: exchange_reply(httpx.Request("DELETE", "http://x/?uuids[]=other"))
     report = json.loads(run("--uuid", "open-1", "--json").out)
+    assert ids_in_report(report) == ["open-1"]
     assert report["unconfirmed"]["orders"][0]["uuid"] == "open-1"
+
+
+def test_reconcile_adds_ids_a_result_lacks() -> None:
+    result = BatchResult(id_kind="identifiers", success=[OrderRef("u-1", "KRW-BTC", "mine-1")])
+    cli.reconcile(result, ["mine-1", "mine-2"])
+    assert [order.id for order in result.unconfirmed] == ["mine-2"]
+    assert ids_in_report(result.to_dict(), "identifier") == ["mine-1", "mine-2"]
 
 
 # --- failures of the machinery -------------------------------------------------------------------
 
 
-def test_unexpected_exception_is_one_line_exit_3_and_redacted(run: Callable[..., Run], batch: FakeBatch) -> None:
+def test_unexpected_exception_is_one_line_exit_3_and_redacted(run: Callable[..., Run], batch: BatchSpy) -> None:
     batch.raises = RuntimeError(f"boom\nwith the key {SECRET} inside")
     result = run("--uuid", "a")  # ``run`` asserts the secret is in neither output
     assert result.status == 3
@@ -457,14 +433,14 @@ def test_unexpected_exception_is_one_line_exit_3_and_redacted(run: Callable[...,
     ]
 
 
-def test_invalid_request_from_batch_exits_2(run: Callable[..., Run], batch: FakeBatch) -> None:
+def test_invalid_request_from_batch_exits_2(run: Callable[..., Run], batch: BatchSpy) -> None:
     from upbit_client.errors import InvalidRequest
 
     batch.raises = InvalidRequest("uuids[]", "pattern", "'x'", "is bad")
     assert run("--uuid", "a").status == 2
 
 
-def test_keyboard_interrupt(run: Callable[..., Run], batch: FakeBatch) -> None:
+def test_keyboard_interrupt(run: Callable[..., Run], batch: BatchSpy) -> None:
     batch.raises = KeyboardInterrupt()
     result = run("--uuid", "a")
     assert result.status == 130 and "interrupted" in result.err
@@ -481,7 +457,141 @@ def test_progress_only_on_a_terminal_for_several_chunks(
     result = run("--uuid", *(f"open-{n}" for n in range(count)))
     assert result.status == 0
     if shown:
-        assert "\rcancelling… 20/45" in result.err and "\rcancelling… 45/45" in result.err
+        assert result.err.startswith("\rcancelling… ") and "\rcancelling… 45/45" in result.err
         assert result.err.endswith("\r") and "\n" not in result.err
     else:
         assert result.err == ""
+
+
+# --- end to end: the installed command against the loopback sandbox -----------------------------
+
+UPBIT_CANCEL = Path(sys.executable).parent / "upbit-cancel"
+
+
+def run_installed(*argv: str, access_key: str, secret_key: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    child_env = {
+        name: value for name, value in os.environ.items() if not name.startswith("UPBIT_") and name != "PYTHONPATH"
+    }
+    child_env |= {"UPBIT_OPEN_API_ACCESS_KEY": access_key, "UPBIT_OPEN_API_SECRET_KEY": secret_key}
+    return subprocess.run(
+        [str(UPBIT_CANCEL), *argv], input=stdin, capture_output=True, text=True, env=child_env, timeout=60, check=False
+    )
+
+
+@pytest.fixture
+def sandbox() -> Iterator[tuple[Any, str]]:
+    from upbit_auth.sandbox import SandboxExchange, start_server
+
+    exchange = SandboxExchange()
+    exchange.seed_demo_orders()
+    server, url = start_server(exchange)
+    try:
+        yield exchange, url
+    finally:
+        server.stop()
+
+
+def test_end_to_end_45_ids_from_a_file(sandbox: tuple[Any, str], tmp_path: Path) -> None:
+    from upbit_auth.sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_uuid
+
+    exchange, url = sandbox
+    opened = [demo_uuid(f"demo-{n:04d}") for n in range(1, 36)]
+    closed = [demo_uuid(f"demo-filled-{n:04d}") for n in range(1, 4)]
+    closed += [demo_uuid(f"demo-cancelled-{n:04d}") for n in range(1, 4)]
+    lines = opened + closed + opened[:2] + closed[:2]  # 41 distinct ids, 4 repeated
+    assert len(lines) == 45
+    (tmp_path / "ids.txt").write_text("# to cancel\n" + "\n".join(lines) + "\n")
+
+    done = run_installed(
+        "--uuids-from", str(tmp_path / "ids.txt"), "--json", "--server-url", url,
+        access_key=DEMO_ACCESS_KEY, secret_key=DEMO_SECRET_KEY,
+    )  # fmt: skip
+
+    assert done.returncode == 1, done.stderr
+    assert DEMO_SECRET_KEY not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    report = json.loads(done.stdout)
+    assert sorted(ids_in_report(report)) == sorted(set(lines))
+    assert {o["uuid"] for o in report["success"]["orders"]} == set(opened)
+    assert {o["uuid"] for o in report["failed"]["orders"]} == set(closed)
+    assert (report["success"]["count"], report["failed"]["count"], report["unconfirmed"]["count"]) == (35, 6, 0)
+    assert {o.uuid for o in exchange.orders("wait")} == {demo_uuid(f"demo-{n:04d}") for n in range(36, 41)}
+    assert len(exchange.requests) == 3
+
+
+def test_end_to_end_identifiers_from_stdin_all_cancelled(sandbox: tuple[Any, str]) -> None:
+    from upbit_auth.sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+
+    _, url = sandbox
+    done = run_installed(
+        "--identifiers-from", "-", "--server-url", url,
+        access_key=DEMO_ACCESS_KEY, secret_key=DEMO_SECRET_KEY, stdin="demo-0001\ndemo-0002\n",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "2 cancelled, 0 failed, 0 unconfirmed"
+    assert done.stderr == ""
+
+
+def test_end_to_end_wrong_secret_exits_3(sandbox: tuple[Any, str]) -> None:
+    from upbit_auth.sandbox import DEMO_ACCESS_KEY
+
+    exchange, url = sandbox
+    wrong = "wrong-secret-RECOGNISABLE-0123456789"
+    done = run_installed("--uuid", "x", "--server-url", url, access_key=DEMO_ACCESS_KEY, secret_key=wrong)
+    assert done.returncode == 3
+    assert wrong not in done.stdout + done.stderr
+    assert len(done.stderr.splitlines()) == 1 and "jwt_verification" in done.stderr
+    assert exchange.orders("wait")  # nothing was cancelled
+
+
+def test_end_to_end_unreachable_exits_3() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    done = run_installed(
+        "--uuid", "x", "--server-url", f"http://127.0.0.1:{closed_port}", "--timeout", "3",
+        access_key="k", secret_key="s-RECOGNISABLE",
+    )  # fmt: skip
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("upbit-cancel: error: ")
+
+
+def test_end_to_end_blocked_is_one_line_and_stops(tmp_path: Path) -> None:
+    ids = [f"id-{n}" for n in range(60)]
+    (tmp_path / "ids").write_text("\n".join(ids))
+    blocked = faults.error_reply(418, "too_many_requests_blocked", "Blocked for 60 seconds.")
+    with faults.FaultServer(faults.always(blocked)) as server:
+        done = run_installed(
+            "--uuids-from", str(tmp_path / "ids"), "--json", "--server-url", server.url,
+            access_key="k", secret_key="s-RECOGNISABLE",
+        )  # fmt: skip
+        sent = server.count
+    assert done.returncode == 3
+    assert done.stderr.count("\n") == 1 and "blocked" in done.stderr and "60 seconds" in done.stderr
+    assert sorted(ids_in_report(json.loads(done.stdout))) == sorted(ids)
+    assert sent <= 3  # at most one request per chunk (they go out concurrently): no retry after a 418
+
+
+def test_report_survives_a_narrow_terminal_encoding(
+    run: Callable[..., Run], capsys: pytest.CaptureFixture[str]
+) -> None:
+    ascii_out = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "stdout", ascii_out)
+        status = cli.main(["--uuid", "주문-1"], transport=Recorder(reply=exchange_reply).transport())
+        ascii_out.seek(0)
+        printed = ascii_out.read()
+    assert status == 0
+    assert "\\uc8fc\\ubb38-1" in printed
+
+
+def test_blocked_after_some_success_still_exits_3_with_the_full_report(
+    run: Callable[..., Run], exchange: Recorder
+) -> None:
+    exchange.reply = lambda request: (error_reply(418, "blocked") if b"blk-" in request.url.query else exchange_reply)(
+        request
+    )
+    result = run("--uuid", *(f"open-{n}" for n in range(20)), *(f"blk-{n}" for n in range(20)), "--json")
+    assert result.status == 3 and "temporarily blocked" in result.err
+    report = json.loads(result.out)
+    assert len(ids_in_report(report)) == 40 and report["unconfirmed"]["count"] >= 20

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import logging
 import math
@@ -45,7 +44,8 @@ from upbit_client.errors import InvalidRequest
 from upbit_client.types import ParameterRule
 
 from .auth import SECRET_KEY_VARIABLES, UpbitAuth
-from .errors import AuthenticationError, MissingCredentials, TemporarilyBlocked, error_from_response
+from .batch import cancel_orders_async
+from .errors import AuthenticationError, MissingCredentials, error_from_response
 from .results import BatchResult, ErrorInfo, IdKind, UnconfirmedOrder
 
 PROG = "upbit-cancel"
@@ -226,15 +226,15 @@ def collect_ids(args: argparse.Namespace, stdin: TextIO) -> tuple[IdKind, list[s
 
 def check_server_url(url: str, source: str) -> str:
     """``url`` normalised to ``scheme://host[:port]``; raises ``UsageError`` if it is anything else."""
+    if "@" in url:
+        # Said without echoing the URL: the part before the @ may be a password.
+        raise UsageError(f"{source} must not contain '@' (no user:password@ in the server URL)")
     problem = None
     parts = urlsplit(url)
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
         problem = "must not contain whitespace or control characters"
     elif parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         problem = "must look like https://host[:port]"
-    elif "@" in parts.netloc:
-        # Said without echoing the URL: the part before @ may be a password.
-        raise UsageError(f"{source} must not contain user:password@")
     elif parts.query or parts.fragment or "?" in url or "#" in url:
         problem = "must not have a query or fragment"
     elif parts.path not in ("", "/"):
@@ -270,9 +270,8 @@ def resolve_server(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
 
 
 def _load_batch() -> BatchFunction:
-    # Imported on first use so that ``--help`` and every usage error stay fast and independent of it.
-    batch: BatchFunction = importlib.import_module("upbit_auth.batch").cancel_orders_async
-    return batch
+    """The batch function to run (tests swap this seam for a spy)."""
+    return cancel_orders_async
 
 
 class Progress:
@@ -329,11 +328,6 @@ def _is_hopeless(error: ErrorInfo) -> bool:
     return isinstance(error_from_response(error.status, error.name, error.message), AuthenticationError)
 
 
-def _blocked(result: BatchResult) -> object:
-    # ``blocked`` is set by the batch layer on a 418; older result types do not have it.
-    return getattr(result, "blocked", None)
-
-
 def describe_error(error: ErrorInfo) -> str:
     # The batch layer already put the error tree's hint (what to check) into the message.
     prefix = "" if error.status is None else f"HTTP {error.status} "
@@ -342,12 +336,9 @@ def describe_error(error: ErrorInfo) -> str:
 
 def exit_status(result: BatchResult) -> tuple[int, str | None]:
     """The exit status and, for status 3, the one-line reason."""
-    blocked = _blocked(result)
-    if blocked:
-        reason = describe_error(blocked) if isinstance(blocked, ErrorInfo) else str(blocked)
-        if not isinstance(blocked, ErrorInfo) or blocked.status is None:
-            reason = f"{TemporarilyBlocked.hint}: {reason}"
-        return EXIT_NOTHING_DONE, f"account temporarily blocked, stopped: {reason}"
+    if result.blocked is not None:
+        # Even if some chunks went through first: hammering now would lengthen the block.
+        return EXIT_NOTHING_DONE, f"account temporarily blocked, nothing more sent: {describe_error(result.blocked)}"
     if result.all_cancelled:
         return EXIT_OK, None
     nothing_done = not result.success and not result.failed
