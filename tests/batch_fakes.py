@@ -54,7 +54,8 @@ def answer(response: httpx.Response, *, process_first: bool = False) -> Fault:
     def fault(request: httpx.Request, process: Process) -> httpx.Response:
         if process_first:
             process()
-        return response
+        # A fresh copy each time: httpx binds a response's stream to the client that read it.
+        return httpx.Response(response.status_code, content=response.content, headers=response.headers)
 
     return fault
 

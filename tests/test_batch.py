@@ -1,0 +1,526 @@
+"""The batch cancel against a fake exchange on httpx MockTransport: checks, chunking, merge rules, retries, pacing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.batch_fakes import (
+    FakeClock,
+    FakeExchange,
+    answer,
+    error,
+    lose_answer_after_processing,
+    refuse_connection,
+)
+from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from upbit_auth import UpbitAuth
+from upbit_auth.batch import cancel_orders, cancel_orders_async
+from upbit_auth.ratelimit import RateLimiter, limiter_for, reset_limiters
+from upbit_auth.remaining_req import RemainingReq
+from upbit_auth.results import BatchResult
+from upbit_client import Client
+from upbit_client.api.order import cancel_orders_by_ids
+from upbit_client.errors import InvalidRequest
+
+RULES = {rule.python_name: rule for rule in cancel_orders_by_ids.QUERY_RULES}
+MAX_ITEMS = RULES["uuids"].max_items or 1
+RATE = cancel_orders_by_ids.RATE_LIMIT
+PER_SECOND = RATE.per_second if RATE else 30
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry() -> None:
+    reset_limiters()
+
+
+def fast_limiter() -> tuple[RateLimiter, FakeClock]:
+    """A private limiter on a fake clock: waits for the next second cost no real time."""
+    clock = FakeClock()
+    return RateLimiter("default", PER_SECOND, clock=clock, sleep=clock.sleep, async_sleep=clock.async_sleep), clock
+
+
+def run(mode: str, exchange: FakeExchange, **options: Any) -> BatchResult:
+    options.setdefault("limiter", fast_limiter()[0])
+    if mode == "sync":
+        with exchange.client() as client:
+            return cancel_orders(client, **options)
+
+    async def go() -> BatchResult:
+        async with exchange.async_client() as client:
+            return await cancel_orders_async(client, **options)
+
+    return asyncio.run(go())
+
+
+def accounted(result: BatchResult, ids: list[str]) -> None:
+    """Every distinct id exactly once across the three lists."""
+    reported = (
+        [order.uuid for order in result.success]
+        + [order.uuid for order in result.failed]
+        + [order.id for order in result.unconfirmed]
+    )
+    assert sorted(reported) == sorted(set(ids))
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+# -- input checks -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "rule"),
+    [
+        ({}, "x-exactly-one-of"),
+        ({"uuids": ["a"], "identifiers": ["b"]}, "x-exactly-one-of"),
+        ({"uuids": []}, f"minItems: {RULES['uuids'].min_items}"),
+        ({"uuids": "abc"}, "type: array"),
+        ({"uuids": ["ok", "  "]}, "pattern"),
+        ({"identifiers": ["ok"] * 50 + ["bad\x07"]}, "pattern"),
+        ({"uuids": ["ok", ""]}, "minLength: 1"),
+        ({"uuids": ["ok", 7]}, "type: string"),
+    ],
+)
+def test_bad_input_raises_before_anything_is_sent(mode: str, kwargs: dict[str, Any], rule: str) -> None:
+    exchange = FakeExchange()
+    with pytest.raises(InvalidRequest) as caught:
+        run(mode, exchange, **kwargs)
+    assert caught.value.rule.startswith(rule)
+    assert exchange.sent == []
+
+
+def test_the_item_error_names_the_offending_item() -> None:
+    with pytest.raises(InvalidRequest, match=r"item 2 = 'x\\ny'"):
+        run("sync", FakeExchange(), uuids=["a", "b", "x\ny"])
+
+
+# -- chunking and merging -----------------------------------------------------------------------
+
+
+def test_ids_go_in_chunks_of_the_spec_max_items_with_bracketed_keys(mode: str) -> None:
+    exchange = FakeExchange()
+    ids = exchange.add_many(2 * MAX_ITEMS + 5)
+    result = run(mode, exchange, uuids=ids)
+    assert [len(sent.ids) for sent in exchange.sent] == [MAX_ITEMS, MAX_ITEMS, 5]
+    assert [order.uuid for order in result.success] == ids
+    assert result.failed == [] and result.unconfirmed == []
+    assert result.requests_sent == 3 and result.retries == 0 and result.rate_limited == 0
+    assert result.all_cancelled
+
+
+def test_wire_query_uses_the_spec_wire_name() -> None:
+    exchange = FakeExchange()
+    ids = exchange.add_many(3)
+    seen: list[bytes] = []
+
+    def spy(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.query)
+        return exchange(request)
+
+    auth = UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY)
+    with Client(
+        base_url="https://api.upbit.com", httpx_args={"auth": auth, "transport": httpx.MockTransport(spy)}
+    ) as c:
+        cancel_orders(c, uuids=ids, limiter=fast_limiter()[0])
+    assert seen == [b"&".join(b"uuids%5B%5D=" + i.encode() for i in ids)]
+
+
+def test_duplicates_are_sent_once_and_reported_once(mode: str) -> None:
+    exchange = FakeExchange()
+    ids = exchange.add_many(MAX_ITEMS + 1)
+    given = ids + ids[:5] + [ids[-1]]
+    result = run(mode, exchange, uuids=given)
+    flat = [order_id for sent in exchange.sent for order_id in sent.ids]
+    assert sorted(flat) == sorted(ids)
+    assert len(exchange.sent) == 2
+    accounted(result, given)
+    assert len(result.success) == len(ids)
+
+
+def test_failed_missing_and_unasked_orders_are_merged_by_the_rules(mode: str) -> None:
+    exchange = FakeExchange()
+    exchange.add("open-1")
+    exchange.add("done-1", state="done")
+    # ``ghost`` is unknown: the exchange lists it nowhere; ``stray`` is listed without being asked for.
+    stray = {"uuid": "stray", "market": "KRW-ETH", "identifier": None}
+
+    def with_stray(request: httpx.Request, process: Any) -> httpx.Response:
+        response = process()
+        body = response.json()
+        body["success"]["orders"].append(stray)
+        body["success"]["count"] += 1
+        return httpx.Response(200, json=body)
+
+    exchange.faults.append(with_stray)
+    result = run(mode, exchange, uuids=["open-1", "done-1", "ghost"])
+    assert [order.uuid for order in result.success] == ["open-1"]
+    assert [order.uuid for order in result.failed] == ["done-1"]
+    assert [(order.id, order.error.name) for order in result.unconfirmed] == [("ghost", "missing_from_answer")]
+    assert not result.all_cancelled
+
+
+def test_identifiers_are_matched_by_identifier(mode: str) -> None:
+    exchange = FakeExchange()
+    exchange.add("u-1", identifier="mine-1")
+    exchange.add("u-2", identifier="mine-2", state="done")
+    exchange.add("u-3", identifier=None)
+    result = run(mode, exchange, identifiers=["mine-1", "mine-2", "nobody"])
+    assert exchange.sent[0].kind == "identifiers"
+    assert [(o.uuid, o.identifier) for o in result.success] == [("u-1", "mine-1")]
+    assert [(o.uuid, o.identifier) for o in result.failed] == [("u-2", "mine-2")]
+    assert [o.to_dict()["identifier"] for o in result.unconfirmed] == ["nobody"]
+    assert result.to_dict()["unconfirmed"]["count"] == 1
+
+
+def test_an_order_listed_under_both_groups_is_unconfirmed(mode: str) -> None:
+    exchange = FakeExchange()
+    order = {"uuid": "a", "market": "KRW-BTC"}
+    body = {"success": {"count": 1, "orders": [order]}, "failed": {"count": 1, "orders": [order]}}
+    exchange.faults.append(answer(httpx.Response(200, json=body)))
+    result = run(mode, exchange, uuids=["a"])
+    assert [o.error.name for o in result.unconfirmed] == ["contradictory_answer"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        {"success": {"count": "1", "orders": []}, "failed": {"count": 0, "orders": []}},
+        {"success": {"count": True, "orders": []}, "failed": {"count": 0, "orders": []}},
+        {"success": {"count": 1, "orders": {}}, "failed": {"count": 0, "orders": []}},
+        {"success": {"count": 1, "orders": [{"uuid": 5, "market": "KRW-BTC"}]}, "failed": {"count": 0, "orders": []}},
+        {"success": {"count": 1, "orders": [{"uuid": "a"}]}, "failed": {"count": 0, "orders": []}},
+        {"success": {"count": 1, "orders": ["a"]}, "failed": {"count": 0, "orders": []}},
+        {"success": {"count": 0, "orders": []}},
+        {"success": {"count": 1, "orders": [{"uuid": "a", "market": "M", "identifier": 3}]}, "failed": None},
+    ],
+)
+def test_a_200_of_the_wrong_shape_is_an_unconfirmed_chunk_never_an_exception(mode: str, body: Any) -> None:
+    exchange = FakeExchange()
+    exchange.add("a")
+    exchange.faults.append(answer(httpx.Response(200, json=body)))
+    result = run(mode, exchange, uuids=["a"])
+    assert result.success == [] and result.failed == []
+    (order,) = result.unconfirmed
+    assert order.error.name == "invalid_response" and order.error.status == 200
+    assert "not as documented" in order.error.message
+    assert len(exchange.sent) == 1
+
+
+def test_unknown_fields_and_null_identifiers_do_not_break_parsing(mode: str) -> None:
+    exchange = FakeExchange()
+    body = {
+        "success": {"count": 1, "orders": [{"uuid": "a", "market": "KRW-BTC", "identifier": None, "x": 1}], "y": 2},
+        "failed": {"count": 0, "orders": []},
+        "extra": {"z": 3},
+    }
+    exchange.faults.append(answer(httpx.Response(200, json=body)))
+    result = run(mode, exchange, uuids=["a"])
+    assert [o.to_dict() for o in result.success] == [{"uuid": "a", "market": "KRW-BTC", "identifier": None}]
+
+
+# -- retries ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "lost",
+    [
+        lose_answer_after_processing(httpx.ReadTimeout),
+        lose_answer_after_processing(httpx.RemoteProtocolError),
+        lose_answer_after_processing(httpx.ReadError),
+        answer(error(500, "server_error", "oops"), process_first=True),
+        answer(httpx.Response(200, content=b'{"success": {"count": 2, "ord'), process_first=True),
+    ],
+    ids=["read-timeout", "protocol-error", "reset", "500", "cut-200"],
+)
+def test_after_a_lost_answer_failed_becomes_unconfirmed_and_success_stays(mode: str, lost: Any) -> None:
+    exchange = FakeExchange()
+    exchange.add("was-open")  # cancelled by the lost attempt: the retry says failed
+    exchange.add("already-done", state="done")  # failed before the batch: the retry cannot tell
+    exchange.faults.append(lost)
+    result = run(mode, exchange, uuids=["was-open", "already-done"])
+    assert exchange.statuses[1] == 200 and len(exchange.sent) == 2
+    assert exchange.sent[0].nonce != exchange.sent[1].nonce
+    assert result.failed == []
+    assert sorted(o.id for o in result.unconfirmed) == ["already-done", "was-open"]
+    assert {o.error.name for o in result.unconfirmed} == {"failed_after_lost_answer"}
+    assert result.retries == 1 and result.requests_sent == 2
+
+
+def test_after_a_lost_answer_an_order_the_retry_cancels_is_success(mode: str) -> None:
+    exchange = FakeExchange()
+    exchange.add("a")
+    exchange.faults.append(answer(error(503, "http_503", "unavailable")))  # not processed this time
+    result = run(mode, exchange, uuids=["a"])
+    assert [o.uuid for o in result.success] == ["a"]
+    assert result.retries == 1
+
+
+def test_a_connect_error_is_a_clean_retry_so_failed_stays_failed(mode: str) -> None:
+    exchange = FakeExchange()
+    exchange.add("a")
+    exchange.add("b", state="done")
+    exchange.faults.extend([refuse_connection, refuse_connection])
+    result = run(mode, exchange, uuids=["a", "b"])
+    assert [o.uuid for o in result.success] == ["a"]
+    assert [o.uuid for o in result.failed] == ["b"]
+    assert result.unconfirmed == []
+    assert result.retries == 2
+
+
+def test_retries_are_bounded_per_chunk(mode: str) -> None:
+    exchange = FakeExchange()
+    ids = exchange.add_many(MAX_ITEMS + 1)
+    exchange.faults.extend([refuse_connection] * 100)
+    result = run(mode, exchange, uuids=ids, max_tries=3)
+    assert len(exchange.sent) == 6  # 2 chunks x 3 tries
+    assert {o.error.name for o in result.unconfirmed} == {"transport_error"}
+    accounted(result, ids)
+
+
+@pytest.mark.parametrize(
+    ("status", "name"),
+    [
+        (401, "jwt_verification"),
+        (401, "invalid_query_payload"),
+        (403, "out_of_scope"),
+        (400, "validation_error"),
+        (404, "order_not_found"),
+    ],
+)
+def test_client_errors_are_not_retried_and_carry_a_clear_message(mode: str, status: int, name: str) -> None:
+    exchange = FakeExchange()
+    ids = exchange.add_many(3)
+    exchange.faults.append(answer(error(status, name, "upbit says no")))
+    result = run(mode, exchange, uuids=ids)
+    assert len(exchange.sent) == 1
+    assert {(o.error.name, o.error.status) for o in result.unconfirmed} == {(name, status)}
+    message = result.unconfirmed[0].error.message
+    assert message.startswith("upbit says no")
+    if status in (401, 403):
+        assert "(" in message  # the error tree's hint on what to check
+
+
+def test_a_real_signature_failure_is_reported_not_raised(mode: str) -> None:
+    exchange = FakeExchange()
+    ids = exchange.add_many(2)
+    wrong = UpbitAuth(TEST_ACCESS_KEY, "not-the-secret")
+    if mode == "sync":
+        with exchange.client(wrong) as client:
+            result = cancel_orders(client, uuids=ids, limiter=fast_limiter()[0])
+    else:
+
+        async def go() -> BatchResult:
+            async with exchange.async_client(wrong) as client:
+                return await cancel_orders_async(client, uuids=ids, limiter=fast_limiter()[0])
+
+        result = asyncio.run(go())
+    assert {o.error.name for o in result.unconfirmed} == {"jwt_verification"}
+    assert "secret" in result.unconfirmed[0].error.message
+
+
+def test_429_is_retried_after_the_next_boundary_with_a_new_nonce(mode: str) -> None:
+    exchange = FakeExchange()
+    exchange.add("a")
+    exchange.faults.append(answer(error(429, "too_many_requests", "Too many requests.", sec=0)))
+    limiter, clock = fast_limiter()
+    start_window = math.floor(clock.now)
+    result = run(mode, exchange, uuids=["a"], limiter=limiter)
+    assert exchange.statuses == [429, 200]
+    assert exchange.sent[0].nonce != exchange.sent[1].nonce
+    assert math.floor(clock.now) == start_window + 1  # waited for the boundary, and no longer
+    assert [o.uuid for o in result.success] == ["a"]
+    assert result.rate_limited == 1 and result.retries == 1
+
+
+def test_endless_429s_end_unconfirmed_after_max_tries(mode: str) -> None:
+    exchange = FakeExchange()
+    exchange.add("a")
+    exchange.faults.extend([answer(error(429, "too_many_requests", "Too many requests.", sec=0))] * 10)
+    limiter, clock = fast_limiter()
+    start = clock.now
+    result = run(mode, exchange, uuids=["a"], limiter=limiter, max_tries=4)
+    assert exchange.statuses == [429] * 4
+    assert math.floor(clock.now) - math.floor(start) == 3  # one boundary wait per retry
+    assert [(o.error.name, o.error.status) for o in result.unconfirmed] == [("too_many_requests", 429)]
+    assert result.rate_limited == 4
+
+
+def test_418_stops_sending_and_marks_the_rest_unconfirmed(mode: str) -> None:
+    exchange = FakeExchange()
+    ids = exchange.add_many(5 * MAX_ITEMS)
+    block = answer(error(418, "too_many_requests_blocked", "Blocked for 60 seconds."))
+    exchange.faults.append(lambda request, process: process())
+    exchange.faults.append(block)
+    result = run(mode, exchange, uuids=ids, max_in_flight=1) if mode == "async" else run(mode, exchange, uuids=ids)
+    assert exchange.statuses == [200, 418]
+    assert result.blocked is not None and result.blocked.status == 418
+    assert "60 seconds" in result.blocked.message
+    assert len(result.success) == MAX_ITEMS
+    assert len(result.unconfirmed) == 4 * MAX_ITEMS
+    assert {o.error for o in result.unconfirmed} == {result.blocked}
+    accounted(result, ids)
+
+
+async def test_418_in_async_mode_stops_every_waiting_task() -> None:
+    exchange = FakeExchange(delay=0.01)
+    ids = exchange.add_many(3 * PER_SECOND * MAX_ITEMS)
+    exchange.faults.append(answer(error(418, "blocked", "Blocked for 30 seconds.")))
+    async with exchange.async_client() as client:
+        result = await cancel_orders_async(client, uuids=ids, limiter=fast_limiter()[0])
+    # Only the requests already in flight in the first window went out; none after the block.
+    assert len(exchange.sent) <= PER_SECOND
+    assert exchange.statuses.count(418) == 1
+    assert result.blocked is not None
+    accounted(result, ids)
+
+
+def test_timeout_total_bounds_the_batch(mode: str) -> None:
+    exchange = FakeExchange()
+    ids = exchange.add_many(3 * MAX_ITEMS)
+    # Every request takes a while and is refused; the batch must stop on its own clock.
+    slow_refusals = []
+    for _ in range(1000):
+
+        def slow(request: httpx.Request, process: Any) -> httpx.Response:
+            time.sleep(0.02)
+            raise httpx.ConnectError("refused", request=request)
+
+        slow_refusals.append(slow)
+    exchange.faults.extend(slow_refusals)
+    started = time.monotonic()
+    result = run(mode, exchange, uuids=ids, timeout_total=0.15, max_tries=1000)
+    assert time.monotonic() - started < 1.0
+    assert len(result.unconfirmed) == len(ids)
+    assert "timeout_total" in {o.error.name for o in result.unconfirmed}
+
+
+def test_an_unexpected_client_fault_is_reported_not_raised(mode: str) -> None:
+    exchange = FakeExchange()
+    exchange.add("a")
+
+    def broken(request: httpx.Request, process: Any) -> httpx.Response:
+        raise RuntimeError("a bug in a custom transport")
+
+    exchange.faults.append(broken)
+    result = run(mode, exchange, uuids=["a"])
+    assert [(o.error.name, o.error.message) for o in result.unconfirmed] == [
+        ("client_error", "RuntimeError: a bug in a custom transport")
+    ]
+
+
+# -- progress, remaining, logs -------------------------------------------------------------------
+
+
+def test_progress_is_reported_per_chunk_up_to_the_total(mode: str) -> None:
+    exchange = FakeExchange()
+    ids = exchange.add_many(2 * MAX_ITEMS + 3)
+    calls: list[tuple[int, int]] = []
+    run(mode, exchange, uuids=ids + ids[:2], on_progress=lambda done, total: calls.append((done, total)))
+    total = len(ids)
+    assert calls[0] == (0, total)
+    assert calls[-1] == (total, total)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    assert len(calls) == 4
+
+
+def test_a_raising_progress_callback_does_not_break_the_batch(mode: str) -> None:
+    exchange = FakeExchange()
+    ids = exchange.add_many(3)
+
+    def explode(done: int, total: int) -> None:
+        raise RuntimeError("terminal went away")
+
+    result = run(mode, exchange, uuids=ids, on_progress=explode)
+    assert len(result.success) == 3
+
+
+def test_remaining_req_of_the_last_answer_is_on_the_result_and_the_limiter(mode: str) -> None:
+    exchange = FakeExchange()
+    ids = exchange.add_many(MAX_ITEMS + 1)
+    limiter, _ = fast_limiter()
+    result = run(mode, exchange, uuids=ids, limiter=limiter)
+    assert result.remaining_req == RemainingReq("default", PER_SECOND - 2)
+    assert limiter.last_remaining == result.remaining_req
+
+
+def test_the_default_limiter_is_the_shared_one_of_the_access_key() -> None:
+    exchange = FakeExchange()
+    ids = exchange.add_many(2)
+    with exchange.client() as client:
+        cancel_orders(client, uuids=ids)
+    shared = limiter_for(TEST_ACCESS_KEY, RATE)
+    assert shared.last_remaining == RemainingReq("default", PER_SECOND - 1)
+
+
+def test_debug_logs_name_chunks_but_never_the_token_or_secret(mode: str, caplog: pytest.LogCaptureFixture) -> None:
+    exchange = FakeExchange()
+    ids = exchange.add_many(MAX_ITEMS + 2)
+    exchange.faults.append(answer(error(401, "jwt_verification", "bad token")))
+    with caplog.at_level(logging.DEBUG):
+        run(mode, exchange, uuids=ids)
+    batch_lines = [r.getMessage() for r in caplog.records if r.name == "upbit_auth.batch"]
+    assert any("HTTP 200" in line and "remaining=" in line for line in batch_lines)
+    assert any("HTTP 401" in line for line in batch_lines)
+    everything = caplog.text
+    assert TEST_SECRET_KEY not in everything
+    assert "Bearer" not in everything and "eyJ" not in everything
+
+
+# -- sync and async agree; async is concurrent -----------------------------------------------------
+
+
+def test_sync_and_async_give_the_same_report() -> None:
+    reports = []
+    for mode in ("sync", "async"):
+        exchange = FakeExchange()
+        ids = exchange.add_many(3 * MAX_ITEMS + 7)
+        for uuid in ids[::4]:
+            exchange.orders[uuid]["state"] = "done"
+        for uuid in ids[1::9]:
+            del exchange.orders[uuid]
+        result = run(mode, exchange, uuids=list(reversed(ids)) + ids[:3])
+        reports.append(result.to_dict())
+    assert reports[0] == reports[1]
+    assert reports[0]["success"]["count"] and reports[0]["failed"]["count"] and reports[0]["unconfirmed"]["count"]
+
+
+async def test_async_batch_keeps_the_second_budget_in_flight() -> None:
+    """1,000 ids, 20 ms round trips, 30/s enforced: one window's worth now, the rest after the boundary."""
+    exchange = FakeExchange(per_second=PER_SECOND, delay=0.02)
+    count = 1000
+    ids = exchange.add_many(count)
+    expected_requests = math.ceil(count / MAX_ITEMS)
+    auth = UpbitAuth("concurrency-test-key", TEST_SECRET_KEY)
+    started = time.monotonic()
+    async with exchange.async_client(auth) as client:
+        result = await cancel_orders_async(client, uuids=ids)
+    elapsed = time.monotonic() - started
+    assert len(exchange.sent) == expected_requests
+    assert exchange.statuses.count(429) == 0
+    assert result.rate_limited == 0 and result.retries == 0
+    assert len(result.success) == count
+    assert max(exchange.windows.values()) <= PER_SECOND
+    # Sequential round trips would take expected_requests * 20 ms plus a boundary wait; loose on timing.
+    assert elapsed < 2.5
+
+
+async def test_two_concurrent_batches_of_one_key_share_the_budget() -> None:
+    exchange = FakeExchange(per_second=PER_SECOND, delay=0.01)
+    first = exchange.add_many(30 * MAX_ITEMS, prefix="first")
+    second = exchange.add_many(30 * MAX_ITEMS, prefix="second")
+    auth = UpbitAuth("shared-budget-key", TEST_SECRET_KEY)
+    async with exchange.async_client(auth) as one, exchange.async_client(auth) as two:
+        results = await asyncio.gather(cancel_orders_async(one, uuids=first), cancel_orders_async(two, uuids=second))
+    assert exchange.statuses.count(429) == 0
+    assert max(exchange.windows.values()) <= PER_SECOND
+    assert sum(len(r.success) for r in results) == 60 * MAX_ITEMS
