@@ -123,6 +123,14 @@ class SandboxExchange:
     is the budget per access key per whole-second window (``int(clock())``); None turns the limit off.
     ``latency`` (seconds) is added to every answer by the transports, not by ``handle``.
 
+    Checks run in this order, the first failure answering: route (404 ``not_found``), bearer token
+    (``no_authorization_token``), JWT header alg and decoding (``jwt_verification``), access key
+    (``invalid_access_key``), signature (``jwt_verification``), nonce (``nonce_used``; every authenticated
+    request spends its nonce, a 429 included), rate budget (429 ``too_many_requests``; only authenticated
+    requests spend it, so others report a full budget), query hash (``invalid_query_payload``), body (400
+    ``QUERY_PARAMETER_NOT_SUPPORTED``), parameters (400 ``validation_error``). Parameter values are
+    plain percent-decoded like the hash input, so a ``+`` in a value is a literal ``+``.
+
     Every method is thread-safe: one lock guards the book, the nonces, the rate windows and the log.
     """
 
