@@ -371,16 +371,25 @@ def test_418_stops_sending_and_marks_the_rest_unconfirmed(mode: str) -> None:
     accounted(result, ids)
 
 
-async def test_418_in_async_mode_stops_every_waiting_task() -> None:
-    exchange = FakeExchange(delay=0.01)
-    ids = exchange.add_many(3 * PER_SECOND * MAX_ITEMS)
+async def test_418_in_async_mode_stops_tasks_that_were_waiting_for_a_permit() -> None:
+    """Two permits a second, ten tasks: eight wait for the boundary, learn of the 418 there and send nothing."""
+    exchange = FakeExchange(delay=0.05)
+    ids = exchange.add_many(20 * MAX_ITEMS)
     exchange.faults.append(answer(error(418, "blocked", "Blocked for 30 seconds.")))
+    clock = FakeClock()
+
+    async def slow_sleep(seconds: float) -> None:
+        await asyncio.sleep(0.2)  # the 418 (50 ms away) lands while the tasks wait for the boundary
+        await clock.async_sleep(seconds)
+
+    limiter = RateLimiter("default", 2, clock=clock, sleep=clock.sleep, async_sleep=slow_sleep)
     async with exchange.async_client() as client:
-        result = await cancel_orders_async(client, uuids=ids, limiter=fast_limiter()[0])
-    # Only the requests already in flight in the first window went out; none after the block.
-    assert len(exchange.sent) <= PER_SECOND
-    assert exchange.statuses.count(418) == 1
-    assert result.blocked is not None
+        result = await cancel_orders_async(client, uuids=ids, limiter=limiter, max_in_flight=10)
+    assert len(exchange.sent) == 2
+    assert sorted(exchange.statuses) == [200, 418]
+    assert limiter.in_flight == 0  # the permits of the tasks that stopped were given back
+    assert result.blocked is not None and len(result.success) == MAX_ITEMS
+    assert len(result.unconfirmed) == 19 * MAX_ITEMS
     accounted(result, ids)
 
 
