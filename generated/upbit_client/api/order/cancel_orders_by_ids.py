@@ -15,6 +15,7 @@ from ...types import (
     Unset,
     ValueRule,
     check_query,
+    prepare_request,
 )
 
 OPERATION_ID = "cancelOrdersByIds"
@@ -233,8 +234,9 @@ def sync_detailed(
         identifiers=identifiers,
     )
 
-    response = client.get_httpx_client().request(
-        **kwargs,
+    http = client.get_httpx_client()
+    response = http.request(
+        **prepare_request(http, kwargs),
     )
 
     return _build_response(client=client, response=response)
@@ -322,7 +324,8 @@ async def asyncio_detailed(
         identifiers=identifiers,
     )
 
-    response = await client.get_async_httpx_client().request(**kwargs)
+    http = client.get_async_httpx_client()
+    response = await http.request(**prepare_request(http, kwargs))
 
     return _build_response(client=client, response=response)
 
