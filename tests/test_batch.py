@@ -413,6 +413,19 @@ def test_timeout_total_bounds_the_batch(mode: str) -> None:
     assert "timeout_total" in {o.error.name for o in result.unconfirmed}
 
 
+async def test_timeout_total_also_bounds_a_request_in_flight_in_async_mode() -> None:
+    exchange = FakeExchange(delay=5.0)
+    ids = exchange.add_many(MAX_ITEMS + 1)
+    started = time.monotonic()
+    async with exchange.async_client() as client:
+        result = await cancel_orders_async(client, uuids=ids, timeout_total=0.2, limiter=fast_limiter()[0])
+    assert time.monotonic() - started < 1.0
+    assert len(exchange.sent) == 2
+    assert {o.error.name for o in result.unconfirmed} == {"timeout_total"}
+    assert "ReadTimeout" in result.unconfirmed[0].error.message
+    accounted(result, ids)
+
+
 def test_an_unexpected_client_fault_is_reported_not_raised(mode: str) -> None:
     exchange = FakeExchange()
     exchange.add("a")

@@ -476,7 +476,15 @@ async def _drive_async(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
             batch.give_up(chunk, batch.blocked)
             return
         batch.sending(chunk)
-        if not batch.handle(chunk, permit, await _send_async(client, batch.kind, chunk.ids)):
+        outcome: _Answer | Exception
+        try:
+            # ``timeout_total`` bounds the whole batch, a request in flight included.
+            outcome = await asyncio.wait_for(
+                _send_async(client, batch.kind, chunk.ids), timeout=max(batch.time_left(), 0.001)
+            )
+        except TimeoutError:
+            outcome = httpx.ReadTimeout(f"no answer before timeout_total of {batch.timeout_total:g}s")
+        if not batch.handle(chunk, permit, outcome):
             return
 
 
