@@ -595,3 +595,16 @@ def test_blocked_after_some_success_still_exits_3_with_the_full_report(
     assert result.status == 3 and "temporarily blocked" in result.err
     report = json.loads(result.out)
     assert len(ids_in_report(report)) == 40 and report["unconfirmed"]["count"] >= 20
+
+
+class ClosedPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_reader_closing_the_pipe_keeps_the_status_and_stderr_quiet(
+    run: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    result = run("--uuid", "open-1", "done-2")
+    assert result.status == 1 and result.err == ""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import logging
 import math
@@ -400,6 +401,15 @@ def _write(stream: TextIO, text: str) -> None:
     stream.flush()
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not complain of the broken pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
+
+
 def _error_line(message: str, secrets: Iterable[str], stream: TextIO) -> None:
     one_line = " ".join(redact(message, secrets).split())
     _write(stream, f"{PROG}: error: {one_line}\n")
@@ -445,7 +455,11 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], transport: httpx.A
 
     reconcile(result, ids)
     report = json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if args.json else format_table(result, ids)
-    _write(sys.stdout, redact(report, secrets) + "\n")
+    try:
+        _write(sys.stdout, redact(report, secrets) + "\n")
+    except BrokenPipeError:
+        # The reader stopped early (``| head``): not an error of ours, and the status still tells.
+        _silence_stdout()
     status, reason = exit_status(result)
     if reason is not None:
         _error_line(reason, secrets, sys.stderr)
