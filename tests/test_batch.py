@@ -352,6 +352,7 @@ def test_endless_429s_end_unconfirmed_after_max_tries(mode: str) -> None:
     assert exchange.statuses == [429] * 4
     assert math.floor(clock.now) - math.floor(start) == 3  # one boundary wait per retry
     assert [(o.error.name, o.error.status) for o in result.unconfirmed] == [("too_many_requests", 429)]
+    assert result.unconfirmed[0].error.message.endswith("(gave up after 4 tries)")
     assert result.rate_limited == 4
 
 

@@ -239,7 +239,8 @@ class _Batch:
         if self.blocked is not None:
             return self.blocked
         if chunk.tries >= self.max_tries:
-            return chunk.last_error or ErrorInfo("max_tries", f"no answer after {chunk.tries} tries")
+            last = chunk.last_error or ErrorInfo("max_tries", "no usable answer")
+            return ErrorInfo(last.name, f"{last.message} (gave up after {chunk.tries} tries)", last.status)
         if self.time_left() <= 0:
             return self.timeout_error(chunk)
         return None
