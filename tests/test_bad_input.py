@@ -261,11 +261,6 @@ def test_an_identifier_with_a_plus_is_cancelled() -> None:
     assert [order.identifier for order in sent[0].parsed.success.orders] == ["a+b"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (auth_plugin/upbit_auth/sandbox/exchange.py _parse_query): query values are decoded with "
-    "unquote, not unquote_plus, so the '+' httpx sends for a space stays a '+' and 'a b' is not found",
-)
 def test_an_identifier_with_a_space_is_cancelled() -> None:
     outcome, sent = _sandbox_call("a b")
     assert outcome == "sent"
