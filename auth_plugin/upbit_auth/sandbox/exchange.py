@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final, Literal
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
 import jwt
 
@@ -380,7 +380,9 @@ def _parse_query(raw_query: str) -> tuple[str, list[str]]:
         if not pair:
             continue
         raw_key, _, raw_value = pair.partition("=")
-        key, value = unquote(raw_key), unquote(raw_value)
+        # Values are form-decoded ('+' is a space, as the docs' own urlencode helper sends it); only the
+        # query hash uses plain percent-decoding of the whole raw query.
+        key, value = unquote_plus(raw_key), unquote_plus(raw_value)
         if key not in values:
             raise _Rejected(400, "validation_error", f"Unknown parameter {key!r}: only uuids[] or identifiers[].")
         if not value:
