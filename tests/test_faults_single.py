@@ -191,11 +191,6 @@ def test_unreadable_documented_body_is_invalid_response(mode: str, server_for: A
     assert server.count == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (generated models): CancelOrdersGroup.from_dict/CancelOrdersOrder.from_dict do not check scalar "
-    "types, so count 'two' or a numeric uuid pass as a valid CancelOrdersResult",
-)
 @pytest.mark.parametrize(
     "body",
     [

@@ -50,6 +50,8 @@ class CancelOrdersGroup:
 
         d = dict(src_dict)
         count = d.pop("count")
+        if not isinstance(count, (int,)) or isinstance(count, bool):
+            raise TypeError(f"count must be int, not {type(count).__name__}")
 
         orders = []
         _orders = d.pop("orders")

@@ -53,8 +53,12 @@ class CancelOrdersOrder:
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
         uuid = d.pop("uuid")
+        if not isinstance(uuid, (str,)):
+            raise TypeError(f"uuid must be str, not {type(uuid).__name__}")
 
         market = d.pop("market")
+        if not isinstance(market, (str,)):
+            raise TypeError(f"market must be str, not {type(market).__name__}")
 
         def _parse_identifier(data: object) -> None | str | Unset:
             if data is None:

@@ -37,8 +37,12 @@ class UpbitErrorBody:
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
         name = d.pop("name")
+        if not isinstance(name, (str,)):
+            raise TypeError(f"name must be str, not {type(name).__name__}")
 
         message = d.pop("message")
+        if not isinstance(message, (str,)):
+            raise TypeError(f"message must be str, not {type(message).__name__}")
 
         upbit_error_body = cls(
             name=name,
