@@ -233,7 +233,7 @@ def test_a_200_of_the_wrong_shape_is_unconfirmed_not_success(mode: str, serve: A
     ("status", "name", "hint"),
     [
         (401, "jwt_verification", "access and secret keys"),
-        (401, "invalid_query_payload", "access and secret keys"),
+        (401, "invalid_query_payload", "query hash"),
         (401, "out_of_scope", "Make Orders"),
         (403, "out_of_scope", "Make Orders"),
     ],

@@ -119,7 +119,7 @@ def test_no_answer_ever_exits_3_within_the_timeout(
     ("status", "name", "words"),
     [
         (401, "jwt_verification", "access and secret keys"),
-        (401, "invalid_query_payload", "access and secret keys"),
+        (401, "invalid_query_payload", "query hash"),
         (403, "out_of_scope", "Make Orders"),
     ],
 )

@@ -207,7 +207,7 @@ def test_wrong_scalar_types_in_a_200_are_invalid_response(server_for: Any, body:
 
 AUTH_CASES = [
     (401, "jwt_verification", AuthenticationError, "access and secret keys"),
-    (401, "invalid_query_payload", AuthenticationError, "access and secret keys"),
+    (401, "invalid_query_payload", AuthenticationError, "query hash"),
     (401, "invalid_access_key", AuthenticationError, "access and secret keys"),
     (401, "no_authorization_ip", AuthenticationError, "allowed IP"),
     (401, "out_of_scope", PermissionDenied, "Make Orders"),

@@ -411,7 +411,8 @@ def _silence_stdout() -> None:
 
 
 def _error_line(message: str, secrets: Iterable[str], stream: TextIO) -> None:
-    one_line = " ".join(redact(message, secrets).split())
+    # Only line breaks go: spaces inside an echoed value are part of what the user gave.
+    one_line = redact(message, secrets).replace("\r", " ").replace("\n", " ")
     _write(stream, f"{PROG}: error: {one_line}\n")
 
 

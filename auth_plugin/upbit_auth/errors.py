@@ -8,7 +8,7 @@ callers can branch on the name as Upbit advises. Everything is importable from h
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from upbit_client.errors import InvalidRequest, InvalidResponse, UnexpectedStatus, UpbitClientError
 from upbit_client.models import UpbitError
@@ -44,17 +44,28 @@ class UpbitAPIError(UpbitClientError):
     """The exchange answered with an error: ``status``, Upbit's ``name`` and ``message``."""
 
     hint = ""
+    hints_by_name: ClassVar[dict[str, str]] = {}
 
     def __init__(self, status: int, name: str, message: str) -> None:
         self.status = status
         self.name = name
         self.message = message
         text = f"HTTP {status} {name}: {message}"
+        self.hint = self.hints_by_name.get(name, self.hint)
         super().__init__(f"{text} ({self.hint})" if self.hint else text)
 
 
 class AuthenticationError(UpbitAPIError):
-    hint = "check the access and secret keys, the allowed IP list, and the system clock"
+    hint = "check the access and secret keys"
+    hints_by_name: ClassVar[dict[str, str]] = {
+        "invalid_query_payload": "the query hash did not match the query the exchange received: "
+        "is a proxy rewriting the query?",
+        "jwt_verification": "check the access and secret keys: the secret must be the one issued with the access key",
+        "expired_access_key": "the API key has expired: issue a new one",
+        "no_authorization_ip": "this machine's IP address is not on the API key's allowed IP list",
+        "no_authorization_token": "the request was not signed: pass auth=UpbitAuth(...) in httpx_args",
+        "nonce_used": "a nonce was reused: every request needs a fresh token",
+    }
 
 
 class PermissionDenied(AuthenticationError):
