@@ -116,11 +116,6 @@ def test_library_refuses_bad_input_before_sending(
     assert recorder.requests == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (generated/upbit_client/types.py ValueRule.problem): the item pattern is applied with re.search, "
-    "whose '$' also matches before a trailing newline, so 'abc\\n' passes the spec's pattern and is sent",
-)
 @pytest.mark.parametrize("caller", [call_generated, call_batch], ids=["generated", "batch"])
 def test_trailing_newline_is_refused(recorder: Recorder, caller: Any) -> None:
     with pytest.raises(InvalidRequest):

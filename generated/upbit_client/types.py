@@ -3,7 +3,7 @@
 import re
 from collections.abc import Mapping, MutableMapping
 from http import HTTPStatus
-from typing import IO, Any, BinaryIO, Generic, Literal, TypeVar
+from typing import IO, Any, BinaryIO, Generic, Literal, TypeVar, cast
 from urllib.parse import quote_plus
 
 import httpx
@@ -119,32 +119,33 @@ class ValueRule:
     def all_fine(self, values: list[object] | tuple[object, ...]) -> bool:
         """True when every one of ``values`` is surely fine: strings under a string rule, checked
         all at once (the common case, an array of ids); False means "ask ``problem`` one by one" """
-        if self.enum is not None or self.type not in (None, "string"):
+        if self.enum is not None or self.type not in (None, "string") or not values:
             return False
-        strings = [value for value in values if type(value) is str]
-        if len(strings) != len(values):
+        if not set(map(type, values)) <= _STR_ONLY:
             return False
-        lengths = [len(value) for value in strings]
-        if lengths and (
-            (self.min_length is not None and min(lengths) < self.min_length)
-            or (self.max_length is not None and max(lengths) > self.max_length)
-        ):
+        strings = cast(list[str], values)
+        if self.min_length is not None and min(map(len, strings)) < self.min_length:
             return False
-        if self.pattern is not None:
-            search = _pattern(self.pattern).search
-            for value in strings:
-                if search(value) is None:
-                    return False
-        return True
+        if self.max_length is not None and max(map(len, strings)) > self.max_length:
+            return False
+        return self.pattern is None or all(map(_pattern(self.pattern).search, strings))
 
 
+_STR_ONLY = frozenset((str,))
 _PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
 def _pattern(pattern: str) -> re.Pattern[str]:
     compiled = _PATTERNS.get(pattern)
     if compiled is None:
-        compiled = _PATTERNS[pattern] = re.compile(pattern)
+        # The spec's patterns are ECMA-262, where a final `$` matches only at the very end; Python's `$`
+        # also matches before a trailing newline, which would let "abc\n" through.
+        python_pattern = (
+            pattern[:-1] + r"\Z"
+            if pattern.endswith("$") and not pattern.endswith(r"\$")
+            else pattern
+        )
+        compiled = _PATTERNS[pattern] = re.compile(python_pattern)
     return compiled
 
 
@@ -203,7 +204,7 @@ def encode_query(params: Mapping[str, object]) -> str | None:
         if isinstance(value, (list, tuple)):
             if (
                 value
-                and all(type(item) is str for item in value)
+                and set(map(type, value)) <= _STR_ONLY
                 and _UNRESERVED.fullmatch("".join(value))
             ):
                 # The common case (a list of ids): nothing to escape, so one check for all of them.
@@ -222,24 +223,43 @@ def encode_query(params: Mapping[str, object]) -> str | None:
     return "&".join(parts)
 
 
+_BASE_PREFIXES: dict[int, tuple[httpx.URL, str | None]] = {}
+
+
+def _base_prefix(base: httpx.URL) -> str | None:
+    """``base`` as the string to put a path after, or None when httpx's merging must do it"""
+    cached = _BASE_PREFIXES.get(id(base))
+    if cached is not None and cached[0] is base:
+        return cached[1]
+    prefix: str | None = None
+    if base.is_absolute_url and not base.query and not base.fragment:
+        prefix = str(base)
+        if not prefix.endswith("/"):
+            prefix += "/"  # "http://host" has the empty path, which httpx merges as "/"
+    if len(_BASE_PREFIXES) >= 64:
+        _BASE_PREFIXES.clear()
+    _BASE_PREFIXES[id(base)] = (
+        base,
+        prefix,
+    )  # holding ``base`` keeps its id from being reused
+    return prefix
+
+
 def prepare_request(
     http: httpx.Client | httpx.AsyncClient, kwargs: dict[str, Any]
 ) -> dict[str, Any]:
     """``kwargs`` with the base URL joined and ``params`` encoded into one absolute ``url`` when
     that gives the same request as httpx's own merging; otherwise ``kwargs`` unchanged"""
     url = kwargs["url"]
-    params = kwargs.get("params")
     if not isinstance(url, str) or "?" in url or "#" in url or http.params:
         return kwargs
-    base = http.base_url
-    if not base.is_absolute_url or base.query or base.fragment:
+    prefix = _base_prefix(http.base_url)
+    if prefix is None:
         return kwargs
+    params = kwargs.get("params")
     query = encode_query(params) if params else ""
     if query is None:
         return kwargs
-    prefix = str(base)
-    if not prefix.endswith("/"):
-        prefix += "/"  # "http://host" has the empty path, which httpx merges as "/"
     path = prefix + url.lstrip("/")
     fast = {key: value for key, value in kwargs.items() if key != "params"}
     fast["url"] = f"{path}?{query}" if query else path
@@ -308,10 +328,10 @@ def check_query(
                         f"item {index} = {_describe(item)}",
                         f"every item {found[0]}",
                     )
-    by_python_name = {rule.python_name: rule.wire_name for rule in rules}
     for group in exactly_one_of:
         present = [name for name in group if name in given]
         if len(present) != 1:
+            by_python_name = {rule.python_name: rule.wire_name for rule in rules}
             wire_names = " and ".join(by_python_name.get(name, name) for name in group)
             what = (
                 "neither"
