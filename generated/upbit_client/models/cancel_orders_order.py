@@ -60,14 +60,7 @@ class CancelOrdersOrder:
         if not isinstance(market, (str,)):
             raise TypeError(f"market must be str, not {type(market).__name__}")
 
-        def _parse_identifier(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        identifier = _parse_identifier(d.pop("identifier", UNSET))
+        identifier = cast(None | str | Unset, d.pop("identifier", UNSET))
 
         cancel_orders_order = cls(
             uuid=uuid,
