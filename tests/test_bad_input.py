@@ -148,7 +148,7 @@ def _files(tmp_path: Path) -> dict[str, str]:
 
 CLI_TABLE: list[tuple[str, list[str], list[str]]] = [
     ("no-ids", [], ["no orders given"]),
-    ("empty-uuid", ["--uuid", ""], [PATTERN_RULE, "''"]),
+    ("empty-uuid", ["--uuid", ""], ["minLength: 1", "''"]),
     ("blank-uuid", ["--uuid", "   "], [PATTERN_RULE, "given: '"]),
     ("blank-identifier", ["--identifier", " \t "], [PATTERN_RULE]),
     ("control-char", ["--identifier", "a\x01b"], [PATTERN_RULE, "\\x01"]),

@@ -68,7 +68,7 @@ BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("None item", {"identifiers": [None]}, r"must be of type string, not NoneType"),
     ("bytes item", {"uuids": [b"a"]}, r"must be of type string, not bytes"),
-    ("empty string", {"uuids": [""]}, r"at least 1 characters long \(minLength: 1\); given: item 0 = ''"),
+    ("empty string", {"uuids": [""]}, r"at least 1 character long \(minLength: 1\); given: item 0 = ''"),
     ("whitespace only", {"identifiers": ["ok", "  \t"]}, r"not blank and free of control characters .*item 1"),
     ("control char", {"identifiers": ["a\nb"]}, r"not blank and free of control characters .*'a\\nb'"),
     ("DEL char", {"identifiers": ["a\x7fb"]}, r"not blank and free of control characters"),

@@ -26,14 +26,15 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import httpx
+from attrs import evolve
 
 from upbit_client import AuthenticatedClient, Client
 from upbit_client.api.order import cancel_orders_by_ids as _endpoint
-from upbit_client.errors import InvalidRequest, InvalidResponse, UnexpectedStatus
-from upbit_client.types import UNSET, ParameterRule
+from upbit_client.errors import InvalidResponse, UnexpectedStatus
+from upbit_client.types import UNSET, ParameterRule, check_query
 
 from .auth import UpbitAuth
 from .errors import UpbitAPIError, error_from_response
@@ -66,39 +67,23 @@ def _describe(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+# The batch takes any number of ids and chunks them by ``maxItems``; every other rule of the spec holds.
+_BATCH_RULES = tuple(evolve(rule, max_items=None) for rule in _endpoint.QUERY_RULES)
+
+
 def _check_ids(
     uuids: Iterable[str] | None, identifiers: Iterable[str] | None
 ) -> tuple[IdKind, ParameterRule, list[str]]:
     """The id kind, its spec rule and the ids as given; ``InvalidRequest`` for anything the spec forbids."""
-    rules = {rule.python_name: rule for rule in _endpoint.QUERY_RULES}
-    given: dict[IdKind, Iterable[str]] = {}
-    if uuids is not None:
-        given["uuids"] = uuids
-    if identifiers is not None:
-        given["identifiers"] = identifiers
-    if len(given) != 1:
-        wire = " and ".join(rules[name].wire_name for name in ("uuids", "identifiers"))
-        what = "neither" if not given else "both: " + ", ".join(rules[name].wire_name for name in given)
-        raise InvalidRequest(wire, "x-exactly-one-of", what, "exactly one of these must be given")
-    kind, values = next(iter(given.items()))
-    rule = rules[kind]
-    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise InvalidRequest(
-            rule.wire_name, "type: array", _describe(values), f"must be a sequence of ids, not {type(values).__name__}"
-        )
-    ids: list[str] = list(values)
-    if rule.min_items is not None and len(ids) < rule.min_items:
-        raise InvalidRequest(
-            rule.wire_name, f"minItems: {rule.min_items}", f"{len(ids)} items", f"needs at least {rule.min_items} item"
-        )
-    if rule.item is not None:
-        for index, item in enumerate(ids):
-            found = rule.item.problem(item)
-            if found is not None:
-                raise InvalidRequest(
-                    rule.wire_name, found[1], f"item {index} = {_describe(item)}", f"every item {found[0]}"
-                )
-    return kind, rule, ids
+    given: dict[str, object] = {
+        kind: list(values) if isinstance(values, Iterable) and not isinstance(values, (str, bytes)) else values
+        for kind, values in (("uuids", uuids), ("identifiers", identifiers))
+        if values is not None
+    }
+    check_query(_BATCH_RULES, _endpoint.EXACTLY_ONE_OF, given)
+    kind: IdKind = "uuids" if "uuids" in given else "identifiers"
+    rule = next(rule for rule in _endpoint.QUERY_RULES if rule.python_name == kind)
+    return kind, rule, cast(list[str], given[kind])
 
 
 def _chunks(ids: list[str], size: int | None) -> list[list[str]]:

@@ -30,7 +30,6 @@ import json
 import logging
 import math
 import os
-import re
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn, Protocol, TextIO
@@ -154,17 +153,15 @@ def _rule_for(kind: IdKind) -> ParameterRule:
 
 
 def check_id(kind: IdKind, value: str, where: str) -> None:
-    """Refuse, before sending, an id no order can carry (empty, blank, control characters).
+    """Refuse, before sending, an id the spec's item rule forbids (empty, blank, control characters).
 
-    The spec's item pattern is applied with ``fullmatch``: a search with ``$`` would let a trailing
-    newline through.
+    The rule is the generated one; this only adds where the id came from (argument or file line).
     """
     item = _rule_for(kind).item
-    pattern = item.pattern if item is not None else None
-    if not value.strip() or (pattern is not None and re.fullmatch(pattern, value) is None):
+    found = item.problem(value) if item is not None else None
+    if found is not None:
         wire = "uuid" if kind == "uuids" else "identifier"
-        rule = item.pattern_description if item is not None and item.pattern_description else "valid"
-        raise UsageError(f"{wire} {where} must be {rule}; given: {value!r}")
+        raise UsageError(f"{wire} {where} {found[0]} ({found[1]}); given: {value!r}")
 
 
 def read_id_file(path: str, stdin: TextIO) -> list[tuple[str, str]]:

@@ -67,6 +67,10 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def _characters(count: int) -> str:
+    return f"{count} character" if count == 1 else f"{count} characters"
+
+
 @define(frozen=True)
 class ValueRule:
     """Constraints on one scalar value (a parameter, or one item of an array parameter)"""
@@ -94,12 +98,12 @@ class ValueRule:
         if isinstance(value, str):
             if self.min_length is not None and len(value) < self.min_length:
                 return (
-                    f"must be at least {self.min_length} characters long",
+                    f"must be at least {_characters(self.min_length)} long",
                     f"minLength: {self.min_length}",
                 )
             if self.max_length is not None and len(value) > self.max_length:
                 return (
-                    f"must be at most {self.max_length} characters long",
+                    f"must be at most {_characters(self.max_length)} long",
                     f"maxLength: {self.max_length}",
                 )
             if (
