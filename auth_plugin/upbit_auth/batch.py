@@ -34,7 +34,8 @@ from attrs import evolve
 from upbit_client import AuthenticatedClient, Client
 from upbit_client.api.order import cancel_orders_by_ids as _endpoint
 from upbit_client.errors import InvalidResponse, UnexpectedStatus
-from upbit_client.types import UNSET, ParameterRule, check_query
+from upbit_client.models import CancelOrdersGroup, CancelOrdersResult
+from upbit_client.types import UNSET, ParameterRule, Response, Unset, check_query
 
 from .auth import UpbitAuth
 from .errors import UpbitAPIError, error_from_response
@@ -103,6 +104,10 @@ class _Answer:
     status: int
     content: bytes
     remaining: RemainingReq | None
+    parsed: object = None
+    """The generated client's model of the body, or None when it could not read it."""
+    problem: str | None = None
+    """Why the generated client could not read a documented answer (``InvalidResponse``)."""
 
 
 class _BadShape(Exception):
@@ -129,36 +134,26 @@ def _api_error(answer: _Answer) -> ErrorInfo:
     return _error_info(error_from_response(answer.status, name, message))
 
 
-def _orders(group: object, where: str) -> list[OrderRef]:
-    if not isinstance(group, dict):
-        raise _BadShape(f"{where} is {type(group).__name__}, not an object")
-    count, orders = group.get("count"), group.get("orders")
-    if isinstance(count, bool) or not isinstance(count, int):
-        raise _BadShape(f"{where}.count is {_describe(count)}, not an integer")
-    if not isinstance(orders, list):
-        raise _BadShape(f"{where}.orders is {type(orders).__name__}, not a list")
-    refs: list[OrderRef] = []
-    for index, order in enumerate(orders):
-        if not isinstance(order, dict):
-            raise _BadShape(f"{where}.orders[{index}] is {type(order).__name__}, not an object")
-        uuid, market, identifier = order.get("uuid"), order.get("market"), order.get("identifier")
-        if not isinstance(uuid, str) or not isinstance(market, str):
-            raise _BadShape(f"{where}.orders[{index}] lacks a string uuid and market")
-        if identifier is not None and not isinstance(identifier, str):
-            raise _BadShape(f"{where}.orders[{index}].identifier is {type(identifier).__name__}, not a string")
-        refs.append(OrderRef(uuid=uuid, market=market, identifier=identifier))
-    if count != len(refs):
+def _orders(group: CancelOrdersGroup, where: str) -> list[OrderRef]:
+    refs = [
+        OrderRef(order.uuid, order.market, None if isinstance(order.identifier, Unset) else order.identifier)
+        for order in group.orders
+    ]
+    if group.count != len(refs):
         # The orders listed are what counts; ids not listed end unconfirmed anyway.
-        log.warning("%s.count is %d but %d orders are listed", where, count, len(refs))
+        log.warning("%s.count is %d but %d orders are listed", where, group.count, len(refs))
     return refs
 
 
-def _read_200(content: bytes) -> tuple[list[OrderRef], list[OrderRef]]:
-    """(success, failed) of a 200 body; ``ValueError`` if not JSON, ``_BadShape`` if not the documented shape."""
-    body: Any = json.loads(content)
-    if not isinstance(body, dict):
-        raise _BadShape(f"the body is {type(body).__name__}, not an object")
-    return _orders(body.get("success"), "success"), _orders(body.get("failed"), "failed")
+def _read_200(answer: _Answer) -> tuple[list[OrderRef], list[OrderRef]]:
+    """(success, failed) of a 200; ``ValueError`` if the body is not JSON, ``_BadShape`` if not the documented shape.
+
+    The generated client already parsed and type-checked the body against the spec's models.
+    """
+    if isinstance(answer.parsed, CancelOrdersResult):
+        return _orders(answer.parsed.success, "success"), _orders(answer.parsed.failed, "failed")
+    json.loads(answer.content)  # a body cut off or not JSON at all raises here, and is worth asking again
+    raise _BadShape(answer.problem or "no result")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,7 +298,7 @@ class _Batch:
     def _merge_200(self, chunk: _Chunk, answer: _Answer, remaining: int | None) -> bool:
         total = len(self.chunks)
         try:
-            success, failed = _read_200(answer.content)
+            success, failed = _read_200(answer)
         except _BadShape as exc:
             log.debug("chunk %d/%d try %d: HTTP 200 of the wrong shape: %s", chunk.number, total, chunk.tries, exc)
             self.give_up(chunk, ErrorInfo("invalid_response", f"HTTP 200 body not as documented: {exc}", 200))
@@ -393,38 +388,44 @@ class _Batch:
 # Sending
 
 
-def _answer(response: Any) -> _Answer:
-    return _Answer(
-        int(response.status_code), response.content, parse_remaining_req(response.headers.get("Remaining-Req"))
-    )
+def _answer(response: Response[Any]) -> _Answer:
+    remaining = parse_remaining_req(response.headers.get("Remaining-Req"))
+    return _Answer(int(response.status_code), response.content, remaining, response.parsed)
+
+
+def _settled(exc: Exception) -> _Answer | Exception:
+    """An answer the generated call refused to parse is still an answer; anything else is a failure to send."""
+    if isinstance(exc, InvalidResponse):
+        return _Answer(exc.status_code, exc.content, None, problem=exc.problem)
+    if isinstance(exc, UnexpectedStatus):
+        return _Answer(exc.status_code, exc.content, None)
+    return exc
 
 
 def _send_sync(client: AnyClient, kind: IdKind, ids: list[str]) -> _Answer | Exception:
     try:
-        response = _endpoint.sync_detailed(
-            client=client,
-            uuids=ids if kind == "uuids" else UNSET,
-            identifiers=ids if kind == "identifiers" else UNSET,
+        return _answer(
+            _endpoint.sync_detailed(
+                client=client,
+                uuids=ids if kind == "uuids" else UNSET,
+                identifiers=ids if kind == "identifiers" else UNSET,
+            )
         )
-    except (InvalidResponse, UnexpectedStatus) as exc:
-        return _Answer(exc.status_code, exc.content, None)
     except Exception as exc:
-        return exc
-    return _answer(response)
+        return _settled(exc)
 
 
 async def _send_async(client: AnyClient, kind: IdKind, ids: list[str]) -> _Answer | Exception:
     try:
-        response = await _endpoint.asyncio_detailed(
-            client=client,
-            uuids=ids if kind == "uuids" else UNSET,
-            identifiers=ids if kind == "identifiers" else UNSET,
+        return _answer(
+            await _endpoint.asyncio_detailed(
+                client=client,
+                uuids=ids if kind == "uuids" else UNSET,
+                identifiers=ids if kind == "identifiers" else UNSET,
+            )
         )
-    except (InvalidResponse, UnexpectedStatus) as exc:
-        return _Answer(exc.status_code, exc.content, None)
     except Exception as exc:
-        return exc
-    return _answer(response)
+        return _settled(exc)
 
 
 def _drive_sync(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:

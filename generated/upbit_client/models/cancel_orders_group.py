@@ -55,6 +55,9 @@ class CancelOrdersGroup:
 
         orders = []
         _orders = d.pop("orders")
+        if not isinstance(_orders, list):
+            raise TypeError(f"orders must be a list, not {type(_orders).__name__}")
+
         for orders_item_data in _orders:
             orders_item = CancelOrdersOrder.from_dict(orders_item_data)
 

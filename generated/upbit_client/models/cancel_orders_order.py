@@ -61,6 +61,17 @@ class CancelOrdersOrder:
             raise TypeError(f"market must be str, not {type(market).__name__}")
 
         identifier = cast(None | str | Unset, d.pop("identifier", UNSET))
+        if not isinstance(
+            identifier,
+            (
+                str,
+                type(None),
+                Unset,
+            ),
+        ):
+            raise TypeError(
+                f"identifier must be str or None, not {type(identifier).__name__}"
+            )
 
         cancel_orders_order = cls(
             uuid=uuid,
