@@ -63,11 +63,6 @@ AnyClient = Client | AuthenticatedClient
 # Input checks (before anything is sent)
 
 
-def _describe(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 # The batch takes any number of ids and chunks them by ``maxItems``; every other rule of the spec holds.
 _BATCH_RULES = tuple(evolve(rule, max_items=None) for rule in _endpoint.QUERY_RULES)
 
