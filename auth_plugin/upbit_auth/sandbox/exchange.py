@@ -24,17 +24,23 @@ from urllib.parse import unquote, unquote_plus
 
 import jwt
 
+from upbit_client.api.order import cancel_orders_by_ids as _endpoint
+
 if TYPE_CHECKING:
     from .transport import SandboxTransport
 
 OrderState = Literal["wait", "done", "cancel"]
 """Upbit's order states: ``wait`` open, ``done`` filled, ``cancel`` cancelled."""
 
-ENDPOINT_METHOD: Final = "DELETE"
-ENDPOINT_PATH: Final = "/v1/orders/uuids"
-RATE_LIMIT_GROUP: Final = "default"
-DEFAULT_RATE_LIMIT_PER_SECOND: Final = 30
-MAX_IDS_PER_REQUEST: Final = 20
+# The endpoint's facts come from openapi.yaml through the generated module, so a spec change moves the
+# sandbox with the client; the checks themselves (JWT, nonce, hash) stay written independently here.
+ENDPOINT_METHOD: Final = _endpoint.METHOD
+ENDPOINT_PATH: Final = _endpoint.PATH
+if _endpoint.RATE_LIMIT is None:
+    raise RuntimeError("openapi.yaml names no x-rate-limit for DELETE /v1/orders/uuids; the sandbox needs one")
+RATE_LIMIT_GROUP: Final = _endpoint.RATE_LIMIT.group
+DEFAULT_RATE_LIMIT_PER_SECOND: Final = _endpoint.RATE_LIMIT.per_second
+MAX_IDS_PER_REQUEST: Final = min(rule.max_items or 0 for rule in _endpoint.QUERY_RULES)
 ALLOWED_JWT_ALGORITHMS: Final = ("HS256", "HS512")
 # Upbit reports a deprecated per-minute budget too; clients must ignore it, so a constant is honest enough.
 _DEPRECATED_MINUTE_BUDGET: Final = 1800
