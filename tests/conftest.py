@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
 
+from tests.faults import FaultServer
 from upbit_auth import UpbitAuth
+from upbit_auth.ratelimit import reset_limiters
+from upbit_auth.sandbox import SandboxExchange
 from upbit_client import Client
 
 TEST_ACCESS_KEY = "test-access-key-0123456789"
@@ -49,6 +54,54 @@ def client(recorder: Recorder, auth: UpbitAuth) -> Iterator[Client]:
         base_url="https://api.upbit.com", httpx_args={"auth": auth, "transport": recorder.transport()}
     ) as client:
         yield client
+
+
+UPBIT_VARIABLES = (
+    "UPBIT_OPEN_API_ACCESS_KEY",
+    "UPBIT_OPEN_API_SECRET_KEY",
+    "UPBIT_OPEN_API_SERVER_URL",
+    "UPBIT_ACCESS_KEY",
+    "UPBIT_SECRET_KEY",
+    "UPBIT_BASE_URL",
+)
+
+
+def set_upbit_env(monkeypatch: pytest.MonkeyPatch, access_key: str, secret_key: str) -> None:
+    """Only these keys in the environment: none of the developer's own Upbit variables leak into a test."""
+    for name in UPBIT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("UPBIT_OPEN_API_ACCESS_KEY", access_key)
+    monkeypatch.setenv("UPBIT_OPEN_API_SECRET_KEY", secret_key)
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """The test keys in the environment and fresh shared limiters, for tests of the command."""
+    set_upbit_env(monkeypatch, TEST_ACCESS_KEY, TEST_SECRET_KEY)
+    reset_limiters()
+    yield monkeypatch
+    reset_limiters()
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    """``serve(script, backend)`` starts a loopback ``FaultServer``; every one is stopped after the test."""
+    servers: list[FaultServer] = []
+
+    def start(script: Any, backend: SandboxExchange | None = None) -> FaultServer:
+        server = FaultServer(script, backend=backend).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def new_exchange(count: int) -> tuple[SandboxExchange, list[str]]:
+    """A sandbox that knows the test keys, with no rate limit, holding ``count`` open orders."""
+    exchange = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY}, rate_limit_per_second=None)
+    return exchange, [exchange.add_order(str(uuid.uuid4())).uuid for _ in range(count)]
 
 
 def json_body(request: httpx.Request) -> object:

@@ -10,7 +10,6 @@ our own signing).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY, Recorder
 from upbit_auth import UpbitAuth
 from upbit_auth.batch import cancel_orders, cancel_orders_async
 from upbit_auth.cli import main
-from upbit_auth.ratelimit import RateLimiter, reset_limiters
+from upbit_auth.ratelimit import RateLimiter
 from upbit_auth.sandbox import SandboxExchange
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
@@ -124,17 +123,6 @@ def test_trailing_newline_is_refused(recorder: Recorder, caller: Any) -> None:
 
 
 # --- the command -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    for name in ("UPBIT_OPEN_API_SERVER_URL", "UPBIT_BASE_URL", "UPBIT_ACCESS_KEY", "UPBIT_SECRET_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("UPBIT_OPEN_API_ACCESS_KEY", TEST_ACCESS_KEY)
-    monkeypatch.setenv("UPBIT_OPEN_API_SECRET_KEY", TEST_SECRET_KEY)
-    reset_limiters()
-    yield monkeypatch
-    reset_limiters()
 
 
 def _files(tmp_path: Path) -> dict[str, str]:

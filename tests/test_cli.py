@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from tests import faults
-from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY, Recorder
+from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY, Recorder, set_upbit_env
 from upbit_auth import cli
 from upbit_auth.batch import cancel_orders_async
 from upbit_auth.results import BatchResult, OrderRef
@@ -72,17 +72,7 @@ def unreachable(request: httpx.Request) -> httpx.Response:
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in (
-        "UPBIT_OPEN_API_ACCESS_KEY",
-        "UPBIT_OPEN_API_SECRET_KEY",
-        "UPBIT_ACCESS_KEY",
-        "UPBIT_SECRET_KEY",
-        "UPBIT_OPEN_API_SERVER_URL",
-        "UPBIT_BASE_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("UPBIT_OPEN_API_ACCESS_KEY", TEST_ACCESS_KEY)
-    monkeypatch.setenv("UPBIT_OPEN_API_SECRET_KEY", SECRET)
+    set_upbit_env(monkeypatch, TEST_ACCESS_KEY, SECRET)
     return monkeypatch
 
 

@@ -13,22 +13,19 @@ import asyncio
 import math
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY, new_exchange
 from tests.faults import (
     Action,
     Delegate,
-    FaultServer,
     LoseAnswer,
     Reply,
     ResetBeforeAnswer,
     ResetMidResponse,
-    Script,
     Stall,
     always,
     assert_every_id_once,
@@ -42,16 +39,9 @@ from upbit_auth import UpbitAuth
 from upbit_auth.batch import cancel_orders, cancel_orders_async
 from upbit_auth.ratelimit import RateLimiter
 from upbit_auth.results import BatchResult
-from upbit_auth.sandbox import SandboxExchange
 from upbit_client import Client
 
 READ_TIMEOUT = 0.3
-
-
-def new_exchange(count: int) -> tuple[SandboxExchange, list[str]]:
-    exchange = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY}, rate_limit_per_second=None)
-    ids = [exchange.add_order(str(uuid.uuid4())).uuid for _ in range(count)]
-    return exchange, ids
 
 
 def run_batch(mode: str, url: str, ids: list[str], *, per_second: int | None = None, **options: Any) -> BatchResult:
@@ -77,20 +67,6 @@ def run_batch(mode: str, url: str, ids: list[str], *, per_second: int | None = N
 @pytest.fixture(params=["sync", "async"])
 def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    servers: list[FaultServer] = []
-
-    def start(script: Script, backend: SandboxExchange | None = None) -> FaultServer:
-        server = FaultServer(script, backend=backend).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def unconfirmed_names(result: BatchResult) -> set[str]:

@@ -10,16 +10,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from tests.conftest import new_exchange
 from tests.faults import (
     Action,
     Delegate,
-    FaultServer,
     Reply,
     ResetBeforeAnswer,
     Stall,
@@ -30,38 +28,8 @@ from tests.faults import (
     refused_url,
 )
 from upbit_auth.cli import main
-from upbit_auth.ratelimit import reset_limiters
-from upbit_auth.sandbox import SandboxExchange
 
-
-@pytest.fixture(autouse=True)
-def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("UPBIT_OPEN_API_SERVER_URL", "UPBIT_BASE_URL", "UPBIT_ACCESS_KEY", "UPBIT_SECRET_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("UPBIT_OPEN_API_ACCESS_KEY", TEST_ACCESS_KEY)
-    monkeypatch.setenv("UPBIT_OPEN_API_SECRET_KEY", TEST_SECRET_KEY)
-    reset_limiters()
-    yield
-    reset_limiters()
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    servers: list[FaultServer] = []
-
-    def start(script: Any, backend: SandboxExchange) -> FaultServer:
-        server = FaultServer(script, backend=backend).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-def new_exchange(count: int) -> tuple[SandboxExchange, list[str]]:
-    exchange = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY}, rate_limit_per_second=None)
-    return exchange, [exchange.add_order(str(uuid.uuid4())).uuid for _ in range(count)]
+pytestmark = pytest.mark.usefixtures("cli_env")
 
 
 def cancel(url: str, ids: list[str], capsys: pytest.CaptureFixture[str], timeout: float = 3.0) -> tuple[int, Any, str]:

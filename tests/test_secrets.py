@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import set_upbit_env
 from tests.faults import (
     Delegate,
     FaultServer,
@@ -152,10 +153,8 @@ def test_the_request_really_carries_the_token_the_scan_looks_for() -> None:
 
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("UPBIT_OPEN_API_SERVER_URL", "UPBIT_BASE_URL", "UPBIT_ACCESS_KEY", "UPBIT_SECRET_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("UPBIT_OPEN_API_ACCESS_KEY", ACCESS)
-    monkeypatch.setenv("UPBIT_OPEN_API_SECRET_KEY", SECRET)
+    """Like the shared ``cli_env``, with this module's canary secret."""
+    set_upbit_env(monkeypatch, ACCESS, SECRET)
     reset_limiters()
     yield
     reset_limiters()
