@@ -37,15 +37,16 @@ check-generated: $(STAMP)
 	@echo "generated/ is up to date"
 
 lint: $(STAMP)
-	$(BIN)/ruff check auth_plugin tests tools
-	$(BIN)/ruff format --check auth_plugin tests tools
+	$(BIN)/ruff check auth_plugin runtime tests tools
+	$(BIN)/ruff format --check auth_plugin runtime tests tools
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix auth_plugin tests tools
-	$(BIN)/ruff format auth_plugin tests tools
+	$(BIN)/ruff check --fix auth_plugin runtime tests tools
+	$(BIN)/ruff format auth_plugin runtime tests tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy auth_plugin/upbit_auth
+	$(BIN)/mypy runtime/upbit_client_runtime tools/spec_rules.py
 	$(BIN)/mypy $(GENERATED)
 
 pytest: $(STAMP)

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from upbit_client.types import encode_query, prepare_request
+from upbit_client.fast_request import encode_query, prepare_request
 
 VALUES: list[object] = [
     ["a b", "x+y", "&=?#/", "한국", "", "~._-", "%41", "[]"],

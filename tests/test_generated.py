@@ -18,9 +18,9 @@ from openapi_spec_validator.readers import read_from_filename
 from tests.conftest import Recorder
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
-from upbit_client.client import DEFAULT_SERVER, SERVERS
 from upbit_client.errors import InvalidRequest, InvalidResponse, UpbitClientError
 from upbit_client.models import CancelOrdersResult, UpbitError
+from upbit_client.registry import DEFAULT_SERVER, SERVERS
 
 ROOT = Path(__file__).resolve().parent.parent
 TWENTY = [f"uuid-{n}" for n in range(20)]
@@ -159,7 +159,7 @@ def test_changing_max_items_in_the_spec_changes_the_limit(tmp_path: Path) -> Non
         capture_output=True,
         env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
     )
-    source = (output / "api" / "order" / "cancel_orders_by_ids.py").read_text()
+    source = (output / "registry.py").read_text()
     assert re.search(r"max_items=5,", source)
     # Import the regenerated package under its own name, beside the installed one.
     shutil.move(str(output), str(tmp_path / "pkg" / "upbit_client_five"))

@@ -14,7 +14,7 @@ from tests.batch_fakes import FakeClock
 from upbit_auth.ratelimit import Permit, RateLimiter, limiter_for, reset_limiters
 from upbit_auth.remaining_req import RemainingReq, parse_remaining_req
 from upbit_client.api.order import cancel_orders_by_ids
-from upbit_client.types import RateLimit
+from upbit_client.rules import RateLimit
 
 PER_SECOND = cancel_orders_by_ids.RATE_LIMIT.per_second if cancel_orders_by_ids.RATE_LIMIT else 30
 GROUP = cancel_orders_by_ids.RATE_LIMIT.group if cancel_orders_by_ids.RATE_LIMIT else "default"

@@ -1,82 +1,163 @@
 """Regenerate ``generated/upbit_client`` from ``openapi.yaml`` with the pinned openapi-python-client.
 
-The generator drops the parts of a parameter schema it does not model (``minItems``, ``maxItems``,
-``pattern``...) and every ``x-`` extension, yet the SDK must refuse before sending a request the
-spec says can never succeed. So this runs the generator as its CLI would, but also hands the
-templates in ``templates/openapi-python-client-<version>/`` the raw spec facts they need to render
-those checks. Nothing here writes Python by itself: every generated line comes from a template.
+Atomic: the generator, its post hooks and the extra files below are run in a temporary folder;
+``generated/upbit_client`` is replaced only when all of it succeeded, so a broken spec or template
+leaves the committed output byte-identical. Errors name the spec location.
+
+Besides the generator's own output this writes into the package:
+
+- ``sdk_errors.py``, ``rules.py``, ``fast_request.py``: copies of ``runtime/upbit_client_runtime/``
+  (plain Python, linted, typed and tested there);
+- ``registry.py``: one table of the spec's operations (method, path, function module, parameter
+  rules, rate-limit group, error names per status, the success example) and the servers, read by
+  ``tools/spec_rules.py``, which refuses any parameter keyword it cannot enforce.
+
+Every generated file starts with a header naming the generator version and the spec's hash.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
-import openapi_python_client
-from openapi_python_client import Project
-from openapi_python_client.config import Config, ConfigFile, MetaType
-from openapi_python_client.parser import GeneratorData
-from ruamel.yaml import YAML
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "runtime"))
+
+import openapi_python_client  # noqa: E402
+from openapi_python_client import Project  # noqa: E402
+from openapi_python_client.config import Config, ConfigFile, MetaType  # noqa: E402
+from openapi_python_client.parser import GeneratorData  # noqa: E402
+from openapi_python_client.strings import PythonIdentifier  # noqa: E402
+from ruamel.yaml import YAML  # noqa: E402
+
+from spec_rules import SpecError, flatten_parameters, operation_record  # noqa: E402
 
 PINNED_GENERATOR = "0.29.1"
-ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates" / f"openapi-python-client-{PINNED_GENERATOR}"
+RUNTIME = ROOT / "runtime" / "upbit_client_runtime"
+RUNTIME_MODULES = ("sdk_errors.py", "rules.py", "fast_request.py")
 
 
-def _deref(document: dict[str, Any], node: Any) -> Any:
-    """Follow local ``$ref``s (``#/components/...``) until a plain node is reached."""
-    while isinstance(node, dict) and "$ref" in node:
-        target: Any = document
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
-        node = target
-    return node
-
-
-def _value_rule(document: dict[str, Any], schema: Any) -> dict[str, Any]:
-    schema = _deref(document, schema) or {}
-    return {
-        "type": schema.get("type"),
-        "min_length": schema.get("minLength"),
-        "max_length": schema.get("maxLength"),
-        "pattern": schema.get("pattern"),
-        "enum": schema.get("enum"),
-        "pattern_description": schema.get("x-pattern-description"),
+def registry_source(project: Project, document: dict[str, Any]) -> str:
+    """``registry.py``: the operations of ``document`` as the generator named them."""
+    records = []
+    prefix = project.config.field_prefix
+    for tag, collection in project.openapi.endpoint_collections_by_tag.items():
+        for endpoint in collection.endpoints:
+            module_name = PythonIdentifier(endpoint.name, prefix)
+            python_names = {
+                (where, prop.name.get_untrusted_value()): str(prop.python_name)
+                for where, props in (
+                    ("query", endpoint.query_parameters),
+                    ("path", endpoint.path_parameters),
+                    ("header", endpoint.header_parameters),
+                )
+                for prop in props
+            }
+            record = operation_record(
+                document,
+                endpoint.path.get_untrusted_value(),
+                endpoint.method,
+                f"{project.package_name}.api.{tag}.{module_name}",
+                python_names,
+            )
+            records.append((str(module_name), record))
+    servers = {
+        str(server["x-upbit-region"]): str(server["url"])
+        for server in document.get("servers", [])
+        if "x-upbit-region" in server
     }
+    default_server = str(document["servers"][0]["url"]) if document.get("servers") else None
+    lines = [
+        '"""The operations of the OpenAPI document, one row each, and its servers.',
+        "",
+        "Each row: method, path, the generated function module, every parameter rule (checked before",
+        "sending), the rate-limit group (``x-rate-limit``), the error names per status",
+        "(``x-error-names``) and the documented success example. Rendered by tools/generate.py.",
+        '"""',
+        "",
+        "from .rules import Operation, ParameterRule, RateLimit, ValueRule",
+        "",
+        f"SERVERS: dict[str, str] = {servers!r}",
+        '"""Region code (``x-upbit-region``) -> base URL, as listed under ``servers``."""',
+        "",
+        f"DEFAULT_SERVER: str | None = {default_server!r}",
+        '"""The first server of the OpenAPI document."""',
+        "",
+        "OPERATIONS: dict[str, Operation] = {",
+        *(f"    {name!r}: {record!r}," for name, record in sorted(records)),
+        "}",
+        '"""Every operation of the document, by the name of its generated module."""',
+        "",
+    ]
+    return "\n".join(lines)
 
 
-def operation_facts(document: dict[str, Any], path: str, method: str) -> dict[str, Any]:
-    """The request rules of one operation, in the shape the endpoint template renders."""
-    operation = document["paths"][path][method]
-    query = []
-    for parameter in operation.get("parameters", []):
-        parameter = _deref(document, parameter)
-        if parameter.get("in") != "query":
-            continue
-        schema = _deref(document, parameter.get("schema", {}))
-        rule = {
-            "wire_name": parameter["name"],
-            "required": bool(parameter.get("required", False)),
-            "value": _value_rule(document, schema),
-            "min_items": None,
-            "max_items": None,
-            "item": None,
-        }
-        if schema.get("type") == "array":
-            rule["min_items"] = schema.get("minItems")
-            rule["max_items"] = schema.get("maxItems")
-            rule["item"] = _value_rule(document, schema.get("items"))
-            rule["value"] = _value_rule(document, {})
-        query.append(rule)
-    rate_limit = operation.get("x-rate-limit")
-    return {
-        "operation_id": operation.get("operationId"),
-        "query": query,
-        "exactly_one_of": [list(group) for group in operation.get("x-exactly-one-of", [])],
-        "rate_limit": rate_limit,
-    }
+class UpbitProject(Project):
+    """The generator's project, plus the runtime modules and the registry (before the post hooks run)."""
+
+    document: dict[str, Any]
+
+    def _build_api(self) -> None:
+        super()._build_api()
+        for name in RUNTIME_MODULES:
+            shutil.copyfile(RUNTIME / name, self.package_dir / name)
+        (self.package_dir / "registry.py").write_text(registry_source(self, self.document), encoding="utf-8")
+
+
+def header(spec: Path) -> str:
+    digest = hashlib.sha256(spec.read_bytes()).hexdigest()
+    return (
+        f"# Generated by openapi-python-client {PINNED_GENERATOR} and tools/generate.py from {spec.name} "
+        f"(sha256 {digest[:16]}). Do not edit: run make generate.\n"
+    )
+
+
+def build(spec: Path, config_path: Path, package_dir: Path) -> None:
+    """Generate the package into ``package_dir`` (which must not exist); SpecError on any problem."""
+    raw = YAML(typ="safe").load(spec.read_bytes())
+    if not isinstance(raw, dict):
+        raise SpecError(str(spec), "is not an OpenAPI document (not a mapping)")
+    document = flatten_parameters(raw)
+    config = Config.from_sources(
+        ConfigFile.load_from_path(config_path), MetaType.NONE, spec, "utf-8", True, output_path=package_dir
+    )
+    openapi = GeneratorData.from_dict(document, config=config)
+    if not isinstance(openapi, GeneratorData):
+        raise SpecError(str(spec), f"{openapi.header}\n{openapi.detail or ''}")
+    project = UpbitProject(openapi=openapi, config=config, custom_template_path=TEMPLATES)
+    project.document = document
+    problems = project.build()
+    # Treat warnings as failures too: a skipped endpoint (e.g. a broken $ref) is only a warning to the generator.
+    if problems:
+        details = [f"{problem.level.name}: {problem.header}\n{problem.detail or ''}" for problem in problems]
+        raise SpecError(str(spec), "\n".join(details))
+    (package_dir / "py.typed").write_text("")
+    shutil.rmtree(package_dir / ".ruff_cache", ignore_errors=True)
+    first_line = header(spec)
+    for source in package_dir.rglob("*.py"):
+        source.write_text(first_line + source.read_text(encoding="utf-8"), encoding="utf-8")
+
+
+def replace(output: Path, built: Path) -> None:
+    """Put ``built`` where ``output`` is: a copy beside it first, then two renames."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.new-", dir=output.parent))
+    old = output.parent / f".{output.name}.old-{os.getpid()}"
+    try:
+        shutil.copytree(built, staging / output.name)
+        if output.exists():
+            output.rename(old)
+        (staging / output.name).rename(output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def main() -> int:
@@ -93,44 +174,18 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    templates = ROOT / "templates" / f"openapi-python-client-{PINNED_GENERATOR}"
-
-    document = YAML(typ="safe").load(args.spec.read_bytes())
-    config = Config.from_sources(
-        ConfigFile.load_from_path(args.config),
-        MetaType.NONE,
-        args.spec,
-        "utf-8",
-        True,
-        output_path=args.output,
-    )
-    openapi = GeneratorData.from_dict(document, config=config)
-    if not isinstance(openapi, GeneratorData):
-        print(f"{openapi.header}\n{openapi.detail or ''}", file=sys.stderr)
-        return 1
-
-    # --overwrite only replaces api/ and models/: start from an empty folder so no stale file survives.
-    shutil.rmtree(args.output, ignore_errors=True)
-    project = Project(openapi=openapi, config=config, custom_template_path=templates)
-    project.env.globals.update(
-        operation_facts=lambda endpoint: operation_facts(
-            document, endpoint.path.get_untrusted_value(), endpoint.method
-        ),
-        servers={
-            str(server["x-upbit-region"]): str(server["url"])
-            for server in document.get("servers", [])
-            if "x-upbit-region" in server
-        },
-        default_server=str(document["servers"][0]["url"]) if document.get("servers") else None,
-    )
-    problems = project.build()
-    # Treat warnings as failures too: a skipped endpoint is only a warning to the generator.
-    for problem in problems:
-        print(f"{problem.level.name}: {problem.header}\n{problem.detail or ''}", file=sys.stderr)
-    if problems:
-        return 1
-    (args.output / "py.typed").write_text("")
-    shutil.rmtree(args.output / ".ruff_cache", ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="upbit-generate-") as scratch:
+        built = Path(scratch) / args.output.name
+        try:
+            build(args.spec, args.config, built)
+        except SpecError as exc:
+            print(f"make generate: {exc}\n{args.output} is unchanged.", file=sys.stderr)
+            return 1
+        except Exception as exc:  # a template error, a crash in a hook: still leave the output alone
+            print(f"make generate: {type(exc).__name__}: {exc}\n{args.output} is unchanged.", file=sys.stderr)
+            return 1
+        replace(args.output, built)
+    print(f"Generated {args.output}")
     return 0
 
 

@@ -35,7 +35,8 @@ from upbit_client import AuthenticatedClient, Client
 from upbit_client.api.order import cancel_orders_by_ids as _endpoint
 from upbit_client.errors import InvalidResponse, UnexpectedStatus
 from upbit_client.models import CancelOrdersGroup, CancelOrdersResult
-from upbit_client.types import UNSET, ParameterRule, Response, Unset, check_query
+from upbit_client.rules import ParameterRule, check_query
+from upbit_client.types import UNSET, Response, Unset
 
 from .auth import UpbitAuth
 from .errors import UpbitAPIError, error_from_response

@@ -39,9 +39,9 @@ import httpx
 
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
-from upbit_client.client import SERVERS
 from upbit_client.errors import InvalidRequest
-from upbit_client.types import ParameterRule
+from upbit_client.registry import SERVERS
+from upbit_client.rules import ParameterRule
 
 from .auth import SECRET_KEY_VARIABLES, UpbitAuth
 from .batch import cancel_orders_async

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from upbit_client.types import RateLimit
+from upbit_client.rules import RateLimit
 
 from .remaining_req import RemainingReq
 
