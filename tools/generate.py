@@ -100,14 +100,12 @@ def registry_source(project: Project, document: dict[str, Any]) -> str:
 
 
 class UpbitProject(Project):
-    """The generator's project, plus the runtime modules and the registry (before the post hooks run)."""
+    """The generator's project, plus the registry (written before the post hooks format it)."""
 
     document: dict[str, Any]
 
     def _build_api(self) -> None:
         super()._build_api()
-        for name in RUNTIME_MODULES:
-            shutil.copyfile(RUNTIME / name, self.package_dir / name)
         (self.package_dir / "registry.py").write_text(registry_source(self, self.document), encoding="utf-8")
 
 
@@ -138,6 +136,8 @@ def build(spec: Path, config_path: Path, package_dir: Path) -> None:
     if problems:
         details = [f"{problem.level.name}: {problem.header}\n{problem.detail or ''}" for problem in problems]
         raise SpecError(str(spec), "\n".join(details))
+    for name in RUNTIME_MODULES:  # after the post hooks: copied as they are, not re-formatted
+        shutil.copyfile(RUNTIME / name, package_dir / name)
     (package_dir / "py.typed").write_text("")
     shutil.rmtree(package_dir / ".ruff_cache", ignore_errors=True)
     first_line = header(spec)

@@ -267,6 +267,8 @@ def operation_record(
     for index, parameter in enumerate(operation.get("parameters", [])):
         key = (str(parameter.get("in")), str(parameter.get("name")))
         python_name = python_names.get(key)
+        if key[0] not in LOCATIONS:
+            python_name = python_name or key[1]  # parameter_rule refuses it, naming the location
         if python_name is None:
             raise SpecError(f"{location}.parameters[{index}]", f"the generator made no argument of {key}")
         rules.append(parameter_rule(parameter, python_name, f"{location}.parameters[{index}]"))

@@ -44,11 +44,7 @@ def encode_query(params: Mapping[str, object]) -> str | None:
             return None
         name = key if _UNRESERVED.fullmatch(key) else quote_plus(key, safe="")
         if isinstance(value, (list, tuple)):
-            if (
-                value
-                and set(map(type, value)) <= _STR_ONLY
-                and _UNRESERVED.fullmatch("".join(value))
-            ):
+            if value and set(map(type, value)) <= _STR_ONLY and _UNRESERVED.fullmatch("".join(value)):
                 # The common case (a list of ids): nothing to escape, so one check for all of them.
                 parts.append(f"{name}=" + f"&{name}=".join(value))
                 continue
@@ -80,16 +76,11 @@ def _base_prefix(base: httpx.URL) -> str | None:
             prefix += "/"  # "http://host" has the empty path, which httpx merges as "/"
     if len(_BASE_PREFIXES) >= 64:
         _BASE_PREFIXES.clear()
-    _BASE_PREFIXES[id(base)] = (
-        base,
-        prefix,
-    )  # holding ``base`` keeps its id from being reused
+    _BASE_PREFIXES[id(base)] = (base, prefix)  # holding ``base`` keeps its id from being reused
     return prefix
 
 
-def prepare_request(
-    http: httpx.Client | httpx.AsyncClient, kwargs: dict[str, Any]
-) -> dict[str, Any]:
+def prepare_request(http: httpx.Client | httpx.AsyncClient, kwargs: dict[str, Any]) -> dict[str, Any]:
     """``kwargs`` with the base URL joined and ``params`` encoded into one absolute ``url`` when
     that gives the same request as httpx's own merging; otherwise ``kwargs`` unchanged."""
     url = kwargs["url"]

@@ -29,9 +29,7 @@ __all__ = [
     "check_wire",
 ]
 
-_UUID = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
-)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _INTEGER_TEXT = re.compile(r"-?[0-9]+\Z")
 _INT_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 _STR_ONLY = frozenset((str,))
@@ -47,11 +45,7 @@ def _pattern(pattern: str) -> re.Pattern[str]:
     if compiled is None:
         # The spec's patterns are ECMA-262, where a final `$` matches only at the very end; Python's `$`
         # also matches before a trailing newline, which would let "abc\n" through.
-        python_pattern = (
-            pattern[:-1] + r"\Z"
-            if pattern.endswith("$") and not pattern.endswith(r"\$")
-            else pattern
-        )
+        python_pattern = pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(r"\$") else pattern
         compiled = _PATTERNS[pattern] = re.compile(python_pattern)
     return compiled
 
@@ -86,32 +80,19 @@ class ValueRule:
         """Whether ``value`` is of the Python type the generated signature declares for this schema."""
         kind, fmt = self.type, self.format
         if kind == "string" and fmt == "uuid":
-            if isinstance(value, uuid.UUID) or (
-                isinstance(value, str) and _UUID.match(value)
-            ):
+            if isinstance(value, uuid.UUID) or (isinstance(value, str) and _UUID.match(value)):
                 return None
             if isinstance(value, str):
                 return "must be a uuid (8-4-4-4-12 hex digits)", "format: uuid"
-            return (
-                f"must be a UUID or a uuid string, not {type(value).__name__}",
-                "format: uuid",
-            )
+            return f"must be a UUID or a uuid string, not {type(value).__name__}", "format: uuid"
         if kind == "string" and fmt == "date-time":
             if isinstance(value, datetime.datetime):
                 return None
-            return (
-                f"must be a datetime.datetime, not {type(value).__name__}",
-                "format: date-time",
-            )
+            return f"must be a datetime.datetime, not {type(value).__name__}", "format: date-time"
         if kind == "string" and fmt == "date":
-            if isinstance(value, datetime.date) and not isinstance(
-                value, datetime.datetime
-            ):
+            if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
                 return None
-            return (
-                f"must be a datetime.date, not {type(value).__name__}",
-                "format: date",
-            )
+            return f"must be a datetime.date, not {type(value).__name__}", "format: date"
         ok: bool
         if kind == "string":
             ok = isinstance(value, str)
@@ -124,10 +105,7 @@ class ValueRule:
         else:
             ok = True
         if not ok:
-            return (
-                f"must be of type {kind}, not {type(value).__name__}",
-                f"type: {kind}",
-            )
+            return f"must be of type {kind}, not {type(value).__name__}", f"type: {kind}"
         if fmt in _INT_BOUNDS and isinstance(value, int):
             low, high = _INT_BOUNDS[fmt]
             if not low <= value <= high:
@@ -149,40 +127,20 @@ class ValueRule:
             if self.maximum is not None and value > self.maximum:
                 return f"must be at most {self.maximum}", f"maximum: {self.maximum}"
             if self.exclusive_minimum is not None and value <= self.exclusive_minimum:
-                return (
-                    f"must be more than {self.exclusive_minimum}",
-                    f"exclusiveMinimum: {self.exclusive_minimum}",
-                )
+                return f"must be more than {self.exclusive_minimum}", f"exclusiveMinimum: {self.exclusive_minimum}"
             if self.exclusive_maximum is not None and value >= self.exclusive_maximum:
-                return (
-                    f"must be less than {self.exclusive_maximum}",
-                    f"exclusiveMaximum: {self.exclusive_maximum}",
-                )
-        text = (
-            value
-            if isinstance(value, str)
-            else str(value)
-            if isinstance(value, uuid.UUID)
-            else None
-        )
+                return f"must be less than {self.exclusive_maximum}", f"exclusiveMaximum: {self.exclusive_maximum}"
+        text = value if isinstance(value, str) else str(value) if isinstance(value, uuid.UUID) else None
         if text is None and isinstance(value, datetime.date):
             text = value.isoformat()
         if text is not None:
             if self.min_length is not None and len(text) < self.min_length:
-                return (
-                    f"must be at least {_characters(self.min_length)} long",
-                    f"minLength: {self.min_length}",
-                )
+                return f"must be at least {_characters(self.min_length)} long", f"minLength: {self.min_length}"
             if self.max_length is not None and len(text) > self.max_length:
-                return (
-                    f"must be at most {_characters(self.max_length)} long",
-                    f"maxLength: {self.max_length}",
-                )
+                return f"must be at most {_characters(self.max_length)} long", f"maxLength: {self.max_length}"
             if self.pattern is not None and _pattern(self.pattern).search(text) is None:
                 return (
-                    f"must be {self.pattern_description}"
-                    if self.pattern_description
-                    else "must match the pattern",
+                    f"must be {self.pattern_description}" if self.pattern_description else "must match the pattern",
                     f"pattern: {self.pattern}",
                 )
         return None
@@ -190,12 +148,7 @@ class ValueRule:
     def all_fine(self, values: Sequence[object]) -> bool:
         """True when every one of ``values`` is surely fine: strings under a plain string rule, checked
         all at once (the common case, an array of ids); False means "ask ``problem`` one by one"."""
-        if (
-            self.enum is not None
-            or self.type not in (None, "string")
-            or self.format is not None
-            or not values
-        ):
+        if self.enum is not None or self.type not in (None, "string") or self.format is not None or not values:
             return False
         if not set(map(type, values)) <= _STR_ONLY:
             return False
@@ -276,10 +229,7 @@ class Operation:
 def _check_array(rule: ParameterRule, value: object) -> None:
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
         raise InvalidRequest(
-            rule.wire_name,
-            "type: array",
-            _describe(value),
-            f"must be a list, not {type(value).__name__}",
+            rule.wire_name, "type: array", _describe(value), f"must be a list, not {type(value).__name__}"
         )
     if rule.min_items is not None and len(value) < rule.min_items:
         raise InvalidRequest(
@@ -300,10 +250,7 @@ def _check_array(rule: ParameterRule, value: object) -> None:
             found = rule.item.problem(item)
             if found is not None:
                 raise InvalidRequest(
-                    rule.wire_name,
-                    found[1],
-                    f"item {index} = {_describe(item)}",
-                    f"every item {found[0]}",
+                    rule.wire_name, found[1], f"item {index} = {_describe(item)}", f"every item {found[0]}"
                 )
     if rule.unique_items:
         seen: dict[str, int] = {}
@@ -331,19 +278,13 @@ def check_query(
     """
     given = {name for name, value in values.items() if value is not None}
     for rule in rules:
-        if rule.python_name not in values or (
-            values[rule.python_name] is None and rule.value.nullable
-        ):
+        if rule.python_name not in values or (values[rule.python_name] is None and rule.value.nullable):
             if rule.required:
-                raise InvalidRequest(
-                    rule.wire_name, "required: true", "nothing", "is required"
-                )
+                raise InvalidRequest(rule.wire_name, "required: true", "nothing", "is required")
             continue
         value = values[rule.python_name]
         if value is None:
-            raise InvalidRequest(
-                rule.wire_name, "nullable: false", "None", "must not be None"
-            )
+            raise InvalidRequest(rule.wire_name, "nullable: false", "None", "must not be None")
         if rule.is_array:
             _check_array(rule, value)
             continue
@@ -355,17 +296,8 @@ def check_query(
         if len(present) != 1:
             by_python_name = {rule.python_name: rule.wire_name for rule in rules}
             wire_names = " and ".join(by_python_name.get(name, name) for name in group)
-            what = (
-                "neither"
-                if not present
-                else "both: " + ", ".join(by_python_name.get(n, n) for n in present)
-            )
-            raise InvalidRequest(
-                wire_names,
-                "x-exactly-one-of",
-                what,
-                "exactly one of these must be given",
-            )
+            what = "neither" if not present else "both: " + ", ".join(by_python_name.get(n, n) for n in present)
+            raise InvalidRequest(wire_names, "x-exactly-one-of", what, "exactly one of these must be given")
 
 
 def check_request(operation: Operation, values: Mapping[str, object]) -> None:
@@ -398,18 +330,11 @@ def check_wire(
             try:
                 converted.append(converter.from_wire(text))
             except ValueError as exc:
-                raise InvalidRequest(
-                    rule.wire_name, f"type: {converter.type}", _describe(text), str(exc)
-                ) from None
+                raise InvalidRequest(rule.wire_name, f"type: {converter.type}", _describe(text), str(exc)) from None
         if rule.is_array:
             values[rule.python_name] = converted
         elif len(converted) > 1:
-            raise InvalidRequest(
-                rule.wire_name,
-                f"type: {rule.value.type}",
-                f"{len(texts)} values",
-                "is not a list",
-            )
+            raise InvalidRequest(rule.wire_name, f"type: {rule.value.type}", f"{len(texts)} values", "is not a list")
         else:
             values[rule.python_name] = converted[0]
     check_request(operation, values)

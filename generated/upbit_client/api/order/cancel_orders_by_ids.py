@@ -31,12 +31,12 @@ def _get_kwargs(
     check_request(
         OPERATION,
         {
-            name: value
-            for name, value in {
+            _name: _value
+            for _name, _value in {
                 "uuids": uuids,
                 "identifiers": identifiers,
             }.items()
-            if value is not UNSET
+            if _value is not UNSET
         },
     )
 
