@@ -13,9 +13,8 @@ from urllib.parse import quote, unquote
 
 import jwt
 
-from upbit_auth.sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, ENDPOINT_PATH, SandboxExchange, SandboxResponse
+from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, ENDPOINT_PATH, SandboxExchange, SandboxResponse
 
-OTHER_SECRET = "a-different-secret-that-is-long-enough-for-hs512-0123456789abcdef0123"
 """A well-formed secret that is not the demo key's, for signature failures."""
 
 

@@ -6,7 +6,7 @@ Usage::
                  [--server-url URL | --region kr|sg|id|th] [--json] [--timeout SECONDS]
 
 This module only turns arguments, environment and files into a call of the async batch layer
-(``upbit_auth.batch.cancel_orders_async``, which chunks, rate-limits and retries) and turns its
+(``upbit_cancel.batch.cancel_orders_async``, which chunks, rate-limits and retries) and turns its
 ``BatchResult`` into a report and an exit status:
 
 - 0: every order was cancelled;
@@ -37,13 +37,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from upbit_auth.auth import SECRET_KEY_VARIABLES, UpbitAuth
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.client import SERVERS
 from upbit_client.errors import InvalidRequest
 from upbit_client.types import ParameterRule
 
-from .auth import SECRET_KEY_VARIABLES, UpbitAuth
 from .batch import cancel_orders_async
 from .errors import AuthenticationError, MissingCredentials, error_from_response
 from .results import BatchResult, ErrorInfo, IdKind, UnconfirmedOrder
@@ -65,7 +65,7 @@ OnProgress = Callable[[int, int], None]
 
 
 class BatchFunction(Protocol):
-    """The contract of ``upbit_auth.batch.cancel_orders_async``."""
+    """The contract of ``upbit_cancel.batch.cancel_orders_async``."""
 
     def __call__(
         self,
@@ -474,7 +474,7 @@ def main(argv: Sequence[str] | None = None, *, transport: httpx.AsyncBaseTranspo
     # The batch layer logs warnings (a 418, a callback that raised); unconfigured, Python's
     # last-resort handler would print them, breaking the one-line-on-stderr promise. Callers who
     # configured logging still get them through the root logger.
-    library_log = logging.getLogger("upbit_auth")
+    library_log = logging.getLogger("upbit_cancel")
     if not library_log.handlers:
         library_log.addHandler(logging.NullHandler())
     try:
