@@ -257,8 +257,8 @@ def test_fallback_variables_for_keys_and_server(
         ([], {"UPBIT_OPEN_API_SERVER_URL": "http://localhost:9000", "UPBIT_BASE_URL": "http://other"}, "http://localhost:9000"),
         ([], {"UPBIT_BASE_URL": "https://id-api.upbit.com"}, "https://id-api.upbit.com"),
         (["--server-url", "http://127.0.0.1:1"], {"UPBIT_OPEN_API_SERVER_URL": "http://localhost:9000"}, "http://127.0.0.1:1"),
-        # An explicit --region says which host; a variable left in the environment must not override it.
-        (["--region", "sg"], {"UPBIT_OPEN_API_SERVER_URL": "http://localhost:9000"}, "https://sg-api.upbit.com"),
+        # One precedence for connect() and the command: a server URL in the environment beats --region.
+        (["--region", "sg"], {"UPBIT_OPEN_API_SERVER_URL": "http://localhost:9000"}, "http://localhost:9000"),
     ],
 )  # fmt: skip
 def test_server_resolution(

@@ -7,7 +7,19 @@ Use it as ``httpx_args={"auth": UpbitAuth.from_env()}`` on the generated ``upbit
 on any ``httpx.Client``; ``upbit_cancel.connect()`` builds such a client for you.
 """
 
-from .auth import SecretKey, UpbitAuth
+from ._version import __version__
+from .auth import KEY_PAIRS, SecretKey, UpbitAuth, key_pair_from_env
+from .errors import MissingCredentials
 from .signing import build_claims, query_hash, sign
 
-__all__ = ["SecretKey", "UpbitAuth", "build_claims", "query_hash", "sign"]
+__all__ = [
+    "KEY_PAIRS",
+    "MissingCredentials",
+    "SecretKey",
+    "UpbitAuth",
+    "__version__",
+    "build_claims",
+    "key_pair_from_env",
+    "query_hash",
+    "sign",
+]

@@ -5,9 +5,15 @@ signing hook. What this package promises is what ``__all__`` names; the modules 
 to change.
 """
 
+import logging
+
+from upbit_auth import __version__
+
 from .batch import ProgressCallback, cancel_orders, cancel_orders_async
+from .client import connect
 from .errors import (
     AuthenticationError,
+    ConfigurationError,
     InvalidRequest,
     InvalidResponse,
     MissingCredentials,
@@ -23,9 +29,13 @@ from .errors import (
 )
 from .results import BatchResult, ErrorInfo, OrderRef, UnconfirmedOrder
 
+# A library never configures logging: without a handler of the caller's, records go nowhere.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
 __all__ = [
     "AuthenticationError",
     "BatchResult",
+    "ConfigurationError",
     "ErrorInfo",
     "InvalidRequest",
     "InvalidResponse",
@@ -41,7 +51,9 @@ __all__ = [
     "UnexpectedStatus",
     "UpbitAPIError",
     "UpbitClientError",
+    "__version__",
     "cancel_orders",
     "cancel_orders_async",
+    "connect",
     "unwrap",
 ]

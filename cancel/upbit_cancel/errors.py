@@ -17,6 +17,7 @@ from upbit_client.types import Response
 
 __all__ = [
     "AuthenticationError",
+    "ConfigurationError",
     "InvalidRequest",
     "InvalidResponse",
     "MissingCredentials",
@@ -31,6 +32,10 @@ __all__ = [
     "error_from_response",
     "unwrap",
 ]
+
+
+class ConfigurationError(UpbitClientError, ValueError):
+    """A setting is unusable (a malformed server URL, an unknown region, a bad timeout); nothing was sent."""
 
 
 class TransportError(UpbitClientError):
