@@ -73,7 +73,7 @@ def test_connect_passes_a_given_timeout_to_the_client() -> None:
     ("kwargs", "error", "message"),
     [
         ({"region": "jp"}, ConfigurationError, "region must be one of id, kr, sg, th; given: 'jp'"),
-        ({"base_url": "upbit.com"}, ConfigurationError, "base URL must look like https://host[:port]; given: 'upbit.com'"),
+        ({"base_url": "x.com"}, ConfigurationError, "base URL must look like https://host[:port]; given: 'x.com'"),
         ({"base_url": "https://x/v1"}, ConfigurationError, "must not have a path"),
         ({"timeout": 0}, ConfigurationError, "timeout must be a finite number of seconds above 0; given: 0"),
         ({"timeout": float("inf")}, ConfigurationError, "given: inf"),
