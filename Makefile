@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 GENERATED := generated/upbit_client
+# Hand-written Python: linted, formatted and type-checked as source.
+SOURCES := auth_plugin cancel sandbox runtime tests tools bench
 # ruff must be on PATH for the generator's post hooks.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
@@ -17,11 +19,11 @@ help:
 	@echo "make bench            benchmarks against the loopback sandbox (not part of make test)"
 	@echo "make cassettes        re-record the vcrpy cassettes from the sandbox"
 
-$(STAMP): requirements-dev.txt pyproject.toml
+$(STAMP): requirements-dev.txt pyproject.toml sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e . -e ./sandbox
 	touch $@
 
 generate: $(STAMP)
@@ -37,15 +39,15 @@ check-generated: $(STAMP)
 	@echo "generated/ is up to date"
 
 lint: $(STAMP)
-	$(BIN)/ruff check auth_plugin runtime tests tools
-	$(BIN)/ruff format --check auth_plugin runtime tests tools
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix auth_plugin runtime tests tools
-	$(BIN)/ruff format auth_plugin runtime tests tools
+	$(BIN)/ruff check --fix $(SOURCES)
+	$(BIN)/ruff format $(SOURCES)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy auth_plugin/upbit_auth
+	$(BIN)/mypy auth_plugin/upbit_auth cancel/upbit_cancel sandbox/upbit_sandbox
 	$(BIN)/mypy runtime/upbit_client_runtime tools/spec_rules.py
 	$(BIN)/mypy $(GENERATED)
 

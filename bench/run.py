@@ -36,11 +36,11 @@ import httpx
 import jwt
 
 from upbit_auth import UpbitAuth
-from upbit_auth.batch import cancel_orders, cancel_orders_async
-from upbit_auth.ratelimit import RateLimiter, reset_limiters
-from upbit_auth.sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_uuid
+from upbit_cancel.batch import cancel_orders, cancel_orders_async
+from upbit_cancel.ratelimit import RateLimiter, reset_limiters
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
+from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_uuid
 
 EVEN_PACING_1000 = 50 / 30  # seconds: 50 requests at 30/s spread evenly
 
@@ -239,7 +239,7 @@ def bench_import(repeats: int) -> None:
     print("\n4. Cold import (fresh interpreter each time, median)")
     empty = _import_time("pass", repeats)
     base = _import_time("import httpx, jwt", repeats)
-    sdk = _import_time("import upbit_auth, upbit_client, upbit_auth.batch, upbit_client.api.order", repeats)
+    sdk = _import_time("import upbit_auth, upbit_client, upbit_cancel.batch, upbit_client.api.order", repeats)
     _line("python -c pass", f"{empty * 1000:6.0f} ms")
     _line("import httpx, jwt", f"{base * 1000:6.0f} ms")
     _line("import upbit_auth + upbit_client (+ batch, api)", f"{sdk * 1000:6.0f} ms")

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, unquote
 import httpx
 import jwt
 
-from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_auth import UpbitAuth
 from upbit_client import Client
 

@@ -12,13 +12,11 @@ import httpx
 import pytest
 
 from tests.faults import FaultServer
+from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_auth import UpbitAuth
-from upbit_auth.ratelimit import reset_limiters
-from upbit_auth.sandbox import SandboxExchange
+from upbit_cancel.ratelimit import reset_limiters
 from upbit_client import Client
-
-TEST_ACCESS_KEY = "test-access-key-0123456789"
-TEST_SECRET_KEY = "test-secret-KEEP-OUT-OF-LOGS-0123456789abcdef"
+from upbit_sandbox import SandboxExchange
 
 OK_BODY = {"success": {"count": 0, "orders": []}, "failed": {"count": 0, "orders": []}}
 
@@ -36,6 +34,14 @@ class Recorder:
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self)
+
+
+@pytest.fixture(autouse=True)
+def fresh_limiters() -> Iterator[None]:
+    """Every test starts and ends with no shared limiter: budgets and blocks never leak between tests."""
+    reset_limiters()
+    yield
+    reset_limiters()
 
 
 @pytest.fixture
@@ -76,11 +82,9 @@ def set_upbit_env(monkeypatch: pytest.MonkeyPatch, access_key: str, secret_key: 
 
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """The test keys in the environment and fresh shared limiters, for tests of the command."""
+    """The test keys in the environment, for tests of the command."""
     set_upbit_env(monkeypatch, TEST_ACCESS_KEY, TEST_SECRET_KEY)
-    reset_limiters()
     yield monkeypatch
-    reset_limiters()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Helpers for the sandbox tests: hand-built JWTs and raw requests, independent of ``upbit_auth.signing``.
 
-The sandbox is the referee for the SDK, so its tests sign requests from UPBIT.md's rules directly
+The sandbox is the referee for the SDK, so its tests sign requests from Upbit's documented rules directly
 (PyJWT and hashlib) instead of through the code the sandbox is meant to check.
 """
 
@@ -13,14 +13,13 @@ from urllib.parse import quote, unquote
 
 import jwt
 
-from upbit_auth.sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, ENDPOINT_PATH, SandboxExchange, SandboxResponse
+from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, ENDPOINT_PATH, SandboxExchange, SandboxResponse
 
-OTHER_SECRET = "a-different-secret-that-is-long-enough-for-hs512-0123456789abcdef0123"
 """A well-formed secret that is not the demo key's, for signature failures."""
 
 
 def upbit_query_hash(raw_query: str) -> str:
-    """UPBIT.md's rule: hex SHA-512 of the wire query, plain percent-decoded (``+`` stays ``+``)."""
+    """Upbit's documented rule: hex SHA-512 of the wire query, plain percent-decoded (``+`` stays ``+``)."""
     return hashlib.sha512(unquote(raw_query).encode("utf-8")).hexdigest()
 
 

@@ -14,9 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY, Recorder
+from tests.conftest import Recorder
+from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_auth import UpbitAuth
-from upbit_auth.errors import MissingCredentials
+from upbit_cancel.errors import MissingCredentials
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.errors import InvalidRequest
@@ -116,25 +117,53 @@ def test_hash_matches_docs_helper_and_server_rule(identifiers: list[str], auth: 
 def test_from_env_reads_the_documented_names() -> None:
     auth = UpbitAuth.from_env({"UPBIT_OPEN_API_ACCESS_KEY": "ak", "UPBIT_OPEN_API_SECRET_KEY": "sk"})
     assert auth.access_key == "ak"
+    assert auth.key_source == ("UPBIT_OPEN_API_ACCESS_KEY", "UPBIT_OPEN_API_SECRET_KEY")
 
 
 def test_from_env_falls_back_to_the_official_sdk_names() -> None:
     auth = UpbitAuth.from_env({"UPBIT_ACCESS_KEY": "ak2", "UPBIT_SECRET_KEY": "sk2"})
     assert auth.access_key == "ak2"
+    assert auth.key_source == ("UPBIT_ACCESS_KEY", "UPBIT_SECRET_KEY")
+
+
+def test_from_env_prefers_the_seed_pair_when_both_pairs_are_complete() -> None:
+    auth = UpbitAuth.from_env(
+        {"UPBIT_OPEN_API_ACCESS_KEY": "ak", "UPBIT_OPEN_API_SECRET_KEY": "sk", "UPBIT_ACCESS_KEY": "x"}
+        | {"UPBIT_SECRET_KEY": "y"}
+    )
+    assert (auth.access_key, auth.key_source) == ("ak", ("UPBIT_OPEN_API_ACCESS_KEY", "UPBIT_OPEN_API_SECRET_KEY"))
+
+
+def test_from_env_never_mixes_a_stale_access_key_with_the_other_pairs_secret(caplog: pytest.LogCaptureFixture) -> None:
+    environ = {"UPBIT_OPEN_API_ACCESS_KEY": "stale", "UPBIT_ACCESS_KEY": "right", "UPBIT_SECRET_KEY": "right-secret"}
+    with caplog.at_level(logging.WARNING, logger="upbit_auth"):
+        auth = UpbitAuth.from_env(environ)
+    assert auth.access_key == "right"
+    assert auth.key_source == ("UPBIT_ACCESS_KEY", "UPBIT_SECRET_KEY")
+    assert "ignoring UPBIT_OPEN_API_ACCESS_KEY" in caplog.text
+    assert "stale" not in caplog.text and "right-secret" not in caplog.text
 
 
 @pytest.mark.parametrize(
-    ("environ", "missing"),
+    ("environ", "expected"),
     [
-        ({}, "UPBIT_OPEN_API_ACCESS_KEY (or UPBIT_ACCESS_KEY) and UPBIT_OPEN_API_SECRET_KEY"),
-        ({"UPBIT_OPEN_API_ACCESS_KEY": "ak"}, "UPBIT_OPEN_API_SECRET_KEY (or UPBIT_SECRET_KEY) not set"),
-        ({"UPBIT_OPEN_API_SECRET_KEY": "sk"}, "UPBIT_OPEN_API_ACCESS_KEY (or UPBIT_ACCESS_KEY) not set"),
-        ({"UPBIT_OPEN_API_ACCESS_KEY": "", "UPBIT_OPEN_API_SECRET_KEY": "sk"}, "UPBIT_OPEN_API_ACCESS_KEY"),
+        ({}, "no API keys in the environment: set UPBIT_OPEN_API_ACCESS_KEY and UPBIT_OPEN_API_SECRET_KEY or "),
+        ({"UPBIT_OPEN_API_ACCESS_KEY": "ak"}, "found only UPBIT_OPEN_API_ACCESS_KEY;"),
+        ({"UPBIT_OPEN_API_SECRET_KEY": "sk"}, "found only UPBIT_OPEN_API_SECRET_KEY;"),
+        ({"UPBIT_OPEN_API_ACCESS_KEY": "", "UPBIT_OPEN_API_SECRET_KEY": "sk"}, "found only UPBIT_OPEN_API_SECRET_KEY;"),
+        (
+            {"UPBIT_OPEN_API_ACCESS_KEY": "ak", "UPBIT_SECRET_KEY": "sk"},
+            "found only UPBIT_OPEN_API_ACCESS_KEY, UPBIT_SECRET_KEY; set UPBIT_OPEN_API_ACCESS_KEY and "
+            "UPBIT_OPEN_API_SECRET_KEY or UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY (both keys from the same pair)",
+        ),
     ],
 )
-def test_from_env_names_the_missing_variable(environ: dict[str, str], missing: str) -> None:
-    with pytest.raises(MissingCredentials, match=re.escape(missing)):
+def test_from_env_without_a_complete_pair_names_the_variables_it_found(environ: dict[str, str], expected: str) -> None:
+    with pytest.raises(MissingCredentials, match=re.escape(expected)) as caught:
         UpbitAuth.from_env(environ)
+    for value in environ.values():
+        if value:
+            assert f"={value}" not in str(caught.value) and f"'{value}'" not in str(caught.value)
 
 
 def test_secret_never_shows_in_repr_str_logs_or_errors(

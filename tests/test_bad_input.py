@@ -18,15 +18,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY, Recorder
+from tests.conftest import Recorder
+from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_auth import UpbitAuth
-from upbit_auth.batch import cancel_orders, cancel_orders_async
-from upbit_auth.cli import main
-from upbit_auth.ratelimit import RateLimiter
-from upbit_auth.sandbox import SandboxExchange
+from upbit_cancel.batch import cancel_orders, cancel_orders_async
+from upbit_cancel.cli import main
+from upbit_cancel.ratelimit import RateLimiter
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.errors import InvalidRequest
+from upbit_sandbox import SandboxExchange
 
 U = "6c1eac69-b9bc-4fbf-9982-e9c4641c453f"
 PATTERN_RULE = "not blank and free of control characters"

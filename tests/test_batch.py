@@ -19,12 +19,12 @@ from tests.batch_fakes import (
     lose_answer_after_processing,
     refuse_connection,
 )
-from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_auth import UpbitAuth
-from upbit_auth.batch import cancel_orders, cancel_orders_async
-from upbit_auth.ratelimit import RateLimiter, limiter_for, reset_limiters
-from upbit_auth.remaining_req import RemainingReq
-from upbit_auth.results import BatchResult
+from upbit_cancel.batch import cancel_orders, cancel_orders_async
+from upbit_cancel.ratelimit import RateLimiter, limiter_for
+from upbit_cancel.remaining_req import RemainingReq
+from upbit_cancel.results import BatchResult
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.errors import InvalidRequest
@@ -33,11 +33,6 @@ RULES = {rule.python_name: rule for rule in cancel_orders_by_ids.QUERY_RULES}
 MAX_ITEMS = RULES["uuids"].max_items or 1
 RATE = cancel_orders_by_ids.RATE_LIMIT
 PER_SECOND = RATE.per_second if RATE else 30
-
-
-@pytest.fixture(autouse=True)
-def _fresh_registry() -> None:
-    reset_limiters()
 
 
 def fast_limiter() -> tuple[RateLimiter, FakeClock]:
@@ -491,7 +486,7 @@ def test_debug_logs_name_chunks_but_never_the_token_or_secret(mode: str, caplog:
     exchange.faults.append(answer(error(401, "jwt_verification", "bad token")))
     with caplog.at_level(logging.DEBUG):
         run(mode, exchange, uuids=ids)
-    batch_lines = [r.getMessage() for r in caplog.records if r.name == "upbit_auth.batch"]
+    batch_lines = [r.getMessage() for r in caplog.records if r.name == "upbit_cancel.batch"]
     assert any("HTTP 200" in line and "remaining=" in line for line in batch_lines)
     assert any("HTTP 401" in line for line in batch_lines)
     everything = caplog.text

@@ -10,22 +10,16 @@ from collections import Counter
 import httpx
 import pytest
 
-from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_auth import UpbitAuth
-from upbit_auth.batch import cancel_orders, cancel_orders_async
-from upbit_auth.ratelimit import reset_limiters
-from upbit_auth.results import BatchResult
-from upbit_auth.sandbox import SandboxExchange, running_server
+from upbit_cancel.batch import cancel_orders, cancel_orders_async
+from upbit_cancel.results import BatchResult
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
+from upbit_sandbox import SandboxExchange, running_server
 
 MAX_ITEMS = next(rule.max_items for rule in cancel_orders_by_ids.QUERY_RULES if rule.python_name == "uuids") or 1
 PER_SECOND = cancel_orders_by_ids.RATE_LIMIT.per_second if cancel_orders_by_ids.RATE_LIMIT else 30
-
-
-@pytest.fixture(autouse=True)
-def _fresh_registry() -> None:
-    reset_limiters()
 
 
 def sandbox(latency: float = 0.0) -> SandboxExchange:

@@ -21,14 +21,15 @@ import httpx
 import pytest
 from vcr.request import Request as VcrRequest
 
-from tests.sandbox_support import OTHER_SECRET, signed_call, wire_query
+from tests.keys import OTHER_SECRET
+from tests.sandbox_support import signed_call, wire_query
 from upbit_auth import UpbitAuth
-from upbit_auth.errors import AuthenticationError, RateLimited, UpbitAPIError, error_from_response, unwrap
-from upbit_auth.sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, ENDPOINT_PATH, SandboxExchange, demo_uuid, start_server
+from upbit_cancel.errors import AuthenticationError, RateLimited, UpbitAPIError, error_from_response, unwrap
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.errors import InvalidRequest
 from upbit_client.models import CancelOrdersResult, UpbitError
+from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, ENDPOINT_PATH, SandboxExchange, demo_uuid, start_server
 
 CASSETTE_DIR = Path(__file__).resolve().parent / "cassettes"
 RECORDED_ORIGIN = "http://upbit-sandbox.invalid"

@@ -23,10 +23,11 @@ import httpx
 import pytest
 
 from tests import faults
-from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY, Recorder, set_upbit_env
-from upbit_auth import cli
-from upbit_auth.batch import cancel_orders_async
-from upbit_auth.results import BatchResult, OrderRef
+from tests.conftest import Recorder, set_upbit_env
+from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from upbit_cancel import cli
+from upbit_cancel.batch import cancel_orders_async
+from upbit_cancel.results import BatchResult, OrderRef
 from upbit_client import Client
 
 SECRET = TEST_SECRET_KEY
@@ -256,8 +257,8 @@ def test_fallback_variables_for_keys_and_server(
         ([], {"UPBIT_OPEN_API_SERVER_URL": "http://localhost:9000", "UPBIT_BASE_URL": "http://other"}, "http://localhost:9000"),
         ([], {"UPBIT_BASE_URL": "https://id-api.upbit.com"}, "https://id-api.upbit.com"),
         (["--server-url", "http://127.0.0.1:1"], {"UPBIT_OPEN_API_SERVER_URL": "http://localhost:9000"}, "http://127.0.0.1:1"),
-        # An explicit --region says which host; a variable left in the environment must not override it.
-        (["--region", "sg"], {"UPBIT_OPEN_API_SERVER_URL": "http://localhost:9000"}, "https://sg-api.upbit.com"),
+        # One precedence for connect() and the command: a server URL in the environment beats --region.
+        (["--region", "sg"], {"UPBIT_OPEN_API_SERVER_URL": "http://localhost:9000"}, "http://localhost:9000"),
     ],
 )  # fmt: skip
 def test_server_resolution(
@@ -470,7 +471,7 @@ def run_installed(*argv: str, access_key: str, secret_key: str, stdin: str = "")
 
 @pytest.fixture
 def sandbox() -> Iterator[tuple[Any, str]]:
-    from upbit_auth.sandbox import SandboxExchange, start_server
+    from upbit_sandbox import SandboxExchange, start_server
 
     exchange = SandboxExchange()
     exchange.seed_demo_orders()
@@ -482,7 +483,7 @@ def sandbox() -> Iterator[tuple[Any, str]]:
 
 
 def test_end_to_end_45_ids_from_a_file(sandbox: tuple[Any, str], tmp_path: Path) -> None:
-    from upbit_auth.sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_uuid
+    from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_uuid
 
     exchange, url = sandbox
     opened = [demo_uuid(f"demo-{n:04d}") for n in range(1, 36)]
@@ -510,7 +511,7 @@ def test_end_to_end_45_ids_from_a_file(sandbox: tuple[Any, str], tmp_path: Path)
 
 
 def test_end_to_end_identifiers_from_stdin_all_cancelled(sandbox: tuple[Any, str]) -> None:
-    from upbit_auth.sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+    from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
     _, url = sandbox
     done = run_installed(
@@ -523,7 +524,7 @@ def test_end_to_end_identifiers_from_stdin_all_cancelled(sandbox: tuple[Any, str
 
 
 def test_end_to_end_wrong_secret_exits_3(sandbox: tuple[Any, str]) -> None:
-    from upbit_auth.sandbox import DEMO_ACCESS_KEY
+    from upbit_sandbox import DEMO_ACCESS_KEY
 
     exchange, url = sandbox
     wrong = "wrong-secret-RECOGNISABLE-0123456789"

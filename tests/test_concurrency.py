@@ -12,20 +12,17 @@ import asyncio
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 
 import httpx
 import jwt
-import pytest
 
-from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from tests.faults import assert_every_id_once, reported_ids
+from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_auth import UpbitAuth
-from upbit_auth.batch import cancel_orders, cancel_orders_async
-from upbit_auth.ratelimit import reset_limiters
-from upbit_auth.results import BatchResult
-from upbit_auth.sandbox import SandboxExchange, SandboxTransport
+from upbit_cancel.batch import cancel_orders, cancel_orders_async
+from upbit_cancel.results import BatchResult
 from upbit_client import Client
+from upbit_sandbox import SandboxExchange, SandboxTransport
 
 
 class NonceRecordingTransport(SandboxTransport):
@@ -48,13 +45,6 @@ class NonceRecordingTransport(SandboxTransport):
     async def async_handler(self, request: httpx.Request) -> httpx.Response:
         self._note(request)
         return await super().async_handler(request)
-
-
-@pytest.fixture(autouse=True)
-def fresh_limiters() -> Iterator[None]:
-    reset_limiters()
-    yield
-    reset_limiters()
 
 
 def setup(batches: int, per_batch: int) -> tuple[SandboxExchange, NonceRecordingTransport, Client, list[list[str]]]:

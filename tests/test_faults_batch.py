@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY, new_exchange
+from tests.conftest import new_exchange
 from tests.faults import (
     Action,
     Delegate,
@@ -35,10 +35,11 @@ from tests.faults import (
     once_for,
     refused_url,
 )
+from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_auth import UpbitAuth
-from upbit_auth.batch import cancel_orders, cancel_orders_async
-from upbit_auth.ratelimit import RateLimiter
-from upbit_auth.results import BatchResult
+from upbit_cancel.batch import cancel_orders, cancel_orders_async
+from upbit_cancel.ratelimit import RateLimiter
+from upbit_cancel.results import BatchResult
 from upbit_client import Client
 
 READ_TIMEOUT = 0.3

@@ -27,7 +27,7 @@ from tests.faults import (
     once_for,
     refused_url,
 )
-from upbit_auth.cli import main
+from upbit_cancel.cli import main
 
 pytestmark = pytest.mark.usefixtures("cli_env")
 

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from tests.faults import (
     Action,
     CloseMidBody,
@@ -30,8 +29,9 @@ from tests.faults import (
     html_reply,
     refused_url,
 )
+from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_auth import UpbitAuth
-from upbit_auth.errors import (
+from upbit_cancel.errors import (
     AuthenticationError,
     InvalidResponse,
     PermissionDenied,
@@ -42,10 +42,10 @@ from upbit_auth.errors import (
     UpbitClientError,
     unwrap,
 )
-from upbit_auth.sandbox import SandboxExchange
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.models import CancelOrdersResult
+from upbit_sandbox import SandboxExchange
 
 READ_TIMEOUT = 0.3
 IDS = ["6c1eac69-b9bc-4fbf-9982-e9c4641c453f", "e7f41e24-7199-4cf4-9b02-72971cb69a4d"]

@@ -11,18 +11,13 @@ from collections import Counter
 import pytest
 
 from tests.batch_fakes import FakeClock
-from upbit_auth.ratelimit import Permit, RateLimiter, limiter_for, reset_limiters
-from upbit_auth.remaining_req import RemainingReq, parse_remaining_req
+from upbit_cancel.ratelimit import Permit, RateLimiter, limiter_for
+from upbit_cancel.remaining_req import RemainingReq, parse_remaining_req
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.rules import RateLimit
 
 PER_SECOND = cancel_orders_by_ids.RATE_LIMIT.per_second if cancel_orders_by_ids.RATE_LIMIT else 30
 GROUP = cancel_orders_by_ids.RATE_LIMIT.group if cancel_orders_by_ids.RATE_LIMIT else "default"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_registry() -> None:
-    reset_limiters()
 
 
 def make(clock: FakeClock, per_second: int | None = PER_SECOND) -> RateLimiter:

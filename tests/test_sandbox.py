@@ -22,17 +22,13 @@ import httpx
 import jwt
 import pytest
 
-from tests.sandbox_support import (
-    OTHER_SECRET,
-    bearer,
-    make_token,
-    remaining_sec,
-    signed_call,
-    upbit_query_hash,
-    wire_query,
-)
+from tests.keys import OTHER_SECRET
+from tests.sandbox_support import bearer, make_token, remaining_sec, signed_call, upbit_query_hash, wire_query
 from upbit_auth import UpbitAuth
-from upbit_auth.sandbox import (
+from upbit_client import Client
+from upbit_client.api.order import cancel_orders_by_ids
+from upbit_client.models import CancelOrdersResult, UpbitError
+from upbit_sandbox import (
     DEMO_ACCESS_KEY,
     DEMO_SECRET_KEY,
     ENDPOINT_PATH,
@@ -43,9 +39,6 @@ from upbit_auth.sandbox import (
     running_server,
     start_server,
 )
-from upbit_client import Client
-from upbit_client.api.order import cancel_orders_by_ids
-from upbit_client.models import CancelOrdersResult, UpbitError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -583,7 +576,7 @@ def test_server_passes_the_raw_encoded_target_to_the_exchange(exchange: SandboxE
 def test_upbit_sandbox_command_serves_until_sigterm() -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "upbit_auth.sandbox", "--port", "0", "--rate-limit", "0", "--orders", "3"],
+        [sys.executable, "-m", "upbit_sandbox", "--port", "0", "--rate-limit", "0", "--orders", "3"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

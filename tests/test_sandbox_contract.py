@@ -22,8 +22,9 @@ from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from tests.sandbox_support import OTHER_SECRET, bearer, make_token, wire_query
-from upbit_auth.sandbox import DEMO_ACCESS_KEY, ENDPOINT_PATH, SandboxExchange, demo_uuid, running_server
+from tests.keys import OTHER_SECRET
+from tests.sandbox_support import bearer, make_token, wire_query
+from upbit_sandbox import DEMO_ACCESS_KEY, ENDPOINT_PATH, SandboxExchange, demo_uuid, running_server
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 SPEC_URI = "urn:upbit-openapi"

@@ -36,19 +36,19 @@ from tests.faults import (
     refused_url,
 )
 from upbit_auth import UpbitAuth
-from upbit_auth.batch import cancel_orders, cancel_orders_async
-from upbit_auth.cli import main
-from upbit_auth.errors import unwrap
-from upbit_auth.ratelimit import RateLimiter, reset_limiters
-from upbit_auth.sandbox import DEMO_SECRET_KEY, SandboxExchange
+from upbit_cancel.batch import cancel_orders, cancel_orders_async
+from upbit_cancel.cli import main
+from upbit_cancel.errors import unwrap
+from upbit_cancel.ratelimit import RateLimiter
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
+from upbit_sandbox import DEMO_SECRET_KEY, SandboxExchange
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCESS = "leak-test-access-key-000000000000000000"
 SECRET = "LEAK-CANARY-" + "7f3c9e1a5b2d4f6081a3c5e7092b4d6f"
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
-LOGGERS = ("", "httpx", "httpcore", "h11", "upbit_auth", "upbit_client", "asyncio")
+LOGGERS = ("", "httpx", "httpcore", "h11", "upbit_auth", "upbit_cancel", "upbit_client", "asyncio")
 
 
 class Capture(logging.Handler):
@@ -134,8 +134,8 @@ def test_library_paths_leak_nothing_into_debug_logs_exceptions_or_reprs(logs: Ca
             seen.append(exception_text(exc))
             assert exc.request is not None
             seen.append(repr(exc.request) + repr(exc.request.headers))
-    assert len(logs.records) > 20, "the scenario should have produced DEBUG records from httpx/httpcore/upbit_auth"
-    assert {record.name.split(".")[0] for record in logs.records} >= {"httpx", "httpcore", "upbit_auth"}
+    assert len(logs.records) > 20, "the scenario should have produced DEBUG records from httpx/httpcore/upbit_cancel"
+    assert {record.name.split(".")[0] for record in logs.records} >= {"httpx", "httpcore", "upbit_cancel"}
     assert_clean(logs.text(), "log records")
     for number, text in enumerate(seen):
         assert_clean(text, f"exception/repr #{number}")
@@ -155,9 +155,7 @@ def test_the_request_really_carries_the_token_the_scan_looks_for() -> None:
 def cli_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Like the shared ``cli_env``, with this module's canary secret."""
     set_upbit_env(monkeypatch, ACCESS, SECRET)
-    reset_limiters()
     yield
-    reset_limiters()
 
 
 def test_cli_output_and_logs_never_show_the_secret(

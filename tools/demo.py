@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from upbit_auth.sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_uuid
+from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_uuid
 
 OPEN, FILLED, CANCELLED = 40, 3, 3
 

@@ -1,16 +1,25 @@
-"""Hand-written companions of the generated ``upbit_client``: the signing auth hook and the error tree.
+"""The auth hook: ``UpbitAuth`` signs every request to Upbit with a query-hash JWT; keys and signing.
 
-```python
-from upbit_auth import UpbitAuth
-from upbit_client import Client
-from upbit_client.api.order import cancel_orders_by_ids
+It depends on httpx, PyJWT and the generated error root only, so a team that just signs requests
+needs nothing else from this project.
 
-client = Client(base_url="https://api.upbit.com", httpx_args={"auth": UpbitAuth.from_env()})
-result = cancel_orders_by_ids.sync(client=client, uuids=["..."])
-```
+Use it as ``httpx_args={"auth": UpbitAuth.from_env()}`` on the generated ``upbit_client.Client``, or
+on any ``httpx.Client``; ``upbit_cancel.connect()`` builds such a client for you.
 """
 
-from .auth import SecretKey, UpbitAuth
+from ._version import __version__
+from .auth import KEY_PAIRS, SecretKey, UpbitAuth, key_pair_from_env
+from .errors import MissingCredentials
 from .signing import build_claims, query_hash, sign
 
-__all__ = ["SecretKey", "UpbitAuth", "build_claims", "query_hash", "sign"]
+__all__ = [
+    "KEY_PAIRS",
+    "MissingCredentials",
+    "SecretKey",
+    "UpbitAuth",
+    "__version__",
+    "build_claims",
+    "key_pair_from_env",
+    "query_hash",
+    "sign",
+]

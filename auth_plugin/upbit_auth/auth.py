@@ -7,6 +7,7 @@ the hash covers exactly the query string that goes on the wire. Every pass throu
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Generator, Mapping
@@ -16,8 +17,43 @@ import httpx
 from .errors import MissingCredentials
 from .signing import SUPPORTED_ALGORITHMS, Algorithm, build_claims, sign
 
-ACCESS_KEY_VARIABLES = ("UPBIT_OPEN_API_ACCESS_KEY", "UPBIT_ACCESS_KEY")
-SECRET_KEY_VARIABLES = ("UPBIT_OPEN_API_SECRET_KEY", "UPBIT_SECRET_KEY")
+# The key pairs read from the environment, in order of preference: the names of Upbit's own examples
+# (the seed's), then those of the official SDK and CLI. Both keys always come from ONE pair: an access
+# key from one scheme and a secret from the other never belong together.
+KEY_PAIRS: tuple[tuple[str, str], ...] = (
+    ("UPBIT_OPEN_API_ACCESS_KEY", "UPBIT_OPEN_API_SECRET_KEY"),
+    ("UPBIT_ACCESS_KEY", "UPBIT_SECRET_KEY"),
+)
+SECRET_KEY_VARIABLES = tuple(secret for _, secret in KEY_PAIRS)
+
+log = logging.getLogger("upbit_auth")
+log.addHandler(logging.NullHandler())
+
+
+def key_pair_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, str, tuple[str, str]]:
+    """``(access_key, secret_key, (access_variable, secret_variable))`` from the first complete pair.
+
+    Raises ``MissingCredentials`` naming the variables that were found (never their values) when
+    no pair is complete. A half-set pair next to a complete one is ignored with a warning on the
+    ``upbit_auth`` logger, since a stale variable is the usual cause of ``invalid_access_key``.
+    """
+    env = os.environ if environ is None else environ
+    found = [name for pair in KEY_PAIRS for name in pair if env.get(name)]
+    for access_name, secret_name in KEY_PAIRS:
+        if env.get(access_name) and env.get(secret_name):
+            ignored = [name for name in found if name not in (access_name, secret_name)]
+            if ignored:
+                log.warning(
+                    "using %s and %s; ignoring %s (not a complete pair)", access_name, secret_name, ", ".join(ignored)
+                )
+            return env[access_name], env[secret_name], (access_name, secret_name)
+    wanted = " or ".join(f"{access} and {secret}" for access, secret in KEY_PAIRS)
+    if not found:
+        raise MissingCredentials(f"no API keys in the environment: set {wanted}")
+    raise MissingCredentials(
+        f"no complete key pair in the environment: found only {', '.join(found)}; "
+        f"set {wanted} (both keys from the same pair)"
+    )
 
 
 class SecretKey:
@@ -63,26 +99,21 @@ class UpbitAuth(httpx.Auth):
             raise ValueError(f"algorithm must be one of {', '.join(SUPPORTED_ALGORITHMS)}; given: {algorithm!r}")
         self.access_key = access_key
         self.algorithm: Algorithm = algorithm
+        # The environment variables the keys were read from, when they came from the environment.
+        self.key_source: tuple[str, str] | None = None
         self._secret = SecretKey(secret_key)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, algorithm: Algorithm = "HS512") -> UpbitAuth:
-        """Read the keys from ``UPBIT_OPEN_API_ACCESS_KEY`` / ``UPBIT_OPEN_API_SECRET_KEY``.
+        """Read one key pair: ``UPBIT_OPEN_API_ACCESS_KEY`` / ``UPBIT_OPEN_API_SECRET_KEY``, else
+        ``UPBIT_ACCESS_KEY`` / ``UPBIT_SECRET_KEY`` (the official SDK's and CLI's names).
 
-        ``UPBIT_ACCESS_KEY`` / ``UPBIT_SECRET_KEY`` (the names the official SDK and CLI use) are
-        accepted as a fallback.
+        Both keys come from the same pair; ``key_source`` says which variables were read.
         """
-        env = os.environ if environ is None else environ
-        access_key = next((env[name] for name in ACCESS_KEY_VARIABLES if env.get(name)), None)
-        secret_key = next((env[name] for name in SECRET_KEY_VARIABLES if env.get(name)), None)
-        if access_key is None or secret_key is None:
-            missing = [
-                f"{names[0]} (or {names[1]})"
-                for names, value in ((ACCESS_KEY_VARIABLES, access_key), (SECRET_KEY_VARIABLES, secret_key))
-                if value is None
-            ]
-            raise MissingCredentials(f"{' and '.join(missing)} not set in the environment")
-        return cls(access_key, secret_key, algorithm=algorithm)
+        access_key, secret_key, source = key_pair_from_env(environ)
+        auth = cls(access_key, secret_key, algorithm=algorithm)
+        auth.key_source = source
+        return auth
 
     def token_for(self, raw_query: bytes | str = b"") -> str:
         """A fresh token (new nonce) for a request whose wire query string is ``raw_query``."""

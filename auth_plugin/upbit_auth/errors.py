@@ -1,138 +1,16 @@
-"""The SDK's one error tree, rooted at ``upbit_client.errors.UpbitClientError``.
+"""The one error the auth hook raises itself: keys that are missing, empty or mixed.
 
-The generated client raises ``InvalidRequest`` (a call the spec says can never succeed, raised
-before sending), ``InvalidResponse`` and ``UnexpectedStatus``; the hand-written layer adds the
-exchange's own errors, carrying Upbit's error ``name`` and ``message`` and the HTTP status, so
-callers can branch on the name as Upbit advises. Everything is importable from here.
+It derives from the generated error root, ``upbit_client.errors.UpbitClientError``, so a caller
+catching the SDK's errors catches it too; ``upbit_cancel.errors`` re-exports it with the rest of the
+tree.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, TypeVar
+from upbit_client.errors import UpbitClientError
 
-from upbit_client.errors import InvalidRequest, InvalidResponse, UnexpectedStatus, UpbitClientError
-from upbit_client.models import UpbitError
-from upbit_client.types import Response
-
-__all__ = [
-    "AuthenticationError",
-    "InvalidRequest",
-    "InvalidResponse",
-    "MissingCredentials",
-    "PermissionDenied",
-    "RateLimited",
-    "ServerError",
-    "TemporarilyBlocked",
-    "TransportError",
-    "UnexpectedStatus",
-    "UpbitAPIError",
-    "UpbitClientError",
-    "error_from_response",
-    "unwrap",
-]
+__all__ = ["MissingCredentials"]
 
 
 class MissingCredentials(UpbitClientError, ValueError):
-    """The API keys are missing or empty; the message names what to set."""
-
-
-class TransportError(UpbitClientError):
-    """No usable answer reached us (connection refused or reset, timeout) after the retries allowed."""
-
-
-class UpbitAPIError(UpbitClientError):
-    """The exchange answered with an error: ``status``, Upbit's ``name`` and ``message``."""
-
-    hint = ""
-    hints_by_name: ClassVar[dict[str, str]] = {}
-
-    def __init__(self, status: int, name: str, message: str) -> None:
-        self.status = status
-        self.name = name
-        self.message = message
-        text = f"HTTP {status} {name}: {message}"
-        self.hint = self.hints_by_name.get(name, self.hint)
-        super().__init__(f"{text} ({self.hint})" if self.hint else text)
-
-
-class AuthenticationError(UpbitAPIError):
-    hint = "check the access and secret keys"
-    hints_by_name: ClassVar[dict[str, str]] = {
-        "invalid_query_payload": "the query hash did not match the query the exchange received: "
-        "is a proxy rewriting the query?",
-        "jwt_verification": "check the access and secret keys: the secret must be the one issued with the access key",
-        "expired_access_key": "the API key has expired: issue a new one",
-        "no_authorization_ip": "this machine's IP address is not on the API key's allowed IP list",
-        "no_authorization_token": "the request was not signed: pass auth=UpbitAuth(...) in httpx_args",
-        "nonce_used": "a nonce was reused: every request needs a fresh token",
-    }
-
-
-class PermissionDenied(AuthenticationError):
-    hint = 'the API key needs the "Make Orders" permission'
-
-
-class RateLimited(UpbitAPIError):
-    hint = "the rate-limit group's budget for this second is spent"
-
-
-class TemporarilyBlocked(UpbitAPIError):
-    hint = "Upbit blocked this client for a while after repeated 429s; wait before trying again"
-
-
-class ServerError(UpbitAPIError):
-    hint = "an error on the exchange's side"
-
-
-_BY_NAME: dict[str, type[UpbitAPIError]] = {
-    "out_of_scope": PermissionDenied,
-    "too_many_requests": RateLimited,
-    **dict.fromkeys(
-        (
-            "invalid_query_payload",
-            "jwt_verification",
-            "expired_access_key",
-            "nonce_used",
-            "no_authorization_ip",
-            "no_authorization_token",
-            "invalid_access_key",
-        ),
-        AuthenticationError,
-    ),
-}
-
-
-def error_from_response(status: int, name: str | None, message: str | None) -> UpbitAPIError:
-    """The most specific error for an error answer; Upbit's ``name`` decides before the status does."""
-    name = name or f"http_{status}"
-    message = message or "(no message)"
-    cls = _BY_NAME.get(name)
-    if cls is None:
-        if status == 418:
-            cls = TemporarilyBlocked
-        elif status == 429:
-            cls = RateLimited
-        elif status in (401, 403):
-            cls = AuthenticationError
-        elif status >= 500:
-            cls = ServerError
-        else:
-            cls = UpbitAPIError
-    return cls(status, name, message)
-
-
-T = TypeVar("T")
-
-
-def unwrap(response: Response[T | UpbitError]) -> T:
-    """The parsed success body of a generated ``*_detailed`` call, or the typed error for anything else.
-
-    Works for any generated endpoint: an answer parsed into the spec's ``UpbitError`` becomes the
-    matching ``UpbitAPIError``; an undocumented status or empty parse becomes ``UnexpectedStatus``.
-    """
-    parsed = response.parsed
-    if isinstance(parsed, UpbitError):
-        raise error_from_response(int(response.status_code), parsed.error.name, parsed.error.message)
-    if parsed is None or int(response.status_code) >= 300:
-        raise UnexpectedStatus(int(response.status_code), response.content)
-    return parsed
+    """The API keys are missing, empty or mixed from two naming schemes; the message names what to set."""

@@ -2,7 +2,7 @@
 
 ```python
 from upbit_auth import UpbitAuth
-from upbit_auth.sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange, running_server
+from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange, running_server
 from upbit_client import Client
 
 exchange = SandboxExchange()

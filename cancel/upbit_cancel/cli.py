@@ -6,7 +6,7 @@ Usage::
                  [--server-url URL | --region kr|sg|id|th] [--json] [--timeout SECONDS]
 
 This module only turns arguments, environment and files into a call of the async batch layer
-(``upbit_auth.batch.cancel_orders_async``, which chunks, rate-limits and retries) and turns its
+(``upbit_cancel.batch.cancel_orders_async``, which chunks, rate-limits and retries) and turns its
 ``BatchResult`` into a report and an exit status:
 
 - 0: every order was cancelled;
@@ -32,25 +32,24 @@ import math
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, NoReturn, Protocol, TextIO
-from urllib.parse import urlsplit
+from typing import NoReturn, Protocol, TextIO
 
 import httpx
 
+from upbit_auth import __version__
+from upbit_auth.auth import SECRET_KEY_VARIABLES
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.errors import InvalidRequest
 from upbit_client.registry import SERVERS
 from upbit_client.rules import ParameterRule
 
-from .auth import SECRET_KEY_VARIABLES, UpbitAuth
 from .batch import cancel_orders_async
-from .errors import AuthenticationError, MissingCredentials, error_from_response
+from .client import DEFAULT_REGION, PRECEDENCE, check_base_url, connect, resolve_base_url
+from .errors import AuthenticationError, ConfigurationError, MissingCredentials, error_from_response
 from .results import BatchResult, ErrorInfo, IdKind, UnconfirmedOrder
 
 PROG = "upbit-cancel"
-SERVER_URL_VARIABLES = ("UPBIT_OPEN_API_SERVER_URL", "UPBIT_BASE_URL")
-DEFAULT_REGION = "kr"
 DEFAULT_TIMEOUT = 30.0
 # One slow request must not eat the whole budget: the batch layer can then still retry or move on.
 MAX_REQUEST_TIMEOUT = 10.0
@@ -65,7 +64,7 @@ OnProgress = Callable[[int, int], None]
 
 
 class BatchFunction(Protocol):
-    """The contract of ``upbit_auth.batch.cancel_orders_async``."""
+    """The contract of ``upbit_cancel.batch.cancel_orders_async``."""
 
     def __call__(
         self,
@@ -104,9 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Cancel Upbit orders by uuid or by identifier, any number of them (DELETE /v1/orders/uuids).",
         epilog=(
-            "Keys come from UPBIT_OPEN_API_ACCESS_KEY / UPBIT_OPEN_API_SECRET_KEY "
-            "(or UPBIT_ACCESS_KEY / UPBIT_SECRET_KEY); the server from --server-url or --region, else "
-            "UPBIT_OPEN_API_SERVER_URL (or UPBIT_BASE_URL), else the kr host. An id FILE holds one id per "
+            f"{PRECEDENCE} An id FILE holds one id per "
             "line; blank lines, lines starting with '#' and whitespace around ids are ignored; '-' reads "
             "stdin. Exit status: 0 all cancelled, 1 some failed or unconfirmed, 2 bad usage (nothing sent), "
             "3 nothing could be done (missing keys, exchange unreachable, keys rejected, account blocked)."
@@ -131,9 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--region",
         type=str.lower,
         choices=sorted(SERVERS),
-        help=f"Upbit region whose host to use (default: {DEFAULT_REGION})",
+        help=f"Upbit region whose host to use when no server URL is set (default: {DEFAULT_REGION})",
     )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--timeout",
         type=_positive_seconds,
@@ -222,46 +220,14 @@ def collect_ids(args: argparse.Namespace, stdin: TextIO) -> tuple[IdKind, list[s
 # --- server ------------------------------------------------------------------------------------
 
 
-def check_server_url(url: str, source: str) -> str:
-    """``url`` normalised to ``scheme://host[:port]``; raises ``UsageError`` if it is anything else."""
-    if "@" in url:
-        # Said without echoing the URL: the part before the @ may be a password.
-        raise UsageError(f"{source} must not contain '@' (no user:password@ in the server URL)")
-    problem = None
-    parts = urlsplit(url)
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-        problem = "must not contain whitespace or control characters"
-    elif parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        problem = "must look like https://host[:port]"
-    elif parts.query or parts.fragment or "?" in url or "#" in url:
-        problem = "must not have a query or fragment"
-    elif parts.path not in ("", "/"):
-        problem = "must not have a path (the API path is added by the client)"
-    else:
-        try:
-            parts.port  # noqa: B018 - reading it validates it
-        except ValueError:
-            problem = "has an invalid port"
-        if not parts.hostname:
-            problem = "has no host"
-    if problem is not None:
-        raise UsageError(f"{source} {problem}; given: {url!r}")
-    return f"{parts.scheme.lower()}://{parts.netloc}"
-
-
 def resolve_server(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
-    """--server-url, else the variables, else the region's host from the spec.
-
-    An explicit --region also wins over the variables: a flag typed now says more than a
-    variable set long ago.
-    """
-    if args.server_url is not None:
-        return check_server_url(args.server_url, "--server-url")
-    if args.region is None:
-        for name in SERVER_URL_VARIABLES:
-            if environ.get(name):
-                return check_server_url(environ[name], name)
-    return SERVERS[args.region or DEFAULT_REGION]
+    """The server by ``connect``'s one precedence (``upbit_cancel.client.PRECEDENCE``)."""
+    try:
+        if args.server_url is not None:
+            return check_base_url(args.server_url, "--server-url")
+        return resolve_base_url(None, args.region, environ)
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # --- running the batch -------------------------------------------------------------------------
@@ -425,19 +391,15 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], transport: httpx.A
         _error_line(str(exc), secrets, sys.stderr)
         return EXIT_USAGE
     try:
-        auth = UpbitAuth.from_env(environ)
+        client = connect(
+            base_url,
+            timeout=min(args.timeout, MAX_REQUEST_TIMEOUT),
+            environ=environ,
+            httpx_args={} if transport is None else {"transport": transport},
+        )
     except MissingCredentials as exc:
         _error_line(str(exc), secrets, sys.stderr)
         return EXIT_NOTHING_DONE
-
-    httpx_args: dict[str, Any] = {"auth": auth}
-    if transport is not None:
-        httpx_args["transport"] = transport
-    client = Client(
-        base_url=base_url,
-        timeout=httpx.Timeout(min(args.timeout, MAX_REQUEST_TIMEOUT)),
-        httpx_args=httpx_args,
-    )
     progress = None
     if len(ids) > (_rule_for(kind).max_items or len(ids)) and sys.stderr.isatty():
         progress = Progress(sys.stderr)
@@ -474,7 +436,7 @@ def main(argv: Sequence[str] | None = None, *, transport: httpx.AsyncBaseTranspo
     # The batch layer logs warnings (a 418, a callback that raised); unconfigured, Python's
     # last-resort handler would print them, breaking the one-line-on-stderr promise. Callers who
     # configured logging still get them through the root logger.
-    library_log = logging.getLogger("upbit_auth")
+    library_log = logging.getLogger("upbit_cancel")
     if not library_log.handlers:
         library_log.addHandler(logging.NullHandler())
     try:

@@ -134,8 +134,9 @@ class SandboxExchange:
     (``invalid_access_key``), signature (``jwt_verification``), nonce (``nonce_used``; every authenticated
     request spends its nonce, a 429 included), rate budget (429 ``too_many_requests``; only authenticated
     requests spend it, so others report a full budget), query hash (``invalid_query_payload``), body (400
-    ``QUERY_PARAMETER_NOT_SUPPORTED``), parameters (400 ``validation_error``). Parameter values are
-    plain percent-decoded like the hash input, so a ``+`` in a value is a literal ``+``.
+    ``QUERY_PARAMETER_NOT_SUPPORTED``), parameters (400 ``validation_error``). The query hash is taken
+    over the raw query plain percent-decoded (a ``+`` stays a ``+``), while parameter values are
+    form-decoded (a ``+`` is a space, ``%2B`` a plus), as Upbit's own ``urlencode`` helper sends them.
 
     Every method is thread-safe: one lock guards the book, the nonces, the rate windows and the log.
     """

@@ -31,6 +31,7 @@ from typing import Any, Literal, cast
 import httpx
 from attrs import evolve
 
+from upbit_auth import UpbitAuth
 from upbit_client import AuthenticatedClient, Client
 from upbit_client.api.order import cancel_orders_by_ids as _endpoint
 from upbit_client.errors import InvalidResponse, UnexpectedStatus
@@ -38,7 +39,6 @@ from upbit_client.models import CancelOrdersGroup, CancelOrdersResult
 from upbit_client.rules import ParameterRule, check_query
 from upbit_client.types import UNSET, Response, Unset
 
-from .auth import UpbitAuth
 from .errors import UpbitAPIError, error_from_response
 from .ratelimit import Permit, RateLimiter, limiter_for
 from .remaining_req import RemainingReq, parse_remaining_req
@@ -46,7 +46,7 @@ from .results import BatchResult, ErrorInfo, IdKind, OrderRef, UnconfirmedOrder
 
 __all__ = ["ProgressCallback", "cancel_orders", "cancel_orders_async"]
 
-log = logging.getLogger("upbit_auth.batch")
+log = logging.getLogger("upbit_cancel.batch")
 
 ProgressCallback = Callable[[int, int], None]
 

@@ -1,0 +1,129 @@
+"""``connect()``: the one way to build a ready client, used by library callers and ``upbit-cancel`` alike.
+
+One precedence, stated once (the README and ``upbit-cancel --help`` repeat it word for word):
+
+- server: the ``base_url`` argument (``--server-url``), else ``UPBIT_OPEN_API_SERVER_URL`` (the name in
+  Upbit's own examples), else ``UPBIT_BASE_URL`` (the official SDK's and CLI's), else the host of
+  ``region`` (``--region``) from the spec's ``servers``, else Korea's;
+- keys: the ``access_key``/``secret_key`` arguments (both or neither), else one complete pair from the
+  environment (``upbit_auth.key_pair_from_env``);
+- timeout: finite always (``DEFAULT_TIMEOUT`` seconds per request unless given), so no call waits
+  forever on a silent server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from upbit_auth import UpbitAuth
+from upbit_client import Client
+from upbit_client.registry import DEFAULT_SERVER, SERVERS
+
+from .errors import ConfigurationError, MissingCredentials
+
+__all__ = ["DEFAULT_REGION", "DEFAULT_TIMEOUT", "SERVER_URL_VARIABLES", "check_base_url", "connect", "resolve_base_url"]
+
+SERVER_URL_VARIABLES = ("UPBIT_OPEN_API_SERVER_URL", "UPBIT_BASE_URL")
+DEFAULT_REGION = next((region for region, url in SERVERS.items() if url == DEFAULT_SERVER), "kr")
+DEFAULT_TIMEOUT = 10.0
+"""Seconds one request may take (connect, read, write, pool), unless the caller says otherwise."""
+
+PRECEDENCE = (
+    "The server is the base URL argument (--server-url), else UPBIT_OPEN_API_SERVER_URL, else UPBIT_BASE_URL, "
+    f"else the region's host (--region), else {DEFAULT_REGION}'s. Keys are one pair: UPBIT_OPEN_API_ACCESS_KEY and "
+    "UPBIT_OPEN_API_SECRET_KEY, else UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY."
+)
+
+
+def check_base_url(url: str, source: str) -> str:
+    """``url`` normalised to ``scheme://host[:port]``; raises ``ConfigurationError`` naming ``source`` otherwise."""
+    if not isinstance(url, str):
+        raise ConfigurationError(f"{source} must be a string; given: {type(url).__name__}")
+    if "@" in url:
+        # Said without echoing the URL: the part before the @ may be a password.
+        raise ConfigurationError(f"{source} must not contain '@' (no user:password@ in the server URL)")
+    problem = None
+    parts = urlsplit(url)
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        problem = "must not contain whitespace or control characters"
+    elif parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        problem = "must look like https://host[:port]"
+    elif parts.query or parts.fragment or "?" in url or "#" in url:
+        problem = "must not have a query or fragment"
+    elif parts.path not in ("", "/"):
+        problem = "must not have a path (the API path is added by the client)"
+    else:
+        try:
+            parts.port  # noqa: B018 - reading it validates it
+        except ValueError:
+            problem = "has an invalid port"
+        if not parts.hostname:
+            problem = "has no host"
+    if problem is not None:
+        raise ConfigurationError(f"{source} {problem}; given: {url!r}")
+    return f"{parts.scheme.lower()}://{parts.netloc}"
+
+
+def resolve_base_url(
+    base_url: str | None = None, region: str | None = None, environ: Mapping[str, str] | None = None
+) -> str:
+    """The server by the module's precedence, checked and normalised."""
+    if base_url is not None:
+        return check_base_url(base_url, "base URL")
+    env = os.environ if environ is None else environ
+    for name in SERVER_URL_VARIABLES:
+        if env.get(name):
+            return check_base_url(env[name], name)
+    if region is None:
+        return SERVERS[DEFAULT_REGION]
+    host = SERVERS.get(region.lower()) if isinstance(region, str) else None
+    if host is None:
+        raise ConfigurationError(f"region must be one of {', '.join(sorted(SERVERS))}; given: {region!r}")
+    return host
+
+
+def _auth(access_key: str | None, secret_key: str | None, environ: Mapping[str, str] | None) -> UpbitAuth:
+    if access_key is None and secret_key is None:
+        return UpbitAuth.from_env(environ)
+    if access_key is None or secret_key is None:
+        missing = "access_key" if access_key is None else "secret_key"
+        raise MissingCredentials(
+            f"give both access_key and secret_key, or neither (to read the environment); {missing} is missing"
+        )
+    return UpbitAuth(access_key, secret_key)
+
+
+def connect(
+    base_url: str | None = None,
+    *,
+    region: str | None = None,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+    environ: Mapping[str, str] | None = None,
+    httpx_args: Mapping[str, Any] | None = None,
+) -> Client:
+    """A generated ``upbit_client.Client`` signed by ``UpbitAuth``, with a finite timeout.
+
+    Use it with any generated operation, and with ``cancel_orders``/``cancel_orders_async``; as a
+    context manager (``with``/``async with``) it closes its connections. ``environ`` replaces
+    ``os.environ`` (tests); ``httpx_args`` go to ``httpx.Client``/``httpx.AsyncClient`` (e.g. a
+    ``transport``); ``auth`` there is refused, since the keys are this function's job.
+    Raises ``MissingCredentials`` or ``ConfigurationError`` before anything is sent.
+    """
+    extra = dict(httpx_args or {})
+    if "auth" in extra:
+        raise ConfigurationError("httpx_args must not hold 'auth': pass access_key/secret_key, or set the environment")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float, httpx.Timeout)):
+        raise ConfigurationError(f"timeout must be a number of seconds or an httpx.Timeout; given: {timeout!r}")
+    if not isinstance(timeout, httpx.Timeout):
+        if not timeout > 0 or timeout == float("inf"):
+            raise ConfigurationError(f"timeout must be a finite number of seconds above 0; given: {timeout!r}")
+        timeout = httpx.Timeout(float(timeout))
+    url = resolve_base_url(base_url, region, environ)
+    return Client(base_url=url, timeout=timeout, httpx_args={**extra, "auth": _auth(access_key, secret_key, environ)})
