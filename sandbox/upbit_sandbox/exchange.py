@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 import uuid
@@ -25,6 +26,9 @@ from urllib.parse import unquote, unquote_plus
 import jwt
 
 from upbit_client.api.order import cancel_orders_by_ids as _endpoint
+from upbit_client.errors import InvalidRequest
+from upbit_client.registry import OPERATIONS
+from upbit_client.rules import Operation, check_wire
 
 if TYPE_CHECKING:
     from .transport import SandboxTransport
@@ -94,7 +98,8 @@ class SandboxResponse:
     """An answer of the exchange: status, JSON body and headers (``Remaining-Req`` and content type)."""
 
     status: int
-    body: dict[str, Any]
+    body: Any
+    """The JSON body: an object for the modelled operation and errors, the spec's example for the others."""
     headers: dict[str, str] = field(default_factory=dict)
 
     def content(self) -> bytes:
@@ -102,7 +107,7 @@ class SandboxResponse:
 
     @property
     def error_name(self) -> str | None:
-        error = self.body.get("error")
+        error = self.body.get("error") if isinstance(self.body, dict) else None
         return str(error["name"]) if isinstance(error, dict) else None
 
 
@@ -123,7 +128,13 @@ class _Window:
 
 
 class SandboxExchange:
-    """An in-memory Upbit exchange that serves ``DELETE /v1/orders/uuids`` and checks it like Upbit.
+    """An in-memory Upbit exchange that serves every operation of the spec and checks it like Upbit.
+
+    The operations come from the generated registry (``operations``, default: ``upbit_client.registry``),
+    so an operation added to ``openapi.yaml`` is served the moment it is generated: its requests are
+    authenticated and checked against the parameter rules of the spec (400 ``validation_error``), and
+    answered with the spec's success example. ``DELETE /v1/orders/uuids`` is modelled with state (the
+    order book below). Each rate-limit group has its own per-second window.
 
     ``credentials`` maps access keys to secret keys (default: the demo key pair). ``rate_limit_per_second``
     is the budget per access key per whole-second window (``int(clock())``); None turns the limit off.
@@ -148,6 +159,7 @@ class SandboxExchange:
         rate_limit_per_second: int | None = DEFAULT_RATE_LIMIT_PER_SECOND,
         latency: float = 0.0,
         clock: Callable[[], float] = time.time,
+        operations: Mapping[str, Operation] | None = None,
     ) -> None:
         if rate_limit_per_second is not None and rate_limit_per_second < 1:
             raise ValueError(f"rate_limit_per_second must be >= 1 or None (off); given: {rate_limit_per_second}")
@@ -163,8 +175,9 @@ class SandboxExchange:
         self._orders: dict[str, Order] = {}
         self._uuid_by_identifier: dict[str, str] = {}
         self._used_nonces: dict[str, set[str]] = {}
-        self._windows: dict[str, _Window] = {}
+        self._windows: dict[tuple[str, str], _Window] = {}
         self._log: list[RequestRecord] = []
+        self._routes = [(_route(operation.path), operation) for operation in (operations or OPERATIONS).values()]
 
     # --- the order book -------------------------------------------------------------------------------
 
@@ -252,22 +265,27 @@ class SandboxExchange:
         if isinstance(target, bytes):
             # Wire bytes of a query are ASCII when a client percent-encodes properly; anything else is kept readable.
             target = target.decode("utf-8", "replace")
-        header_pairs = headers.items() if isinstance(headers, Mapping) else headers
+        header_pairs = list(headers.items() if isinstance(headers, Mapping) else headers)
         authorization = next((value for name, value in header_pairs if name.lower() == "authorization"), None)
         path, _, raw_query = target.partition("?")
         with self._lock:
             access_key: str | None = None
+            group = RATE_LIMIT_GROUP
             try:
-                if method.upper() != ENDPOINT_METHOD or path != ENDPOINT_PATH:
-                    raise _Rejected(404, "not_found", f"No route for {method.upper()} {path}.")
+                operation, path_values = self._route(method, path)
+                group = operation.rate_limit.group if operation.rate_limit else group
                 claims, access_key = self._authenticate(authorization)
                 self._spend_nonce(access_key, claims)
-                self._spend_rate_budget(access_key)
+                self._spend_rate_budget(access_key, group)
                 self._check_query_hash(raw_query, claims)
                 if body:
                     raise _Rejected(400, "QUERY_PARAMETER_NOT_SUPPORTED", "This API only accepts query parameters.")
-                kind, ids = _parse_query(raw_query)
-                response = SandboxResponse(200, self._cancel(kind, ids))
+                if operation.method == ENDPOINT_METHOD and operation.path == ENDPOINT_PATH:
+                    kind, ids = _parse_query(raw_query)
+                    response = SandboxResponse(200, self._cancel(kind, ids))
+                else:
+                    _check_rules(operation, raw_query, path_values, dict(header_pairs))
+                    response = SandboxResponse(operation.success_status, operation.success_example)
             except _Rejected as rejected:
                 response = SandboxResponse(
                     rejected.status, {"error": {"name": rejected.name, "message": rejected.message}}
@@ -275,7 +293,7 @@ class SandboxExchange:
             response.headers.update(
                 {
                     "Content-Type": "application/json; charset=utf-8",
-                    "Remaining-Req": self._remaining_req(access_key),
+                    "Remaining-Req": self._remaining_req(access_key, group),
                 }
             )
             self._log.append(RequestRecord(method.upper(), target, response.status, access_key, response.error_name))
@@ -314,25 +332,32 @@ class SandboxExchange:
             raise _Rejected(401, "nonce_used", "This nonce has already been used.")
         used.add(nonce)
 
-    def _spend_rate_budget(self, access_key: str) -> None:
+    def _route(self, method: str, path: str) -> tuple[Operation, dict[str, str]]:
+        for (pattern, names), operation in self._routes:
+            matched = pattern.fullmatch(path)
+            if matched and operation.method == method.upper():
+                return operation, {name: unquote(value) for name, value in zip(names, matched.groups(), strict=True)}
+        raise _Rejected(404, "not_found", f"No route for {method.upper()} {path}.")
+
+    def _spend_rate_budget(self, access_key: str, group: str = RATE_LIMIT_GROUP) -> None:
         if self.rate_limit_per_second is None:
             return
         second = int(self.clock())
-        window = self._windows.get(access_key)
+        window = self._windows.get((access_key, group))
         if window is None or window.second != second:
-            window = self._windows[access_key] = _Window(second, 0)
+            window = self._windows[(access_key, group)] = _Window(second, 0)
         if window.used >= self.rate_limit_per_second:
             raise _Rejected(429, "too_many_requests", "Too many requests.")
         window.used += 1
 
-    def _remaining_req(self, access_key: str | None) -> str:
+    def _remaining_req(self, access_key: str | None, group: str = RATE_LIMIT_GROUP) -> str:
         # Requests that never proved an access key spend no budget and report a whole one.
         left = self.rate_limit_per_second if self.rate_limit_per_second is not None else DEFAULT_RATE_LIMIT_PER_SECOND
         if self.rate_limit_per_second is not None and access_key is not None:
-            window = self._windows.get(access_key)
+            window = self._windows.get((access_key, group))
             if window is not None and window.second == int(self.clock()):
                 left = max(self.rate_limit_per_second - window.used, 0)
-        return f"group={RATE_LIMIT_GROUP}; min={_DEPRECATED_MINUTE_BUDGET}; sec={left}"
+        return f"group={group}; min={_DEPRECATED_MINUTE_BUDGET}; sec={left}"
 
     @staticmethod
     def _check_query_hash(raw_query: str, claims: Mapping[str, Any]) -> None:
@@ -406,3 +431,23 @@ def _parse_query(raw_query: str) -> tuple[str, list[str]]:
             400, "validation_error", f"{kind} accepts at most {MAX_IDS_PER_REQUEST} items; got {len(values[kind])}."
         )
     return kind, values[kind]
+
+
+def _route(path: str) -> tuple[re.Pattern[str], list[str]]:
+    """A pattern matching the spec path ``path`` (each ``{name}`` one path segment) and the names in order."""
+    parts = re.split(r"\{([^}]+)\}", path)
+    pattern = "".join(re.escape(part) if index % 2 == 0 else "([^/]+)" for index, part in enumerate(parts))
+    return re.compile(pattern), parts[1::2]
+
+
+def _check_rules(operation: Operation, raw_query: str, path: Mapping[str, str], headers: Mapping[str, str]) -> None:
+    """400 ``validation_error`` for a request that breaks a parameter rule of the spec."""
+    pairs = []
+    for pair in raw_query.split("&"):
+        if pair:
+            raw_key, _, raw_value = pair.partition("=")
+            pairs.append((unquote_plus(raw_key), unquote_plus(raw_value)))
+    try:
+        check_wire(operation, pairs, path, {name.lower(): value for name, value in headers.items()})
+    except InvalidRequest as error:
+        raise _Rejected(400, "validation_error", str(error)) from error
