@@ -172,3 +172,19 @@ def test_changing_max_items_in_the_spec_changes_the_limit(tmp_path: Path) -> Non
         assert module._get_kwargs(uuids=[str(n) for n in range(5)])["params"]["uuids[]"] == ["0", "1", "2", "3", "4"]
     finally:
         sys.path.remove(str(tmp_path / "pkg"))
+
+
+def test_the_error_tree_takes_the_error_names_from_the_registry() -> None:
+    """Each name under ``x-error-names`` gets its status's class, whatever status it comes with."""
+    from upbit_cancel.errors import AuthenticationError, PermissionDenied, RateLimited, error_from_response
+    from upbit_client.registry import OPERATIONS
+
+    names = OPERATIONS["cancel_orders_by_ids"].error_names
+    assert names[429] and names[401] and names[403]
+    for name in names[429]:
+        assert type(error_from_response(400, name, "m")) is RateLimited
+    for name in set(names[401]) - set(names[403]):
+        assert type(error_from_response(400, name, "m")) is AuthenticationError
+    for name in names[403]:
+        assert type(error_from_response(401, name, "m")) is PermissionDenied
+    assert type(error_from_response(400, "validation_error", "m")).__name__ == "UpbitAPIError"

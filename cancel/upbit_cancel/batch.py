@@ -488,7 +488,7 @@ def _prepare(
 ) -> _Batch:
     kind, rule, ids = _check_ids(uuids, identifiers)
     if limiter is None:
-        limiter = limiter_for(_access_key(client_auth), _endpoint.RATE_LIMIT)
+        limiter = limiter_for(_access_key(client_auth), _endpoint.OPERATION.rate_limit)  # the registry row
     batch = _Batch(
         kind,
         ids,

@@ -13,6 +13,7 @@ from typing import ClassVar, TypeVar
 from upbit_auth.errors import MissingCredentials
 from upbit_client.errors import InvalidRequest, InvalidResponse, UnexpectedStatus, UpbitClientError
 from upbit_client.models import UpbitError
+from upbit_client.registry import OPERATIONS
 from upbit_client.types import Response
 
 __all__ = [
@@ -86,22 +87,37 @@ class ServerError(UpbitAPIError):
     hint = "an error on the exchange's side"
 
 
-_BY_NAME: dict[str, type[UpbitAPIError]] = {
-    "out_of_scope": PermissionDenied,
-    "too_many_requests": RateLimited,
-    **dict.fromkeys(
-        (
-            "invalid_query_payload",
-            "jwt_verification",
-            "expired_access_key",
-            "nonce_used",
-            "no_authorization_ip",
-            "no_authorization_token",
-            "invalid_access_key",
-        ),
-        AuthenticationError,
-    ),
-}
+def _class_for_status(status: int) -> type[UpbitAPIError]:
+    if status == 418:
+        return TemporarilyBlocked
+    if status == 429:
+        return RateLimited
+    if status == 403:
+        return PermissionDenied
+    if status == 401:
+        return AuthenticationError
+    if status >= 500:
+        return ServerError
+    return UpbitAPIError
+
+
+def _classes_by_name() -> dict[str, type[UpbitAPIError]]:
+    """Each error name the spec documents (``x-error-names``, from the generated registry) and the class of
+    its status; a name documented under several statuses gets the most specific class (``out_of_scope``
+    under 401 and 403 is a ``PermissionDenied``)."""
+    by_name: dict[str, type[UpbitAPIError]] = {}
+    for operation in OPERATIONS.values():
+        for status, names in operation.error_names.items():
+            cls = _class_for_status(status)
+            if cls is UpbitAPIError:
+                continue  # the status says nothing more specific: let the status of each answer decide
+            for name in names:
+                if name not in by_name or issubclass(cls, by_name[name]):
+                    by_name[name] = cls
+    return by_name
+
+
+_BY_NAME: dict[str, type[UpbitAPIError]] = _classes_by_name()
 
 
 def error_from_response(status: int, name: str | None, message: str | None) -> UpbitAPIError:
@@ -110,16 +126,8 @@ def error_from_response(status: int, name: str | None, message: str | None) -> U
     message = message or "(no message)"
     cls = _BY_NAME.get(name)
     if cls is None:
-        if status == 418:
-            cls = TemporarilyBlocked
-        elif status == 429:
-            cls = RateLimited
-        elif status in (401, 403):
-            cls = AuthenticationError
-        elif status >= 500:
-            cls = ServerError
-        else:
-            cls = UpbitAPIError
+        # An undocumented name on a 403 is not known to be about permissions: the broader class.
+        cls = AuthenticationError if status == 403 else _class_for_status(status)
     return cls(status, name, message)
 
 
