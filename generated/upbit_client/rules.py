@@ -300,9 +300,13 @@ def check_query(
             raise InvalidRequest(wire_names, "x-exactly-one-of", what, "exactly one of these must be given")
 
 
-def check_request(operation: Operation, values: Mapping[str, object]) -> None:
-    """Raise ``InvalidRequest`` if the arguments of a call of ``operation`` break a rule of the document."""
-    check_query(operation.parameters, operation.exactly_one_of, values)
+def check_request(operation: Operation, values: Mapping[str, object], unset: object = None) -> None:
+    """Raise ``InvalidRequest`` if the arguments of a call of ``operation`` break a rule of the document.
+
+    A value that ``is unset`` (the generated package's ``UNSET``) counts as not given.
+    """
+    given = values if unset is None else {name: value for name, value in values.items() if value is not unset}
+    check_query(operation.parameters, operation.exactly_one_of, given)
 
 
 def check_wire(

@@ -31,13 +31,10 @@ def _get_kwargs(
     check_request(
         OPERATION,
         {
-            _name: _value
-            for _name, _value in {
-                "uuids": uuids,
-                "identifiers": identifiers,
-            }.items()
-            if _value is not UNSET
+            "uuids": uuids,
+            "identifiers": identifiers,
         },
+        unset=UNSET,
     )
 
     params: dict[str, Any] = {}
