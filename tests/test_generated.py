@@ -140,10 +140,10 @@ def test_unreadable_documented_answer_is_a_typed_error(client: Client, recorder:
 
 
 def test_changing_max_items_in_the_spec_changes_the_limit(tmp_path: Path) -> None:
-    """Regenerate from a copy of the spec with maxItems 5: the new client refuses 6 with no hand edit."""
+    """Regenerate from a copy of the spec with maxItems 7: the new client refuses 8 with no hand edit."""
     spec = (ROOT / "openapi.yaml").read_text()
     assert spec.count("maxItems: 20") == 2
-    (tmp_path / "openapi.yaml").write_text(spec.replace("maxItems: 20", "maxItems: 5"))
+    (tmp_path / "openapi.yaml").write_text(spec.replace("maxItems: 20", "maxItems: 7"))
     output = tmp_path / "pkg" / "upbit_client"
     bin_dir = str(Path(sys.executable).parent)
     subprocess.run(
@@ -160,16 +160,16 @@ def test_changing_max_items_in_the_spec_changes_the_limit(tmp_path: Path) -> Non
         env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
     )
     source = (output / "registry.py").read_text()
-    assert re.search(r"max_items=5,", source)
+    assert re.search(r"max_items=7,", source)
     # Import the regenerated package under its own name, beside the installed one.
-    shutil.move(str(output), str(tmp_path / "pkg" / "upbit_client_five"))
+    shutil.move(str(output), str(tmp_path / "pkg" / "upbit_client_seven"))
     sys.path.insert(0, str(tmp_path / "pkg"))
     try:
-        module = importlib.import_module("upbit_client_five.api.order.cancel_orders_by_ids")
-        errors = importlib.import_module("upbit_client_five.errors")
-        with pytest.raises(errors.InvalidRequest, match=r"maxItems: 5\); given: 6 items"):
-            module._get_kwargs(uuids=[str(n) for n in range(6)])
-        assert module._get_kwargs(uuids=[str(n) for n in range(5)])["params"]["uuids[]"] == ["0", "1", "2", "3", "4"]
+        module = importlib.import_module("upbit_client_seven.api.order.cancel_orders_by_ids")
+        errors = importlib.import_module("upbit_client_seven.errors")
+        with pytest.raises(errors.InvalidRequest, match=r"maxItems: 7\); given: 8 items"):
+            module._get_kwargs(uuids=[str(n) for n in range(8)])
+        assert module._get_kwargs(uuids=[str(n) for n in range(7)])["params"]["uuids[]"] == [str(n) for n in range(7)]
     finally:
         sys.path.remove(str(tmp_path / "pkg"))
 
