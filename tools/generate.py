@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "runtime"))
 
 import openapi_python_client  # noqa: E402
+from jinja2 import FileSystemBytecodeCache  # noqa: E402
 from openapi_python_client import Project  # noqa: E402
 from openapi_python_client.config import Config, ConfigFile, MetaType  # noqa: E402
 from openapi_python_client.parser import GeneratorData  # noqa: E402
@@ -130,6 +131,10 @@ def build(spec: Path, config_path: Path, package_dir: Path) -> None:
     if not isinstance(openapi, GeneratorData):
         raise SpecError(str(spec), f"{openapi.header}\n{openapi.detail or ''}")
     project = UpbitProject(openapi=openapi, config=config, custom_template_path=TEMPLATES)
+    # Compiled templates are cached by their source's checksum: the same output, half the time.
+    cache = Path(tempfile.gettempdir()) / f"upbit-generate-jinja-{os.getuid()}"
+    cache.mkdir(mode=0o700, exist_ok=True)
+    project.env.bytecode_cache = FileSystemBytecodeCache(str(cache))
     project.document = document
     problems = project.build()
     # Treat warnings as failures too: a skipped endpoint (e.g. a broken $ref) is only a warning to the generator.
