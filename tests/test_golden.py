@@ -20,7 +20,7 @@ import pytest
 from tests.generation_support import ROOT, SPECS, generate_package, import_generated, run_generate
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_auth import UpbitAuth
-from upbit_sandbox import SandboxExchange
+from upbit_sandbox import SandboxExchange, running_server
 
 GOLDEN = "golden_client"
 OPEN_ORDERS = "open_orders_client"
@@ -190,3 +190,18 @@ def test_open_orders_is_signed_right_and_the_sandbox_answers_200(open_orders: Pa
         "/v1/orders/open?market=KRW-BTC&states%5B%5D=wait&states%5B%5D=watch&page=2&limit=100&order_by=desc"
     )
     assert (exchange.requests[0].status, exchange.requests[0].access_key) == (200, TEST_ACCESS_KEY)
+
+
+def test_open_orders_is_answered_200_by_the_sandbox_server_on_loopback(open_orders: Path) -> None:
+    """The same through ``running_server``, the server ``upbit-sandbox`` starts."""
+    registry = import_generated(open_orders, f"{OPEN_ORDERS}.registry")
+    exchange = SandboxExchange({TEST_ACCESS_KEY: TEST_SECRET_KEY}, operations=registry.OPERATIONS)
+    function = import_generated(open_orders, f"{OPEN_ORDERS}.api.order.list_open_orders").sync_detailed
+    client_module = importlib.import_module(f"{OPEN_ORDERS}.client")
+    with (
+        running_server(exchange) as url,
+        client_module.Client(base_url=url, httpx_args={"auth": UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY)}) as client,
+    ):
+        response = function(client=client, order_by="asc", state="watch")
+    assert response.status_code == 200
+    assert [(r.method, r.status) for r in exchange.requests] == [("GET", 200)]
