@@ -129,3 +129,11 @@ def test_a_module_deleted_from_the_tree_is_not_in_the_next_wheel_built_there(
     (tree / "cancel" / "upbit_cancel" / "remaining_req.py").unlink()
     second = build(tree, tmp_path / "second")
     assert "upbit_cancel/remaining_req.py" not in zipfile.ZipFile(second).namelist()
+
+
+def test_the_sandbox_distribution_carries_and_pins_the_sdks_version() -> None:
+    sdk = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    sandbox = tomllib.loads((ROOT / "sandbox" / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert sandbox["version"] == sdk["version"]
+    assert f"upbit-order-cancel=={sdk['version']}" in sandbox["dependencies"]
+    assert sdk["optional-dependencies"]["sandbox"] == [f"upbit-order-cancel-sandbox=={sdk['version']}"]
