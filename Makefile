@@ -9,7 +9,7 @@ SOURCES := auth_plugin cancel sandbox runtime tests tools bench
 # ruff must be on PATH for the generator's post hooks.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help generate check-generated lint format typecheck test pytest demo bench cassettes clean
+.PHONY: help generate check-generated lint format typecheck test pytest demo bench cassettes dist clean
 
 help:
 	@echo "make demo             cancel a batch of orders on the embedded sandbox exchange"
@@ -18,6 +18,7 @@ help:
 	@echo "make check-generated  fail if $(GENERATED) differs from a fresh generation"
 	@echo "make bench            benchmarks against the loopback sandbox (not part of make test)"
 	@echo "make cassettes        re-record the vcrpy cassettes from the sandbox"
+	@echo "make dist             sdists and wheels of the SDK and the sandbox into dist/, built from fresh sdists"
 
 $(STAMP): requirements-dev.txt pyproject.toml sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,8 +63,15 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
+# Each wheel is built from a fresh sdist in a temporary folder (python -m build), never from a build/
+# left in the tree: a module deleted from the tree cannot ship in a later wheel.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/python -m build --no-isolation --outdir dist sandbox
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
 
 # Re-record tests/cassettes/*.yaml: each cassette test starts its own seeded sandbox on 127.0.0.1 while recording.
 cassettes: $(STAMP)

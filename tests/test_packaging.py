@@ -1,0 +1,139 @@
+"""What a team gets from the wheels: an installable SDK with its version, commands and types, nothing stale.
+
+These build real sdists and wheels (``python -m build``, as ``make dist`` does) and install them into
+a fresh virtual environment, the way another team would consume the package.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+SKIP_IN_COPY = {".git", ".venv", "dist", "build", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis"}
+
+CONSUMER = """\
+from upbit_auth import UpbitAuth
+from upbit_cancel import BatchResult, UpbitAPIError, __version__, cancel_orders, connect, unwrap
+from upbit_client.api.order import cancel_orders_by_ids
+from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange
+
+
+def cancel_one(uuid: str) -> str:
+    exchange = SandboxExchange()
+    transport = exchange.transport()
+    with connect(access_key=DEMO_ACCESS_KEY, secret_key=DEMO_SECRET_KEY, httpx_args={"transport": transport}) as client:
+        try:
+            return repr(unwrap(cancel_orders_by_ids.sync_detailed(client=client, uuids=[uuid])).to_dict())
+        except UpbitAPIError as error:
+            return error.name
+
+
+def cancel_many(uuids: list[str]) -> BatchResult:
+    return cancel_orders(connect(environ={"UPBIT_ACCESS_KEY": "a", "UPBIT_SECRET_KEY": "b"}), uuids=uuids)
+
+
+auth: UpbitAuth = UpbitAuth("access", "secret")
+version: str = __version__
+"""
+
+
+def run(*command: str | Path, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([str(part) for part in command], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, (
+        f"{' '.join(map(str, command))} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    )
+    return done
+
+
+def build(source: Path, outdir: Path) -> Path:
+    """An sdist and a wheel built from it, as ``make dist`` does; returns the wheel."""
+    run(sys.executable, "-m", "build", "--no-isolation", "--outdir", outdir, source)
+    (wheel,) = outdir.glob("*.whl")
+    return wheel
+
+
+def copy_of_the_tree(destination: Path) -> Path:
+    shutil.copytree(
+        ROOT,
+        destination,
+        ignore=lambda folder, names: [n for n in names if n in SKIP_IN_COPY or n.endswith(".egg-info")],
+    )
+    return destination
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the working tree, free to change."""
+    return copy_of_the_tree(tmp_path_factory.mktemp("tree") / "src")
+
+
+@pytest.fixture(scope="module")
+def wheels(tree: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("dist")
+    return {"sdk": build(tree, out / "sdk"), "sandbox": build(tree / "sandbox", out / "sandbox")}
+
+
+def test_wheels_install_into_a_fresh_venv_with_version_commands_and_types(
+    wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    venv = tmp_path / "venv"
+    # No pip inside (ensurepip is slow): this interpreter's pip installs into it.
+    run(sys.executable, "-m", "venv", "--without-pip", venv)
+    python, bin_dir = venv / "bin" / "python", venv / "bin"
+    # The [sandbox] extra resolves to the sandbox's own wheel, found next to the SDK's.
+    run(
+        sys.executable, "-m", "pip", "--python", python, "install", "--quiet",
+        "--find-links", wheels["sandbox"].parent,
+        f"upbit-order-cancel[sandbox] @ {wheels['sdk'].as_uri()}",
+    )  # fmt: skip
+    assert run(bin_dir / "upbit-cancel", "--version").stdout.strip() == f"upbit-cancel {VERSION}"
+    assert run(bin_dir / "upbit-sandbox", "--help").stdout.startswith("usage: upbit-sandbox")
+    code = "import upbit_auth, upbit_cancel, upbit_client, upbit_sandbox as _; print(upbit_auth.__version__)"
+    imported = run(python, "-c", code, cwd=tmp_path)
+    assert imported.stdout.split() == [VERSION]
+    consumer = tmp_path / "consumer" / "app.py"
+    consumer.parent.mkdir()
+    consumer.write_text(CONSUMER, encoding="utf-8")
+    env_free = {name: value for name, value in os.environ.items() if name != "MYPYPATH"}
+    checked = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull,
+         "--python-executable", str(python), "app.py"],
+        cwd=consumer.parent, env=env_free, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_sdk_wheel_holds_the_sdk_and_not_the_sandbox(wheels: dict[str, Path]) -> None:
+    names = zipfile.ZipFile(wheels["sdk"]).namelist()
+    tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert tops == {"upbit_auth", "upbit_cancel", "upbit_client"}
+    assert {"upbit_auth/py.typed", "upbit_cancel/py.typed", "upbit_client/py.typed"} <= set(names)
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
+    sandbox_names = zipfile.ZipFile(wheels["sandbox"]).namelist()
+    assert {name.split("/")[0] for name in sandbox_names if ".dist-info" not in name} == {"upbit_sandbox"}
+
+
+def test_a_module_deleted_from_the_tree_is_not_in_the_next_wheel_built_there(
+    tree: Path, wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    assert "upbit_cancel/remaining_req.py" in zipfile.ZipFile(wheels["sdk"]).namelist()
+    (tree / "cancel" / "upbit_cancel" / "remaining_req.py").unlink()
+    second = build(tree, tmp_path / "second")
+    assert "upbit_cancel/remaining_req.py" not in zipfile.ZipFile(second).namelist()
+
+
+def test_the_sandbox_distribution_carries_and_pins_the_sdks_version() -> None:
+    sdk = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    sandbox = tomllib.loads((ROOT / "sandbox" / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert sandbox["version"] == sdk["version"]
+    assert f"upbit-order-cancel=={sdk['version']}" in sandbox["dependencies"]
+    assert sdk["optional-dependencies"]["sandbox"] == [f"upbit-order-cancel-sandbox=={sdk['version']}"]
