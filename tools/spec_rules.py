@@ -15,10 +15,12 @@ inline or sibling ``format: uuid`` gives a ``UUID`` signature and a uuid rule al
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from upbit_client_runtime.rules import Operation, ParameterRule, RateLimit, ValueRule
+from upbit_client_runtime.rules import Operation, ParameterRule, RateLimit, ValueRule, check_query
+from upbit_client_runtime.sdk_errors import InvalidRequest
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -162,8 +164,6 @@ def value_rule(schema: Mapping[str, Any], what: str, location: str) -> ValueRule
         raise SpecError(location, f"enum of {what} must be a non-empty list, not {enum!r}")
     pattern = schema.get("pattern")
     if pattern is not None:
-        import re
-
         try:
             re.compile(pattern)
         except re.error as exc:
@@ -236,9 +236,6 @@ def _check_default(rule: ParameterRule, schema: Mapping[str, Any], what: str, lo
     """A default the rules refuse would make every call without the parameter break the spec."""
     if "default" not in schema:
         return
-    from upbit_client_runtime.rules import check_query
-    from upbit_client_runtime.sdk_errors import InvalidRequest
-
     default = schema["default"]
     checked = rule.value if not rule.is_array else rule.item
     if checked is not None and checked.format in ("date-time", "date", "uuid"):
