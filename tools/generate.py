@@ -159,7 +159,12 @@ def replace(output: Path, built: Path) -> None:
         shutil.copytree(built, staging / output.name)
         if output.exists():
             output.rename(old)
-        (staging / output.name).rename(output)
+        try:
+            (staging / output.name).rename(output)
+        except OSError:
+            if old.exists():
+                old.rename(output)  # put the previous output back before reporting the failure
+            raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
