@@ -177,7 +177,11 @@ class SandboxExchange:
         self._used_nonces: dict[str, set[str]] = {}
         self._windows: dict[tuple[str, str], _Window] = {}
         self._log: list[RequestRecord] = []
-        self._routes = [(_route(operation.path), operation) for operation in (operations or OPERATIONS).values()]
+        # Literal paths before templated ones, so /v1/orders/uuids is never taken for /v1/orders/{id}.
+        self._routes = sorted(
+            ((_route(operation.path), operation) for operation in (operations or OPERATIONS).values()),
+            key=lambda route: len(route[0][1]),
+        )
 
     # --- the order book -------------------------------------------------------------------------------
 
