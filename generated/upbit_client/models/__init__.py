@@ -3,6 +3,8 @@
 from .cancel_orders_group import CancelOrdersGroup
 from .cancel_orders_order import CancelOrdersOrder
 from .cancel_orders_result import CancelOrdersResult
+from .list_orders_by_ids_order_by import ListOrdersByIdsOrderBy
+from .order import Order
 from .upbit_error import UpbitError
 from .upbit_error_body import UpbitErrorBody
 
@@ -10,6 +12,8 @@ __all__ = (
     "CancelOrdersGroup",
     "CancelOrdersOrder",
     "CancelOrdersResult",
+    "ListOrdersByIdsOrderBy",
+    "Order",
     "UpbitError",
     "UpbitErrorBody",
 )

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.cancel_orders_order import CancelOrdersOrder
@@ -16,31 +18,42 @@ T = TypeVar("T", bound="CancelOrdersGroup")
 @_attrs_define
 class CancelOrdersGroup:
     """A group of orders: under `success` those whose cancellation was
-    requested, under `failed` those that could not be cancelled.
+    requested, under `failed` those that could not be cancelled. `count`
+    is informative: the orders listed are what the exchange did.
 
     """
 
-    count: int
+    count: int | None | Unset = UNSET
     """ The number of orders in this group. """
-    orders: list[CancelOrdersOrder]
+    orders: list[CancelOrdersOrder] | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        count = self.count
+        count: int | None | Unset
+        if isinstance(self.count, Unset):
+            count = UNSET
+        else:
+            count = self.count
 
-        orders = []
-        for orders_item_data in self.orders:
-            orders_item = orders_item_data.to_dict()
-            orders.append(orders_item)
+        orders: list[dict[str, Any]] | None | Unset
+        if isinstance(self.orders, Unset):
+            orders = UNSET
+        elif isinstance(self.orders, list):
+            orders = []
+            for orders_type_0_item_data in self.orders:
+                orders_type_0_item = orders_type_0_item_data.to_dict()
+                orders.append(orders_type_0_item)
+
+        else:
+            orders = self.orders
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "count": count,
-                "orders": orders,
-            }
-        )
+        field_dict.update({})
+        if count is not UNSET:
+            field_dict["count"] = count
+        if orders is not UNSET:
+            field_dict["orders"] = orders
 
         return field_dict
 
@@ -48,20 +61,50 @@ class CancelOrdersGroup:
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         from ..models.cancel_orders_order import CancelOrdersOrder
 
+        if not isinstance(src_dict, Mapping):
+            raise TypeError(
+                f"CancelOrdersGroup must be a JSON object, not {type(src_dict).__name__}"
+            )
         d = dict(src_dict)
-        count = d.pop("count")
-        if not isinstance(count, (int,)) or isinstance(count, bool):
-            raise TypeError(f"count must be int, not {type(count).__name__}")
+        count = cast(int | None | Unset, d.pop("count", UNSET))
+        if not isinstance(
+            count,
+            (
+                int,
+                type(None),
+                Unset,
+            ),
+        ):
+            raise TypeError(f"count must be int or None, not {type(count).__name__}")
 
-        orders = []
-        _orders = d.pop("orders")
-        if not isinstance(_orders, list):
-            raise TypeError(f"orders must be a list, not {type(_orders).__name__}")
+        def _parse_orders(data: object) -> list[CancelOrdersOrder] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                orders_type_0 = []
+                _orders_type_0 = data
+                if not isinstance(_orders_type_0, list):
+                    raise TypeError(
+                        f"orders_type_0 must be a list, not {type(_orders_type_0).__name__}"
+                    )
 
-        for orders_item_data in _orders:
-            orders_item = CancelOrdersOrder.from_dict(orders_item_data)
+                for orders_type_0_item_data in _orders_type_0:
+                    orders_type_0_item = CancelOrdersOrder.from_dict(
+                        orders_type_0_item_data
+                    )
 
-            orders.append(orders_item)
+                    orders_type_0.append(orders_type_0_item)
+
+                return orders_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[CancelOrdersOrder] | None | Unset, data)
+
+        orders = _parse_orders(d.pop("orders", UNSET))
 
         cancel_orders_group = cls(
             count=count,

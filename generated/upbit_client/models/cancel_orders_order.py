@@ -13,12 +13,16 @@ T = TypeVar("T", bound="CancelOrdersOrder")
 
 @_attrs_define
 class CancelOrdersOrder:
-    """One order of a cancel result."""
+    """One order of a cancel result. No field is required: an order named by
+    a uuid the exchange does not know has no market it could report (null
+    or absent), one named by an unknown identifier has no uuid.
 
-    uuid: str
-    """ UUID of the order. """
-    market: str
-    """ Market pair of the order. """
+    """
+
+    uuid: None | str | Unset = UNSET
+    """ UUID of the order; null or absent for an unknown identifier. """
+    market: None | str | Unset = UNSET
+    """ Market pair of the order; null or absent for an order the exchange does not know. """
     identifier: None | str | Unset = UNSET
     """ The client-chosen identifier of the order. Present only for orders
     created from 2024-10-18 on; may be absent or null.
@@ -26,9 +30,17 @@ class CancelOrdersOrder:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        uuid = self.uuid
+        uuid: None | str | Unset
+        if isinstance(self.uuid, Unset):
+            uuid = UNSET
+        else:
+            uuid = self.uuid
 
-        market = self.market
+        market: None | str | Unset
+        if isinstance(self.market, Unset):
+            market = UNSET
+        else:
+            market = self.market
 
         identifier: None | str | Unset
         if isinstance(self.identifier, Unset):
@@ -38,12 +50,11 @@ class CancelOrdersOrder:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "uuid": uuid,
-                "market": market,
-            }
-        )
+        field_dict.update({})
+        if uuid is not UNSET:
+            field_dict["uuid"] = uuid
+        if market is not UNSET:
+            field_dict["market"] = market
         if identifier is not UNSET:
             field_dict["identifier"] = identifier
 
@@ -51,14 +62,32 @@ class CancelOrdersOrder:
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        if not isinstance(src_dict, Mapping):
+            raise TypeError(
+                f"CancelOrdersOrder must be a JSON object, not {type(src_dict).__name__}"
+            )
         d = dict(src_dict)
-        uuid = d.pop("uuid")
-        if not isinstance(uuid, (str,)):
-            raise TypeError(f"uuid must be str, not {type(uuid).__name__}")
+        uuid = cast(None | str | Unset, d.pop("uuid", UNSET))
+        if not isinstance(
+            uuid,
+            (
+                str,
+                type(None),
+                Unset,
+            ),
+        ):
+            raise TypeError(f"uuid must be str or None, not {type(uuid).__name__}")
 
-        market = d.pop("market")
-        if not isinstance(market, (str,)):
-            raise TypeError(f"market must be str, not {type(market).__name__}")
+        market = cast(None | str | Unset, d.pop("market", UNSET))
+        if not isinstance(
+            market,
+            (
+                str,
+                type(None),
+                Unset,
+            ),
+        ):
+            raise TypeError(f"market must be str or None, not {type(market).__name__}")
 
         identifier = cast(None | str | Unset, d.pop("identifier", UNSET))
         if not isinstance(

@@ -37,6 +37,10 @@ class UpbitError:
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         from ..models.upbit_error_body import UpbitErrorBody
 
+        if not isinstance(src_dict, Mapping):
+            raise TypeError(
+                f"UpbitError must be a JSON object, not {type(src_dict).__name__}"
+            )
         d = dict(src_dict)
         error = UpbitErrorBody.from_dict(d.pop("error"))
 

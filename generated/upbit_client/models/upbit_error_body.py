@@ -35,6 +35,10 @@ class UpbitErrorBody:
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        if not isinstance(src_dict, Mapping):
+            raise TypeError(
+                f"UpbitErrorBody must be a JSON object, not {type(src_dict).__name__}"
+            )
         d = dict(src_dict)
         name = d.pop("name")
         if not isinstance(name, (str,)):
