@@ -8,6 +8,8 @@ to change.
 from .batch import ProgressCallback, cancel_orders, cancel_orders_async
 from .errors import (
     AuthenticationError,
+    BatchCancelled,
+    BatchInterrupted,
     InvalidRequest,
     InvalidResponse,
     MissingCredentials,
@@ -21,15 +23,19 @@ from .errors import (
     UpbitClientError,
     unwrap,
 )
-from .results import BatchResult, ErrorInfo, OrderRef, UnconfirmedOrder
+from .results import BatchResult, ErrorInfo, FailureReason, NotSentOrder, OrderRef, UnconfirmedOrder
 
 __all__ = [
     "AuthenticationError",
+    "BatchCancelled",
+    "BatchInterrupted",
     "BatchResult",
     "ErrorInfo",
+    "FailureReason",
     "InvalidRequest",
     "InvalidResponse",
     "MissingCredentials",
+    "NotSentOrder",
     "OrderRef",
     "PermissionDenied",
     "ProgressCallback",
