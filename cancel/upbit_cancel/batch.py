@@ -22,8 +22,8 @@ Retry rules, chosen so that an id can neither be lost nor be reported wrongly:
   ``blocked`` is set;
 - any other error status (401/403 auth errors, 400, 404): not retried, the chunk is unconfirmed.
 
-Confirm phase (``confirm=True``, the default): every id still unconfirmed and every id reported
-failed is looked up with ``GET /v1/orders/uuids`` (up to the spec's ``maxItems`` per call, through
+Confirm phase (``confirm=True``, the default): every id reported failed, and every id unconfirmed
+after an attempt the exchange may have applied without our hearing the answer, is looked up with ``GET /v1/orders/uuids`` (up to the spec's ``maxItems`` per call, through
 the same limiter), and its ``state`` decides: ``cancel`` after a lost answer is success
 (``confirmed_by="lookup"``), ``cancel`` otherwise ``already_cancelled``, ``done`` ``filled``,
 ``wait``/``watch`` ``still_open``, absent ``not_found``. When every order was cancelled on the first
@@ -170,14 +170,21 @@ def _ref(item: object) -> OrderRef | None:
 
 
 def _orders(group: object, where: str) -> list[OrderRef]:
-    """The orders of one group; an absent, null or unreadable group names none."""
-    if not isinstance(group, CancelOrdersGroup):
+    """The orders of one group; an absent, null or unreadable group names none.
+
+    The generated model keeps a group or a list it could not type-check as plain JSON: the orders
+    are still read from it, each by the fields it does carry.
+    """
+    if isinstance(group, CancelOrdersGroup):
+        items, count = group.orders, group.count
+    elif isinstance(group, dict):
+        items, count = group.get("orders"), group.get("count")
+    else:
         if not isinstance(group, (Unset, type(None))):
             log.debug("%s is not an object; it names no order", where)
         return []
-    items = group.orders if isinstance(group.orders, list) else []
-    refs = [ref for ref in map(_ref, items) if ref is not None]
-    if isinstance(group.count, int) and group.count != len(refs):
+    refs = [ref for ref in map(_ref, items if isinstance(items, list) else []) if ref is not None]
+    if isinstance(count, int) and count != len(refs):
         # The orders listed are what counts; ids not listed are looked up anyway.
         log.debug("%s.count is %d but %d orders are listed", where, group.count, len(refs))
     return refs
@@ -444,15 +451,23 @@ class _Batch:
 
     # --- confirm phase ----------------------------------------------------------------------
 
-    @staticmethod
-    def _needs_lookup(outcome: _Outcome | None) -> bool:
-        return isinstance(outcome, ErrorInfo) or (isinstance(outcome, tuple) and outcome[0] == "failed")
+    def _needs_lookup(self, order_id: str) -> bool:
+        """Reported failed (why?), or unconfirmed after an attempt the exchange may have applied unheard.
+
+        Ids the exchange refused with an error status (400/401/403/404) stay unconfirmed with that error:
+        nothing was applied, and the same keys would be refused again. Ids only ever met with connect
+        errors were never delivered, so a lookup could not tell more either.
+        """
+        outcome = self.outcomes.get(order_id)
+        if isinstance(outcome, tuple):
+            return outcome[0] == "failed"
+        return isinstance(outcome, ErrorInfo) and order_id in self.lost
 
     def lookups(self) -> list[_Lookup]:
         """The lookups the confirm phase needs: every id unconfirmed or reported failed, in order given."""
         if self.blocked is not None:
             return []
-        needed = [order_id for order_id in self.ids if self._needs_lookup(self.outcomes.get(order_id))]
+        needed = [order_id for order_id in self.ids if self._needs_lookup(order_id)]
         self.confirm.ids = needed
         return [_Lookup(number, part) for number, part in enumerate(_chunks(needed, _lookup_chunk_size(self.kind)), 1)]
 
@@ -505,13 +520,26 @@ class _Batch:
         for order_id in lookup.ids:
             self.confirm.errors[order_id] = error
 
+    def _unlooked(self, order_id: str, before: _Outcome) -> _Outcome:
+        """The outcome of an id no lookup settled (``confirm=False``, or the lookup got no usable answer)."""
+        error = self.confirm.errors.get(order_id)
+        if isinstance(before, tuple) and before[0] == "failed" and order_id in self.lost:
+            # The retry's "failed" may be the echo of the lost attempt that did cancel it.
+            lost = "an earlier attempt's answer was lost"
+            detail = f"; {error.message}" if error is not None else ""
+            return ErrorInfo(
+                "failed_after_lost_answer",
+                f"reported failed on a retry after {lost}: that attempt may have cancelled it{detail}",
+                200,
+            )
+        if isinstance(before, ErrorInfo) and error is not None:
+            return ErrorInfo(before.name, f"{before.message}; {error.message}", before.status)
+        return before
+
     def _confirmed(self, order_id: str, before: _Outcome) -> _Outcome:
-        """The final outcome of an id the confirm phase looked up."""
+        """The final outcome of an id after the confirm phase (or without it)."""
         if order_id not in self.confirm.looked_up:
-            error = self.confirm.errors.get(order_id)
-            if isinstance(before, ErrorInfo) and error is not None:
-                return ErrorInfo(before.name, f"{before.message}; {error.message}", before.status)
-            return before
+            return self._unlooked(order_id, before)
         order = self.confirm.found.get(order_id)
         prior = before[1] if isinstance(before, tuple) else None
         if order is None:
@@ -580,7 +608,7 @@ class _Batch:
         confirming = set(self.confirm.ids)
         for order_id in self.ids:
             outcome = self._unfinished(unfinished[order_id]) if order_id in unfinished else self.outcomes[order_id]
-            if order_id in confirming:
+            if order_id in confirming or order_id in self.lost:
                 outcome = self._confirmed(order_id, outcome)
             if isinstance(outcome, _Sent):
                 result.not_sent.append(NotSentOrder(order_id, self.kind, outcome.why))
