@@ -126,7 +126,7 @@ def test_answers_we_cannot_trust_exit_1_with_every_id_unconfirmed(
     assert len(err.splitlines()) <= 1
     assert_report_has_every_id_once(report, ids)
     assert report["unconfirmed"]["count"] == 5
-    assert 1 < server.count <= 5  # retried, but boundedly
+    assert 1 < server.count <= 10  # the cancel and then its order lookup, each retried, but boundedly
 
 
 def test_one_reset_chunk_in_a_big_batch_still_exits_0(capsys: pytest.CaptureFixture[str], serve: Any) -> None:

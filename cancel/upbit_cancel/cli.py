@@ -432,8 +432,8 @@ def format_table(result: BatchResult, ids: Sequence[str]) -> str:
     header = ("UUID" if result.id_kind == "uuids" else "IDENTIFIER", "MARKET", "OUTCOME", "REASON")
     widths = [max(len(row[column]) for row in (header, *ordered)) for column in range(3)]
     lines = [
-        f"{len(result.success)} cancelled, {len(result.failed)} failed, {len(result.unconfirmed)} unconfirmed, "
-        f"{len(result.not_sent)} not sent",
+        f"{len(result.success)} cancelled, {len(result.failed)} failed, {len(result.unconfirmed)} unconfirmed"
+        + (f", {len(result.not_sent)} not sent" if result.not_sent else ""),
         *(
             "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
             for row in (header, *ordered)

@@ -40,8 +40,9 @@ class OrderRef:
 
     Any field the exchange left out or sent as null is None, except the one the batch matched the
     order by (``uuid`` for a batch by uuids, ``identifier`` for one by identifiers): that is always
-    the id given. ``reason`` is set for failed orders, ``confirmed_by`` for cancelled ones;
-    ``state`` is the lookup's order state when a lookup was made.
+    the id given. ``reason`` is set for failed orders, ``confirmed_by`` for cancelled ones
+    (``to_dict`` shows it only when it is ``"lookup"``); ``state`` is the lookup's order state
+    when a lookup was made.
     """
 
     uuid: str | None
@@ -55,7 +56,7 @@ class OrderRef:
         data: dict[str, Any] = {"uuid": self.uuid, "market": self.market, "identifier": self.identifier}
         if self.reason is not None:
             data["reason"] = self.reason
-        if self.confirmed_by is not None:
+        if self.confirmed_by == "lookup":
             data["confirmed_by"] = self.confirmed_by
         if self.state is not None:
             data["state"] = self.state
