@@ -193,7 +193,7 @@ UNMATCHABLE = {
     "missing-success": ({"failed": {"count": 0, "orders": []}}, "missing_from_answer"),
     "count-two": ({"success": {"count": "two", "orders": []}, "failed": NO_FAILED}, "missing_from_answer"),
     "orders-not-list": ({"success": {"count": 1, "orders": {"uuid": "x"}}, "failed": NO_FAILED}, "missing_from_answer"),
-    "uuid-int": ({"success": {"count": 1, "orders": [{"uuid": 1, "market": "KRW-BTC"}]}, "failed": NO_FAILED}, "missing_from_answer"),
+    "uuid-int": ({"success": {"count": 1, "orders": [{"uuid": 1}]}, "failed": NO_FAILED}, "missing_from_answer"),
     "body-list": ([], "invalid_response"),
 }  # fmt: skip
 

@@ -23,8 +23,8 @@ Retry rules, chosen so that an id can neither be lost nor be reported wrongly:
 - any other error status (401/403 auth errors, 400, 404): not retried, the chunk is unconfirmed.
 
 Confirm phase (``confirm=True``, the default): every id reported failed, and every id unconfirmed
-after an attempt the exchange may have applied without our hearing the answer, is looked up with ``GET /v1/orders/uuids`` (up to the spec's ``maxItems`` per call, through
-the same limiter), and its ``state`` decides: ``cancel`` after a lost answer is success
+after an attempt the exchange may have applied without our hearing the answer, is looked up with
+``GET /v1/orders/uuids`` (up to the spec's ``maxItems`` per call, through the same limiter), and its ``state`` decides: ``cancel`` after a lost answer is success
 (``confirmed_by="lookup"``), ``cancel`` otherwise ``already_cancelled``, ``done`` ``filled``,
 ``wait``/``watch`` ``still_open``, absent ``not_found``. When every order was cancelled on the first
 answer, no lookup is sent.
