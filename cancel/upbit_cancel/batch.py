@@ -24,9 +24,10 @@ Retry rules, chosen so that an id can neither be lost nor be reported wrongly:
 
 Confirm phase (``confirm=True``, the default): every id reported failed, and every id unconfirmed
 after an attempt the exchange may have applied without our hearing the answer, is looked up with
-``GET /v1/orders/uuids`` (up to the spec's ``maxItems`` per call, through the same limiter), and its ``state`` decides: ``cancel`` after a lost answer is success
-(``confirmed_by="lookup"``), ``cancel`` otherwise ``already_cancelled``, ``done`` ``filled``,
-``wait``/``watch`` ``still_open``, absent ``not_found``. When every order was cancelled on the first
+``GET /v1/orders/uuids`` (up to the spec's ``maxItems`` per call, through the same limiter), and its
+``state`` decides: ``cancel`` after a lost answer is success (``confirmed_by="lookup"``), ``cancel``
+otherwise ``already_cancelled``, ``done`` ``filled``, ``wait``/``watch`` ``still_open``, absent
+``not_found``. When every order was cancelled on the first
 answer, no lookup is sent.
 """
 
@@ -175,6 +176,8 @@ def _orders(group: object, where: str) -> list[OrderRef]:
     The generated model keeps a group or a list it could not type-check as plain JSON: the orders
     are still read from it, each by the fields it does carry.
     """
+    items: object
+    count: object
     if isinstance(group, CancelOrdersGroup):
         items, count = group.orders, group.count
     elif isinstance(group, dict):
@@ -186,7 +189,7 @@ def _orders(group: object, where: str) -> list[OrderRef]:
     refs = [ref for ref in map(_ref, items if isinstance(items, list) else []) if ref is not None]
     if isinstance(count, int) and count != len(refs):
         # The orders listed are what counts; ids not listed are looked up anyway.
-        log.debug("%s.count is %d but %d orders are listed", where, group.count, len(refs))
+        log.debug("%s.count is %d but %d orders are listed", where, count, len(refs))
     return refs
 
 
