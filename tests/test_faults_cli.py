@@ -42,7 +42,7 @@ def cancel(url: str, ids: list[str], capsys: pytest.CaptureFixture[str], timeout
 
 def report_ids(report: Any) -> list[str]:
     found = [order["uuid"] for group in ("success", "failed") for order in report[group]["orders"]]
-    return found + [order["uuid"] for order in report["unconfirmed"]["orders"]]
+    return found + [order["uuid"] for group in ("unconfirmed", "not_sent") for order in report[group]["orders"]]
 
 
 def assert_report_has_every_id_once(report: Any, ids: list[str]) -> None:
