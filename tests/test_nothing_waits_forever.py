@@ -27,7 +27,10 @@ SILENCE = 30.0  # longer than any test waits: the server stops (and lets go) whe
 
 
 def test_the_generated_clients_have_a_finite_timeout_by_default() -> None:
-    for client in (Client(base_url="http://127.0.0.1:9"), AuthenticatedClient(base_url="http://127.0.0.1:9", token="t")):
+    for client in (
+        Client(base_url="http://127.0.0.1:9"),
+        AuthenticatedClient(base_url="http://127.0.0.1:9", token="t"),
+    ):
         for http in (client.get_httpx_client(), client.get_async_httpx_client()):
             timeout = http.timeout
             assert None not in (timeout.connect, timeout.read, timeout.write, timeout.pool)
