@@ -61,8 +61,14 @@ CASES: dict[str, tuple[Any, dict[str, str]]] = {
     "success-missing": ({"failed": group(entry(FILLED), UNKNOWN_NULL)}, LOOKED_UP),
     "success-null": ({"success": None, "failed": group(entry(FILLED), UNKNOWN_NULL)}, LOOKED_UP),
     "failed-missing": ({"success": group(entry(OPEN))}, SETTLED),
-    "count-disagrees": ({"success": group(entry(OPEN), count=7), "failed": group(entry(FILLED), UNKNOWN_NULL, count=0)}, SETTLED),
-    "unasked-entry": ({"success": group(entry(OPEN), entry("someone-else")), "failed": group(entry(FILLED), UNKNOWN_NULL)}, SETTLED),
+    "count-disagrees": (
+        {"success": group(entry(OPEN), count=7), "failed": group(entry(FILLED), UNKNOWN_NULL, count=0)},
+        SETTLED,
+    ),
+    "unasked-entry": (
+        {"success": group(entry(OPEN), entry("someone-else")), "failed": group(entry(FILLED), UNKNOWN_NULL)},
+        SETTLED,
+    ),
     "empty-object": ({}, LOOKED_UP),
     "array": ([entry(OPEN)], LOOKED_UP),
     "html": (b"<html><body>200 OK from a proxy</body></html>", LOOKED_UP),
