@@ -113,13 +113,18 @@ async def test_cancelling_the_async_batch_waits_for_answers_in_flight_and_carrie
     assert len(exchange.orders("cancel")) == 40
 
 
-def run_command(url: str, ids: list[str], tmp_path: Path, signum: int, after: float) -> tuple[int, str, str]:
+def run_command(
+    exchange: SandboxExchange, url: str, ids: list[str], tmp_path: Path, signum: int, after: int
+) -> tuple[int, str, str]:
+    """Run the command and send ``signum`` once the exchange has answered ``after`` requests."""
     (tmp_path / "ids.txt").write_text("\n".join(ids) + "\n")
     env = {name: value for name, value in os.environ.items() if not name.startswith("UPBIT_")}
     env |= {"UPBIT_OPEN_API_ACCESS_KEY": DEMO_ACCESS_KEY, "UPBIT_OPEN_API_SECRET_KEY": DEMO_SECRET_KEY}
     argv = [str(UPBIT_CANCEL), "--uuids-from", str(tmp_path / "ids.txt"), "--json", "--server-url", url]
     child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(after)
+    deadline = time.monotonic() + 20
+    while len(exchange.requests) < after and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.02)
     child.send_signal(signum)
     out, err = child.communicate(timeout=30)
     return child.returncode, out, err
@@ -127,12 +132,12 @@ def run_command(url: str, ids: list[str], tmp_path: Path, signum: int, after: fl
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_the_command_prints_the_report_and_exits_130_when_interrupted(tmp_path: Path, signum: int) -> None:
-    # 10 requests a second: 600 ids (30 chunks) take about 3 s, so the signal lands in the middle.
+    # 10 requests a second: 600 ids (30 chunks) take about 3 s; the signal comes after 12 answers.
     exchange = SandboxExchange(rate_limit_per_second=10)
     ids = [exchange.add_order(f"o-{n:05d}").uuid for n in range(600)]
     server, url = start_server(exchange)
     try:
-        status, out, err = run_command(url, ids, tmp_path, signum, after=1.5)
+        status, out, err = run_command(exchange, url, ids, tmp_path, signum, after=12)
     finally:
         server.stop()
     assert status == 130, err
