@@ -278,6 +278,8 @@ class _Batch:
         self.blocked: ErrorInfo | None = None
         self.stopping = False
         """Set on interruption: nothing more is sent."""
+        self.sending_tasks: set[asyncio.Task[Any]] = set()
+        """Async workers with a request in flight (an interruption lets them finish)."""
 
     def time_left(self) -> float:
         return self.timeout_total - (time.monotonic() - self.started)
@@ -697,6 +699,9 @@ async def _send_async(client: AnyClient, kind: IdKind, ids: list[str], *, lookup
 
 
 async def _bounded_async(batch: _Batch, client: AnyClient, ids: list[str], *, lookup: bool = False) -> Any:
+    task = asyncio.current_task()
+    if task is not None:
+        batch.sending_tasks.add(task)
     try:
         # ``timeout_total`` bounds the whole batch, a request in flight included.
         return await asyncio.wait_for(
@@ -704,6 +709,9 @@ async def _bounded_async(batch: _Batch, client: AnyClient, ids: list[str], *, lo
         )
     except TimeoutError:
         return httpx.ReadTimeout(f"no answer before timeout_total of {batch.timeout_total:g}s")
+    finally:
+        if task is not None:
+            batch.sending_tasks.discard(task)
 
 
 def _drive_sync(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
@@ -907,6 +915,9 @@ async def _run_async(
         await asyncio.wait(tasks)
     except asyncio.CancelledError:
         batch.stopping = True
+        for task in tasks:
+            if task not in batch.sending_tasks:
+                task.cancel()  # waiting for a permit or between requests: nothing to wait for
         with contextlib.suppress(asyncio.CancelledError):
             # Answers already in flight may still tell what the exchange did.
             await asyncio.wait(tasks, timeout=_grace(client, batch))
