@@ -101,9 +101,8 @@ def test_the_lost_answer_fault_closes_the_loopback_connection_without_an_answer(
     book = SandboxExchange(drop_answer_every=1)
     order = book.add_order("a")
     query = wire_query("uuids", [order.uuid])
-    with running_server(book) as url, httpx.Client(base_url=url) as client:
-        with pytest.raises(httpx.RemoteProtocolError):
-            client.delete(f"{ENDPOINT_PATH}?{query}", headers=bearer(make_token(query)))
+    with running_server(book) as url, httpx.Client(base_url=url) as client, pytest.raises(httpx.RemoteProtocolError):
+        client.delete(f"{ENDPOINT_PATH}?{query}", headers=bearer(make_token(query)))
     assert book.order("a").state == "cancel"
 
 
