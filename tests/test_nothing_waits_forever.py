@@ -88,3 +88,12 @@ def test_the_confirm_phase_is_bounded_by_timeout_total_too(mode: str, serve: Any
     assert [request.method for request in server.requests] == ["DELETE", "GET"]
     assert [order.id for order in result.unconfirmed] == ids
     assert all("order lookup" in order.error.message for order in result.unconfirmed)
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("inf"), float("nan")])
+def test_a_timeout_total_that_could_never_end_or_never_start_is_refused_before_sending(bad: float) -> None:
+    exchange, ids = new_exchange(1)
+    client = Client(base_url="https://api.upbit.com", httpx_args={"transport": exchange.transport()})
+    with client, pytest.raises(ValueError, match=r"timeout_total must be a positive, finite number.*given"):
+        cancel_orders(client, uuids=ids, timeout_total=bad)
+    assert exchange.requests == []
