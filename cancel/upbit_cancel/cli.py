@@ -3,11 +3,11 @@
 Usage::
 
     upbit-cancel (--uuid ID ... | --identifier ID ... | --uuids-from FILE | --identifiers-from FILE)
-                 [--server-url URL | --region kr|sg|id|th] [--json] [--timeout SECONDS]
+                 [--server-url URL | --region kr|sg|id|th] [--json] [--timeout SECONDS] [--no-confirm]
 
 This module only turns arguments, environment and files into a call of the async batch layer
-(``upbit_cancel.batch.cancel_orders_async``, which chunks, rate-limits and retries) and turns its
-``BatchResult`` into a report and an exit status:
+(``upbit_cancel.batch.cancel_orders_async``, which chunks, rate-limits, retries and confirms) and
+turns its ``BatchResult`` into a report and an exit status:
 
 - 0: every order was cancelled;
 - 1: some orders failed (filled, already cancelled, not found, still open), are unconfirmed or were
