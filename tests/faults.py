@@ -11,6 +11,7 @@ Raw sockets on purpose: ``http.server`` cannot reset a connection half-way throu
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -18,11 +19,14 @@ import socketserver
 import struct
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import jwt
 
 LOOPBACK = "127.0.0.1"
 MAX_HEADER_BYTES = 64 * 1024
@@ -343,15 +347,15 @@ def refused_url() -> str:
 
 
 def reported_ids(result: Any) -> list[str]:
-    """Every id a BatchResult mentions, with repeats, across success, failed and unconfirmed."""
+    """Every id a BatchResult mentions, with repeats, across success, failed, unconfirmed and not_sent."""
     by_uuid = result.id_kind == "uuids"
     found = [order.uuid if by_uuid else order.identifier for order in (*result.success, *result.failed)]
-    found += [order.id for order in result.unconfirmed]
+    found += [order.id for order in (*result.unconfirmed, *result.not_sent)]
     return found
 
 
 def assert_every_id_once(result: Any, ids: Sequence[str]) -> None:
-    """Every id given is in exactly one of success, failed, unconfirmed; nothing else is reported."""
+    """Every id given is in exactly one of success, failed, unconfirmed, not_sent; nothing else is reported."""
     seen = Counter(reported_ids(result))
     expected = Counter(dict.fromkeys(ids, 1))
     repeated = {key: n for key, n in seen.items() if n > 1}
@@ -360,13 +364,142 @@ def assert_every_id_once(result: Any, ids: Sequence[str]) -> None:
     assert not repeated, f"reported more than once: {dict(list(repeated.items())[:5])}"
     assert not missing, f"{len(missing)} ids lost, e.g. {missing[:5]}"
     assert not extra, f"{len(extra)} ids reported that were never given, e.g. {extra[:5]}"
-    counted = len(result.success) + len(result.failed) + len(result.unconfirmed)
+    counted = len(result.success) + len(result.failed) + len(result.unconfirmed) + len(result.not_sent)
     assert counted == len(expected)
     as_dict = result.to_dict()
-    assert sum(as_dict[group]["count"] for group in ("success", "failed", "unconfirmed")) == len(expected)
+    groups = ("success", "failed", "unconfirmed", "not_sent")
+    assert sum(as_dict[group]["count"] for group in groups) == len(expected)
 
 
 @contextlib.contextmanager
 def serving(script: Script | None = None, backend: Backend | None = None) -> Iterator[FaultServer]:
     with FaultServer(script, backend) as server:
         yield server
+
+
+# --- in-process: the sandbox's transport with faults in front of it -------------------------------------------
+
+Process = Callable[[], httpx.Response]
+Fault = Callable[[httpx.Request, Process], httpx.Response]
+"""Given the request and a function that has the sandbox answer it, answer (or raise) some other way."""
+
+
+def sandbox_error(status: int, name: str, message: str, sec: int = 10) -> httpx.Response:
+    """An error answer as Upbit sends it, for a fault to return instead of the sandbox's."""
+    return httpx.Response(
+        status,
+        json={"error": {"name": name, "message": message}},
+        headers={"Remaining-Req": f"group=default; min=1800; sec={sec}"},
+    )
+
+
+def lose_answer_after_processing(exc: type[httpx.TransportError] = httpx.ReadTimeout) -> Fault:
+    """The sandbox carries the request out; the client gets ``exc`` instead of its answer."""
+
+    def fault(request: httpx.Request, process: Process) -> httpx.Response:
+        process()
+        raise exc("the answer was lost", request=request)
+
+    return fault
+
+
+def refuse_connection(request: httpx.Request, process: Process) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+def replace_answer(response: httpx.Response, *, process_first: bool = False) -> Fault:
+    """Answer ``response`` instead of the sandbox (after letting it act, if ``process_first``)."""
+
+    def fault(request: httpx.Request, process: Process) -> httpx.Response:
+        if process_first:
+            process()
+        # A fresh copy each time: httpx binds a response's stream to the client that read it.
+        return httpx.Response(response.status_code, content=response.content, headers=response.headers)
+
+    return fault
+
+
+@dataclass
+class Sent:
+    """One request that reached the faulty transport."""
+
+    method: str
+    kind: str
+    ids: list[str]
+    nonce: str
+    status: int
+    """The status answered, or -1 when a fault raised instead."""
+    at: float
+
+
+@dataclass
+class FaultyExchange:
+    """A ``SandboxExchange`` behind an in-process transport that can be told to misbehave (``faults``).
+
+    Each request pops the next fault, if any, else the sandbox answers it. ``sent`` records every
+    request (the nonce is read from the token without verifying it: the sandbox does the checking).
+    """
+
+    exchange: Any
+    faults: deque[Fault] = field(default_factory=deque)
+    sent: list[Sent] = field(default_factory=list)
+    delay: float = 0.0
+    """Seconds each async request takes."""
+    cancels_only: bool = False
+    """Faults apply to cancel requests only; order lookups always reach the sandbox."""
+
+    @property
+    def statuses(self) -> list[int]:
+        return [sent.status for sent in self.sent]
+
+    @property
+    def cancels(self) -> list[Sent]:
+        return [sent for sent in self.sent if sent.method == "DELETE"]
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        pairs = parse_qsl(request.url.query.decode("ascii"), keep_blank_values=True)
+        ids = [value for key, value in pairs if key.endswith("[]")]
+        kind = "uuids" if any(key == "uuids[]" for key, _ in pairs) else "identifiers"
+        token = request.headers.get("Authorization", "").partition(" ")[2]
+        try:
+            nonce = str(jwt.decode(token, options={"verify_signature": False}).get("nonce"))
+        except jwt.PyJWTError:
+            nonce = ""
+        record = Sent(request.method, kind, ids, nonce, -1, time.time())
+        self.sent.append(record)
+
+        def process() -> httpx.Response:
+            answer = self.exchange.handle(
+                request.method, request.url.raw_path, request.headers.multi_items(), request.content
+            )
+            if answer.drop_answer:
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+            return httpx.Response(answer.status, headers=answer.headers, content=answer.content())
+
+        faulty = self.faults and not (self.cancels_only and request.method != "DELETE")
+        response = self.faults.popleft()(request, process) if faulty else process()
+        record.status = response.status_code
+        return response
+
+    async def _handle_async(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        try:
+            return self.handle(request)
+        finally:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+
+    def transport(self) -> httpx.MockTransport:
+        transport = httpx.MockTransport(self.handle)
+        handle_async = self._handle_async
+
+        async def async_request(request: httpx.Request) -> httpx.Response:
+            return await handle_async(request)
+
+        transport.handle_async_request = async_request  # type: ignore[method-assign]
+        return transport
+
+    def client(self, auth: Any) -> Any:
+        from upbit_client import Client
+
+        return Client(base_url="https://api.upbit.com", httpx_args={"auth": auth, "transport": self.transport()})

@@ -1,4 +1,8 @@
-"""The batch cancel against a fake exchange on httpx MockTransport: checks, chunking, merge rules, retries, pacing."""
+"""The batch cancel against the sandbox exchange (in-process), with faults in front of it where a test needs them.
+
+Checks, chunking, merge rules, retries, pacing. These tests pin the cancel phase, so ``run`` passes
+``confirm=False`` unless a test asks for the confirm phase (which has its own tests in ``test_confirm.py``).
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.batch_fakes import (
-    FakeClock,
-    FakeExchange,
-    answer,
-    error,
+from tests.clocks import FakeClock
+from tests.faults import (
+    FaultyExchange,
     lose_answer_after_processing,
     refuse_connection,
+    replace_answer,
+    sandbox_error,
 )
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_auth import UpbitAuth
@@ -28,6 +32,7 @@ from upbit_cancel.results import BatchResult
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.errors import InvalidRequest
+from upbit_sandbox import OrderState, SandboxExchange
 
 RULES = {rule.python_name: rule for rule in cancel_orders_by_ids.QUERY_RULES}
 MAX_ITEMS = RULES["uuids"].max_items or 1
@@ -41,25 +46,56 @@ def fast_limiter() -> tuple[RateLimiter, FakeClock]:
     return RateLimiter("default", PER_SECOND, clock=clock, sleep=clock.sleep, async_sleep=clock.async_sleep), clock
 
 
-def run(mode: str, exchange: FakeExchange, **options: Any) -> BatchResult:
+def make_exchange(per_second: int | None = None, delay: float = 0.0) -> FaultyExchange:
+    """The sandbox, knowing the test keys (rate limit off unless asked), behind a faulty transport."""
+    sandbox = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY}, rate_limit_per_second=per_second)
+    return FaultyExchange(sandbox, delay=delay)
+
+
+def add(exchange: FaultyExchange, uuid: str, *, state: OrderState = "wait", identifier: str | None = None) -> None:
+    exchange.exchange.add_order(uuid, identifier=identifier, state=state)
+
+
+def add_many(exchange: FaultyExchange, count: int, prefix: str = "order") -> list[str]:
+    uuids = [f"{prefix}-{index:05d}" for index in range(count)]
+    for uuid in uuids:
+        add(exchange, uuid, identifier=f"id-{uuid}")
+    return uuids
+
+
+def client_of(exchange: FaultyExchange, auth: UpbitAuth | None = None) -> Client:
+    return exchange.client(auth or UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY))  # type: ignore[no-any-return]
+
+
+def run(mode: str, exchange: FaultyExchange, **options: Any) -> BatchResult:
     options.setdefault("limiter", fast_limiter()[0])
+    options.setdefault("confirm", False)
     if mode == "sync":
-        with exchange.client() as client:
+        with client_of(exchange) as client:
             return cancel_orders(client, **options)
 
     async def go() -> BatchResult:
-        async with exchange.async_client() as client:
+        async with client_of(exchange) as client:
             return await cancel_orders_async(client, **options)
 
     return asyncio.run(go())
 
 
+def windows(exchange: FaultyExchange) -> dict[int, int]:
+    """Requests per whole wall-clock second, as the exchange counts them."""
+    counts: dict[int, int] = {}
+    for sent in exchange.sent:
+        counts[math.floor(sent.at)] = counts.get(math.floor(sent.at), 0) + 1
+    return counts
+
+
 def accounted(result: BatchResult, ids: list[str]) -> None:
-    """Every distinct id exactly once across the three lists."""
+    """Every distinct id exactly once across the four groups."""
     reported = (
         [order.uuid for order in result.success]
         + [order.uuid for order in result.failed]
         + [order.id for order in result.unconfirmed]
+        + [order.id for order in result.not_sent]
     )
     assert sorted(reported) == sorted(set(ids))
 
@@ -86,7 +122,7 @@ def mode(request: pytest.FixtureRequest) -> str:
     ],
 )
 def test_bad_input_raises_before_anything_is_sent(mode: str, kwargs: dict[str, Any], rule: str) -> None:
-    exchange = FakeExchange()
+    exchange = make_exchange()
     with pytest.raises(InvalidRequest) as caught:
         run(mode, exchange, **kwargs)
     assert caught.value.rule.startswith(rule)
@@ -95,15 +131,15 @@ def test_bad_input_raises_before_anything_is_sent(mode: str, kwargs: dict[str, A
 
 def test_the_item_error_names_the_offending_item() -> None:
     with pytest.raises(InvalidRequest, match=r"item 2 = 'x\\ny'"):
-        run("sync", FakeExchange(), uuids=["a", "b", "x\ny"])
+        run("sync", make_exchange(), uuids=["a", "b", "x\ny"])
 
 
 # -- chunking and merging -----------------------------------------------------------------------
 
 
 def test_ids_go_in_chunks_of_the_spec_max_items_with_bracketed_keys(mode: str) -> None:
-    exchange = FakeExchange()
-    ids = exchange.add_many(2 * MAX_ITEMS + 5)
+    exchange = make_exchange()
+    ids = add_many(exchange, 2 * MAX_ITEMS + 5)
     result = run(mode, exchange, uuids=ids)
     assert [len(sent.ids) for sent in exchange.sent] == [MAX_ITEMS, MAX_ITEMS, 5]
     assert [order.uuid for order in result.success] == ids
@@ -113,13 +149,13 @@ def test_ids_go_in_chunks_of_the_spec_max_items_with_bracketed_keys(mode: str) -
 
 
 def test_wire_query_uses_the_spec_wire_name() -> None:
-    exchange = FakeExchange()
-    ids = exchange.add_many(3)
+    exchange = make_exchange()
+    ids = add_many(exchange, 3)
     seen: list[bytes] = []
 
     def spy(request: httpx.Request) -> httpx.Response:
         seen.append(request.url.query)
-        return exchange(request)
+        return exchange.handle(request)
 
     auth = UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY)
     with Client(
@@ -130,8 +166,8 @@ def test_wire_query_uses_the_spec_wire_name() -> None:
 
 
 def test_duplicates_are_sent_once_and_reported_once(mode: str) -> None:
-    exchange = FakeExchange()
-    ids = exchange.add_many(MAX_ITEMS + 1)
+    exchange = make_exchange()
+    ids = add_many(exchange, MAX_ITEMS + 1)
     given = ids + ids[:5] + [ids[-1]]
     result = run(mode, exchange, uuids=given)
     flat = [order_id for sent in exchange.sent for order_id in sent.ids]
@@ -142,10 +178,10 @@ def test_duplicates_are_sent_once_and_reported_once(mode: str) -> None:
 
 
 def test_failed_missing_and_unasked_orders_are_merged_by_the_rules(mode: str) -> None:
-    exchange = FakeExchange()
-    exchange.add("open-1")
-    exchange.add("done-1", state="done")
-    # ``ghost`` is unknown: the exchange lists it nowhere; ``stray`` is listed without being asked for.
+    exchange = make_exchange()
+    add(exchange, "open-1")
+    add(exchange, "done-1", state="done")
+    # ``ghost`` is unknown and (this time) listed nowhere; ``stray`` is listed without being asked for.
     stray = {"uuid": "stray", "market": "KRW-ETH", "identifier": None}
 
     def with_stray(request: httpx.Request, process: Any) -> httpx.Response:
@@ -153,6 +189,7 @@ def test_failed_missing_and_unasked_orders_are_merged_by_the_rules(mode: str) ->
         body = response.json()
         body["success"]["orders"].append(stray)
         body["success"]["count"] += 1
+        body["failed"]["orders"] = [order for order in body["failed"]["orders"] if order["uuid"] != "ghost"]
         return httpx.Response(200, json=body)
 
     exchange.faults.append(with_stray)
@@ -164,63 +201,39 @@ def test_failed_missing_and_unasked_orders_are_merged_by_the_rules(mode: str) ->
 
 
 def test_identifiers_are_matched_by_identifier(mode: str) -> None:
-    exchange = FakeExchange()
-    exchange.add("u-1", identifier="mine-1")
-    exchange.add("u-2", identifier="mine-2", state="done")
-    exchange.add("u-3", identifier=None)
+    exchange = make_exchange()
+    add(exchange, "u-1", identifier="mine-1")
+    add(exchange, "u-2", identifier="mine-2", state="done")
+    add(exchange, "u-3", identifier=None)
     result = run(mode, exchange, identifiers=["mine-1", "mine-2", "nobody"])
     assert exchange.sent[0].kind == "identifiers"
     assert [(o.uuid, o.identifier) for o in result.success] == [("u-1", "mine-1")]
-    assert [(o.uuid, o.identifier) for o in result.failed] == [("u-2", "mine-2")]
-    assert [o.to_dict()["identifier"] for o in result.unconfirmed] == ["nobody"]
-    assert result.to_dict()["unconfirmed"]["count"] == 1
+    # The unknown identifier comes back with "uuid": null and is still matched by its identifier.
+    assert [(o.uuid, o.identifier) for o in result.failed] == [("u-2", "mine-2"), (None, "nobody")]
+    assert result.to_dict()["failed"]["count"] == 2 and result.unconfirmed == []
 
 
-def test_an_order_listed_under_both_groups_is_unconfirmed(mode: str) -> None:
-    exchange = FakeExchange()
+def test_an_order_listed_under_both_groups_stays_cancelled_never_downgraded(mode: str) -> None:
+    exchange = make_exchange()
     order = {"uuid": "a", "market": "KRW-BTC"}
     body = {"success": {"count": 1, "orders": [order]}, "failed": {"count": 1, "orders": [order]}}
-    exchange.faults.append(answer(httpx.Response(200, json=body)))
+    exchange.faults.append(replace_answer(httpx.Response(200, json=body)))
     result = run(mode, exchange, uuids=["a"])
-    assert [o.error.name for o in result.unconfirmed] == ["contradictory_answer"]
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        [],
-        {"success": {"count": "1", "orders": []}, "failed": {"count": 0, "orders": []}},
-        {"success": {"count": True, "orders": []}, "failed": {"count": 0, "orders": []}},
-        {"success": {"count": 1, "orders": {}}, "failed": {"count": 0, "orders": []}},
-        {"success": {"count": 1, "orders": [{"uuid": 5, "market": "KRW-BTC"}]}, "failed": {"count": 0, "orders": []}},
-        {"success": {"count": 1, "orders": [{"uuid": "a"}]}, "failed": {"count": 0, "orders": []}},
-        {"success": {"count": 1, "orders": ["a"]}, "failed": {"count": 0, "orders": []}},
-        {"success": {"count": 0, "orders": []}},
-        {"success": {"count": 1, "orders": [{"uuid": "a", "market": "M", "identifier": 3}]}, "failed": None},
-    ],
-)
-def test_a_200_of_the_wrong_shape_is_an_unconfirmed_chunk_never_an_exception(mode: str, body: Any) -> None:
-    exchange = FakeExchange()
-    exchange.add("a")
-    exchange.faults.append(answer(httpx.Response(200, json=body)))
-    result = run(mode, exchange, uuids=["a"])
-    assert result.success == [] and result.failed == []
-    (order,) = result.unconfirmed
-    assert order.error.name == "invalid_response" and order.error.status == 200
-    assert "not as documented" in order.error.message
-    assert len(exchange.sent) == 1
+    assert [o.uuid for o in result.success] == ["a"]
+    assert result.failed == [] and result.unconfirmed == []
 
 
 def test_unknown_fields_and_null_identifiers_do_not_break_parsing(mode: str) -> None:
-    exchange = FakeExchange()
+    exchange = make_exchange()
     body = {
         "success": {"count": 1, "orders": [{"uuid": "a", "market": "KRW-BTC", "identifier": None, "x": 1}], "y": 2},
         "failed": {"count": 0, "orders": []},
         "extra": {"z": 3},
     }
-    exchange.faults.append(answer(httpx.Response(200, json=body)))
+    exchange.faults.append(replace_answer(httpx.Response(200, json=body)))
     result = run(mode, exchange, uuids=["a"])
     assert [o.to_dict() for o in result.success] == [{"uuid": "a", "market": "KRW-BTC", "identifier": None}]
+    assert [o.confirmed_by for o in result.success] == ["answer"]
 
 
 # -- retries ------------------------------------------------------------------------------------
@@ -232,15 +245,15 @@ def test_unknown_fields_and_null_identifiers_do_not_break_parsing(mode: str) -> 
         lose_answer_after_processing(httpx.ReadTimeout),
         lose_answer_after_processing(httpx.RemoteProtocolError),
         lose_answer_after_processing(httpx.ReadError),
-        answer(error(500, "server_error", "oops"), process_first=True),
-        answer(httpx.Response(200, content=b'{"success": {"count": 2, "ord'), process_first=True),
+        replace_answer(sandbox_error(500, "server_error", "oops"), process_first=True),
+        replace_answer(httpx.Response(200, content=b'{"success": {"count": 2, "ord'), process_first=True),
     ],
     ids=["read-timeout", "protocol-error", "reset", "500", "cut-200"],
 )
 def test_after_a_lost_answer_failed_becomes_unconfirmed_and_success_stays(mode: str, lost: Any) -> None:
-    exchange = FakeExchange()
-    exchange.add("was-open")  # cancelled by the lost attempt: the retry says failed
-    exchange.add("already-done", state="done")  # failed before the batch: the retry cannot tell
+    exchange = make_exchange()
+    add(exchange, "was-open")  # cancelled by the lost attempt: the retry says failed
+    add(exchange, "already-done", state="done")  # failed before the batch: the retry cannot tell
     exchange.faults.append(lost)
     result = run(mode, exchange, uuids=["was-open", "already-done"])
     assert exchange.statuses[1] == 200 and len(exchange.sent) == 2
@@ -252,18 +265,18 @@ def test_after_a_lost_answer_failed_becomes_unconfirmed_and_success_stays(mode: 
 
 
 def test_after_a_lost_answer_an_order_the_retry_cancels_is_success(mode: str) -> None:
-    exchange = FakeExchange()
-    exchange.add("a")
-    exchange.faults.append(answer(error(503, "http_503", "unavailable")))  # not processed this time
+    exchange = make_exchange()
+    add(exchange, "a")
+    exchange.faults.append(replace_answer(sandbox_error(503, "http_503", "unavailable")))  # not processed this time
     result = run(mode, exchange, uuids=["a"])
     assert [o.uuid for o in result.success] == ["a"]
     assert result.retries == 1
 
 
 def test_a_connect_error_is_a_clean_retry_so_failed_stays_failed(mode: str) -> None:
-    exchange = FakeExchange()
-    exchange.add("a")
-    exchange.add("b", state="done")
+    exchange = make_exchange()
+    add(exchange, "a")
+    add(exchange, "b", state="done")
     exchange.faults.extend([refuse_connection, refuse_connection])
     result = run(mode, exchange, uuids=["a", "b"])
     assert [o.uuid for o in result.success] == ["a"]
@@ -273,8 +286,8 @@ def test_a_connect_error_is_a_clean_retry_so_failed_stays_failed(mode: str) -> N
 
 
 def test_retries_are_bounded_per_chunk(mode: str) -> None:
-    exchange = FakeExchange()
-    ids = exchange.add_many(MAX_ITEMS + 1)
+    exchange = make_exchange()
+    ids = add_many(exchange, MAX_ITEMS + 1)
     exchange.faults.extend([refuse_connection] * 100)
     result = run(mode, exchange, uuids=ids, max_tries=3)
     assert len(exchange.sent) == 6  # 2 chunks x 3 tries
@@ -293,9 +306,9 @@ def test_retries_are_bounded_per_chunk(mode: str) -> None:
     ],
 )
 def test_client_errors_are_not_retried_and_carry_a_clear_message(mode: str, status: int, name: str) -> None:
-    exchange = FakeExchange()
-    ids = exchange.add_many(3)
-    exchange.faults.append(answer(error(status, name, "upbit says no")))
+    exchange = make_exchange()
+    ids = add_many(exchange, 3)
+    exchange.faults.append(replace_answer(sandbox_error(status, name, "upbit says no")))
     result = run(mode, exchange, uuids=ids)
     assert len(exchange.sent) == 1
     assert {(o.error.name, o.error.status) for o in result.unconfirmed} == {(name, status)}
@@ -306,17 +319,17 @@ def test_client_errors_are_not_retried_and_carry_a_clear_message(mode: str, stat
 
 
 def test_a_real_signature_failure_is_reported_not_raised(mode: str) -> None:
-    exchange = FakeExchange()
-    ids = exchange.add_many(2)
+    exchange = make_exchange()
+    ids = add_many(exchange, 2)
     wrong = UpbitAuth(TEST_ACCESS_KEY, "not-the-secret")
     if mode == "sync":
-        with exchange.client(wrong) as client:
-            result = cancel_orders(client, uuids=ids, limiter=fast_limiter()[0])
+        with client_of(exchange, wrong) as client:
+            result = cancel_orders(client, uuids=ids, limiter=fast_limiter()[0], confirm=False)
     else:
 
         async def go() -> BatchResult:
-            async with exchange.async_client(wrong) as client:
-                return await cancel_orders_async(client, uuids=ids, limiter=fast_limiter()[0])
+            async with client_of(exchange, wrong) as client:
+                return await cancel_orders_async(client, uuids=ids, limiter=fast_limiter()[0], confirm=False)
 
         result = asyncio.run(go())
     assert {o.error.name for o in result.unconfirmed} == {"jwt_verification"}
@@ -324,9 +337,9 @@ def test_a_real_signature_failure_is_reported_not_raised(mode: str) -> None:
 
 
 def test_429_is_retried_after_the_next_boundary_with_a_new_nonce(mode: str) -> None:
-    exchange = FakeExchange()
-    exchange.add("a")
-    exchange.faults.append(answer(error(429, "too_many_requests", "Too many requests.", sec=0)))
+    exchange = make_exchange()
+    add(exchange, "a")
+    exchange.faults.append(replace_answer(sandbox_error(429, "too_many_requests", "Too many requests.", sec=0)))
     limiter, clock = fast_limiter()
     start_window = math.floor(clock.now)
     result = run(mode, exchange, uuids=["a"], limiter=limiter)
@@ -338,9 +351,9 @@ def test_429_is_retried_after_the_next_boundary_with_a_new_nonce(mode: str) -> N
 
 
 def test_endless_429s_end_unconfirmed_after_max_tries(mode: str) -> None:
-    exchange = FakeExchange()
-    exchange.add("a")
-    exchange.faults.extend([answer(error(429, "too_many_requests", "Too many requests.", sec=0))] * 10)
+    exchange = make_exchange()
+    add(exchange, "a")
+    exchange.faults.extend([replace_answer(sandbox_error(429, "too_many_requests", "Too many requests.", sec=0))] * 10)
     limiter, clock = fast_limiter()
     start = clock.now
     result = run(mode, exchange, uuids=["a"], limiter=limiter, max_tries=4)
@@ -351,10 +364,10 @@ def test_endless_429s_end_unconfirmed_after_max_tries(mode: str) -> None:
     assert result.rate_limited == 4
 
 
-def test_418_stops_sending_and_marks_the_rest_unconfirmed(mode: str) -> None:
-    exchange = FakeExchange()
-    ids = exchange.add_many(5 * MAX_ITEMS)
-    block = answer(error(418, "too_many_requests_blocked", "Blocked for 60 seconds."))
+def test_418_stops_sending_and_marks_the_rest_not_sent(mode: str) -> None:
+    exchange = make_exchange()
+    ids = add_many(exchange, 5 * MAX_ITEMS)
+    block = replace_answer(sandbox_error(418, "too_many_requests_blocked", "Blocked for 60 seconds."))
     exchange.faults.append(lambda request, process: process())
     exchange.faults.append(block)
     result = run(mode, exchange, uuids=ids, max_in_flight=1) if mode == "async" else run(mode, exchange, uuids=ids)
@@ -362,16 +375,17 @@ def test_418_stops_sending_and_marks_the_rest_unconfirmed(mode: str) -> None:
     assert result.blocked is not None and result.blocked.status == 418
     assert "60 seconds" in result.blocked.message
     assert len(result.success) == MAX_ITEMS
-    assert len(result.unconfirmed) == 4 * MAX_ITEMS
+    assert [o.id for o in result.unconfirmed] == ids[MAX_ITEMS : 2 * MAX_ITEMS]
     assert {o.error for o in result.unconfirmed} == {result.blocked}
+    assert [o.id for o in result.not_sent] == ids[2 * MAX_ITEMS :]
     accounted(result, ids)
 
 
 async def test_418_in_async_mode_stops_tasks_that_were_waiting_for_a_permit() -> None:
     """Two permits a second, ten tasks: eight wait for the boundary, learn of the 418 there and send nothing."""
-    exchange = FakeExchange(delay=0.05)
-    ids = exchange.add_many(20 * MAX_ITEMS)
-    exchange.faults.append(answer(error(418, "blocked", "Blocked for 30 seconds.")))
+    exchange = make_exchange(delay=0.05)
+    ids = add_many(exchange, 20 * MAX_ITEMS)
+    exchange.faults.append(replace_answer(sandbox_error(418, "blocked", "Blocked for 30 seconds.")))
     clock = FakeClock()
 
     async def slow_sleep(seconds: float) -> None:
@@ -379,19 +393,19 @@ async def test_418_in_async_mode_stops_tasks_that_were_waiting_for_a_permit() ->
         await clock.async_sleep(seconds)
 
     limiter = RateLimiter("default", 2, clock=clock, sleep=clock.sleep, async_sleep=slow_sleep)
-    async with exchange.async_client() as client:
-        result = await cancel_orders_async(client, uuids=ids, limiter=limiter, max_in_flight=10)
+    async with client_of(exchange) as client:
+        result = await cancel_orders_async(client, uuids=ids, limiter=limiter, max_in_flight=10, confirm=False)
     assert len(exchange.sent) == 2
     assert sorted(exchange.statuses) == [200, 418]
     assert limiter.in_flight == 0  # the permits of the tasks that stopped were given back
     assert result.blocked is not None and len(result.success) == MAX_ITEMS
-    assert len(result.unconfirmed) == 19 * MAX_ITEMS
+    assert len(result.unconfirmed) == MAX_ITEMS and len(result.not_sent) == 18 * MAX_ITEMS
     accounted(result, ids)
 
 
 def test_timeout_total_bounds_the_batch(mode: str) -> None:
-    exchange = FakeExchange()
-    ids = exchange.add_many(3 * MAX_ITEMS)
+    exchange = make_exchange()
+    ids = add_many(exchange, 3 * MAX_ITEMS)
     # Every request takes a while and is refused; the batch must stop on its own clock.
     slow_refusals = []
     for _ in range(1000):
@@ -405,16 +419,22 @@ def test_timeout_total_bounds_the_batch(mode: str) -> None:
     started = time.monotonic()
     result = run(mode, exchange, uuids=ids, timeout_total=0.15, max_tries=1000)
     assert time.monotonic() - started < 1.0
-    assert len(result.unconfirmed) == len(ids)
+    # The chunk being retried is unconfirmed; the chunks whose turn never came were never sent.
+    assert len(result.unconfirmed) + len(result.not_sent) == len(ids)
+    if mode == "sync":
+        assert len(result.not_sent) == 2 * MAX_ITEMS  # one chunk at a time: the last two never had their turn
     assert "timeout_total" in {o.error.name for o in result.unconfirmed}
+    assert all(o.why.startswith("timeout_total") for o in result.not_sent)
 
 
 async def test_timeout_total_also_bounds_a_request_in_flight_in_async_mode() -> None:
-    exchange = FakeExchange(delay=5.0)
-    ids = exchange.add_many(MAX_ITEMS + 1)
+    exchange = make_exchange(delay=5.0)
+    ids = add_many(exchange, MAX_ITEMS + 1)
     started = time.monotonic()
-    async with exchange.async_client() as client:
-        result = await cancel_orders_async(client, uuids=ids, timeout_total=0.2, limiter=fast_limiter()[0])
+    async with client_of(exchange) as client:
+        result = await cancel_orders_async(
+            client, uuids=ids, timeout_total=0.2, limiter=fast_limiter()[0], confirm=False
+        )
     assert time.monotonic() - started < 1.0
     assert len(exchange.sent) == 2
     assert {o.error.name for o in result.unconfirmed} == {"timeout_total"}
@@ -423,8 +443,8 @@ async def test_timeout_total_also_bounds_a_request_in_flight_in_async_mode() -> 
 
 
 def test_an_unexpected_client_fault_is_reported_not_raised(mode: str) -> None:
-    exchange = FakeExchange()
-    exchange.add("a")
+    exchange = make_exchange()
+    add(exchange, "a")
 
     def broken(request: httpx.Request, process: Any) -> httpx.Response:
         raise RuntimeError("a bug in a custom transport")
@@ -440,8 +460,8 @@ def test_an_unexpected_client_fault_is_reported_not_raised(mode: str) -> None:
 
 
 def test_progress_is_reported_per_chunk_up_to_the_total(mode: str) -> None:
-    exchange = FakeExchange()
-    ids = exchange.add_many(2 * MAX_ITEMS + 3)
+    exchange = make_exchange()
+    ids = add_many(exchange, 2 * MAX_ITEMS + 3)
     calls: list[tuple[int, int]] = []
     run(mode, exchange, uuids=ids + ids[:2], on_progress=lambda done, total: calls.append((done, total)))
     total = len(ids)
@@ -452,8 +472,8 @@ def test_progress_is_reported_per_chunk_up_to_the_total(mode: str) -> None:
 
 
 def test_a_raising_progress_callback_does_not_break_the_batch(mode: str) -> None:
-    exchange = FakeExchange()
-    ids = exchange.add_many(3)
+    exchange = make_exchange()
+    ids = add_many(exchange, 3)
 
     def explode(done: int, total: int) -> None:
         raise RuntimeError("terminal went away")
@@ -463,8 +483,8 @@ def test_a_raising_progress_callback_does_not_break_the_batch(mode: str) -> None
 
 
 def test_remaining_req_of_the_last_answer_is_on_the_result_and_the_limiter(mode: str) -> None:
-    exchange = FakeExchange()
-    ids = exchange.add_many(MAX_ITEMS + 1)
+    exchange = make_exchange(per_second=PER_SECOND)
+    ids = add_many(exchange, MAX_ITEMS + 1)
     limiter, _ = fast_limiter()
     result = run(mode, exchange, uuids=ids, limiter=limiter)
     assert result.remaining_req == RemainingReq("default", PER_SECOND - 2)
@@ -472,18 +492,18 @@ def test_remaining_req_of_the_last_answer_is_on_the_result_and_the_limiter(mode:
 
 
 def test_the_default_limiter_is_the_shared_one_of_the_access_key() -> None:
-    exchange = FakeExchange()
-    ids = exchange.add_many(2)
-    with exchange.client() as client:
+    exchange = make_exchange(per_second=PER_SECOND)
+    ids = add_many(exchange, 2)
+    with client_of(exchange) as client:
         cancel_orders(client, uuids=ids)
     shared = limiter_for(TEST_ACCESS_KEY, RATE)
     assert shared.last_remaining == RemainingReq("default", PER_SECOND - 1)
 
 
 def test_debug_logs_name_chunks_but_never_the_token_or_secret(mode: str, caplog: pytest.LogCaptureFixture) -> None:
-    exchange = FakeExchange()
-    ids = exchange.add_many(MAX_ITEMS + 2)
-    exchange.faults.append(answer(error(401, "jwt_verification", "bad token")))
+    exchange = make_exchange()
+    ids = add_many(exchange, MAX_ITEMS + 2)
+    exchange.faults.append(replace_answer(sandbox_error(401, "jwt_verification", "bad token")))
     with caplog.at_level(logging.DEBUG):
         run(mode, exchange, uuids=ids)
     batch_lines = [r.getMessage() for r in caplog.records if r.name == "upbit_cancel.batch"]
@@ -500,45 +520,48 @@ def test_debug_logs_name_chunks_but_never_the_token_or_secret(mode: str, caplog:
 def test_sync_and_async_give_the_same_report() -> None:
     reports = []
     for mode in ("sync", "async"):
-        exchange = FakeExchange()
-        ids = exchange.add_many(3 * MAX_ITEMS + 7)
-        for uuid in ids[::4]:
-            exchange.orders[uuid]["state"] = "done"
-        for uuid in ids[1::9]:
-            del exchange.orders[uuid]
-        result = run(mode, exchange, uuids=list(reversed(ids)) + ids[:3])
+        exchange = make_exchange()
+        ids = [f"order-{index:05d}" for index in range(3 * MAX_ITEMS + 7)]
+        unknown = set(ids[1::9])
+        for index, uuid in enumerate(ids):
+            if uuid not in unknown:
+                add(exchange, uuid, state="done" if index % 4 == 0 else "wait")
+        result = run(mode, exchange, uuids=list(reversed(ids)) + ids[:3], confirm=True)
         reports.append(result.to_dict())
     assert reports[0] == reports[1]
-    assert reports[0]["success"]["count"] and reports[0]["failed"]["count"] and reports[0]["unconfirmed"]["count"]
+    assert reports[0]["success"]["count"]
+    assert {order["reason"] for order in reports[0]["failed"]["orders"]} == {"filled", "not_found"}
 
 
 async def test_async_batch_keeps_the_second_budget_in_flight() -> None:
     """1,000 ids, 20 ms round trips, 30/s enforced: one window's worth now, the rest after the boundary."""
-    exchange = FakeExchange(per_second=PER_SECOND, delay=0.02)
+    exchange = make_exchange(per_second=PER_SECOND, delay=0.02)
     count = 1000
-    ids = exchange.add_many(count)
+    ids = add_many(exchange, count)
     expected_requests = math.ceil(count / MAX_ITEMS)
     auth = UpbitAuth("concurrency-test-key", TEST_SECRET_KEY)
+    exchange.exchange.add_credentials("concurrency-test-key", TEST_SECRET_KEY)
     started = time.monotonic()
-    async with exchange.async_client(auth) as client:
+    async with client_of(exchange, auth) as client:
         result = await cancel_orders_async(client, uuids=ids)
     elapsed = time.monotonic() - started
     assert len(exchange.sent) == expected_requests
     assert exchange.statuses.count(429) == 0
     assert result.rate_limited == 0 and result.retries == 0
     assert len(result.success) == count
-    assert max(exchange.windows.values()) <= PER_SECOND
+    assert max(windows(exchange).values()) <= PER_SECOND
     # Sequential round trips would take expected_requests * 20 ms plus a boundary wait; loose on timing.
     assert elapsed < 2.5
 
 
 async def test_two_concurrent_batches_of_one_key_share_the_budget() -> None:
-    exchange = FakeExchange(per_second=PER_SECOND, delay=0.01)
-    first = exchange.add_many(30 * MAX_ITEMS, prefix="first")
-    second = exchange.add_many(30 * MAX_ITEMS, prefix="second")
+    exchange = make_exchange(per_second=PER_SECOND, delay=0.01)
+    first = add_many(exchange, 30 * MAX_ITEMS, prefix="first")
+    second = add_many(exchange, 30 * MAX_ITEMS, prefix="second")
     auth = UpbitAuth("shared-budget-key", TEST_SECRET_KEY)
-    async with exchange.async_client(auth) as one, exchange.async_client(auth) as two:
+    exchange.exchange.add_credentials("shared-budget-key", TEST_SECRET_KEY)
+    async with client_of(exchange, auth) as one, client_of(exchange, auth) as two:
         results = await asyncio.gather(cancel_orders_async(one, uuids=first), cancel_orders_async(two, uuids=second))
     assert exchange.statuses.count(429) == 0
-    assert max(exchange.windows.values()) <= PER_SECOND
+    assert max(windows(exchange).values()) <= PER_SECOND
     assert sum(len(r.success) for r in results) == 60 * MAX_ITEMS

@@ -48,9 +48,16 @@ class BatchSpy:
 
 
 def exchange_reply(request: httpx.Request) -> httpx.Response:
-    """A tiny exchange: ids starting with ``done`` are already filled (failed), all others cancel."""
-    pairs = parse_qsl(request.url.query.decode())
+    """A tiny exchange: ids starting with ``done`` are already filled (failed), all others cancel.
+
+    An order lookup (GET) lists each id with state ``done`` or ``cancel`` accordingly.
+    """
+    pairs = [(key, value) for key, value in parse_qsl(request.url.query.decode()) if key.endswith("[]")]
     kind = pairs[0][0]
+    if request.method == "GET":
+        key = "uuid" if kind == "uuids[]" else "identifier"
+        states = [{key: value, "state": "done" if value.startswith("done") else "cancel"} for _, value in pairs]
+        return httpx.Response(200, json=states, headers={"Remaining-Req": "group=default; min=1800; sec=29"})
     orders = [
         {"uuid": value if kind == "uuids[]" else f"uuid-of-{value}", "market": "KRW-BTC", "identifier": value}
         if kind == "identifiers[]"
@@ -112,7 +119,7 @@ def run(
 def ids_in_report(report: dict[str, Any], key: str = "uuid") -> list[str]:
     return [
         order[key]
-        for group in ("success", "failed", "unconfirmed")
+        for group in ("success", "failed", "unconfirmed", "not_sent")
         for order in report[group]["orders"]
     ]  # fmt: skip
 
@@ -326,12 +333,14 @@ def test_json_report_has_every_id_exactly_once(run: Callable[..., Run], exchange
     result = run("--uuids-from", str(tmp_path / "ids"), "--json")
     assert result.status == 1
     report = json.loads(result.out)
-    assert set(report) == {"success", "failed", "unconfirmed"}
+    assert set(report) == {"success", "failed", "unconfirmed", "not_sent"}
     assert set(report["unconfirmed"]) == {"count", "orders", "errors"}
     assert sorted(ids_in_report(report)) == sorted(ids)
     assert report["success"]["count"] == 40 and report["failed"]["count"] == 5 and report["unconfirmed"]["count"] == 0
-    assert len(exchange.requests) == 3
-    assert result.err == ""
+    assert {order["reason"] for order in report["failed"]["orders"]} == {"filled"}
+    # Three cancels, then one lookup for the 5 failed ids (at most one per 100 ids that need it).
+    assert [request.method for request in exchange.requests] == ["DELETE"] * 3 + ["GET"]
+    assert result.err == "upbit-cancel: 7 duplicate ids dropped (each order is sent once)\n"
 
 
 def test_json_report_for_identifiers(run: Callable[..., Run]) -> None:
@@ -346,10 +355,10 @@ def test_table_report(run: Callable[..., Run]) -> None:
     assert result.status == 1
     lines = result.out.splitlines()
     assert lines[0] == "2 cancelled, 1 failed, 0 unconfirmed"
-    assert lines[1].split() == ["UUID", "MARKET", "OUTCOME", "ERROR"]
+    assert lines[1].split() == ["UUID", "MARKET", "OUTCOME", "REASON"]
     assert [line.split() for line in lines[2:]] == [
         ["open-1", "KRW-BTC", "cancelled"],
-        ["done-2", "KRW-BTC", "failed"],
+        ["done-2", "KRW-BTC", "failed", "filled"],
         ["open-3", "KRW-BTC", "cancelled"],
     ]
 
@@ -506,8 +515,11 @@ def test_end_to_end_45_ids_from_a_file(sandbox: tuple[Any, str], tmp_path: Path)
     assert {o["uuid"] for o in report["success"]["orders"]} == set(opened)
     assert {o["uuid"] for o in report["failed"]["orders"]} == set(closed)
     assert (report["success"]["count"], report["failed"]["count"], report["unconfirmed"]["count"]) == (35, 6, 0)
+    reasons = {o["uuid"]: o["reason"] for o in report["failed"]["orders"]}
+    assert reasons == {**dict.fromkeys(closed[:3], "filled"), **dict.fromkeys(closed[3:], "already_cancelled")}
     assert {o.uuid for o in exchange.orders("wait")} == {demo_uuid(f"demo-{n:04d}") for n in range(36, 41)}
-    assert len(exchange.requests) == 3
+    assert [request.method for request in exchange.requests] == ["DELETE"] * 3 + ["GET"]
+    assert done.stderr == "upbit-cancel: 4 duplicate ids dropped (each order is sent once)\n"
 
 
 def test_end_to_end_identifiers_from_stdin_all_cancelled(sandbox: tuple[Any, str]) -> None:

@@ -1,10 +1,13 @@
 """The batch cancel (sync and async) against a loopback server misbehaving on purpose.
 
 Guarantee under test (docs/guarantees.md): once sending has begun the batch never raises; every id
-given lands exactly once in success, failed or unconfirmed; an id is reported ``failed`` only on an
+given lands exactly once in success, failed, unconfirmed or not_sent; an id is reported ``failed`` only on an
 answer that cannot be the echo of a lost earlier attempt; retries are bounded (``max_tries`` per chunk,
 ``timeout_total`` overall), 429s wait for the next second, 401/403/400 are never retried and a 418
 stops the batch at once.
+
+These tests pin the cancel phase's rules, so they run with ``confirm=False``; the confirm phase (order
+lookups settling lost answers) has its own tests in ``test_confirm.py``.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ def run_batch(mode: str, url: str, ids: list[str], *, per_second: int | None = N
     )
     limiter = RateLimiter("default", per_second)
     options.setdefault("timeout_total", 10.0)
+    options.setdefault("confirm", False)
     if mode == "sync":
         with client:
             return cancel_orders(client, uuids=ids, limiter=limiter, **options)
@@ -183,24 +187,28 @@ def test_unreadable_200_is_retried_then_unconfirmed(mode: str, serve: Any, body:
 
 
 NO_FAILED = {"count": 0, "orders": []}
-WRONG_SHAPES = {
-    "missing-success": {"failed": {"count": 0, "orders": []}},
-    "count-two": {"success": {"count": "two", "orders": []}, "failed": {"count": 0, "orders": []}},
-    "orders-not-list": {"success": {"count": 1, "orders": {"uuid": "x"}}, "failed": {"count": 0, "orders": []}},
-    "uuid-int": {"success": {"count": 1, "orders": [{"uuid": 1, "market": "KRW-BTC"}]}, "failed": NO_FAILED},
-    "body-list": [],
+# (body, the error the ids end unconfirmed with): a 200 that names none of the ids is not an error,
+# but it confirms nothing; only a top level that is not an object is an invalid response.
+UNMATCHABLE = {
+    "missing-success": ({"failed": {"count": 0, "orders": []}}, "missing_from_answer"),
+    "count-two": ({"success": {"count": "two", "orders": []}, "failed": NO_FAILED}, "missing_from_answer"),
+    "orders-not-list": ({"success": {"count": 1, "orders": {"uuid": "x"}}, "failed": NO_FAILED}, "missing_from_answer"),
+    "uuid-int": ({"success": {"count": 1, "orders": [{"uuid": 1}]}, "failed": NO_FAILED}, "missing_from_answer"),
+    "body-list": ([], "invalid_response"),
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("body", list(WRONG_SHAPES.values()), ids=list(WRONG_SHAPES))
-def test_a_200_of_the_wrong_shape_is_unconfirmed_not_success(mode: str, serve: Any, body: Any) -> None:
+@pytest.mark.parametrize(("body", "name"), list(UNMATCHABLE.values()), ids=list(UNMATCHABLE))
+def test_a_200_naming_none_of_the_ids_leaves_them_unconfirmed_not_success(
+    mode: str, serve: Any, body: Any, name: str
+) -> None:
     exchange, ids = new_exchange(5)
     server = serve(always(Reply(200, body)), exchange)
     result = run_batch(mode, server.url, ids, max_tries=3)
     assert_every_id_once(result, ids)
     assert not result.success and not result.failed
-    assert unconfirmed_names(result) == {"invalid_response"}
-    assert server.count >= 1
+    assert unconfirmed_names(result) == {name}
+    assert server.count == 1
 
 
 # --- error answers ----------------------------------------------------------------------------------
@@ -273,8 +281,11 @@ def test_418_stops_the_batch_at_once_and_surfaces_the_block(serve: Any) -> None:
     assert_every_id_once(result, ids)
     assert server.count == 1
     assert result.blocked is not None and message in result.blocked.message
-    assert len(result.unconfirmed) == 60
+    # The chunk the 418 answered is unconfirmed with it; the two chunks after it were never sent.
+    assert [o.id for o in result.unconfirmed] == ids[:20]
     assert {o.error.status for o in result.unconfirmed} == {418}
+    assert [o.id for o in result.not_sent] == ids[20:]
+    assert all("418" in o.why or message in o.why for o in result.not_sent)
 
 
 def test_418_in_async_mode_sends_nothing_after_the_block(serve: Any) -> None:
@@ -284,7 +295,8 @@ def test_418_in_async_mode_sends_nothing_after_the_block(serve: Any) -> None:
     assert_every_id_once(result, ids)
     assert result.blocked is not None
     assert server.count <= 4
-    assert len(result.unconfirmed) == 400
+    assert len(result.unconfirmed) == 20 * server.count
+    assert len(result.not_sent) == 400 - 20 * server.count
 
 
 # --- one fault in the middle of a 1,000-order batch ---------------------------------------------

@@ -42,7 +42,7 @@ def cancel(url: str, ids: list[str], capsys: pytest.CaptureFixture[str], timeout
 
 def report_ids(report: Any) -> list[str]:
     found = [order["uuid"] for group in ("success", "failed") for order in report[group]["orders"]]
-    return found + [order["uuid"] for order in report["unconfirmed"]["orders"]]
+    return found + [order["uuid"] for group in ("unconfirmed", "not_sent") for order in report[group]["orders"]]
 
 
 def assert_report_has_every_id_once(report: Any, ids: list[str]) -> None:
@@ -126,7 +126,7 @@ def test_answers_we_cannot_trust_exit_1_with_every_id_unconfirmed(
     assert len(err.splitlines()) <= 1
     assert_report_has_every_id_once(report, ids)
     assert report["unconfirmed"]["count"] == 5
-    assert 1 < server.count <= 5  # retried, but boundedly
+    assert 1 < server.count <= 10  # the cancel and then its order lookup, each retried, but boundedly
 
 
 def test_one_reset_chunk_in_a_big_batch_still_exits_0(capsys: pytest.CaptureFixture[str], serve: Any) -> None:

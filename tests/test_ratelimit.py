@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from tests.batch_fakes import FakeClock
+from tests.clocks import FakeClock
 from upbit_cancel.ratelimit import Permit, RateLimiter, limiter_for
 from upbit_cancel.remaining_req import RemainingReq, parse_remaining_req
 from upbit_client.api.order import cancel_orders_by_ids

@@ -249,7 +249,7 @@ def test_twenty_items_is_the_maximum_accepted(exchange: SandboxExchange) -> None
     assert response.body["success"]["count"] == 20
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", ENDPOINT_PATH), ("DELETE", "/v1/orders"), ("POST", "/v1/x")])
+@pytest.mark.parametrize(("method", "path"), [("PUT", ENDPOINT_PATH), ("DELETE", "/v1/orders"), ("POST", "/v1/x")])
 def test_wrong_method_or_path_is_404_with_the_error_shape(exchange: SandboxExchange, method: str, path: str) -> None:
     response = signed_call(exchange, one_order_query(), method=method, path=path)
     assert response.status == 404
@@ -277,9 +277,17 @@ def test_open_filled_cancelled_and_unknown_orders_land_where_upbit_puts_them(exc
     assert exchange.order(ids[1]).state == "done"
 
 
-def test_unknown_identifier_is_failed_with_empty_uuid_and_market(exchange: SandboxExchange) -> None:
+def test_unknown_identifier_is_failed_with_null_uuid_and_market(exchange: SandboxExchange) -> None:
     response = signed_call(exchange, wire_query("identifiers", ["no-such-order"]))
-    assert response.body["failed"]["orders"] == [{"uuid": "", "market": "", "identifier": "no-such-order"}]
+    assert response.body["failed"]["orders"] == [{"uuid": None, "market": None, "identifier": "no-such-order"}]
+
+
+def test_unknown_ids_can_be_listed_with_their_fields_left_out() -> None:
+    book = SandboxExchange(unknown_order_fields="absent")
+    by_identifier = signed_call(book, wire_query("identifiers", ["no-such-order"]))
+    assert by_identifier.body["failed"]["orders"] == [{"identifier": "no-such-order"}]
+    by_uuid = signed_call(book, wire_query("uuids", ["no-such-uuid"]))
+    assert by_uuid.body["failed"]["orders"] == [{"uuid": "no-such-uuid"}]
 
 
 def test_cancelling_twice_moves_the_order_to_failed(exchange: SandboxExchange) -> None:
@@ -538,13 +546,13 @@ def test_server_serves_the_generated_client_over_keep_alive_http11(exchange: San
             assert {
                 answer.parsed.success.count for answer in answers if isinstance(answer.parsed, CancelOrdersResult)
             } == {1}
-            raw = client.get_httpx_client().get("/v1/orders/uuids")
+            raw = client.get_httpx_client().get("/v1/no-such-path")
             assert raw.http_version == "HTTP/1.1"
             assert raw.status_code == 404
             server.stop()
             # stop() cuts the kept-alive connection: the client cannot be answered any more.
             with pytest.raises(httpx.TransportError):
-                client.get_httpx_client().get("/v1/orders/uuids")
+                client.get_httpx_client().get("/v1/no-such-path")
     finally:
         server.stop()
     assert [record.status for record in exchange.requests] == [200, 200, 200, 404]

@@ -13,6 +13,8 @@ from .batch import ProgressCallback, cancel_orders, cancel_orders_async
 from .client import connect
 from .errors import (
     AuthenticationError,
+    BatchCancelled,
+    BatchInterrupted,
     ConfigurationError,
     InvalidRequest,
     InvalidResponse,
@@ -27,19 +29,23 @@ from .errors import (
     UpbitClientError,
     unwrap,
 )
-from .results import BatchResult, ErrorInfo, OrderRef, UnconfirmedOrder
+from .results import BatchResult, ErrorInfo, FailureReason, NotSentOrder, OrderRef, UnconfirmedOrder
 
 # A library never configures logging: without a handler of the caller's, records go nowhere.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "AuthenticationError",
+    "BatchCancelled",
+    "BatchInterrupted",
     "BatchResult",
     "ConfigurationError",
     "ErrorInfo",
+    "FailureReason",
     "InvalidRequest",
     "InvalidResponse",
     "MissingCredentials",
+    "NotSentOrder",
     "OrderRef",
     "PermissionDenied",
     "ProgressCallback",

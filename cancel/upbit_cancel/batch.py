@@ -3,29 +3,45 @@
 The ids are checked against the spec before anything is sent, split into chunks of the spec's
 ``maxItems``, each chunk sent with the generated ``cancel_orders_by_ids`` call, paced by the shared
 per-key limiter of ``ratelimit``, and the answers merged into one ``BatchResult`` in which every
-distinct id lands exactly once in success, failed or unconfirmed. Nothing is raised once sending
-has begun: the result is the report.
+distinct id lands exactly once in success, failed, unconfirmed or not_sent. Nothing is raised once
+sending has begun, except on interruption (``BatchInterrupted`` / ``BatchCancelled``, both carrying
+the partial report as ``.report``): the result is the report.
+
+Reading answers: a 200 is the exchange saying what it did. Every order it names is kept, matched by
+the id kind sent (uuid or identifier), whatever other fields are missing or null; an order named
+under ``success`` is never downgraded. ``count`` is informative only.
 
 Retry rules, chosen so that an id can neither be lost nor be reported wrongly:
 
 - connect errors (nothing reached the exchange): retried as if never sent;
 - a lost answer (read timeout, reset, protocol error, 5xx, unreadable 200): the chunk may have been
-  processed, so it is retried, but an id the retry reports ``failed`` becomes unconfirmed (the lost
-  attempt may have cancelled it);
+  processed, so it is retried; an id the retry reports ``failed`` may have been cancelled by the
+  lost attempt, so the confirm phase asks the exchange;
 - 429: retried after the next second boundary (a fresh nonce comes from the auth flow);
-- 418: nothing more is sent; the chunk and every unsent id are unconfirmed and ``blocked`` is set;
+- 418: nothing more is sent; the chunk is unconfirmed, every unsent id is ``not_sent`` and
+  ``blocked`` is set;
 - any other error status (401/403 auth errors, 400, 404): not retried, the chunk is unconfirmed.
+
+Confirm phase (``confirm=True``, the default): every id reported failed, and every id unconfirmed
+after an attempt the exchange may have applied without our hearing the answer, is looked up with
+``GET /v1/orders/uuids`` (up to the spec's ``maxItems`` per call, through the same limiter), and its
+``state`` decides: ``cancel`` after a lost answer is success (``confirmed_by="lookup"``), ``cancel``
+otherwise ``already_cancelled``, ``done`` ``filled``, ``wait``/``watch`` ``still_open``, absent
+``not_found``. When every order was cancelled on the first
+answer, no lookup is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import logging
+import math
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 import httpx
@@ -34,15 +50,16 @@ from attrs import evolve
 from upbit_auth import UpbitAuth
 from upbit_client import AuthenticatedClient, Client
 from upbit_client.api.order import cancel_orders_by_ids as _endpoint
+from upbit_client.api.order import list_orders_by_ids as _lookup_endpoint
 from upbit_client.errors import InvalidResponse, UnexpectedStatus
-from upbit_client.models import CancelOrdersGroup, CancelOrdersResult
+from upbit_client.models import CancelOrdersGroup, CancelOrdersOrder, CancelOrdersResult, Order
 from upbit_client.rules import ParameterRule, check_query
 from upbit_client.types import UNSET, Response, Unset
 
-from .errors import UpbitAPIError, error_from_response
+from .errors import BatchCancelled, BatchInterrupted, UpbitAPIError, error_from_response
 from .ratelimit import Permit, RateLimiter, limiter_for
 from .remaining_req import RemainingReq, parse_remaining_req
-from .results import BatchResult, ErrorInfo, IdKind, OrderRef, UnconfirmedOrder
+from .results import BatchResult, ErrorInfo, FailureReason, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
 
 __all__ = ["ProgressCallback", "cancel_orders", "cancel_orders_async"]
 
@@ -53,9 +70,16 @@ ProgressCallback = Callable[[int, int], None]
 DEFAULT_MAX_TRIES = 5
 # Only used when the spec names no rate limit for the endpoint, to keep the fan-out finite.
 _IN_FLIGHT_WITHOUT_RATE_LIMIT = 4
+# How long an interrupted async batch waits for answers already in flight when the client has no timeout.
+_GRACE_WITHOUT_CLIENT_TIMEOUT = 5.0
 
 # Nothing reached the exchange: a retry cannot double-apply anything.
 _NOT_SENT: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+# What an order lookup's ``state`` says about a cancel (the states are documented in openapi.yaml's Order).
+_CANCELLED_STATES = frozenset({"cancel"})
+_FILLED_STATES = frozenset({"done"})
+_OPEN_STATES = frozenset({"wait", "watch"})
 
 AnyClient = Client | AuthenticatedClient
 
@@ -89,6 +113,10 @@ def _chunks(ids: list[str], size: int | None) -> list[list[str]]:
     return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
+def _lookup_chunk_size(kind: IdKind) -> int | None:
+    return next(rule.max_items for rule in _lookup_endpoint.QUERY_RULES if rule.python_name == kind)
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading answers
 
@@ -107,7 +135,7 @@ class _Answer:
 
 
 class _BadShape(Exception):
-    """A 200 body that is JSON but not the documented shape."""
+    """A 200 body that is JSON but not the documented shape at the top."""
 
 
 def _error_body(content: bytes) -> tuple[str | None, str | None]:
@@ -130,22 +158,44 @@ def _api_error(answer: _Answer) -> ErrorInfo:
     return _error_info(error_from_response(answer.status, name, message))
 
 
-def _orders(group: CancelOrdersGroup, where: str) -> list[OrderRef]:
-    refs = [
-        OrderRef(order.uuid, order.market, None if isinstance(order.identifier, Unset) else order.identifier)
-        for order in group.orders
-    ]
-    if group.count != len(refs):
-        # The orders listed are what counts; ids not listed end unconfirmed anyway.
-        log.warning("%s.count is %d but %d orders are listed", where, group.count, len(refs))
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _ref(item: object) -> OrderRef | None:
+    """An order of a cancel answer, from the generated model or (if the model kept it raw) a JSON object."""
+    if isinstance(item, CancelOrdersOrder):
+        return OrderRef(_text(item.uuid), _text(item.market), _text(item.identifier))
+    if isinstance(item, dict):
+        return OrderRef(_text(item.get("uuid")), _text(item.get("market")), _text(item.get("identifier")))
+    return None
+
+
+def _orders(group: object, where: str) -> list[OrderRef]:
+    """The orders of one group; an absent, null or unreadable group names none.
+
+    The generated model keeps a group or a list it could not type-check as plain JSON: the orders
+    are still read from it, each by the fields it does carry.
+    """
+    items: object
+    count: object
+    if isinstance(group, CancelOrdersGroup):
+        items, count = group.orders, group.count
+    elif isinstance(group, dict):
+        items, count = group.get("orders"), group.get("count")
+    else:
+        if not isinstance(group, (Unset, type(None))):
+            log.debug("%s is not an object; it names no order", where)
+        return []
+    refs = [ref for ref in map(_ref, items if isinstance(items, list) else []) if ref is not None]
+    if isinstance(count, int) and count != len(refs):
+        # The orders listed are what counts; ids not listed are looked up anyway.
+        log.debug("%s.count is %d but %d orders are listed", where, count, len(refs))
     return refs
 
 
 def _read_200(answer: _Answer) -> tuple[list[OrderRef], list[OrderRef]]:
-    """(success, failed) of a 200; ``ValueError`` if the body is not JSON, ``_BadShape`` if not the documented shape.
-
-    The generated client already parsed and type-checked the body against the spec's models.
-    """
+    """(success, failed) of a 200; ``ValueError`` if the body is not JSON, ``_BadShape`` if not an object."""
     if isinstance(answer.parsed, CancelOrdersResult):
         return _orders(answer.parsed.success, "success"), _orders(answer.parsed.failed, "failed")
     json.loads(answer.content)  # a body cut off or not JSON at all raises here, and is worth asking again
@@ -165,9 +215,35 @@ class _Chunk:
     """An earlier attempt's answer was lost: the exchange may have applied it."""
     last_error: ErrorInfo | None = None
     done: bool = False
+    in_flight: bool = False
 
 
-_Outcome = tuple[Literal["success", "failed"], OrderRef] | ErrorInfo
+@dataclass(slots=True)
+class _Lookup:
+    number: int
+    ids: list[str]
+    tries: int = 0
+    last_error: ErrorInfo | None = None
+    done: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """Never sent: certainly not cancelled by this run."""
+
+    why: str
+
+
+_Outcome = tuple[Literal["success", "failed"], OrderRef] | ErrorInfo | _Sent
+
+
+@dataclass(slots=True)
+class _Confirm:
+    ids: list[str] = field(default_factory=list)
+    found: dict[str, Order] = field(default_factory=dict)
+    looked_up: set[str] = field(default_factory=set)
+    """Ids a trustworthy lookup answer covered (found or not)."""
+    errors: dict[str, ErrorInfo] = field(default_factory=dict)
 
 
 class _Batch:
@@ -191,12 +267,20 @@ class _Batch:
         self.on_progress = on_progress
         self.started = time.monotonic()
         self.outcomes: dict[str, _Outcome] = {}
+        self.lost: set[str] = set()
+        """Ids of chunks an attempt of which may have been applied without us hearing the answer."""
+        self.confirm = _Confirm()
         self.done_ids = 0
         self.requests_sent = 0
+        self.lookups_sent = 0
         self.rate_limited = 0
         self.retries = 0
         self.remaining_req: RemainingReq | None = None
         self.blocked: ErrorInfo | None = None
+        self.stopping = False
+        """Set on interruption: nothing more is sent."""
+        self.sending_tasks: set[asyncio.Task[Any]] = set()
+        """Async workers with a request in flight (an interruption lets them finish)."""
 
     def time_left(self) -> float:
         return self.timeout_total - (time.monotonic() - self.started)
@@ -210,33 +294,37 @@ class _Batch:
             # A broken progress display must not cost the report of orders already cancelled.
             log.warning("on_progress callback raised; ignored", exc_info=True)
 
-    def stop_reason(self, chunk: _Chunk) -> ErrorInfo | None:
-        """Why ``chunk`` must not be sent (again), or None if it may be."""
+    def stop_reason(self, tries: int, last_error: ErrorInfo | None) -> ErrorInfo | None:
+        """Why a request must not be sent (again), or None if it may be."""
         if self.blocked is not None:
             return self.blocked
-        if chunk.tries >= self.max_tries:
-            last = chunk.last_error or ErrorInfo("max_tries", "no usable answer")
-            return ErrorInfo(last.name, f"{last.message} (gave up after {chunk.tries} tries)", last.status)
+        if tries >= self.max_tries:
+            last = last_error or ErrorInfo("max_tries", "no usable answer")
+            return ErrorInfo(last.name, f"{last.message} (gave up after {tries} tries)", last.status)
         if self.time_left() <= 0:
-            return self.timeout_error(chunk)
+            return self.timeout_error(last_error)
         return None
 
-    def timeout_error(self, chunk: _Chunk) -> ErrorInfo:
+    def timeout_error(self, last_error: ErrorInfo | None) -> ErrorInfo:
         message = f"gave up: timeout_total of {self.timeout_total:g}s reached"
-        if chunk.last_error is not None:
-            message += f"; last error: {chunk.last_error.name}: {chunk.last_error.message}"
-        return ErrorInfo("timeout_total", message, chunk.last_error.status if chunk.last_error else None)
+        if last_error is not None:
+            message += f"; last error: {last_error.name}: {last_error.message}"
+        return ErrorInfo("timeout_total", message, last_error.status if last_error else None)
 
     def sending(self, chunk: _Chunk) -> None:
         chunk.tries += 1
+        chunk.in_flight = True
         self.requests_sent += 1
         if chunk.tries > 1:
             self.retries += 1
 
     def finish(self, chunk: _Chunk, outcomes: dict[str, _Outcome]) -> None:
+        chunk.in_flight = False
         if chunk.done:
             return
         chunk.done = True
+        if chunk.maybe_processed:
+            self.lost.update(chunk.ids)
         for order_id in chunk.ids:
             self.outcomes.setdefault(order_id, outcomes[order_id])
         self.done_ids += len(chunk.ids)
@@ -244,10 +332,15 @@ class _Batch:
 
     def give_up(self, chunk: _Chunk, error: ErrorInfo) -> None:
         log.debug("chunk %d/%d unconfirmed: %s", chunk.number, len(self.chunks), error.name)
+        if chunk.tries == 0:
+            # Never sent (a 418 or timeout_total before its turn): certainly not cancelled.
+            self.finish(chunk, dict.fromkeys(chunk.ids, _Sent(f"{error.name}: {error.message}")))
+            return
         self.finish(chunk, dict.fromkeys(chunk.ids, error))
 
     def handle(self, chunk: _Chunk, permit: Permit, outcome: _Answer | Exception) -> bool:
         """Merge one attempt's outcome; True if the chunk is to be sent again."""
+        chunk.in_flight = False
         total = len(self.chunks)
         if isinstance(outcome, Exception):
             self.limiter.record(permit, None)
@@ -256,6 +349,7 @@ class _Batch:
                 # Not a network failure but a fault in the client set-up (a custom transport, a
                 # hook): retrying would fail the same way, and whether it was sent is unknown.
                 log.warning("chunk %d/%d: request failed", chunk.number, total, exc_info=outcome)
+                chunk.maybe_processed = True
                 self.give_up(chunk, ErrorInfo("client_error", detail))
                 return False
             if not isinstance(outcome, _NOT_SENT):
@@ -265,9 +359,7 @@ class _Batch:
             return True
 
         answer = outcome
-        self.limiter.record(permit, answer.remaining, rate_limited=answer.status == 429)
-        if answer.remaining is not None:
-            self.remaining_req = answer.remaining
+        self._note(permit, answer)
         remaining = answer.remaining.sec if answer.remaining is not None else None
         status = answer.status
         if status == 200:
@@ -275,13 +367,10 @@ class _Batch:
         log.debug("chunk %d/%d try %d: HTTP %d, remaining=%s", chunk.number, total, chunk.tries, status, remaining)
         error = _api_error(answer)
         if status == 429:
-            self.rate_limited += 1
             chunk.last_error = error
             return True
         if status == 418:
-            if self.blocked is None:
-                log.warning("HTTP 418 %s: no more requests are sent in this batch", error.name)
-                self.blocked = error
+            self._block(error)
             self.give_up(chunk, error)
             return False
         if status >= 500:
@@ -291,12 +380,25 @@ class _Batch:
         self.give_up(chunk, error)
         return False
 
+    def _note(self, permit: Permit, answer: _Answer) -> None:
+        self.limiter.record(permit, answer.remaining, rate_limited=answer.status == 429)
+        if answer.remaining is not None:
+            self.remaining_req = answer.remaining
+        if answer.status == 429:
+            self.rate_limited += 1
+
+    def _block(self, error: ErrorInfo) -> None:
+        if self.blocked is None:
+            log.warning("HTTP 418 %s: no more requests are sent in this batch", error.name)
+            self.blocked = error
+
     def _merge_200(self, chunk: _Chunk, answer: _Answer, remaining: int | None) -> bool:
         total = len(self.chunks)
         try:
             success, failed = _read_200(answer)
         except _BadShape as exc:
             log.debug("chunk %d/%d try %d: HTTP 200 of the wrong shape: %s", chunk.number, total, chunk.tries, exc)
+            chunk.maybe_processed = True
             self.give_up(chunk, ErrorInfo("invalid_response", f"HTTP 200 body not as documented: {exc}", 200))
             return False
         except ValueError as exc:
@@ -317,66 +419,217 @@ class _Batch:
         self.finish(chunk, self._match(chunk, success, failed))
         return False
 
-    def _match(self, chunk: _Chunk, success: list[OrderRef], failed: list[OrderRef]) -> dict[str, _Outcome]:
-        def key(order: OrderRef) -> str | None:
-            return order.uuid if self.kind == "uuids" else order.identifier
+    def _key(self, uuid: str | None, identifier: str | None) -> str | None:
+        return uuid if self.kind == "uuids" else identifier
 
+    def _with_key(self, order: OrderRef, order_id: str) -> OrderRef:
+        if self.kind == "uuids":
+            return order if order.uuid == order_id else OrderRef(order_id, order.market, order.identifier)
+        return order if order.identifier == order_id else OrderRef(order.uuid, order.market, order_id)
+
+    def _match(self, chunk: _Chunk, success: list[OrderRef], failed: list[OrderRef]) -> dict[str, _Outcome]:
         sent = set(chunk.ids)
-        found: dict[str, list[tuple[Literal["success", "failed"], OrderRef]]] = {}
+        found: dict[str, dict[str, OrderRef]] = {}
         groups: tuple[tuple[Literal["success", "failed"], list[OrderRef]], ...] = (
             ("success", success),
             ("failed", failed),
         )
         for group, orders in groups:
             for order in orders:
-                order_id = key(order)
+                order_id = self._key(order.uuid, order.identifier)
                 if order_id is not None and order_id in sent:
-                    found.setdefault(order_id, []).append((group, order))
+                    found.setdefault(order_id, {}).setdefault(group, order)
                 else:
                     log.debug("chunk %d: answer names an order that was not asked for; ignored", chunk.number)
         outcomes: dict[str, _Outcome] = {}
         for order_id in chunk.ids:
-            entries = found.get(order_id, [])
-            named = {group for group, _ in entries}
-            if not entries:
-                outcomes[order_id] = ErrorInfo("missing_from_answer", "the exchange's answer did not mention it", 200)
-            elif len(named) > 1:
-                outcomes[order_id] = ErrorInfo(
-                    "contradictory_answer", "the exchange listed it under both success and failed", 200
-                )
-            elif "failed" in named and chunk.maybe_processed:
-                lost = chunk.last_error.message if chunk.last_error else "unknown"
-                outcomes[order_id] = ErrorInfo(
-                    "failed_after_lost_answer",
-                    f"reported failed on a retry after an earlier attempt's answer was lost ({lost}): "
-                    "that attempt may have cancelled it",
-                    200,
-                )
+            named = found.get(order_id, {})
+            if "success" in named:
+                # The exchange said it cancelled it: nothing else it says downgrades that.
+                outcomes[order_id] = ("success", self._with_key(named["success"], order_id))
+            elif "failed" in named:
+                outcomes[order_id] = ("failed", self._with_key(named["failed"], order_id))
             else:
-                outcomes[order_id] = entries[0]
+                # Whether the exchange acted on it is unknown: the confirm phase treats it like a lost answer.
+                self.lost.add(order_id)
+                outcomes[order_id] = ErrorInfo("missing_from_answer", "the exchange's answer did not mention it", 200)
         return outcomes
 
-    def result(self) -> BatchResult:
+    # --- confirm phase ----------------------------------------------------------------------
+
+    def _needs_lookup(self, order_id: str) -> bool:
+        """Reported failed (why?), or unconfirmed after an attempt the exchange may have applied unheard.
+
+        Ids the exchange refused with an error status (400/401/403/404) stay unconfirmed with that error:
+        nothing was applied, and the same keys would be refused again. Ids only ever met with connect
+        errors were never delivered, so a lookup could not tell more either.
+        """
+        outcome = self.outcomes.get(order_id)
+        if isinstance(outcome, tuple):
+            return outcome[0] == "failed"
+        return isinstance(outcome, ErrorInfo) and order_id in self.lost
+
+    def lookups(self) -> list[_Lookup]:
+        """The lookups the confirm phase needs: every id unconfirmed or reported failed, in order given."""
+        if self.blocked is not None:
+            return []
+        needed = [order_id for order_id in self.ids if self._needs_lookup(order_id)]
+        self.confirm.ids = needed
+        return [_Lookup(number, part) for number, part in enumerate(_chunks(needed, _lookup_chunk_size(self.kind)), 1)]
+
+    def handle_lookup(self, lookup: _Lookup, permit: Permit, outcome: _Answer | Exception) -> bool:
+        """Merge one lookup attempt; True if it is to be sent again."""
+        if isinstance(outcome, Exception):
+            self.limiter.record(permit, None)
+            detail = f"{type(outcome).__name__}: {outcome}" if str(outcome) else type(outcome).__name__
+            lookup.last_error = ErrorInfo("lookup_failed", f"order lookup failed: {detail}")
+            return isinstance(outcome, httpx.TransportError)
+        self._note(permit, outcome)
+        if outcome.status == 200 and isinstance(outcome.parsed, list):
+            self._merge_lookup(lookup, outcome.parsed)
+            return False
+        if outcome.status == 200:
+            lookup.last_error = ErrorInfo(
+                "lookup_failed", f"order lookup answer not as documented: {outcome.problem or 'no result'}", 200
+            )
+            return False
+        error = _api_error(outcome)
+        lookup.last_error = ErrorInfo(error.name, f"order lookup: {error.message}", error.status)
+        if outcome.status == 418:
+            self._block(error)
+            return False
+        return outcome.status == 429 or outcome.status >= 500
+
+    def _merge_lookup(self, lookup: _Lookup, orders: list[Any]) -> None:
+        asked = set(lookup.ids)
+        matchable = True
+        for order in orders:
+            if not isinstance(order, Order):
+                matchable = False
+                continue
+            order_id = self._key(_text(order.uuid), _text(order.identifier))
+            if order_id is None:
+                matchable = False
+            elif order_id in asked:
+                self.confirm.found[order_id] = order
+        for order_id in lookup.ids:
+            if order_id in self.confirm.found or matchable:
+                self.confirm.looked_up.add(order_id)
+            else:
+                self.confirm.errors[order_id] = ErrorInfo(
+                    "lookup_unmatched", "the order lookup listed orders it could not be matched to", 200
+                )
+        lookup.done = True
+
+    def lookup_failed(self, lookup: _Lookup, error: ErrorInfo) -> None:
+        lookup.done = True
+        for order_id in lookup.ids:
+            self.confirm.errors[order_id] = error
+
+    def _unlooked(self, order_id: str, before: _Outcome) -> _Outcome:
+        """The outcome of an id no lookup settled (``confirm=False``, or the lookup got no usable answer)."""
+        error = self.confirm.errors.get(order_id)
+        if isinstance(before, tuple) and before[0] == "failed" and order_id in self.lost:
+            # The retry's "failed" may be the echo of the lost attempt that did cancel it.
+            lost = "an earlier attempt's answer was lost"
+            detail = f"; {error.message}" if error is not None else ""
+            return ErrorInfo(
+                "failed_after_lost_answer",
+                f"reported failed on a retry after {lost}: that attempt may have cancelled it{detail}",
+                200,
+            )
+        if isinstance(before, ErrorInfo) and error is not None:
+            return ErrorInfo(before.name, f"{before.message}; {error.message}", before.status)
+        return before
+
+    def _confirmed(self, order_id: str, before: _Outcome) -> _Outcome:
+        """The final outcome of an id after the confirm phase (or without it)."""
+        if order_id not in self.confirm.looked_up:
+            return self._unlooked(order_id, before)
+        order = self.confirm.found.get(order_id)
+        prior = before[1] if isinstance(before, tuple) else None
+        if order is None:
+            return ("failed", self._failed(order_id, prior, None, "not_found"))
+        state = _text(order.state)
+        if state in _CANCELLED_STATES and order_id in self.lost:
+            ref = self._from_lookup(order_id, order, prior)
+            return ("success", OrderRef(ref.uuid, ref.market, ref.identifier, confirmed_by="lookup", state=state))
+        reason: FailureReason | None = None
+        if state in _CANCELLED_STATES:
+            reason = "already_cancelled"
+        elif state in _FILLED_STATES:
+            reason = "filled"
+        elif state in _OPEN_STATES:
+            reason = "still_open"
+        if reason is None:
+            if isinstance(before, ErrorInfo):
+                return ErrorInfo(before.name, f"{before.message}; order lookup: unknown state {state!r}", before.status)
+            reason = "unknown"
+        return ("failed", self._failed(order_id, prior, order, reason))
+
+    def _from_lookup(self, order_id: str, order: Order, prior: OrderRef | None) -> OrderRef:
+        uuid = _text(order.uuid) or (prior.uuid if prior else None)
+        market = _text(order.market) or (prior.market if prior else None)
+        identifier = _text(order.identifier) or (prior.identifier if prior else None)
+        return self._with_key(OrderRef(uuid, market, identifier), order_id)
+
+    def _failed(self, order_id: str, prior: OrderRef | None, order: Order | None, reason: FailureReason) -> OrderRef:
+        if order is not None:
+            ref = self._from_lookup(order_id, order, prior)
+        else:
+            ref = self._with_key(prior or OrderRef(None, None, None), order_id)
+        return OrderRef(
+            ref.uuid, ref.market, ref.identifier, reason=reason, state=_text(order.state) if order else None
+        )
+
+    # --- the report ---------------------------------------------------------------------------
+
+    def _unfinished(self, chunk: _Chunk) -> _Outcome:
+        """The outcome of a chunk the batch stopped before it settled (interruption)."""
+        if chunk.in_flight:
+            return ErrorInfo("interrupted", "interrupted while the request was in flight: it may have been cancelled")
+        if chunk.maybe_processed:
+            return ErrorInfo(
+                "interrupted",
+                "interrupted before a retry; an earlier attempt's answer was lost: it may have been cancelled",
+            )
+        if chunk.tries == 0:
+            return _Sent("interrupted before it was sent")
+        # Sent, but every answer was a refusal (429): the exchange applied none of them.
+        return _Sent("interrupted before the exchange accepted it")
+
+    def result(self, *, interrupted: bool = False) -> BatchResult:
         result = BatchResult(
             id_kind=self.kind,
             requests_sent=self.requests_sent,
+            lookups_sent=self.lookups_sent,
             rate_limited=self.rate_limited,
             retries=self.retries,
             elapsed=time.monotonic() - self.started,
             remaining_req=self.remaining_req,
             blocked=self.blocked,
+            interrupted=interrupted,
         )
+        unfinished = {order_id: chunk for chunk in self.chunks if not chunk.done for order_id in chunk.ids}
+        confirming = set(self.confirm.ids)
         for order_id in self.ids:
-            outcome = self.outcomes.get(order_id)
-            if outcome is None:
-                # Unreachable by construction; kept so an id can never vanish from the report.
-                outcome = ErrorInfo("not_sent", "the batch ended before this id was sent")
-            if isinstance(outcome, ErrorInfo):
+            outcome = self._unfinished(unfinished[order_id]) if order_id in unfinished else self.outcomes[order_id]
+            if order_id in confirming or order_id in self.lost:
+                outcome = self._confirmed(order_id, outcome)
+            if isinstance(outcome, _Sent):
+                result.not_sent.append(NotSentOrder(order_id, self.kind, outcome.why))
+            elif isinstance(outcome, ErrorInfo):
                 result.unconfirmed.append(UnconfirmedOrder(order_id, self.kind, outcome))
             elif outcome[0] == "success":
-                result.success.append(outcome[1])
+                ref = outcome[1]
+                if ref.confirmed_by is None:
+                    ref = OrderRef(ref.uuid, ref.market, ref.identifier, confirmed_by="answer")
+                result.success.append(ref)
             else:
-                result.failed.append(outcome[1])
+                ref = outcome[1]
+                if ref.reason is None:
+                    ref = OrderRef(ref.uuid, ref.market, ref.identifier, reason="unknown")
+                result.failed.append(ref)
         return result
 
 
@@ -398,76 +651,144 @@ def _settled(exc: Exception) -> _Answer | Exception:
     return exc
 
 
-def _send_sync(client: AnyClient, kind: IdKind, ids: list[str]) -> _Answer | Exception:
+def _id_args(kind: IdKind, ids: list[str]) -> dict[str, Any]:
+    return {"uuids": ids if kind == "uuids" else UNSET, "identifiers": ids if kind == "identifiers" else UNSET}
+
+
+def _narrow(value: float | None, limit: float) -> float:
+    return limit if value is None else min(value, limit)
+
+
+@contextlib.contextmanager
+def _bounded(http: httpx.Client, seconds: float) -> Iterator[None]:
+    """Narrow the sync client's timeouts to ``seconds`` for one request, so ``timeout_total`` holds.
+
+    httpx has no per-call timeout through the generated functions; the client's own setting is
+    restored afterwards.
+    """
+    old = http.timeout
+    limit = max(seconds, 0.001)
+    http.timeout = httpx.Timeout(
+        connect=_narrow(old.connect, limit),
+        read=_narrow(old.read, limit),
+        write=_narrow(old.write, limit),
+        pool=_narrow(old.pool, limit),
+    )
     try:
-        return _answer(
-            _endpoint.sync_detailed(
-                client=client,
-                uuids=ids if kind == "uuids" else UNSET,
-                identifiers=ids if kind == "identifiers" else UNSET,
-            )
-        )
+        yield
+    finally:
+        http.timeout = old
+
+
+def _send_sync(client: AnyClient, kind: IdKind, ids: list[str], seconds: float, *, lookup: bool = False) -> Any:
+    try:
+        with _bounded(client.get_httpx_client(), seconds):
+            if lookup:
+                return _answer(_lookup_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))
+            return _answer(_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))
     except Exception as exc:
         return _settled(exc)
 
 
-async def _send_async(client: AnyClient, kind: IdKind, ids: list[str]) -> _Answer | Exception:
+async def _send_async(client: AnyClient, kind: IdKind, ids: list[str], *, lookup: bool = False) -> Any:
     try:
-        return _answer(
-            await _endpoint.asyncio_detailed(
-                client=client,
-                uuids=ids if kind == "uuids" else UNSET,
-                identifiers=ids if kind == "identifiers" else UNSET,
-            )
-        )
+        if lookup:
+            return _answer(await _lookup_endpoint.asyncio_detailed(client=client, **_id_args(kind, ids)))
+        return _answer(await _endpoint.asyncio_detailed(client=client, **_id_args(kind, ids)))
     except Exception as exc:
         return _settled(exc)
+
+
+async def _bounded_async(batch: _Batch, client: AnyClient, ids: list[str], *, lookup: bool = False) -> Any:
+    task = asyncio.current_task()
+    if task is not None:
+        batch.sending_tasks.add(task)
+    try:
+        # ``timeout_total`` bounds the whole batch, a request in flight included.
+        return await asyncio.wait_for(
+            _send_async(client, batch.kind, ids, lookup=lookup), timeout=max(batch.time_left(), 0.001)
+        )
+    except TimeoutError:
+        return httpx.ReadTimeout(f"no answer before timeout_total of {batch.timeout_total:g}s")
+    finally:
+        if task is not None:
+            batch.sending_tasks.discard(task)
 
 
 def _drive_sync(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
     while True:
-        reason = batch.stop_reason(chunk)
+        reason = batch.stop_reason(chunk.tries, chunk.last_error)
         if reason is not None:
             batch.give_up(chunk, reason)
             return
         permit = batch.limiter.acquire(timeout=batch.time_left())
         if permit is None:
-            batch.give_up(chunk, batch.timeout_error(chunk))
-            return
-        if batch.blocked is not None:
-            batch.limiter.cancel(permit)
-            batch.give_up(chunk, batch.blocked)
+            batch.give_up(chunk, batch.timeout_error(chunk.last_error))
             return
         batch.sending(chunk)
-        if not batch.handle(chunk, permit, _send_sync(client, batch.kind, chunk.ids)):
+        if not batch.handle(chunk, permit, _send_sync(client, batch.kind, chunk.ids, batch.time_left())):
             return
 
 
 async def _drive_async(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
-    while True:
-        reason = batch.stop_reason(chunk)
+    while not batch.stopping:
+        reason = batch.stop_reason(chunk.tries, chunk.last_error)
         if reason is not None:
             batch.give_up(chunk, reason)
             return
         permit = await batch.limiter.acquire_async(timeout=batch.time_left())
         if permit is None:
-            batch.give_up(chunk, batch.timeout_error(chunk))
+            batch.give_up(chunk, batch.timeout_error(chunk.last_error))
             return
-        # Another task may have met a 418 while this one waited for the permit.
-        if batch.blocked is not None:
+        # Another task may have met a 418, or the batch been interrupted, while this one waited.
+        if batch.blocked is not None or batch.stopping:
             batch.limiter.cancel(permit)
-            batch.give_up(chunk, batch.blocked)
+            if batch.blocked is not None:
+                batch.give_up(chunk, batch.blocked)
             return
         batch.sending(chunk)
-        outcome: _Answer | Exception
-        try:
-            # ``timeout_total`` bounds the whole batch, a request in flight included.
-            outcome = await asyncio.wait_for(
-                _send_async(client, batch.kind, chunk.ids), timeout=max(batch.time_left(), 0.001)
-            )
-        except TimeoutError:
-            outcome = httpx.ReadTimeout(f"no answer before timeout_total of {batch.timeout_total:g}s")
-        if not batch.handle(chunk, permit, outcome):
+        if not batch.handle(chunk, permit, await _bounded_async(batch, client, chunk.ids)):
+            return
+
+
+def _lookup_sync(batch: _Batch, client: AnyClient, lookup: _Lookup) -> None:
+    while True:
+        reason = batch.stop_reason(lookup.tries, lookup.last_error)
+        if reason is not None:
+            batch.lookup_failed(lookup, ErrorInfo(reason.name, f"order lookup: {reason.message}", reason.status))
+            return
+        permit = batch.limiter.acquire(timeout=batch.time_left())
+        if permit is None:
+            batch.lookup_failed(lookup, batch.timeout_error(lookup.last_error))
+            return
+        lookup.tries += 1
+        batch.lookups_sent += 1
+        outcome = _send_sync(client, batch.kind, lookup.ids, batch.time_left(), lookup=True)
+        if not batch.handle_lookup(lookup, permit, outcome):
+            if not lookup.done:
+                batch.lookup_failed(lookup, lookup.last_error or ErrorInfo("lookup_failed", "no usable answer"))
+            return
+
+
+async def _lookup_async(batch: _Batch, client: AnyClient, lookup: _Lookup) -> None:
+    while not batch.stopping:
+        reason = batch.stop_reason(lookup.tries, lookup.last_error)
+        if reason is not None:
+            batch.lookup_failed(lookup, ErrorInfo(reason.name, f"order lookup: {reason.message}", reason.status))
+            return
+        permit = await batch.limiter.acquire_async(timeout=batch.time_left())
+        if permit is None:
+            batch.lookup_failed(lookup, batch.timeout_error(lookup.last_error))
+            return
+        if batch.blocked is not None or batch.stopping:
+            batch.limiter.cancel(permit)
+            return
+        lookup.tries += 1
+        batch.lookups_sent += 1
+        outcome = await _bounded_async(batch, client, lookup.ids, lookup=True)
+        if not batch.handle_lookup(lookup, permit, outcome):
+            if not lookup.done:
+                batch.lookup_failed(lookup, lookup.last_error or ErrorInfo("lookup_failed", "no usable answer"))
             return
 
 
@@ -487,6 +808,8 @@ def _prepare(
     limiter: RateLimiter | None,
 ) -> _Batch:
     kind, rule, ids = _check_ids(uuids, identifiers)
+    if not math.isfinite(timeout_total) or timeout_total <= 0:
+        raise ValueError(f"timeout_total must be a positive, finite number of seconds; given: {timeout_total!r}")
     if limiter is None:
         limiter = limiter_for(_access_key(client_auth), _endpoint.OPERATION.rate_limit)  # the registry row
     batch = _Batch(
@@ -507,11 +830,14 @@ def _prepare(
 
 def _log_result(result: BatchResult) -> BatchResult:
     log.debug(
-        "batch done: success=%d failed=%d unconfirmed=%d requests=%d 429s=%d retries=%d in %.3fs",
+        "batch done: success=%d failed=%d unconfirmed=%d not_sent=%d requests=%d lookups=%d 429s=%d retries=%d "
+        "in %.3fs",
         len(result.success),
         len(result.failed),
         len(result.unconfirmed),
+        len(result.not_sent),
         result.requests_sent,
+        result.lookups_sent,
         result.rate_limited,
         result.retries,
         result.elapsed,
@@ -528,14 +854,21 @@ def cancel_orders(
     on_progress: ProgressCallback | None = None,
     max_tries: int = DEFAULT_MAX_TRIES,
     limiter: RateLimiter | None = None,
+    confirm: bool = True,
 ) -> BatchResult:
     """Cancel every order named by ``uuids`` or by ``identifiers`` (exactly one), sending chunks one by one.
 
     Raises ``upbit_client.errors.InvalidRequest`` before sending anything if the ids break the
-    spec; otherwise never raises: ids without a trustworthy answer (after at most ``max_tries``
-    sends per chunk and ``timeout_total`` seconds in all) are reported unconfirmed.
-    ``on_progress(done_ids, total_ids)`` is called as chunks settle. ``limiter`` defaults to the
-    process-wide one of the client's access key for the endpoint's rate-limit group.
+    spec. Returns within ``timeout_total`` seconds (plus at most about one second), whatever the
+    server does; ids without a trustworthy answer are unconfirmed, ids never sent ``not_sent``.
+    ``confirm`` (default True) looks up, after the cancel phase, every id unconfirmed or reported
+    failed (``GET /v1/orders/uuids``) to settle it and say why. ``on_progress(done_ids, total_ids)``
+    is called as chunks settle. ``limiter`` defaults to the process-wide one of the client's access
+    key for the endpoint's rate-limit group.
+
+    Ctrl-C (``KeyboardInterrupt``) stops at once and raises ``BatchInterrupted``, a
+    ``KeyboardInterrupt`` whose ``.report`` is the partial ``BatchResult``: the request in flight is
+    unconfirmed, ids not yet sent are ``not_sent``.
     """
     batch = _prepare(
         client.get_httpx_client().auth,
@@ -546,9 +879,55 @@ def cancel_orders(
         max_tries=max_tries,
         limiter=limiter,
     )
-    for chunk in batch.chunks:
-        _drive_sync(batch, client, chunk)
+    try:
+        for chunk in batch.chunks:
+            _drive_sync(batch, client, chunk)
+        if confirm:
+            for lookup in batch.lookups():
+                _lookup_sync(batch, client, lookup)
+    except KeyboardInterrupt as exc:
+        batch.stopping = True
+        report = _log_result(batch.result(interrupted=True))
+        raise BatchInterrupted(report) from exc
     return _log_result(batch.result())
+
+
+def _grace(client: AnyClient, batch: _Batch) -> float:
+    """How long an interrupted batch waits for answers in flight: the client's read timeout, within the budget."""
+    read = client.get_async_httpx_client().timeout.read
+    return max(0.0, min(_GRACE_WITHOUT_CLIENT_TIMEOUT if read is None else read, batch.time_left()))
+
+
+async def _run_async(
+    batch: _Batch, client: AnyClient, jobs: Sequence[Callable[[], Awaitable[None]]], width: int
+) -> None:
+    """Run ``jobs`` (coroutine factories) ``width`` at a time; on cancellation let requests in flight finish."""
+    queue = list(reversed(jobs))
+
+    async def worker() -> None:
+        while queue and not batch.stopping:
+            await queue.pop()()
+
+    tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, min(width, len(jobs))))]
+    if not tasks:
+        return
+    try:
+        # ``wait``, not ``gather``: a cancellation of this task must not cancel the workers' requests.
+        await asyncio.wait(tasks)
+    except asyncio.CancelledError:
+        batch.stopping = True
+        for task in tasks:
+            if task not in batch.sending_tasks:
+                task.cancel()  # waiting for a permit or between requests: nothing to wait for
+        with contextlib.suppress(asyncio.CancelledError):
+            # Answers already in flight may still tell what the exchange did.
+            await asyncio.wait(tasks, timeout=_grace(client, batch))
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
+        raise
+    for task in tasks:
+        task.result()  # a bug in a worker must surface, not vanish
 
 
 async def cancel_orders_async(
@@ -561,11 +940,17 @@ async def cancel_orders_async(
     max_tries: int = DEFAULT_MAX_TRIES,
     limiter: RateLimiter | None = None,
     max_in_flight: int | None = None,
+    confirm: bool = True,
 ) -> BatchResult:
     """``cancel_orders`` with as many chunks in flight as the current second's budget allows.
 
     Uses the client's one ``httpx.AsyncClient`` (one connection pool). ``max_in_flight`` caps the
     concurrent requests; by default it is the rate-limit group's ``per_second`` from the spec.
+
+    Cancelling the task stops sending at once, waits for the answers already in flight (up to the
+    client's read timeout, within ``timeout_total``), and raises ``BatchCancelled``, an
+    ``asyncio.CancelledError`` whose ``.report`` is the partial ``BatchResult``. (asyncio hands a
+    caller awaiting the task a fresh ``CancelledError``: catch ``BatchCancelled`` inside the task.)
     """
     batch = _prepare(
         client.get_async_httpx_client().auth,
@@ -576,12 +961,15 @@ async def cancel_orders_async(
         max_tries=max_tries,
         limiter=limiter,
     )
-    queue = deque(batch.chunks)
-
-    async def worker() -> None:
-        while queue:
-            await _drive_async(batch, client, queue.popleft())
-
     width = max_in_flight or batch.limiter.per_second or _IN_FLIGHT_WITHOUT_RATE_LIMIT
-    await asyncio.gather(*(worker() for _ in range(max(1, min(width, len(batch.chunks))))))
+    try:
+        cancels = [functools.partial(_drive_async, batch, client, chunk) for chunk in batch.chunks]
+        await _run_async(batch, client, cancels, width)
+        if confirm and not batch.stopping:
+            lookups = [functools.partial(_lookup_async, batch, client, lookup) for lookup in batch.lookups()]
+            await _run_async(batch, client, lookups, width)
+    except asyncio.CancelledError as exc:
+        batch.stopping = True
+        report = _log_result(batch.result(interrupted=True))
+        raise BatchCancelled(report) from exc
     return _log_result(batch.result())

@@ -3,18 +3,23 @@
 Usage::
 
     upbit-cancel (--uuid ID ... | --identifier ID ... | --uuids-from FILE | --identifiers-from FILE)
-                 [--server-url URL | --region kr|sg|id|th] [--json] [--timeout SECONDS]
+                 [--server-url URL | --region kr|sg|id|th] [--json] [--timeout SECONDS] [--no-confirm]
 
 This module only turns arguments, environment and files into a call of the async batch layer
-(``upbit_cancel.batch.cancel_orders_async``, which chunks, rate-limits and retries) and turns its
-``BatchResult`` into a report and an exit status:
+(``upbit_cancel.batch.cancel_orders_async``, which chunks, rate-limits, retries and confirms) and
+turns its ``BatchResult`` into a report and an exit status:
 
 - 0: every order was cancelled;
-- 1: some orders failed (already filled or cancelled, market suspended) or are unconfirmed;
+- 1: some orders failed (filled, already cancelled, not found, still open), are unconfirmed or were
+  not sent (``timeout_total`` ran out);
 - 2: bad usage or bad input; nothing was sent;
 - 3: nothing could be done: keys missing, the exchange unreachable or the keys rejected for
   every request, or the account temporarily blocked (418);
-- 130: interrupted (Ctrl-C); requests already sent may have cancelled orders.
+- 130: interrupted (Ctrl-C or SIGTERM): sending stops at once, answers in flight are awaited up to
+  the request timeout, and the report is printed with every id once (ids never sent under
+  ``not_sent``).
+
+The groups, reasons and statuses are described in ``docs/outcomes.md``.
 
 Errors are one line on stderr, ``upbit-cancel: error: ...``; the secret key never appears in any
 output. ``main(argv)`` returns the status instead of exiting, so tests and other programs can call
@@ -25,14 +30,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import json
 import logging
 import math
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import NoReturn, Protocol, TextIO
+from typing import Any, NoReturn, Protocol, TextIO
 
 import httpx
 
@@ -46,13 +53,15 @@ from upbit_client.rules import ParameterRule
 
 from .batch import cancel_orders_async
 from .client import DEFAULT_REGION, PRECEDENCE, check_base_url, connect, resolve_base_url
-from .errors import AuthenticationError, ConfigurationError, MissingCredentials, error_from_response
+from .errors import AuthenticationError, BatchCancelled, ConfigurationError, MissingCredentials, error_from_response
 from .results import BatchResult, ErrorInfo, IdKind, UnconfirmedOrder
 
 PROG = "upbit-cancel"
 DEFAULT_TIMEOUT = 30.0
 # One slow request must not eat the whole budget: the batch layer can then still retry or move on.
 MAX_REQUEST_TIMEOUT = 10.0
+# Ids longer than this are shortened in the table (never in JSON): a uuid (36) fits whole.
+TABLE_ID_WIDTH = 36
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1
@@ -74,6 +83,7 @@ class BatchFunction(Protocol):
         identifiers: list[str] | None = None,
         timeout_total: float = DEFAULT_TIMEOUT,
         on_progress: OnProgress | None = None,
+        confirm: bool = True,
     ) -> Awaitable[BatchResult]: ...
 
 
@@ -105,8 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             f"{PRECEDENCE} An id FILE holds one id per "
             "line; blank lines, lines starting with '#' and whitespace around ids are ignored; '-' reads "
-            "stdin. Exit status: 0 all cancelled, 1 some failed or unconfirmed, 2 bad usage (nothing sent), "
-            "3 nothing could be done (missing keys, exchange unreachable, keys rejected, account blocked)."
+            "stdin. Exit status: 0 all cancelled, 1 some failed, unconfirmed or not sent, 2 bad usage (nothing "
+            "sent), 3 nothing could be done (missing keys, exchange unreachable, keys rejected, account blocked), "
+            "130 interrupted (the report is still printed)."
         ),
     )
     ids = parser.add_argument_group("orders (give uuids or identifiers, not both; the flags can be repeated)")
@@ -132,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--no-confirm",
+        dest="confirm",
+        action="store_false",
+        help="skip the order lookup (GET /v1/orders/uuids) that settles lost answers and tells why orders failed",
+    )
     parser.add_argument(
         "--timeout",
         type=_positive_seconds,
@@ -191,7 +208,10 @@ def read_id_file(path: str, stdin: TextIO) -> list[tuple[str, str]]:
 
 
 def collect_ids(args: argparse.Namespace, stdin: TextIO) -> tuple[IdKind, list[str]]:
-    """The kind and the distinct ids, in the order given; raises ``UsageError`` on bad input."""
+    """The kind and the distinct ids, in the order given; raises ``UsageError`` on bad input.
+
+    ``args.duplicates`` is set to how many ids were dropped as repeats.
+    """
     uuid_given = bool(args.uuids or args.uuid_files)
     identifier_given = bool(args.identifiers or args.identifier_files)
     if uuid_given and identifier_given:
@@ -212,6 +232,7 @@ def collect_ids(args: argparse.Namespace, stdin: TextIO) -> tuple[IdKind, list[s
         check_id(kind, value, where)
     # A repeated id is one order: cancelling it twice would only report it twice.
     ids = list(dict.fromkeys(value for value, _ in pairs))
+    args.duplicates = len(pairs) - len(ids)
     if not ids:
         raise UsageError(f"no orders given: {', '.join(files)} holds no ids")
     return kind, ids
@@ -255,6 +276,27 @@ class Progress:
             _write(self.stream, "\r" + " " * self.width + "\r")
 
 
+INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _interrupts_cancel(task: asyncio.Task[Any]) -> Any:
+    """Ctrl-C and SIGTERM cancel ``task`` (the batch stops sending and reports) instead of killing the process."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for signum in INTERRUPT_SIGNALS:
+        try:
+            loop.add_signal_handler(signum, task.cancel)
+        except (NotImplementedError, RuntimeError, ValueError):  # no signals here (not the main thread, Windows)
+            continue
+        installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
 async def _cancel(
     batch: BatchFunction,
     client: Client,
@@ -262,16 +304,23 @@ async def _cancel(
     ids: list[str],
     timeout: float,
     on_progress: OnProgress | None,
+    confirm: bool = True,
 ) -> BatchResult:
+    """The batch's report; on Ctrl-C or SIGTERM the partial report, marked ``interrupted``."""
+    task = asyncio.current_task()
+    assert task is not None
+    id_args: dict[str, Any] = {"uuids": ids} if kind == "uuids" else {"identifiers": ids}
     try:
-        if kind == "uuids":
-            return await batch(client, uuids=ids, timeout_total=timeout, on_progress=on_progress)
-        return await batch(client, identifiers=ids, timeout_total=timeout, on_progress=on_progress)
+        with _interrupts_cancel(task):
+            return await batch(client, **id_args, timeout_total=timeout, on_progress=on_progress, confirm=confirm)
+    except BatchCancelled as cancelled:
+        task.uncancel()
+        return cancelled.report
     finally:
         await client.get_async_httpx_client().aclose()
 
 
-def _key(kind: IdKind, uuid: str, identifier: str | None) -> str | None:
+def _key(kind: IdKind, uuid: str | None, identifier: str | None) -> str | None:
     return uuid if kind == "uuids" else identifier
 
 
@@ -279,6 +328,7 @@ def reconcile(result: BatchResult, ids: Iterable[str]) -> None:
     """Make sure every id given is in the report: one the batch left out is unconfirmed, not lost."""
     reported = {_key(result.id_kind, order.uuid, order.identifier) for order in (*result.success, *result.failed)}
     reported.update(order.id for order in result.unconfirmed)
+    reported.update(order.id for order in result.not_sent)
     for order_id in ids:
         if order_id not in reported:
             error = ErrorInfo("not_in_response", "the exchange's answers did not mention this order")
@@ -299,14 +349,18 @@ def describe_error(error: ErrorInfo) -> str:
 
 
 def exit_status(result: BatchResult) -> tuple[int, str | None]:
-    """The exit status and, for status 3, the one-line reason."""
+    """The exit status and, for status 3 or 130, the one-line reason."""
+    if result.interrupted:
+        return EXIT_INTERRUPTED, (
+            f"interrupted: {len(result.not_sent)} orders not sent; the report above lists every order once"
+        )
     if result.blocked is not None:
         # Even if some chunks went through first: hammering now would lengthen the block.
         return EXIT_NOTHING_DONE, f"account temporarily blocked, nothing more sent: {describe_error(result.blocked)}"
     if result.all_cancelled:
         return EXIT_OK, None
     nothing_done = not result.success and not result.failed
-    if nothing_done and all(_is_hopeless(order.error) for order in result.unconfirmed):
+    if nothing_done and result.unconfirmed and all(_is_hopeless(order.error) for order in result.unconfirmed):
         errors = result.errors()
         error, _count = max(errors, key=lambda pair: pair[1])
         more = f" (and {len(errors) - 1} other errors)" if len(errors) > 1 else ""
@@ -317,21 +371,35 @@ def exit_status(result: BatchResult) -> tuple[int, str | None]:
 # --- output ------------------------------------------------------------------------------------
 
 
+def shorten(text: str, width: int = TABLE_ID_WIDTH) -> str:
+    """``text`` cut to ``width`` characters, keeping both ends (``abcdefgh…uvwxyz``); JSON always keeps it whole."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return f"{text[:head]}…{text[len(text) - (width - 1 - head) :]}"
+
+
 def format_table(result: BatchResult, ids: Sequence[str]) -> str:
-    """The summary line, then one row per id in the order given: id, market, outcome, error."""
+    """The summary line, then one row per id in the order given: id, market, outcome, reason or error."""
     rows: dict[str, tuple[str, str, str, str]] = {}
-    for outcome, orders in (("cancelled", result.success), ("failed", result.failed)):
-        for order in orders:
-            key = _key(result.id_kind, order.uuid, order.identifier) or order.uuid
-            # An empty market (an id naming no order, as the sandbox reports it) still shows a cell.
-            rows.setdefault(key, (key, order.market or "-", outcome, ""))
+    for order in result.success:
+        key = _key(result.id_kind, order.uuid, order.identifier) or order.uuid or "-"
+        note = "confirmed by order lookup" if order.confirmed_by == "lookup" else ""
+        rows.setdefault(key, (key, order.market or "-", "cancelled", note))
+    for order in result.failed:
+        key = _key(result.id_kind, order.uuid, order.identifier) or order.uuid or "-"
+        rows.setdefault(key, (key, order.market or "-", "failed", order.reason or "unknown"))
     for unconfirmed in result.unconfirmed:
         rows.setdefault(unconfirmed.id, (unconfirmed.id, "-", "unconfirmed", describe_error(unconfirmed.error)))
+    for not_sent in result.not_sent:
+        rows.setdefault(not_sent.id, (not_sent.id, "-", "not_sent", not_sent.why))
     ordered = [rows.pop(order_id) for order_id in ids if order_id in rows] + list(rows.values())
-    header = ("UUID" if result.id_kind == "uuids" else "IDENTIFIER", "MARKET", "OUTCOME", "ERROR")
+    ordered = [(shorten(row[0]), *row[1:]) for row in ordered]
+    header = ("UUID" if result.id_kind == "uuids" else "IDENTIFIER", "MARKET", "OUTCOME", "REASON")
     widths = [max(len(row[column]) for row in (header, *ordered)) for column in range(3)]
     lines = [
-        f"{len(result.success)} cancelled, {len(result.failed)} failed, {len(result.unconfirmed)} unconfirmed",
+        f"{len(result.success)} cancelled, {len(result.failed)} failed, {len(result.unconfirmed)} unconfirmed"
+        + (f", {len(result.not_sent)} not sent" if result.not_sent else ""),
         *(
             "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
             for row in (header, *ordered)
@@ -400,11 +468,13 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], transport: httpx.A
     except MissingCredentials as exc:
         _error_line(str(exc), secrets, sys.stderr)
         return EXIT_NOTHING_DONE
+    if args.duplicates:
+        _write(sys.stderr, f"{PROG}: {args.duplicates} duplicate ids dropped (each order is sent once)\n")
     progress = None
     if len(ids) > (_rule_for(kind).max_items or len(ids)) and sys.stderr.isatty():
         progress = Progress(sys.stderr)
     try:
-        result = asyncio.run(_cancel(_load_batch(), client, kind, ids, args.timeout, progress))
+        result = asyncio.run(_cancel(_load_batch(), client, kind, ids, args.timeout, progress, args.confirm))
     except InvalidRequest as exc:
         # The batch layer's own before-sending check: the ids passed ours but not the spec's.
         _error_line(str(exc), secrets, sys.stderr)

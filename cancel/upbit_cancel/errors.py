@@ -8,7 +8,8 @@ callers can branch on the name as Upbit advises. Everything is importable from h
 
 from __future__ import annotations
 
-from typing import ClassVar, TypeVar
+import asyncio
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from upbit_auth.errors import MissingCredentials
 from upbit_client.errors import InvalidRequest, InvalidResponse, UnexpectedStatus, UpbitClientError
@@ -16,8 +17,13 @@ from upbit_client.models import UpbitError
 from upbit_client.registry import OPERATIONS
 from upbit_client.types import Response
 
+if TYPE_CHECKING:
+    from .results import BatchResult
+
 __all__ = [
     "AuthenticationError",
+    "BatchCancelled",
+    "BatchInterrupted",
     "ConfigurationError",
     "InvalidRequest",
     "InvalidResponse",
@@ -41,6 +47,35 @@ class ConfigurationError(UpbitClientError, ValueError):
 
 class TransportError(UpbitClientError):
     """No usable answer reached us (connection refused or reset, timeout) after the retries allowed."""
+
+
+def _partial(report: BatchResult) -> str:
+    return (
+        f"batch interrupted: {len(report.success)} cancelled, {len(report.failed)} failed, "
+        f"{len(report.unconfirmed)} unconfirmed, {len(report.not_sent)} not sent (see .report)"
+    )
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a sync batch; ``report`` is what was learned, every id in exactly one group.
+
+    A ``KeyboardInterrupt``, so code that already stops on Ctrl-C still does.
+    """
+
+    def __init__(self, report: BatchResult) -> None:
+        super().__init__(_partial(report))
+        self.report = report
+
+
+class BatchCancelled(asyncio.CancelledError):
+    """An async batch's task was cancelled; ``report`` is what was learned, every id in exactly one group.
+
+    An ``asyncio.CancelledError``, so cancellation still propagates as asyncio expects.
+    """
+
+    def __init__(self, report: BatchResult) -> None:
+        super().__init__(_partial(report))
+        self.report = report
 
 
 class UpbitAPIError(UpbitClientError):

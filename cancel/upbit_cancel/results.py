@@ -1,4 +1,14 @@
-"""The report of a batch cancel: every id given ends in exactly one of success, failed or unconfirmed."""
+"""The report of a batch cancel: every id given ends in exactly one of four groups.
+
+- ``success``: cancelled, and this run asked for it (the answer said so, or an answer was lost and
+  the order lookup shows it cancelled: ``confirmed_by == "lookup"``);
+- ``failed``: not cancelled by this run, with a ``reason`` (see ``FailureReason``);
+- ``unconfirmed``: no trustworthy answer, even from the lookup: it may or may not be cancelled;
+- ``not_sent``: the batch never sent it (interrupted, blocked by a 418, out of ``timeout_total``):
+  certainly not cancelled by this run.
+
+The meaning of each group, reason and exit status is in ``docs/outcomes.md``.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +20,47 @@ from .remaining_req import RemainingReq
 
 IdKind = Literal["uuids", "identifiers"]
 
+FailureReason = Literal["filled", "already_cancelled", "not_found", "still_open", "unknown"]
+"""Why an order is under ``failed``:
+
+- ``filled``: the lookup shows state ``done`` (filled before the cancel could act);
+- ``already_cancelled``: the exchange reported the cancel failed and the lookup shows ``cancel``;
+- ``not_found``: the exchange does not know the id;
+- ``still_open``: the lookup shows ``wait`` or ``watch`` (e.g. a suspended market);
+- ``unknown``: the exchange reported it failed, and no lookup told why (``confirm=False``, or the
+  lookup got no usable answer).
+"""
+
+ConfirmedBy = Literal["answer", "lookup"]
+
 
 @dataclass(frozen=True, slots=True)
 class OrderRef:
-    """An order as the exchange reported it under ``success`` or ``failed``."""
+    """An order of the report, as the exchange named it.
 
-    uuid: str
-    market: str
+    Any field the exchange left out or sent as null is None, except the one the batch matched the
+    order by (``uuid`` for a batch by uuids, ``identifier`` for one by identifiers): that is always
+    the id given. ``reason`` is set for failed orders, ``confirmed_by`` for cancelled ones
+    (``to_dict`` shows it only when it is ``"lookup"``); ``state`` is the lookup's order state
+    when a lookup was made.
+    """
+
+    uuid: str | None
+    market: str | None
     identifier: str | None = None
+    reason: FailureReason | None = None
+    confirmed_by: ConfirmedBy | None = None
+    state: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"uuid": self.uuid, "market": self.market, "identifier": self.identifier}
+        data: dict[str, Any] = {"uuid": self.uuid, "market": self.market, "identifier": self.identifier}
+        if self.reason is not None:
+            data["reason"] = self.reason
+        if self.confirmed_by == "lookup":
+            data["confirmed_by"] = self.confirmed_by
+        if self.state is not None:
+            data["state"] = self.state
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +88,19 @@ class UnconfirmedOrder:
         return {key: self.id, "error": self.error.to_dict()}
 
 
+@dataclass(frozen=True, slots=True)
+class NotSentOrder:
+    """An id the batch never sent: certainly not cancelled by this run. ``why`` says what stopped it."""
+
+    id: str
+    id_kind: IdKind
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        key = "uuid" if self.id_kind == "uuids" else "identifier"
+        return {key: self.id, "why": self.why}
+
+
 @dataclass(slots=True)
 class BatchResult:
     """Merged outcome of a batch cancel, plus what it cost."""
@@ -56,17 +109,23 @@ class BatchResult:
     success: list[OrderRef] = field(default_factory=list)
     failed: list[OrderRef] = field(default_factory=list)
     unconfirmed: list[UnconfirmedOrder] = field(default_factory=list)
+    not_sent: list[NotSentOrder] = field(default_factory=list)
     requests_sent: int = 0
+    """Cancel requests sent, retries included."""
+    lookups_sent: int = 0
+    """Order lookups (``GET /v1/orders/uuids``) sent by the confirm phase, retries included."""
     rate_limited: int = 0
     retries: int = 0
     elapsed: float = 0.0
     remaining_req: RemainingReq | None = None
     blocked: ErrorInfo | None = None
     """Set when the exchange answered 418 (temporary block): no request was sent after it."""
+    interrupted: bool = False
+    """True when the batch was stopped by Ctrl-C, SIGTERM or task cancellation before it finished."""
 
     @property
     def all_cancelled(self) -> bool:
-        return not self.failed and not self.unconfirmed
+        return not self.failed and not self.unconfirmed and not self.not_sent
 
     def errors(self) -> list[tuple[ErrorInfo, int]]:
         """The distinct errors behind the unconfirmed ids, each with how many ids it affected."""
@@ -82,4 +141,5 @@ class BatchResult:
                 "orders": [order.to_dict() for order in self.unconfirmed],
                 "errors": [{**error.to_dict(), "count": count} for error, count in self.errors()],
             },
+            "not_sent": {"count": len(self.not_sent), "orders": [order.to_dict() for order in self.not_sent]},
         }

@@ -1,4 +1,4 @@
-"""A verifying sandbox exchange for ``DELETE /v1/orders/uuids``: in-process transport, loopback server, CLI.
+"""A verifying sandbox exchange for ``DELETE`` and ``GET /v1/orders/uuids``: in-process transport, loopback server, CLI.
 
 ```python
 from upbit_auth import UpbitAuth
@@ -21,6 +21,9 @@ from .exchange import (
     DEMO_SECRET_KEY,
     ENDPOINT_METHOD,
     ENDPOINT_PATH,
+    LOOKUP_METHOD,
+    LOOKUP_PATH,
+    MAX_IDS_PER_LOOKUP,
     MAX_IDS_PER_REQUEST,
     UNKNOWN_ORDER_MARKET,
     Order,
@@ -40,7 +43,10 @@ __all__ = [
     "DEMO_SECRET_KEY",
     "ENDPOINT_METHOD",
     "ENDPOINT_PATH",
+    "LOOKUP_METHOD",
+    "LOOKUP_PATH",
     "LOOPBACK",
+    "MAX_IDS_PER_LOOKUP",
     "MAX_IDS_PER_REQUEST",
     "UNKNOWN_ORDER_MARKET",
     "Order",

@@ -26,6 +26,7 @@ from urllib.parse import unquote, unquote_plus
 import jwt
 
 from upbit_client.api.order import cancel_orders_by_ids as _endpoint
+from upbit_client.api.order import list_orders_by_ids as _lookup_endpoint
 from upbit_client.errors import InvalidRequest
 from upbit_client.registry import OPERATIONS
 from upbit_client.rules import Operation, check_wire
@@ -33,8 +34,11 @@ from upbit_client.rules import Operation, check_wire
 if TYPE_CHECKING:
     from .transport import SandboxTransport
 
-OrderState = Literal["wait", "done", "cancel"]
-"""Upbit's order states: ``wait`` open, ``done`` filled, ``cancel`` cancelled."""
+OrderState = Literal["wait", "watch", "done", "cancel"]
+"""Upbit's order states: ``wait`` / ``watch`` open, ``done`` filled, ``cancel`` cancelled."""
+UnknownOrderFields = Literal["null", "absent"]
+"""How the cancel answer lists an id naming no order: ``null`` sends ``"market": null`` (and ``"uuid": null`` for an
+unknown identifier), ``absent`` leaves those fields out. Upbit documents every field of the answer as optional."""
 
 # The endpoint's facts come from openapi.yaml through the generated module, so a spec change moves the
 # sandbox with the client; the checks themselves (JWT, nonce, hash) stay written independently here.
@@ -45,6 +49,14 @@ if _endpoint.RATE_LIMIT is None:
 RATE_LIMIT_GROUP: Final = _endpoint.RATE_LIMIT.group
 DEFAULT_RATE_LIMIT_PER_SECOND: Final = _endpoint.RATE_LIMIT.per_second
 MAX_IDS_PER_REQUEST: Final = min(rule.max_items or 0 for rule in _endpoint.QUERY_RULES)
+LOOKUP_METHOD: Final = _lookup_endpoint.METHOD
+LOOKUP_PATH: Final = _lookup_endpoint.PATH
+MAX_IDS_PER_LOOKUP: Final = min(rule.max_items or 0 for rule in _lookup_endpoint.QUERY_RULES if rule.is_array)
+_LOOKUP_ORDER_BY: Final = next(
+    tuple(str(value) for value in rule.value.enum or ())
+    for rule in _lookup_endpoint.QUERY_RULES
+    if rule.wire_name == "order_by"
+)
 ALLOWED_JWT_ALGORITHMS: Final = ("HS256", "HS512")
 # Upbit reports a deprecated per-minute budget too; clients must ignore it, so a constant is honest enough.
 _DEPRECATED_MINUTE_BUDGET: Final = 1800
@@ -54,9 +66,9 @@ DEMO_ACCESS_KEY: Final = "sandbox-access-key"
 DEMO_SECRET_KEY: Final = "sandbox-secret-key-not-a-real-upbit-secret-only-for-the-local-sandbox-0000"
 """The secret of ``DEMO_ACCESS_KEY``. Fake and public by design; 64+ bytes so HS512 signs without warnings."""
 DEMO_MARKETS: Final = ("KRW-BTC", "KRW-ETH", "KRW-XRP", "BTC-ETH")
-UNKNOWN_ORDER_MARKET: Final = ""
-"""``market`` reported for an id that names no order. Upbit documents no value for that case, but the spec
-requires ``market`` to be a string, so the sandbox says "no market" with the empty string."""
+UNKNOWN_ORDER_MARKET: Final = None
+"""``market`` reported for an id that names no order: null (the exchange cannot know the market of an order it
+has never seen; the spec makes every field of the answer optional and ``market`` nullable)."""
 
 _DEMO_NAMESPACE: Final = uuid.UUID("5b0e6a3c-0d1e-4c55-9f47-2f0a5d5a3b11")
 
@@ -78,6 +90,29 @@ class Order:
     def to_result(self) -> dict[str, Any]:
         """The order as Upbit lists it under ``success`` or ``failed``."""
         return {"uuid": self.uuid, "market": self.market, "identifier": self.identifier}
+
+    def to_lookup(self) -> dict[str, Any]:
+        """The order as ``GET /v1/orders/uuids`` lists it (the fields the SDK reads, plus fixed demo values)."""
+        return {
+            "uuid": self.uuid,
+            "side": "bid",
+            "ord_type": "limit",
+            "price": "1000",
+            "state": self.state,
+            "market": self.market,
+            "created_at": "2024-12-11T10:00:00+09:00",
+            "volume": "1.0",
+            "remaining_volume": "0.0" if self.state == "done" else "1.0",
+            "reserved_fee": "0.5",
+            "remaining_fee": "0.5",
+            "paid_fee": "0.0",
+            "locked": "1000.5",
+            "executed_volume": "1.0" if self.state == "done" else "0.0",
+            "prevented_volume": "0",
+            "prevented_locked": "0",
+            "trades_count": 1 if self.state == "done" else 0,
+            "identifier": self.identifier,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +136,8 @@ class SandboxResponse:
     body: Any
     """The JSON body: an object for the modelled operation and errors, the spec's example for the others."""
     headers: dict[str, str] = field(default_factory=dict)
+    drop_answer: bool = False
+    """The request was carried out, but the transports must drop the answer (close without a response)."""
 
     def content(self) -> bytes:
         return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -160,6 +197,8 @@ class SandboxExchange:
         latency: float = 0.0,
         clock: Callable[[], float] = time.time,
         operations: Mapping[str, Operation] | None = None,
+        unknown_order_fields: UnknownOrderFields = "null",
+        drop_answer_every: int = 0,
     ) -> None:
         if rate_limit_per_second is not None and rate_limit_per_second < 1:
             raise ValueError(f"rate_limit_per_second must be >= 1 or None (off); given: {rate_limit_per_second}")
@@ -168,6 +207,14 @@ class SandboxExchange:
         self.rate_limit_per_second = rate_limit_per_second
         self.latency = latency
         self.clock = clock
+        if unknown_order_fields not in ("null", "absent"):
+            raise ValueError(f"unknown_order_fields must be 'null' or 'absent'; given: {unknown_order_fields!r}")
+        if drop_answer_every < 0:
+            raise ValueError(f"drop_answer_every must be >= 0 (0: never); given: {drop_answer_every}")
+        self.unknown_order_fields = unknown_order_fields
+        self.drop_answer_every = drop_answer_every
+        """Fault: every Nth cancel that was carried out has its answer dropped (0: never)."""
+        self._cancels_answered = 0
         self._credentials: dict[str, str] = dict(
             {DEMO_ACCESS_KEY: DEMO_SECRET_KEY} if credentials is None else credentials
         )
@@ -275,6 +322,7 @@ class SandboxExchange:
         with self._lock:
             access_key: str | None = None
             group = RATE_LIMIT_GROUP
+            drop = False
             try:
                 operation, path_values = self._route(method, path)
                 group = operation.rate_limit.group if operation.rate_limit else group
@@ -287,6 +335,10 @@ class SandboxExchange:
                 if operation.method == ENDPOINT_METHOD and operation.path == ENDPOINT_PATH:
                     kind, ids = _parse_query(raw_query)
                     response = SandboxResponse(200, self._cancel(kind, ids))
+                    drop = self._drop_this_answer()
+                elif operation.method == LOOKUP_METHOD and operation.path == LOOKUP_PATH:
+                    _check_rules(operation, raw_query, path_values, dict(header_pairs))
+                    response = SandboxResponse(200, self._lookup(raw_query))
                 else:
                     _check_rules(operation, raw_query, path_values, dict(header_pairs))
                     response = SandboxResponse(operation.success_status, operation.success_example)
@@ -300,6 +352,8 @@ class SandboxExchange:
                     "Remaining-Req": self._remaining_req(access_key, group),
                 }
             )
+            if drop:
+                response = replace(response, drop_answer=True)
             self._log.append(RequestRecord(method.upper(), target, response.status, access_key, response.error_name))
             return response
 
@@ -386,14 +440,7 @@ class SandboxExchange:
                 if ("unknown", given) in reported:
                     continue
                 reported.add(("unknown", given))
-                by_uuid = kind == "uuids[]"
-                failed.append(
-                    {
-                        "uuid": given if by_uuid else "",
-                        "market": UNKNOWN_ORDER_MARKET,
-                        "identifier": None if by_uuid else given,
-                    }
-                )
+                failed.append(self._unknown_order(kind, given))
                 continue
             if ("order", order.uuid) in reported:
                 continue
@@ -408,8 +455,56 @@ class SandboxExchange:
             "failed": {"count": len(failed), "orders": failed},
         }
 
+    # --- order lookup (GET /v1/orders/uuids) and the lost-answer fault: kept apart from the cancel path above ---
 
-def _parse_query(raw_query: str) -> tuple[str, list[str]]:
+    def _unknown_order(self, kind: str, given: str) -> dict[str, Any]:
+        """How the cancel answer lists an id naming no order: the id it was named by, the rest null or absent."""
+        entry: dict[str, Any] = {"uuid": given} if kind == "uuids[]" else {"identifier": given}
+        if self.unknown_order_fields == "null":
+            entry.setdefault("uuid", None)
+            entry["market"] = UNKNOWN_ORDER_MARKET
+            entry.setdefault("identifier", None)
+        return entry
+
+    def _drop_this_answer(self) -> bool:
+        """True for every ``drop_answer_every``-th cancel carried out (the lost-answer fault)."""
+        if not self.drop_answer_every:
+            return False
+        self._cancels_answered += 1
+        return self._cancels_answered % self.drop_answer_every == 0
+
+    def _lookup(self, raw_query: str) -> list[dict[str, Any]]:
+        """``GET /v1/orders/uuids``: the known orders among those named, newest first unless ``order_by=asc``."""
+        kind, ids, options = _parse_lookup_query(raw_query)
+        found: list[Order] = []
+        for given in dict.fromkeys(ids):
+            order_uuid = given if kind == "uuids[]" else self._uuid_by_identifier.get(given)
+            order = self._orders.get(order_uuid) if order_uuid is not None else None
+            if order is not None and options.get("market") in (None, order.market):
+                found.append(order)
+        position = {order_uuid: index for index, order_uuid in enumerate(self._orders)}
+        found.sort(key=lambda order: position[order.uuid], reverse=options.get("order_by", "desc") == "desc")
+        return [order.to_lookup() for order in found]
+
+
+def _parse_lookup_query(raw_query: str) -> tuple[str, list[str], dict[str, str]]:
+    """The id kind, ids and the ``market`` / ``order_by`` options of a lookup query, read as Upbit reads it."""
+    options: dict[str, str] = {}
+    id_pairs: list[str] = []
+    for pair in raw_query.split("&"):
+        raw_key, _, raw_value = pair.partition("=")
+        key, value = unquote_plus(raw_key), unquote_plus(raw_value)
+        if key in ("market", "order_by"):
+            if key == "order_by" and value not in _LOOKUP_ORDER_BY:
+                raise _Rejected(400, "validation_error", f"order_by must be one of {', '.join(_LOOKUP_ORDER_BY)}.")
+            options[key] = value
+        elif pair:
+            id_pairs.append(pair)
+    kind, ids = _parse_query("&".join(id_pairs), max_ids=MAX_IDS_PER_LOOKUP)
+    return kind, ids, options
+
+
+def _parse_query(raw_query: str, max_ids: int = MAX_IDS_PER_REQUEST) -> tuple[str, list[str]]:
     """The id kind (``uuids[]`` or ``identifiers[]``) and the ids, read from the raw query as Upbit reads it."""
     values: dict[str, list[str]] = {"uuids[]": [], "identifiers[]": []}
     for pair in raw_query.split("&"):
@@ -430,10 +525,8 @@ def _parse_query(raw_query: str) -> tuple[str, list[str]]:
     if not given:
         raise _Rejected(400, "validation_error", "uuids[] or identifiers[] is required.")
     kind = given[0]
-    if len(values[kind]) > MAX_IDS_PER_REQUEST:
-        raise _Rejected(
-            400, "validation_error", f"{kind} accepts at most {MAX_IDS_PER_REQUEST} items; got {len(values[kind])}."
-        )
+    if len(values[kind]) > max_ids:
+        raise _Rejected(400, "validation_error", f"{kind} accepts at most {max_ids} items; got {len(values[kind])}.")
     return kind, values[kind]
 
 

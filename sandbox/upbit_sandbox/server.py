@@ -71,6 +71,10 @@ class _SandboxRequestHandler(BaseHTTPRequestHandler):
             # Absolute-form target (sent through a proxy): keep only the path and query.
             target = b"/" + target.split(b"://", 1)[-1].partition(b"/")[2]
         answer = exchange.handle(self.command, target, list(self.headers.items()), body)
+        if answer.drop_answer:
+            # The lost-answer fault: the cancel was carried out, the connection closes without an answer.
+            self.close_connection = True
+            return
         content = answer.content()
         self.send_response(answer.status)
         for name, value in answer.headers.items():
@@ -162,7 +166,7 @@ def running_server(exchange: SandboxExchange, port: int = 0) -> Iterator[str]:
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="upbit-sandbox",
-        description="A fake Upbit exchange on 127.0.0.1 that serves and verifies DELETE /v1/orders/uuids.",
+        description="A fake Upbit exchange on 127.0.0.1 that serves and verifies DELETE and GET /v1/orders/uuids.",
     )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: pick a free one)")
     parser.add_argument(
@@ -174,17 +178,40 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--latency-ms", type=float, default=0.0, metavar="MS", help="delay added to every answer")
     parser.add_argument("--orders", type=int, default=40, metavar="N", help="open demo orders to seed (default 40)")
+    _add_fault_options(parser)
     args = parser.parse_args(argv)
-    for name in ("port", "rate_limit", "latency_ms", "orders"):
+    for name in ("port", "rate_limit", "latency_ms", "orders", "drop_answer_every"):
         if getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must be >= 0; given: {getattr(args, name)}")
     return args
 
 
+def _add_fault_options(parser: argparse.ArgumentParser) -> None:
+    """The exchange-as-it-may-be options: lost answers and how unknown ids are listed."""
+    parser.add_argument(
+        "--drop-answer-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="carry out every Nth cancel request, then close the connection without an answer (default 0: never)",
+    )
+    parser.add_argument(
+        "--unknown-fields",
+        choices=("null", "absent"),
+        default="null",
+        help="list an unknown id in a cancel answer with null fields (default) or with the fields left out",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``upbit-sandbox``: serve a demo-seeded sandbox until SIGINT or SIGTERM."""
     args = _parse_args(argv)
-    exchange = SandboxExchange(rate_limit_per_second=args.rate_limit or None, latency=args.latency_ms / 1000)
+    exchange = SandboxExchange(
+        rate_limit_per_second=args.rate_limit or None,
+        latency=args.latency_ms / 1000,
+        unknown_order_fields=args.unknown_fields,
+        drop_answer_every=args.drop_answer_every,
+    )
     orders = exchange.seed_demo_orders(open_orders=args.orders)
     try:
         server, url = start_server(exchange, args.port)

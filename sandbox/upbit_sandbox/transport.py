@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 def _answer(exchange: SandboxExchange, request: httpx.Request) -> httpx.Response:
     # raw_path is the path and query exactly as they would go on the wire, still percent-encoded.
     answer = exchange.handle(request.method, request.url.raw_path, request.headers.multi_items(), request.content)
+    if answer.drop_answer:
+        # The lost-answer fault: the exchange carried the request out, the answer never arrives.
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
     return httpx.Response(answer.status, headers=answer.headers, content=answer.content(), request=request)
 
 

@@ -1,0 +1,200 @@
+"""The confirm phase: after the cancels, the exchange is asked (GET /v1/orders/uuids) what it did.
+
+Guarantee under test (docs/guarantees.md, "Ask the exchange when an answer was lost"): every id
+reported failed, and every id whose answer was lost, is looked up (up to 100 per call, through the
+same limiter); a lost answer whose order is cancelled is success ``confirmed_by="lookup"``; failed
+orders carry a reason; nothing is looked up when every order was cancelled on the first answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import math
+import sys
+from typing import Any
+
+import pytest
+
+from tests.clocks import FakeClock
+from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from upbit_auth import UpbitAuth
+from upbit_cancel import BatchResult, cancel_orders, cancel_orders_async
+from upbit_cancel.cli import main
+from upbit_cancel.ratelimit import RateLimiter
+from upbit_client import Client
+from upbit_client.api.order import list_orders_by_ids
+from upbit_sandbox import LOOKUP_METHOD, OrderState, SandboxExchange
+
+LOOKUP_MAX = next(rule.max_items for rule in list_orders_by_ids.QUERY_RULES if rule.python_name == "uuids")
+
+
+def sandbox(**options: Any) -> SandboxExchange:
+    return SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY}, rate_limit_per_second=None, **options)
+
+
+def orders(exchange: SandboxExchange, count: int, state: OrderState = "wait", prefix: str = "o") -> list[str]:
+    return [exchange.add_order(f"{prefix}-{n:05d}", state=state).uuid for n in range(count)]
+
+
+def run(mode: str, exchange: SandboxExchange, **options: Any) -> BatchResult:
+    options.setdefault("limiter", RateLimiter("default", None))
+    client = Client(
+        base_url="https://api.upbit.com",
+        httpx_args={"auth": UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY), "transport": exchange.transport()},
+    )
+    if mode == "sync":
+        with client:
+            return cancel_orders(client, **options)
+
+    async def go() -> BatchResult:
+        async with client:
+            return await cancel_orders_async(client, **options)
+
+    return asyncio.run(go())
+
+
+def lookups(exchange: SandboxExchange) -> int:
+    return sum(request.method == LOOKUP_METHOD for request in exchange.requests)
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_400_orders_with_every_fifth_answer_lost_all_end_in_success(mode: str) -> None:
+    exchange = sandbox(drop_answer_every=5)
+    ids = orders(exchange, 400)
+    result = run(mode, exchange, uuids=ids)
+    assert len(result.success) == 400 and not result.failed and not result.unconfirmed and not result.not_sent
+    by_lookup = [order.uuid for order in result.success if order.confirmed_by == "lookup"]
+    assert len(by_lookup) == 80  # 4 chunks of 20 whose answers were lost
+    assert all(exchange.order(uuid).state == "cancel" for uuid in ids)
+    # 20 chunks + 4 retries, then one lookup for the 80 ids that needed it.
+    assert (result.requests_sent, result.lookups_sent, lookups(exchange)) == (24, 1, 1)
+
+
+def test_without_confirmation_the_same_lost_answers_stay_unconfirmed(mode: str) -> None:
+    exchange = sandbox(drop_answer_every=5)
+    ids = orders(exchange, 100)
+    result = run(mode, exchange, uuids=ids, confirm=False)
+    assert len(result.success) == 80
+    assert {order.error.name for order in result.unconfirmed} == {"failed_after_lost_answer"}
+    assert lookups(exchange) == 0
+
+
+def test_nothing_is_looked_up_when_every_order_was_cancelled_on_the_first_answer(mode: str) -> None:
+    exchange = sandbox()
+    ids = orders(exchange, 100)
+    result = run(mode, exchange, uuids=ids)
+    assert len(result.success) == 100 and result.lookups_sent == 0 and lookups(exchange) == 0
+    assert {order.confirmed_by for order in result.success} == {"answer"}
+
+
+def test_failed_orders_say_why(mode: str) -> None:
+    exchange = sandbox()
+    filled = exchange.add_order("filled", state="done").uuid
+    cancelled = exchange.add_order("cancelled", state="cancel").uuid
+    watching = exchange.add_order("watching", state="watch").uuid
+    opened = exchange.add_order("open").uuid
+    result = run(mode, exchange, uuids=[opened, filled, cancelled, watching, "nobody-knows"])
+    assert [order.uuid for order in result.success] == [opened]
+    assert {order.uuid: order.reason for order in result.failed} == {
+        filled: "filled",
+        cancelled: "already_cancelled",
+        watching: "still_open",
+        "nobody-knows": "not_found",
+    }
+    assert {order.uuid: order.state for order in result.failed} == {
+        filled: "done",
+        cancelled: "cancel",
+        watching: "watch",
+        "nobody-knows": None,
+    }
+
+
+def test_without_confirmation_failed_orders_have_reason_unknown(mode: str) -> None:
+    exchange = sandbox()
+    ids = orders(exchange, 2, state="done")
+    result = run(mode, exchange, uuids=ids, confirm=False)
+    assert [order.reason for order in result.failed] == ["unknown", "unknown"]
+    assert lookups(exchange) == 0
+
+
+def test_lookups_take_at_most_the_spec_max_items_ids_each(mode: str) -> None:
+    exchange = sandbox()
+    ids = orders(exchange, 2 * LOOKUP_MAX + 50, state="done")
+    result = run(mode, exchange, uuids=ids)
+    assert {order.reason for order in result.failed} == {"filled"} and len(result.failed) == len(ids)
+    assert result.lookups_sent == lookups(exchange) == 3
+    sizes = [request.target.count("uuids%5B%5D=") for request in exchange.requests if request.method == LOOKUP_METHOD]
+    assert sizes == [LOOKUP_MAX, LOOKUP_MAX, 50]
+
+
+def test_lookups_are_paced_by_the_same_limiter_as_the_cancels() -> None:
+    exchange = sandbox()
+    ids = orders(exchange, 3, state="done")
+    clock = FakeClock(start=500.5)
+    limiter = RateLimiter("default", 1, clock=clock, sleep=clock.sleep, async_sleep=clock.async_sleep)
+    run("sync", exchange, uuids=ids, limiter=limiter)
+    # One request a second: the lookup had to wait for the second after the cancel's.
+    assert math.floor(clock.now) == 501
+    assert lookups(exchange) == 1
+
+
+def cli(exchange: SandboxExchange, *argv: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, Any, str]:
+    monkeypatch.setenv("UPBIT_OPEN_API_ACCESS_KEY", TEST_ACCESS_KEY)
+    monkeypatch.setenv("UPBIT_OPEN_API_SECRET_KEY", TEST_SECRET_KEY)
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    status = main([*argv, "--json", "--server-url", "https://api.upbit.com"], transport=exchange.transport())
+    return status, json.loads(out.getvalue()), err.getvalue()
+
+
+def test_command_three_uuids_open_filled_unknown_exit_1_with_reasons(cli_env: pytest.MonkeyPatch) -> None:
+    exchange = sandbox()
+    opened, filled = exchange.add_order("u-open").uuid, exchange.add_order("u-filled", state="done").uuid
+    status, report, err = cli(exchange, "--uuid", opened, filled, "u-unknown", monkeypatch=cli_env)
+    assert status == 1 and err == ""
+    assert [order["uuid"] for order in report["success"]["orders"]] == [opened]
+    assert [(order["uuid"], order["reason"]) for order in report["failed"]["orders"]] == [
+        (filled, "filled"),
+        ("u-unknown", "not_found"),
+    ]
+    assert report["unconfirmed"]["count"] == report["not_sent"]["count"] == 0
+
+
+def test_command_three_identifiers_unknown_answered_with_null_uuid_exit_1_with_reasons(
+    cli_env: pytest.MonkeyPatch,
+) -> None:
+    exchange = sandbox()
+    exchange.add_order("u-open", identifier="i-open")
+    exchange.add_order("u-filled", identifier="i-filled", state="done")
+    status, report, err = cli(exchange, "--identifier", "i-open", "i-filled", "i-unknown", monkeypatch=cli_env)
+    assert status == 1 and err == ""
+    assert [order["identifier"] for order in report["success"]["orders"]] == ["i-open"]
+    assert [(order["identifier"], order["uuid"], order["reason"]) for order in report["failed"]["orders"]] == [
+        ("i-filled", "u-filled", "filled"),
+        ("i-unknown", None, "not_found"),
+    ]
+
+
+def test_command_400_uuids_with_lost_answers_exits_0(cli_env: pytest.MonkeyPatch) -> None:
+    exchange = sandbox(drop_answer_every=5)
+    ids = orders(exchange, 400)
+    status, report, err = cli(exchange, "--uuid", *ids, monkeypatch=cli_env)
+    assert status == 0, err
+    assert report["success"]["count"] == 400 and report["unconfirmed"]["count"] == 0
+    assert sum(order.get("confirmed_by") == "lookup" for order in report["success"]["orders"]) == 80
+
+
+def test_command_no_confirm_skips_the_lookup(cli_env: pytest.MonkeyPatch) -> None:
+    exchange = sandbox()
+    filled = exchange.add_order("u-filled", state="done").uuid
+    status, report, _ = cli(exchange, "--uuid", filled, "--no-confirm", monkeypatch=cli_env)
+    assert status == 1
+    assert [order["reason"] for order in report["failed"]["orders"]] == ["unknown"]
+    assert lookups(exchange) == 0

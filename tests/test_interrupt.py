@@ -1,0 +1,156 @@
+"""Interruption never loses what was learned: Ctrl-C, SIGTERM and task cancellation give a partial report.
+
+Guarantee under test (docs/guarantees.md, "Interruption"): in the library, Ctrl-C in the sync batch
+raises ``BatchInterrupted`` (a ``KeyboardInterrupt``) and cancelling the async batch raises
+``BatchCancelled`` (an ``asyncio.CancelledError``), each carrying ``.report`` with every id exactly
+once: answered ids as answered, the request in flight unconfirmed (or answered, in async, when its
+answer arrives within the grace), ids never sent under ``not_sent``. ``upbit-cancel`` stops sending
+on SIGINT or SIGTERM, prints the report and exits 130.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.faults import FaultyExchange, assert_every_id_once
+from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from upbit_auth import UpbitAuth
+from upbit_cancel import BatchCancelled, BatchInterrupted, BatchResult, cancel_orders, cancel_orders_async
+from upbit_cancel.ratelimit import RateLimiter
+from upbit_client import Client
+from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange, start_server
+
+UPBIT_CANCEL = Path(sys.executable).parent / "upbit-cancel"
+
+
+def sandbox(count: int, **options: Any) -> tuple[SandboxExchange, list[str]]:
+    exchange = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY}, rate_limit_per_second=None, **options)
+    return exchange, [exchange.add_order(f"o-{n:05d}").uuid for n in range(count)]
+
+
+def client_for(transport: httpx.BaseTransport | httpx.AsyncBaseTransport) -> Client:
+    auth = UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY)
+    return Client(base_url="https://api.upbit.com", httpx_args={"auth": auth, "transport": transport})
+
+
+def test_ctrl_c_in_the_sync_batch_raises_a_keyboard_interrupt_carrying_the_report() -> None:
+    exchange, ids = sandbox(100)
+
+    def stop_after_two_chunks(done: int, total: int) -> None:
+        if done == 40:
+            raise KeyboardInterrupt
+
+    with client_for(exchange.transport()) as client, pytest.raises(KeyboardInterrupt) as caught:
+        cancel_orders(client, uuids=ids, on_progress=stop_after_two_chunks, limiter=RateLimiter("default", None))
+    assert isinstance(caught.value, BatchInterrupted)
+    report = caught.value.report
+    assert report.interrupted
+    assert_every_id_once(report, ids)
+    assert [order.uuid for order in report.success] == ids[:40]
+    assert [order.id for order in report.not_sent] == ids[40:]
+    assert not report.unconfirmed and not report.failed
+    # Nothing was sent after the interrupt: the unsent orders are still open.
+    assert {order.uuid for order in exchange.orders("wait")} == set(ids[40:])
+    assert "40 cancelled" in str(caught.value) and "60 not sent" in str(caught.value)
+
+
+def test_ctrl_c_while_a_request_is_in_flight_leaves_that_chunk_unconfirmed() -> None:
+    exchange, ids = sandbox(60)
+    faulty = FaultyExchange(exchange)
+
+    def interrupt_mid_request(request: httpx.Request, process: Any) -> httpx.Response:
+        process()  # the exchange acts; the user presses Ctrl-C before the answer is read
+        raise KeyboardInterrupt
+
+    faulty.faults.extend([lambda request, process: process(), interrupt_mid_request])
+    with client_for(faulty.transport()) as client, pytest.raises(BatchInterrupted) as caught:
+        cancel_orders(client, uuids=ids, limiter=RateLimiter("default", None))
+    report = caught.value.report
+    assert_every_id_once(report, ids)
+    assert [order.uuid for order in report.success] == ids[:20]
+    assert [order.id for order in report.unconfirmed] == ids[20:40]
+    assert {order.error.name for order in report.unconfirmed} == {"interrupted"}
+    assert [order.id for order in report.not_sent] == ids[40:]
+
+
+async def test_cancelling_the_async_batch_waits_for_answers_in_flight_and_carries_the_report() -> None:
+    exchange, ids = sandbox(200, latency=0.3)
+    async with client_for(exchange.transport()) as client:
+        report: BatchResult | None = None
+
+        async def cancel_some() -> None:
+            nonlocal report
+            try:
+                await cancel_orders_async(client, uuids=ids, limiter=RateLimiter("default", 2), max_in_flight=2)
+            except BatchCancelled as cancelled:
+                report = cancelled.report
+                raise
+
+        task = asyncio.create_task(cancel_some())
+        await asyncio.sleep(0.15)  # two chunks in flight (0.3 s each), the rest waiting
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        waited = time.monotonic() - started
+    assert report is not None and report.interrupted
+    assert_every_id_once(report, ids)
+    # The two requests in flight were allowed to finish: their answers are in the report.
+    assert len(report.success) == 40 and [order.uuid for order in report.success] == ids[:40]
+    assert [order.id for order in report.not_sent] == ids[40:]
+    assert waited < 1.0
+    assert len(exchange.orders("cancel")) == 40
+
+
+def run_command(
+    exchange: SandboxExchange, url: str, ids: list[str], tmp_path: Path, signum: int, after: int
+) -> tuple[int, str, str]:
+    """Run the command and send ``signum`` once the exchange has answered ``after`` requests."""
+    (tmp_path / "ids.txt").write_text("\n".join(ids) + "\n")
+    env = {name: value for name, value in os.environ.items() if not name.startswith("UPBIT_")}
+    env |= {"UPBIT_OPEN_API_ACCESS_KEY": DEMO_ACCESS_KEY, "UPBIT_OPEN_API_SECRET_KEY": DEMO_SECRET_KEY}
+    argv = [str(UPBIT_CANCEL), "--uuids-from", str(tmp_path / "ids.txt"), "--json", "--server-url", url]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 20
+    while len(exchange.requests) < after and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.02)
+    child.send_signal(signum)
+    out, err = child.communicate(timeout=30)
+    return child.returncode, out, err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_command_prints_the_report_and_exits_130_when_interrupted(tmp_path: Path, signum: int) -> None:
+    # 10 requests a second: 600 ids (30 chunks) take about 3 s; the signal comes after 12 answers.
+    exchange = SandboxExchange(rate_limit_per_second=10)
+    ids = [exchange.add_order(f"o-{n:05d}").uuid for n in range(600)]
+    server, url = start_server(exchange)
+    try:
+        status, out, err = run_command(exchange, url, ids, tmp_path, signum, after=12)
+    finally:
+        server.stop()
+    assert status == 130, err
+    assert DEMO_SECRET_KEY not in out + err and "Traceback" not in err
+    report = json.loads(out)
+    groups = ("success", "failed", "unconfirmed", "not_sent")
+    reported = [order["uuid"] for group in groups for order in report[group]["orders"]]
+    assert sorted(reported) == sorted(ids)  # every id exactly once
+    cancelled = {order.uuid for order in exchange.orders("cancel")}
+    success = {order["uuid"] for order in report["success"]["orders"]}
+    unconfirmed = {order["uuid"] for order in report["unconfirmed"]["orders"]}
+    not_sent = {order["uuid"] for order in report["not_sent"]["orders"]}
+    assert success and not_sent
+    assert cancelled <= success | unconfirmed  # every order the exchange cancelled is reported as such
+    assert not not_sent & cancelled  # what the report calls not sent is still open
+    assert err.count("\n") == 1 and "interrupted" in err
