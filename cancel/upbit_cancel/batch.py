@@ -39,8 +39,8 @@ from upbit_client.models import CancelOrdersGroup, CancelOrdersResult
 from upbit_client.types import UNSET, ParameterRule, Response, Unset, check_query
 
 from .errors import UpbitAPIError, error_from_response
-from .ratelimit import Permit, RateLimiter, limiter_for
-from .remaining_req import RemainingReq, parse_remaining_req
+from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds, limiter_for
+from .remaining_req import RemainingReq, parse_date_header, parse_remaining_req
 from .results import BatchResult, ErrorInfo, IdKind, OrderRef, UnconfirmedOrder
 
 __all__ = ["ProgressCallback", "cancel_orders", "cancel_orders_async"]
@@ -103,6 +103,8 @@ class _Answer:
     """The generated client's model of the body, or None when it could not read it."""
     problem: str | None = None
     """Why the generated client could not read a documented answer (``InvalidResponse``)."""
+    date: float | None = None
+    """The exchange's ``Date`` header in epoch seconds, which tells the limiter where its second starts."""
 
 
 class _BadShape(Exception):
@@ -241,6 +243,12 @@ class _Batch:
         self.done_ids += len(chunk.ids)
         self.progress()
 
+    def key_blocked(self, chunk: _Chunk, exc: KeyBlocked) -> None:
+        """A 418 met earlier (by this batch or another of the process) still blocks the key: send nothing."""
+        if self.blocked is None:
+            self.blocked = ErrorInfo("blocked", str(exc), 418)
+        self.give_up(chunk, self.blocked)
+
     def give_up(self, chunk: _Chunk, error: ErrorInfo) -> None:
         log.debug("chunk %d/%d unconfirmed: %s", chunk.number, len(self.chunks), error.name)
         self.finish(chunk, dict.fromkeys(chunk.ids, error))
@@ -264,7 +272,7 @@ class _Batch:
             return True
 
         answer = outcome
-        self.limiter.record(permit, answer.remaining, rate_limited=answer.status == 429)
+        self.limiter.record(permit, answer.remaining, rate_limited=answer.status == 429, date=answer.date)
         if answer.remaining is not None:
             self.remaining_req = answer.remaining
         remaining = answer.remaining.sec if answer.remaining is not None else None
@@ -278,6 +286,8 @@ class _Batch:
             chunk.last_error = error
             return True
         if status == 418:
+            # Remembered by the limiter for the key: every batch of the process stops until the block ends.
+            self.limiter.block(block_seconds(_error_body(answer.content)[1]), error.name)
             if self.blocked is None:
                 log.warning("HTTP 418 %s: no more requests are sent in this batch", error.name)
                 self.blocked = error
@@ -385,7 +395,8 @@ class _Batch:
 
 def _answer(response: Response[Any]) -> _Answer:
     remaining = parse_remaining_req(response.headers.get("Remaining-Req"))
-    return _Answer(int(response.status_code), response.content, remaining, response.parsed)
+    date = parse_date_header(response.headers.get("Date"))
+    return _Answer(int(response.status_code), response.content, remaining, response.parsed, date=date)
 
 
 def _settled(exc: Exception) -> _Answer | Exception:
@@ -429,7 +440,11 @@ def _drive_sync(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
         if reason is not None:
             batch.give_up(chunk, reason)
             return
-        permit = batch.limiter.acquire(timeout=batch.time_left())
+        try:
+            permit = batch.limiter.acquire(timeout=batch.time_left())
+        except KeyBlocked as exc:
+            batch.key_blocked(chunk, exc)
+            return
         if permit is None:
             batch.give_up(chunk, batch.timeout_error(chunk))
             return
@@ -448,7 +463,11 @@ async def _drive_async(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
         if reason is not None:
             batch.give_up(chunk, reason)
             return
-        permit = await batch.limiter.acquire_async(timeout=batch.time_left())
+        try:
+            permit = await batch.limiter.acquire_async(timeout=batch.time_left())
+        except KeyBlocked as exc:
+            batch.key_blocked(chunk, exc)
+            return
         if permit is None:
             batch.give_up(chunk, batch.timeout_error(chunk))
             return

@@ -26,6 +26,8 @@ import jwt
 
 from upbit_client.api.order import cancel_orders_by_ids as _endpoint
 
+from .clock import ExchangeClock, http_date
+
 if TYPE_CHECKING:
     from .transport import SandboxTransport
 
@@ -127,7 +129,10 @@ class SandboxExchange:
 
     ``credentials`` maps access keys to secret keys (default: the demo key pair). ``rate_limit_per_second``
     is the budget per access key per whole-second window (``int(clock())``); None turns the limit off.
-    ``latency`` (seconds) is added to every answer by the transports, not by ``handle``.
+    ``latency`` (seconds) is added to every answer by the transports, not by ``handle``: the request is
+    handled that long after it was sent, as one-way network latency would have it.
+    ``clock_offset`` (seconds) sets the exchange's clock ahead of ``clock`` (negative: behind); the rate
+    windows and the ``Date`` header of every answer follow that clock (``self.clock``, an ``ExchangeClock``).
 
     Checks run in this order, the first failure answering: route (404 ``not_found``), bearer token
     (``no_authorization_token``), JWT header alg and decoding (``jwt_verification``), access key
@@ -147,6 +152,7 @@ class SandboxExchange:
         rate_limit_per_second: int | None = DEFAULT_RATE_LIMIT_PER_SECOND,
         latency: float = 0.0,
         clock: Callable[[], float] = time.time,
+        clock_offset: float = 0.0,
     ) -> None:
         if rate_limit_per_second is not None and rate_limit_per_second < 1:
             raise ValueError(f"rate_limit_per_second must be >= 1 or None (off); given: {rate_limit_per_second}")
@@ -154,7 +160,7 @@ class SandboxExchange:
             raise ValueError(f"latency must be >= 0 seconds; given: {latency}")
         self.rate_limit_per_second = rate_limit_per_second
         self.latency = latency
-        self.clock = clock
+        self.clock = ExchangeClock(clock, clock_offset)
         self._credentials: dict[str, str] = dict(
             {DEMO_ACCESS_KEY: DEMO_SECRET_KEY} if credentials is None else credentials
         )
@@ -275,6 +281,7 @@ class SandboxExchange:
                 {
                     "Content-Type": "application/json; charset=utf-8",
                     "Remaining-Req": self._remaining_req(access_key),
+                    "Date": http_date(self.clock()),
                 }
             )
             self._log.append(RequestRecord(method.upper(), target, response.status, access_key, response.error_name))
