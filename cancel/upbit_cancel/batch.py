@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -42,6 +43,7 @@ from .errors import UpbitAPIError, error_from_response
 from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds, limiter_for
 from .remaining_req import RemainingReq, parse_date_header, parse_remaining_req
 from .results import BatchResult, ErrorInfo, IdKind, OrderRef, UnconfirmedOrder
+from .store import STORE_ENV
 
 __all__ = ["ProgressCallback", "cancel_orders", "cancel_orders_async"]
 
@@ -503,10 +505,12 @@ def _prepare(
     on_progress: ProgressCallback | None,
     max_tries: int,
     limiter: RateLimiter | None,
+    rate_limit_store: str | None = None,
 ) -> _Batch:
     kind, rule, ids = _check_ids(uuids, identifiers)
     if limiter is None:
-        limiter = limiter_for(_access_key(client_auth), _endpoint.RATE_LIMIT)
+        store = rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV)
+        limiter = limiter_for(_access_key(client_auth), _endpoint.RATE_LIMIT, store=store)
     batch = _Batch(
         kind,
         ids,
@@ -546,6 +550,7 @@ def cancel_orders(
     on_progress: ProgressCallback | None = None,
     max_tries: int = DEFAULT_MAX_TRIES,
     limiter: RateLimiter | None = None,
+    rate_limit_store: str | None = None,
 ) -> BatchResult:
     """Cancel every order named by ``uuids`` or by ``identifiers`` (exactly one), sending chunks one by one.
 
@@ -553,7 +558,9 @@ def cancel_orders(
     spec; otherwise never raises: ids without a trustworthy answer (after at most ``max_tries``
     sends per chunk and ``timeout_total`` seconds in all) are reported unconfirmed.
     ``on_progress(done_ids, total_ids)`` is called as chunks settle. ``limiter`` defaults to the
-    process-wide one of the client's access key for the endpoint's rate-limit group.
+    process-wide one of the client's access key for the endpoint's rate-limit group; ``rate_limit_store``
+    (``redis://HOST:PORT/DB``, default: the ``UPBIT_RATE_LIMIT_STORE`` environment variable) shares its
+    budget, the learned phase and 418 blocks with every process using the same store.
     """
     batch = _prepare(
         client.get_httpx_client().auth,
@@ -563,6 +570,7 @@ def cancel_orders(
         on_progress=on_progress,
         max_tries=max_tries,
         limiter=limiter,
+        rate_limit_store=rate_limit_store,
     )
     for chunk in batch.chunks:
         _drive_sync(batch, client, chunk)
@@ -579,6 +587,7 @@ async def cancel_orders_async(
     max_tries: int = DEFAULT_MAX_TRIES,
     limiter: RateLimiter | None = None,
     max_in_flight: int | None = None,
+    rate_limit_store: str | None = None,
 ) -> BatchResult:
     """``cancel_orders`` with as many chunks in flight as the current second's budget allows.
 
@@ -593,6 +602,7 @@ async def cancel_orders_async(
         on_progress=on_progress,
         max_tries=max_tries,
         limiter=limiter,
+        rate_limit_store=rate_limit_store,
     )
     queue = deque(batch.chunks)
 

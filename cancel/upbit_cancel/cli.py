@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -46,7 +47,9 @@ from upbit_client.types import ParameterRule
 
 from .batch import cancel_orders_async
 from .errors import AuthenticationError, MissingCredentials, error_from_response
+from .ratelimit import limiter_for
 from .results import BatchResult, ErrorInfo, IdKind, UnconfirmedOrder
+from .store import STORE_ENV
 
 PROG = "upbit-cancel"
 SERVER_URL_VARIABLES = ("UPBIT_OPEN_API_SERVER_URL", "UPBIT_BASE_URL")
@@ -134,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"Upbit region whose host to use (default: {DEFAULT_REGION})",
     )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument(
+        "--rate-limit-store",
+        metavar="URL",
+        help=f"share the rate budget with other processes and machines: redis://HOST:PORT/DB "
+        f"(default: ${STORE_ENV}; needs the [redis] extra)",
+    )
     parser.add_argument(
         "--timeout",
         type=_positive_seconds,
@@ -430,6 +439,11 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], transport: httpx.A
         _error_line(str(exc), secrets, sys.stderr)
         return EXIT_NOTHING_DONE
 
+    store = args.rate_limit_store or environ.get(STORE_ENV)
+    if store:
+        # The batch's process-wide limiter for this key takes the store before the batch looks it up.
+        limiter_for(auth.access_key, cancel_orders_by_ids.RATE_LIMIT, store=store)
+
     httpx_args: dict[str, Any] = {"auth": auth}
     if transport is not None:
         httpx_args["transport"] = transport
@@ -464,6 +478,19 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], transport: httpx.A
     return status
 
 
+class _WarningLine(logging.Handler):
+    """``upbit-cancel: warning: ...`` on stderr, one line per warning, secrets redacted."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.secrets = secrets
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = redact(f"upbit-cancel: warning: {record.getMessage()}", self.secrets)
+        with contextlib.suppress(OSError, ValueError):
+            _write(sys.stderr, line.replace("\n", " ") + "\n")
+
+
 def main(argv: Sequence[str] | None = None, *, transport: httpx.AsyncBaseTransport | None = None) -> int:
     """Run ``upbit-cancel`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit status.
 
@@ -477,6 +504,13 @@ def main(argv: Sequence[str] | None = None, *, transport: httpx.AsyncBaseTranspo
     library_log = logging.getLogger("upbit_cancel")
     if not library_log.handlers:
         library_log.addHandler(logging.NullHandler())
+    # Except the one the user must see: the shared rate-limit store is unreachable and pacing is per process.
+    pacing_log = logging.getLogger("upbit_cancel.ratelimit")
+    for handler in pacing_log.handlers:
+        if isinstance(handler, _WarningLine):
+            handler.secrets = secrets
+    if not pacing_log.handlers:
+        pacing_log.addHandler(_WarningLine(secrets))
     try:
         try:
             args = build_parser().parse_args(argv)

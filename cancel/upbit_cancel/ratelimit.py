@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import math
 import re
 import threading
 import time
@@ -38,6 +40,9 @@ from upbit_client.types import RateLimit
 
 from .phase import PhaseEstimate
 from .remaining_req import RemainingReq
+from .store import SharedBudget, StoreUnavailable
+
+log = logging.getLogger("upbit_cancel.ratelimit")
 
 __all__ = [
     "DEFAULT_BLOCK_SECONDS",
@@ -147,6 +152,8 @@ class RateLimiter:
         self._rtts: deque[float] = deque(maxlen=32)
         self._last_answer: tuple[float, float, int] | None = None
         self._block = KeyBlock() if key_block is None else key_block
+        self._shared: SharedBudget | None = None
+        self._saved_phase: tuple[float, float] | None = None
         self.last_remaining: RemainingReq | None = None
         """The ``Remaining-Req`` of the last response recorded, whatever its group."""
 
@@ -206,6 +213,84 @@ class RateLimiter:
             # Keep the log in send order for pruning.
             self._sends = deque(sorted(self._sends))
 
+    # --- the shared store (Redis), called with the lock held ----------------------------------------
+
+    def use_store(self, shared: SharedBudget) -> None:
+        """Share this budget (and 418 blocks, and the learned phase) with every process using ``shared``."""
+        with self._lock:
+            self._shared = shared
+
+    @property
+    def store(self) -> SharedBudget | None:
+        return self._shared
+
+    def _store_failed(self, error: StoreUnavailable) -> None:
+        assert self._shared is not None
+        _failed_stores.add(self._shared.url)
+        log.warning("%s; pacing in this process only from now on", error)
+        self._shared = None
+
+    def _windows(self, t: float) -> tuple[list[int] | None, list[int]]:
+        """(exchange windows a send at ``t`` may land in, local seconds to count or check) for the store.
+
+        Windows are None unless the phase is known and dated; then the local seconds are those whose
+        counts hold every phase-unknown send (of another process) that may share those windows.
+        """
+        second = math.floor(t)
+        if not self.phase.known or not self.phase.anchored or self.phase.lo is None or self.phase.hi is None:
+            return None, [second, second + 1]
+        margin = self._margin()
+        lo, hi = self.phase.lo - margin, self.phase.hi + margin
+        windows = sorted({math.floor(t + lo), math.floor(t + hi)})
+        # Window w spans local [w - hi, w + 1 - lo); a count of local second k holds sends of k - 1 and k.
+        seconds = sorted({s for w in windows for s in (math.floor(w - hi) + 1, math.floor(w + 1 - lo))})
+        return windows, seconds
+
+    def _take_shared(self, now: float) -> float:
+        """0 if the shared budget let the send at ``now`` through (and counted it), else seconds to wait."""
+        assert self._shared is not None
+        try:
+            for _ in range(2):
+                result = self._shared.take(*self._windows(now))
+                if not result.phase_in_store:
+                    break
+                self._adopt_shared_phase()
+        except StoreUnavailable as error:
+            self._store_failed(error)
+            return 0.0
+        if result.blocked_until is not None:
+            self._block.until = max(self._block.until, result.blocked_until)
+            self._block.reason = self._block.reason or "blocked (seen in the shared store)"
+            raise KeyBlocked(self.group, self._block.until, self._block.reason)
+        if result.taken:
+            return 0.0
+        if self.phase.known:
+            return max(_BASE_MARGIN, self.phase.boundary_after(now, self._margin()) - now)
+        return max(_BASE_MARGIN, math.floor(now) + 1 - now)
+
+    def _adopt_shared_phase(self) -> None:
+        assert self._shared is not None
+        shared = self._shared.load_phase()
+        if shared is not None and not self.phase.known:
+            self.phase.lo, self.phase.hi = shared
+            self.phase.anchored = True
+            self._saved_phase = shared
+
+    def _share_phase(self) -> None:
+        if self._shared is None or not self.phase.known or not self.phase.anchored:
+            return
+        assert self.phase.lo is not None and self.phase.hi is not None
+        current = (self.phase.lo, self.phase.hi)
+        saved = self._saved_phase
+        if saved is not None and abs(saved[0] - current[0]) < 0.001 and abs(saved[1] - current[1]) < 0.001:
+            return
+        try:
+            self._shared.save_phase(*current)
+        except StoreUnavailable as error:
+            self._store_failed(error)
+            return
+        self._saved_phase = current
+
     # --- taking and giving back permits --------------------------------------------------------------
 
     def _check_block(self, now: float) -> None:
@@ -239,6 +324,10 @@ class RateLimiter:
             wait = self._wait(now)
             if wait > 0:
                 return wait
+            if self._shared is not None:
+                wait = self._take_shared(now)
+                if wait > 0:
+                    return wait
             self._sends.append(now)
             self._last_send = now
             self._in_flight += 1
@@ -291,10 +380,16 @@ class RateLimiter:
             if remaining is None and date is None and not rate_limited:
                 return
             self._learn(permit, now, remaining, date)
+            self._share_phase()
             if self.per_second is None:
                 return
             if rate_limited:
                 self._account_foreign(permit, now, self.per_second)
+                if self._shared is not None:
+                    try:
+                        self._shared.fill(*self._windows(permit.sent_at))
+                    except StoreUnavailable as error:
+                        self._store_failed(error)
             elif remaining is not None and remaining.group == self.group:
                 self._account_foreign(permit, now, self.per_second - remaining.sec)
 
@@ -314,10 +409,16 @@ class RateLimiter:
         Returns the end of the block (epoch seconds); a shorter block never shortens a longer one.
         """
         with self._lock:
-            until = self._clock() + (DEFAULT_BLOCK_SECONDS if seconds is None else seconds)
+            seconds = DEFAULT_BLOCK_SECONDS if seconds is None else seconds
+            until = self._clock() + seconds
             if until > self._block.until:
                 self._block.until = until
                 self._block.reason = reason
+            if self._shared is not None:
+                try:
+                    self._block.until = max(self._block.until, self._shared.block(until, seconds))
+                except StoreUnavailable as error:
+                    self._store_failed(error)
             return self._block.until
 
     def __repr__(self) -> str:
@@ -326,14 +427,17 @@ class RateLimiter:
 
 _registry: dict[tuple[str, str], RateLimiter] = {}
 _blocks: dict[str, KeyBlock] = {}
+_failed_stores: set[str] = set()
 _registry_lock = threading.Lock()
 
 
-def limiter_for(access_key: str, rate_limit: RateLimit | None) -> RateLimiter:
+def limiter_for(access_key: str, rate_limit: RateLimit | None, store: str | None = None) -> RateLimiter:
     """The process-wide limiter of ``access_key`` for the group ``rate_limit`` names (from the spec).
 
     Every batch of the process sending with the same key in the same group shares it, so two
     concurrent batches together stay within the group's budget, and a 418 met by one stops all.
+    ``store`` (``redis://HOST:PORT/DB``) shares the budget with other processes and machines too; if
+    the store cannot be set up the limiter paces in-process, after one warning.
     """
     group = "" if rate_limit is None else rate_limit.group
     per_second = None if rate_limit is None else rate_limit.per_second
@@ -342,6 +446,12 @@ def limiter_for(access_key: str, rate_limit: RateLimit | None) -> RateLimiter:
         if limiter is None:
             key_block = _blocks.setdefault(access_key, KeyBlock())
             limiter = _registry[(access_key, group)] = RateLimiter(group, per_second, key_block=key_block)
+        if store and per_second is not None and limiter.store is None and store not in _failed_stores:
+            try:
+                limiter.use_store(SharedBudget(store, access_key, group, per_second))
+            except StoreUnavailable as error:
+                _failed_stores.add(store)
+                log.warning("%s; pacing in this process only", error)
         return limiter
 
 
@@ -350,3 +460,4 @@ def reset_limiters() -> None:
     with _registry_lock:
         _registry.clear()
         _blocks.clear()
+        _failed_stores.clear()
