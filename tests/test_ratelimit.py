@@ -118,14 +118,14 @@ def test_remaining_req_jumping_back_up_shows_a_new_window_without_a_date_header(
     clock.now = 500.31
     limiter.record(second, RemainingReq(GROUP, PER_SECOND - 1))
     assert limiter.phase.known
-    assert limiter.phase.boundary_after(500.25, margin=0) == pytest.approx(500.30)
+    assert limiter.phase.boundary_after(500.25, margin=0) == pytest.approx(500.31)
 
 
 def test_a_known_phase_opens_a_whole_budget_at_the_boundary_and_not_before() -> None:
     clock = FakeClock(start=10.5)
     limiter = make(clock)
-    limiter.phase.observe_date(10.0, 100.0)
-    limiter.phase.observe_date(10.1, 101.0)  # the exchange's boundaries fall in (x.0, x.1] of our clock
+    limiter.phase.observe_date(10.0, 10.0, 100.0)
+    limiter.phase.observe_date(10.1, 10.1, 101.0)  # the exchange's boundaries fall in (x.0, x.1] of our clock
     margin = limiter._margin()
     take(limiter, PER_SECOND)
     wait = limiter.try_acquire()
@@ -138,8 +138,8 @@ def test_a_known_phase_opens_a_whole_budget_at_the_boundary_and_not_before() -> 
 def test_a_send_in_the_uncertain_band_counts_for_both_windows() -> None:
     clock = FakeClock(start=10.05)  # inside (10.0, 10.1]: it may land in either window
     limiter = make(clock)
-    limiter.phase.observe_date(10.0, 100.0)
-    limiter.phase.observe_date(10.1, 101.0)
+    limiter.phase.observe_date(10.0, 10.0, 100.0)
+    limiter.phase.observe_date(10.1, 10.1, 101.0)
     take(limiter, 1)
     clock.now = 10.1 + 0.006  # window 101 surely opened, and the band send may be in it
     assert limiter.remaining == PER_SECOND - 1

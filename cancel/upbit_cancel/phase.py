@@ -1,22 +1,26 @@
 """Where the exchange's whole seconds start, learned from the answers: a pure estimator, no clock of its own.
 
-Upbit counts requests in whole seconds of ITS clock, at the moment a request reaches it. A request
-sent at local time ``t`` is therefore counted in window ``floor(t + theta)``, where ``theta`` is the
-exchange's clock minus ours plus the one-way latency. Only ``theta`` modulo 1 matters for pacing (it
-says where, in local send time, a new window opens), and the answers bound it:
+Upbit counts requests in whole seconds of ITS clock, at the moment a request reaches it. With ``psi``
+the exchange's clock minus ours, a request that reaches the exchange at local time ``a`` is counted in
+window ``floor(a + psi)``. A request sent at ``s`` and answered at ``r`` reached the exchange at some
+``a`` in ``[s, r]``: that is all a client can know without assuming how the round trip splits, and it
+is enough. The answers bound ``psi`` (only ``psi`` modulo 1 matters for pacing):
 
-- ``Date`` (whole seconds of the exchange's clock when it handled the request): ``D <= t + theta < D + 1``,
-  so ``theta`` is in ``[D - t, D + 1 - t)``. One answer says nothing modulo 1; two answers whose
-  ``Date`` differ pin the boundary between their send times.
+- ``Date`` (whole seconds of the exchange's clock when it handled the request): ``D <= a + psi < D + 1``,
+  so ``psi`` is in ``[D - r, D + 1 - s)``. One answer says nothing modulo 1; two answers whose ``Date``
+  differ pin the boundary between the first one's send and the second one's answer.
 - ``Remaining-Req sec`` jumping back up between two answers, the second sent after the first came
-  back: a new window opened between the two sends (``tick``).
+  back: a new window opened between the first send and the second answer (``tick``).
+
+These bounds hold whatever the latency, so a slow first answer (a new connection) widens nothing it
+should not. A request sent at ``t`` arrives between ``t`` and ``t`` plus its one-way latency, so the
+pacing (``boundary_after``) adds the latency bound the caller gives to the upper end.
 
 A ``Date`` bound is absolute (it names the exchange's second), a tick only holds modulo 1; once a
 ``Date`` anchored the estimate, ``Date`` bounds intersect it as they are (two near-1-wide intervals
 modulo 1 can meet in two pieces, and only the absolute one is right), ticks at the whole-second shift
-that overlaps it most. ``PhaseEstimate`` keeps the intersection. When a new bound does
-not meet the current estimate (the clock was stepped, the route changed), the new bound wins: an old
-belief is worth less than a fresh observation.
+that overlaps it most. When a new bound does not meet the estimate (the clock was stepped), the new
+bound wins: an old belief is worth less than a fresh observation.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ KNOWN_WIDTH = 0.3
 
 @dataclass(slots=True)
 class PhaseEstimate:
-    """``theta`` known to lie in ``[lo, hi)`` (modulo 1), or unknown (``lo``/``hi`` None).
+    """``psi`` known to lie in ``[lo, hi)`` (modulo 1), or unknown (``lo``/``hi`` None).
 
     ``lo`` and ``hi`` are a representative of the interval: shifting both by a whole number means the
     same estimate. ``width`` is ``hi - lo`` (1 when unknown).
@@ -46,7 +50,11 @@ class PhaseEstimate:
     @property
     def known(self) -> bool:
         """Narrow enough to pace by (``KNOWN_WIDTH``); a wider estimate still shortens waits (``boundary_after``)."""
-        return self.lo is not None and self.hi is not None and self.hi - self.lo < KNOWN_WIDTH
+        return self.known_within(0.0)
+
+    def known_within(self, latency: float) -> bool:
+        """``known`` once the one-way ``latency`` bound is added to the width."""
+        return self.lo is not None and self.hi is not None and self.hi - self.lo + latency < KNOWN_WIDTH
 
     @property
     def width(self) -> float:
@@ -54,16 +62,16 @@ class PhaseEstimate:
             return 1.0
         return min(1.0, self.hi - self.lo)
 
-    def observe_date(self, sent: float, date_second: float) -> None:
-        """An answer to a request sent at local ``sent`` carried ``Date`` of exchange second ``date_second``."""
-        self._narrow(date_second - sent, date_second + 1 - sent, absolute=self.anchored)
+    def observe_date(self, sent: float, received: float, date_second: float) -> None:
+        """A request sent at local ``sent``, answered at ``received``, carried ``Date`` second ``date_second``."""
+        self._narrow(date_second - received, date_second + 1 - sent, absolute=self.anchored)
         self.anchored = True
 
     def observe_tick(self, before: float, after: float) -> None:
-        """A new exchange window opened after the send at ``before`` and no later than the send at ``after``."""
+        """A new exchange window opened after local time ``before`` and no later than ``after``."""
         if after - before >= 1 or after <= before:
             return  # says nothing modulo 1 (or nonsense)
-        # A boundary m - theta in (before, after]: theta in [m - after, m - before) for some whole m.
+        # A boundary m - psi in (before, after]: psi in [m - after, m - before) for some whole m.
         self._narrow(-after, -before, absolute=False)
 
     def _narrow(self, lo: float, hi: float, *, absolute: bool) -> None:
@@ -87,29 +95,18 @@ class PhaseEstimate:
         else:
             self.lo, self.hi = lo + near, hi + near
 
-    def boundary_after(self, t: float, margin: float) -> float:
+    def boundary_after(self, t: float, margin: float, latency: float = 0.0) -> float:
         """The latest local time the exchange's first window boundary after a send at ``t`` can fall on.
 
-        ``margin`` widens the estimate on both sides (jitter of the latency, rounding). Unknown phase:
-        ``t + 1``, which holds whatever the phase (two sends a second apart never share a window).
+        The send reaches the exchange between ``t`` and ``t + latency``; ``margin`` widens the estimate on
+        both sides (jitter, rounding). Unknown phase: ``t + 1``, which holds whatever the phase (two sends
+        a second apart never share a window).
         """
         if self.lo is None or self.hi is None:
             return t + 1.0
-        lo, hi = self.lo - margin, self.hi + margin
+        lo, hi = self.lo - margin, self.hi + latency + margin
         if hi - lo >= 1:
             return t + 1.0
         # For every theta in [lo, hi), the boundary m - theta with m = ceil(t + hi) lies after t, and no
         # later than m - lo.
         return min(t + 1.0, math.ceil(t + hi) - lo)
-
-    def next_boundary(self, t: float, margin: float) -> float | None:
-        """The earliest local time after ``t`` at which a new exchange window has surely opened (None: unknown)."""
-        if not self.known:
-            return None
-        return self.boundary_after(t, margin)
-
-    def window(self, t: float) -> int | None:
-        """The exchange window (its whole second) a send at ``t`` most likely lands in; None if unknown."""
-        if self.lo is None or self.hi is None or not self.known:
-            return None
-        return math.floor(t + (self.lo + self.hi) / 2)

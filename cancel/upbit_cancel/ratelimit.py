@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from upbit_client.types import RateLimit
 
-from .phase import PhaseEstimate
+from .phase import KNOWN_WIDTH, PhaseEstimate
 from .remaining_req import RemainingReq
 from .store import SharedBudget, StoreUnavailable
 
@@ -164,12 +164,28 @@ class RateLimiter:
             return _BASE_MARGIN
         return _BASE_MARGIN + min(_MAX_JITTER_MARGIN, (max(self._rtts) - min(self._rtts)) / 2)
 
+    def _latency(self) -> float:
+        """A bound on the one-way latency: the quickest recent round trip (a send arrives within it, jitter aside)."""
+        return min(self._rtts) if self._rtts else 0.0
+
+    def _known(self) -> bool:
+        return self.phase.known
+
+    def _reserve_now(self) -> int:
+        """The reserve to trickle while the phase is unknown; none when round trips are too slow to pin it."""
+        if not self.reserve or self._latency() + 1.0 / self.reserve >= KNOWN_WIDTH:
+            return 0
+        return self.reserve
+
+    def _end(self, sent: float) -> float:
+        return self.phase.boundary_after(sent, self._margin(), self._latency())
+
     def _live(self, now: float) -> list[float]:
         """When each logged send that may still share a window with a send at ``now`` stops counting, sorted."""
         while self._sends and self._sends[0] < now - _LOG_HORIZON:
             self._sends.popleft()
-        margin = self._margin()
-        ends = (self.phase.boundary_after(sent, margin) for sent in self._sends)
+        margin, latency = self._margin(), self._latency()
+        ends = (self.phase.boundary_after(sent, margin, latency) for sent in self._sends)
         return sorted(end for end in ends if end > now)
 
     def _wait(self, now: float) -> float:
@@ -180,27 +196,27 @@ class RateLimiter:
         budget = self.per_second
         if len(live) >= budget:
             return live[len(live) - budget] - now
-        if self.phase.known or len(live) < budget - self.reserve:
+        reserve = self._reserve_now()
+        if self._known() or len(live) < budget - reserve:
             return 0.0
         # Phase unknown and only the reserve left: trickle it, so an answer shows the next boundary.
-        return max(0.0, self._last_send + 1.0 / self.reserve - now)
+        return max(0.0, self._last_send + 1.0 / reserve - now)
 
     def _possibly_with(self, sent: float, before: float) -> int:
         """Logged sends made no later than ``before`` that may share the exchange window of the send at ``sent``."""
-        margin = self.phase.boundary_after
-        m = self._margin()
-        return sum(1 for s in self._sends if s <= before and (s >= sent or margin(s, m) > sent))
+        return sum(1 for s in self._sends if s <= before and (s >= sent or self._end(s) > sent))
 
     def _learn(self, permit: Permit, now: float, remaining: RemainingReq | None, date: float | None) -> None:
         self._rtts.append(now - permit.sent_at)
         if date is not None:
-            self.phase.observe_date(permit.sent_at, date)
+            self.phase.observe_date(permit.sent_at, now, date)
         if remaining is None or remaining.group != self.group:
             return
         last = self._last_answer
         if last is not None and permit.sent_at >= last[1] and remaining.sec > last[2]:
-            # Sent after the previous answer came back and more is left: a new window opened in between.
-            self.phase.observe_tick(last[0], permit.sent_at)
+            # Sent after the previous answer came back and more is left: a new window opened between the
+            # previous send and this answer.
+            self.phase.observe_tick(last[0], now)
         if last is None or permit.sent_at > last[0]:
             self._last_answer = (permit.sent_at, now, remaining.sec)
 
@@ -237,10 +253,10 @@ class RateLimiter:
         counts hold every phase-unknown send (of another process) that may share those windows.
         """
         second = math.floor(t)
-        if not self.phase.known or not self.phase.anchored or self.phase.lo is None or self.phase.hi is None:
+        if not self._known() or not self.phase.anchored or self.phase.lo is None or self.phase.hi is None:
             return None, [second, second + 1]
         margin = self._margin()
-        lo, hi = self.phase.lo - margin, self.phase.hi + margin
+        lo, hi = self.phase.lo - margin, self.phase.hi + self._latency() + margin
         windows = sorted({math.floor(t + lo), math.floor(t + hi)})
         # Window w spans local [w - hi, w + 1 - lo); a count of local second k holds sends of k - 1 and k.
         seconds = sorted({s for w in windows for s in (math.floor(w - hi) + 1, math.floor(w + 1 - lo))})
@@ -264,20 +280,20 @@ class RateLimiter:
             raise KeyBlocked(self.group, self._block.until, self._block.reason)
         if result.taken:
             return 0.0
-        if self.phase.known:
-            return max(_BASE_MARGIN, self.phase.boundary_after(now, self._margin()) - now)
+        if self._known():
+            return max(_BASE_MARGIN, self._end(now) - now)
         return max(_BASE_MARGIN, math.floor(now) + 1 - now)
 
     def _adopt_shared_phase(self) -> None:
         assert self._shared is not None
         shared = self._shared.load_phase()
-        if shared is not None and not self.phase.known:
+        if shared is not None and not self._known():
             self.phase.lo, self.phase.hi = shared
             self.phase.anchored = True
             self._saved_phase = shared
 
     def _share_phase(self) -> None:
-        if self._shared is None or not self.phase.known or not self.phase.anchored:
+        if self._shared is None or not self._known() or not self.phase.anchored:
             return
         assert self.phase.lo is not None and self.phase.hi is not None
         current = (self.phase.lo, self.phase.hi)
