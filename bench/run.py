@@ -192,7 +192,9 @@ def _summary(values: list[float]) -> str:
     return f"{statistics.median(values):6.3f} / {max(values):6.3f}"
 
 
-def bench_offsets(offsets: list[float], latencies: list[float], runs: int) -> list[dict[str, Any]]:
+def bench_offsets(
+    offsets: list[float], latencies: list[float], runs: int, modes: tuple[str, ...] = ("async", "sync")
+) -> list[dict[str, Any]]:
     print(f"\n2. 1,000 orders vs an exchange clock set off from ours ({runs} runs per cell, each at another")
     print("   point of the exchange's second). fresh: a new limiter (as a new process); warm: the next batch of")
     print("   the same process. Figures: 429s median/worst, requests median/worst, wall - floor median/worst (s);")
@@ -201,10 +203,10 @@ def bench_offsets(offsets: list[float], latencies: list[float], runs: int) -> li
     fractions = [((index * 0.618) % 1.0) * 0.98 + 0.01 for index in range(runs)]
     for latency in latencies:
         for offset in offsets:
-            orders = runs * 2 * 2 * 1000
+            orders = runs * 2 * len(modes) * 1000
             with _sandbox(orders, rate_limit=30, latency=latency, clock_offset=offset) as (url, uuids):
                 pool = iter(uuids[i : i + 1000] for i in range(0, len(uuids), 1000))
-                for mode in ("async", "sync"):
+                for mode in modes:
                     figures: dict[str, dict[str, list[float]]] = {
                         kind: {"429": [], "requests": [], "over": [], "cancelled": []} for kind in ("fresh", "warm")
                     }
@@ -286,14 +288,14 @@ def worker(url: str, store: str | None) -> int:
     return 0
 
 
-def bench_processes(counts: list[int], per_process: int, runs: int) -> None:
+def bench_processes(counts: list[int], per_process: int, runs: int, *, only_store: bool = False) -> None:
     print(f"\n5. {counts} processes x {per_process} orders on one account at once ({runs} runs per cell;")
     print("   floor: to the exchange's next second + whole seconds the chunks need at 30/s + a round trip)")
     chunks_each = math.ceil(per_process / 20)
     with _redis() as store_url:
         if store_url is None:
             print("   redis-server not installed: the store cells are left out (apt-get install -y redis-server)")
-        stores: list[str | None] = [None] if store_url is None else [None, store_url]
+        stores: list[str | None] = [None] if store_url is None else [store_url] if only_store else [None, store_url]
         for count in counts:
             for store in stores:
                 total_orders = count * per_process * runs
@@ -451,8 +453,8 @@ def main() -> int:
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cpus")
     if args.quick:
         bench_overhead(rounds=3, per_round=20)
-        bench_offsets([0.3], [0.0], runs=1)
-        bench_processes([2], per_process=100, runs=1)
+        bench_offsets([0.3], [0.0], runs=1, modes=("async",))
+        bench_processes([2], per_process=100, runs=1, only_store=True)
         bench_store_cost(calls=200)
         bench_scaling([20, 200, 400])
         bench_import(repeats=2)

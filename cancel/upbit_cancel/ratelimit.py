@@ -65,7 +65,6 @@ offences and the exchange does not document them; sending into a block lengthens
 
 # Base safety margin (seconds) around the estimated window boundaries, for clock and scheduling jitter.
 _BASE_MARGIN = 0.005
-_MAX_JITTER_MARGIN = 0.1
 # Logged sends older than this can never count again (a send stops counting at most 1 s after it).
 _LOG_HORIZON = 1.5
 
@@ -150,6 +149,9 @@ class RateLimiter:
         self._last_send = -float("inf")
         self._in_flight = 0
         self._rtts: deque[float] = deque(maxlen=32)
+        # Round trips of requests sent after an answer had come back: no connection set-up in them.
+        self._warm_rtts: deque[float] = deque(maxlen=32)
+        self._first_answer = math.inf
         self._last_answer: tuple[float, float, int] | None = None
         self._block = KeyBlock() if key_block is None else key_block
         self._shared: SharedBudget | None = None
@@ -160,20 +162,25 @@ class RateLimiter:
     # --- the pure rules (called with the lock held) --------------------------------------------------
 
     def _margin(self) -> float:
-        if len(self._rtts) < 2:
-            return _BASE_MARGIN
-        return _BASE_MARGIN + min(_MAX_JITTER_MARGIN, (max(self._rtts) - min(self._rtts)) / 2)
+        # Latency jitter is inside ``_latency`` already; this is for scheduling and clock reading.
+        return _BASE_MARGIN
 
     def _latency(self) -> float:
-        """A bound on the one-way latency: the quickest recent round trip (a send arrives within it, jitter aside)."""
-        return min(self._rtts) if self._rtts else 0.0
+        """A bound on how long after its send a request is counted: the slowest recent (warm) round trip.
+
+        A request is counted before its answer comes back, so its round trip bounds it; queueing at the
+        exchange in a burst shows up in the round trips, which is why the slowest, not the quickest, counts.
+        """
+        rtts = self._warm_rtts or self._rtts
+        return max(rtts) if rtts else 0.0
 
     def _known(self) -> bool:
         return self.phase.known
 
     def _reserve_now(self) -> int:
         """The reserve to trickle while the phase is unknown; none when round trips are too slow to pin it."""
-        if not self.reserve or self._latency() + 1.0 / self.reserve >= KNOWN_WIDTH:
+        # Judged on warm round trips only: the first answers of a batch carry connection set-up.
+        if not self.reserve or (self._warm_rtts and min(self._warm_rtts) + 1.0 / self.reserve >= KNOWN_WIDTH):
             return 0
         return self.reserve
 
@@ -208,6 +215,9 @@ class RateLimiter:
 
     def _learn(self, permit: Permit, now: float, remaining: RemainingReq | None, date: float | None) -> None:
         self._rtts.append(now - permit.sent_at)
+        if permit.sent_at >= self._first_answer:
+            self._warm_rtts.append(now - permit.sent_at)
+        self._first_answer = min(self._first_answer, now)
         if date is not None:
             self.phase.observe_date(permit.sent_at, now, date)
         if remaining is None or remaining.group != self.group:
