@@ -13,10 +13,11 @@ from tests.batch_fakes import FakeClock
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from tests.redis_support import redis_server, redis_url, start_redis
 from upbit_auth import UpbitAuth
+from upbit_cancel import cli
 from upbit_cancel.batch import cancel_orders_async
 from upbit_cancel.ratelimit import KeyBlocked, Permit, RateLimiter, limiter_for
 from upbit_cancel.remaining_req import RemainingReq
-from upbit_cancel.store import SharedBudget, redacted_url
+from upbit_cancel.store import STORE_ENV, SharedBudget, redacted_url
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_sandbox import SandboxExchange
@@ -180,3 +181,31 @@ def test_two_batches_with_separate_limiters_and_one_store_cancel_everything_toge
     assert sum(success for success, _, _ in results) == 400
     assert sum(limited for _, limited, _ in results) <= 1
     assert len(exchange.orders("wait")) == 0
+
+
+def test_upbit_cancel_with_an_unreachable_store_warns_once_and_cancels_everything(
+    cli_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exchange = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY})
+    orders = [exchange.add_order().uuid for _ in range(45)]
+    store = "redis://:store-password@127.0.0.1:1/0"
+    status = cli.main(["--rate-limit-store", store, "--uuid", *orders], transport=exchange.transport())
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert len(exchange.orders("wait")) == 0
+    warnings = [line for line in err.splitlines() if line.startswith("upbit-cancel: warning:")]
+    assert len(warnings) == 1 and "in this process only" in warnings[0]
+    assert "store-password" not in out + err and TEST_SECRET_KEY not in out + err
+
+
+def test_upbit_cancel_takes_the_store_from_the_environment(
+    cli_env: pytest.MonkeyPatch, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exchange = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY})
+    orders = [exchange.add_order().uuid for _ in range(3)]
+    cli_env.setenv(STORE_ENV, redis_url)
+    assert cli.main(["--uuid", *orders], transport=exchange.transport()) == 0
+    _, err = capsys.readouterr()
+    assert "warning" not in err
+    keys = [key.decode() for key in redis.Redis.from_url(redis_url).keys("upbit-rl:*")]
+    assert keys and all(TEST_ACCESS_KEY not in key for key in keys)
