@@ -440,6 +440,23 @@ def bench_import(repeats: int) -> None:
     _line("ratio of import cost alone (interpreter start subtracted)", f"{(sdk - empty) / (base - empty):6.2f}x")
 
 
+def _scheduler_lag() -> str:
+    """How late a 50 ms asyncio sleep wakes on this machine right now (a loaded machine moves every timing)."""
+
+    async def measure() -> list[float]:
+        lags = []
+        for _ in range(20):
+            begin = time.perf_counter()
+            await asyncio.sleep(0.05)
+            lags.append(time.perf_counter() - begin - 0.05)
+        return lags
+
+    lags = asyncio.run(measure())
+    return (
+        f"a 50 ms sleep wakes {statistics.median(lags) * 1000:.1f} ms late (median), {max(lags) * 1000:.1f} ms (worst)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts: proves the script runs")
@@ -451,6 +468,7 @@ def main() -> int:
         return worker(args.worker, args.store)
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cpus")
+    print(f"scheduler at start: {_scheduler_lag()}")
     if args.quick:
         bench_overhead(rounds=3, per_round=20)
         bench_offsets([0.3], [0.0], runs=1, modes=("async",))
@@ -466,6 +484,7 @@ def main() -> int:
         bench_scaling([20, 200, 2000, 20000])
         bench_import(repeats=9)
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"scheduler at end: {_scheduler_lag()}")
     return 0
 
 

@@ -72,9 +72,10 @@ def test_without_knowing_the_phase_no_second_holds_more_than_the_budget() -> Non
     clock = FakeClock(start=500.25)
     limiter = make(clock, reserve=0)
     permits = take(limiter, PER_SECOND)
-    assert limiter.try_acquire() == pytest.approx(1.0)
+    assert limiter.try_acquire() == pytest.approx(0.02)  # in flight: they count until answered
     for permit in permits:
         limiter.record(permit, None)  # answered without headers: nothing learned, nothing given back
+    assert limiter.try_acquire() == pytest.approx(1.0)
     clock.now = 501.249
     assert isinstance(limiter.try_acquire(), float)
     clock.now = 501.25
@@ -127,7 +128,8 @@ def test_a_known_phase_opens_a_whole_budget_at_the_boundary_and_not_before() -> 
     limiter.phase.observe_date(10.0, 10.0, 100.0)
     limiter.phase.observe_date(10.1, 10.1, 101.0)  # the exchange's boundaries fall in (x.0, x.1] of our clock
     margin = limiter._margin()
-    take(limiter, PER_SECOND)
+    for permit in take(limiter, PER_SECOND):
+        limiter.record(permit, None)
     wait = limiter.try_acquire()
     assert wait == pytest.approx(0.6 + margin)  # to 11.1, the latest the next window can open
     clock.sleep(wait)
@@ -140,10 +142,36 @@ def test_a_send_in_the_uncertain_band_counts_for_both_windows() -> None:
     limiter = make(clock)
     limiter.phase.observe_date(10.0, 10.0, 100.0)
     limiter.phase.observe_date(10.1, 10.1, 101.0)
-    take(limiter, 1)
+    limiter.record(take(limiter, 1)[0], None)
     clock.now = 10.1 + 0.006  # window 101 surely opened, and the band send may be in it
     assert limiter.remaining == PER_SECOND - 1
     clock.now = 11.1 + 0.006  # window 102 surely opened: the band send was in 100 or 101
+    assert limiter.remaining == PER_SECOND
+
+
+def test_a_request_still_in_flight_counts_in_every_window_until_answered() -> None:
+    """A slow request (a new connection, a queue) may reach the exchange in any later window."""
+    clock = FakeClock(start=100.5)
+    limiter = make(clock, reserve=0)
+    permits = take(limiter, PER_SECOND)
+    clock.now = 105.0
+    assert limiter.try_acquire() == pytest.approx(0.02)
+    limiter.record(permits[0], None)
+    clock.now = 106.0  # the phase unknown, an answered request counts for a second after its answer
+    assert isinstance(limiter.try_acquire(), Permit)
+
+
+def test_an_answer_after_a_boundary_keeps_its_request_in_the_window_of_the_answer() -> None:
+    clock = FakeClock(start=10.5)
+    limiter = make(clock)
+    limiter.phase.observe_date(10.0, 10.0, 100.0)
+    limiter.phase.observe_date(10.1, 10.1, 101.0)  # exchange boundaries at x.0-x.1 of our clock
+    (permit,) = take(limiter, 1)
+    clock.now = 11.2  # answered late: it may have reached the exchange in the window that opened at 11.0-11.1
+    limiter.record(permit, None)
+    clock.now = 11.5
+    assert limiter.remaining == PER_SECOND - 1
+    clock.now = 12.2
     assert limiter.remaining == PER_SECOND
 
 

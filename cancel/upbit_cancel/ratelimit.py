@@ -65,6 +65,10 @@ offences and the exchange does not document them; sending into a block lengthens
 
 # Base safety margin (seconds) around the estimated window boundaries, for clock and scheduling jitter.
 _BASE_MARGIN = 0.005
+# How often a caller waiting only on requests in flight looks again (their answers free the budget).
+_IN_FLIGHT_POLL = 0.02
+# A request in flight longer than this is taken as lost (no caller waits that long for an answer).
+_STALE_IN_FLIGHT = 300.0
 # Logged sends older than this can never count again (a send stops counting at most 1 s after it).
 _LOG_HORIZON = 1.5
 
@@ -106,12 +110,16 @@ class KeyBlock:
     reason: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Permit:
-    """The right to send one request at local time ``sent_at``; hand it back through the limiter."""
+    """The right to send one request at local time ``sent_at``; hand it back through the limiter.
+
+    ``answered_at``: when its answer (or failure) was recorded; until then it counts against every window.
+    """
 
     sent_at: float
     open: bool = True
+    answered_at: float | None = None
 
 
 class RateLimiter:
@@ -145,7 +153,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self.phase = PhaseEstimate()
         """What the answers told about where the exchange's windows start (read it, do not change it)."""
-        self._sends: deque[float] = deque()
+        self._sends: deque[Permit] = deque()
         self._last_send = -float("inf")
         self._in_flight = 0
         self._rtts: deque[float] = deque(maxlen=32)
@@ -162,17 +170,13 @@ class RateLimiter:
     # --- the pure rules (called with the lock held) --------------------------------------------------
 
     def _margin(self) -> float:
-        # Latency jitter is inside ``_latency`` already; this is for scheduling and clock reading.
+        # The log needs no latency bound (see ``_end``); this is for scheduling and clock reading.
         return _BASE_MARGIN
 
     def _latency(self) -> float:
-        """A bound on how long after its send a request is counted: the slowest recent (warm) round trip.
-
-        A request is counted before its answer comes back, so its round trip bounds it; queueing at the
-        exchange in a burst shows up in the round trips, which is why the slowest, not the quickest, counts.
-        """
+        """A typical one-way latency bound for naming a send's windows in the store: the quickest warm round trip."""
         rtts = self._warm_rtts or self._rtts
-        return max(rtts) if rtts else 0.0
+        return min(rtts) if rtts else 0.0
 
     def _known(self) -> bool:
         return self.phase.known
@@ -184,15 +188,22 @@ class RateLimiter:
             return 0
         return self.reserve
 
-    def _end(self, sent: float) -> float:
-        return self.phase.boundary_after(sent, self._margin(), self._latency())
+    def _end(self, entry: Permit) -> float:
+        """When a logged request stops counting: never while in flight (it may yet arrive in any window);
+        once answered at ``r`` it arrived no later than ``r``, so at the end of the window holding ``r``."""
+        if entry.answered_at is None:
+            return math.inf
+        return self.phase.boundary_after(entry.answered_at, self._margin())
 
     def _live(self, now: float) -> list[float]:
-        """When each logged send that may still share a window with a send at ``now`` stops counting, sorted."""
-        while self._sends and self._sends[0] < now - _LOG_HORIZON:
-            self._sends.popleft()
-        margin, latency = self._margin(), self._latency()
-        ends = (self.phase.boundary_after(sent, margin, latency) for sent in self._sends)
+        """When each logged request that may still share a window with a send at ``now`` stops counting, sorted."""
+        self._sends = deque(
+            entry
+            for entry in self._sends
+            if (entry.answered_at is None and entry.sent_at > now - _STALE_IN_FLIGHT)
+            or (entry.answered_at is not None and entry.answered_at > now - _LOG_HORIZON)
+        )
+        ends = (self._end(entry) for entry in self._sends)
         return sorted(end for end in ends if end > now)
 
     def _wait(self, now: float) -> float:
@@ -202,7 +213,9 @@ class RateLimiter:
         live = self._live(now)
         budget = self.per_second
         if len(live) >= budget:
-            return live[len(live) - budget] - now
+            end = live[len(live) - budget]
+            # Requests still in flight stop counting only when answered: look again shortly.
+            return _IN_FLIGHT_POLL if math.isinf(end) else end - now
         reserve = self._reserve_now()
         if self._known() or len(live) < budget - reserve:
             return 0.0
@@ -210,8 +223,10 @@ class RateLimiter:
         return max(0.0, self._last_send + 1.0 / reserve - now)
 
     def _possibly_with(self, sent: float, before: float) -> int:
-        """Logged sends made no later than ``before`` that may share the exchange window of the send at ``sent``."""
-        return sum(1 for s in self._sends if s <= before and (s >= sent or self._end(s) > sent))
+        """Logged requests sent no later than ``before`` that may share the exchange window of the send at ``sent``."""
+        return sum(
+            1 for entry in self._sends if entry.sent_at <= before and (entry.sent_at >= sent or self._end(entry) > sent)
+        )
 
     def _learn(self, permit: Permit, now: float, remaining: RemainingReq | None, date: float | None) -> None:
         self._rtts.append(now - permit.sent_at)
@@ -234,10 +249,8 @@ class RateLimiter:
         """``used`` requests were counted in the window of ``permit``'s send: log the ones not ours."""
         foreign = used - self._possibly_with(permit.sent_at, now)
         for _ in range(max(0, foreign)):
-            self._sends.append(permit.sent_at)
-        if foreign > 0:
-            # Keep the log in send order for pruning.
-            self._sends = deque(sorted(self._sends))
+            # Counted by the time our answer left: they stop counting when our request's window surely ended.
+            self._sends.append(Permit(permit.sent_at, open=False, answered_at=now))
 
     # --- the shared store (Redis), called with the lock held ----------------------------------------
 
@@ -291,7 +304,7 @@ class RateLimiter:
         if result.taken:
             return 0.0
         if self._known():
-            return max(_BASE_MARGIN, self._end(now) - now)
+            return max(_BASE_MARGIN, self.phase.boundary_after(now, self._margin(), self._latency()) - now)
         return max(_BASE_MARGIN, math.floor(now) + 1 - now)
 
     def _adopt_shared_phase(self) -> None:
@@ -354,10 +367,11 @@ class RateLimiter:
                 wait = self._take_shared(now)
                 if wait > 0:
                     return wait
-            self._sends.append(now)
+            permit = Permit(now)
+            self._sends.append(permit)
             self._last_send = now
             self._in_flight += 1
-            return Permit(now)
+            return permit
 
     def acquire(self, timeout: float | None = None) -> Permit | None:
         """Wait (blocking) for a permit; None if none can be had within ``timeout`` seconds."""
@@ -401,6 +415,7 @@ class RateLimiter:
             permit.open = False
             self._in_flight -= 1
             now = self._clock()
+            permit.answered_at = now
             if remaining is not None:
                 self.last_remaining = remaining
             if remaining is None and date is None and not rate_limited:
@@ -427,7 +442,7 @@ class RateLimiter:
             permit.open = False
             self._in_flight -= 1
             with contextlib.suppress(ValueError):
-                self._sends.remove(permit.sent_at)
+                self._sends.remove(permit)
 
     def block(self, seconds: float | None, reason: str) -> float:
         """A 418: send nothing with this key (every group) for ``seconds`` (None: ``DEFAULT_BLOCK_SECONDS``).
