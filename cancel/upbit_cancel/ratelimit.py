@@ -4,12 +4,13 @@ Upbit counts requests per group and account in whole seconds of ITS clock, at th
 arrives. ``RateLimiter`` keeps one budget per (access key, group) and paces by where the exchange's
 windows start, as far as the answers tell (``phase.PhaseEstimate``):
 
-- Every send is logged with its local send time. A send at ``t`` is allowed while fewer than
-  ``per_second`` logged sends could share an exchange window with it. A logged send ``s`` stops
-  counting at ``PhaseEstimate.boundary_after(s)``: the latest moment the window it landed in can end.
-  With the phase unknown that is ``s + 1`` (a sliding one-second window: safe for every phase); with
-  the phase known it is the end of ``s``'s window, so a fresh window's budget can be spent the moment
-  it surely opened. A send in the uncertain band around a boundary counts for both windows.
+- Every request is logged. A send at ``t`` is allowed while fewer than ``per_second`` logged requests
+  could share an exchange window with it. A request counts while it is in flight (it may reach the
+  exchange in any window: a new connection or a queue can hold it back), and once answered at ``r`` it
+  counts until the window holding ``r`` surely ended (``PhaseEstimate.boundary_after(r)``): it arrived
+  no later than ``r``. With the phase unknown that is ``r + 1`` (safe for every phase); with the phase
+  known it is the end of that window, so a fresh window's budget can be spent the moment it surely
+  opened. No latency is assumed anywhere in this rule.
 - Until the phase is known, ``reserve`` of the budget is not spent at once but trickled out (one send
   per ``1/reserve`` s), so that some answer lands after the exchange's next boundary and shows it,
   without betting a whole second's budget on a guess.
