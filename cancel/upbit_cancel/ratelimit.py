@@ -121,6 +121,8 @@ class Permit:
     sent_at: float
     open: bool = True
     answered_at: float | None = None
+    counted_in: float | None = None
+    """The exchange second its answer's ``Date`` named: the window it was counted in."""
 
 
 class RateLimiter:
@@ -191,10 +193,14 @@ class RateLimiter:
 
     def _end(self, entry: Permit) -> float:
         """When a logged request stops counting: never while in flight (it may yet arrive in any window);
-        once answered at ``r`` it arrived no later than ``r``, so at the end of the window holding ``r``."""
+        once answered at ``r`` it arrived no later than ``r``, so at the end of the window holding ``r``;
+        and if its ``Date`` named its window (phase anchored), at the end of that window."""
         if entry.answered_at is None:
             return math.inf
-        return self.phase.boundary_after(entry.answered_at, self._margin())
+        end = self.phase.boundary_after(entry.answered_at, self._margin())
+        if entry.counted_in is not None and self.phase.anchored and self.phase.lo is not None:
+            end = min(end, entry.counted_in + 1 - self.phase.lo + self._margin())
+        return end
 
     def _live(self, now: float) -> list[float]:
         """When each logged request that may still share a window with a send at ``now`` stops counting, sorted."""
@@ -251,7 +257,7 @@ class RateLimiter:
         foreign = used - self._possibly_with(permit.sent_at, now)
         for _ in range(max(0, foreign)):
             # Counted by the time our answer left: they stop counting when our request's window surely ended.
-            self._sends.append(Permit(permit.sent_at, open=False, answered_at=now))
+            self._sends.append(Permit(permit.sent_at, open=False, answered_at=now, counted_in=permit.counted_in))
 
     # --- the shared store (Redis), called with the lock held ----------------------------------------
 
@@ -417,6 +423,7 @@ class RateLimiter:
             self._in_flight -= 1
             now = self._clock()
             permit.answered_at = now
+            permit.counted_in = date
             if remaining is not None:
                 self.last_remaining = remaining
             if remaining is None and date is None and not rate_limited:
