@@ -175,6 +175,21 @@ def test_an_answer_after_a_boundary_keeps_its_request_in_the_window_of_the_answe
     assert limiter.remaining == PER_SECOND
 
 
+@pytest.mark.parametrize(("date", "remaining_at_10_2"), [(100.0, PER_SECOND), (None, PER_SECOND - 1)])
+def test_a_late_answer_whose_date_names_the_old_window_frees_the_next_window_on_time(
+    date: float | None, remaining_at_10_2: int
+) -> None:
+    clock = FakeClock(start=9.5)
+    limiter = make(clock)
+    limiter.phase.observe_date(10.0, 10.0, 100.0)
+    limiter.phase.observe_date(10.1, 10.1, 101.0)  # exchange second 100 is local 9.0-9.1 to 10.0-10.1
+    (permit,) = take(limiter, 1)
+    clock.now = 10.15  # answered in the next window: without a Date it may have been counted there
+    limiter.record(permit, None, date=date)
+    clock.now = 10.2
+    assert limiter.remaining == remaining_at_10_2
+
+
 def test_blocking_acquire_sleeps_exactly_to_the_release_of_the_oldest_send() -> None:
     clock = FakeClock(start=70.4)
     limiter = make(clock, reserve=0)
