@@ -1,14 +1,17 @@
-"""``make bench``: the SDK against the loopback sandbox exchange, every figure a ratio measured side by side.
+"""``make bench``: the SDK against the loopback sandbox exchange, every figure measured side by side.
 
 1. Per-request overhead: the generated call + ``UpbitAuth`` against a raw ``httpx.Client`` that signs
    inline (the floor), interleaved in rounds so machine noise hits both alike. Target <= 1.05x.
-2. 1,000 orders on a sandbox enforcing 30 requests/s in whole-second windows: requests used, 429s,
-   wall time against even pacing (50/30 s), for the async and sync batch, and a naive client
-   (50 requests at once, no limiter) for contrast; then the same with 20 ms added per request.
+2. 1,000 orders, sync and async, against sandboxes whose clock is set off from ours (``--clock-offset``)
+   with 0 and 20 ms latency: 429s, requests and wall time minus the floor, for a fresh limiter and a
+   warm one (the next batch of the same process), median and worst of ``--runs`` runs per cell.
+5. 4 and 8 processes x 300 orders on one account at once, with and without the Redis store.
+6. What the Redis path adds per request on loopback.
 3. Client cost per order as N grows (20 ... 20,000) with the limit off.
 4. Cold import time of ``upbit_auth`` + ``upbit_client`` against ``import httpx, jwt`` alone.
 
 ``--quick`` runs smaller counts (used by the tests to prove the script works and leaks no secret).
+Sections 5 and 6 need ``redis-server`` (Debian package) for their store cells, and say so without it.
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ import argparse
 import asyncio
 import hashlib
 import json
+import math
+import os
 import platform
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -37,12 +43,11 @@ import jwt
 
 from upbit_auth import UpbitAuth
 from upbit_cancel.batch import cancel_orders, cancel_orders_async
-from upbit_cancel.ratelimit import RateLimiter, reset_limiters
+from upbit_cancel.ratelimit import Permit, RateLimiter, reset_limiters
+from upbit_cancel.store import SharedBudget
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_uuid
-
-EVEN_PACING_1000 = 50 / 30  # seconds: 50 requests at 30/s spread evenly
 
 
 def _line(label: str, value: str) -> None:
@@ -50,7 +55,9 @@ def _line(label: str, value: str) -> None:
 
 
 @contextmanager
-def _sandbox(orders: int, *, rate_limit: int | None, latency: float = 0.0) -> Iterator[tuple[str, list[str]]]:
+def _sandbox(
+    orders: int, *, rate_limit: int | None, latency: float = 0.0, clock_offset: float = 0.0
+) -> Iterator[tuple[str, list[str]]]:
     """``upbit-sandbox`` in its own process (so it does not share the GIL with the client being measured)."""
     command = shutil.which("upbit-sandbox", path=str(Path(sys.executable).parent)) or "upbit-sandbox"
     server = subprocess.Popen(
@@ -58,6 +65,7 @@ def _sandbox(orders: int, *, rate_limit: int | None, latency: float = 0.0) -> It
             command,
             *("--port", "0", "--orders", str(orders)),
             *("--rate-limit", str(rate_limit or 0), "--latency-ms", str(latency * 1000)),
+            *("--clock-offset", repr(clock_offset)),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -126,7 +134,7 @@ def bench_overhead(rounds: int, per_round: int) -> float:
     return ratio
 
 
-# --- 2. 1,000 orders at the rate-limit floor ---------------------------------------------------------
+# --- 2. 1,000 orders against an exchange whose clock is not ours --------------------------------------
 
 
 def _naive_async(url: str, uuids: list[str]) -> tuple[int, int]:
@@ -144,48 +152,233 @@ def _naive_async(url: str, uuids: list[str]) -> tuple[int, int]:
     return asyncio.run(go())
 
 
-def _one_batch(name: str, orders: int, latency: float) -> tuple[float, Any]:
-    with _sandbox(orders, rate_limit=30, latency=latency) as (url, uuids):
-        auth = UpbitAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
-        client = Client(base_url=url, httpx_args={"auth": auth}, timeout=httpx.Timeout(10.0))
-        start = time.perf_counter()
-        if name == "async":
-
-            async def run() -> Any:
-                async with client:
-                    return await cancel_orders_async(client, uuids=uuids)
-
-            result = asyncio.run(run())
-        else:
-            with client:
-                result = cancel_orders(client, uuids=uuids)
-        return time.perf_counter() - start, result
+def _exchange_boundary_after(t: float, offset: float, latency: float) -> float:
+    """The local send time after ``t`` from which requests reach the exchange in its next whole second."""
+    return math.floor(t + offset + latency) + 1 - offset - latency
 
 
-def bench_rate_limited(orders: int, latency: float, repeats: int) -> dict[str, Any]:
-    title = f"{orders:,} orders, sandbox enforcing 30/s in whole-second windows, {latency * 1000:.0f} ms per request"
-    print(f"\n2. {title} ({repeats} runs each; where in the wall-clock second a run starts moves its time)")
-    even = orders / 20 / 30
-    figures: dict[str, Any] = {}
-    for name in ("async", "sync"):
-        runs = [_one_batch(name, orders, latency) for _ in range(repeats)]
-        walls = sorted(wall for wall, _ in runs)
-        sent = sorted({result.requests_sent for _, result in runs})
-        limited = sum(result.rate_limited for _, result in runs)
-        cancelled = min(len(result.success) for _, result in runs)
-        accounted = {len(r.success) + len(r.failed) + len(r.unconfirmed) for _, r in runs}
-        target = 1.1 + 2 * (latency + 0.001) if name == "async" else 1.1 * even
-        _line(f"{name} batch: requests sent per run / 429s in all runs", f"{sent} / {limited}")
-        _line(f"{name} batch: fewest cancelled / ids accounted for", f"{cancelled} / {sorted(accounted)} of {orders}")
-        _line(
-            f"{name} batch: median wall vs even pacing {even:.2f} s (target <= {target:.2f} s)",
-            f"{statistics.median(walls):6.3f} s = {statistics.median(walls) / even:.2f}x (max {walls[-1]:.3f} s)",
-        )
-        figures[name] = {"requests": sent, "429s": limited, "walls": walls}
-    with _sandbox(orders, rate_limit=30, latency=latency) as (url, uuids):
+def _floor(start: float, offset: float, latency: float, chunks: int, mode: str) -> float:
+    """Least wall time: the exchange's windows needed (30 per second), plus a round trip; sync: chunks round trips."""
+    windows = math.ceil(chunks / 30) - 1
+    to_window = 0.0
+    if windows:
+        to_window = _exchange_boundary_after(start, offset, latency) + (windows - 1) - start
+    floor = to_window + latency
+    return max(floor, chunks * latency) if mode == "sync" else floor
+
+
+def _run_batch(mode: str, url: str, uuids: list[str], store: str | None = None) -> Any:
+    auth = UpbitAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
+    client = Client(base_url=url, httpx_args={"auth": auth}, timeout=httpx.Timeout(10.0))
+    if mode == "async":
+
+        async def run() -> Any:
+            async with client:
+                return await cancel_orders_async(client, uuids=uuids, rate_limit_store=store)
+
+        return asyncio.run(run())
+    with client:
+        return cancel_orders(client, uuids=uuids, rate_limit_store=store)
+
+
+def _start_at(offset: float, latency: float, fraction: float) -> float:
+    """Sleep until ``fraction`` into the exchange's second after the next boundary (windows from before are over)."""
+    target = _exchange_boundary_after(time.time(), offset, latency) + fraction
+    time.sleep(max(0.0, target - time.time()))
+    return time.time()
+
+
+def _summary(values: list[float]) -> str:
+    return f"{statistics.median(values):6.3f} / {max(values):6.3f}"
+
+
+def bench_offsets(
+    offsets: list[float], latencies: list[float], runs: int, modes: tuple[str, ...] = ("async", "sync")
+) -> list[dict[str, Any]]:
+    print(f"\n2. 1,000 orders vs an exchange clock set off from ours ({runs} runs per cell, each at another")
+    print("   point of the exchange's second). fresh: a new limiter (as a new process); warm: the next batch of")
+    print("   the same process. Figures: 429s median/worst, requests median/worst, wall - floor median/worst (s);")
+    print("   floor = time to the exchange's next second + a round trip (sync: at least 50 round trips)")
+    rows: list[dict[str, Any]] = []
+    fractions = [((index * 0.618) % 1.0) * 0.98 + 0.01 for index in range(runs)]
+    for latency in latencies:
+        for offset in offsets:
+            orders = runs * 2 * len(modes) * 1000
+            with _sandbox(orders, rate_limit=30, latency=latency, clock_offset=offset) as (url, uuids):
+                pool = iter(uuids[i : i + 1000] for i in range(0, len(uuids), 1000))
+                for mode in modes:
+                    figures: dict[str, dict[str, list[float]]] = {
+                        kind: {"429": [], "requests": [], "over": [], "cancelled": []} for kind in ("fresh", "warm")
+                    }
+                    for fraction in fractions:
+                        reset_limiters()  # a fresh process knows nothing of the exchange's phase
+                        for kind in ("fresh", "warm"):
+                            start = _start_at(offset, latency, fraction)
+                            result = _run_batch(mode, url, next(pool))
+                            wall = time.time() - start
+                            floor = _floor(start, offset, latency, 50, mode)
+                            figures[kind]["429"].append(result.rate_limited)
+                            figures[kind]["requests"].append(result.requests_sent)
+                            figures[kind]["over"].append(wall - floor)
+                            figures[kind]["cancelled"].append(len(result.success))
+                    for kind, values in figures.items():
+                        label = f"{mode:<5} {kind:<5} offset {offset:+.1f} s, latency {latency * 1000:2.0f} ms"
+                        _line(
+                            label,
+                            f"429 {statistics.median(values['429']):.0f}/{max(values['429']):.0f}  "
+                            f"req {statistics.median(values['requests']):.0f}/{max(values['requests']):.0f}  "
+                            f"over {_summary(values['over'])}  cancelled min {min(values['cancelled']):.0f}",
+                        )
+                        rows.append({"mode": mode, "kind": kind, "offset": offset, "latency": latency, **values})
+    with _sandbox(1000, rate_limit=30) as (url, uuids):
         sent_naive, limited_naive = _naive_async(url, uuids)
-    _line("naive async (all chunks at once, no limiter): requests / 429s", f"{sent_naive} / {limited_naive}")
-    return figures
+    _line("naive async (all 50 chunks at once, no limiter): requests / 429s", f"{sent_naive} / {limited_naive}")
+    return rows
+
+
+# --- 5. several processes on one account, with and without the Redis store ---------------------------
+
+
+@contextmanager
+def _redis() -> Iterator[str | None]:
+    """A throwaway redis-server on a free loopback port, or None if the Debian package is not installed."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        yield None
+        return
+    import redis
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        for _ in range(500):
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.RedisError:
+                time.sleep(0.02)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def worker(url: str, store: str | None) -> int:
+    """``--worker``: one process of the account. Reads ``START FIRST COUNT`` lines, answers one JSON line each."""
+    for line in sys.stdin:
+        start, first, count = line.split()
+        uuids = [demo_uuid(f"demo-{n:04d}") for n in range(int(first), int(first) + int(count))]
+        reset_limiters()  # each run is a fresh process: it knows only what the store tells it
+        time.sleep(max(0.0, float(start) - time.time()))
+        result = _run_batch("async", url, uuids, store=store)
+        done = {
+            "wall": time.time() - float(start),
+            "429": result.rate_limited,
+            "requests": result.requests_sent,
+            "cancelled": len(result.success),
+        }
+        print(json.dumps(done), flush=True)
+    return 0
+
+
+def bench_processes(counts: list[int], per_process: int, runs: int, *, only_store: bool = False) -> None:
+    print(f"\n5. {counts} processes x {per_process} orders on one account at once ({runs} runs per cell;")
+    print("   floor: to the exchange's next second + whole seconds the chunks need at 30/s + a round trip)")
+    chunks_each = math.ceil(per_process / 20)
+    with _redis() as store_url:
+        if store_url is None:
+            print("   redis-server not installed: the store cells are left out (apt-get install -y redis-server)")
+        stores: list[str | None] = [None] if store_url is None else [store_url] if only_store else [None, store_url]
+        for count in counts:
+            for store in stores:
+                total_orders = count * per_process * runs
+                with _sandbox(total_orders, rate_limit=30) as (url, _):
+                    if store is not None:
+                        import redis
+
+                        redis.Redis.from_url(store).flushall()
+                    command = [sys.executable, __file__, "--worker", url]
+                    if store is not None:
+                        command += ["--store", store]
+                    env = {k: v for k, v in os.environ.items() if k != "UPBIT_RATE_LIMIT_STORE"}
+                    workers = [
+                        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+                        for _ in range(count)
+                    ]
+                    time.sleep(1.5)  # let every worker import before the first start time
+                    limited: list[int] = []
+                    requests: list[int] = []
+                    over: list[float] = []
+                    missing = 0
+                    for run in range(runs):
+                        start = math.floor(time.time()) + 1.0 + ((run * 0.618) % 1.0) * 0.98 + 0.01
+                        for index, process in enumerate(workers):
+                            assert process.stdin is not None
+                            first = 1 + (run * count + index) * per_process
+                            process.stdin.write(f"{start!r} {first} {per_process}\n")
+                            process.stdin.flush()
+                        answers = []
+                        for process in workers:
+                            assert process.stdout is not None
+                            answers.append(json.loads(process.stdout.readline()))
+                        windows = math.ceil(count * chunks_each / 30) - 1
+                        floor = (math.floor(start) + 1 - start) + (windows - 1) if windows else 0.0
+                        limited.append(sum(a["429"] for a in answers))
+                        requests.append(sum(a["requests"] for a in answers))
+                        over.append(max(a["wall"] for a in answers) - floor)
+                        missing += count * per_process - sum(a["cancelled"] for a in answers)
+                    for process in workers:
+                        assert process.stdin is not None
+                        process.stdin.close()
+                        process.wait(timeout=30)
+                label = f"{count} processes, {'Redis store' if store else 'no store'}"
+                later = slice(1, None) if runs > 1 else slice(None)
+                _line(
+                    f"{label}: first run 429 / requests / wall - floor",
+                    f"{limited[0]} / {requests[0]} / {over[0]:.3f} s",
+                )
+                _line(
+                    f"{label}: later runs 429 med/worst, requests med/worst",
+                    f"{statistics.median(limited[later]):.0f}/{max(limited[later])}  "
+                    f"{statistics.median(requests[later]):.0f}/{max(requests[later])}  (min {count * chunks_each})",
+                )
+                _line(f"{label}: later runs wall - floor med/worst", _summary(over[later]) + " s")
+                _line(f"{label}: orders not cancelled in all runs", str(missing))
+
+
+# --- 6. the Redis path per request -------------------------------------------------------------------
+
+
+def bench_store_cost(calls: int) -> None:
+    print("\n6. Cost of the Redis path per request (loopback redis-server, one Lua call per permit)")
+    with _redis() as store_url:
+        if store_url is None:
+            print("   redis-server not installed: left out")
+            return
+        plain = RateLimiter("bench", 10**9)
+        shared = RateLimiter("bench", 10**9)
+        shared.use_store(SharedBudget(store_url, DEMO_ACCESS_KEY, "bench", 10**9))
+        timings: dict[str, list[float]] = {"in-process": [], "with Redis store": []}
+        for _ in range(5):
+            for name, limiter in (("in-process", plain), ("with Redis store", shared)):
+                begin = time.perf_counter()
+                for _ in range(calls):
+                    permit = limiter.try_acquire()
+                    assert isinstance(permit, Permit)
+                    limiter.record(permit, None)
+                timings[name].append((time.perf_counter() - begin) / calls)
+        assert shared.store is not None, "the store failed during the bench"
+        for name, values in timings.items():
+            _line(f"acquire + record, {name}, per request (median of 5)", f"{statistics.median(values) * 1e6:8.1f} us")
+        extra = statistics.median(timings["with Redis store"]) - statistics.median(timings["in-process"])
+        _line("added by the Redis path per request (target <= 1 ms)", f"{extra * 1e6:8.1f} us")
 
 
 # --- 3. client cost per order as N grows -------------------------------------------------------------
@@ -247,22 +440,51 @@ def bench_import(repeats: int) -> None:
     _line("ratio of import cost alone (interpreter start subtracted)", f"{(sdk - empty) / (base - empty):6.2f}x")
 
 
+def _scheduler_lag() -> str:
+    """How late a 50 ms asyncio sleep wakes on this machine right now (a loaded machine moves every timing)."""
+
+    async def measure() -> list[float]:
+        lags = []
+        for _ in range(20):
+            begin = time.perf_counter()
+            await asyncio.sleep(0.05)
+            lags.append(time.perf_counter() - begin - 0.05)
+        return lags
+
+    lags = asyncio.run(measure())
+    return (
+        f"a 50 ms sleep wakes {statistics.median(lags) * 1000:.1f} ms late (median), {max(lags) * 1000:.1f} ms (worst)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts: proves the script runs")
+    parser.add_argument("--runs", type=int, default=10, help="runs per cell of sections 2 and 5 (default 10)")
+    parser.add_argument("--worker", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--store", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        return worker(args.worker, args.store)
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}")
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cpus")
+    print(f"scheduler at start: {_scheduler_lag()}")
     if args.quick:
         bench_overhead(rounds=3, per_round=20)
-        bench_rate_limited(100, latency=0.0, repeats=1)
+        bench_offsets([0.3], [0.0], runs=1, modes=("async",))
+        bench_processes([2], per_process=100, runs=1, only_store=True)
+        bench_store_cost(calls=200)
         bench_scaling([20, 200, 400])
         bench_import(repeats=2)
     else:
         bench_overhead(rounds=15, per_round=200)
-        bench_rate_limited(1000, latency=0.0, repeats=5)
-        bench_rate_limited(1000, latency=0.020, repeats=5)
+        bench_offsets([-0.7, -0.3, 0.0, 0.3, 0.7], [0.0, 0.020], runs=args.runs)
+        bench_processes([4, 8], per_process=300, runs=args.runs)
+        bench_store_cost(calls=2000)
         bench_scaling([20, 200, 2000, 20000])
         bench_import(repeats=9)
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"scheduler at end: {_scheduler_lag()}")
     return 0
 
 

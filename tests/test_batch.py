@@ -389,7 +389,11 @@ async def test_418_in_async_mode_stops_tasks_that_were_waiting_for_a_permit() ->
     clock = FakeClock()
 
     async def slow_sleep(seconds: float) -> None:
-        await asyncio.sleep(0.2)  # the 418 (50 ms away) lands while the tasks wait for the boundary
+        # The tasks wait for the boundary until the 418 (50 ms away) has been handled, however loaded the machine.
+        for _ in range(500):
+            if limiter.blocked_until() is not None:
+                break
+            await asyncio.sleep(0.01)
         await clock.async_sleep(seconds)
 
     limiter = RateLimiter("default", 2, clock=clock, sleep=clock.sleep, async_sleep=slow_sleep)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections import Counter
 
 import httpx
@@ -37,18 +36,17 @@ def statuses(exchange: SandboxExchange) -> Counter[int]:
     return Counter(record.status for record in exchange.requests)
 
 
-async def test_1000_orders_in_about_a_second_without_a_429() -> None:
+async def test_1000_orders_in_50_requests_without_a_429_on_an_exchange_clock_ahead_of_ours() -> None:
+    # How fast is for ``make bench`` (docs/benchmarks.md), not for a unit test on a shared machine.
     exchange = sandbox(latency=0.02)
+    exchange.clock.offset = 0.7
     ids = [exchange.add_order().uuid for _ in range(1000)]
-    started = time.monotonic()
     async with client_for(exchange) as client:
         result = await cancel_orders_async(client, uuids=ids)
-    elapsed = time.monotonic() - started
     assert statuses(exchange) == Counter({200: math.ceil(1000 / MAX_ITEMS)})
     assert len(result.success) == 1000 and result.all_cancelled
     assert result.rate_limited == 0 and result.retries == 0
     assert {order.state for order in exchange.orders()} == {"cancel"}
-    assert elapsed < 2.5
 
 
 def test_sync_batch_is_paced_by_the_limiter_without_a_429() -> None:

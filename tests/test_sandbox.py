@@ -7,6 +7,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import quote, unquote_plus
 
@@ -387,6 +389,38 @@ def test_a_429_burns_the_nonce_so_a_retry_needs_a_new_one() -> None:
     assert signed_call(book, one_order_query(), nonce=nonce).error_name == "nonce_used"
 
 
+@pytest.mark.parametrize("offset", [0.7, -0.3])
+def test_windows_follow_the_exchange_clock_set_off_from_ours(offset: float) -> None:
+    clock = FrozenClock(1_000.2)
+    book = SandboxExchange(clock=clock, clock_offset=offset, rate_limit_per_second=2)
+    book.seed_demo_orders(open_orders=0)
+    boundary = math.floor(1_000.2 + offset) + 1 - offset  # where the exchange's next second starts, our clock
+    assert [signed_call(book, one_order_query()).status for _ in range(3)] == [200, 200, 429]
+    clock.now = boundary - 0.001
+    assert signed_call(book, one_order_query()).status == 429  # our clock may have ticked; the exchange's has not
+    clock.now = boundary
+    assert signed_call(book, one_order_query()).status == 200
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.7, -0.3])
+def test_every_answer_is_dated_by_the_exchange_clock(offset: float) -> None:
+    clock = FrozenClock(1_700_000_000.5)
+    book = SandboxExchange(clock=clock, clock_offset=offset)
+    answers = [signed_call(book, one_order_query()), book.handle("PUT", "/", {}, b"")]
+    expected = formatdate(math.floor(1_700_000_000.5 + offset), usegmt=True)
+    assert [answer.headers["Date"] for answer in answers] == [expected, expected]
+
+
+def test_the_server_sends_one_date_header_from_the_exchange_clock() -> None:
+    book = SandboxExchange(clock_offset=-3600.0)
+    with running_server(book) as url:
+        response = httpx.request("DELETE", f"{url}{ENDPOINT_PATH}", params={"uuids[]": "x"})
+    dates = response.headers.get_list("Date")
+    assert len(dates) == 1
+    # An hour behind the machine's clock, to the second (a second of slack for the request itself).
+    assert abs(parsedate_to_datetime(dates[0]).timestamp() - (time.time() - 3600)) <= 2
+
+
 def test_every_answer_carries_remaining_req(exchange: SandboxExchange) -> None:
     answers = [
         signed_call(exchange, one_order_query()),
@@ -584,7 +618,10 @@ def test_server_passes_the_raw_encoded_target_to_the_exchange(exchange: SandboxE
 def test_upbit_sandbox_command_serves_until_sigterm() -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "upbit_sandbox", "--port", "0", "--rate-limit", "0", "--orders", "3"],
+        [
+            *(sys.executable, "-m", "upbit_sandbox", "--port", "0", "--rate-limit", "0", "--orders", "3"),
+            *("--clock-offset", "-7200", "--latency-ms", "30"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -609,6 +646,10 @@ def test_upbit_sandbox_command_serves_until_sigterm() -> None:
         assert response.status_code == 200
         assert response.json()["success"]["count"] == 1
         assert response.headers["Remaining-Req"] == "group=default; min=1800; sec=30"
+        assert any("clock offset: -7200 s" in line and "latency: 30 ms" in line for line in lines)
+        # The exchange's clock runs two hours behind the machine's; each answer waits 30 ms.
+        assert abs(parsedate_to_datetime(response.headers["Date"]).timestamp() - (time.time() - 7200)) <= 2
+        assert response.elapsed.total_seconds() >= 0.03
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
     finally:

@@ -39,6 +39,7 @@ import functools
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -57,9 +58,10 @@ from upbit_client.rules import ParameterRule, check_query
 from upbit_client.types import UNSET, Response, Unset
 
 from .errors import BatchCancelled, BatchInterrupted, UpbitAPIError, error_from_response
-from .ratelimit import Permit, RateLimiter, limiter_for
-from .remaining_req import RemainingReq, parse_remaining_req
+from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds, limiter_for
+from .remaining_req import RemainingReq, parse_date_header, parse_remaining_req
 from .results import BatchResult, ErrorInfo, FailureReason, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
+from .store import STORE_ENV
 
 __all__ = ["ProgressCallback", "cancel_orders", "cancel_orders_async"]
 
@@ -132,6 +134,8 @@ class _Answer:
     """The generated client's model of the body, or None when it could not read it."""
     problem: str | None = None
     """Why the generated client could not read a documented answer (``InvalidResponse``)."""
+    date: float | None = None
+    """The exchange's ``Date`` header in epoch seconds, which tells the limiter where its second starts."""
 
 
 class _BadShape(Exception):
@@ -330,6 +334,12 @@ class _Batch:
         self.done_ids += len(chunk.ids)
         self.progress()
 
+    def key_blocked(self, chunk: _Chunk, exc: KeyBlocked) -> None:
+        """A 418 met earlier (by this batch or another of the process) still blocks the key: send nothing."""
+        if self.blocked is None:
+            self.blocked = ErrorInfo("blocked", str(exc), 418)
+        self.give_up(chunk, self.blocked)
+
     def give_up(self, chunk: _Chunk, error: ErrorInfo) -> None:
         log.debug("chunk %d/%d unconfirmed: %s", chunk.number, len(self.chunks), error.name)
         if chunk.tries == 0:
@@ -370,6 +380,8 @@ class _Batch:
             chunk.last_error = error
             return True
         if status == 418:
+            # Remembered by the limiter for the key: every batch of the process stops until the block ends.
+            self.limiter.block(block_seconds(_error_body(answer.content)[1]), error.name)
             self._block(error)
             self.give_up(chunk, error)
             return False
@@ -381,7 +393,7 @@ class _Batch:
         return False
 
     def _note(self, permit: Permit, answer: _Answer) -> None:
-        self.limiter.record(permit, answer.remaining, rate_limited=answer.status == 429)
+        self.limiter.record(permit, answer.remaining, rate_limited=answer.status == 429, date=answer.date)
         if answer.remaining is not None:
             self.remaining_req = answer.remaining
         if answer.status == 429:
@@ -639,7 +651,8 @@ class _Batch:
 
 def _answer(response: Response[Any]) -> _Answer:
     remaining = parse_remaining_req(response.headers.get("Remaining-Req"))
-    return _Answer(int(response.status_code), response.content, remaining, response.parsed)
+    date = parse_date_header(response.headers.get("Date"))
+    return _Answer(int(response.status_code), response.content, remaining, response.parsed, date=date)
 
 
 def _settled(exc: Exception) -> _Answer | Exception:
@@ -721,7 +734,11 @@ def _drive_sync(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
         if reason is not None:
             batch.give_up(chunk, reason)
             return
-        permit = batch.limiter.acquire(timeout=batch.time_left())
+        try:
+            permit = batch.limiter.acquire(timeout=batch.time_left())
+        except KeyBlocked as exc:
+            batch.key_blocked(chunk, exc)
+            return
         if permit is None:
             batch.give_up(chunk, batch.timeout_error(chunk.last_error))
             return
@@ -736,7 +753,11 @@ async def _drive_async(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
         if reason is not None:
             batch.give_up(chunk, reason)
             return
-        permit = await batch.limiter.acquire_async(timeout=batch.time_left())
+        try:
+            permit = await batch.limiter.acquire_async(timeout=batch.time_left())
+        except KeyBlocked as exc:
+            batch.key_blocked(chunk, exc)
+            return
         if permit is None:
             batch.give_up(chunk, batch.timeout_error(chunk.last_error))
             return
@@ -757,7 +778,11 @@ def _lookup_sync(batch: _Batch, client: AnyClient, lookup: _Lookup) -> None:
         if reason is not None:
             batch.lookup_failed(lookup, ErrorInfo(reason.name, f"order lookup: {reason.message}", reason.status))
             return
-        permit = batch.limiter.acquire(timeout=batch.time_left())
+        try:
+            permit = batch.limiter.acquire(timeout=batch.time_left())
+        except KeyBlocked as exc:
+            batch.lookup_failed(lookup, ErrorInfo("blocked", f"order lookup: {exc}", 418))
+            return
         if permit is None:
             batch.lookup_failed(lookup, batch.timeout_error(lookup.last_error))
             return
@@ -776,7 +801,11 @@ async def _lookup_async(batch: _Batch, client: AnyClient, lookup: _Lookup) -> No
         if reason is not None:
             batch.lookup_failed(lookup, ErrorInfo(reason.name, f"order lookup: {reason.message}", reason.status))
             return
-        permit = await batch.limiter.acquire_async(timeout=batch.time_left())
+        try:
+            permit = await batch.limiter.acquire_async(timeout=batch.time_left())
+        except KeyBlocked as exc:
+            batch.lookup_failed(lookup, ErrorInfo("blocked", f"order lookup: {exc}", 418))
+            return
         if permit is None:
             batch.lookup_failed(lookup, batch.timeout_error(lookup.last_error))
             return
@@ -806,12 +835,14 @@ def _prepare(
     on_progress: ProgressCallback | None,
     max_tries: int,
     limiter: RateLimiter | None,
+    rate_limit_store: str | None = None,
 ) -> _Batch:
     kind, rule, ids = _check_ids(uuids, identifiers)
     if not math.isfinite(timeout_total) or timeout_total <= 0:
         raise ValueError(f"timeout_total must be a positive, finite number of seconds; given: {timeout_total!r}")
     if limiter is None:
-        limiter = limiter_for(_access_key(client_auth), _endpoint.OPERATION.rate_limit)  # the registry row
+        store = rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV)
+        limiter = limiter_for(_access_key(client_auth), _endpoint.OPERATION.rate_limit, store=store)  # the registry row
     batch = _Batch(
         kind,
         ids,
@@ -855,6 +886,7 @@ def cancel_orders(
     max_tries: int = DEFAULT_MAX_TRIES,
     limiter: RateLimiter | None = None,
     confirm: bool = True,
+    rate_limit_store: str | None = None,
 ) -> BatchResult:
     """Cancel every order named by ``uuids`` or by ``identifiers`` (exactly one), sending chunks one by one.
 
@@ -864,7 +896,9 @@ def cancel_orders(
     ``confirm`` (default True) looks up, after the cancel phase, every id unconfirmed or reported
     failed (``GET /v1/orders/uuids``) to settle it and say why. ``on_progress(done_ids, total_ids)``
     is called as chunks settle. ``limiter`` defaults to the process-wide one of the client's access
-    key for the endpoint's rate-limit group.
+    key for the endpoint's rate-limit group; ``rate_limit_store`` (``redis://HOST:PORT/DB``, default: the
+    ``UPBIT_RATE_LIMIT_STORE`` environment variable) shares its budget, the learned phase and 418 blocks
+    with every process using the same store.
 
     Ctrl-C (``KeyboardInterrupt``) stops at once and raises ``BatchInterrupted``, a
     ``KeyboardInterrupt`` whose ``.report`` is the partial ``BatchResult``: the request in flight is
@@ -878,6 +912,7 @@ def cancel_orders(
         on_progress=on_progress,
         max_tries=max_tries,
         limiter=limiter,
+        rate_limit_store=rate_limit_store,
     )
     try:
         for chunk in batch.chunks:
@@ -941,6 +976,7 @@ async def cancel_orders_async(
     limiter: RateLimiter | None = None,
     max_in_flight: int | None = None,
     confirm: bool = True,
+    rate_limit_store: str | None = None,
 ) -> BatchResult:
     """``cancel_orders`` with as many chunks in flight as the current second's budget allows.
 
@@ -960,6 +996,7 @@ async def cancel_orders_async(
         on_progress=on_progress,
         max_tries=max_tries,
         limiter=limiter,
+        rate_limit_store=rate_limit_store,
     )
     width = max_in_flight or batch.limiter.per_second or _IN_FLIGHT_WITHOUT_RATE_LIMIT
     try:

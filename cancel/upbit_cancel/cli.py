@@ -44,7 +44,7 @@ from typing import Any, NoReturn, Protocol, TextIO
 import httpx
 
 from upbit_auth import __version__
-from upbit_auth.auth import SECRET_KEY_VARIABLES
+from upbit_auth.auth import SECRET_KEY_VARIABLES, key_pair_from_env
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.errors import InvalidRequest
@@ -54,7 +54,9 @@ from upbit_client.rules import ParameterRule
 from .batch import cancel_orders_async
 from .client import DEFAULT_REGION, PRECEDENCE, check_base_url, connect, resolve_base_url
 from .errors import AuthenticationError, BatchCancelled, ConfigurationError, MissingCredentials, error_from_response
+from .ratelimit import limiter_for
 from .results import BatchResult, ErrorInfo, IdKind, UnconfirmedOrder
+from .store import STORE_ENV
 
 PROG = "upbit-cancel"
 DEFAULT_TIMEOUT = 30.0
@@ -148,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="confirm",
         action="store_false",
         help="skip the order lookup (GET /v1/orders/uuids) that settles lost answers and tells why orders failed",
+    )
+    parser.add_argument(
+        "--rate-limit-store",
+        metavar="URL",
+        help=f"share the rate budget with other processes and machines: redis://HOST:PORT/DB "
+        f"(default: ${STORE_ENV}; needs the [redis] extra)",
     )
     parser.add_argument(
         "--timeout",
@@ -459,10 +467,12 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], transport: httpx.A
         _error_line(str(exc), secrets, sys.stderr)
         return EXIT_USAGE
     try:
+        access_key, secret_key, _ = key_pair_from_env(environ)
         client = connect(
             base_url,
+            access_key=access_key,
+            secret_key=secret_key,
             timeout=min(args.timeout, MAX_REQUEST_TIMEOUT),
-            environ=environ,
             httpx_args={} if transport is None else {"transport": transport},
         )
     except MissingCredentials as exc:
@@ -470,6 +480,10 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], transport: httpx.A
         return EXIT_NOTHING_DONE
     if args.duplicates:
         _write(sys.stderr, f"{PROG}: {args.duplicates} duplicate ids dropped (each order is sent once)\n")
+    store = args.rate_limit_store or environ.get(STORE_ENV)
+    if store:
+        # The batch's process-wide limiter for this key takes the store before the batch looks it up.
+        limiter_for(access_key, cancel_orders_by_ids.OPERATION.rate_limit, store=store)
     progress = None
     if len(ids) > (_rule_for(kind).max_items or len(ids)) and sys.stderr.isatty():
         progress = Progress(sys.stderr)
@@ -496,6 +510,19 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], transport: httpx.A
     return status
 
 
+class _WarningLine(logging.Handler):
+    """``upbit-cancel: warning: ...`` on stderr, one line per warning, secrets redacted."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.secrets = secrets
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = redact(f"upbit-cancel: warning: {record.getMessage()}", self.secrets)
+        with contextlib.suppress(OSError, ValueError):
+            _write(sys.stderr, line.replace("\n", " ") + "\n")
+
+
 def main(argv: Sequence[str] | None = None, *, transport: httpx.AsyncBaseTransport | None = None) -> int:
     """Run ``upbit-cancel`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit status.
 
@@ -509,6 +536,13 @@ def main(argv: Sequence[str] | None = None, *, transport: httpx.AsyncBaseTranspo
     library_log = logging.getLogger("upbit_cancel")
     if not library_log.handlers:
         library_log.addHandler(logging.NullHandler())
+    # Except the one the user must see: the shared rate-limit store is unreachable and pacing is per process.
+    pacing_log = logging.getLogger("upbit_cancel.ratelimit")
+    for handler in pacing_log.handlers:
+        if isinstance(handler, _WarningLine):
+            handler.secrets = secrets
+    if not pacing_log.handlers:
+        pacing_log.addHandler(_WarningLine(secrets))
     try:
         try:
             args = build_parser().parse_args(argv)

@@ -1,9 +1,10 @@
-"""Parsing of Upbit's ``Remaining-Req`` response header (the budget left in the current second)."""
+"""Parsing of the answers' pacing headers: ``Remaining-Req`` (the budget left in the current second) and ``Date``."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 
 # Group names can contain hyphens (``order-cancel-all``); ``min`` is deprecated and ignored.
 _REMAINING_REQ = re.compile(r"group=(?P<group>[A-Za-z0-9_-]+)\s*;.*?\bsec=(?P<sec>\d+)")
@@ -25,3 +26,13 @@ def parse_remaining_req(value: str | None) -> RemainingReq | None:
     if match is None:
         return None
     return RemainingReq(group=match["group"], sec=int(match["sec"]))
+
+
+def parse_date_header(value: str | None) -> float | None:
+    """The ``Date`` header (the exchange's clock, whole seconds) as epoch seconds, or None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None

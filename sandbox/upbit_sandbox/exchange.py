@@ -31,6 +31,8 @@ from upbit_client.errors import InvalidRequest
 from upbit_client.registry import OPERATIONS
 from upbit_client.rules import Operation, check_wire
 
+from .clock import ExchangeClock, http_date
+
 if TYPE_CHECKING:
     from .transport import SandboxTransport
 
@@ -175,7 +177,10 @@ class SandboxExchange:
 
     ``credentials`` maps access keys to secret keys (default: the demo key pair). ``rate_limit_per_second``
     is the budget per access key per whole-second window (``int(clock())``); None turns the limit off.
-    ``latency`` (seconds) is added to every answer by the transports, not by ``handle``.
+    ``latency`` (seconds) is added to every answer by the transports, not by ``handle``: the request is
+    handled that long after it was sent, as one-way network latency would have it.
+    ``clock_offset`` (seconds) sets the exchange's clock ahead of ``clock`` (negative: behind); the rate
+    windows and the ``Date`` header of every answer follow that clock (``self.clock``, an ``ExchangeClock``).
 
     Checks run in this order, the first failure answering: route (404 ``not_found``), bearer token
     (``no_authorization_token``), JWT header alg and decoding (``jwt_verification``), access key
@@ -199,6 +204,7 @@ class SandboxExchange:
         operations: Mapping[str, Operation] | None = None,
         unknown_order_fields: UnknownOrderFields = "null",
         drop_answer_every: int = 0,
+        clock_offset: float = 0.0,
     ) -> None:
         if rate_limit_per_second is not None and rate_limit_per_second < 1:
             raise ValueError(f"rate_limit_per_second must be >= 1 or None (off); given: {rate_limit_per_second}")
@@ -206,7 +212,7 @@ class SandboxExchange:
             raise ValueError(f"latency must be >= 0 seconds; given: {latency}")
         self.rate_limit_per_second = rate_limit_per_second
         self.latency = latency
-        self.clock = clock
+        self.clock = ExchangeClock(clock, clock_offset)
         if unknown_order_fields not in ("null", "absent"):
             raise ValueError(f"unknown_order_fields must be 'null' or 'absent'; given: {unknown_order_fields!r}")
         if drop_answer_every < 0:
@@ -350,6 +356,7 @@ class SandboxExchange:
                 {
                     "Content-Type": "application/json; charset=utf-8",
                     "Remaining-Req": self._remaining_req(access_key, group),
+                    "Date": http_date(self.clock()),
                 }
             )
             if drop:

@@ -76,7 +76,9 @@ class _SandboxRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         content = answer.content()
-        self.send_response(answer.status)
+        # send_response would add a Date of the machine's clock; the exchange's own Date is in answer.headers.
+        self.send_response_only(answer.status)
+        self.send_header("Server", self.version_string())
         for name, value in answer.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(content)))
@@ -176,7 +178,21 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="N",
         help=f"requests per second per access key (default {DEFAULT_RATE_LIMIT_PER_SECOND}; 0 turns the limit off)",
     )
-    parser.add_argument("--latency-ms", type=float, default=0.0, metavar="MS", help="delay added to every answer")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="one-way latency: each request is handled MS after it arrives (default 0)",
+    )
+    parser.add_argument(
+        "--clock-offset",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="run the exchange's clock this far ahead of the machine's (negative: behind); "
+        "rate windows and the Date header follow it (default 0)",
+    )
     parser.add_argument("--orders", type=int, default=40, metavar="N", help="open demo orders to seed (default 40)")
     _add_fault_options(parser)
     args = parser.parse_args(argv)
@@ -211,6 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         latency=args.latency_ms / 1000,
         unknown_order_fields=args.unknown_fields,
         drop_answer_every=args.drop_answer_every,
+        clock_offset=args.clock_offset,
     )
     orders = exchange.seed_demo_orders(open_orders=args.orders)
     try:
@@ -229,7 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     open_count = sum(order.state == "wait" for order in orders)
     limit = f"{args.rate_limit}/s per key" if args.rate_limit else "off"
     print(f"Upbit sandbox exchange (FAKE, local only) listening on {url}", flush=False)
-    print(f"  rate limit: {limit}; latency: {args.latency_ms:g} ms; open demo orders: {open_count}")
+    print(
+        f"  rate limit: {limit}; latency: {args.latency_ms:g} ms; clock offset: {args.clock_offset:+g} s; "
+        f"open demo orders: {open_count}"
+    )
     if open_count:
         print(f"  identifiers demo-0001..demo-{open_count:04d}; filled demo-filled-*, cancelled demo-cancelled-*")
     print("Demo keys this sandbox accepts (sandbox-only, not a real Upbit secret):")

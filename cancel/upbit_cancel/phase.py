@@ -1,0 +1,112 @@
+"""Where the exchange's whole seconds start, learned from the answers: a pure estimator, no clock of its own.
+
+Upbit counts requests in whole seconds of ITS clock, at the moment a request reaches it. With ``psi``
+the exchange's clock minus ours, a request that reaches the exchange at local time ``a`` is counted in
+window ``floor(a + psi)``. A request sent at ``s`` and answered at ``r`` reached the exchange at some
+``a`` in ``[s, r]``: that is all a client can know without assuming how the round trip splits, and it
+is enough. The answers bound ``psi`` (only ``psi`` modulo 1 matters for pacing):
+
+- ``Date`` (whole seconds of the exchange's clock when it handled the request): ``D <= a + psi < D + 1``,
+  so ``psi`` is in ``[D - r, D + 1 - s)``. One answer says nothing modulo 1; two answers whose ``Date``
+  differ pin the boundary between the first one's send and the second one's answer.
+- ``Remaining-Req sec`` jumping back up between two answers, the second sent after the first came
+  back: a new window opened between the first send and the second answer (``tick``).
+
+These bounds hold whatever the latency, so a slow first answer (a new connection) widens nothing it
+should not. A request sent at ``t`` arrives between ``t`` and ``t`` plus its one-way latency, so the
+pacing (``boundary_after``) adds the latency bound the caller gives to the upper end.
+
+A ``Date`` bound is absolute (it names the exchange's second), a tick only holds modulo 1; once a
+``Date`` anchored the estimate, ``Date`` bounds intersect it as they are (two near-1-wide intervals
+modulo 1 can meet in two pieces, and only the absolute one is right), ticks at the whole-second shift
+that overlaps it most. When a new bound does not meet the estimate (the clock was stepped), the new
+bound wins: an old belief is worth less than a fresh observation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["KNOWN_WIDTH", "PhaseEstimate"]
+
+KNOWN_WIDTH = 0.3
+"""An estimate narrower than this (seconds) counts as knowing the phase: a window's budget may then be spent at once."""
+
+
+@dataclass(slots=True)
+class PhaseEstimate:
+    """``psi`` known to lie in ``[lo, hi)`` (modulo 1), or unknown (``lo``/``hi`` None).
+
+    ``lo`` and ``hi`` are a representative of the interval: shifting both by a whole number means the
+    same estimate. ``width`` is ``hi - lo`` (1 when unknown).
+    """
+
+    lo: float | None = None
+    hi: float | None = None
+    anchored: bool = False
+    """True once a ``Date`` bound fixed which whole second ``lo``/``hi`` stand for."""
+
+    @property
+    def known(self) -> bool:
+        """Narrow enough to pace by (``KNOWN_WIDTH``); a wider estimate still shortens waits (``boundary_after``)."""
+        return self.known_within(0.0)
+
+    def known_within(self, latency: float) -> bool:
+        """``known`` once the one-way ``latency`` bound is added to the width."""
+        return self.lo is not None and self.hi is not None and self.hi - self.lo + latency < KNOWN_WIDTH
+
+    @property
+    def width(self) -> float:
+        if self.lo is None or self.hi is None:
+            return 1.0
+        return min(1.0, self.hi - self.lo)
+
+    def observe_date(self, sent: float, received: float, date_second: float) -> None:
+        """A request sent at local ``sent``, answered at ``received``, carried ``Date`` second ``date_second``."""
+        self._narrow(date_second - received, date_second + 1 - sent, absolute=self.anchored)
+        self.anchored = True
+
+    def observe_tick(self, before: float, after: float) -> None:
+        """A new exchange window opened after local time ``before`` and no later than ``after``."""
+        if after - before >= 1 or after <= before:
+            return  # says nothing modulo 1 (or nonsense)
+        # A boundary m - psi in (before, after]: psi in [m - after, m - before) for some whole m.
+        self._narrow(-after, -before, absolute=False)
+
+    def _narrow(self, lo: float, hi: float, *, absolute: bool) -> None:
+        if self.lo is None or self.hi is None:
+            self.lo, self.hi = lo, hi
+            return
+        if absolute:
+            new_lo, new_hi = max(self.lo, lo), min(self.hi, hi)
+            self.lo, self.hi = (new_lo, new_hi) if new_lo < new_hi else (lo, hi)
+            return
+        # Move the new bound by whole seconds to where it overlaps the current estimate most (both are
+        # at most 1 wide, so one of three neighbouring shifts is the best one).
+        near = round(((self.lo + self.hi) - (lo + hi)) / 2)
+        best: tuple[float, float] | None = None
+        for shift in (near - 1, near, near + 1):
+            new_lo, new_hi = max(self.lo, lo + shift), min(self.hi, hi + shift)
+            if new_lo < new_hi and (best is None or new_hi - new_lo > best[1] - best[0]):
+                best = (new_lo, new_hi)
+        if best is not None:
+            self.lo, self.hi = best
+        else:
+            self.lo, self.hi = lo + near, hi + near
+
+    def boundary_after(self, t: float, margin: float, latency: float = 0.0) -> float:
+        """The latest local time the exchange's first window boundary after a send at ``t`` can fall on.
+
+        The send reaches the exchange between ``t`` and ``t + latency``; ``margin`` widens the estimate on
+        both sides (jitter, rounding). Unknown phase: ``t + 1``, which holds whatever the phase (two sends
+        a second apart never share a window).
+        """
+        if self.lo is None or self.hi is None:
+            return t + 1.0
+        lo, hi = self.lo - margin, self.hi + latency + margin
+        if hi - lo >= 1:
+            return t + 1.0
+        # For every theta in [lo, hi), the boundary m - theta with m = ceil(t + hi) lies after t, and no
+        # later than m - lo.
+        return min(t + 1.0, math.ceil(t + hi) - lo)

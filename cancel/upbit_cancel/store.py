@@ -1,0 +1,203 @@
+"""One rate-limit budget for every process and machine of an account, kept on Redis (the ``[redis]`` extra).
+
+Rules, and why:
+
+- Keys are ``upbit-rl:<sha256(access key)[:16]>:...``: the access key never appears in Redis (and the
+  secret never reaches this module). Budgets are per rate-limit group; a 418 block is per key.
+- Once the exchange's phase is known, a send is charged to the exchange's own window, ``floor(t + theta)``
+  with ``theta`` anchored by the ``Date`` header (so every machine names the same window), and to the
+  next one too when the send falls in the uncertain band around a boundary. Counting and checking happen
+  in one Lua script: atomic per window, one round trip.
+- Before the phase is known, a send at local time ``t`` is charged to the local seconds ``floor(t)`` and
+  ``floor(t) + 1``: any exchange second overlaps at most two local seconds, and every send that may fall
+  in it is counted in the later of them, so no exchange second gets more than the budget whatever the
+  phase. It halves the pace, which is why the learned phase is shared: processes on one host read it
+  from the store (the phase includes the host's clock error and latency, so it is stored per host).
+  Known-phase sends also check those local-second counts, so the switch-over cannot overfill a window.
+- If Redis cannot be reached, the caller falls back to its in-process limiter (``SharedBudget`` raises
+  ``StoreUnavailable``; ``RateLimiter`` logs one warning and stops using the store).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import socket
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import redis as redis_module
+
+__all__ = ["STORE_ENV", "SharedBudget", "StoreUnavailable", "TakeResult", "redacted_url"]
+
+STORE_ENV = "UPBIT_RATE_LIMIT_STORE"
+"""The environment variable naming the shared store (``redis://HOST:PORT/DB``) for the CLI and the library."""
+
+# Window keys live a few seconds: long enough for every send that may share the window, no longer.
+_WINDOW_TTL_MS = 5000
+_PHASE_TTL_MS = 3_600_000
+_TIMEOUT = 0.5
+
+# KEYS[1] block key, KEYS[2] phase key, KEYS[3..2+n] keys to charge, the rest keys only to check.
+# ARGV[1] budget, ARGV[2] n, ARGV[3] '1' if the caller does not know the phase.
+# Returns {1} taken, {0} full, {-1} the phase is in the store (read it and ask again), {-2, until} blocked.
+_TAKE = """
+local block = redis.call('GET', KEYS[1])
+if block then return {-2, block} end
+if ARGV[3] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return {-1} end
+local budget = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local extra = 0
+for i = 3 + n, #KEYS do extra = extra + tonumber(redis.call('GET', KEYS[i]) or '0') end
+for i = 3, 2 + n do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') + extra >= budget then return {0} end
+end
+for i = 3, 2 + n do
+  redis.call('INCR', KEYS[i])
+  redis.call('PEXPIRE', KEYS[i], ARGV[4])
+end
+return {1}
+"""
+
+# A 429 answered a send: its windows are full, whoever filled them.
+_FILL = """
+for i = 1, #KEYS do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') < tonumber(ARGV[1]) then
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+  end
+end
+return 1
+"""
+
+# A 418: the key is blocked until ARGV[1] (epoch ms), for ARGV[2] ms more (Redis's own clock keeps the
+# expiry, so a writer's clock error moves only the end it reports); a shorter block never shortens a longer one.
+_BLOCK = """
+local current = redis.call('GET', KEYS[1])
+if current and tonumber(current) >= tonumber(ARGV[1]) then return current end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]
+"""
+
+
+class StoreUnavailable(Exception):
+    """The shared store could not be used (unreachable, timed out, refused the script)."""
+
+
+def redacted_url(url: str) -> str:
+    """``url`` without a password (``redis://:secret@host`` → ``redis://***@host``), for messages and logs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+
+
+@dataclass(frozen=True, slots=True)
+class TakeResult:
+    """``taken``; else ``blocked_until`` (epoch seconds) if the key is blocked, or ``phase_in_store``."""
+
+    taken: bool
+    blocked_until: float | None = None
+    phase_in_store: bool = False
+
+
+class SharedBudget:
+    """The Redis side of one (access key, group) budget. Every method raises ``StoreUnavailable`` on failure."""
+
+    def __init__(self, url: str, access_key: str, group: str, per_second: int, *, client: Any = None) -> None:
+        self.url = url
+        self.per_second = per_second
+        digest = hashlib.sha256(access_key.encode("utf-8")).hexdigest()[:16]
+        self._key_prefix = f"upbit-rl:{digest}"
+        self._prefix = f"{self._key_prefix}:{group or '-'}"
+        self._phase_key = f"{self._prefix}:phase:{socket.gethostname()}"
+        self._block_key = f"{self._key_prefix}:block"
+        try:
+            import redis
+        except ImportError as error:  # depends on the installed extras
+            raise StoreUnavailable(
+                "the shared store needs redis-py: pip install 'upbit-order-cancel[redis]'"
+            ) from error
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._redis: redis_module.Redis = client or redis.Redis.from_url(
+            url, socket_timeout=_TIMEOUT, socket_connect_timeout=_TIMEOUT
+        )
+        try:
+            self._take = self._redis.register_script(_TAKE)
+            self._fill = self._redis.register_script(_FILL)
+            self._block = self._redis.register_script(_BLOCK)
+        except self._errors as error:  # pragma: no cover - register_script does not talk to the server
+            raise self._unavailable(error) from error
+
+    def _unavailable(self, error: BaseException) -> StoreUnavailable:
+        return StoreUnavailable(f"rate-limit store {redacted_url(self.url)}: {type(error).__name__}: {error}")
+
+    def _window_key(self, window: int) -> str:
+        return f"{self._prefix}:w:{window}"
+
+    def _local_key(self, second: int) -> str:
+        return f"{self._prefix}:l:{socket.gethostname()}:{second}"
+
+    def keys_for(self, windows: list[int] | None, local_seconds: list[int]) -> tuple[list[str], list[str]]:
+        """(keys to charge, keys only to check) for a send.
+
+        Phase unknown (``windows`` None): charge ``local_seconds`` (the send's local second and the
+        next). Phase known: charge the exchange ``windows``, check the counts of ``local_seconds`` (the
+        local seconds whose counts hold every phase-unknown send that may share those windows).
+        """
+        local = [self._local_key(second) for second in local_seconds]
+        if windows is None:
+            return local, []
+        return [self._window_key(window) for window in windows], local
+
+    def take(self, windows: list[int] | None, local_seconds: list[int]) -> TakeResult:
+        charge, check = self.keys_for(windows, local_seconds)
+        keys = [self._block_key, self._phase_key, *charge, *check]
+        args = [self.per_second, len(charge), "1" if windows is None else "0", _WINDOW_TTL_MS]
+        try:
+            reply = self._take(keys=keys, args=args)
+        except self._errors as error:
+            raise self._unavailable(error) from error
+        code = int(reply[0])
+        if code == -2:
+            return TakeResult(False, blocked_until=int(reply[1]) / 1000)
+        return TakeResult(code == 1, phase_in_store=code == -1)
+
+    def fill(self, windows: list[int] | None, local_seconds: list[int]) -> None:
+        charge, _ = self.keys_for(windows, local_seconds)
+        try:
+            self._fill(keys=charge, args=[self.per_second, _WINDOW_TTL_MS])
+        except self._errors as error:
+            raise self._unavailable(error) from error
+
+    def block(self, until: float, seconds: float) -> float:
+        """Block the key (every group, every process) until ``until`` (epoch s, ``seconds`` away); returns the end."""
+        try:
+            reply = self._block(keys=[self._block_key], args=[int(until * 1000), max(1, int(seconds * 1000))])
+        except self._errors as error:
+            raise self._unavailable(error) from error
+        return int(reply) / 1000
+
+    def save_phase(self, lo: float, hi: float) -> None:
+        try:
+            self._redis.set(self._phase_key, f"{lo!r} {hi!r}", px=_PHASE_TTL_MS)
+        except self._errors as error:
+            raise self._unavailable(error) from error
+
+    def load_phase(self) -> tuple[float, float] | None:
+        try:
+            value = self._redis.get(self._phase_key)
+        except self._errors as error:
+            raise self._unavailable(error) from error
+        if value is None:
+            return None
+        try:
+            text = value.decode() if isinstance(value, bytes) else str(value)
+            lo, hi = (float(part) for part in text.split())
+        except ValueError:
+            return None
+        return lo, hi
+
+    def close(self) -> None:
+        with contextlib.suppress(*self._errors):
+            self._redis.close()

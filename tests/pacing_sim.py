@@ -1,0 +1,106 @@
+"""A simulated exchange and network on a fake clock, for the limiter's pacing rules (no real time passes).
+
+The exchange counts requests per whole second of ITS clock (ours + ``offset``) at the moment they
+arrive (``latency`` after they were sent), answers ``latency`` later with ``Remaining-Req`` and a
+``Date`` of its own clock, and 429 beyond the budget: the model of ``../shared`` facts the sandbox
+implements too, without sockets or threads, so hundreds of offset/latency cases run in milliseconds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from upbit_cancel.ratelimit import Permit, RateLimiter
+from upbit_cancel.remaining_req import RemainingReq
+
+GROUP = "default"
+
+
+class SimClock:
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class SimExchange:
+    """Whole-second windows of the exchange clock; ``per_second`` requests per window across all clients."""
+
+    offset: float
+    per_second: int = 30
+    used: Counter[int] = field(default_factory=Counter)
+
+    def arrive(self, local_time: float) -> tuple[int, RemainingReq, float]:
+        """(status, Remaining-Req, Date second) for a request arriving at ``local_time`` (our clock)."""
+        exchange_now = local_time + self.offset
+        window = math.floor(exchange_now)
+        if self.used[window] >= self.per_second:
+            return 429, RemainingReq(GROUP, 0), float(window)
+        self.used[window] += 1
+        return 200, RemainingReq(GROUP, self.per_second - self.used[window]), float(window)
+
+
+@dataclass
+class SimRun:
+    requests: int = 0
+    rate_limited: int = 0
+    finished: float = 0.0
+
+
+def run_batch(
+    limiter: RateLimiter,
+    clock: SimClock,
+    exchange: SimExchange,
+    *,
+    chunks: int,
+    latency: float,
+    max_in_flight: int,
+    with_date: bool = True,
+) -> SimRun:
+    """Send ``chunks`` requests through ``limiter`` (retrying 429s) with up to ``max_in_flight`` at once.
+
+    Each request arrives ``latency`` after it is sent and is answered ``latency`` later (one-way both
+    ways). Returns the counts and the simulated time the last answer came back.
+    """
+    run = SimRun()
+    pending = chunks
+    in_flight: list[tuple[float, int, Permit, int, RemainingReq, float]] = []  # (answer at, seq, ...)
+    seq = 0
+    while pending or in_flight:
+        # Send what the limiter allows now.
+        wait = math.inf
+        while pending and len(in_flight) < max_in_flight:
+            got = limiter.try_acquire()
+            if not isinstance(got, Permit):
+                wait = got
+                break
+            status, remaining, date = exchange.arrive(clock.now + latency)
+            seq += 1
+            heapq.heappush(in_flight, (clock.now + 2 * latency, seq, got, status, remaining, date))
+            pending -= 1
+            run.requests += 1
+        next_answer = in_flight[0][0] if in_flight else math.inf
+        clock.now = max(clock.now, min(clock.now + wait, next_answer))
+        while in_flight and in_flight[0][0] <= clock.now:
+            _, _, permit, status, remaining, date = heapq.heappop(in_flight)
+            limiter.record(permit, remaining, rate_limited=status == 429, date=date if with_date else None)
+            if status == 429:
+                run.rate_limited += 1
+                pending += 1
+            run.finished = clock.now
+    return run
+
+
+def floor_time(start: float, exchange: SimExchange, chunks: int, latency: float) -> float:
+    """The least time ``chunks`` requests can take from ``start``: whole windows of the exchange, plus a round trip."""
+    arrive = start + latency + exchange.offset
+    windows_needed = math.ceil(chunks / exchange.per_second) - 1
+    if windows_needed <= 0:
+        return 2 * latency
+    last_window_opens = math.floor(arrive) + windows_needed
+    return last_window_opens - exchange.offset - latency - start + 2 * latency

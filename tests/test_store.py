@@ -1,0 +1,211 @@
+"""The shared rate-limit store on a real redis-server: one budget, one phase, one block for every process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.clocks import FakeClock
+from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from tests.redis_support import redis_server, redis_url, start_redis
+from upbit_auth import UpbitAuth
+from upbit_cancel import cli
+from upbit_cancel.batch import cancel_orders_async
+from upbit_cancel.ratelimit import KeyBlocked, Permit, RateLimiter, limiter_for
+from upbit_cancel.remaining_req import RemainingReq
+from upbit_cancel.store import STORE_ENV, SharedBudget, redacted_url
+from upbit_client import Client
+from upbit_client.api.order import cancel_orders_by_ids
+from upbit_sandbox import SandboxExchange
+
+__all__ = ["redis_server", "redis_url"]
+
+GROUP = "default"
+PER_SECOND = 30
+KEY = "access-key-of-the-account"
+
+
+def process(url: str, clock: FakeClock, key: str = KEY) -> RateLimiter:
+    """A limiter as one process of the account would have it: its own log, the store in common."""
+    limiter = RateLimiter(GROUP, PER_SECOND, clock=clock, sleep=clock.sleep, async_sleep=clock.async_sleep, reserve=0)
+    limiter.use_store(SharedBudget(url, key, GROUP, PER_SECOND))
+    return limiter
+
+
+def take_all(limiter: RateLimiter) -> int:
+    taken = 0
+    while isinstance(limiter.try_acquire(), Permit):
+        taken += 1
+    return taken
+
+
+def learn_phase(limiter: RateLimiter, clock: FakeClock) -> None:
+    """Two answers dated either side of an exchange boundary: the exchange's second starts at x.40-x.45 here."""
+    start = clock.now
+    for sent, date in ((start, 0.0), (start + 0.05, 1.0)):
+        clock.now = sent
+        permit = limiter.try_acquire()
+        assert isinstance(permit, Permit)
+        limiter.record(permit, RemainingReq(GROUP, PER_SECOND - 1), date=1_000_000.0 + date)
+    assert limiter.phase.known
+
+
+def test_two_processes_with_the_phase_known_share_one_budget_per_exchange_window(redis_url: str) -> None:
+    clock = FakeClock(start=999_999.4)
+    first, second = process(redis_url, clock), process(redis_url, clock)
+    learn_phase(first, clock)  # ``second`` reads the phase from the store
+    clock.now = 1_000_000.7  # well inside an exchange window
+    assert take_all(first) + take_all(second) == PER_SECOND
+    # Once the window surely ended (x.45 + margin), the budget is whole again, for both.
+    clock.now = 1_000_001.5
+    assert take_all(second) + take_all(first) == PER_SECOND
+
+
+def test_before_anyone_knows_the_phase_a_send_counts_in_two_local_seconds(redis_url: str) -> None:
+    clock = FakeClock(start=100.5)
+    first, second = process(redis_url, clock), process(redis_url, clock)
+    assert take_all(first) == PER_SECOND
+    clock.now = 101.2  # some exchange second may hold 100.5 and 101.2 together
+    assert take_all(second) == 0
+    clock.now = 102.0  # no exchange second holds both 100.5 and 102.0
+    assert take_all(second) == PER_SECOND
+
+
+def test_a_fresh_process_reads_the_phase_another_learned(redis_url: str) -> None:
+    clock = FakeClock(start=999_999.4)
+    first = process(redis_url, clock)
+    learn_phase(first, clock)
+    newcomer = process(redis_url, clock)
+    assert not newcomer.phase.known
+    assert isinstance(newcomer.try_acquire(), Permit)
+    assert newcomer.phase.known
+    assert (newcomer.phase.lo, newcomer.phase.hi) == (first.phase.lo, first.phase.hi)
+
+
+def test_a_418_in_one_process_stops_the_others_until_it_ends(redis_url: str) -> None:
+    clock = FakeClock(start=500.0)
+    first, second = process(redis_url, clock), process(redis_url, clock)
+    until = first.block(60.0, "too_many_requests_blocked")
+    with pytest.raises(KeyBlocked) as raised:
+        second.try_acquire()
+    assert raised.value.until == pytest.approx(until, abs=0.001)
+    assert second.in_flight == 0
+    other_key = process(redis_url, clock, key="another-account")
+    assert isinstance(other_key.try_acquire(), Permit)
+
+
+def test_a_429_fills_the_shared_window_for_every_process(redis_url: str) -> None:
+    clock = FakeClock(start=100.5)
+    first, second = process(redis_url, clock), process(redis_url, clock)
+    permit = first.try_acquire()
+    assert isinstance(permit, Permit)
+    first.record(permit, RemainingReq(GROUP, 0), rate_limited=True)
+    assert take_all(second) == 0
+
+
+def test_redis_keys_never_hold_the_access_key(redis_url: str) -> None:
+    clock = FakeClock(start=999_999.4)
+    limiter = process(redis_url, clock, key=TEST_ACCESS_KEY)
+    learn_phase(limiter, clock)
+    limiter.block(1.0, "blocked")
+    keys = [key.decode() for key in redis.Redis.from_url(redis_url).keys("*")]
+    assert keys
+    assert all(key.startswith("upbit-rl:") and TEST_ACCESS_KEY not in key for key in keys)
+
+
+def test_the_password_of_a_store_url_is_never_shown() -> None:
+    assert redacted_url("redis://:hunter2@cache:6379/0") == "redis://***@cache:6379/0"
+    assert redacted_url("redis://user:hunter2@cache/1") == "redis://***@cache/1"
+    assert redacted_url("redis://cache:6379/0") == "redis://cache:6379/0"
+
+
+def test_an_unreachable_store_falls_back_to_in_process_pacing_with_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = "redis://:hunter2@127.0.0.1:1/0"  # nothing listens on port 1
+    rate_limit = cancel_orders_by_ids.RATE_LIMIT
+    with caplog.at_level(logging.WARNING, logger="upbit_cancel.ratelimit"):
+        limiter = limiter_for(KEY, rate_limit, store=url)
+        for _ in range(3):
+            assert isinstance(limiter.try_acquire(), Permit)
+        assert limiter_for(KEY, rate_limit, store=url) is limiter
+        assert isinstance(limiter.try_acquire(), Permit)
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "in this process only" in warnings[0] and "hunter2" not in warnings[0]
+    assert limiter.store is None
+
+
+def test_a_store_that_goes_away_mid_batch_does_not_stop_cancelling(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server, url = start_redis(tmp_path)
+    try:
+        clock = FakeClock(start=100.5)
+        limiter = process(url, clock)
+        assert isinstance(limiter.try_acquire(), Permit)
+        assert limiter.store is not None
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    with caplog.at_level(logging.WARNING, logger="upbit_cancel.ratelimit"):
+        assert isinstance(limiter.try_acquire(), Permit)
+        assert isinstance(limiter.try_acquire(), Permit)
+    assert limiter.store is None
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+
+
+def test_two_batches_with_separate_limiters_and_one_store_cancel_everything_together(redis_url: str) -> None:
+    """Two "processes" (separate limiters, separate clients) on one key and one exchange, real time."""
+    exchange = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY}, latency=0.005)
+    orders = [exchange.add_order().uuid for _ in range(2 * 200)]
+
+    async def one(ids: list[str]) -> tuple[int, int, int]:
+        limiter = RateLimiter(GROUP, PER_SECOND)
+        limiter.use_store(SharedBudget(redis_url, TEST_ACCESS_KEY, GROUP, PER_SECOND))
+        auth = UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY)
+        async with Client(
+            base_url="https://api.upbit.com", httpx_args={"auth": auth, "transport": exchange.transport()}
+        ) as client:
+            result = await cancel_orders_async(client, uuids=ids, limiter=limiter)
+        return len(result.success), result.rate_limited, result.requests_sent
+
+    async def both() -> list[tuple[int, int, int]]:
+        return await asyncio.gather(one(orders[:200]), one(orders[200:]))
+
+    results = asyncio.run(both())
+    assert sum(success for success, _, _ in results) == 400
+    assert sum(limited for _, limited, _ in results) <= 1
+    assert len(exchange.orders("wait")) == 0
+
+
+def test_upbit_cancel_with_an_unreachable_store_warns_once_and_cancels_everything(
+    cli_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exchange = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY})
+    orders = [exchange.add_order().uuid for _ in range(45)]
+    store = "redis://:store-password@127.0.0.1:1/0"
+    status = cli.main(["--rate-limit-store", store, "--uuid", *orders], transport=exchange.transport())
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert len(exchange.orders("wait")) == 0
+    warnings = [line for line in err.splitlines() if line.startswith("upbit-cancel: warning:")]
+    assert len(warnings) == 1 and "in this process only" in warnings[0]
+    assert "store-password" not in out + err and TEST_SECRET_KEY not in out + err
+
+
+def test_upbit_cancel_takes_the_store_from_the_environment(
+    cli_env: pytest.MonkeyPatch, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exchange = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY})
+    orders = [exchange.add_order().uuid for _ in range(3)]
+    cli_env.setenv(STORE_ENV, redis_url)
+    assert cli.main(["--uuid", *orders], transport=exchange.transport()) == 0
+    _, err = capsys.readouterr()
+    assert "warning" not in err
+    keys = [key.decode() for key in redis.Redis.from_url(redis_url).keys("upbit-rl:*")]
+    assert keys and all(TEST_ACCESS_KEY not in key for key in keys)
