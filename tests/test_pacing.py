@@ -29,12 +29,12 @@ def paced_client(transport: httpx.BaseTransport) -> Client:
     return Client(base_url=BASE_URL, httpx_args={"auth": auth, "transport": PacedTransport(transport)})
 
 
-def test_the_rate_limit_group_of_each_operation_comes_from_the_generated_modules() -> None:
+def test_the_rate_limit_group_of_each_operation_comes_from_the_generated_registry() -> None:
     found = {(op.method, op.path.pattern): op.rate_limit for op in operations()}
     assert found[(cancel_orders_by_ids.METHOD, f"^{cancel_orders_by_ids.PATH}$")] == cancel_orders_by_ids.RATE_LIMIT
     paced = PacedTransport(httpx.MockTransport(lambda request: httpx.Response(200)))
     assert paced.rate_limit_for(httpx.Request("DELETE", f"{BASE_URL}/v1/orders/uuids?uuids[]=a")) is not None
-    assert paced.rate_limit_for(httpx.Request("GET", f"{BASE_URL}/v1/orders/uuids")) is None
+    assert paced.rate_limit_for(httpx.Request("PUT", f"{BASE_URL}/v1/orders/uuids")) is None
     assert paced.rate_limit_for(httpx.Request("DELETE", f"{BASE_URL}/v1/other")) is None
 
 
@@ -82,10 +82,11 @@ def test_a_418_blocks_the_key_for_every_client_of_the_process_and_nothing_more_i
     exchange = sandbox()
     auth = UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY)
     with Client(base_url=BASE_URL, httpx_args={"auth": auth, "transport": exchange.transport()}) as other:
-        result = cancel_orders(other, uuids=[exchange.add_order().uuid])
+        order_id = exchange.add_order().uuid
+        result = cancel_orders(other, uuids=[order_id])
     assert exchange.requests == []
     assert result.blocked is not None and result.blocked.status == 418
-    assert len(result.unconfirmed) == 1
+    assert [order.id for order in result.not_sent] == [order_id]
 
 
 def test_requests_of_operations_without_a_rate_limit_pass_unpaced() -> None:
