@@ -97,3 +97,27 @@ def test_a_timeout_total_that_could_never_end_or_never_start_is_refused_before_s
     with client, pytest.raises(ValueError, match=r"timeout_total must be a positive, finite number.*given"):
         cancel_orders(client, uuids=ids, timeout_total=bad)
     assert exchange.requests == []
+
+
+def test_the_sync_batch_leaves_the_callers_client_timeout_as_it_was() -> None:
+    seen: list[dict[str, float | None]] = []
+    exchange, ids = new_exchange(2)
+    sandbox = exchange.transport()
+
+    def spy(request: httpx.Request) -> httpx.Response:
+        seen.append(dict(request.extensions["timeout"]))
+        return sandbox.handle_request(request)
+
+    auth = UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY)
+    timeout = httpx.Timeout(7.0)
+    with Client(
+        base_url="https://api.upbit.com",
+        timeout=timeout,
+        httpx_args={"auth": auth, "transport": httpx.MockTransport(spy)},
+    ) as client:
+        cancel_orders(client, uuids=ids[:1], timeout_total=2.0, limiter=RateLimiter("default", None))
+        cancel_orders_by_ids.sync_detailed(client=client, uuids=ids[1:])
+        assert client.get_httpx_client().timeout == timeout
+    # Inside the batch the request was bounded by what was left of timeout_total; outside it, untouched.
+    assert all(value is not None and value <= 2.0 for value in seen[0].values())
+    assert seen[1] == {"connect": 7.0, "read": 7.0, "write": 7.0, "pool": 7.0}

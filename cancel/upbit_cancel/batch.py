@@ -35,11 +35,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import json
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -672,25 +674,40 @@ def _narrow(value: float | None, limit: float) -> float:
     return limit if value is None else min(value, limit)
 
 
+# The deadline of the sync request being sent in this thread (or task), read by a request hook.
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("upbit_cancel_deadline", default=None)
+_hook_lock = threading.Lock()
+
+
+def _apply_deadline(request: httpx.Request) -> None:
+    """Request hook: narrow this request's timeouts to the batch's ``timeout_total`` (no-op outside a batch)."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return
+    limit = max(deadline - time.monotonic(), 0.001)
+    current = request.extensions.get("timeout", {})
+    request.extensions["timeout"] = {
+        key: _narrow(current.get(key), limit) for key in ("connect", "read", "write", "pool")
+    }
+
+
 @contextlib.contextmanager
 def _bounded(http: httpx.Client, seconds: float) -> Iterator[None]:
-    """Narrow the sync client's timeouts to ``seconds`` for one request, so ``timeout_total`` holds.
+    """Bound the sync requests sent inside the block to ``seconds``, so ``timeout_total`` holds.
 
-    httpx has no per-call timeout through the generated functions; the client's own setting is
-    restored afterwards.
+    httpx has no per-call timeout through the generated functions, and the client is the caller's
+    (maybe shared by threads), so its settings are not touched: a request hook, added once, narrows
+    the timeouts of the requests this thread sends while a batch runs.
     """
-    old = http.timeout
-    limit = max(seconds, 0.001)
-    http.timeout = httpx.Timeout(
-        connect=_narrow(old.connect, limit),
-        read=_narrow(old.read, limit),
-        write=_narrow(old.write, limit),
-        pool=_narrow(old.pool, limit),
-    )
+    with _hook_lock:
+        hooks = http.event_hooks
+        if _apply_deadline not in hooks["request"]:
+            http.event_hooks = {**hooks, "request": [*hooks["request"], _apply_deadline]}
+    token = _deadline.set(time.monotonic() + max(seconds, 0.001))
     try:
         yield
     finally:
-        http.timeout = old
+        _deadline.reset(token)
 
 
 def _send_sync(client: AnyClient, kind: IdKind, ids: list[str], seconds: float, *, lookup: bool = False) -> Any:
