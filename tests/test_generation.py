@@ -69,7 +69,7 @@ def test_a_broken_ref_fails_and_leaves_the_output_byte_identical(tmp_path: Path,
     assert sorted(path.name for path in committed_copy.parent.iterdir()) == ["upbit_client"]
 
 
-def test_a_template_error_leaves_the_output_byte_identical(tmp_path: Path, committed_copy: Path) -> None:
+def test_a_failing_post_hook_leaves_the_output_byte_identical(tmp_path: Path, committed_copy: Path) -> None:
     """A crash after the generator has started writing (here: a post hook that fails) changes nothing."""
     config = tmp_path / "config.yaml"
     config.write_text((ROOT / "generator-config.yaml").read_text() + '  - "ruff check --isolated --select=ALL ."\n')
