@@ -263,14 +263,16 @@ def test_cancelled_permit_is_given_back_once() -> None:
     assert limiter.in_flight == 0
 
 
-def test_without_a_spec_budget_nothing_waits() -> None:
+def test_without_a_spec_budget_the_exchange_remaining_req_paces() -> None:
     clock = FakeClock()
     limiter = make(clock, per_second=None)
     assert limiter.remaining is None
-    permits = take(limiter, 100)
-    for permit in permits:
-        limiter.record(permit, RemainingReq(GROUP, 2))
-    assert isinstance(limiter.try_acquire(), Permit)
+    permits = take(limiter, 100)  # nothing known yet: nothing waits
+    for permit in permits[:-1]:
+        limiter.record(permit, None)
+    limiter.record(permits[-1], RemainingReq(GROUP, 2))  # a window holds at least 3; all 100 may be in it
+    assert limiter.remaining == 0
+    assert isinstance(limiter.try_acquire(), float)
 
 
 def test_per_second_must_be_positive() -> None:

@@ -149,6 +149,8 @@ class RateLimiter:
             raise ValueError(f"per_second must be at least 1 or None; given: {per_second!r}")
         self.group = group
         self.per_second = per_second
+        self._learned_budget: int | None = None
+        """With no spec budget: the most a window of the exchange was seen to hold (``sec`` + 1)."""
         self.reserve = max(0, min(per_second - 1, per_second // 3 if reserve is None else reserve)) if per_second else 0
         self._clock = clock
         self._sleep = sleep
@@ -171,6 +173,9 @@ class RateLimiter:
         """The ``Remaining-Req`` of the last response recorded, whatever its group."""
 
     # --- the pure rules (called with the lock held) --------------------------------------------------
+
+    def _budget(self) -> int | None:
+        return self.per_second if self.per_second is not None else self._learned_budget
 
     def _margin(self) -> float:
         # The log needs no latency bound (see ``_end``); this is for scheduling and clock reading.
@@ -215,15 +220,15 @@ class RateLimiter:
 
     def _wait(self, now: float) -> float:
         """0 if a send at ``now`` is allowed, else the seconds until one may be."""
-        if self.per_second is None:
+        budget = self._budget()
+        if budget is None:
             return 0.0
         live = self._live(now)
-        budget = self.per_second
         if len(live) >= budget:
             end = live[len(live) - budget]
             # Requests still in flight stop counting only when answered: look again shortly.
             return _IN_FLIGHT_POLL if math.isinf(end) else end - now
-        reserve = self._reserve_now()
+        reserve = self._reserve_now() if self.per_second is not None else 0
         if self._known() or len(live) < budget - reserve:
             return 0.0
         # Phase unknown and only the reserve left: trickle it, so an answer shows the next boundary.
@@ -347,10 +352,11 @@ class RateLimiter:
     def remaining(self) -> int | None:
         """Requests this limiter would let out right now, one after another (None: unbounded)."""
         with self._lock:
-            if self.per_second is None:
+            budget = self._budget()
+            if budget is None:
                 return None
             now = self._clock()
-            return max(0, self.per_second - len(self._live(now)))
+            return max(0, budget - len(self._live(now)))
 
     @property
     def in_flight(self) -> int:
@@ -430,17 +436,21 @@ class RateLimiter:
                 return
             self._learn(permit, now, remaining, date)
             self._share_phase()
-            if self.per_second is None:
+            if self.per_second is None and remaining is not None and remaining.group == self.group:
+                # No spec budget: the exchange's own count says how much a window holds.
+                self._learned_budget = max(self._learned_budget or 0, remaining.sec + 1)
+            budget = self._budget()
+            if budget is None:
                 return
             if rate_limited:
-                self._account_foreign(permit, now, self.per_second)
+                self._account_foreign(permit, now, budget)
                 if self._shared is not None:
                     try:
                         self._shared.fill(*self._windows(permit.sent_at))
                     except StoreUnavailable as error:
                         self._store_failed(error)
             elif remaining is not None and remaining.group == self.group:
-                self._account_foreign(permit, now, self.per_second - remaining.sec)
+                self._account_foreign(permit, now, budget - remaining.sec)
 
     def cancel(self, permit: Permit) -> None:
         """Give back a permit whose request was never sent."""
