@@ -439,7 +439,7 @@ async def test_timeout_total_also_bounds_a_request_in_flight_in_async_mode() -> 
         result = await cancel_orders_async(
             client, uuids=ids, timeout_total=0.2, limiter=fast_limiter()[0], confirm=False
         )
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.0  # the exchange would take 5 s: the budget, not the server, decides
     assert len(exchange.sent) == 2
     assert {o.error.name for o in result.unconfirmed} == {"timeout_total"}
     assert "ReadTimeout" in result.unconfirmed[0].error.message

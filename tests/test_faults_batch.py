@@ -46,15 +46,26 @@ from upbit_cancel.results import BatchResult
 from upbit_client import Client
 
 READ_TIMEOUT = 0.3
+# The 1,000-order tests are about one fault among 50 requests, not about timing: a patient read
+# timeout keeps a scheduler hiccup on a loaded 2-core machine from losing a second answer.
+PATIENT_READ_TIMEOUT = 2.0
 # A loopback connect only times out when the machine is starved: that is not the fault under test.
 CONNECT_TIMEOUT = 5.0
 
 
-def run_batch(mode: str, url: str, ids: list[str], *, per_second: int | None = None, **options: Any) -> BatchResult:
+def run_batch(
+    mode: str,
+    url: str,
+    ids: list[str],
+    *,
+    per_second: int | None = None,
+    read_timeout: float = READ_TIMEOUT,
+    **options: Any,
+) -> BatchResult:
     """One batch cancel by uuids through a fresh client and a private limiter (tests do not share budgets)."""
     client = Client(
         base_url=url,
-        timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
+        timeout=httpx.Timeout(read_timeout, connect=CONNECT_TIMEOUT),
         httpx_args={"auth": UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY)},
     )
     limiter = RateLimiter("default", per_second)
@@ -263,7 +274,8 @@ def test_a_429_storm_across_many_chunks_never_hot_loops(serve: Any) -> None:
     # 10 chunks in flight at most; after the first round of 429s the budget of the second is spent,
     # so at most one more round can go out per whole second until the 1.2 s budget ends.
     assert server.count <= 10 * 3
-    assert result.rate_limited == server.count
+    # Every 429 that came back is counted; only the round still in flight when the budget ended is not.
+    assert server.count - 10 <= result.rate_limited <= server.count
 
 
 def test_a_429_burst_then_good_answers_cancels_everything(mode: str, serve: Any) -> None:
@@ -311,7 +323,7 @@ def test_a_fault_on_chunk_25_of_1000_is_retried_and_everything_is_accounted(
     exchange, ids = new_exchange(1000)
     chunk_25 = ids[24 * 20 : 25 * 20]
     server = serve(once_for(chunk_25, action, then=Delegate()), exchange)
-    result = run_batch(mode, server.url, ids, max_tries=3)
+    result = run_batch(mode, server.url, ids, max_tries=3, read_timeout=PATIENT_READ_TIMEOUT)
     assert_every_id_once(result, ids)
     assert len(result.success) == 1000
     assert server.count == 51
@@ -323,7 +335,7 @@ def test_a_lost_answer_on_chunk_25_of_1000_leaves_exactly_its_ids_unconfirmed(mo
     exchange, ids = new_exchange(1000)
     chunk_25 = ids[24 * 20 : 25 * 20]
     server = serve(once_for(chunk_25, LoseAnswer(), then=Delegate()), exchange)
-    result = run_batch(mode, server.url, ids, max_tries=3)
+    result = run_batch(mode, server.url, ids, max_tries=3, read_timeout=PATIENT_READ_TIMEOUT)
     assert_every_id_once(result, ids)
     assert len(result.success) == 980
     assert not result.failed

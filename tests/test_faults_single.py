@@ -148,7 +148,7 @@ def test_stalled_read_times_out_within_the_client_timeout(mode: str, server_for:
     exc = raised_by(mode, server.url)
     elapsed = time.monotonic() - started
     assert isinstance(exc, httpx.ReadTimeout)
-    assert elapsed < READ_TIMEOUT + 1.0
+    assert elapsed < READ_TIMEOUT + 2.0  # the stall lasts 5 s: this bound is the client's timeout, with slack
     assert server.count == 1
 
 
