@@ -29,6 +29,8 @@ from .errors import (
     UpbitClientError,
     unwrap,
 )
+from .pacing import PacedTransport
+from .ratelimit import KeyBlocked
 from .results import BatchResult, ErrorInfo, FailureReason, NotSentOrder, OrderRef, UnconfirmedOrder
 
 # A library never configures logging: without a handler of the caller's, records go nowhere.
@@ -44,9 +46,11 @@ __all__ = [
     "FailureReason",
     "InvalidRequest",
     "InvalidResponse",
+    "KeyBlocked",
     "MissingCredentials",
     "NotSentOrder",
     "OrderRef",
+    "PacedTransport",
     "PermissionDenied",
     "ProgressCallback",
     "RateLimited",
