@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -115,7 +116,9 @@ def bench_overhead(rounds: int, per_round: int) -> float:
                 for _ in range(per_round):
                     assert _raw_request(raw, url, uuids) == 200
 
-            run_sdk(), run_raw()  # warm both connection pools and code paths
+            # Warm both connection pools and code paths.
+            run_sdk()
+            run_raw()
             sdk_times: list[float] = []
             raw_times: list[float] = []
             for index in range(rounds):
@@ -167,18 +170,36 @@ def _floor(start: float, offset: float, latency: float, chunks: int, mode: str) 
     return max(floor, chunks * latency) if mode == "sync" else floor
 
 
-def _run_batch(mode: str, url: str, uuids: list[str], store: str | None = None) -> Any:
+def _run_batch(
+    mode: str, url: str, uuids: list[str], store: str | None = None, at: Callable[[], float] | None = None
+) -> tuple[Any, float, float]:
+    """One batch: (result, local time the batch was called, local time it returned).
+
+    The client is made and opened first, and ``at`` (if given) is slept to only then: a process keeps
+    its client, and what is timed is the batch, not httpx building an SSL context (~20 ms here).
+    """
     auth = UpbitAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
     client = Client(base_url=url, httpx_args={"auth": auth}, timeout=httpx.Timeout(10.0))
     if mode == "async":
 
-        async def run() -> Any:
+        async def run() -> tuple[Any, float, float]:
             async with client:
-                return await cancel_orders_async(client, uuids=uuids, rate_limit_store=store)
+                client.get_async_httpx_client()
+                start = at() if at is not None else time.time()
+                result = await cancel_orders_async(client, uuids=uuids, rate_limit_store=store)
+                return result, start, time.time()
 
         return asyncio.run(run())
     with client:
-        return cancel_orders(client, uuids=uuids, rate_limit_store=store)
+        client.get_httpx_client()
+        start = at() if at is not None else time.time()
+        result = cancel_orders(client, uuids=uuids, rate_limit_store=store)
+        return result, start, time.time()
+
+
+def _sleep_until(moment: float) -> float:
+    time.sleep(max(0.0, moment - time.time()))
+    return time.time()
 
 
 def _start_at(offset: float, latency: float, fraction: float) -> float:
@@ -186,6 +207,64 @@ def _start_at(offset: float, latency: float, fraction: float) -> float:
     target = _exchange_boundary_after(time.time(), offset, latency) + fraction
     time.sleep(max(0.0, target - time.time()))
     return time.time()
+
+
+# --- host stalls -----------------------------------------------------------------------------------
+
+_STALL_METER = r"""
+import os, sys, time
+try:  # real-time priority: it runs the moment its timer fires, unless the whole machine is stalled
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+except (AttributeError, OSError):
+    pass
+out = open(sys.argv[1], "a", buffering=1)
+last = time.time()
+while True:
+    time.sleep(0.002)
+    now = time.time()
+    if now - last > 0.012:
+        out.write(f"{last + 0.002!r} {now!r}\n")
+    last = now
+"""
+
+
+class StallMeter:
+    """Time this machine was stalled (no process of it ran), measured by a process of its own.
+
+    A tiny real-time-priority process wakes every 2 ms and logs each wake-up more than 10 ms late:
+    at that priority it runs the moment its timer fires unless the virtual machine itself is not
+    running (the host took its CPUs) or the kernel is stuck, so its gaps are time no process here
+    had, the batch included. Not real-time priority (no permission): gaps include CPU contention.
+    """
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self._file = Path(tempfile.mkstemp(prefix="bench-stalls-")[1])
+        self._process = subprocess.Popen([sys.executable, "-c", _STALL_METER, str(self._file)])
+
+    def stalled(self, start: float, end: float) -> float:
+        """Seconds of stall inside ``[start, end]`` (local clock)."""
+        time.sleep(0.02)  # let the meter log a stall that ended just now
+        total = 0.0
+        for line in self._file.read_text().splitlines():
+            begin, finish = (float(x) for x in line.split())
+            total += max(0.0, min(finish, end) - max(begin, start))
+        return total
+
+    def close(self) -> None:
+        self._process.kill()
+        self._process.wait(timeout=10)
+        self._file.unlink(missing_ok=True)
+
+
+@contextmanager
+def _stall_meter() -> Iterator[StallMeter]:
+    meter = StallMeter()
+    try:
+        yield meter
+    finally:
+        meter.close()
 
 
 def _summary(values: list[float]) -> str:
@@ -197,39 +276,50 @@ def bench_offsets(
 ) -> list[dict[str, Any]]:
     print(f"\n2. 1,000 orders vs an exchange clock set off from ours ({runs} runs per cell, each at another")
     print("   point of the exchange's second). fresh: a new limiter (as a new process); warm: the next batch of")
-    print("   the same process. Figures: 429s median/worst, requests median/worst, wall - floor median/worst (s);")
-    print("   floor = time to the exchange's next second + a round trip (sync: at least 50 round trips)")
+    print("   the same process. Figures: 429s median/worst, requests median/worst, wall - floor median/worst (s),")
+    print("   then the machine's stall during the batch and wall - floor - stall, median/worst (s).")
+    print("   floor = time to the exchange's next second + a round trip (sync: at least 50 round trips);")
+    print("   wall = from the call of cancel_orders to its return (the client already open)")
     rows: list[dict[str, Any]] = []
     fractions = [((index * 0.618) % 1.0) * 0.98 + 0.01 for index in range(runs)]
-    for latency in latencies:
-        for offset in offsets:
-            orders = runs * 2 * len(modes) * 1000
-            with _sandbox(orders, rate_limit=30, latency=latency, clock_offset=offset) as (url, uuids):
-                pool = iter(uuids[i : i + 1000] for i in range(0, len(uuids), 1000))
-                for mode in modes:
-                    figures: dict[str, dict[str, list[float]]] = {
-                        kind: {"429": [], "requests": [], "over": [], "cancelled": []} for kind in ("fresh", "warm")
-                    }
-                    for fraction in fractions:
-                        reset_limiters()  # a fresh process knows nothing of the exchange's phase
-                        for kind in ("fresh", "warm"):
-                            start = _start_at(offset, latency, fraction)
-                            result = _run_batch(mode, url, next(pool))
-                            wall = time.time() - start
-                            floor = _floor(start, offset, latency, 50, mode)
-                            figures[kind]["429"].append(result.rate_limited)
-                            figures[kind]["requests"].append(result.requests_sent)
-                            figures[kind]["over"].append(wall - floor)
-                            figures[kind]["cancelled"].append(len(result.success))
-                    for kind, values in figures.items():
-                        label = f"{mode:<5} {kind:<5} offset {offset:+.1f} s, latency {latency * 1000:2.0f} ms"
-                        _line(
-                            label,
-                            f"429 {statistics.median(values['429']):.0f}/{max(values['429']):.0f}  "
-                            f"req {statistics.median(values['requests']):.0f}/{max(values['requests']):.0f}  "
-                            f"over {_summary(values['over'])}  cancelled min {min(values['cancelled']):.0f}",
-                        )
-                        rows.append({"mode": mode, "kind": kind, "offset": offset, "latency": latency, **values})
+    with _stall_meter() as meter:
+        for latency in latencies:
+            for offset in offsets:
+                orders = runs * 2 * len(modes) * 1000
+                with _sandbox(orders, rate_limit=30, latency=latency, clock_offset=offset) as (url, uuids):
+                    pool = iter(uuids[i : i + 1000] for i in range(0, len(uuids), 1000))
+                    for mode in modes:
+                        names = ("429", "requests", "over", "stall", "net", "cancelled")
+                        figures: dict[str, dict[str, list[float]]] = {
+                            kind: {name: [] for name in names} for kind in ("fresh", "warm")
+                        }
+                        for fraction in fractions:
+                            reset_limiters()  # a fresh process knows nothing of the exchange's phase
+                            for kind in ("fresh", "warm"):
+                                result, start, end = _run_batch(
+                                    mode,
+                                    url,
+                                    next(pool),
+                                    at=partial(_start_at, offset, latency, fraction),
+                                )
+                                over = end - start - _floor(start, offset, latency, 50, mode)
+                                stall = meter.stalled(start, end)
+                                figures[kind]["429"].append(result.rate_limited)
+                                figures[kind]["requests"].append(result.requests_sent)
+                                figures[kind]["over"].append(over)
+                                figures[kind]["stall"].append(stall)
+                                figures[kind]["net"].append(over - stall)
+                                figures[kind]["cancelled"].append(len(result.success))
+                        for kind, values in figures.items():
+                            label = f"{mode:<5} {kind:<5} offset {offset:+.1f} s, latency {latency * 1000:2.0f} ms"
+                            _line(
+                                label,
+                                f"429 {statistics.median(values['429']):.0f}/{max(values['429']):.0f}  "
+                                f"req {statistics.median(values['requests']):.0f}/{max(values['requests']):.0f}  "
+                                f"over {_summary(values['over'])}  stall {_summary(values['stall'])}  "
+                                f"over-stall {_summary(values['net'])}  cancelled min {min(values['cancelled']):.0f}",
+                            )
+                            rows.append({"mode": mode, "kind": kind, "offset": offset, "latency": latency, **values})
     with _sandbox(1000, rate_limit=30) as (url, uuids):
         sent_naive, limited_naive = _naive_async(url, uuids)
     _line("naive async (all 50 chunks at once, no limiter): requests / 429s", f"{sent_naive} / {limited_naive}")
@@ -276,10 +366,9 @@ def worker(url: str, store: str | None) -> int:
         start, first, count = line.split()
         uuids = [demo_uuid(f"demo-{n:04d}") for n in range(int(first), int(first) + int(count))]
         reset_limiters()  # each run is a fresh process: it knows only what the store tells it
-        time.sleep(max(0.0, float(start) - time.time()))
-        result = _run_batch("async", url, uuids, store=store)
+        result, _, end = _run_batch("async", url, uuids, store=store, at=partial(_sleep_until, float(start)))
         done = {
-            "wall": time.time() - float(start),
+            "wall": end - float(start),
             "429": result.rate_limited,
             "requests": result.requests_sent,
             "cancelled": len(result.success),
@@ -290,9 +379,10 @@ def worker(url: str, store: str | None) -> int:
 
 def bench_processes(counts: list[int], per_process: int, runs: int, *, only_store: bool = False) -> None:
     print(f"\n5. {counts} processes x {per_process} orders on one account at once ({runs} runs per cell;")
-    print("   floor: to the exchange's next second + whole seconds the chunks need at 30/s + a round trip)")
+    print("   floor: to the exchange's next second + whole seconds the chunks need at 30/s;")
+    print("   stall: the machine's stall between the start and the last worker's return)")
     chunks_each = math.ceil(per_process / 20)
-    with _redis() as store_url:
+    with _redis() as store_url, _stall_meter() as meter:
         if store_url is None:
             print("   redis-server not installed: the store cells are left out (apt-get install -y redis-server)")
         stores: list[str | None] = [None] if store_url is None else [store_url] if only_store else [None, store_url]
@@ -316,6 +406,7 @@ def bench_processes(counts: list[int], per_process: int, runs: int, *, only_stor
                     limited: list[int] = []
                     requests: list[int] = []
                     over: list[float] = []
+                    stalls: list[float] = []
                     missing = 0
                     for run in range(runs):
                         start = math.floor(time.time()) + 1.0 + ((run * 0.618) % 1.0) * 0.98 + 0.01
@@ -333,6 +424,7 @@ def bench_processes(counts: list[int], per_process: int, runs: int, *, only_stor
                         limited.append(sum(a["429"] for a in answers))
                         requests.append(sum(a["requests"] for a in answers))
                         over.append(max(a["wall"] for a in answers) - floor)
+                        stalls.append(meter.stalled(start, start + max(a["wall"] for a in answers)))
                         missing += count * per_process - sum(a["cancelled"] for a in answers)
                     for process in workers:
                         assert process.stdin is not None
@@ -350,6 +442,9 @@ def bench_processes(counts: list[int], per_process: int, runs: int, *, only_stor
                     f"{statistics.median(requests[later]):.0f}/{max(requests[later])}  (min {count * chunks_each})",
                 )
                 _line(f"{label}: later runs wall - floor med/worst", _summary(over[later]) + " s")
+                _line(f"{label}: later runs stall med/worst", _summary(stalls[later]) + " s")
+                net = [o - st for o, st in zip(over[later], stalls[later], strict=True)]
+                _line(f"{label}: later runs wall - floor - stall med/worst", _summary(net) + " s")
                 _line(f"{label}: orders not cancelled in all runs", str(missing))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from pathlib import Path
 
 import pytest
@@ -36,11 +37,22 @@ def process(url: str, clock: FakeClock, key: str = KEY) -> RateLimiter:
     return limiter
 
 
-def take_all(limiter: RateLimiter) -> int:
-    taken = 0
-    while isinstance(limiter.try_acquire(), Permit):
-        taken += 1
+def take_all(limiter: RateLimiter) -> list[Permit]:
+    taken = []
+    while isinstance(permit := limiter.try_acquire(), Permit):
+        taken.append(permit)
     return taken
+
+
+def answer(limiter: RateLimiter, permits: list[Permit], date: float | None) -> None:
+    """The exchange answers every one of ``permits`` now; ``date``: the exchange second its ``Date`` names."""
+    for left, permit in enumerate(reversed(permits)):
+        limiter.record(permit, RemainingReq(GROUP, left), date=date)
+
+
+def exchange_second(local: float) -> float:
+    """The exchange's second at ``local`` once ``learn_phase`` ran: its clock is 1.55-1.6 s ahead of ours."""
+    return float(math.floor(local + 1.575))
 
 
 def learn_phase(limiter: RateLimiter, clock: FakeClock) -> None:
@@ -59,20 +71,66 @@ def test_two_processes_with_the_phase_known_share_one_budget_per_exchange_window
     first, second = process(redis_url, clock), process(redis_url, clock)
     learn_phase(first, clock)  # ``second`` reads the phase from the store
     clock.now = 1_000_000.7  # well inside an exchange window
-    assert take_all(first) + take_all(second) == PER_SECOND
+    firsts, seconds = take_all(first), take_all(second)
+    assert len(firsts) + len(seconds) == PER_SECOND
+    clock.now = 1_000_000.75
+    answer(first, firsts, exchange_second(1_000_000.7))
+    answer(second, seconds, exchange_second(1_000_000.7))
     # Once the window surely ended (x.45 + margin), the budget is whole again, for both.
     clock.now = 1_000_001.5
-    assert take_all(second) + take_all(first) == PER_SECOND
+    assert len(take_all(second)) + len(take_all(first)) == PER_SECOND
+
+
+def test_a_request_in_flight_holds_the_next_exchange_window_until_its_answer_names_its_own(redis_url: str) -> None:
+    clock = FakeClock(start=999_999.4)
+    first, second = process(redis_url, clock), process(redis_url, clock)
+    learn_phase(first, clock)
+    clock.now = 1_000_000.7
+    held_up = take_all(first)
+    assert len(held_up) == PER_SECOND
+    # The next window opened and no answer came back yet: they may land in it, so nobody sends.
+    clock.now = 1_000_001.5
+    assert take_all(second) == []
+    # Their answers name the old window: the new one is whole again, for every process.
+    answer(first, held_up, exchange_second(1_000_000.7))
+    assert len(take_all(second)) == PER_SECOND
+
+
+def test_an_answer_dated_in_a_later_window_than_charged_moves_its_charge_there(redis_url: str) -> None:
+    clock = FakeClock(start=999_999.4)
+    first, second = process(redis_url, clock), process(redis_url, clock)
+    learn_phase(first, clock)
+    clock.now = 1_000_000.7
+    held_up = take_all(first)
+    clock.now = 1_000_002.9
+    # Held up on the way for two windows (none of those charged): counted in the window its Date names.
+    answer(first, held_up, exchange_second(1_000_002.9))
+    assert take_all(second) == []
 
 
 def test_before_anyone_knows_the_phase_a_send_counts_in_two_local_seconds(redis_url: str) -> None:
     clock = FakeClock(start=100.5)
     first, second = process(redis_url, clock), process(redis_url, clock)
-    assert take_all(first) == PER_SECOND
+    sent = take_all(first)
+    assert len(sent) == PER_SECOND
+    clock.now = 100.6
+    answer(first, sent, None)  # answered: they arrived by 100.6
     clock.now = 101.2  # some exchange second may hold 100.5 and 101.2 together
-    assert take_all(second) == 0
+    assert take_all(second) == []
     clock.now = 102.0  # no exchange second holds both 100.5 and 102.0
-    assert take_all(second) == PER_SECOND
+    assert len(take_all(second)) == PER_SECOND
+
+
+def test_before_anyone_knows_the_phase_a_request_in_flight_holds_a_third_local_second(redis_url: str) -> None:
+    clock = FakeClock(start=100.5)
+    first, second = process(redis_url, clock), process(redis_url, clock)
+    sent = take_all(first)
+    clock.now = 102.0  # not answered yet: it may still arrive in an exchange second that 102.0 reaches
+    assert take_all(second) == []
+    answer(first, sent, None)  # answered at 102.0: it arrived by then, in local second 100, 101 or 102
+    assert take_all(second) == []
+    clock.now = 103.0
+    assert len(take_all(second)) == PER_SECOND
 
 
 def test_a_fresh_process_reads_the_phase_another_learned(redis_url: str) -> None:
@@ -104,7 +162,7 @@ def test_a_429_fills_the_shared_window_for_every_process(redis_url: str) -> None
     permit = first.try_acquire()
     assert isinstance(permit, Permit)
     first.record(permit, RemainingReq(GROUP, 0), rate_limited=True)
-    assert take_all(second) == 0
+    assert take_all(second) == []
 
 
 def test_redis_keys_never_hold_the_access_key(redis_url: str) -> None:

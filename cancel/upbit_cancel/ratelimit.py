@@ -123,6 +123,8 @@ class Permit:
     answered_at: float | None = None
     counted_in: float | None = None
     """The exchange second its answer's ``Date`` named: the window it was counted in."""
+    charged: tuple[bool, list[int]] | None = None
+    """What the shared store charged for it: (exchange windows, else local seconds; their numbers)."""
 
 
 class RateLimiter:
@@ -281,43 +283,73 @@ class RateLimiter:
         log.warning("%s; pacing in this process only from now on", error)
         self._shared = None
 
-    def _windows(self, t: float) -> tuple[list[int] | None, list[int]]:
+    def _windows(self, t: float, *, in_flight: bool = False) -> tuple[list[int] | None, list[int]]:
         """(exchange windows a send at ``t`` may land in, local seconds to count or check) for the store.
 
         Windows are None unless the phase is known and dated; then the local seconds are those whose
         counts hold every phase-unknown send (of another process) that may share those windows.
+        ``in_flight``: one window (or local second) more, for a request held up on its way; its answer
+        gives back what it did not use (``_settle_shared``).
         """
         second = math.floor(t)
         if not self._known() or not self.phase.anchored or self.phase.lo is None or self.phase.hi is None:
-            return None, [second, second + 1]
+            return None, [second, second + 1, second + 2] if in_flight else [second, second + 1]
         margin = self._margin()
         lo, hi = self.phase.lo - margin, self.phase.hi + self._latency() + margin
         windows = sorted({math.floor(t + lo), math.floor(t + hi)})
+        if in_flight:
+            windows.append(windows[-1] + 1)
         # Window w spans local [w - hi, w + 1 - lo); a count of local second k holds sends of k - 1 and k.
         seconds = sorted({s for w in windows for s in (math.floor(w - hi) + 1, math.floor(w + 1 - lo))})
         return windows, seconds
 
-    def _take_shared(self, now: float) -> float:
-        """0 if the shared budget let the send at ``now`` through (and counted it), else seconds to wait."""
+    def _take_shared(self, now: float) -> tuple[float, tuple[bool, list[int]] | None]:
+        """(0, what was charged) if the shared budget let the send at ``now`` through, else (seconds to wait, None)."""
         assert self._shared is not None
         try:
             for _ in range(2):
-                result = self._shared.take(*self._windows(now))
+                windows, seconds = self._windows(now, in_flight=True)
+                result = self._shared.take(windows, seconds)
                 if not result.phase_in_store:
                     break
                 self._adopt_shared_phase()
         except StoreUnavailable as error:
             self._store_failed(error)
-            return 0.0
+            return 0.0, None
         if result.blocked_until is not None:
             self._block.until = max(self._block.until, result.blocked_until)
             self._block.reason = self._block.reason or "blocked (seen in the shared store)"
             raise KeyBlocked(self.group, self._block.until, self._block.reason)
         if result.taken:
-            return 0.0
+            return 0.0, (windows is not None, windows if windows is not None else seconds)
         if self._known():
-            return max(_BASE_MARGIN, self.phase.boundary_after(now, self._margin(), self._latency()) - now)
-        return max(_BASE_MARGIN, math.floor(now) + 1 - now)
+            return max(_BASE_MARGIN, self.phase.boundary_after(now, self._margin(), self._latency()) - now), None
+        return max(_BASE_MARGIN, math.floor(now) + 1 - now), None
+
+    def _settle_shared(self, permit: Permit, now: float, date: float | None) -> None:
+        """The answer to ``permit`` (at ``now``; ``date`` its exchange second, if any) settles its store charge.
+
+        Dated, with windows charged: the window the ``Date`` names keeps the charge (and is charged if
+        it was not), the others give it back. Otherwise the request arrived no later than its answer:
+        windows (local seconds) that opened after ``now`` give it back.
+        """
+        charged, permit.charged = permit.charged, None
+        if charged is None or self._shared is None:
+            return
+        exchange_windows, numbers = charged
+        if exchange_windows and date is not None:
+            landed = math.floor(date)
+            give_back = [n for n in numbers if n != landed]
+            take = [] if landed in numbers else [landed]
+        elif exchange_windows:
+            hi = (self.phase.hi if self.phase.hi is not None else 1.0) + self._margin()
+            give_back, take = [n for n in numbers if n > math.floor(now + hi)], []
+        else:
+            give_back, take = [n for n in numbers if n > math.floor(now) + 1], []
+        try:
+            self._shared.settle(exchange_windows, give_back, take)
+        except StoreUnavailable as error:
+            self._store_failed(error)
 
     def _adopt_shared_phase(self) -> None:
         assert self._shared is not None
@@ -376,11 +408,12 @@ class RateLimiter:
             wait = self._wait(now)
             if wait > 0:
                 return wait
+            charged = None
             if self._shared is not None:
-                wait = self._take_shared(now)
+                wait, charged = self._take_shared(now)
                 if wait > 0:
                     return wait
-            permit = Permit(now)
+            permit = Permit(now, charged=charged)
             self._sends.append(permit)
             self._last_send = now
             self._in_flight += 1
@@ -430,6 +463,8 @@ class RateLimiter:
             now = self._clock()
             permit.answered_at = now
             permit.counted_in = date
+            if not rate_limited:
+                self._settle_shared(permit, now, date)
             if remaining is not None:
                 self.last_remaining = remaining
             if remaining is None and date is None and not rate_limited:
@@ -461,6 +496,13 @@ class RateLimiter:
             self._in_flight -= 1
             with contextlib.suppress(ValueError):
                 self._sends.remove(permit)
+            if permit.charged is not None and self._shared is not None:
+                windows, numbers = permit.charged
+                permit.charged = None
+                try:
+                    self._shared.settle(windows, numbers, [])
+                except StoreUnavailable as error:
+                    self._store_failed(error)
 
     def block(self, seconds: float | None, reason: str) -> float:
         """A 418: send nothing with this key (every group) for ``seconds`` (None: ``DEFAULT_BLOCK_SECONDS``).
