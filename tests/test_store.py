@@ -267,3 +267,21 @@ def test_upbit_cancel_takes_the_store_from_the_environment(
     assert "warning" not in err
     keys = [key.decode() for key in redis.Redis.from_url(redis_url).keys("upbit-rl:*")]
     assert keys and all(TEST_ACCESS_KEY not in key for key in keys)
+
+
+def test_a_send_refused_near_a_boundary_asks_again_when_the_full_window_surely_closed_not_a_second_later(
+    redis_url: str,
+) -> None:
+    clock = FakeClock(start=999_999.4)
+    first, second = process(redis_url, clock), process(redis_url, clock)
+    learn_phase(first, clock)  # the exchange's windows open at local x.40-x.45
+    clock.now = 1_000_000.3
+    sent = take_all(first)
+    clock.now = 1_000_000.31
+    answer(first, sent, exchange_second(1_000_000.3))
+    clock.now = 1_000_000.42  # in the band where the full window may still be open
+    wait = second.try_acquire()
+    assert isinstance(wait, float)
+    assert wait < 0.1
+    clock.now += wait
+    assert len(take_all(second)) == PER_SECOND

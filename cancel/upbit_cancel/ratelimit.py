@@ -322,8 +322,11 @@ class RateLimiter:
             raise KeyBlocked(self.group, self._block.until, self._block.reason)
         if result.taken:
             return 0.0, (windows is not None, windows if windows is not None else seconds)
-        if self._known():
-            return max(_BASE_MARGIN, self.phase.boundary_after(now, self._margin(), self._latency()) - now), None
+        if self._known() and self.phase.lo is not None:
+            # Ask again once the earliest window this send may reach has surely closed: within the
+            # uncertain band around a boundary that is soon, not a second later.
+            lo = self.phase.lo - self._margin()
+            return max(_BASE_MARGIN, math.floor(now + lo) + 1 - lo - now), None
         return max(_BASE_MARGIN, math.floor(now) + 1 - now), None
 
     def _settle_shared(self, permit: Permit, now: float, date: float | None) -> None:
