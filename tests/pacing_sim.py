@@ -67,31 +67,51 @@ def run_batch(
     Each request arrives ``latency`` after it is sent and is answered ``latency`` later (one-way both
     ways). Returns the counts and the simulated time the last answer came back.
     """
+    return run_processes(
+        [limiter], clock, exchange, chunks=chunks, latency=latency, max_in_flight=max_in_flight, with_date=with_date
+    )
+
+
+def run_processes(
+    limiters: list[RateLimiter],
+    clock: SimClock,
+    exchange: SimExchange,
+    *,
+    chunks: int,
+    latency: float,
+    max_in_flight: int,
+    with_date: bool = True,
+) -> SimRun:
+    """``run_batch`` for several processes of one account at once: ``chunks`` requests each, one exchange."""
     run = SimRun()
-    pending = chunks
-    in_flight: list[tuple[float, int, Permit, int, RemainingReq, float]] = []  # (answer at, seq, ...)
+    pending = [chunks] * len(limiters)
+    in_flight: list[tuple[float, int, int, Permit, int, RemainingReq, float]] = []  # (answer at, seq, process, ...)
+    sending = [0] * len(limiters)
     seq = 0
-    while pending or in_flight:
-        # Send what the limiter allows now.
+    while any(pending) or in_flight:
+        # Send what each process's limiter allows now.
         wait = math.inf
-        while pending and len(in_flight) < max_in_flight:
-            got = limiter.try_acquire()
-            if not isinstance(got, Permit):
-                wait = got
-                break
-            status, remaining, date = exchange.arrive(clock.now + latency)
-            seq += 1
-            heapq.heappush(in_flight, (clock.now + 2 * latency, seq, got, status, remaining, date))
-            pending -= 1
-            run.requests += 1
+        for index, limiter in enumerate(limiters):
+            while pending[index] and sending[index] < max_in_flight:
+                got = limiter.try_acquire()
+                if not isinstance(got, Permit):
+                    wait = min(wait, got)
+                    break
+                status, remaining, date = exchange.arrive(clock.now + latency)
+                seq += 1
+                heapq.heappush(in_flight, (clock.now + 2 * latency, seq, index, got, status, remaining, date))
+                pending[index] -= 1
+                sending[index] += 1
+                run.requests += 1
         next_answer = in_flight[0][0] if in_flight else math.inf
         clock.now = max(clock.now, min(clock.now + wait, next_answer))
         while in_flight and in_flight[0][0] <= clock.now:
-            _, _, permit, status, remaining, date = heapq.heappop(in_flight)
-            limiter.record(permit, remaining, rate_limited=status == 429, date=date if with_date else None)
+            _, _, index, permit, status, remaining, date = heapq.heappop(in_flight)
+            sending[index] -= 1
+            limiters[index].record(permit, remaining, rate_limited=status == 429, date=date if with_date else None)
             if status == 429:
                 run.rate_limited += 1
-                pending += 1
+                pending[index] += 1
             run.finished = clock.now
     return run
 
