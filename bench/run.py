@@ -121,19 +121,33 @@ def bench_overhead(rounds: int, per_round: int) -> float:
             run_raw()
             sdk_times: list[float] = []
             raw_times: list[float] = []
+            sdk_cpu: list[float] = []
+            raw_cpu: list[float] = []
             for index in range(rounds):
                 # Alternate which goes first so a drift in machine load cannot favour one side.
-                order: list[tuple[Callable[[], None], list[float]]] = [(run_sdk, sdk_times), (run_raw, raw_times)]
-                for run, times in order if index % 2 == 0 else reversed(order):
-                    start = time.perf_counter()
+                order: list[tuple[Callable[[], None], list[float], list[float]]] = [
+                    (run_sdk, sdk_times, sdk_cpu),
+                    (run_raw, raw_times, raw_cpu),
+                ]
+                for run, times, cpu in order if index % 2 == 0 else reversed(order):
+                    start, start_cpu = time.perf_counter(), time.process_time()
                     run()
                     times.append(time.perf_counter() - start)
+                    cpu.append(time.process_time() - start_cpu)
     sdk_per = statistics.median(sdk_times) / per_round
     raw_per = statistics.median(raw_times) / per_round
     ratio = statistics.median(s / r for s, r in zip(sdk_times, raw_times, strict=True))
+    cpu_ratio = statistics.median(s / r for s, r in zip(sdk_cpu, raw_cpu, strict=True))
     _line("raw httpx.Client + inline signing, per request", f"{raw_per * 1e6:8.0f} us")
     _line("SDK: generated call + UpbitAuth, per request", f"{sdk_per * 1e6:8.0f} us")
     _line("ratio SDK / raw (median of paired rounds; target <= 1.05)", f"{ratio:8.3f}x")
+    # The client's own CPU time: what the SDK adds, without the server's time or the machine's stalls.
+    _line(
+        "client CPU per request: raw / SDK",
+        f"{statistics.median(raw_cpu) / per_round * 1e6:5.0f} us / "
+        f"{statistics.median(sdk_cpu) / per_round * 1e6:5.0f} us",
+    )
+    _line("ratio of client CPU time SDK / raw (median of paired rounds)", f"{cpu_ratio:8.3f}x")
     return ratio
 
 
