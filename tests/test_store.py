@@ -6,6 +6,7 @@ import asyncio
 import logging
 import math
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from tests.redis_support import redis_server, redis_url, start_redis
 from upbit_auth import UpbitAuth
 from upbit_cancel import cli
 from upbit_cancel.batch import cancel_orders_async
-from upbit_cancel.ratelimit import KeyBlocked, Permit, RateLimiter, limiter_for
+from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, KeyBlocked, Permit, RateLimiter, limiter_for
 from upbit_cancel.remaining_req import RemainingReq
 from upbit_cancel.store import STORE_ENV, SharedBudget, redacted_url
 from upbit_client import Client
@@ -319,3 +320,58 @@ def test_four_processes_with_the_phase_in_the_store_meet_no_429_and_finish_near_
     # The issue's target is for the median; away from the last tens of ms of a second it holds in every case.
     assert statistics.median(overs) <= 0.2 + 2 * 2 * latency
     assert max(overs) <= 0.2 + 2 * 2 * latency
+
+
+class SwitchableRedis:
+    """A real Redis client that can be made to fail like an unreachable server (``down = True``)."""
+
+    def __init__(self, url: str) -> None:
+        self.real = redis.Redis.from_url(url)
+        self.down = False
+
+    def _guard(self) -> None:
+        if self.down:
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1. Connection refused.")
+
+    def register_script(self, source: str) -> Callable[..., object]:
+        script = self.real.register_script(source)
+
+        def call(**kwargs: object) -> object:
+            self._guard()
+            return script(**kwargs)
+
+        return call
+
+    def get(self, key: str) -> object:
+        self._guard()
+        return self.real.get(key)
+
+    def set(self, key: str, value: str, px: int) -> object:
+        self._guard()
+        return self.real.set(key, value, px=px)
+
+
+def test_a_store_that_comes_back_is_shared_again_after_the_pause_with_one_warning(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(start=100.5)
+    switch = SwitchableRedis(redis_url)
+    limiter = RateLimiter(GROUP, PER_SECOND, clock=clock, sleep=clock.sleep, async_sleep=clock.async_sleep, reserve=0)
+    limiter.use_store(SharedBudget(redis_url, KEY, GROUP, PER_SECOND, client=switch))
+    other = process(redis_url, clock)
+    switch.down = True
+    with caplog.at_level(logging.WARNING, logger="upbit_cancel.ratelimit"):
+        during = [limiter.try_acquire()]  # cancelling goes on, paced in-process
+        assert limiter.store is None
+        clock.now += STORE_RETRY_SECONDS + 1  # still down at the next try: no second warning
+        during.append(limiter.try_acquire())
+        assert limiter.store is None
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+    assert all(isinstance(permit, Permit) for permit in during)
+    answer(limiter, [permit for permit in during if isinstance(permit, Permit)], None)
+    switch.down = False
+    clock.now += STORE_RETRY_SECONDS + 1
+    shared = take_all(limiter)
+    assert limiter.store is not None
+    assert len(shared) == PER_SECOND
+    assert take_all(other) == []  # the budget is one again: what this process took counts for the other

@@ -41,7 +41,7 @@ from upbit_client.rules import RateLimit
 
 from .phase import KNOWN_WIDTH, PhaseEstimate
 from .remaining_req import RemainingReq
-from .store import SharedBudget, StoreUnavailable
+from .store import SharedBudget, StoreUnavailable, redacted_url
 
 log = logging.getLogger("upbit_cancel.ratelimit")
 
@@ -72,6 +72,8 @@ _IN_FLIGHT_POLL = 0.02
 _STALE_IN_FLIGHT = 300.0
 # Logged sends older than this can never count again (a send stops counting at most 1 s after it).
 _LOG_HORIZON = 1.5
+STORE_RETRY_SECONDS = 10.0
+"""After the shared store failed, the limiter paces in-process this long, then tries the store again."""
 
 _BLOCK_TIME = re.compile(
     r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hours?|초|분|시간)\b",
@@ -170,6 +172,9 @@ class RateLimiter:
         self._last_answer: tuple[float, float, int] | None = None
         self._block = KeyBlock() if key_block is None else key_block
         self._shared: SharedBudget | None = None
+        self._paused: SharedBudget | None = None
+        """The store while it is failing: tried again at ``_retry_at``."""
+        self._retry_at = -math.inf
         self._saved_phase: tuple[float, float] | None = None
         self.last_remaining: RemainingReq | None = None
         """The ``Remaining-Req`` of the last response recorded, whatever its group."""
@@ -275,13 +280,26 @@ class RateLimiter:
 
     @property
     def store(self) -> SharedBudget | None:
+        """The shared store in use now: None without one, or while it is failing (see ``STORE_RETRY_SECONDS``)."""
         return self._shared
 
     def _store_failed(self, error: StoreUnavailable) -> None:
+        """Pace in-process for ``STORE_RETRY_SECONDS``, then try again; one warning per store and process."""
         assert self._shared is not None
-        _failed_stores.add(self._shared.url)
-        log.warning("%s; pacing in this process only from now on", error)
-        self._shared = None
+        url = self._shared.url
+        if url not in _warned_stores:
+            _warned_stores.add(url)
+            log.warning(
+                "%s; pacing in this process only until it answers again (tried every %g s)", error, STORE_RETRY_SECONDS
+            )
+        else:
+            log.debug("%s; still pacing in this process only", error)
+        self._paused, self._shared = self._shared, None
+        self._retry_at = self._clock() + STORE_RETRY_SECONDS
+
+    def _retry_store(self, now: float) -> None:
+        if self._paused is not None and now >= self._retry_at:
+            self._shared, self._paused = self._paused, None
 
     def _windows(self, t: float, *, in_flight: bool = False) -> tuple[list[int] | None, list[int]]:
         """(exchange windows a send at ``t`` may land in, local seconds to count or check) for the store.
@@ -412,8 +430,15 @@ class RateLimiter:
             if wait > 0:
                 return wait
             charged = None
+            self._retry_store(now)
             if self._shared is not None:
+                back = self._shared.url in _warned_stores
                 wait, charged = self._take_shared(now)
+                if back and self._shared is not None:
+                    _warned_stores.discard(self._shared.url)
+                    log.info(
+                        "rate-limit store %s answers again: the budget is shared again", redacted_url(self._shared.url)
+                    )
                 if wait > 0:
                     return wait
             permit = Permit(now, charged=charged)
@@ -532,6 +557,9 @@ class RateLimiter:
 _registry: dict[tuple[str, str], RateLimiter] = {}
 _blocks: dict[str, KeyBlock] = {}
 _failed_stores: set[str] = set()
+"""Stores that cannot be used at all in this process (redis-py missing)."""
+_warned_stores: set[str] = set()
+"""Stores failing right now, already warned about."""
 _registry_lock = threading.Lock()
 
 
@@ -550,7 +578,13 @@ def limiter_for(access_key: str, rate_limit: RateLimit | None, store: str | None
         if limiter is None:
             key_block = _blocks.setdefault(access_key, KeyBlock())
             limiter = _registry[(access_key, group)] = RateLimiter(group, per_second, key_block=key_block)
-        if store and per_second is not None and limiter.store is None and store not in _failed_stores:
+        if (
+            store
+            and per_second is not None
+            and limiter.store is None
+            and limiter._paused is None
+            and store not in _failed_stores
+        ):
             try:
                 limiter.use_store(SharedBudget(store, access_key, group, per_second))
             except StoreUnavailable as error:
@@ -565,3 +599,4 @@ def reset_limiters() -> None:
         _registry.clear()
         _blocks.clear()
         _failed_stores.clear()
+        _warned_stores.clear()
