@@ -340,6 +340,56 @@ def bench_offsets(
     return rows
 
 
+def bench_simulated(offsets: list[float], round_trips: list[float], runs: int) -> None:
+    """Section 2's cells on the simulated exchange (``tests/pacing_sim.py``): the limiter alone, no machine."""
+    import importlib.util
+
+    # The simulator is the tests' (tests/pacing_sim.py); loaded by path, as the bench runs as a script.
+    spec = importlib.util.spec_from_file_location(
+        "pacing_sim", Path(__file__).parent.parent / "tests" / "pacing_sim.py"
+    )
+    assert spec is not None and spec.loader is not None
+    sim = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sim)
+    GROUP, SimClock, SimExchange, floor_time, run_batch = (
+        sim.GROUP,
+        sim.SimClock,
+        sim.SimExchange,
+        sim.floor_time,
+        sim.run_batch,
+    )
+
+    print("\n7. The same pacing on the simulated exchange and network (a fake clock: no scheduler, no stalls;")
+    print(f"   {runs} starting points per cell; async, 30 in flight). 429s worst, requests worst,")
+    print("   wall - floor median/worst (s); floor as in section 2 (one-way latency = half the round trip)")
+    fractions = [((index * 0.618) % 1.0) * 0.98 + 0.01 for index in range(runs)]
+    for round_trip in round_trips:
+        latency = round_trip / 2
+        for offset in offsets:
+            figures: dict[str, dict[str, list[float]]] = {
+                k: {"429": [], "req": [], "over": []} for k in ("fresh", "warm")
+            }
+            for fraction in fractions:
+                exchange = SimExchange(offset, 30)
+                # Start ``fraction`` into the exchange's second, as section 2 does.
+                start = math.floor(1_000_000 + offset + latency) + 1 + fraction - offset - latency
+                clock = SimClock(start)
+                limiter = RateLimiter(GROUP, 30, clock=clock)
+                for kind in ("fresh", "warm"):
+                    begin = clock.now
+                    run = run_batch(limiter, clock, exchange, chunks=50, latency=latency, max_in_flight=30)
+                    figures[kind]["429"].append(run.rate_limited)
+                    figures[kind]["req"].append(run.requests)
+                    figures[kind]["over"].append(run.finished - begin - floor_time(begin, exchange, 50, latency))
+                    # The next batch starts at the same point of a later exchange second.
+                    clock.now = begin + math.ceil(run.finished - begin) + 1
+            for kind, values in figures.items():
+                _line(
+                    f"sim {kind:<5} offset {offset:+.1f} s, round trip {round_trip * 1000:2.0f} ms",
+                    f"429 {max(values['429']):.0f}  req {max(values['req']):.0f}  over {_summary(values['over'])}",
+                )
+
+
 # --- 5. several processes on one account, with and without the Redis store ---------------------------
 
 
@@ -592,6 +642,7 @@ def main() -> int:
     if args.quick:
         bench_overhead(rounds=3, per_round=20)
         bench_offsets([0.3], [0.0], runs=1, modes=("async",))
+        bench_simulated([0.3], [0.0], runs=3)
         bench_processes([2], per_process=100, runs=1, only_store=True)
         bench_store_cost(calls=200)
         bench_scaling([20, 200, 400])
@@ -599,6 +650,7 @@ def main() -> int:
     else:
         bench_overhead(rounds=15, per_round=200)
         bench_offsets([-0.7, -0.3, 0.0, 0.3, 0.7], [0.0, 0.020], runs=args.runs)
+        bench_simulated([-0.7, -0.3, 0.0, 0.3, 0.7], [0.0, 0.020], runs=args.runs)
         bench_processes([4, 8], per_process=300, runs=args.runs)
         bench_store_cost(calls=2000)
         bench_scaling([20, 200, 2000, 20000])
