@@ -285,13 +285,24 @@ def _summary(values: list[float]) -> str:
     return f"{statistics.median(values):6.3f} / {max(values):6.3f}"
 
 
+CLEAN_STALL = 0.02
+"""A run during which the machine stalled less than this (seconds) in all is a clean run."""
+
+
+def _clean(values: dict[str, list[float]]) -> str:
+    """The runs the machine did not stall: how many, and their wall - floor median/worst."""
+    clean = [over for over, stall in zip(values["over"], values["stall"], strict=True) if stall < CLEAN_STALL]
+    return f"clean {len(clean)}: " + (_summary(clean) if clean else "   -   /    -  ")
+
+
 def bench_offsets(
     offsets: list[float], latencies: list[float], runs: int, modes: tuple[str, ...] = ("async", "sync")
 ) -> list[dict[str, Any]]:
     print(f"\n2. 1,000 orders vs an exchange clock set off from ours ({runs} runs per cell, each at another")
     print("   point of the exchange's second). fresh: a new limiter (as a new process); warm: the next batch of")
     print("   the same process. Figures: 429s median/worst, requests median/worst, wall - floor median/worst (s),")
-    print("   then the machine's stall during the batch and wall - floor - stall, median/worst (s).")
+    print("   then the machine's stall during the batch and wall - floor - stall, median/worst (s), and the")
+    print(f"   clean runs (machine stalled < {CLEAN_STALL * 1000:.0f} ms in all): how many, wall - floor median/worst.")
     print("   floor = time to the exchange's next second + a round trip (sync: at least 50 round trips);")
     print("   wall = from the call of cancel_orders to its return (the client already open)")
     rows: list[dict[str, Any]] = []
@@ -331,7 +342,8 @@ def bench_offsets(
                                 f"429 {statistics.median(values['429']):.0f}/{max(values['429']):.0f}  "
                                 f"req {statistics.median(values['requests']):.0f}/{max(values['requests']):.0f}  "
                                 f"over {_summary(values['over'])}  stall {_summary(values['stall'])}  "
-                                f"over-stall {_summary(values['net'])}  cancelled min {min(values['cancelled']):.0f}",
+                                f"over-stall {_summary(values['net'])}  {_clean(values)}  "
+                                f"cancelled min {min(values['cancelled']):.0f}",
                             )
                             rows.append({"mode": mode, "kind": kind, "offset": offset, "latency": latency, **values})
     with _sandbox(1000, rate_limit=30) as (url, uuids):
