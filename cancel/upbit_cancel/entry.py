@@ -12,8 +12,10 @@ a second, more on a busy machine. A Ctrl-C in that window used to print a traceb
   the default for SIGTERM) and ``upbit_cancel.cli.main`` handles them as it always has: during the
   batch, the partial report and exit 130.
 
-The only window left is the interpreter's own start and the console script's first line, before
-this module runs (tens of milliseconds). ``tests/test_startup_interrupt.py`` holds the promise.
+The window left is what runs before ``main``: the interpreter's own start and the console script's
+import of this module and of the package face (tens of milliseconds together); a signal there is
+Python's to report. A SIGINT or SIGTERM the parent process set to be ignored stays ignored.
+``tests/test_startup_interrupt.py`` holds the promise.
 """
 
 from __future__ import annotations
