@@ -3,35 +3,47 @@
 Built on the generated ``upbit_client`` (transport, models, the spec's rules) and the ``upbit_auth``
 signing hook. What this package promises is what ``__all__`` names; the modules behind it are free
 to change.
+
+The package is a lazy face (PEP 562): ``import upbit_cancel`` loads none of the modules behind it,
+so neither httpx nor the batch, and ``upbit-cancel`` can install its interrupt handling before
+anything heavy is imported (``upbit_cancel.entry``). A name of ``__all__`` loads its module the
+first time it is used, as ``upbit_cancel.X`` or ``from upbit_cancel import X``, and is then an
+ordinary attribute. Type checkers and IDEs read the ``TYPE_CHECKING`` imports below, which name
+every export explicitly, and never see ``__getattr__``: a misspelt name stays an error for them.
+``tests/test_lazy_package.py`` keeps ``__all__``, the table and those imports in step.
 """
 
+from __future__ import annotations
+
+import importlib
 import logging
+from typing import TYPE_CHECKING
 
-from upbit_auth import __version__
-
-from .batch import ProgressCallback, cancel_orders, cancel_orders_async
-from .client import connect
-from .errors import (
-    AuthenticationError,
-    BatchCancelled,
-    BatchInterrupted,
-    ConfigurationError,
-    InvalidRequest,
-    InvalidResponse,
-    MissingCredentials,
-    PermissionDenied,
-    RateLimited,
-    ServerError,
-    TemporarilyBlocked,
-    TransportError,
-    UnexpectedStatus,
-    UpbitAPIError,
-    UpbitClientError,
-    unwrap,
-)
-from .pacing import PacedTransport
-from .ratelimit import KeyBlocked
-from .results import BatchResult, ErrorInfo, FailureReason, NotSentOrder, OrderRef, UnconfirmedOrder
+if TYPE_CHECKING:
+    from ._version import __version__
+    from .batch import ProgressCallback, cancel_orders, cancel_orders_async
+    from .client import connect
+    from .errors import (
+        AuthenticationError,
+        BatchCancelled,
+        BatchInterrupted,
+        ConfigurationError,
+        InvalidRequest,
+        InvalidResponse,
+        MissingCredentials,
+        PermissionDenied,
+        RateLimited,
+        ServerError,
+        TemporarilyBlocked,
+        TransportError,
+        UnexpectedStatus,
+        UpbitAPIError,
+        UpbitClientError,
+        unwrap,
+    )
+    from .pacing import PacedTransport
+    from .ratelimit import KeyBlocked
+    from .results import BatchResult, ErrorInfo, FailureReason, NotSentOrder, OrderRef, UnconfirmedOrder
 
 # A library never configures logging: without a handler of the caller's, records go nowhere.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -67,3 +79,67 @@ __all__ = [
     "connect",
     "unwrap",
 ]
+
+# Where each exported name lives: the module (relative to this package) that a first use imports.
+# ``__version__`` has a module of its own so that reading it never loads httpx.
+_HOMES = {
+    "__version__": "._version",
+    "ProgressCallback": ".batch",
+    "cancel_orders": ".batch",
+    "cancel_orders_async": ".batch",
+    "connect": ".client",
+    "AuthenticationError": ".errors",
+    "BatchCancelled": ".errors",
+    "BatchInterrupted": ".errors",
+    "ConfigurationError": ".errors",
+    "InvalidRequest": ".errors",
+    "InvalidResponse": ".errors",
+    "MissingCredentials": ".errors",
+    "PermissionDenied": ".errors",
+    "RateLimited": ".errors",
+    "ServerError": ".errors",
+    "TemporarilyBlocked": ".errors",
+    "TransportError": ".errors",
+    "UnexpectedStatus": ".errors",
+    "UpbitAPIError": ".errors",
+    "UpbitClientError": ".errors",
+    "unwrap": ".errors",
+    "PacedTransport": ".pacing",
+    "KeyBlocked": ".ratelimit",
+    "BatchResult": ".results",
+    "ErrorInfo": ".results",
+    "FailureReason": ".results",
+    "NotSentOrder": ".results",
+    "OrderRef": ".results",
+    "UnconfirmedOrder": ".results",
+}
+
+
+def _load(name: str) -> object:
+    """The export ``name``, imported from its module on first use and kept as a module attribute.
+
+    A submodule's name (``upbit_cancel.batch``) imports that submodule, as the eager package used
+    to as a side effect. Anything else is an ``AttributeError``, as for any module, so ``hasattr``
+    and ``from upbit_cancel import nothing`` behave as usual.
+    """
+    home = _HOMES.get(name)
+    if home is not None:
+        value: object = getattr(importlib.import_module(home, __name__), name)
+        globals()[name] = value  # later uses are plain attribute lookups, no second call
+        return value
+    if name.isidentifier() and not name.startswith("_"):
+        try:
+            return importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise  # the submodule exists but something it imports is missing
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+# Hidden from type checkers: with a module ``__getattr__`` in sight, mypy would accept any name at all.
+if not TYPE_CHECKING:
+    __getattr__ = _load
