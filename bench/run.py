@@ -601,15 +601,6 @@ def bench_scaling(counts: list[int]) -> None:
 # --- 4. cold import ----------------------------------------------------------------------------------
 
 
-def _import_time(statement: str, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", statement], check=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def bench_import(repeats: int) -> None:
     """Start-up as a user who pip-installed the wheel sees it: with bytecode caches, as pip writes them.
 
