@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
@@ -128,3 +129,11 @@ def test_unwrap_raises_a_typed_api_error_on_an_error_answer() -> None:
     assert isinstance(caught.value, UpbitAPIError)
     assert (caught.value.status, caught.value.name) == (401, "jwt_verification")
     assert OTHER_SECRET not in str(caught.value)
+
+
+def test_clients_from_connect_share_one_verifying_tls_context_unless_told_otherwise() -> None:
+    first, second = connect(environ=KEYS), connect(environ=KEYS)
+    context = first._verify_ssl  # what the generated Client hands httpx as ``verify``
+    assert isinstance(context, ssl.SSLContext) and context is second._verify_ssl
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert connect(environ=KEYS, httpx_args={"verify": False})._verify_ssl is False
