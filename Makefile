@@ -8,6 +8,13 @@ GENERATED := generated/upbit_client
 SOURCES := auth_plugin cancel sandbox runtime tests tools bench
 # ruff must be on PATH for the generator's post hooks.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# Python may cache bytecode (__pycache__/, ignored by git) even where the environment says not to:
+# the tests start the sandbox, the CLI, the generator and mypy in hundreds of fresh interpreters, and
+# each would otherwise compile the project's packages from source again (0.5 s or more every time).
+unexport PYTHONDONTWRITEBYTECODE
+# The test suite runs on this many pytest-xdist workers: the machines have 2 cores, and much of the
+# suite waits (loopback timeouts, paced seconds, subprocesses). PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 3
 
 .PHONY: help generate check-generated lint format typecheck test pytest demo bench cassettes dist clean
 
@@ -52,8 +59,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy runtime/upbit_client_runtime tools/spec_rules.py
 	$(BIN)/mypy $(GENERATED)
 
+# --dist loadgroup: tests/conftest.py keeps the modules that share an expensive fixture on one worker.
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 test: lint typecheck check-generated pytest
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import ssl
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +23,22 @@ from upbit_auth import UpbitAuth
 from upbit_cancel.ratelimit import reset_limiters
 from upbit_client import Client
 from upbit_sandbox import SandboxExchange
+
+
+def _trust_the_system_ca_directory() -> None:
+    """No test speaks TLS (every server here is plain HTTP on loopback), yet every httpx client builds an
+    SSL context, and with ``SSL_CERT_FILE`` set it parses that whole CA bundle: ~50 ms of CPU for each of
+    the hundreds of clients of a run (the CLI's processes included, which inherit this environment).
+    A CA directory (``SSL_CERT_DIR``, which httpx honours next; the system's own by default) is read
+    only when a certificate is verified, so the tests keep a verifying context and skip the parsing.
+    """
+    capath = os.environ.get("SSL_CERT_DIR") or ssl.get_default_verify_paths().capath
+    if capath and os.path.isdir(capath):
+        os.environ.pop("SSL_CERT_FILE", None)
+        os.environ["SSL_CERT_DIR"] = capath
+
+
+_trust_the_system_ca_directory()
 
 OK_BODY = {"success": {"count": 0, "orders": []}, "failed": {"count": 0, "orders": []}}
 
@@ -42,6 +64,36 @@ def fresh_limiters() -> Iterator[None]:
     reset_limiters()
     yield
     reset_limiters()
+
+
+@dataclass(frozen=True)
+class Mypy:
+    """``mypy --strict`` with one cache for the whole test run (see the ``mypy`` fixture)."""
+
+    cache: Path
+    lock: Path
+
+    def strict(self, *arguments: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(self.cache), *arguments]
+        with self.lock.open("w") as turn:
+            fcntl.flock(turn, fcntl.LOCK_EX)  # released when the file closes
+            return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.fixture(scope="session")
+def mypy(tmp_path_factory: pytest.TempPathFactory) -> Mypy:
+    """The test run's ``mypy --strict``: one cache, made fresh for the run and shared by the xdist workers.
+
+    Most of a cold run is spent on typeshed, httpx and attrs; each later run checks only what it brings.
+    mypy keeps a module's errors with it in the cache and reports them again, so sharing cannot hide one.
+    The runs take turns (a file lock): concurrent mypy processes are not promised a consistent cache.
+    """
+    run_folder = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run_folder = run_folder.parent  # above each worker's own basetemp: the same for every worker
+    cache = run_folder / "mypy-cache"
+    cache.mkdir(exist_ok=True)
+    return Mypy(cache, run_folder / "mypy-cache.lock")
 
 
 @pytest.fixture
@@ -110,3 +162,39 @@ def new_exchange(count: int) -> tuple[SandboxExchange, list[str]]:
 
 def json_body(request: httpx.Request) -> object:
     return json.loads(request.content) if request.content else None
+
+
+# --- scheduling on pytest-xdist workers (``make test`` runs the suite on two) -----------------------
+
+ONE_WORKER_MODULES = frozenset(
+    {
+        "tests/test_examples.py",  # one sandbox process serves every block, in document order
+        "tests/test_golden.py",  # two generated clients, type-checked with one worker's mypy cache
+        "tests/test_packaging.py",  # the wheels, built once
+        "tests/test_spec_rules.py",  # one generated client
+    }
+)
+"""Modules whose tests share an expensive module fixture: each runs whole on one worker."""
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup``: the ``ONE_WORKER_MODULES`` stay together, every other test goes out on its own.
+
+    xdist's own loadgroup reads the groups from node ids it rewrites, which pytest 9 no longer lets it
+    do (the groups were silently ignored), so the grouping is done here from the module's path.
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class OneWorkerModules(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER_MODULES else nodeid
+
+    return OneWorkerModules(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` run first, so that no worker is handed one of them at the end of the run."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -335,12 +335,19 @@ class FaultServer:
         self.stop()
 
 
+_HELD_PORTS: list[socket.socket] = []
+
+
 def refused_url() -> str:
-    """A loopback URL nothing listens on: connecting to it is refused at once."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        port = probe.getsockname()[1]
-    return f"http://{LOOPBACK}:{port}"
+    """A loopback URL nothing listens on: connecting to it is refused at once.
+
+    The port stays bound (never listening) until the test process ends: a port let go could be handed
+    to a server another test starts meanwhile, in this process or another worker's.
+    """
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.bind((LOOPBACK, 0))
+    _HELD_PORTS.append(probe)
+    return f"http://{LOOPBACK}:{probe.getsockname()[1]}"
 
 
 # --- assertions on batch results ---------------------------------------------------------------

@@ -422,7 +422,8 @@ def test_timeout_total_bounds_the_batch(mode: str) -> None:
     exchange.faults.extend(slow_refusals)
     started = time.monotonic()
     result = run(mode, exchange, uuids=ids, timeout_total=0.15, max_tries=1000)
-    assert time.monotonic() - started < 1.0
+    # Without the budget the 1,000 slow refusals would take 20 s; the rest of the bound is for a loaded machine.
+    assert time.monotonic() - started < 2.0
     # The chunk being retried is unconfirmed; the chunks whose turn never came were never sent.
     assert len(result.unconfirmed) + len(result.not_sent) == len(ids)
     if mode == "sync":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -548,11 +547,8 @@ def test_end_to_end_wrong_secret_exits_3(sandbox: tuple[Any, str]) -> None:
 
 
 def test_end_to_end_unreachable_exits_3() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
     done = run_installed(
-        "--uuid", "x", "--server-url", f"http://127.0.0.1:{closed_port}", "--timeout", "3",
+        "--uuid", "x", "--server-url", faults.refused_url(), "--timeout", "3",
         access_key="k", secret_key="s-RECOGNISABLE",
     )  # fmt: skip
     assert done.returncode == 3, done.stdout + done.stderr

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import Mypy
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -107,12 +109,9 @@ def test_shell_example_runs_against_the_sandbox(block: Block, sandbox_env: dict[
     assert done.returncode == 0, f"{block.name} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
 
 
-def test_python_examples_pass_mypy_strict_as_a_consumer_would(tmp_path: Path) -> None:
+def test_python_examples_pass_mypy_strict_as_a_consumer_would(tmp_path: Path, mypy: Mypy) -> None:
     for number, block in enumerate(PYTHON):
         (tmp_path / f"example_{number}.py").write_text(f"# {block.name}\n{block.code}", encoding="utf-8")
     env = dict(os.environ, MYPYPATH=os.pathsep.join(str(ROOT / root) for root in SOURCE_ROOTS))
-    done = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull, "."],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    done = mypy.strict(".", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -26,11 +26,16 @@ VALUES: list[object] = [
 BASES = ["http://h", "http://h:81/sub", "http://h/sub/", "https://h/a%20b/", "http://[::1]:8000"]
 
 
+def url_builder(**client_args: Any) -> httpx.Client:
+    """A client that only builds requests: nothing is sent, so a MockTransport spares loading the CA bundle."""
+    return httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(500)), **client_args)
+
+
 @pytest.mark.parametrize("base", BASES)
 @pytest.mark.parametrize("key", ["k", "uuids[]", "a b", "ü"])
 @pytest.mark.parametrize("value", VALUES, ids=repr)
 def test_same_url_as_httpx_params(base: str, key: str, value: object) -> None:
-    with httpx.Client(base_url=base) as client:
+    with url_builder(base_url=base) as client:
         kwargs: dict[str, Any] = {"method": "delete", "url": "/v1/orders/uuids", "params": {key: value, "z": "1"}}
         fast = prepare_request(client, kwargs)
         assert "params" not in fast
@@ -39,7 +44,7 @@ def test_same_url_as_httpx_params(base: str, key: str, value: object) -> None:
 
 
 def test_no_params_no_question_mark() -> None:
-    with httpx.Client(base_url="http://h") as client:
+    with url_builder(base_url="http://h") as client:
         kwargs: dict[str, Any] = {"method": "delete", "url": "/v1/x", "params": {}}
         assert prepare_request(client, kwargs)["url"] == "http://h/v1/x"
 
@@ -54,7 +59,7 @@ def test_no_params_no_question_mark() -> None:
     ],
 )
 def test_falls_back_to_httpx(client_args: dict[str, Any], params: dict[str, object]) -> None:
-    with httpx.Client(**client_args) as client:
+    with url_builder(**client_args) as client:
         kwargs: dict[str, Any] = {"method": "delete", "url": "/v1/x", "params": params}
         assert prepare_request(client, kwargs) is kwargs
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import importlib
 import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import Mypy
 from tests.generation_support import ROOT, SPECS, generate_package, import_generated, run_generate
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_auth import UpbitAuth
@@ -25,16 +24,6 @@ from upbit_sandbox import SandboxExchange, running_server
 GOLDEN = "golden_client"
 OPEN_ORDERS = "open_orders_client"
 U1 = "6c1eac69-b9bc-4fbf-9982-e9c4641c453f"
-
-
-def mypy_strict(folder: Path, package: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(folder / ".mypy_cache"), package],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +45,8 @@ def sandbox_client(folder: Path, package: str) -> tuple[Any, SandboxExchange]:
     return client, exchange
 
 
-def test_the_golden_client_passes_mypy_strict(golden: Path) -> None:
-    result = mypy_strict(golden, GOLDEN)
+def test_the_golden_client_passes_mypy_strict(golden: Path, mypy: Mypy) -> None:
+    result = mypy.strict(GOLDEN, cwd=golden)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -155,8 +144,10 @@ def open_orders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield folder
 
 
-def test_adding_open_orders_to_the_spec_generates_a_client_that_passes_mypy_strict(open_orders: Path) -> None:
-    result = mypy_strict(open_orders, OPEN_ORDERS)
+def test_adding_open_orders_to_the_spec_generates_a_client_that_passes_mypy_strict(
+    open_orders: Path, mypy: Mypy
+) -> None:
+    result = mypy.strict(OPEN_ORDERS, cwd=open_orders)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -16,9 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import Mypy
+
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
-SKIP_IN_COPY = {".git", ".venv", "dist", "build", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis"}
+SKIP_IN_COPY = {
+    ".git", ".venv", "dist", "build", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis"
+}  # fmt: skip
 
 CONSUMER = """\
 from upbit_auth import UpbitAuth
@@ -83,7 +87,7 @@ def wheels(tree: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pa
 
 
 def test_wheels_install_into_a_fresh_venv_with_version_commands_and_types(
-    wheels: dict[str, Path], tmp_path: Path
+    wheels: dict[str, Path], tmp_path: Path, mypy: Mypy
 ) -> None:
     venv = tmp_path / "venv"
     # No pip inside (ensurepip is slow): this interpreter's pip installs into it.
@@ -104,11 +108,7 @@ def test_wheels_install_into_a_fresh_venv_with_version_commands_and_types(
     consumer.parent.mkdir()
     consumer.write_text(CONSUMER, encoding="utf-8")
     env_free = {name: value for name, value in os.environ.items() if name != "MYPYPATH"}
-    checked = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull,
-         "--python-executable", str(python), "app.py"],
-        cwd=consumer.parent, env=env_free, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    checked = mypy.strict("--python-executable", str(python), "app.py", cwd=consumer.parent, env=env_free)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 

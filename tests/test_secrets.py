@@ -194,6 +194,7 @@ def test_cassettes_hold_no_secret_and_no_token() -> None:
         assert JWT.search(text) is None, f"{path} holds a signed token"
 
 
+@pytest.mark.slow
 def test_bench_quick_output_has_no_secret() -> None:
     bench = ROOT / "bench" / "run.py"
     assert bench.exists()
