@@ -686,9 +686,9 @@ def main() -> int:
         bench_offsets([0.3], [0.0], runs=1, modes=("async",))
         bench_simulated([0.3], [0.0], runs=3)
         bench_processes([2], per_process=100, runs=1, only_store=True)
-        bench_store_cost(calls=200)
-        bench_scaling([20, 200, 400])
-        bench_import(repeats=2)
+        bench_store_cost(calls=100)
+        bench_scaling([20, 200])
+        bench_import(repeats=1)
     else:
         bench_overhead(rounds=15, per_round=200)
         bench_offsets([-0.7, -0.3, 0.0, 0.3, 0.7], [0.0, 0.020], runs=args.runs)
