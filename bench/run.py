@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import math
@@ -51,6 +52,18 @@ from upbit_client.api.order import cancel_orders_by_ids
 from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_uuid
 
 
+def _die_with_this_process() -> None:
+    """``preexec_fn`` for every helper process: the kernel stops it when the bench goes away.
+
+    A bench killed from outside (a test's timeout, Ctrl-C) must not leave a sandbox, a redis-server
+    or the real-time stall meter running on the machine. Linux only (``prctl(PR_SET_PDEATHSIG)``).
+    """
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
 def _line(label: str, value: str) -> None:
     print(f"  {label:<58} {value}")
 
@@ -70,6 +83,7 @@ def _sandbox(
         ],
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=_die_with_this_process,
     )
     try:
         assert server.stdout is not None
@@ -255,7 +269,9 @@ class StallMeter:
         import tempfile
 
         self._file = Path(tempfile.mkstemp(prefix="bench-stalls-")[1])
-        self._process = subprocess.Popen([sys.executable, "-c", _STALL_METER, str(self._file)])
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _STALL_METER, str(self._file)], preexec_fn=_die_with_this_process
+        )
 
     def stalled(self, start: float, end: float) -> float:
         """Seconds of stall inside ``[start, end]`` (local clock)."""
@@ -421,6 +437,7 @@ def _redis() -> Iterator[str | None]:
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=_die_with_this_process,
     )
     url = f"redis://127.0.0.1:{port}/0"
     try:
@@ -475,7 +492,14 @@ def bench_processes(counts: list[int], per_process: int, runs: int, *, only_stor
                         command += ["--store", store]
                     env = {k: v for k, v in os.environ.items() if k != "UPBIT_RATE_LIMIT_STORE"}
                     workers = [
-                        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+                        subprocess.Popen(
+                            command,
+                            stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE,
+                            text=True,
+                            env=env,
+                            preexec_fn=_die_with_this_process,
+                        )
                         for _ in range(count)
                     ]
                     time.sleep(1.5)  # let every worker import before the first start time
