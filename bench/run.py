@@ -155,7 +155,8 @@ def bench_overhead(rounds: int, per_round: int) -> float:
     _line("raw httpx.Client + inline signing, per request", f"{raw_per * 1e6:8.0f} us")
     _line("SDK: generated call + UpbitAuth, per request", f"{sdk_per * 1e6:8.0f} us")
     _line("ratio SDK / raw (median of paired rounds; target <= 1.05)", f"{ratio:8.3f}x")
-    # The client's own CPU time: what the SDK adds, without the server's time or the machine's stalls.
+    # The client's own CPU time: what the SDK adds, without the time spent waiting for the server (a stall of
+    # the machine while the client runs still counts: a virtual machine's guest cannot tell it apart).
     _line(
         "client CPU per request: raw / SDK",
         f"{statistics.median(raw_cpu) / per_round * 1e6:5.0f} us / "
