@@ -164,12 +164,12 @@ def json_body(request: httpx.Request) -> object:
     return json.loads(request.content) if request.content else None
 
 
-# --- scheduling on pytest-xdist workers (``make test`` runs the suite on two) -----------------------
+# --- scheduling on pytest-xdist workers (``make test`` runs the suite on three) ---------------------
 
 ONE_WORKER_MODULES = frozenset(
     {
         "tests/test_examples.py",  # one sandbox process serves every block, in document order
-        "tests/test_golden.py",  # two generated clients, type-checked with one worker's mypy cache
+        "tests/test_golden.py",  # two generated clients, each generated once
         "tests/test_packaging.py",  # the wheels, built once
         "tests/test_spec_rules.py",  # one generated client
     }
