@@ -424,34 +424,50 @@ def bench_simulated(offsets: list[float], round_trips: list[float], runs: int) -
 
 @contextmanager
 def _redis() -> Iterator[str | None]:
-    """A throwaway redis-server on a free loopback port, or None if the Debian package is not installed."""
+    """A throwaway redis-server on a free loopback port, or None if the Debian package is not installed.
+
+    A port picked free can be taken by another process before redis-server binds it (the test suite
+    starts many servers at once): each attempt checks that the server answering is the one started
+    (its process id), with socket timeouts, so the bench never talks to a stranger or hangs on one.
+    """
     binary = shutil.which("redis-server")
     if binary is None:
         yield None
         return
     import redis
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_this_process,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        for _ in range(500):
+    for _ in range(5):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_this_process,
+        )
+        url = f"redis://127.0.0.1:{port}/0"
+        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        deadline = time.monotonic() + 10
+        ours = False
+        while server.poll() is None and time.monotonic() < deadline and not ours:
             try:
-                redis.Redis.from_url(url).ping()
-                break
-            except redis.RedisError:
+                ours = int(client.info("server")["process_id"]) == server.pid
+                if not ours:
+                    break  # another redis-server holds the port
+            except (redis.RedisError, KeyError, ValueError):
                 time.sleep(0.02)
-        yield url
-    finally:
-        server.terminate()
+        client.close()
+        if ours:
+            try:
+                yield url
+            finally:
+                server.terminate()
+                server.wait(timeout=10)
+            return
+        server.kill()
         server.wait(timeout=10)
+    raise SystemExit("bench: redis-server did not start on a free loopback port in 5 attempts")
 
 
 def worker(url: str, store: str | None) -> int:
@@ -471,6 +487,21 @@ def worker(url: str, store: str | None) -> int:
     return 0
 
 
+def _answer_of(process: subprocess.Popen[str], workers: list[subprocess.Popen[str]]) -> dict[str, Any]:
+    """The next JSON line of a ``--worker``; a worker that dies or stays silent stops the bench (never hangs it)."""
+    import select
+
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], 120.0)
+    line = process.stdout.readline() if ready else ""
+    if not line:
+        for other in workers:
+            other.kill()
+        raise SystemExit(f"bench: a --worker process {'exited' if ready else 'gave no answer in 120 s'}")
+    answer: dict[str, Any] = json.loads(line)
+    return answer
+
+
 def bench_processes(counts: list[int], per_process: int, runs: int, *, only_store: bool = False) -> None:
     print(f"\n5. {counts} processes x {per_process} orders on one account at once ({runs} runs per cell;")
     print("   floor: to the exchange's next second + whole seconds the chunks need at 30/s;")
@@ -487,7 +518,7 @@ def bench_processes(counts: list[int], per_process: int, runs: int, *, only_stor
                     if store is not None:
                         import redis
 
-                        redis.Redis.from_url(store).flushall()
+                        redis.Redis.from_url(store, socket_timeout=5, socket_connect_timeout=5).flushall()
                     command = [sys.executable, __file__, "--worker", url]
                     if store is not None:
                         command += ["--store", store]
@@ -518,8 +549,7 @@ def bench_processes(counts: list[int], per_process: int, runs: int, *, only_stor
                             process.stdin.flush()
                         answers = []
                         for process in workers:
-                            assert process.stdout is not None
-                            answers.append(json.loads(process.stdout.readline()))
+                            answers.append(_answer_of(process, workers))
                         windows = math.ceil(count * chunks_each / 30) - 1
                         floor = (math.floor(start) + 1 - start) + (windows - 1) if windows else 0.0
                         limited.append(sum(a["429"] for a in answers))
