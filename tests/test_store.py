@@ -84,12 +84,17 @@ def test_two_processes_with_the_phase_known_share_one_budget_per_exchange_window
     assert len(take_all(second)) + len(take_all(first)) == PER_SECOND
 
 
-def test_a_request_in_flight_holds_the_next_exchange_window_until_its_answer_names_its_own(redis_url: str) -> None:
+def a_window_sent_by_one_of_two_processes(redis_url: str) -> tuple[FakeClock, RateLimiter, RateLimiter, list[Permit]]:
+    """(clock, first, second, permits): the phase known, ``first`` spent a whole exchange window at x.7."""
     clock = FakeClock(start=999_999.4)
     first, second = process(redis_url, clock), process(redis_url, clock)
     learn_phase(first, clock)
     clock.now = 1_000_000.7
-    held_up = take_all(first)
+    return clock, first, second, take_all(first)
+
+
+def test_a_request_in_flight_holds_the_next_exchange_window_until_its_answer_names_its_own(redis_url: str) -> None:
+    clock, first, second, held_up = a_window_sent_by_one_of_two_processes(redis_url)
     assert len(held_up) == PER_SECOND
     # The next window opened and no answer came back yet: they may land in it, so nobody sends.
     clock.now = 1_000_001.5
@@ -100,11 +105,7 @@ def test_a_request_in_flight_holds_the_next_exchange_window_until_its_answer_nam
 
 
 def test_an_answer_dated_in_a_later_window_than_charged_moves_its_charge_there(redis_url: str) -> None:
-    clock = FakeClock(start=999_999.4)
-    first, second = process(redis_url, clock), process(redis_url, clock)
-    learn_phase(first, clock)
-    clock.now = 1_000_000.7
-    held_up = take_all(first)
+    clock, first, second, held_up = a_window_sent_by_one_of_two_processes(redis_url)
     clock.now = 1_000_002.9
     # Held up on the way for two windows (none of those charged): counted in the window its Date names.
     answer(first, held_up, exchange_second(1_000_002.9))
@@ -373,3 +374,10 @@ def test_a_store_that_comes_back_is_shared_again_after_the_pause_with_one_warnin
     assert limiter.store is not None
     assert len(shared) == PER_SECOND
     assert take_all(other) == []  # the budget is one again: what this process took counts for the other
+
+
+def test_a_permit_given_back_unsent_gives_back_its_store_charges(redis_url: str) -> None:
+    clock, first, second, unsent = a_window_sent_by_one_of_two_processes(redis_url)
+    for permit in unsent:
+        first.cancel(permit)
+    assert len(take_all(second)) == PER_SECOND

@@ -347,18 +347,21 @@ class RateLimiter:
             return max(_BASE_MARGIN, math.floor(now + lo) + 1 - lo - now), None
         return max(_BASE_MARGIN, math.floor(now) + 1 - now), None
 
-    def _settle_shared(self, permit: Permit, now: float, date: float | None) -> None:
+    def _settle_shared(self, permit: Permit, now: float, date: float | None, *, sent: bool = True) -> None:
         """The answer to ``permit`` (at ``now``; ``date`` its exchange second, if any) settles its store charge.
 
-        Dated, with windows charged: the window the ``Date`` names keeps the charge (and is charged if
-        it was not), the others give it back. Otherwise the request arrived no later than its answer:
-        windows (local seconds) that opened after ``now`` give it back.
+        Never sent: every charge is given back. Dated, with windows charged: the window the ``Date``
+        names keeps the charge (and is charged if it was not), the others give it back. Otherwise the
+        request arrived no later than its answer: windows (local seconds) that opened after ``now``
+        give it back.
         """
         charged, permit.charged = permit.charged, None
         if charged is None or self._shared is None:
             return
         exchange_windows, numbers = charged
-        if exchange_windows and date is not None:
+        if not sent:
+            give_back, take = numbers, []
+        elif exchange_windows and date is not None:
             landed = math.floor(date)
             give_back = [n for n in numbers if n != landed]
             take = [] if landed in numbers else [landed]
@@ -524,13 +527,7 @@ class RateLimiter:
             self._in_flight -= 1
             with contextlib.suppress(ValueError):
                 self._sends.remove(permit)
-            if permit.charged is not None and self._shared is not None:
-                windows, numbers = permit.charged
-                permit.charged = None
-                try:
-                    self._shared.settle(windows, numbers, [])
-                except StoreUnavailable as error:
-                    self._store_failed(error)
+            self._settle_shared(permit, self._clock(), None, sent=False)
 
     def block(self, seconds: float | None, reason: str) -> float:
         """A 418: send nothing with this key (every group) for ``seconds`` (None: ``DEFAULT_BLOCK_SECONDS``).
