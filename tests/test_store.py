@@ -377,7 +377,7 @@ def test_a_store_that_comes_back_is_shared_again_after_the_pause_with_one_warnin
 
 
 def test_a_permit_given_back_unsent_gives_back_its_store_charges(redis_url: str) -> None:
-    clock, first, second, unsent = a_window_sent_by_one_of_two_processes(redis_url)
+    _, first, second, unsent = a_window_sent_by_one_of_two_processes(redis_url)
     for permit in unsent:
         first.cancel(permit)
     assert len(take_all(second)) == PER_SECOND
