@@ -32,7 +32,7 @@ SCALAR_KEYS |= {"x-pattern-description"}
 ARRAY_KEYS = {"type", "items", "minItems", "maxItems", "uniqueItems", "nullable", "default", "description", "title"}
 ARRAY_KEYS |= {"example", "deprecated"}
 OPERATION_EXTENSIONS = {"x-exactly-one-of", "x-rate-limit"}
-RATE_LIMIT_KEYS = {"group", "per_second", "scope"}
+RATE_LIMIT_KEYS = {"group", "per_second", "window_seconds", "scope"}
 FORMATS = {"string": {"uuid", "date-time", "date"}, "integer": {"int32", "int64"}, "number": {"float", "double"}}
 TYPES = {"string", "integer", "number", "boolean"}
 LOCATIONS = {"query", "path", "header"}
@@ -282,8 +282,13 @@ def operation_record(
         _unknown(set(limit), RATE_LIMIT_KEYS, "x-rate-limit", f"{location}.x-rate-limit")
         if not isinstance(limit.get("group"), str) or not isinstance(limit.get("per_second"), int):
             raise SpecError(f"{location}.x-rate-limit", "needs a string group and an integer per_second")
-        scope = limit.get("scope", "account")
-        rate_limit = RateLimit(group=limit["group"], per_second=limit["per_second"], scope=scope)
+        window = limit.get("window_seconds", 1)
+        if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+            raise SpecError(
+                f"{location}.x-rate-limit", f"window_seconds must be a whole number >= 1; given: {window!r}"
+            )
+        scope = limit.get("scope", "pocket")
+        rate_limit = RateLimit(group=limit["group"], per_second=limit["per_second"], scope=scope, window_seconds=window)
     error_names: dict[int, tuple[str, ...]] = {}
     success_status, success_example = 200, None
     for status, response in sorted((operation.get("responses") or {}).items(), key=lambda item: str(item[0])):

@@ -195,11 +195,17 @@ class ParameterRule:
 
 @define(frozen=True)
 class RateLimit:
-    """The operation's rate-limit group and its budget per whole-second window (``x-rate-limit``)."""
+    """The operation's rate-limit group and its budget per window (``x-rate-limit``).
+
+    ``per_second`` requests may arrive in one window of ``window_seconds`` whole seconds of the
+    exchange's clock (1 for every group but ``order-cancel-all``: one request per 2 s). ``scope`` is
+    who shares the budget: ``pocket``, every API key issued for one pocket of the account.
+    """
 
     group: str
     per_second: int
-    scope: str = "account"
+    scope: str = "pocket"
+    window_seconds: int = 1
 
 
 @define(frozen=True)
