@@ -31,7 +31,7 @@ SCALAR_KEYS |= {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "m
 SCALAR_KEYS |= {"x-pattern-description"}
 ARRAY_KEYS = {"type", "items", "minItems", "maxItems", "uniqueItems", "nullable", "default", "description", "title"}
 ARRAY_KEYS |= {"example", "deprecated"}
-OPERATION_EXTENSIONS = {"x-exactly-one-of", "x-rate-limit"}
+OPERATION_EXTENSIONS = {"x-exactly-one-of", "x-at-most-one-of", "x-rate-limit"}
 RATE_LIMIT_KEYS = {"group", "per_second", "window_seconds", "scope"}
 FORMATS = {"string": {"uuid", "date-time", "date"}, "integer": {"int32", "int64"}, "number": {"float", "double"}}
 TYPES = {"string", "integer", "number", "boolean"}
@@ -249,6 +249,21 @@ def _check_default(rule: ParameterRule, schema: Mapping[str, Any], what: str, lo
         raise SpecError(location, f"default {schema['default']!r} of {what} breaks its own rules: {exc}") from None
 
 
+def _groups(
+    operation: Mapping[str, Any], keyword: str, by_wire: Mapping[str, str], location: str
+) -> tuple[tuple[str, ...], ...]:
+    """The parameter groups of ``x-exactly-one-of`` or ``x-at-most-one-of``, by their Python names."""
+    groups = []
+    for group in operation.get(keyword, []):
+        if not isinstance(group, list) or len(group) < 2:
+            raise SpecError(f"{location}.{keyword}", f"each group must list two or more parameters; given: {group!r}")
+        missing = [name for name in group if name not in by_wire]
+        if missing:
+            raise SpecError(f"{location}.{keyword}", f"names no parameter {missing}")
+        groups.append(tuple(by_wire[name] for name in group))
+    return tuple(groups)
+
+
 def operation_record(
     document: Mapping[str, Any],
     path: str,
@@ -270,12 +285,8 @@ def operation_record(
             raise SpecError(f"{location}.parameters[{index}]", f"the generator made no argument of {key}")
         rules.append(parameter_rule(parameter, python_name, f"{location}.parameters[{index}]"))
     by_wire = {rule.wire_name: rule.python_name for rule in rules}
-    groups = []
-    for group in operation.get("x-exactly-one-of", []):
-        missing = [name for name in group if name not in by_wire]
-        if missing:
-            raise SpecError(f"{location}.x-exactly-one-of", f"names no parameter {missing}")
-        groups.append(tuple(by_wire[name] for name in group))
+    groups = _groups(operation, "x-exactly-one-of", by_wire, location)
+    at_most = _groups(operation, "x-at-most-one-of", by_wire, location)
     rate_limit = None
     if "x-rate-limit" in operation:
         limit = operation["x-rate-limit"]
@@ -312,7 +323,8 @@ def operation_record(
         path=path,
         module=module,
         parameters=tuple(rules),
-        exactly_one_of=tuple(groups),
+        exactly_one_of=groups,
+        at_most_one_of=at_most,
         rate_limit=rate_limit,
         error_names=error_names,
         success_status=success_status,

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from .pacing import PacedTransport
     from .ratelimit import KeyBlocked
     from .results import BatchResult, ErrorInfo, FailureReason, NotSentOrder, OrderRef, UnconfirmedOrder
+    from .sweep import cancel_open_orders, cancel_open_orders_async
 
 # A library never configures logging: without a handler of the caller's, records go nowhere.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -74,6 +75,8 @@ __all__ = [
     "UpbitAPIError",
     "UpbitClientError",
     "__version__",
+    "cancel_open_orders",
+    "cancel_open_orders_async",
     "cancel_orders",
     "cancel_orders_async",
     "connect",
@@ -112,6 +115,8 @@ _HOMES = {
     "NotSentOrder": ".results",
     "OrderRef": ".results",
     "UnconfirmedOrder": ".results",
+    "cancel_open_orders": ".sweep",
+    "cancel_open_orders_async": ".sweep",
 }
 
 

@@ -51,9 +51,13 @@ class OrderRef:
     reason: FailureReason | None = None
     confirmed_by: ConfirmedBy | None = None
     state: str | None = None
+    side: str | None = None
+    """``bid`` or ``ask`` when known (``cancel_open_orders`` lists it); shown by ``to_dict`` only then."""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"uuid": self.uuid, "market": self.market, "identifier": self.identifier}
+        if self.side is not None:
+            data["side"] = self.side
         if self.reason is not None:
             data["reason"] = self.reason
         if self.confirmed_by == "lookup":
@@ -75,6 +79,10 @@ class ErrorInfo:
         return {"name": self.name, "message": self.message, "status": self.status}
 
 
+def _listed(market: str | None, side: str | None) -> dict[str, str]:
+    return {key: value for key, value in (("market", market), ("side", side)) if value is not None}
+
+
 @dataclass(frozen=True, slots=True)
 class UnconfirmedOrder:
     """An id we have no trustworthy answer for: it may or may not have been cancelled."""
@@ -82,10 +90,13 @@ class UnconfirmedOrder:
     id: str
     id_kind: IdKind
     error: ErrorInfo
+    market: str | None = None
+    side: str | None = None
+    """Market and side when known (``cancel_open_orders`` lists them); shown by ``to_dict`` only then."""
 
     def to_dict(self) -> dict[str, Any]:
         key = "uuid" if self.id_kind == "uuids" else "identifier"
-        return {key: self.id, "error": self.error.to_dict()}
+        return {key: self.id, **_listed(self.market, self.side), "error": self.error.to_dict()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +106,13 @@ class NotSentOrder:
     id: str
     id_kind: IdKind
     why: str
+    market: str | None = None
+    side: str | None = None
+    """Market and side when known (``cancel_open_orders`` lists them); shown by ``to_dict`` only then."""
 
     def to_dict(self) -> dict[str, Any]:
         key = "uuid" if self.id_kind == "uuids" else "identifier"
-        return {key: self.id, "why": self.why}
+        return {key: self.id, **_listed(self.market, self.side), "why": self.why}
 
 
 @dataclass(slots=True)
@@ -122,6 +136,8 @@ class BatchResult:
     """Set when the exchange answered 418 (temporary block): no request was sent after it."""
     interrupted: bool = False
     """True when the batch was stopped by Ctrl-C, SIGTERM or task cancellation before it finished."""
+    listings_sent: int = 0
+    """Open-order listings (``GET /v1/orders/open``) sent by ``cancel_open_orders``, retries included."""
 
     @property
     def all_cancelled(self) -> bool:

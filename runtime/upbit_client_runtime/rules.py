@@ -219,6 +219,8 @@ class Operation:
     parameters: tuple[ParameterRule, ...] = ()
     exactly_one_of: tuple[tuple[str, ...], ...] = ()
     rate_limit: RateLimit | None = None
+    at_most_one_of: tuple[tuple[str, ...], ...] = ()
+    """Groups of parameters of which at most one may be given (``x-at-most-one-of``)."""
     error_names: Mapping[int, tuple[str, ...]] = field(factory=dict)
     success_status: int = 200
     success_example: object = None
@@ -275,6 +277,7 @@ def check_query(
     rules: Sequence[ParameterRule],
     exactly_one_of: Sequence[Sequence[str]],
     values: Mapping[str, object],
+    at_most_one_of: Sequence[Sequence[str]] = (),
 ) -> None:
     """Raise ``InvalidRequest`` for the first rule of the document that ``values`` break.
 
@@ -303,6 +306,13 @@ def check_query(
             wire_names = " and ".join(by_python_name.get(name, name) for name in group)
             what = "neither" if not present else "both: " + ", ".join(by_python_name.get(n, n) for n in present)
             raise InvalidRequest(wire_names, "x-exactly-one-of", what, "exactly one of these must be given")
+    for group in at_most_one_of:
+        present = [name for name in group if name in given]
+        if len(present) > 1:
+            by_python_name = {rule.python_name: rule.wire_name for rule in rules}
+            wire_names = " and ".join(by_python_name.get(name, name) for name in group)
+            what = "both: " + ", ".join(by_python_name.get(n, n) for n in present)
+            raise InvalidRequest(wire_names, "x-at-most-one-of", what, "at most one of these may be given")
 
 
 def check_request(operation: Operation, values: Mapping[str, object], unset: object = None) -> None:
@@ -311,7 +321,7 @@ def check_request(operation: Operation, values: Mapping[str, object], unset: obj
     A value that ``is unset`` (the generated package's ``UNSET``) counts as not given.
     """
     given = values if unset is None else {name: value for name, value in values.items() if value is not unset}
-    check_query(operation.parameters, operation.exactly_one_of, given)
+    check_query(operation.parameters, operation.exactly_one_of, given, operation.at_most_one_of)
 
 
 def check_wire(

@@ -12,6 +12,7 @@ and ``server.py`` (loopback HTTP server) feed it raw requests through ``SandboxE
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import re
@@ -31,6 +32,7 @@ from upbit_client.errors import InvalidRequest
 from upbit_client.registry import OPERATIONS
 from upbit_client.rules import Operation, check_wire
 
+from . import book
 from .clock import ExchangeClock, http_date
 
 if TYPE_CHECKING:
@@ -38,6 +40,12 @@ if TYPE_CHECKING:
 
 OrderState = Literal["wait", "watch", "done", "cancel"]
 """Upbit's order states: ``wait`` / ``watch`` open, ``done`` filled, ``cancel`` cancelled."""
+OrderSide = Literal["bid", "ask"]
+"""``bid`` buys, ``ask`` sells."""
+OPEN_STATES: Final = frozenset({"wait", "watch"})
+"""The states an order can still be cancelled in (``watch``: reserved; the uuid cancel takes it, Upbit's
+filter-based batch cancel does not)."""
+_KST: Final = datetime.timezone(datetime.timedelta(hours=9))
 UnknownOrderFields = Literal["null", "absent"]
 """How the cancel answer lists an id naming no order: ``null`` sends ``"market": null`` (and ``"uuid": null`` for an
 unknown identifier), ``absent`` leaves those fields out. Upbit documents every field of the answer as optional."""
@@ -88,6 +96,9 @@ class Order:
     market: str
     identifier: str | None
     state: OrderState
+    side: OrderSide = "bid"
+    created_at: float = 0.0
+    """Creation time, epoch seconds of the exchange's clock."""
 
     def to_result(self) -> dict[str, Any]:
         """The order as Upbit lists it under ``success`` or ``failed``."""
@@ -97,12 +108,12 @@ class Order:
         """The order as ``GET /v1/orders/uuids`` lists it (the fields the SDK reads, plus fixed demo values)."""
         return {
             "uuid": self.uuid,
-            "side": "bid",
+            "side": self.side,
             "ord_type": "limit",
             "price": "1000",
             "state": self.state,
             "market": self.market,
-            "created_at": "2024-12-11T10:00:00+09:00",
+            "created_at": datetime.datetime.fromtimestamp(self.created_at, _KST).isoformat(timespec="milliseconds"),
             "volume": "1.0",
             "remaining_volume": "0.0" if self.state == "done" else "1.0",
             "reserved_fee": "0.5",
@@ -229,12 +240,16 @@ class SandboxExchange:
         self._uuid_by_identifier: dict[str, str] = {}
         self._used_nonces: dict[str, set[str]] = {}
         self._windows: dict[tuple[str, str], _Window] = {}
+        self.suspended_markets: set[str] = set()
+        """Markets whose orders cannot be cancelled now (a suspension): a cancel lists them under ``failed``."""
         self._log: list[RequestRecord] = []
         # Literal paths before templated ones, so /v1/orders/uuids is never taken for /v1/orders/{id}.
         self._routes = sorted(
             ((_route(operation.path), operation) for operation in (operations or OPERATIONS).values()),
             key=lambda route: len(route[0][1]),
         )
+        # Groups other than the endpoint's keep the spec's own budget and window (order-cancel-all: 1 per 2 s).
+        self._group_limits = book.group_limits(operations or OPERATIONS, RATE_LIMIT_GROUP)
 
     # --- the order book -------------------------------------------------------------------------------
 
@@ -249,9 +264,15 @@ class SandboxExchange:
         market: str = "KRW-BTC",
         identifier: str | None = None,
         state: OrderState = "wait",
+        side: OrderSide = "bid",
+        created_at: float | None = None,
     ) -> Order:
-        """Put an order in the book (a random uuid if none is given); uuids and identifiers must be unique."""
-        order = Order(uuid=uuid_ or str(uuid.uuid4()), market=market, identifier=identifier, state=state)
+        """Put an order in the book (a random uuid if none is given); uuids and identifiers must be unique.
+
+        ``created_at`` (epoch seconds) defaults to now on the exchange's clock.
+        """
+        when = self.clock() if created_at is None else created_at
+        order = Order(uuid_ or str(uuid.uuid4()), market, identifier, state, side, when)
         with self._lock:
             if order.uuid in self._orders:
                 raise ValueError(f"an order with uuid {order.uuid!r} is already in the book")
@@ -345,6 +366,10 @@ class SandboxExchange:
                 elif operation.method == LOOKUP_METHOD and operation.path == LOOKUP_PATH:
                     _check_rules(operation, raw_query, path_values, dict(header_pairs))
                     response = SandboxResponse(200, self._lookup(raw_query))
+                elif book.serves(operation):
+                    _check_rules(operation, raw_query, path_values, dict(header_pairs))
+                    answer = book.answer(operation, self._orders, raw_query, self.suspended_markets)
+                    response = SandboxResponse(200, answer)
                 else:
                     _check_rules(operation, raw_query, path_values, dict(header_pairs))
                     response = SandboxResponse(operation.success_status, operation.success_example)
@@ -407,21 +432,24 @@ class SandboxExchange:
     def _spend_rate_budget(self, access_key: str, group: str = RATE_LIMIT_GROUP) -> None:
         if self.rate_limit_per_second is None:
             return
-        second = int(self.clock())
+        budget, length = self._group_limits.get(group, (self.rate_limit_per_second, 1))
+        second = int(self.clock()) // length
         window = self._windows.get((access_key, group))
         if window is None or window.second != second:
             window = self._windows[(access_key, group)] = _Window(second, 0)
-        if window.used >= self.rate_limit_per_second:
+        if window.used >= budget:
             raise _Rejected(429, "too_many_requests", "Too many requests.")
         window.used += 1
 
     def _remaining_req(self, access_key: str | None, group: str = RATE_LIMIT_GROUP) -> str:
         # Requests that never proved an access key spend no budget and report a whole one.
         left = self.rate_limit_per_second if self.rate_limit_per_second is not None else DEFAULT_RATE_LIMIT_PER_SECOND
+        budget, length = self._group_limits.get(group, (left, 1))
+        left = budget
         if self.rate_limit_per_second is not None and access_key is not None:
             window = self._windows.get((access_key, group))
-            if window is not None and window.second == int(self.clock()):
-                left = max(self.rate_limit_per_second - window.used, 0)
+            if window is not None and window.second == int(self.clock()) // length:
+                left = max(budget - window.used, 0)
         return f"group={group}; min={_DEPRECATED_MINUTE_BUDGET}; sec={left}"
 
     @staticmethod
@@ -452,7 +480,7 @@ class SandboxExchange:
             if ("order", order.uuid) in reported:
                 continue
             reported.add(("order", order.uuid))
-            if order.state == "wait":
+            if order.state in OPEN_STATES and order.market not in self.suspended_markets:
                 self._orders[order.uuid] = replace(order, state="cancel")
                 success.append(order.to_result())
             else:

@@ -1,0 +1,594 @@
+"""Cancel every open order that matches a filter: list them, then cancel them by uuid, every fate known.
+
+Upbit's own filter cancel (``DELETE /v1/orders/open``) allows one request per two seconds, cancels at most
+300 orders a call, never touches reserved (``watch``) orders and says nothing about the orders it left.
+``cancel_open_orders`` instead lists the open orders that match (``GET /v1/orders/open``, 100 a page, in
+the ``default`` group, through the same per-key limiter as the batch) and hands their uuids to the batch
+(``cancel_orders``: chunks of 20, retries, the confirm lookup), so 1,000 orders take about 10 + 50
+requests at 30/s, ``watch`` orders included, and the report names each order once with its market and
+side.
+
+Only the orders listed are cancelled: an order created after the listing is left alone, unless
+``until_empty`` asks to list again after each pass (at most ``max_passes`` passes; orders still open
+after the last pass are reported ``not_sent``). An order already tried in an earlier pass is not tried
+again. ``dry_run`` lists and returns the matches under ``not_sent`` without cancelling anything.
+
+Filters: ``markets`` (listed market by market with ``market=``), ``excluded_markets``,
+``quote_currencies``, ``side``, ``states`` (default ``wait`` and ``watch``) and ``created_before``;
+the filters Upbit's listing cannot apply are applied to each page. Every value is checked against the
+spec's rules before anything is sent; a filter that cannot match anything is refused the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import math
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import httpx
+
+from upbit_client import AuthenticatedClient, Client
+from upbit_client.api.order import cancel_open_orders as _cancel_all_endpoint
+from upbit_client.api.order import list_open_orders as _list_endpoint
+from upbit_client.errors import InvalidRequest
+from upbit_client.models import Order
+from upbit_client.rules import check_query
+from upbit_client.types import Response
+
+from .batch import DEFAULT_MAX_TRIES, ProgressCallback, _access_key, cancel_orders, cancel_orders_async
+from .errors import BatchCancelled, BatchInterrupted, TemporarilyBlocked, TransportError, error_from_response
+from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds, limiter_for
+from .remaining_req import parse_date_header, parse_remaining_req
+from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder
+from .store import STORE_ENV
+
+__all__ = ["DEFAULT_MAX_PASSES", "OpenState", "Side", "cancel_open_orders", "cancel_open_orders_async"]
+
+log = logging.getLogger("upbit_cancel.sweep")
+
+Side = Literal["bid", "ask"]
+OpenState = Literal["wait", "watch"]
+AnyClient = Client | AuthenticatedClient
+
+DEFAULT_MAX_PASSES = 5
+"""How many list-and-cancel passes ``until_empty`` makes at most."""
+DRY_RUN = "dry run: listed, not cancelled"
+
+_OPERATION = _list_endpoint.OPERATION
+_PAGE_SIZE = int(_OPERATION.parameter("limit").value.maximum or 100)
+_MARKET_RULE = _OPERATION.parameter("market")
+_STATES_RULE = _OPERATION.parameter("states")
+_QUOTE_RULE = _cancel_all_endpoint.OPERATION.parameter("quote_currencies")
+_SIDES: tuple[str, ...] = tuple(
+    str(side) for side in _cancel_all_endpoint.OPERATION.parameter("cancel_side").value.enum or () if side != "all"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# The filter, checked before anything is sent
+
+
+@dataclass(frozen=True, slots=True)
+class _Filter:
+    markets: tuple[str, ...] | None
+    excluded: frozenset[str]
+    quotes: frozenset[str] | None
+    side: str | None
+    states: tuple[str, ...]
+    created_before: datetime.datetime | None
+
+    def matches(self, order: Order) -> bool:
+        market, side, state = _text(order.market), _text(order.side), _text(order.state)
+        if _text(order.uuid) is None or market is None or state not in self.states:
+            return False
+        if (self.markets is not None and market not in self.markets) or market in self.excluded:
+            return False
+        if self.quotes is not None and market.partition("-")[0] not in self.quotes:
+            return False
+        if self.side is not None and side != self.side:
+            return False
+        if self.created_before is not None:
+            created = _created_at(order)
+            # An order whose age is unknown is not known to be older: left alone.
+            return created is not None and created < self.created_before
+        return True
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _created_at(order: Order) -> datetime.datetime | None:
+    text = _text(order.created_at)
+    try:
+        created = datetime.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    return created if created is not None and created.tzinfo is not None else None
+
+
+def _refuse(parameter: str, rule: str, given: object, problem: str) -> InvalidRequest:
+    return InvalidRequest(parameter, rule, repr(given), problem)
+
+
+def _check_filter(
+    markets: Sequence[str] | None,
+    excluded_markets: Iterable[str],
+    quote_currencies: Sequence[str] | None,
+    side: str | None,
+    states: Sequence[str],
+    created_before: datetime.datetime | None,
+) -> _Filter:
+    """The filter; ``InvalidRequest`` for a value the spec forbids or a filter that cannot match anything."""
+    for what, values in (("markets", markets or ()), ("excluded_markets", excluded_markets)):
+        if isinstance(values, str):
+            raise _refuse(what, "a list of market pairs", values, "must be a list of market pairs, not one string")
+        for value in values:
+            found = _MARKET_RULE.value.problem(value)
+            if found is not None:
+                raise _refuse(what, found[1], value, f"every item {found[0]}")
+    if isinstance(quote_currencies, str):
+        raise _refuse("quote_currencies", "a list of currencies", quote_currencies, "must be a list, not one string")
+    for value in quote_currencies or ():
+        found = _QUOTE_RULE.value.problem(value)
+        if found is not None or "," in value:
+            raise _refuse("quote_currencies", found[1] if found else "one code per item", value, "must be one code")
+    if side is not None and side not in _SIDES:
+        raise _refuse("side", f"enum {list(_SIDES)}", side, f"must be one of {list(_SIDES)} or None (both)")
+    check_query((_STATES_RULE,), (), {_STATES_RULE.python_name: list(states)})
+    if created_before is not None and (
+        not isinstance(created_before, datetime.datetime) or created_before.tzinfo is None
+    ):
+        raise _refuse("created_before", "an aware datetime", created_before, "must be a datetime with a time zone")
+    excluded = frozenset(excluded_markets)
+    if markets is not None:
+        if not markets:
+            raise _refuse("markets", "at least one market", list(markets), "names no market (None means every market)")
+        left = [market for market in markets if market not in excluded]
+        if quote_currencies is not None:
+            left = [market for market in left if market.partition("-")[0] in quote_currencies]
+        if not left:
+            raise _refuse(
+                "markets", "excluded_markets and quote_currencies", list(markets), "every market is filtered out"
+            )
+    if quote_currencies is not None and not quote_currencies:
+        raise _refuse("quote_currencies", "at least one currency", [], "names no currency (None means every one)")
+    return _Filter(
+        tuple(dict.fromkeys(markets)) if markets is not None else None,
+        excluded,
+        frozenset(quote_currencies) if quote_currencies is not None else None,
+        side,
+        tuple(dict.fromkeys(states)),
+        created_before,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Listing
+
+
+class _ListingFailed(Exception):
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(slots=True)
+class _Sweep:
+    """What every pass shares: the filter, the limiter, the budget and the report so far."""
+
+    match: _Filter
+    limiter: RateLimiter
+    max_tries: int
+    timeout_total: float
+    on_progress: ProgressCallback | None
+    started: float = field(default_factory=time.monotonic)
+    listed: dict[str, Order] = field(default_factory=dict)
+    """Every order listed so far that matched, by uuid."""
+    tried: set[str] = field(default_factory=set)
+    report: BatchResult = field(default_factory=lambda: BatchResult(id_kind="uuids"))
+
+    def time_left(self) -> float:
+        return self.timeout_total - (time.monotonic() - self.started)
+
+    def queries(self) -> list[dict[str, Any]]:
+        base: dict[str, Any] = {"states": list(self.match.states), "limit": _PAGE_SIZE, "order_by": "asc"}
+        markets = self.match.markets
+        return [base] if markets is None else [{**base, "market": market} for market in markets]
+
+    def take_page(self, page: list[Order]) -> list[str]:
+        """Keep the matching orders of a page; the new uuids in order."""
+        new = []
+        for order in page:
+            uuid = _text(order.uuid)
+            if uuid is not None and self.match.matches(order) and uuid not in self.listed:
+                self.listed[uuid] = order
+                new.append(uuid)
+        return new
+
+    def progress(self, done: int, total: int) -> None:
+        if self.on_progress is not None:
+            try:
+                self.on_progress(done, total)
+            except Exception:
+                log.warning("on_progress callback raised; ignored", exc_info=True)
+
+    def answered(self, permit: Permit, response: Response[Any]) -> list[Order] | None:
+        """The page of a 200; None to ask again (429, 5xx); raises ``_ListingFailed`` for any other answer."""
+        remaining = parse_remaining_req(response.headers.get("Remaining-Req"))
+        status = int(response.status_code)
+        date = parse_date_header(response.headers.get("Date"))
+        self.limiter.record(permit, remaining, rate_limited=status == 429, date=date)
+        if remaining is not None:
+            self.report.remaining_req = remaining
+        if status == 200 and isinstance(response.parsed, list):
+            return [order for order in response.parsed if isinstance(order, Order)]
+        if status == 429:
+            self.report.rate_limited += 1
+            return None
+        name, message = _error_fields(response)
+        if status >= 500:
+            return None
+        if status == 418:
+            self.limiter.block(block_seconds(message), name or "blocked")
+        raise _ListingFailed(error_from_response(status, name, message))
+
+    def failed_to_send(self, permit: Permit, exc: Exception, tries: int) -> None:
+        self.limiter.record(permit, None)
+        if not isinstance(exc, httpx.TransportError) or tries >= self.max_tries:
+            raise _ListingFailed(TransportError(f"listing open orders failed: {type(exc).__name__}: {exc}"))
+
+    def give_up(self, tries: int) -> None:
+        """Raise ``_ListingFailed`` if no more listing request may be sent."""
+        if tries >= self.max_tries:
+            raise _ListingFailed(TransportError(f"listing open orders: no usable answer after {tries} tries"))
+        if self.time_left() <= 0:
+            reached = f"timeout_total of {self.timeout_total:g}s reached"
+            raise _ListingFailed(TransportError(f"listing open orders: {reached}"))
+
+
+def _error_fields(response: Response[Any]) -> tuple[str | None, str | None]:
+    error = getattr(response.parsed, "error", None)
+    name, message = getattr(error, "name", None), getattr(error, "message", None)
+    return (name if isinstance(name, str) else None), (message if isinstance(message, str) else None)
+
+
+def _blocked(exc: KeyBlocked) -> _ListingFailed:
+    return _ListingFailed(TemporarilyBlocked(418, "blocked", str(exc)))
+
+
+def _list_sync(sweep: _Sweep, client: AnyClient) -> list[str]:
+    """The uuids of the matching open orders not listed before, in listing order."""
+    found: list[str] = []
+    for query in sweep.queries():
+        page, tries = 1, 0
+        while True:
+            sweep.give_up(tries)
+            try:
+                permit = sweep.limiter.acquire(timeout=sweep.time_left())
+            except KeyBlocked as exc:
+                raise _blocked(exc) from None
+            if permit is None:
+                continue  # give_up names the timeout
+            tries += 1
+            sweep.report.listings_sent += 1
+            try:
+                response = _list_endpoint.sync_detailed(client=client, page=page, **query)
+            except Exception as exc:
+                sweep.failed_to_send(permit, exc, tries)
+                continue
+            orders = sweep.answered(permit, response)
+            if orders is None:
+                continue
+            found += sweep.take_page(orders)
+            sweep.progress(0, len(found))
+            if len(orders) < _PAGE_SIZE:
+                break
+            page, tries = page + 1, 0
+    return found
+
+
+async def _list_async(sweep: _Sweep, client: AnyClient) -> list[str]:
+    """``_list_sync`` for asyncio."""
+    found: list[str] = []
+    for query in sweep.queries():
+        page, tries = 1, 0
+        while True:
+            sweep.give_up(tries)
+            try:
+                permit = await sweep.limiter.acquire_async(timeout=sweep.time_left())
+            except KeyBlocked as exc:
+                raise _blocked(exc) from None
+            if permit is None:
+                continue
+            tries += 1
+            sweep.report.listings_sent += 1
+            try:
+                response = await _list_endpoint.asyncio_detailed(client=client, page=page, **query)
+            except asyncio.CancelledError:
+                sweep.limiter.record(permit, None)
+                raise
+            except Exception as exc:
+                sweep.failed_to_send(permit, exc, tries)
+                continue
+            orders = sweep.answered(permit, response)
+            if orders is None:
+                continue
+            found += sweep.take_page(orders)
+            sweep.progress(0, len(found))
+            if len(orders) < _PAGE_SIZE:
+                break
+            page, tries = page + 1, 0
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# The report
+
+
+def _with_listing(result: BatchResult, listed: dict[str, Order]) -> BatchResult:
+    """``result`` with every order's market and side as listed (the cancel answer may omit the market)."""
+
+    def market_side(uuid: str | None) -> tuple[str | None, str | None]:
+        order = listed.get(uuid) if uuid is not None else None
+        return (_text(order.market), _text(order.side)) if order is not None else (None, None)
+
+    def ref(order: OrderRef) -> OrderRef:
+        market, side = market_side(order.uuid)
+        return replace(order, market=order.market or market, side=side)
+
+    def unconfirmed(order: UnconfirmedOrder) -> UnconfirmedOrder:
+        market, side = market_side(order.id)
+        return replace(order, market=market, side=side)
+
+    def not_sent(order: NotSentOrder) -> NotSentOrder:
+        market, side = market_side(order.id)
+        return replace(order, market=market, side=side)
+
+    return replace(
+        result,
+        success=[ref(order) for order in result.success],
+        failed=[ref(order) for order in result.failed],
+        unconfirmed=[unconfirmed(order) for order in result.unconfirmed],
+        not_sent=[not_sent(order) for order in result.not_sent],
+    )
+
+
+def _merge(into: BatchResult, result: BatchResult, listed: dict[str, Order]) -> None:
+    part = _with_listing(result, listed)
+    into.success += part.success
+    into.failed += part.failed
+    into.unconfirmed += part.unconfirmed
+    into.not_sent += part.not_sent
+    into.requests_sent += part.requests_sent
+    into.lookups_sent += part.lookups_sent
+    into.rate_limited += part.rate_limited
+    into.retries += part.retries
+    into.remaining_req = part.remaining_req or into.remaining_req
+    into.blocked = into.blocked or part.blocked
+    into.interrupted = into.interrupted or part.interrupted
+
+
+def _not_sent(sweep: _Sweep, uuids: list[str], why: str) -> None:
+    result = BatchResult(id_kind="uuids", not_sent=[NotSentOrder(uuid, "uuids", why) for uuid in uuids])
+    _merge(sweep.report, result, sweep.listed)
+
+
+def _interrupted(sweep: _Sweep) -> BatchResult:
+    """The report of a sweep stopped while listing: orders listed but not yet handed to the batch are not sent."""
+    _not_sent(sweep, [uuid for uuid in sweep.listed if uuid not in sweep.tried], "interrupted before it was sent")
+    sweep.report.interrupted = True
+    return _finish(sweep)
+
+
+def _finish(sweep: _Sweep) -> BatchResult:
+    sweep.report.elapsed = time.monotonic() - sweep.started
+    log.debug(
+        "sweep done: listed=%d success=%d failed=%d unconfirmed=%d not_sent=%d listings=%d requests=%d 429s=%d",
+        len(sweep.listed),
+        len(sweep.report.success),
+        len(sweep.report.failed),
+        len(sweep.report.unconfirmed),
+        len(sweep.report.not_sent),
+        sweep.report.listings_sent,
+        sweep.report.requests_sent,
+        sweep.report.rate_limited,
+    )
+    return sweep.report
+
+
+def _listing_failed(sweep: _Sweep, failure: _ListingFailed, first: bool) -> BatchResult:
+    """A listing that failed before anything was cancelled raises its error; a later one ends the sweep."""
+    if first:
+        raise failure.error from None
+    log.warning("listing open orders again failed, the sweep stops: %s", failure.error)
+    return _finish(sweep)
+
+
+# ---------------------------------------------------------------------------------------------
+# The sweep
+
+
+def _start(
+    client_auth: object,
+    *,
+    markets: Sequence[str] | None,
+    excluded_markets: Iterable[str],
+    quote_currencies: Sequence[str] | None,
+    side: str | None,
+    states: Sequence[str],
+    created_before: datetime.datetime | None,
+    max_passes: int,
+    timeout_total: float,
+    on_progress: ProgressCallback | None,
+    max_tries: int,
+    limiter: RateLimiter | None,
+    rate_limit_store: str | None,
+) -> _Sweep:
+    match = _check_filter(markets, excluded_markets, quote_currencies, side, states, created_before)
+    if not isinstance(max_passes, int) or max_passes < 1:
+        raise ValueError(f"max_passes must be a whole number >= 1; given: {max_passes!r}")
+    if not math.isfinite(timeout_total) or timeout_total <= 0:
+        raise ValueError(f"timeout_total must be a positive, finite number of seconds; given: {timeout_total!r}")
+    if limiter is None:
+        store = rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV)
+        limiter = limiter_for(_access_key(client_auth), _OPERATION.rate_limit, store=store)
+    return _Sweep(match, limiter, max(1, max_tries), timeout_total, on_progress)
+
+
+def cancel_open_orders(
+    client: AnyClient,
+    *,
+    markets: Sequence[str] | None = None,
+    excluded_markets: Iterable[str] = (),
+    quote_currencies: Sequence[str] | None = None,
+    side: Side | None = None,
+    states: Sequence[OpenState] = ("wait", "watch"),
+    created_before: datetime.datetime | None = None,
+    dry_run: bool = False,
+    until_empty: bool = False,
+    max_passes: int = DEFAULT_MAX_PASSES,
+    timeout_total: float = 30.0,
+    on_progress: ProgressCallback | None = None,
+    max_tries: int = DEFAULT_MAX_TRIES,
+    limiter: RateLimiter | None = None,
+    confirm: bool = True,
+    rate_limit_store: str | None = None,
+) -> BatchResult:
+    """Cancel every open order that matches; the report lists each once, with its market and side.
+
+    ``markets`` (None: every market), ``excluded_markets``, ``quote_currencies`` (e.g. ``["KRW"]``),
+    ``side`` (``"bid"`` or ``"ask"``; None: both), ``states`` (default both ``wait`` and ``watch``) and
+    ``created_before`` (an aware datetime) narrow the orders. Raises ``InvalidRequest`` before sending
+    for a value the spec forbids or a filter nothing can match, and the listing's error
+    (``UpbitAPIError``, ``TransportError``) if the first listing fails: nothing was cancelled then.
+
+    The rest is ``cancel_orders``'s: the same ``timeout_total`` (for the whole sweep), ``max_tries``,
+    ``limiter`` (default: the client's key's limiter of the ``default`` group, shared with the batch),
+    ``confirm`` and ``rate_limit_store``; ``on_progress(done, total)`` is called while listing (done 0)
+    and as chunks settle. Ctrl-C raises ``BatchInterrupted`` with the report so far.
+    """
+    sweep = _start(
+        client.get_httpx_client().auth,
+        markets=markets,
+        excluded_markets=excluded_markets,
+        quote_currencies=quote_currencies,
+        side=side,
+        states=states,
+        created_before=created_before,
+        max_passes=max_passes,
+        timeout_total=timeout_total,
+        on_progress=on_progress,
+        max_tries=max_tries,
+        limiter=limiter,
+        rate_limit_store=rate_limit_store,
+    )
+    try:
+        for number in range(1, max_passes + 2):
+            try:
+                uuids = [uuid for uuid in _list_sync(sweep, client) if uuid not in sweep.tried]
+            except _ListingFailed as failure:
+                return _listing_failed(sweep, failure, first=number == 1)
+            if not uuids:
+                break
+            if dry_run or number > max_passes:
+                _not_sent(sweep, uuids, DRY_RUN if dry_run else f"still open after {max_passes} passes")
+                break
+            sweep.tried.update(uuids)
+            try:
+                result = cancel_orders(
+                    client,
+                    uuids=uuids,
+                    timeout_total=max(sweep.time_left(), 0.001),
+                    on_progress=on_progress,
+                    max_tries=max_tries,
+                    limiter=sweep.limiter,
+                    confirm=confirm,
+                )
+            except BatchInterrupted as interrupted:
+                _merge(sweep.report, interrupted.report, sweep.listed)
+                raise BatchInterrupted(_finish(sweep)) from interrupted
+            _merge(sweep.report, result, sweep.listed)
+            if not until_empty or result.blocked is not None or sweep.time_left() <= 0:
+                break
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, BatchInterrupted):
+            raise
+        raise BatchInterrupted(_interrupted(sweep)) from exc
+    return _finish(sweep)
+
+
+async def cancel_open_orders_async(
+    client: AnyClient,
+    *,
+    markets: Sequence[str] | None = None,
+    excluded_markets: Iterable[str] = (),
+    quote_currencies: Sequence[str] | None = None,
+    side: Side | None = None,
+    states: Sequence[OpenState] = ("wait", "watch"),
+    created_before: datetime.datetime | None = None,
+    dry_run: bool = False,
+    until_empty: bool = False,
+    max_passes: int = DEFAULT_MAX_PASSES,
+    timeout_total: float = 30.0,
+    on_progress: ProgressCallback | None = None,
+    max_tries: int = DEFAULT_MAX_TRIES,
+    limiter: RateLimiter | None = None,
+    max_in_flight: int | None = None,
+    confirm: bool = True,
+    rate_limit_store: str | None = None,
+) -> BatchResult:
+    """``cancel_open_orders`` with the cancels sent by ``cancel_orders_async`` (as many in flight as the
+    budget allows). Cancelling the task raises ``BatchCancelled`` with the report so far."""
+    sweep = _start(
+        client.get_async_httpx_client().auth,
+        markets=markets,
+        excluded_markets=excluded_markets,
+        quote_currencies=quote_currencies,
+        side=side,
+        states=states,
+        created_before=created_before,
+        max_passes=max_passes,
+        timeout_total=timeout_total,
+        on_progress=on_progress,
+        max_tries=max_tries,
+        limiter=limiter,
+        rate_limit_store=rate_limit_store,
+    )
+    for number in range(1, max_passes + 2):
+        try:
+            uuids = [uuid for uuid in await _list_async(sweep, client) if uuid not in sweep.tried]
+        except _ListingFailed as failure:
+            return _listing_failed(sweep, failure, first=number == 1)
+        except asyncio.CancelledError as exc:
+            raise BatchCancelled(_interrupted(sweep)) from exc
+        if not uuids:
+            break
+        if dry_run or number > max_passes:
+            _not_sent(sweep, uuids, DRY_RUN if dry_run else f"still open after {max_passes} passes")
+            break
+        sweep.tried.update(uuids)
+        try:
+            result = await cancel_orders_async(
+                client,
+                uuids=uuids,
+                timeout_total=max(sweep.time_left(), 0.001),
+                on_progress=on_progress,
+                max_tries=max_tries,
+                limiter=sweep.limiter,
+                max_in_flight=max_in_flight,
+                confirm=confirm,
+            )
+        except BatchCancelled as cancelled:
+            _merge(sweep.report, cancelled.report, sweep.listed)
+            raise BatchCancelled(_finish(sweep)) from cancelled
+        _merge(sweep.report, result, sweep.listed)
+        if not until_empty or result.blocked is not None or sweep.time_left() <= 0:
+            break
+    return _finish(sweep)
