@@ -97,20 +97,21 @@ def test_failed_orders_say_why(mode: str) -> None:
     exchange = sandbox()
     filled = exchange.add_order("filled", state="done").uuid
     cancelled = exchange.add_order("cancelled", state="cancel").uuid
-    watching = exchange.add_order("watching", state="watch").uuid
+    exchange.suspended_markets.add("KRW-DOGE")  # its orders stay open whatever a cancel asks
+    stuck = exchange.add_order("stuck", market="KRW-DOGE").uuid
     opened = exchange.add_order("open").uuid
-    result = run(mode, exchange, uuids=[opened, filled, cancelled, watching, "nobody-knows"])
+    result = run(mode, exchange, uuids=[opened, filled, cancelled, stuck, "nobody-knows"])
     assert [order.uuid for order in result.success] == [opened]
     assert {order.uuid: order.reason for order in result.failed} == {
         filled: "filled",
         cancelled: "already_cancelled",
-        watching: "still_open",
+        stuck: "still_open",
         "nobody-knows": "not_found",
     }
     assert {order.uuid: order.state for order in result.failed} == {
         filled: "done",
         cancelled: "cancel",
-        watching: "watch",
+        stuck: "wait",
         "nobody-knows": None,
     }
 

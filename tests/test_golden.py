@@ -105,11 +105,11 @@ def test_the_sandbox_checks_the_rules_of_an_operation_it_does_not_model(golden: 
 
 
 OPEN_ORDERS_OPERATION = """\
-  /v1/orders/open:
+  /v1/orders/sample:
     get:
-      operationId: listOpenOrders
+      operationId: listSampleOrders
       tags: [order]
-      summary: List open orders
+      summary: List a sample of open orders
       parameters:
         - {name: market, in: query, schema: {type: string}}
         - {name: state, in: query, schema: {type: string, enum: [wait, watch]}}
@@ -133,7 +133,7 @@ OPEN_ORDERS_OPERATION = """\
 
 @pytest.fixture(scope="module")
 def open_orders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """``GET /v1/orders/open`` added to a copy of openapi.yaml, generated with the repository's own config."""
+    """``GET /v1/orders/sample`` (shaped like List Open Orders) added to a copy of openapi.yaml, generated with the repository's own config."""
     folder = tmp_path_factory.mktemp("open_orders")
     spec = (ROOT / "openapi.yaml").read_text()
     assert spec.count("\npaths:\n") == 1
@@ -164,7 +164,7 @@ def test_open_orders_refuses_a_bad_call_before_sending(
     open_orders: Path, arguments: dict[str, Any], message: str
 ) -> None:
     client, exchange = sandbox_client(open_orders, OPEN_ORDERS)
-    function = import_generated(open_orders, f"{OPEN_ORDERS}.api.order.list_open_orders").sync_detailed
+    function = import_generated(open_orders, f"{OPEN_ORDERS}.api.order.list_sample_orders").sync_detailed
     errors = importlib.import_module(f"{OPEN_ORDERS}.errors")
     with pytest.raises(errors.InvalidRequest, match=message):
         function(client=client, **arguments)
@@ -173,12 +173,12 @@ def test_open_orders_refuses_a_bad_call_before_sending(
 
 def test_open_orders_is_signed_right_and_the_sandbox_answers_200(open_orders: Path) -> None:
     client, exchange = sandbox_client(open_orders, OPEN_ORDERS)
-    function = import_generated(open_orders, f"{OPEN_ORDERS}.api.order.list_open_orders").sync_detailed
+    function = import_generated(open_orders, f"{OPEN_ORDERS}.api.order.list_sample_orders").sync_detailed
     response = function(client=client, market="KRW-BTC", states=["wait", "watch"], limit=100, page=2)
     assert response.status_code == 200
     assert [order.uuid for order in response.parsed] == [U1]
     assert exchange.requests[0].target == (
-        "/v1/orders/open?market=KRW-BTC&states%5B%5D=wait&states%5B%5D=watch&page=2&limit=100&order_by=desc"
+        "/v1/orders/sample?market=KRW-BTC&states%5B%5D=wait&states%5B%5D=watch&page=2&limit=100&order_by=desc"
     )
     assert (exchange.requests[0].status, exchange.requests[0].access_key) == (200, TEST_ACCESS_KEY)
 
@@ -187,7 +187,7 @@ def test_open_orders_is_answered_200_by_the_sandbox_server_on_loopback(open_orde
     """The same through ``running_server``, the server ``upbit-sandbox`` starts."""
     registry = import_generated(open_orders, f"{OPEN_ORDERS}.registry")
     exchange = SandboxExchange({TEST_ACCESS_KEY: TEST_SECRET_KEY}, operations=registry.OPERATIONS)
-    function = import_generated(open_orders, f"{OPEN_ORDERS}.api.order.list_open_orders").sync_detailed
+    function = import_generated(open_orders, f"{OPEN_ORDERS}.api.order.list_sample_orders").sync_detailed
     client_module = importlib.import_module(f"{OPEN_ORDERS}.client")
     with (
         running_server(exchange) as url,

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime
 import io
 import json
 import logging
@@ -38,6 +39,7 @@ import math
 import os
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn, Protocol, TextIO
 
@@ -47,7 +49,7 @@ from upbit_auth import __version__
 from upbit_auth.auth import SECRET_KEY_VARIABLES, key_pair_from_env
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
-from upbit_client.errors import InvalidRequest
+from upbit_client.errors import InvalidRequest, UpbitClientError
 from upbit_client.registry import SERVERS
 from upbit_client.rules import ParameterRule
 
@@ -164,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"total time budget for the whole batch (default: {DEFAULT_TIMEOUT:g})",
     )
+    add_open_arguments(parser)
     return parser
 
 
@@ -398,9 +401,10 @@ def format_table(result: BatchResult, ids: Sequence[str]) -> str:
         key = _key(result.id_kind, order.uuid, order.identifier) or order.uuid or "-"
         rows.setdefault(key, (key, order.market or "-", "failed", order.reason or "unknown"))
     for unconfirmed in result.unconfirmed:
-        rows.setdefault(unconfirmed.id, (unconfirmed.id, "-", "unconfirmed", describe_error(unconfirmed.error)))
+        market = unconfirmed.market or "-"
+        rows.setdefault(unconfirmed.id, (unconfirmed.id, market, "unconfirmed", describe_error(unconfirmed.error)))
     for not_sent in result.not_sent:
-        rows.setdefault(not_sent.id, (not_sent.id, "-", "not_sent", not_sent.why))
+        rows.setdefault(not_sent.id, (not_sent.id, not_sent.market or "-", "not_sent", not_sent.why))
     ordered = [rows.pop(order_id) for order_id in ids if order_id in rows] + list(rows.values())
     ordered = [(shorten(row[0]), *row[1:]) for row in ordered]
     header = ("UUID" if result.id_kind == "uuids" else "IDENTIFIER", "MARKET", "OUTCOME", "REASON")
@@ -459,6 +463,8 @@ def _error_line(message: str, secrets: Iterable[str], stream: TextIO) -> None:
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str], transport: httpx.AsyncBaseTransport | None) -> int:
+    if args.open or open_filters_given(args):
+        return run_open(args, environ, transport)
     secrets = _secret_values(environ)
     try:
         kind, ids = collect_ids(args, sys.stdin)
@@ -508,6 +514,166 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], transport: httpx.A
     if reason is not None:
         _error_line(reason, secrets, sys.stderr)
     return status
+
+
+# --- open orders (--open): list the open orders that match, then cancel them by uuid ---------------
+
+
+def _duration(text: str) -> float:
+    """``90``, ``90s``, ``15m``, ``2h`` or ``1d`` as seconds (> 0)."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+    number, unit = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, 1.0)
+    try:
+        value = float(number) * unit
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive duration such as 90s, 15m, 2h or 1d; given: {text!r}")
+    return value
+
+
+_OPEN_FILTERS = ("markets", "excluded_markets", "quotes", "side", "states", "older_than", "dry_run", "until_empty")
+
+
+def add_open_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``--open`` mode's options: which open orders to list and cancel."""
+    group = parser.add_argument_group(
+        "open orders (instead of ids: list the open orders that match with GET /v1/orders/open, then cancel them)"
+    )
+    group.add_argument("--open", action="store_true", help="cancel every open order that matches the filters below")
+    group.add_argument(
+        "--market", dest="markets", metavar="PAIR", action="append", help="only this market, e.g. KRW-BTC (repeatable)"
+    )
+    group.add_argument(
+        "--exclude-market", dest="excluded_markets", metavar="PAIR", action="append", default=[],
+        help="never this market (repeatable)",
+    )  # fmt: skip
+    group.add_argument("--quote", dest="quotes", metavar="CURRENCY", action="append", help="only markets quoted in it")
+    group.add_argument("--side", choices=("bid", "ask"), help="only buy (bid) or only sell (ask) orders")
+    group.add_argument(
+        "--state", dest="states", choices=("wait", "watch"), action="append",
+        help="only orders in this state (repeatable; default: both wait and watch)",
+    )  # fmt: skip
+    group.add_argument(
+        "--older-than", dest="older_than", type=_duration, metavar="DURATION",
+        help="only orders created longer ago than this (90s, 15m, 2h, 1d)",
+    )  # fmt: skip
+    group.add_argument("--dry-run", action="store_true", help="list the orders that match; cancel nothing")
+    group.add_argument(
+        "--until-empty", action="store_true",
+        help="list again after cancelling and cancel what appeared meanwhile, until none match (5 passes at most)",
+    )  # fmt: skip
+
+
+def open_filters_given(args: argparse.Namespace) -> bool:
+    return any(getattr(args, name) not in (None, [], False) for name in _OPEN_FILTERS)
+
+
+def open_filter(args: argparse.Namespace, now: float) -> dict[str, Any]:
+    """The keyword arguments of ``cancel_open_orders_async``; ``UsageError`` for an impossible combination."""
+    from .sweep import check_filter
+
+    if not args.open:
+        raise UsageError("--market, --exclude-market, --quote, --side, --state, --older-than, --dry-run and "
+                         "--until-empty select open orders: add --open")  # fmt: skip
+    if args.uuids or args.identifiers or args.uuid_files or args.identifier_files:
+        raise UsageError("--open cancels the open orders that match its filters: give no uuids or identifiers")
+    if args.dry_run and args.until_empty:
+        raise UsageError("--dry-run cancels nothing, so --until-empty could never empty anything: give one of them")
+    created_before = None
+    if args.older_than is not None:
+        created_before = datetime.datetime.fromtimestamp(now - args.older_than, datetime.UTC)
+    arguments: dict[str, Any] = {
+        "markets": args.markets,
+        "excluded_markets": args.excluded_markets,
+        "quote_currencies": args.quotes,
+        "side": args.side,
+        "states": tuple(args.states or ("wait", "watch")),
+        "created_before": created_before,
+    }
+    try:
+        check_filter(**arguments)
+    except InvalidRequest as exc:
+        raise UsageError(str(exc)) from None
+    return arguments
+
+
+async def _sweep(
+    client: Client, arguments: dict[str, Any], timeout: float, on_progress: OnProgress | None
+) -> BatchResult:
+    """The sweep's report; on Ctrl-C or SIGTERM the partial report, marked ``interrupted``."""
+    from .sweep import cancel_open_orders_async
+
+    task = asyncio.current_task()
+    assert task is not None
+    try:
+        with _interrupts_cancel(task):
+            return await cancel_open_orders_async(client, **arguments, timeout_total=timeout, on_progress=on_progress)
+    except BatchCancelled as cancelled:
+        task.uncancel()
+        return cancelled.report
+    finally:
+        await client.get_async_httpx_client().aclose()
+
+
+def run_open(args: argparse.Namespace, environ: Mapping[str, str], transport: httpx.AsyncBaseTransport | None) -> int:
+    """``upbit-cancel --open``: the same report and exit statuses as a cancel by ids."""
+    secrets = _secret_values(environ)
+    try:
+        arguments = open_filter(args, time.time())
+        base_url = resolve_server(args, environ)
+    except UsageError as exc:
+        _error_line(str(exc), secrets, sys.stderr)
+        return EXIT_USAGE
+    arguments.update(dry_run=args.dry_run, until_empty=args.until_empty, confirm=args.confirm)
+    try:
+        access_key, secret_key, _ = key_pair_from_env(environ)
+        client = connect(
+            base_url,
+            access_key=access_key,
+            secret_key=secret_key,
+            timeout=min(args.timeout, MAX_REQUEST_TIMEOUT),
+            httpx_args={} if transport is None else {"transport": transport},
+        )
+    except MissingCredentials as exc:
+        _error_line(str(exc), secrets, sys.stderr)
+        return EXIT_NOTHING_DONE
+    store = args.rate_limit_store or environ.get(STORE_ENV)
+    if store:
+        limiter_for(access_key, cancel_orders_by_ids.OPERATION.rate_limit, store=store)
+    progress = Progress(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        result = asyncio.run(_sweep(client, arguments, args.timeout, progress))
+    except InvalidRequest as exc:
+        _error_line(str(exc), secrets, sys.stderr)
+        return EXIT_USAGE
+    except UpbitClientError as exc:
+        # The first listing failed: nothing was cancelled.
+        _error_line(f"listing open orders failed, nothing was cancelled: {exc}", secrets, sys.stderr)
+        return EXIT_NOTHING_DONE
+    finally:
+        if progress is not None:
+            progress.clear()
+    ids = list(dict.fromkeys(_reported_ids(result)))
+    report = json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if args.json else format_table(result, ids)
+    try:
+        _write(sys.stdout, redact(report, secrets) + "\n")
+    except BrokenPipeError:
+        _silence_stdout()
+    if args.dry_run and not result.interrupted:
+        _write(sys.stderr, f"{PROG}: dry run: {len(result.not_sent)} open orders match; nothing was cancelled\n")
+        return EXIT_OK
+    if not ids and not result.interrupted:
+        _write(sys.stderr, f"{PROG}: no open order matches; nothing to cancel\n")
+    status, reason = exit_status(result)
+    if reason is not None:
+        _error_line(reason, secrets, sys.stderr)
+    return status
+
+
+def _reported_ids(result: BatchResult) -> list[str]:
+    ids = [order.uuid for order in (*result.success, *result.failed) if order.uuid is not None]
+    return ids + [order.id for order in result.unconfirmed] + [order.id for order in result.not_sent]
 
 
 class _WarningLine(logging.Handler):

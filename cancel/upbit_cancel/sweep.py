@@ -117,7 +117,7 @@ def _refuse(parameter: str, rule: str, given: object, problem: str) -> InvalidRe
     return InvalidRequest(parameter, rule, repr(given), problem)
 
 
-def _check_filter(
+def check_filter(
     markets: Sequence[str] | None,
     excluded_markets: Iterable[str],
     quote_currencies: Sequence[str] | None,
@@ -431,7 +431,7 @@ def _start(
     limiter: RateLimiter | None,
     rate_limit_store: str | None,
 ) -> _Sweep:
-    match = _check_filter(markets, excluded_markets, quote_currencies, side, states, created_before)
+    match = check_filter(markets, excluded_markets, quote_currencies, side, states, created_before)
     if not isinstance(max_passes, int) or max_passes < 1:
         raise ValueError(f"max_passes must be a whole number >= 1; given: {max_passes!r}")
     if not math.isfinite(timeout_total) or timeout_total <= 0:

@@ -80,6 +80,8 @@ UNKNOWN_ORDER_MARKET: Final = None
 """``market`` reported for an id that names no order: null (the exchange cannot know the market of an order it
 has never seen; the spec makes every field of the answer optional and ``market`` nullable)."""
 
+_DEMO_CREATED_AT: Final = 1733878800.0
+"""2024-12-11T10:00:00+09:00: the first demo order's creation time, one second more for each next one."""
 _DEMO_NAMESPACE: Final = uuid.UUID("5b0e6a3c-0d1e-4c55-9f47-2f0a5d5a3b11")
 
 
@@ -297,7 +299,13 @@ class SandboxExchange:
         plan += [(f"demo-filled-{n:04d}", "done") for n in range(1, filled + 1)]
         plan += [(f"demo-cancelled-{n:04d}", "cancel") for n in range(1, cancelled + 1)]
         return [
-            self.add_order(demo_uuid(label), market=DEMO_MARKETS[index % len(DEMO_MARKETS)], identifier=label, state=s)
+            self.add_order(
+                demo_uuid(label),
+                market=DEMO_MARKETS[index % len(DEMO_MARKETS)],
+                identifier=label,
+                state=s,
+                created_at=_DEMO_CREATED_AT + index,
+            )
             for index, (label, s) in enumerate(plan)
         ]
 
