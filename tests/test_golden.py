@@ -133,7 +133,8 @@ OPEN_ORDERS_OPERATION = """\
 
 @pytest.fixture(scope="module")
 def open_orders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """``GET /v1/orders/sample`` (shaped like List Open Orders) added to a copy of openapi.yaml, generated with the repository's own config."""
+    """``GET /v1/orders/sample`` (shaped like List Open Orders) added to a copy of openapi.yaml, generated
+    with the repository's own config."""
     folder = tmp_path_factory.mktemp("open_orders")
     spec = (ROOT / "openapi.yaml").read_text()
     assert spec.count("\npaths:\n") == 1

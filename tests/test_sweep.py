@@ -153,9 +153,7 @@ def test_states_quote_currencies_exclusions_and_age_narrow_the_orders(mode: str)
         created_before=cutoff,
     )
     expected = [
-        order.uuid
-        for order in orders[:200]
-        if order.market in ("KRW-BTC", "KRW-ETH") and order.state == "watch"
+        order.uuid for order in orders[:200] if order.market in ("KRW-BTC", "KRW-ETH") and order.state == "watch"
     ]
     assert expected and [order.uuid for order in result.success] == expected
     assert still_open(exchange) == {order.uuid for order in orders} - set(expected)

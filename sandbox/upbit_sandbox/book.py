@@ -136,7 +136,7 @@ def seed_open_orders(
     watch_every: int = 10,
     age: float = 3600.0,
 ) -> list[Order]:
-    """``count`` open orders, markets in turn; in each market sides alternate (bid, ask) and every
+    """``count`` open orders, markets in turn; in each market sides go bid, bid, ask, ask, … and every
     ``watch_every``-th order is reserved (``watch``; 0: none). Created one after another over the last
     ``age`` seconds, oldest first."""
     now = exchange.clock()
@@ -147,7 +147,7 @@ def seed_open_orders(
         added.append(
             exchange.add_order(
                 market=markets[index % len(markets)],
-                side="bid" if rank % 2 == 0 else "ask",
+                side="bid" if rank % 4 < 2 else "ask",
                 state="watch" if watch else "wait",
                 created_at=now - age + age * index / max(count, 1),
             )
