@@ -9,6 +9,9 @@
 6. What the Redis path adds per request on loopback.
 3. Client cost per order as N grows (20 ... 20,000) with the limit off.
 4. Cold import time of ``upbit_auth`` + ``upbit_client`` against ``import httpx, jwt`` alone.
+7. 1,000 open orders (4 markets, 10 % ``watch``): ``cancel_open_orders`` against Upbit's own filter
+   cancel (``DELETE /v1/orders/open``) called at its 1 per 2 s until nothing is left: wall time,
+   requests, 429s and orders left open.
 
 ``--quick`` runs smaller counts (used by the tests to prove the script works and leaks no secret).
 Sections 5 and 6 need ``redis-server`` (Debian package) for their store cells, and say so without it.
@@ -707,6 +710,128 @@ def bench_import(repeats: int) -> None:
         _line(label, f"{ratios['median'][n]:6.2f}x median, {ratios['best'][n]:.2f}x best")
 
 
+# --- 7. cancel every open order: list + uuid cancel against Upbit's own filter cancel ----------------
+
+_OPEN_BOOK_SERVER = """
+import signal, sys
+from upbit_sandbox import SandboxExchange, start_server
+from upbit_sandbox.book import seed_open_orders
+exchange = SandboxExchange(latency=float(sys.argv[2]))
+seed_open_orders(exchange, int(sys.argv[1]), watch_every=10)
+server, url = start_server(exchange)
+print("listening on", url, flush=True)
+signal.sigwait({signal.SIGINT, signal.SIGTERM})
+"""
+
+
+@contextmanager
+def _open_book(orders: int, latency: float) -> Iterator[str]:
+    """A loopback sandbox in its own process holding ``orders`` open orders on 4 markets, 10 % ``watch``."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", _OPEN_BOOK_SERVER, str(orders), repr(latency)],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=_die_with_this_process,
+    )
+    try:
+        assert server.stdout is not None
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", server.stdout.readline())
+        if match is None:
+            raise SystemExit("bench: the open-orders sandbox did not start")
+        reset_limiters()
+        yield match[1]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
+
+
+def _still_open(client: Client) -> int:
+    """Open orders (``wait`` and ``watch``) left in the book, counted page by page (not timed)."""
+    from upbit_client.api.order import list_open_orders
+
+    left, page = 0, 1
+    while True:
+        answer = list_open_orders.sync_detailed(client=client, states=["wait", "watch"], page=page)
+        if answer.status_code == 429:
+            time.sleep(0.2)
+            continue
+        orders = answer.parsed if isinstance(answer.parsed, list) else []
+        left += len(orders)
+        if len(orders) < 100:
+            return left
+        page += 1
+
+
+def _sweep_run(url: str) -> tuple[float, int, int, int]:
+    """``cancel_open_orders_async`` with no filter: (wall s, requests, 429s, orders left open)."""
+    from upbit_cancel import cancel_open_orders_async
+
+    auth = UpbitAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
+    client = Client(base_url=url, httpx_args={"auth": auth}, timeout=httpx.Timeout(10.0))
+
+    async def run() -> tuple[Any, float]:
+        async with client:
+            client.get_async_httpx_client()
+            start = time.perf_counter()
+            result = await cancel_open_orders_async(client)
+            return result, time.perf_counter() - start
+
+    result, wall = asyncio.run(run())
+    with client:
+        left = _still_open(client)
+    requests = result.listings_sent + result.requests_sent + result.lookups_sent
+    return wall, requests, result.rate_limited, left
+
+
+def _cancel_all_loop(url: str) -> tuple[float, int, int, int]:
+    """The generated ``DELETE /v1/orders/open`` (count 300, the most it takes) paced at its 1 per 2 s,
+    until an answer cancels nothing: (wall s, requests, 429s, orders left open)."""
+    from upbit_client.api.order import cancel_open_orders
+    from upbit_client.models import CancelOrdersResult
+
+    window = cancel_open_orders.RATE_LIMIT.window_seconds if cancel_open_orders.RATE_LIMIT else 2
+    auth = UpbitAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
+    with Client(base_url=url, httpx_args={"auth": auth}, timeout=httpx.Timeout(10.0)) as client:
+        client.get_httpx_client()
+        requests = rate_limited = 0
+        start = time.perf_counter()
+        while True:
+            _sleep_until_perf(start + requests * window)
+            answer = cancel_open_orders.sync_detailed(client=client, count=300)
+            requests += 1
+            if answer.status_code == 429:
+                rate_limited += 1
+                continue
+            parsed = answer.parsed
+            success = parsed.success if isinstance(parsed, CancelOrdersResult) else None
+            if not success or not success.count:
+                break
+        wall = time.perf_counter() - start
+        left = _still_open(client)
+    return wall, requests, rate_limited, left
+
+
+def _sleep_until_perf(moment: float) -> None:
+    time.sleep(max(0.0, moment - time.perf_counter()))
+
+
+def bench_open_orders(count: int, latencies: list[float]) -> None:
+    print(f"\n7. Cancel every open order: {count:,} open orders on 4 markets, 10 % watch (loopback sandbox, 30/s)")
+    print("   cancel_open_orders (GET /v1/orders/open + DELETE /v1/orders/uuids) against the generated")
+    print("   DELETE /v1/orders/open (count 300) paced at 1 per 2 s until an answer cancels nothing; same run")
+    for latency in latencies:
+        with _open_book(count, latency) as url:
+            sweep = _sweep_run(url)
+        with _open_book(count, latency) as url:
+            loop = _cancel_all_loop(url)
+        for label, (wall, requests, rate_limited, left) in (("cancel_open_orders", sweep), ("cancel-all loop", loop)):
+            _line(
+                f"{label:<18} latency {latency * 1000:3.0f} ms",
+                f"{wall:6.3f} s, {requests:3d} requests, {rate_limited} x 429, {left:4d} left open",
+            )
+        _line(f"cancel-all loop / cancel_open_orders, latency {latency * 1000:.0f} ms", f"{loop[0] / sweep[0]:.1f}x")
+
+
 def _scheduler_lag() -> str:
     """How late a 50 ms asyncio sleep wakes on this machine right now (a loaded machine moves every timing)."""
 
@@ -744,6 +869,7 @@ def main() -> int:
         bench_store_cost(calls=100)
         bench_scaling([20, 200])
         bench_import(repeats=1)
+        bench_open_orders(100, [0.0])
     else:
         bench_overhead(rounds=15, per_round=200)
         bench_offsets([-0.7, -0.3, 0.0, 0.3, 0.7], [0.0, 0.020], runs=args.runs)
@@ -752,6 +878,7 @@ def main() -> int:
         bench_store_cost(calls=2000)
         bench_scaling([20, 200, 2000, 20000])
         bench_import(repeats=9)
+        bench_open_orders(1000, [0.0, 0.020])
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"scheduler at end: {_scheduler_lag()}")
     return 0

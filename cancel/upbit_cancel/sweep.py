@@ -193,6 +193,17 @@ class _Sweep:
     """Every order listed so far that matched, by uuid."""
     tried: set[str] = field(default_factory=set)
     report: BatchResult = field(default_factory=lambda: BatchResult(id_kind="uuids"))
+    done: dict[int, int] = field(default_factory=dict)
+    """Orders settled so far by each batch of the sweep (async batches run side by side)."""
+
+    def batch_progress(self, number: int) -> ProgressCallback:
+        """The ``on_progress`` of batch ``number``: the sweep's progress is the sum over its batches."""
+
+        def report(done: int, total: int) -> None:
+            self.done[number] = done
+            self.progress(sum(self.done.values()), len(self.listed))
+
+        return report
 
     def time_left(self) -> float:
         return self.timeout_total - (time.monotonic() - self.started)
@@ -287,7 +298,7 @@ def _list_sync(sweep: _Sweep, client: AnyClient) -> list[str]:
             if orders is None:
                 continue
             found += sweep.take_page(orders)
-            sweep.progress(0, len(found))
+            sweep.progress(sum(sweep.done.values()), len(sweep.listed))
             if len(orders) < _PAGE_SIZE:
                 break
             page, tries = page + 1, 0
@@ -321,7 +332,7 @@ async def _list_async(sweep: _Sweep, client: AnyClient) -> list[str]:
             if orders is None:
                 continue
             found += sweep.take_page(orders)
-            sweep.progress(0, len(found))
+            sweep.progress(sum(sweep.done.values()), len(sweep.listed))
             if len(orders) < _PAGE_SIZE:
                 break
             page, tries = page + 1, 0
@@ -506,7 +517,7 @@ def cancel_open_orders(
                     client,
                     uuids=uuids,
                     timeout_total=max(sweep.time_left(), 0.001),
-                    on_progress=on_progress,
+                    on_progress=sweep.batch_progress(number),
                     max_tries=max_tries,
                     limiter=sweep.limiter,
                     confirm=confirm,
@@ -561,6 +572,8 @@ async def cancel_open_orders_async(
         limiter=limiter,
         rate_limit_store=rate_limit_store,
     )
+    # All pages are listed before anything is cancelled: a cancel would shift the pages still to be read
+    # (Upbit pages by offset), and the orders it moved up would be skipped.
     for number in range(1, max_passes + 2):
         try:
             uuids = [uuid for uuid in await _list_async(sweep, client) if uuid not in sweep.tried]
@@ -579,7 +592,7 @@ async def cancel_open_orders_async(
                 client,
                 uuids=uuids,
                 timeout_total=max(sweep.time_left(), 0.001),
-                on_progress=on_progress,
+                on_progress=sweep.batch_progress(number),
                 max_tries=max_tries,
                 limiter=sweep.limiter,
                 max_in_flight=max_in_flight,
