@@ -815,21 +815,32 @@ def _sleep_until_perf(moment: float) -> None:
     time.sleep(max(0.0, moment - time.perf_counter()))
 
 
-def bench_open_orders(count: int, latencies: list[float]) -> None:
+def bench_open_orders(count: int, latencies: list[float], runs: int) -> None:
     print(f"\n7. Cancel every open order: {count:,} open orders on 4 markets, 10 % watch (loopback sandbox, 30/s)")
-    print("   cancel_open_orders (GET /v1/orders/open + DELETE /v1/orders/uuids) against the generated")
-    print("   DELETE /v1/orders/open (count 300) paced at 1 per 2 s until an answer cancels nothing; same run")
+    print("   cancel_open_orders (GET /v1/orders/open, then DELETE /v1/orders/uuids) against the generated")
+    print("   DELETE /v1/orders/open (count 300) paced at 1 per 2 s until an answer cancels nothing,")
+    print(f"   alternating, {runs} runs each, a fresh sandbox per run; wall median / worst")
+    print(f"   load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for latency in latencies:
-        with _open_book(count, latency) as url:
-            sweep = _sweep_run(url)
-        with _open_book(count, latency) as url:
-            loop = _cancel_all_loop(url)
-        for label, (wall, requests, rate_limited, left) in (("cancel_open_orders", sweep), ("cancel-all loop", loop)):
+        figures: dict[str, list[tuple[float, int, int, int]]] = {"cancel_open_orders": [], "cancel-all loop": []}
+        for _ in range(runs):
+            with _open_book(count, latency) as url:
+                figures["cancel_open_orders"].append(_sweep_run(url))
+            with _open_book(count, latency) as url:
+                figures["cancel-all loop"].append(_cancel_all_loop(url))
+        walls = {}
+        for label, rows in figures.items():
+            walls[label] = statistics.median(row[0] for row in rows)
+            requests = sorted({row[1] for row in rows})
             _line(
                 f"{label:<18} latency {latency * 1000:3.0f} ms",
-                f"{wall:6.3f} s, {requests:3d} requests, {rate_limited} x 429, {left:4d} left open",
+                f"{walls[label]:6.3f} / {max(row[0] for row in rows):6.3f} s, "
+                f"{'/'.join(map(str, requests))} requests, {sum(row[2] for row in rows)} x 429, "
+                f"{max(row[3] for row in rows)} left open (worst run)",
             )
-        _line(f"cancel-all loop / cancel_open_orders, latency {latency * 1000:.0f} ms", f"{loop[0] / sweep[0]:.1f}x")
+        ratio = walls["cancel-all loop"] / walls["cancel_open_orders"]
+        _line(f"cancel-all loop / cancel_open_orders (medians), latency {latency * 1000:.0f} ms", f"{ratio:.1f}x")
+    print(f"   load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 def _scheduler_lag() -> str:
@@ -869,7 +880,7 @@ def main() -> int:
         bench_store_cost(calls=100)
         bench_scaling([20, 200])
         bench_import(repeats=1)
-        bench_open_orders(100, [0.0])
+        bench_open_orders(100, [0.0], runs=1)
     else:
         bench_overhead(rounds=15, per_round=200)
         bench_offsets([-0.7, -0.3, 0.0, 0.3, 0.7], [0.0, 0.020], runs=args.runs)
@@ -878,7 +889,7 @@ def main() -> int:
         bench_store_cost(calls=2000)
         bench_scaling([20, 200, 2000, 20000])
         bench_import(repeats=9)
-        bench_open_orders(1000, [0.0, 0.020])
+        bench_open_orders(1000, [0.0, 0.020], runs=min(args.runs, 5))
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"scheduler at end: {_scheduler_lag()}")
     return 0
