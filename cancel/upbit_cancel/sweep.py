@@ -147,6 +147,7 @@ def check_filter(
     ):
         raise _refuse("created_before", "an aware datetime", created_before, "must be a datetime with a time zone")
     excluded = frozenset(excluded_markets)
+    left: list[str] | None = None
     if markets is not None:
         if not markets:
             raise _refuse("markets", "at least one market", list(markets), "names no market (None means every market)")
@@ -160,7 +161,7 @@ def check_filter(
     if quote_currencies is not None and not quote_currencies:
         raise _refuse("quote_currencies", "at least one currency", [], "names no currency (None means every one)")
     return _Filter(
-        tuple(dict.fromkeys(markets)) if markets is not None else None,
+        tuple(dict.fromkeys(left)) if left is not None else None,  # only the markets worth listing
         excluded,
         frozenset(quote_currencies) if quote_currencies is not None else None,
         side,

@@ -1,4 +1,4 @@
-"""A verifying sandbox exchange for ``DELETE`` and ``GET /v1/orders/uuids``: in-process transport, loopback server, CLI.
+"""A verifying sandbox exchange for the spec's order endpoints: in-process transport, loopback server, CLI.
 
 ```python
 from upbit_auth import UpbitAuth
