@@ -292,6 +292,9 @@ def _list_sync(sweep: _Sweep, client: AnyClient) -> list[str]:
             sweep.report.listings_sent += 1
             try:
                 response = _list_endpoint.sync_detailed(client=client, page=page, **query)
+            except KeyboardInterrupt:
+                sweep.limiter.record(permit, None)  # the permit must not stay in flight in the shared limiter
+                raise
             except Exception as exc:
                 sweep.failed_to_send(permit, exc, tries)
                 continue
