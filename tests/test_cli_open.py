@@ -9,17 +9,24 @@ impossible combinations exit 2 before anything is sent; a listing the exchange r
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import set_upbit_env
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_cancel import cli
-from upbit_sandbox import Order, SandboxExchange
+from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, Order, SandboxExchange, start_server
 from upbit_sandbox.book import seed_open_orders
 
 SERVER = ["--server-url", "https://api.upbit.com"]
+UPBIT_CANCEL = Path(sys.executable).parent / "upbit-cancel"
 
 
 @pytest.fixture
@@ -137,3 +144,34 @@ def test_a_listing_the_exchange_refuses_exits_3_and_cancels_nothing(
     assert "listing open orders failed, nothing was cancelled" in err and "jwt_verification" in err
     assert "a-secret-the-exchange" not in err
     assert open_uuids(exchange) == {order.uuid for order in orders}
+
+
+def test_sigint_during_the_sweep_prints_every_listed_order_once_and_exits_130() -> None:
+    # 10 requests a second: 600 orders (6 listings + 30 cancels) take about 4 s; the signal comes after 12 answers.
+    exchange = SandboxExchange(rate_limit_per_second=10)
+    orders = seed_open_orders(exchange, 600)
+    server, url = start_server(exchange)
+    env = {name: value for name, value in os.environ.items() if not name.startswith("UPBIT_")}
+    env |= {"UPBIT_OPEN_API_ACCESS_KEY": DEMO_ACCESS_KEY, "UPBIT_OPEN_API_SECRET_KEY": DEMO_SECRET_KEY}
+    try:
+        argv = [str(UPBIT_CANCEL), "--open", "--json", "--server-url", url]
+        child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.monotonic() + 20
+        while len(exchange.requests) < 12 and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.02)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=30)
+    finally:
+        server.stop()
+    assert child.returncode == cli.EXIT_INTERRUPTED, err
+    report = json.loads(out)
+    groups = ("success", "failed", "unconfirmed", "not_sent")
+    reported = [order["uuid"] for group in groups for order in report[group]["orders"]]
+    assert sorted(reported) == sorted(order.uuid for order in orders)  # every order once
+    not_sent = {order["uuid"] for order in report["not_sent"]["orders"]}
+    assert report["success"]["count"] and not_sent and not_sent <= open_uuids(exchange)
+    assert all(order["market"] and order["side"] for order in report["not_sent"]["orders"])
+    assert {order.uuid for order in exchange.orders("cancel")} <= {o["uuid"] for o in report["success"]["orders"]} | {
+        o["uuid"] for o in report["unconfirmed"]["orders"]
+    }
+    assert "interrupted" in err and "Traceback" not in err
