@@ -9,7 +9,7 @@
 6. What the Redis path adds per request on loopback.
 3. Client cost per order as N grows (20 ... 20,000) with the limit off.
 4. Cold import time of ``upbit_auth`` + ``upbit_client`` against ``import httpx, jwt`` alone.
-8. 1,000 open orders (4 markets, 10 % ``watch``): ``cancel_open_orders`` against Upbit's own filter
+12. 1,000 open orders (4 markets, 10 % ``watch``): ``cancel_open_orders`` against Upbit's own filter
    cancel (``DELETE /v1/orders/open``) called at its 1 per 2 s until nothing is left: wall time,
    requests, 429s and orders left open.
 
@@ -710,7 +710,7 @@ def bench_import(repeats: int) -> None:
         _line(label, f"{ratios['median'][n]:6.2f}x median, {ratios['best'][n]:.2f}x best")
 
 
-# --- 8. cancel every open order: list + uuid cancel against Upbit's own filter cancel ----------------
+# --- 12. cancel every open order: list + uuid cancel against Upbit's own filter cancel ----------------
 
 _OPEN_BOOK_SERVER = """
 import signal, sys
@@ -816,7 +816,7 @@ def _sleep_until_perf(moment: float) -> None:
 
 
 def bench_open_orders(count: int, latencies: list[float], runs: int) -> None:
-    print(f"\n8. Cancel every open order: {count:,} open orders on 4 markets, 10 % watch (loopback sandbox, 30/s)")
+    print(f"\n12. Cancel every open order: {count:,} open orders on 4 markets, 10 % watch (loopback sandbox, 30/s)")
     print("   cancel_open_orders (GET /v1/orders/open, then DELETE /v1/orders/uuids) against the generated")
     print("   DELETE /v1/orders/open (count 300) paced at 1 per 2 s until an answer cancels nothing,")
     print(f"   alternating, {runs} runs each, a fresh sandbox per run; wall median / worst")
