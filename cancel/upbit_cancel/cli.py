@@ -594,8 +594,21 @@ def open_filter(args: argparse.Namespace, now: float) -> dict[str, Any]:
     try:
         check_filter(**arguments)
     except InvalidRequest as exc:
-        raise UsageError(str(exc)) from None
+        message = str(exc)
+        flag = _FLAGS.get(exc.parameter)
+        if flag is not None and message.startswith(exc.parameter + ":"):
+            message = flag + message[len(exc.parameter) :]
+        raise UsageError(message) from None
     return arguments
+
+
+# The library's parameter -> the flag that sets it, for error messages.
+_FLAGS = {
+    "markets": "--market",
+    "excluded_markets": "--exclude-market",
+    "quote_currencies": "--quote",
+    "states[]": "--state",
+}
 
 
 async def _sweep(
