@@ -63,7 +63,7 @@ from .errors import BatchCancelled, BatchInterrupted, UpbitAPIError, error_from_
 from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds, limiter_for
 from .remaining_req import RemainingReq, parse_date_header, parse_remaining_req
 from .results import BatchResult, ErrorInfo, FailureReason, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
-from .store import STORE_ENV
+from .store import STORE_ENV, check_store_url
 
 __all__ = ["ProgressCallback", "cancel_orders", "cancel_orders_async"]
 
@@ -320,7 +320,6 @@ class _Batch:
     def sending(self, chunk: _Chunk) -> None:
         chunk.tries += 1
         chunk.in_flight = True
-        self.requests_sent += 1
         if chunk.tries > 1:
             self.retries += 1
 
@@ -353,6 +352,12 @@ class _Batch:
     def handle(self, chunk: _Chunk, permit: Permit, outcome: _Answer | Exception) -> bool:
         """Merge one attempt's outcome; True if the chunk is to be sent again."""
         chunk.in_flight = False
+        # Counted once known to have left the machine: an answer, or a network failure after connecting
+        # (a refused connection, or a fault raised before the transport, such as a signing error, sent nothing).
+        if not isinstance(outcome, Exception) or (
+            isinstance(outcome, httpx.TransportError) and not isinstance(outcome, _NOT_SENT)
+        ):
+            self.requests_sent += 1
         total = len(self.chunks)
         if isinstance(outcome, Exception):
             self.limiter.record(permit, None)
@@ -859,6 +864,8 @@ def _prepare(
         raise ValueError(f"timeout_total must be a positive, finite number of seconds; given: {timeout_total!r}")
     if limiter is None:
         store = rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV)
+        if store:
+            check_store_url(store, "rate_limit_store" if rate_limit_store is not None else STORE_ENV)
         limiter = limiter_for(_access_key(client_auth), _endpoint.OPERATION.rate_limit, store=store)  # the registry row
     batch = _Batch(
         kind,
