@@ -583,10 +583,12 @@ def _write(stream: TextIO, text: str) -> None:
 
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush does not complain of the broken pipe."""
+    if sys.stdout is None:  # closed from the start: no final flush to fear
+        return
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, io.UnsupportedOperation):
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
         pass
 
 
