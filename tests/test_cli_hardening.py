@@ -33,9 +33,7 @@ class Run:
 
 
 @pytest.fixture
-def command(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> tuple[Recorder, Callable[..., Run]]:
+def command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[Recorder, Callable[..., Run]]:
     set_upbit_env(monkeypatch, TEST_ACCESS_KEY, TEST_SECRET_KEY)
     exchange = Recorder()
 
@@ -239,3 +237,24 @@ def test_the_command_with_a_one_character_secret_prints_words_whole(
     result = run("--uuid", UUID, "--no-confirm")
     assert "cancelled" in result.out and "jwt_verification" in result.out + result.err
     assert "*" not in result.out.replace("********", "")
+
+
+# --- every exit status in one place ------------------------------------------------------------
+
+
+def test_the_readme_table_and_help_list_every_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    statuses = sorted(value for name, value in vars(cli).items() if name.startswith("EXIT_") and isinstance(value, int))
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    table = [
+        int(row.split("|")[1])
+        for row in readme.splitlines()
+        if row.strip().startswith("| ") and row.split("|")[1].strip().isdigit()
+    ]
+    assert sorted(table) == statuses
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for status in statuses:
+        assert f" {status} " in help_text.split("Exit status:", 1)[1] + " "

@@ -172,9 +172,7 @@ def test_signals_while_the_report_is_written_to_a_slow_reader_do_not_cut_it(
     assert err.decode().count("\n") == 1 and "report above is complete" in err.decode()
 
 
-@pytest.mark.parametrize(
-    "redirect", ["exec >&-", "exec >/dev/full"], ids=["stdout-closed", "stdout-full"]
-)
+@pytest.mark.parametrize("redirect", ["exec >&-", "exec >/dev/full"], ids=["stdout-closed", "stdout-full"])
 @pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
 def test_a_stdout_that_cannot_take_the_report_keeps_the_cancels_and_says_so_in_one_line(
     tmp_path: Path, sandbox: tuple[SandboxExchange, str], redirect: str, as_json: bool
@@ -182,7 +180,7 @@ def test_a_stdout_that_cannot_take_the_report_keeps_the_cancels_and_says_so_in_o
     if redirect.endswith("/dev/full") and not Path("/dev/full").exists():
         pytest.skip("no /dev/full here")
     exchange, url = sandbox
-    path, ids = ids_file(tmp_path, exchange, 37)
+    path, _ = ids_file(tmp_path, exchange, 37)
     script = f'{redirect}; exec "$0" "$@"'
     argv = ["sh", "-c", script, str(UPBIT_CANCEL), "--uuids-from", str(path), "--server-url", url]
     done = subprocess.run(

@@ -57,7 +57,8 @@ def test_a_sandbox_cancel_with_a_40_character_secret_passes_with_warnings_as_err
         exchange = SandboxExchange(credentials={{{TEST_ACCESS_KEY!r}: {UPBIT_LENGTH_SECRET!r}}})
         ids = [exchange.add_order().uuid for _ in range(3)]
         auth = UpbitAuth({TEST_ACCESS_KEY!r}, {UPBIT_LENGTH_SECRET!r})
-        with Client(base_url="https://api.upbit.com", httpx_args={{"auth": auth, "transport": exchange.transport()}}) as c:
+        args = {{"auth": auth, "transport": exchange.transport()}}
+        with Client(base_url="https://api.upbit.com", httpx_args=args) as c:
             result = cancel_orders(c, uuids=ids)
         print(len(result.success), len(result.unconfirmed), result.requests_sent)
         """

@@ -783,7 +783,7 @@ def main(argv: Sequence[str] | None = None, *, transport: httpx.AsyncBaseTranspo
             return run(args, environ, transport, interrupts)
     except KeyboardInterrupt:
         # Only before the ids were read (``OnSignal.RAISE``): after, every signal ends in a report.
-        _error_line("interrupted before any order was sent", secrets, sys.stderr)
+        _error_line("interrupted while reading the arguments and ids; nothing was sent", secrets, sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         # The promise is one line, never a traceback, whatever went wrong.
