@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from upbit_cancel.cli import EXIT_INTERRUPTED, EXIT_REPORT_LOST
+from upbit_cancel.cli import EXIT_INTERRUPTED, EXIT_REPORT_LOST, REPORT_GRACE_SECONDS
 from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange, start_server
 
 UPBIT_CANCEL = Path(sys.executable).parent / "upbit-cancel"
@@ -192,3 +192,23 @@ def test_a_stdout_that_cannot_take_the_report_keeps_the_cancels_and_says_so_in_o
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("upbit-cancel: error: the report could not be written to stdout: ")
     assert "37 cancelled, 0 failed, 0 unconfirmed, 0 not sent" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_reader_that_stops_reading_after_a_signal_cannot_hold_the_command(
+    tmp_path: Path, sandbox: tuple[SandboxExchange, str]
+) -> None:
+    exchange, url = sandbox
+    path, _ = ids_file(tmp_path, exchange, 2000)
+    argv = [str(UPBIT_CANCEL), "--uuids-from", str(path), "--json", "--server-url", url, "--no-confirm"]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=command_env(), bufsize=0)
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.read(1)  # writing now; this reader takes nothing more
+    child.send_signal(signal.SIGTERM)
+    status = child.wait(timeout=REPORT_GRACE_SECONDS + 30)
+    err = child.stderr.read().decode()
+    child.stdout.close()
+    child.stderr.close()
+    assert status == EXIT_REPORT_LOST, err
+    assert err.count("\n") == 1 and "the report could not be written to stdout" in err
+    assert "2000 cancelled" in err and {order.state for order in exchange.orders()} == {"cancel"}
