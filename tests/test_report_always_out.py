@@ -33,7 +33,7 @@ UPBIT_CANCEL = Path(sys.executable).parent / "upbit-cancel"
 GROUPS = ("success", "failed", "unconfirmed", "not_sent")
 
 # The child's sitecustomize: once HOLD_AT's module ("module:function") is loaded, its function writes
-# HOLD_MARKER when called and waits for HOLD_RELEASE before running.
+# HOLD_MARKER when called and waits for HOLD_RELEASE before running (HOLD_WHEN=after: after it returned).
 HOLD_A_FUNCTION = textwrap.dedent(
     """
     import importlib.util, os, sys, time
@@ -52,11 +52,18 @@ HOLD_A_FUNCTION = textwrap.dedent(
                 run_module(module)
                 original = getattr(module, FUNCTION)
 
-                def held(*args, **kwargs):
+                def hold():
                     open(os.environ["HOLD_MARKER"], "w").close()
                     deadline = time.monotonic() + 60
                     while not os.path.exists(os.environ["HOLD_RELEASE"]) and time.monotonic() < deadline:
                         time.sleep(0.01)
+
+                def held(*args, **kwargs):
+                    if os.environ.get("HOLD_WHEN") == "after":
+                        result = original(*args, **kwargs)
+                        hold()
+                        return result
+                    hold()
                     return original(*args, **kwargs)
 
                 setattr(module, FUNCTION, held)
@@ -105,6 +112,32 @@ def wait_for(path: Path, child: subprocess.Popen[str]) -> None:
         time.sleep(0.01)
 
 
+def run_held(
+    tmp_path: Path, url: str, path: Path, hold_at: str, signum: int, when: str = "before"
+) -> tuple[int, str, str]:
+    """Run the command on ``path``'s ids, held at ``hold_at``; signal it there, release it, return its outcome."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(HOLD_A_FUNCTION, encoding="utf-8")
+    marker, release = tmp_path / "held", tmp_path / "release"
+    env = command_env(
+        PYTHONPATH=os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])),
+        HOLD_AT=hold_at,
+        HOLD_WHEN=when,
+        HOLD_MARKER=str(marker),
+        HOLD_RELEASE=str(release),
+    )
+    argv = [str(UPBIT_CANCEL), "--uuids-from", str(path), "--json", "--server-url", url]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    wait_for(marker, child)
+    # The signal is pending in the child before the release exists: the child, polling in its hold,
+    # runs the handler before it can see the release.
+    child.send_signal(signum)
+    release.touch()
+    out, err = child.communicate(timeout=60)
+    return child.returncode, out, err
+
+
 @pytest.mark.parametrize(
     "hold_at",
     [
@@ -119,25 +152,8 @@ def test_a_signal_as_sending_starts_still_reports_every_id_and_exits_130(
 ) -> None:
     exchange, url = sandbox
     path, ids = ids_file(tmp_path, exchange, 100)
-    hook = tmp_path / "hook"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(HOLD_A_FUNCTION, encoding="utf-8")
-    marker, release = tmp_path / "held", tmp_path / "release"
-    env = command_env(
-        PYTHONPATH=os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])),
-        HOLD_AT=hold_at,
-        HOLD_MARKER=str(marker),
-        HOLD_RELEASE=str(release),
-    )
-    argv = [str(UPBIT_CANCEL), "--uuids-from", str(path), "--json", "--server-url", url]
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    wait_for(marker, child)
-    # The signal is pending in the child before the release exists: the child, polling in its hold,
-    # runs the handler before it can see the release.
-    child.send_signal(signum)
-    release.touch()
-    out, err = child.communicate(timeout=60)
-    assert child.returncode == EXIT_INTERRUPTED, err
+    status, out, err = run_held(tmp_path, url, path, hold_at, signum)
+    assert status == EXIT_INTERRUPTED, err
     assert "Traceback" not in err and err.count("\n") == 1
     report = json.loads(out)
     assert reported(report) == sorted(ids)  # every id exactly once
@@ -212,3 +228,15 @@ def test_a_reader_that_stops_reading_after_a_signal_cannot_hold_the_command(
     assert status == EXIT_REPORT_LOST, err
     assert err.count("\n") == 1 and "the report could not be written to stdout" in err
     assert "2000 cancelled" in err and {order.state for order in exchange.orders()} == {"cancel"}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_after_the_report_while_the_command_exits_keeps_the_status(
+    tmp_path: Path, sandbox: tuple[SandboxExchange, str], signum: int
+) -> None:
+    # Held after ``cli.main`` returned, before the process exits: the signal must not kill it.
+    exchange, url = sandbox
+    path, ids = ids_file(tmp_path, exchange, 5)
+    status, out, err = run_held(tmp_path, url, path, "upbit_cancel.cli:main", signum, when="after")
+    assert status == 0, err  # all cancelled, as the report says: the late signal changes nothing
+    assert reported(json.loads(out)) == sorted(ids) and err == ""

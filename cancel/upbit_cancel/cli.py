@@ -369,8 +369,13 @@ class Interrupts:
             self._stop()
 
     @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        """Handle SIGINT and SIGTERM while the block runs, unless the parent set them to be ignored."""
+    def installed(self, restore: bool = True) -> Iterator[None]:
+        """Handle SIGINT and SIGTERM while the block runs, unless the parent set them to be ignored.
+
+        ``restore=False`` (the console script, whose process ends next) keeps the handler after the
+        block, counting signals only: one arriving while the interpreter exits cannot turn the exit
+        status into a death by signal once the report is out.
+        """
         previous: dict[signal.Signals, Any] = {}
         for signum in INTERRUPT_SIGNALS:
             try:
@@ -384,8 +389,11 @@ class Interrupts:
         try:
             yield
         finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            if restore:
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
+            else:
+                self.stage = OnSignal.DEFER
 
     @contextlib.contextmanager
     def stopping(self, stop: Callable[[], object]) -> Iterator[None]:
@@ -752,10 +760,17 @@ class _WarningLine(logging.Handler):
             _write(sys.stderr, line + "\n")
 
 
-def main(argv: Sequence[str] | None = None, *, transport: httpx.AsyncBaseTransport | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    restore_signals: bool = True,
+) -> int:
     """Run ``upbit-cancel`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit status.
 
     ``transport`` replaces the network (tests and the sandbox pass an ``httpx.MockTransport``).
+    SIGINT and SIGTERM are the command's while it runs (``Interrupts``); ``restore_signals=False``
+    (the console script) leaves them counted-and-ignored afterwards, until the process exits.
     """
     environ = dict(os.environ)
     secrets = _secret_values(environ)
@@ -774,7 +789,7 @@ def main(argv: Sequence[str] | None = None, *, transport: httpx.AsyncBaseTranspo
         pacing_log.addHandler(_WarningLine(secrets))
     interrupts = Interrupts()
     try:
-        with interrupts.installed():
+        with interrupts.installed(restore=restore_signals):
             try:
                 args = build_parser().parse_args(argv)
             except SystemExit as exc:
