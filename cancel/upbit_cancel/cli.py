@@ -642,7 +642,8 @@ def _write_report(text: str, interrupts: Interrupts) -> None:
         except (OSError, ValueError):  # a descriptor select cannot watch: write and let it block
             ready = [fd]
         if ready:
-            data = data[os.write(fd, data[: select.PIPE_BUF]) :]
+            with contextlib.suppress(BlockingIOError):  # a descriptor left non-blocking: ask select again
+                data = data[os.write(fd, data[: select.PIPE_BUF]) :]
 
 
 # --- entry point -------------------------------------------------------------------------------
