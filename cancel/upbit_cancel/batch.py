@@ -63,7 +63,7 @@ from .errors import BatchCancelled, BatchInterrupted, UpbitAPIError, error_from_
 from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds, limiter_for
 from .remaining_req import RemainingReq, parse_date_header, parse_remaining_req
 from .results import BatchResult, ErrorInfo, FailureReason, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
-from .store import STORE_ENV, check_store_url
+from .store import STORE_ENV, check_store_setting
 
 __all__ = ["ProgressCallback", "cancel_orders", "cancel_orders_async"]
 
@@ -860,12 +860,11 @@ def _prepare(
     rate_limit_store: str | None = None,
 ) -> _Batch:
     kind, rule, ids = _check_ids(uuids, identifiers)
+    check_store_setting(rate_limit_store)
     if not math.isfinite(timeout_total) or timeout_total <= 0:
         raise ValueError(f"timeout_total must be a positive, finite number of seconds; given: {timeout_total!r}")
     if limiter is None:
         store = rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV)
-        if store:
-            check_store_url(store, "rate_limit_store" if rate_limit_store is not None else STORE_ENV)
         limiter = limiter_for(_access_key(client_auth), _endpoint.OPERATION.rate_limit, store=store)  # the registry row
     batch = _Batch(
         kind,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,7 +40,15 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     import redis as redis_module
 
-__all__ = ["STORE_ENV", "SharedBudget", "StoreUnavailable", "TakeResult", "check_store_url", "redacted_url"]
+__all__ = [
+    "STORE_ENV",
+    "SharedBudget",
+    "StoreUnavailable",
+    "TakeResult",
+    "check_store_setting",
+    "check_store_url",
+    "redacted_url",
+]
 
 STORE_ENV = "UPBIT_RATE_LIMIT_STORE"
 """The environment variable naming the shared store (``redis://HOST:PORT/DB``) for the CLI and the library."""
@@ -150,6 +159,16 @@ def check_store_url(url: object, source: str) -> str:
     if problem is not None:
         raise ConfigurationError(f"{source} {problem}: it must look like {_STORE_FORMS}; given: {redacted_url(url)!r}")
     return url
+
+
+def check_store_setting(rate_limit_store: str | None) -> None:
+    """Check the store a batch is told to use: ``rate_limit_store``, else ``$UPBIT_RATE_LIMIT_STORE``
+    (``ConfigurationError`` naming the argument or the variable)."""
+    if rate_limit_store is not None:
+        if rate_limit_store:
+            check_store_url(rate_limit_store, "rate_limit_store")
+    elif os.environ.get(STORE_ENV):
+        check_store_url(os.environ[STORE_ENV], STORE_ENV)
 
 
 @dataclass(frozen=True, slots=True)
