@@ -13,6 +13,7 @@ command against the loopback sandbox:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -26,6 +27,8 @@ from typing import Any
 
 import pytest
 
+from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from upbit_cancel import BatchCancelled, cancel_orders_async, connect
 from upbit_cancel.cli import EXIT_INTERRUPTED, EXIT_REPORT_LOST, REPORT_GRACE_SECONDS
 from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange, start_server
 
@@ -160,8 +163,8 @@ def test_a_signal_as_sending_starts_still_reports_every_id_and_exits_130(
     not_sent = {order["uuid"] for order in report["not_sent"]["orders"]}
     open_now = {order.uuid for order in exchange.orders() if order.state == "wait"}
     assert not_sent <= open_now  # what is called not sent is still open
-    if hold_at.endswith(":connect"):
-        assert exchange.requests == [] and not_sent == set(ids)
+    # The signal came before the first request: nothing goes out, not even the requests queued to start.
+    assert exchange.requests == [] and not_sent == set(ids)
 
 
 @pytest.mark.parametrize(
@@ -240,3 +243,28 @@ def test_a_signal_after_the_report_while_the_command_exits_keeps_the_status(
     status, out, err = run_held(tmp_path, url, path, "upbit_cancel.cli:main", signum, when="after")
     assert status == 0, err  # all cancelled, as the report says: the late signal changes nothing
     assert reported(json.loads(out)) == sorted(ids) and err == ""
+
+
+async def test_the_async_batch_cancelled_as_it_starts_sends_nothing_and_reports_every_id() -> None:
+    # As a signal handler on the event loop (``loop.add_signal_handler``) or the command's own handler
+    # (``loop.call_soon_threadsafe``) does: the cancel is a callback, queued just before the workers start.
+    exchange = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY}, rate_limit_per_second=None)
+    ids = [exchange.add_order().uuid for _ in range(100)]
+
+    def cancel_as_it_starts(done: int, total: int) -> None:
+        task = asyncio.current_task()
+        if done == 0 and task is not None:  # called once the ids are checked, before any request
+            asyncio.get_running_loop().call_soon(task.cancel)
+
+    client = connect(
+        "https://api.upbit.com",
+        access_key=TEST_ACCESS_KEY,
+        secret_key=TEST_SECRET_KEY,
+        httpx_args={"transport": exchange.transport()},
+    )
+    async with client:
+        with pytest.raises(BatchCancelled) as cancelled:
+            await cancel_orders_async(client, uuids=ids, on_progress=cancel_as_it_starts)
+        asyncio.current_task().uncancel()  # type: ignore[union-attr]
+    assert exchange.requests == []
+    assert sorted(order.id for order in cancelled.value.report.not_sent) == sorted(ids)

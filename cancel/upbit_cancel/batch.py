@@ -961,9 +961,16 @@ async def _run_async(
 ) -> None:
     """Run ``jobs`` (coroutine factories) ``width`` at a time; on cancellation let requests in flight finish."""
     queue = list(reversed(jobs))
+    caller = asyncio.current_task()
+    cancels_before = caller.cancelling() if caller is not None else 0
+
+    def caller_cancelled() -> bool:
+        return caller is not None and caller.cancelling() > cancels_before
 
     async def worker() -> None:
-        while queue and not batch.stopping:
+        # A cancellation of the caller requested as sending starts (Ctrl-C) stops a worker before its
+        # first request: the caller itself learns of it only after the workers' first steps have run.
+        while queue and not batch.stopping and not caller_cancelled():
             await queue.pop()()
 
     tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, min(width, len(jobs))))]
