@@ -29,7 +29,8 @@ import pytest
 
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_cancel import BatchCancelled, cancel_orders_async, connect
-from upbit_cancel.cli import EXIT_INTERRUPTED, EXIT_REPORT_LOST, REPORT_GRACE_SECONDS
+from upbit_cancel.cli import EXIT_INTERRUPTED, EXIT_REPORT_LOST
+from upbit_cancel.interrupts import REPORT_GRACE_SECONDS
 from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange, start_server
 
 UPBIT_CANCEL = Path(sys.executable).parent / "upbit-cancel"

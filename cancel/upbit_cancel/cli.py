@@ -33,20 +33,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import enum
 import io
 import json
 import logging
 import math
 import os
 import re
-import select
-import signal
 import sys
-import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from types import FrameType
 from typing import Any, NoReturn, Protocol, TextIO
 
 import httpx
@@ -62,6 +57,7 @@ from upbit_client.rules import ParameterRule
 from .batch import cancel_orders_async
 from .client import DEFAULT_REGION, PRECEDENCE, check_base_url, connect, resolve_base_url
 from .errors import AuthenticationError, BatchCancelled, ConfigurationError, MissingCredentials, error_from_response
+from .interrupts import Interrupts, OnSignal, ReportNotWritten, write_whole
 from .ratelimit import limiter_for
 from .results import BatchResult, ErrorInfo, IdKind, NotSentOrder, UnconfirmedOrder
 from .store import STORE_ENV, check_store_url
@@ -92,8 +88,6 @@ EXIT_STATUSES = (
 # lines than this is not a list of orders; either way the file is refused before anything is read whole.
 MAX_ID_LINE = 4096
 MAX_ID_LINES = 1_000_000
-# Once a signal has come while the report is written, the reader has this long to take the rest.
-REPORT_GRACE_SECONDS = 10.0
 
 OnProgress = Callable[[int, int], None]
 
@@ -334,77 +328,6 @@ class Progress:
             _write(self.stream, "\r" + " " * self.width + "\r")
 
 
-INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class OnSignal(enum.Enum):
-    """What SIGINT and SIGTERM do, by the stage the command is in."""
-
-    RAISE = "raise"
-    """Before the ids are read: ``KeyboardInterrupt``; nothing was sent and there is nothing to report."""
-    CANCEL = "cancel"
-    """Ids read: the first signal stops the batch (or keeps it from starting); the report lists every id."""
-    DEFER = "defer"
-    """The report is being written: signals are counted, the report is written whole, then exit 130."""
-
-
-class Interrupts:
-    """The command's SIGINT/SIGTERM handler, installed for the whole run by ``main`` (main thread only).
-
-    Python handlers (``signal.signal``), not the event loop's: they hold in every stage, before,
-    during and after ``asyncio.run``, so no window is left where a signal kills the process or
-    escapes as an exception before the report is written.
-    """
-
-    def __init__(self) -> None:
-        self.stage = OnSignal.RAISE
-        self.count = 0
-        self._stop: Callable[[], object] | None = None
-
-    def __call__(self, signum: int, frame: FrameType | None) -> None:
-        if self.stage is OnSignal.RAISE:
-            raise KeyboardInterrupt
-        self.count += 1
-        if self.stage is OnSignal.CANCEL and self.count == 1 and self._stop is not None:
-            self._stop()
-
-    @contextlib.contextmanager
-    def installed(self, restore: bool = True) -> Iterator[None]:
-        """Handle SIGINT and SIGTERM while the block runs, unless the parent set them to be ignored.
-
-        ``restore=False`` (the console script, whose process ends next) keeps the handler after the
-        block, counting signals only: one arriving while the interpreter exits cannot turn the exit
-        status into a death by signal once the report is out.
-        """
-        previous: dict[signal.Signals, Any] = {}
-        for signum in INTERRUPT_SIGNALS:
-            try:
-                current = signal.getsignal(signum)
-                if current is signal.SIG_IGN:
-                    continue
-                signal.signal(signum, self)
-            except (ValueError, OSError):  # not the main thread: the signals are not ours to take
-                continue
-            previous[signum] = current
-        try:
-            yield
-        finally:
-            if restore:
-                for signum, handler in previous.items():
-                    signal.signal(signum, handler)
-            else:
-                self.stage = OnSignal.DEFER
-
-    @contextlib.contextmanager
-    def stopping(self, stop: Callable[[], object]) -> Iterator[None]:
-        """While the block runs, the first signal calls ``stop`` (at once if one already came)."""
-        self._stop = stop
-        try:
-            yield
-        finally:
-            self._stop = None
-
-
 def _nothing_sent(kind: IdKind, ids: Sequence[str]) -> BatchResult:
     why = "interrupted before sending began"
     return BatchResult(kind, not_sent=[NotSentOrder(order_id, kind, why) for order_id in ids], interrupted=True)
@@ -609,43 +532,6 @@ def _error_line(message: str, secrets: Iterable[str], stream: TextIO | None) -> 
             _write(stream, f"{PROG}: error: {one_line}\n")
 
 
-class ReportNotWritten(Exception):
-    """stdout is closed, full or not taking the report (the reader stalled after an interrupt)."""
-
-
-def _write_report(text: str, interrupts: Interrupts) -> None:
-    """Write the whole report to stdout, through any number of signals; raises ``ReportNotWritten``.
-
-    Written on the file descriptor, in pieces no larger than the pipe's atomic write, each when the
-    descriptor is ready: a signal only adds to ``interrupts.count``, and once one has come the reader
-    has ``REPORT_GRACE_SECONDS`` to take the rest (a reader that never reads cannot hold the process).
-    A stream without a descriptor (a test's ``StringIO``) is written as is.
-    """
-    stream = sys.stdout
-    if stream is None:
-        raise ReportNotWritten("stdout is closed")
-    try:
-        fd = stream.fileno()
-    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
-        _write(stream, text)
-        return
-    stream.flush()
-    data = memoryview(text.encode(getattr(stream, "encoding", None) or "utf-8", "backslashreplace"))
-    deadline = None
-    while data:
-        if interrupts.count and deadline is None:
-            deadline = time.monotonic() + REPORT_GRACE_SECONDS
-        if deadline is not None and time.monotonic() > deadline:
-            raise ReportNotWritten(f"the reader took no more of it for {REPORT_GRACE_SECONDS:g} s after the interrupt")
-        try:
-            _, ready, _ = select.select([], [fd], [], 0.1)
-        except (OSError, ValueError):  # a descriptor select cannot watch: write and let it block
-            ready = [fd]
-        if ready:
-            with contextlib.suppress(BlockingIOError):  # a descriptor left non-blocking: ask select again
-                data = data[os.write(fd, data[: select.PIPE_BUF]) :]
-
-
 # --- entry point -------------------------------------------------------------------------------
 
 
@@ -730,7 +616,7 @@ def report(result: BatchResult, ids: Sequence[str], as_json: bool, secrets: list
     reconcile(result, ids)
     text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if as_json else format_table(result, ids)
     try:
-        _write_report(redact(text, secrets) + "\n", interrupts)
+        write_whole(sys.stdout, redact(text, secrets) + "\n", interrupts, _write)
     except BrokenPipeError:
         # The reader stopped early (``| head``): not an error of ours, and the status still tells.
         _silence_stdout()
