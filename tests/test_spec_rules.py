@@ -90,6 +90,11 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("header pattern", {"x_trace": "zz"}, r"X-Trace: must match the pattern \(pattern: \^\[a-f0-9\]\{8\}\$\)"),
     ("x-exactly-one-of (both)", {"name": "ab"}, r"uuid and name: exactly one of these must be given .*given: both"),
     ("x-exactly-one-of (neither)", {"uuid": DROP}, r"uuid and name: exactly one .*given: neither"),
+    (
+        "x-at-most-one-of",
+        {"since": datetime.datetime(2024, 1, 2), "day": datetime.date(2024, 1, 2)},
+        r"since and day: at most one of these may be given \(x-at-most-one-of\); given: both: since, day",
+    ),
 ]
 
 
