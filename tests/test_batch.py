@@ -7,8 +7,10 @@ Checks, chunking, merge rules, retries, pacing. These tests pin the cancel phase
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -573,3 +575,31 @@ async def test_two_concurrent_batches_of_one_key_share_the_budget() -> None:
     assert exchange.statuses.count(429) == 0
     assert max(windows(exchange).values()) <= PER_SECOND
     assert sum(len(r.success) for r in results) == 60 * MAX_ITEMS
+
+
+def test_the_sync_batch_sends_on_worker_threads_in_the_callers_context() -> None:
+    """Chunks go out side by side on worker threads, each in a copy of the caller's context."""
+    exchange = make_exchange()
+    ids = add_many(exchange, 10 * MAX_ITEMS)
+    trace: contextvars.ContextVar[str] = contextvars.ContextVar("trace", default="none")
+    seen: list[tuple[str, str]] = []
+
+    def hook(request: httpx.Request) -> None:
+        seen.append((threading.current_thread().name, trace.get()))
+
+    client = Client(
+        base_url="https://api.upbit.com",
+        httpx_args={
+            "auth": UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY),
+            "transport": exchange.transport(),
+            "event_hooks": {"request": [hook]},
+        },
+    )
+    trace.set("the caller's")
+    with client:
+        result = cancel_orders(client, uuids=ids, limiter=fast_limiter()[0], confirm=False)
+    assert len(result.success) == len(ids)
+    assert len(seen) == 10
+    assert {value for _, value in seen} == {"the caller's"}
+    assert all(name.startswith("upbit-cancel-") for name, _ in seen)
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("upbit-cancel-")]
