@@ -374,7 +374,9 @@ def bench_offsets(
 # --- 8. 1,000 orders at the latency bots really have ---------------------------------------------------
 
 
-def bench_latency(latencies: list[float], runs: int, offset: float = 0.3) -> list[dict[str, Any]]:
+def bench_latency(
+    latencies: list[float], runs: int, offset: float = 0.3, modes: tuple[str, ...] = ("sync", "async")
+) -> list[dict[str, Any]]:
     """Sync (worker threads) and async against sandboxes 0-100 ms away: both must reach the same floor."""
     print(f"\n8. 1,000 orders, sync and async, at 0-100 ms one-way latency ({runs} runs per cell, exchange clock")
     print(f"   {offset:+.1f} s from ours, each run at another point of its second). The sandbox delays each request")
@@ -383,7 +385,6 @@ def bench_latency(latencies: list[float], runs: int, offset: float = 0.3) -> lis
     print("   1 s + 2 round trips (fresh); met: runs within target, and within it once the stall is subtracted")
     rows: list[dict[str, Any]] = []
     fractions = [((index * 0.618) % 1.0) * 0.98 + 0.01 for index in range(runs)]
-    modes = ("sync", "async")
     with _stall_meter() as meter:
         for latency in latencies:
             with _sandbox(runs * 2 * len(modes) * 1000, rate_limit=30, latency=latency, clock_offset=offset) as (
@@ -448,43 +449,47 @@ def _cancel_mid_way(url: str, uuids: list[str], after: float) -> Any:
     return asyncio.run(run())
 
 
-def bench_after_cancel(runs: int, latency: float = 0.05, offset: float = 0.3) -> None:
+def bench_after_cancel(runs: int, latency: float = 0.05, offset: float = 0.3, orders: int = 1000) -> None:
     print(f"\n9. The next batch of a process after an async batch was cancelled mid-way ({runs} runs, latency")
     print(f"   {latency * 1000:.0f} ms): the first batch is cancelled 0.3 s in, and again 10 ms later, cutting off the")
-    print("   requests in flight; then 1,000 orders. Target: 0 x 429, wall - floor <= 0.15 s + 2 round trips")
+    print(f"   requests in flight; then {orders:,} orders, async. Beside it, in the same runs, the same batch after")
+    print("   one that finished (the control). Target: 0 x 429, wall - floor <= 0.15 s + 2 round trips")
     fractions = [((index * 0.618) % 1.0) * 0.98 + 0.01 for index in range(runs)]
-    values: dict[str, list[float]] = {name: [] for name in ("429", "requests", "over", "stall", "net", "cancelled")}
+    names = ("429", "requests", "over", "stall", "net", "cancelled")
+    figures: dict[str, dict[str, list[float]]] = {kind: {name: [] for name in names} for kind in ("cancel", "done")}
     with (
         _stall_meter() as meter,
-        _sandbox(runs * 2000, rate_limit=30, latency=latency, clock_offset=offset) as (
-            url,
-            uuids,
-        ),
+        _sandbox(runs * 4 * orders, rate_limit=30, latency=latency, clock_offset=offset) as (url, uuids),
     ):
-        pool = iter(uuids[i : i + 1000] for i in range(0, len(uuids), 1000))
+        pool = iter(uuids[i : i + orders] for i in range(0, len(uuids), orders))
         for fraction in fractions:
-            reset_limiters()
-            _start_at(offset, latency, fraction)
-            _cancel_mid_way(url, next(pool), after=0.3)
-            result, start, end = _run_batch("async", url, next(pool), at=partial(_start_at, offset, latency, fraction))
-            over = end - start - _floor(start, offset, latency, 50)
-            stall = meter.stalled(start, end)
-            for name, value in (
-                ("429", result.rate_limited),
-                ("requests", result.requests_sent),
-                ("over", over),
-                ("stall", stall),
-                ("net", over - stall),
-                ("cancelled", len(result.success)),
-            ):
-                values[name].append(value)
-    _line(
-        f"next async batch, latency {latency * 1000:.0f} ms (target {0.15 + 2 * latency:.2f} s)",
-        f"429 {statistics.median(values['429']):.0f}/{max(values['429']):.0f}  "
-        f"req {statistics.median(values['requests']):.0f}/{max(values['requests']):.0f}  "
-        f"over {_summary(values['over'])}  stall {_summary(values['stall'])}  "
-        f"over-stall {_summary(values['net'])}  {_clean(values)}  cancelled min {min(values['cancelled']):.0f}",
-    )
+            for kind in ("cancel", "done"):
+                reset_limiters()
+                _start_at(offset, latency, fraction)
+                if kind == "cancel":
+                    _cancel_mid_way(url, next(pool), after=0.3)
+                else:
+                    _run_batch("async", url, next(pool))
+                at = partial(_start_at, offset, latency, fraction)
+                result, start, end = _run_batch("async", url, next(pool), at=at)
+                over = end - start - _floor(start, offset, latency, math.ceil(orders / 20))
+                stall = meter.stalled(start, end)
+                values = figures[kind]
+                values["429"].append(result.rate_limited)
+                values["requests"].append(result.requests_sent)
+                values["over"].append(over)
+                values["stall"].append(stall)
+                values["net"].append(over - stall)
+                values["cancelled"].append(len(result.success))
+    for kind, values in figures.items():
+        label = "after a cancelled batch" if kind == "cancel" else "after a finished one (control)"
+        _line(
+            f"{label}, latency {latency * 1000:.0f} ms (target {0.15 + 2 * latency:.2f} s)",
+            f"429 {statistics.median(values['429']):.0f}/{max(values['429']):.0f}  "
+            f"req {statistics.median(values['requests']):.0f}/{max(values['requests']):.0f}  "
+            f"over {_summary(values['over'])}  stall {_summary(values['stall'])}  "
+            f"over-stall {_summary(values['net'])}  {_clean(values)}  cancelled min {min(values['cancelled']):.0f}",
+        )
 
 
 def bench_simulated(offsets: list[float], round_trips: list[float], runs: int) -> None:
@@ -858,8 +863,8 @@ def main() -> int:
         bench_overhead(rounds=3, per_round=20)
         bench_offsets([0.3], [0.0], runs=1, modes=("async",))
         bench_simulated([0.3], [0.0], runs=3)
-        bench_latency([0.05], runs=1)
-        bench_after_cancel(runs=1)
+        bench_latency([0.05], runs=1, modes=("sync",))
+        bench_after_cancel(runs=1, orders=200)
         bench_processes([2], per_process=100, runs=1, only_store=True)
         bench_store_cost(calls=100)
         bench_scaling([20, 200])

@@ -860,7 +860,7 @@ async def _drive_async(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
 
 
 def _lookup_stopped(batch: _Batch, lookup: _Lookup, permit: Permit | KeyBlocked | None) -> bool:
-    """True if ``lookup`` is not to be sent (and is settled, unless the batch is stopping); called with the lock."""
+    """True if ``lookup`` is not to be sent; settles it if the key is blocked or time is up (called with the lock)."""
     if batch.stopping:
         return True
     if isinstance(permit, KeyBlocked):
