@@ -101,7 +101,7 @@ def upbit_cancel_threads() -> list[threading.Thread]:
 
 def test_ctrl_c_stops_the_threaded_sync_batch_at_once_and_its_workers_soon_after() -> None:
     """Ctrl-C (SIGINT to the main thread) while worker threads have requests in flight and more wait."""
-    exchange, ids = sandbox(1000, latency=0.2)
+    exchange, ids = sandbox(1000, latency=1.0)  # every request sent is still in flight when Ctrl-C comes
     limiter = RateLimiter("default", 10)  # 10 a second: the batch would take 5 s
     progress_threads: set[int] = set()
 
