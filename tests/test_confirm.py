@@ -71,7 +71,8 @@ def mode(request: pytest.FixtureRequest) -> str:
 def test_400_orders_with_every_fifth_answer_lost_all_end_in_success(mode: str) -> None:
     exchange = sandbox(drop_answer_every=5)
     ids = orders(exchange, 400)
-    result = run(mode, exchange, uuids=ids)
+    # One request at a time: which answers the exchange drops (every 5th it answers) is then exact.
+    result = run(mode, exchange, uuids=ids, max_in_flight=1)
     assert len(result.success) == 400 and not result.failed and not result.unconfirmed and not result.not_sent
     by_lookup = [order.uuid for order in result.success if order.confirmed_by == "lookup"]
     assert len(by_lookup) == 80  # 4 chunks of 20 whose answers were lost
@@ -134,7 +135,7 @@ def test_lookups_take_at_most_the_spec_max_items_ids_each(mode: str) -> None:
     assert {order.reason for order in result.failed} == {"filled"} and len(result.failed) == len(ids)
     assert result.lookups_sent == lookups(exchange) == 3
     sizes = [request.target.count("uuids%5B%5D=") for request in exchange.requests if request.method == LOOKUP_METHOD]
-    assert sizes == [LOOKUP_MAX, LOOKUP_MAX, 50]
+    assert sorted(sizes) == [50, LOOKUP_MAX, LOOKUP_MAX]  # side by side, in any order
 
 
 def test_lookups_are_paced_by_the_same_limiter_as_the_cancels() -> None:
