@@ -1028,6 +1028,7 @@ def cancel_orders(
     ``KeyboardInterrupt`` whose ``.report`` is the partial ``BatchResult``: requests in flight are
     unconfirmed, ids not yet sent are ``not_sent``; nothing more is sent.
     """
+    _check_in_flight(max_in_flight)
     batch = _prepare(
         client.get_httpx_client().auth,
         uuids,
@@ -1059,10 +1060,13 @@ def cancel_orders(
     return _log_result(batch.result())
 
 
-def _width(batch: _Batch, max_in_flight: int | None) -> int:
-    """Requests in flight at most: ``max_in_flight``, else the group's ``per_second`` from the spec."""
+def _check_in_flight(max_in_flight: int | None) -> None:
     if max_in_flight is not None and max_in_flight < 1:
         raise ValueError(f"max_in_flight must be at least 1 or None; given: {max_in_flight!r}")
+
+
+def _width(batch: _Batch, max_in_flight: int | None) -> int:
+    """Requests in flight at most: ``max_in_flight``, else the group's ``per_second`` from the spec."""
     return max_in_flight or batch.limiter.per_second or _IN_FLIGHT_WITHOUT_RATE_LIMIT
 
 
@@ -1138,6 +1142,7 @@ async def cancel_orders_async(
     ``asyncio.CancelledError`` whose ``.report`` is the partial ``BatchResult``. (asyncio hands a
     caller awaiting the task a fresh ``CancelledError``: catch ``BatchCancelled`` inside the task.)
     """
+    _check_in_flight(max_in_flight)
     batch = _prepare(
         client.get_async_httpx_client().auth,
         uuids,
