@@ -71,6 +71,9 @@ __all__ = ["ProgressCallback", "cancel_orders", "cancel_orders_async"]
 log = logging.getLogger("upbit_cancel.batch")
 
 ProgressCallback = Callable[[int, int], None]
+"""``on_progress(done_ids, total_ids)``: once before sending (0), then as chunks settle. Always called in
+the thread that called the batch: sync, the caller's thread, never a worker thread (``workers``); async,
+the event loop's. An exception from it is logged and ignored; a ``KeyboardInterrupt`` stops the sync batch."""
 
 DEFAULT_MAX_TRIES = 5
 # Only used when the spec names no rate limit for the endpoint, to keep the fan-out finite.
@@ -1057,6 +1060,10 @@ def cancel_orders(
             batch.stopping = True
             report = _log_result(batch.result(interrupted=True))
         raise BatchInterrupted(report) from exc
+    except BaseException:
+        with batch.lock:
+            batch.stopping = True  # anything else raised here (SystemExit, a bug): no worker sends any more
+        raise
     return _log_result(batch.result())
 
 
