@@ -473,6 +473,7 @@ def cancel_open_orders(
     on_progress: ProgressCallback | None = None,
     max_tries: int = DEFAULT_MAX_TRIES,
     limiter: RateLimiter | None = None,
+    max_in_flight: int | None = None,
     confirm: bool = True,
     rate_limit_store: str | None = None,
 ) -> BatchResult:
@@ -486,8 +487,8 @@ def cancel_open_orders(
 
     The rest is ``cancel_orders``'s: the same ``timeout_total`` (for the whole sweep), ``max_tries``,
     ``limiter`` (default: the client's key's limiter of the ``default`` group, shared with the batch),
-    ``confirm`` and ``rate_limit_store``; ``on_progress(done, total)`` is called while listing (done 0)
-    and as chunks settle. Ctrl-C raises ``BatchInterrupted`` with the report so far.
+    ``max_in_flight``, ``confirm`` and ``rate_limit_store``; ``on_progress(done, total)`` is called
+    while listing (done 0) and as chunks settle. Ctrl-C raises ``BatchInterrupted`` with the report so far.
     """
     sweep = _start(
         client.get_httpx_client().auth,
@@ -524,6 +525,7 @@ def cancel_open_orders(
                     on_progress=sweep.batch_progress(number),
                     max_tries=max_tries,
                     limiter=sweep.limiter,
+                    max_in_flight=max_in_flight,
                     confirm=confirm,
                 )
             except BatchInterrupted as interrupted:
