@@ -4,6 +4,8 @@ Usage::
 
     upbit-cancel (--uuid ID ... | --identifier ID ... | --uuids-from FILE | --identifiers-from FILE)
                  [--server-url URL | --region kr|sg|id|th] [--json] [--timeout SECONDS] [--no-confirm]
+    upbit-cancel --open [--market PAIR ...] [--exclude-market PAIR ...] [--quote CURRENCY ...]
+                 [--side bid|ask] [--state wait|watch ...] [--older-than DURATION] [--dry-run | --until-empty]
 
 This module only turns arguments, environment and files into a call of the async batch layer
 (``upbit_cancel.batch.cancel_orders_async``, which chunks, rate-limits, retries and confirms) and
@@ -672,7 +674,7 @@ def add_open_arguments(parser: argparse.ArgumentParser) -> None:
         "--exclude-market", dest="excluded_markets", metavar="PAIR", action="append", default=[],
         help="never this market (repeatable)",
     )  # fmt: skip
-    group.add_argument("--quote", dest="quotes", metavar="CURRENCY", action="append", help="only markets quoted in it")
+    group.add_argument("--quote", dest="quotes", metavar="CURRENCY", action="append", help="only markets quoted in it, e.g. KRW (repeatable)")
     group.add_argument("--side", choices=("bid", "ask"), help="only buy (bid) or only sell (ask) orders")
     group.add_argument(
         "--state", dest="states", choices=("wait", "watch"), action="append",
