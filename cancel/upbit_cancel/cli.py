@@ -674,7 +674,10 @@ def add_open_arguments(parser: argparse.ArgumentParser) -> None:
         "--exclude-market", dest="excluded_markets", metavar="PAIR", action="append", default=[],
         help="never this market (repeatable)",
     )  # fmt: skip
-    group.add_argument("--quote", dest="quotes", metavar="CURRENCY", action="append", help="only markets quoted in it, e.g. KRW (repeatable)")
+    group.add_argument(
+        "--quote", dest="quotes", metavar="CURRENCY", action="append",
+        help="only markets quoted in it, e.g. KRW (repeatable)",
+    )  # fmt: skip
     group.add_argument("--side", choices=("bid", "ask"), help="only buy (bid) or only sell (ask) orders")
     group.add_argument(
         "--state", dest="states", choices=("wait", "watch"), action="append",
