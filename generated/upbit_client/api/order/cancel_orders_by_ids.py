@@ -116,7 +116,7 @@ def _build_response(
 ) -> Response[CancelOrdersResult | UpbitError]:
     try:
         parsed = _parse_response(client=client, response=response)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise errors.InvalidResponse(
             response.status_code, response.content, f"{type(exc).__name__}: {exc}"
         ) from exc

@@ -141,7 +141,7 @@ def _build_response(
 ) -> Response[UpbitError | list[Order]]:
     try:
         parsed = _parse_response(client=client, response=response)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise errors.InvalidResponse(
             response.status_code, response.content, f"{type(exc).__name__}: {exc}"
         ) from exc
