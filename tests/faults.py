@@ -196,6 +196,87 @@ class LoseAnswer(Action):
         return False
 
 
+@dataclass
+class Raw(Action):
+    """Send these bytes as they are (a wrong ``Content-Length``, a header too long, no status line), then close."""
+
+    data: bytes
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        conn.send(self.data)
+        conn.sock.close()
+        return False
+
+
+@dataclass
+class CloseAtOnce(Action):
+    """Read the request, then close the connection cleanly (FIN) without a byte of answer."""
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        conn.sock.close()
+        return False
+
+
+@dataclass
+class Drip(Action):
+    """Send a whole answer one byte every ``interval`` seconds: a read timeout never fires, since each byte restarts it."""
+
+    answer: bytes = field(default_factory=lambda: http_response(200, b'{"success": {"count": 0, "orders": []}}'))
+    interval: float = 0.2
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        for byte in self.answer:
+            if conn.stopping.wait(self.interval):
+                break
+            conn.send(bytes([byte]))
+        conn.sock.close()
+        return False
+
+
+@dataclass
+class Flood(Action):
+    """A 200 whose body never ends (chunked, or ``size`` bytes announced by ``Content-Length``), sent as fast
+    as the client reads; it stops when the client lets go or the server stops."""
+
+    size: int | None = None
+    """None: chunked and endless."""
+    status: int = 200
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        piece = b" " * 65536
+        framing = "Transfer-Encoding: chunked" if self.size is None else f"Content-Length: {self.size}"
+        conn.send(f"HTTP/1.1 {self.status} OK\r\nContent-Type: application/json\r\n{framing}\r\n\r\n".encode())
+        left = self.size
+        while not conn.stopping.is_set() and (left is None or left > 0):
+            if left is None:
+                conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+            else:
+                conn.send(piece[:left])
+                left -= min(left, len(piece))
+        conn.sock.close()
+        return False
+
+
+@dataclass
+class DelegateWith(Action):
+    """The backend's answer, with some headers replaced (``Remaining-Req``, ``Date``)."""
+
+    headers: Mapping[str, str]
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        if server.backend is None:
+            raise RuntimeError("DelegateWith needs a FaultServer backend")
+        answer = server.backend.handle(request.method, request.target, list(request.headers.items()), request.body)
+        conn.send(http_response(answer.status, answer.content(), {**dict(answer.headers), **self.headers}))
+        return True
+
+
+def deep_json(depth: int = 100_000, *, inside_error: bool = False) -> bytes:
+    """JSON nested ``depth`` deep (valid), as a whole body or as the value of Upbit's ``error`` object."""
+    nested = b"[" * depth + b"]" * depth
+    return b'{"error": {"name": "blocked", "message": ' + nested + b"}}" if inside_error else nested
+
+
 def once_for(ids: Sequence[str], action: Action, then: Action | None = None, times: int = 1) -> Script:
     """``action`` for the first ``times`` requests carrying exactly ``ids``; every other request gets ``then``."""
     after = then if then is not None else Delegate()
