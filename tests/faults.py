@@ -219,7 +219,7 @@ class CloseAtOnce(Action):
 
 @dataclass
 class Drip(Action):
-    """Send a whole answer one byte every ``interval`` seconds: a read timeout never fires, since each byte restarts it."""
+    """Send a whole answer a byte every ``interval`` seconds: a read timeout never fires (each byte restarts it)."""
 
     answer: bytes = field(default_factory=lambda: http_response(200, b'{"success": {"count": 0, "orders": []}}'))
     interval: float = 0.2

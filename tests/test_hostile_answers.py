@@ -111,7 +111,7 @@ def test_the_cap_counts_every_byte_read_in_the_bounded_block_only(serve: Any) ->
 def test_a_client_with_a_transport_of_its_own_is_left_as_it_is() -> None:
     http = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200)))
     assert install(http)
-    assert isinstance(http._transport, httpx.MockTransport)  # noqa: SLF001
+    assert isinstance(http._transport, httpx.MockTransport)
 
 
 # --- row 2: JSON nested 100,000 deep ------------------------------------------------------------------
