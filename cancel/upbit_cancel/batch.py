@@ -13,14 +13,19 @@ under ``success`` is never downgraded. ``count`` is informative only.
 
 Retry rules, chosen so that an id can neither be lost nor be reported wrongly:
 
-- connect errors (nothing reached the exchange): retried as if never sent;
-- a lost answer (read timeout, reset, protocol error, 5xx, unreadable 200): the chunk may have been
-  processed, so it is retried; an id the retry reports ``failed`` may have been cancelled by the
+- connect errors (nothing reached the exchange): retried as if never sent; if every try of a chunk was
+  refused so, its ids are ``not_sent``;
+- a request the client cannot build or send (a URL too long): not retried, its ids ``not_sent``;
+- a lost answer (read timeout, reset, protocol error, 5xx, unreadable 200, an answer not whole within
+  ``timeout_total`` or larger than ``reading.MAX_ANSWER_BYTES``): the chunk may have been processed, so
+  it is retried; an id the retry reports ``failed`` may have been cancelled by the
   lost attempt, so the confirm phase asks the exchange;
 - 429: retried after the next second boundary (a fresh nonce comes from the auth flow);
 - 418: nothing more is sent; the chunk is unconfirmed, every unsent id is ``not_sent`` and
   ``blocked`` is set;
-- any other error status (401/403 auth errors, 400, 404): not retried, the chunk is unconfirmed.
+- any other 4xx (401/403 auth errors, 400, 404): the exchange refused the request and applied nothing:
+  not retried, its ids ``failed`` with reason ``rejected`` and the error (``unconfirmed`` if an earlier
+  attempt's answer was lost); any other status (a redirect, a 2xx other than 200): unconfirmed.
 
 Confirm phase (``confirm=True``, the default): every id reported failed, and every id unconfirmed
 after an attempt the exchange may have applied without our hearing the answer, is looked up with
@@ -512,9 +517,9 @@ class _Batch:
     def _needs_lookup(self, order_id: str) -> bool:
         """Reported failed (why?), or unconfirmed after an attempt the exchange may have applied unheard.
 
-        Ids the exchange refused with an error status (400/401/403/404) stay unconfirmed with that error:
-        nothing was applied, and the same keys would be refused again. Ids only ever met with connect
-        errors were never delivered, so a lookup could not tell more either.
+        Ids the exchange refused with an error status (400/401/403/404) are ``rejected``: nothing was
+        applied, and the same keys would be refused again. Ids only ever met with connect errors were
+        never delivered (``not_sent``), so a lookup could not tell more either.
         """
         outcome = self.outcomes.get(order_id)
         if isinstance(outcome, tuple):
