@@ -56,8 +56,9 @@ UPBIT_CANCEL = Path(sys.executable).parent / "upbit-cancel"
 TIMEOUT = 2.0
 """``timeout_total`` / ``--timeout`` of every run."""
 # The SDK's promise is the timeout plus a second; a child process also starts Python and imports the SDK,
-# which on a loaded 2-core machine (the suite runs beside other engineers' work) can take seconds.
-STARTUP_AND_LOAD = 5.0
+# which on a loaded 2-core machine (the suite runs beside other work) took up to 5 s. The bound still
+# catches what it is for: an answer dripped a byte every 200 ms takes 24 s to arrive whole.
+STARTUP_AND_LOAD = 10.0
 MAX_RSS = 200 * 1024 * 1024
 MODES = ("sync", "async", "cli")
 
