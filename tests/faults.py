@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import socket
 import socketserver
 import struct
 import threading
 import time
+import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -269,6 +271,32 @@ class DelegateWith(Action):
         answer = server.backend.handle(request.method, request.target, list(request.headers.items()), request.body)
         conn.send(http_response(answer.status, answer.content(), {**dict(answer.headers), **self.headers}))
         return True
+
+
+@dataclass
+class DelegateGzipped(Action):
+    """The backend's answer, gzip-compressed (``Content-Encoding: gzip``), as a compressing proxy sends it."""
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        if server.backend is None:
+            raise RuntimeError("DelegateGzipped needs a FaultServer backend")
+        answer = server.backend.handle(request.method, request.target, list(request.headers.items()), request.body)
+        headers = {**dict(answer.headers), "Content-Encoding": "gzip"}
+        conn.send(http_response(answer.status, gzip.compress(answer.content()), headers))
+        return True
+
+
+_BOMBS: dict[int, bytes] = {}
+
+
+def gzip_bomb(decoded_bytes: int = 200 * 1024 * 1024) -> Reply:
+    """A 200 of a few hundred KB that gzip-decodes to ``decoded_bytes`` spaces (made once per size)."""
+    if decoded_bytes not in _BOMBS:
+        packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        block = b" " * (1024 * 1024)
+        parts = [packer.compress(block) for _ in range(decoded_bytes // len(block))]
+        _BOMBS[decoded_bytes] = b"".join(parts) + packer.flush()
+    return Reply(200, _BOMBS[decoded_bytes], headers={"Content-Encoding": "gzip"})
 
 
 def deep_json(depth: int = 100_000, *, inside_error: bool = False) -> bytes:

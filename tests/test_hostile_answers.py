@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import new_exchange
 from tests.faults import (
+    DelegateGzipped,
     DelegateWith,
     Drip,
     Flood,
@@ -28,6 +29,7 @@ from tests.faults import (
     deep_json,
     error_reply,
     first,
+    gzip_bomb,
 )
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_auth import UpbitAuth
@@ -96,6 +98,33 @@ def test_an_answer_past_the_byte_cap_is_a_lost_answer(mode: str, flood: Flood, s
     assert [order.id for order in result.unconfirmed] == ids
     assert all(f"larger than {MAX_ANSWER_BYTES} bytes" in order.error.message for order in result.unconfirmed)
     assert server.count == 2  # a lost answer is asked again, boundedly
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_gzip_bomb_is_cut_at_the_cap_once_decoded(mode: str, serve: Any) -> None:
+    exchange, ids = new_exchange(3)
+    server = serve(always(gzip_bomb()), exchange)
+    result, _ = batch(mode, server.url, ids, max_tries=2)
+    assert [order.id for order in result.unconfirmed] == ids
+    assert all("larger than" in order.error.message for order in result.unconfirmed)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_gzip_compressed_answer_is_read_as_usual(mode: str, serve: Any) -> None:
+    exchange, ids = new_exchange(45)
+    server = serve(always(DelegateGzipped()), exchange)
+    result, _ = batch(mode, server.url, ids)
+    assert [order.uuid for order in result.success] == ids
+    assert all(request.headers["accept-encoding"] == "gzip, deflate" for request in server.requests)
+
+
+@pytest.mark.parametrize("encoding", ["br", "gzip, gzip", "compress"])
+def test_an_encoding_not_asked_for_is_a_lost_answer(encoding: str, serve: Any) -> None:
+    exchange, ids = new_exchange(3)
+    server = serve(always(Reply(200, b"xx", headers={"Content-Encoding": encoding})), exchange)
+    result, _ = batch("sync", server.url, ids, max_tries=1)
+    assert [order.id for order in result.unconfirmed] == ids
+    assert all("not asked for" in order.error.message for order in result.unconfirmed)
 
 
 def test_the_cap_counts_every_byte_read_in_the_bounded_block_only(serve: Any) -> None:

@@ -31,6 +31,7 @@ from tests.faults import (
     CloseAtOnce,
     CloseMidBody,
     Delegate,
+    DelegateGzipped,
     DelegateWith,
     Drip,
     Flood,
@@ -45,6 +46,7 @@ from tests.faults import (
     deep_json,
     error_reply,
     first,
+    gzip_bomb,
     html_reply,
     http_response,
     refused_url,
@@ -110,6 +112,8 @@ FAULTS = [
     # 1,000 ids: 50 requests (30 at once, async) each met by an answer that never ends or is 100 MB.
     Hostile("endless-chunked-200", lambda: always(Flood()), NOTHING_DONE, none_cancelled, ids=1000),
     Hostile("100MB-body", lambda: always(Flood(size=100 * 1024 * 1024)), NOTHING_DONE, none_cancelled, ids=1000),
+    Hostile("gzip-bomb-200MB", lambda: always(gzip_bomb()), NOTHING_DONE, all_in("unconfirmed")),
+    Hostile("gzip-compressed-answers", lambda: always(DelegateGzipped()), OK, all_in("success")),
     Hostile("content-length-too-long", lambda: always(CloseMidBody()), NOTHING_DONE, all_in("unconfirmed")),
     Hostile(
         "content-length-too-short",

@@ -10,6 +10,10 @@ past ``MAX_ANSWER_BYTES`` it raises ``httpcore.ReadError``: httpx turns both int
 errors, which the batch treats as a lost answer (the request may have been applied). Outside a
 batch the stream does nothing.
 
+A compressed answer is bounded too, after decoding: inside ``bounded`` the batch asks for ``gzip`` or
+``deflate`` only (or none), and a response hook decodes them itself, stopping at ``MAX_ANSWER_BYTES`` of
+decoded body (a 1 MiB gzip bomb would otherwise become a gigabyte); any other encoding is a lost answer.
+
 ``load_json`` reads a body as JSON or raises ``ValueError``, whatever the body is (nested 100,000
 deep, not UTF-8, ...): nothing the exchange sends can raise ``RecursionError`` out of the batch.
 """
@@ -22,7 +26,8 @@ import json
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,6 +185,104 @@ class _AsyncBackend(httpcore.AsyncNetworkBackend):
         await self.inner.sleep(seconds)
 
 
+# --- compressed answers: decoded here, within the cap -------------------------------------------------------
+
+_ACCEPTED = "gzip, deflate"
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+class _Inflater:
+    """Decode a gzip or deflate body, raising ``httpx.ReadError`` past ``MAX_ANSWER_BYTES`` of output."""
+
+    def __init__(self, coding: str) -> None:
+        self._coding = coding
+        self._first = True
+        self._zlib = zlib.decompressobj(_WBITS[coding])
+        self._left = MAX_ANSWER_BYTES
+
+    def feed(self, data: bytes) -> bytes:
+        try:
+            out = self._zlib.decompress(data, self._left + 1)
+        except zlib.error as exc:
+            if not (self._first and self._coding == "deflate"):
+                raise httpx.DecodingError(f"answer not valid {self._coding}: {exc}") from exc
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # deflate sent raw, as some servers do
+            self._first = False
+            return self.feed(data)
+        self._first = False
+        self._left -= len(out)
+        if self._left < 0 or self._zlib.unconsumed_tail:
+            raise httpx.ReadError(f"the answer is larger than {MAX_ANSWER_BYTES} bytes once decoded; not read further")
+        return out
+
+
+class _InflatingStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.SyncByteStream | httpx.AsyncByteStream, coding: str) -> None:
+        self._inner = inner
+        self._inflater = _Inflater(coding)
+
+    def __iter__(self) -> Iterator[bytes]:
+        assert isinstance(self._inner, httpx.SyncByteStream)
+        for data in self._inner:
+            yield self._inflater.feed(data)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        assert isinstance(self._inner, httpx.AsyncByteStream)
+        async for data in self._inner:
+            yield self._inflater.feed(data)
+
+    def close(self) -> None:
+        if isinstance(self._inner, httpx.SyncByteStream):
+            self._inner.close()
+
+    async def aclose(self) -> None:
+        if isinstance(self._inner, httpx.AsyncByteStream):
+            await self._inner.aclose()
+
+
+def _ask_plain(request: httpx.Request) -> None:
+    """Request hook: inside ``bounded``, accept only the encodings ``_decode_within_cap`` can bound."""
+    if _bounds.get() is not None:
+        request.headers["Accept-Encoding"] = _ACCEPTED
+
+
+def _decode_within_cap(response: httpx.Response) -> None:
+    """Response hook: inside ``bounded``, decode a compressed body here, within ``MAX_ANSWER_BYTES``."""
+    if _bounds.get() is None:
+        return
+    codings = [value.strip().lower() for value in response.headers.get_list("content-encoding", split_commas=True)]
+    codings = [coding for coding in codings if coding not in ("", "identity")]
+    if not codings:
+        return
+    if len(codings) > 1 or codings[0] not in _WBITS:
+        raise httpx.RemoteProtocolError(f"answer encoded as {', '.join(codings)!r}, which was not asked for")
+    del response.headers["content-encoding"]
+    response.stream = _InflatingStream(response.stream, codings[0])
+
+
+async def _ask_plain_async(request: httpx.Request) -> None:
+    _ask_plain(request)
+
+
+async def _decode_within_cap_async(response: httpx.Response) -> None:
+    _decode_within_cap(response)
+
+
+def _add_hooks(http: httpx.Client | httpx.AsyncClient) -> None:
+    hooks = http.event_hooks
+    request, response = (
+        (_ask_plain_async, _decode_within_cap_async)
+        if isinstance(http, httpx.AsyncClient)
+        else (_ask_plain, _decode_within_cap)
+    )
+    if response not in hooks["response"]:
+        http.event_hooks = {
+            **hooks,
+            "request": [*hooks["request"], request],
+            "response": [*hooks["response"], response],
+        }
+
+
 _install_lock = threading.Lock()
 
 
@@ -187,12 +290,14 @@ def install(http: httpx.Client | httpx.AsyncClient) -> bool:
     """Read the client's new connections through the bounded stream; True if every transport of it could be.
 
     Only httpx's own transports (``HTTPTransport``/``AsyncHTTPTransport``, mounts and proxies included)
-    have a network to bound; any other transport (a mock, the caller's own) is left as it is.
-    Installing twice changes nothing. The caller's client behaves as before outside ``bounded``.
+    have a network to bound; any other transport (a mock, the caller's own) is left as it is. The
+    hooks bounding compressed answers are added to every client. Installing twice changes nothing.
+    The caller's client behaves as before outside ``bounded``.
     """
     transports = [getattr(http, "_transport", None), *getattr(http, "_mounts", {}).values()]
     every = True
     with _install_lock:
+        _add_hooks(http)
         for transport in transports:
             pool = getattr(transport, "_pool", None)
             backend = getattr(pool, "_network_backend", None)
