@@ -1,9 +1,12 @@
-"""One rate-limit budget for every process and machine of an account, kept on Redis (the ``[redis]`` extra).
+"""One rate-limit budget for every process and machine of a pocket, kept on Redis (the ``[redis]`` extra).
 
 Rules, and why:
 
-- Keys are ``upbit-rl:<sha256(access key)[:16]>:...``: the access key never appears in Redis (and the
-  secret never reaches this module). Budgets are per rate-limit group; a 418 block is per key.
+- Keys are ``upbit-rl:<sha256(pocket)[:16]>:...``: the pocket is the exchange's unit of budget (every key
+  of one pocket shares it); a pocket the user did not name is its access key's own, so neither the pocket
+  name nor the access key appears in Redis (and the secret never reaches this module). Budgets are per
+  rate-limit group; a 418 block is per pocket. Windows last ``window_seconds`` (the spec's, usually 1);
+  "second" below means such a window.
 - Once the exchange's phase is known, a send is charged to the exchange's own window, ``floor(t + theta)``
   with ``theta`` anchored by the ``Date`` header (so every machine names the same window), and to the
   next one too when the send falls in the uncertain band around a boundary. Counting and checking happen
@@ -124,12 +127,18 @@ class TakeResult:
 
 
 class SharedBudget:
-    """The Redis side of one (access key, group) budget. Every method raises ``StoreUnavailable`` on failure."""
+    """The Redis side of one (pocket, group) budget. Every method raises ``StoreUnavailable`` on failure.
 
-    def __init__(self, url: str, access_key: str, group: str, per_second: int, *, client: Any = None) -> None:
+    ``pocket``: who shares the budget (``ratelimit.pocket_id``), hashed into the keys.
+    """
+
+    def __init__(
+        self, url: str, pocket: str, group: str, per_second: int, *, window_seconds: int = 1, client: Any = None
+    ) -> None:
         self.url = url
         self.per_second = per_second
-        digest = hashlib.sha256(access_key.encode("utf-8")).hexdigest()[:16]
+        self._ttl_ms = _WINDOW_TTL_MS * window_seconds
+        digest = hashlib.sha256(pocket.encode("utf-8")).hexdigest()[:16]
         self._key_prefix = f"upbit-rl:{digest}"
         self._prefix = f"{self._key_prefix}:{group or '-'}"
         self._phase_key = f"{self._prefix}:phase:{socket.gethostname()}"
@@ -173,10 +182,11 @@ class SharedBudget:
             return local, []
         return [self._window_key(window) for window in windows], local
 
-    def take(self, windows: list[int] | None, local_seconds: list[int]) -> TakeResult:
+    def take(self, windows: list[int] | None, local_seconds: list[int], *, ask_phase: bool = True) -> TakeResult:
+        """Charge a send if every window has room; ``ask_phase``: with the phase unknown, ask for the stored one."""
         charge, check = self.keys_for(windows, local_seconds)
         keys = [self._block_key, self._phase_key, *charge, *check]
-        args = [self.per_second, len(charge), "1" if windows is None else "0", _WINDOW_TTL_MS]
+        args = [self.per_second, len(charge), "1" if windows is None and ask_phase else "0", self._ttl_ms]
         try:
             reply = self._take(keys=keys, args=args)
         except self._errors as error:
@@ -189,7 +199,7 @@ class SharedBudget:
     def fill(self, windows: list[int] | None, local_seconds: list[int]) -> None:
         charge, _ = self.keys_for(windows, local_seconds)
         try:
-            self._fill(keys=charge, args=[self.per_second, _WINDOW_TTL_MS])
+            self._fill(keys=charge, args=[self.per_second, self._ttl_ms])
         except self._errors as error:
             raise self._unavailable(error) from error
 
@@ -200,12 +210,12 @@ class SharedBudget:
         key = self._window_key if exchange_windows else self._local_key
         keys = [key(n) for n in give_back] + [key(n) for n in take]
         try:
-            self._settle(keys=keys, args=[len(give_back), _WINDOW_TTL_MS])
+            self._settle(keys=keys, args=[len(give_back), self._ttl_ms])
         except self._errors as error:
             raise self._unavailable(error) from error
 
     def block(self, until: float, seconds: float) -> float:
-        """Block the key (every group, every process) until ``until`` (epoch s, ``seconds`` away); returns the end."""
+        """Block the pocket (every group, every process) until ``until`` (epoch s, ``seconds`` away); returns the end."""
         try:
             reply = self._block(keys=[self._block_key], args=[int(until * 1000), max(1, int(seconds * 1000))])
         except self._errors as error:
