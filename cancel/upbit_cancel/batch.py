@@ -60,6 +60,7 @@ from upbit_client.rules import ParameterRule, check_query
 from upbit_client.types import UNSET, Response, Unset
 
 from .errors import BatchCancelled, BatchInterrupted, UpbitAPIError, error_from_response
+from .pacing import TransportPaced, paced_by_transport
 from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds, limiter_for
 from .remaining_req import RemainingReq, parse_date_header, parse_remaining_req
 from .results import BatchResult, ErrorInfo, FailureReason, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
@@ -843,8 +844,13 @@ def _access_key(auth: object) -> str:
     return auth.access_key if isinstance(auth, UpbitAuth) else ""
 
 
+def _pocket(auth: object) -> str | None:
+    """The pocket the client's key was named into (``UpbitAuth(pocket=...)``): its budget and block are shared."""
+    return auth.pocket if isinstance(auth, UpbitAuth) else None
+
+
 def _prepare(
-    client_auth: object,
+    http: httpx.Client | httpx.AsyncClient,
     uuids: Sequence[str] | None,
     identifiers: Sequence[str] | None,
     *,
@@ -858,8 +864,19 @@ def _prepare(
     if not math.isfinite(timeout_total) or timeout_total <= 0:
         raise ValueError(f"timeout_total must be a positive, finite number of seconds; given: {timeout_total!r}")
     if limiter is None:
-        store = rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV)
-        limiter = limiter_for(_access_key(client_auth), _endpoint.OPERATION.rate_limit, store=store)  # the registry row
+        client_auth = http.auth
+        paced = paced_by_transport(http)
+        if paced is not None:
+            # The transport paces every request (one permit each): pacing here too would halve the pace.
+            pocket = paced.pocket if paced.pocket is not None else _pocket(client_auth)
+            key = paced.access_key if paced.access_key is not None else _access_key(client_auth)
+            shared = limiter_for(key, _endpoint.OPERATION.rate_limit, store=paced.store, pocket=pocket)
+            limiter = TransportPaced(shared)
+        else:
+            store = rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV)
+            limiter = limiter_for(
+                _access_key(client_auth), _endpoint.OPERATION.rate_limit, store=store, pocket=_pocket(client_auth)
+            )  # the registry row
     batch = _Batch(
         kind,
         ids,
@@ -922,7 +939,7 @@ def cancel_orders(
     unconfirmed, ids not yet sent are ``not_sent``.
     """
     batch = _prepare(
-        client.get_httpx_client().auth,
+        client.get_httpx_client(),
         uuids,
         identifiers,
         timeout_total=timeout_total,
@@ -1006,7 +1023,7 @@ async def cancel_orders_async(
     caller awaiting the task a fresh ``CancelledError``: catch ``BatchCancelled`` inside the task.)
     """
     batch = _prepare(
-        client.get_async_httpx_client().auth,
+        client.get_async_httpx_client(),
         uuids,
         identifiers,
         timeout_total=timeout_total,

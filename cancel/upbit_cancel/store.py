@@ -215,7 +215,7 @@ class SharedBudget:
             raise self._unavailable(error) from error
 
     def block(self, until: float, seconds: float) -> float:
-        """Block the pocket (every group, every process) until ``until`` (epoch s, ``seconds`` away); returns the end."""
+        """Block the pocket (every group and process) until ``until`` (epoch s, ``seconds`` away); returns the end."""
         try:
             reply = self._block(keys=[self._block_key], args=[int(until * 1000), max(1, int(seconds * 1000))])
         except self._errors as error:

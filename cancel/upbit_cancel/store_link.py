@@ -119,7 +119,9 @@ class StoreLink:
         if in_flight:
             windows.append(windows[-1] + 1)
         # Window n spans local [n*w - hi, (n+1)*w - lo); a count of local window k holds sends of k - 1 and k.
-        seconds = sorted({s for n in windows for s in (math.floor((n * w - hi) / w) + 1, math.floor(((n + 1) * w - lo) / w))})
+        seconds = sorted(
+            {s for n in windows for s in (math.floor((n * w - hi) / w) + 1, math.floor(((n + 1) * w - lo) / w))}
+        )
         return windows, seconds
 
     # --- the store's side of a send ----------------------------------------------------------------------
