@@ -223,3 +223,38 @@ def test_a_418_on_a_paced_single_call_blocks_the_batches_of_the_pocket() -> None
         assert cancel_orders_by_ids.sync_detailed(client=client, uuids=["a" * 36]).status_code == 418
     assert limiter_for(OTHER_KEY, RATE, pocket="main").blocked_until() is not None
     assert limiter_for(OTHER_KEY, RATE).blocked_until() is None
+
+
+def _window_sent_by_one_of_two(clock: FakeClock) -> tuple[RateLimiter, RateLimiter, list[Permit]]:
+    """Phase known (the exchange's seconds start at local x.0); ``first`` spends window 1000 at local 1000.9."""
+    server = MemoryStore(clock=clock)
+    MemoryBudget(server, "pocket:p", "default", 30).save_phase(-0.002, 0.002)
+    first, second = _process(server, clock), _process(server, clock)
+    clock.now = 1000.9
+    sent = []
+    while isinstance(permit := first.try_acquire(), Permit):
+        sent.append(permit)
+    assert len(sent) == 30
+    return first, second, sent
+
+
+def test_a_window_full_only_of_requests_in_flight_is_asked_again_within_a_poll_not_a_window_later() -> None:
+    clock = FakeClock(start=1000.9)
+    first, second, sent = _window_sent_by_one_of_two(clock)
+    clock.now = 1001.1  # window 1001 holds their in-flight charges: they may still land in it
+    wait = second.try_acquire()
+    assert isinstance(wait, float) and wait <= 0.05
+    for permit in sent:  # their answers name window 1000: window 1001 is whole again
+        first.record(permit, RemainingReq("default", 0), date=1000.0)
+    clock.now += wait
+    assert isinstance(second.try_acquire(), Permit)
+
+
+def test_a_window_full_of_answered_requests_is_waited_out_to_its_end() -> None:
+    clock = FakeClock(start=1000.9)
+    first, second, sent = _window_sent_by_one_of_two(clock)
+    clock.now = 1001.1
+    for permit in sent:  # held up: they landed in window 1001, which is really full
+        first.record(permit, RemainingReq("default", 0), date=1001.0)
+    wait = second.try_acquire()
+    assert isinstance(wait, float) and wait > 0.8

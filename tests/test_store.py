@@ -22,6 +22,7 @@ from upbit_cancel.batch import cancel_orders_async
 from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, KeyBlocked, Permit, RateLimiter, limiter_for
 from upbit_cancel.remaining_req import RemainingReq
 from upbit_cancel.store import STORE_ENV, SharedBudget, redacted_url
+from upbit_cancel.window_log import IN_FLIGHT_POLL
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_sandbox import SandboxExchange
@@ -99,8 +100,10 @@ def test_a_request_in_flight_holds_the_next_exchange_window_until_its_answer_nam
     # The next window opened and no answer came back yet: they may land in it, so nobody sends.
     clock.now = 1_000_001.5
     assert take_all(second) == []
-    # Their answers name the old window: the new one is whole again, for every process.
+    # Their answers name the old window: the new one is whole again, for every process (which asks the
+    # store again within a poll: a window full only of requests in flight is not waited out).
     answer(first, held_up, exchange_second(1_000_000.7))
+    clock.now += IN_FLIGHT_POLL
     assert len(take_all(second)) == PER_SECOND
 
 

@@ -89,8 +89,10 @@ class MemoryBudget:
             else:
                 charge, check = self._keys(True, windows), self._keys(False, local_seconds)
             extra = sum(server.count(key) for key in check)
-            if any(server.count(key) + extra >= self.per_second for key in charge):
-                return TakeResult(False)
+            full = [key for key in charge if server.count(key) + extra >= self.per_second]
+            if full:
+                held = all(server.count(f"{key}:s") + extra < self.per_second for key in full)
+                return TakeResult(False, held=held)
             for key in charge:
                 server.incr(key, 1, self._ttl)
             return TakeResult(True)
@@ -100,11 +102,13 @@ class MemoryBudget:
         with server.lock:
             server.check()
             keys = self._keys(False, local_seconds) if windows is None else self._keys(True, windows)
-            for key in keys:
+            for key in keys + [f"{key}:s" for key in keys]:
                 if server.count(key) < 2 * self.per_second:
                     server.set(key, str(2 * self.per_second), self._ttl)
 
-    def settle(self, exchange_windows: bool, give_back: list[int], take: list[int]) -> None:
+    def settle(
+        self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
+    ) -> None:
         server = self._server
         with server.lock:
             server.check()
@@ -113,6 +117,8 @@ class MemoryBudget:
                     server.incr(key, -1, self._ttl)
             for key in self._keys(exchange_windows, take):
                 server.incr(key, 1, self._ttl)
+            for key in self._keys(exchange_windows, list(settled)):
+                server.incr(f"{key}:s", 1, self._ttl)
 
     def block(self, until: float, seconds: float) -> float:
         server = self._server

@@ -49,20 +49,28 @@ _WINDOW_TTL_MS = 5000
 _PHASE_TTL_MS = 3_600_000
 _TIMEOUT = 0.5
 
-# KEYS[1] block key, KEYS[2] phase key, KEYS[3..2+n] keys to charge, the rest keys only to check.
-# ARGV[1] budget, ARGV[2] n, ARGV[3] '1' if the caller does not know the phase.
-# Returns {1} taken, {0} full, {-1} the phase is in the store (read it and ask again), {-2, until} blocked.
+# KEYS[1] block key, KEYS[2] phase key, KEYS[3..2+n] keys to charge, then m keys only to check, then the n
+# "settled" keys of the keys to charge (how much of each count its answers confirmed).
+# ARGV[1] budget, ARGV[2] n, ARGV[3] '1' if the caller does not know the phase, ARGV[4] TTL ms, ARGV[5] m.
+# Returns {1} taken, {0, held} full (held 1: only charges of requests still in flight fill it, and their
+# answers may give them back soon), {-1} the phase is in the store (read it and ask again), {-2, until} blocked.
 _TAKE = """
 local block = redis.call('GET', KEYS[1])
 if block then return {-2, block} end
 if ARGV[3] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return {-1} end
 local budget = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
+local m = tonumber(ARGV[5])
 local extra = 0
-for i = 3 + n, #KEYS do extra = extra + tonumber(redis.call('GET', KEYS[i]) or '0') end
+for i = 3 + n, 2 + n + m do extra = extra + tonumber(redis.call('GET', KEYS[i]) or '0') end
+local full, held = false, 1
 for i = 3, 2 + n do
-  if tonumber(redis.call('GET', KEYS[i]) or '0') + extra >= budget then return {0} end
+  if tonumber(redis.call('GET', KEYS[i]) or '0') + extra >= budget then
+    full = true
+    if tonumber(redis.call('GET', KEYS[i + n + m]) or '0') + extra >= budget then held = 0 end
+  end
 end
+if full then return {0, held} end
 for i = 3, 2 + n do
   redis.call('INCR', KEYS[i])
   redis.call('PEXPIRE', KEYS[i], ARGV[4])
@@ -70,8 +78,8 @@ end
 return {1}
 """
 
-# A 429 answered a send: its windows are full, whoever filled them. Filled to twice the budget, so
-# that charges given back later (``_SETTLE``) cannot reopen them.
+# A 429 answered a send: its windows are full, whoever filled them (KEYS[1..n], their settled keys after).
+# Filled to twice the budget, so that charges given back later (``_SETTLE``) cannot reopen them.
 _FILL = """
 for i = 1, #KEYS do
   if tonumber(redis.call('GET', KEYS[i]) or '0') < 2 * tonumber(ARGV[1]) then
@@ -81,10 +89,11 @@ end
 return 1
 """
 
-# An answer settled a send's charge: KEYS[1..ARGV[1]] give one back, the rest take one (the window its
-# Date named, if it was not charged).
+# An answer settled a send's charge: KEYS[1..ARGV[1]] give one back, the next ARGV[3] take one (the window
+# its Date named, if it was not charged), the rest are the settled keys of the charges kept (one more each).
 _SETTLE = """
 local n = tonumber(ARGV[1])
+local k = tonumber(ARGV[3])
 for i = 1, n do
   if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
 end
@@ -124,6 +133,8 @@ class TakeResult:
     taken: bool
     blocked_until: float | None = None
     phase_in_store: bool = False
+    held: bool = False
+    """Not taken only because of charges of requests still in flight: ask again soon, not a window later."""
 
 
 class SharedBudget:
@@ -185,8 +196,8 @@ class SharedBudget:
     def take(self, windows: list[int] | None, local_seconds: list[int], *, ask_phase: bool = True) -> TakeResult:
         """Charge a send if every window has room; ``ask_phase``: with the phase unknown, ask for the stored one."""
         charge, check = self.keys_for(windows, local_seconds)
-        keys = [self._block_key, self._phase_key, *charge, *check]
-        args = [self.per_second, len(charge), "1" if windows is None and ask_phase else "0", self._ttl_ms]
+        keys = [self._block_key, self._phase_key, *charge, *check, *(f"{key}:s" for key in charge)]
+        args = [self.per_second, len(charge), "1" if windows is None and ask_phase else "0", self._ttl_ms, len(check)]
         try:
             reply = self._take(keys=keys, args=args)
         except self._errors as error:
@@ -194,23 +205,29 @@ class SharedBudget:
         code = int(reply[0])
         if code == -2:
             return TakeResult(False, blocked_until=int(reply[1]) / 1000)
-        return TakeResult(code == 1, phase_in_store=code == -1)
+        return TakeResult(code == 1, phase_in_store=code == -1, held=code == 0 and int(reply[1]) == 1)
 
     def fill(self, windows: list[int] | None, local_seconds: list[int]) -> None:
         charge, _ = self.keys_for(windows, local_seconds)
         try:
-            self._fill(keys=charge, args=[self.per_second, self._ttl_ms])
+            self._fill(keys=[*charge, *(f"{key}:s" for key in charge)], args=[self.per_second, self._ttl_ms])
         except self._errors as error:
             raise self._unavailable(error) from error
 
-    def settle(self, exchange_windows: bool, give_back: list[int], take: list[int]) -> None:
-        """Give back one charge of each of ``give_back``, charge ``take``: exchange windows, else local seconds."""
-        if not give_back and not take:
+    def settle(
+        self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
+    ) -> None:
+        """Give back one charge of each of ``give_back``, charge ``take``: exchange windows, else local seconds.
+
+        ``settled``: the charges now final (an answer confirmed them): a window full of final charges is
+        really full, one full of charges in flight may open again when their answers come.
+        """
+        if not give_back and not take and not settled:
             return
         key = self._window_key if exchange_windows else self._local_key
-        keys = [key(n) for n in give_back] + [key(n) for n in take]
+        keys = [key(n) for n in give_back] + [key(n) for n in take] + [f"{key(n)}:s" for n in settled]
         try:
-            self._settle(keys=keys, args=[len(give_back), self._ttl_ms])
+            self._settle(keys=keys, args=[len(give_back), self._ttl_ms, len(take)])
         except self._errors as error:
             raise self._unavailable(error) from error
 

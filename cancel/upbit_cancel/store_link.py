@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .store import StoreUnavailable, TakeResult, redacted_url
-from .window_log import BASE_MARGIN, Permit, WindowLog
+from .window_log import BASE_MARGIN, IN_FLIGHT_POLL, Permit, WindowLog
 
 __all__ = ["STORE_RETRY_SECONDS", "BudgetStore", "LinkState", "StoreLink", "Taken", "forget_warnings"]
 
@@ -44,7 +44,9 @@ class BudgetStore(Protocol):
 
     def take(self, windows: list[int] | None, local_windows: list[int], *, ask_phase: bool = True) -> TakeResult: ...
     def fill(self, windows: list[int] | None, local_windows: list[int]) -> None: ...
-    def settle(self, exchange_windows: bool, give_back: list[int], take: list[int]) -> None: ...
+    def settle(
+        self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
+    ) -> None: ...
     def block(self, until: float, seconds: float) -> float: ...
     def save_phase(self, lo: float, hi: float) -> None: ...
     def load_phase(self) -> tuple[float, float] | None: ...
@@ -72,6 +74,8 @@ class StoreLink:
         self.state = LinkState.ACTIVE
         self.retry_at = -math.inf
         self._saved_phase: tuple[float, float] | None = None
+        self._quiet_until = -math.inf
+        """The store said no until then: every send of the process waits without asking it again."""
 
     @property
     def url(self) -> str:
@@ -131,6 +135,8 @@ class StoreLink:
         store = self.current(now)
         if store is None:
             return Taken()
+        if now < self._quiet_until:
+            return Taken(wait=self._quiet_until - now)
         try:
             windows, seconds = self.windows(book, now, in_flight=True)
             result = store.take(windows, seconds)
@@ -152,8 +158,15 @@ class StoreLink:
             # Ask again once the earliest window this send may reach has surely closed: within the
             # uncertain band around a boundary that is soon, not a window later.
             lo = book.phase.lo - BASE_MARGIN
-            return Taken(wait=max(BASE_MARGIN, (math.floor((now + lo) / w) + 1) * w - lo - now))
-        return Taken(wait=max(BASE_MARGIN, (math.floor(now / w) + 1) * w - now))
+            wait = max(BASE_MARGIN, (math.floor((now + lo) / w) + 1) * w - lo - now)
+        else:
+            wait = max(BASE_MARGIN, (math.floor(now / w) + 1) * w - now)
+        if result.held:
+            # Full only of charges of requests in flight: their answers give back what they did not use,
+            # so the window may open any moment (waiting for the next one would lose a whole window).
+            wait = min(wait, max(IN_FLIGHT_POLL, book.latency))
+        self._quiet_until = now + wait
+        return Taken(wait=wait)
 
     def settle(self, book: WindowLog, permit: Permit, now: float, date: float | None, *, sent: bool = True) -> None:
         """The answer to ``permit`` (at ``now``; ``date`` its exchange second) settles its store charge.
@@ -179,8 +192,11 @@ class StoreLink:
             give_back, take = [n for n in numbers if n > math.floor((now + hi) / w)], []
         else:
             give_back, take = [n for n in numbers if n > math.floor(now / w) + 1], []
+        settled = [] if not sent else [n for n in numbers if n not in give_back] + take
         try:
-            store.settle(exchange_windows, give_back, take)
+            store.settle(exchange_windows, give_back, take, settled)
+            if give_back:
+                self._quiet_until = -math.inf  # what this process gave back may be taken at once
         except StoreUnavailable as error:
             self._failed(error, now)
 
