@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 from tests.clocks import FakeClock
+from tests.conftest import set_upbit_env
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from tests.pacing_sim import SimClock, SimExchange, floor_time, run_processes
 from upbit_auth import UpbitAuth
 from upbit_cancel import KeyBlocked as ExportedKeyBlocked
-from upbit_cancel import UpbitClientError, connect
+from upbit_cancel import UpbitClientError, cli, connect
 from upbit_cancel.batch import cancel_orders_async
 from upbit_cancel.errors import ConfigurationError
 from upbit_cancel.memory_store import MemoryBudget, MemoryStore
@@ -258,3 +259,21 @@ def test_a_window_full_of_answered_requests_is_waited_out_to_its_end() -> None:
         first.record(permit, RemainingReq("default", 0), date=1001.0)
     wait = second.try_acquire()
     assert isinstance(wait, float) and wait > 0.8
+
+
+@pytest.mark.parametrize("named_by", ["--pocket", "UPBIT_POCKET"])
+def test_the_command_paces_by_the_pocket_it_is_given(
+    named_by: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    set_upbit_env(monkeypatch, TEST_ACCESS_KEY, TEST_SECRET_KEY)
+    exchange = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY})
+    order = exchange.add_order().uuid
+    argv = ["--uuid", order, "--no-confirm"]
+    if named_by == "--pocket":
+        argv += ["--pocket", "bots"]
+    else:
+        monkeypatch.setenv("UPBIT_POCKET", "bots")
+    assert cli.main(argv, transport=exchange.transport()) == 0
+    capsys.readouterr()
+    assert limiter_for(TEST_ACCESS_KEY, RATE, pocket="bots").last_remaining is not None
+    assert limiter_for(TEST_ACCESS_KEY, RATE).last_remaining is None
