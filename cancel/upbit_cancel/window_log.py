@@ -49,6 +49,8 @@ class Permit:
     """The exchange second its answer's ``Date`` named: the window it was counted in."""
     charged: tuple[bool, list[int]] | None = None
     """What the shared store charged for it: (exchange windows, else local windows; their numbers)."""
+    end: float | None = None
+    """When it stops counting, as last worked out (``WindowLog._end``; forgotten when the phase moves)."""
 
 
 class WindowLog:
@@ -77,6 +79,8 @@ class WindowLog:
         self._warm_rtts: deque[float] = deque(maxlen=32)
         self._first_answer = math.inf
         self._last_answer: tuple[float, float, int] | None = None
+        self._ends_for: tuple[float | None, float | None, bool] = (None, None, False)
+        """The phase the ends cached on the logged entries were worked out with."""
 
     # --- reading ---------------------------------------------------------------------------------------
 
@@ -108,26 +112,42 @@ class WindowLog:
         return self.reserve
 
     def _end(self, entry: Permit) -> float:
-        """When a logged request stops counting (see the module's rules)."""
+        """When a logged request stops counting (see the module's rules); cached on the entry per phase."""
         if entry.answered_at is None:
             return math.inf
+        phase = (self.phase.lo, self.phase.hi, self.phase.anchored)
+        if phase != self._ends_for:
+            self._ends_for = phase
+            for logged in self.sends:
+                logged.end = None
+        if entry.end is not None:
+            return entry.end
         end = self.boundary_after(entry.answered_at)
         if entry.counted_in is not None and self.phase.anchored and self.phase.lo is not None:
             window_start = math.floor(entry.counted_in / self.window) * self.window
             end = min(end, window_start + self.window - self.phase.lo + BASE_MARGIN)
+        entry.end = end
         return end
 
     def live(self, now: float) -> list[float]:
         """When each logged request that may still share a window with a send at ``now`` stops counting, sorted."""
-        horizon = self.window + 0.5
-        self.sends = deque(
-            entry
-            for entry in self.sends
-            if (entry.answered_at is None and entry.sent_at > now - _STALE_IN_FLIGHT)
-            or (entry.answered_at is not None and entry.answered_at > now - horizon)
-        )
-        ends = (self._end(entry) for entry in self.sends)
-        return sorted(end for end in ends if end > now)
+        horizon, stale = now - self.window - 0.5, now - _STALE_IN_FLIGHT
+        kept: deque[Permit] = deque()
+        ends: list[float] = []
+        for entry in self.sends:
+            answered = entry.answered_at
+            if answered is None:
+                if entry.sent_at > stale:
+                    kept.append(entry)
+                    ends.append(math.inf)
+            elif answered > horizon:
+                kept.append(entry)
+                end = self._end(entry)
+                if end > now:
+                    ends.append(end)
+        self.sends = kept
+        ends.sort()
+        return ends
 
     def wait(self, now: float) -> float:
         """0 if a send at ``now`` is allowed, else the seconds until one may be."""
