@@ -277,3 +277,23 @@ def test_the_command_paces_by_the_pocket_it_is_given(
     capsys.readouterr()
     assert limiter_for(TEST_ACCESS_KEY, RATE, pocket="bots").last_remaining is not None
     assert limiter_for(TEST_ACCESS_KEY, RATE).last_remaining is None
+
+
+def test_processes_share_a_two_second_window_through_the_store() -> None:
+    clock = FakeClock(start=1000.2)
+    server = MemoryStore(clock=clock)
+    limiters = []
+    for _ in range(2):
+        limiter = RateLimiter("order-cancel-all", 1, clock=clock, sleep=clock.sleep, window_seconds=2)
+        limiter.use_store(MemoryBudget(server, "pocket:p", "order-cancel-all", 1, window_seconds=2))
+        limiter.phase.lo, limiter.phase.hi, limiter.phase.anchored = -0.002, 0.002, True  # our clock is theirs
+        limiters.append(limiter)
+    first, second = limiters
+    permit = first.try_acquire()  # exchange window [1000, 1002)
+    assert isinstance(permit, Permit)
+    clock.now = 1000.3
+    first.record(permit, RemainingReq("order-cancel-all", 0), date=1000.0)
+    clock.now = 1001.5  # the same two-second window: the pocket's one request is spent
+    assert not isinstance(second.try_acquire(), Permit)
+    clock.now = 1002.01  # the next window
+    assert isinstance(second.try_acquire(), Permit)
