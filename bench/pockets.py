@@ -174,6 +174,7 @@ def bench_sharing_cost(counts: list[int], per_process: int, runs: int, tools: An
                 time.sleep(1.5)
                 rows: dict[str, list[float]] = {"one": [], "many": [], "diff": [], "stall": []}
                 limited: list[int] = []
+                limited_one: list[int] = []
                 missing = 0
                 first = 1
                 for run in range(runs):
@@ -192,7 +193,8 @@ def bench_sharing_cost(counts: list[int], per_process: int, runs: int, tools: An
                     rows["many"].append(wall)
                     rows["diff"].append(wall - single["wall"])
                     rows["stall"].append(meter.stalled(start_many, start_many + wall))
-                    limited.append(sum(a["429"] for a in answers) + single["429"])
+                    limited.append(sum(a["429"] for a in answers))
+                    limited_one.append(single["429"])
                     missing += 2 * total - sum(a["cancelled"] for a in answers) - single["cancelled"]
                 many.close()
                 one.close()
@@ -206,5 +208,9 @@ def bench_sharing_cost(counts: list[int], per_process: int, runs: int, tools: An
                 f"{count} x {per_process}: {count} processes - one process", tools._summary(rows["diff"]) + " s"
             )
             tools._line(f"{count} x {per_process}: stall med/worst", tools._summary(rows["stall"]) + " s")
-            tools._line(f"{count} x {per_process}: 429 med/worst", f"{statistics.median(limited):.0f}/{max(limited)}")
+            tools._line(
+                f"{count} x {per_process}: 429 med/worst, {count} processes | one",
+                f"{statistics.median(limited):.0f}/{max(limited)} | "
+                f"{statistics.median(limited_one):.0f}/{max(limited_one)}",
+            )
             tools._line(f"{count} x {per_process}: orders not cancelled in all runs", str(missing))

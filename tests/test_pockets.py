@@ -297,3 +297,16 @@ def test_processes_share_a_two_second_window_through_the_store() -> None:
     assert not isinstance(second.try_acquire(), Permit)
     clock.now = 1002.01  # the next window
     assert isinstance(second.try_acquire(), Permit)
+
+
+def test_a_dated_phase_too_wide_to_pace_by_takes_the_stores_narrow_one() -> None:
+    clock = FakeClock(start=1000.2)
+    server = MemoryStore(clock=clock)
+    MemoryBudget(server, "pocket:p", "default", 30).save_phase(0.4, 0.45)
+    limiter = _process(server, clock)
+    # Answers that came back a second late date the phase only loosely: anchored, but not known.
+    limiter.phase.observe_date(999.0, 1000.0, 1000.0)
+    assert limiter.phase.anchored and not limiter.phase.known
+    permit = limiter.try_acquire()
+    assert isinstance(permit, Permit) and permit.charged is not None and permit.charged[0]  # exchange windows
+    assert (limiter.phase.lo, limiter.phase.hi) == (0.4, 0.45)

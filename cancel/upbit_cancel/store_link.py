@@ -222,9 +222,13 @@ class StoreLink:
             return until
 
     def _adopt_phase(self, book: WindowLog, store: BudgetStore) -> None:
-        """Take the phase another process learned from the ``Date`` headers, unless ours is dated too."""
+        """Take the phase another process learned from the ``Date`` headers, unless ours is known and dated.
+
+        Ours may be known from ``Remaining-Req`` alone (not dated: it cannot name the exchange's windows),
+        or dated but too wide to pace by (slow answers bound it loosely): either way the stored one serves.
+        """
         shared = store.load_phase()
-        if shared is not None and not book.phase.anchored:
+        if shared is not None and not (book.phase.known and book.phase.anchored):
             book.phase.lo, book.phase.hi = shared
             book.phase.anchored = True
             self._saved_phase = shared
