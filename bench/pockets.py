@@ -128,12 +128,12 @@ def _start(run: int) -> float:
     return math.floor(time.time()) + 1.0 + ((run * 0.618) % 1.0) * 0.98 + 0.01
 
 
-def bench_two_keys(runs: int, per_key: int, tools: Any) -> None:
+def bench_two_keys(runs: int, per_key: int, tools: Any, *, only_store: bool = False) -> None:
     """Section 8: two keys named into one pocket, one process each, without and with the store."""
     print(f"\n8. two keys of one pocket x {per_key} orders, one process each, at once ({runs} runs per cell)")
     chunks = 2 * math.ceil(per_key / 20)
     with tools._redis() as store_url, tools._stall_meter() as meter:
-        for store in [None] if store_url is None else [None, store_url]:
+        for store in [None] if store_url is None else [store_url] if only_store else [None, store_url]:
             with _pocket_sandbox(2 * per_key * runs, tools._die_with_this_process) as url:
                 bots = _Bots(url, store, 2, 1, tools._die_with_this_process)
                 time.sleep(1.5)  # let every worker import before the first start time

@@ -750,7 +750,7 @@ def main() -> int:
         bench_store_cost(calls=100)
         bench_scaling([20, 200])
         bench_import(repeats=1)
-        pockets.bench_two_keys(runs=1, per_key=100, tools=sys.modules[__name__])
+        pockets.bench_two_keys(runs=1, per_key=100, tools=sys.modules[__name__], only_store=True)
         pockets.bench_sharing_cost([2], per_process=100, runs=1, tools=sys.modules[__name__])
     else:
         bench_overhead(rounds=15, per_round=200)
