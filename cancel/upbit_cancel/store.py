@@ -24,6 +24,9 @@ Rules, and why:
   others give it back; without a ``Date``, windows that opened after the answer give it back (it
   arrived before its answer). Without this, four processes starting together drew 8-22 x 429 per run
   on a loaded 2-core machine; with it, 0.
+- Each count has a "settled" twin (``...:s``): the charges an answer confirmed. A window full only of
+  unconfirmed charges (requests still in flight, which their answers may give back) is reported as
+  such (``TakeResult.held``), so the caller asks again shortly instead of waiting out the window.
 - If Redis cannot be reached, the caller falls back to its in-process limiter (``SharedBudget`` raises
   ``StoreUnavailable``; ``RateLimiter`` logs one warning and stops using the store).
 """
