@@ -310,3 +310,23 @@ def test_a_dated_phase_too_wide_to_pace_by_takes_the_stores_narrow_one() -> None
     permit = limiter.try_acquire()
     assert isinstance(permit, Permit) and permit.charged is not None and permit.charged[0]  # exchange windows
     assert (limiter.phase.lo, limiter.phase.hi) == (0.4, 0.45)
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.37, 0.81])
+def test_fresh_processes_learn_the_phase_as_fast_as_one_process_sending_all_their_orders(offset: float) -> None:
+    """No phase in the store yet: the host's processes trickle the reserve together, so one answer shows it."""
+
+    def finish(processes: int, chunks: int) -> float:
+        clock = SimClock(1000.1)
+        server = MemoryStore(clock=clock)
+        limiters = []
+        for _ in range(processes):
+            limiter = RateLimiter("default", 30, clock=clock)
+            limiter.use_store(MemoryBudget(server, "pocket:p", "default", 30))
+            limiters.append(limiter)
+        exchange = SimExchange(offset)
+        run = run_processes(limiters, clock, exchange, chunks=chunks, latency=0.002, max_in_flight=30)
+        assert run.rate_limited == 0 and run.requests == processes * chunks
+        return run.finished
+
+    assert finish(8, 15) <= finish(1, 120) + 0.3

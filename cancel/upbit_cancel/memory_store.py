@@ -70,12 +70,20 @@ class MemoryBudget:
         self._prefix = f"upbit-rl:{digest}:{group or '-'}"
         self._phase_key = f"{self._prefix}:phase"
         self._block_key = f"upbit-rl:{digest}:block"
+        self._trickle_key = f"{self._prefix}:trickle"
 
     def _keys(self, exchange_windows: bool, numbers: list[int]) -> list[str]:
         kind = "w" if exchange_windows else "l"
         return [f"{self._prefix}:{kind}:{n}" for n in numbers]
 
-    def take(self, windows: list[int] | None, local_seconds: list[int], *, ask_phase: bool = True) -> TakeResult:
+    def take(
+        self,
+        windows: list[int] | None,
+        local_seconds: list[int],
+        *,
+        ask_phase: bool = True,
+        trickle: tuple[int, float, float] | None = None,
+    ) -> TakeResult:
         server = self._server
         with server.lock:
             server.check()
@@ -93,6 +101,13 @@ class MemoryBudget:
             if full:
                 held = all(server.count(f"{key}:s") + extra < self.per_second for key in full)
                 return TakeResult(False, held=held)
+            reserve, interval, now = trickle or (0, 0.0, 0.0)
+            top = max((server.count(key) for key in charge), default=0)
+            if reserve and top + extra >= self.per_second - reserve:
+                last = server.get(self._trickle_key)
+                if last is not None and 0 <= now - float(last) < interval:
+                    return TakeResult(False, trickling=True)
+                server.set(self._trickle_key, repr(now), self._ttl)
             for key in charge:
                 server.incr(key, 1, self._ttl)
             return TakeResult(True)

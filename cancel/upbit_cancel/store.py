@@ -53,10 +53,14 @@ _PHASE_TTL_MS = 3_600_000
 _TIMEOUT = 0.5
 
 # KEYS[1] block key, KEYS[2] phase key, KEYS[3..2+n] keys to charge, then m keys only to check, then the n
-# "settled" keys of the keys to charge (how much of each count its answers confirmed).
-# ARGV[1] budget, ARGV[2] n, ARGV[3] '1' if the caller does not know the phase, ARGV[4] TTL ms, ARGV[5] m.
+# "settled" keys of the keys to charge (how much of each count its answers confirmed), last the trickle key.
+# ARGV[1] budget, ARGV[2] n, ARGV[3] '1' if the caller does not know the phase, ARGV[4] TTL ms, ARGV[5] m,
+# ARGV[6] the reserve (0: none), ARGV[7] the trickle interval (s), ARGV[8] the caller's clock: the last
+# ``reserve`` of a count go one per interval (the trickle key holds the host's clock at the last one), for
+# every process of the host together, so that some answer shows where the exchange's boundary falls.
 # Returns {1} taken, {0, held} full (held 1: only charges of requests still in flight fill it, and their
-# answers may give them back soon), {-1} the phase is in the store (read it and ask again), {-2, until} blocked.
+# answers may give them back soon; 2: the reserve is trickling), {-1} the phase is in the store (read it and
+# ask again), {-2, until} blocked.
 _TAKE = """
 local block = redis.call('GET', KEYS[1])
 if block then return {-2, block} end
@@ -74,6 +78,16 @@ for i = 3, 2 + n do
   end
 end
 if full then return {0, held} end
+local reserve = tonumber(ARGV[6])
+if reserve > 0 then
+  local top = 0
+  for i = 3, 2 + n do top = math.max(top, tonumber(redis.call('GET', KEYS[i]) or '0')) end
+  if top + extra >= budget - reserve then
+    local last = tonumber(redis.call('GET', KEYS[#KEYS]) or '')
+    if last and tonumber(ARGV[8]) - last < tonumber(ARGV[7]) and tonumber(ARGV[8]) >= last then return {0, 2} end
+    redis.call('SET', KEYS[#KEYS], ARGV[8], 'PX', ARGV[4])
+  end
+end
 for i = 3, 2 + n do
   redis.call('INCR', KEYS[i])
   redis.call('PEXPIRE', KEYS[i], ARGV[4])
@@ -138,6 +152,8 @@ class TakeResult:
     phase_in_store: bool = False
     held: bool = False
     """Not taken only because of charges of requests still in flight: ask again soon, not a window later."""
+    trickling: bool = False
+    """Not taken because the reserve is trickling out (phase unknown): ask again after the interval."""
 
 
 class SharedBudget:
@@ -157,6 +173,7 @@ class SharedBudget:
         self._prefix = f"{self._key_prefix}:{group or '-'}"
         self._phase_key = f"{self._prefix}:phase:{socket.gethostname()}"
         self._block_key = f"{self._key_prefix}:block"
+        self._trickle_key = f"{self._prefix}:trickle:{socket.gethostname()}"
         try:
             import redis
         except ImportError as error:  # depends on the installed extras
@@ -196,11 +213,24 @@ class SharedBudget:
             return local, []
         return [self._window_key(window) for window in windows], local
 
-    def take(self, windows: list[int] | None, local_seconds: list[int], *, ask_phase: bool = True) -> TakeResult:
-        """Charge a send if every window has room; ``ask_phase``: with the phase unknown, ask for the stored one."""
+    def take(
+        self,
+        windows: list[int] | None,
+        local_seconds: list[int],
+        *,
+        ask_phase: bool = True,
+        trickle: tuple[int, float, float] | None = None,
+    ) -> TakeResult:
+        """Charge a send if every window has room; ``ask_phase``: with the phase unknown, ask for the stored one.
+
+        ``trickle`` (reserve, interval seconds, the caller's clock now): the last ``reserve`` of a count go
+        one per interval.
+        """
         charge, check = self.keys_for(windows, local_seconds)
-        keys = [self._block_key, self._phase_key, *charge, *check, *(f"{key}:s" for key in charge)]
+        keys = [self._block_key, self._phase_key, *charge, *check, *(f"{key}:s" for key in charge), self._trickle_key]
+        reserve, interval, now = trickle or (0, 0.0, 0.0)
         args = [self.per_second, len(charge), "1" if windows is None and ask_phase else "0", self._ttl_ms, len(check)]
+        args += [reserve, repr(interval), repr(now)]
         try:
             reply = self._take(keys=keys, args=args)
         except self._errors as error:
@@ -208,7 +238,8 @@ class SharedBudget:
         code = int(reply[0])
         if code == -2:
             return TakeResult(False, blocked_until=int(reply[1]) / 1000)
-        return TakeResult(code == 1, phase_in_store=code == -1, held=code == 0 and int(reply[1]) == 1)
+        held = int(reply[1]) if code == 0 else 0
+        return TakeResult(code == 1, phase_in_store=code == -1, held=held == 1, trickling=held == 2)
 
     def fill(self, windows: list[int] | None, local_seconds: list[int]) -> None:
         charge, _ = self.keys_for(windows, local_seconds)

@@ -42,7 +42,14 @@ class BudgetStore(Protocol):
 
     url: str
 
-    def take(self, windows: list[int] | None, local_windows: list[int], *, ask_phase: bool = True) -> TakeResult: ...
+    def take(
+        self,
+        windows: list[int] | None,
+        local_windows: list[int],
+        *,
+        ask_phase: bool = True,
+        trickle: tuple[int, float, float] | None = None,
+    ) -> TakeResult: ...
     def fill(self, windows: list[int] | None, local_windows: list[int]) -> None: ...
     def settle(
         self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
@@ -139,12 +146,12 @@ class StoreLink:
             return Taken(wait=self._quiet_until - now)
         try:
             windows, seconds = self.windows(book, now, in_flight=True)
-            result = store.take(windows, seconds)
+            result = store.take(windows, seconds, trickle=self._trickle(book, windows, now))
             if result.phase_in_store:
                 self._adopt_phase(book, store)
                 windows, seconds = self.windows(book, now, in_flight=True)
                 # Asked once: a phase that cannot be read (or used) does not stop the send.
-                result = store.take(windows, seconds, ask_phase=False)
+                result = store.take(windows, seconds, ask_phase=False, trickle=self._trickle(book, windows, now))
         except StoreUnavailable as error:
             self._failed(error, now)
             return Taken()
@@ -161,12 +168,21 @@ class StoreLink:
             wait = max(BASE_MARGIN, (math.floor((now + lo) / w) + 1) * w - lo - now)
         else:
             wait = max(BASE_MARGIN, (math.floor(now / w) + 1) * w - now)
-        if result.held:
+        if result.trickling:
+            wait = min(wait, book.window / max(1, book.reserve_now()))
+        elif result.held:
             # Full only of charges of requests in flight: their answers give back what they did not use,
             # so the window may open any moment (waiting for the next one would lose a whole window).
             wait = min(wait, max(IN_FLIGHT_POLL, book.latency))
         self._quiet_until = now + wait
         return Taken(wait=wait)
+
+    @staticmethod
+    def _trickle(book: WindowLog, windows: list[int] | None, now: float) -> tuple[int, float, float] | None:
+        """Phase unknown: the host's processes trickle the last ``reserve`` of each count together, so that
+        their sends spread over the second and some answer shows where the exchange's boundary falls."""
+        reserve = book.reserve_now() if windows is None and book.per_second is not None else 0
+        return (reserve, book.window / reserve, now) if reserve else None
 
     def settle(self, book: WindowLog, permit: Permit, now: float, date: float | None, *, sent: bool = True) -> None:
         """The answer to ``permit`` (at ``now``; ``date`` its exchange second) settles its store charge.

@@ -103,7 +103,7 @@ class WindowLog:
         """The latest local time the first exchange window boundary after a send at ``t`` can fall on."""
         return self.phase.boundary_after(t, BASE_MARGIN, latency, window=self.window)
 
-    def _reserve_now(self) -> int:
+    def reserve_now(self) -> int:
         """The reserve to trickle while the phase is unknown; none when round trips are too slow to pin it."""
         if not self.reserve or (
             self._warm_rtts and min(self._warm_rtts) + self.window / self.reserve >= KNOWN_WIDTH * self.window
@@ -159,7 +159,7 @@ class WindowLog:
             end = live[len(live) - budget]
             # Requests still in flight stop counting only when answered: look again shortly.
             return IN_FLIGHT_POLL if math.isinf(end) else end - now
-        reserve = self._reserve_now() if self.per_second is not None else 0
+        reserve = self.reserve_now() if self.per_second is not None else 0
         if self.known or len(live) < budget - reserve:
             return 0.0
         # Phase unknown and only the reserve left: trickle it, so an answer shows the next boundary.
