@@ -1,9 +1,9 @@
 """``make bench`` sections on pockets: several keys and processes spending one pocket's budget.
 
-8. Two keys of one pocket (two bots, two processes) x 600 orders each, at once, without and with the Redis
+10. Two keys of one pocket (two bots, two processes) x 600 orders each, at once, without and with the Redis
    store: the keys are named into the pocket (``UpbitAuth(pocket=...)``), the sandbox counts one window
    for both (``upbit-sandbox --add-key ... --demo-pocket``).
-9. N processes x 300 orders on one pocket with the store, against ONE process sending all N x 300 in the
+11. N processes x 300 orders on one pocket with the store, against ONE process sending all N x 300 in the
    same run (alternating, same sandbox, same store): what sharing costs.
 
 Run by ``bench/run.py`` (it imports this module); each worker is ``bench/run.py --pocket-worker``.
@@ -129,8 +129,8 @@ def _start(run: int) -> float:
 
 
 def bench_two_keys(runs: int, per_key: int, tools: Any, *, only_store: bool = False) -> None:
-    """Section 8: two keys named into one pocket, one process each, without and with the store."""
-    print(f"\n8. two keys of one pocket x {per_key} orders, one process each, at once ({runs} runs per cell)")
+    """Section 10: two keys named into one pocket, one process each, without and with the store."""
+    print(f"\n10. two keys of one pocket x {per_key} orders, one process each, at once ({runs} runs per cell)")
     chunks = 2 * math.ceil(per_key / 20)
     with tools._redis() as store_url, tools._stall_meter() as meter:
         for store in [None] if store_url is None else [store_url] if only_store else [None, store_url]:
@@ -159,8 +159,8 @@ def bench_two_keys(runs: int, per_key: int, tools: Any, *, only_store: bool = Fa
 
 
 def bench_sharing_cost(counts: list[int], per_process: int, runs: int, tools: Any) -> None:
-    """Section 9: N processes x ``per_process`` with the store against one process x N * ``per_process``."""
-    print(f"\n9. {counts} processes x {per_process} orders on one pocket with the Redis store, against one process")
+    """Section 11: N processes x ``per_process`` with the store against one process x N * ``per_process``."""
+    print(f"\n11. {counts} processes x {per_process} orders on one pocket with the Redis store, against one process")
     print(f"   sending all of them, alternating in the same run ({runs} runs per cell); stall shown")
     with tools._redis() as store_url, tools._stall_meter() as meter:
         if store_url is None:
