@@ -20,6 +20,7 @@ held while waiting). The clock and the sleeps are injectable, so tests run on a 
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import threading
 import time
@@ -38,6 +39,7 @@ from .window_log import BASE_MARGIN, Permit, WindowLog
 
 __all__ = [
     "DEFAULT_BLOCK_SECONDS",
+    "MAX_BLOCK_SECONDS",
     "STORE_RETRY_SECONDS",
     "KeyBlock",
     "KeyBlocked",
@@ -57,6 +59,12 @@ DEFAULT_BLOCK_SECONDS = 600.0
 """How long a 418 is assumed to last when its message names no time. Upbit's blocks grow with repeat
 offences and the exchange does not document them; sending into a block lengthens it, so the guess errs long."""
 
+MAX_BLOCK_SECONDS = 3600.0
+"""The longest block a 418 is taken to announce: one hour. Upbit names its blocks in seconds or minutes; a
+message naming more (``Blocked for 99999999999999999 hours.``) is read as an hour. Should the exchange still
+block after it, the next request meets a new 418 and the block starts again: one request an hour, not a
+process that sends nothing for a day."""
+
 _BLOCK_TIME = re.compile(
     r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hours?|초|분|시간)\b",
     re.IGNORECASE,
@@ -73,7 +81,7 @@ def block_seconds(message: str | None) -> float | None:
         return None
     unit = match["unit"].lower()
     key = unit if unit in _UNIT_SECONDS else ("ms" if unit.startswith("mil") else unit[0])
-    return float(match["n"]) * _UNIT_SECONDS[key]
+    return min(float(match["n"]) * _UNIT_SECONDS[key], MAX_BLOCK_SECONDS)
 
 
 def pocket_id(access_key: str, pocket: str | None = None) -> str:
@@ -256,12 +264,14 @@ class RateLimiter:
                 self._link.settle(self._log, permit, self._clock(), None, sent=False)
 
     def block(self, seconds: float | None, reason: str) -> float:
-        """A 418: send nothing in this pocket (every group, every key) for ``seconds`` (None: the default guess).
+        """A 418: send nothing in this pocket (every group, every key) for ``seconds`` (None:
+        ``DEFAULT_BLOCK_SECONDS``; at most ``MAX_BLOCK_SECONDS``).
 
         Returns the end of the block (epoch seconds); a shorter block never shortens a longer one.
         """
         with self._lock:
-            seconds = DEFAULT_BLOCK_SECONDS if seconds is None else seconds
+            seconds = DEFAULT_BLOCK_SECONDS if seconds is None or math.isnan(seconds) else seconds
+            seconds = min(max(seconds, 0.0), MAX_BLOCK_SECONDS)
             now = self._clock()
             until = now + seconds
             if until > self._block.until:
