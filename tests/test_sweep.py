@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -297,3 +298,30 @@ def test_a_first_listing_the_exchange_refuses_raises_its_error_and_cancels_nothi
 def test_the_listing_and_the_cancels_share_one_limiter_of_the_default_group() -> None:
     assert list_open_orders.RATE_LIMIT == cancel_orders_by_ids.RATE_LIMIT
     assert list_open_orders.RATE_LIMIT is not None and list_open_orders.RATE_LIMIT.group == "default"
+
+
+def test_two_sweeps_with_two_keys_of_one_named_pocket_share_its_budget_without_a_429() -> None:
+    exchange = SandboxExchange(credentials={})
+    exchange.add_credentials(TEST_ACCESS_KEY, TEST_SECRET_KEY, pocket="main")
+    exchange.add_credentials("second-key", TEST_SECRET_KEY, pocket="main")
+    orders = seed_open_orders(exchange, 2000, markets=MARKETS)
+    results: dict[str, BatchResult] = {}
+
+    def sweep_market(access_key: str, market: str) -> None:
+        auth = UpbitAuth(access_key, TEST_SECRET_KEY, pocket="main")
+        httpx_args = {"auth": auth, "transport": exchange.transport()}
+        with Client(base_url="https://api.upbit.com", httpx_args=httpx_args) as client:
+            results[market] = cancel_open_orders(client, markets=[market])
+
+    # 500 orders each: 6 listings and 25 cancels a sweep, 62 requests against one pocket's 30 a second.
+    threads = [
+        threading.Thread(target=sweep_market, args=(TEST_ACCESS_KEY, "KRW-BTC")),
+        threading.Thread(target=sweep_market, args=("second-key", "KRW-ETH")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [len(results[market].success) for market in ("KRW-BTC", "KRW-ETH")] == [500, 500]
+    assert all(record.status != 429 for record in exchange.requests)
+    assert still_open(exchange) == {order.uuid for order in orders if order.market in ("KRW-XRP", "BTC-ETH")}

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         ConfigurationError,
         InvalidRequest,
         InvalidResponse,
+        KeyBlocked,
         MissingCredentials,
         PermissionDenied,
         RateLimited,
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
         unwrap,
     )
     from .pacing import PacedTransport
-    from .ratelimit import KeyBlocked
     from .results import BatchResult, ErrorInfo, FailureReason, NotSentOrder, OrderRef, UnconfirmedOrder
     from .sweep import cancel_open_orders, cancel_open_orders_async
 
@@ -97,6 +97,7 @@ _HOMES = {
     "ConfigurationError": ".errors",
     "InvalidRequest": ".errors",
     "InvalidResponse": ".errors",
+    "KeyBlocked": ".errors",
     "MissingCredentials": ".errors",
     "PermissionDenied": ".errors",
     "RateLimited": ".errors",
@@ -108,7 +109,6 @@ _HOMES = {
     "UpbitClientError": ".errors",
     "unwrap": ".errors",
     "PacedTransport": ".pacing",
-    "KeyBlocked": ".ratelimit",
     "BatchResult": ".results",
     "ErrorInfo": ".results",
     "FailureReason": ".results",

@@ -41,12 +41,13 @@ from upbit_client.models import Order
 from upbit_client.rules import check_query
 from upbit_client.types import Response
 
-from .batch import DEFAULT_MAX_TRIES, ProgressCallback, _access_key, cancel_orders, cancel_orders_async
+from .batch import DEFAULT_MAX_TRIES, ProgressCallback, _access_key, _pocket, cancel_orders, cancel_orders_async
 from .errors import BatchCancelled, BatchInterrupted, TemporarilyBlocked, TransportError, error_from_response
+from .pacing import TransportPaced, paced_by_transport
 from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds, limiter_for
 from .remaining_req import parse_date_header, parse_remaining_req
 from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder
-from .store import STORE_ENV
+from .store import STORE_ENV, check_store_setting
 
 __all__ = ["DEFAULT_MAX_PASSES", "OpenState", "Side", "cancel_open_orders", "cancel_open_orders_async"]
 
@@ -430,8 +431,22 @@ def _listing_failed(sweep: _Sweep, failure: _ListingFailed, first: bool) -> Batc
 # The sweep
 
 
+def _limiter(http: httpx.Client | httpx.AsyncClient, store: str | None) -> RateLimiter:
+    """The listing's limiter, picked as the batch picks its own: the pocket's limiter of the list
+    operation's group (from the registry), or, on a ``PacedTransport`` that paces every request, a
+    limiter that takes no second permit."""
+    key, pocket = _access_key(http.auth), _pocket(http.auth)
+    paced = paced_by_transport(http)
+    if paced is not None:
+        key = paced.access_key if paced.access_key is not None else key
+        pocket = paced.pocket if paced.pocket is not None else pocket
+        store = paced.store
+    shared = limiter_for(key, _OPERATION.rate_limit, store=store, pocket=pocket)
+    return shared if paced is None else TransportPaced(shared)
+
+
 def _start(
-    client_auth: object,
+    http: httpx.Client | httpx.AsyncClient,
     *,
     markets: Sequence[str] | None,
     excluded_markets: Iterable[str],
@@ -452,8 +467,8 @@ def _start(
     if not math.isfinite(timeout_total) or timeout_total <= 0:
         raise ValueError(f"timeout_total must be a positive, finite number of seconds; given: {timeout_total!r}")
     if limiter is None:
-        store = rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV)
-        limiter = limiter_for(_access_key(client_auth), _OPERATION.rate_limit, store=store)
+        check_store_setting(rate_limit_store)
+        limiter = _limiter(http, rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV))
     return _Sweep(match, limiter, max(1, max_tries), timeout_total, on_progress)
 
 
@@ -491,7 +506,7 @@ def cancel_open_orders(
     while listing (done 0) and as chunks settle. Ctrl-C raises ``BatchInterrupted`` with the report so far.
     """
     sweep = _start(
-        client.get_httpx_client().auth,
+        client.get_httpx_client(),
         markets=markets,
         excluded_markets=excluded_markets,
         quote_currencies=quote_currencies,
@@ -564,7 +579,7 @@ async def cancel_open_orders_async(
     """``cancel_open_orders`` with the cancels sent by ``cancel_orders_async`` (as many in flight as the
     budget allows). Cancelling the task raises ``BatchCancelled`` with the report so far."""
     sweep = _start(
-        client.get_async_httpx_client().auth,
+        client.get_async_httpx_client(),
         markets=markets,
         excluded_markets=excluded_markets,
         quote_currencies=quote_currencies,
