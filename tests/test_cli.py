@@ -27,7 +27,7 @@ from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_cancel import cli
 from upbit_cancel.batch import cancel_orders_async
 from upbit_cancel.results import BatchResult, OrderRef
-from upbit_client import Client
+from upbit_client import SPEC_SHA256, SPEC_VERSION, Client
 
 SECRET = TEST_SECRET_KEY
 
@@ -121,6 +121,16 @@ def ids_in_report(report: dict[str, Any], key: str = "uuid") -> list[str]:
         for group in ("success", "failed", "unconfirmed", "not_sent")
         for order in report[group]["orders"]
     ]  # fmt: skip
+
+
+def test_version_names_the_package_and_the_spec_version_and_hash_on_one_line(
+    run: Callable[..., Run], exchange: Recorder
+) -> None:
+    result = run("--version")
+    assert result.status == 0 and result.err == ""
+    expected = f"upbit-cancel {cli.__version__} (openapi.yaml {SPEC_VERSION}, sha256 {SPEC_SHA256})\n"
+    assert result.out == expected
+    assert len(SPEC_SHA256) == 64 and exchange.requests == []
 
 
 # --- bad usage: exit 2, one line, nothing sent ------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import upbit_client
 from tests.conftest import Mypy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,7 +100,8 @@ def test_wheels_install_into_a_fresh_venv_with_version_commands_and_types(
         "--find-links", wheels["sandbox"].parent,
         f"upbit-order-cancel[sandbox] @ {wheels['sdk'].as_uri()}",
     )  # fmt: skip
-    assert run(bin_dir / "upbit-cancel", "--version").stdout.strip() == f"upbit-cancel {VERSION}"
+    spec = f"openapi.yaml {upbit_client.SPEC_VERSION}, sha256 {upbit_client.SPEC_SHA256}"
+    assert run(bin_dir / "upbit-cancel", "--version").stdout.strip() == f"upbit-cancel {VERSION} ({spec})"
     assert run(bin_dir / "upbit-sandbox", "--help").stdout.startswith("usage: upbit-sandbox")
     code = "import upbit_auth, upbit_cancel, upbit_client, upbit_sandbox as _; print(upbit_auth.__version__)"
     imported = run(python, "-c", code, cwd=tmp_path)
