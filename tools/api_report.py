@@ -48,6 +48,7 @@ PACKAGES = {
 }
 WHOLE = {"upbit_client"}  # every public module, not only the face
 KEPT_LABELS = {"property", "classmethod", "staticmethod", "async", "abstractmethod", "writable"}
+DATA_MODULES = ("upbit_client.spec.",)  # values left out of the report
 CHANGES_HEADING = "### API changes (make api)"
 RELEASE = re.compile(r"^## \[(\d+\.\d+\.\d+[^\]]*)\]", re.MULTILINE)
 ABOUT = "Written by `make api` (tools/api_report.py) from the code; do not edit. `make api-check` compares it."
@@ -135,9 +136,10 @@ def _describe(member: griffe.Object | griffe.Alias, path: str, entries: dict[str
             if (not name.startswith("_") or name == "__init__") and not child.is_alias:
                 _describe(child, f"{path}.{name}", entries)
     elif isinstance(obj, griffe.Attribute):
-        # An instance attribute's value is the expression its __init__ assigns, not a value callers see.
+        # An instance attribute's value is the expression its __init__ assigns, not a value callers see;
+        # which document the client was generated from is data, not API (the report's "spec" has its version).
         assigned_in_init = "instance-attribute" in obj.labels and "class-attribute" not in obj.labels
-        value = None if assigned_in_init else _literal(obj.value)
+        value = None if assigned_in_init or path.startswith(DATA_MODULES) else _literal(obj.value)
         entry = {"kind": "attribute", "annotation": _text(obj.annotation), "value": value}
     elif isinstance(obj, griffe.TypeAlias):
         entry = {"kind": "type alias", "value": _text(obj.value)}
@@ -289,7 +291,7 @@ def _rule_changes(where: str, old: Entry, new: Entry, prefix: str = "") -> list[
             continue
         name = f"{prefix}{keyword}"
         if keyword == "items":
-            changes += _rule_changes(where, before or {}, after or {}, prefix="items ")
+            changes += _rule_changes(where, before or {}, after or {}, prefix=f"{prefix}items ")
         elif keyword in LOWER_BOUNDS or keyword in UPPER_BOUNDS:
             changes.append(_limit_change(where, name, before, after, keyword in LOWER_BOUNDS))
         elif keyword == "enum":
@@ -339,7 +341,7 @@ def _operation_changes(old: Mapping[str, Entry], new: Mapping[str, Entry]) -> li
             else:
                 changes.append(Change(Level.ADDITIVE, name, f"parameter {param} added", "optional"))
         for param in sorted(set(params_old) & set(params_new)):
-            changes += _rule_changes(f"{name}: {param}", params_old[param], params_new[param])
+            changes += _rule_changes(name, params_old[param], params_new[param], prefix=f"{param} ")
         groups_old = {tuple(group) for group in before["exactly_one_of"]}
         groups_new = {tuple(group) for group in after["exactly_one_of"]}
         for group in sorted(groups_new - groups_old):
