@@ -6,6 +6,8 @@ read) from the code: the public API of ``upbit_client``, ``upbit_auth``, ``upbit
 operation's request rules from the generated registry (``upbit_client.registry.OPERATIONS``). It
 also appends each change to ``CHANGELOG.md`` under ``## [Unreleased]``.
 
+``make api`` also rewrites the numbers of the Markdown that come from the spec (``tools/doc_numbers.py``).
+
 ``make api-check`` (part of ``make test``) fails when the code's API differs from the committed
 report, naming each change and whether it breaks callers, or when the version in ``pyproject.toml``
 is lower than the changes since the last release (the newest ``## [x.y.z]`` of ``CHANGELOG.md``)
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import doc_numbers
 import griffe
 from packaging.version import Version
 
@@ -223,16 +226,22 @@ def _parameter(rule: Any) -> Entry:
     return entry
 
 
-def operation_rules(root: Path = ROOT) -> tuple[dict[str, Entry], Entry]:
-    """The request rules of every operation of the registry, and the spec's title and version."""
+def _generated(root: Path) -> tuple[Any, Mapping[str, Any]]:
+    """The tree's generated package and its registry (``OPERATIONS``), not one imported before."""
     sys.path.insert(0, str(root / "generated"))
     try:
         for name in [name for name in sys.modules if name == "upbit_client" or name.startswith("upbit_client.")]:
-            del sys.modules[name]  # the tree's registry, not one imported before
+            del sys.modules[name]
         import upbit_client
         from upbit_client.registry import OPERATIONS
     finally:
         sys.path.remove(str(root / "generated"))
+    return upbit_client, OPERATIONS
+
+
+def operation_rules(root: Path = ROOT) -> tuple[dict[str, Entry], Entry]:
+    """The request rules of every operation of the registry, and the spec's version."""
+    upbit_client, OPERATIONS = _generated(root)
     operations: dict[str, Entry] = {}
     for name, operation in sorted(OPERATIONS.items()):
         limit = operation.rate_limit
@@ -680,6 +689,12 @@ def write(root: Path = ROOT) -> int:
     (root / REPORT).write_text(render_json(current, pending), encoding="utf-8")
     (root / TEXT).write_text(render_text(current, pending), encoding="utf-8")
     (root / CHANGELOG).write_text(add_to_changelog(changelog, changes), encoding="utf-8")
+    _, operations = _generated(root)
+    for document in doc_numbers.documents(root):
+        text = document.read_text(encoding="utf-8")
+        if doc_numbers.stale(text, operations):
+            document.write_text(doc_numbers.refresh(text, operations), encoding="utf-8")
+            print(f"{document.relative_to(root)}: the numbers from the spec rewritten; read the sentences around them.")
     for change in changes:
         print(f"  {change}")
     version = project_version(_read(root, PYPROJECT))
