@@ -239,7 +239,7 @@ class ParameterRule:
                 count = "a list"
             repeats = ", no repeats" if self.unique_items else ""
             each = f", each {self.item.describe()}" if self.item is not None else ""
-            words.append(f"{count}{repeats}{each}.")
+            words.append(f"{count[0].upper()}{count[1:]}{repeats}{each}.")
         else:
             text = self.value.describe()
             words.append(f"{text[0].upper()}{text[1:]}.")
