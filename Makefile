@@ -77,7 +77,8 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
-test: lint typecheck check-generated api-check pytest
+# api-check before check-generated: a spec change is named (breaking or not) before "commit generated/".
+test: lint typecheck api-check check-generated pytest
 
 demo: $(STAMP)
 	$(BIN)/python tools/demo.py
