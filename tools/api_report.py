@@ -555,7 +555,8 @@ def check(committed: Report | None, current: Report, changelog: str, version: st
     needed = _needed(pending, version)
     if changes:
         lines = "\n".join(f"  {change}" for change in changes)
-        problems.append(f"the code's API differs from {REPORT} ({len(changes)} changes):\n{lines}")
+        count = f"{len(changes)} change{'s' if len(changes) != 1 else ''}"
+        problems.append(f"the code's API differs from {REPORT} ({count}):\n{lines}")
     if needed is not None:
         level = {Level.BREAKING: "a major", Level.ADDITIVE: "a minor"}[pending.level]
         problems.append(
@@ -698,7 +699,8 @@ def write(root: Path = ROOT) -> int:
     for change in changes:
         print(f"  {change}")
     version = project_version(_read(root, PYPROJECT))
-    print(f"Wrote {REPORT} and {TEXT}: {len(changes)} changes; since release {release} it needs {pending.requires}.")
+    count = f"{len(changes)} change{'s' if len(changes) != 1 else ''}"
+    print(f"Wrote {REPORT} and {TEXT}: {count}; since release {release} it needs version {pending.requires}.")
     needed = _needed(pending, version)
     if needed is not None:
         print(f"{PYPROJECT} says {version}: run `make version V={needed}`.")
