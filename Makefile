@@ -86,9 +86,10 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-# Each wheel is built from a fresh sdist in a temporary folder (python -m build), never from a build/
-# left in the tree: a module deleted from the tree cannot ship in a later wheel.
-dist: $(STAMP)
+# Each wheel is built (hatchling) from a fresh sdist in a temporary folder (python -m build), never from a build/
+# left in the tree: a module deleted from the tree cannot ship in a later wheel. Not with an API change
+# that was not accepted (make api) or a version too low for it (make api-check).
+dist: $(STAMP) api-check
 	rm -rf dist
 	$(BIN)/python -m build --no-isolation --outdir dist .
 	$(BIN)/python -m build --no-isolation --outdir dist sandbox
