@@ -170,7 +170,7 @@ def _walk_module(module: griffe.Module, path: str, package: str, entries: dict[s
             continue
         _describe(member, f"{path}.{name}", entries)
     for name, submodule in module.modules.items():
-        if not name.startswith("_"):
+        if not name.startswith("_") and not submodule.is_alias:  # an imported module is not a submodule
             _walk_module(submodule, f"{path}.{name}", package, entries)
 
 
