@@ -10,8 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import api_report
 import pytest
+from packaging.version import Version
+
+import api_report
 from api_report import Level, Pending
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -263,3 +265,43 @@ def test_the_committed_report_holds_no_paths_or_line_numbers() -> None:
     assert list(data["python"]) == sorted(data["python"])
     assert {"upbit_auth", "upbit_cancel", "upbit_client", "upbit_sandbox"} <= set(data["python"])
     assert data["operations"]["cancel_orders_by_ids"]["parameters"]["uuids"]["maxItems"] >= 1
+
+
+def test_on_a_copy_of_the_tree_a_lower_max_items_fails_the_gate_until_make_api_and_a_major_bump(
+    tmp_path: Path,
+) -> None:
+    """The wiring end to end, on the real code: the registry as `make generate` would leave it."""
+    import shutil
+    import subprocess
+    import sys
+
+    for name in ("generated", "auth_plugin", "cancel", "sandbox", "tools", "api", "docs"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("CHANGELOG.md", "README.md", "pyproject.toml"):
+        shutil.copyfile(ROOT / name, tmp_path / name)
+    registry = tmp_path / "generated" / "upbit_client" / "registry.py"
+    source = registry.read_text(encoding="utf-8")
+    before = api_report.current_api(ROOT)["operations"]["cancel_orders_by_ids"]["parameters"]["uuids"]["maxItems"]
+    registry.write_text(source.replace(f"max_items={before},", "max_items=3,", 1), encoding="utf-8")
+
+    def tool(*argv: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, str(tmp_path / "tools" / argv[0]), *argv[1:]]
+        return subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp_path)
+
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    needed = api_report.bump(api_report.last_release(changelog), Level.BREAKING)
+    version = api_report.project_version((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    failed = tool("api_report.py", "check")
+    assert failed.returncode == 1
+    assert f"breaking: cancel_orders_by_ids: uuids maxItems {before} -> 3 (a tighter limit)" in failed.stderr
+    bump_needed = Version(version) < Version(needed)
+    assert (f"`make version V={needed}`" in failed.stderr) == bump_needed, failed.stderr
+    assert tool("api_report.py", "write").returncode == 0
+    assert f"uuids maxItems {before} -> 3" in (tmp_path / "CHANGELOG.md").read_text(encoding="utf-8")
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "to 3<!-- spec: cancel_orders_by_ids.uuids.maxItems --> uuids" in readme
+    if bump_needed:
+        assert tool("api_report.py", "check").returncode == 1
+        assert tool("version.py", needed).returncode == 0
+    passed = tool("api_report.py", "check")
+    assert passed.returncode == 0, passed.stderr

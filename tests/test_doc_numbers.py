@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import doc_numbers
 import pytest
 from attrs import evolve
 
+import doc_numbers
 from upbit_client.registry import OPERATIONS
 
 ROOT = Path(__file__).resolve().parent.parent

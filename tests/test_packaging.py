@@ -16,9 +16,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import version
 
 import upbit_client
+import version
 from tests.conftest import Mypy
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -33,9 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import doc_numbers
 import griffe
 from packaging.version import Version
+
+import doc_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = Path("api") / "report.json"
