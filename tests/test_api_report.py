@@ -281,7 +281,8 @@ def test_on_a_copy_of_the_tree_a_lower_max_items_fails_the_gate_until_make_api_a
         shutil.copyfile(ROOT / name, tmp_path / name)
     registry = tmp_path / "generated" / "upbit_client" / "registry.py"
     source = registry.read_text(encoding="utf-8")
-    before = api_report.current_api(ROOT)["operations"]["cancel_orders_by_ids"]["parameters"]["uuids"]["maxItems"]
+    committed = json.loads((ROOT / "api" / "report.json").read_text(encoding="utf-8"))
+    before = committed["operations"]["cancel_orders_by_ids"]["parameters"]["uuids"]["maxItems"]
     registry.write_text(source.replace(f"max_items={before},", "max_items=3,", 1), encoding="utf-8")
 
     def tool(*argv: str) -> subprocess.CompletedProcess[str]:

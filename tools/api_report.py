@@ -228,15 +228,27 @@ def _parameter(rule: Any) -> Entry:
 
 
 def _generated(root: Path) -> tuple[Any, Mapping[str, Any]]:
-    """The tree's generated package and its registry (``OPERATIONS``), not one imported before."""
+    """The tree's generated package and its registry (``OPERATIONS``), not one imported before.
+
+    Whatever ``upbit_client`` modules the process had are put back afterwards, so a caller that
+    imported the package (a test) keeps using the same module objects.
+    """
+
+    def ours(name: str) -> bool:
+        return name == "upbit_client" or name.startswith("upbit_client.")
+
+    saved = {name: module for name, module in sys.modules.items() if ours(name)}
+    for name in saved:
+        del sys.modules[name]
     sys.path.insert(0, str(root / "generated"))
     try:
-        for name in [name for name in sys.modules if name == "upbit_client" or name.startswith("upbit_client.")]:
-            del sys.modules[name]
         import upbit_client
         from upbit_client.registry import OPERATIONS
     finally:
         sys.path.remove(str(root / "generated"))
+        for name in [name for name in sys.modules if ours(name)]:
+            del sys.modules[name]
+        sys.modules.update(saved)
     return upbit_client, OPERATIONS
 
 
