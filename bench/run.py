@@ -398,7 +398,9 @@ def bench_latency(
     fractions = [((index * 0.618) % 1.0) * 0.98 + 0.01 for index in range(runs)]
     with _stall_meter() as meter:
         for latency in latencies:
-            with _sandbox(runs * 2 * len(modes) * 1000, rate_limit=30, latency=latency, clock_offset=offset) as (
+            with _sandbox(
+                runs * 2 * len(modes) * 1000, rate_limit=PER_SECOND, latency=latency, clock_offset=offset
+            ) as (
                 url,
                 uuids,
             ):
