@@ -4,7 +4,8 @@
   the order lookup shows it cancelled: ``confirmed_by == "lookup"``);
 - ``failed``: not cancelled by this run, with a ``reason`` (see ``FailureReason``);
 - ``unconfirmed``: no trustworthy answer, even from the lookup: it may or may not be cancelled;
-- ``not_sent``: the batch never sent it (interrupted, blocked by a 418, out of ``timeout_total``):
+- ``not_sent``: the batch never sent it, or it never reached the exchange (interrupted, blocked by a
+  418, out of ``timeout_total``, the connection refused, a request the client could not build):
   certainly not cancelled by this run.
 
 The meaning of each group, reason and exit status is in ``docs/outcomes.md``.
@@ -20,13 +21,15 @@ from .remaining_req import RemainingReq
 
 IdKind = Literal["uuids", "identifiers"]
 
-FailureReason = Literal["filled", "already_cancelled", "not_found", "still_open", "unknown"]
+FailureReason = Literal["filled", "already_cancelled", "not_found", "still_open", "rejected", "unknown"]
 """Why an order is under ``failed``:
 
 - ``filled``: the lookup shows state ``done`` (filled before the cancel could act);
 - ``already_cancelled``: the exchange reported the cancel failed and the lookup shows ``cancel``;
 - ``not_found``: the exchange does not know the id;
 - ``still_open``: the lookup shows ``wait`` or ``watch`` (e.g. a suspended market);
+- ``rejected``: the exchange refused the whole request (400, 401, 403, 404: keys, permissions, the
+  request itself) and nothing was applied; ``error`` says what it answered;
 - ``unknown``: the exchange reported it failed, and no lookup told why (``confirm=False``, or the
   lookup got no usable answer).
 """
@@ -42,7 +45,7 @@ class OrderRef:
     order by (``uuid`` for a batch by uuids, ``identifier`` for one by identifiers): that is always
     the id given. ``reason`` is set for failed orders, ``confirmed_by`` for cancelled ones
     (``to_dict`` shows it only when it is ``"lookup"``); ``state`` is the lookup's order state
-    when a lookup was made.
+    when a lookup was made; ``error`` is the exchange's refusal of a ``rejected`` order.
     """
 
     uuid: str | None
@@ -51,6 +54,7 @@ class OrderRef:
     reason: FailureReason | None = None
     confirmed_by: ConfirmedBy | None = None
     state: str | None = None
+    error: ErrorInfo | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"uuid": self.uuid, "market": self.market, "identifier": self.identifier}
@@ -60,6 +64,8 @@ class OrderRef:
             data["confirmed_by"] = self.confirmed_by
         if self.state is not None:
             data["state"] = self.state
+        if self.error is not None:
+            data["error"] = self.error.to_dict()
         return data
 
 
@@ -90,15 +96,23 @@ class UnconfirmedOrder:
 
 @dataclass(frozen=True, slots=True)
 class NotSentOrder:
-    """An id the batch never sent: certainly not cancelled by this run. ``why`` says what stopped it."""
+    """An id the batch never sent (or that never reached the exchange): certainly not cancelled by this run.
+
+    ``why`` says what stopped it; ``error`` is the error behind it, when one did (a refused connection,
+    a request the client could not build, ``timeout_total``).
+    """
 
     id: str
     id_kind: IdKind
     why: str
+    error: ErrorInfo | None = None
 
     def to_dict(self) -> dict[str, Any]:
         key = "uuid" if self.id_kind == "uuids" else "identifier"
-        return {key: self.id, "why": self.why}
+        data: dict[str, Any] = {key: self.id, "why": self.why}
+        if self.error is not None:
+            data["error"] = self.error.to_dict()
+        return data
 
 
 @dataclass(slots=True)
