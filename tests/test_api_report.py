@@ -166,6 +166,20 @@ def test_each_change_is_named_with_whether_it_breaks_callers(edit: Any, expected
     assert len(found) == 1 and found[0].startswith(expected), found
 
 
+def test_a_literal_type_that_gains_a_value_names_it_as_breaking() -> None:
+    before = report()
+    before["python"]["upbit_cancel.FailureReason"] = {
+        "kind": "attribute",
+        "annotation": None,
+        "value": "Literal['a', 'b']",
+    }
+    after = copy.deepcopy(before)
+    after["python"]["upbit_cancel.FailureReason"]["value"] = "Literal['a', 'c', 'b']"
+    assert [str(change) for change in api_report.compare(before, after)] == [
+        "breaking: upbit_cancel.FailureReason: Literal values 'c' added (callers may pass or meet other values)"
+    ]
+
+
 def test_a_change_of_the_spec_version_alone_needs_no_bump() -> None:
     after = report()
     after["spec"]["version"] = "1.1"

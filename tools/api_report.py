@@ -481,9 +481,30 @@ def _python_changes(old: Mapping[str, Entry], new: Mapping[str, Entry]) -> list[
         else:
             for key in ("annotation", "value", "target"):
                 if before.get(key) != after.get(key):
-                    what = f"{key} {before.get(key)} -> {after.get(key)}"
-                    changes.append(Change(Level.BREAKING, path, what, "a changed type or value"))
+                    changes.append(_value_change(path, key, before.get(key), after.get(key)))
     return changes
+
+
+LITERAL = re.compile(r"(?:typing\.)?Literal\[(.*)\]\Z")
+
+
+def _value_change(path: str, key: str, before: str | None, after: str | None) -> Change:
+    """A changed annotation or value; a ``Literal[...]`` change names the values gone and come.
+
+    Both directions break someone: a caller passing a removed value, or a caller whose exhaustive
+    handling of an answer's values meets a new one.
+    """
+    old, new = LITERAL.match(before or ""), LITERAL.match(after or "")
+    if old and new:
+        old_values = [value.strip() for value in old.group(1).split(",")]
+        new_values = [value.strip() for value in new.group(1).split(",")]
+        gone = [value for value in old_values if value not in new_values]
+        came = [value for value in new_values if value not in old_values]
+        parts = [f"values {', '.join(gone)} removed"] if gone else []
+        parts += [f"values {', '.join(came)} added"] if came else []
+        if parts:
+            return Change(Level.BREAKING, path, f"Literal {'; '.join(parts)}", "callers may pass or meet other values")
+    return Change(Level.BREAKING, path, f"{key} {before} -> {after}", "a changed type or value")
 
 
 def compare(old: Report, new: Report) -> list[Change]:
