@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         ConfigurationError,
         InvalidRequest,
         InvalidResponse,
+        KeyBlocked,
         MissingCredentials,
         PermissionDenied,
         RateLimited,
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
         unwrap,
     )
     from .pacing import PacedTransport
-    from .ratelimit import KeyBlocked
     from .results import BatchResult, ErrorInfo, FailureReason, NotSentOrder, OrderRef, UnconfirmedOrder
 
 # A library never configures logging: without a handler of the caller's, records go nowhere.
@@ -94,6 +94,7 @@ _HOMES = {
     "ConfigurationError": ".errors",
     "InvalidRequest": ".errors",
     "InvalidResponse": ".errors",
+    "KeyBlocked": ".errors",
     "MissingCredentials": ".errors",
     "PermissionDenied": ".errors",
     "RateLimited": ".errors",
@@ -105,7 +106,6 @@ _HOMES = {
     "UpbitClientError": ".errors",
     "unwrap": ".errors",
     "PacedTransport": ".pacing",
-    "KeyBlocked": ".ratelimit",
     "BatchResult": ".results",
     "ErrorInfo": ".results",
     "FailureReason": ".results",
