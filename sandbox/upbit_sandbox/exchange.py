@@ -78,6 +78,11 @@ MAX_IDS_PER_REQUEST: Final = min(rule.max_items or 0 for rule in _endpoint.QUERY
 LOOKUP_METHOD: Final = _lookup_endpoint.METHOD
 LOOKUP_PATH: Final = _lookup_endpoint.PATH
 MAX_IDS_PER_LOOKUP: Final = min(rule.max_items or 0 for rule in _lookup_endpoint.QUERY_RULES if rule.is_array)
+# Each id parameter's own maxItems (uuids[] and identifiers[] may differ): what a request is checked against.
+_MAX_IDS: Final = {rule.wire_name: rule.max_items for rule in _endpoint.QUERY_RULES if rule.max_items is not None}
+_MAX_LOOKUP_IDS: Final = {
+    rule.wire_name: rule.max_items for rule in _lookup_endpoint.QUERY_RULES if rule.max_items is not None
+}
 _LOOKUP_ORDER_BY: Final = next(
     tuple(str(value) for value in rule.value.enum or ())
     for rule in _lookup_endpoint.QUERY_RULES
@@ -573,11 +578,11 @@ def _parse_lookup_query(raw_query: str) -> tuple[str, list[str], dict[str, str]]
             options[key] = value
         elif pair:
             id_pairs.append(pair)
-    kind, ids = _parse_query("&".join(id_pairs), max_ids=MAX_IDS_PER_LOOKUP)
+    kind, ids = _parse_query("&".join(id_pairs), max_ids=_MAX_LOOKUP_IDS)
     return kind, ids, options
 
 
-def _parse_query(raw_query: str, max_ids: int = MAX_IDS_PER_REQUEST) -> tuple[str, list[str]]:
+def _parse_query(raw_query: str, max_ids: Mapping[str, int] = _MAX_IDS) -> tuple[str, list[str]]:
     """The id kind (``uuids[]`` or ``identifiers[]``) and the ids, read from the raw query as Upbit reads it."""
     values: dict[str, list[str]] = {"uuids[]": [], "identifiers[]": []}
     for pair in raw_query.split("&"):
@@ -598,8 +603,9 @@ def _parse_query(raw_query: str, max_ids: int = MAX_IDS_PER_REQUEST) -> tuple[st
     if not given:
         raise _Rejected(400, "validation_error", "uuids[] or identifiers[] is required.")
     kind = given[0]
-    if len(values[kind]) > max_ids:
-        raise _Rejected(400, "validation_error", f"{kind} accepts at most {max_ids} items; got {len(values[kind])}.")
+    if kind in max_ids and len(values[kind]) > max_ids[kind]:
+        most = max_ids[kind]
+        raise _Rejected(400, "validation_error", f"{kind} accepts at most {most} items; got {len(values[kind])}.")
     return kind, values[kind]
 
 
