@@ -95,7 +95,8 @@ def document_rules(endpoint: Endpoint, record: Operation, document: dict[str, An
         for prop in getattr(endpoint, attribute):
             rule = rules.get(str(prop.python_name))
             if rule is not None:
-                parts = (said.get((rule.location, rule.wire_name)), rule.describe(record.exactly_one_of, record.at_most_one_of))
+                rules_text = rule.describe(record.exactly_one_of, record.at_most_one_of)
+                parts = (said.get((rule.location, rule.wire_name)), rules_text)
                 text = " ".join(part for part in parts if part)
                 prop = attrs.evolve(prop, description=text)
             documented.append(prop)
