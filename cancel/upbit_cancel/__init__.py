@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     )
     from .pacing import PacedTransport
     from .ratelimit import KeyBlocked
+    from .reset import reset_pacing
     from .results import BatchResult, ErrorInfo, FailureReason, NotSentOrder, OrderRef, UnconfirmedOrder
 
 # A library never configures logging: without a handler of the caller's, records go nowhere.
@@ -77,6 +78,7 @@ __all__ = [
     "cancel_orders",
     "cancel_orders_async",
     "connect",
+    "reset_pacing",
     "unwrap",
 ]
 
@@ -106,6 +108,7 @@ _HOMES = {
     "unwrap": ".errors",
     "PacedTransport": ".pacing",
     "KeyBlocked": ".ratelimit",
+    "reset_pacing": ".reset",
     "BatchResult": ".results",
     "ErrorInfo": ".results",
     "FailureReason": ".results",
