@@ -31,6 +31,8 @@ from .exchange import (
     SandboxResponse,
     demo_uuid,
 )
+from .faults import Fault, FaultKind, FaultPlan
+from .recording import REDACTED, vcr_config
 from .server import LOOPBACK, SandboxServer, main, running_server, start_server
 from .transport import SandboxTransport
 
@@ -44,7 +46,11 @@ __all__ = [
     "LOOKUP_METHOD",
     "LOOKUP_PATH",
     "LOOPBACK",
+    "REDACTED",
     "UNKNOWN_ORDER_MARKET",
+    "Fault",
+    "FaultKind",
+    "FaultPlan",
     "Order",
     "OrderState",
     "RequestRecord",
@@ -56,4 +62,5 @@ __all__ = [
     "main",
     "running_server",
     "start_server",
+    "vcr_config",
 ]
