@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._version import __version__
-    from .batch import ProgressCallback, cancel_orders, cancel_orders_async
+    from .batch import AnyClient, ProgressCallback, cancel_orders, cancel_orders_async
     from .client import connect
     from .errors import (
         AuthenticationError,
@@ -42,35 +42,80 @@ if TYPE_CHECKING:
         unwrap,
     )
     from .pacing import PacedTransport
-    from .ratelimit import KeyBlocked
+    from .ratelimit import AsyncSleep, Clock, KeyBlock, KeyBlocked, Permit, RateLimiter, Sleep
+    from .remaining_req import RemainingReq
+    from .report_types import (
+        ErrorCountDict,
+        ErrorDict,
+        NotSentGroupDict,
+        NotSentOrderDict,
+        OrderDict,
+        OrderGroupDict,
+        ReportDict,
+        UnconfirmedGroupDict,
+        UnconfirmedOrderDict,
+    )
     from .reset import reset_pacing
-    from .results import BatchResult, ErrorInfo, FailureReason, NotSentOrder, OrderRef, UnconfirmedOrder
+    from .results import (
+        BatchResult,
+        ConfirmedBy,
+        ErrorInfo,
+        FailureReason,
+        IdKind,
+        NotSentOrder,
+        OrderRef,
+        OrderState,
+        UnconfirmedOrder,
+    )
+    from .store import SharedBudget, TakeResult
 
 # A library never configures logging: without a handler of the caller's, records go nowhere.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "AnyClient",
+    "AsyncSleep",
     "AuthenticationError",
     "BatchCancelled",
     "BatchInterrupted",
     "BatchResult",
+    "Clock",
     "ConfigurationError",
+    "ConfirmedBy",
+    "ErrorCountDict",
+    "ErrorDict",
     "ErrorInfo",
     "FailureReason",
+    "IdKind",
     "InvalidRequest",
     "InvalidResponse",
+    "KeyBlock",
     "KeyBlocked",
     "MissingCredentials",
+    "NotSentGroupDict",
     "NotSentOrder",
+    "NotSentOrderDict",
+    "OrderDict",
+    "OrderGroupDict",
     "OrderRef",
+    "OrderState",
     "PacedTransport",
     "PermissionDenied",
+    "Permit",
     "ProgressCallback",
     "RateLimited",
+    "RateLimiter",
+    "RemainingReq",
+    "ReportDict",
     "ServerError",
+    "SharedBudget",
+    "Sleep",
+    "TakeResult",
     "TemporarilyBlocked",
     "TransportError",
+    "UnconfirmedGroupDict",
     "UnconfirmedOrder",
+    "UnconfirmedOrderDict",
     "UnexpectedStatus",
     "UpbitAPIError",
     "UpbitClientError",
@@ -86,6 +131,7 @@ __all__ = [
 # ``__version__`` has a module of its own so that reading it never loads httpx.
 _HOMES = {
     "__version__": "._version",
+    "AnyClient": ".batch",
     "ProgressCallback": ".batch",
     "cancel_orders": ".batch",
     "cancel_orders_async": ".batch",
@@ -108,8 +154,29 @@ _HOMES = {
     "unwrap": ".errors",
     "PacedTransport": ".pacing",
     "KeyBlocked": ".ratelimit",
+    "AsyncSleep": ".ratelimit",
+    "Clock": ".ratelimit",
+    "KeyBlock": ".ratelimit",
+    "Permit": ".ratelimit",
+    "Sleep": ".ratelimit",
+    "SharedBudget": ".store",
+    "TakeResult": ".store",
+    "RateLimiter": ".ratelimit",
+    "RemainingReq": ".remaining_req",
+    "ErrorCountDict": ".report_types",
+    "ErrorDict": ".report_types",
+    "NotSentGroupDict": ".report_types",
+    "NotSentOrderDict": ".report_types",
+    "OrderDict": ".report_types",
+    "OrderGroupDict": ".report_types",
+    "ReportDict": ".report_types",
+    "UnconfirmedGroupDict": ".report_types",
+    "UnconfirmedOrderDict": ".report_types",
     "reset_pacing": ".reset",
     "BatchResult": ".results",
+    "ConfirmedBy": ".results",
+    "IdKind": ".results",
+    "OrderState": ".results",
     "ErrorInfo": ".results",
     "FailureReason": ".results",
     "NotSentOrder": ".results",

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal, cast, get_args
 
 from .remaining_req import RemainingReq
+
+if TYPE_CHECKING:
+    from .report_types import ErrorDict, NotSentOrderDict, OrderDict, ReportDict, UnconfirmedOrderDict
 
 IdKind = Literal["uuids", "identifiers"]
 
@@ -33,6 +36,14 @@ FailureReason = Literal["filled", "already_cancelled", "not_found", "still_open"
 
 ConfirmedBy = Literal["answer", "lookup"]
 
+OrderState = Literal["wait", "watch", "done", "cancel"]
+"""An order's state as the lookup shows it: ``wait`` / ``watch`` open, ``done`` filled, ``cancel`` cancelled."""
+
+
+def order_state(text: str | None) -> OrderState | None:
+    """``text`` as an ``OrderState``, or None for a state the SDK does not know (or none at all)."""
+    return cast(OrderState, text) if text in get_args(OrderState) else None
+
 
 @dataclass(frozen=True, slots=True)
 class OrderRef:
@@ -42,7 +53,7 @@ class OrderRef:
     order by (``uuid`` for a batch by uuids, ``identifier`` for one by identifiers): that is always
     the id given. ``reason`` is set for failed orders, ``confirmed_by`` for cancelled ones
     (``to_dict`` shows it only when it is ``"lookup"``); ``state`` is the lookup's order state
-    when a lookup was made.
+    when a lookup was made and showed a state Upbit documents (``OrderState``).
     """
 
     uuid: str | None
@@ -50,10 +61,10 @@ class OrderRef:
     identifier: str | None = None
     reason: FailureReason | None = None
     confirmed_by: ConfirmedBy | None = None
-    state: str | None = None
+    state: OrderState | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"uuid": self.uuid, "market": self.market, "identifier": self.identifier}
+    def to_dict(self) -> OrderDict:
+        data: OrderDict = {"uuid": self.uuid, "market": self.market, "identifier": self.identifier}
         if self.reason is not None:
             data["reason"] = self.reason
         if self.confirmed_by == "lookup":
@@ -71,7 +82,7 @@ class ErrorInfo:
     message: str
     status: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ErrorDict:
         return {"name": self.name, "message": self.message, "status": self.status}
 
 
@@ -83,9 +94,10 @@ class UnconfirmedOrder:
     id_kind: IdKind
     error: ErrorInfo
 
-    def to_dict(self) -> dict[str, Any]:
-        key = "uuid" if self.id_kind == "uuids" else "identifier"
-        return {key: self.id, "error": self.error.to_dict()}
+    def to_dict(self) -> UnconfirmedOrderDict:
+        if self.id_kind == "uuids":
+            return {"uuid": self.id, "error": self.error.to_dict()}
+        return {"identifier": self.id, "error": self.error.to_dict()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +108,10 @@ class NotSentOrder:
     id_kind: IdKind
     why: str
 
-    def to_dict(self) -> dict[str, Any]:
-        key = "uuid" if self.id_kind == "uuids" else "identifier"
-        return {key: self.id, "why": self.why}
+    def to_dict(self) -> NotSentOrderDict:
+        if self.id_kind == "uuids":
+            return {"uuid": self.id, "why": self.why}
+        return {"identifier": self.id, "why": self.why}
 
 
 @dataclass(slots=True)
@@ -131,8 +144,8 @@ class BatchResult:
         """The distinct errors behind the unconfirmed ids, each with how many ids it affected."""
         return list(Counter(order.error for order in self.unconfirmed).items())
 
-    def to_dict(self) -> dict[str, Any]:
-        """The shape ``upbit-cancel --json`` prints."""
+    def to_dict(self) -> ReportDict:
+        """The shape ``upbit-cancel --json`` prints (``upbit_cancel.ReportDict``)."""
         return {
             "success": {"count": len(self.success), "orders": [order.to_dict() for order in self.success]},
             "failed": {"count": len(self.failed), "orders": [order.to_dict() for order in self.failed]},

@@ -14,6 +14,7 @@ with running_server(exchange) as url:  # real HTTP on 127.0.0.1, e.g. for vcrpy 
 ```
 """
 
+from .clock import ExchangeClock
 from .exchange import (
     DEFAULT_RATE_LIMIT_PER_SECOND,
     DEMO_ACCESS_KEY,
@@ -29,6 +30,7 @@ from .exchange import (
     RequestRecord,
     SandboxExchange,
     SandboxResponse,
+    UnknownOrderFields,
     demo_uuid,
 )
 from .faults import Fault, FaultKind, FaultPlan
@@ -48,6 +50,7 @@ __all__ = [
     "LOOPBACK",
     "REDACTED",
     "UNKNOWN_ORDER_MARKET",
+    "ExchangeClock",
     "Fault",
     "FaultKind",
     "FaultPlan",
@@ -58,6 +61,7 @@ __all__ = [
     "SandboxResponse",
     "SandboxServer",
     "SandboxTransport",
+    "UnknownOrderFields",
     "demo_uuid",
     "main",
     "running_server",
