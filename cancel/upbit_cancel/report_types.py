@@ -4,8 +4,8 @@ A consumer that stores or forwards the report as JSON can type it with these ins
 ``dict[str, Any]``; ``docs/outcomes.md`` says what each group and field means.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: TypedDict reads ``NotRequired`` from evaluated
+# annotations, so ``__required_keys__`` stays true at runtime (for validators and the tests).
 from typing import Literal, NotRequired, TypedDict
 
 from .results import FailureReason, OrderState
