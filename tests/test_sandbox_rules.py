@@ -58,3 +58,16 @@ def test_the_default_sandbox_accepts_the_specs_count_of_each_kind_and_refuses_on
     exchange = SandboxExchange(rate_limit_per_second=None)
     assert signed_call(exchange, wire_query(kind, ids(kind, limit))).status == 200
     assert signed_call(exchange, wire_query(kind, ids(kind, limit + 1))).status == 400
+
+
+def test_the_lookups_order_by_values_are_the_served_registrys_enum() -> None:
+    lookup = OPERATIONS["list_orders_by_ids"]
+    only_asc = tuple(
+        evolve(rule, value=evolve(rule.value, enum=("asc",))) if rule.python_name == "order_by" else rule
+        for rule in lookup.parameters
+    )
+    exchange = SandboxExchange(operations={**OPERATIONS, "list_orders_by_ids": evolve(lookup, parameters=only_asc)})
+    query = wire_query("uuids", ["u-1"])
+    assert signed_call(exchange, query + "&order_by=asc", method="GET", path=LOOKUP_PATH).status == 200
+    refused = signed_call(exchange, query + "&order_by=desc", method="GET", path=LOOKUP_PATH)
+    assert (refused.status, refused.error_name) == (400, "validation_error")
