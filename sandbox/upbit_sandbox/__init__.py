@@ -12,6 +12,10 @@ client = Client(base_url="https://api.upbit.com", httpx_args={"auth": auth, "tra
 with running_server(exchange) as url:  # real HTTP on 127.0.0.1, e.g. for vcrpy or benchmarks
     ...
 ```
+
+Also: faults on demand (``exchange.faults``, ``faults.py``), a vcrpy configuration that keeps tokens
+and keys out of cassettes (``vcr_config``), and pytest fixtures (``pytest_plugin.py``, loaded by
+pytest itself): ``docs/testing.md``.
 """
 
 from .clock import ExchangeClock

@@ -182,6 +182,9 @@ class SandboxExchange:
     handled that long after it was sent, as one-way network latency would have it.
     ``clock_offset`` (seconds) sets the exchange's clock ahead of ``clock`` (negative: behind); the rate
     windows and the ``Date`` header of every answer follow that clock (``self.clock``, an ``ExchangeClock``).
+    ``drop_answer_every`` N > 0 carries out every Nth cancel and then drops its answer (the client's
+    connection closes; logged with no status, fault ``lost_answer``). ``self.faults`` queues one-off faults
+    for the next requests: 429, 418, 500, reset, lost answer, latency (``faults.py``, ``docs/testing.md``).
 
     Checks run in this order, the first failure answering: route (404 ``not_found``), bearer token
     (``no_authorization_token``), JWT header alg and decoding (``jwt_verification``), access key
