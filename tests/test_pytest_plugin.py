@@ -62,6 +62,21 @@ def test_each_test_gets_a_fresh_exchange(upbit_exchange: SandboxExchange) -> Non
     assert upbit_exchange.requests == [] and len(upbit_exchange.orders("wait")) == 40
 """
 
+OPENS_ITS_OWN = """\
+import pytest
+from upbit_cancel import cancel_orders, cancel_orders_async
+from upbit_client import Client
+
+def test_a_with_block_of_its_own(upbit_client: Client) -> None:
+    with upbit_client as client:
+        assert cancel_orders(client, identifiers=["demo-0001"]).all_cancelled
+
+@pytest.mark.asyncio
+async def test_an_async_with_block_of_its_own(upbit_async_client: Client) -> None:
+    async with upbit_async_client as client:
+        assert (await cancel_orders_async(client, identifiers=["demo-0001"])).all_cancelled
+"""
+
 
 @pytest.fixture
 def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
@@ -90,6 +105,12 @@ def test_without_the_fixtures_the_418_of_one_test_leaks_into_the_next(pytester: 
 
 def test_the_async_fixture_and_the_fault_api_work_for_async_code(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_async_bot=ASYNC_CONSUMER)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_consumer_may_open_and_close_the_fixtures_clients_itself(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_own_blocks=OPENS_ITS_OWN)
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
 

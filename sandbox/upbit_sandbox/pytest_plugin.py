@@ -68,9 +68,12 @@ def upbit_exchange() -> Iterator[SandboxExchange]:
 
 @pytest.fixture
 def upbit_client(upbit_exchange: SandboxExchange) -> Iterator[Client]:
-    """A client connected to ``upbit_exchange`` with its demo keys, for sync code."""
-    with _connect(upbit_exchange) as client:
+    """A client connected to ``upbit_exchange`` with its demo keys, for sync code (``with`` it or not)."""
+    client = _connect(upbit_exchange)
+    try:
         yield client
+    finally:
+        _close(client)
 
 
 @pytest.fixture
@@ -80,9 +83,15 @@ def upbit_async_client(upbit_exchange: SandboxExchange) -> Iterator[Client]:
     try:
         yield client
     finally:
-        http = client.get_async_httpx_client()
-        if not http.is_closed:
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:  # no loop running here (the usual case): close it on one of its own
-                asyncio.run(http.aclose())
+        _close(client)
+
+
+def _close(client: Client) -> None:
+    """Close what the test left open; the test may have closed it already (``with`` / ``async with``)."""
+    client.get_httpx_client().close()
+    http = client.get_async_httpx_client()
+    if not http.is_closed:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop running here (the usual case): close it on one of its own
+            asyncio.run(http.aclose())
