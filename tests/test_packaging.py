@@ -160,6 +160,7 @@ def test_the_next_test_is_not_blocked(upbit_client: Client) -> None:
 """
 
 
+@pytest.mark.slow
 def test_a_consumer_project_tests_its_bot_with_the_plugin_fixtures_typed_without_any(
     wheels: dict[str, Path], tmp_path: Path, mypy: Mypy
 ) -> None:
