@@ -7,20 +7,32 @@ auth flow, the benchmark's raw baseline and any future transport all sign the sa
 from __future__ import annotations
 
 import hashlib
-import warnings
+import json
 from typing import Final, Literal
 from urllib.parse import unquote_to_bytes
 
-import jwt
-from jwt.warnings import InsecureKeyLengthWarning
-
-# Upbit issues the secret keys (40 characters), shorter than the 64 bytes RFC 7518 recommends for
-# HS512; the warning PyJWT raises for that on every request is not something a caller can act on.
-warnings.filterwarnings("ignore", message=r"The HMAC key is \d+ bytes long", category=InsecureKeyLengthWarning)
+from jwt.algorithms import HMACAlgorithm
+from jwt.api_jws import PyJWS
 
 Algorithm = Literal["HS256", "HS512"]
 SUPPORTED_ALGORITHMS: Final[tuple[str, ...]] = ("HS256", "HS512")
 QUERY_HASH_ALGORITHM: Final = "SHA512"
+
+
+class _IssuedKeyHMAC(HMACAlgorithm):
+    """PyJWT's HMAC, without its key-length check: Upbit issues the secret keys (40 characters), shorter
+    than the 64 bytes RFC 7518 recommends for HS512, and uses them as-is; a warning per request about
+    a key the caller cannot change helps no one (and is an error under ``-W error``)."""
+
+    def check_key_length(self, key: bytes) -> str | None:
+        return None
+
+
+# PyJWT's own JWS encoder, with its own algorithm table (the global one and the process's
+# warning filters stay as they are; nothing is shared with other users of PyJWT).
+_JWS = PyJWS(algorithms=[])
+_JWS.register_algorithm("HS256", _IssuedKeyHMAC(HMACAlgorithm.SHA256))
+_JWS.register_algorithm("HS512", _IssuedKeyHMAC(HMACAlgorithm.SHA512))
 
 
 def query_hash(raw_query: bytes | str) -> str:
@@ -47,4 +59,6 @@ def sign(claims: dict[str, str], secret_key: str, algorithm: Algorithm = "HS512"
     """The compact JWT for ``claims``, HMAC-signed with the secret key used as-is (not base64-decoded)."""
     if algorithm not in SUPPORTED_ALGORITHMS:
         raise ValueError(f"algorithm must be one of {', '.join(SUPPORTED_ALGORITHMS)}; given: {algorithm!r}")
-    return jwt.encode(claims, secret_key, algorithm=algorithm)
+    # The payload as ``jwt.encode`` writes it (compact JSON, keys in the order given).
+    payload = json.dumps(claims, separators=(",", ":")).encode("utf-8")
+    return _JWS.encode(payload, secret_key, algorithm=algorithm)

@@ -64,7 +64,7 @@ from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds, limiter_f
 from .remaining_req import RemainingReq, parse_date_header, parse_remaining_req
 from .results import BatchResult, ErrorInfo, FailureReason, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
 from .results import order_state as _order_state
-from .store import STORE_ENV
+from .store import STORE_ENV, check_store_setting
 
 __all__ = ["ProgressCallback", "cancel_orders", "cancel_orders_async"]
 
@@ -321,7 +321,6 @@ class _Batch:
     def sending(self, chunk: _Chunk) -> None:
         chunk.tries += 1
         chunk.in_flight = True
-        self.requests_sent += 1
         if chunk.tries > 1:
             self.retries += 1
 
@@ -354,6 +353,12 @@ class _Batch:
     def handle(self, chunk: _Chunk, permit: Permit, outcome: _Answer | Exception) -> bool:
         """Merge one attempt's outcome; True if the chunk is to be sent again."""
         chunk.in_flight = False
+        # Counted once known to have left the machine: an answer, or a network failure after connecting
+        # (a refused connection, or a fault raised before the transport, such as a signing error, sent nothing).
+        if not isinstance(outcome, Exception) or (
+            isinstance(outcome, httpx.TransportError) and not isinstance(outcome, _NOT_SENT)
+        ):
+            self.requests_sent += 1
         total = len(self.chunks)
         if isinstance(outcome, Exception):
             self.limiter.record(permit, None)
@@ -856,6 +861,7 @@ def _prepare(
     rate_limit_store: str | None = None,
 ) -> _Batch:
     kind, rule, ids = _check_ids(uuids, identifiers)
+    check_store_setting(rate_limit_store)
     if not math.isfinite(timeout_total) or timeout_total <= 0:
         raise ValueError(f"timeout_total must be a positive, finite number of seconds; given: {timeout_total!r}")
     if limiter is None:
@@ -956,9 +962,16 @@ async def _run_async(
 ) -> None:
     """Run ``jobs`` (coroutine factories) ``width`` at a time; on cancellation let requests in flight finish."""
     queue = list(reversed(jobs))
+    caller = asyncio.current_task()
+    cancels_before = caller.cancelling() if caller is not None else 0
+
+    def caller_cancelled() -> bool:
+        return caller is not None and caller.cancelling() > cancels_before
 
     async def worker() -> None:
-        while queue and not batch.stopping:
+        # A cancellation of the caller requested as sending starts (Ctrl-C) stops a worker before its
+        # first request: the caller itself learns of it only after the workers' first steps have run.
+        while queue and not batch.stopping and not caller_cancelled():
             await queue.pop()()
 
     tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, min(width, len(jobs))))]

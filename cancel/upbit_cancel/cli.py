@@ -15,9 +15,11 @@ turns its ``BatchResult`` into a report and an exit status:
 - 2: bad usage or bad input; nothing was sent;
 - 3: nothing could be done: keys missing, the exchange unreachable or the keys rejected for
   every request, or the account temporarily blocked (418);
-- 130: interrupted (Ctrl-C or SIGTERM): sending stops at once, answers in flight are awaited up to
-  the request timeout, and the report is printed with every id once (ids never sent under
-  ``not_sent``).
+- 4: the cancels ran but the report could not be written to stdout (closed, full, or a reader
+  that stopped taking it after an interrupt); one line on stderr gives the counts;
+- 130: interrupted (Ctrl-C or SIGTERM): the first signal stops sending at once, answers in flight
+  are awaited up to the request timeout, and the report is printed with every id once (ids never
+  sent under ``not_sent``); signals while the report is written do not cut it short.
 
 The groups, reasons and statuses are described in ``docs/outcomes.md``.
 
@@ -36,9 +38,10 @@ import json
 import logging
 import math
 import os
-import signal
+import re
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+import unicodedata
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NoReturn, Protocol, TextIO
 
 import httpx
@@ -54,9 +57,10 @@ from upbit_client.rules import ParameterRule
 from .batch import cancel_orders_async
 from .client import DEFAULT_REGION, PRECEDENCE, check_base_url, connect, resolve_base_url
 from .errors import AuthenticationError, BatchCancelled, ConfigurationError, MissingCredentials, error_from_response
+from .interrupts import Interrupts, OnSignal, ReportNotWritten, write_whole
 from .ratelimit import limiter_for
-from .results import BatchResult, ErrorInfo, IdKind, UnconfirmedOrder
-from .store import STORE_ENV
+from .results import BatchResult, ErrorInfo, IdKind, NotSentOrder, UnconfirmedOrder
+from .store import STORE_ENV, check_store_url
 
 PROG = "upbit-cancel"
 DEFAULT_TIMEOUT = 30.0
@@ -69,7 +73,21 @@ EXIT_OK = 0
 EXIT_INCOMPLETE = 1
 EXIT_USAGE = 2
 EXIT_NOTHING_DONE = 3
+EXIT_REPORT_LOST = 4
 EXIT_INTERRUPTED = 130
+
+EXIT_STATUSES = (
+    "Exit status: 0 all cancelled; 1 some failed, unconfirmed or not sent; 2 bad usage or input (nothing sent); "
+    "3 nothing could be done (missing keys, exchange unreachable, keys rejected, account blocked); "
+    "4 the report could not be written to stdout (the cancels stand; stderr gives the counts); "
+    "130 interrupted (the report is still printed whole)."
+)
+"""Every exit status, in one place: ``--help`` prints it and the README's table says the same."""
+
+# Reading id files: a line longer than this is not an id (a uuid is 36 characters), and a file of more
+# lines than this is not a list of orders; either way the file is refused before anything is read whole.
+MAX_ID_LINE = 4096
+MAX_ID_LINES = 1_000_000
 
 OnProgress = Callable[[int, int], None]
 
@@ -117,9 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             f"{PRECEDENCE} An id FILE holds one id per "
             "line; blank lines, lines starting with '#' and whitespace around ids are ignored; '-' reads "
-            "stdin. Exit status: 0 all cancelled, 1 some failed, unconfirmed or not sent, 2 bad usage (nothing "
-            "sent), 3 nothing could be done (missing keys, exchange unreachable, keys rejected, account blocked), "
-            "130 interrupted (the report is still printed)."
+            f"stdin. {EXIT_STATUSES}"
         ),
     )
     ids = parser.add_argument_group("orders (give uuids or identifiers, not both; the flags can be repeated)")
@@ -187,35 +203,63 @@ def check_id(kind: IdKind, value: str, where: str) -> None:
         raise UsageError(f"{wire} {where} {found[0]} ({found[1]}); given: {value!r}")
 
 
-def read_id_file(path: str, stdin: TextIO) -> list[tuple[str, str]]:
+def _id_lines(handle: TextIO, name: str) -> Iterator[tuple[int, str]]:
+    """(number, line) of ``handle``, read as a stream: a line or a file too long is refused as it is met."""
+    number = 0
+    while True:
+        # readline(limit), not iteration: a stream without line breaks (/dev/zero) must not be read whole.
+        line = handle.readline(MAX_ID_LINE + 2)
+        if not line:
+            return
+        number += 1
+        if number > MAX_ID_LINES:
+            raise UsageError(f"cannot read {name}: more than {MAX_ID_LINES:,} lines; split the orders into batches")
+        if len(line.rstrip("\n").rstrip("\r")) > MAX_ID_LINE:
+            raise UsageError(
+                f"cannot read {name}: line {number} is longer than {MAX_ID_LINE} characters, which no order id is"
+            )
+        # Only "\n" ends a line (readline's rule in text mode with newline="\n"): \x0b, \x1c... stay in the
+        # id and are refused by check_id, not taken as line breaks that would hide them.
+        yield number, line
+
+
+def _open_ids(path: str, stdin: TextIO | None) -> tuple[TextIO, str]:
+    if path != "-":
+        return open(path, encoding="utf-8-sig", newline="\n"), path  # closed by the caller
+    if stdin is None or getattr(stdin, "closed", False):
+        raise UsageError("cannot read stdin ('-'): stdin is closed; give the ids in a file or as arguments")
+    return stdin, "stdin"
+
+
+def read_id_file(path: str, stdin: TextIO | None) -> list[tuple[str, str]]:
     """(id, where) pairs from a file of one id per line; ``-`` is stdin.
 
     Blank lines and ``#`` comment lines are skipped and spaces, tabs and CRs around an id are
-    dropped; any other control character stays in and is refused by ``check_id``.
+    dropped; any other control character stays in and is refused by ``check_id``. The file is read
+    as a stream: a line longer than ``MAX_ID_LINE`` characters or more than ``MAX_ID_LINES`` lines
+    stop it with a ``UsageError``.
     """
+    pairs = []
     try:
-        if path == "-":
-            text = stdin.read()
-            name = "stdin"
-        else:
-            with open(path, encoding="utf-8-sig") as handle:
-                text = handle.read()
-            name = path
+        handle, name = _open_ids(path, stdin)
+        try:
+            for number, line in _id_lines(handle, name):
+                value = line.removeprefix("\ufeff").strip(" \t\r\n") if number == 1 else line.strip(" \t\r\n")
+                if value and not value.startswith("#"):
+                    pairs.append((value, f"at {name} line {number}"))
+        finally:
+            if handle is not stdin:
+                handle.close()
     except UnicodeDecodeError:
         raise UsageError(f"cannot read {path}: not UTF-8 text") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    text = text.removeprefix("\ufeff")
-    pairs = []
-    # split("\n"), not splitlines(): the latter also splits on \x0b, \x1c... and would hide them.
-    for number, line in enumerate(text.split("\n"), start=1):
-        value = line.strip(" \t\r")
-        if value and not value.startswith("#"):
-            pairs.append((value, f"at {name} line {number}"))
+    except ValueError as exc:  # a stdin closed or detached under us
+        raise UsageError(f"cannot read {path}: {exc}") from None
     return pairs
 
 
-def collect_ids(args: argparse.Namespace, stdin: TextIO) -> tuple[IdKind, list[str]]:
+def collect_ids(args: argparse.Namespace, stdin: TextIO | None) -> tuple[IdKind, list[str]]:
     """The kind and the distinct ids, in the order given; raises ``UsageError`` on bad input.
 
     ``args.duplicates`` is set to how many ids were dropped as repeats.
@@ -284,25 +328,9 @@ class Progress:
             _write(self.stream, "\r" + " " * self.width + "\r")
 
 
-INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-@contextlib.contextmanager
-def _interrupts_cancel(task: asyncio.Task[Any]) -> Any:
-    """Ctrl-C and SIGTERM cancel ``task`` (the batch stops sending and reports) instead of killing the process."""
-    loop = asyncio.get_running_loop()
-    installed = []
-    for signum in INTERRUPT_SIGNALS:
-        try:
-            loop.add_signal_handler(signum, task.cancel)
-        except (NotImplementedError, RuntimeError, ValueError):  # no signals here (not the main thread, Windows)
-            continue
-        installed.append(signum)
-    try:
-        yield
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
+def _nothing_sent(kind: IdKind, ids: Sequence[str]) -> BatchResult:
+    why = "interrupted before sending began"
+    return BatchResult(kind, not_sent=[NotSentOrder(order_id, kind, why) for order_id in ids], interrupted=True)
 
 
 async def _cancel(
@@ -313,19 +341,32 @@ async def _cancel(
     timeout: float,
     on_progress: OnProgress | None,
     confirm: bool = True,
+    interrupts: Interrupts | None = None,
 ) -> BatchResult:
-    """The batch's report; on Ctrl-C or SIGTERM the partial report, marked ``interrupted``."""
+    """The batch's report; on Ctrl-C or SIGTERM the partial report, marked ``interrupted``.
+
+    A signal that came before the batch began sends nothing: every id is ``not_sent``. A cancellation
+    that lands after the batch returned (a signal in the last moment) is absorbed: the report stands.
+    """
     task = asyncio.current_task()
     assert task is not None
+    loop = asyncio.get_running_loop()
+    interrupts = interrupts or Interrupts()
     id_args: dict[str, Any] = {"uuids": ids} if kind == "uuids" else {"identifiers": ids}
     try:
-        with _interrupts_cancel(task):
-            return await batch(client, **id_args, timeout_total=timeout, on_progress=on_progress, confirm=confirm)
+        # From a signal handler, the loop's thread-safe door: the handler may run inside the loop's own code.
+        with interrupts.stopping(lambda: loop.call_soon_threadsafe(task.cancel)):
+            if interrupts.count:
+                result = _nothing_sent(kind, ids)
+            else:
+                result = await batch(client, **id_args, timeout_total=timeout, on_progress=on_progress, confirm=confirm)
     except BatchCancelled as cancelled:
-        task.uncancel()
-        return cancelled.report
-    finally:
+        result = cancelled.report
+    with contextlib.suppress(asyncio.CancelledError):  # the process is about to end: the report matters
         await client.get_async_httpx_client().aclose()
+    while task.cancelling():
+        task.uncancel()
+    return result
 
 
 def _key(kind: IdKind, uuid: str | None, identifier: str | None) -> str | None:
@@ -353,7 +394,28 @@ def _is_hopeless(error: ErrorInfo) -> bool:
 def describe_error(error: ErrorInfo) -> str:
     # The batch layer already put the error tree's hint (what to check) into the message.
     prefix = "" if error.status is None else f"HTTP {error.status} "
-    return f"{prefix}{error.name}: {error.message}"
+    return printable(f"{prefix}{error.name}: {error.message}")
+
+
+# Characters a terminal may act on or that hide text: C0/C1 controls (escape sequences), format
+# characters (bidi overrides), line and paragraph separators, lone surrogates.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with every control or format character shown escaped (``\\x1b``): what the exchange sends
+    (a market, an error name or message) is shown, never acted on by the terminal. JSON output is escaped
+    by ``json`` itself."""
+    if text.isprintable():
+        return text
+    return "".join(_escape(char) if unicodedata.category(char) in _UNPRINTABLE else char for char in text)
 
 
 def exit_status(result: BatchResult) -> tuple[int, str | None]:
@@ -402,7 +464,7 @@ def format_table(result: BatchResult, ids: Sequence[str]) -> str:
     for not_sent in result.not_sent:
         rows.setdefault(not_sent.id, (not_sent.id, "-", "not_sent", not_sent.why))
     ordered = [rows.pop(order_id) for order_id in ids if order_id in rows] + list(rows.values())
-    ordered = [(shorten(row[0]), *row[1:]) for row in ordered]
+    ordered = [(shorten(printable(row[0])), printable(row[1]), printable(row[2]), printable(row[3])) for row in ordered]
     header = ("UUID" if result.id_kind == "uuids" else "IDENTIFIER", "MARKET", "OUTCOME", "REASON")
     widths = [max(len(row[column]) for row in (header, *ordered)) for column in range(3)]
     lines = [
@@ -420,9 +482,19 @@ def _secret_values(environ: Mapping[str, str]) -> list[str]:
     return [environ[name] for name in SECRET_KEY_VARIABLES if environ.get(name)]
 
 
+# A secret shorter than this is redacted only where it stands as a whole token: replacing every
+# occurrence of a 1-character "secret" would rewrite ordinary words ("succ********ss").
+WHOLE_TOKEN_BELOW = 16
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced by ``********``: anywhere for a secret of a real key's length,
+    as a whole token (not inside a longer run of letters and digits) for a short one."""
     for secret in secrets:
-        text = text.replace(secret, "********")
+        if len(secret) >= WHOLE_TOKEN_BELOW:
+            text = text.replace(secret, "********")
+        elif secret:
+            text = re.sub(rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])", "********", text)
     return text
 
 
@@ -442,30 +514,55 @@ def _write(stream: TextIO, text: str) -> None:
 
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush does not complain of the broken pipe."""
+    if sys.stdout is None:  # closed from the start: no final flush to fear
+        return
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, io.UnsupportedOperation):
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
         pass
 
 
-def _error_line(message: str, secrets: Iterable[str], stream: TextIO) -> None:
-    # Only line breaks go: spaces inside an echoed value are part of what the user gave.
-    one_line = redact(message, secrets).replace("\r", " ").replace("\n", " ")
-    _write(stream, f"{PROG}: error: {one_line}\n")
+def _error_line(message: str, secrets: Iterable[str], stream: TextIO | None) -> None:
+    # Line breaks become spaces (spaces inside an echoed value are part of what the user gave); any other
+    # control character is shown escaped. A closed stderr leaves only the status to tell.
+    one_line = printable(redact(message, secrets).replace("\r", " ").replace("\n", " "))
+    if stream is not None:
+        with contextlib.suppress(OSError, ValueError):
+            _write(stream, f"{PROG}: error: {one_line}\n")
 
 
 # --- entry point -------------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace, environ: Mapping[str, str], transport: httpx.AsyncBaseTransport | None) -> int:
-    secrets = _secret_values(environ)
+def _store(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
+    """The shared rate-limit store, checked: ``--rate-limit-store``, else ``$UPBIT_RATE_LIMIT_STORE``."""
+    store = args.rate_limit_store or environ.get(STORE_ENV)
+    if not store:
+        return None
     try:
-        kind, ids = collect_ids(args, sys.stdin)
+        return check_store_url(store, "--rate-limit-store" if args.rate_limit_store else STORE_ENV)
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def run(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    transport: httpx.AsyncBaseTransport | None,
+    interrupts: Interrupts | None = None,
+) -> int:
+    secrets = _secret_values(environ)
+    interrupts = interrupts or Interrupts()
+    try:
         base_url = resolve_server(args, environ)
+        store = _store(args, environ)
+        kind, ids = collect_ids(args, sys.stdin)
     except UsageError as exc:
         _error_line(str(exc), secrets, sys.stderr)
         return EXIT_USAGE
+    # From here on every id is reported, whatever signal comes.
+    interrupts.stage = OnSignal.CANCEL
     try:
         access_key, secret_key, _ = key_pair_from_env(environ)
         client = connect(
@@ -478,33 +575,60 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], transport: httpx.A
     except MissingCredentials as exc:
         _error_line(str(exc), secrets, sys.stderr)
         return EXIT_NOTHING_DONE
-    if args.duplicates:
-        _write(sys.stderr, f"{PROG}: {args.duplicates} duplicate ids dropped (each order is sent once)\n")
-    store = args.rate_limit_store or environ.get(STORE_ENV)
+    except ConfigurationError as exc:  # httpx arguments or a setting connect() refuses
+        _error_line(str(exc), secrets, sys.stderr)
+        return EXIT_USAGE
+    if args.duplicates and sys.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):
+            _write(sys.stderr, f"{PROG}: {args.duplicates} duplicate ids dropped (each order is sent once)\n")
     if store:
         # The batch's process-wide limiter for this key takes the store before the batch looks it up.
         limiter_for(access_key, cancel_orders_by_ids.OPERATION.rate_limit, store=store)
     progress = None
-    if len(ids) > (_rule_for(kind).max_items or len(ids)) and sys.stderr.isatty():
+    if len(ids) > (_rule_for(kind).max_items or len(ids)) and sys.stderr is not None and sys.stderr.isatty():
         progress = Progress(sys.stderr)
     try:
-        result = asyncio.run(_cancel(_load_batch(), client, kind, ids, args.timeout, progress, args.confirm))
+        result = asyncio.run(
+            _cancel(_load_batch(), client, kind, ids, args.timeout, progress, args.confirm, interrupts)
+        )
     except InvalidRequest as exc:
         # The batch layer's own before-sending check: the ids passed ours but not the spec's.
         _error_line(str(exc), secrets, sys.stderr)
         return EXIT_USAGE
     finally:
+        # Signals from here on are counted; the report is written whole.
+        interrupts.stage = OnSignal.DEFER
         if progress is not None:
-            progress.clear()
+            with contextlib.suppress(OSError, ValueError):
+                progress.clear()
+    return report(result, ids, args.json, secrets, interrupts)
 
+
+def _counts(result: BatchResult) -> str:
+    return (
+        f"{len(result.success)} cancelled, {len(result.failed)} failed, {len(result.unconfirmed)} unconfirmed, "
+        f"{len(result.not_sent)} not sent"
+    )
+
+
+def report(result: BatchResult, ids: Sequence[str], as_json: bool, secrets: list[str], interrupts: Interrupts) -> int:
+    """Write the report of ``result`` (every id once) to stdout and the reason to stderr; return the exit status."""
     reconcile(result, ids)
-    report = json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if args.json else format_table(result, ids)
+    text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if as_json else format_table(result, ids)
     try:
-        _write(sys.stdout, redact(report, secrets) + "\n")
+        write_whole(sys.stdout, redact(text, secrets) + "\n", interrupts, _write)
     except BrokenPipeError:
         # The reader stopped early (``| head``): not an error of ours, and the status still tells.
         _silence_stdout()
+    except (ReportNotWritten, OSError, ValueError) as exc:
+        _silence_stdout()
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        _error_line(f"the report could not be written to stdout: {detail}; {_counts(result)}", secrets, sys.stderr)
+        return EXIT_REPORT_LOST
     status, reason = exit_status(result)
+    if interrupts.count and not result.interrupted:
+        status = EXIT_INTERRUPTED
+        reason = f"interrupted after the batch ended; the report above is complete ({_counts(result)})"
     if reason is not None:
         _error_line(reason, secrets, sys.stderr)
     return status
@@ -518,15 +642,22 @@ class _WarningLine(logging.Handler):
         self.secrets = secrets
 
     def emit(self, record: logging.LogRecord) -> None:
-        line = redact(f"upbit-cancel: warning: {record.getMessage()}", self.secrets)
-        with contextlib.suppress(OSError, ValueError):
-            _write(sys.stderr, line.replace("\n", " ") + "\n")
+        line = printable(redact(f"upbit-cancel: warning: {record.getMessage()}", self.secrets).replace("\n", " "))
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            _write(sys.stderr, line + "\n")
 
 
-def main(argv: Sequence[str] | None = None, *, transport: httpx.AsyncBaseTransport | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    restore_signals: bool = True,
+) -> int:
     """Run ``upbit-cancel`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit status.
 
     ``transport`` replaces the network (tests and the sandbox pass an ``httpx.MockTransport``).
+    SIGINT and SIGTERM are the command's while it runs (``Interrupts``); ``restore_signals=False``
+    (the console script) leaves them counted-and-ignored afterwards, until the process exits.
     """
     environ = dict(os.environ)
     secrets = _secret_values(environ)
@@ -543,15 +674,18 @@ def main(argv: Sequence[str] | None = None, *, transport: httpx.AsyncBaseTranspo
             handler.secrets = secrets
     if not pacing_log.handlers:
         pacing_log.addHandler(_WarningLine(secrets))
+    interrupts = Interrupts()
     try:
-        try:
-            args = build_parser().parse_args(argv)
-        except SystemExit as exc:
-            # --help (0) or a usage error, already reported by argparse.
-            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-        return run(args, environ, transport)
+        with interrupts.installed(restore=restore_signals):
+            try:
+                args = build_parser().parse_args(argv)
+            except SystemExit as exc:
+                # --help (0) or a usage error, already reported by argparse.
+                return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+            return run(args, environ, transport, interrupts)
     except KeyboardInterrupt:
-        _error_line("interrupted; orders in requests already sent may have been cancelled", secrets, sys.stderr)
+        # Only before the ids were read (``OnSignal.RAISE``): after, every signal ends in a report.
+        _error_line("interrupted while reading the arguments and ids; nothing was sent", secrets, sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         # The promise is one line, never a traceback, whatever went wrong.

@@ -18,6 +18,7 @@ One precedence, stated once (the README and ``upbit-cancel --help`` repeat it wo
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import ssl
 from collections.abc import Mapping
@@ -54,7 +55,10 @@ def check_base_url(url: str, source: str) -> str:
         # Said without echoing the URL: the part before the @ may be a password.
         raise ConfigurationError(f"{source} must not contain '@' (no user:password@ in the server URL)")
     problem = None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # e.g. an unclosed IPv6 bracket, "http://[::1"
+        raise ConfigurationError(f"{source} is not a valid URL ({error}); given: {url!r}") from None
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
         problem = "must not contain whitespace or control characters"
     elif parts.scheme.lower() not in ("http", "https") or not parts.netloc:
@@ -93,6 +97,33 @@ def resolve_base_url(
     return host
 
 
+# httpx_args the generated Client sets itself, taken from ``connect``'s own arguments instead: passed
+# through they would reach httpx twice ("got multiple values") on the first request.
+_OWN_ARGUMENTS = {
+    "auth": "pass access_key/secret_key, or set the environment",
+    "base_url": "pass base_url (or region) to connect()",
+    "timeout": "pass timeout to connect()",
+}
+
+
+@functools.cache
+def _httpx_parameters() -> frozenset[str]:
+    """What both ``httpx.Client`` and ``httpx.AsyncClient`` accept (the generated Client builds either)."""
+    sync = set(inspect.signature(httpx.Client.__init__).parameters)
+    both = sync & set(inspect.signature(httpx.AsyncClient.__init__).parameters)
+    return frozenset(both - {"self"})
+
+
+def _check_httpx_args(extra: Mapping[str, Any]) -> None:
+    """Refuse, at ``connect()``, httpx arguments that would fail on the first request."""
+    for name in extra:
+        if name in _OWN_ARGUMENTS:
+            raise ConfigurationError(f"httpx_args must not hold {name!r}: {_OWN_ARGUMENTS[name]}")
+        if name not in _httpx_parameters():
+            known = ", ".join(sorted(_httpx_parameters() - set(_OWN_ARGUMENTS)))
+            raise ConfigurationError(f"httpx_args holds {name!r}, which httpx clients do not take; known: {known}")
+
+
 @functools.cache
 def shared_tls_context() -> ssl.SSLContext:
     """The verifying TLS context every ``connect()`` client of this process shares (made once, on first use)."""
@@ -125,12 +156,13 @@ def connect(
     Use it with any generated operation, and with ``cancel_orders``/``cancel_orders_async``; as a
     context manager (``with``/``async with``) it closes its connections. ``environ`` replaces
     ``os.environ`` (tests); ``httpx_args`` go to ``httpx.Client``/``httpx.AsyncClient`` (e.g. a
-    ``transport``); ``auth`` there is refused, since the keys are this function's job.
+    ``transport``); ``headers``, ``cookies``, ``follow_redirects`` and ``verify`` there are merged with
+    the client's own, while ``auth``, ``base_url`` and ``timeout`` (this function's arguments) and names
+    httpx does not take are refused here, not on the first request.
     Raises ``MissingCredentials`` or ``ConfigurationError`` before anything is sent.
     """
     extra = dict(httpx_args or {})
-    if "auth" in extra:
-        raise ConfigurationError("httpx_args must not hold 'auth': pass access_key/secret_key, or set the environment")
+    _check_httpx_args(extra)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float, httpx.Timeout)):
         raise ConfigurationError(f"timeout must be a number of seconds or an httpx.Timeout; given: {timeout!r}")
     if not isinstance(timeout, httpx.Timeout):
@@ -139,9 +171,20 @@ def connect(
         timeout = httpx.Timeout(float(timeout))
     url = resolve_base_url(base_url, region, environ)
     verify = extra.pop("verify", None)
+    merged: dict[str, Any] = {}
+    try:
+        if "headers" in extra:
+            merged["headers"] = dict(httpx.Headers(extra.pop("headers")))
+        if "cookies" in extra:
+            merged["cookies"] = dict(httpx.Cookies(extra.pop("cookies")))
+    except (TypeError, ValueError) as error:
+        raise ConfigurationError(f"httpx_args: headers and cookies must be mappings of strings; {error}") from None
+    if "follow_redirects" in extra:
+        merged["follow_redirects"] = bool(extra.pop("follow_redirects"))
     return Client(
         base_url=url,
         timeout=timeout,
         verify_ssl=shared_tls_context() if verify is None else verify,
         httpx_args={**extra, "auth": _auth(access_key, secret_key, environ)},
+        **merged,
     )

@@ -9,8 +9,9 @@ a second, more on a busy machine. A Ctrl-C in that window used to print a traceb
   while starting up; nothing was sent``, and exits 130 for either signal, as an interrupted batch
   does (``upbit_cancel.cli``, exit 130). Nothing can have been sent: no argument has been read yet.
 - Once the CLI is loaded, the signals are as they were (Python's ``KeyboardInterrupt`` for SIGINT,
-  the default for SIGTERM) and ``upbit_cancel.cli.main`` handles them as it always has: during the
-  batch, the partial report and exit 130.
+  the default for SIGTERM) until ``upbit_cancel.cli.main`` takes them (``cli.Interrupts``): before
+  the ids are read, one line and exit 130; after, the report with every id and exit 130. They stay
+  the CLI's (counted, ignored) until the process has exited, so the status is the one the report gave.
 
 The window left is what runs before ``main``: the interpreter's own start and the console script's
 import of this module and of the package face (tens of milliseconds together); a signal there is
@@ -64,4 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
     except KeyboardInterrupt:
         return _quiet_exit()
-    return cli.main(argv)
+    # The process ends right after: a signal while it exits must not replace the status the report gave.
+    # The CLI's handler stays until its status is known, then the signals are ignored outright: the
+    # interpreter puts back the default action of any Python handler while it finalizes, not of SIG_IGN.
+    status = cli.main(argv, restore_signals=False)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+    return status

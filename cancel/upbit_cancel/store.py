@@ -29,14 +29,26 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
 
 if TYPE_CHECKING:
     import redis as redis_module
 
-__all__ = ["STORE_ENV", "SharedBudget", "StoreUnavailable", "TakeResult", "redacted_url"]
+__all__ = [
+    "STORE_ENV",
+    "SharedBudget",
+    "StoreUnavailable",
+    "TakeResult",
+    "check_store_setting",
+    "check_store_url",
+    "redacted_url",
+]
 
 STORE_ENV = "UPBIT_RATE_LIMIT_STORE"
 """The environment variable naming the shared store (``redis://HOST:PORT/DB``) for the CLI and the library."""
@@ -112,6 +124,51 @@ def redacted_url(url: str) -> str:
     if not sep or "@" not in rest:
         return url
     return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+
+
+_STORE_FORMS = "redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB] or unix:///PATH"
+
+
+def check_store_url(url: object, source: str) -> str:
+    """``url`` if redis-py can use it as the shared store; else ``ConfigurationError`` naming ``source`` and the
+    (password-redacted) value. Checked before anything is sent: a store that can never work is bad usage,
+    not a store that is down (which only costs the sharing, see ``StoreUnavailable``)."""
+    if not isinstance(url, str):
+        raise ConfigurationError(f"{source} must be a string ({_STORE_FORMS}); given: {type(url).__name__}")
+    problem = None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        problem = f"is not a valid URL ({error})"
+    else:
+        scheme = parts.scheme.lower()
+        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+            problem = "must not contain whitespace or control characters"
+        elif scheme == "unix":
+            if not parts.path:
+                problem = "needs a socket path"
+        elif scheme not in ("redis", "rediss"):
+            problem = "must use the redis, rediss or unix scheme"
+        elif not parts.hostname:
+            problem = "has no host"
+        elif port == 0:
+            problem = "has an invalid port"
+        elif parts.path.strip("/") and not parts.path.strip("/").isdigit():
+            problem = "has a database that is not a number"
+    if problem is not None:
+        raise ConfigurationError(f"{source} {problem}: it must look like {_STORE_FORMS}; given: {redacted_url(url)!r}")
+    return url
+
+
+def check_store_setting(rate_limit_store: str | None) -> None:
+    """Check the store a batch is told to use: ``rate_limit_store``, else ``$UPBIT_RATE_LIMIT_STORE``
+    (``ConfigurationError`` naming the argument or the variable)."""
+    if rate_limit_store is not None:
+        if rate_limit_store:
+            check_store_url(rate_limit_store, "rate_limit_store")
+    elif os.environ.get(STORE_ENV):
+        check_store_url(os.environ[STORE_ENV], STORE_ENV)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,142 @@
+"""``upbit-cancel``'s SIGINT/SIGTERM handling and its report writer: once the ids are read, the report comes out.
+
+Rules, and why:
+
+- One Python handler (``signal.signal``) for SIGINT and SIGTERM from argument parsing to the process's
+  exit, not the event loop's ``add_signal_handler``: that one exists only while the loop runs, and a
+  signal just before it started (Ctrl-C as sending starts) or after it ended (while the report was
+  written) killed the process or escaped as an exception, with nothing on stdout.
+- What a signal does depends on the stage (``OnSignal``): before the ids are read, ``KeyboardInterrupt``
+  (nothing to report); while the batch runs, the first one stops it; while the report is written, it
+  is only counted, and the report is written whole (exit 130).
+- The report is written on the file descriptor, in pieces no larger than a pipe's atomic write, each
+  when ``select`` says the descriptor can take it: a slow reader and any number of signals cannot cut
+  it, and once a signal has come a reader that takes nothing for ``REPORT_GRACE_SECONDS`` cannot hold
+  the process (``ReportNotWritten``, exit 4, as for a closed or full stdout).
+
+``tests/test_report_always_out.py`` holds these promises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import io
+import os
+import select
+import signal
+import time
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Any, TextIO
+
+REPORT_GRACE_SECONDS = 10.0
+"""Once a signal has come while the report is written, the reader has this long to take the rest."""
+
+INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class OnSignal(enum.Enum):
+    """What SIGINT and SIGTERM do, by the stage the command is in."""
+
+    RAISE = "raise"
+    """Before the ids are read: ``KeyboardInterrupt``; nothing was sent and there is nothing to report."""
+    CANCEL = "cancel"
+    """Ids read: the first signal stops the batch (or keeps it from starting); the report lists every id."""
+    DEFER = "defer"
+    """The report is being written: signals are counted, the report is written whole, then exit 130."""
+
+
+class Interrupts:
+    """The command's SIGINT/SIGTERM handler, installed for the whole run by ``main`` (main thread only).
+
+    Python handlers (``signal.signal``), not the event loop's: they hold in every stage, before,
+    during and after ``asyncio.run``, so no window is left where a signal kills the process or
+    escapes as an exception before the report is written.
+    """
+
+    def __init__(self) -> None:
+        self.stage = OnSignal.RAISE
+        self.count = 0
+        self._stop: Callable[[], object] | None = None
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.stage is OnSignal.RAISE:
+            raise KeyboardInterrupt
+        self.count += 1
+        if self.stage is OnSignal.CANCEL and self.count == 1 and self._stop is not None:
+            self._stop()
+
+    @contextlib.contextmanager
+    def installed(self, restore: bool = True) -> Iterator[None]:
+        """Handle SIGINT and SIGTERM while the block runs, unless the parent set them to be ignored.
+
+        ``restore=False`` (the console script, whose process ends next) keeps the handler after the
+        block, counting signals only: one arriving while the interpreter exits cannot turn the exit
+        status into a death by signal once the report is out.
+        """
+        previous: dict[signal.Signals, Any] = {}
+        for signum in INTERRUPT_SIGNALS:
+            try:
+                current = signal.getsignal(signum)
+                if current is signal.SIG_IGN:
+                    continue
+                signal.signal(signum, self)
+            except (ValueError, OSError):  # not the main thread: the signals are not ours to take
+                continue
+            previous[signum] = current
+        try:
+            yield
+        finally:
+            if restore:
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
+            else:
+                self.stage = OnSignal.DEFER
+
+    @contextlib.contextmanager
+    def stopping(self, stop: Callable[[], object]) -> Iterator[None]:
+        """While the block runs, the first signal calls ``stop`` (at once if one already came)."""
+        self._stop = stop
+        try:
+            yield
+        finally:
+            self._stop = None
+
+
+class ReportNotWritten(Exception):
+    """stdout is closed, full or not taking the report (the reader stalled after an interrupt)."""
+
+
+def write_whole(
+    stream: TextIO | None, text: str, interrupts: Interrupts, fallback: Callable[[TextIO, str], None]
+) -> None:
+    """Write the whole report to stdout, through any number of signals; raises ``ReportNotWritten``.
+
+    Written on the file descriptor, in pieces no larger than the pipe's atomic write, each when the
+    descriptor is ready: a signal only adds to ``interrupts.count``, and once one has come the reader
+    has ``REPORT_GRACE_SECONDS`` to take the rest (a reader that never reads cannot hold the process).
+    A stream without a descriptor (a test's ``StringIO``) is written by ``fallback``.
+    """
+    if stream is None:
+        raise ReportNotWritten("stdout is closed")
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        fallback(stream, text)
+        return
+    stream.flush()
+    data = memoryview(text.encode(getattr(stream, "encoding", None) or "utf-8", "backslashreplace"))
+    deadline = None
+    while data:
+        if interrupts.count and deadline is None:
+            deadline = time.monotonic() + REPORT_GRACE_SECONDS
+        if deadline is not None and time.monotonic() > deadline:
+            raise ReportNotWritten(f"the reader took no more of it for {REPORT_GRACE_SECONDS:g} s after the interrupt")
+        try:
+            _, ready, _ = select.select([], [fd], [], 0.1)
+        except (OSError, ValueError):  # a descriptor select cannot watch: write and let it block
+            ready = [fd]
+        if ready:
+            with contextlib.suppress(BlockingIOError):  # a descriptor left non-blocking: ask select again
+                data = data[os.write(fd, data[: select.PIPE_BUF]) :]

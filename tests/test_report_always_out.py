@@ -1,0 +1,271 @@
+"""``upbit-cancel`` always writes its report once ids were read: signals and broken stdouts cannot lose it.
+
+Guarantees under test (docs/guarantees.md, "The report always comes out"), each with the installed
+command against the loopback sandbox:
+
+- a signal at any moment after the ids were read ends in the report with every id once, exit 130:
+  the test holds the child at a known point (an import hook from a ``sitecustomize.py`` of its own,
+  as ``tests/test_startup_interrupt.py`` does) and signals it there, so no timing guess decides
+  which window is tried;
+- signals while the report is written to a slow reader do not cut it: the whole report, then 130;
+- a stdout that is closed or full: the cancels stand, one line on stderr with the counts, exit 4.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from upbit_cancel import BatchCancelled, cancel_orders_async, connect
+from upbit_cancel.cli import EXIT_INTERRUPTED, EXIT_REPORT_LOST
+from upbit_cancel.interrupts import REPORT_GRACE_SECONDS
+from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange, start_server
+
+UPBIT_CANCEL = Path(sys.executable).parent / "upbit-cancel"
+GROUPS = ("success", "failed", "unconfirmed", "not_sent")
+
+# The child's sitecustomize: once HOLD_AT's module ("module:function") is loaded, its function writes
+# HOLD_MARKER when called and waits for HOLD_RELEASE before running (HOLD_WHEN=after: after it returned).
+HOLD_A_FUNCTION = textwrap.dedent(
+    """
+    import importlib.util, os, sys, time
+
+    MODULE, FUNCTION = os.environ["HOLD_AT"].split(":")
+
+    class Hold:
+        def find_spec(self, name, path=None, target=None):
+            if name != MODULE:
+                return None
+            sys.meta_path.remove(self)
+            spec = importlib.util.find_spec(name)
+            run_module = spec.loader.exec_module
+
+            def exec_module(module):
+                run_module(module)
+                original = getattr(module, FUNCTION)
+
+                def hold():
+                    open(os.environ["HOLD_MARKER"], "w").close()
+                    deadline = time.monotonic() + 60
+                    while not os.path.exists(os.environ["HOLD_RELEASE"]) and time.monotonic() < deadline:
+                        time.sleep(0.01)
+
+                def held(*args, **kwargs):
+                    if os.environ.get("HOLD_WHEN") == "after":
+                        result = original(*args, **kwargs)
+                        hold()
+                        return result
+                    hold()
+                    return original(*args, **kwargs)
+
+                setattr(module, FUNCTION, held)
+
+            spec.loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, Hold())
+    """
+)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[tuple[SandboxExchange, str]]:
+    exchange = SandboxExchange(rate_limit_per_second=None)
+    server, url = start_server(exchange)
+    try:
+        yield exchange, url
+    finally:
+        server.stop()
+
+
+def command_env(**extra: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("UPBIT_")}
+    return env | {"UPBIT_OPEN_API_ACCESS_KEY": DEMO_ACCESS_KEY, "UPBIT_OPEN_API_SECRET_KEY": DEMO_SECRET_KEY} | extra
+
+
+def ids_file(tmp_path: Path, exchange: SandboxExchange, count: int) -> tuple[Path, list[str]]:
+    ids = [exchange.add_order(f"o-{n:05d}").uuid for n in range(count)]
+    path = tmp_path / "ids.txt"
+    path.write_text("\n".join(ids) + "\n", encoding="utf-8")
+    return path, ids
+
+
+def reported(report: dict[str, Any]) -> list[str]:
+    return sorted(order["uuid"] for group in GROUPS for order in report[group]["orders"])
+
+
+def wait_for(path: Path, child: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60  # a loaded machine may take seconds to start Python
+    while not path.exists():
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.kill()
+            out, err = child.communicate()
+            pytest.fail(f"upbit-cancel never reached the hold (status {child.returncode}):\n{out}\n{err}")
+        time.sleep(0.01)
+
+
+def run_held(
+    tmp_path: Path, url: str, path: Path, hold_at: str, signum: int, when: str = "before"
+) -> tuple[int, str, str]:
+    """Run the command on ``path``'s ids, held at ``hold_at``; signal it there, release it, return its outcome."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(HOLD_A_FUNCTION, encoding="utf-8")
+    marker, release = tmp_path / "held", tmp_path / "release"
+    env = command_env(
+        PYTHONPATH=os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])),
+        HOLD_AT=hold_at,
+        HOLD_WHEN=when,
+        HOLD_MARKER=str(marker),
+        HOLD_RELEASE=str(release),
+    )
+    argv = [str(UPBIT_CANCEL), "--uuids-from", str(path), "--json", "--server-url", url]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    wait_for(marker, child)
+    # The signal is pending in the child before the release exists: the child, polling in its hold,
+    # runs the handler before it can see the release.
+    child.send_signal(signum)
+    release.touch()
+    out, err = child.communicate(timeout=60)
+    return child.returncode, out, err
+
+
+@pytest.mark.parametrize(
+    "hold_at",
+    [
+        "upbit_cancel.client:connect",  # ids read, the client not yet built, the event loop not started
+        "upbit_cancel.batch:_prepare",  # inside the batch, before its first request
+    ],
+    ids=["before-the-loop", "as-sending-starts"],
+)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_as_sending_starts_still_reports_every_id_and_exits_130(
+    tmp_path: Path, sandbox: tuple[SandboxExchange, str], hold_at: str, signum: int
+) -> None:
+    exchange, url = sandbox
+    path, ids = ids_file(tmp_path, exchange, 100)
+    status, out, err = run_held(tmp_path, url, path, hold_at, signum)
+    assert status == EXIT_INTERRUPTED, err
+    assert "Traceback" not in err and err.count("\n") == 1
+    report = json.loads(out)
+    assert reported(report) == sorted(ids)  # every id exactly once
+    not_sent = {order["uuid"] for order in report["not_sent"]["orders"]}
+    open_now = {order.uuid for order in exchange.orders() if order.state == "wait"}
+    assert not_sent <= open_now  # what is called not sent is still open
+    # The signal came before the first request: nothing goes out, not even the requests queued to start.
+    assert exchange.requests == [] and not_sent == set(ids)
+
+
+@pytest.mark.parametrize(
+    "signals",
+    [[signal.SIGTERM], [signal.SIGINT], [signal.SIGTERM] * 5, [signal.SIGINT, signal.SIGTERM, signal.SIGINT]],
+    ids=["SIGTERM", "SIGINT", "5xSIGTERM", "mixed"],
+)
+def test_signals_while_the_report_is_written_to_a_slow_reader_do_not_cut_it(
+    tmp_path: Path, sandbox: tuple[SandboxExchange, str], signals: list[int]
+) -> None:
+    exchange, url = sandbox
+    path, ids = ids_file(tmp_path, exchange, 2000)  # a JSON report of ~200 KB: more than a pipe holds
+    argv = [str(UPBIT_CANCEL), "--uuids-from", str(path), "--json", "--server-url", url, "--no-confirm"]
+    # Unbuffered: what this test reads first is one byte, and the rest is left for communicate().
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=command_env(), bufsize=0)
+    assert child.stdout is not None
+    first = child.stdout.read(1)  # the child is writing the report now, and blocked on the full pipe
+    for signum in signals:
+        child.send_signal(signum)
+        time.sleep(0.02)
+    rest, err = child.communicate(timeout=60)
+    assert child.returncode == EXIT_INTERRUPTED, err
+    report = json.loads(first + rest)
+    assert reported(report) == sorted(ids) and report["success"]["count"] == len(ids)
+    assert err.decode().count("\n") == 1 and "report above is complete" in err.decode()
+
+
+@pytest.mark.parametrize("redirect", ["exec >&-", "exec >/dev/full"], ids=["stdout-closed", "stdout-full"])
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_a_stdout_that_cannot_take_the_report_keeps_the_cancels_and_says_so_in_one_line(
+    tmp_path: Path, sandbox: tuple[SandboxExchange, str], redirect: str, as_json: bool
+) -> None:
+    if redirect.endswith("/dev/full") and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    exchange, url = sandbox
+    path, _ = ids_file(tmp_path, exchange, 37)
+    script = f'{redirect}; exec "$0" "$@"'
+    argv = ["sh", "-c", script, str(UPBIT_CANCEL), "--uuids-from", str(path), "--server-url", url]
+    done = subprocess.run(
+        argv + (["--json"] if as_json else []), capture_output=True, text=True, env=command_env(), timeout=60
+    )
+    assert done.returncode == EXIT_REPORT_LOST, done.stderr
+    assert {order.state for order in exchange.orders()} == {"cancel"}  # the cancels stand
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("upbit-cancel: error: the report could not be written to stdout: ")
+    assert "37 cancelled, 0 failed, 0 unconfirmed, 0 not sent" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_reader_that_stops_reading_after_a_signal_cannot_hold_the_command(
+    tmp_path: Path, sandbox: tuple[SandboxExchange, str]
+) -> None:
+    exchange, url = sandbox
+    path, _ = ids_file(tmp_path, exchange, 2000)
+    argv = [str(UPBIT_CANCEL), "--uuids-from", str(path), "--json", "--server-url", url, "--no-confirm"]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=command_env(), bufsize=0)
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.read(1)  # writing now; this reader takes nothing more
+    child.send_signal(signal.SIGTERM)
+    status = child.wait(timeout=REPORT_GRACE_SECONDS + 30)
+    err = child.stderr.read().decode()
+    child.stdout.close()
+    child.stderr.close()
+    assert status == EXIT_REPORT_LOST, err
+    assert err.count("\n") == 1 and "the report could not be written to stdout" in err
+    assert "2000 cancelled" in err and {order.state for order in exchange.orders()} == {"cancel"}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_after_the_report_while_the_command_exits_keeps_the_status(
+    tmp_path: Path, sandbox: tuple[SandboxExchange, str], signum: int
+) -> None:
+    # Held after ``cli.main`` returned, before the process exits: the signal must not kill it.
+    exchange, url = sandbox
+    path, ids = ids_file(tmp_path, exchange, 5)
+    status, out, err = run_held(tmp_path, url, path, "upbit_cancel.cli:main", signum, when="after")
+    assert status == 0, err  # all cancelled, as the report says: the late signal changes nothing
+    assert reported(json.loads(out)) == sorted(ids) and err == ""
+
+
+async def test_the_async_batch_cancelled_as_it_starts_sends_nothing_and_reports_every_id() -> None:
+    # As a signal handler on the event loop (``loop.add_signal_handler``) or the command's own handler
+    # (``loop.call_soon_threadsafe``) does: the cancel is a callback, queued just before the workers start.
+    exchange = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY}, rate_limit_per_second=None)
+    ids = [exchange.add_order().uuid for _ in range(100)]
+
+    def cancel_as_it_starts(done: int, total: int) -> None:
+        task = asyncio.current_task()
+        if done == 0 and task is not None:  # called once the ids are checked, before any request
+            asyncio.get_running_loop().call_soon(task.cancel)
+
+    client = connect(
+        "https://api.upbit.com",
+        access_key=TEST_ACCESS_KEY,
+        secret_key=TEST_SECRET_KEY,
+        httpx_args={"transport": exchange.transport()},
+    )
+    async with client:
+        with pytest.raises(BatchCancelled) as cancelled:
+            await cancel_orders_async(client, uuids=ids, on_progress=cancel_as_it_starts)
+        asyncio.current_task().uncancel()  # type: ignore[union-attr]
+    assert exchange.requests == []
+    assert sorted(order.id for order in cancelled.value.report.not_sent) == sorted(ids)
