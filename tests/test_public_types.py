@@ -38,13 +38,25 @@ def exported() -> dict[str, list[object]]:
     return names
 
 
+def globals_of(klass: type) -> dict[str, object]:
+    """The namespace ``klass``'s annotations are read in: its methods' globals (the module may have left
+    ``sys.modules``, e.g. after an in-process pytest run), else its module's."""
+    for member in vars(klass).values():
+        function = member.fget if isinstance(member, property) else member
+        if isinstance(function, (staticmethod, classmethod)):
+            function = function.__func__
+        if inspect.isfunction(function):
+            return function.__globals__
+    return vars(sys.modules[klass.__module__])
+
+
 def annotations_of(value: object) -> Iterator[tuple[str, str, dict[str, object]]]:
     """(where, annotation text, the globals it is read in) for every annotation of a public name."""
     if inspect.isclass(value):
         for klass in value.__mro__:
             if not klass.__module__.startswith(OURS):
                 continue
-            home = vars(sys.modules[klass.__module__])
+            home = globals_of(klass)
             for field, text in vars(klass).get("__annotations__", {}).items():
                 if not field.startswith("_"):
                     yield f"{value.__name__}.{field}", str(text), home

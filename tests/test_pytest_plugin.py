@@ -2,6 +2,8 @@
 
 The consumer files hold no conftest and no import of the plugin: pytest finds it through the
 ``pytest11`` entry point of the installed sandbox distribution, as it would in another team's project.
+Each run is a pytest process of its own, as a consumer's would be (and this process's modules and
+limiters stay untouched).
 """
 
 from __future__ import annotations
@@ -91,33 +93,33 @@ def test_the_consumer_file_promised_by_issue_17_is_at_most_ten_lines() -> None:
 
 def test_a_consumer_test_injects_a_418_and_the_next_test_is_not_blocked(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_bot=CONSUMER)
-    result = pytester.runpytest("-p", "no:cacheprovider", "-v")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v")
     result.assert_outcomes(passed=2)
 
 
 def test_without_the_fixtures_the_418_of_one_test_leaks_into_the_next(pytester: pytest.Pytester) -> None:
     """The control: what the fixtures' pacing reset is for (the bug reported in issue 17)."""
     pytester.makepyfile(test_bot=WITHOUT_THE_FIXTURES)
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*test_the_next_test_is_not_blocked*"])
 
 
 def test_the_async_fixture_and_the_fault_api_work_for_async_code(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_async_bot=ASYNC_CONSUMER)
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
 
 
 def test_a_consumer_may_open_and_close_the_fixtures_clients_itself(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_own_blocks=OPENS_ITS_OWN)
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
 
 
 def test_the_fixtures_are_listed_by_pytest_with_their_docs(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_nothing="def test_nothing() -> None: pass\n")
-    result = pytester.runpytest("--fixtures", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--fixtures", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(
         [
             "*upbit_exchange*",
