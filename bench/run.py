@@ -5,6 +5,8 @@
 2. 1,000 orders, sync and async, against sandboxes whose clock is set off from ours (``--clock-offset``)
    with 0 and 20 ms latency: 429s, requests and wall time minus the floor, for a fresh limiter and a
    warm one (the next batch of the same process), median and worst of ``--runs`` runs per cell.
+8. 1,000 orders, sync and async, at 0, 20, 50 and 100 ms one-way latency, fresh and warm, against targets.
+9. The next batch of a process after an async batch was cancelled mid-way (its permits handed back).
 5. 4 and 8 processes x 300 orders on one account at once, with and without the Redis store.
 6. What the Redis path adds per request on loopback.
 3. Client cost per order as N grows (20 ... 20,000) with the limit off.
@@ -189,14 +191,14 @@ def _exchange_boundary_after(t: float, offset: float, latency: float) -> float:
     return math.floor(t + offset + latency) + 1 - offset - latency
 
 
-def _floor(start: float, offset: float, latency: float, chunks: int, mode: str) -> float:
-    """Least wall time: the exchange's windows needed (30 per second), plus a round trip; sync: chunks round trips."""
+def _floor(start: float, offset: float, latency: float, chunks: int) -> float:
+    """Least wall time: the exchange's windows needed (30 per second), plus a round trip (sync and async alike:
+    both keep as many requests in flight as the budget allows)."""
     windows = math.ceil(chunks / 30) - 1
     to_window = 0.0
     if windows:
         to_window = _exchange_boundary_after(start, offset, latency) + (windows - 1) - start
-    floor = to_window + latency
-    return max(floor, chunks * latency) if mode == "sync" else floor
+    return to_window + latency
 
 
 def _run_batch(
@@ -320,7 +322,7 @@ def bench_offsets(
     print("   the same process. Figures: 429s median/worst, requests median/worst, wall - floor median/worst (s),")
     print("   then the machine's stall during the batch and wall - floor - stall, median/worst (s), and the")
     print(f"   clean runs (machine stalled < {CLEAN_STALL * 1000:.0f} ms in all): how many, wall - floor median/worst.")
-    print("   floor = time to the exchange's next second + a round trip (sync: at least 50 round trips);")
+    print("   floor = time to the exchange's next second + a round trip;")
     print("   wall = from the call of cancel_orders to its return (the client already open)")
     rows: list[dict[str, Any]] = []
     fractions = [((index * 0.618) % 1.0) * 0.98 + 0.01 for index in range(runs)]
@@ -344,7 +346,7 @@ def bench_offsets(
                                     next(pool),
                                     at=partial(_start_at, offset, latency, fraction),
                                 )
-                                over = end - start - _floor(start, offset, latency, 50, mode)
+                                over = end - start - _floor(start, offset, latency, 50)
                                 stall = meter.stalled(start, end)
                                 figures[kind]["429"].append(result.rate_limited)
                                 figures[kind]["requests"].append(result.requests_sent)
@@ -367,6 +369,127 @@ def bench_offsets(
         sent_naive, limited_naive = _naive_async(url, uuids)
     _line("naive async (all 50 chunks at once, no limiter): requests / 429s", f"{sent_naive} / {limited_naive}")
     return rows
+
+
+# --- 8. 1,000 orders at the latency bots really have ---------------------------------------------------
+
+
+def bench_latency(
+    latencies: list[float], runs: int, offset: float = 0.3, modes: tuple[str, ...] = ("sync", "async")
+) -> list[dict[str, Any]]:
+    """Sync (worker threads) and async against sandboxes 0-100 ms away: both must reach the same floor."""
+    print(f"\n8. 1,000 orders, sync and async, at 0-100 ms one-way latency ({runs} runs per cell, exchange clock")
+    print(f"   {offset:+.1f} s from ours, each run at another point of its second). The sandbox delays each request")
+    print("   (``--latency-ms``), so a round trip is that latency. fresh: a new limiter; warm: the next batch of the")
+    print("   process. Figures as in section 2; target: wall - floor <= 0.15 s + 2 round trips (warm),")
+    print("   1 s + 2 round trips (fresh); met: runs within target, and within it once the stall is subtracted")
+    rows: list[dict[str, Any]] = []
+    fractions = [((index * 0.618) % 1.0) * 0.98 + 0.01 for index in range(runs)]
+    with _stall_meter() as meter:
+        for latency in latencies:
+            with _sandbox(runs * 2 * len(modes) * 1000, rate_limit=30, latency=latency, clock_offset=offset) as (
+                url,
+                uuids,
+            ):
+                pool = iter(uuids[i : i + 1000] for i in range(0, len(uuids), 1000))
+                for mode in modes:
+                    names = ("429", "requests", "over", "stall", "net", "cancelled")
+                    figures: dict[str, dict[str, list[float]]] = {
+                        kind: {name: [] for name in names} for kind in ("fresh", "warm")
+                    }
+                    for fraction in fractions:
+                        reset_limiters()  # a fresh process knows nothing of the exchange's phase
+                        for kind in ("fresh", "warm"):
+                            result, start, end = _run_batch(
+                                mode, url, next(pool), at=partial(_start_at, offset, latency, fraction)
+                            )
+                            over = end - start - _floor(start, offset, latency, 50)
+                            stall = meter.stalled(start, end)
+                            figures[kind]["429"].append(result.rate_limited)
+                            figures[kind]["requests"].append(result.requests_sent)
+                            figures[kind]["over"].append(over)
+                            figures[kind]["stall"].append(stall)
+                            figures[kind]["net"].append(over - stall)
+                            figures[kind]["cancelled"].append(len(result.success))
+                    for kind, values in figures.items():
+                        target = (0.15 if kind == "warm" else 1.0) + 2 * latency
+                        met = sum(over <= target for over in values["over"])
+                        met_net = sum(net <= target for net in values["net"])
+                        _line(
+                            f"{mode:<5} {kind:<5} latency {latency * 1000:3.0f} ms (target {target:.2f} s)",
+                            f"429 {statistics.median(values['429']):.0f}/{max(values['429']):.0f}  "
+                            f"req {statistics.median(values['requests']):.0f}/{max(values['requests']):.0f}  "
+                            f"over {_summary(values['over'])}  stall {_summary(values['stall'])}  "
+                            f"over-stall {_summary(values['net'])}  {_clean(values)}  "
+                            f"met {met}/{runs}, less stall {met_net}/{runs}  "
+                            f"cancelled min {min(values['cancelled']):.0f}",
+                        )
+                        rows.append({"mode": mode, "kind": kind, "latency": latency, **values})
+    return rows
+
+
+# --- 9. the batch after a cancelled one ----------------------------------------------------------------
+
+
+def _cancel_mid_way(url: str, uuids: list[str], after: float) -> Any:
+    """An async batch cancelled ``after`` seconds in, and again during its grace: requests in flight are cut off."""
+    auth = UpbitAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
+
+    async def run() -> Any:
+        async with Client(base_url=url, httpx_args={"auth": auth}, timeout=httpx.Timeout(10.0)) as client:
+            client.get_async_httpx_client()
+            task = asyncio.ensure_future(cancel_orders_async(client, uuids=uuids))
+            await asyncio.sleep(after)
+            task.cancel()
+            await asyncio.sleep(0.01)
+            task.cancel()  # a second Ctrl-C, or a caller's own timeout around the batch
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return asyncio.run(run())
+
+
+def bench_after_cancel(runs: int, latency: float = 0.05, offset: float = 0.3, orders: int = 1000) -> None:
+    print(f"\n9. The next batch of a process after an async batch was cancelled mid-way ({runs} runs, latency")
+    print(f"   {latency * 1000:.0f} ms): the first batch is cancelled 0.3 s in, and again 10 ms later, cutting off the")
+    print(f"   requests in flight; then {orders:,} orders, async. Beside it, in the same runs, the same batch after")
+    print("   one that finished (the control). Target: 0 x 429, wall - floor <= 0.15 s + 2 round trips")
+    fractions = [((index * 0.618) % 1.0) * 0.98 + 0.01 for index in range(runs)]
+    names = ("429", "requests", "over", "stall", "net", "cancelled")
+    figures: dict[str, dict[str, list[float]]] = {kind: {name: [] for name in names} for kind in ("cancel", "done")}
+    with (
+        _stall_meter() as meter,
+        _sandbox(runs * 4 * orders, rate_limit=30, latency=latency, clock_offset=offset) as (url, uuids),
+    ):
+        pool = iter(uuids[i : i + orders] for i in range(0, len(uuids), orders))
+        for fraction in fractions:
+            for kind in ("cancel", "done"):
+                reset_limiters()
+                _start_at(offset, latency, fraction)
+                if kind == "cancel":
+                    _cancel_mid_way(url, next(pool), after=0.3)
+                else:
+                    _run_batch("async", url, next(pool))
+                at = partial(_start_at, offset, latency, fraction)
+                result, start, end = _run_batch("async", url, next(pool), at=at)
+                over = end - start - _floor(start, offset, latency, math.ceil(orders / 20))
+                stall = meter.stalled(start, end)
+                values = figures[kind]
+                values["429"].append(result.rate_limited)
+                values["requests"].append(result.requests_sent)
+                values["over"].append(over)
+                values["stall"].append(stall)
+                values["net"].append(over - stall)
+                values["cancelled"].append(len(result.success))
+    for kind, values in figures.items():
+        label = "after a cancelled batch" if kind == "cancel" else "after a finished one (control)"
+        _line(
+            f"{label}, latency {latency * 1000:.0f} ms (target {0.15 + 2 * latency:.2f} s)",
+            f"429 {statistics.median(values['429']):.0f}/{max(values['429']):.0f}  "
+            f"req {statistics.median(values['requests']):.0f}/{max(values['requests']):.0f}  "
+            f"over {_summary(values['over'])}  stall {_summary(values['stall'])}  "
+            f"over-stall {_summary(values['net'])}  {_clean(values)}  cancelled min {min(values['cancelled']):.0f}",
+        )
 
 
 def bench_simulated(offsets: list[float], round_trips: list[float], runs: int) -> None:
@@ -740,6 +863,8 @@ def main() -> int:
         bench_overhead(rounds=3, per_round=20)
         bench_offsets([0.3], [0.0], runs=1, modes=("async",))
         bench_simulated([0.3], [0.0], runs=3)
+        bench_latency([0.05], runs=1, modes=("sync",))
+        bench_after_cancel(runs=1, orders=200)
         bench_processes([2], per_process=100, runs=1, only_store=True)
         bench_store_cost(calls=100)
         bench_scaling([20, 200])
@@ -748,6 +873,8 @@ def main() -> int:
         bench_overhead(rounds=15, per_round=200)
         bench_offsets([-0.7, -0.3, 0.0, 0.3, 0.7], [0.0, 0.020], runs=args.runs)
         bench_simulated([-0.7, -0.3, 0.0, 0.3, 0.7], [0.0, 0.020], runs=args.runs)
+        bench_latency([0.0, 0.020, 0.050, 0.100], runs=args.runs)
+        bench_after_cancel(runs=args.runs)
         bench_processes([4, 8], per_process=300, runs=args.runs)
         bench_store_cost(calls=2000)
         bench_scaling([20, 200, 2000, 20000])

@@ -7,8 +7,10 @@ Checks, chunking, merge rules, retries, pacing. These tests pin the cancel phase
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -146,7 +148,8 @@ def test_ids_go_in_chunks_of_the_spec_max_items_with_bracketed_keys(mode: str) -
     exchange = make_exchange()
     ids = add_many(exchange, 2 * MAX_ITEMS + 5)
     result = run(mode, exchange, uuids=ids)
-    assert [len(sent.ids) for sent in exchange.sent] == [MAX_ITEMS, MAX_ITEMS, 5]
+    # Chunks go out side by side (sync: on worker threads), in any order.
+    assert sorted(len(sent.ids) for sent in exchange.sent) == [5, MAX_ITEMS, MAX_ITEMS]
     assert [order.uuid for order in result.success] == ids
     assert result.failed == [] and result.unconfirmed == []
     assert result.requests_sent == 3 and result.retries == 0 and result.rate_limited == 0
@@ -375,7 +378,7 @@ def test_418_stops_sending_and_marks_the_rest_not_sent(mode: str) -> None:
     block = replace_answer(sandbox_error(418, "too_many_requests_blocked", "Blocked for 60 seconds."))
     exchange.faults.append(lambda request, process: process())
     exchange.faults.append(block)
-    result = run(mode, exchange, uuids=ids, max_in_flight=1) if mode == "async" else run(mode, exchange, uuids=ids)
+    result = run(mode, exchange, uuids=ids, max_in_flight=1)
     assert exchange.statuses == [200, 418]
     assert result.blocked is not None and result.blocked.status == 418
     assert "60 seconds" in result.blocked.message
@@ -426,13 +429,12 @@ def test_timeout_total_bounds_the_batch(mode: str) -> None:
         slow_refusals.append(slow)
     exchange.faults.extend(slow_refusals)
     started = time.monotonic()
-    result = run(mode, exchange, uuids=ids, timeout_total=0.15, max_tries=1000)
+    result = run(mode, exchange, uuids=ids, timeout_total=0.15, max_tries=1000, max_in_flight=1)
     # Without the budget the 1,000 slow refusals would take 20 s; the rest of the bound is for a loaded machine.
     assert time.monotonic() - started < 2.0
     # The chunk being retried is unconfirmed; the chunks whose turn never came were never sent.
     assert len(result.unconfirmed) + len(result.not_sent) == len(ids)
-    if mode == "sync":
-        assert len(result.not_sent) == 2 * MAX_ITEMS  # one chunk at a time: the last two never had their turn
+    assert len(result.not_sent) == 2 * MAX_ITEMS  # one chunk at a time: the last two never had their turn
     assert "timeout_total" in {o.error.name for o in result.unconfirmed}
     assert all(o.why.startswith("timeout_total") for o in result.not_sent)
 
@@ -573,3 +575,31 @@ async def test_two_concurrent_batches_of_one_key_share_the_budget() -> None:
     assert exchange.statuses.count(429) == 0
     assert max(windows(exchange).values()) <= PER_SECOND
     assert sum(len(r.success) for r in results) == 60 * MAX_ITEMS
+
+
+def test_the_sync_batch_sends_on_worker_threads_in_the_callers_context() -> None:
+    """Chunks go out side by side on worker threads, each in a copy of the caller's context."""
+    exchange = make_exchange()
+    ids = add_many(exchange, 10 * MAX_ITEMS)
+    trace: contextvars.ContextVar[str] = contextvars.ContextVar("trace", default="none")
+    seen: list[tuple[str, str]] = []
+
+    def hook(request: httpx.Request) -> None:
+        seen.append((threading.current_thread().name, trace.get()))
+
+    client = Client(
+        base_url="https://api.upbit.com",
+        httpx_args={
+            "auth": UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY),
+            "transport": exchange.transport(),
+            "event_hooks": {"request": [hook]},
+        },
+    )
+    trace.set("the caller's")
+    with client:
+        result = cancel_orders(client, uuids=ids, limiter=fast_limiter()[0], confirm=False)
+    assert len(result.success) == len(ids)
+    assert len(seen) == 10
+    assert {value for _, value in seen} == {"the caller's"}
+    assert all(name.startswith("upbit-cancel-") for name, _ in seen)
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("upbit-cancel-")]

@@ -15,16 +15,20 @@ import math
 import sys
 from typing import Any
 
+import attrs
 import pytest
 
 from tests.clocks import FakeClock
+from tests.faults import FaultyExchange, replace_answer, sandbox_error
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_auth import UpbitAuth
 from upbit_cancel import BatchResult, cancel_orders, cancel_orders_async
+from upbit_cancel import batch as batch_module
 from upbit_cancel.cli import main
-from upbit_cancel.ratelimit import RateLimiter
+from upbit_cancel.ratelimit import Permit, RateLimiter, limiter_for
 from upbit_client import Client
-from upbit_client.api.order import list_orders_by_ids
+from upbit_client.api.order import cancel_orders_by_ids, list_orders_by_ids
+from upbit_client.rules import RateLimit
 from upbit_sandbox import LOOKUP_METHOD, OrderState, SandboxExchange
 
 LOOKUP_MAX = next(rule.max_items for rule in list_orders_by_ids.QUERY_RULES if rule.python_name == "uuids")
@@ -67,7 +71,8 @@ def mode(request: pytest.FixtureRequest) -> str:
 def test_400_orders_with_every_fifth_answer_lost_all_end_in_success(mode: str) -> None:
     exchange = sandbox(drop_answer_every=5)
     ids = orders(exchange, 400)
-    result = run(mode, exchange, uuids=ids)
+    # One request at a time: which answers the exchange drops (every 5th it answers) is then exact.
+    result = run(mode, exchange, uuids=ids, max_in_flight=1)
     assert len(result.success) == 400 and not result.failed and not result.unconfirmed and not result.not_sent
     by_lookup = [order.uuid for order in result.success if order.confirmed_by == "lookup"]
     assert len(by_lookup) == 80  # 4 chunks of 20 whose answers were lost
@@ -130,7 +135,7 @@ def test_lookups_take_at_most_the_spec_max_items_ids_each(mode: str) -> None:
     assert {order.reason for order in result.failed} == {"filled"} and len(result.failed) == len(ids)
     assert result.lookups_sent == lookups(exchange) == 3
     sizes = [request.target.count("uuids%5B%5D=") for request in exchange.requests if request.method == LOOKUP_METHOD]
-    assert sizes == [LOOKUP_MAX, LOOKUP_MAX, 50]
+    assert sorted(sizes) == [50, LOOKUP_MAX, LOOKUP_MAX]  # side by side, in any order
 
 
 def test_lookups_are_paced_by_the_same_limiter_as_the_cancels() -> None:
@@ -142,6 +147,68 @@ def test_lookups_are_paced_by_the_same_limiter_as_the_cancels() -> None:
     # One request a second: the lookup had to wait for the second after the cancel's.
     assert math.floor(clock.now) == 501
     assert lookups(exchange) == 1
+
+
+class CountingLimiter(RateLimiter):
+    """A limiter that counts the permits it gave."""
+
+    def __init__(self, group: str, per_second: int | None) -> None:
+        super().__init__(group, per_second)
+        self.given = 0
+
+    def try_acquire(self) -> Permit | float:
+        got = super().try_acquire()
+        if isinstance(got, Permit):
+            self.given += 1
+        return got
+
+
+def test_lookups_are_paced_in_the_rate_limit_group_of_the_lookup_operation(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The spec puts both operations in group default today; give the lookup a group of its own.
+    lookup_rate = RateLimit("order-lookup", 5)
+    monkeypatch.setattr(
+        list_orders_by_ids, "OPERATION", attrs.evolve(list_orders_by_ids.OPERATION, rate_limit=lookup_rate)
+    )
+    limiters: dict[str, CountingLimiter] = {}
+
+    def limiter_for(access_key: str, rate_limit: RateLimit | None, store: str | None = None) -> RateLimiter:
+        assert access_key == TEST_ACCESS_KEY and rate_limit is not None
+        return limiters.setdefault(rate_limit.group, CountingLimiter(rate_limit.group, rate_limit.per_second))
+
+    monkeypatch.setattr(batch_module, "limiter_for", limiter_for)
+    exchange = sandbox()
+    ids = orders(exchange, 3, state="done")
+    result = run(mode, exchange, uuids=ids, limiter=None)
+    assert {order.reason for order in result.failed} == {"filled"}
+    assert limiters["default"].given == result.requests_sent == 1
+    assert limiters["order-lookup"].given == result.lookups_sent == 1
+
+
+def test_a_418_on_a_lookup_blocks_the_key_for_every_later_batch(mode: str) -> None:
+    exchange = sandbox()
+    faulty = FaultyExchange(exchange)
+    message = "You have been blocked for 300 seconds."
+    faulty.faults.extend(
+        [lambda request, process: process(), replace_answer(sandbox_error(418, "too_many_requests_blocked", message))]
+    )
+    ids = orders(exchange, 3, state="done")
+    later = orders(exchange, 3, prefix="later")
+    auth = UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY)
+    results = []
+    for batch_ids in (ids, later):
+        with faulty.client(auth) as client:
+            if mode == "sync":
+                results.append(cancel_orders(client, uuids=batch_ids))
+            else:
+                results.append(asyncio.run(cancel_orders_async(client, uuids=batch_ids)))
+    first, second = results
+    assert first.blocked is not None and first.blocked.status == 418
+    # The key is blocked for the process: the next batch sends nothing and says why.
+    assert limiter_for(TEST_ACCESS_KEY, cancel_orders_by_ids.RATE_LIMIT).blocked_until() is not None
+    assert second.requests_sent == 0 and [order.id for order in second.not_sent] == later
+    assert len(faulty.sent) == 2
 
 
 def cli(exchange: SandboxExchange, *argv: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, Any, str]:

@@ -146,13 +146,14 @@ def test_total_timeout_bounds_a_batch_of_stalls(mode: str, serve: Any) -> None:
     exchange, ids = new_exchange(60)
     server = serve(always(Stall(5.0)), exchange)
     started = time.monotonic()
-    result = run_batch(mode, server.url, ids, max_tries=50, timeout_total=0.8, read_timeout=READ_TIMEOUT)
+    result = run_batch(
+        mode, server.url, ids, max_tries=50, timeout_total=0.8, read_timeout=READ_TIMEOUT, max_in_flight=2
+    )
     assert time.monotonic() - started < 0.8 + READ_TIMEOUT + 1.0
     assert_every_id_once(result, ids)
     assert not result.success and not result.failed
-    # Sync sends one chunk at a time: at most one request per read timeout within the budget.
-    if mode == "sync":
-        assert server.count <= math.ceil(0.8 / READ_TIMEOUT) + 1
+    # Two requests in flight at most: two requests per read timeout within the budget, at most.
+    assert server.count <= 2 * (math.ceil(0.8 / READ_TIMEOUT) + 1)
 
 
 def test_an_answer_lost_after_processing_never_turns_into_failed(mode: str, serve: Any) -> None:
@@ -294,7 +295,7 @@ def test_418_stops_the_batch_at_once_and_surfaces_the_block(serve: Any) -> None:
     exchange, ids = new_exchange(60)
     message = "You have been blocked for 300 seconds."
     server = serve(always(error_reply(418, "too_many_requests_blocked", message)), exchange)
-    result = run_batch("sync", server.url, ids, max_tries=5)
+    result = run_batch("sync", server.url, ids, max_tries=5, max_in_flight=1)
     assert_every_id_once(result, ids)
     assert server.count == 1
     assert result.blocked is not None and message in result.blocked.message

@@ -10,12 +10,14 @@ on SIGINT or SIGTERM, prints the report and exits 130.
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,13 @@ def test_ctrl_c_in_the_sync_batch_raises_a_keyboard_interrupt_carrying_the_repor
             raise KeyboardInterrupt
 
     with client_for(exchange.transport()) as client, pytest.raises(KeyboardInterrupt) as caught:
-        cancel_orders(client, uuids=ids, on_progress=stop_after_two_chunks, limiter=RateLimiter("default", None))
+        cancel_orders(
+            client,
+            uuids=ids,
+            on_progress=stop_after_two_chunks,
+            limiter=RateLimiter("default", None),
+            max_in_flight=1,  # one chunk at a time: which ids were sent is exact
+        )
     assert isinstance(caught.value, BatchInterrupted)
     report = caught.value.report
     assert report.interrupted
@@ -74,14 +82,72 @@ def test_ctrl_c_while_a_request_is_in_flight_leaves_that_chunk_unconfirmed() -> 
         raise KeyboardInterrupt
 
     faulty.faults.extend([lambda request, process: process(), interrupt_mid_request])
+    limiter = RateLimiter("default", 30)
     with client_for(faulty.transport()) as client, pytest.raises(BatchInterrupted) as caught:
-        cancel_orders(client, uuids=ids, limiter=RateLimiter("default", None))
+        cancel_orders(client, uuids=ids, limiter=limiter, max_in_flight=1)
     report = caught.value.report
     assert_every_id_once(report, ids)
     assert [order.uuid for order in report.success] == ids[:20]
     assert [order.id for order in report.unconfirmed] == ids[20:40]
     assert {order.error.name for order in report.unconfirmed} == {"interrupted"}
     assert [order.id for order in report.not_sent] == ids[40:]
+    # The interrupted request's permit was handed back: it does not hold the budget for minutes.
+    assert limiter.in_flight == 0
+
+
+def upbit_cancel_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("upbit-cancel-")]
+
+
+def test_ctrl_c_stops_the_threaded_sync_batch_at_once_and_its_workers_soon_after() -> None:
+    """Ctrl-C (SIGINT to the main thread) while worker threads have requests in flight and more wait."""
+    exchange, ids = sandbox(1000, latency=1.0)  # every request sent is still in flight when Ctrl-C comes
+    limiter = RateLimiter("default", 10)  # 10 a second: the batch would take 5 s
+    progress_threads: set[int] = set()
+
+    def on_progress(done: int, total: int) -> None:
+        progress_threads.add(threading.get_ident())
+
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    with client_for(exchange.transport()) as client, pytest.raises(BatchInterrupted) as caught:
+        timer.start()
+        cancel_orders(client, uuids=ids, limiter=limiter, on_progress=on_progress)
+    timer.join()
+    report = caught.value.report
+    assert report.interrupted
+    assert_every_id_once(report, ids)
+    assert report.unconfirmed, "requests were in flight when Ctrl-C came"
+    assert {order.error.name for order in report.unconfirmed} == {"interrupted"}
+    assert len(report.not_sent) > len(ids) // 2
+    # Workers send nothing more and end once their request in flight is answered.
+    deadline = time.monotonic() + 5.0
+    while upbit_cancel_threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not upbit_cancel_threads()
+    assert limiter.in_flight == 0
+    # What the report says was never sent was never sent: those orders are still open.
+    assert {order.id for order in report.not_sent} <= {order.uuid for order in exchange.orders("wait")}
+    assert progress_threads == {threading.get_ident()}, "on_progress runs in the calling thread"
+
+
+async def test_a_cancelled_async_batch_hands_back_the_permits_of_requests_it_cut_off() -> None:
+    """Requests in flight longer than the grace are cut off; their permits must not hold the budget for minutes."""
+    exchange, ids = sandbox(600, latency=1.0)
+    auth = UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY)
+    limiter = RateLimiter("default", 30)
+    # A read timeout of 0.05 s: the grace after cancelling (the sandbox's own latency ignores it).
+    async with Client(
+        base_url="https://api.upbit.com",
+        timeout=httpx.Timeout(0.05),
+        httpx_args={"auth": auth, "transport": exchange.transport()},
+    ) as client:
+        task = asyncio.create_task(cancel_orders_async(client, uuids=ids, limiter=limiter))
+        while limiter.in_flight < 20:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert limiter.in_flight == 0
 
 
 async def test_cancelling_the_async_batch_waits_for_answers_in_flight_and_carries_the_report() -> None:

@@ -125,3 +125,16 @@ def test_the_sync_batch_leaves_the_callers_client_timeout_as_it_was() -> None:
     # Inside the batch the request was bounded by what was left of timeout_total; outside it, untouched.
     assert all(value is not None and value <= 2.0 for value in seen[0].values())
     assert seen[1] == {"connect": 7.0, "read": 7.0, "write": 7.0, "pool": 7.0}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("bad", [0, -2])
+def test_a_max_in_flight_below_one_is_refused_before_sending(mode: str, bad: int) -> None:
+    exchange, ids = new_exchange(1)
+    client = Client(base_url="https://api.upbit.com", httpx_args={"transport": exchange.transport()})
+    with client, pytest.raises(ValueError, match=rf"max_in_flight must be at least 1 or None; given: {bad}"):
+        if mode == "sync":
+            cancel_orders(client, uuids=ids, max_in_flight=bad)
+        else:
+            asyncio.run(cancel_orders_async(client, uuids=ids, max_in_flight=bad))
+    assert exchange.requests == []

@@ -65,12 +65,16 @@ from .remaining_req import RemainingReq, parse_date_header, parse_remaining_req
 from .results import BatchResult, ErrorInfo, FailureReason, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
 from .results import order_state as _order_state
 from .store import STORE_ENV, check_store_setting
+from .workers import ProgressRelay, run_in_threads
 
 __all__ = ["ProgressCallback", "cancel_orders", "cancel_orders_async"]
 
 log = logging.getLogger("upbit_cancel.batch")
 
 ProgressCallback = Callable[[int, int], None]
+"""``on_progress(done_ids, total_ids)``: once before sending (0), then as chunks settle. Always called in
+the thread that called the batch: sync, the caller's thread, never a worker thread (``workers``); async,
+the event loop's. An exception from it is logged and ignored; a ``KeyboardInterrupt`` stops the sync batch."""
 
 DEFAULT_MAX_TRIES = 5
 # Only used when the spec names no rate limit for the endpoint, to keep the fan-out finite.
@@ -264,11 +268,16 @@ class _Batch:
         max_tries: int,
         timeout_total: float,
         on_progress: ProgressCallback | None,
+        lookup_limiter: RateLimiter | None = None,
     ) -> None:
         self.kind = kind
         self.ids = list(dict.fromkeys(ids))
         self.chunks = [_Chunk(number, part) for number, part in enumerate(_chunks(self.ids, chunk_size), 1)]
         self.limiter = limiter
+        self.lookup_limiter = limiter if lookup_limiter is None else lookup_limiter
+        """Paces the confirm phase's lookups: the limiter of the lookup operation's own rate-limit group."""
+        self.lock = threading.RLock()
+        """Held by a driver while it reads or merges the batch's state (the sync drivers run on threads)."""
         self.max_tries = max(1, max_tries)
         self.timeout_total = timeout_total
         self.on_progress = on_progress
@@ -400,8 +409,8 @@ class _Batch:
         self.give_up(chunk, error)
         return False
 
-    def _note(self, permit: Permit, answer: _Answer) -> None:
-        self.limiter.record(permit, answer.remaining, rate_limited=answer.status == 429, date=answer.date)
+    def _note(self, permit: Permit, answer: _Answer, limiter: RateLimiter | None = None) -> None:
+        (limiter or self.limiter).record(permit, answer.remaining, rate_limited=answer.status == 429, date=answer.date)
         if answer.remaining is not None:
             self.remaining_req = answer.remaining
         if answer.status == 429:
@@ -500,11 +509,11 @@ class _Batch:
     def handle_lookup(self, lookup: _Lookup, permit: Permit, outcome: _Answer | Exception) -> bool:
         """Merge one lookup attempt; True if it is to be sent again."""
         if isinstance(outcome, Exception):
-            self.limiter.record(permit, None)
+            self.lookup_limiter.record(permit, None)
             detail = f"{type(outcome).__name__}: {outcome}" if str(outcome) else type(outcome).__name__
             lookup.last_error = ErrorInfo("lookup_failed", f"order lookup failed: {detail}")
             return isinstance(outcome, httpx.TransportError)
-        self._note(permit, outcome)
+        self._note(permit, outcome, self.lookup_limiter)
         if outcome.status == 200 and isinstance(outcome.parsed, list):
             self._merge_lookup(lookup, outcome.parsed)
             return False
@@ -516,6 +525,8 @@ class _Batch:
         error = _api_error(outcome)
         lookup.last_error = ErrorInfo(error.name, f"order lookup: {error.message}", error.status)
         if outcome.status == 418:
+            # A block of the key (every group), as on the cancel path: later batches and processes stop too.
+            self.lookup_limiter.block(block_seconds(_error_body(outcome.content)[1]), error.name)
             self._block(error)
             return False
         return outcome.status == 429 or outcome.status >= 500
@@ -751,23 +762,84 @@ async def _bounded_async(batch: _Batch, client: AnyClient, ids: list[str], *, lo
             batch.sending_tasks.discard(task)
 
 
+def _unmerged(limiter: RateLimiter, permit: Permit, outcome: _Answer | Exception) -> None:
+    """Close the permit of an answer that came after the batch stopped: the limiter still learns from it
+    (a 418 still blocks the key), the report, already handed out, does not change."""
+    if isinstance(outcome, Exception):
+        limiter.record(permit, None)
+        return
+    limiter.record(permit, outcome.remaining, rate_limited=outcome.status == 429, date=outcome.date)
+    if outcome.status == 418:
+        limiter.block(block_seconds(_error_body(outcome.content)[1]), "HTTP 418 from the exchange")
+
+
+def _take_sync(batch: _Batch, limiter: RateLimiter) -> Permit | KeyBlocked | None:
+    """A permit, the key's block, or None (none within ``timeout_total``)."""
+    try:
+        return limiter.acquire(timeout=batch.time_left())
+    except KeyBlocked as exc:
+        return exc
+
+
+def _send_paced_sync(
+    batch: _Batch, client: AnyClient, limiter: RateLimiter, permit: Permit, ids: list[str], *, lookup: bool = False
+) -> _Answer | Exception:
+    try:
+        return cast("_Answer | Exception", _send_sync(client, batch.kind, ids, batch.time_left(), lookup=lookup))
+    except BaseException:
+        # Interrupted (Ctrl-C) with the request on its way: whether it arrived is unknown, so it counts
+        # until the window it may have landed in is over, not for ``_STALE_IN_FLIGHT``.
+        limiter.record(permit, None)
+        raise
+
+
 def _drive_sync(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
+    """Send one chunk until it settles. Runs in the calling thread or in a worker thread (``workers``)."""
+    limiter = batch.limiter
     while True:
-        reason = batch.stop_reason(chunk.tries, chunk.last_error)
-        if reason is not None:
-            batch.give_up(chunk, reason)
-            return
-        try:
-            permit = batch.limiter.acquire(timeout=batch.time_left())
-        except KeyBlocked as exc:
-            batch.key_blocked(chunk, exc)
-            return
-        if permit is None:
-            batch.give_up(chunk, batch.timeout_error(chunk.last_error))
-            return
-        batch.sending(chunk)
-        if not batch.handle(chunk, permit, _send_sync(client, batch.kind, chunk.ids, batch.time_left())):
-            return
+        with batch.lock:
+            if batch.stopping:
+                return
+            reason = batch.stop_reason(chunk.tries, chunk.last_error)
+            if reason is not None:
+                batch.give_up(chunk, reason)
+                return
+        permit = _take_sync(batch, limiter)
+        with batch.lock:
+            if isinstance(permit, Permit) and (batch.stopping or batch.blocked is not None):
+                # Interrupted, or another worker met a 418, while this one waited: nothing is sent.
+                limiter.cancel(permit)
+                if batch.blocked is not None and not batch.stopping:
+                    batch.give_up(chunk, batch.blocked)
+                return
+            if batch.stopping:
+                return
+            if isinstance(permit, KeyBlocked):
+                batch.key_blocked(chunk, permit)
+                return
+            if permit is None:
+                batch.give_up(chunk, batch.timeout_error(chunk.last_error))
+                return
+            batch.sending(chunk)
+        outcome = _send_paced_sync(batch, client, limiter, permit, chunk.ids)
+        with batch.lock:
+            if batch.stopping:
+                _unmerged(limiter, permit, outcome)
+                return
+            if not batch.handle(chunk, permit, outcome):
+                return
+
+
+async def _send_paced_async(
+    batch: _Batch, client: AnyClient, limiter: RateLimiter, permit: Permit, ids: list[str], *, lookup: bool = False
+) -> _Answer | Exception:
+    try:
+        return cast("_Answer | Exception", await _bounded_async(batch, client, ids, lookup=lookup))
+    except BaseException:
+        # Cancelled with the request on its way (after the grace): whether it arrived is unknown, so it
+        # counts until the window it may have landed in is over, not for ``_STALE_IN_FLIGHT``.
+        limiter.record(permit, None)
+        raise
 
 
 async def _drive_async(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
@@ -791,53 +863,75 @@ async def _drive_async(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
                 batch.give_up(chunk, batch.blocked)
             return
         batch.sending(chunk)
-        if not batch.handle(chunk, permit, await _bounded_async(batch, client, chunk.ids)):
+        outcome = await _send_paced_async(batch, client, batch.limiter, permit, chunk.ids)
+        if not batch.handle(chunk, permit, outcome):
             return
+
+
+def _lookup_stopped(batch: _Batch, lookup: _Lookup, permit: Permit | KeyBlocked | None) -> bool:
+    """True if ``lookup`` is not to be sent; settles it if the key is blocked or time is up (called with the lock)."""
+    if batch.stopping:
+        return True
+    if isinstance(permit, KeyBlocked):
+        batch.lookup_failed(lookup, ErrorInfo("blocked", f"order lookup: {permit}", 418))
+        return True
+    if permit is None:
+        batch.lookup_failed(lookup, batch.timeout_error(lookup.last_error))
+        return True
+    # Another worker met a 418 while this one waited: nothing more is sent (the ids keep what they had).
+    return batch.blocked is not None
 
 
 def _lookup_sync(batch: _Batch, client: AnyClient, lookup: _Lookup) -> None:
+    """Send one lookup until it settles. Runs in the calling thread or in a worker thread (``workers``)."""
+    limiter = batch.lookup_limiter
     while True:
-        reason = batch.stop_reason(lookup.tries, lookup.last_error)
-        if reason is not None:
-            batch.lookup_failed(lookup, ErrorInfo(reason.name, f"order lookup: {reason.message}", reason.status))
-            return
-        try:
-            permit = batch.limiter.acquire(timeout=batch.time_left())
-        except KeyBlocked as exc:
-            batch.lookup_failed(lookup, ErrorInfo("blocked", f"order lookup: {exc}", 418))
-            return
-        if permit is None:
-            batch.lookup_failed(lookup, batch.timeout_error(lookup.last_error))
-            return
-        lookup.tries += 1
-        batch.lookups_sent += 1
-        outcome = _send_sync(client, batch.kind, lookup.ids, batch.time_left(), lookup=True)
-        if not batch.handle_lookup(lookup, permit, outcome):
-            if not lookup.done:
-                batch.lookup_failed(lookup, lookup.last_error or ErrorInfo("lookup_failed", "no usable answer"))
-            return
+        with batch.lock:
+            if batch.stopping:
+                return
+            reason = batch.stop_reason(lookup.tries, lookup.last_error)
+            if reason is not None:
+                batch.lookup_failed(lookup, ErrorInfo(reason.name, f"order lookup: {reason.message}", reason.status))
+                return
+        permit = _take_sync(batch, limiter)
+        with batch.lock:
+            if _lookup_stopped(batch, lookup, permit):
+                if isinstance(permit, Permit):
+                    limiter.cancel(permit)
+                return
+            assert isinstance(permit, Permit)
+            lookup.tries += 1
+            batch.lookups_sent += 1
+        outcome = _send_paced_sync(batch, client, limiter, permit, lookup.ids, lookup=True)
+        with batch.lock:
+            if batch.stopping:
+                _unmerged(limiter, permit, outcome)
+                return
+            if not batch.handle_lookup(lookup, permit, outcome):
+                if not lookup.done:
+                    batch.lookup_failed(lookup, lookup.last_error or ErrorInfo("lookup_failed", "no usable answer"))
+                return
 
 
 async def _lookup_async(batch: _Batch, client: AnyClient, lookup: _Lookup) -> None:
+    limiter = batch.lookup_limiter
     while not batch.stopping:
         reason = batch.stop_reason(lookup.tries, lookup.last_error)
         if reason is not None:
             batch.lookup_failed(lookup, ErrorInfo(reason.name, f"order lookup: {reason.message}", reason.status))
             return
         try:
-            permit = await batch.limiter.acquire_async(timeout=batch.time_left())
+            permit: Permit | KeyBlocked | None = await limiter.acquire_async(timeout=batch.time_left())
         except KeyBlocked as exc:
-            batch.lookup_failed(lookup, ErrorInfo("blocked", f"order lookup: {exc}", 418))
+            permit = exc
+        if _lookup_stopped(batch, lookup, permit):
+            if isinstance(permit, Permit):
+                limiter.cancel(permit)
             return
-        if permit is None:
-            batch.lookup_failed(lookup, batch.timeout_error(lookup.last_error))
-            return
-        if batch.blocked is not None or batch.stopping:
-            batch.limiter.cancel(permit)
-            return
+        assert isinstance(permit, Permit)
         lookup.tries += 1
         batch.lookups_sent += 1
-        outcome = await _bounded_async(batch, client, lookup.ids, lookup=True)
+        outcome = await _send_paced_async(batch, client, limiter, permit, lookup.ids, lookup=True)
         if not batch.handle_lookup(lookup, permit, outcome):
             if not lookup.done:
                 batch.lookup_failed(lookup, lookup.last_error or ErrorInfo("lookup_failed", "no usable answer"))
@@ -864,9 +958,15 @@ def _prepare(
     check_store_setting(rate_limit_store)
     if not math.isfinite(timeout_total) or timeout_total <= 0:
         raise ValueError(f"timeout_total must be a positive, finite number of seconds; given: {timeout_total!r}")
+    store = rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV)
     if limiter is None:
-        store = rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV)
         limiter = limiter_for(_access_key(client_auth), _endpoint.OPERATION.rate_limit, store=store)  # the registry row
+    lookup_rate = _lookup_endpoint.OPERATION.rate_limit
+    lookup_limiter = limiter
+    if limiter.group != ("" if lookup_rate is None else lookup_rate.group):
+        # Lookups are paced in their own group's budget (the registry row); a limiter given for the
+        # cancels paces the lookups too only when both operations are in its group.
+        lookup_limiter = limiter_for(_access_key(client_auth), lookup_rate, store=store)
     batch = _Batch(
         kind,
         ids,
@@ -875,6 +975,7 @@ def _prepare(
         max_tries=max_tries,
         timeout_total=timeout_total,
         on_progress=on_progress,
+        lookup_limiter=lookup_limiter,
     )
     log.debug(
         "cancelling %d distinct %s in %d chunks (group %r)", len(batch.ids), kind, len(batch.chunks), limiter.group
@@ -911,23 +1012,33 @@ def cancel_orders(
     limiter: RateLimiter | None = None,
     confirm: bool = True,
     rate_limit_store: str | None = None,
+    max_in_flight: int | None = None,
 ) -> BatchResult:
-    """Cancel every order named by ``uuids`` or by ``identifiers`` (exactly one), sending chunks one by one.
+    """Cancel every order named by ``uuids`` or by ``identifiers`` (exactly one), as many chunks at once as
+    the budget allows.
 
     Raises ``upbit_client.errors.InvalidRequest`` before sending anything if the ids break the
     spec. Returns within ``timeout_total`` seconds (plus at most about one second), whatever the
     server does; ids without a trustworthy answer are unconfirmed, ids never sent ``not_sent``.
     ``confirm`` (default True) looks up, after the cancel phase, every id unconfirmed or reported
     failed (``GET /v1/orders/uuids``) to settle it and say why. ``on_progress(done_ids, total_ids)``
-    is called as chunks settle. ``limiter`` defaults to the process-wide one of the client's access
-    key for the endpoint's rate-limit group; ``rate_limit_store`` (``redis://HOST:PORT/DB``, default: the
+    is called as chunks settle, always in the thread that called ``cancel_orders``. ``limiter`` defaults
+    to the process-wide one of the client's access key for the endpoint's rate-limit group (the order
+    lookups use the one of their own group); ``rate_limit_store`` (``redis://HOST:PORT/DB``, default: the
     ``UPBIT_RATE_LIMIT_STORE`` environment variable) shares its budget, the learned phase and 418 blocks
     with every process using the same store.
 
+    Requests go out on up to ``max_in_flight`` worker threads (default: the rate-limit group's
+    ``per_second`` from the spec; 1 sends from the calling thread, one chunk at a time), all through
+    the client's one ``httpx.Client``, paced by the limiter; the calling thread waits and reports
+    progress. Worker threads are daemon threads named ``upbit-cancel-N``; none is left once the call
+    returns, and after an interruption each ends once its request in flight is answered.
+
     Ctrl-C (``KeyboardInterrupt``) stops at once and raises ``BatchInterrupted``, a
-    ``KeyboardInterrupt`` whose ``.report`` is the partial ``BatchResult``: the request in flight is
-    unconfirmed, ids not yet sent are ``not_sent``.
+    ``KeyboardInterrupt`` whose ``.report`` is the partial ``BatchResult``: requests in flight are
+    unconfirmed, ids not yet sent are ``not_sent``; nothing more is sent.
     """
+    _check_in_flight(max_in_flight)
     batch = _prepare(
         client.get_httpx_client().auth,
         uuids,
@@ -938,17 +1049,50 @@ def cancel_orders(
         limiter=limiter,
         rate_limit_store=rate_limit_store,
     )
+    width = _width(batch, max_in_flight)
+    relay: ProgressRelay | None = None
+    if width > 1:
+        # Workers note progress; the calling thread calls the user's callback (``workers``). Never put
+        # back: a worker finishing after an interruption must not call it from its own thread.
+        relay = ProgressRelay(batch.on_progress)
+        batch.on_progress = relay.note
     try:
-        for chunk in batch.chunks:
-            _drive_sync(batch, client, chunk)
+        _run_sync(batch, [functools.partial(_drive_sync, batch, client, chunk) for chunk in batch.chunks], relay, width)
         if confirm:
-            for lookup in batch.lookups():
-                _lookup_sync(batch, client, lookup)
+            lookups = [functools.partial(_lookup_sync, batch, client, lookup) for lookup in batch.lookups()]
+            _run_sync(batch, lookups, relay, width)
     except KeyboardInterrupt as exc:
-        batch.stopping = True
-        report = _log_result(batch.result(interrupted=True))
+        with batch.lock:
+            # Workers still running see this and send nothing more; answers still coming change nothing.
+            batch.stopping = True
+            report = _log_result(batch.result(interrupted=True))
         raise BatchInterrupted(report) from exc
+    except BaseException:
+        with batch.lock:
+            batch.stopping = True  # anything else raised here (SystemExit, a bug): no worker sends any more
+        raise
     return _log_result(batch.result())
+
+
+def _check_in_flight(max_in_flight: int | None) -> None:
+    if max_in_flight is not None and max_in_flight < 1:
+        raise ValueError(f"max_in_flight must be at least 1 or None; given: {max_in_flight!r}")
+
+
+def _width(batch: _Batch, max_in_flight: int | None) -> int:
+    """Requests in flight at most: ``max_in_flight``, else the group's ``per_second`` from the spec."""
+    return max_in_flight or batch.limiter.per_second or _IN_FLIGHT_WITHOUT_RATE_LIMIT
+
+
+def _run_sync(batch: _Batch, jobs: Sequence[Callable[[], None]], relay: ProgressRelay | None, width: int) -> None:
+    """Run the sync drivers: in the calling thread if one at a time will do, else on worker threads."""
+    if relay is None or len(jobs) <= 1:
+        for job in jobs:
+            job()
+            if relay is not None:
+                relay.deliver()
+        return
+    run_in_threads(jobs, width, stopping=lambda: batch.stopping, relay=relay)
 
 
 def _grace(client: AnyClient, batch: _Batch) -> float:
@@ -1019,6 +1163,7 @@ async def cancel_orders_async(
     ``asyncio.CancelledError`` whose ``.report`` is the partial ``BatchResult``. (asyncio hands a
     caller awaiting the task a fresh ``CancelledError``: catch ``BatchCancelled`` inside the task.)
     """
+    _check_in_flight(max_in_flight)
     batch = _prepare(
         client.get_async_httpx_client().auth,
         uuids,
@@ -1029,7 +1174,7 @@ async def cancel_orders_async(
         limiter=limiter,
         rate_limit_store=rate_limit_store,
     )
-    width = max_in_flight or batch.limiter.per_second or _IN_FLIGHT_WITHOUT_RATE_LIMIT
+    width = _width(batch, max_in_flight)
     try:
         cancels = [functools.partial(_drive_async, batch, client, chunk) for chunk in batch.chunks]
         await _run_async(batch, client, cancels, width)
