@@ -7,7 +7,7 @@ every fault is checked for what the exchange did (the book), what the client got
 from __future__ import annotations
 
 import asyncio
-import time
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -124,12 +124,13 @@ def test_latency_holds_the_answer_back_in_the_sync_and_async_transports(
     book: SandboxExchange, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slept: list[float] = []
-    monkeypatch.setattr(time, "sleep", slept.append)
+    # Only the transport's clock is replaced: the SDK's own pacing and worker threads keep the real one.
+    monkeypatch.setattr("upbit_sandbox.transport.time", SimpleNamespace(sleep=slept.append))
 
     async def no_wait(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr(asyncio, "sleep", no_wait)
+    monkeypatch.setattr("upbit_sandbox.transport.asyncio", SimpleNamespace(sleep=no_wait))
     book.faults.latency(0.25, times=2)
     with client_of(book) as client:
         assert cancel_orders(client, identifiers=["a"], confirm=False).all_cancelled
