@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import socket
 import socketserver
 import struct
 import threading
 import time
+import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -194,6 +196,113 @@ class LoseAnswer(Action):
         server.backend.handle(request.method, request.target, list(request.headers.items()), request.body)
         conn.reset()
         return False
+
+
+@dataclass
+class Raw(Action):
+    """Send these bytes as they are (a wrong ``Content-Length``, a header too long, no status line), then close."""
+
+    data: bytes
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        conn.send(self.data)
+        conn.sock.close()
+        return False
+
+
+@dataclass
+class CloseAtOnce(Action):
+    """Read the request, then close the connection cleanly (FIN) without a byte of answer."""
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        conn.sock.close()
+        return False
+
+
+@dataclass
+class Drip(Action):
+    """Send a whole answer a byte every ``interval`` seconds: a read timeout never fires (each byte restarts it)."""
+
+    answer: bytes = field(default_factory=lambda: http_response(200, b'{"success": {"count": 0, "orders": []}}'))
+    interval: float = 0.2
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        for byte in self.answer:
+            if conn.stopping.wait(self.interval):
+                break
+            conn.send(bytes([byte]))
+        conn.sock.close()
+        return False
+
+
+@dataclass
+class Flood(Action):
+    """A 200 whose body never ends (chunked, or ``size`` bytes announced by ``Content-Length``), sent as fast
+    as the client reads; it stops when the client lets go or the server stops."""
+
+    size: int | None = None
+    """None: chunked and endless."""
+    status: int = 200
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        piece = b" " * 65536
+        framing = "Transfer-Encoding: chunked" if self.size is None else f"Content-Length: {self.size}"
+        conn.send(f"HTTP/1.1 {self.status} OK\r\nContent-Type: application/json\r\n{framing}\r\n\r\n".encode())
+        left = self.size
+        while not conn.stopping.is_set() and (left is None or left > 0):
+            if left is None:
+                conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+            else:
+                conn.send(piece[:left])
+                left -= min(left, len(piece))
+        conn.sock.close()
+        return False
+
+
+@dataclass
+class DelegateWith(Action):
+    """The backend's answer, with some headers replaced (``Remaining-Req``, ``Date``)."""
+
+    headers: Mapping[str, str]
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        if server.backend is None:
+            raise RuntimeError("DelegateWith needs a FaultServer backend")
+        answer = server.backend.handle(request.method, request.target, list(request.headers.items()), request.body)
+        conn.send(http_response(answer.status, answer.content(), {**dict(answer.headers), **self.headers}))
+        return True
+
+
+@dataclass
+class DelegateGzipped(Action):
+    """The backend's answer, gzip-compressed (``Content-Encoding: gzip``), as a compressing proxy sends it."""
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        if server.backend is None:
+            raise RuntimeError("DelegateGzipped needs a FaultServer backend")
+        answer = server.backend.handle(request.method, request.target, list(request.headers.items()), request.body)
+        headers = {**dict(answer.headers), "Content-Encoding": "gzip"}
+        conn.send(http_response(answer.status, gzip.compress(answer.content()), headers))
+        return True
+
+
+_BOMBS: dict[int, bytes] = {}
+
+
+def gzip_bomb(decoded_bytes: int = 200 * 1024 * 1024) -> Reply:
+    """A 200 of a few hundred KB that gzip-decodes to ``decoded_bytes`` spaces (made once per size)."""
+    if decoded_bytes not in _BOMBS:
+        packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        block = b" " * (1024 * 1024)
+        parts = [packer.compress(block) for _ in range(decoded_bytes // len(block))]
+        _BOMBS[decoded_bytes] = b"".join(parts) + packer.flush()
+    return Reply(200, _BOMBS[decoded_bytes], headers={"Content-Encoding": "gzip"})
+
+
+def deep_json(depth: int = 100_000, *, inside_error: bool = False) -> bytes:
+    """JSON nested ``depth`` deep (valid), as a whole body or as the value of Upbit's ``error`` object."""
+    nested = b"[" * depth + b"]" * depth
+    return b'{"error": {"name": "blocked", "message": ' + nested + b"}}" if inside_error else nested
 
 
 def once_for(ids: Sequence[str], action: Action, then: Action | None = None, times: int = 1) -> Script:

@@ -111,8 +111,10 @@ def test_a_wrong_secret_is_reported_once_per_chunk_and_never_retried(mode: str) 
 
         result = asyncio.run(go())
     assert statuses(exchange) == Counter({401: 2})
-    assert {order.error.name for order in result.unconfirmed} == {"jwt_verification"}
-    assert len(result.unconfirmed) == len(ids)
+    # Refused whole: nothing applied (the orders are still open), so failed (rejected), not maybe cancelled.
+    assert {order.error.name for order in result.failed if order.error} == {"jwt_verification"}
+    assert {order.reason for order in result.failed} == {"rejected"}
+    assert len(result.failed) == len(ids)
     assert {order.state for order in exchange.orders()} == {"wait"}
 
 

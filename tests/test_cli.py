@@ -370,6 +370,12 @@ def test_all_cancelled_exits_0(run: Callable[..., Run]) -> None:
     assert result.status == 0 and result.out.startswith("2 cancelled, 0 failed, 0 unconfirmed\n")
 
 
+def fragment_id(fragment: str) -> str:
+    return {"invalid_access_key": "keys rejected", "Make Orders": "permission missing"}.get(
+        fragment, "unreachable" if fragment == "connection refused" else "account blocked"
+    )
+
+
 @pytest.mark.parametrize(
     ("reply", "fragment"),
     [
@@ -386,7 +392,14 @@ def test_nothing_could_be_done_exits_3(
     result = run("--uuid", *(f"open-{n}" for n in range(25)), "--json")
     assert result.status == 3
     report = json.loads(result.out)
-    assert report["unconfirmed"]["count"] == 25
+    # Nothing was applied: refused keys are failed (rejected), an unreachable exchange never got them (not_sent),
+    # a 418 leaves the chunk it answered unconfirmed and the rest not_sent.
+    groups = {"keys rejected": "failed", "permission missing": "failed", "unreachable": "not_sent"}
+    group = groups.get(fragment_id(fragment), "unconfirmed")
+    if group == "unconfirmed":
+        assert report["unconfirmed"]["count"] + report["not_sent"]["count"] == 25
+    else:
+        assert report[group]["count"] == 25
     lines = result.err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("upbit-cancel: error: ") and fragment in lines[0]
 
@@ -405,8 +418,9 @@ def test_partly_unconfirmed_exits_1(run: Callable[..., Run], exchange: Recorder)
     )(request)
     result = run("--uuid", *(f"open-{n}" for n in range(20)), *(f"bad-{n}" for n in range(10)))
     assert result.status == 1
-    assert result.out.startswith("20 cancelled, 0 failed, 10 unconfirmed\n")
-    assert "HTTP 401 nonce_used" in result.out
+    # The refused chunk was applied nowhere: failed, reason rejected, with the exchange's error.
+    assert result.out.startswith("20 cancelled, 10 failed, 0 unconfirmed\n")
+    assert "rejected: HTTP 401 nonce_used" in result.out
 
 
 def test_an_id_the_exchange_left_out_is_reported_unconfirmed(run: Callable[..., Run], exchange: Recorder) -> None:

@@ -97,15 +97,16 @@ def unconfirmed_names(result: BatchResult) -> set[str]:
 # --- no answer at all ----------------------------------------------------------------------------
 
 
-def test_connection_refused_leaves_every_id_unconfirmed_after_bounded_tries(mode: str) -> None:
+def test_connection_refused_leaves_every_id_not_sent_after_bounded_tries(mode: str) -> None:
     ids = [str(uuid.uuid4()) for _ in range(45)]
     started = time.monotonic()
     result = run_batch(mode, refused_url(), ids, max_tries=2)
     assert time.monotonic() - started < 3.0
     assert_every_id_once(result, ids)
-    assert len(result.unconfirmed) == 45
-    assert unconfirmed_names(result) == {"transport_error"}
-    assert "ConnectError" in result.unconfirmed[0].error.message
+    # Nothing reached the exchange: certainly not cancelled, not "maybe".
+    assert len(result.not_sent) == 45
+    assert {order.error.name for order in result.not_sent if order.error} == {"transport_error"}
+    assert "ConnectError" in result.not_sent[0].why
     assert result.requests_sent == 0  # a refused connection sends nothing
 
 
@@ -247,9 +248,11 @@ def test_auth_errors_are_not_retried_and_say_what_to_check(
     server = serve(always(error_reply(status, name, "rejected")), exchange)
     result = run_batch(mode, server.url, ids, max_tries=5)
     assert_every_id_once(result, ids)
-    assert len(result.unconfirmed) == 45
-    assert {(o.error.status, o.error.name) for o in result.unconfirmed} == {(status, name)}
-    assert all(hint in order.error.message for order in result.unconfirmed)
+    # The exchange refused the request: nothing applied, so failed (rejected), not unconfirmed.
+    assert len(result.failed) == 45
+    assert {order.reason for order in result.failed} == {"rejected"}
+    assert {(o.error.status, o.error.name) for o in result.failed if o.error} == {(status, name)}
+    assert all(order.error is not None and hint in order.error.message for order in result.failed)
     assert result.retries == 0
     assert server.count == 3  # one per chunk, never a retry
 

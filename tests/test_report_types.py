@@ -48,12 +48,17 @@ def test_every_entry_of_the_report_has_the_declared_shape(kind: IdKind) -> None:
     result = BatchResult(
         kind,
         success=[OrderRef("u1", "KRW-BTC", "i1"), OrderRef("u2", None, "i2", confirmed_by="lookup", state="cancel")],
-        failed=[OrderRef("u3", "KRW-ETH", None, reason="filled", state="done"), OrderRef(None, None, "i4")],
+        failed=[
+            OrderRef("u3", "KRW-ETH", None, reason="filled", state="done"),
+            OrderRef(None, None, "i4"),
+            OrderRef("u7", None, "i7", reason="rejected", error=ErrorInfo("invalid_access_key", "no", 401)),
+        ],
         unconfirmed=[UnconfirmedOrder("x5", kind, error)],
-        not_sent=[NotSentOrder("x6", kind, "blocked")],
+        not_sent=[NotSentOrder("x6", kind, "blocked"), NotSentOrder("x8", kind, "refused", error)],
     )
     report = result.to_dict()
     assert conforms(report, ReportDict, "report") == []
+    assert "error" in report["failed"]["orders"][2] and "error" in report["not_sent"]["orders"][1]
     assert conforms(json.loads(json.dumps(report)), ReportDict, "json") == []
     key = "uuid" if kind == "uuids" else "identifier"
     assert report["unconfirmed"]["orders"][0][key] == "x5"  # type: ignore[literal-required]

@@ -13,14 +13,19 @@ under ``success`` is never downgraded. ``count`` is informative only.
 
 Retry rules, chosen so that an id can neither be lost nor be reported wrongly:
 
-- connect errors (nothing reached the exchange): retried as if never sent;
-- a lost answer (read timeout, reset, protocol error, 5xx, unreadable 200): the chunk may have been
-  processed, so it is retried; an id the retry reports ``failed`` may have been cancelled by the
+- connect errors (nothing reached the exchange): retried as if never sent; if every try of a chunk was
+  refused so, its ids are ``not_sent``;
+- a request the client cannot build or send (a URL too long): not retried, its ids ``not_sent``;
+- a lost answer (read timeout, reset, protocol error, 5xx, unreadable 200, an answer not whole within
+  ``timeout_total`` or larger than ``reading.MAX_ANSWER_BYTES``): the chunk may have been processed, so
+  it is retried; an id the retry reports ``failed`` may have been cancelled by the
   lost attempt, so the confirm phase asks the exchange;
 - 429: retried after the next second boundary (a fresh nonce comes from the auth flow);
 - 418: nothing more is sent; the chunk is unconfirmed, every unsent id is ``not_sent`` and
   ``blocked`` is set;
-- any other error status (401/403 auth errors, 400, 404): not retried, the chunk is unconfirmed.
+- any other 4xx (401/403 auth errors, 400, 404): the exchange refused the request and applied nothing:
+  not retried, its ids ``failed`` with reason ``rejected`` and the error (``unconfirmed`` if an earlier
+  attempt's answer was lost); any other status (a redirect, a 2xx other than 200): unconfirmed.
 
 Confirm phase (``confirm=True``, the default): every id reported failed, and every id unconfirmed
 after an attempt the exchange may have applied without our hearing the answer, is looked up with
@@ -37,7 +42,6 @@ import asyncio
 import contextlib
 import contextvars
 import functools
-import json
 import logging
 import math
 import os
@@ -59,6 +63,7 @@ from upbit_client.models import CancelOrdersGroup, CancelOrdersOrder, CancelOrde
 from upbit_client.rules import ParameterRule, check_query
 from upbit_client.types import UNSET, Response, Unset
 
+from . import reading
 from .errors import BatchCancelled, BatchInterrupted, UpbitAPIError, error_from_response
 from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds, limiter_for
 from .remaining_req import RemainingReq, parse_date_header, parse_remaining_req
@@ -84,6 +89,9 @@ _GRACE_WITHOUT_CLIENT_TIMEOUT = 5.0
 
 # Nothing reached the exchange: a retry cannot double-apply anything.
 _NOT_SENT: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# The client refused to build or send the request (a URL too long, a header h11 will not write): nothing left
+# the machine, and the same request would be refused again.
+_UNSENDABLE: tuple[type[Exception], ...] = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 
 # What an order lookup's ``state`` says about a cancel (the states are documented in openapi.yaml's Order).
 _CANCELLED_STATES = frozenset({"cancel"})
@@ -150,11 +158,11 @@ class _BadShape(Exception):
 
 
 def _error_body(content: bytes) -> tuple[str | None, str | None]:
+    """Upbit's error ``name`` and ``message`` from an error answer, each None unless a string (whatever the body)."""
     try:
-        body = json.loads(content)
-        error = body["error"]
+        error = reading.load_json(content)["error"]
         name, message = error.get("name"), error.get("message")
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
         return None, None
     return (name if isinstance(name, str) else None), (message if isinstance(message, str) else None)
 
@@ -209,7 +217,7 @@ def _read_200(answer: _Answer) -> tuple[list[OrderRef], list[OrderRef]]:
     """(success, failed) of a 200; ``ValueError`` if the body is not JSON, ``_BadShape`` if not an object."""
     if isinstance(answer.parsed, CancelOrdersResult):
         return _orders(answer.parsed.success, "success"), _orders(answer.parsed.failed, "failed")
-    json.loads(answer.content)  # a body cut off or not JSON at all raises here, and is worth asking again
+    reading.load_json(answer.content)  # a body cut off, not JSON or nested too deep raises here: worth asking again
     raise _BadShape(answer.problem or "no result")
 
 
@@ -227,6 +235,9 @@ class _Chunk:
     last_error: ErrorInfo | None = None
     done: bool = False
     in_flight: bool = False
+    reached: bool = False
+    """An attempt reached the exchange (an answer came, or was lost on the way): not every try was refused
+    before connecting."""
 
 
 @dataclass(slots=True)
@@ -240,9 +251,10 @@ class _Lookup:
 
 @dataclass(frozen=True, slots=True)
 class _Sent:
-    """Never sent: certainly not cancelled by this run."""
+    """Never sent, or never reached the exchange: certainly not cancelled by this run."""
 
     why: str
+    error: ErrorInfo | None = None
 
 
 _Outcome = tuple[Literal["success", "failed"], OrderRef] | ErrorInfo | _Sent
@@ -352,12 +364,34 @@ class _Batch:
         self.give_up(chunk, self.blocked)
 
     def give_up(self, chunk: _Chunk, error: ErrorInfo) -> None:
-        log.debug("chunk %d/%d unconfirmed: %s", chunk.number, len(self.chunks), error.name)
-        if chunk.tries == 0:
-            # Never sent (a 418 or timeout_total before its turn): certainly not cancelled.
-            self.finish(chunk, dict.fromkeys(chunk.ids, _Sent(f"{error.name}: {error.message}")))
+        if chunk.tries == 0 or not (chunk.reached or chunk.maybe_processed):
+            # Never sent (a 418 or timeout_total before its turn), or every try was refused before the
+            # connection was made: certainly not cancelled.
+            log.debug("chunk %d/%d not sent: %s", chunk.number, len(self.chunks), error.name)
+            self.finish(chunk, dict.fromkeys(chunk.ids, _Sent(f"{error.name}: {error.message}", error)))
             return
+        log.debug("chunk %d/%d unconfirmed: %s", chunk.number, len(self.chunks), error.name)
         self.finish(chunk, dict.fromkeys(chunk.ids, error))
+
+    def rejected(self, chunk: _Chunk, error: ErrorInfo) -> None:
+        """The exchange refused the whole request (400, 401, 403, 404): nothing of it was applied."""
+        if chunk.maybe_processed:
+            # An earlier attempt's answer was lost: that one may have been applied.
+            self.give_up(chunk, error)
+            return
+        log.debug("chunk %d/%d rejected: %s", chunk.number, len(self.chunks), error.name)
+        self.finish(chunk, {order_id: ("failed", self._refused(order_id, error)) for order_id in chunk.ids})
+
+    def _refused(self, order_id: str, error: ErrorInfo) -> OrderRef:
+        uuid, identifier = (order_id, None) if self.kind == "uuids" else (None, order_id)
+        return OrderRef(uuid, None, identifier, reason="rejected", error=error)
+
+    def unsendable(self, chunk: _Chunk, exc: Exception) -> None:
+        """The client refused to build or send the request: nothing left the machine (and never will)."""
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        error = ErrorInfo("request_not_sendable", f"the client could not send the request: {detail}")
+        log.debug("chunk %d/%d cannot be sent: %s", chunk.number, len(self.chunks), detail)
+        self.give_up(chunk, error)
 
     def handle(self, chunk: _Chunk, permit: Permit, outcome: _Answer | Exception) -> bool:
         """Merge one attempt's outcome; True if the chunk is to be sent again."""
@@ -365,13 +399,16 @@ class _Batch:
         # Counted once known to have left the machine: an answer, or a network failure after connecting
         # (a refused connection, or a fault raised before the transport, such as a signing error, sent nothing).
         if not isinstance(outcome, Exception) or (
-            isinstance(outcome, httpx.TransportError) and not isinstance(outcome, _NOT_SENT)
+            isinstance(outcome, httpx.TransportError) and not isinstance(outcome, (*_NOT_SENT, *_UNSENDABLE))
         ):
             self.requests_sent += 1
         total = len(self.chunks)
         if isinstance(outcome, Exception):
             self.limiter.record(permit, None)
             detail = f"{type(outcome).__name__}: {outcome}" if str(outcome) else type(outcome).__name__
+            if isinstance(outcome, _UNSENDABLE):
+                self.unsendable(chunk, outcome)
+                return False
             if not isinstance(outcome, httpx.TransportError):
                 # Not a network failure but a fault in the client set-up (a custom transport, a
                 # hook): retrying would fail the same way, and whether it was sent is unknown.
@@ -380,12 +417,13 @@ class _Batch:
                 self.give_up(chunk, ErrorInfo("client_error", detail))
                 return False
             if not isinstance(outcome, _NOT_SENT):
-                chunk.maybe_processed = True
+                chunk.maybe_processed = chunk.reached = True
             chunk.last_error = ErrorInfo("transport_error", detail)
             log.debug("chunk %d/%d try %d: %s", chunk.number, total, chunk.tries, detail)
             return True
 
         answer = outcome
+        chunk.reached = True
         self._note(permit, answer)
         remaining = answer.remaining.sec if answer.remaining is not None else None
         status = answer.status
@@ -406,6 +444,10 @@ class _Batch:
             chunk.maybe_processed = True
             chunk.last_error = error
             return True
+        if 400 <= status < 500:
+            self.rejected(chunk, error)
+            return False
+        # Any other status (a redirect not followed, a 2xx other than 200): whether it was applied is unknown.
         self.give_up(chunk, error)
         return False
 
@@ -489,13 +531,13 @@ class _Batch:
     def _needs_lookup(self, order_id: str) -> bool:
         """Reported failed (why?), or unconfirmed after an attempt the exchange may have applied unheard.
 
-        Ids the exchange refused with an error status (400/401/403/404) stay unconfirmed with that error:
-        nothing was applied, and the same keys would be refused again. Ids only ever met with connect
-        errors were never delivered, so a lookup could not tell more either.
+        Ids the exchange refused with an error status (400/401/403/404) are ``rejected``: nothing was
+        applied, and the same keys would be refused again. Ids only ever met with connect errors were
+        never delivered (``not_sent``), so a lookup could not tell more either.
         """
         outcome = self.outcomes.get(order_id)
         if isinstance(outcome, tuple):
-            return outcome[0] == "failed"
+            return outcome[0] == "failed" and outcome[1].reason != "rejected"
         return isinstance(outcome, ErrorInfo) and order_id in self.lost
 
     def lookups(self) -> list[_Lookup]:
@@ -648,7 +690,7 @@ class _Batch:
             if order_id in confirming or order_id in self.lost:
                 outcome = self._confirmed(order_id, outcome)
             if isinstance(outcome, _Sent):
-                result.not_sent.append(NotSentOrder(order_id, self.kind, outcome.why))
+                result.not_sent.append(NotSentOrder(order_id, self.kind, outcome.why, outcome.error))
             elif isinstance(outcome, ErrorInfo):
                 result.unconfirmed.append(UnconfirmedOrder(order_id, self.kind, outcome))
             elif outcome[0] == "success":
@@ -729,7 +771,9 @@ def _bounded(http: httpx.Client, seconds: float) -> Iterator[None]:
 
 def _send_sync(client: AnyClient, kind: IdKind, ids: list[str], seconds: float, *, lookup: bool = False) -> Any:
     try:
-        with _bounded(client.get_httpx_client(), seconds):
+        http = client.get_httpx_client()
+        reading.install(http)
+        with _bounded(http, seconds), reading.bounded(seconds):
             if lookup:
                 return _answer(_lookup_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))
             return _answer(_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))
@@ -751,10 +795,12 @@ async def _bounded_async(batch: _Batch, client: AnyClient, ids: list[str], *, lo
     if task is not None:
         batch.sending_tasks.add(task)
     try:
-        # ``timeout_total`` bounds the whole batch, a request in flight included.
-        return await asyncio.wait_for(
-            _send_async(client, batch.kind, ids, lookup=lookup), timeout=max(batch.time_left(), 0.001)
-        )
+        reading.install(client.get_async_httpx_client())
+        # ``timeout_total`` bounds the whole batch, a request in flight included; the answer's size is bounded too.
+        with reading.bounded(batch.time_left()):
+            return await asyncio.wait_for(
+                _send_async(client, batch.kind, ids, lookup=lookup), timeout=max(batch.time_left(), 0.001)
+            )
     except TimeoutError:
         return httpx.ReadTimeout(f"no answer before timeout_total of {batch.timeout_total:g}s")
     finally:

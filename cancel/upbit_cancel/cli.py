@@ -41,6 +41,7 @@ import os
 import re
 import sys
 import unicodedata
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NoReturn, Protocol, TextIO
 
@@ -429,13 +430,21 @@ def exit_status(result: BatchResult) -> tuple[int, str | None]:
         return EXIT_NOTHING_DONE, f"account temporarily blocked, nothing more sent: {describe_error(result.blocked)}"
     if result.all_cancelled:
         return EXIT_OK, None
-    nothing_done = not result.success and not result.failed
-    if nothing_done and result.unconfirmed and all(_is_hopeless(order.error) for order in result.unconfirmed):
-        errors = result.errors()
-        error, _count = max(errors, key=lambda pair: pair[1])
+    blockers = _blockers(result)
+    if not result.success and blockers and all(error is not None and _is_hopeless(error) for error in blockers):
+        errors = Counter(error for error in blockers if error is not None).most_common()
+        error, _count = errors[0]
         more = f" (and {len(errors) - 1} other errors)" if len(errors) > 1 else ""
         return EXIT_NOTHING_DONE, f"no order could be cancelled: {describe_error(error)}{more}"
     return EXIT_INCOMPLETE, None
+
+
+def _blockers(result: BatchResult) -> list[ErrorInfo | None]:
+    """For every id not cancelled, the error that stopped it: None for an order the exchange answered about."""
+    found: list[ErrorInfo | None] = [order.error for order in result.unconfirmed]
+    found += [order.error if order.reason == "rejected" else None for order in result.failed]
+    found += [order.error for order in result.not_sent]
+    return found
 
 
 # --- output ------------------------------------------------------------------------------------
@@ -458,7 +467,8 @@ def format_table(result: BatchResult, ids: Sequence[str]) -> str:
         rows.setdefault(key, (key, order.market or "-", "cancelled", note))
     for order in result.failed:
         key = _key(result.id_kind, order.uuid, order.identifier) or order.uuid or "-"
-        rows.setdefault(key, (key, order.market or "-", "failed", order.reason or "unknown"))
+        reason = f"rejected: {describe_error(order.error)}" if order.error is not None else order.reason or "unknown"
+        rows.setdefault(key, (key, order.market or "-", "failed", reason))
     for unconfirmed in result.unconfirmed:
         rows.setdefault(unconfirmed.id, (unconfirmed.id, "-", "unconfirmed", describe_error(unconfirmed.error)))
     for not_sent in result.not_sent:

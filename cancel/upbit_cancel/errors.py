@@ -156,13 +156,16 @@ _BY_NAME: dict[str, type[UpbitAPIError]] = _classes_by_name()
 
 
 def error_from_response(status: int, name: str | None, message: str | None) -> UpbitAPIError:
-    """The most specific error for an error answer; Upbit's ``name`` decides before the status does."""
+    """The most specific error for an error answer: the HTTP status decides the class, Upbit's ``name`` may
+    only narrow it (``out_of_scope`` on a 401 is a ``PermissionDenied``; ``too_many_requests`` on a 418 is
+    still a ``TemporarilyBlocked``)."""
     name = name or f"http_{status}"
     message = message or "(no message)"
+    # An undocumented name on a 403 is not known to be about permissions: the broader class.
+    by_status = AuthenticationError if status == 403 else _class_for_status(status)
     cls = _BY_NAME.get(name)
-    if cls is None:
-        # An undocumented name on a 403 is not known to be about permissions: the broader class.
-        cls = AuthenticationError if status == 403 else _class_for_status(status)
+    if cls is None or not issubclass(cls, by_status):
+        cls = by_status
     return cls(status, name, message)
 
 

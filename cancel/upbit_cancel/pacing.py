@@ -19,7 +19,6 @@ Rules, and why:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from upbit_client.registry import OPERATIONS
 from upbit_client.rules import RateLimit
 
 from .ratelimit import Permit, RateLimiter, block_seconds, limiter_for
+from .reading import load_json
 from .remaining_req import parse_date_header, parse_remaining_req
 from .store import STORE_ENV
 
@@ -119,8 +119,8 @@ class PacedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         )
         if response.status_code == 418:
             message: str | None = None
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                message = json.loads(response.content)["error"]["message"]
+            with contextlib.suppress(ValueError, KeyError, TypeError, IndexError):
+                message = load_json(response.content)["error"]["message"]
             limiter.block(block_seconds(message if isinstance(message, str) else None), "HTTP 418 from the exchange")
 
     def _no_permit(self) -> httpx.PoolTimeout:

@@ -64,6 +64,12 @@ DEFAULT_BLOCK_SECONDS = 600.0
 """How long a 418 is assumed to last when its message names no time. Upbit's blocks grow with repeat
 offences and the exchange does not document them; sending into a block lengthens it, so the guess errs long."""
 
+MAX_BLOCK_SECONDS = 3600.0
+"""The longest block a 418 is taken to announce: one hour. Upbit names its blocks in seconds or minutes; a
+message naming more (``Blocked for 99999999999999999 hours.``) is read as an hour. Should the exchange still
+block after it, the next request meets a new 418 and the block starts again: one request an hour, not a
+process that sends nothing for a day."""
+
 # Base safety margin (seconds) around the estimated window boundaries, for clock and scheduling jitter.
 _BASE_MARGIN = 0.005
 # How often a caller waiting only on requests in flight looks again (their answers free the budget).
@@ -91,15 +97,22 @@ def block_seconds(message: str | None) -> float | None:
         return None
     unit = match["unit"].lower()
     key = unit if unit in _UNIT_SECONDS else ("ms" if unit.startswith("mil") else unit[0])
-    return float(match["n"]) * _UNIT_SECONDS[key]
+    return min(float(match["n"]) * _UNIT_SECONDS[key], MAX_BLOCK_SECONDS)
+
+
+def _stamp(epoch: float) -> str:
+    """``epoch`` as an ISO time, or as a number when no calendar can show it (a store written by a bad peer)."""
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    except (OverflowError, OSError, ValueError):
+        return f"epoch {epoch:g}"
 
 
 class KeyBlocked(Exception):
     """The exchange blocked this access key (HTTP 418) until ``until`` (wall-clock epoch seconds)."""
 
     def __init__(self, group: str, until: float, reason: str) -> None:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(until))
-        super().__init__(f"access key blocked by the exchange until {stamp} ({reason}); nothing was sent")
+        super().__init__(f"access key blocked by the exchange until {_stamp(until)} ({reason}); nothing was sent")
         self.group = group
         self.until = until
         self.reason = reason
@@ -530,12 +543,14 @@ class RateLimiter:
             self._settle_shared(permit, self._clock(), None, sent=False)
 
     def block(self, seconds: float | None, reason: str) -> float:
-        """A 418: send nothing with this key (every group) for ``seconds`` (None: ``DEFAULT_BLOCK_SECONDS``).
+        """A 418: send nothing with this key (every group) for ``seconds`` (None: ``DEFAULT_BLOCK_SECONDS``; at most
+        ``MAX_BLOCK_SECONDS``).
 
         Returns the end of the block (epoch seconds); a shorter block never shortens a longer one.
         """
         with self._lock:
-            seconds = DEFAULT_BLOCK_SECONDS if seconds is None else seconds
+            seconds = DEFAULT_BLOCK_SECONDS if seconds is None or math.isnan(seconds) else seconds
+            seconds = min(max(seconds, 0.0), MAX_BLOCK_SECONDS)
             until = self._clock() + seconds
             if until > self._block.until:
                 self._block.until = until

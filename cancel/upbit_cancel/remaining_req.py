@@ -6,8 +6,10 @@ import re
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-# Group names can contain hyphens (``order-cancel-all``); ``min`` is deprecated and ignored.
-_REMAINING_REQ = re.compile(r"group=(?P<group>[A-Za-z0-9_-]+)\s*;.*?\bsec=(?P<sec>\d+)")
+# Group names can contain hyphens (``order-cancel-all``); ``min`` is deprecated and ignored. A ``sec`` of more
+# digits than any budget can have (or a header longer than any real one) is unreadable: the header is ignored.
+_REMAINING_REQ = re.compile(r"group=(?P<group>[A-Za-z0-9_-]{1,64})\s*;.*?\bsec=(?P<sec>\d{1,9})(?!\d)")
+_MAX_HEADER_CHARS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +22,7 @@ class RemainingReq:
 
 def parse_remaining_req(value: str | None) -> RemainingReq | None:
     """``RemainingReq`` from a header value like ``group=default; min=1800; sec=29``, or None if unreadable."""
-    if not value:
+    if not value or len(value) > _MAX_HEADER_CHARS:
         return None
     match = _REMAINING_REQ.search(value)
     if match is None:
@@ -30,7 +32,7 @@ def parse_remaining_req(value: str | None) -> RemainingReq | None:
 
 def parse_date_header(value: str | None) -> float | None:
     """The ``Date`` header (the exchange's clock, whole seconds) as epoch seconds, or None if absent or unreadable."""
-    if not value:
+    if not value or len(value) > _MAX_HEADER_CHARS:
         return None
     try:
         return parsedate_to_datetime(value).timestamp()

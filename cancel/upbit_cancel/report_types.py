@@ -23,6 +23,20 @@ __all__ = [
 ]
 
 
+class ErrorDict(TypedDict):
+    """An error of the exchange or ours (``ErrorInfo.to_dict()``): why an id is unconfirmed, rejected or not sent."""
+
+    name: str
+    message: str
+    status: int | None
+
+
+class ErrorCountDict(ErrorDict):
+    """One distinct error behind the unconfirmed ids, and how many ids it affected."""
+
+    count: int
+
+
 class OrderDict(TypedDict):
     """An order under ``success`` or ``failed`` (``OrderRef.to_dict()``)."""
 
@@ -35,20 +49,8 @@ class OrderDict(TypedDict):
     """Only when the order lookup, not the cancel's answer, showed it cancelled."""
     state: NotRequired[OrderState]
     """The lookup's state, when a lookup was made."""
-
-
-class ErrorDict(TypedDict):
-    """Why an id is unconfirmed (``ErrorInfo.to_dict()``)."""
-
-    name: str
-    message: str
-    status: int | None
-
-
-class ErrorCountDict(ErrorDict):
-    """One distinct error behind the unconfirmed ids, and how many ids it affected."""
-
-    count: int
+    error: NotRequired[ErrorDict]
+    """The exchange's refusal, for a ``rejected`` order."""
 
 
 class UnconfirmedOrderDict(TypedDict):
@@ -65,6 +67,8 @@ class NotSentOrderDict(TypedDict):
     uuid: NotRequired[str]
     identifier: NotRequired[str]
     why: str
+    error: NotRequired[ErrorDict]
+    """The error that stopped it, when there was one."""
 
 
 class OrderGroupDict(TypedDict):

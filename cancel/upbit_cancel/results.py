@@ -4,7 +4,8 @@
   the order lookup shows it cancelled: ``confirmed_by == "lookup"``);
 - ``failed``: not cancelled by this run, with a ``reason`` (see ``FailureReason``);
 - ``unconfirmed``: no trustworthy answer, even from the lookup: it may or may not be cancelled;
-- ``not_sent``: the batch never sent it (interrupted, blocked by a 418, out of ``timeout_total``):
+- ``not_sent``: the batch never sent it, or it never reached the exchange (interrupted, blocked by a
+  418, out of ``timeout_total``, the connection refused, a request the client could not build):
   certainly not cancelled by this run.
 
 The meaning of each group, reason and exit status is in ``docs/outcomes.md``.
@@ -23,13 +24,15 @@ if TYPE_CHECKING:
 
 IdKind = Literal["uuids", "identifiers"]
 
-FailureReason = Literal["filled", "already_cancelled", "not_found", "still_open", "unknown"]
+FailureReason = Literal["filled", "already_cancelled", "not_found", "still_open", "rejected", "unknown"]
 """Why an order is under ``failed``:
 
 - ``filled``: the lookup shows state ``done`` (filled before the cancel could act);
 - ``already_cancelled``: the exchange reported the cancel failed and the lookup shows ``cancel``;
 - ``not_found``: the exchange does not know the id;
 - ``still_open``: the lookup shows ``wait`` or ``watch`` (e.g. a suspended market);
+- ``rejected``: the exchange refused the whole request (400, 401, 403, 404: keys, permissions, the
+  request itself) and nothing was applied; ``error`` says what it answered;
 - ``unknown``: the exchange reported it failed, and no lookup told why (``confirm=False``, or the
   lookup got no usable answer).
 """
@@ -53,7 +56,8 @@ class OrderRef:
     order by (``uuid`` for a batch by uuids, ``identifier`` for one by identifiers): that is always
     the id given. ``reason`` is set for failed orders, ``confirmed_by`` for cancelled ones
     (``to_dict`` shows it only when it is ``"lookup"``); ``state`` is the lookup's order state
-    when a lookup was made and showed a state Upbit documents (``OrderState``).
+    when a lookup was made and showed a state Upbit documents (``OrderState``); ``error`` is the
+    exchange's refusal of a ``rejected`` order.
     """
 
     uuid: str | None
@@ -62,6 +66,7 @@ class OrderRef:
     reason: FailureReason | None = None
     confirmed_by: ConfirmedBy | None = None
     state: OrderState | None = None
+    error: ErrorInfo | None = None
 
     def to_dict(self) -> OrderDict:
         data: OrderDict = {"uuid": self.uuid, "market": self.market, "identifier": self.identifier}
@@ -71,6 +76,8 @@ class OrderRef:
             data["confirmed_by"] = self.confirmed_by
         if self.state is not None:
             data["state"] = self.state
+        if self.error is not None:
+            data["error"] = self.error.to_dict()
         return data
 
 
@@ -102,16 +109,26 @@ class UnconfirmedOrder:
 
 @dataclass(frozen=True, slots=True)
 class NotSentOrder:
-    """An id the batch never sent: certainly not cancelled by this run. ``why`` says what stopped it."""
+    """An id the batch never sent (or that never reached the exchange): certainly not cancelled by this run.
+
+    ``why`` says what stopped it; ``error`` is the error behind it, when one did (a refused connection,
+    a request the client could not build, ``timeout_total``).
+    """
 
     id: str
     id_kind: IdKind
     why: str
+    error: ErrorInfo | None = None
 
     def to_dict(self) -> NotSentOrderDict:
+        data: NotSentOrderDict
         if self.id_kind == "uuids":
-            return {"uuid": self.id, "why": self.why}
-        return {"identifier": self.id, "why": self.why}
+            data = {"uuid": self.id, "why": self.why}
+        else:
+            data = {"identifier": self.id, "why": self.why}
+        if self.error is not None:
+            data["error"] = self.error.to_dict()
+        return data
 
 
 @dataclass(slots=True)

@@ -116,12 +116,16 @@ def _build_response(
 ) -> Response[CancelOrdersResult | UpbitError]:
     try:
         parsed = _parse_response(client=client, response=response)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise errors.InvalidResponse(
             response.status_code, response.content, f"{type(exc).__name__}: {exc}"
         ) from exc
+    try:
+        status_code = HTTPStatus(response.status_code)
+    except ValueError:
+        raise errors.UnexpectedStatus(response.status_code, response.content) from None
     return Response(
-        status_code=HTTPStatus(response.status_code),
+        status_code=status_code,
         content=response.content,
         headers=response.headers,
         parsed=parsed,
