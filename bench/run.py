@@ -853,9 +853,15 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10, help="runs per cell of sections 2 and 5 (default 10)")
     parser.add_argument("--worker", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--store", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--pocket-worker", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--second-key", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker, args.store)
+    import pockets  # bench/pockets.py, next to this script
+
+    if args.pocket_worker:
+        return pockets.pocket_worker(args.pocket_worker, args.store, args.second_key)
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cpus")
     print(f"scheduler at start: {_scheduler_lag()}")
@@ -869,6 +875,8 @@ def main() -> int:
         bench_store_cost(calls=100)
         bench_scaling([20, 200])
         bench_import(repeats=1)
+        pockets.bench_two_keys(runs=1, per_key=100, tools=sys.modules[__name__], only_store=True)
+        pockets.bench_sharing_cost([2], per_process=100, runs=1, tools=sys.modules[__name__])
     else:
         bench_overhead(rounds=15, per_round=200)
         bench_offsets([-0.7, -0.3, 0.0, 0.3, 0.7], [0.0, 0.020], runs=args.runs)
@@ -879,6 +887,8 @@ def main() -> int:
         bench_store_cost(calls=2000)
         bench_scaling([20, 200, 2000, 20000])
         bench_import(repeats=9)
+        pockets.bench_two_keys(runs=max(5, args.runs), per_key=600, tools=sys.modules[__name__])
+        pockets.bench_sharing_cost([4, 8], per_process=300, runs=max(5, args.runs), tools=sys.modules[__name__])
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"scheduler at end: {_scheduler_lag()}")
     return 0

@@ -173,8 +173,10 @@ def test_lookups_are_paced_in_the_rate_limit_group_of_the_lookup_operation(
     )
     limiters: dict[str, CountingLimiter] = {}
 
-    def limiter_for(access_key: str, rate_limit: RateLimit | None, store: str | None = None) -> RateLimiter:
-        assert access_key == TEST_ACCESS_KEY and rate_limit is not None
+    def limiter_for(
+        access_key: str, rate_limit: RateLimit | None, store: str | None = None, *, pocket: str | None = None
+    ) -> RateLimiter:
+        assert access_key == TEST_ACCESS_KEY and rate_limit is not None and pocket is None
         return limiters.setdefault(rate_limit.group, CountingLimiter(rate_limit.group, rate_limit.per_second))
 
     monkeypatch.setattr(batch_module, "limiter_for", limiter_for)

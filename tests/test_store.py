@@ -19,9 +19,10 @@ from tests.redis_support import redis_server, redis_url, start_redis
 from upbit_auth import UpbitAuth
 from upbit_cancel import cli
 from upbit_cancel.batch import cancel_orders_async
-from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, KeyBlocked, Permit, RateLimiter, limiter_for
+from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, KeyBlocked, Permit, RateLimiter, limiter_for, pocket_id
 from upbit_cancel.remaining_req import RemainingReq
 from upbit_cancel.store import STORE_ENV, SharedBudget, redacted_url
+from upbit_cancel.window_log import IN_FLIGHT_POLL
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_sandbox import SandboxExchange
@@ -99,8 +100,10 @@ def test_a_request_in_flight_holds_the_next_exchange_window_until_its_answer_nam
     # The next window opened and no answer came back yet: they may land in it, so nobody sends.
     clock.now = 1_000_001.5
     assert take_all(second) == []
-    # Their answers name the old window: the new one is whole again, for every process.
+    # Their answers name the old window: the new one is whole again, for every process (which asks the
+    # store again within a poll: a window full only of requests in flight is not waited out).
     answer(first, held_up, exchange_second(1_000_000.7))
+    clock.now += IN_FLIGHT_POLL
     assert len(take_all(second)) == PER_SECOND
 
 
@@ -381,3 +384,20 @@ def test_a_permit_given_back_unsent_gives_back_its_store_charges(redis_url: str)
     for permit in unsent:
         first.cancel(permit)
     assert len(take_all(second)) == PER_SECOND
+
+
+def test_two_keys_named_into_one_pocket_share_one_budget_and_one_block_through_redis(redis_url: str) -> None:
+    clock = FakeClock(start=999_999.4)
+    first = process(redis_url, clock, key=pocket_id(TEST_ACCESS_KEY, "team-pocket"))
+    second = process(redis_url, clock, key=pocket_id(KEY, "team-pocket"))
+    stranger = process(redis_url, clock, key=pocket_id(KEY))
+    learn_phase(first, clock)
+    clock.now = 1_000_000.7
+    assert len(take_all(first)) + len(take_all(second)) == PER_SECOND
+    assert len(take_all(stranger)) == PER_SECOND  # an unnamed key is a pocket of its own
+    first.block(30.0, "HTTP 418")
+    clock.now = 1_000_001.7  # the next window: the other key would send again, but the pocket is blocked
+    with pytest.raises(KeyBlocked):
+        second.try_acquire()
+    keys = [key.decode() for key in redis.Redis.from_url(redis_url).keys("*")]
+    assert all("team-pocket" not in key and TEST_ACCESS_KEY not in key and KEY not in key for key in keys)

@@ -25,6 +25,10 @@ KEY_PAIRS: tuple[tuple[str, str], ...] = (
     ("UPBIT_ACCESS_KEY", "UPBIT_SECRET_KEY"),
 )
 SECRET_KEY_VARIABLES = tuple(secret for _, secret in KEY_PAIRS)
+POCKET_VARIABLE = "UPBIT_POCKET"
+"""The environment variable naming the pocket the key pair belongs to (see ``UpbitAuth``'s ``pocket``)."""
+POCKET_EXTENSION = "upbit_pocket"
+"""The httpx request extension ``UpbitAuth`` names its pocket in, for a transport below it (``PacedTransport``)."""
 
 log = logging.getLogger("upbit_auth")
 log.addHandler(logging.NullHandler())
@@ -90,28 +94,39 @@ class UpbitAuth(httpx.Auth):
     requires_request_body = False
     requires_response_body = False
 
-    def __init__(self, access_key: str, secret_key: str, algorithm: Algorithm = "HS512") -> None:
+    def __init__(
+        self, access_key: str, secret_key: str, algorithm: Algorithm = "HS512", *, pocket: str | None = None
+    ) -> None:
         if not isinstance(access_key, str) or not access_key.strip():
             raise MissingCredentials("access key must be a non-empty string; given: an empty or non-string value")
         if not isinstance(secret_key, str) or not secret_key:
             raise MissingCredentials("secret key must be a non-empty string; given: an empty or non-string value")
         if algorithm not in SUPPORTED_ALGORITHMS:
             raise ValueError(f"algorithm must be one of {', '.join(SUPPORTED_ALGORITHMS)}; given: {algorithm!r}")
+        if pocket is not None and (not isinstance(pocket, str) or not pocket.strip()):
+            raise ValueError(f"pocket must be a non-empty name or None; given: {pocket!r}")
         self.access_key = access_key
         self.algorithm: Algorithm = algorithm
+        self.pocket = pocket
+        """The pocket this key belongs to, as the user names it: every key named into one pocket shares its
+        rate-limit budget and its 418 block (Upbit counts both per pocket). None: the key is its own pocket."""
         # The environment variables the keys were read from, when they came from the environment.
         self.key_source: tuple[str, str] | None = None
         self._secret = SecretKey(secret_key)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, algorithm: Algorithm = "HS512") -> UpbitAuth:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, algorithm: Algorithm = "HS512", *, pocket: str | None = None
+    ) -> UpbitAuth:
         """Read one key pair: ``UPBIT_OPEN_API_ACCESS_KEY`` / ``UPBIT_OPEN_API_SECRET_KEY``, else
         ``UPBIT_ACCESS_KEY`` / ``UPBIT_SECRET_KEY`` (the official SDK's and CLI's names).
 
-        Both keys come from the same pair; ``key_source`` says which variables were read.
+        Both keys come from the same pair; ``key_source`` says which variables were read. The pocket is
+        ``pocket`` if given, else ``UPBIT_POCKET`` if set, else None (the key is its own pocket).
         """
         access_key, secret_key, source = key_pair_from_env(environ)
-        auth = cls(access_key, secret_key, algorithm=algorithm)
+        env = os.environ if environ is None else environ
+        auth = cls(access_key, secret_key, algorithm=algorithm, pocket=pocket or env.get(POCKET_VARIABLE) or None)
         auth.key_source = source
         return auth
 
@@ -122,12 +137,14 @@ class UpbitAuth(httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self.token_for(request.url.query)}"
+        if self.pocket is not None:
+            request.extensions[POCKET_EXTENSION] = self.pocket
         yield request
 
     def __repr__(self) -> str:
         return (
             f"UpbitAuth(access_key={_masked(self.access_key)!r}, secret_key={self._secret!r}, "
-            f"algorithm={self.algorithm!r})"
+            f"algorithm={self.algorithm!r}" + (f", pocket={self.pocket!r})" if self.pocket is not None else ")")
         )
 
     __str__ = __repr__

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         ConfigurationError,
         InvalidRequest,
         InvalidResponse,
+        KeyBlocked,
         MissingCredentials,
         PermissionDenied,
         RateLimited,
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
         unwrap,
     )
     from .pacing import PacedTransport
-    from .ratelimit import AsyncSleep, Clock, KeyBlock, KeyBlocked, Permit, RateLimiter, Sleep
+    from .ratelimit import AsyncSleep, Clock, KeyBlock, Permit, RateLimiter, Sleep
     from .remaining_req import RemainingReq
     from .report_types import (
         ErrorCountDict,
@@ -142,6 +143,7 @@ _HOMES = {
     "ConfigurationError": ".errors",
     "InvalidRequest": ".errors",
     "InvalidResponse": ".errors",
+    "KeyBlocked": ".errors",
     "MissingCredentials": ".errors",
     "PermissionDenied": ".errors",
     "RateLimited": ".errors",
@@ -153,7 +155,6 @@ _HOMES = {
     "UpbitClientError": ".errors",
     "unwrap": ".errors",
     "PacedTransport": ".pacing",
-    "KeyBlocked": ".ratelimit",
     "AsyncSleep": ".ratelimit",
     "Clock": ".ratelimit",
     "KeyBlock": ".ratelimit",

@@ -60,11 +60,12 @@ from upbit_client.api.order import cancel_orders_by_ids as _endpoint
 from upbit_client.api.order import list_orders_by_ids as _lookup_endpoint
 from upbit_client.errors import InvalidResponse, UnexpectedStatus
 from upbit_client.models import CancelOrdersGroup, CancelOrdersOrder, CancelOrdersResult, Order
-from upbit_client.rules import ParameterRule, check_query
+from upbit_client.rules import ParameterRule, RateLimit, check_query
 from upbit_client.types import UNSET, Response, Unset
 
 from . import reading
 from .errors import BatchCancelled, BatchInterrupted, UpbitAPIError, error_from_response
+from .pacing import TransportPaced, paced_by_transport
 from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds, limiter_for
 from .remaining_req import RemainingReq, parse_date_header, parse_remaining_req
 from .results import BatchResult, ErrorInfo, FailureReason, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
@@ -989,8 +990,13 @@ def _access_key(auth: object) -> str:
     return auth.access_key if isinstance(auth, UpbitAuth) else ""
 
 
+def _pocket(auth: object) -> str | None:
+    """The pocket the client's key was named into (``UpbitAuth(pocket=...)``): its budget and block are shared."""
+    return auth.pocket if isinstance(auth, UpbitAuth) else None
+
+
 def _prepare(
-    client_auth: object,
+    http: httpx.Client | httpx.AsyncClient,
     uuids: Sequence[str] | None,
     identifiers: Sequence[str] | None,
     *,
@@ -1005,14 +1011,27 @@ def _prepare(
     if not math.isfinite(timeout_total) or timeout_total <= 0:
         raise ValueError(f"timeout_total must be a positive, finite number of seconds; given: {timeout_total!r}")
     store = rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV)
+    client_auth = http.auth
+    key, pocket = _access_key(client_auth), _pocket(client_auth)
+    paced = paced_by_transport(http)
+    if paced is not None:
+        # The transport paces every request (one permit each): pacing here too would halve the pace.
+        key = paced.access_key if paced.access_key is not None else key
+        pocket = paced.pocket if paced.pocket is not None else pocket
+        store = paced.store
+
+    def pick(rate_limit: RateLimit | None) -> RateLimiter:
+        shared = limiter_for(key, rate_limit, store=store, pocket=pocket)
+        return shared if paced is None else TransportPaced(shared)
+
     if limiter is None:
-        limiter = limiter_for(_access_key(client_auth), _endpoint.OPERATION.rate_limit, store=store)  # the registry row
+        limiter = pick(_endpoint.OPERATION.rate_limit)  # the registry row
     lookup_rate = _lookup_endpoint.OPERATION.rate_limit
     lookup_limiter = limiter
     if limiter.group != ("" if lookup_rate is None else lookup_rate.group):
         # Lookups are paced in their own group's budget (the registry row); a limiter given for the
         # cancels paces the lookups too only when both operations are in its group.
-        lookup_limiter = limiter_for(_access_key(client_auth), lookup_rate, store=store)
+        lookup_limiter = pick(lookup_rate)
     batch = _Batch(
         kind,
         ids,
@@ -1086,7 +1105,7 @@ def cancel_orders(
     """
     _check_in_flight(max_in_flight)
     batch = _prepare(
-        client.get_httpx_client().auth,
+        client.get_httpx_client(),
         uuids,
         identifiers,
         timeout_total=timeout_total,
@@ -1211,7 +1230,7 @@ async def cancel_orders_async(
     """
     _check_in_flight(max_in_flight)
     batch = _prepare(
-        client.get_async_httpx_client().auth,
+        client.get_async_httpx_client(),
         uuids,
         identifiers,
         timeout_total=timeout_total,

@@ -48,7 +48,7 @@ from typing import Any, NoReturn, Protocol, TextIO
 import httpx
 
 from upbit_auth import __version__
-from upbit_auth.auth import SECRET_KEY_VARIABLES, key_pair_from_env
+from upbit_auth.auth import POCKET_VARIABLE, SECRET_KEY_VARIABLES, key_pair_from_env
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.errors import InvalidRequest
@@ -167,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="confirm",
         action="store_false",
         help="skip the order lookup (GET /v1/orders/uuids) that settles lost answers and tells why orders failed",
+    )
+    parser.add_argument(
+        "--pocket",
+        metavar="NAME",
+        help=f"the pocket the key belongs to (default: ${POCKET_VARIABLE}): keys named into one pocket share "
+        "its one rate budget and 418 block, as Upbit counts them; without a name the key is its own pocket",
     )
     parser.add_argument(
         "--rate-limit-store",
@@ -575,17 +581,19 @@ def run(
     interrupts.stage = OnSignal.CANCEL
     try:
         access_key, secret_key, _ = key_pair_from_env(environ)
+        pocket = args.pocket or environ.get(POCKET_VARIABLE) or None
         client = connect(
             base_url,
             access_key=access_key,
             secret_key=secret_key,
+            pocket=pocket,
             timeout=min(args.timeout, MAX_REQUEST_TIMEOUT),
             httpx_args={} if transport is None else {"transport": transport},
         )
     except MissingCredentials as exc:
         _error_line(str(exc), secrets, sys.stderr)
         return EXIT_NOTHING_DONE
-    except ConfigurationError as exc:  # httpx arguments or a setting connect() refuses
+    except ConfigurationError as exc:  # httpx arguments or a setting connect() refuses (a blank pocket)
         _error_line(str(exc), secrets, sys.stderr)
         return EXIT_USAGE
     if args.duplicates and sys.stderr is not None:
@@ -593,7 +601,7 @@ def run(
             _write(sys.stderr, f"{PROG}: {args.duplicates} duplicate ids dropped (each order is sent once)\n")
     if store:
         # The batch's process-wide limiter for this key takes the store before the batch looks it up.
-        limiter_for(access_key, cancel_orders_by_ids.OPERATION.rate_limit, store=store)
+        limiter_for(access_key, cancel_orders_by_ids.OPERATION.rate_limit, store=store, pocket=pocket)
     progress = None
     if len(ids) > (_rule_for(kind).max_items or len(ids)) and sys.stderr is not None and sys.stderr.isatty():
         progress = Progress(sys.stderr)

@@ -7,6 +7,8 @@ One precedence, stated once (the README and ``upbit-cancel --help`` repeat it wo
   ``region`` (``--region``) from the spec's ``servers``, else Korea's;
 - keys: the ``access_key``/``secret_key`` arguments (both or neither), else one complete pair from the
   environment (``upbit_auth.key_pair_from_env``);
+- pocket (whose rate-limit budget and 418 block the key shares): the ``pocket`` argument (``--pocket``),
+  else ``UPBIT_POCKET``, else none (the key is its own pocket);
 - timeout: finite always (``DEFAULT_TIMEOUT`` seconds per request unless given), so no call waits
   forever on a silent server;
 - TLS: one verifying ``ssl.SSLContext`` per process, made at the first ``connect()`` (httpx's own
@@ -27,7 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from upbit_auth import UpbitAuth
+from upbit_auth import POCKET_VARIABLE, UpbitAuth
 from upbit_client import Client
 from upbit_client.registry import DEFAULT_SERVER, SERVERS
 
@@ -130,15 +132,20 @@ def shared_tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _auth(access_key: str | None, secret_key: str | None, environ: Mapping[str, str] | None) -> UpbitAuth:
+def _auth(
+    access_key: str | None, secret_key: str | None, environ: Mapping[str, str] | None, pocket: str | None
+) -> UpbitAuth:
+    if pocket is not None and (not isinstance(pocket, str) or not pocket.strip()):
+        raise ConfigurationError(f"pocket must be a non-empty name or None; given: {pocket!r}")
     if access_key is None and secret_key is None:
-        return UpbitAuth.from_env(environ)
+        return UpbitAuth.from_env(environ, pocket=pocket)
     if access_key is None or secret_key is None:
         missing = "access_key" if access_key is None else "secret_key"
         raise MissingCredentials(
             f"give both access_key and secret_key, or neither (to read the environment); {missing} is missing"
         )
-    return UpbitAuth(access_key, secret_key)
+    env = os.environ if environ is None else environ
+    return UpbitAuth(access_key, secret_key, pocket=pocket or env.get(POCKET_VARIABLE) or None)
 
 
 def connect(
@@ -147,6 +154,7 @@ def connect(
     region: str | None = None,
     access_key: str | None = None,
     secret_key: str | None = None,
+    pocket: str | None = None,
     timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
     environ: Mapping[str, str] | None = None,
     httpx_args: Mapping[str, Any] | None = None,
@@ -158,7 +166,9 @@ def connect(
     ``os.environ`` (tests); ``httpx_args`` go to ``httpx.Client``/``httpx.AsyncClient`` (e.g. a
     ``transport``); ``headers``, ``cookies``, ``follow_redirects`` and ``verify`` there are merged with
     the client's own, while ``auth``, ``base_url`` and ``timeout`` (this function's arguments) and names
-    httpx does not take are refused here, not on the first request.
+    httpx does not take are refused here, not on the first request. ``pocket`` names the pocket the key
+    belongs to (else ``UPBIT_POCKET``): keys named into one pocket share one rate-limit budget and one
+    418 block, as the exchange counts them.
     Raises ``MissingCredentials`` or ``ConfigurationError`` before anything is sent.
     """
     extra = dict(httpx_args or {})
@@ -185,6 +195,6 @@ def connect(
         base_url=url,
         timeout=timeout,
         verify_ssl=shared_tls_context() if verify is None else verify,
-        httpx_args={**extra, "auth": _auth(access_key, secret_key, environ)},
+        httpx_args={**extra, "auth": _auth(access_key, secret_key, environ, pocket)},
         **merged,
     )

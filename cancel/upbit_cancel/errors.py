@@ -9,6 +9,7 @@ callers can branch on the name as Upbit advises. Everything is importable from h
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from upbit_auth.errors import MissingCredentials
@@ -27,6 +28,7 @@ __all__ = [
     "ConfigurationError",
     "InvalidRequest",
     "InvalidResponse",
+    "KeyBlocked",
     "MissingCredentials",
     "PermissionDenied",
     "RateLimited",
@@ -47,6 +49,28 @@ class ConfigurationError(UpbitClientError, ValueError):
 
 class TransportError(UpbitClientError):
     """No usable answer reached us (connection refused or reset, timeout) after the retries allowed."""
+
+
+def _stamp(epoch: float) -> str:
+    """``epoch`` as an ISO time, or as a number when no calendar can show it (a store written by a bad peer)."""
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    except (OverflowError, OSError, ValueError):
+        return f"epoch {epoch:g}"
+
+
+class KeyBlocked(UpbitClientError):
+    """The exchange blocked this pocket (HTTP 418) until ``until`` (wall-clock epoch seconds); nothing was sent.
+
+    Raised before sending by every client of the pocket (every key named into it, every group) until
+    the block ends: a 418 met by one of them stops all, in this process and, with the shared store, in others.
+    """
+
+    def __init__(self, group: str, until: float, reason: str) -> None:
+        super().__init__(f"pocket blocked by the exchange until {_stamp(until)} ({reason}); nothing was sent")
+        self.group = group
+        self.until = until
+        self.reason = reason
 
 
 def _partial(report: BatchResult) -> str:

@@ -13,7 +13,11 @@ Rules, and why:
   match no operation, or one without ``x-rate-limit``, goes out unpaced.
 - The access key is read from the request's JWT (its ``access_key`` claim, without verifying: the
   transport sits below ``httpx.Auth``) unless given; nothing else of the token is used or kept.
+- The pocket (whose one budget and 418 block every key of it shares) is ``pocket`` if given, else the
+  one the client's ``UpbitAuth(pocket=...)`` names (it marks each request it signs), else the key's own.
 - ``store`` (or ``UPBIT_RATE_LIMIT_STORE``) shares the budget with other processes, as in the batch.
+- A batch (``cancel_orders``/``cancel_orders_async``) given a client built on a ``PacedTransport`` does
+  not pace again (``paced_by_transport``): each request is paced once, here.
 """
 
 from __future__ import annotations
@@ -21,20 +25,23 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from dataclasses import dataclass
 
 import httpx
 import jwt
 
+from upbit_auth.auth import POCKET_EXTENSION
 from upbit_client.registry import OPERATIONS
 from upbit_client.rules import RateLimit
 
+from .errors import KeyBlocked
 from .ratelimit import Permit, RateLimiter, block_seconds, limiter_for
 from .reading import load_json
 from .remaining_req import parse_date_header, parse_remaining_req
 from .store import STORE_ENV
 
-__all__ = ["Operation", "PacedTransport", "operations"]
+__all__ = ["Operation", "PacedTransport", "TransportPaced", "operations", "paced_by_transport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +87,7 @@ class PacedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
         *,
         access_key: str | None = None,
+        pocket: str | None = None,
         store: str | None = None,
         timeout: float | None = 30.0,
     ) -> None:
@@ -87,6 +95,7 @@ class PacedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self._async = transport if isinstance(transport, httpx.AsyncBaseTransport) else None
         self._custom = transport is not None
         self.access_key = access_key
+        self.pocket = pocket
         self.store = store if store is not None else os.environ.get(STORE_ENV)
         self.timeout = timeout
         self._operations = operations()
@@ -104,7 +113,9 @@ class PacedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if rate_limit is None:
             return None
         key = self.access_key if self.access_key is not None else _access_key_of(request)
-        return limiter_for(key, rate_limit, store=self.store)
+        named = request.extensions.get(POCKET_EXTENSION)
+        pocket = self.pocket if self.pocket is not None else named if isinstance(named, str) else None
+        return limiter_for(key, rate_limit, store=self.store, pocket=pocket)
 
     @staticmethod
     def _record(limiter: RateLimiter, permit: Permit, response: httpx.Response | None) -> None:
@@ -175,3 +186,38 @@ class PacedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         if self._async is not None:
             await self._async.aclose()
+
+
+def paced_by_transport(http: httpx.Client | httpx.AsyncClient) -> PacedTransport | None:
+    """The ``PacedTransport`` under ``http``, if its requests are paced there (so a batch must not pace them again)."""
+    transport = getattr(http, "_transport", None)
+    return transport if isinstance(transport, PacedTransport) else None
+
+
+class TransportPaced(RateLimiter):
+    """A batch's limiter when the client's ``PacedTransport`` paces every request: permits cost nothing here.
+
+    The transport takes the real permit (of ``paced``, the pocket's limiter) for each request and records
+    its answer; this one only refuses to start while the pocket is blocked and passes a 418 on.
+    """
+
+    def __init__(self, paced: RateLimiter) -> None:
+        super().__init__(paced.group, paced.per_second, window_seconds=paced.window_seconds)
+        self.paced = paced
+
+    def try_acquire(self) -> Permit | float:
+        until = self.paced.blocked_until()
+        if until is not None:
+            raise KeyBlocked(self.group, until, "blocked (paced by the transport's limiter)")
+        return Permit(time.time())
+
+    def record(
+        self, permit: Permit, remaining: object, *, rate_limited: bool = False, date: float | None = None
+    ) -> None:
+        permit.open = False
+
+    def cancel(self, permit: Permit) -> None:
+        permit.open = False
+
+    def block(self, seconds: float | None, reason: str) -> float:
+        return self.paced.block(seconds, reason)

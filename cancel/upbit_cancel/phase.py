@@ -95,18 +95,20 @@ class PhaseEstimate:
         else:
             self.lo, self.hi = lo + near, hi + near
 
-    def boundary_after(self, t: float, margin: float, latency: float = 0.0) -> float:
+    def boundary_after(self, t: float, margin: float, latency: float = 0.0, *, window: int = 1) -> float:
         """The latest local time the exchange's first window boundary after a send at ``t`` can fall on.
 
         The send reaches the exchange between ``t`` and ``t + latency``; ``margin`` widens the estimate on
-        both sides (jitter, rounding). Unknown phase: ``t + 1``, which holds whatever the phase (two sends
-        a second apart never share a window).
+        both sides (jitter, rounding). Windows last ``window`` whole exchange seconds (boundaries where the
+        exchange's clock is a multiple of it, so a longer window needs a ``Date``-anchored estimate).
+        Unknown phase: ``t + window``, which holds whatever the phase (two sends a window apart never
+        share one).
         """
-        if self.lo is None or self.hi is None:
-            return t + 1.0
+        if self.lo is None or self.hi is None or (window > 1 and not self.anchored):
+            return t + window
         lo, hi = self.lo - margin, self.hi + latency + margin
         if hi - lo >= 1:
-            return t + 1.0
-        # For every theta in [lo, hi), the boundary m - theta with m = ceil(t + hi) lies after t, and no
-        # later than m - lo.
-        return min(t + 1.0, math.ceil(t + hi) - lo)
+            return t + window
+        # For every theta in [lo, hi), the boundary m * window - theta with m = ceil((t + hi) / window)
+        # lies after t, and no later than m * window - lo.
+        return min(t + window, math.ceil((t + hi) / window) * window - lo)

@@ -1,9 +1,12 @@
-"""One rate-limit budget for every process and machine of an account, kept on Redis (the ``[redis]`` extra).
+"""One rate-limit budget for every process and machine of a pocket, kept on Redis (the ``[redis]`` extra).
 
 Rules, and why:
 
-- Keys are ``upbit-rl:<sha256(access key)[:16]>:...``: the access key never appears in Redis (and the
-  secret never reaches this module). Budgets are per rate-limit group; a 418 block is per key.
+- Keys are ``upbit-rl:<sha256(pocket)[:16]>:...``: the pocket is the exchange's unit of budget (every key
+  of one pocket shares it); a pocket the user did not name is its access key's own, so neither the pocket
+  name nor the access key appears in Redis (and the secret never reaches this module). Budgets are per
+  rate-limit group; a 418 block is per pocket. Windows last ``window_seconds`` (the spec's, usually 1);
+  "second" below means such a window.
 - Once the exchange's phase is known, a send is charged to the exchange's own window, ``floor(t + theta)``
   with ``theta`` anchored by the ``Date`` header (so every machine names the same window), and to the
   next one too when the send falls in the uncertain band around a boundary. Counting and checking happen
@@ -21,6 +24,9 @@ Rules, and why:
   others give it back; without a ``Date``, windows that opened after the answer give it back (it
   arrived before its answer). Without this, four processes starting together drew 8-22 x 429 per run
   on a loaded 2-core machine; with it, 0.
+- Each count has a "settled" twin (``...:s``): the charges an answer confirmed. A window full only of
+  unconfirmed charges (requests still in flight, which their answers may give back) is reported as
+  such (``TakeResult.held``), so the caller asks again shortly instead of waiting out the window.
 - If Redis cannot be reached, the caller falls back to its in-process limiter (``SharedBudget`` raises
   ``StoreUnavailable``; ``RateLimiter`` logs one warning and stops using the store).
 """
@@ -58,19 +64,41 @@ _WINDOW_TTL_MS = 5000
 _PHASE_TTL_MS = 3_600_000
 _TIMEOUT = 0.5
 
-# KEYS[1] block key, KEYS[2] phase key, KEYS[3..2+n] keys to charge, the rest keys only to check.
-# ARGV[1] budget, ARGV[2] n, ARGV[3] '1' if the caller does not know the phase.
-# Returns {1} taken, {0} full, {-1} the phase is in the store (read it and ask again), {-2, until} blocked.
+# KEYS[1] block key, KEYS[2] phase key, KEYS[3..2+n] keys to charge, then m keys only to check, then the n
+# "settled" keys of the keys to charge (how much of each count its answers confirmed), last the trickle key.
+# ARGV[1] budget, ARGV[2] n, ARGV[3] '1' if the caller does not know the phase, ARGV[4] TTL ms, ARGV[5] m,
+# ARGV[6] the reserve (0: none), ARGV[7] the trickle interval (s), ARGV[8] the caller's clock: the last
+# ``reserve`` of a count go one per interval (the trickle key holds the host's clock at the last one), for
+# every process of the host together, so that some answer shows where the exchange's boundary falls.
+# Returns {1} taken, {0, held} full (held 1: only charges of requests still in flight fill it, and their
+# answers may give them back soon; 2: the reserve is trickling), {-1} the phase is in the store (read it and
+# ask again), {-2, until} blocked.
 _TAKE = """
 local block = redis.call('GET', KEYS[1])
 if block then return {-2, block} end
 if ARGV[3] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return {-1} end
 local budget = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
+local m = tonumber(ARGV[5])
 local extra = 0
-for i = 3 + n, #KEYS do extra = extra + tonumber(redis.call('GET', KEYS[i]) or '0') end
+for i = 3 + n, 2 + n + m do extra = extra + tonumber(redis.call('GET', KEYS[i]) or '0') end
+local full, held = false, 1
 for i = 3, 2 + n do
-  if tonumber(redis.call('GET', KEYS[i]) or '0') + extra >= budget then return {0} end
+  if tonumber(redis.call('GET', KEYS[i]) or '0') + extra >= budget then
+    full = true
+    if tonumber(redis.call('GET', KEYS[i + n + m]) or '0') + extra >= budget then held = 0 end
+  end
+end
+if full then return {0, held} end
+local reserve = tonumber(ARGV[6])
+if reserve > 0 then
+  local top = 0
+  for i = 3, 2 + n do top = math.max(top, tonumber(redis.call('GET', KEYS[i]) or '0')) end
+  if top + extra >= budget - reserve then
+    local last = tonumber(redis.call('GET', KEYS[#KEYS]) or '')
+    if last and tonumber(ARGV[8]) - last < tonumber(ARGV[7]) and tonumber(ARGV[8]) >= last then return {0, 2} end
+    redis.call('SET', KEYS[#KEYS], ARGV[8], 'PX', ARGV[4])
+  end
 end
 for i = 3, 2 + n do
   redis.call('INCR', KEYS[i])
@@ -79,8 +107,8 @@ end
 return {1}
 """
 
-# A 429 answered a send: its windows are full, whoever filled them. Filled to twice the budget, so
-# that charges given back later (``_SETTLE``) cannot reopen them.
+# A 429 answered a send: its windows are full, whoever filled them (KEYS[1..n], their settled keys after).
+# Filled to twice the budget, so that charges given back later (``_SETTLE``) cannot reopen them.
 _FILL = """
 for i = 1, #KEYS do
   if tonumber(redis.call('GET', KEYS[i]) or '0') < 2 * tonumber(ARGV[1]) then
@@ -90,10 +118,11 @@ end
 return 1
 """
 
-# An answer settled a send's charge: KEYS[1..ARGV[1]] give one back, the rest take one (the window its
-# Date named, if it was not charged).
+# An answer settled a send's charge: KEYS[1..ARGV[1]] give one back, the next ARGV[3] take one (the window
+# its Date named, if it was not charged), the rest are the settled keys of the charges kept (one more each).
 _SETTLE = """
 local n = tonumber(ARGV[1])
+local k = tonumber(ARGV[3])
 for i = 1, n do
   if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
 end
@@ -178,19 +207,30 @@ class TakeResult:
     taken: bool
     blocked_until: float | None = None
     phase_in_store: bool = False
+    held: bool = False
+    """Not taken only because of charges of requests still in flight: ask again soon, not a window later."""
+    trickling: bool = False
+    """Not taken because the reserve is trickling out (phase unknown): ask again after the interval."""
 
 
 class SharedBudget:
-    """The Redis side of one (access key, group) budget. Every method raises ``StoreUnavailable`` on failure."""
+    """The Redis side of one (pocket, group) budget. Every method raises ``StoreUnavailable`` on failure.
 
-    def __init__(self, url: str, access_key: str, group: str, per_second: int, *, client: Any = None) -> None:
+    ``pocket``: who shares the budget (``ratelimit.pocket_id``), hashed into the keys.
+    """
+
+    def __init__(
+        self, url: str, pocket: str, group: str, per_second: int, *, window_seconds: int = 1, client: Any = None
+    ) -> None:
         self.url = url
         self.per_second = per_second
-        digest = hashlib.sha256(access_key.encode("utf-8")).hexdigest()[:16]
+        self._ttl_ms = _WINDOW_TTL_MS * window_seconds
+        digest = hashlib.sha256(pocket.encode("utf-8")).hexdigest()[:16]
         self._key_prefix = f"upbit-rl:{digest}"
         self._prefix = f"{self._key_prefix}:{group or '-'}"
         self._phase_key = f"{self._prefix}:phase:{socket.gethostname()}"
         self._block_key = f"{self._key_prefix}:block"
+        self._trickle_key = f"{self._prefix}:trickle:{socket.gethostname()}"
         try:
             import redis
         except ImportError as error:  # depends on the installed extras
@@ -230,10 +270,24 @@ class SharedBudget:
             return local, []
         return [self._window_key(window) for window in windows], local
 
-    def take(self, windows: list[int] | None, local_seconds: list[int]) -> TakeResult:
+    def take(
+        self,
+        windows: list[int] | None,
+        local_seconds: list[int],
+        *,
+        ask_phase: bool = True,
+        trickle: tuple[int, float, float] | None = None,
+    ) -> TakeResult:
+        """Charge a send if every window has room; ``ask_phase``: with the phase unknown, ask for the stored one.
+
+        ``trickle`` (reserve, interval seconds, the caller's clock now): the last ``reserve`` of a count go
+        one per interval.
+        """
         charge, check = self.keys_for(windows, local_seconds)
-        keys = [self._block_key, self._phase_key, *charge, *check]
-        args = [self.per_second, len(charge), "1" if windows is None else "0", _WINDOW_TTL_MS]
+        keys = [self._block_key, self._phase_key, *charge, *check, *(f"{key}:s" for key in charge), self._trickle_key]
+        reserve, interval, now = trickle or (0, 0.0, 0.0)
+        args = [self.per_second, len(charge), "1" if windows is None and ask_phase else "0", self._ttl_ms, len(check)]
+        args += [reserve, repr(interval), repr(now)]
         try:
             reply = self._take(keys=keys, args=args)
         except self._errors as error:
@@ -241,28 +295,35 @@ class SharedBudget:
         code = int(reply[0])
         if code == -2:
             return TakeResult(False, blocked_until=int(reply[1]) / 1000)
-        return TakeResult(code == 1, phase_in_store=code == -1)
+        held = int(reply[1]) if code == 0 else 0
+        return TakeResult(code == 1, phase_in_store=code == -1, held=held == 1, trickling=held == 2)
 
     def fill(self, windows: list[int] | None, local_seconds: list[int]) -> None:
         charge, _ = self.keys_for(windows, local_seconds)
         try:
-            self._fill(keys=charge, args=[self.per_second, _WINDOW_TTL_MS])
+            self._fill(keys=[*charge, *(f"{key}:s" for key in charge)], args=[self.per_second, self._ttl_ms])
         except self._errors as error:
             raise self._unavailable(error) from error
 
-    def settle(self, exchange_windows: bool, give_back: list[int], take: list[int]) -> None:
-        """Give back one charge of each of ``give_back``, charge ``take``: exchange windows, else local seconds."""
-        if not give_back and not take:
+    def settle(
+        self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
+    ) -> None:
+        """Give back one charge of each of ``give_back``, charge ``take``: exchange windows, else local seconds.
+
+        ``settled``: the charges now final (an answer confirmed them): a window full of final charges is
+        really full, one full of charges in flight may open again when their answers come.
+        """
+        if not give_back and not take and not settled:
             return
         key = self._window_key if exchange_windows else self._local_key
-        keys = [key(n) for n in give_back] + [key(n) for n in take]
+        keys = [key(n) for n in give_back] + [key(n) for n in take] + [f"{key(n)}:s" for n in settled]
         try:
-            self._settle(keys=keys, args=[len(give_back), _WINDOW_TTL_MS])
+            self._settle(keys=keys, args=[len(give_back), self._ttl_ms, len(take)])
         except self._errors as error:
             raise self._unavailable(error) from error
 
     def block(self, until: float, seconds: float) -> float:
-        """Block the key (every group, every process) until ``until`` (epoch s, ``seconds`` away); returns the end."""
+        """Block the pocket (every group and process) until ``until`` (epoch s, ``seconds`` away); returns the end."""
         try:
             reply = self._block(keys=[self._block_key], args=[int(until * 1000), max(1, int(seconds * 1000))])
         except self._errors as error:

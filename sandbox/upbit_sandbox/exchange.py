@@ -193,7 +193,9 @@ class SandboxExchange:
     order book below). Each rate-limit group has its own per-second window.
 
     ``credentials`` maps access keys to secret keys (default: the demo key pair). ``rate_limit_per_second``
-    is the budget per access key per whole-second window (``int(clock())``); None turns the limit off.
+    is the budget per pocket per whole-second window (``int(clock())``); None turns the limit off. As on
+    Upbit, every key of one pocket shares its budget (``add_credentials(..., pocket=...)``); a key added
+    without a pocket is a pocket of its own.
     ``latency`` (seconds) is added to every answer by the transports, not by ``handle``: the request is
     handled that long after it was sent, as one-way network latency would have it.
     ``clock_offset`` (seconds) sets the exchange's clock ahead of ``clock`` (negative: behind); the rate
@@ -251,6 +253,7 @@ class SandboxExchange:
         self._uuid_by_identifier: dict[str, str] = {}
         self._used_nonces: dict[str, set[str]] = {}
         self._windows: dict[tuple[str, str], _Window] = {}
+        self._pockets: dict[str, str] = {}
         self._log: list[RequestRecord] = []
         # Literal paths before templated ones, so /v1/orders/uuids is never taken for /v1/orders/{id}.
         self._routes = sorted(
@@ -260,9 +263,18 @@ class SandboxExchange:
 
     # --- the order book -------------------------------------------------------------------------------
 
-    def add_credentials(self, access_key: str, secret_key: str) -> None:
+    def add_credentials(self, access_key: str, secret_key: str, *, pocket: str | None = None) -> None:
+        """Accept a key pair; ``pocket``: the pocket it was issued for (its keys share one budget), else its own."""
         with self._lock:
             self._credentials[access_key] = secret_key
+            if pocket is None:
+                self._pockets.pop(access_key, None)
+            else:
+                self._pockets[access_key] = pocket
+
+    def pocket_of(self, access_key: str) -> str:
+        """The pocket whose budget ``access_key`` spends (the key itself when it was added without one)."""
+        return "pocket:" + self._pockets[access_key] if access_key in self._pockets else "key:" + access_key
 
     def add_order(
         self,
@@ -440,9 +452,10 @@ class SandboxExchange:
         if self.rate_limit_per_second is None:
             return
         second = int(self.clock())
-        window = self._windows.get((access_key, group))
+        pocket = self.pocket_of(access_key)
+        window = self._windows.get((pocket, group))
         if window is None or window.second != second:
-            window = self._windows[(access_key, group)] = _Window(second, 0)
+            window = self._windows[(pocket, group)] = _Window(second, 0)
         if window.used >= self.rate_limit_per_second:
             raise _Rejected(429, "too_many_requests", "Too many requests.")
         window.used += 1
@@ -451,7 +464,7 @@ class SandboxExchange:
         # Requests that never proved an access key spend no budget and report a whole one.
         left = self.rate_limit_per_second if self.rate_limit_per_second is not None else DEFAULT_RATE_LIMIT_PER_SECOND
         if self.rate_limit_per_second is not None and access_key is not None:
-            window = self._windows.get((access_key, group))
+            window = self._windows.get((self.pocket_of(access_key), group))
             if window is not None and window.second == int(self.clock()):
                 left = max(self.rate_limit_per_second - window.used, 0)
         return f"group={group}; min={_DEPRECATED_MINUTE_BUDGET}; sec={left}"

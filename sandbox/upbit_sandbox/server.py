@@ -178,7 +178,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=int,
         default=DEFAULT_RATE_LIMIT_PER_SECOND,
         metavar="N",
-        help=f"requests per second per access key (default {DEFAULT_RATE_LIMIT_PER_SECOND}; 0 turns the limit off)",
+        help=f"requests per second per pocket (default {DEFAULT_RATE_LIMIT_PER_SECOND}; 0 turns the limit off)",
     )
     parser.add_argument(
         "--latency-ms",
@@ -196,6 +196,15 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "rate windows and the Date header follow it (default 0)",
     )
     parser.add_argument("--orders", type=int, default=40, metavar="N", help="open demo orders to seed (default 40)")
+    parser.add_argument(
+        "--add-key",
+        dest="keys",
+        action="append",
+        default=[],
+        metavar="ACCESS:SECRET[:POCKET]",
+        help="accept one more key pair (repeatable), issued for POCKET: the keys of one pocket share its budget",
+    )
+    parser.add_argument("--demo-pocket", metavar="POCKET", help="the pocket the demo key pair belongs to")
     _add_fault_options(parser)
     args = parser.parse_args(argv)
     for name in ("port", "rate_limit", "latency_ms", "orders", "drop_answer_every"):
@@ -232,6 +241,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         drop_answer_every=args.drop_answer_every,
         clock_offset=args.clock_offset,
     )
+    for key in args.keys:
+        access, _, rest = key.partition(":")
+        secret, _, pocket = rest.partition(":")
+        if not access or not secret:
+            print(f"upbit-sandbox: --add-key wants ACCESS:SECRET[:POCKET]; given: {access}:…", file=sys.stderr)
+            return 2
+        exchange.add_credentials(access, secret, pocket=pocket or None)
+    if args.demo_pocket:
+        exchange.add_credentials(DEMO_ACCESS_KEY, DEMO_SECRET_KEY, pocket=args.demo_pocket)
     orders = exchange.seed_demo_orders(open_orders=args.orders)
     try:
         server, url = start_server(exchange, args.port)

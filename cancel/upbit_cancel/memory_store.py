@@ -1,0 +1,163 @@
+"""An in-memory budget store with ``store.SharedBudget``'s interface and rules, for one process and for tests.
+
+``MemoryStore`` stands in for a redis-server (values that expire, on an injectable clock);
+``MemoryBudget`` is one (pocket, group) budget in it, charging, checking, settling, filling and
+blocking exactly as ``SharedBudget``'s Lua scripts do. Limiters of one process (or of simulated
+processes on a fake clock) given budgets of one ``MemoryStore`` share one budget, one phase and one
+block per pocket, so tests of pacing logic need no redis-server. ``available = False`` makes every call
+fail with ``StoreUnavailable``, as a Redis that stopped answering does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+
+from .store import StoreUnavailable, TakeResult
+
+__all__ = ["MemoryBudget", "MemoryStore"]
+
+_WINDOW_TTL = 5.0
+_PHASE_TTL = 3600.0
+
+
+class MemoryStore:
+    """Values with an expiry, on ``clock`` (wall-clock seconds). Thread-safe."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, url: str = "memory://") -> None:
+        self.url = url
+        self.available = True
+        self._clock = clock
+        self._values: dict[str, tuple[str, float]] = {}
+        self.lock = threading.Lock()
+
+    def check(self) -> None:
+        if not self.available:
+            raise StoreUnavailable(f"rate-limit store {self.url}: not available")
+
+    def get(self, key: str) -> str | None:
+        found = self._values.get(key)
+        if found is None:
+            return None
+        if found[1] <= self._clock():
+            del self._values[key]
+            return None
+        return found[0]
+
+    def set(self, key: str, value: str, ttl: float) -> None:
+        self._values[key] = (value, self._clock() + ttl)
+
+    def count(self, key: str) -> int:
+        return int(self.get(key) or 0)
+
+    def incr(self, key: str, by: int, ttl: float) -> None:
+        self.set(key, str(self.count(key) + by), ttl)
+
+
+class MemoryBudget:
+    """One (pocket, group) budget in ``server``: ``SharedBudget``'s methods, the same rules (see ``store``)."""
+
+    def __init__(
+        self, server: MemoryStore, pocket: str, group: str, per_second: int, *, window_seconds: int = 1
+    ) -> None:
+        self.url = server.url
+        self.per_second = per_second
+        self._server = server
+        self._ttl = _WINDOW_TTL * window_seconds
+        digest = hashlib.sha256(pocket.encode("utf-8")).hexdigest()[:16]
+        self._prefix = f"upbit-rl:{digest}:{group or '-'}"
+        self._phase_key = f"{self._prefix}:phase"
+        self._block_key = f"upbit-rl:{digest}:block"
+        self._trickle_key = f"{self._prefix}:trickle"
+
+    def _keys(self, exchange_windows: bool, numbers: list[int]) -> list[str]:
+        kind = "w" if exchange_windows else "l"
+        return [f"{self._prefix}:{kind}:{n}" for n in numbers]
+
+    def take(
+        self,
+        windows: list[int] | None,
+        local_seconds: list[int],
+        *,
+        ask_phase: bool = True,
+        trickle: tuple[int, float, float] | None = None,
+    ) -> TakeResult:
+        server = self._server
+        with server.lock:
+            server.check()
+            block = server.get(self._block_key)
+            if block is not None:
+                return TakeResult(False, blocked_until=float(block))
+            if windows is None and ask_phase and server.get(self._phase_key) is not None:
+                return TakeResult(False, phase_in_store=True)
+            if windows is None:
+                charge, check = self._keys(False, local_seconds), []
+            else:
+                charge, check = self._keys(True, windows), self._keys(False, local_seconds)
+            extra = sum(server.count(key) for key in check)
+            full = [key for key in charge if server.count(key) + extra >= self.per_second]
+            if full:
+                held = all(server.count(f"{key}:s") + extra < self.per_second for key in full)
+                return TakeResult(False, held=held)
+            reserve, interval, now = trickle or (0, 0.0, 0.0)
+            top = max((server.count(key) for key in charge), default=0)
+            if reserve and top + extra >= self.per_second - reserve:
+                last = server.get(self._trickle_key)
+                if last is not None and 0 <= now - float(last) < interval:
+                    return TakeResult(False, trickling=True)
+                server.set(self._trickle_key, repr(now), self._ttl)
+            for key in charge:
+                server.incr(key, 1, self._ttl)
+            return TakeResult(True)
+
+    def fill(self, windows: list[int] | None, local_seconds: list[int]) -> None:
+        server = self._server
+        with server.lock:
+            server.check()
+            keys = self._keys(False, local_seconds) if windows is None else self._keys(True, windows)
+            for key in keys + [f"{key}:s" for key in keys]:
+                if server.count(key) < 2 * self.per_second:
+                    server.set(key, str(2 * self.per_second), self._ttl)
+
+    def settle(
+        self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
+    ) -> None:
+        server = self._server
+        with server.lock:
+            server.check()
+            for key in self._keys(exchange_windows, give_back):
+                if server.count(key) > 0:
+                    server.incr(key, -1, self._ttl)
+            for key in self._keys(exchange_windows, take):
+                server.incr(key, 1, self._ttl)
+            for key in self._keys(exchange_windows, list(settled)):
+                server.incr(f"{key}:s", 1, self._ttl)
+
+    def block(self, until: float, seconds: float) -> float:
+        server = self._server
+        with server.lock:
+            server.check()
+            current = server.get(self._block_key)
+            if current is not None and float(current) >= until:
+                return float(current)
+            server.set(self._block_key, repr(until), max(0.001, seconds))
+            return until
+
+    def save_phase(self, lo: float, hi: float) -> None:
+        with self._server.lock:
+            self._server.check()
+            self._server.set(self._phase_key, f"{lo!r} {hi!r}", _PHASE_TTL)
+
+    def load_phase(self) -> tuple[float, float] | None:
+        with self._server.lock:
+            self._server.check()
+            value = self._server.get(self._phase_key)
+        if value is None:
+            return None
+        lo, hi = (float(part) for part in value.split())
+        return lo, hi
+
+    def close(self) -> None:
+        pass

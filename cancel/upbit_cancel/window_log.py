@@ -1,0 +1,234 @@
+"""The log of one budget's sends and what the answers taught: a pure strategy, no clock, no lock, no store.
+
+``WindowLog`` answers one question, "may a send go out at ``now``, and if not, how long until one
+may?", from the requests it logged and where the exchange's windows start (``phase.PhaseEstimate``).
+The exchange counts ``budget`` requests per window of ``window_seconds`` whole seconds of ITS clock:
+
+- A request counts while it is in flight (it may reach the exchange in any window), and once answered
+  at ``r`` until the window holding ``r`` surely ended (``PhaseEstimate.boundary_after``): it arrived no
+  later than ``r``. If its ``Date`` named its window (phase anchored), until that window ended. No
+  latency is assumed anywhere in this rule.
+- Until the phase is known, ``reserve`` of the budget is trickled out (one send per
+  ``window_seconds / reserve`` s), so that some answer lands after the exchange's next boundary and shows it.
+- ``Remaining-Req`` lower than the logged sends explain (another process or key of the pocket spends the
+  same budget) adds that many "foreign" sends; a 429 fills the window of its send.
+
+The caller (``ratelimit.RateLimiter``) holds a lock around every call and passes the time in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+from .phase import KNOWN_WIDTH, PhaseEstimate
+from .remaining_req import RemainingReq
+
+__all__ = ["BASE_MARGIN", "IN_FLIGHT_POLL", "Permit", "WindowLog"]
+
+BASE_MARGIN = 0.005
+"""Safety margin (seconds) around the estimated window boundaries, for clock and scheduling jitter."""
+IN_FLIGHT_POLL = 0.02
+"""How often a caller waiting only on requests in flight looks again (their answers free the budget)."""
+# A request in flight longer than this is taken as lost (no caller waits that long for an answer).
+_STALE_IN_FLIGHT = 300.0
+
+
+@dataclass(slots=True, eq=False)
+class Permit:
+    """The right to send one request at local time ``sent_at``; hand it back through the limiter.
+
+    ``answered_at``: when its answer (or failure) was recorded; until then it counts against every window.
+    """
+
+    sent_at: float
+    open: bool = True
+    answered_at: float | None = None
+    counted_in: float | None = None
+    """The exchange second its answer's ``Date`` named: the window it was counted in."""
+    charged: tuple[bool, list[int]] | None = None
+    """What the shared store charged for it: (exchange windows, else local windows; their numbers)."""
+    end: float | None = None
+    """When it stops counting, as last worked out (``WindowLog._end``; forgotten when the phase moves)."""
+
+
+class WindowLog:
+    """Sends logged against one budget of ``per_second`` requests per ``window_seconds`` exchange seconds.
+
+    ``per_second`` None: the spec names no budget; the log learns one from ``Remaining-Req``.
+    """
+
+    def __init__(self, group: str, per_second: int | None, *, window_seconds: int = 1, reserve: int | None = None):
+        if per_second is not None and per_second < 1:
+            raise ValueError(f"per_second must be at least 1 or None; given: {per_second!r}")
+        if window_seconds < 1:
+            raise ValueError(f"window_seconds must be at least 1; given: {window_seconds!r}")
+        self.group = group
+        self.per_second = per_second
+        self.window = window_seconds
+        self.reserve = max(0, min(per_second - 1, per_second // 3 if reserve is None else reserve)) if per_second else 0
+        self.learned_budget: int | None = None
+        """With no spec budget: the most a window of the exchange was seen to hold (``sec`` + 1)."""
+        self.phase = PhaseEstimate()
+        self.sends: deque[Permit] = deque()
+        self.last_send = -math.inf
+        self.in_flight = 0
+        self._rtts: deque[float] = deque(maxlen=32)
+        # Round trips of requests sent after an answer had come back: no connection set-up in them.
+        self._warm_rtts: deque[float] = deque(maxlen=32)
+        self._first_answer = math.inf
+        self._last_answer: tuple[float, float, int] | None = None
+        self._ends_for: tuple[float | None, float | None, bool] = (None, None, False)
+        """The phase the ends cached on the logged entries were worked out with."""
+
+    # --- reading ---------------------------------------------------------------------------------------
+
+    @property
+    def budget(self) -> int | None:
+        return self.per_second if self.per_second is not None else self.learned_budget
+
+    @property
+    def known(self) -> bool:
+        """The phase is narrow enough to pace by, and (for windows longer than a second) anchored by a ``Date``."""
+        return self.phase.known and (self.window == 1 or self.phase.anchored)
+
+    @property
+    def latency(self) -> float:
+        """A typical one-way latency bound for naming a send's windows: the quickest warm round trip."""
+        rtts = self._warm_rtts or self._rtts
+        return min(rtts) if rtts else 0.0
+
+    def boundary_after(self, t: float, latency: float = 0.0) -> float:
+        """The latest local time the first exchange window boundary after a send at ``t`` can fall on."""
+        return self.phase.boundary_after(t, BASE_MARGIN, latency, window=self.window)
+
+    def reserve_now(self) -> int:
+        """The reserve to trickle while the phase is unknown; none when round trips are too slow to pin it."""
+        if not self.reserve or (
+            self._warm_rtts and min(self._warm_rtts) + self.window / self.reserve >= KNOWN_WIDTH * self.window
+        ):
+            return 0
+        return self.reserve
+
+    def _end(self, entry: Permit) -> float:
+        """When a logged request stops counting (see the module's rules); cached on the entry per phase."""
+        if entry.answered_at is None:
+            return math.inf
+        phase = (self.phase.lo, self.phase.hi, self.phase.anchored)
+        if phase != self._ends_for:
+            self._ends_for = phase
+            for logged in self.sends:
+                logged.end = None
+        if entry.end is not None:
+            return entry.end
+        end = self.boundary_after(entry.answered_at)
+        if entry.counted_in is not None and self.phase.anchored and self.phase.lo is not None:
+            window_start = math.floor(entry.counted_in / self.window) * self.window
+            end = min(end, window_start + self.window - self.phase.lo + BASE_MARGIN)
+        entry.end = end
+        return end
+
+    def live(self, now: float) -> list[float]:
+        """When each logged request that may still share a window with a send at ``now`` stops counting, sorted."""
+        horizon, stale = now - self.window - 0.5, now - _STALE_IN_FLIGHT
+        kept: deque[Permit] = deque()
+        ends: list[float] = []
+        for entry in self.sends:
+            answered = entry.answered_at
+            if answered is None:
+                if entry.sent_at > stale:
+                    kept.append(entry)
+                    ends.append(math.inf)
+            elif answered > horizon:
+                kept.append(entry)
+                end = self._end(entry)
+                if end > now:
+                    ends.append(end)
+        self.sends = kept
+        ends.sort()
+        return ends
+
+    def wait(self, now: float) -> float:
+        """0 if a send at ``now`` is allowed, else the seconds until one may be."""
+        budget = self.budget
+        if budget is None:
+            return 0.0
+        live = self.live(now)
+        if len(live) >= budget:
+            end = live[len(live) - budget]
+            # Requests still in flight stop counting only when answered: look again shortly.
+            return IN_FLIGHT_POLL if math.isinf(end) else end - now
+        reserve = self.reserve_now() if self.per_second is not None else 0
+        if self.known or len(live) < budget - reserve:
+            return 0.0
+        # Phase unknown and only the reserve left: trickle it, so an answer shows the next boundary.
+        return max(0.0, self.last_send + self.window / reserve - now)
+
+    def remaining(self, now: float) -> int | None:
+        budget = self.budget
+        return None if budget is None else max(0, budget - len(self.live(now)))
+
+    # --- writing ---------------------------------------------------------------------------------------
+
+    def sent(self, permit: Permit) -> None:
+        self.sends.append(permit)
+        self.last_send = permit.sent_at
+        self.in_flight += 1
+
+    def unsent(self, permit: Permit) -> None:
+        """``permit``'s request never went out: it never counted."""
+        self.in_flight -= 1
+        if permit in self.sends:
+            self.sends.remove(permit)
+
+    def answered(
+        self, permit: Permit, now: float, remaining: RemainingReq | None, date: float | None, *, rate_limited: bool
+    ) -> None:
+        """``permit``'s answer came at ``now``: learn from it, and log what others spent."""
+        self.in_flight -= 1
+        permit.answered_at = now
+        permit.counted_in = date
+        if remaining is None and date is None and not rate_limited:
+            return
+        self._learn(permit, now, remaining, date)
+        own_group = remaining is not None and remaining.group == self.group
+        if self.per_second is None and remaining is not None and own_group:
+            self.learned_budget = max(self.learned_budget or 0, remaining.sec + 1)
+        budget = self.budget
+        if budget is None:
+            return
+        if rate_limited:
+            self._account_foreign(permit, now, budget)
+        elif remaining is not None and own_group:
+            self._account_foreign(permit, now, budget - remaining.sec)
+
+    def _possibly_with(self, sent: float, before: float) -> int:
+        """Logged requests sent no later than ``before`` that may share the exchange window of the send at ``sent``."""
+        return sum(
+            1 for entry in self.sends if entry.sent_at <= before and (entry.sent_at >= sent or self._end(entry) > sent)
+        )
+
+    def _learn(self, permit: Permit, now: float, remaining: RemainingReq | None, date: float | None) -> None:
+        self._rtts.append(now - permit.sent_at)
+        if permit.sent_at >= self._first_answer:
+            self._warm_rtts.append(now - permit.sent_at)
+        self._first_answer = min(self._first_answer, now)
+        if date is not None:
+            self.phase.observe_date(permit.sent_at, now, date)
+        if remaining is None or remaining.group != self.group:
+            return
+        last = self._last_answer
+        if self.window == 1 and last is not None and permit.sent_at >= last[1] and remaining.sec > last[2]:
+            # Sent after the previous answer came back and more is left: a new window opened between the
+            # previous send and this answer (for longer windows this says nothing about whole seconds).
+            self.phase.observe_tick(last[0], now)
+        if last is None or permit.sent_at > last[0]:
+            self._last_answer = (permit.sent_at, now, remaining.sec)
+
+    def _account_foreign(self, permit: Permit, now: float, used: int) -> None:
+        """``used`` requests were counted in the window of ``permit``'s send: log the ones not ours."""
+        foreign = used - self._possibly_with(permit.sent_at, now)
+        for _ in range(max(0, foreign)):
+            # Counted by the time our answer left: they stop counting when our request's window surely ended.
+            self.sends.append(Permit(permit.sent_at, open=False, answered_at=now, counted_in=permit.counted_in))
