@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         unwrap,
     )
     from .pacing import PacedTransport
+    from .phase import PhaseEstimate
     from .ratelimit import AsyncSleep, Clock, KeyBlock, Permit, RateLimiter, Sleep
     from .remaining_req import RemainingReq
     from .report_types import (
@@ -69,6 +70,8 @@ if TYPE_CHECKING:
         UnconfirmedOrder,
     )
     from .store import SharedBudget, TakeResult
+    from .store_link import BudgetStore, StoreLink, Taken
+    from .window_log import WindowLog
 
 # A library never configures logging: without a handler of the caller's, records go nowhere.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -80,6 +83,7 @@ __all__ = [
     "BatchCancelled",
     "BatchInterrupted",
     "BatchResult",
+    "BudgetStore",
     "Clock",
     "ConfigurationError",
     "ConfirmedBy",
@@ -103,6 +107,7 @@ __all__ = [
     "PacedTransport",
     "PermissionDenied",
     "Permit",
+    "PhaseEstimate",
     "ProgressCallback",
     "RateLimited",
     "RateLimiter",
@@ -111,7 +116,9 @@ __all__ = [
     "ServerError",
     "SharedBudget",
     "Sleep",
+    "StoreLink",
     "TakeResult",
+    "Taken",
     "TemporarilyBlocked",
     "TransportError",
     "UnconfirmedGroupDict",
@@ -120,6 +127,7 @@ __all__ = [
     "UnexpectedStatus",
     "UpbitAPIError",
     "UpbitClientError",
+    "WindowLog",
     "__version__",
     "cancel_orders",
     "cancel_orders_async",
@@ -161,6 +169,11 @@ _HOMES = {
     "Permit": ".ratelimit",
     "Sleep": ".ratelimit",
     "SharedBudget": ".store",
+    "BudgetStore": ".store_link",
+    "StoreLink": ".store_link",
+    "Taken": ".store_link",
+    "WindowLog": ".window_log",
+    "PhaseEstimate": ".phase",
     "TakeResult": ".store",
     "RateLimiter": ".ratelimit",
     "RemainingReq": ".remaining_req",
