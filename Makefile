@@ -16,13 +16,16 @@ unexport PYTHONDONTWRITEBYTECODE
 # suite waits (loopback timeouts, paced seconds, subprocesses). PYTEST_WORKERS=0 runs it in one process.
 PYTEST_WORKERS ?= 3
 
-.PHONY: help generate check-generated lint format typecheck test pytest demo bench cassettes dist clean
+.PHONY: help generate check-generated api api-check version lint format typecheck test pytest demo bench cassettes dist clean
 
 help:
 	@echo "make demo             cancel a batch of orders on the embedded sandbox exchange"
 	@echo "make test             lint, typecheck, check-generated and the whole test suite"
 	@echo "make generate         regenerate $(GENERATED) from openapi.yaml"
 	@echo "make check-generated  fail if $(GENERATED) differs from a fresh generation"
+	@echo "make api              accept an API change: rewrite api/report.json and list the change in CHANGELOG.md"
+	@echo "make api-check        fail if the public API or a spec rule differs from api/report.json, or the version is too low"
+	@echo "make version V=X.Y.Z  set the version of both distributions and their pins on each other"
 	@echo "make bench            benchmarks against the loopback sandbox (not part of make test)"
 	@echo "make cassettes        re-record the vcrpy cassettes from the sandbox"
 	@echo "make dist             sdists and wheels of the SDK and the sandbox into dist/, built from fresh sdists"
@@ -46,6 +49,17 @@ check-generated: $(STAMP)
 	fi
 	@echo "generated/ is up to date"
 
+# The public API and the spec's request rules, committed as api/report.json (tools/api_report.py).
+api: $(STAMP)
+	$(BIN)/python tools/api_report.py write
+
+api-check: $(STAMP)
+	$(BIN)/python tools/api_report.py check
+
+# One version, written to both pyproject.toml files and their pins on each other: make version V=3.0.0
+version: $(STAMP)
+	$(BIN)/python tools/version.py $(V)
+
 lint: $(STAMP)
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/ruff format --check $(SOURCES)
@@ -56,14 +70,15 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy auth_plugin/upbit_auth cancel/upbit_cancel sandbox/upbit_sandbox
-	$(BIN)/mypy runtime/upbit_client_runtime tools/spec_rules.py
+	$(BIN)/mypy runtime/upbit_client_runtime tools/spec_rules.py tools/api_report.py tools/version.py
 	$(BIN)/mypy $(GENERATED)
 
 # --dist loadgroup: tests/conftest.py keeps the modules that share an expensive fixture on one worker.
 pytest: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
-test: lint typecheck check-generated pytest
+# api-check before check-generated: a spec change is named (breaking or not) before "commit generated/".
+test: lint typecheck api-check check-generated pytest
 
 demo: $(STAMP)
 	$(BIN)/python tools/demo.py
@@ -71,9 +86,10 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-# Each wheel is built from a fresh sdist in a temporary folder (python -m build), never from a build/
-# left in the tree: a module deleted from the tree cannot ship in a later wheel.
-dist: $(STAMP)
+# Each wheel is built (hatchling) from a fresh sdist in a temporary folder (python -m build), never from a build/
+# left in the tree: a module deleted from the tree cannot ship in a later wheel. Not with an API change
+# that was not accepted (make api) or a version too low for it (make api-check).
+dist: $(STAMP) api-check
 	rm -rf dist
 	$(BIN)/python -m build --no-isolation --outdir dist .
 	$(BIN)/python -m build --no-isolation --outdir dist sandbox

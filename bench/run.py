@@ -51,7 +51,17 @@ from upbit_cancel.ratelimit import Permit, RateLimiter, reset_limiters
 from upbit_cancel.store import SharedBudget
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
+from upbit_client.registry import OPERATIONS
 from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_uuid
+
+# The spec's limits, from the generated registry: a change of openapi.yaml moves the bench with it.
+_CANCEL = OPERATIONS["cancel_orders_by_ids"]
+PER_REQUEST = _CANCEL.parameter("uuids").max_items or 1
+"""uuids per request (``maxItems`` of ``uuids[]``): the batch's chunk size."""
+PER_SECOND = _CANCEL.rate_limit.per_second if _CANCEL.rate_limit is not None else 30
+"""Order List Cancel's requests per second (``x-rate-limit``), the sandboxes' limit here."""
+CHUNKS_1000 = math.ceil(1000 / PER_REQUEST)
+"""Requests 1,000 orders take."""
 
 
 def _die_with_this_process() -> None:
@@ -118,8 +128,8 @@ def _raw_request(http: httpx.Client, url: str, uuids: list[str]) -> int:
 
 
 def bench_overhead(rounds: int, per_round: int) -> float:
-    print("\n1. Per-request overhead (loopback sandbox, limit off, 20 uuids per request)")
-    with _sandbox(20, rate_limit=None) as (url, uuids):
+    print(f"\n1. Per-request overhead (loopback sandbox, limit off, {PER_REQUEST} uuids per request)")
+    with _sandbox(PER_REQUEST, rate_limit=None) as (url, uuids):
         sdk = Client(base_url=url, httpx_args={"auth": UpbitAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)})
         raw = httpx.Client()
         with sdk, raw:
@@ -172,12 +182,12 @@ def bench_overhead(rounds: int, per_round: int) -> float:
 
 
 def _naive_async(url: str, uuids: list[str]) -> tuple[int, int]:
-    """50 requests fired at once with no limiter and no retry: how many 429s a naive client meets."""
+    """Every chunk's request fired at once with no limiter and no retry: how many 429s a naive client meets."""
 
     async def go() -> tuple[int, int]:
         auth = UpbitAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
         async with Client(base_url=url, httpx_args={"auth": auth}) as client:
-            chunks = [uuids[i : i + 20] for i in range(0, len(uuids), 20)]
+            chunks = [uuids[i : i + PER_REQUEST] for i in range(0, len(uuids), PER_REQUEST)]
             answers = await asyncio.gather(
                 *(cancel_orders_by_ids.asyncio_detailed(client=client, uuids=chunk) for chunk in chunks)
             )
@@ -194,7 +204,7 @@ def _exchange_boundary_after(t: float, offset: float, latency: float) -> float:
 def _floor(start: float, offset: float, latency: float, chunks: int) -> float:
     """Least wall time: the exchange's windows needed (30 per second), plus a round trip (sync and async alike:
     both keep as many requests in flight as the budget allows)."""
-    windows = math.ceil(chunks / 30) - 1
+    windows = math.ceil(chunks / PER_SECOND) - 1
     to_window = 0.0
     if windows:
         to_window = _exchange_boundary_after(start, offset, latency) + (windows - 1) - start
@@ -330,7 +340,7 @@ def bench_offsets(
         for latency in latencies:
             for offset in offsets:
                 orders = runs * 2 * len(modes) * 1000
-                with _sandbox(orders, rate_limit=30, latency=latency, clock_offset=offset) as (url, uuids):
+                with _sandbox(orders, rate_limit=PER_SECOND, latency=latency, clock_offset=offset) as (url, uuids):
                     pool = iter(uuids[i : i + 1000] for i in range(0, len(uuids), 1000))
                     for mode in modes:
                         names = ("429", "requests", "over", "stall", "net", "cancelled")
@@ -346,7 +356,7 @@ def bench_offsets(
                                     next(pool),
                                     at=partial(_start_at, offset, latency, fraction),
                                 )
-                                over = end - start - _floor(start, offset, latency, 50)
+                                over = end - start - _floor(start, offset, latency, CHUNKS_1000)
                                 stall = meter.stalled(start, end)
                                 figures[kind]["429"].append(result.rate_limited)
                                 figures[kind]["requests"].append(result.requests_sent)
@@ -365,9 +375,10 @@ def bench_offsets(
                                 f"cancelled min {min(values['cancelled']):.0f}",
                             )
                             rows.append({"mode": mode, "kind": kind, "offset": offset, "latency": latency, **values})
-    with _sandbox(1000, rate_limit=30) as (url, uuids):
+    with _sandbox(1000, rate_limit=PER_SECOND) as (url, uuids):
         sent_naive, limited_naive = _naive_async(url, uuids)
-    _line("naive async (all 50 chunks at once, no limiter): requests / 429s", f"{sent_naive} / {limited_naive}")
+    naive = f"naive async (all {CHUNKS_1000} chunks at once, no limiter): requests / 429s"
+    _line(naive, f"{sent_naive} / {limited_naive}")
     return rows
 
 
@@ -387,7 +398,9 @@ def bench_latency(
     fractions = [((index * 0.618) % 1.0) * 0.98 + 0.01 for index in range(runs)]
     with _stall_meter() as meter:
         for latency in latencies:
-            with _sandbox(runs * 2 * len(modes) * 1000, rate_limit=30, latency=latency, clock_offset=offset) as (
+            with _sandbox(
+                runs * 2 * len(modes) * 1000, rate_limit=PER_SECOND, latency=latency, clock_offset=offset
+            ) as (
                 url,
                 uuids,
             ):
@@ -403,7 +416,7 @@ def bench_latency(
                             result, start, end = _run_batch(
                                 mode, url, next(pool), at=partial(_start_at, offset, latency, fraction)
                             )
-                            over = end - start - _floor(start, offset, latency, 50)
+                            over = end - start - _floor(start, offset, latency, CHUNKS_1000)
                             stall = meter.stalled(start, end)
                             figures[kind]["429"].append(result.rate_limited)
                             figures[kind]["requests"].append(result.requests_sent)
@@ -459,7 +472,7 @@ def bench_after_cancel(runs: int, latency: float = 0.05, offset: float = 0.3, or
     figures: dict[str, dict[str, list[float]]] = {kind: {name: [] for name in names} for kind in ("cancel", "done")}
     with (
         _stall_meter() as meter,
-        _sandbox(runs * 4 * orders, rate_limit=30, latency=latency, clock_offset=offset) as (url, uuids),
+        _sandbox(runs * 4 * orders, rate_limit=PER_SECOND, latency=latency, clock_offset=offset) as (url, uuids),
     ):
         pool = iter(uuids[i : i + orders] for i in range(0, len(uuids), orders))
         for fraction in fractions:
@@ -472,7 +485,7 @@ def bench_after_cancel(runs: int, latency: float = 0.05, offset: float = 0.3, or
                     _run_batch("async", url, next(pool))
                 at = partial(_start_at, offset, latency, fraction)
                 result, start, end = _run_batch("async", url, next(pool), at=at)
-                over = end - start - _floor(start, offset, latency, math.ceil(orders / 20))
+                over = end - start - _floor(start, offset, latency, math.ceil(orders / PER_REQUEST))
                 stall = meter.stalled(start, end)
                 values = figures[kind]
                 values["429"].append(result.rate_limited)
@@ -522,17 +535,21 @@ def bench_simulated(offsets: list[float], round_trips: list[float], runs: int) -
                 k: {"429": [], "req": [], "over": []} for k in ("fresh", "warm")
             }
             for fraction in fractions:
-                exchange = SimExchange(offset, 30)
+                exchange = SimExchange(offset, PER_SECOND)
                 # Start ``fraction`` into the exchange's second, as section 2 does.
                 start = math.floor(1_000_000 + offset + latency) + 1 + fraction - offset - latency
                 clock = SimClock(start)
-                limiter = RateLimiter(GROUP, 30, clock=clock)
+                limiter = RateLimiter(GROUP, PER_SECOND, clock=clock)
                 for kind in ("fresh", "warm"):
                     begin = clock.now
-                    run = run_batch(limiter, clock, exchange, chunks=50, latency=latency, max_in_flight=30)
+                    run = run_batch(
+                        limiter, clock, exchange, chunks=CHUNKS_1000, latency=latency, max_in_flight=PER_SECOND
+                    )
                     figures[kind]["429"].append(run.rate_limited)
                     figures[kind]["req"].append(run.requests)
-                    figures[kind]["over"].append(run.finished - begin - floor_time(begin, exchange, 50, latency))
+                    figures[kind]["over"].append(
+                        run.finished - begin - floor_time(begin, exchange, CHUNKS_1000, latency)
+                    )
                     # The next batch starts at the same point of a later exchange second.
                     clock.now = begin + math.ceil(run.finished - begin) + 1
             for kind, values in figures.items():
@@ -629,7 +646,7 @@ def bench_processes(counts: list[int], per_process: int, runs: int, *, only_stor
     print(f"\n5. {counts} processes x {per_process} orders on one account at once ({runs} runs per cell;")
     print("   floor: to the exchange's next second + whole seconds the chunks need at 30/s;")
     print("   stall: the machine's stall between the start and the last worker's return)")
-    chunks_each = math.ceil(per_process / 20)
+    chunks_each = math.ceil(per_process / PER_REQUEST)
     with _redis() as store_url, _stall_meter() as meter:
         if store_url is None:
             print("   redis-server not installed: the store cells are left out (apt-get install -y redis-server)")
@@ -637,7 +654,7 @@ def bench_processes(counts: list[int], per_process: int, runs: int, *, only_stor
         for count in counts:
             for store in stores:
                 total_orders = count * per_process * runs
-                with _sandbox(total_orders, rate_limit=30) as (url, _):
+                with _sandbox(total_orders, rate_limit=PER_SECOND) as (url, _):
                     if store is not None:
                         import redis
 
@@ -673,7 +690,7 @@ def bench_processes(counts: list[int], per_process: int, runs: int, *, only_stor
                         answers = []
                         for process in workers:
                             answers.append(_answer_of(process, workers))
-                        windows = math.ceil(count * chunks_each / 30) - 1
+                        windows = math.ceil(count * chunks_each / PER_SECOND) - 1
                         floor = (math.floor(start) + 1 - start) + (windows - 1) if windows else 0.0
                         limited.append(sum(a["429"] for a in answers))
                         requests.append(sum(a["requests"] for a in answers))

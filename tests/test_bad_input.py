@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import Recorder
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from tests.limits import IDENTIFIERS_PER_CANCEL, UUIDS_PER_CANCEL
 from upbit_auth import UpbitAuth
 from upbit_cancel.batch import cancel_orders, cancel_orders_async
 from upbit_cancel.cli import main
@@ -51,9 +52,14 @@ COMMON_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("bytes-item", {"uuids": [b"abc"]}, ["type: string", "b'abc'"]),
     ("string-not-list", {"uuids": U}, ["type: array", U]),
 ]
+U_MAX, I_MAX = UUIDS_PER_CANCEL, IDENTIFIERS_PER_CANCEL
 SINGLE_ONLY_CASES = [
-    ("21-uuids", {"uuids": [f"id-{n}" for n in range(21)]}, ["maxItems: 20", "21 items"]),
-    ("21-identifiers", {"identifiers": [f"id-{n}" for n in range(21)]}, ["maxItems: 20", "21 items"]),
+    ("too-many-uuids", {"uuids": [f"id-{n}" for n in range(U_MAX + 1)]}, [f"maxItems: {U_MAX}", f"{U_MAX + 1} items"]),
+    (
+        "too-many-identifiers",
+        {"identifiers": [f"id-{n}" for n in range(I_MAX + 1)]},
+        [f"maxItems: {I_MAX}", f"{I_MAX + 1} items"],
+    ),
 ]
 
 

@@ -24,10 +24,11 @@ import pytest
 from tests import faults
 from tests.conftest import Recorder, set_upbit_env
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from tests.limits import UUIDS_PER_CANCEL, chunks
 from upbit_cancel import cli
 from upbit_cancel.batch import cancel_orders_async
 from upbit_cancel.results import BatchResult, OrderRef
-from upbit_client import Client
+from upbit_client import SPEC_SHA256, SPEC_VERSION, Client
 
 SECRET = TEST_SECRET_KEY
 
@@ -121,6 +122,16 @@ def ids_in_report(report: dict[str, Any], key: str = "uuid") -> list[str]:
         for group in ("success", "failed", "unconfirmed", "not_sent")
         for order in report[group]["orders"]
     ]  # fmt: skip
+
+
+def test_version_names_the_package_and_the_spec_version_and_hash_on_one_line(
+    run: Callable[..., Run], exchange: Recorder
+) -> None:
+    result = run("--version")
+    assert result.status == 0 and result.err == ""
+    expected = f"upbit-cancel {cli.__version__} (openapi.yaml {SPEC_VERSION}, sha256 {SPEC_SHA256})\n"
+    assert result.out == expected
+    assert len(SPEC_SHA256) == 64 and exchange.requests == []
 
 
 # --- bad usage: exit 2, one line, nothing sent ------------------------------------------------
@@ -340,8 +351,8 @@ def test_json_report_has_every_id_exactly_once(run: Callable[..., Run], exchange
     assert sorted(ids_in_report(report)) == sorted(ids)
     assert report["success"]["count"] == 40 and report["failed"]["count"] == 5 and report["unconfirmed"]["count"] == 0
     assert {order["reason"] for order in report["failed"]["orders"]} == {"filled"}
-    # Three cancels, then one lookup for the 5 failed ids (at most one per 100 ids that need it).
-    assert [request.method for request in exchange.requests] == ["DELETE"] * 3 + ["GET"]
+    # The cancels (45 ids in chunks of maxItems), then one lookup for the 5 failed ids.
+    assert [request.method for request in exchange.requests] == ["DELETE"] * chunks(45) + ["GET"]
     assert result.err == "upbit-cancel: 7 duplicate ids dropped (each order is sent once)\n"
 
 
@@ -465,7 +476,14 @@ def test_keyboard_interrupt(run: Callable[..., Run], batch: BatchSpy) -> None:
 # --- progress ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("tty", "count", "shown"), [(True, 45, True), (False, 45, False), (True, 20, False)])
+SEVERAL_CHUNKS = 2 * UUIDS_PER_CANCEL + 5
+
+
+@pytest.mark.parametrize(
+    ("tty", "count", "shown"),
+    [(True, SEVERAL_CHUNKS, True), (False, SEVERAL_CHUNKS, False), (True, UUIDS_PER_CANCEL, False)],
+    ids=["terminal-several-chunks", "pipe-several-chunks", "terminal-one-chunk"],
+)
 def test_progress_only_on_a_terminal_for_several_chunks(
     tty: bool, count: int, shown: bool, run: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -473,7 +491,7 @@ def test_progress_only_on_a_terminal_for_several_chunks(
     result = run("--uuid", *(f"open-{n}" for n in range(count)))
     assert result.status == 0
     if shown:
-        assert result.err.startswith("\rcancelling… ") and "\rcancelling… 45/45" in result.err
+        assert result.err.startswith("\rcancelling… ") and f"\rcancelling… {count}/{count}" in result.err
         assert result.err.endswith("\r") and "\n" not in result.err
     else:
         assert result.err == ""
@@ -534,7 +552,7 @@ def test_end_to_end_45_ids_from_a_file(sandbox: tuple[Any, str], tmp_path: Path)
     reasons = {o["uuid"]: o["reason"] for o in report["failed"]["orders"]}
     assert reasons == {**dict.fromkeys(closed[:3], "filled"), **dict.fromkeys(closed[3:], "already_cancelled")}
     assert {o.uuid for o in exchange.orders("wait")} == {demo_uuid(f"demo-{n:04d}") for n in range(36, 41)}
-    assert [request.method for request in exchange.requests] == ["DELETE"] * 3 + ["GET"]
+    assert [request.method for request in exchange.requests] == ["DELETE"] * chunks(41) + ["GET"]
     assert done.stderr == "upbit-cancel: 4 duplicate ids dropped (each order is sent once)\n"
 
 
@@ -585,7 +603,7 @@ def test_end_to_end_blocked_is_one_line_and_stops(tmp_path: Path) -> None:
     assert done.returncode == 3
     assert done.stderr.count("\n") == 1 and "blocked" in done.stderr and "60 seconds" in done.stderr
     assert sorted(ids_in_report(json.loads(done.stdout))) == sorted(ids)
-    assert sent <= 3  # at most one request per chunk (they go out concurrently): no retry after a 418
+    assert sent <= chunks(60)  # at most one request per chunk (they go out concurrently): no retry after a 418
 
 
 def test_report_survives_a_narrow_terminal_encoding(

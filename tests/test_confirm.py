@@ -21,6 +21,7 @@ import pytest
 from tests.clocks import FakeClock
 from tests.faults import FaultyExchange, replace_answer, sandbox_error
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from tests.limits import UUIDS_PER_CANCEL, UUIDS_PER_LOOKUP, chunks
 from upbit_auth import UpbitAuth
 from upbit_cancel import BatchResult, cancel_orders, cancel_orders_async
 from upbit_cancel import batch as batch_module
@@ -68,17 +69,23 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def test_400_orders_with_every_fifth_answer_lost_all_end_in_success(mode: str) -> None:
+# 20 full chunks (400 orders while maxItems is 20), every fifth answer lost: 4 chunks need the lookup.
+TWENTY_CHUNKS = 20 * UUIDS_PER_CANCEL
+LOST = 4 * UUIDS_PER_CANCEL
+
+
+def test_twenty_chunks_with_every_fifth_answer_lost_all_end_in_success(mode: str) -> None:
     exchange = sandbox(drop_answer_every=5)
-    ids = orders(exchange, 400)
+    ids = orders(exchange, TWENTY_CHUNKS)
     # One request at a time: which answers the exchange drops (every 5th it answers) is then exact.
     result = run(mode, exchange, uuids=ids, max_in_flight=1)
-    assert len(result.success) == 400 and not result.failed and not result.unconfirmed and not result.not_sent
+    assert len(result.success) == TWENTY_CHUNKS and not result.failed and not result.unconfirmed and not result.not_sent
     by_lookup = [order.uuid for order in result.success if order.confirmed_by == "lookup"]
-    assert len(by_lookup) == 80  # 4 chunks of 20 whose answers were lost
+    assert len(by_lookup) == LOST  # the 4 chunks whose answers were lost
     assert all(exchange.order(uuid).state == "cancel" for uuid in ids)
-    # 20 chunks + 4 retries, then one lookup for the 80 ids that needed it.
-    assert (result.requests_sent, result.lookups_sent, lookups(exchange)) == (24, 1, 1)
+    # 20 chunks + 4 retries, then the lookups for the ids that needed it (maxItems of the lookup each).
+    expected_lookups = chunks(LOST, UUIDS_PER_LOOKUP)
+    assert (result.requests_sent, result.lookups_sent, lookups(exchange)) == (24, expected_lookups, expected_lookups)
 
 
 def test_without_confirmation_the_same_lost_answers_stay_unconfirmed(mode: str) -> None:
@@ -251,13 +258,13 @@ def test_command_three_identifiers_unknown_answered_with_null_uuid_exit_1_with_r
     ]
 
 
-def test_command_400_uuids_with_lost_answers_exits_0(cli_env: pytest.MonkeyPatch) -> None:
+def test_command_twenty_chunks_of_uuids_with_lost_answers_exits_0(cli_env: pytest.MonkeyPatch) -> None:
     exchange = sandbox(drop_answer_every=5)
-    ids = orders(exchange, 400)
+    ids = orders(exchange, TWENTY_CHUNKS)
     status, report, err = cli(exchange, "--uuid", *ids, monkeypatch=cli_env)
     assert status == 0, err
-    assert report["success"]["count"] == 400 and report["unconfirmed"]["count"] == 0
-    assert sum(order.get("confirmed_by") == "lookup" for order in report["success"]["orders"]) == 80
+    assert report["success"]["count"] == TWENTY_CHUNKS and report["unconfirmed"]["count"] == 0
+    assert sum(order.get("confirmed_by") == "lookup" for order in report["success"]["orders"]) == LOST
 
 
 def test_command_no_confirm_skips_the_lookup(cli_env: pytest.MonkeyPatch) -> None:

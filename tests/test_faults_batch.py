@@ -39,6 +39,7 @@ from tests.faults import (
     refused_url,
 )
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from tests.limits import UUIDS_PER_CANCEL, chunks
 from upbit_auth import UpbitAuth
 from upbit_cancel.batch import cancel_orders, cancel_orders_async
 from upbit_cancel.ratelimit import RateLimiter
@@ -85,6 +86,9 @@ def run_batch(
     return asyncio.run(go())
 
 
+N = UUIDS_PER_CANCEL  # ids per chunk (maxItems of uuids[])
+
+
 @pytest.fixture(params=["sync", "async"])
 def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -118,7 +122,7 @@ def test_reset_on_every_request_is_retried_then_unconfirmed(mode: str, serve: An
     assert_every_id_once(result, ids)
     assert len(result.unconfirmed) == 45
     assert unconfirmed_names(result) == {"transport_error"}
-    assert server.count == 3 * 2 == result.requests_sent
+    assert server.count == chunks(45) * 2 == result.requests_sent
 
 
 def test_a_stall_past_the_timeout_is_retried_then_unconfirmed(mode: str, serve: Any) -> None:
@@ -180,15 +184,15 @@ def test_proxy_html_errors_are_retried_boundedly_then_unconfirmed(mode: str, ser
     assert_every_id_once(result, ids)
     assert len(result.unconfirmed) == 25
     assert {order.error.status for order in result.unconfirmed} == {status}
-    assert server.count == 2 * 3
+    assert server.count == chunks(25) * 3
 
 
 def test_a_502_then_a_good_answer_cancels_everything(mode: str, serve: Any) -> None:
-    exchange, ids = new_exchange(20)
+    exchange, ids = new_exchange(N)  # one full chunk
     server = serve(first(1, html_reply(502)), exchange)
     result = run_batch(mode, server.url, ids, max_tries=3)
     assert_every_id_once(result, ids)
-    assert len(result.success) == 20
+    assert len(result.success) == N
     assert server.count == 2
 
 
@@ -254,7 +258,7 @@ def test_auth_errors_are_not_retried_and_say_what_to_check(
     assert {(o.error.status, o.error.name) for o in result.failed if o.error} == {(status, name)}
     assert all(order.error is not None and hint in order.error.message for order in result.failed)
     assert result.retries == 0
-    assert server.count == 3  # one per chunk, never a retry
+    assert server.count == chunks(45)  # one per chunk, never a retry
 
 
 def test_a_429_storm_is_bounded_paced_and_ends_unconfirmed(serve: Any) -> None:
@@ -273,7 +277,7 @@ def test_a_429_storm_is_bounded_paced_and_ends_unconfirmed(serve: Any) -> None:
 
 
 def test_a_429_storm_across_many_chunks_never_hot_loops(serve: Any) -> None:
-    exchange, ids = new_exchange(200)
+    exchange, ids = new_exchange(10 * N)  # 10 chunks
     server = serve(always(error_reply(429, "too_many_requests", "Too many requests.")), exchange)
     result = run_batch("async", server.url, ids, per_second=30, max_tries=20, timeout_total=1.2)
     assert_every_id_once(result, ids)
@@ -295,7 +299,7 @@ def test_a_429_burst_then_good_answers_cancels_everything(mode: str, serve: Any)
 
 
 def test_418_stops_the_batch_at_once_and_surfaces_the_block(serve: Any) -> None:
-    exchange, ids = new_exchange(60)
+    exchange, ids = new_exchange(3 * N)
     message = "You have been blocked for 300 seconds."
     server = serve(always(error_reply(418, "too_many_requests_blocked", message)), exchange)
     result = run_batch("sync", server.url, ids, max_tries=5, max_in_flight=1)
@@ -303,21 +307,21 @@ def test_418_stops_the_batch_at_once_and_surfaces_the_block(serve: Any) -> None:
     assert server.count == 1
     assert result.blocked is not None and message in result.blocked.message
     # The chunk the 418 answered is unconfirmed with it; the two chunks after it were never sent.
-    assert [o.id for o in result.unconfirmed] == ids[:20]
+    assert [o.id for o in result.unconfirmed] == ids[:N]
     assert {o.error.status for o in result.unconfirmed} == {418}
-    assert [o.id for o in result.not_sent] == ids[20:]
+    assert [o.id for o in result.not_sent] == ids[N:]
     assert all("418" in o.why or message in o.why for o in result.not_sent)
 
 
 def test_418_in_async_mode_sends_nothing_after_the_block(serve: Any) -> None:
-    exchange, ids = new_exchange(400)  # 20 chunks, more than can be in flight in the first round
+    exchange, ids = new_exchange(20 * N)  # 20 chunks, more than can be in flight in the first round
     server = serve(always(error_reply(418, "blocked", "Blocked for 60 seconds.")), exchange)
     result = run_batch("async", server.url, ids, max_tries=5, max_in_flight=4)
     assert_every_id_once(result, ids)
     assert result.blocked is not None
     assert server.count <= 4
-    assert len(result.unconfirmed) == 20 * server.count
-    assert len(result.not_sent) == 400 - 20 * server.count
+    assert len(result.unconfirmed) == N * server.count
+    assert len(result.not_sent) == 20 * N - N * server.count
 
 
 # --- one fault in the middle of a 1,000-order batch ---------------------------------------------
@@ -328,23 +332,23 @@ def test_a_fault_on_chunk_25_of_1000_is_retried_and_everything_is_accounted(
     mode: str, serve: Any, action: Action
 ) -> None:
     exchange, ids = new_exchange(1000)
-    chunk_25 = ids[24 * 20 : 25 * 20]
+    chunk_25 = ids[24 * N : 25 * N]
     server = serve(once_for(chunk_25, action, then=Delegate()), exchange)
     result = run_batch(mode, server.url, ids, max_tries=3)
     assert_every_id_once(result, ids)
     assert len(result.success) == 1000
-    assert server.count == 51
+    assert server.count == chunks(1000) + 1
     assert result.retries == 1
     assert sum(request.ids == chunk_25 for request in server.requests) == 2
 
 
 def test_a_lost_answer_on_chunk_25_of_1000_leaves_exactly_its_ids_unconfirmed(mode: str, serve: Any) -> None:
     exchange, ids = new_exchange(1000)
-    chunk_25 = ids[24 * 20 : 25 * 20]
+    chunk_25 = ids[24 * N : 25 * N]
     server = serve(once_for(chunk_25, LoseAnswer(), then=Delegate()), exchange)
     result = run_batch(mode, server.url, ids, max_tries=3)
     assert_every_id_once(result, ids)
-    assert len(result.success) == 980
+    assert len(result.success) == 1000 - N
     assert not result.failed
     assert sorted(order.id for order in result.unconfirmed) == sorted(chunk_25)
     assert unconfirmed_names(result) == {"failed_after_lost_answer"}

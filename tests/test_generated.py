@@ -12,10 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
 from tests.conftest import Recorder
+from tests.limits import UUIDS_PER_CANCEL
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.errors import InvalidRequest, InvalidResponse, UpbitClientError
@@ -23,7 +25,9 @@ from upbit_client.models import CancelOrdersResult, UpbitError
 from upbit_client.registry import DEFAULT_SERVER, SERVERS
 
 ROOT = Path(__file__).resolve().parent.parent
-TWENTY = [f"uuid-{n}" for n in range(20)]
+SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+N = UUIDS_PER_CANCEL
+FULL = [f"uuid-{n}" for n in range(N)]  # the most uuids one call takes
 
 
 def test_openapi_document_validates() -> None:
@@ -40,15 +44,19 @@ def test_servers_and_limits_come_from_the_spec() -> None:
     }
     assert DEFAULT_SERVER == "https://api.upbit.com"
     rules = {rule.python_name: rule for rule in cancel_orders_by_ids.QUERY_RULES}
-    assert (rules["uuids"].wire_name, rules["uuids"].min_items, rules["uuids"].max_items) == ("uuids[]", 1, 20)
+    operation = SPEC["paths"]["/v1/orders/uuids"]["delete"]
+    (written,) = [parameter for parameter in operation["parameters"] if parameter["name"] == "uuids[]"]
+    limits = (written["schema"]["minItems"], written["schema"]["maxItems"])
+    assert (rules["uuids"].wire_name, rules["uuids"].min_items, rules["uuids"].max_items) == ("uuids[]", *limits)
     assert cancel_orders_by_ids.EXACTLY_ONE_OF == (("uuids", "identifiers"),)
     assert cancel_orders_by_ids.RATE_LIMIT is not None
-    assert (cancel_orders_by_ids.RATE_LIMIT.group, cancel_orders_by_ids.RATE_LIMIT.per_second) == ("default", 30)
+    pace = (operation["x-rate-limit"]["group"], operation["x-rate-limit"]["per_second"])
+    assert (cancel_orders_by_ids.RATE_LIMIT.group, cancel_orders_by_ids.RATE_LIMIT.per_second) == pace
 
 
-def test_twenty_uuids_is_the_largest_call_that_is_sent(client: Client, recorder: Recorder) -> None:
-    cancel_orders_by_ids.sync_detailed(client=client, uuids=TWENTY)
-    assert recorder.requests[0].url.query.count(b"uuids%5B%5D=") == 20
+def test_max_items_uuids_is_the_largest_call_that_is_sent(client: Client, recorder: Recorder) -> None:
+    cancel_orders_by_ids.sync_detailed(client=client, uuids=FULL)
+    assert recorder.requests[0].url.query.count(b"uuids%5B%5D=") == N
 
 
 BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
@@ -57,9 +65,9 @@ BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
     ("no uuids", {"uuids": []}, r"uuids\[\]: needs at least 1 item \(minItems: 1\); given: 0 items"),
     ("no identifiers", {"identifiers": []}, r"identifiers\[\]: needs at least 1 item \(minItems: 1\)"),
     (
-        "21 uuids",
-        {"uuids": [*TWENTY, "x"]},
-        r"uuids\[\]: takes at most 20 items per request \(maxItems: 20\); given: 21",
+        "one uuid too many",
+        {"uuids": [*FULL, "x"]},
+        rf"uuids\[\]: takes at most {N} items per request \(maxItems: {N}\); given: {N + 1}",
     ),
     (
         "int item",
@@ -91,8 +99,8 @@ def test_bad_input_raises_before_anything_is_sent(
 
 async def test_bad_input_raises_before_sending_async(recorder: Recorder) -> None:
     async with Client(base_url="https://api.upbit.com", httpx_args={"transport": recorder.transport()}) as client:
-        with pytest.raises(InvalidRequest, match="maxItems: 20"):
-            await cancel_orders_by_ids.asyncio(client=client, uuids=[*TWENTY, "x"])
+        with pytest.raises(InvalidRequest, match=f"maxItems: {N}"):
+            await cancel_orders_by_ids.asyncio(client=client, uuids=[*FULL, "x"])
     assert recorder.requests == []
 
 
@@ -142,9 +150,8 @@ def test_unreadable_documented_answer_is_a_typed_error(client: Client, recorder:
 
 def test_changing_max_items_in_the_spec_changes_the_limit(tmp_path: Path) -> None:
     """Regenerate from a copy of the spec with maxItems 7: the new client refuses 8 with no hand edit."""
-    spec = (ROOT / "openapi.yaml").read_text()
-    assert spec.count("maxItems: 20") == 2
-    (tmp_path / "openapi.yaml").write_text(spec.replace("maxItems: 20", "maxItems: 7"))
+    spec = re.sub(r"maxItems: \d+", "maxItems: 7", (ROOT / "openapi.yaml").read_text())
+    (tmp_path / "openapi.yaml").write_text(spec)
     output = tmp_path / "pkg" / "upbit_client"
     bin_dir = str(Path(sys.executable).parent)
     subprocess.run(
@@ -189,3 +196,27 @@ def test_the_error_tree_takes_the_error_names_from_the_registry() -> None:
     for name in names[403]:
         assert type(error_from_response(401, name, "m")) is PermissionDenied
     assert type(error_from_response(400, "validation_error", "m")).__name__ == "UpbitAPIError"
+
+
+def test_the_docstrings_state_each_parameters_rules_from_the_spec() -> None:
+    """Regenerated with the spec, so the docs say what the code enforces: "1 to 20 items" follows maxItems."""
+    rule = cancel_orders_by_ids.OPERATION.parameter("uuids")
+    for function in (cancel_orders_by_ids.sync, cancel_orders_by_ids.asyncio_detailed):
+        text = " ".join((function.__doc__ or "").split())
+        assert (
+            f"uuids (list[str] | Unset): UUIDs of the orders to cancel. Optional. {rule.min_items} to {N} items" in text
+        )
+        assert "Exactly one of uuids, identifiers must be given." in text
+        assert (
+            f"Rate limit: {SPEC['paths']['/v1/orders/uuids']['delete']['x-rate-limit']['per_second']} requests" in text
+        )
+
+
+def test_the_package_names_the_spec_it_was_generated_from() -> None:
+    import hashlib
+
+    import upbit_client
+
+    assert str(SPEC["info"]["version"]) == upbit_client.SPEC_VERSION
+    assert SPEC["info"]["title"] == upbit_client.SPEC_TITLE
+    assert hashlib.sha256((ROOT / "openapi.yaml").read_bytes()).hexdigest() == upbit_client.SPEC_SHA256

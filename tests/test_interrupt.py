@@ -27,6 +27,7 @@ import pytest
 
 from tests.faults import FaultyExchange, assert_every_id_once
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from tests.limits import UUIDS_PER_CANCEL as N
 from upbit_auth import UpbitAuth
 from upbit_cancel import BatchCancelled, BatchInterrupted, BatchResult, cancel_orders, cancel_orders_async
 from upbit_cancel.ratelimit import RateLimiter
@@ -47,10 +48,10 @@ def client_for(transport: httpx.BaseTransport | httpx.AsyncBaseTransport) -> Cli
 
 
 def test_ctrl_c_in_the_sync_batch_raises_a_keyboard_interrupt_carrying_the_report() -> None:
-    exchange, ids = sandbox(100)
+    exchange, ids = sandbox(5 * N)
 
     def stop_after_two_chunks(done: int, total: int) -> None:
-        if done == 40:
+        if done == 2 * N:
             raise KeyboardInterrupt
 
     with client_for(exchange.transport()) as client, pytest.raises(KeyboardInterrupt) as caught:
@@ -65,16 +66,16 @@ def test_ctrl_c_in_the_sync_batch_raises_a_keyboard_interrupt_carrying_the_repor
     report = caught.value.report
     assert report.interrupted
     assert_every_id_once(report, ids)
-    assert [order.uuid for order in report.success] == ids[:40]
-    assert [order.id for order in report.not_sent] == ids[40:]
+    assert [order.uuid for order in report.success] == ids[: 2 * N]
+    assert [order.id for order in report.not_sent] == ids[2 * N :]
     assert not report.unconfirmed and not report.failed
     # Nothing was sent after the interrupt: the unsent orders are still open.
-    assert {order.uuid for order in exchange.orders("wait")} == set(ids[40:])
-    assert "40 cancelled" in str(caught.value) and "60 not sent" in str(caught.value)
+    assert {order.uuid for order in exchange.orders("wait")} == set(ids[2 * N :])
+    assert f"{2 * N} cancelled" in str(caught.value) and f"{3 * N} not sent" in str(caught.value)
 
 
 def test_ctrl_c_while_a_request_is_in_flight_leaves_that_chunk_unconfirmed() -> None:
-    exchange, ids = sandbox(60)
+    exchange, ids = sandbox(3 * N)
     faulty = FaultyExchange(exchange)
 
     def interrupt_mid_request(request: httpx.Request, process: Any) -> httpx.Response:
@@ -87,10 +88,10 @@ def test_ctrl_c_while_a_request_is_in_flight_leaves_that_chunk_unconfirmed() -> 
         cancel_orders(client, uuids=ids, limiter=limiter, max_in_flight=1)
     report = caught.value.report
     assert_every_id_once(report, ids)
-    assert [order.uuid for order in report.success] == ids[:20]
-    assert [order.id for order in report.unconfirmed] == ids[20:40]
+    assert [order.uuid for order in report.success] == ids[:N]
+    assert [order.id for order in report.unconfirmed] == ids[N : 2 * N]
     assert {order.error.name for order in report.unconfirmed} == {"interrupted"}
-    assert [order.id for order in report.not_sent] == ids[40:]
+    assert [order.id for order in report.not_sent] == ids[2 * N :]
     # The interrupted request's permit was handed back: it does not hold the budget for minutes.
     assert limiter.in_flight == 0
 
@@ -151,7 +152,7 @@ async def test_a_cancelled_async_batch_hands_back_the_permits_of_requests_it_cut
 
 
 async def test_cancelling_the_async_batch_waits_for_answers_in_flight_and_carries_the_report() -> None:
-    exchange, ids = sandbox(200, latency=0.3)
+    exchange, ids = sandbox(10 * N, latency=0.3)
     async with client_for(exchange.transport()) as client:
         report: BatchResult | None = None
 
@@ -173,10 +174,10 @@ async def test_cancelling_the_async_batch_waits_for_answers_in_flight_and_carrie
     assert report is not None and report.interrupted
     assert_every_id_once(report, ids)
     # The two requests in flight were allowed to finish: their answers are in the report.
-    assert len(report.success) == 40 and [order.uuid for order in report.success] == ids[:40]
-    assert [order.id for order in report.not_sent] == ids[40:]
+    assert len(report.success) == 2 * N and [order.uuid for order in report.success] == ids[: 2 * N]
+    assert [order.id for order in report.not_sent] == ids[2 * N :]
     assert waited < 1.0
-    assert len(exchange.orders("cancel")) == 40
+    assert len(exchange.orders("cancel")) == 2 * N
 
 
 def run_command(

@@ -10,12 +10,15 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
 
+import upbit_client
+import version
 from tests.conftest import Mypy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,13 +96,14 @@ def test_wheels_install_into_a_fresh_venv_with_version_commands_and_types(
     # No pip inside (ensurepip is slow): this interpreter's pip installs into it.
     run(sys.executable, "-m", "venv", "--without-pip", venv)
     python, bin_dir = venv / "bin" / "python", venv / "bin"
-    # The [sandbox] extra resolves to the sandbox's own wheel, found next to the SDK's.
+    # The README's recipe: our two wheels named as files (so no index can offer another package of
+    # those names), the [sandbox] extra satisfied by the sandbox's wheel; only httpx & co. from the index.
     run(
         sys.executable, "-m", "pip", "--python", python, "install", "--quiet",
-        "--find-links", wheels["sandbox"].parent,
-        f"upbit-order-cancel[sandbox] @ {wheels['sdk'].as_uri()}",
+        f"upbit-order-cancel[sandbox] @ {wheels['sdk'].as_uri()}", wheels["sandbox"],
     )  # fmt: skip
-    assert run(bin_dir / "upbit-cancel", "--version").stdout.strip() == f"upbit-cancel {VERSION}"
+    spec = f"openapi.yaml {upbit_client.SPEC_VERSION}, sha256 {upbit_client.SPEC_SHA256}"
+    assert run(bin_dir / "upbit-cancel", "--version").stdout.strip() == f"upbit-cancel {VERSION} ({spec})"
     assert run(bin_dir / "upbit-sandbox", "--help").stdout.startswith("usage: upbit-sandbox")
     code = "import upbit_auth, upbit_cancel, upbit_client, upbit_sandbox as _; print(upbit_auth.__version__)"
     imported = run(python, "-c", code, cwd=tmp_path)
@@ -122,16 +126,52 @@ def test_the_sdk_wheel_holds_the_sdk_and_not_the_sandbox(wheels: dict[str, Path]
     assert {name.split("/")[0] for name in sandbox_names if ".dist-info" not in name} == {"upbit_sandbox"}
 
 
-def test_a_module_deleted_from_the_tree_is_not_in_the_next_wheel_built_there(
-    tree: Path, wheels: dict[str, Path], tmp_path: Path
-) -> None:
-    assert "upbit_cancel/remaining_req.py" in zipfile.ZipFile(wheels["sdk"]).namelist()
-    (tree / "cancel" / "upbit_cancel" / "remaining_req.py").unlink()
-    second = build(tree, tmp_path / "second")
-    assert "upbit_cancel/remaining_req.py" not in zipfile.ZipFile(second).namelist()
+def pip_wheel(source: Path, outdir: Path) -> Path:
+    """``pip wheel .`` in the tree itself, as someone building by hand would (no fresh sdist in between)."""
+    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", outdir, source)
+    (wheel,) = outdir.glob("upbit_order_cancel-*.whl")
+    return wheel
+
+
+def test_pip_wheel_twice_around_deleting_a_module_ships_no_stale_module(tmp_path: Path) -> None:
+    tree = copy_of_the_tree(tmp_path / "src")
+    module = "upbit_cancel/remaining_req.py"
+    assert module in zipfile.ZipFile(pip_wheel(tree, tmp_path / "first")).namelist()
+    (tree / "cancel" / module).unlink()
+    second = pip_wheel(tree, tmp_path / "second")
+    assert module not in zipfile.ZipFile(second).namelist()
+    assert "upbit_cancel/batch.py" in zipfile.ZipFile(second).namelist()
+    assert not (tree / "build").exists(), "the build backend left a build/ folder in the tree"
+
+
+def test_the_sdist_carries_the_changelog_the_spec_and_the_api_report(wheels: dict[str, Path]) -> None:
+    (sdist,) = wheels["sdk"].parent.glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    assert {"CHANGELOG.md", "README.md", "LICENSE", "openapi.yaml", "api/report.txt", "pyproject.toml"} <= names
+    assert {"generated/upbit_client/spec.py", "cancel/upbit_cancel/py.typed"} <= names
+    assert not any(name.startswith(("tests/", ".venv/", "dist/")) for name in names)
+
+
+def test_make_version_writes_one_version_to_both_distributions_and_their_pins(tmp_path: Path) -> None:
+    for name in ("pyproject.toml", "sandbox/pyproject.toml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / name, tmp_path / name)
+    version.set_version("9.8.7", root=tmp_path)
+    assert {found for _, found in version.versions(tmp_path)} == {"9.8.7"}
+    sdk = tomllib.loads((tmp_path / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert sdk["version"] == "9.8.7" and sdk["optional-dependencies"]["sandbox"] == [
+        "upbit-order-cancel-sandbox==9.8.7"
+    ]
+    before = (tmp_path / "pyproject.toml").read_text(encoding="utf-8")
+    for bad in ("3", "3.0", "v3.0.0", "three"):
+        with pytest.raises(version.VersionError, match=bad):
+            version.set_version(bad, root=tmp_path)
+    assert (tmp_path / "pyproject.toml").read_text(encoding="utf-8") == before
 
 
 def test_the_sandbox_distribution_carries_and_pins_the_sdks_version() -> None:
+    assert len({found for _, found in version.versions(ROOT)}) == 1, version.versions(ROOT)
     sdk = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     sandbox = tomllib.loads((ROOT / "sandbox" / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert sandbox["version"] == sdk["version"]

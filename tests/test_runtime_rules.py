@@ -74,3 +74,24 @@ def test_operation_parameter_names_a_missing_parameter() -> None:
     assert OPERATION.parameter("count").value.minimum == 1
     with pytest.raises(KeyError, match="op has no parameter 'nope'"):
         OPERATION.parameter("nope")
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        (
+            ParameterRule("uuids", "uuids[]", is_array=True, min_items=1, max_items=20, unique_items=True,
+                          item=ValueRule(type="string", min_length=1, pattern="x", pattern_description="not blank")),
+            "Optional. 1 to 20 items, no repeats, each a string of at least 1 character, not blank.",
+        ),
+        (ParameterRule("order_by", "order_by", value=ValueRule(type="string", enum=("asc", "desc"))),
+         "Optional. One of 'asc', 'desc'."),
+        (ParameterRule("n", "n", required=True, value=ValueRule(type="integer", format="int32", minimum=1, maximum=5)),
+         "Required. An integer (int32), from 1 to 5."),
+        (ParameterRule("s", "s", value=ValueRule(type="string", min_length=3, max_length=3, nullable=True)),
+         "Optional. A string of exactly 3 characters, or None."),
+        (ParameterRule("ids", "ids[]", is_array=True, max_items=7), "Optional. At most 7 items."),
+    ],
+)  # fmt: skip
+def test_a_rule_describes_itself_in_words_with_the_specs_numbers(rule: ParameterRule, words: str) -> None:
+    assert rule.describe() == words

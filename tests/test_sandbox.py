@@ -25,6 +25,7 @@ import jwt
 import pytest
 
 from tests.keys import OTHER_SECRET
+from tests.limits import IDENTIFIERS_PER_CANCEL, UUIDS_PER_CANCEL, chunks
 from tests.sandbox_support import bearer, make_token, remaining_sec, signed_call, upbit_query_hash, wire_query
 from upbit_auth import UpbitAuth
 from upbit_client import Client
@@ -229,13 +230,13 @@ def test_params_only_in_the_body_are_query_parameter_not_supported(exchange: San
     [
         "",
         f"uuids[]={demo_uuid('demo-0001')}&identifiers[]=demo-0002",
-        wire_query("uuids", [str(uuid.uuid4()) for _ in range(21)]),
+        wire_query("uuids", [str(uuid.uuid4()) for _ in range(UUIDS_PER_CANCEL + 1)]),
         "uuids=abc",
         f"uuids[]={demo_uuid('demo-0001')}&market=KRW-BTC",
         "uuids[]=",
         "identifiers[]",
     ],
-    ids=["neither", "both", "21-items", "no-brackets", "unknown-key", "empty-value", "no-value"],
+    ids=["neither", "both", "one-too-many", "no-brackets", "unknown-key", "empty-value", "no-value"],
 )
 def test_parameter_rules_are_validation_error(exchange: SandboxExchange, raw_query: str) -> None:
     response = signed_call(exchange, raw_query)
@@ -244,11 +245,15 @@ def test_parameter_rules_are_validation_error(exchange: SandboxExchange, raw_que
     assert len(exchange.orders("wait")) == 30
 
 
-def test_twenty_items_is_the_maximum_accepted(exchange: SandboxExchange) -> None:
-    ids = [demo_uuid(f"demo-{n:04d}") for n in range(1, 21)]
-    response = signed_call(exchange, wire_query("uuids", ids))
+@pytest.mark.parametrize(("kind", "most"), [("uuids", UUIDS_PER_CANCEL), ("identifiers", IDENTIFIERS_PER_CANCEL)])
+def test_each_id_parameters_own_max_items_is_accepted(exchange: SandboxExchange, kind: str, most: int) -> None:
+    names = [f"demo-{n:04d}" for n in range(1, most + 1)]
+    assert len(exchange.orders("wait")) >= most, "the fixture seeds too few open orders for this spec"
+    response = signed_call(
+        exchange, wire_query(kind, [demo_uuid(name) for name in names] if kind == "uuids" else names)
+    )
     assert response.status == 200
-    assert response.body["success"]["count"] == 20
+    assert response.body["success"]["count"] == most
 
 
 @pytest.mark.parametrize(("method", "path"), [("PUT", ENDPOINT_PATH), ("DELETE", "/v1/orders"), ("POST", "/v1/x")])
@@ -451,6 +456,9 @@ def test_request_log_records_what_was_sent(exchange: SandboxExchange) -> None:
     assert exchange.requests == []
 
 
+CHUNK = min(15, UUIDS_PER_CANCEL)  # ids per request in the race below
+
+
 def test_concurrent_cancels_cancel_each_order_exactly_once() -> None:
     book = SandboxExchange(rate_limit_per_second=None)
     book.seed_demo_orders(open_orders=60)
@@ -459,9 +467,9 @@ def test_concurrent_cancels_cancel_each_order_exactly_once() -> None:
     successes_lock = threading.Lock()
 
     def worker(offset: int) -> None:
-        for start in range(0, 60, 15):
+        for start in range(0, 60, CHUNK):
             # Every thread asks for every order, in a different rotation, so they race for each one.
-            chunk = (ids[offset:] + ids[:offset])[start : start + 15]
+            chunk = (ids[offset:] + ids[:offset])[start : start + CHUNK]
             answer = signed_call(book, wire_query("uuids", chunk))
             assert answer.status == 200
             with successes_lock:
@@ -473,7 +481,7 @@ def test_concurrent_cancels_cancel_each_order_exactly_once() -> None:
     for thread in threads:
         thread.join()
     assert sorted(successes) == sorted(ids)
-    assert len(book.requests) == len(threads) * 4
+    assert len(book.requests) == len(threads) * chunks(60, CHUNK)
     assert book.orders("wait") == []
 
 

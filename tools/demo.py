@@ -2,7 +2,7 @@
 
 Starts ``upbit-sandbox`` (a fake exchange on a free loopback port, seeded with demo orders), writes
 a file of 48 uuids (40 open orders, 3 already filled, 3 already cancelled, 2 unknown to the
-exchange, so three chunks of at most 20 go out and some orders fail), runs
+exchange, so several chunks of the spec's maxItems go out and some orders fail), runs
 ``upbit-cancel --uuids-from FILE`` against it with the sandbox's demo keys, prints what it printed,
 checks that every uuid was reported exactly once, and stops the sandbox.
 """

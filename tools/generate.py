@@ -8,11 +8,14 @@ Besides the generator's own output this writes into the package:
 
 - ``sdk_errors.py``, ``rules.py``, ``fast_request.py``: copies of ``runtime/upbit_client_runtime/``
   (plain Python, linted, typed and tested there);
+- ``spec.py``: ``SPEC_TITLE``, ``SPEC_VERSION`` (``info.version``) and ``SPEC_SHA256`` of the spec;
 - ``registry.py``: one table of the spec's operations (method, path, function module, parameter
   rules, rate-limit group, error names per status, the success example) and the servers, read by
   ``tools/spec_rules.py``, which refuses any parameter keyword it cannot enforce.
 
-Every generated file starts with a header naming the generator version and the spec's hash.
+Every generated file starts with a header naming the generator version. Each parameter's docstring
+states its rules, worded from the registry (``ParameterRule.describe``), and each operation's its
+rate limit: the docs change with the spec.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "runtime"))
 
@@ -34,10 +39,13 @@ from jinja2 import FileSystemBytecodeCache  # noqa: E402
 from openapi_python_client import Project  # noqa: E402
 from openapi_python_client.config import Config, ConfigFile, MetaType  # noqa: E402
 from openapi_python_client.parser import GeneratorData  # noqa: E402
+from openapi_python_client.parser.openapi import Endpoint  # noqa: E402
+from openapi_python_client.schema.untrusted_string import UntrustedString  # noqa: E402
 from openapi_python_client.strings import PythonIdentifier  # noqa: E402
 from ruamel.yaml import YAML  # noqa: E402
 
 from spec_rules import SpecError, flatten_parameters, operation_record  # noqa: E402
+from upbit_client_runtime.rules import Operation  # noqa: E402
 
 PINNED_GENERATOR = "0.29.1"
 TEMPLATES = ROOT / "templates" / f"openapi-python-client-{PINNED_GENERATOR}"
@@ -45,8 +53,8 @@ RUNTIME = ROOT / "runtime" / "upbit_client_runtime"
 RUNTIME_MODULES = ("sdk_errors.py", "rules.py", "fast_request.py")
 
 
-def registry_source(project: Project, document: dict[str, Any]) -> str:
-    """``registry.py``: the operations of ``document`` as the generator named them."""
+def operation_records(project: Project, document: dict[str, Any]) -> list[tuple[str, Endpoint, Operation]]:
+    """Every endpoint the generator made, with its registry row, by the name of its generated module."""
     records = []
     prefix = project.config.field_prefix
     for tag, collection in project.openapi.endpoint_collections_by_tag.items():
@@ -68,7 +76,38 @@ def registry_source(project: Project, document: dict[str, Any]) -> str:
                 f"{project.package_name}.api.{tag}.{module_name}",
                 python_names,
             )
-            records.append((str(module_name), record))
+            records.append((str(module_name), endpoint, record))
+    return sorted(records, key=lambda found: found[0])
+
+
+def _one_paragraph(text: object) -> str:
+    return " ".join(str(text or "").split())
+
+
+def document_rules(endpoint: Endpoint, record: Operation, document: dict[str, Any]) -> None:
+    """State the spec's rules in the generated docstrings: each parameter's (after the spec's own
+    description of it) and the operation's rate limit, worded by the registry's rule classes."""
+    spec_parameters = document["paths"][record.path][record.method.lower()].get("parameters", [])
+    said = {(str(p.get("in")), str(p.get("name"))): _one_paragraph(p.get("description")) for p in spec_parameters}
+    rules = {rule.python_name: rule for rule in record.parameters}
+    for attribute in ("query_parameters", "path_parameters", "header_parameters"):
+        documented = []
+        for prop in getattr(endpoint, attribute):
+            rule = rules.get(str(prop.python_name))
+            if rule is not None:
+                parts = (said.get((rule.location, rule.wire_name)), rule.describe(record.exactly_one_of))
+                text = " ".join(part for part in parts if part)
+                prop = attrs.evolve(prop, description=text)
+            documented.append(prop)
+        setattr(endpoint, attribute, documented)
+    if record.rate_limit is not None:
+        said_before = endpoint.description.get_untrusted_value().rstrip() if endpoint.description else ""
+        rate = f"Rate limit: {record.rate_limit.describe()}."
+        endpoint.description = UntrustedString(f"{said_before}\n\n{rate}" if said_before else rate)
+
+
+def registry_source(records: list[tuple[str, Endpoint, Operation]], document: dict[str, Any]) -> str:
+    """``registry.py``: the operations of ``document`` as the generator named them."""
     servers = {
         str(server["x-upbit-region"]): str(server["url"])
         for server in document.get("servers", [])
@@ -92,7 +131,7 @@ def registry_source(project: Project, document: dict[str, Any]) -> str:
         '"""The first server of the OpenAPI document."""',
         "",
         "OPERATIONS: dict[str, Operation] = {",
-        *(f"    {name!r}: {record!r}," for name, record in sorted(records)),
+        *(f"    {name!r}: {record!r}," for name, _, record in records),
         "}",
         '"""Every operation of the document, by the name of its generated module."""',
         "",
@@ -104,17 +143,42 @@ class UpbitProject(Project):
     """The generator's project, plus the registry (written before the post hooks format it)."""
 
     document: dict[str, Any]
+    spec_bytes: bytes
 
     def _build_api(self) -> None:
+        records = operation_records(self, self.document)
+        for _, endpoint, record in records:
+            document_rules(endpoint, record, self.document)
         super()._build_api()
-        (self.package_dir / "registry.py").write_text(registry_source(self, self.document), encoding="utf-8")
+        (self.package_dir / "registry.py").write_text(registry_source(records, self.document), encoding="utf-8")
+        (self.package_dir / "spec.py").write_text(spec_source(self.spec_bytes, self.document), encoding="utf-8")
+
+
+def spec_source(spec: bytes, document: dict[str, Any]) -> str:
+    """``spec.py``: which document the package was generated from (the one file its hash changes)."""
+    info = document.get("info", {})
+    return "\n".join(
+        [
+            '"""The OpenAPI document this package was generated from. Rendered by tools/generate.py."""',
+            "",
+            f"SPEC_TITLE: str = {str(info.get('title', ''))!r}",
+            '"""``info.title`` of the document."""',
+            "",
+            f"SPEC_VERSION: str = {str(info.get('version', ''))!r}",
+            '"""``info.version`` of the document."""',
+            "",
+            f"SPEC_SHA256: str = {hashlib.sha256(spec).hexdigest()!r}",
+            '"""SHA-256 of the document as it was read (its bytes), in hex digits."""',
+            "",
+        ]
+    )
 
 
 def header(spec: Path) -> str:
-    digest = hashlib.sha256(spec.read_bytes()).hexdigest()
+    # No hash here: a change of the spec changes spec.py (SPEC_SHA256), not the first line of every file.
     return (
-        f"# Generated by openapi-python-client {PINNED_GENERATOR} and tools/generate.py from {spec.name} "
-        f"(sha256 {digest[:16]}). Do not edit: run make generate.\n"
+        f"# Generated by openapi-python-client {PINNED_GENERATOR} and tools/generate.py from {spec.name}. "
+        "Do not edit: run make generate.\n"
     )
 
 
@@ -136,6 +200,7 @@ def build(spec: Path, config_path: Path, package_dir: Path) -> None:
     cache.mkdir(mode=0o700, exist_ok=True)
     project.env.bytecode_cache = FileSystemBytecodeCache(str(cache))
     project.document = document
+    project.spec_bytes = spec.read_bytes()
     problems = project.build()
     # Treat warnings as failures too: a skipped endpoint (e.g. a broken $ref) is only a warning to the generator.
     if problems:

@@ -49,7 +49,7 @@ import httpx
 
 from upbit_auth import __version__
 from upbit_auth.auth import POCKET_VARIABLE, SECRET_KEY_VARIABLES, key_pair_from_env
-from upbit_client import Client
+from upbit_client import SPEC_SHA256, SPEC_VERSION, Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.errors import InvalidRequest
 from upbit_client.registry import SERVERS
@@ -93,6 +93,11 @@ MAX_ID_LINES = 1_000_000
 OnProgress = Callable[[int, int], None]
 
 
+def version_line() -> str:
+    """What ``--version`` prints: the installed version and the spec the client was generated from."""
+    return f"{PROG} {__version__} (openapi.yaml {SPEC_VERSION}, sha256 {SPEC_SHA256})"
+
+
 class BatchFunction(Protocol):
     """The contract of ``upbit_cancel.batch.cancel_orders_async``."""
 
@@ -117,6 +122,17 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see {PROG} --help)\n")
+
+
+class _PrintVersion(argparse.Action):
+    """``--version``: one line, never wrapped to the terminal's width (argparse's own action wraps)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> NoReturn:
+        sys.stdout.write(version_line() + "\n")
+        parser.exit(0)
 
 
 def _positive_seconds(text: str) -> float:
@@ -161,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"Upbit region whose host to use when no server URL is set (default: {DEFAULT_REGION})",
     )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_PrintVersion, help="print the version and the spec's, then exit")
     parser.add_argument(
         "--no-confirm",
         dest="confirm",

@@ -158,6 +158,38 @@ class ValueRule:
             return False
         return self.pattern is None or all(map(_pattern(self.pattern).search, strings))
 
+    def describe(self) -> str:
+        """The rule in words, for docstrings and help: "a string of at least 1 character, not blank"."""
+        kind = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false"}
+        parts = [f"a {self.format}" if self.type == "string" and self.format else kind.get(self.type or "", "a value")]
+        if self.type != "string" and self.format:
+            parts[0] += f" ({self.format})"
+        if self.enum is not None:
+            parts = ["one of " + ", ".join(repr(value) for value in self.enum)]
+        if self.minimum is not None and self.maximum is not None:
+            parts.append(f"from {self.minimum} to {self.maximum}")
+        elif self.minimum is not None:
+            parts.append(f"at least {self.minimum}")
+        elif self.maximum is not None:
+            parts.append(f"at most {self.maximum}")
+        if self.exclusive_minimum is not None:
+            parts.append(f"more than {self.exclusive_minimum}")
+        if self.exclusive_maximum is not None:
+            parts.append(f"less than {self.exclusive_maximum}")
+        if self.min_length is not None and self.min_length == self.max_length:
+            parts[0] += f" of exactly {_characters(self.min_length)}"
+        elif self.min_length is not None and self.max_length is not None:
+            parts[0] += f" of {self.min_length} to {_characters(self.max_length)}"
+        elif self.min_length is not None:
+            parts[0] += f" of at least {_characters(self.min_length)}"
+        elif self.max_length is not None:
+            parts[0] += f" of at most {_characters(self.max_length)}"
+        if self.pattern is not None:
+            parts.append(self.pattern_description or f"matching {self.pattern}")
+        if self.nullable:
+            parts.append("or None")
+        return ", ".join(parts)
+
     def from_wire(self, text: str) -> object:
         """The Python value a client would have passed to send ``text``; ValueError if none could."""
         if self.type == "integer":
@@ -192,6 +224,30 @@ class ParameterRule:
     unique_items: bool = False
     item: ValueRule | None = None
 
+    def describe(self, exactly_one_of: Sequence[Sequence[str]] = ()) -> str:
+        """The parameter's rules in words: "Optional. 1 to 20 items, each a string of at least 1 character."."""
+        words = ["Required." if self.required else "Optional."]
+        if self.is_array:
+            low, high = self.min_items, self.max_items
+            if low is not None and high is not None:
+                count = f"{low} to {high} items"
+            elif high is not None:
+                count = f"at most {high} items"
+            elif low is not None:
+                count = f"at least {low} item{'s' if low != 1 else ''}"
+            else:
+                count = "a list"
+            repeats = ", no repeats" if self.unique_items else ""
+            each = f", each {self.item.describe()}" if self.item is not None else ""
+            words.append(f"{count[0].upper()}{count[1:]}{repeats}{each}.")
+        else:
+            text = self.value.describe()
+            words.append(f"{text[0].upper()}{text[1:]}.")
+        for group in exactly_one_of:
+            if self.python_name in group:
+                words.append(f"Exactly one of {', '.join(group)} must be given.")
+        return " ".join(words)
+
 
 @define(frozen=True)
 class RateLimit:
@@ -206,6 +262,11 @@ class RateLimit:
     per_second: int
     scope: str = "pocket"
     window_seconds: int = 1
+
+    def describe(self) -> str:
+        """The budget in words: "30 requests per second (group default, shared per pocket)"."""
+        window = "second" if self.window_seconds == 1 else f"{self.window_seconds} seconds"
+        return f"{self.per_second} requests per {window} (group {self.group}, shared per {self.scope})"
 
 
 @define(frozen=True)
