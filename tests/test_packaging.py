@@ -177,3 +177,54 @@ def test_the_sandbox_distribution_carries_and_pins_the_sdks_version() -> None:
     assert sandbox["version"] == sdk["version"]
     assert f"upbit-order-cancel=={sdk['version']}" in sandbox["dependencies"]
     assert sdk["optional-dependencies"]["sandbox"] == [f"upbit-order-cancel-sandbox=={sdk['version']}"]
+
+
+# A consumer's tests of their own bot with the sandbox's pytest plugin: no conftest, nothing imported
+# from the plugin, and every expression typed without Any (mypy --disallow-any-expr).
+CONSUMER_TESTS = """\
+from upbit_cancel import ReportDict, cancel_orders
+from upbit_client import Client
+from upbit_sandbox import SandboxExchange
+
+
+def test_a_418_blocks_this_test(upbit_exchange: SandboxExchange, upbit_client: Client) -> None:
+    upbit_exchange.faults.blocked(seconds=600)
+    assert cancel_orders(upbit_client, identifiers=["demo-0001"]).blocked is not None
+    assert [record.fault for record in upbit_exchange.requests] == ["blocked"]
+
+
+def test_the_next_test_is_not_blocked(upbit_client: Client) -> None:
+    report: ReportDict = cancel_orders(upbit_client, identifiers=["demo-0001", "demo-0002"]).to_dict()
+    assert [order["identifier"] for order in report["success"]["orders"]] == ["demo-0001", "demo-0002"]
+    assert [order.get("state") for order in report["failed"]["orders"]] == []
+"""
+
+
+@pytest.mark.slow
+def test_a_consumer_project_tests_its_bot_with_the_plugin_fixtures_typed_without_any(
+    wheels: dict[str, Path], tmp_path: Path, mypy: Mypy
+) -> None:
+    entry_points = zipfile.ZipFile(wheels["sandbox"]).read(
+        next(name for name in zipfile.ZipFile(wheels["sandbox"]).namelist() if name.endswith("entry_points.txt"))
+    )
+    assert b"[pytest11]" in entry_points and b"upbit_sandbox.pytest_plugin" in entry_points
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", "--without-pip", venv)
+    python = venv / "bin" / "python"
+    pytest_pin = f"pytest=={pytest.__version__}"
+    run(
+        sys.executable, "-m", "pip", "--python", python, "install", "--quiet",
+        "--find-links", wheels["sandbox"].parent, pytest_pin,
+        f"upbit-order-cancel[sandbox] @ {wheels['sdk'].as_uri()}",
+    )  # fmt: skip
+    project = tmp_path / "bot"
+    project.mkdir()
+    (project / "test_bot.py").write_text(CONSUMER_TESTS, encoding="utf-8")
+    ran = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_bot.py", cwd=project)
+    assert "2 passed" in ran.stdout
+    env_free = {name: value for name, value in os.environ.items() if name != "MYPYPATH"}
+    checked = mypy.strict(
+        "--python-executable", str(python), "--disallow-any-expr", "--disallow-any-explicit", "test_bot.py",
+        cwd=project, env=env_free,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr

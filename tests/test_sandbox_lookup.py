@@ -10,8 +10,11 @@ import httpx
 import pytest
 
 from tests.sandbox_support import bearer, make_token, signed_call, wire_query
-from upbit_sandbox import ENDPOINT_PATH, LOOKUP_PATH, MAX_IDS_PER_LOOKUP, SandboxExchange, running_server
+from upbit_client.registry import OPERATIONS
+from upbit_sandbox import ENDPOINT_PATH, LOOKUP_PATH, SandboxExchange, running_server
 from upbit_sandbox.server import _parse_args
+
+LOOKUP_MAX_UUIDS = OPERATIONS["list_orders_by_ids"].parameter("uuids").max_items or 0
 
 
 @pytest.fixture
@@ -60,7 +63,7 @@ def test_the_lookup_reflects_a_cancel_and_changes_nothing(book: SandboxExchange)
 @pytest.mark.parametrize(
     "query",
     [
-        wire_query("uuids", [f"u-{n}" for n in range(MAX_IDS_PER_LOOKUP + 1)]),
+        wire_query("uuids", [f"u-{n}" for n in range(LOOKUP_MAX_UUIDS + 1)]),
         wire_query("uuids", ["a"]) + "&" + wire_query("identifiers", ["b"]),
         "order_by=sideways&" + wire_query("uuids", ["a"]),
         "market=KRW-BTC",

@@ -10,11 +10,12 @@ on any ``httpx.Client``; ``upbit_cancel.connect()`` builds such a client for you
 from ._version import __version__
 from .auth import KEY_PAIRS, POCKET_VARIABLE, SecretKey, UpbitAuth, key_pair_from_env
 from .errors import MissingCredentials
-from .signing import build_claims, query_hash, sign
+from .signing import Algorithm, build_claims, query_hash, sign
 
 __all__ = [
     "KEY_PAIRS",
     "POCKET_VARIABLE",
+    "Algorithm",
     "MissingCredentials",
     "SecretKey",
     "UpbitAuth",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._version import __version__
-    from .batch import ProgressCallback, cancel_orders, cancel_orders_async
+    from .batch import AnyClient, ProgressCallback, cancel_orders, cancel_orders_async
     from .client import connect
     from .errors import (
         AuthenticationError,
@@ -43,43 +43,101 @@ if TYPE_CHECKING:
         unwrap,
     )
     from .pacing import PacedTransport
-    from .results import BatchResult, ErrorInfo, FailureReason, NotSentOrder, OrderRef, UnconfirmedOrder
-    from .sweep import cancel_open_orders, cancel_open_orders_async
+    from .phase import PhaseEstimate
+    from .ratelimit import AsyncSleep, Clock, KeyBlock, Permit, RateLimiter, Sleep
+    from .remaining_req import RemainingReq
+    from .report_types import (
+        ErrorCountDict,
+        ErrorDict,
+        NotSentGroupDict,
+        NotSentOrderDict,
+        OrderDict,
+        OrderGroupDict,
+        ReportDict,
+        UnconfirmedGroupDict,
+        UnconfirmedOrderDict,
+    )
+    from .reset import reset_pacing
+    from .results import (
+        BatchResult,
+        ConfirmedBy,
+        ErrorInfo,
+        FailureReason,
+        IdKind,
+        NotSentOrder,
+        OrderRef,
+        OrderState,
+        UnconfirmedOrder,
+    )
+    from .store import SharedBudget, TakeResult
+    from .store_link import BudgetStore, StoreLink, Taken
+    from .sweep import OpenState, OrderSide, cancel_open_orders, cancel_open_orders_async
+    from .window_log import WindowLog
 
 # A library never configures logging: without a handler of the caller's, records go nowhere.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "AnyClient",
+    "AsyncSleep",
     "AuthenticationError",
     "BatchCancelled",
     "BatchInterrupted",
     "BatchResult",
+    "BudgetStore",
+    "Clock",
     "ConfigurationError",
+    "ConfirmedBy",
+    "ErrorCountDict",
+    "ErrorDict",
     "ErrorInfo",
     "FailureReason",
+    "IdKind",
     "InvalidRequest",
     "InvalidResponse",
+    "KeyBlock",
     "KeyBlocked",
     "MissingCredentials",
+    "NotSentGroupDict",
     "NotSentOrder",
+    "NotSentOrderDict",
+    "OpenState",
+    "OrderDict",
+    "OrderGroupDict",
     "OrderRef",
+    "OrderSide",
+    "OrderState",
     "PacedTransport",
     "PermissionDenied",
+    "Permit",
+    "PhaseEstimate",
     "ProgressCallback",
     "RateLimited",
+    "RateLimiter",
+    "RemainingReq",
+    "ReportDict",
     "ServerError",
+    "SharedBudget",
+    "Sleep",
+    "StoreLink",
+    "TakeResult",
+    "Taken",
     "TemporarilyBlocked",
     "TransportError",
+    "UnconfirmedGroupDict",
     "UnconfirmedOrder",
+    "UnconfirmedOrderDict",
     "UnexpectedStatus",
     "UpbitAPIError",
     "UpbitClientError",
+    "WindowLog",
     "__version__",
     "cancel_open_orders",
     "cancel_open_orders_async",
     "cancel_orders",
     "cancel_orders_async",
     "connect",
+    "reset_pacing",
     "unwrap",
 ]
 
@@ -87,6 +145,7 @@ __all__ = [
 # ``__version__`` has a module of its own so that reading it never loads httpx.
 _HOMES = {
     "__version__": "._version",
+    "AnyClient": ".batch",
     "ProgressCallback": ".batch",
     "cancel_orders": ".batch",
     "cancel_orders_async": ".batch",
@@ -109,12 +168,41 @@ _HOMES = {
     "UpbitClientError": ".errors",
     "unwrap": ".errors",
     "PacedTransport": ".pacing",
+    "AsyncSleep": ".ratelimit",
+    "Clock": ".ratelimit",
+    "KeyBlock": ".ratelimit",
+    "Permit": ".ratelimit",
+    "Sleep": ".ratelimit",
+    "SharedBudget": ".store",
+    "BudgetStore": ".store_link",
+    "StoreLink": ".store_link",
+    "Taken": ".store_link",
+    "WindowLog": ".window_log",
+    "PhaseEstimate": ".phase",
+    "TakeResult": ".store",
+    "RateLimiter": ".ratelimit",
+    "RemainingReq": ".remaining_req",
+    "ErrorCountDict": ".report_types",
+    "ErrorDict": ".report_types",
+    "NotSentGroupDict": ".report_types",
+    "NotSentOrderDict": ".report_types",
+    "OrderDict": ".report_types",
+    "OrderGroupDict": ".report_types",
+    "ReportDict": ".report_types",
+    "UnconfirmedGroupDict": ".report_types",
+    "UnconfirmedOrderDict": ".report_types",
+    "reset_pacing": ".reset",
     "BatchResult": ".results",
+    "ConfirmedBy": ".results",
+    "IdKind": ".results",
+    "OrderState": ".results",
     "ErrorInfo": ".results",
     "FailureReason": ".results",
     "NotSentOrder": ".results",
     "OrderRef": ".results",
     "UnconfirmedOrder": ".results",
+    "OpenState": ".sweep",
+    "OrderSide": ".sweep",
     "cancel_open_orders": ".sweep",
     "cancel_open_orders_async": ".sweep",
 }

@@ -69,6 +69,7 @@ from .pacing import TransportPaced, paced_by_transport
 from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds, limiter_for
 from .remaining_req import RemainingReq, parse_date_header, parse_remaining_req
 from .results import BatchResult, ErrorInfo, FailureReason, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
+from .results import order_state as _order_state
 from .store import STORE_ENV, check_store_setting
 from .workers import ProgressRelay, run_in_threads
 
@@ -626,7 +627,8 @@ class _Batch:
         state = _text(order.state)
         if state in _CANCELLED_STATES and order_id in self.lost:
             ref = self._from_lookup(order_id, order, prior)
-            return ("success", OrderRef(ref.uuid, ref.market, ref.identifier, confirmed_by="lookup", state=state))
+            known = _order_state(state)
+            return ("success", OrderRef(ref.uuid, ref.market, ref.identifier, confirmed_by="lookup", state=known))
         reason: FailureReason | None = None
         if state in _CANCELLED_STATES:
             reason = "already_cancelled"
@@ -651,9 +653,8 @@ class _Batch:
             ref = self._from_lookup(order_id, order, prior)
         else:
             ref = self._with_key(prior or OrderRef(None, None, None), order_id)
-        return OrderRef(
-            ref.uuid, ref.market, ref.identifier, reason=reason, state=_text(order.state) if order else None
-        )
+        state = _order_state(_text(order.state)) if order else None
+        return OrderRef(ref.uuid, ref.market, ref.identifier, reason=reason, state=state)
 
     # --- the report ---------------------------------------------------------------------------
 

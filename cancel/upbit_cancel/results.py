@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal, cast, get_args
 
 from .remaining_req import RemainingReq
+
+if TYPE_CHECKING:
+    from .report_types import ErrorDict, NotSentOrderDict, OrderDict, ReportDict, UnconfirmedOrderDict
 
 IdKind = Literal["uuids", "identifiers"]
 
@@ -36,6 +39,14 @@ FailureReason = Literal["filled", "already_cancelled", "not_found", "still_open"
 
 ConfirmedBy = Literal["answer", "lookup"]
 
+OrderState = Literal["wait", "watch", "done", "cancel"]
+"""An order's state as the lookup shows it: ``wait`` / ``watch`` open, ``done`` filled, ``cancel`` cancelled."""
+
+
+def order_state(text: str | None) -> OrderState | None:
+    """``text`` as an ``OrderState``, or None for a state the SDK does not know (or none at all)."""
+    return cast(OrderState, text) if text in get_args(OrderState) else None
+
 
 @dataclass(frozen=True, slots=True)
 class OrderRef:
@@ -45,7 +56,8 @@ class OrderRef:
     order by (``uuid`` for a batch by uuids, ``identifier`` for one by identifiers): that is always
     the id given. ``reason`` is set for failed orders, ``confirmed_by`` for cancelled ones
     (``to_dict`` shows it only when it is ``"lookup"``); ``state`` is the lookup's order state
-    when a lookup was made; ``error`` is the exchange's refusal of a ``rejected`` order.
+    when a lookup was made and showed a state Upbit documents (``OrderState``); ``error`` is the
+    exchange's refusal of a ``rejected`` order.
     """
 
     uuid: str | None
@@ -53,13 +65,13 @@ class OrderRef:
     identifier: str | None = None
     reason: FailureReason | None = None
     confirmed_by: ConfirmedBy | None = None
-    state: str | None = None
+    state: OrderState | None = None
     error: ErrorInfo | None = None
     side: str | None = None
     """``bid`` or ``ask`` when known (``cancel_open_orders`` lists it); shown by ``to_dict`` only then."""
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"uuid": self.uuid, "market": self.market, "identifier": self.identifier}
+    def to_dict(self) -> OrderDict:
+        data: OrderDict = {"uuid": self.uuid, "market": self.market, "identifier": self.identifier}
         if self.side is not None:
             data["side"] = self.side
         if self.reason is not None:
@@ -81,12 +93,8 @@ class ErrorInfo:
     message: str
     status: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ErrorDict:
         return {"name": self.name, "message": self.message, "status": self.status}
-
-
-def _listed(market: str | None, side: str | None) -> dict[str, str]:
-    return {key: value for key, value in (("market", market), ("side", side)) if value is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +108,17 @@ class UnconfirmedOrder:
     side: str | None = None
     """Market and side when known (``cancel_open_orders`` lists them); shown by ``to_dict`` only then."""
 
-    def to_dict(self) -> dict[str, Any]:
-        key = "uuid" if self.id_kind == "uuids" else "identifier"
-        return {key: self.id, **_listed(self.market, self.side), "error": self.error.to_dict()}
+    def to_dict(self) -> UnconfirmedOrderDict:
+        data: UnconfirmedOrderDict
+        if self.id_kind == "uuids":
+            data = {"uuid": self.id, "error": self.error.to_dict()}
+        else:
+            data = {"identifier": self.id, "error": self.error.to_dict()}
+        if self.market is not None:
+            data["market"] = self.market
+        if self.side is not None:
+            data["side"] = self.side
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +137,16 @@ class NotSentOrder:
     side: str | None = None
     """Market and side when known (``cancel_open_orders`` lists them); shown by ``to_dict`` only then."""
 
-    def to_dict(self) -> dict[str, Any]:
-        key = "uuid" if self.id_kind == "uuids" else "identifier"
-        data: dict[str, Any] = {key: self.id, **_listed(self.market, self.side), "why": self.why}
+    def to_dict(self) -> NotSentOrderDict:
+        data: NotSentOrderDict
+        if self.id_kind == "uuids":
+            data = {"uuid": self.id, "why": self.why}
+        else:
+            data = {"identifier": self.id, "why": self.why}
+        if self.market is not None:
+            data["market"] = self.market
+        if self.side is not None:
+            data["side"] = self.side
         if self.error is not None:
             data["error"] = self.error.to_dict()
         return data
@@ -161,8 +184,8 @@ class BatchResult:
         """The distinct errors behind the unconfirmed ids, each with how many ids it affected."""
         return list(Counter(order.error for order in self.unconfirmed).items())
 
-    def to_dict(self) -> dict[str, Any]:
-        """The shape ``upbit-cancel --json`` prints."""
+    def to_dict(self) -> ReportDict:
+        """The shape ``upbit-cancel --json`` prints (``upbit_cancel.ReportDict``)."""
         return {
             "success": {"count": len(self.success), "orders": [order.to_dict() for order in self.success]},
             "failed": {"count": len(self.failed), "orders": [order.to_dict() for order in self.failed]},

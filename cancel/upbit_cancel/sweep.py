@@ -49,11 +49,11 @@ from .remaining_req import parse_date_header, parse_remaining_req
 from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder
 from .store import STORE_ENV, check_store_setting
 
-__all__ = ["DEFAULT_MAX_PASSES", "OpenState", "Side", "cancel_open_orders", "cancel_open_orders_async"]
+__all__ = ["DEFAULT_MAX_PASSES", "OpenState", "OrderSide", "cancel_open_orders", "cancel_open_orders_async"]
 
 log = logging.getLogger("upbit_cancel.sweep")
 
-Side = Literal["bid", "ask"]
+OrderSide = Literal["bid", "ask"]
 OpenState = Literal["wait", "watch"]
 AnyClient = Client | AuthenticatedClient
 
@@ -478,7 +478,7 @@ def cancel_open_orders(
     markets: Sequence[str] | None = None,
     excluded_markets: Iterable[str] = (),
     quote_currencies: Sequence[str] | None = None,
-    side: Side | None = None,
+    side: OrderSide | None = None,
     states: Sequence[OpenState] = ("wait", "watch"),
     created_before: datetime.datetime | None = None,
     dry_run: bool = False,
@@ -562,7 +562,7 @@ async def cancel_open_orders_async(
     markets: Sequence[str] | None = None,
     excluded_markets: Iterable[str] = (),
     quote_currencies: Sequence[str] | None = None,
-    side: Side | None = None,
+    side: OrderSide | None = None,
     states: Sequence[OpenState] = ("wait", "watch"),
     created_before: datetime.datetime | None = None,
     dry_run: bool = False,

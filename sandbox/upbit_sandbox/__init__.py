@@ -12,8 +12,13 @@ client = Client(base_url="https://api.upbit.com", httpx_args={"auth": auth, "tra
 with running_server(exchange) as url:  # real HTTP on 127.0.0.1, e.g. for vcrpy or benchmarks
     ...
 ```
+
+Also: faults on demand (``exchange.faults``, ``faults.py``), a vcrpy configuration that keeps tokens
+and keys out of cassettes (``vcr_config``), and pytest fixtures (``pytest_plugin.py``, loaded by
+pytest itself): ``docs/testing.md``.
 """
 
+from .clock import ExchangeClock
 from .exchange import (
     DEFAULT_RATE_LIMIT_PER_SECOND,
     DEMO_ACCESS_KEY,
@@ -23,16 +28,18 @@ from .exchange import (
     ENDPOINT_PATH,
     LOOKUP_METHOD,
     LOOKUP_PATH,
-    MAX_IDS_PER_LOOKUP,
-    MAX_IDS_PER_REQUEST,
     UNKNOWN_ORDER_MARKET,
     Order,
+    OrderSide,
     OrderState,
     RequestRecord,
     SandboxExchange,
     SandboxResponse,
+    UnknownOrderFields,
     demo_uuid,
 )
+from .faults import Fault, FaultKind, FaultPlan
+from .recording import REDACTED, vcr_config
 from .server import LOOPBACK, SandboxServer, main, running_server, start_server
 from .transport import SandboxTransport
 
@@ -46,18 +53,24 @@ __all__ = [
     "LOOKUP_METHOD",
     "LOOKUP_PATH",
     "LOOPBACK",
-    "MAX_IDS_PER_LOOKUP",
-    "MAX_IDS_PER_REQUEST",
+    "REDACTED",
     "UNKNOWN_ORDER_MARKET",
+    "ExchangeClock",
+    "Fault",
+    "FaultKind",
+    "FaultPlan",
     "Order",
+    "OrderSide",
     "OrderState",
     "RequestRecord",
     "SandboxExchange",
     "SandboxResponse",
     "SandboxServer",
     "SandboxTransport",
+    "UnknownOrderFields",
     "demo_uuid",
     "main",
     "running_server",
     "start_server",
+    "vcr_config",
 ]

@@ -1,10 +1,12 @@
 """The sandbox exchange's core: an in-memory order book answering ``DELETE /v1/orders/uuids`` as Upbit does.
 
 It verifies every request the way Upbit documents it (bearer JWT, HMAC with the secret as-is, nonce
-reuse, the SHA-512 query hash over the percent-decoded wire query, query-only parameters, the 20 ids
-limit, the per-second rate limit) and answers with Upbit's error names, statuses and ``Remaining-Req``
-header. The checks are written from the rules alone, on purpose without ``upbit_auth.signing`` or
-``UpbitAuth``: if the SDK misreads a rule, the sandbox must not share the misreading.
+reuse, the SHA-512 query hash over the percent-decoded wire query, query-only parameters, each
+parameter's own rules as the registry states them, the per-second rate limit) and answers with
+Upbit's error names, statuses and ``Remaining-Req`` header. The checks are written from the rules
+alone, on purpose without ``upbit_auth.signing`` or ``UpbitAuth``: if the SDK misreads a rule, the
+sandbox must not share the misreading. Faults on demand (429, 418, 500, resets, lost answers,
+latency) are queued on ``SandboxExchange.faults`` (``faults.py``).
 
 The exchange knows nothing about HTTP plumbing; ``transport.py`` (in-process ``httpx.MockTransport``)
 and ``server.py`` (loopback HTTP server) feed it raw requests through ``SandboxExchange.handle``.
@@ -36,6 +38,7 @@ from upbit_client.rules import Operation, check_wire
 
 from . import book
 from .clock import ExchangeClock, http_date
+from .faults import Fault, FaultKind, FaultPlan
 
 if TYPE_CHECKING:
     from .transport import SandboxTransport
@@ -74,20 +77,8 @@ if _endpoint.RATE_LIMIT is None:
     raise RuntimeError("openapi.yaml names no x-rate-limit for DELETE /v1/orders/uuids; the sandbox needs one")
 RATE_LIMIT_GROUP: Final = _endpoint.RATE_LIMIT.group
 DEFAULT_RATE_LIMIT_PER_SECOND: Final = _endpoint.RATE_LIMIT.per_second
-MAX_IDS_PER_REQUEST: Final = min(rule.max_items or 0 for rule in _endpoint.QUERY_RULES)
 LOOKUP_METHOD: Final = _lookup_endpoint.METHOD
 LOOKUP_PATH: Final = _lookup_endpoint.PATH
-MAX_IDS_PER_LOOKUP: Final = min(rule.max_items or 0 for rule in _lookup_endpoint.QUERY_RULES if rule.is_array)
-# Each id parameter's own maxItems (uuids[] and identifiers[] may differ): what a request is checked against.
-_MAX_IDS: Final = {rule.wire_name: rule.max_items for rule in _endpoint.QUERY_RULES if rule.max_items is not None}
-_MAX_LOOKUP_IDS: Final = {
-    rule.wire_name: rule.max_items for rule in _lookup_endpoint.QUERY_RULES if rule.max_items is not None
-}
-_LOOKUP_ORDER_BY: Final = next(
-    tuple(str(value) for value in rule.value.enum or ())
-    for rule in _lookup_endpoint.QUERY_RULES
-    if rule.wire_name == "order_by"
-)
 ALLOWED_JWT_ALGORITHMS: Final = ("HS256", "HS512")
 # Upbit reports a deprecated per-minute budget too; clients must ignore it, so a constant is honest enough.
 _DEPRECATED_MINUTE_BUDGET: Final = 1800
@@ -158,10 +149,13 @@ class RequestRecord:
     method: str
     target: str
     """The raw path and query string exactly as received (still percent-encoded)."""
-    status: int
+    status: int | None
+    """The status the client received; None when it received no answer (the connection closed)."""
     access_key: str | None
     """The access key the request authenticated with, or None when it did not get that far."""
     error_name: str | None
+    fault: FaultKind | None = None
+    """The fault that hit this request (``upbit_sandbox.faults``; ``drop_answer_every`` is ``lost_answer``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +167,9 @@ class SandboxResponse:
     """The JSON body: an object for the modelled operation and errors, the spec's example for the others."""
     headers: dict[str, str] = field(default_factory=dict)
     drop_answer: bool = False
-    """The request was carried out, but the transports must drop the answer (close without a response)."""
+    """The transports must drop the answer (close without a response); the request may have been carried out."""
+    delay: float = 0.0
+    """Seconds the transports hold the answer back (the ``latency`` fault)."""
 
     def content(self) -> bytes:
         return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -217,6 +213,9 @@ class SandboxExchange:
     handled that long after it was sent, as one-way network latency would have it.
     ``clock_offset`` (seconds) sets the exchange's clock ahead of ``clock`` (negative: behind); the rate
     windows and the ``Date`` header of every answer follow that clock (``self.clock``, an ``ExchangeClock``).
+    ``drop_answer_every`` N > 0 carries out every Nth cancel and then drops its answer (the client's
+    connection closes; logged with no status, fault ``lost_answer``). ``self.faults`` queues one-off faults
+    for the next requests: 429, 418, 500, reset, lost answer, latency (``faults.py``, ``docs/testing.md``).
 
     Checks run in this order, the first failure answering: route (404 ``not_found``), bearer token
     (``no_authorization_token``), JWT header alg and decoding (``jwt_verification``), access key
@@ -256,6 +255,8 @@ class SandboxExchange:
         self.unknown_order_fields = unknown_order_fields
         self.drop_answer_every = drop_answer_every
         """Fault: every Nth cancel that was carried out has its answer dropped (0: never)."""
+        self.faults = FaultPlan(_operation_name(operation) for operation in (operations or OPERATIONS).values())
+        """Faults queued for the next requests, e.g. ``exchange.faults.blocked(seconds=60)`` (``faults.py``)."""
         self._cancels_answered = 0
         self._credentials: dict[str, str] = dict(
             {DEMO_ACCESS_KEY: DEMO_SECRET_KEY} if credentials is None else credentials
@@ -391,17 +392,22 @@ class SandboxExchange:
             access_key: str | None = None
             group = RATE_LIMIT_GROUP
             drop = False
+            fault: Fault | None = None
             try:
                 operation, path_values = self._route(method, path)
                 group = operation.rate_limit.group if operation.rate_limit else group
                 claims, access_key = self._authenticate(authorization)
                 self._spend_nonce(access_key, claims)
+                fault = self.faults.take(_operation_name(operation))
+                if fault is not None and fault.refusal is not None:
+                    raise _Rejected(*fault.refusal)
                 self._spend_rate_budget(access_key, group)
                 self._check_query_hash(raw_query, claims)
                 if body:
                     raise _Rejected(400, "QUERY_PARAMETER_NOT_SUPPORTED", "This API only accepts query parameters.")
                 if operation.method == ENDPOINT_METHOD and operation.path == ENDPOINT_PATH:
                     kind, ids = _parse_query(raw_query)
+                    _check_rules(operation, raw_query, path_values, dict(header_pairs))
                     response = SandboxResponse(200, self._cancel(kind, ids))
                     drop = self._drop_this_answer()
                 elif operation.method == LOOKUP_METHOD and operation.path == LOOKUP_PATH:
@@ -425,9 +431,13 @@ class SandboxExchange:
                     "Date": http_date(self.clock()),
                 }
             )
-            if drop:
-                response = replace(response, drop_answer=True)
-            self._log.append(RequestRecord(method.upper(), target, response.status, access_key, response.error_name))
+            fault_kind: FaultKind | None = None
+            if fault is not None:
+                response, fault_kind = replace(response, drop_answer=not fault.answered, delay=fault.delay), fault.kind
+            elif drop:
+                response, fault_kind = replace(response, drop_answer=True), "lost_answer"
+            status, error_name = (None, None) if response.drop_answer else (response.status, response.error_name)
+            self._log.append(RequestRecord(method.upper(), target, status, access_key, error_name, fault_kind))
             return response
 
     def _authenticate(self, authorization: str | None) -> tuple[dict[str, Any], str]:
@@ -573,17 +583,18 @@ def _parse_lookup_query(raw_query: str) -> tuple[str, list[str], dict[str, str]]
         raw_key, _, raw_value = pair.partition("=")
         key, value = unquote_plus(raw_key), unquote_plus(raw_value)
         if key in ("market", "order_by"):
-            if key == "order_by" and value not in _LOOKUP_ORDER_BY:
-                raise _Rejected(400, "validation_error", f"order_by must be one of {', '.join(_LOOKUP_ORDER_BY)}.")
-            options[key] = value
+            options[key] = value  # its allowed values are the spec's enum, checked by _check_rules
         elif pair:
             id_pairs.append(pair)
-    kind, ids = _parse_query("&".join(id_pairs), max_ids=_MAX_LOOKUP_IDS)
+    kind, ids = _parse_query("&".join(id_pairs))
     return kind, ids, options
 
 
-def _parse_query(raw_query: str, max_ids: Mapping[str, int] = _MAX_IDS) -> tuple[str, list[str]]:
-    """The id kind (``uuids[]`` or ``identifiers[]``) and the ids, read from the raw query as Upbit reads it."""
+def _parse_query(raw_query: str) -> tuple[str, list[str]]:
+    """The id kind (``uuids[]`` or ``identifiers[]``) and the ids, read from the raw query as Upbit reads it.
+
+    How many ids each kind takes is the spec's rule of that parameter, checked by ``_check_rules``.
+    """
     values: dict[str, list[str]] = {"uuids[]": [], "identifiers[]": []}
     for pair in raw_query.split("&"):
         if not pair:
@@ -603,10 +614,12 @@ def _parse_query(raw_query: str, max_ids: Mapping[str, int] = _MAX_IDS) -> tuple
     if not given:
         raise _Rejected(400, "validation_error", "uuids[] or identifiers[] is required.")
     kind = given[0]
-    if kind in max_ids and len(values[kind]) > max_ids[kind]:
-        most = max_ids[kind]
-        raise _Rejected(400, "validation_error", f"{kind} accepts at most {most} items; got {len(values[kind])}.")
     return kind, values[kind]
+
+
+def _operation_name(operation: Operation) -> str:
+    """The registry's name of ``operation`` (its generated module's), as ``FaultPlan``'s ``only`` takes it."""
+    return operation.module.rpartition(".")[2]
 
 
 def _route(path: str) -> tuple[re.Pattern[str], list[str]]:

@@ -71,8 +71,10 @@ class _SandboxRequestHandler(BaseHTTPRequestHandler):
             # Absolute-form target (sent through a proxy): keep only the path and query.
             target = b"/" + target.split(b"://", 1)[-1].partition(b"/")[2]
         answer = exchange.handle(self.command, target, list(self.headers.items()), body)
+        if answer.delay:
+            time.sleep(answer.delay)
         if answer.drop_answer:
-            # The lost-answer fault: the cancel was carried out, the connection closes without an answer.
+            # A reset or a lost answer (carried out first): the connection closes without an answer.
             self.close_connection = True
             return
         content = answer.content()
@@ -218,7 +220,8 @@ def _add_fault_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="carry out every Nth cancel request, then close the connection without an answer (default 0: never)",
+        help="carry out every Nth cancel request, then close the connection without an answer (default 0: never); "
+        "logged with status None and fault lost_answer",
     )
     parser.add_argument(
         "--unknown-fields",

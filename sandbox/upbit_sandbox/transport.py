@@ -20,14 +20,17 @@ from typing import TYPE_CHECKING
 import httpx
 
 if TYPE_CHECKING:
-    from .exchange import SandboxExchange
+    from .exchange import SandboxExchange, SandboxResponse
 
 
-def _answer(exchange: SandboxExchange, request: httpx.Request) -> httpx.Response:
+def _handle(exchange: SandboxExchange, request: httpx.Request) -> SandboxResponse:
     # raw_path is the path and query exactly as they would go on the wire, still percent-encoded.
-    answer = exchange.handle(request.method, request.url.raw_path, request.headers.multi_items(), request.content)
+    return exchange.handle(request.method, request.url.raw_path, request.headers.multi_items(), request.content)
+
+
+def _answer(answer: SandboxResponse, request: httpx.Request) -> httpx.Response:
     if answer.drop_answer:
-        # The lost-answer fault: the exchange carried the request out, the answer never arrives.
+        # A reset or a lost answer (the exchange carried the request out): the answer never arrives.
         raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
     return httpx.Response(answer.status, headers=answer.headers, content=answer.content(), request=request)
 
@@ -42,12 +45,18 @@ class SandboxTransport(httpx.MockTransport):
     def sync_handler(self, request: httpx.Request) -> httpx.Response:
         if self.exchange.latency:
             time.sleep(self.exchange.latency)
-        return _answer(self.exchange, request)
+        answer = _handle(self.exchange, request)
+        if answer.delay:
+            time.sleep(answer.delay)
+        return _answer(answer, request)
 
     async def async_handler(self, request: httpx.Request) -> httpx.Response:
         if self.exchange.latency:
             await asyncio.sleep(self.exchange.latency)
-        return _answer(self.exchange, request)
+        answer = _handle(self.exchange, request)
+        if answer.delay:
+            await asyncio.sleep(answer.delay)
+        return _answer(answer, request)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()

@@ -1,0 +1,131 @@
+"""The sandbox's pytest plugin, used from the outside: a consumer's test files run by ``pytester``.
+
+The consumer files hold no conftest and no import of the plugin: pytest finds it through the
+``pytest11`` entry point of the installed sandbox distribution, as it would in another team's project.
+Each run is a pytest process of its own, as a consumer's would be (and this process's modules and
+limiters stay untouched).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ("pytester",)
+
+# The promise of issue 17: at most 10 lines, cancels orders, a 418 in one test, not blocked in the next.
+CONSUMER = """\
+from upbit_cancel import cancel_orders
+from upbit_client import Client
+from upbit_sandbox import SandboxExchange
+
+def test_a_418_blocks_this_test(upbit_exchange: SandboxExchange, upbit_client: Client) -> None:
+    upbit_exchange.faults.blocked(seconds=600)
+    assert cancel_orders(upbit_client, identifiers=["demo-0001"]).blocked is not None
+
+def test_the_next_test_is_not_blocked(upbit_client: Client) -> None:
+    assert cancel_orders(upbit_client, identifiers=["demo-0001", "demo-0002"]).all_cancelled
+"""
+
+# The same two tests with clients of their own and no reset: the leak the fixtures close.
+WITHOUT_THE_FIXTURES = """\
+from upbit_cancel import cancel_orders, connect
+from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange
+
+def run(blocked: bool) -> bool:
+    exchange = SandboxExchange()
+    exchange.seed_demo_orders()
+    if blocked:
+        exchange.faults.blocked(seconds=600)
+    client = connect("https://api.upbit.com", access_key=DEMO_ACCESS_KEY, secret_key=DEMO_SECRET_KEY,
+                     httpx_args={"transport": exchange.transport()})
+    return cancel_orders(client, identifiers=["demo-0001"]).all_cancelled
+
+def test_a_418_blocks_this_test() -> None:
+    assert not run(blocked=True)
+
+def test_the_next_test_is_not_blocked() -> None:
+    assert run(blocked=False)
+"""
+
+ASYNC_CONSUMER = """\
+import pytest
+from upbit_cancel import cancel_orders_async
+from upbit_client import Client
+from upbit_sandbox import SandboxExchange
+
+@pytest.mark.asyncio
+async def test_async_code_cancels_on_the_sandbox(upbit_exchange: SandboxExchange, upbit_async_client: Client) -> None:
+    upbit_exchange.faults.lose_answer()
+    report = await cancel_orders_async(upbit_async_client, identifiers=["demo-0003", "demo-0004"])
+    assert [order.confirmed_by for order in report.success] == ["lookup", "lookup"]
+    assert upbit_exchange.order(report.success[0].uuid or "").state == "cancel"
+
+def test_each_test_gets_a_fresh_exchange(upbit_exchange: SandboxExchange) -> None:
+    assert upbit_exchange.requests == [] and len(upbit_exchange.orders("wait")) == 40
+"""
+
+OPENS_ITS_OWN = """\
+import pytest
+from upbit_cancel import cancel_orders, cancel_orders_async
+from upbit_client import Client
+
+def test_a_with_block_of_its_own(upbit_client: Client) -> None:
+    with upbit_client as client:
+        assert cancel_orders(client, identifiers=["demo-0001"]).all_cancelled
+
+@pytest.mark.asyncio
+async def test_an_async_with_block_of_its_own(upbit_async_client: Client) -> None:
+    async with upbit_async_client as client:
+        assert (await cancel_orders_async(client, identifiers=["demo-0001"])).all_cancelled
+"""
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A consumer project: no conftest, only the ini line pytest-asyncio asks every project for."""
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    return pytester
+
+
+def test_the_consumer_file_promised_by_issue_17_is_at_most_ten_lines() -> None:
+    assert len(CONSUMER.splitlines()) <= 10
+
+
+def test_a_consumer_test_injects_a_418_and_the_next_test_is_not_blocked(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_bot=CONSUMER)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=2)
+
+
+def test_without_the_fixtures_the_418_of_one_test_leaks_into_the_next(pytester: pytest.Pytester) -> None:
+    """The control: what the fixtures' pacing reset is for (the bug reported in issue 17)."""
+    pytester.makepyfile(test_bot=WITHOUT_THE_FIXTURES)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test_the_next_test_is_not_blocked*"])
+
+
+def test_the_async_fixture_and_the_fault_api_work_for_async_code(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_async_bot=ASYNC_CONSUMER)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_consumer_may_open_and_close_the_fixtures_clients_itself(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_own_blocks=OPENS_ITS_OWN)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_the_fixtures_are_listed_by_pytest_with_their_docs(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_nothing="def test_nothing() -> None: pass\n")
+    result = pytester.runpytest_subprocess("--fixtures", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        [
+            "*upbit_exchange*",
+            "*fresh verifying exchange*",
+            "*upbit_client*",
+            "*upbit_async_client*",
+        ],
+        consecutive=False,
+    )
