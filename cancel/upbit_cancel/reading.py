@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
+import socket
 import ssl
 import threading
 import time
@@ -33,6 +34,7 @@ from typing import Any
 
 import httpcore
 import httpx
+from httpcore._utils import is_socket_readable
 
 __all__ = ["MAX_ANSWER_BYTES", "bounded", "install", "load_json"]
 
@@ -107,6 +109,7 @@ class _Stream(httpcore.NetworkStream):
 class _AsyncStream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
+        self._socket: socket.socket | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         bounds = _bounds.get()
@@ -129,6 +132,14 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
         return _AsyncStream(await self._inner.start_tls(ssl_context, server_hostname, wait))
 
     def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            # The pool asks this of every idle connection each time a request comes or goes (to spot
+            # connections the server closed); anyio answers it by building the socket's attribute map
+            # anew (getpeername() and more) each time, a large part of an async batch's CPU. The socket
+            # is the connection's for its whole life: look it up once.
+            if self._socket is None:
+                self._socket = self._inner.get_extra_info("socket")
+            return is_socket_readable(self._socket)
         return self._inner.get_extra_info(info)
 
 
