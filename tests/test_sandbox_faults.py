@@ -7,6 +7,7 @@ every fault is checked for what the exchange did (the book), what the client got
 from __future__ import annotations
 
 import asyncio
+import time
 from types import SimpleNamespace
 
 import httpx
@@ -176,3 +177,20 @@ def test_a_bad_fault_is_refused_naming_what_was_given(queue: object, message: st
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         queue(plan)
     assert plan.pending == []
+
+
+def test_a_client_that_hangs_up_before_a_late_answer_prints_no_traceback_from_the_server(
+    book: SandboxExchange, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A cancelled batch hangs up on the requests it had in flight: that is no error of the exchange.
+    book.faults.latency(0.3)
+    query = wire_query("identifiers", ["a"])
+    with running_server(book) as url:
+        with httpx.Client(base_url=url) as http, pytest.raises(httpx.ReadTimeout):
+            http.delete(f"{ENDPOINT_PATH}?{query}", headers=signed_headers(query), timeout=0.05)
+        deadline = time.monotonic() + 5
+        while not book.requests and time.monotonic() < deadline:
+            time.sleep(0.02)  # the answer is written (into the closed connection) after the latency
+        time.sleep(0.3)
+    assert [(record.status, record.fault) for record in book.requests] == [(200, "latency")]
+    assert "Traceback" not in capsys.readouterr().err

@@ -118,6 +118,13 @@ class SandboxServer(ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hung up before its answer (a cancelled batch, a timeout) is no error of the
+        exchange: nothing is printed. Anything else is printed as socketserver does."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
     def track_connection(self, connection: socket.socket, *, open_: bool) -> None:
         with self._connections_lock:
             if open_:
