@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import ssl
 from typing import Any
 
@@ -13,19 +15,23 @@ from tests.conftest import Recorder
 from tests.keys import OTHER_SECRET, TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_cancel import (
     AuthenticationError,
+    BatchResult,
     ConfigurationError,
     MissingCredentials,
     UpbitAPIError,
     UpbitClientError,
+    cancel_orders,
+    cancel_orders_async,
     connect,
     unwrap,
 )
 from upbit_cancel.cli import build_parser
-from upbit_cancel.client import PRECEDENCE
+from upbit_cancel.client import PRECEDENCE, default_limits
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.models import CancelOrdersResult
 from upbit_client.registry import SERVERS
-from upbit_sandbox import SandboxExchange
+from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange, running_server
+from upbit_sandbox.server import SandboxServer
 
 KEYS = {"UPBIT_OPEN_API_ACCESS_KEY": TEST_ACCESS_KEY, "UPBIT_OPEN_API_SECRET_KEY": TEST_SECRET_KEY}
 
@@ -140,3 +146,48 @@ def test_clients_from_connect_share_one_verifying_tls_context_unless_told_otherw
     assert isinstance(context, ssl.SSLContext) and context is second._verify_ssl
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert connect(environ=KEYS, httpx_args={"verify": False})._verify_ssl is False
+
+
+def test_a_batch_keeps_alive_every_connection_it_keeps_busy_instead_of_reconnecting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A warm batch (the limiter knows the exchange's phase) sends a whole window's budget at once, each
+    # request on its own connection. With httpx's default of 20 kept-alive connections (and httpcore
+    # counting every connection against it) the async batch closed answered connections and opened new
+    # ones: 40 for 75 requests with 30 in flight. Each is a TCP and TLS handshake on the real exchange.
+    rate_limit = cancel_orders_by_ids.OPERATION.rate_limit
+    assert rate_limit is not None
+    budget, per_request = rate_limit.per_second, cancel_orders_by_ids.OPERATION.parameter("uuids").max_items or 1
+    opened: list[object] = []
+    track = SandboxServer.track_connection
+
+    def counting(self: SandboxServer, connection: socket.socket, *, open_: bool) -> None:
+        if open_:
+            opened.append(connection)
+        track(self, connection, open_=open_)
+
+    monkeypatch.setattr(SandboxServer, "track_connection", counting)
+    exchange = SandboxExchange(latency=0.1)
+    warm_up = [exchange.add_order(f"warm-up-{n}").uuid for n in range(budget * per_request)]
+    ids = [exchange.add_order(f"keep-alive-{n}").uuid for n in range(budget * per_request * 5 // 2)]
+
+    async def batch(url: str) -> BatchResult:
+        async with connect(url, access_key=DEMO_ACCESS_KEY, secret_key=DEMO_SECRET_KEY) as client:
+            return await cancel_orders_async(client, uuids=ids, confirm=False)
+
+    with running_server(exchange) as url:
+        with connect(url, access_key=DEMO_ACCESS_KEY, secret_key=DEMO_SECRET_KEY) as client:
+            assert cancel_orders(client, uuids=warm_up, confirm=False).all_cancelled  # the phase is known now
+        opened.clear()
+        result = asyncio.run(batch(url))
+    assert len(result.success) == len(ids)
+    assert len(opened) <= budget + 2, f"{len(opened)} connections for a budget of {budget} in flight"
+
+
+def test_connection_limits_given_in_httpx_args_win_over_the_default() -> None:
+    mine = httpx.Limits(max_connections=7, max_keepalive_connections=3)
+    assert default_limits().max_keepalive_connections >= 20
+    client = connect("https://api.upbit.com", access_key=TEST_ACCESS_KEY, secret_key=TEST_SECRET_KEY,
+                     httpx_args={"limits": mine})  # fmt: skip
+    pool = client.get_httpx_client()._transport._pool  # type: ignore[attr-defined]
+    assert (pool._max_connections, pool._max_keepalive_connections) == (7, 3)

@@ -31,7 +31,7 @@ import httpx
 
 from upbit_auth import POCKET_VARIABLE, UpbitAuth
 from upbit_client import Client
-from upbit_client.registry import DEFAULT_SERVER, SERVERS
+from upbit_client.registry import DEFAULT_SERVER, OPERATIONS, SERVERS
 
 from .errors import ConfigurationError, MissingCredentials
 
@@ -127,6 +127,20 @@ def _check_httpx_args(extra: Mapping[str, Any]) -> None:
 
 
 @functools.cache
+def default_limits() -> httpx.Limits:
+    """httpx's connection limits with room to keep alive every connection a batch keeps busy.
+
+    A batch keeps up to a rate-limit group's whole per-window budget in flight (30 in ``default``,
+    from the registry), each on its own connection. httpx keeps at most 20 idle connections by
+    default, and httpcore 1.0 closes an idle connection whenever the pool holds more connections than
+    that (it counts all of them, not only the idle ones): the batch would close answered connections
+    and open new ones, each a TCP and TLS handshake away, window after window.
+    """
+    widest = max((op.rate_limit.per_second for op in OPERATIONS.values() if op.rate_limit is not None), default=0)
+    return httpx.Limits(max_connections=100, max_keepalive_connections=max(20, widest))
+
+
+@functools.cache
 def shared_tls_context() -> ssl.SSLContext:
     """The verifying TLS context every ``connect()`` client of this process shares (made once, on first use)."""
     return httpx.create_ssl_context()
@@ -195,6 +209,6 @@ def connect(
         base_url=url,
         timeout=timeout,
         verify_ssl=shared_tls_context() if verify is None else verify,
-        httpx_args={**extra, "auth": _auth(access_key, secret_key, environ, pocket)},
+        httpx_args={"limits": default_limits(), **extra, "auth": _auth(access_key, secret_key, environ, pocket)},
         **merged,
     )
