@@ -33,3 +33,18 @@ CANCEL_PER_SECOND = CANCEL.rate_limit.per_second if CANCEL.rate_limit is not Non
 def chunks(count: int, per_chunk: int = UUIDS_PER_CANCEL) -> int:
     """How many requests ``count`` ids take."""
     return math.ceil(count / per_chunk)
+
+
+def _maximum(operation_name: str, parameter: str) -> int:
+    found = OPERATIONS[operation_name].parameter(parameter).value.maximum
+    assert found is not None, f"{operation_name}.{parameter} has no maximum in openapi.yaml"
+    return int(found)
+
+
+OPEN_ORDERS_PER_PAGE = _maximum("list_open_orders", "limit")
+"""``limit`` ``maximum`` of List Open Orders: the sweep lists this many orders a page."""
+
+
+def pages(count: int, per_page: int = OPEN_ORDERS_PER_PAGE) -> int:
+    """How many listings ``count`` open orders take: a short page ends the listing, a full one needs one more."""
+    return count // per_page + 1

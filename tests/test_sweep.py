@@ -21,6 +21,7 @@ import pytest
 
 from tests.faults import assert_every_id_once
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from tests.limits import chunks, pages
 from upbit_auth import UpbitAuth
 from upbit_cancel import (
     AuthenticationError,
@@ -106,8 +107,8 @@ def test_one_market_is_emptied_wait_and_watch_and_every_other_order_is_left_open
     assert {(order.uuid, order.market, order.side) for order in result.success} == {
         (order.uuid, order.market, order.side) for order in btc
     }
-    # Listed market by market, 100 a page: 3 pages, then 13 chunks of 20.
-    assert (result.listings_sent, result.requests_sent) == (3, 13)
+    # Listed market by market, a full page at a time until a short one, then chunks of the spec's size.
+    assert (result.listings_sent, result.requests_sent) == (pages(len(btc)), chunks(len(btc)))
 
 
 def test_no_filter_cancels_every_open_order_watch_included_without_a_429(mode: str) -> None:
@@ -115,8 +116,9 @@ def test_no_filter_cancels_every_open_order_watch_included_without_a_429(mode: s
     result = sweep(mode, exchange)
     assert_every_id_once(result, [order.uuid for order in orders])
     assert result.all_cancelled and still_open(exchange) == set()
-    # 10 full pages of 100 and an empty 11th that shows the end, then 50 chunks of 20.
-    assert result.rate_limited == 0 and (result.listings_sent, result.requests_sent) == (11, 50)
+    # Full pages and a short (or empty) last one that shows the end, then chunks of the spec's size.
+    assert result.rate_limited == 0
+    assert (result.listings_sent, result.requests_sent) == (pages(len(orders)), chunks(len(orders)))
     assert not any("/v1/orders/open" in target for target in cancels(exchange))  # never Upbit's filter cancel
 
 
