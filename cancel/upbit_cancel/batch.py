@@ -995,6 +995,20 @@ def _pocket(auth: object) -> str | None:
     return auth.pocket if isinstance(auth, UpbitAuth) else None
 
 
+def limiter_of(http: httpx.Client | httpx.AsyncClient, rate_limit: RateLimit | None, store: str | None) -> RateLimiter:
+    """The limiter that paces ``http``'s requests of one rate-limit group: the process-wide one of the
+    client's pocket (``UpbitAuth.pocket``, else its access key) for that group, sharing ``store``; on a
+    ``PacedTransport``, which already takes one permit per request, a limiter that takes no second one
+    (pacing twice would halve the pace), keyed by the transport's own pocket and store."""
+    key, pocket = _access_key(http.auth), _pocket(http.auth)
+    paced = paced_by_transport(http)
+    if paced is None:
+        return limiter_for(key, rate_limit, store=store, pocket=pocket)
+    key = paced.access_key if paced.access_key is not None else key
+    pocket = paced.pocket if paced.pocket is not None else pocket
+    return TransportPaced(limiter_for(key, rate_limit, store=paced.store, pocket=pocket))
+
+
 def _prepare(
     http: httpx.Client | httpx.AsyncClient,
     uuids: Sequence[str] | None,
@@ -1011,27 +1025,14 @@ def _prepare(
     if not math.isfinite(timeout_total) or timeout_total <= 0:
         raise ValueError(f"timeout_total must be a positive, finite number of seconds; given: {timeout_total!r}")
     store = rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV)
-    client_auth = http.auth
-    key, pocket = _access_key(client_auth), _pocket(client_auth)
-    paced = paced_by_transport(http)
-    if paced is not None:
-        # The transport paces every request (one permit each): pacing here too would halve the pace.
-        key = paced.access_key if paced.access_key is not None else key
-        pocket = paced.pocket if paced.pocket is not None else pocket
-        store = paced.store
-
-    def pick(rate_limit: RateLimit | None) -> RateLimiter:
-        shared = limiter_for(key, rate_limit, store=store, pocket=pocket)
-        return shared if paced is None else TransportPaced(shared)
-
     if limiter is None:
-        limiter = pick(_endpoint.OPERATION.rate_limit)  # the registry row
+        limiter = limiter_of(http, _endpoint.OPERATION.rate_limit, store)  # the registry row
     lookup_rate = _lookup_endpoint.OPERATION.rate_limit
     lookup_limiter = limiter
     if limiter.group != ("" if lookup_rate is None else lookup_rate.group):
         # Lookups are paced in their own group's budget (the registry row); a limiter given for the
         # cancels paces the lookups too only when both operations are in its group.
-        lookup_limiter = pick(lookup_rate)
+        lookup_limiter = limiter_of(http, lookup_rate, store)
     batch = _Batch(
         kind,
         ids,

@@ -41,10 +41,9 @@ from upbit_client.models import Order
 from upbit_client.rules import check_query
 from upbit_client.types import Response
 
-from .batch import DEFAULT_MAX_TRIES, ProgressCallback, _access_key, _pocket, cancel_orders, cancel_orders_async
+from .batch import DEFAULT_MAX_TRIES, ProgressCallback, cancel_orders, cancel_orders_async, limiter_of
 from .errors import BatchCancelled, BatchInterrupted, TemporarilyBlocked, TransportError, error_from_response
-from .pacing import TransportPaced, paced_by_transport
-from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds, limiter_for
+from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds
 from .remaining_req import parse_date_header, parse_remaining_req
 from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder
 from .store import STORE_ENV, check_store_setting
@@ -431,20 +430,6 @@ def _listing_failed(sweep: _Sweep, failure: _ListingFailed, first: bool) -> Batc
 # The sweep
 
 
-def _limiter(http: httpx.Client | httpx.AsyncClient, store: str | None) -> RateLimiter:
-    """The listing's limiter, picked as the batch picks its own: the pocket's limiter of the list
-    operation's group (from the registry), or, on a ``PacedTransport`` that paces every request, a
-    limiter that takes no second permit."""
-    key, pocket = _access_key(http.auth), _pocket(http.auth)
-    paced = paced_by_transport(http)
-    if paced is not None:
-        key = paced.access_key if paced.access_key is not None else key
-        pocket = paced.pocket if paced.pocket is not None else pocket
-        store = paced.store
-    shared = limiter_for(key, _OPERATION.rate_limit, store=store, pocket=pocket)
-    return shared if paced is None else TransportPaced(shared)
-
-
 def _start(
     http: httpx.Client | httpx.AsyncClient,
     *,
@@ -468,7 +453,8 @@ def _start(
         raise ValueError(f"timeout_total must be a positive, finite number of seconds; given: {timeout_total!r}")
     if limiter is None:
         check_store_setting(rate_limit_store)
-        limiter = _limiter(http, rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV))
+        store = rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV)
+        limiter = limiter_of(http, _OPERATION.rate_limit, store)  # the list operation's group, as the batch picks
     return _Sweep(match, limiter, max(1, max_tries), timeout_total, on_progress)
 
 
