@@ -584,6 +584,36 @@ def _store(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
         raise UsageError(str(exc)) from None
 
 
+def _connect(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    base_url: str,
+    transport: httpx.AsyncBaseTransport | None,
+    secrets: list[str],
+) -> tuple[Client, str, str | None] | int:
+    """The client of the run's one key pair and pocket (``--pocket``, else ``UPBIT_POCKET``, else the key's
+    own), with its access key and pocket; or, on a missing key or a setting ``connect()`` refuses (a blank
+    pocket, httpx arguments), the exit status, its line written."""
+    try:
+        access_key, secret_key, _ = key_pair_from_env(environ)
+        pocket = args.pocket or environ.get(POCKET_VARIABLE) or None
+        client = connect(
+            base_url,
+            access_key=access_key,
+            secret_key=secret_key,
+            pocket=pocket,
+            timeout=min(args.timeout, MAX_REQUEST_TIMEOUT),
+            httpx_args={} if transport is None else {"transport": transport},
+        )
+    except MissingCredentials as exc:
+        _error_line(str(exc), secrets, sys.stderr)
+        return EXIT_NOTHING_DONE
+    except ConfigurationError as exc:
+        _error_line(str(exc), secrets, sys.stderr)
+        return EXIT_USAGE
+    return client, access_key, pocket
+
+
 def run(
     args: argparse.Namespace,
     environ: Mapping[str, str],
@@ -603,23 +633,10 @@ def run(
         return EXIT_USAGE
     # From here on every id is reported, whatever signal comes.
     interrupts.stage = OnSignal.CANCEL
-    try:
-        access_key, secret_key, _ = key_pair_from_env(environ)
-        pocket = args.pocket or environ.get(POCKET_VARIABLE) or None
-        client = connect(
-            base_url,
-            access_key=access_key,
-            secret_key=secret_key,
-            pocket=pocket,
-            timeout=min(args.timeout, MAX_REQUEST_TIMEOUT),
-            httpx_args={} if transport is None else {"transport": transport},
-        )
-    except MissingCredentials as exc:
-        _error_line(str(exc), secrets, sys.stderr)
-        return EXIT_NOTHING_DONE
-    except ConfigurationError as exc:  # httpx arguments or a setting connect() refuses (a blank pocket)
-        _error_line(str(exc), secrets, sys.stderr)
-        return EXIT_USAGE
+    connected = _connect(args, environ, base_url, transport, secrets)
+    if isinstance(connected, int):
+        return connected
+    client, access_key, pocket = connected
     if args.duplicates and sys.stderr is not None:
         with contextlib.suppress(OSError, ValueError):
             _write(sys.stderr, f"{PROG}: {args.duplicates} duplicate ids dropped (each order is sent once)\n")
@@ -819,23 +836,10 @@ def run_open(
     arguments.update(dry_run=args.dry_run, until_empty=args.until_empty, confirm=args.confirm)
     # From here on every order listed is reported, whatever signal comes.
     interrupts.stage = OnSignal.CANCEL
-    try:
-        access_key, secret_key, _ = key_pair_from_env(environ)
-        pocket = args.pocket or environ.get(POCKET_VARIABLE) or None  # one run sweeps one pocket: its key's
-        client = connect(
-            base_url,
-            access_key=access_key,
-            secret_key=secret_key,
-            pocket=pocket,
-            timeout=min(args.timeout, MAX_REQUEST_TIMEOUT),
-            httpx_args={} if transport is None else {"transport": transport},
-        )
-    except MissingCredentials as exc:
-        _error_line(str(exc), secrets, sys.stderr)
-        return EXIT_NOTHING_DONE
-    except ConfigurationError as exc:
-        _error_line(str(exc), secrets, sys.stderr)
-        return EXIT_USAGE
+    connected = _connect(args, environ, base_url, transport, secrets)
+    if isinstance(connected, int):
+        return connected
+    client, access_key, pocket = connected
     if store:
         limiter_for(access_key, cancel_orders_by_ids.OPERATION.rate_limit, store=store, pocket=pocket)
     progress = Progress(sys.stderr) if sys.stderr is not None and sys.stderr.isatty() else None
