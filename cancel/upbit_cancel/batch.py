@@ -66,6 +66,7 @@ from upbit_client.types import UNSET, Response, Unset
 from . import reading
 from .errors import BatchCancelled, BatchInterrupted, UpbitAPIError, error_from_response
 from .pacing import TransportPaced, paced_by_transport
+from .pool_gate import NO_GATE, PoolGate, Turn
 from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds, limiter_for
 from .remaining_req import RemainingReq, parse_date_header, parse_remaining_req
 from .results import BatchResult, ErrorInfo, FailureReason, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
@@ -310,6 +311,8 @@ class _Batch:
         """Set on interruption: nothing more is sent."""
         self.sending_tasks: set[asyncio.Task[Any]] = set()
         """Async workers with a request in flight (an interruption lets them finish)."""
+        self.gate: PoolGate | None = None
+        """Async: lets one request at a time into the client's connection pool (``pool_gate``); None: no gate."""
 
     def time_left(self) -> float:
         return self.timeout_total - (time.monotonic() - self.started)
@@ -791,22 +794,38 @@ async def _send_async(client: AnyClient, kind: IdKind, ids: list[str], *, lookup
         return _settled(exc)
 
 
-async def _bounded_async(batch: _Batch, client: AnyClient, ids: list[str], *, lookup: bool = False) -> Any:
+async def _bounded_async(
+    batch: _Batch, client: AnyClient, ids: list[str], *, lookup: bool = False, turn: Turn = NO_GATE
+) -> Any:
     task = asyncio.current_task()
     if task is not None:
         batch.sending_tasks.add(task)
     try:
         reading.install(client.get_async_httpx_client())
-        # ``timeout_total`` bounds the whole batch, a request in flight included; the answer's size is bounded too.
-        with reading.bounded(batch.time_left()):
-            return await asyncio.wait_for(
-                _send_async(client, batch.kind, ids, lookup=lookup), timeout=max(batch.time_left(), 0.001)
-            )
+        # ``timeout_total`` bounds the whole batch, a request in flight included; the answer's size is bounded
+        # too. The next request enters the pool once this one is on the wire (``pool_gate``).
+        with reading.bounded(batch.time_left(), on_wire=turn.release):
+            # ``asyncio.timeout``, not ``wait_for``: no second task per request (``wait_for`` makes one on 3.11).
+            async with asyncio.timeout(max(batch.time_left(), 0.001)):
+                return await _send_async(client, batch.kind, ids, lookup=lookup)
     except TimeoutError:
         return httpx.ReadTimeout(f"no answer before timeout_total of {batch.timeout_total:g}s")
     finally:
+        turn.release()
         if task is not None:
             batch.sending_tasks.discard(task)
+
+
+async def _turn(batch: _Batch, limiter: RateLimiter, permit: Permit) -> Turn | None:
+    """The turn of a request with ``permit`` to enter the pool (``pool_gate``); None if ``timeout_total``
+    ran out first. Cancelled while waiting, nothing was sent: the permit is given back."""
+    if batch.gate is None:
+        return NO_GATE
+    try:
+        return await batch.gate.turn(batch.time_left())
+    except BaseException:
+        limiter.cancel(permit)
+        raise
 
 
 def _unmerged(limiter: RateLimiter, permit: Permit, outcome: _Answer | Exception) -> None:
@@ -878,10 +897,17 @@ def _drive_sync(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
 
 
 async def _send_paced_async(
-    batch: _Batch, client: AnyClient, limiter: RateLimiter, permit: Permit, ids: list[str], *, lookup: bool = False
+    batch: _Batch,
+    client: AnyClient,
+    limiter: RateLimiter,
+    permit: Permit,
+    ids: list[str],
+    *,
+    lookup: bool = False,
+    turn: Turn = NO_GATE,
 ) -> _Answer | Exception:
     try:
-        return cast("_Answer | Exception", await _bounded_async(batch, client, ids, lookup=lookup))
+        return cast("_Answer | Exception", await _bounded_async(batch, client, ids, lookup=lookup, turn=turn))
     except BaseException:
         # Cancelled with the request on its way (after the grace): whether it arrived is unknown, so it
         # counts until the window it may have landed in is over, not for ``_STALE_IN_FLIGHT``.
@@ -903,14 +929,20 @@ async def _drive_async(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
         if permit is None:
             batch.give_up(chunk, batch.timeout_error(chunk.last_error))
             return
+        turn = await _turn(batch, batch.limiter, permit)
+        if turn is None:
+            batch.limiter.cancel(permit)
+            batch.give_up(chunk, batch.timeout_error(chunk.last_error))
+            return
         # Another task may have met a 418, or the batch been interrupted, while this one waited.
         if batch.blocked is not None or batch.stopping:
+            turn.release()
             batch.limiter.cancel(permit)
             if batch.blocked is not None:
                 batch.give_up(chunk, batch.blocked)
             return
         batch.sending(chunk)
-        outcome = await _send_paced_async(batch, client, batch.limiter, permit, chunk.ids)
+        outcome = await _send_paced_async(batch, client, batch.limiter, permit, chunk.ids, turn=turn)
         if not batch.handle(chunk, permit, outcome):
             return
 
@@ -971,14 +1003,22 @@ async def _lookup_async(batch: _Batch, client: AnyClient, lookup: _Lookup) -> No
             permit: Permit | KeyBlocked | None = await limiter.acquire_async(timeout=batch.time_left())
         except KeyBlocked as exc:
             permit = exc
+        turn: Turn | None = NO_GATE
+        if isinstance(permit, Permit):
+            turn = await _turn(batch, limiter, permit)
+            if turn is None:
+                limiter.cancel(permit)
+                permit = None  # timeout_total ran out while waiting for the turn
         if _lookup_stopped(batch, lookup, permit):
             if isinstance(permit, Permit):
                 limiter.cancel(permit)
+            if turn is not None:
+                turn.release()
             return
-        assert isinstance(permit, Permit)
+        assert isinstance(permit, Permit) and turn is not None
         lookup.tries += 1
         batch.lookups_sent += 1
-        outcome = await _send_paced_async(batch, client, limiter, permit, lookup.ids, lookup=True)
+        outcome = await _send_paced_async(batch, client, limiter, permit, lookup.ids, lookup=True, turn=turn)
         if not batch.handle_lookup(lookup, permit, outcome):
             if not lookup.done:
                 batch.lookup_failed(lookup, lookup.last_error or ErrorInfo("lookup_failed", "no usable answer"))
@@ -1241,6 +1281,11 @@ async def cancel_orders_async(
         rate_limit_store=rate_limit_store,
     )
     width = _width(batch, max_in_flight)
+    http = client.get_async_httpx_client()
+    reading.install(http)
+    if width > 1 and reading.reports_wire(http):
+        # Every transport tells when a request is on the wire: the gate can let the next one in then.
+        batch.gate = PoolGate()
     try:
         cancels = [functools.partial(_drive_async, batch, client, chunk) for chunk in batch.chunks]
         await _run_async(batch, client, cancels, width)

@@ -10,6 +10,10 @@ past ``MAX_ANSWER_BYTES`` it raises ``httpcore.ReadError``: httpx turns both int
 errors, which the batch treats as a lost answer (the request may have been applied). Outside a
 batch the stream does nothing.
 
+``bounded(on_wire=...)`` also tells the caller when its request first touches the network (a new
+connection's connect, or the first write on a kept one): ``pool_gate`` lets the next request into the
+connection pool then.
+
 A compressed answer is bounded too, after decoding: inside ``bounded`` the batch asks for ``gzip`` or
 ``deflate`` only (or none), and a response hook decodes them itself, stopping at ``MAX_ANSWER_BYTES`` of
 decoded body (a 1 MiB gzip bomb would otherwise become a gigabyte); any other encoding is a lost answer.
@@ -28,7 +32,7 @@ import ssl
 import threading
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +40,7 @@ import httpcore
 import httpx
 from httpcore._utils import is_socket_readable
 
-__all__ = ["MAX_ANSWER_BYTES", "bounded", "install", "load_json"]
+__all__ = ["MAX_ANSWER_BYTES", "bounded", "install", "load_json", "reports_wire"]
 
 MAX_ANSWER_BYTES = 1024 * 1024
 """The most bytes (status line, headers and body, as received) one answer may take: 1 MiB.
@@ -49,6 +53,13 @@ about 100 KB). An answer past the cap is a lost answer: the request may have bee
 class _Bounds:
     deadline: float
     bytes_left: int
+    on_wire: Callable[[], None] | None = None
+    """Called once, when the request first touches the network (connect, or its first write)."""
+
+    def touched(self) -> None:
+        on_wire, self.on_wire = self.on_wire, None
+        if on_wire is not None:
+            on_wire()
 
     def wait(self, timeout: float | None, late: type[httpcore.TimeoutException] = httpcore.ReadTimeout) -> float:
         """The socket timeout to use now: ``timeout`` narrowed to the time left; ``late`` once it is up."""
@@ -68,14 +79,32 @@ _bounds: contextvars.ContextVar[_Bounds | None] = contextvars.ContextVar("upbit_
 
 
 @contextlib.contextmanager
-def bounded(seconds: float, max_bytes: int = MAX_ANSWER_BYTES) -> Iterator[None]:
+def bounded(
+    seconds: float, max_bytes: int = MAX_ANSWER_BYTES, *, on_wire: Callable[[], None] | None = None
+) -> Iterator[None]:
     """Inside the block, requests of this thread (or task) read through ``install``ed clients are bounded:
-    the whole answer within ``seconds``, at most ``max_bytes``."""
-    token = _bounds.set(_Bounds(time.monotonic() + max(seconds, 0.001), max_bytes))
+    the whole answer within ``seconds``, at most ``max_bytes``; ``on_wire`` is called (once) when the
+    request first connects or writes."""
+    token = _bounds.set(_Bounds(time.monotonic() + max(seconds, 0.001), max_bytes, on_wire))
     try:
         yield
     finally:
         _bounds.reset(token)
+
+
+def _touch() -> None:
+    bounds = _bounds.get()
+    if bounds is not None:
+        bounds.touched()
+
+
+def _connecting(timeout: float | None) -> float | None:
+    """A new connection is being made for the current request: the connect's timeout, narrowed to the deadline."""
+    bounds = _bounds.get()
+    if bounds is None:
+        return timeout
+    bounds.touched()
+    return bounds.wait(timeout, httpcore.ConnectTimeout)
 
 
 class _Stream(httpcore.NetworkStream):
@@ -90,7 +119,11 @@ class _Stream(httpcore.NetworkStream):
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         bounds = _bounds.get()
-        self._inner.write(buffer, timeout if bounds is None else bounds.wait(timeout, httpcore.WriteTimeout))
+        if bounds is None:
+            self._inner.write(buffer, timeout)
+            return
+        bounds.touched()
+        self._inner.write(buffer, bounds.wait(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
         self._inner.close()
@@ -119,7 +152,11 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         bounds = _bounds.get()
-        await self._inner.write(buffer, timeout if bounds is None else bounds.wait(timeout, httpcore.WriteTimeout))
+        if bounds is None:
+            await self._inner.write(buffer, timeout)
+            return
+        bounds.touched()
+        await self._inner.write(buffer, bounds.wait(timeout, httpcore.WriteTimeout))
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -158,13 +195,13 @@ class _Backend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: SocketOptions = None,
     ) -> httpcore.NetworkStream:
-        bounds = _bounds.get()
-        wait = timeout if bounds is None else bounds.wait(timeout, httpcore.ConnectTimeout)
+        wait = _connecting(timeout)
         return _Stream(self.inner.connect_tcp(host, port, wait, local_address, socket_options))
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: SocketOptions = None
     ) -> httpcore.NetworkStream:
+        _touch()
         return _Stream(self.inner.connect_unix_socket(path, timeout, socket_options))
 
     def sleep(self, seconds: float) -> None:
@@ -183,13 +220,13 @@ class _AsyncBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: SocketOptions = None,
     ) -> httpcore.AsyncNetworkStream:
-        bounds = _bounds.get()
-        wait = timeout if bounds is None else bounds.wait(timeout, httpcore.ConnectTimeout)
+        wait = _connecting(timeout)
         return _AsyncStream(await self.inner.connect_tcp(host, port, wait, local_address, socket_options))
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: SocketOptions = None
     ) -> httpcore.AsyncNetworkStream:
+        _touch()
         return _AsyncStream(await self.inner.connect_unix_socket(path, timeout, socket_options))
 
     async def sleep(self, seconds: float) -> None:
@@ -324,6 +361,16 @@ def install(http: httpx.Client | httpx.AsyncClient) -> bool:
             else:
                 every = False
     return every
+
+
+def reports_wire(http: httpx.Client | httpx.AsyncClient) -> bool:
+    """True if every transport of ``http`` reads through the bounded stream (``install`` done), so that
+    ``bounded(on_wire=...)`` hears of every request it sends; False with any other transport (a mock)."""
+    transports = [getattr(http, "_transport", None), *getattr(http, "_mounts", {}).values()]
+    return all(
+        isinstance(getattr(getattr(transport, "_pool", None), "_network_backend", None), (_Backend, _AsyncBackend))
+        for transport in transports
+    )
 
 
 def load_json(content: bytes | str) -> Any:
