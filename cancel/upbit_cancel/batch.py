@@ -69,7 +69,16 @@ from .pacing import TransportPaced, paced_by_transport
 from .pool_gate import NO_GATE, PoolGate, Turn
 from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds, limiter_for
 from .remaining_req import RemainingReq, parse_date_header, parse_remaining_req
-from .results import BatchResult, ErrorInfo, FailureReason, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
+from .results import (
+    BatchResult,
+    ConfirmedBy,
+    ErrorInfo,
+    FailureReason,
+    IdKind,
+    NotSentOrder,
+    OrderRef,
+    UnconfirmedOrder,
+)
 from .results import order_state as _order_state
 from .store import STORE_ENV, check_store_setting
 from .workers import ProgressRelay, run_in_threads
@@ -183,16 +192,21 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _ref(item: object) -> OrderRef | None:
+_Named = tuple[str | None, str | None, str | None]
+"""An order as a cancel answer names it: (uuid, market, identifier). The batch builds the report's
+``OrderRef`` once per order, when it has matched it (``_Batch._match``)."""
+
+
+def _ref(item: object) -> _Named | None:
     """An order of a cancel answer, from the generated model or (if the model kept it raw) a JSON object."""
     if isinstance(item, CancelOrdersOrder):
-        return OrderRef(_text(item.uuid), _text(item.market), _text(item.identifier))
+        return _text(item.uuid), _text(item.market), _text(item.identifier)
     if isinstance(item, dict):
-        return OrderRef(_text(item.get("uuid")), _text(item.get("market")), _text(item.get("identifier")))
+        return _text(item.get("uuid")), _text(item.get("market")), _text(item.get("identifier"))
     return None
 
 
-def _orders(group: object, where: str) -> list[OrderRef]:
+def _orders(group: object, where: str) -> list[_Named]:
     """The orders of one group; an absent, null or unreadable group names none.
 
     The generated model keeps a group or a list it could not type-check as plain JSON: the orders
@@ -215,7 +229,7 @@ def _orders(group: object, where: str) -> list[OrderRef]:
     return refs
 
 
-def _read_200(answer: _Answer) -> tuple[list[OrderRef], list[OrderRef]]:
+def _read_200(answer: _Answer) -> tuple[list[_Named], list[_Named]]:
     """(success, failed) of a 200; ``ValueError`` if the body is not JSON, ``_BadShape`` if not an object."""
     if isinstance(answer.parsed, CancelOrdersResult):
         return _orders(answer.parsed.success, "success"), _orders(answer.parsed.failed, "failed")
@@ -502,16 +516,23 @@ class _Batch:
             return order if order.uuid == order_id else OrderRef(order_id, order.market, order.identifier)
         return order if order.identifier == order_id else OrderRef(order.uuid, order.market, order_id)
 
-    def _match(self, chunk: _Chunk, success: list[OrderRef], failed: list[OrderRef]) -> dict[str, _Outcome]:
+    def _named(self, order: _Named, order_id: str, confirmed_by: ConfirmedBy | None = None) -> OrderRef:
+        """The report's ``OrderRef`` of an order the answer named, keyed by the id sent."""
+        uuid, market, identifier = order
+        if self.kind == "uuids":
+            return OrderRef(order_id, market, identifier, confirmed_by=confirmed_by)
+        return OrderRef(uuid, market, order_id, confirmed_by=confirmed_by)
+
+    def _match(self, chunk: _Chunk, success: list[_Named], failed: list[_Named]) -> dict[str, _Outcome]:
         sent = set(chunk.ids)
-        found: dict[str, dict[str, OrderRef]] = {}
-        groups: tuple[tuple[Literal["success", "failed"], list[OrderRef]], ...] = (
+        found: dict[str, dict[str, _Named]] = {}
+        groups: tuple[tuple[Literal["success", "failed"], list[_Named]], ...] = (
             ("success", success),
             ("failed", failed),
         )
         for group, orders in groups:
             for order in orders:
-                order_id = self._key(order.uuid, order.identifier)
+                order_id = self._key(order[0], order[2])
                 if order_id is not None and order_id in sent:
                     found.setdefault(order_id, {}).setdefault(group, order)
                 else:
@@ -521,9 +542,9 @@ class _Batch:
             named = found.get(order_id, {})
             if "success" in named:
                 # The exchange said it cancelled it: nothing else it says downgrades that.
-                outcomes[order_id] = ("success", self._with_key(named["success"], order_id))
+                outcomes[order_id] = ("success", self._named(named["success"], order_id, "answer"))
             elif "failed" in named:
-                outcomes[order_id] = ("failed", self._with_key(named["failed"], order_id))
+                outcomes[order_id] = ("failed", self._named(named["failed"], order_id))
             else:
                 # Whether the exchange acted on it is unknown: the confirm phase treats it like a lost answer.
                 self.lost.add(order_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -24,6 +25,13 @@ def parse_remaining_req(value: str | None) -> RemainingReq | None:
     """``RemainingReq`` from a header value like ``group=default; min=1800; sec=29``, or None if unreadable."""
     if not value or len(value) > _MAX_HEADER_CHARS:
         return None
+    return _remaining_req(value)
+
+
+# Both parsers are pure, and the answers of one second carry the same few header values: cached (short
+# values only), each answer costs a dictionary lookup instead of a regex or a date parse (issue 16).
+@functools.lru_cache(maxsize=128)
+def _remaining_req(value: str) -> RemainingReq | None:
     match = _REMAINING_REQ.search(value)
     if match is None:
         return None
@@ -34,6 +42,11 @@ def parse_date_header(value: str | None) -> float | None:
     """The ``Date`` header (the exchange's clock, whole seconds) as epoch seconds, or None if absent or unreadable."""
     if not value or len(value) > _MAX_HEADER_CHARS:
         return None
+    return _date(value)
+
+
+@functools.lru_cache(maxsize=128)
+def _date(value: str) -> float | None:
     try:
         return parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError, IndexError, OverflowError):
