@@ -29,7 +29,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import httpx
 
@@ -180,6 +180,15 @@ class _ListingFailed(Exception):
         self.error = error
 
 
+class _BatchOptions(TypedDict):
+    timeout_total: float
+    on_progress: ProgressCallback
+    max_tries: int
+    limiter: RateLimiter
+    max_in_flight: int | None
+    confirm: bool
+
+
 @dataclass(slots=True)
 class _Sweep:
     """What every pass shares: the filter, the limiter, the budget and the report so far."""
@@ -189,6 +198,11 @@ class _Sweep:
     max_tries: int
     timeout_total: float
     on_progress: ProgressCallback | None
+    max_passes: int = DEFAULT_MAX_PASSES
+    dry_run: bool = False
+    until_empty: bool = False
+    max_in_flight: int | None = None
+    confirm: bool = True
     started: float = field(default_factory=time.monotonic)
     listed: dict[str, Order] = field(default_factory=dict)
     """Every order listed so far that matched, by uuid."""
@@ -208,6 +222,48 @@ class _Sweep:
 
     def time_left(self) -> float:
         return self.timeout_total - (time.monotonic() - self.started)
+
+    # --- the passes: what the sync and async sweeps share -----------------------------------------
+
+    def passes(self) -> range:
+        """Pass numbers: ``max_passes`` passes that cancel, then one more listing that only reports."""
+        return range(1, self.max_passes + 2)
+
+    def to_send(self, number: int, listed: list[str]) -> list[str] | None:
+        """The uuids pass ``number`` hands to the batch, of those it ``listed``; None when the sweep ends here.
+
+        Orders tried by an earlier pass are not sent again (their fate is that pass's report). A dry run,
+        or the listing after the last pass, reports what it found as not sent.
+        """
+        uuids = [uuid for uuid in listed if uuid not in self.tried]
+        if not uuids:
+            return None
+        if self.dry_run or number > self.max_passes:
+            _not_sent(self, uuids, DRY_RUN if self.dry_run else f"still open after {self.max_passes} passes")
+            return None
+        self.tried.update(uuids)
+        return uuids
+
+    def batch_options(self, number: int) -> _BatchOptions:
+        """The keyword arguments of pass ``number``'s batch (``cancel_orders`` or ``cancel_orders_async``)."""
+        return {
+            "timeout_total": max(self.time_left(), 0.001),
+            "on_progress": self.batch_progress(number),
+            "max_tries": self.max_tries,
+            "limiter": self.limiter,
+            "max_in_flight": self.max_in_flight,
+            "confirm": self.confirm,
+        }
+
+    def passed(self, result: BatchResult) -> bool:
+        """Merge a pass's report; True when another pass is to list again (``until_empty``, time and key allowing)."""
+        _merge(self.report, result, self.listed)
+        return self.until_empty and result.blocked is None and self.time_left() > 0
+
+    def stopped(self, partial: BatchResult) -> BatchResult:
+        """The sweep's report when a batch was interrupted with ``partial`` as its report."""
+        _merge(self.report, partial, self.listed)
+        return _finish(self)
 
     def queries(self) -> list[dict[str, Any]]:
         base: dict[str, Any] = {"states": list(self.match.states), "limit": _PAGE_SIZE, "order_by": "asc"}
@@ -445,6 +501,10 @@ def _start(
     max_tries: int,
     limiter: RateLimiter | None,
     rate_limit_store: str | None,
+    dry_run: bool,
+    until_empty: bool,
+    max_in_flight: int | None,
+    confirm: bool,
 ) -> _Sweep:
     match = check_filter(markets, excluded_markets, quote_currencies, side, states, created_before)
     if not isinstance(max_passes, int) or max_passes < 1:
@@ -455,7 +515,18 @@ def _start(
         check_store_setting(rate_limit_store)
         store = rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV)
         limiter = limiter_of(http, _OPERATION.rate_limit, store)  # the list operation's group, as the batch picks
-    return _Sweep(match, limiter, max(1, max_tries), timeout_total, on_progress)
+    return _Sweep(
+        match,
+        limiter,
+        max(1, max_tries),
+        timeout_total,
+        on_progress,
+        max_passes=max_passes,
+        dry_run=dry_run,
+        until_empty=until_empty,
+        max_in_flight=max_in_flight,
+        confirm=confirm,
+    )
 
 
 def cancel_open_orders(
@@ -505,35 +576,24 @@ def cancel_open_orders(
         max_tries=max_tries,
         limiter=limiter,
         rate_limit_store=rate_limit_store,
+        dry_run=dry_run,
+        until_empty=until_empty,
+        max_in_flight=max_in_flight,
+        confirm=confirm,
     )
     try:
-        for number in range(1, max_passes + 2):
+        for number in sweep.passes():
             try:
-                uuids = [uuid for uuid in _list_sync(sweep, client) if uuid not in sweep.tried]
+                uuids = sweep.to_send(number, _list_sync(sweep, client))
             except _ListingFailed as failure:
                 return _listing_failed(sweep, failure, first=number == 1)
-            if not uuids:
+            if uuids is None:
                 break
-            if dry_run or number > max_passes:
-                _not_sent(sweep, uuids, DRY_RUN if dry_run else f"still open after {max_passes} passes")
-                break
-            sweep.tried.update(uuids)
             try:
-                result = cancel_orders(
-                    client,
-                    uuids=uuids,
-                    timeout_total=max(sweep.time_left(), 0.001),
-                    on_progress=sweep.batch_progress(number),
-                    max_tries=max_tries,
-                    limiter=sweep.limiter,
-                    max_in_flight=max_in_flight,
-                    confirm=confirm,
-                )
+                result = cancel_orders(client, uuids=uuids, **sweep.batch_options(number))
             except BatchInterrupted as interrupted:
-                _merge(sweep.report, interrupted.report, sweep.listed)
-                raise BatchInterrupted(_finish(sweep)) from interrupted
-            _merge(sweep.report, result, sweep.listed)
-            if not until_empty or result.blocked is not None or sweep.time_left() <= 0:
+                raise BatchInterrupted(sweep.stopped(interrupted.report)) from interrupted
+            if not sweep.passed(result):
                 break
     except KeyboardInterrupt as exc:
         if isinstance(exc, BatchInterrupted):
@@ -578,37 +638,26 @@ async def cancel_open_orders_async(
         max_tries=max_tries,
         limiter=limiter,
         rate_limit_store=rate_limit_store,
+        dry_run=dry_run,
+        until_empty=until_empty,
+        max_in_flight=max_in_flight,
+        confirm=confirm,
     )
     # All pages are listed before anything is cancelled: a cancel would shift the pages still to be read
     # (Upbit pages by offset), and the orders it moved up would be skipped.
-    for number in range(1, max_passes + 2):
+    for number in sweep.passes():
         try:
-            uuids = [uuid for uuid in await _list_async(sweep, client) if uuid not in sweep.tried]
+            uuids = sweep.to_send(number, await _list_async(sweep, client))
         except _ListingFailed as failure:
             return _listing_failed(sweep, failure, first=number == 1)
         except asyncio.CancelledError as exc:
             raise BatchCancelled(_interrupted(sweep)) from exc
-        if not uuids:
+        if uuids is None:
             break
-        if dry_run or number > max_passes:
-            _not_sent(sweep, uuids, DRY_RUN if dry_run else f"still open after {max_passes} passes")
-            break
-        sweep.tried.update(uuids)
         try:
-            result = await cancel_orders_async(
-                client,
-                uuids=uuids,
-                timeout_total=max(sweep.time_left(), 0.001),
-                on_progress=sweep.batch_progress(number),
-                max_tries=max_tries,
-                limiter=sweep.limiter,
-                max_in_flight=max_in_flight,
-                confirm=confirm,
-            )
+            result = await cancel_orders_async(client, uuids=uuids, **sweep.batch_options(number))
         except BatchCancelled as cancelled:
-            _merge(sweep.report, cancelled.report, sweep.listed)
-            raise BatchCancelled(_finish(sweep)) from cancelled
-        _merge(sweep.report, result, sweep.listed)
-        if not until_empty or result.blocked is not None or sweep.time_left() <= 0:
+            raise BatchCancelled(sweep.stopped(cancelled.report)) from cancelled
+        if not sweep.passed(result):
             break
     return _finish(sweep)
