@@ -10,8 +10,9 @@ side.
 
 Only the orders listed are cancelled: an order created after the listing is left alone, unless
 ``until_empty`` asks to list again after each pass (at most ``max_passes`` passes; orders still open
-after the last pass are reported ``not_sent``). An order already tried in an earlier pass is not tried
-again. ``dry_run`` lists and returns the matches under ``not_sent`` without cancelling anything.
+after the last pass are reported ``not_sent``). An order an earlier pass cancelled or saw fail is not
+tried again; one whose cancel went unconfirmed and that is still listed open is. ``dry_run`` lists and
+returns the matches under ``not_sent`` without cancelling anything.
 
 Filters: ``markets`` (listed market by market with ``market=``), ``excluded_markets``,
 ``quote_currencies``, ``side``, ``states`` (default ``wait`` and ``watch``) and ``created_before``;
@@ -232,15 +233,23 @@ class _Sweep:
     def to_send(self, number: int, listed: list[str]) -> list[str] | None:
         """The uuids pass ``number`` hands to the batch, of those it ``listed``; None when the sweep ends here.
 
-        Orders tried by an earlier pass are not sent again (their fate is that pass's report). A dry run,
-        or the listing after the last pass, reports what it found as not sent.
+        An order an earlier pass cancelled or saw fail is not sent again (its fate is that pass's report).
+        One whose cancel went unconfirmed (no answer, no lookup) and that this listing still shows open is
+        sent again, and leaves ``unconfirmed``: the listing proves the cancel did not take. A dry run, or the
+        listing after the last pass, reports the orders it found that were never sent as not sent.
         """
-        uuids = [uuid for uuid in listed if uuid not in self.tried]
+        unconfirmed = {order.id for order in self.report.unconfirmed}
+        if self.dry_run or number > self.max_passes:
+            # An unconfirmed order listed again stays unconfirmed: it was sent, and is not sent again.
+            left = [uuid for uuid in dict.fromkeys(listed) if uuid not in self.tried]
+            if left:
+                _not_sent(self, left, DRY_RUN if self.dry_run else f"still open after {self.max_passes} passes")
+            return None
+        uuids = [uuid for uuid in dict.fromkeys(listed) if uuid not in self.tried or uuid in unconfirmed]
         if not uuids:
             return None
-        if self.dry_run or number > self.max_passes:
-            _not_sent(self, uuids, DRY_RUN if self.dry_run else f"still open after {self.max_passes} passes")
-            return None
+        again = unconfirmed.intersection(uuids)
+        self.report.unconfirmed = [order for order in self.report.unconfirmed if order.id not in again]
         self.tried.update(uuids)
         return uuids
 
@@ -271,14 +280,14 @@ class _Sweep:
         return [base] if markets is None else [{**base, "market": market} for market in markets]
 
     def take_page(self, page: list[Order]) -> list[str]:
-        """Keep the matching orders of a page; the new uuids in order."""
-        new = []
+        """Keep the matching orders of a page; their uuids in order (an order listed before included)."""
+        matching = []
         for order in page:
             uuid = _text(order.uuid)
-            if uuid is not None and self.match.matches(order) and uuid not in self.listed:
-                self.listed[uuid] = order
-                new.append(uuid)
-        return new
+            if uuid is not None and self.match.matches(order):
+                self.listed.setdefault(uuid, order)
+                matching.append(uuid)
+        return matching
 
     def progress(self, done: int, total: int) -> None:
         if self.on_progress is not None:
