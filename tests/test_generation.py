@@ -123,6 +123,15 @@ def test_a_spec_that_only_uses_known_keywords_generates(tmp_path: Path) -> None:
     assert "maximum=5" in (output / "registry.py").read_text()
 
 
+def test_a_documented_default_is_carried_into_the_registry(tmp_path: Path) -> None:
+    """What the exchange assumes for a parameter not sent is a rule of the API: the sandbox reads it from here."""
+    output = tmp_path / "out" / "upbit_client"
+    parameter = "{name: n, in: query, schema: {type: integer, maximum: 5, default: 3}}"
+    result = run_generate(spec_with(tmp_path, parameter), output)
+    assert result.returncode == 0, result.stderr
+    assert "default=3" in (output / "registry.py").read_text()
+
+
 def changed_lines(override: Path) -> int:
     upstream = UPSTREAM_TEMPLATES / override.relative_to(TEMPLATES)
     assert upstream.exists(), f"{override} overrides no template of the generator"

@@ -37,6 +37,17 @@ def test_wire_values_are_read_as_the_client_would_have_passed_them() -> None:
 
 
 @pytest.mark.parametrize(
+    ("rule", "value"),
+    [(ValueRule(type="integer"), 100), (ValueRule(type="boolean"), False), (ValueRule(type="string"), "desc")],
+)
+def test_a_value_goes_to_the_wire_and_back_unchanged(rule: ValueRule, value: object) -> None:
+    assert isinstance(value, (str, int, bool))
+    text = rule.to_wire(value)
+    assert text == {100: "100", False: "false", "desc": "desc"}[value]
+    assert rule.from_wire(text) == value and type(rule.from_wire(text)) is type(value)
+
+
+@pytest.mark.parametrize(
     ("query", "path", "headers", "message"),
     [
         ([("count", "three")], {"id": "abc"}, {}, r"count: must be an integer \(type: integer\)"),

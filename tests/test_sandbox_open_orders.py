@@ -44,6 +44,19 @@ def test_listing_defaults_to_wait_orders_newest_first_a_hundred_a_page() -> None
     assert [order.uuid for order in page] == [order.uuid for order in reversed(waiting)][:100]
 
 
+def test_the_sandbox_assumes_the_defaults_the_spec_documents() -> None:
+    from upbit_client.registry import OPERATIONS
+
+    def default(operation: str, name: str) -> object:
+        return next(r.value.default for r in OPERATIONS[operation].parameters if r.wire_name == name)
+
+    _, client = exchange_and_client(150)
+    assert len(listed(list_open_orders.sync(client=client))) == default("list_open_orders", "limit")
+    answer = cancel_open_orders.sync(client=client)
+    assert isinstance(answer, CancelOrdersResult)
+    assert answer.success is not None and answer.success.count == default("cancel_open_orders", "count")
+
+
 def test_listing_pages_through_one_market_in_both_open_states_oldest_first() -> None:
     exchange, client = exchange_and_client(40)
     pages = [

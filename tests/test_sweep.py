@@ -32,6 +32,7 @@ from upbit_cancel import (
     cancel_open_orders,
     cancel_open_orders_async,
 )
+from upbit_cancel.batch import DEFAULT_MAX_TRIES
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids, list_open_orders
 from upbit_sandbox import Order, SandboxExchange, SandboxTransport
@@ -186,6 +187,23 @@ def test_until_empty_cancels_an_order_created_after_the_listing(mode: str) -> No
     transport = HookedTransport(exchange, place_an_order_at_the_first_cancel)
     result = sweep(mode, exchange, transport, until_empty=True)
     assert_every_id_once(result, [order.uuid for order in orders] + late)
+    assert result.all_cancelled and still_open(exchange) == set()
+
+
+def test_until_empty_sends_again_an_unconfirmed_cancel_the_next_listing_still_shows_open(mode: str) -> None:
+    exchange, orders = book(10)
+    # The first pass's cancel never arrives (every try), nor do its lookups: all 10 end unconfirmed.
+    exchange.faults.reset(DEFAULT_MAX_TRIES, only="cancel_orders_by_ids")
+    exchange.faults.reset(DEFAULT_MAX_TRIES * 5, only="list_orders_by_ids")
+    first = sweep(mode, exchange, until_empty=False, timeout_total=10)
+    assert len(first.unconfirmed) == 10 and len(still_open(exchange)) == 10
+    exchange.faults.clear()
+
+    exchange, orders = book(10)
+    exchange.faults.reset(DEFAULT_MAX_TRIES, only="cancel_orders_by_ids")
+    exchange.faults.reset(DEFAULT_MAX_TRIES * 5, only="list_orders_by_ids")
+    result = sweep(mode, exchange, until_empty=True, timeout_total=10)
+    assert_every_id_once(result, [order.uuid for order in orders])
     assert result.all_cancelled and still_open(exchange) == set()
 
 

@@ -183,6 +183,7 @@ def value_rule(schema: Mapping[str, Any], what: str, location: str) -> ValueRule
         max_length=_count(schema, "maxLength", location),
         pattern=pattern,
         pattern_description=schema.get("x-pattern-description"),
+        default=schema.get("default"),  # checked against the rule by _check_default
     )
 
 

@@ -10,8 +10,9 @@ side.
 
 Only the orders listed are cancelled: an order created after the listing is left alone, unless
 ``until_empty`` asks to list again after each pass (at most ``max_passes`` passes; orders still open
-after the last pass are reported ``not_sent``). An order already tried in an earlier pass is not tried
-again. ``dry_run`` lists and returns the matches under ``not_sent`` without cancelling anything.
+after the last pass are reported ``not_sent``). An order an earlier pass cancelled or saw fail is not
+tried again; one whose cancel went unconfirmed and that is still listed open is. ``dry_run`` lists and
+returns the matches under ``not_sent`` without cancelling anything.
 
 Filters: ``markets`` (listed market by market with ``market=``), ``excluded_markets``,
 ``quote_currencies``, ``side``, ``states`` (default ``wait`` and ``watch``) and ``created_before``;
@@ -29,7 +30,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import httpx
 
@@ -180,6 +181,15 @@ class _ListingFailed(Exception):
         self.error = error
 
 
+class _BatchOptions(TypedDict):
+    timeout_total: float
+    on_progress: ProgressCallback
+    max_tries: int
+    limiter: RateLimiter
+    max_in_flight: int | None
+    confirm: bool
+
+
 @dataclass(slots=True)
 class _Sweep:
     """What every pass shares: the filter, the limiter, the budget and the report so far."""
@@ -189,6 +199,11 @@ class _Sweep:
     max_tries: int
     timeout_total: float
     on_progress: ProgressCallback | None
+    max_passes: int = DEFAULT_MAX_PASSES
+    dry_run: bool = False
+    until_empty: bool = False
+    max_in_flight: int | None = None
+    confirm: bool = True
     started: float = field(default_factory=time.monotonic)
     listed: dict[str, Order] = field(default_factory=dict)
     """Every order listed so far that matched, by uuid."""
@@ -209,20 +224,70 @@ class _Sweep:
     def time_left(self) -> float:
         return self.timeout_total - (time.monotonic() - self.started)
 
+    # --- the passes: what the sync and async sweeps share -----------------------------------------
+
+    def passes(self) -> range:
+        """Pass numbers: ``max_passes`` passes that cancel, then one more listing that only reports."""
+        return range(1, self.max_passes + 2)
+
+    def to_send(self, number: int, listed: list[str]) -> list[str] | None:
+        """The uuids pass ``number`` hands to the batch, of those it ``listed``; None when the sweep ends here.
+
+        An order an earlier pass cancelled or saw fail is not sent again (its fate is that pass's report).
+        One whose cancel went unconfirmed (no answer, no lookup) and that this listing still shows open is
+        sent again, and leaves ``unconfirmed``: the listing proves the cancel did not take. A dry run, or the
+        listing after the last pass, reports the orders it found that were never sent as not sent.
+        """
+        unconfirmed = {order.id for order in self.report.unconfirmed}
+        if self.dry_run or number > self.max_passes:
+            # An unconfirmed order listed again stays unconfirmed: it was sent, and is not sent again.
+            left = [uuid for uuid in dict.fromkeys(listed) if uuid not in self.tried]
+            if left:
+                _not_sent(self, left, DRY_RUN if self.dry_run else f"still open after {self.max_passes} passes")
+            return None
+        uuids = [uuid for uuid in dict.fromkeys(listed) if uuid not in self.tried or uuid in unconfirmed]
+        if not uuids:
+            return None
+        again = unconfirmed.intersection(uuids)
+        self.report.unconfirmed = [order for order in self.report.unconfirmed if order.id not in again]
+        self.tried.update(uuids)
+        return uuids
+
+    def batch_options(self, number: int) -> _BatchOptions:
+        """The keyword arguments of pass ``number``'s batch (``cancel_orders`` or ``cancel_orders_async``)."""
+        return {
+            "timeout_total": max(self.time_left(), 0.001),
+            "on_progress": self.batch_progress(number),
+            "max_tries": self.max_tries,
+            "limiter": self.limiter,
+            "max_in_flight": self.max_in_flight,
+            "confirm": self.confirm,
+        }
+
+    def passed(self, result: BatchResult) -> bool:
+        """Merge a pass's report; True when another pass is to list again (``until_empty``, time and key allowing)."""
+        _merge(self.report, result, self.listed)
+        return self.until_empty and result.blocked is None and self.time_left() > 0
+
+    def stopped(self, partial: BatchResult) -> BatchResult:
+        """The sweep's report when a batch was interrupted with ``partial`` as its report."""
+        _merge(self.report, partial, self.listed)
+        return _finish(self)
+
     def queries(self) -> list[dict[str, Any]]:
         base: dict[str, Any] = {"states": list(self.match.states), "limit": _PAGE_SIZE, "order_by": "asc"}
         markets = self.match.markets
         return [base] if markets is None else [{**base, "market": market} for market in markets]
 
     def take_page(self, page: list[Order]) -> list[str]:
-        """Keep the matching orders of a page; the new uuids in order."""
-        new = []
+        """Keep the matching orders of a page; their uuids in order (an order listed before included)."""
+        matching = []
         for order in page:
             uuid = _text(order.uuid)
-            if uuid is not None and self.match.matches(order) and uuid not in self.listed:
-                self.listed[uuid] = order
-                new.append(uuid)
-        return new
+            if uuid is not None and self.match.matches(order):
+                self.listed.setdefault(uuid, order)
+                matching.append(uuid)
+        return matching
 
     def progress(self, done: int, total: int) -> None:
         if self.on_progress is not None:
@@ -445,6 +510,10 @@ def _start(
     max_tries: int,
     limiter: RateLimiter | None,
     rate_limit_store: str | None,
+    dry_run: bool,
+    until_empty: bool,
+    max_in_flight: int | None,
+    confirm: bool,
 ) -> _Sweep:
     match = check_filter(markets, excluded_markets, quote_currencies, side, states, created_before)
     if not isinstance(max_passes, int) or max_passes < 1:
@@ -455,7 +524,18 @@ def _start(
         check_store_setting(rate_limit_store)
         store = rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV)
         limiter = limiter_of(http, _OPERATION.rate_limit, store)  # the list operation's group, as the batch picks
-    return _Sweep(match, limiter, max(1, max_tries), timeout_total, on_progress)
+    return _Sweep(
+        match,
+        limiter,
+        max(1, max_tries),
+        timeout_total,
+        on_progress,
+        max_passes=max_passes,
+        dry_run=dry_run,
+        until_empty=until_empty,
+        max_in_flight=max_in_flight,
+        confirm=confirm,
+    )
 
 
 def cancel_open_orders(
@@ -505,35 +585,24 @@ def cancel_open_orders(
         max_tries=max_tries,
         limiter=limiter,
         rate_limit_store=rate_limit_store,
+        dry_run=dry_run,
+        until_empty=until_empty,
+        max_in_flight=max_in_flight,
+        confirm=confirm,
     )
     try:
-        for number in range(1, max_passes + 2):
+        for number in sweep.passes():
             try:
-                uuids = [uuid for uuid in _list_sync(sweep, client) if uuid not in sweep.tried]
+                uuids = sweep.to_send(number, _list_sync(sweep, client))
             except _ListingFailed as failure:
                 return _listing_failed(sweep, failure, first=number == 1)
-            if not uuids:
+            if uuids is None:
                 break
-            if dry_run or number > max_passes:
-                _not_sent(sweep, uuids, DRY_RUN if dry_run else f"still open after {max_passes} passes")
-                break
-            sweep.tried.update(uuids)
             try:
-                result = cancel_orders(
-                    client,
-                    uuids=uuids,
-                    timeout_total=max(sweep.time_left(), 0.001),
-                    on_progress=sweep.batch_progress(number),
-                    max_tries=max_tries,
-                    limiter=sweep.limiter,
-                    max_in_flight=max_in_flight,
-                    confirm=confirm,
-                )
+                result = cancel_orders(client, uuids=uuids, **sweep.batch_options(number))
             except BatchInterrupted as interrupted:
-                _merge(sweep.report, interrupted.report, sweep.listed)
-                raise BatchInterrupted(_finish(sweep)) from interrupted
-            _merge(sweep.report, result, sweep.listed)
-            if not until_empty or result.blocked is not None or sweep.time_left() <= 0:
+                raise BatchInterrupted(sweep.stopped(interrupted.report)) from interrupted
+            if not sweep.passed(result):
                 break
     except KeyboardInterrupt as exc:
         if isinstance(exc, BatchInterrupted):
@@ -578,37 +647,26 @@ async def cancel_open_orders_async(
         max_tries=max_tries,
         limiter=limiter,
         rate_limit_store=rate_limit_store,
+        dry_run=dry_run,
+        until_empty=until_empty,
+        max_in_flight=max_in_flight,
+        confirm=confirm,
     )
     # All pages are listed before anything is cancelled: a cancel would shift the pages still to be read
     # (Upbit pages by offset), and the orders it moved up would be skipped.
-    for number in range(1, max_passes + 2):
+    for number in sweep.passes():
         try:
-            uuids = [uuid for uuid in await _list_async(sweep, client) if uuid not in sweep.tried]
+            uuids = sweep.to_send(number, await _list_async(sweep, client))
         except _ListingFailed as failure:
             return _listing_failed(sweep, failure, first=number == 1)
         except asyncio.CancelledError as exc:
             raise BatchCancelled(_interrupted(sweep)) from exc
-        if not uuids:
+        if uuids is None:
             break
-        if dry_run or number > max_passes:
-            _not_sent(sweep, uuids, DRY_RUN if dry_run else f"still open after {max_passes} passes")
-            break
-        sweep.tried.update(uuids)
         try:
-            result = await cancel_orders_async(
-                client,
-                uuids=uuids,
-                timeout_total=max(sweep.time_left(), 0.001),
-                on_progress=sweep.batch_progress(number),
-                max_tries=max_tries,
-                limiter=sweep.limiter,
-                max_in_flight=max_in_flight,
-                confirm=confirm,
-            )
+            result = await cancel_orders_async(client, uuids=uuids, **sweep.batch_options(number))
         except BatchCancelled as cancelled:
-            _merge(sweep.report, cancelled.report, sweep.listed)
-            raise BatchCancelled(_finish(sweep)) from cancelled
-        _merge(sweep.report, result, sweep.listed)
-        if not until_empty or result.blocked is not None or sweep.time_left() <= 0:
+            raise BatchCancelled(sweep.stopped(cancelled.report)) from cancelled
+        if not sweep.passed(result):
             break
     return _finish(sweep)

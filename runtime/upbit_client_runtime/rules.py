@@ -74,6 +74,8 @@ class ValueRule:
     max_length: int | None = None
     pattern: str | None = None
     pattern_description: str | None = None
+    default: str | int | float | bool | None = None
+    """The schema's ``default``: what the exchange assumes when the parameter is not sent (None: none documented)."""
 
     def _type_problem(self, value: object) -> Problem | None:
         """Whether ``value`` is of the Python type the generated signature declares for this schema."""
@@ -189,6 +191,12 @@ class ValueRule:
         if self.nullable:
             parts.append("or None")
         return ", ".join(parts)
+
+    def to_wire(self, value: str | int | float | bool) -> str:
+        """``value`` as the query string carries it (before percent-encoding): JSON-style booleans."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
 
     def from_wire(self, text: str) -> object:
         """The Python value a client would have passed to send ``text``; ValueError if none could."""

@@ -2,13 +2,14 @@
 
 ``GET /v1/orders/open`` lists a page of the open orders (``market``; ``state`` or ``states[]``, default
 ``wait``; ``page``, ``limit``, ``order_by`` by creation time). ``DELETE /v1/orders/open`` cancels up to
-``count`` (default 20) ``wait`` orders, never ``watch`` ones, filtered by ``cancel_side``, ``pairs`` or
+``count`` ``wait`` orders, never ``watch`` ones, filtered by ``cancel_side``, ``pairs`` or
 ``quote_currencies`` and ``excluded_pairs`` (which wins), newest first unless ``order_by=asc``. Its
 rate-limit group keeps the spec's own budget and window (``order-cancel-all``: 1 request per 2 s); see
 ``group_limits``.
 
 The parameters were already checked against the spec's rules by the exchange (400 ``validation_error``);
-the defaults come from the spec too. The exchange calls in here with its lock held.
+a parameter not sent takes the ``default`` the spec documents for it (``ValueRule.default``). The
+exchange calls in here with its lock held.
 """
 
 from __future__ import annotations
@@ -56,20 +57,14 @@ def _values(raw_query: str) -> dict[str, list[str]]:
     return values
 
 
-# Upbit's documented defaults of the parameters the exchange reads (the spec's schema ``default``s).
-_DEFAULTS: dict[tuple[str, str], str] = {
-    (LIST_OPEN.operation_id, "page"): "1",
-    (LIST_OPEN.operation_id, "limit"): "100",
-    (LIST_OPEN.operation_id, "order_by"): "desc",
-    (CANCEL_OPEN.operation_id, "cancel_side"): "all",
-    (CANCEL_OPEN.operation_id, "count"): "20",
-    (CANCEL_OPEN.operation_id, "order_by"): "desc",
-}
-
-
 def _one(operation: Operation, values: Mapping[str, list[str]], name: str) -> str:
-    """The value given for ``name``, or Upbit's default."""
-    return values[name][0] if name in values else _DEFAULTS[(operation.operation_id, name)]
+    """The value given for ``name``, or the default the spec documents for it (what Upbit assumes)."""
+    if name in values:
+        return values[name][0]
+    rule = next(rule for rule in operation.parameters if rule.wire_name == name)
+    if rule.value.default is None:
+        raise LookupError(f"{operation.operation_id}: the spec documents no default for {name!r}")
+    return rule.value.to_wire(rule.value.default)
 
 
 def _sorted(orders: Sequence[Order], order_by: str) -> list[Order]:

@@ -62,17 +62,18 @@ class CancelOrdersGroup:
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         from ..models.cancel_orders_order import CancelOrdersOrder
 
-        if not isinstance(src_dict, Mapping):
+        if not isinstance(src_dict, dict) and not isinstance(
+            src_dict, Mapping
+        ):  # dict first: a quick check
             raise TypeError(
                 f"CancelOrdersGroup must be a JSON object, not {type(src_dict).__name__}"
             )
         d = dict(src_dict)
-        count = cast(int | None | Unset, d.pop("count", UNSET))
-        if not isinstance(
+        count: int | None | Unset = d.pop("count", UNSET)
+        if count is not None and not isinstance(
             count,
             (
                 int,
-                type(None),
                 Unset,
             ),
         ):

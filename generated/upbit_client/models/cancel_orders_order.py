@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar, cast
+from typing import Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -63,39 +63,38 @@ class CancelOrdersOrder:
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        if not isinstance(src_dict, Mapping):
+        if not isinstance(src_dict, dict) and not isinstance(
+            src_dict, Mapping
+        ):  # dict first: a quick check
             raise TypeError(
                 f"CancelOrdersOrder must be a JSON object, not {type(src_dict).__name__}"
             )
         d = dict(src_dict)
-        uuid = cast(None | str | Unset, d.pop("uuid", UNSET))
-        if not isinstance(
+        uuid: None | str | Unset = d.pop("uuid", UNSET)
+        if uuid is not None and not isinstance(
             uuid,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
             raise TypeError(f"uuid must be str or None, not {type(uuid).__name__}")
 
-        market = cast(None | str | Unset, d.pop("market", UNSET))
-        if not isinstance(
+        market: None | str | Unset = d.pop("market", UNSET)
+        if market is not None and not isinstance(
             market,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
             raise TypeError(f"market must be str or None, not {type(market).__name__}")
 
-        identifier = cast(None | str | Unset, d.pop("identifier", UNSET))
-        if not isinstance(
+        identifier: None | str | Unset = d.pop("identifier", UNSET)
+        if identifier is not None and not isinstance(
             identifier,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):

@@ -61,7 +61,9 @@ class CancelOrdersResult:
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         from ..models.cancel_orders_group import CancelOrdersGroup
 
-        if not isinstance(src_dict, Mapping):
+        if not isinstance(src_dict, dict) and not isinstance(
+            src_dict, Mapping
+        ):  # dict first: a quick check
             raise TypeError(
                 f"CancelOrdersResult must be a JSON object, not {type(src_dict).__name__}"
             )

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar, cast
+from typing import Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -220,39 +220,38 @@ class Order:
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        if not isinstance(src_dict, Mapping):
+        if not isinstance(src_dict, dict) and not isinstance(
+            src_dict, Mapping
+        ):  # dict first: a quick check
             raise TypeError(
                 f"Order must be a JSON object, not {type(src_dict).__name__}"
             )
         d = dict(src_dict)
-        uuid = cast(None | str | Unset, d.pop("uuid", UNSET))
-        if not isinstance(
+        uuid: None | str | Unset = d.pop("uuid", UNSET)
+        if uuid is not None and not isinstance(
             uuid,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
             raise TypeError(f"uuid must be str or None, not {type(uuid).__name__}")
 
-        side = cast(None | str | Unset, d.pop("side", UNSET))
-        if not isinstance(
+        side: None | str | Unset = d.pop("side", UNSET)
+        if side is not None and not isinstance(
             side,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
             raise TypeError(f"side must be str or None, not {type(side).__name__}")
 
-        ord_type = cast(None | str | Unset, d.pop("ord_type", UNSET))
-        if not isinstance(
+        ord_type: None | str | Unset = d.pop("ord_type", UNSET)
+        if ord_type is not None and not isinstance(
             ord_type,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
@@ -260,45 +259,41 @@ class Order:
                 f"ord_type must be str or None, not {type(ord_type).__name__}"
             )
 
-        price = cast(None | str | Unset, d.pop("price", UNSET))
-        if not isinstance(
+        price: None | str | Unset = d.pop("price", UNSET)
+        if price is not None and not isinstance(
             price,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
             raise TypeError(f"price must be str or None, not {type(price).__name__}")
 
-        state = cast(None | str | Unset, d.pop("state", UNSET))
-        if not isinstance(
+        state: None | str | Unset = d.pop("state", UNSET)
+        if state is not None and not isinstance(
             state,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
             raise TypeError(f"state must be str or None, not {type(state).__name__}")
 
-        market = cast(None | str | Unset, d.pop("market", UNSET))
-        if not isinstance(
+        market: None | str | Unset = d.pop("market", UNSET)
+        if market is not None and not isinstance(
             market,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
             raise TypeError(f"market must be str or None, not {type(market).__name__}")
 
-        created_at = cast(None | str | Unset, d.pop("created_at", UNSET))
-        if not isinstance(
+        created_at: None | str | Unset = d.pop("created_at", UNSET)
+        if created_at is not None and not isinstance(
             created_at,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
@@ -306,23 +301,21 @@ class Order:
                 f"created_at must be str or None, not {type(created_at).__name__}"
             )
 
-        volume = cast(None | str | Unset, d.pop("volume", UNSET))
-        if not isinstance(
+        volume: None | str | Unset = d.pop("volume", UNSET)
+        if volume is not None and not isinstance(
             volume,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
             raise TypeError(f"volume must be str or None, not {type(volume).__name__}")
 
-        remaining_volume = cast(None | str | Unset, d.pop("remaining_volume", UNSET))
-        if not isinstance(
+        remaining_volume: None | str | Unset = d.pop("remaining_volume", UNSET)
+        if remaining_volume is not None and not isinstance(
             remaining_volume,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
@@ -330,12 +323,11 @@ class Order:
                 f"remaining_volume must be str or None, not {type(remaining_volume).__name__}"
             )
 
-        reserved_fee = cast(None | str | Unset, d.pop("reserved_fee", UNSET))
-        if not isinstance(
+        reserved_fee: None | str | Unset = d.pop("reserved_fee", UNSET)
+        if reserved_fee is not None and not isinstance(
             reserved_fee,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
@@ -343,12 +335,11 @@ class Order:
                 f"reserved_fee must be str or None, not {type(reserved_fee).__name__}"
             )
 
-        remaining_fee = cast(None | str | Unset, d.pop("remaining_fee", UNSET))
-        if not isinstance(
+        remaining_fee: None | str | Unset = d.pop("remaining_fee", UNSET)
+        if remaining_fee is not None and not isinstance(
             remaining_fee,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
@@ -356,12 +347,11 @@ class Order:
                 f"remaining_fee must be str or None, not {type(remaining_fee).__name__}"
             )
 
-        paid_fee = cast(None | str | Unset, d.pop("paid_fee", UNSET))
-        if not isinstance(
+        paid_fee: None | str | Unset = d.pop("paid_fee", UNSET)
+        if paid_fee is not None and not isinstance(
             paid_fee,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
@@ -369,23 +359,21 @@ class Order:
                 f"paid_fee must be str or None, not {type(paid_fee).__name__}"
             )
 
-        locked = cast(None | str | Unset, d.pop("locked", UNSET))
-        if not isinstance(
+        locked: None | str | Unset = d.pop("locked", UNSET)
+        if locked is not None and not isinstance(
             locked,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
             raise TypeError(f"locked must be str or None, not {type(locked).__name__}")
 
-        executed_volume = cast(None | str | Unset, d.pop("executed_volume", UNSET))
-        if not isinstance(
+        executed_volume: None | str | Unset = d.pop("executed_volume", UNSET)
+        if executed_volume is not None and not isinstance(
             executed_volume,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
@@ -393,12 +381,11 @@ class Order:
                 f"executed_volume must be str or None, not {type(executed_volume).__name__}"
             )
 
-        prevented_volume = cast(None | str | Unset, d.pop("prevented_volume", UNSET))
-        if not isinstance(
+        prevented_volume: None | str | Unset = d.pop("prevented_volume", UNSET)
+        if prevented_volume is not None and not isinstance(
             prevented_volume,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
@@ -406,12 +393,11 @@ class Order:
                 f"prevented_volume must be str or None, not {type(prevented_volume).__name__}"
             )
 
-        prevented_locked = cast(None | str | Unset, d.pop("prevented_locked", UNSET))
-        if not isinstance(
+        prevented_locked: None | str | Unset = d.pop("prevented_locked", UNSET)
+        if prevented_locked is not None and not isinstance(
             prevented_locked,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
@@ -419,12 +405,11 @@ class Order:
                 f"prevented_locked must be str or None, not {type(prevented_locked).__name__}"
             )
 
-        trades_count = cast(int | None | Unset, d.pop("trades_count", UNSET))
-        if not isinstance(
+        trades_count: int | None | Unset = d.pop("trades_count", UNSET)
+        if trades_count is not None and not isinstance(
             trades_count,
             (
                 int,
-                type(None),
                 Unset,
             ),
         ):
@@ -432,12 +417,11 @@ class Order:
                 f"trades_count must be int or None, not {type(trades_count).__name__}"
             )
 
-        identifier = cast(None | str | Unset, d.pop("identifier", UNSET))
-        if not isinstance(
+        identifier: None | str | Unset = d.pop("identifier", UNSET)
+        if identifier is not None and not isinstance(
             identifier,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
@@ -445,12 +429,11 @@ class Order:
                 f"identifier must be str or None, not {type(identifier).__name__}"
             )
 
-        time_in_force = cast(None | str | Unset, d.pop("time_in_force", UNSET))
-        if not isinstance(
+        time_in_force: None | str | Unset = d.pop("time_in_force", UNSET)
+        if time_in_force is not None and not isinstance(
             time_in_force,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):
@@ -458,12 +441,11 @@ class Order:
                 f"time_in_force must be str or None, not {type(time_in_force).__name__}"
             )
 
-        smp_type = cast(None | str | Unset, d.pop("smp_type", UNSET))
-        if not isinstance(
+        smp_type: None | str | Unset = d.pop("smp_type", UNSET)
+        if smp_type is not None and not isinstance(
             smp_type,
             (
                 str,
-                type(None),
                 Unset,
             ),
         ):

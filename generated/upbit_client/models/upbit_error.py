@@ -38,7 +38,9 @@ class UpbitError:
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         from ..models.upbit_error_body import UpbitErrorBody
 
-        if not isinstance(src_dict, Mapping):
+        if not isinstance(src_dict, dict) and not isinstance(
+            src_dict, Mapping
+        ):  # dict first: a quick check
             raise TypeError(
                 f"UpbitError must be a JSON object, not {type(src_dict).__name__}"
             )

@@ -36,7 +36,9 @@ class UpbitErrorBody:
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        if not isinstance(src_dict, Mapping):
+        if not isinstance(src_dict, dict) and not isinstance(
+            src_dict, Mapping
+        ):  # dict first: a quick check
             raise TypeError(
                 f"UpbitErrorBody must be a JSON object, not {type(src_dict).__name__}"
             )
