@@ -1182,7 +1182,8 @@ def cancel_orders(
         # Workers note progress; the calling thread calls the user's callback (``workers``). Never put
         # back: a worker finishing after an interruption must not call it from its own thread.
         relay = ProgressRelay(batch.on_progress)
-        batch.on_progress = relay.note
+        if batch.on_progress is not None:  # without a callback, no worker wakes the calling thread per chunk
+            batch.on_progress = relay.note
     try:
         _run_sync(batch, [functools.partial(_drive_sync, batch, client, chunk) for chunk in batch.chunks], relay, width)
         if confirm:
