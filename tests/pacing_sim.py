@@ -61,14 +61,23 @@ def run_batch(
     latency: float,
     max_in_flight: int,
     with_date: bool = True,
+    backlog: bool = False,
 ) -> SimRun:
     """Send ``chunks`` requests through ``limiter`` (retrying 429s) with up to ``max_in_flight`` at once.
 
     Each request arrives ``latency`` after it is sent and is answered ``latency`` later (one-way both
-    ways). Returns the counts and the simulated time the last answer came back.
+    ways). ``backlog``: tell the limiter how many requests are still to send, as the batch does (probes).
+    Returns the counts and the simulated time the last answer came back.
     """
     return run_processes(
-        [limiter], clock, exchange, chunks=chunks, latency=latency, max_in_flight=max_in_flight, with_date=with_date
+        [limiter],
+        clock,
+        exchange,
+        chunks=chunks,
+        latency=latency,
+        max_in_flight=max_in_flight,
+        with_date=with_date,
+        backlog=backlog,
     )
 
 
@@ -81,6 +90,7 @@ def run_processes(
     latency: float,
     max_in_flight: int,
     with_date: bool = True,
+    backlog: bool = False,
 ) -> SimRun:
     """``run_batch`` for several processes of one account at once: ``chunks`` requests each, one exchange."""
     run = SimRun()
@@ -93,7 +103,7 @@ def run_processes(
         wait = math.inf
         for index, limiter in enumerate(limiters):
             while pending[index] and sending[index] < max_in_flight:
-                got = limiter.try_acquire()
+                got = limiter.try_acquire(pending[index] if backlog else 1)
                 if not isinstance(got, Permit):
                     wait = min(wait, got)
                     break

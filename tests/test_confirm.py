@@ -164,8 +164,8 @@ class CountingLimiter(RateLimiter):
         super().__init__(group, per_second)
         self.given = 0
 
-    def try_acquire(self) -> Permit | float:
-        got = super().try_acquire()
+    def try_acquire(self, backlog: int = 1) -> Permit | float:
+        got = super().try_acquire(backlog)
         if isinstance(got, Permit):
             self.given += 1
         return got

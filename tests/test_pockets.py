@@ -196,8 +196,8 @@ def test_a_batch_on_a_paced_transport_is_paced_once() -> None:
     shared = limiter_for(TEST_ACCESS_KEY, RATE)
     original = shared.try_acquire
 
-    def counting() -> Permit | float:
-        got = original()
+    def counting(backlog: int = 1) -> Permit | float:
+        got = original(backlog)
         if isinstance(got, Permit):
             granted.append(got)
         return got

@@ -21,6 +21,7 @@ from upbit_cancel.ratelimit import (
     limiter_for,
 )
 from upbit_cancel.remaining_req import RemainingReq, parse_remaining_req
+from upbit_cancel.window_log import PROBE_POLL, PROBE_WIDTH
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.rules import RateLimit
 
@@ -135,6 +136,56 @@ def test_a_known_phase_opens_a_whole_budget_at_the_boundary_and_not_before() -> 
     clock.sleep(wait)
     take(limiter, PER_SECOND)
     assert isinstance(limiter.try_acquire(), float)
+
+
+def coarse_and_nearly_full(clock: FakeClock) -> RateLimiter:
+    """Boundaries known to fall in (x.0, x.1] of our clock (0.1 s wide), and all but one send of the window taken."""
+    limiter = make(clock)
+    limiter.phase.observe_date(10.0, 10.0, 100.0)
+    limiter.phase.observe_date(10.1, 10.1, 101.0)
+    for permit in take(limiter, PER_SECOND - 1):
+        limiter.record(permit, None)
+    return limiter
+
+
+def test_the_last_send_of_a_window_with_more_to_follow_probes_the_middle_of_the_next_boundary() -> None:
+    clock = FakeClock(start=10.5)
+    limiter = coarse_and_nearly_full(clock)
+    wait = limiter.try_acquire(backlog=21)  # this one and 20 more: the next window is needed anyway
+    assert wait == pytest.approx(11.05 - 10.5)  # the middle of (11.0, 11.1]
+    clock.sleep(wait)
+    probe = limiter.try_acquire(backlog=21)
+    assert isinstance(probe, Permit)
+    assert limiter.try_acquire(backlog=20) == pytest.approx(PROBE_POLL)  # followers look again while it is out
+    clock.sleep(0.002)
+    limiter.record(probe, RemainingReq(GROUP, PER_SECOND - 1), date=102.0)  # it landed in the new window
+    assert limiter.phase.boundary_after(11.0, margin=0) == pytest.approx(11.052)  # the boundary: (11.0, 11.052]
+    clock.sleep(0.006)
+    assert isinstance(limiter.try_acquire(backlog=20), Permit)  # at 11.058, not at 11.1, the old latest boundary
+
+
+@pytest.mark.parametrize(
+    ("backlog", "why"),
+    [(1, "nothing follows"), (PER_SECOND + 1, "the rest fill whole windows: holding one back would cost one")],
+)
+def test_the_last_send_of_a_window_goes_at_once_when_a_probe_could_cost_a_window(backlog: int, why: str) -> None:
+    limiter = coarse_and_nearly_full(FakeClock(start=10.5))
+    assert isinstance(limiter.try_acquire(backlog=backlog), Permit), why
+
+
+def test_a_held_probe_goes_at_once_when_the_backlog_falls_to_one_while_it_waits() -> None:
+    clock = FakeClock(start=10.5)
+    limiter = coarse_and_nearly_full(clock)
+    backlogs = iter([5, 1])
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.sleep(0.01)  # another worker took the other chunks meanwhile
+
+    limiter._sleep = sleep
+    assert isinstance(limiter.acquire(timeout=5, backlog=lambda: next(backlogs)), Permit)
+    assert slept == [pytest.approx(0.55)] and clock.now == pytest.approx(10.51)  # not held to 11.05
 
 
 def test_a_send_in_the_uncertain_band_counts_for_both_windows() -> None:
@@ -290,8 +341,9 @@ STARTS = [0.0, 0.31, 0.62, 0.97]
 @pytest.mark.parametrize("offset", OFFSETS)
 @pytest.mark.parametrize("latency", LATENCIES)
 @pytest.mark.parametrize(("mode", "in_flight"), [("async", 30), ("sync", 1)])
+@pytest.mark.parametrize("backlog", [False, True], ids=["no backlog", "backlog (probes)"])
 def test_a_fresh_then_warm_limiter_meets_no_429_for_any_offset_and_latency(
-    offset: float, latency: float, mode: str, in_flight: int
+    offset: float, latency: float, mode: str, in_flight: int, backlog: bool
 ) -> None:
     """1,000 orders (50 requests) from several starting points of the second, then again once warm."""
     for fraction in STARTS:
@@ -299,17 +351,43 @@ def test_a_fresh_then_warm_limiter_meets_no_429_for_any_offset_and_latency(
         clock = SimClock(start)
         limiter = RateLimiter(GROUP, PER_SECOND, clock=clock)
         exchange = SimExchange(offset, PER_SECOND)
-        fresh = run_batch(limiter, clock, exchange, chunks=50, latency=latency, max_in_flight=in_flight)
+        fresh = run_batch(
+            limiter, clock, exchange, chunks=50, latency=latency, max_in_flight=in_flight, backlog=backlog
+        )
         assert (fresh.rate_limited, fresh.requests) == (0, 50), f"fresh, start {fraction}"
         floor = floor_time(start, exchange, 50, latency)
         if mode == "async":
             assert fresh.finished - start <= floor + 1.0 + 2 * 2 * latency, f"fresh, start {fraction}"
         clock.now += 1.3  # a later batch of the same process, its windows clear again
         warm_start = clock.now
-        warm = run_batch(limiter, clock, exchange, chunks=50, latency=latency, max_in_flight=in_flight)
+        warm = run_batch(limiter, clock, exchange, chunks=50, latency=latency, max_in_flight=in_flight, backlog=backlog)
         assert (warm.rate_limited, warm.requests) == (0, 50), f"warm, start {fraction}"
         if mode == "async" and latency <= 0.02:
             assert warm.finished - warm_start <= floor_time(warm_start, exchange, 50, latency) + 0.25 + 2 * 2 * latency
+
+
+@pytest.mark.parametrize("latency", [0.0, 0.001, 0.01])
+def test_probes_narrow_a_coarse_phase_and_bring_warm_batches_nearer_the_floor(latency: float) -> None:
+    """Batches that span two windows: with their backlog, the limiter learns the boundary within a few."""
+    overs: dict[bool, list[float]] = {False: [], True: []}
+    widths: dict[bool, float] = {}
+    for backlog in (False, True):
+        for index, offset in enumerate(OFFSETS):
+            clock = SimClock(1_000_000 + index * 0.37 % 1)
+            limiter = RateLimiter(GROUP, PER_SECOND, clock=clock)
+            exchange = SimExchange(offset, PER_SECOND)
+            for number in range(5):
+                start = clock.now
+                run = run_batch(limiter, clock, exchange, chunks=50, latency=latency, max_in_flight=30, backlog=backlog)
+                assert (run.rate_limited, run.requests) == (0, 50)
+                if number:
+                    overs[backlog].append(run.finished - start - floor_time(start, exchange, 50, latency))
+                clock.now += 1.3 + number * 0.29 % 1
+            lo, hi = limiter.phase.lo, limiter.phase.hi
+            assert lo is not None and hi is not None
+            widths[backlog] = max(widths.get(backlog, 0.0), hi - lo)
+    assert widths[True] <= PROBE_WIDTH + 2 * 2 * latency + 0.005 < widths[False]
+    assert max(overs[True]) < max(overs[False]) and sum(overs[True]) < 0.75 * sum(overs[False])
 
 
 @pytest.mark.parametrize("offset", [-0.7, 0.3])

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     )
     from .pacing import PacedTransport
     from .phase import PhaseEstimate
-    from .ratelimit import AsyncSleep, Clock, KeyBlock, Permit, RateLimiter, Sleep
+    from .ratelimit import AsyncSleep, Backlog, Clock, KeyBlock, Permit, RateLimiter, Sleep
     from .remaining_req import RemainingReq
     from .report_types import (
         ErrorCountDict,
@@ -81,6 +81,7 @@ __all__ = [
     "AnyClient",
     "AsyncSleep",
     "AuthenticationError",
+    "Backlog",
     "BatchCancelled",
     "BatchInterrupted",
     "BatchResult",
@@ -169,6 +170,7 @@ _HOMES = {
     "unwrap": ".errors",
     "PacedTransport": ".pacing",
     "AsyncSleep": ".ratelimit",
+    "Backlog": ".ratelimit",
     "Clock": ".ratelimit",
     "KeyBlock": ".ratelimit",
     "Permit": ".ratelimit",

@@ -254,6 +254,8 @@ class _Chunk:
     reached: bool = False
     """An attempt reached the exchange (an answer came, or was lost on the way): not every try was refused
     before connecting."""
+    granted: bool = False
+    """A permit was granted for it once (``_Batch.backlog``)."""
 
 
 @dataclass(slots=True)
@@ -301,6 +303,8 @@ class _Batch:
         self.kind = kind
         self.ids = list(dict.fromkeys(ids))
         self.chunks = [_Chunk(number, part) for number, part in enumerate(_chunks(self.ids, chunk_size), 1)]
+        self.ungranted = len(self.chunks)
+        """Chunks no permit was granted for yet (``backlog``)."""
         self.limiter = limiter
         self.lookup_limiter = limiter if lookup_limiter is None else lookup_limiter
         """Paces the confirm phase's lookups: the limiter of the lookup operation's own rate-limit group."""
@@ -356,6 +360,17 @@ class _Batch:
         if last_error is not None:
             message += f"; last error: {last_error.name}: {last_error.message}"
         return ErrorInfo("timeout_total", message, last_error.status if last_error else None)
+
+    def backlog(self, chunk: _Chunk) -> int:
+        """Requests this batch still has to send for its cancels, ``chunk``'s included: a limiter may hold the
+        last free send of a window back as a probe when more follow (``RateLimiter.try_acquire``)."""
+        return self.ungranted + (1 if chunk.granted else 0)
+
+    def granted(self, chunk: _Chunk) -> None:
+        """Count ``chunk`` out of the backlog, the moment its first permit comes (before another driver asks)."""
+        if not chunk.granted:
+            chunk.granted = True
+            self.ungranted -= 1
 
     def sending(self, chunk: _Chunk) -> None:
         chunk.tries += 1
@@ -860,10 +875,15 @@ def _unmerged(limiter: RateLimiter, permit: Permit, outcome: _Answer | Exception
         limiter.block(block_seconds(_error_body(outcome.content)[1]), "HTTP 418 from the exchange")
 
 
-def _take_sync(batch: _Batch, limiter: RateLimiter) -> Permit | KeyBlocked | None:
-    """A permit, the key's block, or None (none within ``timeout_total``)."""
+def _take_sync(batch: _Batch, limiter: RateLimiter, chunk: _Chunk | None = None) -> Permit | KeyBlocked | None:
+    """A permit (for ``chunk``, one of the cancels), the key's block, or None (none within ``timeout_total``)."""
     try:
-        return limiter.acquire(timeout=batch.time_left())
+        if chunk is None:
+            return limiter.acquire(timeout=batch.time_left())
+        permit = limiter.acquire(timeout=batch.time_left(), backlog=functools.partial(batch.backlog, chunk))
+        if permit is not None:
+            batch.granted(chunk)
+        return permit
     except KeyBlocked as exc:
         return exc
 
@@ -891,7 +911,7 @@ def _drive_sync(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
             if reason is not None:
                 batch.give_up(chunk, reason)
                 return
-        permit = _take_sync(batch, limiter)
+        permit = _take_sync(batch, limiter, chunk)
         with batch.lock:
             if isinstance(permit, Permit) and (batch.stopping or batch.blocked is not None):
                 # Interrupted, or another worker met a 418, while this one waited: nothing is sent.
@@ -943,13 +963,16 @@ async def _drive_async(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
             batch.give_up(chunk, reason)
             return
         try:
-            permit = await batch.limiter.acquire_async(timeout=batch.time_left())
+            permit = await batch.limiter.acquire_async(
+                timeout=batch.time_left(), backlog=functools.partial(batch.backlog, chunk)
+            )
         except KeyBlocked as exc:
             batch.key_blocked(chunk, exc)
             return
         if permit is None:
             batch.give_up(chunk, batch.timeout_error(chunk.last_error))
             return
+        batch.granted(chunk)
         turn = await _turn(batch, batch.limiter, permit)
         if turn is None:
             batch.limiter.cancel(permit)

@@ -205,7 +205,7 @@ class TransportPaced(RateLimiter):
         super().__init__(paced.group, paced.per_second, window_seconds=paced.window_seconds)
         self.paced = paced
 
-    def try_acquire(self) -> Permit | float:
+    def try_acquire(self, backlog: int = 1) -> Permit | float:
         until = self.paced.blocked_until()
         if until is not None:
             raise KeyBlocked(self.group, until, "blocked (paced by the transport's limiter)")

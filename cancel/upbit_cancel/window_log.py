@@ -12,6 +12,13 @@ The exchange counts ``budget`` requests per window of ``window_seconds`` whole s
   ``window_seconds / reserve`` s), so that some answer lands after the exchange's next boundary and shows it.
 - ``Remaining-Req`` lower than the logged sends explain (another process or key of the pocket spends the
   same budget) adds that many "foreign" sends; a 429 fills the window of its send.
+- Once the phase is known but still wider than ``PROBE_WIDTH`` (plus the quickest round trip), the last
+  free send of a window may be held back to the middle of the next boundary's uncertainty (a probe),
+  when the caller says it has more to send than that one (``backlog``) and holding it back cannot cost a
+  window. It is safe wherever it lands: the old window kept its slot for it, and in the new one it
+  counts like any send. Its answer halves the uncertainty; while it is out, callers waiting for the next
+  window look again every ``PROBE_POLL`` s, so when it shows the new window has begun they go at once
+  instead of at the latest boundary the old estimate allowed.
 
 The caller (``ratelimit.RateLimiter``) holds a lock around every call and passes the time in.
 """
@@ -25,12 +32,16 @@ from dataclasses import dataclass
 from .phase import KNOWN_WIDTH, PhaseEstimate
 from .remaining_req import RemainingReq
 
-__all__ = ["BASE_MARGIN", "IN_FLIGHT_POLL", "Permit", "WindowLog"]
+__all__ = ["BASE_MARGIN", "IN_FLIGHT_POLL", "PROBE_POLL", "PROBE_WIDTH", "Permit", "WindowLog"]
 
 BASE_MARGIN = 0.005
 """Safety margin (seconds) around the estimated window boundaries, for clock and scheduling jitter."""
 IN_FLIGHT_POLL = 0.02
 """How often a caller waiting only on requests in flight looks again (their answers free the budget)."""
+PROBE_WIDTH = 0.02
+"""A known phase wider than this (plus the quickest round trip) is narrowed by probes (see the module's rules)."""
+PROBE_POLL = 0.005
+"""How often a caller waiting for the next window looks again while a probe is out."""
 # A request in flight longer than this is taken as lost (no caller waits that long for an answer).
 _STALE_IN_FLIGHT = 300.0
 
@@ -81,6 +92,10 @@ class WindowLog:
         self._last_answer: tuple[float, float, int] | None = None
         self._ends_for: tuple[float | None, float | None, bool] = (None, None, False)
         """The phase the ends cached on the logged entries were worked out with."""
+        self._probing = False
+        """The send ``wait`` just allowed is a probe."""
+        self.probe: Permit | None = None
+        """The probe in flight, if any."""
 
     # --- reading ---------------------------------------------------------------------------------------
 
@@ -149,8 +164,13 @@ class WindowLog:
         ends.sort()
         return ends
 
-    def wait(self, now: float) -> float:
-        """0 if a send at ``now`` is allowed, else the seconds until one may be."""
+    def wait(self, now: float, backlog: int = 1) -> float:
+        """0 if a send at ``now`` is allowed, else the seconds until one may be.
+
+        ``backlog``: how many sends the caller still has to make, this one included; more than one lets
+        the last free send of a window become a probe (see the module's rules).
+        """
+        self._probing = False
         budget = self.budget
         if budget is None:
             return 0.0
@@ -158,12 +178,41 @@ class WindowLog:
         if len(live) >= budget:
             end = live[len(live) - budget]
             # Requests still in flight stop counting only when answered: look again shortly.
-            return IN_FLIGHT_POLL if math.isinf(end) else end - now
+            wait = IN_FLIGHT_POLL if math.isinf(end) else end - now
+            if self.probe is not None:
+                wait = min(wait, PROBE_POLL)  # its answer may move the boundary earlier
+            return wait
         reserve = self.reserve_now() if self.per_second is not None else 0
-        if self.known or len(live) < budget - reserve:
+        if self.known:
+            if len(live) == budget - 1 and backlog > 1 and (backlog - 1) % budget:
+                return self._probe_wait(now, live)
+            return 0.0
+        if len(live) < budget - reserve:
             return 0.0
         # Phase unknown and only the reserve left: trickle it, so an answer shows the next boundary.
         return max(0.0, self.last_send + self.window / reserve - now)
+
+    def _probe_wait(self, now: float, live: list[float]) -> float:
+        """How long the last free send of the window is held back to be a probe (0: it goes now).
+
+        Held only when holding it back cannot cost a window: the caller has more to send than this one
+        (``backlog - 1``) and they do not exactly fill whole windows, so the next window keeps a slot for
+        the probe if it lands there; and only when the window is really full but for this slot (every
+        logged send still counts at the next boundary's earliest time).
+        """
+        lo, hi = self.phase.lo, self.phase.hi
+        if lo is None or hi is None or self.window != 1 or hi - lo <= PROBE_WIDTH + self.latency:
+            return 0.0  # phase unknown or already narrow, or windows longer than a second
+        # The next boundary that may still be ahead of ``now`` lies in (m - hi, m - lo] (local time of
+        # arrival); ``now`` may already be inside that interval.
+        m = math.floor(now + lo) + 1
+        if live and live[0] < m - hi:
+            return 0.0  # a send of the window before still counts for a moment: this is not the last slot
+        at = m - (lo + hi) / 2 - self.latency / 2  # reaches the exchange mid-interval
+        if now < at:
+            return at - now
+        self._probing = True
+        return 0.0
 
     def remaining(self, now: float) -> int | None:
         budget = self.budget
@@ -175,12 +224,16 @@ class WindowLog:
         self.sends.append(permit)
         self.last_send = permit.sent_at
         self.in_flight += 1
+        if self._probing:
+            self.probe, self._probing = permit, False
 
     def unsent(self, permit: Permit) -> None:
         """``permit``'s request never went out: it never counted."""
         self.in_flight -= 1
         if permit in self.sends:
             self.sends.remove(permit)
+        if permit is self.probe:
+            self.probe = None
 
     def answered(
         self, permit: Permit, now: float, remaining: RemainingReq | None, date: float | None, *, rate_limited: bool
@@ -188,6 +241,8 @@ class WindowLog:
         """``permit``'s answer came at ``now``: learn from it, and log what others spent."""
         self.in_flight -= 1
         permit.answered_at = now
+        if permit is self.probe:
+            self.probe = None
         permit.counted_in = date
         if remaining is None and date is None and not rate_limited:
             return
