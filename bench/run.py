@@ -528,7 +528,7 @@ def bench_simulated(offsets: list[float], round_trips: list[float], runs: int) -
     )
 
     print("\n7. The same pacing on the simulated exchange and network (a fake clock: no scheduler, no stalls;")
-    print(f"   {runs} starting points per cell; async, 30 in flight). 429s worst, requests worst,")
+    print(f"   {runs} starting points per cell; async, 30 in flight, the backlog told). 429s worst, requests worst,")
     print("   wall - floor median/worst (s); floor as in section 2 (one-way latency = half the round trip)")
     fractions = [((index * 0.618) % 1.0) * 0.98 + 0.01 for index in range(runs)]
     for round_trip in round_trips:
@@ -546,7 +546,13 @@ def bench_simulated(offsets: list[float], round_trips: list[float], runs: int) -
                 for kind in ("fresh", "warm"):
                     begin = clock.now
                     run = run_batch(
-                        limiter, clock, exchange, chunks=CHUNKS_1000, latency=latency, max_in_flight=PER_SECOND
+                        limiter,
+                        clock,
+                        exchange,
+                        chunks=CHUNKS_1000,
+                        latency=latency,
+                        max_in_flight=PER_SECOND,
+                        backlog=True,  # as the batch tells its limiter (probes)
                     )
                     figures[kind]["429"].append(run.rate_limited)
                     figures[kind]["req"].append(run.requests)
