@@ -173,6 +173,13 @@ def test_the_last_send_of_a_window_goes_at_once_when_a_probe_could_cost_a_window
     assert isinstance(limiter.try_acquire(backlog=backlog), Permit), why
 
 
+def test_a_probe_is_not_held_past_the_callers_deadline() -> None:
+    clock = FakeClock(start=10.5)
+    limiter = coarse_and_nearly_full(clock)
+    assert isinstance(limiter.acquire(timeout=0.1, backlog=5), Permit)  # not held to 11.05, nor refused
+    assert clock.now == 10.5
+
+
 def test_a_held_probe_goes_at_once_when_the_backlog_falls_to_one_while_it_waits() -> None:
     clock = FakeClock(start=10.5)
     limiter = coarse_and_nearly_full(clock)

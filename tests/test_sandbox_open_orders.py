@@ -48,7 +48,7 @@ def test_the_sandbox_assumes_the_defaults_the_spec_documents() -> None:
     from upbit_client.registry import OPERATIONS
 
     def default(operation: str, name: str) -> object:
-        return next(r.value.default for r in OPERATIONS[operation].parameters if r.wire_name == name)
+        return OPERATIONS[operation].parameter(name).value.default
 
     _, client = exchange_and_client(150)
     assert len(listed(list_open_orders.sync(client=client))) == default("list_open_orders", "limit")

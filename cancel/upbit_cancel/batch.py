@@ -526,13 +526,8 @@ class _Batch:
     def _key(self, uuid: str | None, identifier: str | None) -> str | None:
         return uuid if self.kind == "uuids" else identifier
 
-    def _with_key(self, order: OrderRef, order_id: str) -> OrderRef:
-        if self.kind == "uuids":
-            return order if order.uuid == order_id else OrderRef(order_id, order.market, order.identifier)
-        return order if order.identifier == order_id else OrderRef(order.uuid, order.market, order_id)
-
     def _named(self, order: _Named, order_id: str, confirmed_by: ConfirmedBy | None = None) -> OrderRef:
-        """The report's ``OrderRef`` of an order the answer named, keyed by the id sent."""
+        """The report's ``OrderRef`` of an order an answer named, keyed by the id sent."""
         uuid, market, identifier = order
         if self.kind == "uuids":
             return OrderRef(order_id, market, identifier, confirmed_by=confirmed_by)
@@ -685,13 +680,13 @@ class _Batch:
         uuid = _text(order.uuid) or (prior.uuid if prior else None)
         market = _text(order.market) or (prior.market if prior else None)
         identifier = _text(order.identifier) or (prior.identifier if prior else None)
-        return self._with_key(OrderRef(uuid, market, identifier), order_id)
+        return self._named((uuid, market, identifier), order_id)
 
     def _failed(self, order_id: str, prior: OrderRef | None, order: Order | None, reason: FailureReason) -> OrderRef:
         if order is not None:
             ref = self._from_lookup(order_id, order, prior)
         else:
-            ref = self._with_key(prior or OrderRef(None, None, None), order_id)
+            ref = self._named((prior.uuid, prior.market, prior.identifier) if prior else (None, None, None), order_id)
         state = _order_state(_text(order.state)) if order else None
         return OrderRef(ref.uuid, ref.market, ref.identifier, reason=reason, state=state)
 
@@ -854,14 +849,17 @@ async def _bounded_async(
 
 async def _turn(batch: _Batch, limiter: RateLimiter, permit: Permit) -> Turn | None:
     """The turn of a request with ``permit`` to enter the pool (``pool_gate``); None if ``timeout_total``
-    ran out first. Cancelled while waiting, nothing was sent: the permit is given back."""
+    ran out first. Either way nothing was sent when it is not had (cancelled, or None): the permit is given back."""
     if batch.gate is None:
         return NO_GATE
     try:
-        return await batch.gate.turn(batch.time_left())
+        turn = await batch.gate.turn(batch.time_left())
     except BaseException:
         limiter.cancel(permit)
         raise
+    if turn is None:
+        limiter.cancel(permit)
+    return turn
 
 
 def _unmerged(limiter: RateLimiter, permit: Permit, outcome: _Answer | Exception) -> None:
@@ -975,7 +973,6 @@ async def _drive_async(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
         batch.granted(chunk)
         turn = await _turn(batch, batch.limiter, permit)
         if turn is None:
-            batch.limiter.cancel(permit)
             batch.give_up(chunk, batch.timeout_error(chunk.last_error))
             return
         # Another task may have met a 418, or the batch been interrupted, while this one waited.
@@ -1051,8 +1048,7 @@ async def _lookup_async(batch: _Batch, client: AnyClient, lookup: _Lookup) -> No
         if isinstance(permit, Permit):
             turn = await _turn(batch, limiter, permit)
             if turn is None:
-                limiter.cancel(permit)
-                permit = None  # timeout_total ran out while waiting for the turn
+                permit = None  # timeout_total ran out while waiting for the turn (the permit was given back)
         if _lookup_stopped(batch, lookup, permit):
             if isinstance(permit, Permit):
                 limiter.cancel(permit)

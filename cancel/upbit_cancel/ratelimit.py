@@ -214,11 +214,9 @@ class RateLimiter:
         see ``try_acquire``; a callable is asked again at every try, so a long wait sees it fall)."""
         deadline = None if timeout is None else self._clock() + timeout
         while True:
-            got = self.try_acquire(backlog() if callable(backlog) else backlog)
-            if isinstance(got, Permit):
+            got = self._next(backlog, deadline)
+            if got is None or isinstance(got, Permit):
                 return got
-            if deadline is not None and self._clock() + got > deadline:
-                return None
             self._sleep(got)
 
     async def acquire_async(self, timeout: float | None = None, *, backlog: Backlog = 1) -> Permit | None:
@@ -226,12 +224,24 @@ class RateLimiter:
         (``backlog``: as for ``acquire``)."""
         deadline = None if timeout is None else self._clock() + timeout
         while True:
-            got = self.try_acquire(backlog() if callable(backlog) else backlog)
-            if isinstance(got, Permit):
+            got = self._next(backlog, deadline)
+            if got is None or isinstance(got, Permit):
                 return got
-            if deadline is not None and self._clock() + got > deadline:
-                return None
             await self._async_sleep(got)
+
+    def _next(self, backlog: Backlog, deadline: float | None) -> Permit | float | None:
+        """A try of ``acquire``: a permit, the seconds to wait before the next try, or None when none comes
+        before ``deadline``. A probe is never worth missing the deadline: a wait past it is asked again
+        without the backlog (the send goes now if the window has room)."""
+        count = backlog() if callable(backlog) else backlog
+        got = self.try_acquire(count)
+        if isinstance(got, Permit) or deadline is None or self._clock() + got <= deadline:
+            return got
+        if count > 1:
+            got = self.try_acquire(1)
+            if isinstance(got, Permit) or self._clock() + got <= deadline:
+                return got
+        return None
 
     def record(
         self,

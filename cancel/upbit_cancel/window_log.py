@@ -179,8 +179,9 @@ class WindowLog:
             end = live[len(live) - budget]
             # Requests still in flight stop counting only when answered: look again shortly.
             wait = IN_FLIGHT_POLL if math.isinf(end) else end - now
-            if self.probe is not None:
-                wait = min(wait, PROBE_POLL)  # its answer may move the boundary earlier
+            if self.probe is not None and now - self.probe.sent_at < self.window:
+                # Its answer may move the boundary earlier; one out longer than a window has nothing to tell.
+                wait = min(wait, PROBE_POLL)
             return wait
         reserve = self.reserve_now() if self.per_second is not None else 0
         if self.known:

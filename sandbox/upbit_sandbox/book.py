@@ -61,7 +61,7 @@ def _one(operation: Operation, values: Mapping[str, list[str]], name: str) -> st
     """The value given for ``name``, or the default the spec documents for it (what Upbit assumes)."""
     if name in values:
         return values[name][0]
-    rule = next(rule for rule in operation.parameters if rule.wire_name == name)
+    rule = operation.parameter(name)  # the parameters read here have the same name in Python and on the wire
     if rule.value.default is None:
         raise LookupError(f"{operation.operation_id}: the spec documents no default for {name!r}")
     return rule.value.to_wire(rule.value.default)
