@@ -14,6 +14,10 @@
 12. 1,000 open orders (4 markets, 10 % ``watch``): ``cancel_open_orders`` against Upbit's own filter
    cancel (``DELETE /v1/orders/open``) called at its 1 per 2 s until nothing is left: wall time,
    requests, 429s and orders left open.
+13. Event-loop lag: a 2 ms ticker beside an async batch of 1,000 orders, without a store, through Redis,
+   and through a Redis that answers 20 ms late (``bench/loop_lag.py``).
+
+``--only 1,8,13`` runs just those sections (full counts), for a side-by-side look at a few cells.
 
 ``--quick`` runs smaller counts (used by the tests to prove the script works and leaks no secret).
 Sections 5 and 6 need ``redis-server`` (Debian package) for their store cells, and say so without it.
@@ -1020,6 +1024,7 @@ def main() -> int:
     parser.add_argument("--store", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--pocket-worker", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--second-key", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only", metavar="N,N", help="run only these sections (of 1, 8, 13), full counts")
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker, args.store)
@@ -1030,7 +1035,17 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cpus")
     print(f"scheduler at start: {_scheduler_lag()}")
-    if args.quick:
+    import loop_lag  # bench/loop_lag.py
+
+    if args.only:
+        only = {int(n) for n in args.only.split(",")}
+        if 1 in only:
+            bench_overhead(rounds=15, per_round=200)
+        if 8 in only:
+            bench_latency([0.0, 0.020, 0.050, 0.100], runs=args.runs)
+        if 13 in only:
+            loop_lag.bench_loop_lag(sys.modules[__name__], runs=5)
+    elif args.quick:
         bench_overhead(rounds=3, per_round=20)
         bench_offsets([0.3], [0.0], runs=1, modes=("async",))
         bench_simulated([0.3], [0.0], runs=3)
@@ -1043,6 +1058,7 @@ def main() -> int:
         pockets.bench_two_keys(runs=1, per_key=100, tools=sys.modules[__name__], only_store=True)
         pockets.bench_sharing_cost([2], per_process=100, runs=1, tools=sys.modules[__name__])
         bench_open_orders(100, [0.0], runs=1)
+        loop_lag.bench_loop_lag(sys.modules[__name__], runs=1, orders=200)
     else:
         bench_overhead(rounds=15, per_round=200)
         bench_offsets([-0.7, -0.3, 0.0, 0.3, 0.7], [0.0, 0.020], runs=args.runs)
@@ -1056,6 +1072,7 @@ def main() -> int:
         pockets.bench_two_keys(runs=max(5, args.runs), per_key=600, tools=sys.modules[__name__])
         pockets.bench_sharing_cost([4, 8], per_process=300, runs=max(5, args.runs), tools=sys.modules[__name__])
         bench_open_orders(1000, [0.0, 0.020], runs=min(args.runs, 5))
+        loop_lag.bench_loop_lag(sys.modules[__name__], runs=5)
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"scheduler at end: {_scheduler_lag()}")
     return 0
