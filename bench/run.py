@@ -17,6 +17,9 @@
 13. Event-loop lag: a 2 ms ticker beside an async batch of 1,000 orders, without a store, through Redis,
    and through a Redis that answers 20 ms late (``bench/loop_lag.py``).
 
+14. The sandbox server after a storm of 2,000 idle connections: how long the storm takes to open and
+   the first request after it (issue 23; the tests only assert that it answers).
+
 ``--only 1,8,13`` runs just those sections (full counts), for a side-by-side look at a few cells.
 
 ``--quick`` runs smaller counts (used by the tests to prove the script works and leaks no secret).
@@ -999,6 +1002,30 @@ def bench_open_orders(count: int, latencies: list[float], runs: int) -> None:
     print(f"   load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
+def bench_storm(connections: int) -> None:
+    """Section 14: the sandbox under a storm of idle connections (in this process: the server's accept loop)."""
+    import resource
+
+    from upbit_sandbox import SandboxExchange
+    from upbit_sandbox.server import running_server
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    count = min(connections, soft - 100)
+    print(f"\n14. the sandbox server after {count:,} idle connections open and close")
+    with running_server(SandboxExchange()) as url:
+        port = int(url.rsplit(":", 1)[1])
+        begin = time.perf_counter()
+        sockets = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(count)]
+        opened = time.perf_counter() - begin
+        for sock in sockets:
+            sock.close()
+        begin = time.perf_counter()
+        status = httpx.get(f"{url}/v1/orders/uuids", timeout=30).status_code
+        first = time.perf_counter() - begin
+    _line("time to open them all", f"{opened:.2f} s")
+    _line("first request after they close", f"{first * 1000:.0f} ms (HTTP {status})")
+
+
 def _scheduler_lag() -> str:
     """How late a 50 ms asyncio sleep wakes on this machine right now (a loaded machine moves every timing)."""
 
@@ -1059,6 +1086,7 @@ def main() -> int:
         pockets.bench_sharing_cost([2], per_process=100, runs=1, tools=sys.modules[__name__])
         bench_open_orders(100, [0.0], runs=1)
         loop_lag.bench_loop_lag(sys.modules[__name__], runs=1, orders=200)
+        bench_storm(200)
     else:
         bench_overhead(rounds=15, per_round=200)
         bench_offsets([-0.7, -0.3, 0.0, 0.3, 0.7], [0.0, 0.020], runs=args.runs)
@@ -1073,6 +1101,7 @@ def main() -> int:
         pockets.bench_sharing_cost([4, 8], per_process=300, runs=max(5, args.runs), tools=sys.modules[__name__])
         bench_open_orders(1000, [0.0, 0.020], runs=min(args.runs, 5))
         loop_lag.bench_loop_lag(sys.modules[__name__], runs=5)
+        bench_storm(2000)
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"scheduler at end: {_scheduler_lag()}")
     return 0

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import os
 import signal
 import socket
+import string
 import sys
 import threading
 import time
@@ -22,8 +25,31 @@ from types import FrameType
 from .exchange import DEFAULT_RATE_LIMIT_PER_SECOND, DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange
 
 LOOPBACK = "127.0.0.1"
+MAX_REQUEST_BODY = 1024 * 1024
+"""The largest request body the server reads (1 MiB): larger ones get 413 unread. Upbit's own requests
+carry their parameters in the query; the largest body of the spec (an order) is well under a kilobyte."""
+_MAX_LINE = 65536
+"""The longest chunk-size or trailer line read (the same cap ``http.server`` puts on header lines)."""
+_MAX_TRAILERS = 100
 # An idle keep-alive connection is dropped after this long, so forgotten clients cannot pin threads forever.
 _IDLE_CONNECTION_TIMEOUT = 60.0
+
+
+class _Refused(Exception):
+    """A request the server will not read further: answered with ``status`` and the connection closed."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.name = "request_too_large" if status == 413 else "malformed_request"
+
+
+def _number(text: str, base: int, what: str) -> int:
+    """``text`` as a non-negative integer in ``base``, else ``_Refused`` (400) naming ``what`` and the text."""
+    digits = string.hexdigits if base == 16 else string.digits
+    if not text or len(text) > 32 or not all(ch in digits for ch in text):
+        raise _Refused(400, f"{what} is not a number: {text[:40]!r}")
+    return int(text, base)
 
 
 class _SandboxRequestHandler(BaseHTTPRequestHandler):
@@ -46,22 +72,51 @@ class _SandboxRequestHandler(BaseHTTPRequestHandler):
             self.server.track_connection(self.connection, open_=False)
 
     def _read_body(self) -> bytes:
+        """The request's body, read within ``MAX_REQUEST_BODY``; ``_Refused`` for a body that cannot be read."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    # Trailer section ends with an empty line.
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
+            return self._read_chunked()
+        given = self.headers.get("Content-Length")
+        length = _number(given, 10, "Content-Length") if given is not None else 0
+        if length > MAX_REQUEST_BODY:
+            raise _Refused(413, f"request body of {length} bytes is over the {MAX_REQUEST_BODY}-byte cap")
         return self.rfile.read(length) if length > 0 else b""
 
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(_MAX_LINE + 1)
+            size = _number(line.split(b";", 1)[0].strip().decode("latin-1") or "0", 16, "chunk size")
+            total += size
+            if total > MAX_REQUEST_BODY:
+                raise _Refused(413, f"chunked request body over the {MAX_REQUEST_BODY}-byte cap")
+            if size == 0:
+                # The trailer section ends with an empty line (bounded like the rest).
+                for _ in range(_MAX_TRAILERS):
+                    if self.rfile.readline(_MAX_LINE + 1) in (b"\r\n", b"\n", b""):
+                        return b"".join(chunks)
+                raise _Refused(400, "too many trailer lines")
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(_MAX_LINE + 1)
+
+    def _refuse(self, refused: _Refused) -> None:
+        """Answer a request the server cannot read with ``refused``'s status, then close the connection
+        (the rest of the request cannot be told apart from the next one)."""
+        content = json.dumps({"error": {"name": refused.name, "message": str(refused)}}).encode()
+        self.close_connection = True
+        self.send_response_only(refused.status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(content)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(content)
+
     def _serve(self) -> None:
-        body = self._read_body()
+        try:
+            body = self._read_body()
+        except _Refused as refused:
+            self._refuse(refused)
+            return
         exchange = self.server.exchange
         if exchange.latency:
             time.sleep(exchange.latency)
@@ -101,7 +156,7 @@ class SandboxServer(ThreadingHTTPServer):
     allow_reuse_address = True
     # socketserver's default backlog of 5 drops the SYNs of a client opening 30 connections at once,
     # and the kernel retries them only after a second: that would show up as a 1 s stall.
-    request_queue_size = 256
+    request_queue_size = 4096
 
     def __init__(self, exchange: SandboxExchange, port: int = 0) -> None:
         super().__init__((LOOPBACK, port), _SandboxRequestHandler)
@@ -272,6 +327,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     open_count = sum(order.state == "wait" for order in orders)
+    try:
+        _banner(args, url, open_count)
+        while not stop.wait(0.5):
+            pass
+        print("upbit-sandbox: stopped", flush=True)
+    except BrokenPipeError:
+        # stdout was closed (``upbit-sandbox | head -5``): nobody reads the log, so stop quietly, as a
+        # shell pipeline expects (128 + SIGPIPE), with stdout pointed away so the final flush is silent too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    finally:
+        server.stop()
+    return 0
+
+
+def _banner(args: argparse.Namespace, url: str, open_count: int) -> None:
+    """What the command prints once it listens: the URL, its settings and the demo keys to export."""
     limit = f"{args.rate_limit}/s per key" if args.rate_limit else "off"
     print(f"Upbit sandbox exchange (FAKE, local only) listening on {url}", flush=False)
     print(
@@ -285,10 +357,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"export UPBIT_OPEN_API_ACCESS_KEY={DEMO_ACCESS_KEY}")
     print(f"export UPBIT_OPEN_API_SECRET_KEY={DEMO_SECRET_KEY}")
     print("Press Ctrl-C to stop.", flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        server.stop()
-    print("upbit-sandbox: stopped", flush=True)
-    return 0
