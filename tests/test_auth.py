@@ -194,3 +194,17 @@ def test_empty_keys_are_refused() -> None:
         UpbitAuth("", "sk")
     with pytest.raises(MissingCredentials, match="secret key"):
         UpbitAuth("ak", "")
+
+
+@pytest.mark.parametrize("pad", ["\n", "\r\n", " ", "\t", "  \n"])
+def test_keys_read_with_surrounding_whitespace_sign_as_the_bare_keys(pad: str) -> None:
+    auth = UpbitAuth(pad + TEST_ACCESS_KEY + pad, TEST_SECRET_KEY + pad)
+    claims = jwt.decode(auth.token_for(b"a=1"), TEST_SECRET_KEY, algorithms=["HS512"])
+    assert claims["access_key"] == TEST_ACCESS_KEY
+    assert auth.access_key == TEST_ACCESS_KEY
+
+
+def test_a_secret_of_only_whitespace_is_refused_without_echoing_it() -> None:
+    with pytest.raises(MissingCredentials, match="secret key must be a non-empty string") as caught:
+        UpbitAuth(TEST_ACCESS_KEY, " \n\t ")
+    assert "\t" not in str(caught.value)

@@ -89,6 +89,10 @@ class UpbitAuth(httpx.Auth):
 
     Works with both ``httpx.Client`` and ``httpx.AsyncClient`` (signing does no I/O), and so with
     the generated ``upbit_client.Client`` through ``httpx_args={"auth": UpbitAuth(...)}``.
+
+    Both keys are stripped of surrounding whitespace: Upbit's keys never hold any, and a key read from
+    a file (``open(...).read()``, not ``$(cat ...)``) keeps its trailing newline, which would otherwise
+    sign every request with the wrong secret (401 ``jwt_verification``, with nothing to show why).
     """
 
     requires_request_body = False
@@ -99,20 +103,20 @@ class UpbitAuth(httpx.Auth):
     ) -> None:
         if not isinstance(access_key, str) or not access_key.strip():
             raise MissingCredentials("access key must be a non-empty string; given: an empty or non-string value")
-        if not isinstance(secret_key, str) or not secret_key:
+        if not isinstance(secret_key, str) or not secret_key.strip():
             raise MissingCredentials("secret key must be a non-empty string; given: an empty or non-string value")
         if algorithm not in SUPPORTED_ALGORITHMS:
             raise ValueError(f"algorithm must be one of {', '.join(SUPPORTED_ALGORITHMS)}; given: {algorithm!r}")
         if pocket is not None and (not isinstance(pocket, str) or not pocket.strip()):
             raise ValueError(f"pocket must be a non-empty name or None; given: {pocket!r}")
-        self.access_key = access_key
+        self.access_key = access_key.strip()
         self.algorithm: Algorithm = algorithm
         self.pocket = pocket
         """The pocket this key belongs to, as the user names it: every key named into one pocket shares its
         rate-limit budget and its 418 block (Upbit counts both per pocket). None: the key is its own pocket."""
         # The environment variables the keys were read from, when they came from the environment.
         self.key_source: tuple[str, str] | None = None
-        self._secret = SecretKey(secret_key)
+        self._secret = SecretKey(secret_key.strip())
 
     @classmethod
     def from_env(
