@@ -489,13 +489,15 @@ async def _stoppable(job: _Job, client: Client, on_progress: OnProgress | None, 
     A signal before the call began sends nothing (``job.unstarted``). A cancellation that lands after the
     call returned (a signal in the last moment) is absorbed: the report stands.
 
-    The one place the command meets its event loop, and it is asyncio's, not anyio's, for two reasons.
-    The first signal must stop sending at once yet let the answers in flight come in (the library's grace
-    after a cancel): that is asyncio's one-shot ``Task.cancel``, answered by ``BatchCancelled`` with the
-    report; an anyio cancel scope is level-triggered and would cancel those waits too. And the signal
-    handler runs between any two bytecodes, the loop's own included, so it reaches the loop only through
-    ``call_soon_threadsafe``, which also wakes the loop from its ``select``. The command owns its process
-    and picks its loop; the library under it is what must run on any loop.
+    The one place the command meets its event loop, and it is asyncio's, not anyio's:
+
+    - the signal handler runs between any two bytecodes, the loop's own included, so it may reach the loop
+      only through a door that is safe there and wakes the loop from its ``select``: asyncio's
+      ``call_soon_threadsafe``. anyio has none for a handler on the loop's own thread (its ``from_thread``
+      calls are for other threads, and ``CancelScope.cancel`` would not wake a sleeping loop);
+    - cancelling the task is the library's documented asyncio contract: sending stops at once, the
+      answers in flight are awaited, and ``BatchCancelled`` carries the report;
+    - the command owns its process and picks its loop; the library under it is what runs on any loop.
     """
     task = asyncio.current_task()
     assert task is not None
