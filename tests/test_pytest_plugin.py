@@ -80,6 +80,32 @@ async def test_an_async_with_block_of_its_own(upbit_async_client: Client) -> Non
 """
 
 
+# anyio's pytest plugin, both of its backends, beside pytest-asyncio in its default (strict) mode; a single
+# generated call on the async fixture, with the sandbox's latency fault, and the client left open for the
+# fixture to close. The backend check keeps the trio run honest: a plugin that ran it on asyncio would fail.
+ANYIO_CONSUMER = """\
+import pytest
+import sniffio
+from upbit_client import Client
+from upbit_client.api.order import cancel_orders_by_ids
+from upbit_sandbox import SandboxExchange
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+@pytest.mark.anyio
+async def test_a_call_on_either_loop(
+    upbit_exchange: SandboxExchange, upbit_async_client: Client, anyio_backend: str
+) -> None:
+    assert sniffio.current_async_library() == anyio_backend
+    upbit_exchange.faults.latency(0.05)
+    response = await cancel_orders_by_ids.asyncio_detailed(client=upbit_async_client, identifiers=["demo-0001"])
+    assert response.status_code == 200
+    assert [(record.status, record.fault) for record in upbit_exchange.requests] == [(200, "latency")]
+"""
+
+
 @pytest.fixture
 def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
     """A consumer project: no conftest, only the ini line pytest-asyncio asks every project for."""
@@ -109,6 +135,15 @@ def test_the_async_fixture_and_the_fault_api_work_for_async_code(pytester: pytes
     pytester.makepyfile(test_async_bot=ASYNC_CONSUMER)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_the_async_fixture_works_under_anyios_plugin_on_asyncio_and_trio(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_any_loop=ANYIO_CONSUMER)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v", "-W", "error")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["*test_a_call_on_either_loop?asyncio? PASSED*", "*test_a_call_on_either_loop?trio? PASSED*"]
+    )
 
 
 def test_a_consumer_may_open_and_close_the_fixtures_clients_itself(pytester: pytest.Pytester) -> None:

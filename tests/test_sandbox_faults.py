@@ -10,12 +10,15 @@ import asyncio
 import time
 from types import SimpleNamespace
 
+import anyio
 import httpx
 import pytest
 
 from tests.sandbox_support import signed_call, wire_query
+from upbit_auth import UpbitAuth
 from upbit_cancel import cancel_orders, cancel_orders_async, connect
 from upbit_client import Client
+from upbit_client.api.order import cancel_orders_by_ids
 from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, ENDPOINT_PATH, LOOKUP_PATH, SandboxExchange, running_server
 from upbit_sandbox.faults import FaultPlan
 
@@ -131,13 +134,49 @@ def test_latency_holds_the_answer_back_in_the_sync_and_async_transports(
     async def no_wait(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr("upbit_sandbox.transport.asyncio", SimpleNamespace(sleep=no_wait))
+    monkeypatch.setattr("upbit_sandbox.transport.anyio", SimpleNamespace(sleep=no_wait))
     book.faults.latency(0.25, times=2)
     with client_of(book) as client:
         assert cancel_orders(client, identifiers=["a"], confirm=False).all_cancelled
     assert asyncio.run(cancel_orders_async(client_of(book), identifiers=["b"], confirm=False)).all_cancelled
     assert slept == [0.25, 0.25]
     assert [(record.status, record.fault) for record in book.requests] == [(200, "latency"), (200, "latency")]
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_latency_fault_holds_an_async_answer_back_without_blocking_the_event_loop(
+    book: SandboxExchange, backend: str
+) -> None:
+    """On asyncio and on trio (``anyio.run`` with each backend: pytest-asyncio's auto mode would run an
+    anyio-marked test on asyncio only). A ticker beside the call proves the loop kept running while the
+    answer was held back: a sleep that blocked it (``time.sleep``) would let it tick at most once, and one
+    that assumed asyncio would raise under trio."""
+    latency = 0.3
+    book.faults.latency(latency)
+    auth = UpbitAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
+    client = Client(base_url="https://api.upbit.com", httpx_args={"auth": auth, "transport": book.transport()})
+    ticks: list[float] = []
+
+    async def call_beside_a_ticker() -> tuple[int, float]:
+        done = anyio.Event()
+
+        async def tick() -> None:
+            while not done.is_set():
+                ticks.append(anyio.current_time())
+                await anyio.sleep(0.01)
+
+        async with anyio.create_task_group() as tasks, client.get_async_httpx_client():
+            tasks.start_soon(tick)
+            started = anyio.current_time()
+            response = await cancel_orders_by_ids.asyncio_detailed(client=client, identifiers=["a"])
+            done.set()
+            return int(response.status_code), anyio.current_time() - started
+
+    status, took = anyio.run(call_beside_a_ticker, backend=backend)
+    assert status == 200 and book.order("u-a").state == "cancel"
+    assert took >= 0.9 * latency  # held back; the bound below the latency allows for the loop's clock resolution
+    assert len(ticks) >= 3, f"the loop ticked {len(ticks)} times in {took:.3f} s: the latency blocked it"
+    assert [(record.status, record.fault) for record in book.requests] == [(200, "latency")]
 
 
 def test_faults_apply_in_order_only_to_their_operation_and_only_to_authenticated_requests(

@@ -4,6 +4,15 @@ Built on the generated ``upbit_client`` (transport, models, the spec's rules) an
 signing hook. What this package promises is what ``__all__`` names; the modules behind it are free
 to change.
 
+The face holds what users call, and no more: ``connect``, the batch and the sweep (sync and async),
+``PacedTransport``, ``reset_pacing``, the command (``main``, as ``upbit-cancel`` runs it), the report
+and its types, and the error tree with ``unwrap``. Pacing is set through those calls' own arguments
+(``pocket``, ``rate_limit_store``, ``max_in_flight``, ``PacedTransport(...)``). Any other name is
+exported only while a public signature names it, so that typed code can name it too (today
+``RateLimiter``, for the batch's ``limiter`` argument, and the types its public members name);
+``tests/test_face.py`` holds the face to exactly that, and the changelog says where each name that
+left it lives now.
+
 The package is a lazy face (PEP 562): ``import upbit_cancel`` loads none of the modules behind it,
 so neither httpx nor the batch, and ``upbit-cancel`` can install its interrupt handling before
 anything heavy is imported (``upbit_cancel.entry``). A name of ``__all__`` loads its module the
@@ -22,6 +31,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ._version import __version__
     from .batch import AnyClient, ProgressCallback, cancel_orders, cancel_orders_async
+    from .cli import main
     from .client import connect
     from .errors import (
         AuthenticationError,
@@ -69,7 +79,7 @@ if TYPE_CHECKING:
         OrderState,
         UnconfirmedOrder,
     )
-    from .store import SharedBudget, TakeResult
+    from .store import TakeResult
     from .store_link import BudgetStore, StoreLink, Taken
     from .sweep import OpenState, OrderSide, cancel_open_orders, cancel_open_orders_async
     from .window_log import WindowLog
@@ -118,7 +128,6 @@ __all__ = [
     "RemainingReq",
     "ReportDict",
     "ServerError",
-    "SharedBudget",
     "Sleep",
     "StoreLink",
     "TakeResult",
@@ -138,6 +147,7 @@ __all__ = [
     "cancel_orders",
     "cancel_orders_async",
     "connect",
+    "main",
     "reset_pacing",
     "unwrap",
 ]
@@ -151,6 +161,7 @@ _HOMES = {
     "cancel_orders": ".batch",
     "cancel_orders_async": ".batch",
     "connect": ".client",
+    "main": ".cli",
     "AuthenticationError": ".errors",
     "BatchCancelled": ".errors",
     "BatchInterrupted": ".errors",
@@ -175,7 +186,6 @@ _HOMES = {
     "KeyBlock": ".ratelimit",
     "Permit": ".ratelimit",
     "Sleep": ".ratelimit",
-    "SharedBudget": ".store",
     "BudgetStore": ".store_link",
     "StoreLink": ".store_link",
     "Taken": ".store_link",

@@ -7,9 +7,12 @@ Usage::
     upbit-cancel --open [--market PAIR ...] [--exclude-market PAIR ...] [--quote CURRENCY ...]
                  [--side bid|ask] [--state wait|watch ...] [--older-than DURATION] [--dry-run | --until-empty]
 
-This module only turns arguments, environment and files into a call of the async batch layer
-(``upbit_cancel.batch.cancel_orders_async``, which chunks, rate-limits, retries and confirms) and
-turns its ``BatchResult`` into a report and an exit status:
+This module only turns arguments, environment and files into one call of the async library (by ids,
+``upbit_cancel.batch.cancel_orders_async``, which chunks, rate-limits, retries and confirms; with
+``--open``, ``upbit_cancel.sweep.cancel_open_orders_async``, which lists, then cancels through the
+batch) and turns its ``BatchResult`` into a report and an exit status. Both modes are one flow
+(``run``): they differ only in the ``_Job`` they build, and the event loop is met in one place
+(``_stoppable``). The exit statuses:
 
 - 0: every order was cancelled;
 - 1: some orders failed (filled, already cancelled, not found, still open), are unconfirmed or were
@@ -35,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import io
 import json
@@ -159,6 +163,24 @@ def build_parser() -> argparse.ArgumentParser:
             f"stdin. {EXIT_STATUSES}"
         ),
     )
+    _add_id_arguments(parser)
+    server = parser.add_mutually_exclusive_group()
+    server.add_argument("--server-url", metavar="URL", help="base URL, http(s)://host[:port]")
+    server.add_argument(
+        "--region",
+        type=str.lower,
+        choices=sorted(SERVERS),
+        help=f"Upbit region whose host to use when no server URL is set (default: {DEFAULT_REGION})",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument("--version", action=_PrintVersion, help="print the version and the spec's, then exit")
+    _add_run_arguments(parser)
+    add_open_arguments(parser)
+    return parser
+
+
+def _add_id_arguments(parser: argparse.ArgumentParser) -> None:
+    """The orders to cancel by id: as arguments or from files, uuids or identifiers."""
     ids = parser.add_argument_group("orders (give uuids or identifiers, not both; the flags can be repeated)")
     ids.add_argument("--uuid", dest="uuids", metavar="ID", nargs="+", action="extend", default=[], help="order uuid")
     ids.add_argument(
@@ -172,16 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--identifiers-from", dest="identifier_files", metavar="FILE", action="append", default=[],
         help="file of identifiers",
     )  # fmt: skip
-    server = parser.add_mutually_exclusive_group()
-    server.add_argument("--server-url", metavar="URL", help="base URL, http(s)://host[:port]")
-    server.add_argument(
-        "--region",
-        type=str.lower,
-        choices=sorted(SERVERS),
-        help=f"Upbit region whose host to use when no server URL is set (default: {DEFAULT_REGION})",
-    )
-    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    parser.add_argument("--version", action=_PrintVersion, help="print the version and the spec's, then exit")
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the run goes, whatever it cancels: the lookup, the pocket and its shared budget, the time budget."""
     parser.add_argument(
         "--no-confirm",
         dest="confirm",
@@ -207,8 +223,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"total time budget for the whole batch (default: {DEFAULT_TIMEOUT:g})",
     )
-    add_open_arguments(parser)
-    return parser
 
 
 # --- ids ---------------------------------------------------------------------------------------
@@ -331,7 +345,7 @@ def resolve_server(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
         raise UsageError(str(exc)) from None
 
 
-# --- running the batch -------------------------------------------------------------------------
+# --- one run: what to cancel (by ids or --open), then the same steps for both -------------------
 
 
 def _load_batch() -> BatchFunction:
@@ -361,40 +375,158 @@ def _nothing_sent(kind: IdKind, ids: Sequence[str]) -> BatchResult:
     return BatchResult(kind, not_sent=[NotSentOrder(order_id, kind, why) for order_id in ids], interrupted=True)
 
 
-async def _cancel(
-    batch: BatchFunction,
-    client: Client,
-    kind: IdKind,
-    ids: list[str],
-    timeout: float,
-    on_progress: OnProgress | None,
-    confirm: bool = True,
-    interrupts: Interrupts | None = None,
-) -> BatchResult:
-    """The batch's report; on Ctrl-C or SIGTERM the partial report, marked ``interrupted``.
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    """What one run cancels. A cancel by ids and an ``--open`` sweep differ only here: ``run`` takes both
+    through the same steps (connect, the call under the signal handler, the report)."""
 
-    A signal that came before the batch began sends nothing: every id is ``not_sent``. A cancellation
-    that lands after the batch returned (a signal in the last moment) is absorbed: the report stands.
+    start: Callable[[Client, OnProgress | None], Awaitable[BatchResult]]  # the library's async call
+    unstarted: Callable[[], BatchResult]  # the report when a signal came before the call began: nothing sent
+    ids: list[str] | None  # the report's order: the ids given; None for a sweep (the orders it listed)
+    many: bool  # enough orders for a progress line on a terminal
+    notice: str | None = None  # a line for stderr before the call (ids dropped as repeats)
+    failure: str | None = None  # what an UpbitClientError out of the call means (exit 3); None: unexpected
+    dry_run: bool = False  # a sweep that cancels nothing: the orders that match are the answer (exit 0)
+
+
+def _ids_job(args: argparse.Namespace, kind: IdKind, ids: list[str]) -> _Job:
+    """The cancel of ``ids`` through the batch function (``_load_batch``)."""
+    batch = _load_batch()
+    id_args: dict[str, Any] = {"uuids": ids} if kind == "uuids" else {"identifiers": ids}
+
+    def start(client: Client, on_progress: OnProgress | None) -> Awaitable[BatchResult]:
+        return batch(client, **id_args, timeout_total=args.timeout, on_progress=on_progress, confirm=args.confirm)
+
+    notice = f"{args.duplicates} duplicate ids dropped (each order is sent once)" if args.duplicates else None
+    many = len(ids) > (_rule_for(kind).max_items or len(ids))
+    return _Job(start, lambda: _nothing_sent(kind, ids), ids, many, notice)
+
+
+def _sweep_job(args: argparse.Namespace, arguments: dict[str, Any]) -> _Job:
+    """The ``--open`` sweep of the open orders ``arguments`` select (``open_filter``)."""
+    from .sweep import cancel_open_orders_async
+
+    options = {**arguments, "dry_run": args.dry_run, "until_empty": args.until_empty, "confirm": args.confirm}
+
+    def start(client: Client, on_progress: OnProgress | None) -> Awaitable[BatchResult]:
+        return cancel_open_orders_async(client, **options, timeout_total=args.timeout, on_progress=on_progress)
+
+    def unstarted() -> BatchResult:
+        return BatchResult("uuids", interrupted=True)  # nothing listed, nothing sent
+
+    failure = "listing open orders failed, nothing was cancelled"
+    return _Job(start, unstarted, None, many=True, failure=failure, dry_run=args.dry_run)
+
+
+def _plan(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[_Job, str, str | None]:
+    """The job, the server and the store, or ``UsageError``. ``--open`` checks its filters first; a
+    cancel by ids reads its ids last, so that a bad server or store is refused before files are read."""
+    if args.open or open_filters_given(args):
+        arguments = open_filter(args, time.time())
+        return _sweep_job(args, arguments), resolve_server(args, environ), _store(args, environ)
+    base_url, store = resolve_server(args, environ), _store(args, environ)
+    return _ids_job(args, *collect_ids(args, sys.stdin)), base_url, store
+
+
+def run(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    transport: httpx.AsyncBaseTransport | None,
+    interrupts: Interrupts | None = None,
+) -> int:
+    """One run, by ids or ``--open``: check the input, connect, cancel, report; return the exit status."""
+    secrets = _secret_values(environ)
+    interrupts = interrupts or Interrupts()
+    try:
+        job, base_url, store = _plan(args, environ)
+    except UsageError as exc:
+        _error_line(str(exc), secrets, sys.stderr)
+        return EXIT_USAGE
+    # From here on every id is reported, whatever signal comes.
+    interrupts.stage = OnSignal.CANCEL
+    connected = _connect(args, environ, base_url, transport, secrets)
+    if isinstance(connected, int):
+        return connected
+    client, access_key, pocket = connected
+    if job.notice is not None and sys.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):
+            _write(sys.stderr, f"{PROG}: {job.notice}\n")
+    if store:
+        # The process-wide limiter for this key takes the store before the batch looks it up.
+        limiter_for(access_key, cancel_orders_by_ids.OPERATION.rate_limit, store=store, pocket=pocket)
+    result = _cancel(job, client, secrets, interrupts)
+    if isinstance(result, int):
+        return result
+    return _report_job(job, result, args.json, secrets, interrupts)
+
+
+def _cancel(job: _Job, client: Client, secrets: list[str], interrupts: Interrupts) -> BatchResult | int:
+    """The job's report, with progress on a terminal; or the exit status of a call refused before sending."""
+    many = job.many and sys.stderr is not None and sys.stderr.isatty()
+    progress = Progress(sys.stderr) if many else None
+    try:
+        return asyncio.run(_stoppable(job, client, progress, interrupts))
+    except InvalidRequest as exc:
+        # The library's own before-sending check: the input passed ours but not the spec's.
+        _error_line(str(exc), secrets, sys.stderr)
+        return EXIT_USAGE
+    except UpbitClientError as exc:
+        if job.failure is None:
+            raise
+        _error_line(f"{job.failure}: {exc}", secrets, sys.stderr)
+        return EXIT_NOTHING_DONE
+    finally:
+        # Signals from here on are counted; the report is written whole.
+        interrupts.stage = OnSignal.DEFER
+        if progress is not None:
+            with contextlib.suppress(OSError, ValueError):
+                progress.clear()
+
+
+async def _stoppable(job: _Job, client: Client, on_progress: OnProgress | None, interrupts: Interrupts) -> BatchResult:
+    """The job's report; on Ctrl-C or SIGTERM the partial report, marked ``interrupted``.
+
+    A signal before the call began sends nothing (``job.unstarted``). A cancellation that lands after the
+    call returned (a signal in the last moment) is absorbed: the report stands.
+
+    The one place the command meets its event loop, and it is asyncio's, not anyio's:
+
+    - the signal handler runs between any two bytecodes, the loop's own included, so it may reach the loop
+      only through a door that is safe there and wakes the loop from its ``select``: asyncio's
+      ``call_soon_threadsafe``. anyio has none for a handler on the loop's own thread (its ``from_thread``
+      calls are for other threads, and ``CancelScope.cancel`` would not wake a sleeping loop);
+    - cancelling the task is the library's documented asyncio contract: sending stops at once, the
+      answers in flight are awaited, and ``BatchCancelled`` carries the report;
+    - the command owns its process and picks its loop; the library under it is what runs on any loop.
     """
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()
-    interrupts = interrupts or Interrupts()
-    id_args: dict[str, Any] = {"uuids": ids} if kind == "uuids" else {"identifiers": ids}
     try:
-        # From a signal handler, the loop's thread-safe door: the handler may run inside the loop's own code.
         with interrupts.stopping(lambda: loop.call_soon_threadsafe(task.cancel)):
-            if interrupts.count:
-                result = _nothing_sent(kind, ids)
-            else:
-                result = await batch(client, **id_args, timeout_total=timeout, on_progress=on_progress, confirm=confirm)
+            result = job.unstarted() if interrupts.count else await job.start(client, on_progress)
     except BatchCancelled as cancelled:
         result = cancelled.report
-    with contextlib.suppress(asyncio.CancelledError):  # the process is about to end: the report matters
-        await client.get_async_httpx_client().aclose()
-    while task.cancelling():
-        task.uncancel()
+    finally:
+        with contextlib.suppress(asyncio.CancelledError):  # the process is about to end: the report matters
+            await client.get_async_httpx_client().aclose()
+        while task.cancelling():
+            task.uncancel()
     return result
+
+
+def _report_job(job: _Job, result: BatchResult, as_json: bool, secrets: list[str], interrupts: Interrupts) -> int:
+    """``report`` of the job's result; a sweep also says when nothing matched, and a dry run's matches exit 0."""
+    if job.ids is not None:
+        return report(result, job.ids, as_json, secrets, interrupts)
+    listed = _reported_ids(result)
+    status = report(result, list(dict.fromkeys(listed)), as_json, secrets, interrupts)
+    if status == EXIT_INCOMPLETE and job.dry_run and not result.interrupted and not interrupts.count:
+        _write(sys.stderr, f"{PROG}: dry run: {len(result.not_sent)} open orders match; nothing was cancelled\n")
+        return EXIT_OK
+    if status == EXIT_OK and not listed:
+        _write(sys.stderr, f"{PROG}: no open order matches; nothing to cancel\n")
+    return status
 
 
 def _key(kind: IdKind, uuid: str | None, identifier: str | None) -> str | None:
@@ -570,7 +702,7 @@ def _error_line(message: str, secrets: Iterable[str], stream: TextIO | None) -> 
             _write(stream, f"{PROG}: error: {one_line}\n")
 
 
-# --- entry point -------------------------------------------------------------------------------
+# --- the store, the client, the report ---------------------------------------------------------
 
 
 def _store(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
@@ -612,55 +744,6 @@ def _connect(
         _error_line(str(exc), secrets, sys.stderr)
         return EXIT_USAGE
     return client, access_key, pocket
-
-
-def run(
-    args: argparse.Namespace,
-    environ: Mapping[str, str],
-    transport: httpx.AsyncBaseTransport | None,
-    interrupts: Interrupts | None = None,
-) -> int:
-    secrets = _secret_values(environ)
-    interrupts = interrupts or Interrupts()
-    if args.open or open_filters_given(args):
-        return run_open(args, environ, transport, interrupts)
-    try:
-        base_url = resolve_server(args, environ)
-        store = _store(args, environ)
-        kind, ids = collect_ids(args, sys.stdin)
-    except UsageError as exc:
-        _error_line(str(exc), secrets, sys.stderr)
-        return EXIT_USAGE
-    # From here on every id is reported, whatever signal comes.
-    interrupts.stage = OnSignal.CANCEL
-    connected = _connect(args, environ, base_url, transport, secrets)
-    if isinstance(connected, int):
-        return connected
-    client, access_key, pocket = connected
-    if args.duplicates and sys.stderr is not None:
-        with contextlib.suppress(OSError, ValueError):
-            _write(sys.stderr, f"{PROG}: {args.duplicates} duplicate ids dropped (each order is sent once)\n")
-    if store:
-        # The batch's process-wide limiter for this key takes the store before the batch looks it up.
-        limiter_for(access_key, cancel_orders_by_ids.OPERATION.rate_limit, store=store, pocket=pocket)
-    progress = None
-    if len(ids) > (_rule_for(kind).max_items or len(ids)) and sys.stderr is not None and sys.stderr.isatty():
-        progress = Progress(sys.stderr)
-    try:
-        result = asyncio.run(
-            _cancel(_load_batch(), client, kind, ids, args.timeout, progress, args.confirm, interrupts)
-        )
-    except InvalidRequest as exc:
-        # The batch layer's own before-sending check: the ids passed ours but not the spec's.
-        _error_line(str(exc), secrets, sys.stderr)
-        return EXIT_USAGE
-    finally:
-        # Signals from here on are counted; the report is written whole.
-        interrupts.stage = OnSignal.DEFER
-        if progress is not None:
-            with contextlib.suppress(OSError, ValueError):
-                progress.clear()
-    return report(result, ids, args.json, secrets, interrupts)
 
 
 def _counts(result: BatchResult) -> str:
@@ -791,84 +874,12 @@ _FLAGS = {
 }
 
 
-async def _sweep(
-    client: Client, arguments: dict[str, Any], timeout: float, on_progress: OnProgress | None, interrupts: Interrupts
-) -> BatchResult:
-    """The sweep's report; on Ctrl-C or SIGTERM the partial report, marked ``interrupted`` (as ``_cancel``)."""
-    from .sweep import cancel_open_orders_async
-
-    task = asyncio.current_task()
-    assert task is not None
-    loop = asyncio.get_running_loop()
-    try:
-        with interrupts.stopping(lambda: loop.call_soon_threadsafe(task.cancel)):
-            if interrupts.count:
-                result = BatchResult("uuids", interrupted=True)  # nothing listed, nothing sent
-            else:
-                result = await cancel_open_orders_async(
-                    client, **arguments, timeout_total=timeout, on_progress=on_progress
-                )
-    except BatchCancelled as cancelled:
-        result = cancelled.report
-    finally:
-        with contextlib.suppress(asyncio.CancelledError):
-            await client.get_async_httpx_client().aclose()
-        while task.cancelling():
-            task.uncancel()
-    return result
-
-
-def run_open(
-    args: argparse.Namespace,
-    environ: Mapping[str, str],
-    transport: httpx.AsyncBaseTransport | None,
-    interrupts: Interrupts,
-) -> int:
-    """``upbit-cancel --open``: the same report and exit statuses as a cancel by ids."""
-    secrets = _secret_values(environ)
-    try:
-        arguments = open_filter(args, time.time())
-        base_url = resolve_server(args, environ)
-        store = _store(args, environ)
-    except UsageError as exc:
-        _error_line(str(exc), secrets, sys.stderr)
-        return EXIT_USAGE
-    arguments.update(dry_run=args.dry_run, until_empty=args.until_empty, confirm=args.confirm)
-    # From here on every order listed is reported, whatever signal comes.
-    interrupts.stage = OnSignal.CANCEL
-    connected = _connect(args, environ, base_url, transport, secrets)
-    if isinstance(connected, int):
-        return connected
-    client, access_key, pocket = connected
-    if store:
-        limiter_for(access_key, cancel_orders_by_ids.OPERATION.rate_limit, store=store, pocket=pocket)
-    progress = Progress(sys.stderr) if sys.stderr is not None and sys.stderr.isatty() else None
-    try:
-        result = asyncio.run(_sweep(client, arguments, args.timeout, progress, interrupts))
-    except InvalidRequest as exc:
-        _error_line(str(exc), secrets, sys.stderr)
-        return EXIT_USAGE
-    except UpbitClientError as exc:
-        # The first listing failed: nothing was cancelled.
-        _error_line(f"listing open orders failed, nothing was cancelled: {exc}", secrets, sys.stderr)
-        return EXIT_NOTHING_DONE
-    finally:
-        interrupts.stage = OnSignal.DEFER
-        if progress is not None:
-            with contextlib.suppress(OSError, ValueError):
-                progress.clear()
-    status = report(result, list(dict.fromkeys(_reported_ids(result))), args.json, secrets, interrupts)
-    if status == EXIT_INCOMPLETE and args.dry_run and not result.interrupted and not interrupts.count:
-        _write(sys.stderr, f"{PROG}: dry run: {len(result.not_sent)} open orders match; nothing was cancelled\n")
-        return EXIT_OK
-    if status == EXIT_OK and not _reported_ids(result):
-        _write(sys.stderr, f"{PROG}: no open order matches; nothing to cancel\n")
-    return status
-
-
 def _reported_ids(result: BatchResult) -> list[str]:
     ids = [order.uuid for order in (*result.success, *result.failed) if order.uuid is not None]
     return ids + [order.id for order in result.unconfirmed] + [order.id for order in result.not_sent]
+
+
+# --- the command -------------------------------------------------------------------------------
 
 
 class _WarningLine(logging.Handler):
@@ -882,6 +893,25 @@ class _WarningLine(logging.Handler):
         line = printable(redact(f"upbit-cancel: warning: {record.getMessage()}", self.secrets).replace("\n", " "))
         with contextlib.suppress(OSError, ValueError, AttributeError):
             _write(sys.stderr, line + "\n")
+
+
+def _route_library_logs(secrets: list[str]) -> None:
+    """The library's warnings stay quiet, but for the one the user must see, as a warning line.
+
+    The batch layer logs warnings (a 418, a callback that raised); unconfigured, Python's last-resort
+    handler would print them, breaking the one-line-on-stderr promise. Callers who configured logging
+    still get them through the root logger. The one shown: the shared rate-limit store is unreachable
+    and pacing is per process.
+    """
+    library_log = logging.getLogger("upbit_cancel")
+    if not library_log.handlers:
+        library_log.addHandler(logging.NullHandler())
+    pacing_log = logging.getLogger("upbit_cancel.ratelimit")
+    for handler in pacing_log.handlers:
+        if isinstance(handler, _WarningLine):
+            handler.secrets = secrets
+    if not pacing_log.handlers:
+        pacing_log.addHandler(_WarningLine(secrets))
 
 
 def main(
@@ -898,19 +928,7 @@ def main(
     """
     environ = dict(os.environ)
     secrets = _secret_values(environ)
-    # The batch layer logs warnings (a 418, a callback that raised); unconfigured, Python's
-    # last-resort handler would print them, breaking the one-line-on-stderr promise. Callers who
-    # configured logging still get them through the root logger.
-    library_log = logging.getLogger("upbit_cancel")
-    if not library_log.handlers:
-        library_log.addHandler(logging.NullHandler())
-    # Except the one the user must see: the shared rate-limit store is unreachable and pacing is per process.
-    pacing_log = logging.getLogger("upbit_cancel.ratelimit")
-    for handler in pacing_log.handlers:
-        if isinstance(handler, _WarningLine):
-            handler.secrets = secrets
-    if not pacing_log.handlers:
-        pacing_log.addHandler(_WarningLine(secrets))
+    _route_library_logs(secrets)
     interrupts = Interrupts()
     try:
         with interrupts.installed(restore=restore_signals):

@@ -8,7 +8,9 @@ entry point): there is nothing to import or configure. Each fixture is per test.
 - ``upbit_client``: a client from ``upbit_cancel.connect`` signed with the demo keys, sending to
   ``upbit_exchange`` in-process (nothing leaves the process; the environment's keys and server URL
   are never read), closed after the test.
-- ``upbit_async_client``: the same for ``async`` code (``cancel_orders_async``, ``asyncio_detailed``).
+- ``upbit_async_client``: the same for ``async`` code (``cancel_orders_async``, ``asyncio_detailed``), on
+  any event loop and with any plugin that runs it (pytest-asyncio, anyio's on asyncio or trio): it is a
+  plain fixture, and it closes what the test left open on a loop of its own (``_close``).
 
 Every test that uses them starts and ends with ``upbit_cancel.reset_pacing()``: the process-wide
 rate budgets and 418 blocks of one test never reach another. Tests that build their own clients call
@@ -17,7 +19,6 @@ rate budgets and 418 blocks of one test never reach another. Tests that build th
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -87,11 +88,19 @@ def upbit_async_client(upbit_exchange: SandboxExchange) -> Iterator[Client]:
 
 
 def _close(client: Client) -> None:
-    """Close what the test left open; the test may have closed it already (``with`` / ``async with``)."""
+    """Close what the test left open; the test may have closed it already (``with`` / ``async with``).
+
+    The async client is closed without the test's loop, which by now has ended or is not this fixture's
+    to use, whichever plugin ran it (pytest-asyncio, anyio's on asyncio or trio). Its transport answers
+    in-process, so closing it does no I/O and any loop will do: a short one of anyio's own, in a thread of
+    its own, so that it never meets a loop still running in this one.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import anyio
+
     client.get_httpx_client().close()
     http = client.get_async_httpx_client()
     if not http.is_closed:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # no loop running here (the usual case): close it on one of its own
-            asyncio.run(http.aclose())
+        with ThreadPoolExecutor(1, thread_name_prefix="upbit-sandbox-close") as closer:
+            closer.submit(anyio.run, http.aclose).result()

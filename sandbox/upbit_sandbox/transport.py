@@ -7,16 +7,16 @@ client = Client(base_url="https://api.upbit.com",
 ```
 
 The same transport serves ``httpx.Client`` and ``httpx.AsyncClient``: the simulated latency sleeps with
-``time.sleep`` on the sync path and with ``asyncio.sleep`` on the async one, so a slow sandbox never
-blocks an event loop.
+``time.sleep`` on the sync path and with ``anyio.sleep`` on the async one, so a slow sandbox never
+blocks an event loop, whichever it is (asyncio or trio, as httpx itself runs on either).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING
 
+import anyio
 import httpx
 
 if TYPE_CHECKING:
@@ -52,10 +52,10 @@ class SandboxTransport(httpx.MockTransport):
 
     async def async_handler(self, request: httpx.Request) -> httpx.Response:
         if self.exchange.latency:
-            await asyncio.sleep(self.exchange.latency)
+            await anyio.sleep(self.exchange.latency)
         answer = _handle(self.exchange, request)
         if answer.delay:
-            await asyncio.sleep(answer.delay)
+            await anyio.sleep(answer.delay)
         return _answer(answer, request)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
