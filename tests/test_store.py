@@ -20,8 +20,9 @@ from upbit_auth import UpbitAuth
 from upbit_cancel import cli
 from upbit_cancel.batch import cancel_orders_async
 from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, KeyBlocked, Permit, RateLimiter, limiter_for, pocket_id
+from upbit_cancel.redis_store import SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
-from upbit_cancel.store import STORE_ENV, SharedBudget, redacted_url
+from upbit_cancel.store import STORE_ENV, redacted_url
 from upbit_cancel.window_log import IN_FLIGHT_POLL
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .pacing import PacedTransport
     from .phase import PhaseEstimate
     from .ratelimit import AsyncSleep, Backlog, Clock, KeyBlock, Permit, RateLimiter, Sleep
+    from .redis_store import SharedBudget
     from .remaining_req import RemainingReq
     from .report_types import (
         ErrorCountDict,
@@ -69,8 +70,8 @@ if TYPE_CHECKING:
         OrderState,
         UnconfirmedOrder,
     )
-    from .store import SharedBudget, TakeResult
-    from .store_link import BudgetStore, StoreLink, Taken
+    from .store import BudgetStore, TakeResult
+    from .store_link import StoreLink, Taken
     from .sweep import OpenState, OrderSide, cancel_open_orders, cancel_open_orders_async
     from .window_log import WindowLog
 
@@ -175,8 +176,8 @@ _HOMES = {
     "KeyBlock": ".ratelimit",
     "Permit": ".ratelimit",
     "Sleep": ".ratelimit",
-    "SharedBudget": ".store",
-    "BudgetStore": ".store_link",
+    "SharedBudget": ".redis_store",
+    "BudgetStore": ".store",
     "StoreLink": ".store_link",
     "Taken": ".store_link",
     "WindowLog": ".window_log",

@@ -1,11 +1,12 @@
-"""An in-memory budget store with ``store.SharedBudget``'s interface and rules, for one process and for tests.
+"""The in-memory ``store.BudgetStore``: the rules of ``store``, in Python, for one process and for tests.
 
 ``MemoryStore`` stands in for a redis-server (values that expire, on an injectable clock);
 ``MemoryBudget`` is one (pocket, group) budget in it, charging, checking, settling, filling and
-blocking exactly as ``SharedBudget``'s Lua scripts do. Limiters of one process (or of simulated
-processes on a fake clock) given budgets of one ``MemoryStore`` share one budget, one phase and one
-block per pocket, so tests of pacing logic need no redis-server. ``available = False`` makes every call
-fail with ``StoreUnavailable``, as a Redis that stopped answering does.
+blocking by the same rules as the Redis store's Lua scripts (``lua/*.lua``); one test table
+(``tests/test_store_rules.py``) holds both to them. Its calls touch memory only (``blocking`` False).
+Limiters of one process (or of simulated processes on a fake clock) given budgets of one ``MemoryStore``
+share one budget, one phase and one block per pocket, so tests of pacing logic need no redis-server.
+``available = False`` makes every call fail with ``StoreUnavailable``, as a Redis that stopped answering does.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ class MemoryStore:
 
 
 class MemoryBudget:
-    """One (pocket, group) budget in ``server``: ``SharedBudget``'s methods, the same rules (see ``store``)."""
+    """One (pocket, group) budget in ``server``: a ``store.BudgetStore`` (see the rules in ``store``)."""
+
+    blocking = False
 
     def __init__(
         self, server: MemoryStore, pocket: str, group: str, per_second: int, *, window_seconds: int = 1
