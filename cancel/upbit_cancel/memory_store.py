@@ -50,6 +50,10 @@ class MemoryStore:
     def set(self, key: str, value: str, ttl: float) -> None:
         self._values[key] = (value, self._clock() + ttl)
 
+    def keys(self) -> list[str]:
+        """The keys that have not expired."""
+        return [key for key in list(self._values) if self.get(key) is not None]
+
     def count(self, key: str) -> int:
         return int(self.get(key) or 0)
 
