@@ -271,22 +271,12 @@ class RateLimiter:
     async def _next_async(self, backlog: int, deadline: float | None) -> Permit | float | None:
         """``_next`` for a caller on an event loop: with a store that blocks, run in a worker thread.
 
-        A permit the thread got for a caller cancelled meanwhile is given back, not lost."""
+        The thread is not abandoned if the caller is cancelled meanwhile: the permit it got is returned
+        (the cancellation comes at the caller's next checkpoint, where a caller gives its permit back)."""
         link = self._link
         if link is None or not link.blocking:
             return self._next(backlog, deadline)
-        got: list[Permit | float | None] = []
-
-        def next_in_thread() -> Permit | float | None:
-            got.append(self._next(backlog, deadline))
-            return got[0]
-
-        try:
-            return await anyio.to_thread.run_sync(next_in_thread)
-        except BaseException:
-            if got and isinstance(got[0], Permit):
-                self.cancel(got[0])
-            raise
+        return await anyio.to_thread.run_sync(self._next, backlog, deadline)
 
     def _next(self, backlog: Backlog, deadline: float | None) -> Permit | float | None:
         """A try of ``acquire``: a permit, the seconds to wait before the next try, or None when none comes

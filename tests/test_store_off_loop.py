@@ -1,0 +1,134 @@
+"""An async caller never waits on the budget store on its event loop, on asyncio and on trio.
+
+The store here is a real redis-server behind a proxy that makes every command 20 ms late
+(``tests/slow_redis.py``). A ticker task beside the limiter's caller sleeps 2 ms at a time and measures
+how late it wakes: a store call made on the loop (or a lock held across one) shows as a tick 20 ms or
+more late. On the code before this test (``acquire_async`` and ``record`` asking Redis on the loop) the
+worst tick was 124-216 ms on asyncio and 44-124 ms on trio; now it is a few ms.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Awaitable, Callable
+
+import anyio
+import pytest
+
+from tests.redis_support import redis_server, redis_url
+from tests.slow_redis import slow_redis_url
+from upbit_cancel.ratelimit import KeyBlocked, Permit, RateLimiter
+from upbit_cancel.redis_store import SharedBudget
+from upbit_cancel.remaining_req import RemainingReq
+
+__all__ = ["redis_server", "redis_url", "slow_redis_url"]
+
+GROUP = "default"
+PER_SECOND = 30
+TICK = 0.002
+WORST_TICK = 0.015
+"""Generous: a busy 2-core machine wakes a 2 ms sleep a few ms late; one store call on the loop costs 20+ ms."""
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def limiter_on(url: str, pocket: str = "pocket:off-loop") -> RateLimiter:
+    limiter = RateLimiter(GROUP, PER_SECOND, reserve=0)
+    limiter.use_store(SharedBudget(url, pocket, GROUP, PER_SECOND))
+    return limiter
+
+
+async def worst_tick_beside(work: Callable[[], Awaitable[None]]) -> float:
+    """How late (seconds) a task sleeping ``TICK`` at a time woke at worst while ``work`` ran beside it."""
+    done, worst = anyio.Event(), 0.0
+
+    async def ticker() -> None:
+        nonlocal worst
+        while not done.is_set():
+            start = time.perf_counter()
+            await anyio.sleep(TICK)
+            worst = max(worst, time.perf_counter() - start - TICK)
+
+    async def run_work() -> None:
+        try:
+            await work()
+        finally:
+            done.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(ticker)
+        group.start_soon(run_work)
+    return worst
+
+
+async def test_acquire_async_and_record_through_a_slow_redis_do_not_stall_the_event_loop(
+    slow_redis_url: str,
+) -> None:
+    limiter = limiter_on(slow_redis_url)
+    sent = []
+
+    async def send_ten() -> None:
+        for left in range(PER_SECOND - 1, PER_SECOND - 11, -1):
+            permit = await limiter.acquire_async(timeout=5)
+            assert isinstance(permit, Permit) and permit.charged is not None  # charged in the store
+            sent.append(permit)
+            limiter.record(permit, RemainingReq(GROUP, left), date=time.time())
+            await anyio.sleep(0.005)
+
+    # The best of three runs: a noisy machine may stall any one tick, a call on the loop stalls every run.
+    worst = min([await worst_tick_beside(send_ten) for _ in range(3)])
+    assert len(sent) == 30
+    assert worst <= WORST_TICK, f"the ticker woke {worst * 1000:.1f} ms late"
+
+
+async def test_a_418_recorded_on_the_loop_reaches_the_store_without_stalling_it(slow_redis_url: str) -> None:
+    limiter, other = limiter_on(slow_redis_url), limiter_on(slow_redis_url)
+
+    async def block() -> None:
+        limiter.block(60.0, "HTTP 418")
+
+    assert await worst_tick_beside(block) <= WORST_TICK
+    with anyio.fail_after(5):  # the writer thread tells the store within a few round trips
+        while True:
+            try:
+                await anyio.to_thread.run_sync(other.try_acquire)
+            except KeyBlocked:
+                break
+            await anyio.sleep(0.01)
+
+
+async def test_a_caller_cancelled_while_the_store_is_asked_gets_the_permit_to_give_back(
+    slow_redis_url: str,
+) -> None:
+    limiter = limiter_on(slow_redis_url)
+    got: Permit | None = None
+    with anyio.move_on_after(0.005) as scope:  # the store's answer takes 20 ms or more
+        try:
+            got = await limiter.acquire_async(timeout=5)
+            await anyio.sleep(5)  # the send: where the cancellation lands
+        finally:
+            if got is not None:
+                limiter.cancel(got)
+    assert scope.cancelled_caught and got is not None  # not lost in the worker thread
+    assert limiter.in_flight == 0
+
+
+def test_a_thread_asking_a_slow_store_does_not_hold_the_limiter_for_the_others(slow_redis_url: str) -> None:
+    limiter = limiter_on(slow_redis_url)
+    asking = threading.Thread(target=lambda: [limiter.try_acquire() for _ in range(10)])
+    asking.start()
+    longest = 0.0
+    while asking.is_alive():
+        start = time.perf_counter()
+        limiter.blocked_until()  # takes the limiter's lock
+        longest = max(longest, time.perf_counter() - start)
+        time.sleep(0.001)
+    asking.join()
+    assert limiter.in_flight == 10
+    assert longest <= WORST_TICK, f"the lock was held {longest * 1000:.1f} ms"
