@@ -42,13 +42,14 @@ def _pump(source: socket.socket, target: socket.socket, delay: float) -> None:
         target.shutdown(socket.SHUT_WR)
 
 
-def _serve(listener: socket.socket, url: str, delay: float, stop: threading.Event) -> None:
-    while not stop.is_set():
+def _serve(listener: socket.socket, url: str, delay: float, opened: list[socket.socket]) -> None:
+    while True:
         try:
             client, _ = listener.accept()
         except OSError:
             return
         upstream = _connect_upstream(url)
+        opened += [client, upstream]
         for source, target, late in ((client, upstream, delay), (upstream, client, 0.0)):
             threading.Thread(target=_pump, args=(source, target, late), daemon=True).start()
 
@@ -57,14 +58,18 @@ def _serve(listener: socket.socket, url: str, delay: float, stop: threading.Even
 def slow_proxy(url: str, delay: float = DELAY) -> Iterator[str]:
     """A ``redis://127.0.0.1:PORT/0`` URL whose every command reaches the Redis at ``url`` ``delay`` s late."""
     listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-    thread = threading.Thread(target=_serve, args=(listener, url, delay, stop), daemon=True)
+    opened: list[socket.socket] = []
+    thread = threading.Thread(target=_serve, args=(listener, url, delay, opened), daemon=True)
     thread.start()
     try:
         yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
     finally:
-        stop.set()
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
         listener.close()
+        thread.join(timeout=5)
+        for connection in opened:
+            connection.close()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import anyio
 import pytest
@@ -38,10 +38,20 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def limiter_on(url: str, pocket: str = "pocket:off-loop") -> RateLimiter:
-    limiter = RateLimiter(GROUP, PER_SECOND, reserve=0)
-    limiter.use_store(SharedBudget(url, pocket, GROUP, PER_SECOND))
-    return limiter
+@pytest.fixture
+def limiter_on() -> Iterator[Callable[[str], RateLimiter]]:
+    """Limiters as processes of one pocket would have them, on the store at a URL (closed after the test)."""
+    budgets: list[SharedBudget] = []
+
+    def limiter(url: str) -> RateLimiter:
+        budgets.append(SharedBudget(url, "pocket:off-loop", GROUP, PER_SECOND))
+        limiter = RateLimiter(GROUP, PER_SECOND, reserve=0)
+        limiter.use_store(budgets[-1])
+        return limiter
+
+    yield limiter
+    for budget in budgets:
+        budget.close()
 
 
 async def worst_tick_beside(work: Callable[[], Awaitable[None]]) -> float:
@@ -68,7 +78,7 @@ async def worst_tick_beside(work: Callable[[], Awaitable[None]]) -> float:
 
 
 async def test_acquire_async_and_record_through_a_slow_redis_do_not_stall_the_event_loop(
-    slow_redis_url: str,
+    slow_redis_url: str, limiter_on: Callable[[str], RateLimiter]
 ) -> None:
     limiter = limiter_on(slow_redis_url)
     sent = []
@@ -87,7 +97,9 @@ async def test_acquire_async_and_record_through_a_slow_redis_do_not_stall_the_ev
     assert worst <= WORST_TICK, f"the ticker woke {worst * 1000:.1f} ms late"
 
 
-async def test_a_418_recorded_on_the_loop_reaches_the_store_without_stalling_it(slow_redis_url: str) -> None:
+async def test_a_418_recorded_on_the_loop_reaches_the_store_without_stalling_it(
+    slow_redis_url: str, limiter_on: Callable[[str], RateLimiter]
+) -> None:
     limiter, other = limiter_on(slow_redis_url), limiter_on(slow_redis_url)
 
     async def block() -> None:
@@ -104,7 +116,7 @@ async def test_a_418_recorded_on_the_loop_reaches_the_store_without_stalling_it(
 
 
 async def test_a_caller_cancelled_while_the_store_is_asked_gets_the_permit_to_give_back(
-    slow_redis_url: str,
+    slow_redis_url: str, limiter_on: Callable[[str], RateLimiter]
 ) -> None:
     limiter = limiter_on(slow_redis_url)
     got: Permit | None = None
@@ -119,7 +131,9 @@ async def test_a_caller_cancelled_while_the_store_is_asked_gets_the_permit_to_gi
     assert limiter.in_flight == 0
 
 
-def test_a_thread_asking_a_slow_store_does_not_hold_the_limiter_for_the_others(slow_redis_url: str) -> None:
+def test_a_thread_asking_a_slow_store_does_not_hold_the_limiter_for_the_others(
+    slow_redis_url: str, limiter_on: Callable[[str], RateLimiter]
+) -> None:
     limiter = limiter_on(slow_redis_url)
     asking = threading.Thread(target=lambda: [limiter.try_acquire() for _ in range(10)])
     asking.start()
