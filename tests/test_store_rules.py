@@ -25,7 +25,7 @@ from upbit_cancel.memory_store import MemoryBudget, MemoryStore
 from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, KeyBlocked, Permit, RateLimiter, pocket_id
 from upbit_cancel.redis_store import SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
-from upbit_cancel.store import BudgetStore, StoreUnavailable
+from upbit_cancel.store import BudgetStore, Send, StoreUnavailable
 from upbit_cancel.store_link import LinkState
 from upbit_cancel.window_log import IN_FLIGHT_POLL
 
@@ -300,7 +300,7 @@ def test_a_shorter_block_never_shortens_a_longer_one_in_the_store(stores: Stores
     budget = stores.open(clock)
     assert budget.block(560.0, 60.0) == pytest.approx(560.0)
     assert budget.block(510.0, 10.0) == pytest.approx(560.0)
-    refused = budget.take(None, [500, 501])
+    refused = budget.take(Send(None, [500, 501]))
     assert not refused.taken and refused.blocked_until == pytest.approx(560.0)
 
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
-import socket
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from .store import StoreUnavailable, TakeResult, redacted_url
+from .store import BudgetKeys, Send, StoreUnavailable, TakeResult, redacted_url
 
 if TYPE_CHECKING:
     import redis as redis_module
@@ -48,12 +46,7 @@ class SharedBudget:
         self.url = url
         self.per_second = per_second
         self._ttl_ms = _WINDOW_TTL_MS * window_seconds
-        digest = hashlib.sha256(pocket.encode("utf-8")).hexdigest()[:16]
-        self._key_prefix = f"upbit-rl:{digest}"
-        self._prefix = f"{self._key_prefix}:{group or '-'}"
-        self._phase_key = f"{self._prefix}:phase:{socket.gethostname()}"
-        self._block_key = f"{self._key_prefix}:block"
-        self._trickle_key = f"{self._prefix}:trickle:{socket.gethostname()}"
+        self.keys = BudgetKeys.of(pocket, group)
         try:
             import redis
         except ImportError as error:  # depends on the installed extras
@@ -75,41 +68,13 @@ class SharedBudget:
     def _unavailable(self, error: BaseException) -> StoreUnavailable:
         return StoreUnavailable(f"rate-limit store {redacted_url(self.url)}: {type(error).__name__}: {error}")
 
-    def _window_key(self, window: int) -> str:
-        return f"{self._prefix}:w:{window}"
-
-    def _local_key(self, second: int) -> str:
-        return f"{self._prefix}:l:{socket.gethostname()}:{second}"
-
-    def keys_for(self, windows: list[int] | None, local_seconds: list[int]) -> tuple[list[str], list[str]]:
-        """(keys to charge, keys only to check) for a send.
-
-        Phase unknown (``windows`` None): charge ``local_seconds`` (the send's local second and the
-        next). Phase known: charge the exchange ``windows``, check the counts of ``local_seconds`` (the
-        local seconds whose counts hold every phase-unknown send that may share those windows).
-        """
-        local = [self._local_key(second) for second in local_seconds]
-        if windows is None:
-            return local, []
-        return [self._window_key(window) for window in windows], local
-
-    def take(
-        self,
-        windows: list[int] | None,
-        local_seconds: list[int],
-        *,
-        ask_phase: bool = True,
-        trickle: tuple[int, float, float] | None = None,
-    ) -> TakeResult:
-        """Charge a send if every window has room; ``ask_phase``: with the phase unknown, ask for the stored one.
-
-        ``trickle`` (reserve, interval seconds, the caller's clock now): the last ``reserve`` of a count go
-        one per interval.
-        """
-        charge, check = self.keys_for(windows, local_seconds)
-        keys = [self._block_key, self._phase_key, *charge, *check, *(f"{key}:s" for key in charge), self._trickle_key]
-        reserve, interval, now = trickle or (0, 0.0, 0.0)
-        args = [self.per_second, len(charge), "1" if windows is None and ask_phase else "0", self._ttl_ms, len(check)]
+    def take(self, send: Send) -> TakeResult:
+        """Charge ``send`` if every window it may land in has room (``lua/take.lua``)."""
+        charge, check = self.keys.for_send(send.windows, send.local_seconds)
+        keys = [self.keys.block, self.keys.phase, *charge, *check, *(f"{key}:s" for key in charge), self.keys.trickle]
+        reserve, interval, now = send.trickle or (0, 0.0, 0.0)
+        ask_phase = "1" if send.windows is None and send.ask_phase else "0"
+        args: list[str | int] = [self.per_second, len(charge), ask_phase, self._ttl_ms, len(check)]
         args += [reserve, repr(interval), repr(now)]
         try:
             reply = self._take(keys=keys, args=args)
@@ -122,7 +87,7 @@ class SharedBudget:
         return TakeResult(code == 1, phase_in_store=code == -1, held=held == 1, trickling=held == 2)
 
     def fill(self, windows: list[int] | None, local_seconds: list[int]) -> None:
-        charge, _ = self.keys_for(windows, local_seconds)
+        charge, _ = self.keys.for_send(windows, local_seconds)
         try:
             self._fill(keys=[*charge, *(f"{key}:s" for key in charge)], args=[self.per_second, self._ttl_ms])
         except self._errors as error:
@@ -138,8 +103,8 @@ class SharedBudget:
         """
         if not give_back and not take and not settled:
             return
-        key = self._window_key if exchange_windows else self._local_key
-        keys = [key(n) for n in give_back] + [key(n) for n in take] + [f"{key(n)}:s" for n in settled]
+        counts = self.keys.counts
+        keys = [*counts(exchange_windows, give_back + take), *(f"{key}:s" for key in counts(exchange_windows, settled))]
         try:
             self._settle(keys=keys, args=[len(give_back), self._ttl_ms, len(take)])
         except self._errors as error:
@@ -148,20 +113,20 @@ class SharedBudget:
     def block(self, until: float, seconds: float) -> float:
         """Block the pocket (every group and process) until ``until`` (epoch s, ``seconds`` away); returns the end."""
         try:
-            reply = self._block(keys=[self._block_key], args=[int(until * 1000), max(1, int(seconds * 1000))])
+            reply = self._block(keys=[self.keys.block], args=[int(until * 1000), max(1, int(seconds * 1000))])
         except self._errors as error:
             raise self._unavailable(error) from error
         return int(reply) / 1000
 
     def save_phase(self, lo: float, hi: float) -> None:
         try:
-            self._redis.set(self._phase_key, f"{lo!r} {hi!r}", px=_PHASE_TTL_MS)
+            self._redis.set(self.keys.phase, f"{lo!r} {hi!r}", px=_PHASE_TTL_MS)
         except self._errors as error:
             raise self._unavailable(error) from error
 
     def load_phase(self) -> tuple[float, float] | None:
         try:
-            value = self._redis.get(self._phase_key)
+            value = self._redis.get(self.keys.phase)
         except self._errors as error:
             raise self._unavailable(error) from error
         if value is None:

@@ -36,7 +36,9 @@ read and checked in one place, ``resolve_store_url``; ``open_store`` turns a URL
 
 from __future__ import annotations
 
+import hashlib
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -46,7 +48,9 @@ from .errors import ConfigurationError
 
 __all__ = [
     "STORE_ENV",
+    "BudgetKeys",
     "BudgetStore",
+    "Send",
     "StoreUnavailable",
     "TakeResult",
     "check_store_setting",
@@ -139,6 +143,52 @@ class TakeResult:
     """Not taken because the reserve is trickling out (phase unknown): ask again after the interval."""
 
 
+@dataclass(frozen=True, slots=True)
+class BudgetKeys:
+    """The names a budget's counts are kept under, for every store: ``upbit-rl:<sha256(pocket)[:16]>:...``.
+
+    Per (pocket, group) but the block (per pocket); the phase, the trickle and the local-second counts
+    per host too (a phase holds the host's clock error and latency). ``<key>:s`` is a count's settled twin.
+    """
+
+    prefix: str
+    block: str
+    phase: str
+    trickle: str
+    host: str
+
+    @classmethod
+    def of(cls, pocket: str, group: str) -> BudgetKeys:
+        pocket_prefix = f"upbit-rl:{hashlib.sha256(pocket.encode('utf-8')).hexdigest()[:16]}"
+        prefix, host = f"{pocket_prefix}:{group or '-'}", socket.gethostname()
+        return cls(prefix, f"{pocket_prefix}:block", f"{prefix}:phase:{host}", f"{prefix}:trickle:{host}", host)
+
+    def counts(self, exchange_windows: bool, numbers: list[int] | tuple[()]) -> list[str]:
+        """The count keys of exchange windows, else of this host's local seconds."""
+        if exchange_windows:
+            return [f"{self.prefix}:w:{n}" for n in numbers]
+        return [f"{self.prefix}:l:{self.host}:{n}" for n in numbers]
+
+    def for_send(self, windows: list[int] | None, local_seconds: list[int]) -> tuple[list[str], list[str]]:
+        """(keys to charge, keys only to check) for a send: phase unknown (``windows`` None), its local
+        seconds are charged; else its exchange ``windows`` are, and the local seconds only checked."""
+        local = self.counts(False, local_seconds)
+        return (local, []) if windows is None else (self.counts(True, windows), local)
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """One send for ``BudgetStore.take`` to charge: the exchange ``windows`` it may land in (None: the phase is
+    unknown) and the ``local_seconds`` to charge (phase unknown) or only check. ``ask_phase``: with the phase
+    unknown, report a stored one instead of charging. ``trickle`` (reserve, interval seconds, the caller's
+    clock now): the last ``reserve`` of a count go one per interval."""
+
+    windows: list[int] | None
+    local_seconds: list[int]
+    ask_phase: bool = True
+    trickle: tuple[int, float, float] | None = None
+
+
 class BudgetStore(Protocol):
     """One (pocket, group) budget in a shared store: the rules above. Every method raises ``StoreUnavailable``.
 
@@ -150,14 +200,7 @@ class BudgetStore(Protocol):
     url: str
     blocking: bool
 
-    def take(
-        self,
-        windows: list[int] | None,
-        local_windows: list[int],
-        *,
-        ask_phase: bool = True,
-        trickle: tuple[int, float, float] | None = None,
-    ) -> TakeResult: ...
+    def take(self, send: Send) -> TakeResult: ...
     def fill(self, windows: list[int] | None, local_windows: list[int]) -> None: ...
     def settle(
         self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()

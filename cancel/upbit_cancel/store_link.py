@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from .store import BudgetStore, StoreUnavailable, TakeResult, redacted_url
+from .store import BudgetStore, Send, StoreUnavailable, TakeResult, redacted_url
 from .window_log import BASE_MARGIN, IN_FLIGHT_POLL, Permit, WindowLog
 
 __all__ = [
@@ -93,10 +93,7 @@ class Ask:
     """What to ask the store for one send, worked out under the limiter's lock (``StoreLink.plan``)."""
 
     store: BudgetStore
-    windows: list[int] | None
-    seconds: list[int]
-    trickle: tuple[int, float, float] | None
-    ask_phase: bool = True
+    send: Send
 
 
 class StoreLink:
@@ -181,13 +178,13 @@ class StoreLink:
         if now < self._quiet_until:
             return self._quiet_until - now
         windows, seconds = self.windows(book, now, in_flight=True)
-        return Ask(store, windows, seconds, self._trickle(book, windows, now), ask_phase)
+        return Ask(store, Send(windows, seconds, ask_phase, self._trickle(book, windows, now)))
 
     @staticmethod
     def ask(ask: Ask) -> TakeResult | StoreUnavailable:
         """Ask the store (I/O: never under the limiter's lock); a failure is returned, for ``taken``."""
         try:
-            return ask.store.take(ask.windows, ask.seconds, ask_phase=ask.ask_phase, trickle=ask.trickle)
+            return ask.store.take(ask.send)
         except StoreUnavailable as error:
             return error
 
@@ -220,7 +217,8 @@ class StoreLink:
         if result.blocked_until is not None:
             return Taken(blocked_until=result.blocked_until)
         if result.taken:
-            return Taken(charge=(ask.windows is not None, ask.windows if ask.windows is not None else ask.seconds))
+            windows = ask.send.windows
+            return Taken(charge=(windows is not None, windows if windows is not None else ask.send.local_seconds))
         wait = self._refused_wait(book, result, now)
         self._quiet_until = now + wait
         return Taken(wait=wait)
