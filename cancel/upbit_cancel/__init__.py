@@ -70,8 +70,8 @@ if TYPE_CHECKING:
         OrderState,
         UnconfirmedOrder,
     )
-    from .store import BudgetStore, TakeResult
-    from .store_link import StoreLink, Taken
+    from .store import BudgetStore, Send, StoreUnavailable, TakeResult
+    from .store_link import Ask, StoreLink, Taken, Write
     from .sweep import OpenState, OrderSide, cancel_open_orders, cancel_open_orders_async
     from .window_log import WindowLog
 
@@ -80,6 +80,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "AnyClient",
+    "Ask",
     "AsyncSleep",
     "AuthenticationError",
     "Backlog",
@@ -118,10 +119,12 @@ __all__ = [
     "RateLimiter",
     "RemainingReq",
     "ReportDict",
+    "Send",
     "ServerError",
     "SharedBudget",
     "Sleep",
     "StoreLink",
+    "StoreUnavailable",
     "TakeResult",
     "Taken",
     "TemporarilyBlocked",
@@ -133,6 +136,7 @@ __all__ = [
     "UpbitAPIError",
     "UpbitClientError",
     "WindowLog",
+    "Write",
     "__version__",
     "cancel_open_orders",
     "cancel_open_orders_async",
@@ -180,6 +184,10 @@ _HOMES = {
     "BudgetStore": ".store",
     "StoreLink": ".store_link",
     "Taken": ".store_link",
+    "Ask": ".store_link",
+    "Write": ".store_link",
+    "Send": ".store",
+    "StoreUnavailable": ".store",
     "WindowLog": ".window_log",
     "PhaseEstimate": ".phase",
     "TakeResult": ".store",
