@@ -9,6 +9,7 @@ worst tick (best of three runs) was 61 ms on asyncio and 43 ms on trio; now it i
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -22,6 +23,7 @@ from tests.slow_redis import slow_redis_url
 from upbit_cancel.ratelimit import KeyBlocked, Permit, RateLimiter
 from upbit_cancel.redis_store import SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
+from upbit_cancel.store_link import on_event_loop
 
 __all__ = ["redis_server", "redis_url", "slow_redis_url"]
 
@@ -171,3 +173,18 @@ def test_acquire_async_waits_for_the_next_window_on_either_backend(backend: str)
         assert isinstance(await limiter.acquire_async(timeout=3), Permit)
 
     anyio.run(body, backend=backend)
+
+
+def test_the_loop_is_told_apart_in_a_task_a_callback_and_trio_from_a_thread_or_no_loop() -> None:
+    async def in_asyncio() -> tuple[bool, bool, bool]:
+        loop = asyncio.get_running_loop()
+        in_callback: asyncio.Future[bool] = loop.create_future()
+        loop.call_soon(lambda: in_callback.set_result(on_event_loop()))
+        return on_event_loop(), await in_callback, await anyio.to_thread.run_sync(on_event_loop)
+
+    async def in_trio() -> tuple[bool, bool]:
+        return on_event_loop(), await anyio.to_thread.run_sync(on_event_loop)
+
+    assert asyncio.run(in_asyncio()) == (True, True, False)
+    assert anyio.run(in_trio, backend="trio") == (True, False)
+    assert on_event_loop() is False

@@ -20,6 +20,7 @@ only while it is in flight: its answer settles the charge (the window its ``Date
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import functools
 import logging
@@ -60,7 +61,13 @@ Write = Callable[[], None]
 
 
 def on_event_loop() -> bool:
-    """Whether this thread runs an event loop (asyncio or trio) that a blocking call would stall."""
+    """Whether this thread runs an event loop (asyncio, in a task or a callback; or trio) that a blocking
+    call would stall."""
+    try:
+        asyncio.get_running_loop()
+        return True
+    except RuntimeError:
+        pass
     try:
         anyio.get_current_task()
     except RuntimeError:  # anyio.NoEventLoopError (a RuntimeError) on anyio >= 4.11
