@@ -17,10 +17,11 @@ from tests.test_store_rules import take_all
 from upbit_auth import UpbitAuth
 from upbit_cancel import cli
 from upbit_cancel.batch import cancel_orders_async
+from upbit_cancel.errors import ConfigurationError
 from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, Permit, RateLimiter, limiter_for
 from upbit_cancel.redis_store import SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
-from upbit_cancel.store import STORE_ENV, redacted_url
+from upbit_cancel.store import STORE_ENV, redacted_url, resolve_store_url
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_sandbox import SandboxExchange
@@ -192,3 +193,15 @@ def test_a_store_that_comes_back_is_shared_again_after_the_pause_with_one_warnin
     assert limiter.store is not None
     assert len(shared) == PER_SECOND
     assert take_all(other) == []  # the budget is one again: what this process took counts for the other
+
+
+def test_the_store_setting_is_the_argument_else_the_environment_checked_in_one_place() -> None:
+    environ = {STORE_ENV: "redis://cache:6379/1"}
+    assert resolve_store_url("redis://other:6379/0", environ=environ) == "redis://other:6379/0"
+    assert resolve_store_url(None, environ=environ) == "redis://cache:6379/1"
+    assert resolve_store_url("", environ=environ) is None  # said explicitly: no store, whatever the environment
+    assert resolve_store_url(None, environ={}) is None
+    with pytest.raises(ConfigurationError, match=r"--rate-limit-store must use the redis.*'http://cache'"):
+        resolve_store_url("http://cache", source="--rate-limit-store", environ=environ)
+    with pytest.raises(ConfigurationError, match=rf"{STORE_ENV} has no host.*\*\*\*@"):
+        resolve_store_url(None, environ={STORE_ENV: "redis://:hunter2@/0"})
