@@ -58,7 +58,7 @@ import jwt
 from upbit_auth import UpbitAuth
 from upbit_cancel.batch import cancel_orders, cancel_orders_async
 from upbit_cancel.ratelimit import Permit, RateLimiter, reset_limiters
-from upbit_cancel.store import SharedBudget
+from upbit_cancel.redis_store import SharedBudget
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.registry import OPERATIONS

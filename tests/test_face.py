@@ -56,7 +56,7 @@ USER_CALLS = frozenset(
 )
 
 # Names that left the face in 3.0.0, and the module each still lives in (CHANGELOG.md, "Migrating to 3.0.0").
-LEFT_THE_FACE = {"SharedBudget": "upbit_cancel.store"}
+LEFT_THE_FACE = {"SharedBudget": "upbit_cancel.redis_store"}
 
 
 def named_by_signatures(names: frozenset[str]) -> set[str]:

@@ -108,6 +108,8 @@ def test_wheels_install_into_a_fresh_venv_with_version_commands_and_types(
     code = "import upbit_auth, upbit_cancel, upbit_client, upbit_sandbox as _; print(upbit_auth.__version__)"
     imported = run(python, "-c", code, cwd=tmp_path)
     assert imported.stdout.split() == [VERSION]
+    lua = "from upbit_cancel.redis_store import lua_script; print(lua_script('take').count('redis.call'))"
+    assert int(run(python, "-c", lua, cwd=tmp_path).stdout) > 0
     consumer = tmp_path / "consumer" / "app.py"
     consumer.parent.mkdir()
     consumer.write_text(CONSUMER, encoding="utf-8")
@@ -121,6 +123,8 @@ def test_the_sdk_wheel_holds_the_sdk_and_not_the_sandbox(wheels: dict[str, Path]
     tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert tops == {"upbit_auth", "upbit_cancel", "upbit_client"}
     assert {"upbit_auth/py.typed", "upbit_cancel/py.typed", "upbit_client/py.typed"} <= set(names)
+    # The Redis store's scripts are package data, read with importlib.resources.
+    assert {f"upbit_cancel/lua/{name}.lua" for name in ("take", "fill", "settle", "block")} <= set(names)
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
     sandbox_names = zipfile.ZipFile(wheels["sandbox"]).namelist()
     assert {name.split("/")[0] for name in sandbox_names if ".dist-info" not in name} == {"upbit_sandbox"}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import statistics
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,15 +12,16 @@ import redis
 
 from tests.clocks import FakeClock
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
-from tests.pacing_sim import SimClock, SimExchange, floor_time, run_processes
 from tests.redis_support import redis_server, redis_url, start_redis
+from tests.test_store_rules import take_all
 from upbit_auth import UpbitAuth
 from upbit_cancel import cli
 from upbit_cancel.batch import cancel_orders_async
-from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, KeyBlocked, Permit, RateLimiter, limiter_for, pocket_id
+from upbit_cancel.errors import ConfigurationError
+from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, Permit, RateLimiter, limiter_for
+from upbit_cancel.redis_store import SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
-from upbit_cancel.store import STORE_ENV, SharedBudget, redacted_url
-from upbit_cancel.window_log import IN_FLIGHT_POLL
+from upbit_cancel.store import STORE_ENV, redacted_url, resolve_store_url
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_sandbox import SandboxExchange
@@ -41,145 +40,10 @@ def process(url: str, clock: FakeClock, key: str = KEY) -> RateLimiter:
     return limiter
 
 
-def take_all(limiter: RateLimiter) -> list[Permit]:
-    taken = []
-    while isinstance(permit := limiter.try_acquire(), Permit):
-        taken.append(permit)
-    return taken
-
-
 def answer(limiter: RateLimiter, permits: list[Permit], date: float | None) -> None:
     """The exchange answers every one of ``permits`` now; ``date``: the exchange second its ``Date`` names."""
     for left, permit in enumerate(reversed(permits)):
         limiter.record(permit, RemainingReq(GROUP, left), date=date)
-
-
-def exchange_second(local: float) -> float:
-    """The exchange's second at ``local`` once ``learn_phase`` ran: its clock is 1.55-1.6 s ahead of ours."""
-    return float(math.floor(local + 1.575))
-
-
-def learn_phase(limiter: RateLimiter, clock: FakeClock) -> None:
-    """Two answers dated either side of an exchange boundary: the exchange's second starts at x.40-x.45 here."""
-    start = clock.now
-    for sent, date in ((start, 0.0), (start + 0.05, 1.0)):
-        clock.now = sent
-        permit = limiter.try_acquire()
-        assert isinstance(permit, Permit)
-        limiter.record(permit, RemainingReq(GROUP, PER_SECOND - 1), date=1_000_000.0 + date)
-    assert limiter.phase.known
-
-
-def test_two_processes_with_the_phase_known_share_one_budget_per_exchange_window(redis_url: str) -> None:
-    clock = FakeClock(start=999_999.4)
-    first, second = process(redis_url, clock), process(redis_url, clock)
-    learn_phase(first, clock)  # ``second`` reads the phase from the store
-    clock.now = 1_000_000.7  # well inside an exchange window
-    firsts, seconds = take_all(first), take_all(second)
-    assert len(firsts) + len(seconds) == PER_SECOND
-    clock.now = 1_000_000.75
-    answer(first, firsts, exchange_second(1_000_000.7))
-    answer(second, seconds, exchange_second(1_000_000.7))
-    # Once the window surely ended (x.45 + margin), the budget is whole again, for both.
-    clock.now = 1_000_001.5
-    assert len(take_all(second)) + len(take_all(first)) == PER_SECOND
-
-
-def a_window_sent_by_one_of_two_processes(redis_url: str) -> tuple[FakeClock, RateLimiter, RateLimiter, list[Permit]]:
-    """(clock, first, second, permits): the phase known, ``first`` spent a whole exchange window at x.7."""
-    clock = FakeClock(start=999_999.4)
-    first, second = process(redis_url, clock), process(redis_url, clock)
-    learn_phase(first, clock)
-    clock.now = 1_000_000.7
-    return clock, first, second, take_all(first)
-
-
-def test_a_request_in_flight_holds_the_next_exchange_window_until_its_answer_names_its_own(redis_url: str) -> None:
-    clock, first, second, held_up = a_window_sent_by_one_of_two_processes(redis_url)
-    assert len(held_up) == PER_SECOND
-    # The next window opened and no answer came back yet: they may land in it, so nobody sends.
-    clock.now = 1_000_001.5
-    assert take_all(second) == []
-    # Their answers name the old window: the new one is whole again, for every process (which asks the
-    # store again within a poll: a window full only of requests in flight is not waited out).
-    answer(first, held_up, exchange_second(1_000_000.7))
-    clock.now += IN_FLIGHT_POLL
-    assert len(take_all(second)) == PER_SECOND
-
-
-def test_an_answer_dated_in_a_later_window_than_charged_moves_its_charge_there(redis_url: str) -> None:
-    clock, first, second, held_up = a_window_sent_by_one_of_two_processes(redis_url)
-    clock.now = 1_000_002.9
-    # Held up on the way for two windows (none of those charged): counted in the window its Date names.
-    answer(first, held_up, exchange_second(1_000_002.9))
-    assert take_all(second) == []
-
-
-def test_before_anyone_knows_the_phase_a_send_counts_in_two_local_seconds(redis_url: str) -> None:
-    clock = FakeClock(start=100.5)
-    first, second = process(redis_url, clock), process(redis_url, clock)
-    sent = take_all(first)
-    assert len(sent) == PER_SECOND
-    clock.now = 100.6
-    answer(first, sent, None)  # answered: they arrived by 100.6
-    clock.now = 101.2  # some exchange second may hold 100.5 and 101.2 together
-    assert take_all(second) == []
-    clock.now = 102.0  # no exchange second holds both 100.5 and 102.0
-    assert len(take_all(second)) == PER_SECOND
-
-
-def test_before_anyone_knows_the_phase_a_request_in_flight_holds_a_third_local_second(redis_url: str) -> None:
-    clock = FakeClock(start=100.5)
-    first, second = process(redis_url, clock), process(redis_url, clock)
-    sent = take_all(first)
-    clock.now = 102.0  # not answered yet: it may still arrive in an exchange second that 102.0 reaches
-    assert take_all(second) == []
-    answer(first, sent, None)  # answered at 102.0: it arrived by then, in local second 100, 101 or 102
-    assert take_all(second) == []
-    clock.now = 103.0
-    assert len(take_all(second)) == PER_SECOND
-
-
-def test_a_fresh_process_reads_the_phase_another_learned(redis_url: str) -> None:
-    clock = FakeClock(start=999_999.4)
-    first = process(redis_url, clock)
-    learn_phase(first, clock)
-    newcomer = process(redis_url, clock)
-    assert not newcomer.phase.known
-    assert isinstance(newcomer.try_acquire(), Permit)
-    assert newcomer.phase.known
-    assert (newcomer.phase.lo, newcomer.phase.hi) == (first.phase.lo, first.phase.hi)
-
-
-def test_a_418_in_one_process_stops_the_others_until_it_ends(redis_url: str) -> None:
-    clock = FakeClock(start=500.0)
-    first, second = process(redis_url, clock), process(redis_url, clock)
-    until = first.block(60.0, "too_many_requests_blocked")
-    with pytest.raises(KeyBlocked) as raised:
-        second.try_acquire()
-    assert raised.value.until == pytest.approx(until, abs=0.001)
-    assert second.in_flight == 0
-    other_key = process(redis_url, clock, key="another-account")
-    assert isinstance(other_key.try_acquire(), Permit)
-
-
-def test_a_429_fills_the_shared_window_for_every_process(redis_url: str) -> None:
-    clock = FakeClock(start=100.5)
-    first, second = process(redis_url, clock), process(redis_url, clock)
-    permit = first.try_acquire()
-    assert isinstance(permit, Permit)
-    first.record(permit, RemainingReq(GROUP, 0), rate_limited=True)
-    assert take_all(second) == []
-
-
-def test_redis_keys_never_hold_the_access_key(redis_url: str) -> None:
-    clock = FakeClock(start=999_999.4)
-    limiter = process(redis_url, clock, key=TEST_ACCESS_KEY)
-    learn_phase(limiter, clock)
-    limiter.block(1.0, "blocked")
-    keys = [key.decode() for key in redis.Redis.from_url(redis_url).keys("*")]
-    assert keys
-    assert all(key.startswith("upbit-rl:") and TEST_ACCESS_KEY not in key for key in keys)
 
 
 def test_the_password_of_a_store_url_is_never_shown() -> None:
@@ -276,54 +140,6 @@ def test_upbit_cancel_takes_the_store_from_the_environment(
     assert keys and all(TEST_ACCESS_KEY not in key for key in keys)
 
 
-def test_a_send_refused_near_a_boundary_asks_again_when_the_full_window_surely_closed_not_a_second_later(
-    redis_url: str,
-) -> None:
-    clock = FakeClock(start=999_999.4)
-    first, second = process(redis_url, clock), process(redis_url, clock)
-    learn_phase(first, clock)  # the exchange's windows open at local x.40-x.45
-    clock.now = 1_000_000.3
-    sent = take_all(first)
-    clock.now = 1_000_000.31
-    answer(first, sent, exchange_second(1_000_000.3))
-    clock.now = 1_000_000.42  # in the band where the full window may still be open
-    wait = second.try_acquire()
-    assert isinstance(wait, float)
-    assert wait < 0.1
-    clock.now += wait
-    assert len(take_all(second)) == PER_SECOND
-
-
-def test_four_processes_with_the_phase_in_the_store_meet_no_429_and_finish_near_the_floor(redis_url: str) -> None:
-    """4 processes x 300 orders (60 requests) on one account, each a fresh process that reads the phase."""
-    latency = 0.02
-    overs = []
-    for offset in (-0.7, 0.0, 0.3):
-        for fraction in (0.05, 0.45, 0.8):
-            redis.Redis.from_url(redis_url).flushall()
-            start = 1_000_000 + fraction
-            clock = SimClock(start)
-            exchange = SimExchange(offset, PER_SECOND)
-
-            def fresh_process(clock: SimClock = clock) -> RateLimiter:
-                limiter = RateLimiter(GROUP, PER_SECOND, clock=clock)
-                limiter.use_store(SharedBudget(redis_url, KEY, GROUP, PER_SECOND))
-                return limiter
-
-            # An earlier run of one process learned the phase and left it in the store.
-            run_processes([fresh_process()], clock, exchange, chunks=50, latency=latency, max_in_flight=30)
-            clock.now += 1.3
-            begin = clock.now
-            run = run_processes(
-                [fresh_process() for _ in range(4)], clock, exchange, chunks=15, latency=latency, max_in_flight=15
-            )
-            assert (run.rate_limited, run.requests) == (0, 60), f"offset {offset}, start {fraction}"
-            overs.append(run.finished - begin - floor_time(begin, exchange, 60, latency))
-    # The issue's target is for the median; away from the last tens of ms of a second it holds in every case.
-    assert statistics.median(overs) <= 0.2 + 2 * 2 * latency
-    assert max(overs) <= 0.2 + 2 * 2 * latency
-
-
 class SwitchableRedis:
     """A real Redis client that can be made to fail like an unreachable server (``down = True``)."""
 
@@ -379,25 +195,13 @@ def test_a_store_that_comes_back_is_shared_again_after_the_pause_with_one_warnin
     assert take_all(other) == []  # the budget is one again: what this process took counts for the other
 
 
-def test_a_permit_given_back_unsent_gives_back_its_store_charges(redis_url: str) -> None:
-    _, first, second, unsent = a_window_sent_by_one_of_two_processes(redis_url)
-    for permit in unsent:
-        first.cancel(permit)
-    assert len(take_all(second)) == PER_SECOND
-
-
-def test_two_keys_named_into_one_pocket_share_one_budget_and_one_block_through_redis(redis_url: str) -> None:
-    clock = FakeClock(start=999_999.4)
-    first = process(redis_url, clock, key=pocket_id(TEST_ACCESS_KEY, "team-pocket"))
-    second = process(redis_url, clock, key=pocket_id(KEY, "team-pocket"))
-    stranger = process(redis_url, clock, key=pocket_id(KEY))
-    learn_phase(first, clock)
-    clock.now = 1_000_000.7
-    assert len(take_all(first)) + len(take_all(second)) == PER_SECOND
-    assert len(take_all(stranger)) == PER_SECOND  # an unnamed key is a pocket of its own
-    first.block(30.0, "HTTP 418")
-    clock.now = 1_000_001.7  # the next window: the other key would send again, but the pocket is blocked
-    with pytest.raises(KeyBlocked):
-        second.try_acquire()
-    keys = [key.decode() for key in redis.Redis.from_url(redis_url).keys("*")]
-    assert all("team-pocket" not in key and TEST_ACCESS_KEY not in key and KEY not in key for key in keys)
+def test_the_store_setting_is_the_argument_else_the_environment_checked_in_one_place() -> None:
+    environ = {STORE_ENV: "redis://cache:6379/1"}
+    assert resolve_store_url("redis://other:6379/0", environ=environ) == "redis://other:6379/0"
+    assert resolve_store_url(None, environ=environ) == "redis://cache:6379/1"
+    assert resolve_store_url("", environ=environ) is None  # said explicitly: no store, whatever the environment
+    assert resolve_store_url(None, environ={}) is None
+    with pytest.raises(ConfigurationError, match=r"--rate-limit-store must use the redis.*'http://cache'"):
+        resolve_store_url("http://cache", source="--rate-limit-store", environ=environ)
+    with pytest.raises(ConfigurationError, match=rf"{STORE_ENV} has no host.*\*\*\*@"):
+        resolve_store_url(None, environ={STORE_ENV: "redis://:hunter2@/0"})

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from .pacing import PacedTransport
     from .phase import PhaseEstimate
     from .ratelimit import AsyncSleep, Backlog, Clock, KeyBlock, Permit, RateLimiter, Sleep
+    from .redis_store import SharedBudget
     from .remaining_req import RemainingReq
     from .report_types import (
         ErrorCountDict,
@@ -79,8 +80,8 @@ if TYPE_CHECKING:
         OrderState,
         UnconfirmedOrder,
     )
-    from .store import TakeResult
-    from .store_link import BudgetStore, StoreLink, Taken
+    from .store import BudgetStore, Send, StoreUnavailable, TakeResult
+    from .store_link import Ask, StoreLink, Taken, Write
     from .sweep import OpenState, OrderSide, cancel_open_orders, cancel_open_orders_async
     from .window_log import WindowLog
 
@@ -89,6 +90,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "AnyClient",
+    "Ask",
     "AsyncSleep",
     "AuthenticationError",
     "Backlog",
@@ -127,9 +129,11 @@ __all__ = [
     "RateLimiter",
     "RemainingReq",
     "ReportDict",
+    "Send",
     "ServerError",
     "Sleep",
     "StoreLink",
+    "StoreUnavailable",
     "TakeResult",
     "Taken",
     "TemporarilyBlocked",
@@ -141,6 +145,7 @@ __all__ = [
     "UpbitAPIError",
     "UpbitClientError",
     "WindowLog",
+    "Write",
     "__version__",
     "cancel_open_orders",
     "cancel_open_orders_async",
@@ -186,9 +191,13 @@ _HOMES = {
     "KeyBlock": ".ratelimit",
     "Permit": ".ratelimit",
     "Sleep": ".ratelimit",
-    "BudgetStore": ".store_link",
+    "BudgetStore": ".store",
     "StoreLink": ".store_link",
     "Taken": ".store_link",
+    "Ask": ".store_link",
+    "Write": ".store_link",
+    "Send": ".store",
+    "StoreUnavailable": ".store",
     "WindowLog": ".window_log",
     "PhaseEstimate": ".phase",
     "TakeResult": ".store",

@@ -1,21 +1,21 @@
-"""An in-memory budget store with ``store.SharedBudget``'s interface and rules, for one process and for tests.
+"""The in-memory ``store.BudgetStore``: the rules of ``store``, in Python, for one process and for tests.
 
 ``MemoryStore`` stands in for a redis-server (values that expire, on an injectable clock);
 ``MemoryBudget`` is one (pocket, group) budget in it, charging, checking, settling, filling and
-blocking exactly as ``SharedBudget``'s Lua scripts do. Limiters of one process (or of simulated
-processes on a fake clock) given budgets of one ``MemoryStore`` share one budget, one phase and one
-block per pocket, so tests of pacing logic need no redis-server. ``available = False`` makes every call
-fail with ``StoreUnavailable``, as a Redis that stopped answering does.
+blocking by the same rules as the Redis store's Lua scripts (``lua/*.lua``); one test table
+(``tests/test_store_rules.py``) holds both to them. Its calls touch memory only (``blocking`` False).
+Limiters of one process (or of simulated processes on a fake clock) given budgets of one ``MemoryStore``
+share one budget, one phase and one block per pocket, so tests of pacing logic need no redis-server.
+``available = False`` makes every call fail with ``StoreUnavailable``, as a Redis that stopped answering does.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Callable
 
-from .store import StoreUnavailable, TakeResult
+from .store import BudgetKeys, Send, StoreUnavailable, TakeResult
 
 __all__ = ["MemoryBudget", "MemoryStore"]
 
@@ -49,6 +49,10 @@ class MemoryStore:
     def set(self, key: str, value: str, ttl: float) -> None:
         self._values[key] = (value, self._clock() + ttl)
 
+    def keys(self) -> list[str]:
+        """The keys that have not expired."""
+        return [key for key in list(self._values) if self.get(key) is not None]
+
     def count(self, key: str) -> int:
         return int(self.get(key) or 0)
 
@@ -57,7 +61,9 @@ class MemoryStore:
 
 
 class MemoryBudget:
-    """One (pocket, group) budget in ``server``: ``SharedBudget``'s methods, the same rules (see ``store``)."""
+    """One (pocket, group) budget in ``server``: a ``store.BudgetStore`` (see the rules in ``store``)."""
+
+    blocking = False
 
     def __init__(
         self, server: MemoryStore, pocket: str, group: str, per_second: int, *, window_seconds: int = 1
@@ -66,48 +72,30 @@ class MemoryBudget:
         self.per_second = per_second
         self._server = server
         self._ttl = _WINDOW_TTL * window_seconds
-        digest = hashlib.sha256(pocket.encode("utf-8")).hexdigest()[:16]
-        self._prefix = f"upbit-rl:{digest}:{group or '-'}"
-        self._phase_key = f"{self._prefix}:phase"
-        self._block_key = f"upbit-rl:{digest}:block"
-        self._trickle_key = f"{self._prefix}:trickle"
+        self.keys = BudgetKeys.of(pocket, group)
 
-    def _keys(self, exchange_windows: bool, numbers: list[int]) -> list[str]:
-        kind = "w" if exchange_windows else "l"
-        return [f"{self._prefix}:{kind}:{n}" for n in numbers]
-
-    def take(
-        self,
-        windows: list[int] | None,
-        local_seconds: list[int],
-        *,
-        ask_phase: bool = True,
-        trickle: tuple[int, float, float] | None = None,
-    ) -> TakeResult:
-        server = self._server
+    def take(self, send: Send) -> TakeResult:
+        server, windows = self._server, send.windows
         with server.lock:
             server.check()
-            block = server.get(self._block_key)
+            block = server.get(self.keys.block)
             if block is not None:
                 return TakeResult(False, blocked_until=float(block))
-            if windows is None and ask_phase and server.get(self._phase_key) is not None:
+            if windows is None and send.ask_phase and server.get(self.keys.phase) is not None:
                 return TakeResult(False, phase_in_store=True)
-            if windows is None:
-                charge, check = self._keys(False, local_seconds), []
-            else:
-                charge, check = self._keys(True, windows), self._keys(False, local_seconds)
+            charge, check = self.keys.for_send(windows, send.local_seconds)
             extra = sum(server.count(key) for key in check)
             full = [key for key in charge if server.count(key) + extra >= self.per_second]
             if full:
                 held = all(server.count(f"{key}:s") + extra < self.per_second for key in full)
                 return TakeResult(False, held=held)
-            reserve, interval, now = trickle or (0, 0.0, 0.0)
+            reserve, interval, now = send.trickle or (0, 0.0, 0.0)
             top = max((server.count(key) for key in charge), default=0)
             if reserve and top + extra >= self.per_second - reserve:
-                last = server.get(self._trickle_key)
+                last = server.get(self.keys.trickle)
                 if last is not None and 0 <= now - float(last) < interval:
                     return TakeResult(False, trickling=True)
-                server.set(self._trickle_key, repr(now), self._ttl)
+                server.set(self.keys.trickle, repr(now), self._ttl)
             for key in charge:
                 server.incr(key, 1, self._ttl)
             return TakeResult(True)
@@ -116,7 +104,7 @@ class MemoryBudget:
         server = self._server
         with server.lock:
             server.check()
-            keys = self._keys(False, local_seconds) if windows is None else self._keys(True, windows)
+            keys, _ = self.keys.for_send(windows, local_seconds)
             for key in keys + [f"{key}:s" for key in keys]:
                 if server.count(key) < 2 * self.per_second:
                     server.set(key, str(2 * self.per_second), self._ttl)
@@ -127,33 +115,33 @@ class MemoryBudget:
         server = self._server
         with server.lock:
             server.check()
-            for key in self._keys(exchange_windows, give_back):
+            for key in self.keys.counts(exchange_windows, give_back):
                 if server.count(key) > 0:
                     server.incr(key, -1, self._ttl)
-            for key in self._keys(exchange_windows, take):
+            for key in self.keys.counts(exchange_windows, take):
                 server.incr(key, 1, self._ttl)
-            for key in self._keys(exchange_windows, list(settled)):
+            for key in self.keys.counts(exchange_windows, settled):
                 server.incr(f"{key}:s", 1, self._ttl)
 
     def block(self, until: float, seconds: float) -> float:
         server = self._server
         with server.lock:
             server.check()
-            current = server.get(self._block_key)
+            current = server.get(self.keys.block)
             if current is not None and float(current) >= until:
                 return float(current)
-            server.set(self._block_key, repr(until), max(0.001, seconds))
+            server.set(self.keys.block, repr(until), max(0.001, seconds))
             return until
 
     def save_phase(self, lo: float, hi: float) -> None:
         with self._server.lock:
             self._server.check()
-            self._server.set(self._phase_key, f"{lo!r} {hi!r}", _PHASE_TTL)
+            self._server.set(self.keys.phase, f"{lo!r} {hi!r}", _PHASE_TTL)
 
     def load_phase(self) -> tuple[float, float] | None:
         with self._server.lock:
             self._server.check()
-            value = self._server.get(self._phase_key)
+            value = self._server.get(self.keys.phase)
         if value is None:
             return None
         lo, hi = (float(part) for part in value.split())

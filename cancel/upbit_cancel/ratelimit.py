@@ -7,19 +7,25 @@ pocket. ``RateLimiter`` keeps one budget per (pocket, group), in three parts:
 - ``window_log.WindowLog``: the strategy. The log of sends and what the answers taught (where the
   exchange's windows start, ``phase.PhaseEstimate``; what other processes spent, from ``Remaining-Req``);
   a pure function of the time it is given.
-- ``store_link.StoreLink``: the storage. The shared store (Redis, ``store.SharedBudget``; or one process's
-  ``memory_store.MemoryBudget``) the budget, the learned phase and the blocks are shared through, in
-  named states (active, or paused while the store fails).
+- ``store_link.StoreLink``: the storage. The shared ``store.BudgetStore`` (Redis, ``redis_store.SharedBudget``;
+  or one process's ``memory_store.MemoryBudget``) the budget, the learned phase and the blocks are shared
+  through, in named states (active, or paused while the store fails).
 - ``RateLimiter`` (here): a lock, a clock, the pocket's 418 block, and the waiting.
 
 One limiter per (pocket, group) is shared by every batch and ``PacedTransport`` of the process through
-``limiter_for``; it is thread-safe and usable from threads and asyncio tasks at once (its lock is never
-held while waiting). The clock and the sleeps are injectable, so tests run on a fake clock.
+``limiter_for``; it is thread-safe and usable from threads and async tasks at once, on asyncio or trio:
+
+- Its lock is never held while waiting, nor across a call to the store: what to ask is worked out under
+  it, the store is asked without it, and the answer is read under it again.
+- An async caller never waits on a store's I/O on its event loop: ``acquire_async`` asks a blocking store
+  (Redis) from a worker thread (``anyio.to_thread``), and the writes of ``record``, ``cancel`` and ``block``
+  called on a loop go to the link's writer thread (``StoreLink.run``). Its sleeps are ``anyio.sleep``.
+
+The clock and the sleeps are injectable, so tests run on a fake clock.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 import threading
@@ -27,13 +33,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import anyio
+
 from upbit_client.rules import RateLimit
 
 from .errors import KeyBlocked
 from .phase import PhaseEstimate
 from .remaining_req import RemainingReq
-from .store import SharedBudget, StoreUnavailable
-from .store_link import STORE_RETRY_SECONDS, BudgetStore, StoreLink, forget_warnings
+from .store import BudgetStore, StoreUnavailable, open_store
+from .store_link import STORE_RETRY_SECONDS, Ask, StoreLink, Taken, Write, forget_warnings
 from .store_link import log as log
 from .window_log import BASE_MARGIN, Permit, WindowLog
 
@@ -116,7 +124,7 @@ class RateLimiter:
         *,
         clock: Clock = time.time,
         sleep: Sleep = time.sleep,
-        async_sleep: AsyncSleep = asyncio.sleep,
+        async_sleep: AsyncSleep = anyio.sleep,
         reserve: int | None = None,
         key_block: KeyBlock | None = None,
         window_seconds: int = 1,
@@ -187,27 +195,58 @@ class RateLimiter:
         ``backlog``: how many requests the caller still has to send, this one included (a batch's unsent
         chunks). With more than one, the last free send of a window may be held back as a probe of where
         the exchange's next window begins (``window_log``), at no cost in windows.
+
+        With a store, the send is logged here before the store is asked (so that callers asking meanwhile
+        count it) and withdrawn if the store says no; the store is asked without the lock.
         """
         with self._lock:
             now = self._clock()
-            if now < self._block.until:
-                raise KeyBlocked(self.group, self._block.until, self._block.reason)
+            self._raise_if_blocked(now)
             wait = self._log.wait(now, backlog)
             if wait > 0:
                 return wait
-            charge = None
-            if self._link is not None:
-                taken = self._link.take(self._log, now)
-                if taken.blocked_until is not None:
-                    self._block.until = max(self._block.until, taken.blocked_until)
-                    self._block.reason = self._block.reason or "blocked (seen in the shared store)"
-                    raise KeyBlocked(self.group, self._block.until, self._block.reason)
-                if taken.wait > 0:
-                    return taken.wait
-                charge = taken.charge
-            permit = Permit(now, charged=charge)
+            link = self._link
+            ask = None if link is None else link.plan(self._log, now)
+            if isinstance(ask, float):
+                return ask
+            permit, last_send = Permit(now), self._log.last_send
             self._log.sent(permit)
+        if link is None or ask is None:
             return permit
+        taken = self._ask_store(link, ask, now)
+        with self._lock:
+            if taken.blocked_until is None and taken.wait <= 0:
+                permit.charged = taken.charge
+                return permit
+            self._log.withdrawn(permit, last_send)
+            if taken.blocked_until is None:
+                return taken.wait
+            self._block.until = max(self._block.until, taken.blocked_until)
+            self._block.reason = self._block.reason or "blocked (seen in the shared store)"
+            raise KeyBlocked(self.group, self._block.until, self._block.reason)
+
+    def _raise_if_blocked(self, now: float) -> None:
+        if now < self._block.until:
+            raise KeyBlocked(self.group, self._block.until, self._block.reason)
+
+    def _ask_store(self, link: StoreLink, ask: Ask, now: float) -> Taken:
+        """The store's word on a send planned at ``now`` (called without the lock: the store may be slow).
+
+        A phase another process stored is read and adopted first (asked once: a phase that cannot be
+        read or used does not stop the send)."""
+        result = link.ask(ask)
+        if not isinstance(result, StoreUnavailable) and result.phase_in_store:
+            shared = link.load_phase(ask)
+            if isinstance(shared, StoreUnavailable):
+                result = shared
+            else:
+                with self._lock:
+                    link.adopt_phase(self._log, shared)
+                    again = link.plan(self._log, now, ask_phase=False)
+                if isinstance(again, Ask):
+                    ask, result = again, link.ask(again)
+        with self._lock:
+            return link.taken(self._log, ask, result, now)
 
     def acquire(self, timeout: float | None = None, *, backlog: Backlog = 1) -> Permit | None:
         """Wait (blocking) for a permit; None if none can be had within ``timeout`` seconds (``backlog``:
@@ -220,14 +259,24 @@ class RateLimiter:
             self._sleep(got)
 
     async def acquire_async(self, timeout: float | None = None, *, backlog: Backlog = 1) -> Permit | None:
-        """Wait (without blocking the event loop) for a permit; None if none within ``timeout`` seconds
-        (``backlog``: as for ``acquire``)."""
+        """Wait (without blocking the event loop, asyncio or trio) for a permit; None if none within ``timeout``
+        seconds (``backlog``: as for ``acquire``)."""
         deadline = None if timeout is None else self._clock() + timeout
         while True:
-            got = self._next(backlog, deadline)
+            got = await self._next_async(backlog() if callable(backlog) else backlog, deadline)
             if got is None or isinstance(got, Permit):
                 return got
             await self._async_sleep(got)
+
+    async def _next_async(self, backlog: int, deadline: float | None) -> Permit | float | None:
+        """``_next`` for a caller on an event loop: with a store that blocks, run in a worker thread.
+
+        The thread is not abandoned if the caller is cancelled meanwhile: the permit it got is returned
+        (the cancellation comes at the caller's next checkpoint, where a caller gives its permit back)."""
+        link = self._link
+        if link is None or not link.blocking:
+            return self._next(backlog, deadline)
+        return await anyio.to_thread.run_sync(self._next, backlog, deadline)
 
     def _next(self, backlog: Backlog, deadline: float | None) -> Permit | float | None:
         """A try of ``acquire``: a permit, the seconds to wait before the next try, or None when none comes
@@ -255,8 +304,10 @@ class RateLimiter:
 
         ``remaining`` None: no readable header or no response. ``date``: the exchange's ``Date`` of the
         answer in epoch seconds (None if absent). ``rate_limited`` (a 429) means the window the request
-        landed in was full, whatever the header said.
+        landed in was full, whatever the header said. The store hears it after the lock is let go (from
+        the link's writer thread when called on an event loop).
         """
+        writes: list[Write | None] = []
         with self._lock:
             if not permit.open:
                 return
@@ -266,12 +317,14 @@ class RateLimiter:
                 self.last_remaining = remaining
             link = self._link
             if link is not None and not rate_limited:
-                link.settle(self._log, permit, now, date)
+                writes.append(link.settle(self._log, permit, now, date))
             self._log.answered(permit, now, remaining, date, rate_limited=rate_limited)
             if link is not None:
                 if rate_limited and self._log.budget is not None:
-                    link.fill(self._log, permit, now)
-                link.share_phase(self._log, now)
+                    writes.append(link.fill(self._log, permit, now))
+                writes.append(link.share_phase(self._log, now))
+        if link is not None:
+            link.run(writes)
 
     def cancel(self, permit: Permit) -> None:
         """Give back a permit whose request was never sent."""
@@ -280,14 +333,17 @@ class RateLimiter:
                 return
             permit.open = False
             self._log.unsent(permit)
-            if self._link is not None:
-                self._link.settle(self._log, permit, self._clock(), None, sent=False)
+            link = self._link
+            write = None if link is None else link.settle(self._log, permit, self._clock(), None, sent=False)
+        if link is not None:
+            link.run([write])
 
     def block(self, seconds: float | None, reason: str) -> float:
         """A 418: send nothing in this pocket (every group, every key) for ``seconds`` (None:
         ``DEFAULT_BLOCK_SECONDS``; at most ``MAX_BLOCK_SECONDS``).
 
-        Returns the end of the block (epoch seconds); a shorter block never shortens a longer one.
+        Returns the end of the block (epoch seconds); a shorter block never shortens a longer one. With a
+        store, a longer block it holds lengthens ours (at once; on an event loop, when the store answers).
         """
         with self._lock:
             seconds = DEFAULT_BLOCK_SECONDS if seconds is None or math.isnan(seconds) else seconds
@@ -297,9 +353,16 @@ class RateLimiter:
             if until > self._block.until:
                 self._block.until = until
                 self._block.reason = reason
-            if self._link is not None:
-                self._block.until = max(self._block.until, self._link.block(until, seconds, now))
+            link = self._link
+            write = None if link is None else link.block(until, seconds, now, self._blocked_in_store)
+        if link is not None:
+            link.run([write])
+        with self._lock:
             return self._block.until
+
+    def _blocked_in_store(self, until: float) -> None:
+        with self._lock:
+            self._block.until = max(self._block.until, until)
 
     def __repr__(self) -> str:
         return f"RateLimiter(group={self.group!r}, per_second={self.per_second!r})"
@@ -336,7 +399,7 @@ def limiter_for(
             _registry[(owner, group)] = limiter
         if store and per_second is not None and limiter.store_link is None and store not in _failed_stores:
             try:
-                limiter.use_store(SharedBudget(store, owner, group, per_second, window_seconds=window))
+                limiter.use_store(open_store(store, owner, group, per_second, window_seconds=window))
             except StoreUnavailable as error:
                 _failed_stores.add(store)
                 log.warning("%s; pacing in this process only", error)

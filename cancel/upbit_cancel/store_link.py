@@ -3,7 +3,14 @@
 ``StoreLink`` is ``ACTIVE`` (every send is charged in the store) or ``PAUSED`` (the store failed: the
 limiter paces in-process until ``STORE_RETRY_SECONDS`` passed, then the link is active again). It names
 a send's windows for the store from what the ``WindowLog`` knows, settles a charge when its answer
-comes, shares the learned phase and the 418 blocks. It holds no lock: the limiter calls it under its own.
+comes, shares the learned phase and the 418 blocks.
+
+Nothing here waits on the store while the limiter's lock is held: what to ask is worked out under the
+lock (``plan``, ``settle``, ``fill``, ``block``, ``share_phase``: the latter give ``Write`` jobs), the asking
+is done without it (``ask``, ``run``), and the answer is read under it again (``taken``). A store whose
+calls block (Redis) is never called on an event loop: ``run`` hands the writes of a caller on a loop to
+one writer thread per link, in order (the answers of ``record``, ``cancel`` and ``block`` need no reply;
+a send's ``take`` runs in ``anyio``'s worker thread, see ``ratelimit``).
 
 What a send is charged (see ``store``'s rules): with the phase known and dated, the exchange windows it
 may land in; else the local windows ``floor(t / w)`` and the next. The charge also holds one window
@@ -13,16 +20,32 @@ only while it is in flight: its answer settles the charge (the window its ``Date
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import functools
 import logging
 import math
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
 
-from .store import StoreUnavailable, TakeResult, redacted_url
+import anyio
+
+from .store import BudgetStore, Send, StoreUnavailable, TakeResult, redacted_url
 from .window_log import BASE_MARGIN, IN_FLIGHT_POLL, Permit, WindowLog
 
-__all__ = ["STORE_RETRY_SECONDS", "BudgetStore", "LinkState", "StoreLink", "Taken", "forget_warnings"]
+__all__ = [
+    "STORE_RETRY_SECONDS",
+    "Ask",
+    "BudgetStore",
+    "LinkState",
+    "StoreLink",
+    "Taken",
+    "Write",
+    "forget_warnings",
+    "on_event_loop",
+]
 
 log = logging.getLogger("upbit_cancel.ratelimit")
 
@@ -31,32 +54,29 @@ STORE_RETRY_SECONDS = 10.0
 
 _warned_stores: set[str] = set()
 """Stores failing right now, already warned about (one warning per store and process)."""
+_warned_lock = threading.Lock()
+
+Write = Callable[[], None]
+"""A store write worked out under the limiter's lock, to be made without it (``StoreLink.run``)."""
+
+
+def on_event_loop() -> bool:
+    """Whether this thread runs an event loop (asyncio, in a task or a callback; or trio) that a blocking
+    call would stall."""
+    try:
+        asyncio.get_running_loop()
+        return True
+    except RuntimeError:
+        pass
+    try:
+        anyio.get_current_task()
+    except RuntimeError:  # anyio.NoEventLoopError (a RuntimeError) on anyio >= 4.11
+        return False
+    return True
 
 
 def forget_warnings() -> None:
     _warned_stores.clear()
-
-
-class BudgetStore(Protocol):
-    """What a limiter needs of a shared budget: ``store.SharedBudget`` (Redis) and ``memory_store.MemoryBudget``."""
-
-    url: str
-
-    def take(
-        self,
-        windows: list[int] | None,
-        local_windows: list[int],
-        *,
-        ask_phase: bool = True,
-        trickle: tuple[int, float, float] | None = None,
-    ) -> TakeResult: ...
-    def fill(self, windows: list[int] | None, local_windows: list[int]) -> None: ...
-    def settle(
-        self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
-    ) -> None: ...
-    def block(self, until: float, seconds: float) -> float: ...
-    def save_phase(self, lo: float, hi: float) -> None: ...
-    def load_phase(self) -> tuple[float, float] | None: ...
 
 
 class LinkState(enum.Enum):
@@ -75,6 +95,14 @@ class Taken:
     blocked_until: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """What to ask the store for one send, worked out under the limiter's lock (``StoreLink.plan``)."""
+
+    store: BudgetStore
+    send: Send
+
+
 class StoreLink:
     def __init__(self, store: BudgetStore) -> None:
         self.store = store
@@ -83,10 +111,17 @@ class StoreLink:
         self._saved_phase: tuple[float, float] | None = None
         self._quiet_until = -math.inf
         """The store said no until then: every send of the process waits without asking it again."""
+        self._writer: ThreadPoolExecutor | None = None
+        self._writer_lock = threading.Lock()
 
     @property
     def url(self) -> str:
         return self.store.url
+
+    @property
+    def blocking(self) -> bool:
+        """The store's calls wait on I/O: never made on an event loop."""
+        return self.store.blocking
 
     def current(self, now: float) -> BudgetStore | None:
         """The store if the link is active at ``now`` (a paused link whose time came is active again)."""
@@ -95,19 +130,23 @@ class StoreLink:
         return self.store if self.state is LinkState.ACTIVE else None
 
     def _failed(self, error: StoreUnavailable, now: float) -> None:
-        if self.url not in _warned_stores:
+        with _warned_lock:
+            first = self.url not in _warned_stores
             _warned_stores.add(self.url)
+        if first:
             log.warning(
                 "%s; pacing in this process only until it answers again (tried every %g s)", error, STORE_RETRY_SECONDS
             )
         else:
             log.debug("%s; still pacing in this process only", error)
-        self.state = LinkState.PAUSED
         self.retry_at = now + STORE_RETRY_SECONDS
+        self.state = LinkState.PAUSED
 
     def _answered(self) -> None:
-        if self.url in _warned_stores:
+        with _warned_lock:
+            was_failing = self.url in _warned_stores
             _warned_stores.discard(self.url)
+        if was_failing:
             log.info("rate-limit store %s answers again: the budget is shared again", redacted_url(self.url))
 
     # --- naming a send's windows -----------------------------------------------------------------------
@@ -135,31 +174,64 @@ class StoreLink:
         )
         return windows, seconds
 
-    # --- the store's side of a send ----------------------------------------------------------------------
+    # --- the store's side of a send (plan under the limiter's lock, ask without it, read under it) -------
 
-    def take(self, book: WindowLog, now: float) -> Taken:
-        """Charge a send at ``now`` in the store (active link only; a failure pauses it and lets the send go)."""
+    def plan(self, book: WindowLog, now: float, *, ask_phase: bool = True) -> Ask | float | None:
+        """What to ask the store for a send at ``now``: None if the link is not active (send without it), or
+        the seconds to wait while the store said no for everyone (no need to ask it again before then)."""
         store = self.current(now)
         if store is None:
-            return Taken()
+            return None
         if now < self._quiet_until:
-            return Taken(wait=self._quiet_until - now)
+            return self._quiet_until - now
+        windows, seconds = self.windows(book, now, in_flight=True)
+        return Ask(store, Send(windows, seconds, ask_phase, self._trickle(book, windows, now)))
+
+    @staticmethod
+    def ask(ask: Ask) -> TakeResult | StoreUnavailable:
+        """Ask the store (I/O: never under the limiter's lock); a failure is returned, for ``taken``."""
         try:
-            windows, seconds = self.windows(book, now, in_flight=True)
-            result = store.take(windows, seconds, trickle=self._trickle(book, windows, now))
-            if result.phase_in_store:
-                self._adopt_phase(book, store)
-                windows, seconds = self.windows(book, now, in_flight=True)
-                # Asked once: a phase that cannot be read (or used) does not stop the send.
-                result = store.take(windows, seconds, ask_phase=False, trickle=self._trickle(book, windows, now))
+            return ask.store.take(ask.send)
         except StoreUnavailable as error:
-            self._failed(error, now)
+            return error
+
+    @staticmethod
+    def load_phase(ask: Ask) -> tuple[float, float] | StoreUnavailable | None:
+        """The phase another process stored (I/O, without the limiter's lock); a failure is returned."""
+        try:
+            return ask.store.load_phase()
+        except StoreUnavailable as error:
+            return error
+
+    def adopt_phase(self, book: WindowLog, shared: tuple[float, float] | None) -> None:
+        """Take the phase another process learned from the ``Date`` headers, unless ours is known and dated.
+
+        Ours may be known from ``Remaining-Req`` alone (not dated: it cannot name the exchange's windows),
+        or dated but too wide to pace by (slow answers bound it loosely): either way the stored one serves.
+        """
+        if shared is not None and not (book.phase.known and book.phase.anchored):
+            book.phase.lo, book.phase.hi = shared
+            book.phase.anchored = True
+            self._saved_phase = shared
+
+    def taken(self, book: WindowLog, ask: Ask, result: TakeResult | StoreUnavailable, now: float) -> Taken:
+        """What the store's answer to ``ask`` means for the send (under the limiter's lock): a failure pauses
+        the link and lets the send go."""
+        if isinstance(result, StoreUnavailable):
+            self._failed(result, now)
             return Taken()
         self._answered()
         if result.blocked_until is not None:
             return Taken(blocked_until=result.blocked_until)
         if result.taken:
-            return Taken(charge=(windows is not None, windows if windows is not None else seconds))
+            windows = ask.send.windows
+            return Taken(charge=(windows is not None, windows if windows is not None else ask.send.local_seconds))
+        wait = self._refused_wait(book, result, now)
+        self._quiet_until = now + wait
+        return Taken(wait=wait)
+
+    @staticmethod
+    def _refused_wait(book: WindowLog, result: TakeResult, now: float) -> float:
         w = book.window
         if book.known and book.phase.lo is not None:
             # Ask again once the earliest window this send may reach has surely closed: within the
@@ -174,8 +246,7 @@ class StoreLink:
             # Full only of charges of requests in flight: their answers give back what they did not use,
             # so the window may open any moment (waiting for the next one would lose a whole window).
             wait = min(wait, max(IN_FLIGHT_POLL, book.latency))
-        self._quiet_until = now + wait
-        return Taken(wait=wait)
+        return wait
 
     @staticmethod
     def _trickle(book: WindowLog, windows: list[int] | None, now: float) -> tuple[int, float, float] | None:
@@ -184,7 +255,23 @@ class StoreLink:
         reserve = book.reserve_now() if windows is None and book.per_second is not None else 0
         return (reserve, book.window / reserve, now) if reserve else None
 
-    def settle(self, book: WindowLog, permit: Permit, now: float, date: float | None, *, sent: bool = True) -> None:
+    # --- writes: worked out under the limiter's lock, made by ``run`` without it ----------------------------
+
+    def _write(self, store: BudgetStore, now: float, call: Callable[[], object], done: Write | None = None) -> Write:
+        def write() -> None:
+            try:
+                call()
+            except StoreUnavailable as error:
+                self._failed(error, now)
+                return
+            if done is not None:
+                done()
+
+        return write
+
+    def settle(
+        self, book: WindowLog, permit: Permit, now: float, date: float | None, *, sent: bool = True
+    ) -> Write | None:
         """The answer to ``permit`` (at ``now``; ``date`` its exchange second) settles its store charge.
 
         Never sent: every charge is given back. Dated, with windows charged: the window the ``Date``
@@ -194,7 +281,7 @@ class StoreLink:
         charged, permit.charged = permit.charged, None
         store = self.current(now)
         if charged is None or store is None:
-            return
+            return None
         exchange_windows, numbers = charged
         w = book.window
         if not sent:
@@ -209,58 +296,58 @@ class StoreLink:
         else:
             give_back, take = [n for n in numbers if n > math.floor(now / w) + 1], []
         settled = [] if not sent else [n for n in numbers if n not in give_back] + take
-        try:
-            store.settle(exchange_windows, give_back, take, settled)
-            if give_back:
-                self._quiet_until = -math.inf  # what this process gave back may be taken at once
-        except StoreUnavailable as error:
-            self._failed(error, now)
+        call = functools.partial(store.settle, exchange_windows, give_back, take, settled)
+        return self._write(store, now, call, self._reopen if give_back else None)
 
-    def fill(self, book: WindowLog, permit: Permit, now: float) -> None:
+    def _reopen(self) -> None:
+        self._quiet_until = -math.inf  # what this process gave back may be taken at once
+
+    def fill(self, book: WindowLog, permit: Permit, now: float) -> Write | None:
         """A 429 answered ``permit``: the windows of its send are full, whoever filled them."""
         store = self.current(now)
         if store is None:
-            return
-        try:
-            store.fill(*self.windows(book, permit.sent_at))
-        except StoreUnavailable as error:
-            self._failed(error, now)
+            return None
+        return self._write(store, now, functools.partial(store.fill, *self.windows(book, permit.sent_at)))
 
-    def block(self, until: float, seconds: float, now: float) -> float:
-        """Block the pocket in the store; the end of the block the store holds (``until`` if it failed)."""
+    def block(self, until: float, seconds: float, now: float, learned: Callable[[float], None]) -> Write | None:
+        """Block the pocket in the store; ``learned`` is given the end of the block the store holds."""
         store = self.current(now)
         if store is None:
-            return until
-        try:
-            return store.block(until, seconds)
-        except StoreUnavailable as error:
-            self._failed(error, now)
-            return until
+            return None
+        return self._write(store, now, lambda: learned(store.block(until, seconds)))
 
-    def _adopt_phase(self, book: WindowLog, store: BudgetStore) -> None:
-        """Take the phase another process learned from the ``Date`` headers, unless ours is known and dated.
-
-        Ours may be known from ``Remaining-Req`` alone (not dated: it cannot name the exchange's windows),
-        or dated but too wide to pace by (slow answers bound it loosely): either way the stored one serves.
-        """
-        shared = store.load_phase()
-        if shared is not None and not (book.phase.known and book.phase.anchored):
-            book.phase.lo, book.phase.hi = shared
-            book.phase.anchored = True
-            self._saved_phase = shared
-
-    def share_phase(self, book: WindowLog, now: float) -> None:
+    def share_phase(self, book: WindowLog, now: float) -> Write | None:
         store = self.current(now)
         phase = book.phase
         if store is None or not phase.known or not phase.anchored or phase.lo is None or phase.hi is None:
-            return
+            return None
         current = (phase.lo, phase.hi)
         saved = self._saved_phase
         if saved is not None and abs(saved[0] - current[0]) < 0.001 and abs(saved[1] - current[1]) < 0.001:
+            return None
+        return self._write(store, now, functools.partial(store.save_phase, *current), lambda: self._saved(current))
+
+    def _saved(self, phase: tuple[float, float]) -> None:
+        self._saved_phase = phase
+
+    def run(self, writes: list[Write | None]) -> None:
+        """Make ``writes`` in order, never under the limiter's lock: here, or (a blocking store, called on
+        an event loop) in this link's writer thread, in the order they were given."""
+        todo = [write for write in writes if write is not None]
+        if not todo:
             return
-        try:
-            store.save_phase(*current)
-        except StoreUnavailable as error:
-            self._failed(error, now)
-            return
-        self._saved_phase = current
+        if self.store.blocking and on_event_loop():
+            self._writer_pool().submit(_run_all, todo)
+        else:
+            _run_all(todo)
+
+    def _writer_pool(self) -> ThreadPoolExecutor:
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upbit-store-writer")
+            return self._writer
+
+
+def _run_all(writes: list[Write]) -> None:
+    for write in writes:
+        write()

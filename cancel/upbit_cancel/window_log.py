@@ -236,6 +236,12 @@ class WindowLog:
         if permit is self.probe:
             self.probe = None
 
+    def withdrawn(self, permit: Permit, last_send: float) -> None:
+        """``permit`` was logged as sent, then the shared store refused it: as if it had never been asked for
+        (``last_send`` as it was before, so the trickle of the reserve keeps its pace)."""
+        self.unsent(permit)
+        self.last_send = last_send
+
     def answered(
         self, permit: Permit, now: float, remaining: RemainingReq | None, date: float | None, *, rate_limited: bool
     ) -> None:

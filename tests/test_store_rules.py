@@ -1,0 +1,434 @@
+"""Every rule of a budget store (``upbit_cancel.store``'s rules), run over every store: one table.
+
+Each test takes ``stores`` and runs twice: over the in-memory store (``memory_store``) and over a real
+redis-server (``redis_store``, its Lua scripts). Limiters stand for processes of one pocket, each with
+its own log and its own budget object, the store in common; time is a fake clock (Redis keeps its own
+clock only for the keys' expiry, seconds away). A store that breaks a rule fails here, whichever it is.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import cast
+
+import pytest
+import redis
+
+from tests.clocks import FakeClock
+from tests.keys import TEST_ACCESS_KEY
+from tests.pacing_sim import SimClock, SimExchange, floor_time, run_processes
+from tests.redis_support import redis_server
+from upbit_cancel.memory_store import MemoryBudget, MemoryStore
+from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, KeyBlocked, Permit, RateLimiter, pocket_id
+from upbit_cancel.redis_store import SharedBudget
+from upbit_cancel.remaining_req import RemainingReq
+from upbit_cancel.store import BudgetStore, Send, StoreUnavailable
+from upbit_cancel.store_link import LinkState
+from upbit_cancel.window_log import IN_FLIGHT_POLL
+
+__all__ = ["redis_server"]
+
+GROUP = "default"
+PER_SECOND = 30
+KEY = "access-key-of-the-account"
+Clock = Callable[[], float]
+
+
+class Switchable:
+    """A budget store that can be made to fail like a server that stopped answering (``down = True``)."""
+
+    def __init__(self, store: BudgetStore) -> None:
+        self.store, self.down = store, False
+        self.url, self.blocking = store.url, store.blocking
+
+    def __getattr__(self, name: str) -> object:
+        method = getattr(self.store, name)
+
+        def call(*args: object, **kwargs: object) -> object:
+            if self.down:
+                raise StoreUnavailable(f"rate-limit store {self.url}: down")
+            return method(*args, **kwargs)
+
+        return call
+
+
+@dataclass
+class Stores:
+    """One store server (in memory, or a redis-server) that budgets are opened in, as processes would."""
+
+    kind: str
+    url: str = ""
+    server: MemoryStore | None = None
+
+    def open(self, clock: Clock, pocket: str = KEY, group: str = GROUP, per_second: int = PER_SECOND, *,
+             window_seconds: int = 1) -> BudgetStore:  # fmt: skip
+        """A budget of ``pocket`` and ``group`` in this store; a memory store keeps time by the first ``clock``."""
+        if self.kind == "redis":
+            return SharedBudget(self.url, pocket, group, per_second, window_seconds=window_seconds)
+        if self.server is None:
+            self.server = MemoryStore(clock=clock)
+        return MemoryBudget(self.server, pocket, group, per_second, window_seconds=window_seconds)
+
+    def process(self, clock: FakeClock | SimClock, pocket: str = KEY, *, reserve: int | None = 0) -> RateLimiter:
+        """A limiter as one process of the pocket would have it: its own log, the store in common."""
+        sleeps = {"sleep": clock.sleep, "async_sleep": clock.async_sleep} if isinstance(clock, FakeClock) else {}
+        limiter = RateLimiter(GROUP, PER_SECOND, clock=clock, reserve=reserve, **sleeps)  # type: ignore[arg-type]
+        limiter.use_store(self.open(clock, pocket))
+        return limiter
+
+    def empty(self) -> None:
+        """Forget everything stored (a store no process used yet)."""
+        if self.kind == "redis":
+            redis.Redis.from_url(self.url).flushall()
+        self.server = None
+
+    def stored_keys(self) -> list[str]:
+        if self.kind == "redis":
+            return [key.decode() if isinstance(key, bytes) else key for key in redis.Redis.from_url(self.url).keys("*")]
+        return [] if self.server is None else self.server.keys()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def stores(request: pytest.FixtureRequest) -> Iterator[Stores]:
+    """Each store in turn (the redis one emptied for the test)."""
+    if request.param == "memory":
+        yield Stores("memory")
+        return
+    url = request.getfixturevalue("redis_server")
+    redis.Redis.from_url(url).flushall()
+    yield Stores("redis", url)
+
+
+def take_all(limiter: RateLimiter) -> list[Permit]:
+    taken = []
+    while isinstance(permit := limiter.try_acquire(), Permit):
+        taken.append(permit)
+    return taken
+
+
+def answer(limiter: RateLimiter, permits: list[Permit], date: float | None) -> None:
+    """The exchange answers every one of ``permits`` now; ``date``: the exchange second its ``Date`` names."""
+    for left, permit in enumerate(reversed(permits)):
+        limiter.record(permit, RemainingReq(GROUP, left), date=date)
+
+
+def exchange_second(local: float) -> float:
+    """The exchange's second at ``local`` once ``learn_phase`` ran: its clock is 1.55-1.6 s ahead of ours."""
+    return float(math.floor(local + 1.575))
+
+
+def learn_phase(limiter: RateLimiter, clock: FakeClock) -> None:
+    """Two answers dated either side of an exchange boundary: the exchange's second starts at x.40-x.45 here."""
+    start = clock.now
+    for sent, date in ((start, 0.0), (start + 0.05, 1.0)):
+        clock.now = sent
+        permit = limiter.try_acquire()
+        assert isinstance(permit, Permit)
+        limiter.record(permit, RemainingReq(GROUP, PER_SECOND - 1), date=1_000_000.0 + date)
+    assert limiter.phase.known
+
+
+def a_window_sent_by_one_of_two_processes(stores: Stores) -> tuple[FakeClock, RateLimiter, RateLimiter, list[Permit]]:
+    """(clock, first, second, permits): the phase known, ``first`` spent a whole exchange window at x.7."""
+    clock = FakeClock(start=999_999.4)
+    first, second = stores.process(clock), stores.process(clock)
+    learn_phase(first, clock)
+    clock.now = 1_000_000.7
+    return clock, first, second, take_all(first)
+
+
+# --- charging: one budget per exchange window, for every process -------------------------------------------
+
+
+def test_two_processes_with_the_phase_known_share_one_budget_per_exchange_window(stores: Stores) -> None:
+    clock = FakeClock(start=999_999.4)
+    first, second = stores.process(clock), stores.process(clock)
+    learn_phase(first, clock)  # ``second`` reads the phase from the store
+    clock.now = 1_000_000.7  # well inside an exchange window
+    firsts, seconds = take_all(first), take_all(second)
+    assert len(firsts) + len(seconds) == PER_SECOND
+    clock.now = 1_000_000.75
+    answer(first, firsts, exchange_second(1_000_000.7))
+    answer(second, seconds, exchange_second(1_000_000.7))
+    # Once the window surely ended (x.45 + margin), the budget is whole again, for both.
+    clock.now = 1_000_001.5
+    assert len(take_all(second)) + len(take_all(first)) == PER_SECOND
+
+
+def test_before_anyone_knows_the_phase_a_send_counts_in_two_local_seconds(stores: Stores) -> None:
+    clock = FakeClock(start=100.5)
+    first, second = stores.process(clock), stores.process(clock)
+    sent = take_all(first)
+    assert len(sent) == PER_SECOND
+    clock.now = 100.6
+    answer(first, sent, None)  # answered: they arrived by 100.6
+    clock.now = 101.2  # some exchange second may hold 100.5 and 101.2 together
+    assert take_all(second) == []
+    clock.now = 102.0  # no exchange second holds both 100.5 and 102.0
+    assert len(take_all(second)) == PER_SECOND
+
+
+def test_a_window_of_two_seconds_is_shared_for_its_whole_length(stores: Stores) -> None:
+    clock = FakeClock(start=1000.2)
+    limiters = []
+    for _ in range(2):
+        limiter = RateLimiter("order-cancel-all", 1, clock=clock, sleep=clock.sleep, window_seconds=2)
+        limiter.use_store(stores.open(clock, "pocket:p", "order-cancel-all", 1, window_seconds=2))
+        limiter.phase.lo, limiter.phase.hi, limiter.phase.anchored = -0.002, 0.002, True  # our clock is theirs
+        limiters.append(limiter)
+    first, second = limiters
+    permit = first.try_acquire()  # exchange window [1000, 1002)
+    assert isinstance(permit, Permit)
+    clock.now = 1000.3
+    first.record(permit, RemainingReq("order-cancel-all", 0), date=1000.0)
+    clock.now = 1001.5  # the same two-second window: the pocket's one request is spent
+    assert not isinstance(second.try_acquire(), Permit)
+    clock.now = 1002.01  # the next window
+    assert isinstance(second.try_acquire(), Permit)
+
+
+# --- settling: a request counts until its answer says where it landed ----------------------------------------
+
+
+def test_a_request_in_flight_holds_the_next_exchange_window_until_its_answer_names_its_own(stores: Stores) -> None:
+    clock, first, second, held_up = a_window_sent_by_one_of_two_processes(stores)
+    assert len(held_up) == PER_SECOND
+    # The next window opened and no answer came back yet: they may land in it, so nobody sends.
+    clock.now = 1_000_001.5
+    assert take_all(second) == []
+    # Their answers name the old window: the new one is whole again, for every process (which asks the
+    # store again within a poll: a window full only of requests in flight is not waited out).
+    answer(first, held_up, exchange_second(1_000_000.7))
+    clock.now += IN_FLIGHT_POLL
+    assert len(take_all(second)) == PER_SECOND
+
+
+def test_an_answer_dated_in_a_later_window_than_charged_moves_its_charge_there(stores: Stores) -> None:
+    clock, first, second, held_up = a_window_sent_by_one_of_two_processes(stores)
+    clock.now = 1_000_002.9
+    # Held up on the way for two windows (none of those charged): counted in the window its Date names.
+    answer(first, held_up, exchange_second(1_000_002.9))
+    assert take_all(second) == []
+
+
+def test_before_anyone_knows_the_phase_a_request_in_flight_holds_a_third_local_second(stores: Stores) -> None:
+    clock = FakeClock(start=100.5)
+    first, second = stores.process(clock), stores.process(clock)
+    sent = take_all(first)
+    clock.now = 102.0  # not answered yet: it may still arrive in an exchange second that 102.0 reaches
+    assert take_all(second) == []
+    answer(first, sent, None)  # answered at 102.0: it arrived by then, in local second 100, 101 or 102
+    assert take_all(second) == []
+    clock.now = 103.0
+    assert len(take_all(second)) == PER_SECOND
+
+
+def test_a_permit_given_back_unsent_gives_back_its_store_charges(stores: Stores) -> None:
+    _, first, second, unsent = a_window_sent_by_one_of_two_processes(stores)
+    for permit in unsent:
+        first.cancel(permit)
+    assert len(take_all(second)) == PER_SECOND
+
+
+def test_a_window_full_only_of_requests_in_flight_is_asked_again_within_a_poll_not_a_window_later(
+    stores: Stores,
+) -> None:
+    clock, first, second, sent = a_window_sent_by_one_of_two_processes(stores)
+    clock.now = 1_000_001.5  # the next window holds their in-flight charges: they may still land in it
+    wait = second.try_acquire()
+    assert isinstance(wait, float) and wait <= 0.05
+    answer(first, sent, exchange_second(1_000_000.7))  # their answers name the old window
+    clock.now += wait
+    assert isinstance(second.try_acquire(), Permit)
+
+
+def test_a_window_full_of_answered_requests_is_waited_out_to_its_end(stores: Stores) -> None:
+    clock, first, second, sent = a_window_sent_by_one_of_two_processes(stores)
+    clock.now = 1_000_001.5
+    answer(first, sent, exchange_second(1_000_001.5))  # held up: they landed in the next window, really full
+    wait = second.try_acquire()
+    assert isinstance(wait, float) and wait > 0.8
+
+
+def test_a_send_refused_near_a_boundary_asks_again_when_the_full_window_surely_closed_not_a_second_later(
+    stores: Stores,
+) -> None:
+    clock = FakeClock(start=999_999.4)
+    first, second = stores.process(clock), stores.process(clock)
+    learn_phase(first, clock)  # the exchange's windows open at local x.40-x.45
+    clock.now = 1_000_000.3
+    sent = take_all(first)
+    clock.now = 1_000_000.31
+    answer(first, sent, exchange_second(1_000_000.3))
+    clock.now = 1_000_000.42  # in the band where the full window may still be open
+    wait = second.try_acquire()
+    assert isinstance(wait, float)
+    assert wait < 0.1
+    clock.now += wait
+    assert len(take_all(second)) == PER_SECOND
+
+
+# --- 429 and 418 ---------------------------------------------------------------------------------------------
+
+
+def test_a_429_fills_the_shared_window_for_every_process(stores: Stores) -> None:
+    clock = FakeClock(start=100.5)
+    first, second = stores.process(clock), stores.process(clock)
+    permit = first.try_acquire()
+    assert isinstance(permit, Permit)
+    first.record(permit, RemainingReq(GROUP, 0), rate_limited=True)
+    assert take_all(second) == []
+
+
+def test_a_418_in_one_process_stops_the_others_of_the_pocket_and_no_other_pocket(stores: Stores) -> None:
+    clock = FakeClock(start=500.0)
+    first, second = stores.process(clock), stores.process(clock)
+    until = first.block(60.0, "too_many_requests_blocked")
+    with pytest.raises(KeyBlocked) as raised:
+        second.try_acquire()
+    assert raised.value.until == pytest.approx(until, abs=0.001)
+    assert second.in_flight == 0
+    other_key = stores.process(clock, pocket="another-account")
+    assert isinstance(other_key.try_acquire(), Permit)
+
+
+def test_a_shorter_block_never_shortens_a_longer_one_in_the_store(stores: Stores) -> None:
+    clock = FakeClock(start=500.0)
+    budget = stores.open(clock)
+    assert budget.block(560.0, 60.0) == pytest.approx(560.0)
+    assert budget.block(510.0, 10.0) == pytest.approx(560.0)
+    refused = budget.take(Send(None, [500, 501]))
+    assert not refused.taken and refused.blocked_until == pytest.approx(560.0)
+
+
+def test_two_keys_named_into_one_pocket_share_one_budget_and_one_block(stores: Stores) -> None:
+    clock = FakeClock(start=999_999.4)
+    first = stores.process(clock, pocket=pocket_id(TEST_ACCESS_KEY, "team-pocket"))
+    second = stores.process(clock, pocket=pocket_id(KEY, "team-pocket"))
+    stranger = stores.process(clock, pocket=pocket_id(KEY))
+    learn_phase(first, clock)
+    clock.now = 1_000_000.7
+    assert len(take_all(first)) + len(take_all(second)) == PER_SECOND
+    assert len(take_all(stranger)) == PER_SECOND  # an unnamed key is a pocket of its own
+    first.block(30.0, "HTTP 418")
+    clock.now = 1_000_001.7  # the next window: the other key would send again, but the pocket is blocked
+    with pytest.raises(KeyBlocked):
+        second.try_acquire()
+    assert all(
+        "team-pocket" not in key and TEST_ACCESS_KEY not in key and KEY not in key for key in stores.stored_keys()
+    )
+
+
+def test_stored_keys_never_hold_the_access_key(stores: Stores) -> None:
+    clock = FakeClock(start=999_999.4)
+    limiter = stores.process(clock, pocket=TEST_ACCESS_KEY)
+    learn_phase(limiter, clock)
+    limiter.block(1.0, "blocked")
+    keys = stores.stored_keys()
+    assert keys
+    assert all(key.startswith("upbit-rl:") and TEST_ACCESS_KEY not in key for key in keys)
+
+
+# --- the learned phase ---------------------------------------------------------------------------------------
+
+
+def test_a_fresh_process_reads_the_phase_another_learned(stores: Stores) -> None:
+    clock = FakeClock(start=999_999.4)
+    first = stores.process(clock)
+    learn_phase(first, clock)
+    newcomer = stores.process(clock)
+    assert not newcomer.phase.known
+    assert isinstance(newcomer.try_acquire(), Permit)
+    assert newcomer.phase.known
+    assert (newcomer.phase.lo, newcomer.phase.hi) == (first.phase.lo, first.phase.hi)
+
+
+def test_a_phase_known_from_remaining_req_alone_does_not_stall_when_the_store_holds_a_dated_one(
+    stores: Stores,
+) -> None:
+    clock = FakeClock(start=1000.2)
+    stores.open(clock).save_phase(0.4, 0.45)
+    limiter = stores.process(clock)
+    # Remaining-Req ticks alone (no Date) pin the phase: known, but not anchored to the exchange's seconds.
+    limiter.phase.lo, limiter.phase.hi = 0.40, 0.44
+    assert limiter.phase.known and not limiter.phase.anchored
+    assert isinstance(limiter.acquire(timeout=5), Permit)
+    assert limiter.phase.anchored
+
+
+def test_a_dated_phase_too_wide_to_pace_by_takes_the_stores_narrow_one(stores: Stores) -> None:
+    clock = FakeClock(start=1000.2)
+    stores.open(clock).save_phase(0.4, 0.45)
+    limiter = stores.process(clock)
+    # Answers that came back a second late date the phase only loosely: anchored, but not known.
+    limiter.phase.observe_date(999.0, 1000.0, 1000.0)
+    assert limiter.phase.anchored and not limiter.phase.known
+    permit = limiter.try_acquire()
+    assert isinstance(permit, Permit) and permit.charged is not None and permit.charged[0]  # exchange windows
+    assert (limiter.phase.lo, limiter.phase.hi) == (0.4, 0.45)
+
+
+# --- a store that fails --------------------------------------------------------------------------------------
+
+
+def test_a_store_that_fails_pauses_the_link_and_comes_back_after_the_pause(stores: Stores) -> None:
+    clock = FakeClock(start=100.5)
+    switch = Switchable(stores.open(clock))
+    limiter = RateLimiter(GROUP, PER_SECOND, clock=clock, sleep=clock.sleep, reserve=0)
+    limiter.use_store(cast(BudgetStore, switch))  # every method of the store, through __getattr__
+    other = stores.process(clock)
+    switch.down = True
+    during = limiter.try_acquire()  # cancelling goes on, paced in-process
+    link = limiter.store_link
+    assert isinstance(during, Permit) and link is not None and link.state is LinkState.PAUSED
+    answer(limiter, [during], None)
+    switch.down = False
+    clock.now += STORE_RETRY_SECONDS + 1
+    assert len(take_all(limiter)) == PER_SECOND and limiter.store is not None
+    assert take_all(other) == []  # the budget is one again: what this process took counts for the other
+
+
+# --- many processes, simulated -------------------------------------------------------------------------------
+
+
+def test_four_processes_with_the_phase_in_the_store_meet_no_429_and_finish_near_the_floor(stores: Stores) -> None:
+    """4 processes x 300 orders (60 requests) on one pocket, each a fresh process that reads the phase."""
+    latency = 0.02
+    overs = []
+    for offset in (-0.7, 0.0, 0.3):
+        for fraction in (0.05, 0.45, 0.8):
+            stores.empty()
+            clock = SimClock(1_000_000 + fraction)
+            exchange = SimExchange(offset, PER_SECOND)
+            # An earlier run of one process learned the phase and left it in the store.
+            run_processes([stores.process(clock, reserve=None)], clock, exchange, chunks=50, latency=latency,
+                          max_in_flight=30)  # fmt: skip
+            clock.now += 1.3
+            begin = clock.now
+            fresh = [stores.process(clock, reserve=None) for _ in range(4)]
+            run = run_processes(fresh, clock, exchange, chunks=15, latency=latency, max_in_flight=15)
+            assert (run.rate_limited, run.requests) == (0, 60), f"offset {offset}, start {fraction}"
+            overs.append(run.finished - begin - floor_time(begin, exchange, 60, latency))
+    # The issue's target is for the median; away from the last tens of ms of a second it holds in every case.
+    assert statistics.median(overs) <= 0.2 + 2 * 2 * latency
+    assert max(overs) <= 0.2 + 2 * 2 * latency
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.37, 0.81])
+def test_fresh_processes_learn_the_phase_as_fast_as_one_process_sending_all_their_orders(
+    stores: Stores, offset: float
+) -> None:
+    """No phase in the store yet: the host's processes trickle the reserve together, so one answer shows it."""
+
+    def finish(processes: int, chunks: int, start: float) -> float:
+        stores.empty()
+        clock = SimClock(start)
+        limiters = [stores.process(clock, reserve=None) for _ in range(processes)]
+        run = run_processes(limiters, clock, SimExchange(offset), chunks=chunks, latency=0.002, max_in_flight=30)
+        assert run.rate_limited == 0 and run.requests == processes * chunks
+        return run.finished - start
+
+    assert finish(8, 15, 1000.1) <= finish(1, 120, 2000.1) + 0.3
