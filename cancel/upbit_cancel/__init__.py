@@ -55,7 +55,6 @@ if TYPE_CHECKING:
     from .pacing import PacedTransport
     from .phase import PhaseEstimate
     from .ratelimit import AsyncSleep, Backlog, Clock, KeyBlock, Permit, RateLimiter, Sleep
-    from .redis_store import SharedBudget
     from .remaining_req import RemainingReq
     from .report_types import (
         ErrorCountDict,
