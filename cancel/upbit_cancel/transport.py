@@ -178,8 +178,8 @@ def _core_request(request: httpx.Request) -> httpcore.Request:
     )
 
 
-class _CoreBody(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """An httpcore response body as httpx reads it, its errors mapped into the SDK's tree."""
+class _MappedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body (httpcore's, or a ``BoundedBody``) as httpx reads it, its errors mapped into the SDK's tree."""
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
@@ -245,7 +245,7 @@ class Network(httpx.BaseTransport, httpx.AsyncBaseTransport):
         with errors_mapped():
             answer = self._sync.handle_request(_core_request(request))
         return httpx.Response(
-            answer.status, headers=answer.headers, stream=_CoreBody(answer.stream), extensions=answer.extensions
+            answer.status, headers=answer.headers, stream=_MappedBody(answer.stream), extensions=answer.extensions
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -254,7 +254,7 @@ class Network(httpx.BaseTransport, httpx.AsyncBaseTransport):
         with errors_mapped():
             answer = await self._async.handle_async_request(_core_request(request))
         return httpx.Response(
-            answer.status, headers=answer.headers, stream=_CoreBody(answer.stream), extensions=answer.extensions
+            answer.status, headers=answer.headers, stream=_MappedBody(answer.stream), extensions=answer.extensions
         )
 
     def close(self) -> None:
@@ -281,7 +281,7 @@ def _left(bounds: reading.Bounds) -> float | None:
 
 
 def _bound(response: httpx.Response, bounds: reading.Bounds) -> httpx.Response:
-    response.stream = reading.BoundedBody(response.stream, bounds, reading.coding_of(response))
+    response.stream = _MappedBody(reading.BoundedBody(response.stream, bounds, reading.coding_of(response)))
     return response
 
 
