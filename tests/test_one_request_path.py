@@ -12,7 +12,10 @@ single calls did not exist).
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import re
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +28,9 @@ from tests.faults import Action, Drip, Flood, Raw, Reply, always, error_reply, g
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from tests.test_hostile_exchange import MAX_RSS, run_child
 from upbit_cancel import KeyBlocked, RedirectRefused, connect, reading, reset_pacing
-from upbit_cancel.errors import TransportError
+from upbit_cancel.errors import ConfigurationError, TransportError
 from upbit_cancel.ratelimit import limiter_for
+from upbit_cancel.transport import Network, transport_of
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids, list_open_orders
 from upbit_sandbox import SandboxExchange, running_server
@@ -138,3 +142,69 @@ def test_a_single_call_is_paced_by_its_pockets_limiter_and_a_bounded_one_is_left
         call(mode, client_for(url))
     assert len(heard) == 1 and heard[0] is not None, "the limiter did not see the single call's answer"
     assert limiter.in_flight == 0
+
+
+# --- proxies go through the same bounded path --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_proxy_from_the_environment_is_used_and_its_answers_are_bounded_too(mode: str, serve: Any) -> None:
+    proxy = serve(always(Drip(interval=1.0)))
+    environ = {"http_proxy": proxy.url}  # lower case, as curl and httpx read it first
+    client = connect(
+        "http://api.upbit.invalid", access_key=TEST_ACCESS_KEY, secret_key=TEST_SECRET_KEY,
+        timeout=TIMEOUT, environ=environ,
+    )  # fmt: skip
+    started = time.monotonic()
+    with pytest.raises(TransportError):
+        call(mode, client)
+    assert time.monotonic() - started <= TIMEOUT + SLACK
+    assert proxy.count == 1 and proxy.requests[0].target.startswith("http://api.upbit.invalid/v1/orders")
+
+
+def test_no_proxy_naming_the_host_goes_direct_and_trust_env_false_ignores_the_environment(serve: Any) -> None:
+    proxy = serve(always(Reply(200, {"success": {"count": 0, "orders": []}, "failed": {"count": 0, "orders": []}})))
+    server = serve(always(Reply(200, {"success": {"count": 0, "orders": []}, "failed": {"count": 0, "orders": []}})))
+    environ = {"HTTP_PROXY": proxy.url, "NO_PROXY": "example.com, 127.0.0.1"}
+    call("sync", connect(server.url, access_key=TEST_ACCESS_KEY, secret_key=TEST_SECRET_KEY, environ=environ))
+    untrusting = {"trust_env": False}
+    call("sync", connect(server.url, access_key="k", secret_key="s" * 40, environ=environ, httpx_args=untrusting))
+    assert (proxy.count, server.count) == (0, 2)
+
+
+@pytest.mark.parametrize(
+    ("environ", "says"),
+    [
+        ({"HTTPS_PROXY": "ftp://proxy.example:21"}, "HTTPS_PROXY must look like"),
+        ({"all_proxy": "http://[::1"}, "all_proxy is not a valid proxy URL"),
+        ({"HTTPS_PROXY": "socks5://proxy.example:1080"}, "HTTPS_PROXY names a SOCKS proxy, which needs socksio"),
+    ],
+)
+def test_a_proxy_setting_that_cannot_work_is_refused_at_connect_naming_the_variable(
+    environ: dict[str, str], says: str
+) -> None:
+    if "socks" in says and importlib.util.find_spec("socksio") is not None:
+        pytest.skip("socksio is installed here: a SOCKS proxy can work")
+    with pytest.raises(ConfigurationError, match=re.escape(says)) as caught:
+        connect("https://api.upbit.com", access_key="k", secret_key="s" * 40, environ=environ)
+    assert "proxy.example" not in str(caught.value), "a proxy URL may hold a password: never repeated"
+
+
+def test_httpx_arguments_that_would_bypass_the_bounded_path_are_refused() -> None:
+    for name, value in [("mounts", {}), ("proxies", "http://proxy.example:3128")]:
+        with pytest.raises(ConfigurationError, match=name):
+            connect("https://api.upbit.com", access_key="k", secret_key="s" * 40, httpx_args={name: value})
+
+
+def test_http2_limits_and_tls_reach_the_one_transport_and_a_call_works_on_it() -> None:
+    if importlib.util.find_spec("h2") is None:
+        pytest.skip("h2 is not installed")
+    limits = httpx.Limits(max_connections=5, max_keepalive_connections=2)
+    exchange = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY})
+    with running_server(exchange) as url:
+        client = connect(
+            url, access_key=TEST_ACCESS_KEY, secret_key=TEST_SECRET_KEY, httpx_args={"http2": True, "limits": limits}
+        )
+        transport = transport_of(client.get_httpx_client())
+        assert transport is not None and isinstance(transport.inner, Network) and transport.inner.limits == limits
+        assert call("sync", client).status_code == 200  # plain http: HTTP/1.1, as httpx does without TLS

@@ -110,6 +110,7 @@ _OWN_ARGUMENTS = {
     "timeout": "pass timeout to connect()",
     "mounts": "every request goes through connect()'s one bounded transport; pass 'proxy' for a proxy",
     "cert": "pass an ssl.SSLContext holding the client certificate as 'verify'",
+    "proxies": "pass 'proxy' (one proxy URL), or set HTTPS_PROXY",
 }
 
 
@@ -258,26 +259,17 @@ def connect(
     environ: Mapping[str, str] | None = None,
     httpx_args: Mapping[str, Any] | None = None,
 ) -> Client:
-    """A generated ``upbit_client.Client`` signed by ``UpbitAuth``, every request of it through one bounded path.
+    """A generated ``upbit_client.Client`` signed by ``UpbitAuth``; every request goes through its one
+    ``transport.UpbitTransport`` (deadline, byte cap, pacing, 418 blocks, refused redirects, SDK errors).
 
-    Use it with any generated operation, and with ``cancel_orders``/``cancel_orders_async``; as a
-    context manager (``with``/``async with``) it closes its connections. Each request goes through
-    the client's ``transport.UpbitTransport``: a single call takes at most the longest of ``timeout``'s
-    parts (10 s by default) over the whole exchange, its wait for a rate-limit permit included; its
-    answer is capped at ``reading.MAX_ANSWER_BYTES``; it is paced with its pocket's limiter and raises
-    ``KeyBlocked`` before sending while the pocket is blocked; a redirect is refused
-    (``RedirectRefused``); network failures raise the SDK's ``TransportError`` (also the httpx error).
-
-    ``environ`` replaces ``os.environ`` (tests; the proxy variables are read from it too);
-    ``httpx_args`` go to ``httpx.Client``/``httpx.AsyncClient``: ``headers``, ``cookies`` and
-    ``event_hooks`` are merged with the client's own; ``verify``, ``http1``/``http2``, ``limits``,
-    ``proxy`` and ``trust_env`` (``False``: no proxy from the environment) configure its transport;
-    ``transport`` (e.g. a mock) replaces its network. Refused here, not on the first request:
-    ``auth``, ``base_url`` and ``timeout`` (this function's arguments), ``follow_redirects=True``
-    (Upbit never redirects its API), ``mounts`` (a request past the bounds), a proxy that cannot work,
-    and names httpx does not take. ``pocket`` names the pocket the key belongs to (else
-    ``UPBIT_POCKET``): keys named into one pocket share one rate-limit budget and one 418 block, as the
-    exchange counts them. Raises ``MissingCredentials`` or ``ConfigurationError`` before anything is sent.
+    A single call takes at most the longest part of ``timeout`` (10 s by default) over the whole
+    exchange, its wait for a permit included. ``environ`` replaces ``os.environ`` (tests; proxy
+    variables too). ``httpx_args``: ``headers``, ``cookies``, ``event_hooks`` are merged with the
+    client's own; ``verify``, ``http1``/``http2``, ``limits``, ``proxy``, ``trust_env`` configure the
+    transport, ``transport`` (a mock) replaces its network; ``auth``, ``base_url``, ``timeout`` (this
+    function's arguments), ``follow_redirects=True``, ``mounts``, ``proxies``, ``cert`` and names httpx
+    does not take are refused. ``pocket`` (else ``UPBIT_POCKET``) names the pocket whose budget and 418
+    block the key shares. Raises ``MissingCredentials`` or ``ConfigurationError`` before anything is sent.
     """
     extra = dict(httpx_args or {})
     _check_httpx_args(extra)
