@@ -116,10 +116,11 @@ SMOKE_TESTS := tests/test_connect.py tests/test_one_request_path.py -k "not host
 
 test-deps:
 	tools/test_deps.sh httpx-0.28.1 "httpx==0.28.1" $(RUNTIME_TESTS) -n 2
-	tools/test_deps.sh httpx-0.29.0 "httpx==0.29.0" $(RUNTIME_TESTS) -n 2
+	tools/test_deps.sh httpx-0.29.0 "httpx==0.29.0 trio==0.35.0" $(RUNTIME_TESTS) -n 2
 	tools/test_deps.sh lowest "$(LOWEST)" $(RUNTIME_TESTS) -n 2 $(LOWEST_SKIP)
 
-# What .ci/run runs of it: the newest httpx and the lowest versions, a smoke subset of the tests.
+# What .ci/run runs of it: the newest httpx (with trio, for the transport under trio) and the lowest versions,
+# a smoke subset of the tests.
 test-deps-smoke:
-	tools/test_deps.sh httpx-0.29.0 "httpx==0.29.0" $(SMOKE_TESTS) -n 2
+	tools/test_deps.sh httpx-0.29.0 "httpx==0.29.0 trio==0.35.0" $(SMOKE_TESTS) -n 2
 	tools/test_deps.sh lowest "$(LOWEST)" $(SMOKE_TESTS) -n 2 $(LOWEST_SKIP)

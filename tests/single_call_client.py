@@ -2,8 +2,9 @@
 
 ``python -m tests.single_call_client sync|async single|listing URL TIMEOUT`` sends one call
 (``cancel_orders_by_ids`` for ``single``, ``list_open_orders`` for ``listing``) with the keys of the
-environment and prints ``{"error": [class names of its MRO], "message": ..., "elapsed": seconds}``
-(``error`` null if the call returned). The test reads this process's peak memory.
+environment and prints ``{"error": [class names of its MRO], "message": ..., "elapsed": seconds, "peak_rss":
+bytes}`` (``error`` null if the call returned). ``peak_rss`` is this program's own high-water mark
+(``VmHWM``): the ``ru_maxrss`` a parent reads also counts the parent's memory copied at fork.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from upbit_cancel import connect
@@ -37,6 +39,14 @@ def call(mode: str, kind: str, url: str, timeout: float) -> Any:
     return asyncio.run(go())
 
 
+def peak_rss() -> int:
+    """This process's peak resident memory since it started this program (Linux's ``VmHWM``), in bytes."""
+    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def main(argv: list[str]) -> int:
     mode, kind, url, timeout = argv
     started = time.monotonic()
@@ -47,7 +57,8 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         error = [f"{cls.__module__}.{cls.__qualname__}" for cls in type(exc).__mro__]
         message = str(exc)[:300]
-    print(json.dumps({"error": error, "message": message, "elapsed": time.monotonic() - started}))
+    elapsed = time.monotonic() - started
+    print(json.dumps({"error": error, "message": message, "elapsed": elapsed, "peak_rss": peak_rss()}))
     return 0
 
 

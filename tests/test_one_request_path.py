@@ -75,7 +75,7 @@ def test_a_hostile_answer_to_a_single_or_listing_call_ends_within_the_timeout_in
     assert run.report["error"] is not None, "the call returned"
     assert "upbit_cancel.errors.TransportError" in run.report["error"], run.report
     assert run.report["elapsed"] <= TIMEOUT + SLACK, run.report
-    assert run.peak_rss <= MAX_RSS, f"peak RSS {run.peak_rss / 2**20:.0f} MB"
+    assert 0 < run.report["peak_rss"] <= MAX_RSS, f"peak RSS {run.report['peak_rss'] / 2**20:.0f} MB"
 
 
 def client_for(url: str) -> Client:
@@ -208,3 +208,20 @@ def test_http2_limits_and_tls_reach_the_one_transport_and_a_call_works_on_it() -
         transport = transport_of(client.get_httpx_client())
         assert transport is not None and isinstance(transport.inner, Network) and transport.inner.limits == limits
         assert call("sync", client).status_code == 200  # plain http: HTTP/1.1, as httpx does without TLS
+
+
+def test_a_connect_client_sends_bounded_and_single_calls_under_trio_too() -> None:
+    trio = pytest.importorskip("trio")  # the transport's async network is httpcore's AnyIO backend
+    exchange = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY})
+    touched: list[str] = []
+
+    async def main() -> list[int]:
+        async with client_for(url) as client:
+            with reading.bounded(5.0, on_wire=lambda: touched.append("wire")):
+                bounded = await cancel_orders_by_ids.asyncio_detailed(client=client, uuids=[str(uuid.uuid4())])
+            single = await list_open_orders.asyncio_detailed(client=client)
+        return [bounded.status_code, single.status_code]
+
+    with running_server(exchange) as url:
+        assert trio.run(main) == [200, 200]
+    assert touched == ["wire"]

@@ -201,7 +201,10 @@ class _MappedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
 
 
 class Network(httpx.BaseTransport, httpx.AsyncBaseTransport):
-    """httpcore's pools (one sync, one async, each made on first use) over the bounded backends."""
+    """httpcore's pools (one sync, one async, each made on first use) over the bounded backends.
+
+    Each request reaches them through an ``httpx.MockTransport`` whose handler sends it (httpx's public
+    "call this function" transport): vcrpy, and any tool that patches httpx's own transports, sees it."""
 
     def __init__(
         self, *, ssl_context: ssl.SSLContext, limits: httpx.Limits, http1: bool, http2: bool, proxy: httpx.Proxy | None
@@ -220,6 +223,10 @@ class Network(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self._lock = threading.Lock()
         self._sync: Any = None
         self._async: Any = None
+        # Requests pass through httpx's public handler transport on their way to the pools, so tools that
+        # patch httpx's own transports (vcrpy, which ``upbit_sandbox.recording`` configures) see each one.
+        self._door = httpx.MockTransport(self._send)
+        self._async_door = httpx.MockTransport(self._send_async)
 
     def _pool(self, backend: Any, sync: bool) -> Any:
         options = {**self._options, "network_backend": backend}
@@ -238,7 +245,7 @@ class Network(httpx.BaseTransport, httpx.AsyncBaseTransport):
             **options,
         )
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def _send(self, request: httpx.Request) -> httpx.Response:
         with self._lock:
             if self._sync is None:
                 self._sync = self._pool(BoundedBackend(), sync=True)
@@ -248,7 +255,7 @@ class Network(httpx.BaseTransport, httpx.AsyncBaseTransport):
             answer.status, headers=answer.headers, stream=_MappedBody(answer.stream), extensions=answer.extensions
         )
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def _send_async(self, request: httpx.Request) -> httpx.Response:
         if self._async is None:
             self._async = self._pool(AsyncBoundedBackend(), sync=False)
         with errors_mapped():
@@ -256,6 +263,12 @@ class Network(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return httpx.Response(
             answer.status, headers=answer.headers, stream=_MappedBody(answer.stream), extensions=answer.extensions
         )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._door.handle_request(request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._async_door.handle_async_request(request)
 
     def close(self) -> None:
         if self._sync is not None:
