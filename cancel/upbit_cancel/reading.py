@@ -233,11 +233,15 @@ _install_lock = threading.Lock()
 def install(http: httpx.Client | httpx.AsyncClient) -> bool:
     """True if ``http`` sends through a ``connect()`` transport over the network (every bound holds there).
 
-    Any other client gets hooks (added once) that bound the body of the answers it reads inside
+    A ``connect()`` client over a transport of the caller's (a mock) is left as it is: its transport bounds
+    the body already. Any other client gets hooks (added once) that bound the body of the answers it reads inside
     ``bounded``; its headers are then bounded only by its own timeouts. The client behaves as before
     outside ``bounded``."""
-    if reports_wire(http):
-        return True
+    from .transport import transport_of
+
+    ours = transport_of(http)
+    if ours is not None:  # a connect() client: its transport bounds every answer, whatever its network
+        return ours.on_network
     with _install_lock:
         hooks = http.event_hooks
         request, response = (
