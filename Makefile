@@ -16,7 +16,7 @@ unexport PYTHONDONTWRITEBYTECODE
 # suite waits (loopback timeouts, paced seconds, subprocesses). PYTEST_WORKERS=0 runs it in one process.
 PYTEST_WORKERS ?= 3
 
-.PHONY: help generate check-generated api api-check version lint format typecheck test pytest demo bench cassettes dist clean
+.PHONY: help generate check-generated api api-check version lint format typecheck test pytest demo bench cassettes dist clean test-deps test-deps-smoke
 
 help:
 	@echo "make demo             cancel a batch of orders on the embedded sandbox exchange"
@@ -26,6 +26,7 @@ help:
 	@echo "make api              accept an API change: rewrite api/report.json and list the change in CHANGELOG.md"
 	@echo "make api-check        fail if the public API or a spec rule differs from api/report.json, or the version is too low"
 	@echo "make version V=X.Y.Z  set the version of both distributions and their pins on each other"
+	@echo "make test-deps        make demo's script and the runtime's tests under httpx 0.28.1, 0.29.0 and the lowest declared versions"
 	@echo "make bench            benchmarks against the loopback sandbox (not part of make test)"
 	@echo "make cassettes        re-record the vcrpy cassettes from the sandbox"
 	@echo "make dist             sdists and wheels of the SDK and the sandbox into dist/, built from fresh sdists"
@@ -95,9 +96,31 @@ dist: $(STAMP) api-check
 	$(BIN)/python -m build --no-isolation --outdir dist sandbox
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
+	rm -rf $(VENV) .venv-deps .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
 
 # Re-record tests/cassettes/*.yaml: each cassette test starts its own seeded sandbox on 127.0.0.1 while recording.
 cassettes: $(STAMP)
 	$(BIN)/pytest tests/test_cassettes.py --record-mode=rewrite -q
 	$(BIN)/pytest tests/test_cassettes.py -q
+
+# make test-deps: `make demo`'s script and the runtime's tests under each set of dependency versions below,
+# each in a venv of its own (.venv-deps/NAME, tools/test_deps.sh); never in .venv, whose generator
+# (openapi-python-client 0.29.1) requires httpx<0.29. LOWEST is every floor pyproject.toml declares.
+# PyJWT 2.8 has no InsecureKeyLengthWarning, which one test's warning filter names: deselected there.
+LOWEST := httpx==0.26.0 httpcore==1.0.0 anyio==4.0.0 attrs==22.2.0 PyJWT==2.8.0 sniffio==1.3.0
+LOWEST_SKIP := --deselect tests/test_connect.py::test_connect_takes_explicit_keys_over_the_environment
+RUNTIME_TESTS := tests/test_connect.py tests/test_one_request_path.py tests/test_hostile_answers.py \
+	tests/test_pacing.py tests/test_batch_sandbox.py tests/test_sweep.py tests/test_faults_single.py \
+	tests/test_pool_gate.py tests/test_no_private_access.py
+SMOKE_TESTS := tests/test_connect.py tests/test_one_request_path.py -k "not hostile_answer"
+
+test-deps:
+	tools/test_deps.sh httpx-0.28.1 "httpx==0.28.1" $(RUNTIME_TESTS) -n 2
+	tools/test_deps.sh httpx-0.29.0 "httpx==0.29.0 trio==0.35.0" $(RUNTIME_TESTS) -n 2
+	tools/test_deps.sh lowest "$(LOWEST)" $(RUNTIME_TESTS) -n 2 $(LOWEST_SKIP)
+
+# What .ci/run runs of it: the newest httpx (with trio, for the transport under trio) and the lowest versions,
+# a smoke subset of the tests.
+test-deps-smoke:
+	tools/test_deps.sh httpx-0.29.0 "httpx==0.29.0 trio==0.35.0" $(SMOKE_TESTS) -n 2
+	tools/test_deps.sh lowest "$(LOWEST)" $(SMOKE_TESTS) -n 2 $(LOWEST_SKIP)

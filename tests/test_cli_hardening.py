@@ -109,18 +109,23 @@ def test_a_server_url_python_cannot_parse_is_bad_usage(command: tuple[Recorder, 
         connect("http://[::1", access_key="a", secret_key="s")
 
 
+def test_following_redirects_is_refused_at_connect_naming_the_reason() -> None:
+    with pytest.raises(ConfigurationError, match=r"follow_redirects.*never redirects"):
+        connect("https://api.upbit.com", access_key="a", secret_key="s" * 40, httpx_args={"follow_redirects": True})
+
+
 def test_httpx_arguments_the_client_also_sets_are_merged_and_work_on_first_use() -> None:
     exchange = Recorder(reply=lambda request: httpx.Response(200, json={"success": {}, "failed": {}}))
     httpx_args = {
         "transport": exchange.transport(),
-        "follow_redirects": True,
+        "follow_redirects": False,
         "headers": {"X-Desk": "rates"},
         "cookies": {"c": "1"},
     }
     client = connect("https://api.upbit.com", access_key="a", secret_key="s" * 40, httpx_args=httpx_args)
     http = client.get_httpx_client()
-    assert http.follow_redirects is True and http.headers["X-Desk"] == "rates"
-    assert client.get_async_httpx_client().follow_redirects is True
+    assert http.follow_redirects is False and http.headers["X-Desk"] == "rates"
+    assert client.get_async_httpx_client().follow_redirects is False
     cancel_orders(client, uuids=[UUID], confirm=False)
     assert exchange.requests and exchange.requests[0].headers["X-Desk"] == "rates"
 

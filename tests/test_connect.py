@@ -27,6 +27,8 @@ from upbit_cancel import (
 )
 from upbit_cancel.cli import build_parser
 from upbit_cancel.client import PRECEDENCE, default_limits
+from upbit_cancel.transport import Network, transport_of
+from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.models import CancelOrdersResult
 from upbit_client.registry import SERVERS
@@ -141,11 +143,18 @@ def test_unwrap_raises_a_typed_api_error_on_an_error_answer() -> None:
 
 
 def test_clients_from_connect_share_one_verifying_tls_context_unless_told_otherwise() -> None:
-    first, second = connect(environ=KEYS), connect(environ=KEYS)
-    context = first._verify_ssl  # what the generated Client hands httpx as ``verify``
-    assert isinstance(context, ssl.SSLContext) and context is second._verify_ssl
+    def context_of(client: Client) -> ssl.SSLContext:
+        # The TLS context lives in the client's one transport (its network), the same for sync and async.
+        transport = transport_of(client.get_httpx_client())
+        assert transport is not None and transport is transport_of(client.get_async_httpx_client())
+        assert isinstance(transport.inner, Network)
+        return transport.inner.ssl_context
+
+    context = context_of(connect(environ=KEYS))
+    assert context is context_of(connect(environ=KEYS))
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
-    assert connect(environ=KEYS, httpx_args={"verify": False})._verify_ssl is False
+    unverified = context_of(connect(environ=KEYS, httpx_args={"verify": False}))
+    assert unverified.verify_mode == ssl.CERT_NONE and not unverified.check_hostname
 
 
 def test_a_batch_keeps_alive_every_connection_it_keeps_busy_instead_of_reconnecting(
@@ -189,5 +198,6 @@ def test_connection_limits_given_in_httpx_args_win_over_the_default() -> None:
     assert default_limits().max_keepalive_connections >= 20
     client = connect("https://api.upbit.com", access_key=TEST_ACCESS_KEY, secret_key=TEST_SECRET_KEY,
                      httpx_args={"limits": mine})  # fmt: skip
-    pool = client.get_httpx_client()._transport._pool  # type: ignore[attr-defined]
-    assert (pool._max_connections, pool._max_keepalive_connections) == (7, 3)
+    transport = transport_of(client.get_httpx_client())
+    assert transport is not None and isinstance(transport.inner, Network)
+    assert transport.inner.limits == mine

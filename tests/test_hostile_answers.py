@@ -33,8 +33,7 @@ from tests.faults import (
 )
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from tests.limits import UUIDS_PER_CANCEL, chunks
-from upbit_auth import UpbitAuth
-from upbit_cancel import BatchResult, cancel_orders, cancel_orders_async
+from upbit_cancel import BatchResult, cancel_orders, cancel_orders_async, connect
 from upbit_cancel.errors import RateLimited, TemporarilyBlocked, error_from_response
 from upbit_cancel.ratelimit import MAX_BLOCK_SECONDS, KeyBlocked, RateLimiter, block_seconds
 from upbit_cancel.reading import MAX_ANSWER_BYTES, bounded, install, load_json
@@ -51,9 +50,8 @@ SLACK = 1.0 + 2.0
 def batch(
     mode: str, url: str, ids: list[str], *, kind: str = "uuids", limiter: RateLimiter | None = None, **options: Any
 ) -> tuple[BatchResult, float]:
-    client = Client(
-        base_url=url, timeout=httpx.Timeout(5.0), httpx_args={"auth": UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY)}
-    )
+    # A connect() client: its one transport holds the bounds at every socket wait (a bare Client's body only).
+    client = connect(url, access_key=TEST_ACCESS_KEY, secret_key=TEST_SECRET_KEY, timeout=5.0)
     options.setdefault("timeout_total", 3.0)
     options.setdefault("confirm", False)
     id_args = {kind: ids}
@@ -130,18 +128,22 @@ def test_an_encoding_not_asked_for_is_a_lost_answer(encoding: str, serve: Any) -
 
 def test_the_cap_counts_every_byte_read_in_the_bounded_block_only(serve: Any) -> None:
     server = serve(always(Flood(size=3 * 1024 * 1024)))
-    with httpx.Client(timeout=5.0) as http:
+    with connect(server.url, access_key=TEST_ACCESS_KEY, secret_key=TEST_SECRET_KEY, timeout=5.0) as client:
+        http = client.get_httpx_client()
         assert install(http)
         with bounded(5.0), pytest.raises(httpx.ReadError, match="larger than"):
             http.get(server.url)
-        # Outside a batch the client reads as it always did.
-        assert len(http.get(server.url).content) == 3 * 1024 * 1024
+        # Outside a batch the transport's own bounds hold: the same cap.
+        with pytest.raises(httpx.ReadError, match="larger than"):
+            http.get(server.url)
 
 
-def test_a_client_with_a_transport_of_its_own_is_left_as_it_is() -> None:
+def test_a_client_with_a_transport_of_its_own_gets_hooks_and_is_not_reported_as_bounded() -> None:
     http = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200)))
-    assert install(http)
-    assert isinstance(http._transport, httpx.MockTransport)
+    assert not install(http)
+    assert not install(http)  # twice changes nothing
+    assert len(http.event_hooks["response"]) == 1 and len(http.event_hooks["request"]) == 1
+    assert http.get("https://api.upbit.com/").status_code == 200
 
 
 # --- row 2: JSON nested 100,000 deep ------------------------------------------------------------------
@@ -279,8 +281,8 @@ def test_a_418_named_too_many_requests_is_a_block(mode: str, serve: Any) -> None
 
 
 def test_a_deadline_already_past_refuses_to_connect_as_a_connect_timeout() -> None:
-    with httpx.Client() as http:
-        install(http)
+    with connect("http://127.0.0.1:9", access_key=TEST_ACCESS_KEY, secret_key=TEST_SECRET_KEY) as client:
+        http = client.get_httpx_client()
         with bounded(0.001):
             time.sleep(0.01)
             with pytest.raises(httpx.ConnectTimeout):

@@ -170,8 +170,9 @@ FAULTS = [
     Hostile("500-storm", lambda: always(error_reply(500, "server_error", "oops")), INCOMPLETE, all_in("unconfirmed")),
     Hostile(
         "redirect-elsewhere",
+        # Refused, never followed (RedirectRefused): a lost answer, as the other transport failures.
         lambda: always(Reply(302, b"", headers={"Location": "http://127.0.0.1:9/v1/orders/uuids"})),
-        INCOMPLETE,
+        NOTHING_DONE,
         all_in("unconfirmed"),
     ),
     Hostile("keys-rejected-401", lambda: always(error_reply(401, "jwt_verification", "no")), NOTHING_DONE, rejected),

@@ -18,8 +18,7 @@ import pytest
 
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from tests.limits import UUIDS_PER_CANCEL as N
-from upbit_auth import UpbitAuth
-from upbit_cancel import BatchCancelled, cancel_orders_async, reading
+from upbit_cancel import BatchCancelled, cancel_orders_async, connect, reading
 from upbit_cancel.pool_gate import PoolGate
 from upbit_cancel.ratelimit import RateLimiter
 from upbit_client import Client
@@ -41,10 +40,13 @@ def served() -> Iterator[tuple[SandboxExchange, list[str], str]]:
 
 
 def http_client(url: str, hooks: dict[str, list[object]] | None = None, read_timeout: float = 5.0) -> Client:
-    """A client over loopback HTTP: httpx's own transport, so the batch uses the gate."""
-    auth = UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY)
-    return Client(
-        base_url=url, timeout=httpx.Timeout(read_timeout), httpx_args={"auth": auth, "event_hooks": hooks or {}}
+    """A connect() client over loopback HTTP: its own network, so the batch uses the gate."""
+    return connect(
+        url,
+        access_key=TEST_ACCESS_KEY,
+        secret_key=TEST_SECRET_KEY,
+        timeout=httpx.Timeout(read_timeout),
+        httpx_args={"event_hooks": hooks or {}},
     )
 
 
@@ -94,7 +96,8 @@ async def test_the_stream_tells_once_per_request_when_it_is_on_the_wire_on_a_new
 ) -> None:
     _, _, url = served
     calls: list[int] = []
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with http_client(url) as client:
+        http = client.get_async_httpx_client()
         assert reading.install(http) and reading.reports_wire(http)
         for request in range(3):  # the first connects, the others reuse the connection
             with reading.bounded(5.0, on_wire=lambda request=request: calls.append(request)):

@@ -20,6 +20,7 @@ One precedence, stated once (the README and ``upbit-cancel --help`` repeat it wo
 from __future__ import annotations
 
 import functools
+import importlib.util
 import inspect
 import os
 import ssl
@@ -34,6 +35,8 @@ from upbit_client import Client
 from upbit_client.registry import DEFAULT_SERVER, OPERATIONS, SERVERS
 
 from .errors import ConfigurationError, MissingCredentials
+from .pacing import Pacer
+from .transport import Marker, Network, UpbitTransport, check_proxy, environment_proxy
 
 __all__ = ["DEFAULT_REGION", "DEFAULT_TIMEOUT", "SERVER_URL_VARIABLES", "check_base_url", "connect", "resolve_base_url"]
 
@@ -105,6 +108,9 @@ _OWN_ARGUMENTS = {
     "auth": "pass access_key/secret_key, or set the environment",
     "base_url": "pass base_url (or region) to connect()",
     "timeout": "pass timeout to connect()",
+    "mounts": "every request goes through connect()'s one bounded transport; pass 'proxy' for a proxy",
+    "cert": "pass an ssl.SSLContext holding the client certificate as 'verify'",
+    "proxies": "pass 'proxy' (one proxy URL), or set HTTPS_PROXY",
 }
 
 
@@ -162,6 +168,86 @@ def _auth(
     return UpbitAuth(access_key, secret_key, pocket=pocket or env.get(POCKET_VARIABLE) or None)
 
 
+def _transport(url: str, extra: dict[str, Any], environ: Mapping[str, str] | None, auth: UpbitAuth) -> UpbitTransport:
+    """The one transport of the client (``transport.py``), from the httpx arguments that configure one."""
+    given = extra.pop("transport", None)
+    verify = extra.pop("verify", None)
+    http2 = bool(extra.pop("http2", False))
+    if http2 and importlib.util.find_spec("h2") is None:
+        raise ConfigurationError("httpx_args asks for http2, which needs h2: pip install 'upbit-order-cancel[http2]'")
+    proxy = extra.pop("proxy", None)
+    trust_env = extra.pop("trust_env", True)
+    chosen: httpx.Proxy | None = None
+    if proxy is not None:
+        chosen = check_proxy(proxy, "httpx_args['proxy']")
+    else:
+        chosen = environment_proxy(url, os.environ if environ is None else environ) if trust_env else None
+    inner = given
+    if inner is None:
+        context = shared_tls_context() if verify is None else _tls_context(verify)
+        limits = extra.pop("limits", default_limits())
+        inner = Network(
+            ssl_context=context, limits=limits, http1=bool(extra.pop("http1", True)), http2=http2, proxy=chosen
+        )
+    pacer = Pacer(access_key=auth.access_key, pocket=auth.pocket, store=None)
+    return UpbitTransport(inner, pacer)
+
+
+def _tls_context(verify: object) -> ssl.SSLContext:
+    """``httpx_args["verify"]`` as a TLS context: a context as given, a CA bundle path, or False (no checks)."""
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if verify is True:
+        return shared_tls_context()
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if isinstance(verify, (str, os.PathLike)):
+        try:
+            return ssl.create_default_context(cafile=os.fspath(verify))
+        except (OSError, ssl.SSLError) as error:
+            raise ConfigurationError(f"httpx_args['verify'] names no readable CA bundle ({error})") from None
+    raise ConfigurationError(
+        f"httpx_args['verify'] must be True, False, a CA bundle path or an ssl.SSLContext; given: {verify!r}"
+    )
+
+
+def _merged(extra: dict[str, Any]) -> dict[str, Any]:
+    """Headers and cookies of ``httpx_args``, merged with the client's own."""
+    merged: dict[str, Any] = {}
+    try:
+        if "headers" in extra:
+            merged["headers"] = dict(httpx.Headers(extra.pop("headers")))
+        if "cookies" in extra:
+            merged["cookies"] = dict(httpx.Cookies(extra.pop("cookies")))
+    except (TypeError, ValueError) as error:
+        raise ConfigurationError(f"httpx_args: headers and cookies must be mappings of strings; {error}") from None
+    return merged
+
+
+def _hooks(extra: dict[str, Any], transport: UpbitTransport) -> dict[str, list[Any]]:
+    """The caller's event hooks, and the marker that names the client's transport (``transport.transport_of``)."""
+    given = extra.pop("event_hooks", None) or {}
+    try:
+        hooks = {name: list(given.get(name, ())) for name in ("request", "response")}
+    except (AttributeError, TypeError) as error:
+        raise ConfigurationError(f"httpx_args['event_hooks'] must map 'request'/'response' to lists; {error}") from None
+    hooks["request"].append(Marker(transport))
+    return hooks
+
+
+def _checked_timeout(timeout: object) -> httpx.Timeout:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float, httpx.Timeout)):
+        raise ConfigurationError(f"timeout must be a number of seconds or an httpx.Timeout; given: {timeout!r}")
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if not timeout > 0 or timeout == float("inf"):
+        raise ConfigurationError(f"timeout must be a finite number of seconds above 0; given: {timeout!r}")
+    return httpx.Timeout(float(timeout))
+
+
 def connect(
     base_url: str | None = None,
     *,
@@ -173,42 +259,30 @@ def connect(
     environ: Mapping[str, str] | None = None,
     httpx_args: Mapping[str, Any] | None = None,
 ) -> Client:
-    """A generated ``upbit_client.Client`` signed by ``UpbitAuth``, with a finite timeout.
+    """A generated ``upbit_client.Client`` signed by ``UpbitAuth``; every request goes through its one
+    ``transport.UpbitTransport`` (deadline, byte cap, pacing, 418 blocks, refused redirects, SDK errors).
 
-    Use it with any generated operation, and with ``cancel_orders``/``cancel_orders_async``; as a
-    context manager (``with``/``async with``) it closes its connections. ``environ`` replaces
-    ``os.environ`` (tests); ``httpx_args`` go to ``httpx.Client``/``httpx.AsyncClient`` (e.g. a
-    ``transport``); ``headers``, ``cookies``, ``follow_redirects`` and ``verify`` there are merged with
-    the client's own, while ``auth``, ``base_url`` and ``timeout`` (this function's arguments) and names
-    httpx does not take are refused here, not on the first request. ``pocket`` names the pocket the key
-    belongs to (else ``UPBIT_POCKET``): keys named into one pocket share one rate-limit budget and one
-    418 block, as the exchange counts them.
-    Raises ``MissingCredentials`` or ``ConfigurationError`` before anything is sent.
+    A single call takes at most the longest part of ``timeout`` (10 s by default) over the whole
+    exchange, its wait for a permit included. ``environ`` replaces ``os.environ`` (tests; proxy
+    variables too). ``httpx_args``: ``headers``, ``cookies``, ``event_hooks`` are merged with the
+    client's own; ``verify``, ``http1``/``http2``, ``limits``, ``proxy``, ``trust_env`` configure the
+    transport, ``transport`` (a mock) replaces its network; ``auth``, ``base_url``, ``timeout`` (this
+    function's arguments), ``follow_redirects=True``, ``mounts``, ``proxies``, ``cert`` and names httpx
+    does not take are refused. ``pocket`` (else ``UPBIT_POCKET``) names the pocket whose budget and 418
+    block the key shares. Raises ``MissingCredentials`` or ``ConfigurationError`` before anything is sent.
     """
     extra = dict(httpx_args or {})
     _check_httpx_args(extra)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float, httpx.Timeout)):
-        raise ConfigurationError(f"timeout must be a number of seconds or an httpx.Timeout; given: {timeout!r}")
-    if not isinstance(timeout, httpx.Timeout):
-        if not timeout > 0 or timeout == float("inf"):
-            raise ConfigurationError(f"timeout must be a finite number of seconds above 0; given: {timeout!r}")
-        timeout = httpx.Timeout(float(timeout))
+    checked = _checked_timeout(timeout)
     url = resolve_base_url(base_url, region, environ)
-    verify = extra.pop("verify", None)
-    merged: dict[str, Any] = {}
-    try:
-        if "headers" in extra:
-            merged["headers"] = dict(httpx.Headers(extra.pop("headers")))
-        if "cookies" in extra:
-            merged["cookies"] = dict(httpx.Cookies(extra.pop("cookies")))
-    except (TypeError, ValueError) as error:
-        raise ConfigurationError(f"httpx_args: headers and cookies must be mappings of strings; {error}") from None
-    if "follow_redirects" in extra:
-        merged["follow_redirects"] = bool(extra.pop("follow_redirects"))
-    return Client(
-        base_url=url,
-        timeout=timeout,
-        verify_ssl=shared_tls_context() if verify is None else verify,
-        httpx_args={"limits": default_limits(), **extra, "auth": _auth(access_key, secret_key, environ, pocket)},
-        **merged,
-    )
+    if extra.pop("follow_redirects", False):
+        raise ConfigurationError(
+            "httpx_args['follow_redirects'] must not be true: Upbit's API never redirects, and following would "
+            "send the signed token again; a redirect answer raises RedirectRefused"
+        )
+    merged = _merged(extra)
+    auth = _auth(access_key, secret_key, environ, pocket)
+    transport = _transport(url, extra, environ, auth)
+    httpx_options = {**extra, "auth": auth, "transport": transport, "trust_env": False}
+    httpx_options["event_hooks"] = _hooks(extra, transport)
+    return Client(base_url=url, timeout=checked, httpx_args=httpx_options, **merged)

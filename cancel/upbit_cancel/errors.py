@@ -9,8 +9,11 @@ callers can branch on the name as Upbit advises. Everything is importable from h
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
+
+import httpx
 
 from upbit_auth.errors import MissingCredentials
 from upbit_client.errors import InvalidRequest, InvalidResponse, UnexpectedStatus, UpbitClientError
@@ -32,6 +35,7 @@ __all__ = [
     "MissingCredentials",
     "PermissionDenied",
     "RateLimited",
+    "RedirectRefused",
     "ServerError",
     "TemporarilyBlocked",
     "TransportError",
@@ -48,7 +52,25 @@ class ConfigurationError(UpbitClientError, ValueError):
 
 
 class TransportError(UpbitClientError):
-    """No usable answer reached us (connection refused or reset, timeout) after the retries allowed."""
+    """No usable answer reached us (connection refused or reset, timeout) after the retries allowed.
+
+    A request of a ``connect()`` client that fails on the network raises a subclass of this that is also
+    the matching ``httpx`` error (``transport_error_class``): ``except httpx.ReadTimeout`` and ``except
+    httpx.HTTPError`` keep working, and ``except upbit_cancel.errors.TransportError`` catches them all."""
+
+
+@functools.cache
+def transport_error_class(base: type[httpx.TransportError]) -> type[httpx.TransportError]:
+    """The SDK's ``TransportError`` that is also ``base`` (an httpx error class), one class per ``base``."""
+    doc = f"``httpx.{base.__name__}`` inside the SDK's error tree (``TransportError``)."
+    made = type(base.__name__, (TransportError, base), {"__doc__": doc, "__module__": __name__})
+    return cast("type[httpx.TransportError]", made)
+
+
+class RedirectRefused(TransportError, httpx.RemoteProtocolError):
+    """The server answered a request with a redirect (3xx), which is never followed: Upbit's API does not
+    redirect, and following would send the same signed JWT (its nonce) twice. The request was received and
+    may have been applied: the batch treats it as a lost answer and confirms by lookup."""
 
 
 def _stamp(epoch: float) -> str:

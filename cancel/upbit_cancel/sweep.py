@@ -42,6 +42,7 @@ from upbit_client.models import Order
 from upbit_client.rules import check_query
 from upbit_client.types import Response
 
+from . import reading
 from .batch import DEFAULT_MAX_TRIES, ProgressCallback, cancel_orders, cancel_orders_async, limiter_of
 from .errors import BatchCancelled, BatchInterrupted, TemporarilyBlocked, TransportError, error_from_response
 from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds
@@ -356,7 +357,8 @@ def _list_sync(sweep: _Sweep, client: AnyClient) -> list[str]:
             tries += 1
             sweep.report.listings_sent += 1
             try:
-                response = _list_endpoint.sync_detailed(client=client, page=page, **query)
+                with reading.bounded(sweep.time_left()):  # paced above: the transport must not pace it again
+                    response = _list_endpoint.sync_detailed(client=client, page=page, **query)
             except KeyboardInterrupt:
                 sweep.limiter.record(permit, None)  # the permit must not stay in flight in the shared limiter
                 raise
@@ -390,7 +392,8 @@ async def _list_async(sweep: _Sweep, client: AnyClient) -> list[str]:
             tries += 1
             sweep.report.listings_sent += 1
             try:
-                response = await _list_endpoint.asyncio_detailed(client=client, page=page, **query)
+                with reading.bounded(sweep.time_left()):  # paced above: the transport must not pace it again
+                    response = await _list_endpoint.asyncio_detailed(client=client, page=page, **query)
             except asyncio.CancelledError:
                 sweep.limiter.record(permit, None)
                 raise
