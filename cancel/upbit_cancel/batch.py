@@ -51,6 +51,8 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+import anyio
+import anyio.lowlevel
 import httpx
 from attrs import evolve
 
@@ -83,9 +85,14 @@ from .results import order_state as _order_state
 from .store import STORE_ENV, check_store_setting
 from .workers import ProgressRelay, run_in_threads
 
-__all__ = ["ProgressCallback", "cancel_orders", "cancel_orders_async"]
+__all__ = ["ProgressCallback", "ReportSink", "cancel_orders", "cancel_orders_async"]
 
 log = logging.getLogger("upbit_cancel.batch")
+
+ReportSink = Callable[[BatchResult], object]
+"""``report_to(report)`` of the async batch and sweep: called once with the report, the final one or, on
+cancellation, the partial one, before the cancellation goes on (under trio the only way to get it, as
+trio's ``Cancelled`` may not be replaced by ``BatchCancelled``). An exception from it is logged and ignored."""
 
 ProgressCallback = Callable[[int, int], None]
 """``on_progress(done_ids, total_ids)``: once before sending (0), then as chunks settle. Always called in
@@ -327,8 +334,9 @@ class _Batch:
         self.blocked: ErrorInfo | None = None
         self.stopping = False
         """Set on interruption: nothing more is sent."""
-        self.sending_tasks: set[asyncio.Task[Any]] = set()
-        """Async workers with a request in flight (an interruption lets them finish)."""
+        self.sending_tasks: set[int] = set()
+        """Async workers (``anyio.get_current_task().id``) with a request in flight (an interruption lets them
+        finish)."""
         self.gate: PoolGate | None = None
         """Async: lets one request at a time into the client's connection pool (``pool_gate``); None: no gate."""
 
@@ -828,23 +836,19 @@ async def _send_async(client: AnyClient, kind: IdKind, ids: list[str], *, lookup
 async def _bounded_async(
     batch: _Batch, client: AnyClient, ids: list[str], *, lookup: bool = False, turn: Turn = NO_GATE
 ) -> Any:
-    task = asyncio.current_task()
-    if task is not None:
-        batch.sending_tasks.add(task)
+    task = anyio.get_current_task().id
+    batch.sending_tasks.add(task)
     try:
         reading.install(client.get_async_httpx_client())
         # ``timeout_total`` bounds the whole batch, a request in flight included; the answer's size is bounded
         # too. The next request enters the pool once this one is on the wire (``pool_gate``).
-        with reading.bounded(batch.time_left(), on_wire=turn.release):
-            # ``asyncio.timeout``, not ``wait_for``: no second task per request (``wait_for`` makes one on 3.11).
-            async with asyncio.timeout(max(batch.time_left(), 0.001)):
-                return await _send_async(client, batch.kind, ids, lookup=lookup)
+        with reading.bounded(batch.time_left(), on_wire=turn.release), anyio.fail_after(max(batch.time_left(), 0.001)):
+            return await _send_async(client, batch.kind, ids, lookup=lookup)
     except TimeoutError:
         return httpx.ReadTimeout(f"no answer before timeout_total of {batch.timeout_total:g}s")
     finally:
         turn.release()
-        if task is not None:
-            batch.sending_tasks.discard(task)
+        batch.sending_tasks.discard(task)
 
 
 async def _turn(batch: _Batch, limiter: RateLimiter, permit: Permit) -> Turn | None:
@@ -1130,6 +1134,16 @@ def _prepare(
     return batch
 
 
+def hand_over(sink: ReportSink | None, report: BatchResult) -> BatchResult:
+    """Give ``report`` to ``sink`` (``ReportSink``) and return it; a failing sink costs nothing else."""
+    if sink is not None:
+        try:
+            sink(report)
+        except Exception:
+            log.warning("report_to callback raised; ignored", exc_info=True)
+    return report
+
+
 def _log_result(result: BatchResult) -> BatchResult:
     log.debug(
         "batch done: success=%d failed=%d unconfirmed=%d not_sent=%d requests=%d lookups=%d 429s=%d retries=%d "
@@ -1248,43 +1262,72 @@ def _grace(client: AnyClient, batch: _Batch) -> float:
     return max(0.0, min(_GRACE_WITHOUT_CLIENT_TIMEOUT if read is None else read, batch.time_left()))
 
 
+class _AsyncWorkers:
+    """Worker tasks taking jobs from one queue, shielded from the caller's cancellation so that requests in
+    flight may still be answered; the caller's task decides when they stop (``stop``)."""
+
+    def __init__(self, batch: _Batch, jobs: Sequence[Callable[[], Awaitable[None]]]) -> None:
+        self.batch = batch
+        self.queue = list(reversed(jobs))
+        self.scopes: dict[int, anyio.CancelScope] = {}
+        self.shield = anyio.CancelScope(shield=True)
+        self.done = anyio.Event()
+        self.failure: Exception | None = None
+
+    async def run(self, width: int) -> None:
+        try:
+            with self.shield:
+                async with anyio.create_task_group() as group:
+                    for _ in range(width):
+                        group.start_soon(self.worker)
+        finally:
+            self.done.set()
+
+    async def worker(self) -> None:
+        with anyio.CancelScope() as scope:
+            self.scopes[anyio.get_current_task().id] = scope
+            try:
+                while self.queue and not self.batch.stopping:
+                    await self.queue.pop()()
+            except Exception as exc:
+                # A bug in a worker surfaces as itself once the others are done (not in an exception group).
+                self.failure = self.failure or exc
+
+    async def stop(self, grace: float) -> None:
+        """Send nothing more; let requests in flight be answered for up to ``grace`` seconds, then cut them off."""
+        self.batch.stopping = True
+        for task, scope in self.scopes.items():
+            if task not in self.batch.sending_tasks:
+                scope.cancel()  # waiting for a permit or between requests: nothing to wait for
+        try:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(grace):
+                await self.done.wait()
+        finally:
+            self.shield.cancel()
+            with anyio.CancelScope(shield=True):
+                await self.done.wait()
+
+
 async def _run_async(
     batch: _Batch, client: AnyClient, jobs: Sequence[Callable[[], Awaitable[None]]], width: int
 ) -> None:
-    """Run ``jobs`` (coroutine factories) ``width`` at a time; on cancellation let requests in flight finish."""
-    queue = list(reversed(jobs))
-    caller = asyncio.current_task()
-    cancels_before = caller.cancelling() if caller is not None else 0
+    """Run ``jobs`` (coroutine factories) ``width`` at a time; on cancellation let requests in flight finish.
 
-    def caller_cancelled() -> bool:
-        return caller is not None and caller.cancelling() > cancels_before
-
-    async def worker() -> None:
-        # A cancellation of the caller requested as sending starts (Ctrl-C) stops a worker before its
-        # first request: the caller itself learns of it only after the workers' first steps have run.
-        while queue and not batch.stopping and not caller_cancelled():
-            await queue.pop()()
-
-    tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, min(width, len(jobs))))]
-    if not tasks:
-        return
-    try:
-        # ``wait``, not ``gather``: a cancellation of this task must not cancel the workers' requests.
-        await asyncio.wait(tasks)
-    except asyncio.CancelledError:
-        batch.stopping = True
-        for task in tasks:
-            if task not in batch.sending_tasks:
-                task.cancel()  # waiting for a permit or between requests: nothing to wait for
-        with contextlib.suppress(asyncio.CancelledError):
-            # Answers already in flight may still tell what the exchange did.
-            await asyncio.wait(tasks, timeout=_grace(client, batch))
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks)
-        raise
-    for task in tasks:
-        task.result()  # a bug in a worker must surface, not vanish
+    Any backend anyio runs on (asyncio, trio). A cancellation already queued when the batch starts (as a
+    signal handler on the loop queues it) is met at the first checkpoint, before any worker exists:
+    nothing is sent. One that comes later stops the workers as ``_AsyncWorkers.stop`` says, and goes on.
+    """
+    await anyio.lowlevel.checkpoint()
+    workers = _AsyncWorkers(batch, jobs)
+    async with anyio.create_task_group() as group:
+        group.start_soon(workers.run, max(1, min(width, len(jobs))))
+        try:
+            await workers.done.wait()
+        except anyio.get_cancelled_exc_class():
+            await workers.stop(_grace(client, batch))
+            raise
+    if workers.failure is not None:
+        raise workers.failure
 
 
 async def cancel_orders_async(
@@ -1299,16 +1342,24 @@ async def cancel_orders_async(
     max_in_flight: int | None = None,
     confirm: bool = True,
     rate_limit_store: str | None = None,
+    report_to: ReportSink | None = None,
 ) -> BatchResult:
     """``cancel_orders`` with as many chunks in flight as the current second's budget allows.
 
-    Uses the client's one ``httpx.AsyncClient`` (one connection pool). ``max_in_flight`` caps the
-    concurrent requests; by default it is the rate-limit group's ``per_second`` from the spec.
+    Runs on any event loop anyio supports: asyncio and trio. Uses the client's one ``httpx.AsyncClient``
+    (one connection pool). ``max_in_flight`` caps the concurrent requests; by default it is the rate-limit
+    group's ``per_second`` from the spec.
 
-    Cancelling the task stops sending at once, waits for the answers already in flight (up to the
-    client's read timeout, within ``timeout_total``), and raises ``BatchCancelled``, an
-    ``asyncio.CancelledError`` whose ``.report`` is the partial ``BatchResult``. (asyncio hands a
-    caller awaiting the task a fresh ``CancelledError``: catch ``BatchCancelled`` inside the task.)
+    Cancelling (the task, or an enclosing cancel scope) stops sending at once, waits for the answers
+    already in flight (up to the client's read timeout, within ``timeout_total``), and then:
+
+    - ``report_to`` (if given) is called with the partial ``BatchResult`` (``interrupted`` set), before
+      the cancellation goes on; it is called once with the final report when the batch returns too;
+    - under asyncio, ``BatchCancelled`` is raised, an ``asyncio.CancelledError`` whose ``.report`` is
+      that report. (asyncio hands a caller awaiting the task a fresh ``CancelledError``: catch
+      ``BatchCancelled`` inside the task, or use ``report_to``.)
+    - under trio the cancellation goes on as trio's own ``Cancelled`` (trio forbids replacing it with
+      another exception): ``report_to`` is how the caller gets the report there.
     """
     _check_in_flight(max_in_flight)
     batch = _prepare(
@@ -1333,8 +1384,10 @@ async def cancel_orders_async(
         if confirm and not batch.stopping:
             lookups = [functools.partial(_lookup_async, batch, client, lookup) for lookup in batch.lookups()]
             await _run_async(batch, client, lookups, width)
-    except asyncio.CancelledError as exc:
+    except anyio.get_cancelled_exc_class() as exc:
         batch.stopping = True
-        report = _log_result(batch.result(interrupted=True))
-        raise BatchCancelled(report) from exc
-    return _log_result(batch.result())
+        report = hand_over(report_to, _log_result(batch.result(interrupted=True)))
+        if isinstance(exc, asyncio.CancelledError):
+            raise BatchCancelled(report) from exc
+        raise  # trio's Cancelled, as trio requires: the report went to ``report_to``
+    return hand_over(report_to, _log_result(batch.result()))

@@ -30,8 +30,9 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NoReturn, TypedDict
 
+import anyio
 import httpx
 
 from upbit_client import AuthenticatedClient, Client
@@ -42,7 +43,15 @@ from upbit_client.models import Order
 from upbit_client.rules import check_query
 from upbit_client.types import Response
 
-from .batch import DEFAULT_MAX_TRIES, ProgressCallback, cancel_orders, cancel_orders_async, limiter_of
+from .batch import (
+    DEFAULT_MAX_TRIES,
+    ProgressCallback,
+    ReportSink,
+    cancel_orders,
+    cancel_orders_async,
+    hand_over,
+    limiter_of,
+)
 from .errors import BatchCancelled, BatchInterrupted, TemporarilyBlocked, TransportError, error_from_response
 from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds
 from .remaining_req import parse_date_header, parse_remaining_req
@@ -391,7 +400,7 @@ async def _list_async(sweep: _Sweep, client: AnyClient) -> list[str]:
             sweep.report.listings_sent += 1
             try:
                 response = await _list_endpoint.asyncio_detailed(client=client, page=page, **query)
-            except asyncio.CancelledError:
+            except anyio.get_cancelled_exc_class():
                 sweep.limiter.record(permit, None)
                 raise
             except Exception as exc:
@@ -630,9 +639,14 @@ async def cancel_open_orders_async(
     max_in_flight: int | None = None,
     confirm: bool = True,
     rate_limit_store: str | None = None,
+    report_to: ReportSink | None = None,
 ) -> BatchResult:
     """``cancel_open_orders`` with the cancels sent by ``cancel_orders_async`` (as many in flight as the
-    budget allows). Cancelling the task raises ``BatchCancelled`` with the report so far."""
+    budget allows), on asyncio or trio.
+
+    Cancelling it hands the report so far as ``cancel_orders_async`` does: to ``report_to`` (if given;
+    called once with the final report otherwise), then, under asyncio, as ``BatchCancelled``'s ``.report``;
+    under trio, trio's own ``Cancelled`` goes on and ``report_to`` is the way to the report."""
     sweep = _start(
         client.get_async_httpx_client(),
         markets=markets,
@@ -658,15 +672,25 @@ async def cancel_open_orders_async(
         try:
             uuids = sweep.to_send(number, await _list_async(sweep, client))
         except _ListingFailed as failure:
-            return _listing_failed(sweep, failure, first=number == 1)
-        except asyncio.CancelledError as exc:
-            raise BatchCancelled(_interrupted(sweep)) from exc
+            return hand_over(report_to, _listing_failed(sweep, failure, first=number == 1))
+        except anyio.get_cancelled_exc_class() as exc:
+            _cancelled(exc, hand_over(report_to, _interrupted(sweep)))
         if uuids is None:
             break
+        partial: list[BatchResult] = []
         try:
-            result = await cancel_orders_async(client, uuids=uuids, **sweep.batch_options(number))
-        except BatchCancelled as cancelled:
-            raise BatchCancelled(sweep.stopped(cancelled.report)) from cancelled
+            result = await cancel_orders_async(
+                client, uuids=uuids, report_to=partial.append, **sweep.batch_options(number)
+            )
+        except anyio.get_cancelled_exc_class() as exc:
+            _cancelled(exc, hand_over(report_to, sweep.stopped(partial[0])) if partial else None)
         if not sweep.passed(result):
             break
-    return _finish(sweep)
+    return hand_over(report_to, _finish(sweep))
+
+
+def _cancelled(exc: BaseException, report: BatchResult | None) -> NoReturn:
+    """Let a cancellation go on: as ``BatchCancelled`` carrying ``report`` under asyncio, as it is under trio."""
+    if report is not None and isinstance(exc, asyncio.CancelledError):
+        raise BatchCancelled(report) from exc
+    raise exc
