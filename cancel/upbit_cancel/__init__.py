@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._version import __version__
-    from .batch import AnyClient, ProgressCallback, cancel_orders, cancel_orders_async
+    from .batch import AnyClient, ProgressCallback, ReportSink, cancel_orders, cancel_orders_async
     from .client import connect
     from .errors import (
         AuthenticationError,
@@ -117,6 +117,7 @@ __all__ = [
     "RateLimiter",
     "RemainingReq",
     "ReportDict",
+    "ReportSink",
     "ServerError",
     "SharedBudget",
     "Sleep",
@@ -148,6 +149,7 @@ _HOMES = {
     "__version__": "._version",
     "AnyClient": ".batch",
     "ProgressCallback": ".batch",
+    "ReportSink": ".batch",
     "cancel_orders": ".batch",
     "cancel_orders_async": ".batch",
     "connect": ".client",

@@ -41,7 +41,6 @@ from upbit_client.api.order import list_open_orders as _list_endpoint
 from upbit_client.errors import InvalidRequest
 from upbit_client.models import Order
 from upbit_client.rules import check_query
-from upbit_client.types import Response
 
 from .batch import (
     DEFAULT_MAX_TRIES,
@@ -52,9 +51,9 @@ from .batch import (
     hand_over,
     limiter_of,
 )
-from .errors import BatchCancelled, BatchInterrupted, TemporarilyBlocked, TransportError, error_from_response
-from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds
-from .remaining_req import parse_date_header, parse_remaining_req
+from .errors import BatchCancelled, BatchInterrupted, TransportError
+from .listing import PAGE_SIZE, ListingFailed, list_async, list_sync
+from .ratelimit import RateLimiter
 from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder
 from .store import STORE_ENV, check_store_setting
 
@@ -71,7 +70,6 @@ DEFAULT_MAX_PASSES = 5
 DRY_RUN = "dry run: listed, not cancelled"
 
 _OPERATION = _list_endpoint.OPERATION
-_PAGE_SIZE = int(_OPERATION.parameter("limit").value.maximum or 100)
 _MARKET_RULE = _OPERATION.parameter("market")
 _STATES_RULE = _OPERATION.parameter("states")
 _QUOTE_RULE = _cancel_all_endpoint.OPERATION.parameter("quote_currencies")
@@ -184,12 +182,6 @@ def check_filter(
 # Listing
 
 
-class _ListingFailed(Exception):
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 class _BatchOptions(TypedDict):
     timeout_total: float
     on_progress: ProgressCallback
@@ -284,7 +276,7 @@ class _Sweep:
         return _finish(self)
 
     def queries(self) -> list[dict[str, Any]]:
-        base: dict[str, Any] = {"states": list(self.match.states), "limit": _PAGE_SIZE, "order_by": "asc"}
+        base: dict[str, Any] = {"states": list(self.match.states), "limit": PAGE_SIZE, "order_by": "asc"}
         markets = self.match.markets
         return [base] if markets is None else [{**base, "market": market} for market in markets]
 
@@ -305,116 +297,13 @@ class _Sweep:
             except Exception:
                 log.warning("on_progress callback raised; ignored", exc_info=True)
 
-    def answered(self, permit: Permit, response: Response[Any]) -> list[Order] | None:
-        """The page of a 200; None to ask again (429, 5xx); raises ``_ListingFailed`` for any other answer."""
-        remaining = parse_remaining_req(response.headers.get("Remaining-Req"))
-        status = int(response.status_code)
-        date = parse_date_header(response.headers.get("Date"))
-        self.limiter.record(permit, remaining, rate_limited=status == 429, date=date)
-        if remaining is not None:
-            self.report.remaining_req = remaining
-        if status == 200 and isinstance(response.parsed, list):
-            return [order for order in response.parsed if isinstance(order, Order)]
-        if status == 429:
-            self.report.rate_limited += 1
-            return None
-        name, message = _error_fields(response)
-        if status >= 500:
-            return None
-        if status == 418:
-            self.limiter.block(block_seconds(message), name or "blocked")
-        raise _ListingFailed(error_from_response(status, name, message))
-
-    def failed_to_send(self, permit: Permit, exc: Exception, tries: int) -> None:
-        self.limiter.record(permit, None)
-        if not isinstance(exc, httpx.TransportError) or tries >= self.max_tries:
-            raise _ListingFailed(TransportError(f"listing open orders failed: {type(exc).__name__}: {exc}"))
-
     def give_up(self, tries: int) -> None:
-        """Raise ``_ListingFailed`` if no more listing request may be sent."""
+        """Raise ``ListingFailed`` if no more listing request may be sent."""
         if tries >= self.max_tries:
-            raise _ListingFailed(TransportError(f"listing open orders: no usable answer after {tries} tries"))
+            raise ListingFailed(TransportError(f"listing open orders: no usable answer after {tries} tries"))
         if self.time_left() <= 0:
             reached = f"timeout_total of {self.timeout_total:g}s reached"
-            raise _ListingFailed(TransportError(f"listing open orders: {reached}"))
-
-
-def _error_fields(response: Response[Any]) -> tuple[str | None, str | None]:
-    error = getattr(response.parsed, "error", None)
-    name, message = getattr(error, "name", None), getattr(error, "message", None)
-    return (name if isinstance(name, str) else None), (message if isinstance(message, str) else None)
-
-
-def _blocked(exc: KeyBlocked) -> _ListingFailed:
-    return _ListingFailed(TemporarilyBlocked(418, "blocked", str(exc)))
-
-
-def _list_sync(sweep: _Sweep, client: AnyClient) -> list[str]:
-    """The uuids of the matching open orders not listed before, in listing order."""
-    found: list[str] = []
-    for query in sweep.queries():
-        page, tries = 1, 0
-        while True:
-            sweep.give_up(tries)
-            try:
-                permit = sweep.limiter.acquire(timeout=sweep.time_left())
-            except KeyBlocked as exc:
-                raise _blocked(exc) from None
-            if permit is None:
-                continue  # give_up names the timeout
-            tries += 1
-            sweep.report.listings_sent += 1
-            try:
-                response = _list_endpoint.sync_detailed(client=client, page=page, **query)
-            except KeyboardInterrupt:
-                sweep.limiter.record(permit, None)  # the permit must not stay in flight in the shared limiter
-                raise
-            except Exception as exc:
-                sweep.failed_to_send(permit, exc, tries)
-                continue
-            orders = sweep.answered(permit, response)
-            if orders is None:
-                continue
-            found += sweep.take_page(orders)
-            sweep.progress(sum(sweep.done.values()), len(sweep.listed))
-            if len(orders) < _PAGE_SIZE:
-                break
-            page, tries = page + 1, 0
-    return found
-
-
-async def _list_async(sweep: _Sweep, client: AnyClient) -> list[str]:
-    """``_list_sync`` for asyncio."""
-    found: list[str] = []
-    for query in sweep.queries():
-        page, tries = 1, 0
-        while True:
-            sweep.give_up(tries)
-            try:
-                permit = await sweep.limiter.acquire_async(timeout=sweep.time_left())
-            except KeyBlocked as exc:
-                raise _blocked(exc) from None
-            if permit is None:
-                continue
-            tries += 1
-            sweep.report.listings_sent += 1
-            try:
-                response = await _list_endpoint.asyncio_detailed(client=client, page=page, **query)
-            except anyio.get_cancelled_exc_class():
-                sweep.limiter.record(permit, None)
-                raise
-            except Exception as exc:
-                sweep.failed_to_send(permit, exc, tries)
-                continue
-            orders = sweep.answered(permit, response)
-            if orders is None:
-                continue
-            found += sweep.take_page(orders)
-            sweep.progress(sum(sweep.done.values()), len(sweep.listed))
-            if len(orders) < _PAGE_SIZE:
-                break
-            page, tries = page + 1, 0
-    return found
+            raise ListingFailed(TransportError(f"listing open orders: {reached}"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -492,7 +381,7 @@ def _finish(sweep: _Sweep) -> BatchResult:
     return sweep.report
 
 
-def _listing_failed(sweep: _Sweep, failure: _ListingFailed, first: bool) -> BatchResult:
+def _listing_failed(sweep: _Sweep, failure: ListingFailed, first: bool) -> BatchResult:
     """A listing that failed before anything was cancelled raises its error; a later one ends the sweep."""
     if first:
         raise failure.error from None
@@ -602,8 +491,8 @@ def cancel_open_orders(
     try:
         for number in sweep.passes():
             try:
-                uuids = sweep.to_send(number, _list_sync(sweep, client))
-            except _ListingFailed as failure:
+                uuids = sweep.to_send(number, list_sync(sweep, client))
+            except ListingFailed as failure:
                 return _listing_failed(sweep, failure, first=number == 1)
             if uuids is None:
                 break
@@ -670,8 +559,8 @@ async def cancel_open_orders_async(
     # (Upbit pages by offset), and the orders it moved up would be skipped.
     for number in sweep.passes():
         try:
-            uuids = sweep.to_send(number, await _list_async(sweep, client))
-        except _ListingFailed as failure:
+            uuids = sweep.to_send(number, await list_async(sweep, client))
+        except ListingFailed as failure:
             return hand_over(report_to, _listing_failed(sweep, failure, first=number == 1))
         except anyio.get_cancelled_exc_class() as exc:
             _cancelled(exc, hand_over(report_to, _interrupted(sweep)))
