@@ -60,17 +60,18 @@ from upbit_auth import UpbitAuth
 from upbit_client import AuthenticatedClient, Client
 from upbit_client.api.order import cancel_orders_by_ids as _endpoint
 from upbit_client.api.order import list_orders_by_ids as _lookup_endpoint
-from upbit_client.errors import InvalidResponse, UnexpectedStatus
 from upbit_client.models import CancelOrdersGroup, CancelOrdersOrder, CancelOrdersResult, Order
 from upbit_client.rules import ParameterRule, RateLimit, check_query
-from upbit_client.types import UNSET, Response, Unset
+from upbit_client.types import UNSET, Unset
 
 from . import reading
-from .errors import BatchCancelled, BatchInterrupted, UpbitAPIError, error_from_response
+from .answers import Answer, Outcome, feed, from_response, settled
+from .errors import BatchCancelled, BatchInterrupted
+from .flows import Acquire, Done, Enter, Flow, Step, advance, cancel_flow, lookup_flow
 from .pacing import TransportPaced, paced_by_transport
 from .pool_gate import NO_GATE, PoolGate, Turn
-from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds, limiter_for
-from .remaining_req import RemainingReq, parse_date_header, parse_remaining_req
+from .ratelimit import KeyBlocked, Permit, RateLimiter, limiter_for
+from .remaining_req import RemainingReq
 from .results import (
     BatchResult,
     ConfirmedBy,
@@ -156,43 +157,8 @@ def _lookup_chunk_size(kind: IdKind) -> int | None:
 # Reading answers
 
 
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    """What came back for one request, whichever way the generated call delivered it."""
-
-    status: int
-    content: bytes
-    remaining: RemainingReq | None
-    parsed: object = None
-    """The generated client's model of the body, or None when it could not read it."""
-    problem: str | None = None
-    """Why the generated client could not read a documented answer (``InvalidResponse``)."""
-    date: float | None = None
-    """The exchange's ``Date`` header in epoch seconds, which tells the limiter where its second starts."""
-
-
 class _BadShape(Exception):
     """A 200 body that is JSON but not the documented shape at the top."""
-
-
-def _error_body(content: bytes) -> tuple[str | None, str | None]:
-    """Upbit's error ``name`` and ``message`` from an error answer, each None unless a string (whatever the body)."""
-    try:
-        error = reading.load_json(content)["error"]
-        name, message = error.get("name"), error.get("message")
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
-        return None, None
-    return (name if isinstance(name, str) else None), (message if isinstance(message, str) else None)
-
-
-def _error_info(error: UpbitAPIError) -> ErrorInfo:
-    message = f"{error.message} ({error.hint})" if error.hint else error.message
-    return ErrorInfo(error.name, message, error.status)
-
-
-def _api_error(answer: _Answer) -> ErrorInfo:
-    name, message = _error_body(answer.content)
-    return _error_info(error_from_response(answer.status, name, message))
 
 
 def _text(value: object) -> str | None:
@@ -236,7 +202,7 @@ def _orders(group: object, where: str) -> list[_Named]:
     return refs
 
 
-def _read_200(answer: _Answer) -> tuple[list[_Named], list[_Named]]:
+def _read_200(answer: Answer) -> tuple[list[_Named], list[_Named]]:
     """(success, failed) of a 200; ``ValueError`` if the body is not JSON, ``_BadShape`` if not an object."""
     if isinstance(answer.parsed, CancelOrdersResult):
         return _orders(answer.parsed.success, "success"), _orders(answer.parsed.failed, "failed")
@@ -334,6 +300,8 @@ class _Batch:
         self.blocked: ErrorInfo | None = None
         self.stopping = False
         """Set on interruption: nothing more is sent."""
+        self.reported = False
+        """Set once an interrupted batch has handed its report out: answers after that change nothing in it."""
         self.sending_tasks: set[int] = set()
         """Async workers (``anyio.get_current_task().id``) with a request in flight (an interruption lets them
         finish)."""
@@ -434,50 +402,59 @@ class _Batch:
         log.debug("chunk %d/%d cannot be sent: %s", chunk.number, len(self.chunks), detail)
         self.give_up(chunk, error)
 
-    def handle(self, chunk: _Chunk, permit: Permit, outcome: _Answer | Exception) -> bool:
+    def handle(self, chunk: _Chunk, permit: Permit, outcome: Outcome) -> bool:
         """Merge one attempt's outcome; True if the chunk is to be sent again."""
         chunk.in_flight = False
+        feed(self.limiter, permit, outcome)
         # Counted once known to have left the machine: an answer, or a network failure after connecting
         # (a refused connection, or a fault raised before the transport, such as a signing error, sent nothing).
         if not isinstance(outcome, Exception) or (
             isinstance(outcome, httpx.TransportError) and not isinstance(outcome, (*_NOT_SENT, *_UNSENDABLE))
         ):
             self.requests_sent += 1
-        total = len(self.chunks)
         if isinstance(outcome, Exception):
-            self.limiter.record(permit, None)
-            detail = f"{type(outcome).__name__}: {outcome}" if str(outcome) else type(outcome).__name__
-            if isinstance(outcome, _UNSENDABLE):
-                self.unsendable(chunk, outcome)
-                return False
-            if not isinstance(outcome, httpx.TransportError):
-                # Not a network failure but a fault in the client set-up (a custom transport, a
-                # hook): retrying would fail the same way, and whether it was sent is unknown.
-                log.warning("chunk %d/%d: request failed", chunk.number, total, exc_info=outcome)
-                chunk.maybe_processed = True
-                self.give_up(chunk, ErrorInfo("client_error", detail))
-                return False
-            if not isinstance(outcome, _NOT_SENT):
-                chunk.maybe_processed = chunk.reached = True
-            chunk.last_error = ErrorInfo("transport_error", detail)
-            log.debug("chunk %d/%d try %d: %s", chunk.number, total, chunk.tries, detail)
-            return True
-
-        answer = outcome
+            return self._not_answered(chunk, outcome)
         chunk.reached = True
-        self._note(permit, answer)
-        remaining = answer.remaining.sec if answer.remaining is not None else None
-        status = answer.status
-        if status == 200:
-            return self._merge_200(chunk, answer, remaining)
-        log.debug("chunk %d/%d try %d: HTTP %d, remaining=%s", chunk.number, total, chunk.tries, status, remaining)
-        error = _api_error(answer)
+        self._note(outcome)
+        remaining = outcome.remaining.sec if outcome.remaining is not None else None
+        if outcome.status == 200:
+            return self._merge_200(chunk, outcome, remaining)
+        log.debug(
+            "chunk %d/%d try %d: HTTP %d, remaining=%s",
+            chunk.number,
+            len(self.chunks),
+            chunk.tries,
+            outcome.status,
+            remaining,
+        )
+        return self._refused_or_lost(chunk, outcome.status, outcome.error_info())
+
+    def _not_answered(self, chunk: _Chunk, outcome: Exception) -> bool:
+        """A try that brought no answer; True if the chunk is to be sent again."""
+        detail = f"{type(outcome).__name__}: {outcome}" if str(outcome) else type(outcome).__name__
+        if isinstance(outcome, _UNSENDABLE):
+            self.unsendable(chunk, outcome)
+            return False
+        if not isinstance(outcome, httpx.TransportError):
+            # Not a network failure but a fault in the client set-up (a custom transport, a
+            # hook): retrying would fail the same way, and whether it was sent is unknown.
+            log.warning("chunk %d/%d: request failed", chunk.number, len(self.chunks), exc_info=outcome)
+            chunk.maybe_processed = True
+            self.give_up(chunk, ErrorInfo("client_error", detail))
+            return False
+        if not isinstance(outcome, _NOT_SENT):
+            chunk.maybe_processed = chunk.reached = True
+        chunk.last_error = ErrorInfo("transport_error", detail)
+        log.debug("chunk %d/%d try %d: %s", chunk.number, len(self.chunks), chunk.tries, detail)
+        return True
+
+    def _refused_or_lost(self, chunk: _Chunk, status: int, error: ErrorInfo) -> bool:
+        """An answer other than 200; True if the chunk is to be sent again."""
         if status == 429:
             chunk.last_error = error
             return True
         if status == 418:
-            # Remembered by the limiter for the key: every batch of the process stops until the block ends.
-            self.limiter.block(block_seconds(_error_body(answer.content)[1]), error.name)
+            # The limiter (``answers.feed``) blocks the pocket: every batch of the process stops until it ends.
             self._block(error)
             self.give_up(chunk, error)
             return False
@@ -492,8 +469,7 @@ class _Batch:
         self.give_up(chunk, error)
         return False
 
-    def _note(self, permit: Permit, answer: _Answer, limiter: RateLimiter | None = None) -> None:
-        (limiter or self.limiter).record(permit, answer.remaining, rate_limited=answer.status == 429, date=answer.date)
+    def _note(self, answer: Answer) -> None:
         if answer.remaining is not None:
             self.remaining_req = answer.remaining
         if answer.status == 429:
@@ -504,7 +480,7 @@ class _Batch:
             log.warning("HTTP 418 %s: no more requests are sent in this batch", error.name)
             self.blocked = error
 
-    def _merge_200(self, chunk: _Chunk, answer: _Answer, remaining: int | None) -> bool:
+    def _merge_200(self, chunk: _Chunk, answer: Answer, remaining: int | None) -> bool:
         total = len(self.chunks)
         try:
             success, failed = _read_200(answer)
@@ -591,14 +567,14 @@ class _Batch:
         self.confirm.ids = needed
         return [_Lookup(number, part) for number, part in enumerate(_chunks(needed, _lookup_chunk_size(self.kind)), 1)]
 
-    def handle_lookup(self, lookup: _Lookup, permit: Permit, outcome: _Answer | Exception) -> bool:
+    def handle_lookup(self, lookup: _Lookup, permit: Permit, outcome: Outcome) -> bool:
         """Merge one lookup attempt; True if it is to be sent again."""
+        feed(self.lookup_limiter, permit, outcome)
         if isinstance(outcome, Exception):
-            self.lookup_limiter.record(permit, None)
             detail = f"{type(outcome).__name__}: {outcome}" if str(outcome) else type(outcome).__name__
             lookup.last_error = ErrorInfo("lookup_failed", f"order lookup failed: {detail}")
             return isinstance(outcome, httpx.TransportError)
-        self._note(permit, outcome, self.lookup_limiter)
+        self._note(outcome)
         if outcome.status == 200 and isinstance(outcome.parsed, list):
             self._merge_lookup(lookup, outcome.parsed)
             return False
@@ -607,11 +583,10 @@ class _Batch:
                 "lookup_failed", f"order lookup answer not as documented: {outcome.problem or 'no result'}", 200
             )
             return False
-        error = _api_error(outcome)
+        error = outcome.error_info()
         lookup.last_error = ErrorInfo(error.name, f"order lookup: {error.message}", error.status)
         if outcome.status == 418:
-            # A block of the key (every group), as on the cancel path: later batches and processes stop too.
-            self.lookup_limiter.block(block_seconds(_error_body(outcome.content)[1]), error.name)
+            # A block of the pocket (every group, ``answers.feed``), as on the cancel path.
             self._block(error)
             return False
         return outcome.status == 429 or outcome.status >= 500
@@ -753,21 +728,6 @@ class _Batch:
 # Sending
 
 
-def _answer(response: Response[Any]) -> _Answer:
-    remaining = parse_remaining_req(response.headers.get("Remaining-Req"))
-    date = parse_date_header(response.headers.get("Date"))
-    return _Answer(int(response.status_code), response.content, remaining, response.parsed, date=date)
-
-
-def _settled(exc: Exception) -> _Answer | Exception:
-    """An answer the generated call refused to parse is still an answer; anything else is a failure to send."""
-    if isinstance(exc, InvalidResponse):
-        return _Answer(exc.status_code, exc.content, None, problem=exc.problem)
-    if isinstance(exc, UnexpectedStatus):
-        return _Answer(exc.status_code, exc.content, None)
-    return exc
-
-
 def _id_args(kind: IdKind, ids: list[str]) -> dict[str, Any]:
     return {"uuids": ids if kind == "uuids" else UNSET, "identifiers": ids if kind == "identifiers" else UNSET}
 
@@ -818,19 +778,19 @@ def _send_sync(client: AnyClient, kind: IdKind, ids: list[str], seconds: float, 
         reading.install(http)
         with _bounded(http, seconds), reading.bounded(seconds):
             if lookup:
-                return _answer(_lookup_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))
-            return _answer(_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))
+                return from_response(_lookup_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))
+            return from_response(_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))
     except Exception as exc:
-        return _settled(exc)
+        return settled(exc)
 
 
 async def _send_async(client: AnyClient, kind: IdKind, ids: list[str], *, lookup: bool = False) -> Any:
     try:
         if lookup:
-            return _answer(await _lookup_endpoint.asyncio_detailed(client=client, **_id_args(kind, ids)))
-        return _answer(await _endpoint.asyncio_detailed(client=client, **_id_args(kind, ids)))
+            return from_response(await _lookup_endpoint.asyncio_detailed(client=client, **_id_args(kind, ids)))
+        return from_response(await _endpoint.asyncio_detailed(client=client, **_id_args(kind, ids)))
     except Exception as exc:
-        return _settled(exc)
+        return settled(exc)
 
 
 async def _bounded_async(
@@ -866,207 +826,65 @@ async def _turn(batch: _Batch, limiter: RateLimiter, permit: Permit) -> Turn | N
     return turn
 
 
-def _unmerged(limiter: RateLimiter, permit: Permit, outcome: _Answer | Exception) -> None:
-    """Close the permit of an answer that came after the batch stopped: the limiter still learns from it
-    (a 418 still blocks the key), the report, already handed out, does not change."""
-    if isinstance(outcome, Exception):
-        limiter.record(permit, None)
-        return
-    limiter.record(permit, outcome.remaining, rate_limited=outcome.status == 429, date=outcome.date)
-    if outcome.status == 418:
-        limiter.block(block_seconds(_error_body(outcome.content)[1]), "HTTP 418 from the exchange")
-
-
-def _take_sync(batch: _Batch, limiter: RateLimiter, chunk: _Chunk | None = None) -> Permit | KeyBlocked | None:
-    """A permit (for ``chunk``, one of the cancels), the key's block, or None (none within ``timeout_total``)."""
+def _acquired(step: Acquire) -> Permit | KeyBlocked | None:
     try:
-        if chunk is None:
-            return limiter.acquire(timeout=batch.time_left())
-        permit = limiter.acquire(timeout=batch.time_left(), backlog=functools.partial(batch.backlog, chunk))
-        if permit is not None:
-            batch.granted(chunk)
-        return permit
+        return step.limiter.acquire(timeout=step.timeout, backlog=step.backlog)
     except KeyBlocked as exc:
         return exc
 
 
-def _send_paced_sync(
-    batch: _Batch, client: AnyClient, limiter: RateLimiter, permit: Permit, ids: list[str], *, lookup: bool = False
-) -> _Answer | Exception:
+async def _acquired_async(step: Acquire) -> Permit | KeyBlocked | None:
     try:
-        return cast("_Answer | Exception", _send_sync(client, batch.kind, ids, batch.time_left(), lookup=lookup))
+        return await step.limiter.acquire_async(timeout=step.timeout, backlog=step.backlog)
+    except KeyBlocked as exc:
+        return exc
+
+
+def _act_sync(batch: _Batch, client: AnyClient, step: Step) -> object:
+    """Carry one action of a flow out, blocking (no pool gate: each thread waits for its own connection)."""
+    if isinstance(step, Acquire):
+        return _acquired(step)
+    if isinstance(step, Enter):
+        return NO_GATE
+    try:
+        return _send_sync(client, batch.kind, step.ids, batch.time_left(), lookup=step.lookup)
     except BaseException:
         # Interrupted (Ctrl-C) with the request on its way: whether it arrived is unknown, so it counts
         # until the window it may have landed in is over, not for ``_STALE_IN_FLIGHT``.
-        limiter.record(permit, None)
+        feed(step.limiter, step.permit, None)
         raise
 
 
-def _drive_sync(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
-    """Send one chunk until it settles. Runs in the calling thread or in a worker thread (``workers``)."""
-    limiter = batch.limiter
-    while True:
-        with batch.lock:
-            if batch.stopping:
-                return
-            reason = batch.stop_reason(chunk.tries, chunk.last_error)
-            if reason is not None:
-                batch.give_up(chunk, reason)
-                return
-        permit = _take_sync(batch, limiter, chunk)
-        with batch.lock:
-            if isinstance(permit, Permit) and (batch.stopping or batch.blocked is not None):
-                # Interrupted, or another worker met a 418, while this one waited: nothing is sent.
-                limiter.cancel(permit)
-                if batch.blocked is not None and not batch.stopping:
-                    batch.give_up(chunk, batch.blocked)
-                return
-            if batch.stopping:
-                return
-            if isinstance(permit, KeyBlocked):
-                batch.key_blocked(chunk, permit)
-                return
-            if permit is None:
-                batch.give_up(chunk, batch.timeout_error(chunk.last_error))
-                return
-            batch.sending(chunk)
-        outcome = _send_paced_sync(batch, client, limiter, permit, chunk.ids)
-        with batch.lock:
-            if batch.stopping:
-                _unmerged(limiter, permit, outcome)
-                return
-            if not batch.handle(chunk, permit, outcome):
-                return
-
-
-async def _send_paced_async(
-    batch: _Batch,
-    client: AnyClient,
-    limiter: RateLimiter,
-    permit: Permit,
-    ids: list[str],
-    *,
-    lookup: bool = False,
-    turn: Turn = NO_GATE,
-) -> _Answer | Exception:
+async def _act_async(batch: _Batch, client: AnyClient, step: Step) -> object:
+    """Carry one action of a flow out with anyio (asyncio or trio)."""
+    if isinstance(step, Acquire):
+        return await _acquired_async(step)
+    if isinstance(step, Enter):
+        return await _turn(batch, step.limiter, step.permit)
     try:
-        return cast("_Answer | Exception", await _bounded_async(batch, client, ids, lookup=lookup, turn=turn))
+        return await _bounded_async(batch, client, step.ids, lookup=step.lookup, turn=step.turn)
     except BaseException:
-        # Cancelled with the request on its way (after the grace): whether it arrived is unknown, so it
-        # counts until the window it may have landed in is over, not for ``_STALE_IN_FLIGHT``.
-        limiter.record(permit, None)
+        # Cancelled with the request on its way (after the grace): as in ``_act_sync``.
+        feed(step.limiter, step.permit, None)
         raise
 
 
-async def _drive_async(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
-    while not batch.stopping:
-        reason = batch.stop_reason(chunk.tries, chunk.last_error)
-        if reason is not None:
-            batch.give_up(chunk, reason)
-            return
-        try:
-            permit = await batch.limiter.acquire_async(
-                timeout=batch.time_left(), backlog=functools.partial(batch.backlog, chunk)
-            )
-        except KeyBlocked as exc:
-            batch.key_blocked(chunk, exc)
-            return
-        if permit is None:
-            batch.give_up(chunk, batch.timeout_error(chunk.last_error))
-            return
-        batch.granted(chunk)
-        turn = await _turn(batch, batch.limiter, permit)
-        if turn is None:
-            batch.give_up(chunk, batch.timeout_error(chunk.last_error))
-            return
-        # Another task may have met a 418, or the batch been interrupted, while this one waited.
-        if batch.blocked is not None or batch.stopping:
-            turn.release()
-            batch.limiter.cancel(permit)
-            if batch.blocked is not None:
-                batch.give_up(chunk, batch.blocked)
-            return
-        batch.sending(chunk)
-        outcome = await _send_paced_async(batch, client, batch.limiter, permit, chunk.ids, turn=turn)
-        if not batch.handle(chunk, permit, outcome):
-            return
-
-
-def _lookup_stopped(batch: _Batch, lookup: _Lookup, permit: Permit | KeyBlocked | None) -> bool:
-    """True if ``lookup`` is not to be sent; settles it if the key is blocked or time is up (called with the lock)."""
-    if batch.stopping:
-        return True
-    if isinstance(permit, KeyBlocked):
-        batch.lookup_failed(lookup, ErrorInfo("blocked", f"order lookup: {permit}", 418))
-        return True
-    if permit is None:
-        batch.lookup_failed(lookup, batch.timeout_error(lookup.last_error))
-        return True
-    # Another worker met a 418 while this one waited: nothing more is sent (the ids keep what they had).
-    return batch.blocked is not None
-
-
-def _lookup_sync(batch: _Batch, client: AnyClient, lookup: _Lookup) -> None:
-    """Send one lookup until it settles. Runs in the calling thread or in a worker thread (``workers``)."""
-    limiter = batch.lookup_limiter
+def _drive_sync(batch: _Batch, client: AnyClient, flow: Flow) -> None:
+    """Run one flow to its end in this thread; its steps under the batch's lock (workers are threads)."""
+    result: object = None
     while True:
         with batch.lock:
-            if batch.stopping:
-                return
-            reason = batch.stop_reason(lookup.tries, lookup.last_error)
-            if reason is not None:
-                batch.lookup_failed(lookup, ErrorInfo(reason.name, f"order lookup: {reason.message}", reason.status))
-                return
-        permit = _take_sync(batch, limiter)
-        with batch.lock:
-            if _lookup_stopped(batch, lookup, permit):
-                if isinstance(permit, Permit):
-                    limiter.cancel(permit)
-                return
-            assert isinstance(permit, Permit)
-            lookup.tries += 1
-            batch.lookups_sent += 1
-        outcome = _send_paced_sync(batch, client, limiter, permit, lookup.ids, lookup=True)
-        with batch.lock:
-            if batch.stopping:
-                _unmerged(limiter, permit, outcome)
-                return
-            if not batch.handle_lookup(lookup, permit, outcome):
-                if not lookup.done:
-                    batch.lookup_failed(lookup, lookup.last_error or ErrorInfo("lookup_failed", "no usable answer"))
-                return
+            step = advance(flow, result)
+        if isinstance(step, Done):
+            return
+        result = _act_sync(batch, client, step)
 
 
-async def _lookup_async(batch: _Batch, client: AnyClient, lookup: _Lookup) -> None:
-    limiter = batch.lookup_limiter
-    while not batch.stopping:
-        reason = batch.stop_reason(lookup.tries, lookup.last_error)
-        if reason is not None:
-            batch.lookup_failed(lookup, ErrorInfo(reason.name, f"order lookup: {reason.message}", reason.status))
-            return
-        try:
-            permit: Permit | KeyBlocked | None = await limiter.acquire_async(timeout=batch.time_left())
-        except KeyBlocked as exc:
-            permit = exc
-        turn: Turn | None = NO_GATE
-        if isinstance(permit, Permit):
-            turn = await _turn(batch, limiter, permit)
-            if turn is None:
-                permit = None  # timeout_total ran out while waiting for the turn (the permit was given back)
-        if _lookup_stopped(batch, lookup, permit):
-            if isinstance(permit, Permit):
-                limiter.cancel(permit)
-            if turn is not None:
-                turn.release()
-            return
-        assert isinstance(permit, Permit) and turn is not None
-        lookup.tries += 1
-        batch.lookups_sent += 1
-        outcome = await _send_paced_async(batch, client, limiter, permit, lookup.ids, lookup=True, turn=turn)
-        if not batch.handle_lookup(lookup, permit, outcome):
-            if not lookup.done:
-                batch.lookup_failed(lookup, lookup.last_error or ErrorInfo("lookup_failed", "no usable answer"))
-            return
+async def _drive_async(batch: _Batch, client: AnyClient, flow: Flow) -> None:
+    """Run one flow to its end in this task."""
+    result: object = None
+    while not isinstance(step := advance(flow, result), Done):
+        result = await _act_async(batch, client, step)
 
 
 def _access_key(auth: object) -> str:
@@ -1218,21 +1036,22 @@ def cancel_orders(
         if batch.on_progress is not None:  # without a callback, no worker wakes the calling thread per chunk
             batch.on_progress = relay.note
     try:
-        _run_sync(batch, [functools.partial(_drive_sync, batch, client, chunk) for chunk in batch.chunks], relay, width)
+        _run_sync(batch, [_job_sync(batch, client, cancel_flow(batch, chunk)) for chunk in batch.chunks], relay, width)
         if confirm:
-            lookups = [functools.partial(_lookup_sync, batch, client, lookup) for lookup in batch.lookups()]
+            lookups = [_job_sync(batch, client, lookup_flow(batch, lookup)) for lookup in batch.lookups()]
             _run_sync(batch, lookups, relay, width)
-    except KeyboardInterrupt as exc:
+    except BaseException as exc:
         with batch.lock:
             # Workers still running see this and send nothing more; answers still coming change nothing.
-            batch.stopping = True
-            report = _log_result(batch.result(interrupted=True))
-        raise BatchInterrupted(report) from exc
-    except BaseException:
-        with batch.lock:
-            batch.stopping = True  # anything else raised here (SystemExit, a bug): no worker sends any more
-        raise
+            batch.stopping = batch.reported = True
+            if isinstance(exc, KeyboardInterrupt):
+                raise BatchInterrupted(_log_result(batch.result(interrupted=True))) from exc
+        raise  # anything else (SystemExit, a bug) as it is
     return _log_result(batch.result())
+
+
+def _job_sync(batch: _Batch, client: AnyClient, flow: Flow) -> Callable[[], None]:
+    return functools.partial(_drive_sync, batch, client, flow)
 
 
 def _check_in_flight(max_in_flight: int | None) -> None:
@@ -1379,13 +1198,15 @@ async def cancel_orders_async(
         # Every transport tells when a request is on the wire: the gate can let the next one in then.
         batch.gate = PoolGate()
     try:
-        cancels = [functools.partial(_drive_async, batch, client, chunk) for chunk in batch.chunks]
+        cancels = [functools.partial(_drive_async, batch, client, cancel_flow(batch, chunk)) for chunk in batch.chunks]
         await _run_async(batch, client, cancels, width)
         if confirm and not batch.stopping:
-            lookups = [functools.partial(_lookup_async, batch, client, lookup) for lookup in batch.lookups()]
+            lookups = [
+                functools.partial(_drive_async, batch, client, lookup_flow(batch, lookup)) for lookup in batch.lookups()
+            ]
             await _run_async(batch, client, lookups, width)
     except anyio.get_cancelled_exc_class() as exc:
-        batch.stopping = True
+        batch.stopping = batch.reported = True
         report = hand_over(report_to, _log_result(batch.result(interrupted=True)))
         if isinstance(exc, asyncio.CancelledError):
             raise BatchCancelled(report) from exc

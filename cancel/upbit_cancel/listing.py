@@ -40,6 +40,7 @@ from upbit_client.models import Order
 from . import reading
 from .answers import Answer, Outcome, feed, from_response, settled
 from .errors import TemporarilyBlocked, TransportError
+from .flows import Done, advance
 from .ratelimit import KeyBlocked, Permit, RateLimiter
 
 if TYPE_CHECKING:
@@ -173,55 +174,45 @@ def _orders(sweep: _Sweep, outcome: Outcome, tries: int) -> list[Order] | None:
 
 
 def list_sync(sweep: _Sweep, client: AnyClient) -> list[str]:
-    """Run ``pages`` with blocking calls (Ctrl-C: the permit of a request on its way is closed, then it goes on)."""
-    flow = pages(sweep)
-    try:
-        step = next(flow)
-        while True:
-            if isinstance(step, Acquire):
-                step = flow.send(_acquired(sweep.limiter.acquire, step.timeout))
-                continue
-            try:
-                outcome = _send_sync(client, step)
-            except BaseException:
-                feed(sweep.limiter, step.permit, None)
-                raise
-            step = flow.send(outcome)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+    """Run ``pages`` with blocking calls."""
+    flow, result = pages(sweep), None
+    while not isinstance(step := advance(flow, result), Done):
+        result = _act_sync(sweep.limiter, client, step)
+    return step.value
 
 
 async def list_async(sweep: _Sweep, client: AnyClient) -> list[str]:
-    """Run ``pages`` with anyio (asyncio or trio); cancelled, the permit of a request on its way is closed."""
-    flow = pages(sweep)
+    """Run ``pages`` with anyio (asyncio or trio)."""
+    flow, result = pages(sweep), None
+    while not isinstance(step := advance(flow, result), Done):
+        result = await _act_async(sweep.limiter, client, step)
+    return step.value
+
+
+def _act_sync(limiter: RateLimiter, client: AnyClient, step: Acquire | Send) -> object:
+    if isinstance(step, Acquire):
+        try:
+            return limiter.acquire(timeout=step.timeout)
+        except KeyBlocked as exc:
+            return exc
     try:
-        step = next(flow)
-        while True:
-            if isinstance(step, Acquire):
-                step = flow.send(await _acquired_async(sweep.limiter, step.timeout))
-                continue
-            try:
-                outcome = await _send_async(client, step)
-            except BaseException:
-                feed(sweep.limiter, step.permit, None)
-                raise
-            step = flow.send(outcome)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+        return _send_sync(client, step)
+    except BaseException:
+        feed(limiter, step.permit, None)  # Ctrl-C with the request on its way: the permit is closed, unheard
+        raise
 
 
-def _acquired(acquire: Any, timeout: float) -> Permit | KeyBlocked | None:
+async def _act_async(limiter: RateLimiter, client: AnyClient, step: Acquire | Send) -> object:
+    if isinstance(step, Acquire):
+        try:
+            return await limiter.acquire_async(timeout=step.timeout)
+        except KeyBlocked as exc:
+            return exc
     try:
-        return acquire(timeout=timeout)  # type: ignore[no-any-return]
-    except KeyBlocked as exc:
-        return exc
-
-
-async def _acquired_async(limiter: RateLimiter, timeout: float) -> Permit | KeyBlocked | None:
-    try:
-        return await limiter.acquire_async(timeout=timeout)
-    except KeyBlocked as exc:
-        return exc
+        return await _send_async(client, step)
+    except BaseException:
+        feed(limiter, step.permit, None)  # cancelled with the request on its way: as in ``_act_sync``
+        raise
 
 
 def _send_sync(client: AnyClient, step: Send) -> Outcome:

@@ -28,7 +28,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, NoReturn, TypedDict
 
@@ -52,6 +52,7 @@ from .batch import (
     limiter_of,
 )
 from .errors import BatchCancelled, BatchInterrupted, TransportError
+from .flows import Done, advance
 from .listing import PAGE_SIZE, ListingFailed, list_async, list_sync
 from .ratelimit import RateLimiter
 from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder
@@ -390,7 +391,65 @@ def _listing_failed(sweep: _Sweep, failure: ListingFailed, first: bool) -> Batch
 
 
 # ---------------------------------------------------------------------------------------------
-# The sweep
+# The sweep: its passes as a flow without I/O, and the two drivers' steps
+
+
+@dataclass(frozen=True, slots=True)
+class _List:
+    """List the open orders that match (``listing``): the uuids, or ``ListingFailed``."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Cancel:
+    """Cancel ``uuids`` with the batch (its keyword arguments ``options``): a ``BatchResult``."""
+
+    uuids: list[str]
+    options: _BatchOptions
+
+
+def passes(sweep: _Sweep) -> Generator[_List | _Cancel, Any, BatchResult]:
+    """List, then cancel what was listed, pass after pass (``_Sweep.to_send``, ``_Sweep.passed``); the report.
+
+    All pages are listed before anything is cancelled: a cancel would shift the pages still to be read
+    (Upbit pages by offset), and the orders it moved up would be skipped.
+    """
+    for number in sweep.passes():
+        listed = yield _List()
+        if isinstance(listed, ListingFailed):
+            return _listing_failed(sweep, listed, first=number == 1)
+        uuids = sweep.to_send(number, listed)
+        if uuids is None:
+            break
+        if not sweep.passed((yield _Cancel(uuids, sweep.batch_options(number)))):
+            break
+    return _finish(sweep)
+
+
+def _pass_sync(sweep: _Sweep, client: AnyClient, step: _List | _Cancel) -> object:
+    """One step of ``passes``, blocking; Ctrl-C raises ``BatchInterrupted`` with the sweep's report so far."""
+    try:
+        if isinstance(step, _List):
+            return list_sync(sweep, client)
+        return cancel_orders(client, uuids=step.uuids, **step.options)
+    except ListingFailed as failure:
+        return failure
+    except BatchInterrupted as interrupted:
+        raise BatchInterrupted(sweep.stopped(interrupted.report)) from interrupted
+    except KeyboardInterrupt as exc:
+        raise BatchInterrupted(_interrupted(sweep)) from exc
+
+
+async def _pass_async(sweep: _Sweep, client: AnyClient, step: _List | _Cancel, report_to: ReportSink | None) -> object:
+    """One step of ``passes`` with anyio; cancelled, the sweep's report so far goes out as ``_cancelled`` says."""
+    partial: list[BatchResult] = []
+    try:
+        if isinstance(step, _List):
+            return await list_async(sweep, client)
+        return await cancel_orders_async(client, uuids=step.uuids, report_to=partial.append, **step.options)
+    except ListingFailed as failure:
+        return failure
+    except anyio.get_cancelled_exc_class() as exc:
+        _cancelled(exc, hand_over(report_to, sweep.stopped(partial[0]) if partial else _interrupted(sweep)))
 
 
 def _start(
@@ -488,25 +547,10 @@ def cancel_open_orders(
         max_in_flight=max_in_flight,
         confirm=confirm,
     )
-    try:
-        for number in sweep.passes():
-            try:
-                uuids = sweep.to_send(number, list_sync(sweep, client))
-            except ListingFailed as failure:
-                return _listing_failed(sweep, failure, first=number == 1)
-            if uuids is None:
-                break
-            try:
-                result = cancel_orders(client, uuids=uuids, **sweep.batch_options(number))
-            except BatchInterrupted as interrupted:
-                raise BatchInterrupted(sweep.stopped(interrupted.report)) from interrupted
-            if not sweep.passed(result):
-                break
-    except KeyboardInterrupt as exc:
-        if isinstance(exc, BatchInterrupted):
-            raise
-        raise BatchInterrupted(_interrupted(sweep)) from exc
-    return _finish(sweep)
+    flow, result = passes(sweep), None
+    while not isinstance(step := advance(flow, result), Done):
+        result = _pass_sync(sweep, client, step)
+    return step.value
 
 
 async def cancel_open_orders_async(
@@ -555,27 +599,10 @@ async def cancel_open_orders_async(
         max_in_flight=max_in_flight,
         confirm=confirm,
     )
-    # All pages are listed before anything is cancelled: a cancel would shift the pages still to be read
-    # (Upbit pages by offset), and the orders it moved up would be skipped.
-    for number in sweep.passes():
-        try:
-            uuids = sweep.to_send(number, await list_async(sweep, client))
-        except ListingFailed as failure:
-            return hand_over(report_to, _listing_failed(sweep, failure, first=number == 1))
-        except anyio.get_cancelled_exc_class() as exc:
-            _cancelled(exc, hand_over(report_to, _interrupted(sweep)))
-        if uuids is None:
-            break
-        partial: list[BatchResult] = []
-        try:
-            result = await cancel_orders_async(
-                client, uuids=uuids, report_to=partial.append, **sweep.batch_options(number)
-            )
-        except anyio.get_cancelled_exc_class() as exc:
-            _cancelled(exc, hand_over(report_to, sweep.stopped(partial[0])) if partial else None)
-        if not sweep.passed(result):
-            break
-    return hand_over(report_to, _finish(sweep))
+    flow, result = passes(sweep), None
+    while not isinstance(step := advance(flow, result), Done):
+        result = await _pass_async(sweep, client, step, report_to)
+    return hand_over(report_to, step.value)
 
 
 def _cancelled(exc: BaseException, report: BatchResult | None) -> NoReturn:
