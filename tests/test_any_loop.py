@@ -136,3 +136,17 @@ async def test_a_cancelled_sweep_hands_its_partial_report_over_with_every_listed
     assert report.interrupted and report.listings_sent == 1
     assert_every_id_once(report, [order.uuid for order in orders])
     assert report.success and report.not_sent
+
+
+async def test_a_report_to_that_raises_costs_nothing_but_a_logged_warning(
+    anyio_backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    exchange, ids = exchange_with(N)
+
+    def broken(report: BatchResult) -> None:
+        raise RuntimeError("a broken sink")
+
+    async with slow_client(exchange, 0.0) as client:
+        result = await cancel_orders_async(client, uuids=ids, report_to=broken)
+    assert [order.uuid for order in result.success] == ids
+    assert "report_to callback raised; ignored" in caplog.text

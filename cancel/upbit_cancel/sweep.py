@@ -126,15 +126,10 @@ def _refuse(parameter: str, rule: str, given: object, problem: str) -> InvalidRe
     return InvalidRequest(parameter, rule, repr(given), problem)
 
 
-def check_filter(
-    markets: Sequence[str] | None,
-    excluded_markets: Iterable[str],
-    quote_currencies: Sequence[str] | None,
-    side: str | None,
-    states: Sequence[str],
-    created_before: datetime.datetime | None,
-) -> _Filter:
-    """The filter; ``InvalidRequest`` for a value the spec forbids or a filter that cannot match anything."""
+def _check_values(
+    markets: Sequence[str] | None, excluded_markets: Iterable[str], quote_currencies: Sequence[str] | None
+) -> None:
+    """Every market pair and quote currency as the spec's rules want it, each list a list."""
     for what, values in (("markets", markets or ()), ("excluded_markets", excluded_markets)):
         if isinstance(values, str):
             raise _refuse(what, "a list of market pairs", values, "must be a list of market pairs, not one string")
@@ -148,6 +143,18 @@ def check_filter(
         found = _QUOTE_RULE.value.problem(value)
         if found is not None or "," in value:
             raise _refuse("quote_currencies", found[1] if found else "one code per item", value, "must be one code")
+
+
+def check_filter(
+    markets: Sequence[str] | None,
+    excluded_markets: Iterable[str],
+    quote_currencies: Sequence[str] | None,
+    side: str | None,
+    states: Sequence[str],
+    created_before: datetime.datetime | None,
+) -> _Filter:
+    """The filter; ``InvalidRequest`` for a value the spec forbids or a filter that cannot match anything."""
+    _check_values(markets, excluded_markets, quote_currencies)
     if side is not None and side not in _SIDES:
         raise _refuse("side", f"enum {list(_SIDES)}", side, f"must be one of {list(_SIDES)} or None (both)")
     check_query((_STATES_RULE,), (), {_STATES_RULE.python_name: list(states)})
