@@ -214,21 +214,34 @@ def _read_200(answer: Answer) -> tuple[list[_Named], list[_Named]]:
 # The batch: state and merge rules shared by the sync and async drivers
 
 
+_Phase = Literal["queued", "in_flight", "settled"]
+"""Where a chunk is: waiting for its (next) try, with a request on its way, or with its outcome final."""
+
+_Reach = Literal["unreached", "reached", "maybe_applied"]
+"""What the exchange may have done with a chunk's tries so far: none reached it (each refused before
+connecting, or none sent: certainly not applied); each that reached it was answered (what it applied, it
+said); or one may have been applied without our hearing it (an answer lost, or a fault of unknown reach)."""
+
+
 @dataclass(slots=True)
 class _Chunk:
     number: int
     ids: list[str]
     tries: int = 0
-    maybe_processed: bool = False
-    """An earlier attempt's answer was lost: the exchange may have applied it."""
+    phase: _Phase = "queued"
+    reach: _Reach = "unreached"
     last_error: ErrorInfo | None = None
-    done: bool = False
-    in_flight: bool = False
-    reached: bool = False
-    """An attempt reached the exchange (an answer came, or was lost on the way): not every try was refused
-    before connecting."""
     granted: bool = False
     """A permit was granted for it once (``_Batch.backlog``)."""
+
+    def lost_one(self) -> None:
+        """A try may have been applied without our hearing it."""
+        self.reach = "maybe_applied"
+
+    def answered(self) -> None:
+        """A try reached the exchange and its answer came (an earlier lost one still counts)."""
+        if self.reach == "unreached":
+            self.reach = "reached"
 
 
 @dataclass(slots=True)
@@ -350,16 +363,15 @@ class _Batch:
 
     def sending(self, chunk: _Chunk) -> None:
         chunk.tries += 1
-        chunk.in_flight = True
+        chunk.phase = "in_flight"
         if chunk.tries > 1:
             self.retries += 1
 
     def finish(self, chunk: _Chunk, outcomes: dict[str, _Outcome]) -> None:
-        chunk.in_flight = False
-        if chunk.done:
+        if chunk.phase == "settled":
             return
-        chunk.done = True
-        if chunk.maybe_processed:
+        chunk.phase = "settled"
+        if chunk.reach == "maybe_applied":
             self.lost.update(chunk.ids)
         for order_id in chunk.ids:
             self.outcomes.setdefault(order_id, outcomes[order_id])
@@ -373,7 +385,7 @@ class _Batch:
         self.give_up(chunk, self.blocked)
 
     def give_up(self, chunk: _Chunk, error: ErrorInfo) -> None:
-        if chunk.tries == 0 or not (chunk.reached or chunk.maybe_processed):
+        if chunk.tries == 0 or chunk.reach == "unreached":
             # Never sent (a 418 or timeout_total before its turn), or every try was refused before the
             # connection was made: certainly not cancelled.
             log.debug("chunk %d/%d not sent: %s", chunk.number, len(self.chunks), error.name)
@@ -384,7 +396,7 @@ class _Batch:
 
     def rejected(self, chunk: _Chunk, error: ErrorInfo) -> None:
         """The exchange refused the whole request (400, 401, 403, 404): nothing of it was applied."""
-        if chunk.maybe_processed:
+        if chunk.reach == "maybe_applied":
             # An earlier attempt's answer was lost: that one may have been applied.
             self.give_up(chunk, error)
             return
@@ -404,7 +416,7 @@ class _Batch:
 
     def handle(self, chunk: _Chunk, permit: Permit, outcome: Outcome) -> bool:
         """Merge one attempt's outcome; True if the chunk is to be sent again."""
-        chunk.in_flight = False
+        chunk.phase = "queued"
         feed(self.limiter, permit, outcome)
         # Counted once known to have left the machine: an answer, or a network failure after connecting
         # (a refused connection, or a fault raised before the transport, such as a signing error, sent nothing).
@@ -414,7 +426,7 @@ class _Batch:
             self.requests_sent += 1
         if isinstance(outcome, Exception):
             return self._not_answered(chunk, outcome)
-        chunk.reached = True
+        chunk.answered()
         self._note(outcome)
         remaining = outcome.remaining.sec if outcome.remaining is not None else None
         if outcome.status == 200:
@@ -439,11 +451,11 @@ class _Batch:
             # Not a network failure but a fault in the client set-up (a custom transport, a
             # hook): retrying would fail the same way, and whether it was sent is unknown.
             log.warning("chunk %d/%d: request failed", chunk.number, len(self.chunks), exc_info=outcome)
-            chunk.maybe_processed = True
+            chunk.lost_one()
             self.give_up(chunk, ErrorInfo("client_error", detail))
             return False
         if not isinstance(outcome, _NOT_SENT):
-            chunk.maybe_processed = chunk.reached = True
+            chunk.lost_one()
         chunk.last_error = ErrorInfo("transport_error", detail)
         log.debug("chunk %d/%d try %d: %s", chunk.number, len(self.chunks), chunk.tries, detail)
         return True
@@ -459,7 +471,7 @@ class _Batch:
             self.give_up(chunk, error)
             return False
         if status >= 500:
-            chunk.maybe_processed = True
+            chunk.lost_one()
             chunk.last_error = error
             return True
         if 400 <= status < 500:
@@ -486,12 +498,12 @@ class _Batch:
             success, failed = _read_200(answer)
         except _BadShape as exc:
             log.debug("chunk %d/%d try %d: HTTP 200 of the wrong shape: %s", chunk.number, total, chunk.tries, exc)
-            chunk.maybe_processed = True
+            chunk.lost_one()
             self.give_up(chunk, ErrorInfo("invalid_response", f"HTTP 200 body not as documented: {exc}", 200))
             return False
         except ValueError as exc:
             # Cut off or not JSON: the exchange may have processed the request; ask again.
-            chunk.maybe_processed = True
+            chunk.lost_one()
             chunk.last_error = ErrorInfo("invalid_response", f"unreadable HTTP 200 body: {exc}", 200)
             log.debug("chunk %d/%d try %d: unreadable HTTP 200 body", chunk.number, total, chunk.tries)
             return True
@@ -677,9 +689,9 @@ class _Batch:
 
     def _unfinished(self, chunk: _Chunk) -> _Outcome:
         """The outcome of a chunk the batch stopped before it settled (interruption)."""
-        if chunk.in_flight:
+        if chunk.phase == "in_flight":
             return ErrorInfo("interrupted", "interrupted while the request was in flight: it may have been cancelled")
-        if chunk.maybe_processed:
+        if chunk.reach == "maybe_applied":
             return ErrorInfo(
                 "interrupted",
                 "interrupted before a retry; an earlier attempt's answer was lost: it may have been cancelled",
@@ -701,7 +713,7 @@ class _Batch:
             blocked=self.blocked,
             interrupted=interrupted,
         )
-        unfinished = {order_id: chunk for chunk in self.chunks if not chunk.done for order_id in chunk.ids}
+        unfinished = {order_id: chunk for chunk in self.chunks if chunk.phase != "settled" for order_id in chunk.ids}
         confirming = set(self.confirm.ids)
         for order_id in self.ids:
             outcome = self._unfinished(unfinished[order_id]) if order_id in unfinished else self.outcomes[order_id]
