@@ -34,42 +34,42 @@ after an attempt the exchange may have applied without our hearing the answer, i
 otherwise ``already_cancelled``, ``done`` ``filled``, ``wait``/``watch`` ``still_open``, absent
 ``not_found``. When every order was cancelled on the first
 answer, no lookup is sent.
+
+The code: the ids and the merge rules live here (``_Batch``); each chunk's and lookup's requests are flows
+without I/O (``flows``), run by the sync or the async driver (``drivers``); answers are read, and the
+limiter fed, in one place (``answers``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
-import functools
 import logging
 import math
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 import anyio
-import anyio.lowlevel
 import httpx
 from attrs import evolve
 
 from upbit_auth import UpbitAuth
-from upbit_client import AuthenticatedClient, Client
 from upbit_client.api.order import cancel_orders_by_ids as _endpoint
 from upbit_client.api.order import list_orders_by_ids as _lookup_endpoint
 from upbit_client.models import CancelOrdersGroup, CancelOrdersOrder, CancelOrdersResult, Order
 from upbit_client.rules import ParameterRule, RateLimit, check_query
-from upbit_client.types import UNSET, Unset
+from upbit_client.types import Unset
 
 from . import reading
-from .answers import Answer, Outcome, feed, from_response, settled
+from .answers import Answer, Outcome, feed
+from .drivers import AnyClient, job_async, job_sync, run_async, run_sync
 from .errors import BatchCancelled, BatchInterrupted
-from .flows import Acquire, Done, Enter, Flow, Step, advance, cancel_flow, lookup_flow
+from .flows import cancel_flow, lookup_flow
 from .pacing import TransportPaced, paced_by_transport
-from .pool_gate import NO_GATE, PoolGate, Turn
+from .pool_gate import PoolGate
 from .ratelimit import KeyBlocked, Permit, RateLimiter, limiter_for
 from .remaining_req import RemainingReq
 from .results import (
@@ -84,9 +84,9 @@ from .results import (
 )
 from .results import order_state as _order_state
 from .store import STORE_ENV, check_store_setting
-from .workers import ProgressRelay, run_in_threads
+from .workers import ProgressRelay
 
-__all__ = ["ProgressCallback", "ReportSink", "cancel_orders", "cancel_orders_async"]
+__all__ = ["AnyClient", "ProgressCallback", "ReportSink", "cancel_orders", "cancel_orders_async"]
 
 log = logging.getLogger("upbit_cancel.batch")
 
@@ -116,8 +116,6 @@ _UNSENDABLE: tuple[type[Exception], ...] = (httpx.InvalidURL, httpx.UnsupportedP
 _CANCELLED_STATES = frozenset({"cancel"})
 _FILLED_STATES = frozenset({"done"})
 _OPEN_STATES = frozenset({"wait", "watch"})
-
-AnyClient = Client | AuthenticatedClient
 
 
 # ---------------------------------------------------------------------------------------------
@@ -736,169 +734,6 @@ class _Batch:
         return result
 
 
-# ---------------------------------------------------------------------------------------------
-# Sending
-
-
-def _id_args(kind: IdKind, ids: list[str]) -> dict[str, Any]:
-    return {"uuids": ids if kind == "uuids" else UNSET, "identifiers": ids if kind == "identifiers" else UNSET}
-
-
-def _narrow(value: float | None, limit: float) -> float:
-    return limit if value is None else min(value, limit)
-
-
-# The deadline of the sync request being sent in this thread (or task), read by a request hook.
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("upbit_cancel_deadline", default=None)
-_hook_lock = threading.Lock()
-
-
-def _apply_deadline(request: httpx.Request) -> None:
-    """Request hook: narrow this request's timeouts to the batch's ``timeout_total`` (no-op outside a batch)."""
-    deadline = _deadline.get()
-    if deadline is None:
-        return
-    limit = max(deadline - time.monotonic(), 0.001)
-    current = request.extensions.get("timeout", {})
-    request.extensions["timeout"] = {
-        key: _narrow(current.get(key), limit) for key in ("connect", "read", "write", "pool")
-    }
-
-
-@contextlib.contextmanager
-def _bounded(http: httpx.Client, seconds: float) -> Iterator[None]:
-    """Bound the sync requests sent inside the block to ``seconds``, so ``timeout_total`` holds.
-
-    httpx has no per-call timeout through the generated functions, and the client is the caller's
-    (maybe shared by threads), so its settings are not touched: a request hook, added once, narrows
-    the timeouts of the requests this thread sends while a batch runs.
-    """
-    with _hook_lock:
-        hooks = http.event_hooks
-        if _apply_deadline not in hooks["request"]:
-            http.event_hooks = {**hooks, "request": [*hooks["request"], _apply_deadline]}
-    token = _deadline.set(time.monotonic() + max(seconds, 0.001))
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
-
-
-def _send_sync(client: AnyClient, kind: IdKind, ids: list[str], seconds: float, *, lookup: bool = False) -> Any:
-    try:
-        http = client.get_httpx_client()
-        reading.install(http)
-        with _bounded(http, seconds), reading.bounded(seconds):
-            if lookup:
-                return from_response(_lookup_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))
-            return from_response(_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))
-    except Exception as exc:
-        return settled(exc)
-
-
-async def _send_async(client: AnyClient, kind: IdKind, ids: list[str], *, lookup: bool = False) -> Any:
-    try:
-        if lookup:
-            return from_response(await _lookup_endpoint.asyncio_detailed(client=client, **_id_args(kind, ids)))
-        return from_response(await _endpoint.asyncio_detailed(client=client, **_id_args(kind, ids)))
-    except Exception as exc:
-        return settled(exc)
-
-
-async def _bounded_async(
-    batch: _Batch, client: AnyClient, ids: list[str], *, lookup: bool = False, turn: Turn = NO_GATE
-) -> Any:
-    task = anyio.get_current_task().id
-    batch.sending_tasks.add(task)
-    try:
-        reading.install(client.get_async_httpx_client())
-        # ``timeout_total`` bounds the whole batch, a request in flight included; the answer's size is bounded
-        # too. The next request enters the pool once this one is on the wire (``pool_gate``).
-        with reading.bounded(batch.time_left(), on_wire=turn.release), anyio.fail_after(max(batch.time_left(), 0.001)):
-            return await _send_async(client, batch.kind, ids, lookup=lookup)
-    except TimeoutError:
-        return httpx.ReadTimeout(f"no answer before timeout_total of {batch.timeout_total:g}s")
-    finally:
-        turn.release()
-        batch.sending_tasks.discard(task)
-
-
-async def _turn(batch: _Batch, limiter: RateLimiter, permit: Permit) -> Turn | None:
-    """The turn of a request with ``permit`` to enter the pool (``pool_gate``); None if ``timeout_total``
-    ran out first. Either way nothing was sent when it is not had (cancelled, or None): the permit is given back."""
-    if batch.gate is None:
-        return NO_GATE
-    try:
-        turn = await batch.gate.turn(batch.time_left())
-    except BaseException:
-        limiter.cancel(permit)
-        raise
-    if turn is None:
-        limiter.cancel(permit)
-    return turn
-
-
-def _acquired(step: Acquire) -> Permit | KeyBlocked | None:
-    try:
-        return step.limiter.acquire(timeout=step.timeout, backlog=step.backlog)
-    except KeyBlocked as exc:
-        return exc
-
-
-async def _acquired_async(step: Acquire) -> Permit | KeyBlocked | None:
-    try:
-        return await step.limiter.acquire_async(timeout=step.timeout, backlog=step.backlog)
-    except KeyBlocked as exc:
-        return exc
-
-
-def _act_sync(batch: _Batch, client: AnyClient, step: Step) -> object:
-    """Carry one action of a flow out, blocking (no pool gate: each thread waits for its own connection)."""
-    if isinstance(step, Acquire):
-        return _acquired(step)
-    if isinstance(step, Enter):
-        return NO_GATE
-    try:
-        return _send_sync(client, batch.kind, step.ids, batch.time_left(), lookup=step.lookup)
-    except BaseException:
-        # Interrupted (Ctrl-C) with the request on its way: whether it arrived is unknown, so it counts
-        # until the window it may have landed in is over, not for ``_STALE_IN_FLIGHT``.
-        feed(step.limiter, step.permit, None)
-        raise
-
-
-async def _act_async(batch: _Batch, client: AnyClient, step: Step) -> object:
-    """Carry one action of a flow out with anyio (asyncio or trio)."""
-    if isinstance(step, Acquire):
-        return await _acquired_async(step)
-    if isinstance(step, Enter):
-        return await _turn(batch, step.limiter, step.permit)
-    try:
-        return await _bounded_async(batch, client, step.ids, lookup=step.lookup, turn=step.turn)
-    except BaseException:
-        # Cancelled with the request on its way (after the grace): as in ``_act_sync``.
-        feed(step.limiter, step.permit, None)
-        raise
-
-
-def _drive_sync(batch: _Batch, client: AnyClient, flow: Flow) -> None:
-    """Run one flow to its end in this thread; its steps under the batch's lock (workers are threads)."""
-    result: object = None
-    while True:
-        with batch.lock:
-            step = advance(flow, result)
-        if isinstance(step, Done):
-            return
-        result = _act_sync(batch, client, step)
-
-
-async def _drive_async(batch: _Batch, client: AnyClient, flow: Flow) -> None:
-    """Run one flow to its end in this task."""
-    result: object = None
-    while not isinstance(step := advance(flow, result), Done):
-        result = await _act_async(batch, client, step)
-
-
 def _access_key(auth: object) -> str:
     # A client signed some other way still gets a limiter, shared by all such clients.
     return auth.access_key if isinstance(auth, UpbitAuth) else ""
@@ -1048,10 +883,10 @@ def cancel_orders(
         if batch.on_progress is not None:  # without a callback, no worker wakes the calling thread per chunk
             batch.on_progress = relay.note
     try:
-        _run_sync(batch, [_job_sync(batch, client, cancel_flow(batch, chunk)) for chunk in batch.chunks], relay, width)
+        run_sync(batch, [job_sync(batch, client, cancel_flow(batch, chunk)) for chunk in batch.chunks], relay, width)
         if confirm:
-            lookups = [_job_sync(batch, client, lookup_flow(batch, lookup)) for lookup in batch.lookups()]
-            _run_sync(batch, lookups, relay, width)
+            lookups = [job_sync(batch, client, lookup_flow(batch, lookup)) for lookup in batch.lookups()]
+            run_sync(batch, lookups, relay, width)
     except BaseException as exc:
         with batch.lock:
             # Workers still running see this and send nothing more; answers still coming change nothing.
@@ -1062,10 +897,6 @@ def cancel_orders(
     return _log_result(batch.result())
 
 
-def _job_sync(batch: _Batch, client: AnyClient, flow: Flow) -> Callable[[], None]:
-    return functools.partial(_drive_sync, batch, client, flow)
-
-
 def _check_in_flight(max_in_flight: int | None) -> None:
     if max_in_flight is not None and max_in_flight < 1:
         raise ValueError(f"max_in_flight must be at least 1 or None; given: {max_in_flight!r}")
@@ -1074,91 +905,6 @@ def _check_in_flight(max_in_flight: int | None) -> None:
 def _width(batch: _Batch, max_in_flight: int | None) -> int:
     """Requests in flight at most: ``max_in_flight``, else the group's ``per_second`` from the spec."""
     return max_in_flight or batch.limiter.per_second or _IN_FLIGHT_WITHOUT_RATE_LIMIT
-
-
-def _run_sync(batch: _Batch, jobs: Sequence[Callable[[], None]], relay: ProgressRelay | None, width: int) -> None:
-    """Run the sync drivers: in the calling thread if one at a time will do, else on worker threads."""
-    if relay is None or len(jobs) <= 1:
-        for job in jobs:
-            job()
-            if relay is not None:
-                relay.deliver()
-        return
-    run_in_threads(jobs, width, stopping=lambda: batch.stopping, relay=relay)
-
-
-def _grace(client: AnyClient, batch: _Batch) -> float:
-    """How long an interrupted batch waits for answers in flight: the client's read timeout, within the budget."""
-    read = client.get_async_httpx_client().timeout.read
-    return max(0.0, min(_GRACE_WITHOUT_CLIENT_TIMEOUT if read is None else read, batch.time_left()))
-
-
-class _AsyncWorkers:
-    """Worker tasks taking jobs from one queue, shielded from the caller's cancellation so that requests in
-    flight may still be answered; the caller's task decides when they stop (``stop``)."""
-
-    def __init__(self, batch: _Batch, jobs: Sequence[Callable[[], Awaitable[None]]]) -> None:
-        self.batch = batch
-        self.queue = list(reversed(jobs))
-        self.scopes: dict[int, anyio.CancelScope] = {}
-        self.shield = anyio.CancelScope(shield=True)
-        self.done = anyio.Event()
-        self.failure: Exception | None = None
-
-    async def run(self, width: int) -> None:
-        try:
-            with self.shield:
-                async with anyio.create_task_group() as group:
-                    for _ in range(width):
-                        group.start_soon(self.worker)
-        finally:
-            self.done.set()
-
-    async def worker(self) -> None:
-        with anyio.CancelScope() as scope:
-            self.scopes[anyio.get_current_task().id] = scope
-            try:
-                while self.queue and not self.batch.stopping:
-                    await self.queue.pop()()
-            except Exception as exc:
-                # A bug in a worker surfaces as itself once the others are done (not in an exception group).
-                self.failure = self.failure or exc
-
-    async def stop(self, grace: float) -> None:
-        """Send nothing more; let requests in flight be answered for up to ``grace`` seconds, then cut them off."""
-        self.batch.stopping = True
-        for task, scope in self.scopes.items():
-            if task not in self.batch.sending_tasks:
-                scope.cancel()  # waiting for a permit or between requests: nothing to wait for
-        try:
-            with anyio.CancelScope(shield=True), anyio.move_on_after(grace):
-                await self.done.wait()
-        finally:
-            self.shield.cancel()
-            with anyio.CancelScope(shield=True):
-                await self.done.wait()
-
-
-async def _run_async(
-    batch: _Batch, client: AnyClient, jobs: Sequence[Callable[[], Awaitable[None]]], width: int
-) -> None:
-    """Run ``jobs`` (coroutine factories) ``width`` at a time; on cancellation let requests in flight finish.
-
-    Any backend anyio runs on (asyncio, trio). A cancellation already queued when the batch starts (as a
-    signal handler on the loop queues it) is met at the first checkpoint, before any worker exists:
-    nothing is sent. One that comes later stops the workers as ``_AsyncWorkers.stop`` says, and goes on.
-    """
-    await anyio.lowlevel.checkpoint()
-    workers = _AsyncWorkers(batch, jobs)
-    async with anyio.create_task_group() as group:
-        group.start_soon(workers.run, max(1, min(width, len(jobs))))
-        try:
-            await workers.done.wait()
-        except anyio.get_cancelled_exc_class():
-            await workers.stop(_grace(client, batch))
-            raise
-    if workers.failure is not None:
-        raise workers.failure
 
 
 async def cancel_orders_async(
@@ -1210,13 +956,11 @@ async def cancel_orders_async(
         # Every transport tells when a request is on the wire: the gate can let the next one in then.
         batch.gate = PoolGate()
     try:
-        cancels = [functools.partial(_drive_async, batch, client, cancel_flow(batch, chunk)) for chunk in batch.chunks]
-        await _run_async(batch, client, cancels, width)
+        cancels = [job_async(batch, client, cancel_flow(batch, chunk)) for chunk in batch.chunks]
+        await run_async(batch, client, cancels, width)
         if confirm and not batch.stopping:
-            lookups = [
-                functools.partial(_drive_async, batch, client, lookup_flow(batch, lookup)) for lookup in batch.lookups()
-            ]
-            await _run_async(batch, client, lookups, width)
+            lookups = [job_async(batch, client, lookup_flow(batch, lookup)) for lookup in batch.lookups()]
+            await run_async(batch, client, lookups, width)
     except anyio.get_cancelled_exc_class() as exc:
         batch.stopping = batch.reported = True
         report = hand_over(report_to, _log_result(batch.result(interrupted=True)))
