@@ -40,7 +40,7 @@ from .workers import ProgressRelay, run_in_threads
 if TYPE_CHECKING:
     from .batch import _Batch
 
-__all__ = ["AnyClient", "job_async", "job_sync", "run_async", "run_sync"]
+__all__ = ["AnyClient", "acquired", "acquired_async", "job_async", "job_sync", "run_async", "run_sync"]
 
 AnyClient = Client | AuthenticatedClient
 
@@ -146,14 +146,16 @@ async def _turn(batch: _Batch, limiter: RateLimiter, permit: Permit) -> Turn | N
     return turn
 
 
-def _acquired(step: Acquire) -> Permit | KeyBlocked | None:
+def acquired(step: Acquire) -> Permit | KeyBlocked | None:
+    """The permit an ``Acquire`` asks for, blocking: a ``Permit``, the pocket's ``KeyBlocked``, or None."""
     try:
         return step.limiter.acquire(timeout=step.timeout, backlog=step.backlog)
     except KeyBlocked as exc:
         return exc
 
 
-async def _acquired_async(step: Acquire) -> Permit | KeyBlocked | None:
+async def acquired_async(step: Acquire) -> Permit | KeyBlocked | None:
+    """``acquired`` without blocking the event loop."""
     try:
         return await step.limiter.acquire_async(timeout=step.timeout, backlog=step.backlog)
     except KeyBlocked as exc:
@@ -163,7 +165,7 @@ async def _acquired_async(step: Acquire) -> Permit | KeyBlocked | None:
 def _act_sync(batch: _Batch, client: AnyClient, step: Step) -> object:
     """Carry one action of a flow out, blocking (no pool gate: each thread waits for its own connection)."""
     if isinstance(step, Acquire):
-        return _acquired(step)
+        return acquired(step)
     if isinstance(step, Enter):
         return NO_GATE
     try:
@@ -178,7 +180,7 @@ def _act_sync(batch: _Batch, client: AnyClient, step: Step) -> object:
 async def _act_async(batch: _Batch, client: AnyClient, step: Step) -> object:
     """Carry one action of a flow out with anyio (asyncio or trio)."""
     if isinstance(step, Acquire):
-        return await _acquired_async(step)
+        return await acquired_async(step)
     if isinstance(step, Enter):
         return await _turn(batch, step.limiter, step.permit)
     try:

@@ -1,7 +1,7 @@
 """Listing a sweep pass's open orders: the rules as a flow without I/O, and its sync and async drivers.
 
 The flow (``pages``) is a generator in the style of httpx's ``Auth.auth_flow``: it yields the action it
-needs next, ``Acquire`` (a permit of the limiter) or ``Send`` (this listing request, within these seconds),
+needs next, ``flows.Acquire`` (a permit of the limiter) or ``Send`` (this listing request, within these seconds),
 and is sent what came of it (a permit, a ``KeyBlocked``, None; an ``answers.Answer`` or an exception). It
 holds every rule; the two drivers (``list_sync``, ``list_async``) only carry actions out, each in its
 own world (a blocking call; an anyio await, on asyncio or trio). Every listing request goes out inside
@@ -39,8 +39,9 @@ from upbit_client.models import Order
 
 from . import reading
 from .answers import Answer, Outcome, feed, from_response, settled
+from .drivers import acquired, acquired_async
 from .errors import TemporarilyBlocked, TransportError
-from .flows import Done, advance
+from .flows import Acquire, Done, advance
 from .ratelimit import KeyBlocked, Permit, RateLimiter
 
 if TYPE_CHECKING:
@@ -66,13 +67,6 @@ class ListingFailed(Exception):
     def __init__(self, error: UpbitClientError) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-@dataclass(frozen=True, slots=True)
-class Acquire:
-    """Take a permit of the listing's limiter within ``timeout`` seconds: a ``Permit``, ``KeyBlocked`` or None."""
-
-    timeout: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +127,7 @@ def _page(
     tries = 0
     while True:
         sweep.give_up(tries)
-        permit = yield Acquire(sweep.time_left())
+        permit = yield Acquire(sweep.limiter, sweep.time_left())
         if isinstance(permit, KeyBlocked):
             raise ListingFailed(TemporarilyBlocked(418, "blocked", str(permit)))
         if permit is None:
@@ -191,10 +185,7 @@ async def list_async(sweep: _Sweep, client: AnyClient) -> list[str]:
 
 def _act_sync(limiter: RateLimiter, client: AnyClient, step: Acquire | Send) -> object:
     if isinstance(step, Acquire):
-        try:
-            return limiter.acquire(timeout=step.timeout)
-        except KeyBlocked as exc:
-            return exc
+        return acquired(step)
     try:
         return _send_sync(client, step)
     except BaseException:
@@ -204,10 +195,7 @@ def _act_sync(limiter: RateLimiter, client: AnyClient, step: Acquire | Send) -> 
 
 async def _act_async(limiter: RateLimiter, client: AnyClient, step: Acquire | Send) -> object:
     if isinstance(step, Acquire):
-        try:
-            return await limiter.acquire_async(timeout=step.timeout)
-        except KeyBlocked as exc:
-            return exc
+        return await acquired_async(step)
     try:
         return await _send_async(client, step)
     except BaseException:
