@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import inspect
 import json
 import os
 import ssl
@@ -23,6 +24,30 @@ from upbit_auth import UpbitAuth
 from upbit_cancel.ratelimit import reset_limiters
 from upbit_client import Client
 from upbit_sandbox import SandboxExchange
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Iterator[None]:
+    """Async tests run on asyncio (pytest-asyncio), except those marked ``anyio``: anyio's plugin runs them
+    on the backend of their ``anyio_backend`` fixture (asyncio and trio, below).
+
+    Why not pytest-asyncio's auto mode: it claims every ``async def`` test, ``anyio``-marked ones included,
+    and runs them on asyncio whatever ``anyio_backend`` says (a trio case passed without trio running).
+    In strict mode it takes only tests marked ``asyncio``; this hook, inside pytest-asyncio's own (trylast),
+    marks every other async test so before pytest-asyncio looks.
+    """
+    outcome = yield
+    found = outcome.get_result()
+    for item in found if isinstance(found, list) else [found]:
+        is_async = isinstance(item, pytest.Function) and inspect.iscoroutinefunction(getattr(item, "obj", None))
+        if is_async and item.get_closest_marker("anyio") is None and item.get_closest_marker("asyncio") is None:
+            item.add_marker(pytest.mark.asyncio)
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """The event loops an ``anyio``-marked test runs on: each such test runs once on each."""
+    return str(request.param)
 
 
 def _trust_the_system_ca_directory() -> None:

@@ -15,9 +15,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
+from tests.backends import backend
 from tests.clocks import FakeClock
 from tests.faults import (
     FaultyExchange,
@@ -85,7 +87,7 @@ def run(mode: str, exchange: FaultyExchange, **options: Any) -> BatchResult:
         async with client_of(exchange) as client:
             return await cancel_orders_async(client, **options)
 
-    return asyncio.run(go())
+    return anyio.run(go, backend=backend(mode))
 
 
 def windows(exchange: FaultyExchange) -> dict[int, int]:
@@ -107,8 +109,9 @@ def accounted(result: BatchResult, ids: list[str]) -> None:
     assert sorted(reported) == sorted(set(ids))
 
 
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(params=["sync", "async", "trio"])
 def mode(request: pytest.FixtureRequest) -> str:
+    """sync; async on asyncio; async on trio (the one async code runs on both through anyio)."""
     return str(request.param)
 
 
@@ -346,7 +349,7 @@ def test_a_real_signature_failure_is_reported_not_raised(mode: str) -> None:
             async with client_of(exchange, wrong) as client:
                 return await cancel_orders_async(client, uuids=ids, limiter=fast_limiter()[0], confirm=False)
 
-        result = asyncio.run(go())
+        result = anyio.run(go, backend=backend(mode))
     assert [o.reason for o in result.failed] == ["rejected", "rejected"]
     assert {o.error.name for o in result.failed if o.error} == {"jwt_verification"}
     assert result.failed[0].error is not None and "secret" in result.failed[0].error.message

@@ -16,9 +16,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
+from tests.backends import backend, limiter_waits
 from tests.faults import assert_every_id_once
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from tests.limits import chunks, pages
@@ -78,7 +80,7 @@ def sweep(mode: str, exchange: SandboxExchange, transport: Any = None, **options
         async with client:
             return await cancel_open_orders_async(client, **options)
 
-    return asyncio.run(run())
+    return anyio.run(run, backend=backend(mode))
 
 
 def cancels(exchange: SandboxExchange) -> list[str]:
@@ -90,8 +92,9 @@ def still_open(exchange: SandboxExchange) -> set[str]:
     return {order.uuid for order in exchange.orders() if order.state in ("wait", "watch")}
 
 
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(params=["sync", "async", "trio"])
 def mode(request: pytest.FixtureRequest) -> str:
+    """sync; async on asyncio; async on trio (the one async code runs on both through anyio)."""
     return str(request.param)
 
 
@@ -112,7 +115,10 @@ def test_one_market_is_emptied_wait_and_watch_and_every_other_order_is_left_open
     assert (result.listings_sent, result.requests_sent) == (pages(len(btc)), chunks(len(btc)))
 
 
-def test_no_filter_cancels_every_open_order_watch_included_without_a_429(mode: str) -> None:
+def test_no_filter_cancels_every_open_order_watch_included_without_a_429(
+    mode: str, request: pytest.FixtureRequest
+) -> None:
+    limiter_waits(request, mode)
     exchange, orders = book()
     result = sweep(mode, exchange)
     assert_every_id_once(result, [order.uuid for order in orders])
@@ -190,7 +196,10 @@ def test_until_empty_cancels_an_order_created_after_the_listing(mode: str) -> No
     assert result.all_cancelled and still_open(exchange) == set()
 
 
-def test_until_empty_sends_again_an_unconfirmed_cancel_the_next_listing_still_shows_open(mode: str) -> None:
+def test_until_empty_sends_again_an_unconfirmed_cancel_the_next_listing_still_shows_open(
+    mode: str, request: pytest.FixtureRequest
+) -> None:
+    limiter_waits(request, mode)
     exchange, orders = book(10)
     # The first pass's cancel never arrives (every try), nor do its lookups: all 10 end unconfirmed.
     exchange.faults.reset(DEFAULT_MAX_TRIES, only="cancel_orders_by_ids")

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._version import __version__
-    from .batch import AnyClient, ProgressCallback, cancel_orders, cancel_orders_async
+    from .batch import AnyClient, ProgressCallback, ReportSink, cancel_orders, cancel_orders_async
     from .cli import main
     from .client import connect
     from .errors import (
@@ -130,6 +130,7 @@ __all__ = [
     "RedirectRefused",
     "RemainingReq",
     "ReportDict",
+    "ReportSink",
     "Send",
     "ServerError",
     "Sleep",
@@ -164,6 +165,7 @@ _HOMES = {
     "__version__": "._version",
     "AnyClient": ".batch",
     "ProgressCallback": ".batch",
+    "ReportSink": ".batch",
     "cancel_orders": ".batch",
     "cancel_orders_async": ".batch",
     "connect": ".client",

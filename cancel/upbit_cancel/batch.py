@@ -34,41 +34,44 @@ after an attempt the exchange may have applied without our hearing the answer, i
 otherwise ``already_cancelled``, ``done`` ``filled``, ``wait``/``watch`` ``still_open``, absent
 ``not_found``. When every order was cancelled on the first
 answer, no lookup is sent.
+
+The code: the ids and the merge rules live here (``_Batch``); each chunk's and lookup's requests are flows
+without I/O (``flows``), run by the sync or the async driver (``drivers``); answers are read, and the
+limiter fed, in one place (``answers``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
-import functools
 import logging
 import math
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+import anyio
 import httpx
 from attrs import evolve
 
 from upbit_auth import UpbitAuth
-from upbit_client import AuthenticatedClient, Client
 from upbit_client.api.order import cancel_orders_by_ids as _endpoint
 from upbit_client.api.order import list_orders_by_ids as _lookup_endpoint
-from upbit_client.errors import InvalidResponse, UnexpectedStatus
 from upbit_client.models import CancelOrdersGroup, CancelOrdersOrder, CancelOrdersResult, Order
 from upbit_client.rules import ParameterRule, RateLimit, check_query
-from upbit_client.types import UNSET, Response, Unset
+from upbit_client.types import Unset
 
 from . import reading
-from .errors import BatchCancelled, BatchInterrupted, UpbitAPIError, error_from_response
+from .answers import Answer, Outcome, feed
+from .drivers import AnyClient, job_async, job_sync, run_async, run_sync
+from .errors import BatchCancelled, BatchInterrupted
+from .flows import cancel_flow, lookup_flow
 from .pacing import TransportPaced, paced_by_transport
-from .pool_gate import NO_GATE, PoolGate, Turn
-from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds, limiter_for
-from .remaining_req import RemainingReq, parse_date_header, parse_remaining_req
+from .pool_gate import PoolGate
+from .ratelimit import KeyBlocked, Permit, RateLimiter, limiter_for
+from .remaining_req import RemainingReq
 from .results import (
     BatchResult,
     ConfirmedBy,
@@ -81,11 +84,16 @@ from .results import (
 )
 from .results import order_state as _order_state
 from .store import STORE_ENV, check_store_setting
-from .workers import ProgressRelay, run_in_threads
+from .workers import ProgressRelay
 
-__all__ = ["ProgressCallback", "cancel_orders", "cancel_orders_async"]
+__all__ = ["AnyClient", "ProgressCallback", "ReportSink", "cancel_orders", "cancel_orders_async"]
 
 log = logging.getLogger("upbit_cancel.batch")
+
+ReportSink = Callable[[BatchResult], object]
+"""``report_to(report)`` of the async batch and sweep: called once with the report, the final one or, on
+cancellation, the partial one, before the cancellation goes on (under trio the only way to get it, as
+trio's ``Cancelled`` may not be replaced by ``BatchCancelled``). An exception from it is logged and ignored."""
 
 ProgressCallback = Callable[[int, int], None]
 """``on_progress(done_ids, total_ids)``: once before sending (0), then as chunks settle. Always called in
@@ -108,8 +116,6 @@ _UNSENDABLE: tuple[type[Exception], ...] = (httpx.InvalidURL, httpx.UnsupportedP
 _CANCELLED_STATES = frozenset({"cancel"})
 _FILLED_STATES = frozenset({"done"})
 _OPEN_STATES = frozenset({"wait", "watch"})
-
-AnyClient = Client | AuthenticatedClient
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,43 +155,8 @@ def _lookup_chunk_size(kind: IdKind) -> int | None:
 # Reading answers
 
 
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    """What came back for one request, whichever way the generated call delivered it."""
-
-    status: int
-    content: bytes
-    remaining: RemainingReq | None
-    parsed: object = None
-    """The generated client's model of the body, or None when it could not read it."""
-    problem: str | None = None
-    """Why the generated client could not read a documented answer (``InvalidResponse``)."""
-    date: float | None = None
-    """The exchange's ``Date`` header in epoch seconds, which tells the limiter where its second starts."""
-
-
 class _BadShape(Exception):
     """A 200 body that is JSON but not the documented shape at the top."""
-
-
-def _error_body(content: bytes) -> tuple[str | None, str | None]:
-    """Upbit's error ``name`` and ``message`` from an error answer, each None unless a string (whatever the body)."""
-    try:
-        error = reading.load_json(content)["error"]
-        name, message = error.get("name"), error.get("message")
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
-        return None, None
-    return (name if isinstance(name, str) else None), (message if isinstance(message, str) else None)
-
-
-def _error_info(error: UpbitAPIError) -> ErrorInfo:
-    message = f"{error.message} ({error.hint})" if error.hint else error.message
-    return ErrorInfo(error.name, message, error.status)
-
-
-def _api_error(answer: _Answer) -> ErrorInfo:
-    name, message = _error_body(answer.content)
-    return _error_info(error_from_response(answer.status, name, message))
 
 
 def _text(value: object) -> str | None:
@@ -229,7 +200,7 @@ def _orders(group: object, where: str) -> list[_Named]:
     return refs
 
 
-def _read_200(answer: _Answer) -> tuple[list[_Named], list[_Named]]:
+def _read_200(answer: Answer) -> tuple[list[_Named], list[_Named]]:
     """(success, failed) of a 200; ``ValueError`` if the body is not JSON, ``_BadShape`` if not an object."""
     if isinstance(answer.parsed, CancelOrdersResult):
         return _orders(answer.parsed.success, "success"), _orders(answer.parsed.failed, "failed")
@@ -241,21 +212,34 @@ def _read_200(answer: _Answer) -> tuple[list[_Named], list[_Named]]:
 # The batch: state and merge rules shared by the sync and async drivers
 
 
+_Phase = Literal["queued", "in_flight", "settled"]
+"""Where a chunk is: waiting for its (next) try, with a request on its way, or with its outcome final."""
+
+_Reach = Literal["unreached", "reached", "maybe_applied"]
+"""What the exchange may have done with a chunk's tries so far: none reached it (each refused before
+connecting, or none sent: certainly not applied); each that reached it was answered (what it applied, it
+said); or one may have been applied without our hearing it (an answer lost, or a fault of unknown reach)."""
+
+
 @dataclass(slots=True)
 class _Chunk:
     number: int
     ids: list[str]
     tries: int = 0
-    maybe_processed: bool = False
-    """An earlier attempt's answer was lost: the exchange may have applied it."""
+    phase: _Phase = "queued"
+    reach: _Reach = "unreached"
     last_error: ErrorInfo | None = None
-    done: bool = False
-    in_flight: bool = False
-    reached: bool = False
-    """An attempt reached the exchange (an answer came, or was lost on the way): not every try was refused
-    before connecting."""
     granted: bool = False
     """A permit was granted for it once (``_Batch.backlog``)."""
+
+    def lost_one(self) -> None:
+        """A try may have been applied without our hearing it."""
+        self.reach = "maybe_applied"
+
+    def answered(self) -> None:
+        """A try reached the exchange and its answer came (an earlier lost one still counts)."""
+        if self.reach == "unreached":
+            self.reach = "reached"
 
 
 @dataclass(slots=True)
@@ -327,8 +311,11 @@ class _Batch:
         self.blocked: ErrorInfo | None = None
         self.stopping = False
         """Set on interruption: nothing more is sent."""
-        self.sending_tasks: set[asyncio.Task[Any]] = set()
-        """Async workers with a request in flight (an interruption lets them finish)."""
+        self.reported = False
+        """Set once an interrupted batch has handed its report out: answers after that change nothing in it."""
+        self.sending_tasks: set[int] = set()
+        """Async workers (``anyio.get_current_task().id``) with a request in flight (an interruption lets them
+        finish)."""
         self.gate: PoolGate | None = None
         """Async: lets one request at a time into the client's connection pool (``pool_gate``); None: no gate."""
 
@@ -374,16 +361,15 @@ class _Batch:
 
     def sending(self, chunk: _Chunk) -> None:
         chunk.tries += 1
-        chunk.in_flight = True
+        chunk.phase = "in_flight"
         if chunk.tries > 1:
             self.retries += 1
 
     def finish(self, chunk: _Chunk, outcomes: dict[str, _Outcome]) -> None:
-        chunk.in_flight = False
-        if chunk.done:
+        if chunk.phase == "settled":
             return
-        chunk.done = True
-        if chunk.maybe_processed:
+        chunk.phase = "settled"
+        if chunk.reach == "maybe_applied":
             self.lost.update(chunk.ids)
         for order_id in chunk.ids:
             self.outcomes.setdefault(order_id, outcomes[order_id])
@@ -397,7 +383,7 @@ class _Batch:
         self.give_up(chunk, self.blocked)
 
     def give_up(self, chunk: _Chunk, error: ErrorInfo) -> None:
-        if chunk.tries == 0 or not (chunk.reached or chunk.maybe_processed):
+        if chunk.tries == 0 or chunk.reach == "unreached":
             # Never sent (a 418 or timeout_total before its turn), or every try was refused before the
             # connection was made: certainly not cancelled.
             log.debug("chunk %d/%d not sent: %s", chunk.number, len(self.chunks), error.name)
@@ -408,7 +394,7 @@ class _Batch:
 
     def rejected(self, chunk: _Chunk, error: ErrorInfo) -> None:
         """The exchange refused the whole request (400, 401, 403, 404): nothing of it was applied."""
-        if chunk.maybe_processed:
+        if chunk.reach == "maybe_applied":
             # An earlier attempt's answer was lost: that one may have been applied.
             self.give_up(chunk, error)
             return
@@ -426,55 +412,64 @@ class _Batch:
         log.debug("chunk %d/%d cannot be sent: %s", chunk.number, len(self.chunks), detail)
         self.give_up(chunk, error)
 
-    def handle(self, chunk: _Chunk, permit: Permit, outcome: _Answer | Exception) -> bool:
+    def handle(self, chunk: _Chunk, permit: Permit, outcome: Outcome) -> bool:
         """Merge one attempt's outcome; True if the chunk is to be sent again."""
-        chunk.in_flight = False
+        chunk.phase = "queued"
+        feed(self.limiter, permit, outcome)
         # Counted once known to have left the machine: an answer, or a network failure after connecting
         # (a refused connection, or a fault raised before the transport, such as a signing error, sent nothing).
         if not isinstance(outcome, Exception) or (
             isinstance(outcome, httpx.TransportError) and not isinstance(outcome, (*_NOT_SENT, *_UNSENDABLE))
         ):
             self.requests_sent += 1
-        total = len(self.chunks)
         if isinstance(outcome, Exception):
-            self.limiter.record(permit, None)
-            detail = f"{type(outcome).__name__}: {outcome}" if str(outcome) else type(outcome).__name__
-            if isinstance(outcome, _UNSENDABLE):
-                self.unsendable(chunk, outcome)
-                return False
-            if not isinstance(outcome, httpx.TransportError):
-                # Not a network failure but a fault in the client set-up (a custom transport, a
-                # hook): retrying would fail the same way, and whether it was sent is unknown.
-                log.warning("chunk %d/%d: request failed", chunk.number, total, exc_info=outcome)
-                chunk.maybe_processed = True
-                self.give_up(chunk, ErrorInfo("client_error", detail))
-                return False
-            if not isinstance(outcome, _NOT_SENT):
-                chunk.maybe_processed = chunk.reached = True
-            chunk.last_error = ErrorInfo("transport_error", detail)
-            log.debug("chunk %d/%d try %d: %s", chunk.number, total, chunk.tries, detail)
-            return True
+            return self._not_answered(chunk, outcome)
+        chunk.answered()
+        self._note(outcome)
+        remaining = outcome.remaining.sec if outcome.remaining is not None else None
+        if outcome.status == 200:
+            return self._merge_200(chunk, outcome, remaining)
+        log.debug(
+            "chunk %d/%d try %d: HTTP %d, remaining=%s",
+            chunk.number,
+            len(self.chunks),
+            chunk.tries,
+            outcome.status,
+            remaining,
+        )
+        return self._refused_or_lost(chunk, outcome.status, outcome.error_info())
 
-        answer = outcome
-        chunk.reached = True
-        self._note(permit, answer)
-        remaining = answer.remaining.sec if answer.remaining is not None else None
-        status = answer.status
-        if status == 200:
-            return self._merge_200(chunk, answer, remaining)
-        log.debug("chunk %d/%d try %d: HTTP %d, remaining=%s", chunk.number, total, chunk.tries, status, remaining)
-        error = _api_error(answer)
+    def _not_answered(self, chunk: _Chunk, outcome: Exception) -> bool:
+        """A try that brought no answer; True if the chunk is to be sent again."""
+        detail = f"{type(outcome).__name__}: {outcome}" if str(outcome) else type(outcome).__name__
+        if isinstance(outcome, _UNSENDABLE):
+            self.unsendable(chunk, outcome)
+            return False
+        if not isinstance(outcome, httpx.TransportError):
+            # Not a network failure but a fault in the client set-up (a custom transport, a
+            # hook): retrying would fail the same way, and whether it was sent is unknown.
+            log.warning("chunk %d/%d: request failed", chunk.number, len(self.chunks), exc_info=outcome)
+            chunk.lost_one()
+            self.give_up(chunk, ErrorInfo("client_error", detail))
+            return False
+        if not isinstance(outcome, _NOT_SENT):
+            chunk.lost_one()
+        chunk.last_error = ErrorInfo("transport_error", detail)
+        log.debug("chunk %d/%d try %d: %s", chunk.number, len(self.chunks), chunk.tries, detail)
+        return True
+
+    def _refused_or_lost(self, chunk: _Chunk, status: int, error: ErrorInfo) -> bool:
+        """An answer other than 200; True if the chunk is to be sent again."""
         if status == 429:
             chunk.last_error = error
             return True
         if status == 418:
-            # Remembered by the limiter for the key: every batch of the process stops until the block ends.
-            self.limiter.block(block_seconds(_error_body(answer.content)[1]), error.name)
+            # The limiter (``answers.feed``) blocks the pocket: every batch of the process stops until it ends.
             self._block(error)
             self.give_up(chunk, error)
             return False
         if status >= 500:
-            chunk.maybe_processed = True
+            chunk.lost_one()
             chunk.last_error = error
             return True
         if 400 <= status < 500:
@@ -484,8 +479,7 @@ class _Batch:
         self.give_up(chunk, error)
         return False
 
-    def _note(self, permit: Permit, answer: _Answer, limiter: RateLimiter | None = None) -> None:
-        (limiter or self.limiter).record(permit, answer.remaining, rate_limited=answer.status == 429, date=answer.date)
+    def _note(self, answer: Answer) -> None:
         if answer.remaining is not None:
             self.remaining_req = answer.remaining
         if answer.status == 429:
@@ -496,18 +490,18 @@ class _Batch:
             log.warning("HTTP 418 %s: no more requests are sent in this batch", error.name)
             self.blocked = error
 
-    def _merge_200(self, chunk: _Chunk, answer: _Answer, remaining: int | None) -> bool:
+    def _merge_200(self, chunk: _Chunk, answer: Answer, remaining: int | None) -> bool:
         total = len(self.chunks)
         try:
             success, failed = _read_200(answer)
         except _BadShape as exc:
             log.debug("chunk %d/%d try %d: HTTP 200 of the wrong shape: %s", chunk.number, total, chunk.tries, exc)
-            chunk.maybe_processed = True
+            chunk.lost_one()
             self.give_up(chunk, ErrorInfo("invalid_response", f"HTTP 200 body not as documented: {exc}", 200))
             return False
         except ValueError as exc:
             # Cut off or not JSON: the exchange may have processed the request; ask again.
-            chunk.maybe_processed = True
+            chunk.lost_one()
             chunk.last_error = ErrorInfo("invalid_response", f"unreadable HTTP 200 body: {exc}", 200)
             log.debug("chunk %d/%d try %d: unreadable HTTP 200 body", chunk.number, total, chunk.tries)
             return True
@@ -583,14 +577,14 @@ class _Batch:
         self.confirm.ids = needed
         return [_Lookup(number, part) for number, part in enumerate(_chunks(needed, _lookup_chunk_size(self.kind)), 1)]
 
-    def handle_lookup(self, lookup: _Lookup, permit: Permit, outcome: _Answer | Exception) -> bool:
+    def handle_lookup(self, lookup: _Lookup, permit: Permit, outcome: Outcome) -> bool:
         """Merge one lookup attempt; True if it is to be sent again."""
+        feed(self.lookup_limiter, permit, outcome)
         if isinstance(outcome, Exception):
-            self.lookup_limiter.record(permit, None)
             detail = f"{type(outcome).__name__}: {outcome}" if str(outcome) else type(outcome).__name__
             lookup.last_error = ErrorInfo("lookup_failed", f"order lookup failed: {detail}")
             return isinstance(outcome, httpx.TransportError)
-        self._note(permit, outcome, self.lookup_limiter)
+        self._note(outcome)
         if outcome.status == 200 and isinstance(outcome.parsed, list):
             self._merge_lookup(lookup, outcome.parsed)
             return False
@@ -599,11 +593,10 @@ class _Batch:
                 "lookup_failed", f"order lookup answer not as documented: {outcome.problem or 'no result'}", 200
             )
             return False
-        error = _api_error(outcome)
+        error = outcome.error_info()
         lookup.last_error = ErrorInfo(error.name, f"order lookup: {error.message}", error.status)
         if outcome.status == 418:
-            # A block of the key (every group), as on the cancel path: later batches and processes stop too.
-            self.lookup_limiter.block(block_seconds(_error_body(outcome.content)[1]), error.name)
+            # A block of the pocket (every group, ``answers.feed``), as on the cancel path.
             self._block(error)
             return False
         return outcome.status == 429 or outcome.status >= 500
@@ -694,9 +687,9 @@ class _Batch:
 
     def _unfinished(self, chunk: _Chunk) -> _Outcome:
         """The outcome of a chunk the batch stopped before it settled (interruption)."""
-        if chunk.in_flight:
+        if chunk.phase == "in_flight":
             return ErrorInfo("interrupted", "interrupted while the request was in flight: it may have been cancelled")
-        if chunk.maybe_processed:
+        if chunk.reach == "maybe_applied":
             return ErrorInfo(
                 "interrupted",
                 "interrupted before a retry; an earlier attempt's answer was lost: it may have been cancelled",
@@ -718,7 +711,7 @@ class _Batch:
             blocked=self.blocked,
             interrupted=interrupted,
         )
-        unfinished = {order_id: chunk for chunk in self.chunks if not chunk.done for order_id in chunk.ids}
+        unfinished = {order_id: chunk for chunk in self.chunks if chunk.phase != "settled" for order_id in chunk.ids}
         confirming = set(self.confirm.ids)
         for order_id in self.ids:
             outcome = self._unfinished(unfinished[order_id]) if order_id in unfinished else self.outcomes[order_id]
@@ -739,330 +732,6 @@ class _Batch:
                     ref = OrderRef(ref.uuid, ref.market, ref.identifier, reason="unknown")
                 result.failed.append(ref)
         return result
-
-
-# ---------------------------------------------------------------------------------------------
-# Sending
-
-
-def _answer(response: Response[Any]) -> _Answer:
-    remaining = parse_remaining_req(response.headers.get("Remaining-Req"))
-    date = parse_date_header(response.headers.get("Date"))
-    return _Answer(int(response.status_code), response.content, remaining, response.parsed, date=date)
-
-
-def _settled(exc: Exception) -> _Answer | Exception:
-    """An answer the generated call refused to parse is still an answer; anything else is a failure to send."""
-    if isinstance(exc, InvalidResponse):
-        return _Answer(exc.status_code, exc.content, None, problem=exc.problem)
-    if isinstance(exc, UnexpectedStatus):
-        return _Answer(exc.status_code, exc.content, None)
-    return exc
-
-
-def _id_args(kind: IdKind, ids: list[str]) -> dict[str, Any]:
-    return {"uuids": ids if kind == "uuids" else UNSET, "identifiers": ids if kind == "identifiers" else UNSET}
-
-
-def _narrow(value: float | None, limit: float) -> float:
-    return limit if value is None else min(value, limit)
-
-
-# The deadline of the sync request being sent in this thread (or task), read by a request hook.
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("upbit_cancel_deadline", default=None)
-_hook_lock = threading.Lock()
-
-
-def _apply_deadline(request: httpx.Request) -> None:
-    """Request hook: narrow this request's timeouts to the batch's ``timeout_total`` (no-op outside a batch)."""
-    deadline = _deadline.get()
-    if deadline is None:
-        return
-    limit = max(deadline - time.monotonic(), 0.001)
-    current = request.extensions.get("timeout", {})
-    request.extensions["timeout"] = {
-        key: _narrow(current.get(key), limit) for key in ("connect", "read", "write", "pool")
-    }
-
-
-@contextlib.contextmanager
-def _bounded(http: httpx.Client, seconds: float) -> Iterator[None]:
-    """Bound the sync requests sent inside the block to ``seconds``, so ``timeout_total`` holds.
-
-    httpx has no per-call timeout through the generated functions, and the client is the caller's
-    (maybe shared by threads), so its settings are not touched: a request hook, added once, narrows
-    the timeouts of the requests this thread sends while a batch runs.
-    """
-    with _hook_lock:
-        hooks = http.event_hooks
-        if _apply_deadline not in hooks["request"]:
-            http.event_hooks = {**hooks, "request": [*hooks["request"], _apply_deadline]}
-    token = _deadline.set(time.monotonic() + max(seconds, 0.001))
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
-
-
-def _send_sync(client: AnyClient, kind: IdKind, ids: list[str], seconds: float, *, lookup: bool = False) -> Any:
-    try:
-        http = client.get_httpx_client()
-        reading.install(http)
-        with _bounded(http, seconds), reading.bounded(seconds):
-            if lookup:
-                return _answer(_lookup_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))
-            return _answer(_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))
-    except Exception as exc:
-        return _settled(exc)
-
-
-async def _send_async(client: AnyClient, kind: IdKind, ids: list[str], *, lookup: bool = False) -> Any:
-    try:
-        if lookup:
-            return _answer(await _lookup_endpoint.asyncio_detailed(client=client, **_id_args(kind, ids)))
-        return _answer(await _endpoint.asyncio_detailed(client=client, **_id_args(kind, ids)))
-    except Exception as exc:
-        return _settled(exc)
-
-
-async def _bounded_async(
-    batch: _Batch, client: AnyClient, ids: list[str], *, lookup: bool = False, turn: Turn = NO_GATE
-) -> Any:
-    task = asyncio.current_task()
-    if task is not None:
-        batch.sending_tasks.add(task)
-    try:
-        reading.install(client.get_async_httpx_client())
-        # ``timeout_total`` bounds the whole batch, a request in flight included; the answer's size is bounded
-        # too. The next request enters the pool once this one is on the wire (``pool_gate``).
-        with reading.bounded(batch.time_left(), on_wire=turn.release):
-            # ``asyncio.timeout``, not ``wait_for``: no second task per request (``wait_for`` makes one on 3.11).
-            async with asyncio.timeout(max(batch.time_left(), 0.001)):
-                return await _send_async(client, batch.kind, ids, lookup=lookup)
-    except TimeoutError:
-        return httpx.ReadTimeout(f"no answer before timeout_total of {batch.timeout_total:g}s")
-    finally:
-        turn.release()
-        if task is not None:
-            batch.sending_tasks.discard(task)
-
-
-async def _turn(batch: _Batch, limiter: RateLimiter, permit: Permit) -> Turn | None:
-    """The turn of a request with ``permit`` to enter the pool (``pool_gate``); None if ``timeout_total``
-    ran out first. Either way nothing was sent when it is not had (cancelled, or None): the permit is given back."""
-    if batch.gate is None:
-        return NO_GATE
-    try:
-        turn = await batch.gate.turn(batch.time_left())
-    except BaseException:
-        limiter.cancel(permit)
-        raise
-    if turn is None:
-        limiter.cancel(permit)
-    return turn
-
-
-def _unmerged(limiter: RateLimiter, permit: Permit, outcome: _Answer | Exception) -> None:
-    """Close the permit of an answer that came after the batch stopped: the limiter still learns from it
-    (a 418 still blocks the key), the report, already handed out, does not change."""
-    if isinstance(outcome, Exception):
-        limiter.record(permit, None)
-        return
-    limiter.record(permit, outcome.remaining, rate_limited=outcome.status == 429, date=outcome.date)
-    if outcome.status == 418:
-        limiter.block(block_seconds(_error_body(outcome.content)[1]), "HTTP 418 from the exchange")
-
-
-def _take_sync(batch: _Batch, limiter: RateLimiter, chunk: _Chunk | None = None) -> Permit | KeyBlocked | None:
-    """A permit (for ``chunk``, one of the cancels), the key's block, or None (none within ``timeout_total``)."""
-    try:
-        if chunk is None:
-            return limiter.acquire(timeout=batch.time_left())
-        permit = limiter.acquire(timeout=batch.time_left(), backlog=functools.partial(batch.backlog, chunk))
-        if permit is not None:
-            batch.granted(chunk)
-        return permit
-    except KeyBlocked as exc:
-        return exc
-
-
-def _send_paced_sync(
-    batch: _Batch, client: AnyClient, limiter: RateLimiter, permit: Permit, ids: list[str], *, lookup: bool = False
-) -> _Answer | Exception:
-    try:
-        return cast("_Answer | Exception", _send_sync(client, batch.kind, ids, batch.time_left(), lookup=lookup))
-    except BaseException:
-        # Interrupted (Ctrl-C) with the request on its way: whether it arrived is unknown, so it counts
-        # until the window it may have landed in is over, not for ``_STALE_IN_FLIGHT``.
-        limiter.record(permit, None)
-        raise
-
-
-def _drive_sync(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
-    """Send one chunk until it settles. Runs in the calling thread or in a worker thread (``workers``)."""
-    limiter = batch.limiter
-    while True:
-        with batch.lock:
-            if batch.stopping:
-                return
-            reason = batch.stop_reason(chunk.tries, chunk.last_error)
-            if reason is not None:
-                batch.give_up(chunk, reason)
-                return
-        permit = _take_sync(batch, limiter, chunk)
-        with batch.lock:
-            if isinstance(permit, Permit) and (batch.stopping or batch.blocked is not None):
-                # Interrupted, or another worker met a 418, while this one waited: nothing is sent.
-                limiter.cancel(permit)
-                if batch.blocked is not None and not batch.stopping:
-                    batch.give_up(chunk, batch.blocked)
-                return
-            if batch.stopping:
-                return
-            if isinstance(permit, KeyBlocked):
-                batch.key_blocked(chunk, permit)
-                return
-            if permit is None:
-                batch.give_up(chunk, batch.timeout_error(chunk.last_error))
-                return
-            batch.sending(chunk)
-        outcome = _send_paced_sync(batch, client, limiter, permit, chunk.ids)
-        with batch.lock:
-            if batch.stopping:
-                _unmerged(limiter, permit, outcome)
-                return
-            if not batch.handle(chunk, permit, outcome):
-                return
-
-
-async def _send_paced_async(
-    batch: _Batch,
-    client: AnyClient,
-    limiter: RateLimiter,
-    permit: Permit,
-    ids: list[str],
-    *,
-    lookup: bool = False,
-    turn: Turn = NO_GATE,
-) -> _Answer | Exception:
-    try:
-        return cast("_Answer | Exception", await _bounded_async(batch, client, ids, lookup=lookup, turn=turn))
-    except BaseException:
-        # Cancelled with the request on its way (after the grace): whether it arrived is unknown, so it
-        # counts until the window it may have landed in is over, not for ``_STALE_IN_FLIGHT``.
-        limiter.record(permit, None)
-        raise
-
-
-async def _drive_async(batch: _Batch, client: AnyClient, chunk: _Chunk) -> None:
-    while not batch.stopping:
-        reason = batch.stop_reason(chunk.tries, chunk.last_error)
-        if reason is not None:
-            batch.give_up(chunk, reason)
-            return
-        try:
-            permit = await batch.limiter.acquire_async(
-                timeout=batch.time_left(), backlog=functools.partial(batch.backlog, chunk)
-            )
-        except KeyBlocked as exc:
-            batch.key_blocked(chunk, exc)
-            return
-        if permit is None:
-            batch.give_up(chunk, batch.timeout_error(chunk.last_error))
-            return
-        batch.granted(chunk)
-        turn = await _turn(batch, batch.limiter, permit)
-        if turn is None:
-            batch.give_up(chunk, batch.timeout_error(chunk.last_error))
-            return
-        # Another task may have met a 418, or the batch been interrupted, while this one waited.
-        if batch.blocked is not None or batch.stopping:
-            turn.release()
-            batch.limiter.cancel(permit)
-            if batch.blocked is not None:
-                batch.give_up(chunk, batch.blocked)
-            return
-        batch.sending(chunk)
-        outcome = await _send_paced_async(batch, client, batch.limiter, permit, chunk.ids, turn=turn)
-        if not batch.handle(chunk, permit, outcome):
-            return
-
-
-def _lookup_stopped(batch: _Batch, lookup: _Lookup, permit: Permit | KeyBlocked | None) -> bool:
-    """True if ``lookup`` is not to be sent; settles it if the key is blocked or time is up (called with the lock)."""
-    if batch.stopping:
-        return True
-    if isinstance(permit, KeyBlocked):
-        batch.lookup_failed(lookup, ErrorInfo("blocked", f"order lookup: {permit}", 418))
-        return True
-    if permit is None:
-        batch.lookup_failed(lookup, batch.timeout_error(lookup.last_error))
-        return True
-    # Another worker met a 418 while this one waited: nothing more is sent (the ids keep what they had).
-    return batch.blocked is not None
-
-
-def _lookup_sync(batch: _Batch, client: AnyClient, lookup: _Lookup) -> None:
-    """Send one lookup until it settles. Runs in the calling thread or in a worker thread (``workers``)."""
-    limiter = batch.lookup_limiter
-    while True:
-        with batch.lock:
-            if batch.stopping:
-                return
-            reason = batch.stop_reason(lookup.tries, lookup.last_error)
-            if reason is not None:
-                batch.lookup_failed(lookup, ErrorInfo(reason.name, f"order lookup: {reason.message}", reason.status))
-                return
-        permit = _take_sync(batch, limiter)
-        with batch.lock:
-            if _lookup_stopped(batch, lookup, permit):
-                if isinstance(permit, Permit):
-                    limiter.cancel(permit)
-                return
-            assert isinstance(permit, Permit)
-            lookup.tries += 1
-            batch.lookups_sent += 1
-        outcome = _send_paced_sync(batch, client, limiter, permit, lookup.ids, lookup=True)
-        with batch.lock:
-            if batch.stopping:
-                _unmerged(limiter, permit, outcome)
-                return
-            if not batch.handle_lookup(lookup, permit, outcome):
-                if not lookup.done:
-                    batch.lookup_failed(lookup, lookup.last_error or ErrorInfo("lookup_failed", "no usable answer"))
-                return
-
-
-async def _lookup_async(batch: _Batch, client: AnyClient, lookup: _Lookup) -> None:
-    limiter = batch.lookup_limiter
-    while not batch.stopping:
-        reason = batch.stop_reason(lookup.tries, lookup.last_error)
-        if reason is not None:
-            batch.lookup_failed(lookup, ErrorInfo(reason.name, f"order lookup: {reason.message}", reason.status))
-            return
-        try:
-            permit: Permit | KeyBlocked | None = await limiter.acquire_async(timeout=batch.time_left())
-        except KeyBlocked as exc:
-            permit = exc
-        turn: Turn | None = NO_GATE
-        if isinstance(permit, Permit):
-            turn = await _turn(batch, limiter, permit)
-            if turn is None:
-                permit = None  # timeout_total ran out while waiting for the turn (the permit was given back)
-        if _lookup_stopped(batch, lookup, permit):
-            if isinstance(permit, Permit):
-                limiter.cancel(permit)
-            if turn is not None:
-                turn.release()
-            return
-        assert isinstance(permit, Permit) and turn is not None
-        lookup.tries += 1
-        batch.lookups_sent += 1
-        outcome = await _send_paced_async(batch, client, limiter, permit, lookup.ids, lookup=True, turn=turn)
-        if not batch.handle_lookup(lookup, permit, outcome):
-            if not lookup.done:
-                batch.lookup_failed(lookup, lookup.last_error or ErrorInfo("lookup_failed", "no usable answer"))
-            return
 
 
 def _access_key(auth: object) -> str:
@@ -1128,6 +797,16 @@ def _prepare(
     )
     batch.progress()
     return batch
+
+
+def hand_over(sink: ReportSink | None, report: BatchResult) -> BatchResult:
+    """Give ``report`` to ``sink`` (``ReportSink``) and return it; a failing sink costs nothing else."""
+    if sink is not None:
+        try:
+            sink(report)
+        except Exception:
+            log.warning("report_to callback raised; ignored", exc_info=True)
+    return report
 
 
 def _log_result(result: BatchResult) -> BatchResult:
@@ -1204,20 +883,17 @@ def cancel_orders(
         if batch.on_progress is not None:  # without a callback, no worker wakes the calling thread per chunk
             batch.on_progress = relay.note
     try:
-        _run_sync(batch, [functools.partial(_drive_sync, batch, client, chunk) for chunk in batch.chunks], relay, width)
+        run_sync(batch, [job_sync(batch, client, cancel_flow(batch, chunk)) for chunk in batch.chunks], relay, width)
         if confirm:
-            lookups = [functools.partial(_lookup_sync, batch, client, lookup) for lookup in batch.lookups()]
-            _run_sync(batch, lookups, relay, width)
-    except KeyboardInterrupt as exc:
+            lookups = [job_sync(batch, client, lookup_flow(batch, lookup)) for lookup in batch.lookups()]
+            run_sync(batch, lookups, relay, width)
+    except BaseException as exc:
         with batch.lock:
             # Workers still running see this and send nothing more; answers still coming change nothing.
-            batch.stopping = True
-            report = _log_result(batch.result(interrupted=True))
-        raise BatchInterrupted(report) from exc
-    except BaseException:
-        with batch.lock:
-            batch.stopping = True  # anything else raised here (SystemExit, a bug): no worker sends any more
-        raise
+            batch.stopping = batch.reported = True
+            if isinstance(exc, KeyboardInterrupt):
+                raise BatchInterrupted(_log_result(batch.result(interrupted=True))) from exc
+        raise  # anything else (SystemExit, a bug) as it is
     return _log_result(batch.result())
 
 
@@ -1229,62 +905,6 @@ def _check_in_flight(max_in_flight: int | None) -> None:
 def _width(batch: _Batch, max_in_flight: int | None) -> int:
     """Requests in flight at most: ``max_in_flight``, else the group's ``per_second`` from the spec."""
     return max_in_flight or batch.limiter.per_second or _IN_FLIGHT_WITHOUT_RATE_LIMIT
-
-
-def _run_sync(batch: _Batch, jobs: Sequence[Callable[[], None]], relay: ProgressRelay | None, width: int) -> None:
-    """Run the sync drivers: in the calling thread if one at a time will do, else on worker threads."""
-    if relay is None or len(jobs) <= 1:
-        for job in jobs:
-            job()
-            if relay is not None:
-                relay.deliver()
-        return
-    run_in_threads(jobs, width, stopping=lambda: batch.stopping, relay=relay)
-
-
-def _grace(client: AnyClient, batch: _Batch) -> float:
-    """How long an interrupted batch waits for answers in flight: the client's read timeout, within the budget."""
-    read = client.get_async_httpx_client().timeout.read
-    return max(0.0, min(_GRACE_WITHOUT_CLIENT_TIMEOUT if read is None else read, batch.time_left()))
-
-
-async def _run_async(
-    batch: _Batch, client: AnyClient, jobs: Sequence[Callable[[], Awaitable[None]]], width: int
-) -> None:
-    """Run ``jobs`` (coroutine factories) ``width`` at a time; on cancellation let requests in flight finish."""
-    queue = list(reversed(jobs))
-    caller = asyncio.current_task()
-    cancels_before = caller.cancelling() if caller is not None else 0
-
-    def caller_cancelled() -> bool:
-        return caller is not None and caller.cancelling() > cancels_before
-
-    async def worker() -> None:
-        # A cancellation of the caller requested as sending starts (Ctrl-C) stops a worker before its
-        # first request: the caller itself learns of it only after the workers' first steps have run.
-        while queue and not batch.stopping and not caller_cancelled():
-            await queue.pop()()
-
-    tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, min(width, len(jobs))))]
-    if not tasks:
-        return
-    try:
-        # ``wait``, not ``gather``: a cancellation of this task must not cancel the workers' requests.
-        await asyncio.wait(tasks)
-    except asyncio.CancelledError:
-        batch.stopping = True
-        for task in tasks:
-            if task not in batch.sending_tasks:
-                task.cancel()  # waiting for a permit or between requests: nothing to wait for
-        with contextlib.suppress(asyncio.CancelledError):
-            # Answers already in flight may still tell what the exchange did.
-            await asyncio.wait(tasks, timeout=_grace(client, batch))
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks)
-        raise
-    for task in tasks:
-        task.result()  # a bug in a worker must surface, not vanish
 
 
 async def cancel_orders_async(
@@ -1299,16 +919,24 @@ async def cancel_orders_async(
     max_in_flight: int | None = None,
     confirm: bool = True,
     rate_limit_store: str | None = None,
+    report_to: ReportSink | None = None,
 ) -> BatchResult:
     """``cancel_orders`` with as many chunks in flight as the current second's budget allows.
 
-    Uses the client's one ``httpx.AsyncClient`` (one connection pool). ``max_in_flight`` caps the
-    concurrent requests; by default it is the rate-limit group's ``per_second`` from the spec.
+    Runs on any event loop anyio supports: asyncio and trio. Uses the client's one ``httpx.AsyncClient``
+    (one connection pool). ``max_in_flight`` caps the concurrent requests; by default it is the rate-limit
+    group's ``per_second`` from the spec.
 
-    Cancelling the task stops sending at once, waits for the answers already in flight (up to the
-    client's read timeout, within ``timeout_total``), and raises ``BatchCancelled``, an
-    ``asyncio.CancelledError`` whose ``.report`` is the partial ``BatchResult``. (asyncio hands a
-    caller awaiting the task a fresh ``CancelledError``: catch ``BatchCancelled`` inside the task.)
+    Cancelling (the task, or an enclosing cancel scope) stops sending at once, waits for the answers
+    already in flight (up to the client's read timeout, within ``timeout_total``), and then:
+
+    - ``report_to`` (if given) is called with the partial ``BatchResult`` (``interrupted`` set), before
+      the cancellation goes on; it is called once with the final report when the batch returns too;
+    - under asyncio, ``BatchCancelled`` is raised, an ``asyncio.CancelledError`` whose ``.report`` is
+      that report. (asyncio hands a caller awaiting the task a fresh ``CancelledError``: catch
+      ``BatchCancelled`` inside the task, or use ``report_to``.)
+    - under trio the cancellation goes on as trio's own ``Cancelled`` (trio forbids replacing it with
+      another exception): ``report_to`` is how the caller gets the report there.
     """
     _check_in_flight(max_in_flight)
     batch = _prepare(
@@ -1328,13 +956,15 @@ async def cancel_orders_async(
         # Every transport tells when a request is on the wire: the gate can let the next one in then.
         batch.gate = PoolGate()
     try:
-        cancels = [functools.partial(_drive_async, batch, client, chunk) for chunk in batch.chunks]
-        await _run_async(batch, client, cancels, width)
+        cancels = [job_async(batch, client, cancel_flow(batch, chunk)) for chunk in batch.chunks]
+        await run_async(batch, client, cancels, width)
         if confirm and not batch.stopping:
-            lookups = [functools.partial(_lookup_async, batch, client, lookup) for lookup in batch.lookups()]
-            await _run_async(batch, client, lookups, width)
-    except asyncio.CancelledError as exc:
-        batch.stopping = True
-        report = _log_result(batch.result(interrupted=True))
-        raise BatchCancelled(report) from exc
-    return _log_result(batch.result())
+            lookups = [job_async(batch, client, lookup_flow(batch, lookup)) for lookup in batch.lookups()]
+            await run_async(batch, client, lookups, width)
+    except anyio.get_cancelled_exc_class() as exc:
+        batch.stopping = batch.reported = True
+        report = hand_over(report_to, _log_result(batch.result(interrupted=True)))
+        if isinstance(exc, asyncio.CancelledError):
+            raise BatchCancelled(report) from exc
+        raise  # trio's Cancelled, as trio requires: the report went to ``report_to``
+    return hand_over(report_to, _log_result(batch.result()))

@@ -114,9 +114,12 @@ class BatchInterrupted(KeyboardInterrupt):
 
 
 class BatchCancelled(asyncio.CancelledError):
-    """An async batch's task was cancelled; ``report`` is what was learned, every id in exactly one group.
+    """An async batch's task was cancelled under asyncio; ``report`` is what was learned, every id in exactly
+    one group.
 
-    An ``asyncio.CancelledError``, so cancellation still propagates as asyncio expects.
+    An ``asyncio.CancelledError``, so cancellation still propagates as asyncio expects. Under trio it is never
+    raised (trio's ``Cancelled`` may not be replaced by another exception type): the batch hands the same
+    report to its ``report_to`` before the cancellation goes on (docs/outcomes.md).
     """
 
     def __init__(self, report: BatchResult) -> None:

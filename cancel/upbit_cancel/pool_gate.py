@@ -15,13 +15,19 @@ request goes to another. Only the time between is serialised, which is CPU work 
 thread anyway (building, signing, the pool's bookkeeping): nothing waits on the network under the gate,
 except for a free connection when the client's pool is full (which every request would wait for anyway).
 
+The gate is an ``anyio.Semaphore`` of one, so it works under asyncio and trio alike. Not an ``anyio.Lock``:
+a lock has an owner task and refuses a release from any other, while a turn is a token handed over with
+the request (asyncio's own lock, used before, had no owner either). Its ``fast_acquire`` is on: a free
+gate is taken without a trip through the event loop (as asyncio's lock was), so the uncontended path
+costs no scheduling round; a task that waits still yields.
+
 The gate is used only when every transport of the client reads through ``reading``'s stream (which
 reports the first touch); with any other transport (a mock, the caller's own) there is no gate.
 """
 
 from __future__ import annotations
 
-import asyncio
+import anyio
 
 __all__ = ["PoolGate", "Turn"]
 
@@ -31,7 +37,7 @@ class Turn:
 
     __slots__ = ("_lock",)
 
-    def __init__(self, lock: asyncio.Lock | None) -> None:
+    def __init__(self, lock: anyio.Semaphore | None) -> None:
         self._lock = lock
 
     def release(self) -> None:
@@ -45,19 +51,20 @@ NO_GATE = Turn(None)
 
 
 class PoolGate:
-    """Turns to enter one client's connection pool, first come first served, for the tasks of one event loop."""
+    """Turns to enter one client's connection pool, first come first served, for the tasks of one event loop.
+
+    A turn is released from ``reading.bounded``'s ``on_wire`` or when its request's send ends.
+    """
 
     def __init__(self) -> None:
-        self._lock = asyncio.Lock()
+        self._lock = anyio.Semaphore(1, fast_acquire=True)
 
     async def turn(self, timeout: float) -> Turn | None:
         """Wait for this task's turn; None if it did not come within ``timeout`` seconds.
 
-        Cancelled while waiting: no turn is held (asyncio's lock hands it on).
+        Cancelled while waiting: no turn is held (the lock hands it on).
         """
-        try:
-            async with asyncio.timeout(max(timeout, 0.0)):
-                await self._lock.acquire()
-        except TimeoutError:
-            return None
-        return Turn(self._lock)
+        with anyio.move_on_after(max(timeout, 0.0)):
+            await self._lock.acquire()
+            return Turn(self._lock)
+        return None

@@ -28,10 +28,11 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NoReturn, TypedDict
 
+import anyio
 import httpx
 
 from upbit_client import AuthenticatedClient, Client
@@ -40,13 +41,20 @@ from upbit_client.api.order import list_open_orders as _list_endpoint
 from upbit_client.errors import InvalidRequest
 from upbit_client.models import Order
 from upbit_client.rules import check_query
-from upbit_client.types import Response
 
-from . import reading
-from .batch import DEFAULT_MAX_TRIES, ProgressCallback, cancel_orders, cancel_orders_async, limiter_of
-from .errors import BatchCancelled, BatchInterrupted, TemporarilyBlocked, TransportError, error_from_response
-from .ratelimit import KeyBlocked, Permit, RateLimiter, block_seconds
-from .remaining_req import parse_date_header, parse_remaining_req
+from .batch import (
+    DEFAULT_MAX_TRIES,
+    ProgressCallback,
+    ReportSink,
+    cancel_orders,
+    cancel_orders_async,
+    hand_over,
+    limiter_of,
+)
+from .errors import BatchCancelled, BatchInterrupted, TransportError
+from .flows import Done, advance
+from .listing import PAGE_SIZE, ListingFailed, list_async, list_sync
+from .ratelimit import RateLimiter
 from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder
 from .store import STORE_ENV, check_store_setting
 
@@ -63,7 +71,6 @@ DEFAULT_MAX_PASSES = 5
 DRY_RUN = "dry run: listed, not cancelled"
 
 _OPERATION = _list_endpoint.OPERATION
-_PAGE_SIZE = int(_OPERATION.parameter("limit").value.maximum or 100)
 _MARKET_RULE = _OPERATION.parameter("market")
 _STATES_RULE = _OPERATION.parameter("states")
 _QUOTE_RULE = _cancel_all_endpoint.OPERATION.parameter("quote_currencies")
@@ -119,15 +126,10 @@ def _refuse(parameter: str, rule: str, given: object, problem: str) -> InvalidRe
     return InvalidRequest(parameter, rule, repr(given), problem)
 
 
-def check_filter(
-    markets: Sequence[str] | None,
-    excluded_markets: Iterable[str],
-    quote_currencies: Sequence[str] | None,
-    side: str | None,
-    states: Sequence[str],
-    created_before: datetime.datetime | None,
-) -> _Filter:
-    """The filter; ``InvalidRequest`` for a value the spec forbids or a filter that cannot match anything."""
+def _check_values(
+    markets: Sequence[str] | None, excluded_markets: Iterable[str], quote_currencies: Sequence[str] | None
+) -> None:
+    """Every market pair and quote currency as the spec's rules want it, each list a list."""
     for what, values in (("markets", markets or ()), ("excluded_markets", excluded_markets)):
         if isinstance(values, str):
             raise _refuse(what, "a list of market pairs", values, "must be a list of market pairs, not one string")
@@ -141,6 +143,18 @@ def check_filter(
         found = _QUOTE_RULE.value.problem(value)
         if found is not None or "," in value:
             raise _refuse("quote_currencies", found[1] if found else "one code per item", value, "must be one code")
+
+
+def check_filter(
+    markets: Sequence[str] | None,
+    excluded_markets: Iterable[str],
+    quote_currencies: Sequence[str] | None,
+    side: str | None,
+    states: Sequence[str],
+    created_before: datetime.datetime | None,
+) -> _Filter:
+    """The filter; ``InvalidRequest`` for a value the spec forbids or a filter that cannot match anything."""
+    _check_values(markets, excluded_markets, quote_currencies)
     if side is not None and side not in _SIDES:
         raise _refuse("side", f"enum {list(_SIDES)}", side, f"must be one of {list(_SIDES)} or None (both)")
     check_query((_STATES_RULE,), (), {_STATES_RULE.python_name: list(states)})
@@ -174,12 +188,6 @@ def check_filter(
 
 # ---------------------------------------------------------------------------------------------
 # Listing
-
-
-class _ListingFailed(Exception):
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 class _BatchOptions(TypedDict):
@@ -276,7 +284,7 @@ class _Sweep:
         return _finish(self)
 
     def queries(self) -> list[dict[str, Any]]:
-        base: dict[str, Any] = {"states": list(self.match.states), "limit": _PAGE_SIZE, "order_by": "asc"}
+        base: dict[str, Any] = {"states": list(self.match.states), "limit": PAGE_SIZE, "order_by": "asc"}
         markets = self.match.markets
         return [base] if markets is None else [{**base, "market": market} for market in markets]
 
@@ -297,118 +305,13 @@ class _Sweep:
             except Exception:
                 log.warning("on_progress callback raised; ignored", exc_info=True)
 
-    def answered(self, permit: Permit, response: Response[Any]) -> list[Order] | None:
-        """The page of a 200; None to ask again (429, 5xx); raises ``_ListingFailed`` for any other answer."""
-        remaining = parse_remaining_req(response.headers.get("Remaining-Req"))
-        status = int(response.status_code)
-        date = parse_date_header(response.headers.get("Date"))
-        self.limiter.record(permit, remaining, rate_limited=status == 429, date=date)
-        if remaining is not None:
-            self.report.remaining_req = remaining
-        if status == 200 and isinstance(response.parsed, list):
-            return [order for order in response.parsed if isinstance(order, Order)]
-        if status == 429:
-            self.report.rate_limited += 1
-            return None
-        name, message = _error_fields(response)
-        if status >= 500:
-            return None
-        if status == 418:
-            self.limiter.block(block_seconds(message), name or "blocked")
-        raise _ListingFailed(error_from_response(status, name, message))
-
-    def failed_to_send(self, permit: Permit, exc: Exception, tries: int) -> None:
-        self.limiter.record(permit, None)
-        if not isinstance(exc, httpx.TransportError) or tries >= self.max_tries:
-            raise _ListingFailed(TransportError(f"listing open orders failed: {type(exc).__name__}: {exc}"))
-
     def give_up(self, tries: int) -> None:
-        """Raise ``_ListingFailed`` if no more listing request may be sent."""
+        """Raise ``ListingFailed`` if no more listing request may be sent."""
         if tries >= self.max_tries:
-            raise _ListingFailed(TransportError(f"listing open orders: no usable answer after {tries} tries"))
+            raise ListingFailed(TransportError(f"listing open orders: no usable answer after {tries} tries"))
         if self.time_left() <= 0:
             reached = f"timeout_total of {self.timeout_total:g}s reached"
-            raise _ListingFailed(TransportError(f"listing open orders: {reached}"))
-
-
-def _error_fields(response: Response[Any]) -> tuple[str | None, str | None]:
-    error = getattr(response.parsed, "error", None)
-    name, message = getattr(error, "name", None), getattr(error, "message", None)
-    return (name if isinstance(name, str) else None), (message if isinstance(message, str) else None)
-
-
-def _blocked(exc: KeyBlocked) -> _ListingFailed:
-    return _ListingFailed(TemporarilyBlocked(418, "blocked", str(exc)))
-
-
-def _list_sync(sweep: _Sweep, client: AnyClient) -> list[str]:
-    """The uuids of the matching open orders not listed before, in listing order."""
-    found: list[str] = []
-    for query in sweep.queries():
-        page, tries = 1, 0
-        while True:
-            sweep.give_up(tries)
-            try:
-                permit = sweep.limiter.acquire(timeout=sweep.time_left())
-            except KeyBlocked as exc:
-                raise _blocked(exc) from None
-            if permit is None:
-                continue  # give_up names the timeout
-            tries += 1
-            sweep.report.listings_sent += 1
-            try:
-                with reading.bounded(sweep.time_left()):  # paced above: the transport must not pace it again
-                    response = _list_endpoint.sync_detailed(client=client, page=page, **query)
-            except KeyboardInterrupt:
-                sweep.limiter.record(permit, None)  # the permit must not stay in flight in the shared limiter
-                raise
-            except Exception as exc:
-                sweep.failed_to_send(permit, exc, tries)
-                continue
-            orders = sweep.answered(permit, response)
-            if orders is None:
-                continue
-            found += sweep.take_page(orders)
-            sweep.progress(sum(sweep.done.values()), len(sweep.listed))
-            if len(orders) < _PAGE_SIZE:
-                break
-            page, tries = page + 1, 0
-    return found
-
-
-async def _list_async(sweep: _Sweep, client: AnyClient) -> list[str]:
-    """``_list_sync`` for asyncio."""
-    found: list[str] = []
-    for query in sweep.queries():
-        page, tries = 1, 0
-        while True:
-            sweep.give_up(tries)
-            try:
-                permit = await sweep.limiter.acquire_async(timeout=sweep.time_left())
-            except KeyBlocked as exc:
-                raise _blocked(exc) from None
-            if permit is None:
-                continue
-            tries += 1
-            sweep.report.listings_sent += 1
-            try:
-                with reading.bounded(sweep.time_left()):  # paced above: the transport must not pace it again
-                    response = await _list_endpoint.asyncio_detailed(client=client, page=page, **query)
-            except asyncio.CancelledError:
-                sweep.limiter.record(permit, None)
-                raise
-            except Exception as exc:
-                sweep.failed_to_send(permit, exc, tries)
-                continue
-            orders = sweep.answered(permit, response)
-            if orders is None:
-                continue
-            found += sweep.take_page(orders)
-            sweep.progress(sum(sweep.done.values()), len(sweep.listed))
-            if len(orders) < _PAGE_SIZE:
-                break
-            page, tries = page + 1, 0
-    return found
+            raise ListingFailed(TransportError(f"listing open orders: {reached}"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -486,7 +389,7 @@ def _finish(sweep: _Sweep) -> BatchResult:
     return sweep.report
 
 
-def _listing_failed(sweep: _Sweep, failure: _ListingFailed, first: bool) -> BatchResult:
+def _listing_failed(sweep: _Sweep, failure: ListingFailed, first: bool) -> BatchResult:
     """A listing that failed before anything was cancelled raises its error; a later one ends the sweep."""
     if first:
         raise failure.error from None
@@ -495,7 +398,65 @@ def _listing_failed(sweep: _Sweep, failure: _ListingFailed, first: bool) -> Batc
 
 
 # ---------------------------------------------------------------------------------------------
-# The sweep
+# The sweep: its passes as a flow without I/O, and the two drivers' steps
+
+
+@dataclass(frozen=True, slots=True)
+class _List:
+    """List the open orders that match (``listing``): the uuids, or ``ListingFailed``."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Cancel:
+    """Cancel ``uuids`` with the batch (its keyword arguments ``options``): a ``BatchResult``."""
+
+    uuids: list[str]
+    options: _BatchOptions
+
+
+def passes(sweep: _Sweep) -> Generator[_List | _Cancel, Any, BatchResult]:
+    """List, then cancel what was listed, pass after pass (``_Sweep.to_send``, ``_Sweep.passed``); the report.
+
+    All pages are listed before anything is cancelled: a cancel would shift the pages still to be read
+    (Upbit pages by offset), and the orders it moved up would be skipped.
+    """
+    for number in sweep.passes():
+        listed = yield _List()
+        if isinstance(listed, ListingFailed):
+            return _listing_failed(sweep, listed, first=number == 1)
+        uuids = sweep.to_send(number, listed)
+        if uuids is None:
+            break
+        if not sweep.passed((yield _Cancel(uuids, sweep.batch_options(number)))):
+            break
+    return _finish(sweep)
+
+
+def _pass_sync(sweep: _Sweep, client: AnyClient, step: _List | _Cancel) -> object:
+    """One step of ``passes``, blocking; Ctrl-C raises ``BatchInterrupted`` with the sweep's report so far."""
+    try:
+        if isinstance(step, _List):
+            return list_sync(sweep, client)
+        return cancel_orders(client, uuids=step.uuids, **step.options)
+    except ListingFailed as failure:
+        return failure
+    except BatchInterrupted as interrupted:
+        raise BatchInterrupted(sweep.stopped(interrupted.report)) from interrupted
+    except KeyboardInterrupt as exc:
+        raise BatchInterrupted(_interrupted(sweep)) from exc
+
+
+async def _pass_async(sweep: _Sweep, client: AnyClient, step: _List | _Cancel, report_to: ReportSink | None) -> object:
+    """One step of ``passes`` with anyio; cancelled, the sweep's report so far goes out as ``_cancelled`` says."""
+    partial: list[BatchResult] = []
+    try:
+        if isinstance(step, _List):
+            return await list_async(sweep, client)
+        return await cancel_orders_async(client, uuids=step.uuids, report_to=partial.append, **step.options)
+    except ListingFailed as failure:
+        return failure
+    except anyio.get_cancelled_exc_class() as exc:
+        _cancelled(exc, hand_over(report_to, sweep.stopped(partial[0]) if partial else _interrupted(sweep)))
 
 
 def _start(
@@ -593,25 +554,10 @@ def cancel_open_orders(
         max_in_flight=max_in_flight,
         confirm=confirm,
     )
-    try:
-        for number in sweep.passes():
-            try:
-                uuids = sweep.to_send(number, _list_sync(sweep, client))
-            except _ListingFailed as failure:
-                return _listing_failed(sweep, failure, first=number == 1)
-            if uuids is None:
-                break
-            try:
-                result = cancel_orders(client, uuids=uuids, **sweep.batch_options(number))
-            except BatchInterrupted as interrupted:
-                raise BatchInterrupted(sweep.stopped(interrupted.report)) from interrupted
-            if not sweep.passed(result):
-                break
-    except KeyboardInterrupt as exc:
-        if isinstance(exc, BatchInterrupted):
-            raise
-        raise BatchInterrupted(_interrupted(sweep)) from exc
-    return _finish(sweep)
+    flow, result = passes(sweep), None
+    while not isinstance(step := advance(flow, result), Done):
+        result = _pass_sync(sweep, client, step)
+    return step.value
 
 
 async def cancel_open_orders_async(
@@ -633,9 +579,14 @@ async def cancel_open_orders_async(
     max_in_flight: int | None = None,
     confirm: bool = True,
     rate_limit_store: str | None = None,
+    report_to: ReportSink | None = None,
 ) -> BatchResult:
     """``cancel_open_orders`` with the cancels sent by ``cancel_orders_async`` (as many in flight as the
-    budget allows). Cancelling the task raises ``BatchCancelled`` with the report so far."""
+    budget allows), on asyncio or trio.
+
+    Cancelling it hands the report so far as ``cancel_orders_async`` does: to ``report_to`` (if given;
+    called once with the final report otherwise), then, under asyncio, as ``BatchCancelled``'s ``.report``;
+    under trio, trio's own ``Cancelled`` goes on and ``report_to`` is the way to the report."""
     sweep = _start(
         client.get_async_httpx_client(),
         markets=markets,
@@ -655,21 +606,14 @@ async def cancel_open_orders_async(
         max_in_flight=max_in_flight,
         confirm=confirm,
     )
-    # All pages are listed before anything is cancelled: a cancel would shift the pages still to be read
-    # (Upbit pages by offset), and the orders it moved up would be skipped.
-    for number in sweep.passes():
-        try:
-            uuids = sweep.to_send(number, await _list_async(sweep, client))
-        except _ListingFailed as failure:
-            return _listing_failed(sweep, failure, first=number == 1)
-        except asyncio.CancelledError as exc:
-            raise BatchCancelled(_interrupted(sweep)) from exc
-        if uuids is None:
-            break
-        try:
-            result = await cancel_orders_async(client, uuids=uuids, **sweep.batch_options(number))
-        except BatchCancelled as cancelled:
-            raise BatchCancelled(sweep.stopped(cancelled.report)) from cancelled
-        if not sweep.passed(result):
-            break
-    return _finish(sweep)
+    flow, result = passes(sweep), None
+    while not isinstance(step := advance(flow, result), Done):
+        result = await _pass_async(sweep, client, step, report_to)
+    return hand_over(report_to, step.value)
+
+
+def _cancelled(exc: BaseException, report: BatchResult | None) -> NoReturn:
+    """Let a cancellation go on: as ``BatchCancelled`` carrying ``report`` under asyncio, as it is under trio."""
+    if report is not None and isinstance(exc, asyncio.CancelledError):
+        raise BatchCancelled(report) from exc
+    raise exc
