@@ -40,6 +40,7 @@ USER_CALLS = frozenset(
         "ConfigurationError",
         "MissingCredentials",
         "TransportError",
+        "RedirectRefused",
         "KeyBlocked",
         "BatchInterrupted",
         "BatchCancelled",
