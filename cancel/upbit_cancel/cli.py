@@ -22,9 +22,11 @@ batch) and turns its ``BatchResult`` into a report and an exit status. Both mode
   every request, or the account temporarily blocked (418);
 - 4: the cancels ran but the report could not be written to stdout (closed, full, or a reader
   that stopped taking it after an interrupt); one line on stderr gives the counts;
-- 130: interrupted (Ctrl-C or SIGTERM): the first signal stops sending at once, answers in flight
-  are awaited up to the request timeout, and the report is printed with every id once (ids never
-  sent under ``not_sent``); signals while the report is written do not cut it short.
+- 128 + N: interrupted by signal N, one of SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2 and
+  SIGALRM (129, 130 for Ctrl-C, 143, 131, 138, 140, 142 on Linux; ``interrupts.INTERRUPT_SIGNALS``):
+  the first signal stops sending at once, answers in flight are awaited up to the request timeout,
+  and the report is printed with every id once (ids never sent under ``not_sent``); signals while
+  the report is written do not cut it short. N is the first signal's number.
 
 The groups, reasons and statuses are described in ``docs/outcomes.md``.
 
@@ -89,7 +91,8 @@ EXIT_STATUSES = (
     "Exit status: 0 all cancelled; 1 some failed, unconfirmed or not sent; 2 bad usage or input (nothing sent); "
     "3 nothing could be done (missing keys, exchange unreachable, keys rejected, account blocked); "
     "4 the report could not be written to stdout (the cancels stand; stderr gives the counts); "
-    "130 interrupted (the report is still printed whole)."
+    "128+N interrupted by signal N: HUP 129, INT (Ctrl-C) 130, QUIT 131, USR1 138, USR2 140, ALRM 142, TERM 143 "
+    "(the numbers of Linux; the report is still printed whole)."
 )
 """Every exit status, in one place: ``--help`` prints it and the README's table says the same."""
 
@@ -484,7 +487,7 @@ def _cancel(job: _Job, client: Client, secrets: list[str], interrupts: Interrupt
 
 
 async def _stoppable(job: _Job, client: Client, on_progress: OnProgress | None, interrupts: Interrupts) -> BatchResult:
-    """The job's report; on Ctrl-C or SIGTERM the partial report, marked ``interrupted``.
+    """The job's report; on a signal (Ctrl-C, SIGTERM, SIGHUP...) the partial report, marked ``interrupted``.
 
     A signal before the call began sends nothing (``job.unstarted``). A cancellation that lands after the
     call returned (a signal in the last moment) is absorbed: the report stands.
@@ -579,7 +582,7 @@ def printable(text: str) -> str:
 
 
 def exit_status(result: BatchResult) -> tuple[int, str | None]:
-    """The exit status and, for status 3 or 130, the one-line reason."""
+    """The exit status and, for status 3 or an interrupt (130; ``report`` puts 128 + the signal's number), why."""
     if result.interrupted:
         return EXIT_INTERRUPTED, (
             f"interrupted: {len(result.not_sent)} orders not sent; the report above lists every order once"
@@ -768,8 +771,10 @@ def report(result: BatchResult, ids: Sequence[str], as_json: bool, secrets: list
         _error_line(f"the report could not be written to stdout: {detail}; {_counts(result)}", secrets, sys.stderr)
         return EXIT_REPORT_LOST
     status, reason = exit_status(result)
-    if interrupts.count and not result.interrupted:
-        status = EXIT_INTERRUPTED
+    if result.interrupted:
+        status = interrupts.status  # 128 + the first signal's number (130 for a KeyboardInterrupt)
+    elif interrupts.count:
+        status = interrupts.status
         reason = f"interrupted after the batch ended; the report above is complete ({_counts(result)})"
     if reason is not None:
         _error_line(reason, secrets, sys.stderr)
@@ -923,7 +928,7 @@ def main(
     """Run ``upbit-cancel`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit status.
 
     ``transport`` replaces the network (tests and the sandbox pass an ``httpx.MockTransport``).
-    SIGINT and SIGTERM are the command's while it runs (``Interrupts``); ``restore_signals=False``
+    The signals of ``INTERRUPT_SIGNALS`` are the command's while it runs (``Interrupts``); ``restore_signals=False``
     (the console script) leaves them counted-and-ignored afterwards, until the process exits.
     """
     environ = dict(os.environ)
@@ -941,7 +946,7 @@ def main(
     except KeyboardInterrupt:
         # Only before the ids were read (``OnSignal.RAISE``): after, every signal ends in a report.
         _error_line("interrupted while reading the arguments and ids; nothing was sent", secrets, sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupts.status
     except Exception as exc:
         # The promise is one line, never a traceback, whatever went wrong.
         _error_line(f"unexpected {type(exc).__name__}: {exc}", secrets, sys.stderr)

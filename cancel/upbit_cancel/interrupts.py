@@ -1,14 +1,20 @@
-"""``upbit-cancel``'s SIGINT/SIGTERM handling and its report writer: once the ids are read, the report comes out.
+"""``upbit-cancel``'s signal handling and its report writer: once the ids are read, the report comes out.
 
 Rules, and why:
 
-- One Python handler (``signal.signal``) for SIGINT and SIGTERM from argument parsing to the process's
+- The signals the command takes (``INTERRUPT_SIGNALS``): SIGHUP (the terminal closed), SIGINT (Ctrl-C),
+  SIGTERM, SIGQUIT (Ctrl-\\), SIGUSR1, SIGUSR2 and SIGALRM. Each one's default action kills the
+  process, which lost the report of orders already cancelled; each now ends the run the same way,
+  with the exit status ``128 + the number of the first signal`` (130 for SIGINT, 143 for SIGTERM,
+  129 for SIGHUP...), as a shell reports a death by that signal. Only the command installs this: the
+  library installs no handler of its own. A signal the parent process set to be ignored stays ignored.
+- One Python handler (``signal.signal``) for those signals from argument parsing to the process's
   exit, not the event loop's ``add_signal_handler``: that one exists only while the loop runs, and a
   signal just before it started (Ctrl-C as sending starts) or after it ended (while the report was
   written) killed the process or escaped as an exception, with nothing on stdout.
 - What a signal does depends on the stage (``OnSignal``): before the ids are read, ``KeyboardInterrupt``
   (nothing to report); while the batch runs, the first one stops it; while the report is written, it
-  is only counted, and the report is written whole (exit 130).
+  is only counted, and the report is written whole (exit 128 + the first signal's number).
 - The report is written on the file descriptor, in pieces no larger than a pipe's atomic write, each
   when ``select`` says the descriptor can take it: a slow reader and any number of signals cannot cut
   it, and once a signal has come a reader that takes nothing for ``REPORT_GRACE_SECONDS`` cannot hold
@@ -33,22 +39,36 @@ from typing import Any, TextIO
 REPORT_GRACE_SECONDS = 10.0
 """Once a signal has come while the report is written, the reader has this long to take the rest."""
 
-INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_NAMES = ("SIGHUP", "SIGINT", "SIGTERM", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM")
+INTERRUPT_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name)
+    for name in _NAMES
+    if hasattr(signal, name)  # Windows has only INT and TERM
+)
+"""The signals that stop ``upbit-cancel`` with its report: every one whose default action would kill it."""
+
+SIGNAL_EXIT_BASE = 128
+"""The exit status after a signal is this plus the signal's number, as shells report a death by signal."""
+
+
+def interrupted_status(signum: int) -> int:
+    """The exit status of a run stopped by ``signum``: 128 + its number (130 for SIGINT, 143 for SIGTERM)."""
+    return SIGNAL_EXIT_BASE + signum
 
 
 class OnSignal(enum.Enum):
-    """What SIGINT and SIGTERM do, by the stage the command is in."""
+    """What the signals of ``INTERRUPT_SIGNALS`` do, by the stage the command is in."""
 
     RAISE = "raise"
     """Before the ids are read: ``KeyboardInterrupt``; nothing was sent and there is nothing to report."""
     CANCEL = "cancel"
     """Ids read: the first signal stops the batch (or keeps it from starting); the report lists every id."""
     DEFER = "defer"
-    """The report is being written: signals are counted, the report is written whole, then exit 130."""
+    """The report is being written: signals are counted, the report is written whole, then exit 128 + n."""
 
 
 class Interrupts:
-    """The command's SIGINT/SIGTERM handler, installed for the whole run by ``main`` (main thread only).
+    """The command's handler of ``INTERRUPT_SIGNALS``, installed for the whole run by ``main`` (main thread only).
 
     Python handlers (``signal.signal``), not the event loop's: they hold in every stage, before,
     during and after ``asyncio.run``, so no window is left where a signal kills the process or
@@ -58,9 +78,18 @@ class Interrupts:
     def __init__(self) -> None:
         self.stage = OnSignal.RAISE
         self.count = 0
+        self.first: int | None = None
+        """The number of the first signal that came: the exit status is 128 + it."""
         self._stop: Callable[[], object] | None = None
 
+    @property
+    def status(self) -> int:
+        """The exit status the first signal gives (130, SIGINT's, if none came: a ``KeyboardInterrupt``)."""
+        return interrupted_status(signal.SIGINT if self.first is None else self.first)
+
     def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.first is None:
+            self.first = signum
         if self.stage is OnSignal.RAISE:
             raise KeyboardInterrupt
         self.count += 1
@@ -69,7 +98,7 @@ class Interrupts:
 
     @contextlib.contextmanager
     def installed(self, restore: bool = True) -> Iterator[None]:
-        """Handle SIGINT and SIGTERM while the block runs, unless the parent set them to be ignored.
+        """Handle ``INTERRUPT_SIGNALS`` while the block runs, but for those the parent set to be ignored.
 
         ``restore=False`` (the console script, whose process ends next) keeps the handler after the
         block, counting signals only: one arriving while the interpreter exits cannot turn the exit
