@@ -161,9 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Cancel Upbit orders by uuid or by identifier, any number of them (DELETE /v1/orders/uuids).",
         epilog=(
-            f"{PRECEDENCE} An id FILE holds one id per "
-            "line; blank lines, lines starting with '#' and whitespace around ids are ignored; '-' reads "
-            f"stdin. {EXIT_STATUSES}"
+            f"{PRECEDENCE} An id FILE (UTF-8) holds one id per line, sent as written: spaces and tabs around "
+            "it are dropped, blank lines and lines starting with '#' are skipped, and a '#' or spaces inside a "
+            "line are part of the id (a line that looks like a JSON array or an inline comment gets a warning); "
+            f"'-' reads stdin. {EXIT_STATUSES}"
         ),
     )
     _add_id_arguments(parser)
@@ -268,6 +269,46 @@ def _id_lines(handle: TextIO, name: str) -> Iterator[tuple[int, str]]:
         yield number, line
 
 
+# A line that is sent as it is but looks like a mistake. The spec allows spaces, '#', '[' and quotes
+# inside an identifier, so it may be a real id: a warning on stderr, never a refusal or a rewrite.
+_LOOKALIKES = {
+    "a JSON array": re.compile(r"\[.*\]|\[|\]"),  # ["a","b"] on one line, or a pretty-printed array's brackets
+    "an inline comment": re.compile(r".*\s#.*"),  # demo-0009 # my note
+}
+LOOKALIKE_LINES_NAMED = 5
+"""How many line numbers a lookalike warning names; the rest are counted."""
+
+
+class _Lookalikes:
+    """The lines of one id file that look like a JSON array or carry an inline comment, by kind."""
+
+    def __init__(self) -> None:
+        self.lines: dict[str, list[int]] = {kind: [] for kind in _LOOKALIKES}
+        self.counts: Counter[str] = Counter()
+
+    def see(self, number: int, value: str) -> None:
+        for kind, pattern in _LOOKALIKES.items():
+            if pattern.fullmatch(value):
+                self.counts[kind] += 1
+                if len(self.lines[kind]) < LOOKALIKE_LINES_NAMED:
+                    self.lines[kind].append(number)
+
+    def warn(self, name: str, stream: TextIO | None) -> None:
+        """One ``upbit-cancel: warning:`` line per kind found, naming the first lines and counting the rest."""
+        for kind, numbers in self.lines.items():
+            if not numbers or stream is None:
+                continue
+            more = self.counts[kind] - len(numbers)
+            where = ", ".join(map(str, numbers)) + (f" and {more:,} more" if more else "")
+            plural = "s" if self.counts[kind] > 1 else ""
+            line = (
+                f"{PROG}: warning: {printable(name)} line{plural} {where} look{'' if plural else 's'} like "
+                f"{kind}; each line is sent whole as one id, as written (an id file holds one id per line)\n"
+            )
+            with contextlib.suppress(OSError, ValueError):
+                _write(stream, line)
+
+
 def _open_ids(path: str, stdin: TextIO | None) -> tuple[TextIO, str]:
     if path != "-":
         return open(path, encoding="utf-8-sig", newline="\n"), path  # closed by the caller
@@ -279,12 +320,16 @@ def _open_ids(path: str, stdin: TextIO | None) -> tuple[TextIO, str]:
 def read_id_file(path: str, stdin: TextIO | None) -> list[tuple[str, str]]:
     """(id, where) pairs from a file of one id per line; ``-`` is stdin.
 
-    Blank lines and ``#`` comment lines are skipped and spaces, tabs and CRs around an id are
-    dropped; any other control character stays in and is refused by ``check_id``. The file is read
-    as a stream: a line longer than ``MAX_ID_LINE`` characters or more than ``MAX_ID_LINES`` lines
-    stop it with a ``UsageError``.
+    The format, exactly: UTF-8 (a leading BOM is dropped); lines end at ``\\n``; spaces, tabs and CRs
+    around an id are dropped; a line that is then empty, or starts with ``#``, is skipped; every other
+    line is one id, as written: ``#``, spaces, quotes and brackets inside it are part of the id (the
+    spec allows them). A line that looks like a JSON array or carries an inline comment is still sent
+    as written, with a warning on stderr naming its line (``_Lookalikes``). Any other control character
+    stays in and is refused by ``check_id``. The file is read as a stream: a line longer than
+    ``MAX_ID_LINE`` characters or more than ``MAX_ID_LINES`` lines stop it with a ``UsageError``.
     """
     pairs = []
+    lookalikes = _Lookalikes()
     try:
         handle, name = _open_ids(path, stdin)
         try:
@@ -292,6 +337,7 @@ def read_id_file(path: str, stdin: TextIO | None) -> list[tuple[str, str]]:
                 value = line.removeprefix("\ufeff").strip(" \t\r\n") if number == 1 else line.strip(" \t\r\n")
                 if value and not value.startswith("#"):
                     pairs.append((value, f"at {name} line {number}"))
+                    lookalikes.see(number, value)
         finally:
             if handle is not stdin:
                 handle.close()
@@ -301,6 +347,7 @@ def read_id_file(path: str, stdin: TextIO | None) -> list[tuple[str, str]]:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     except ValueError as exc:  # a stdin closed or detached under us
         raise UsageError(f"cannot read {path}: {exc}") from None
+    lookalikes.warn(name, sys.stderr)
     return pairs
 
 
