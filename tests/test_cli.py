@@ -27,6 +27,7 @@ from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from tests.limits import UUIDS_PER_CANCEL, chunks
 from upbit_cancel import cli
 from upbit_cancel.batch import cancel_orders_async
+from upbit_cancel.errors import ConfigurationError
 from upbit_cancel.results import BatchResult, OrderRef
 from upbit_client import SPEC_SHA256, SPEC_VERSION, Client
 
@@ -529,6 +530,31 @@ def test_invalid_request_from_batch_exits_2(run: Callable[..., Run], batch: Batc
 
     batch.raises = InvalidRequest("uuids[]", "pattern", "'x'", "is bad")
     assert run("--uuid", "a").status == 2
+
+
+# A proxy variable naming a proxy that cannot work (issue 23 row 6): ``connect()`` or the first use of the
+# client raises ``ConfigurationError`` naming the variable; the command says so in one line and exits 2.
+PROXY_REFUSED = "HTTP_PROXY: '::bad::' is not a proxy URL (Invalid port: ':bad::'); nothing was sent"
+
+
+def test_a_setting_connect_refuses_exits_2_with_its_message(
+    run: Callable[..., Run], batch: BatchSpy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Client:
+        raise ConfigurationError(PROXY_REFUSED)
+
+    monkeypatch.setattr(cli, "connect", refuse)
+    result = run("--uuid", "a")
+    assert (result.status, result.err) == (2, f"upbit-cancel: error: {PROXY_REFUSED}\n")
+    assert batch.calls == [] and result.out == ""
+
+
+def test_a_setting_refused_when_the_batch_first_builds_its_connection_exits_2_not_unexpected(
+    run: Callable[..., Run], batch: BatchSpy
+) -> None:
+    batch.raises = ConfigurationError(PROXY_REFUSED)
+    result = run("--uuid", "a")
+    assert (result.status, result.err) == (2, f"upbit-cancel: error: {PROXY_REFUSED}\n")
 
 
 def test_keyboard_interrupt(run: Callable[..., Run], batch: BatchSpy) -> None:

@@ -516,8 +516,9 @@ def _cancel(job: _Job, client: Client, secrets: list[str], interrupts: Interrupt
     progress = Progress(sys.stderr) if many else None
     try:
         return asyncio.run(_stoppable(job, client, progress, interrupts))
-    except InvalidRequest as exc:
-        # The library's own before-sending check: the input passed ours but not the spec's.
+    except (InvalidRequest, ConfigurationError) as exc:
+        # The library's own before-sending checks: the input passed ours but not the spec's, or a setting
+        # found unusable when the connection was first built (a proxy variable naming an unusable proxy).
         _error_line(str(exc), secrets, sys.stderr)
         return EXIT_USAGE
     except UpbitClientError as exc:
