@@ -43,6 +43,7 @@ import contextlib
 import dataclasses
 import datetime
 import io
+import itertools
 import json
 import logging
 import math
@@ -68,9 +69,9 @@ from upbit_client.rules import ParameterRule
 from .batch import cancel_orders_async
 from .client import DEFAULT_REGION, PRECEDENCE, check_base_url, connect, resolve_base_url
 from .errors import AuthenticationError, BatchCancelled, ConfigurationError, MissingCredentials, error_from_response
-from .interrupts import Interrupts, OnSignal, ReportNotWritten, write_whole
+from .interrupts import Interrupts, OnSignal, ReportNotWritten, gathered, write_whole
 from .ratelimit import limiter_for
-from .results import BatchResult, ErrorInfo, IdKind, NotSentOrder, UnconfirmedOrder
+from .results import BatchResult, ErrorInfo, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
 from .store import STORE_ENV, check_store_url
 
 PROG = "upbit-cancel"
@@ -317,8 +318,8 @@ def _open_ids(path: str, stdin: TextIO | None) -> tuple[TextIO, str]:
     return stdin, "stdin"
 
 
-def read_id_file(path: str, stdin: TextIO | None) -> list[tuple[str, str]]:
-    """(id, where) pairs from a file of one id per line; ``-`` is stdin.
+def read_id_file(path: str, stdin: TextIO | None, kind: IdKind) -> list[str]:
+    """The ids of ``kind`` in a file of one id per line, each checked (``check_id``) as it is read; ``-`` is stdin.
 
     The format, exactly: UTF-8 (a leading BOM is dropped); lines end at ``\\n``; spaces, tabs and CRs
     around an id are dropped; a line that is then empty, or starts with ``#``, is skipped; every other
@@ -327,8 +328,10 @@ def read_id_file(path: str, stdin: TextIO | None) -> list[tuple[str, str]]:
     as written, with a warning on stderr naming its line (``_Lookalikes``). Any other control character
     stays in and is refused by ``check_id``. The file is read as a stream: a line longer than
     ``MAX_ID_LINE`` characters or more than ``MAX_ID_LINES`` lines stop it with a ``UsageError``.
+    Only the ids are kept (where each came from is written only into an error): a million of them
+    must not cost a million messages.
     """
-    pairs = []
+    ids = []
     lookalikes = _Lookalikes()
     try:
         handle, name = _open_ids(path, stdin)
@@ -336,7 +339,8 @@ def read_id_file(path: str, stdin: TextIO | None) -> list[tuple[str, str]]:
             for number, line in _id_lines(handle, name):
                 value = line.removeprefix("\ufeff").strip(" \t\r\n") if number == 1 else line.strip(" \t\r\n")
                 if value and not value.startswith("#"):
-                    pairs.append((value, f"at {name} line {number}"))
+                    _check_read(kind, value, name, number)
+                    ids.append(value)
                     lookalikes.see(number, value)
         finally:
             if handle is not stdin:
@@ -348,7 +352,15 @@ def read_id_file(path: str, stdin: TextIO | None) -> list[tuple[str, str]]:
     except ValueError as exc:  # a stdin closed or detached under us
         raise UsageError(f"cannot read {path}: {exc}") from None
     lookalikes.warn(name, sys.stderr)
-    return pairs
+    return ids
+
+
+def _check_read(kind: IdKind, value: str, name: str, number: int) -> None:
+    """``check_id`` of an id read from line ``number`` of file ``name``, its place written only on a refusal."""
+    try:
+        check_id(kind, value, "")
+    except UsageError:
+        check_id(kind, value, f"at {name} line {number}")
 
 
 def collect_ids(args: argparse.Namespace, stdin: TextIO | None) -> tuple[IdKind, list[str]]:
@@ -369,14 +381,15 @@ def collect_ids(args: argparse.Namespace, stdin: TextIO | None) -> tuple[IdKind,
     if files.count("-") > 1:
         raise UsageError("stdin ('-') can be read only once")
 
-    pairs = [(value, f"given to {flag}") for value in values]
+    for value in values:
+        check_id(kind, value, f"given to {flag}")
+    given = list(values)
     for path in files:
-        pairs.extend(read_id_file(path, stdin))
-    for value, where in pairs:
-        check_id(kind, value, where)
+        given.extend(read_id_file(path, stdin, kind))
     # A repeated id is one order: cancelling it twice would only report it twice.
-    ids = list(dict.fromkeys(value for value, _ in pairs))
-    args.duplicates = len(pairs) - len(ids)
+    ids = list(dict.fromkeys(given))
+    args.duplicates = len(given) - len(ids)
+    del given
     if not ids:
         raise UsageError(f"no orders given: {', '.join(files)} holds no ids")
     return kind, ids
@@ -670,33 +683,99 @@ def shorten(text: str, width: int = TABLE_ID_WIDTH) -> str:
 
 def format_table(result: BatchResult, ids: Sequence[str]) -> str:
     """The summary line, then one row per id in the order given: id, market, outcome, reason or error."""
-    rows: dict[str, tuple[str, str, str, str]] = {}
-    for order in result.success:
-        key = _key(result.id_kind, order.uuid, order.identifier) or order.uuid or "-"
-        note = "confirmed by order lookup" if order.confirmed_by == "lookup" else ""
-        rows.setdefault(key, (key, order.market or "-", "cancelled", note))
-    for order in result.failed:
-        key = _key(result.id_kind, order.uuid, order.identifier) or order.uuid or "-"
-        reason = f"rejected: {describe_error(order.error)}" if order.error is not None else order.reason or "unknown"
-        rows.setdefault(key, (key, order.market or "-", "failed", reason))
-    for unconfirmed in result.unconfirmed:
-        market = unconfirmed.market or "-"
-        rows.setdefault(unconfirmed.id, (unconfirmed.id, market, "unconfirmed", describe_error(unconfirmed.error)))
-    for not_sent in result.not_sent:
-        rows.setdefault(not_sent.id, (not_sent.id, not_sent.market or "-", "not_sent", not_sent.why))
-    ordered = [rows.pop(order_id) for order_id in ids if order_id in rows] + list(rows.values())
-    ordered = [(shorten(printable(row[0])), printable(row[1]), printable(row[2]), printable(row[3])) for row in ordered]
+    return "".join(table_lines(result, ids))
+
+
+_Record = OrderRef | UnconfirmedOrder | NotSentOrder
+_OUTCOMES = ("cancelled", "failed", "unconfirmed", "not_sent")
+
+
+def _table_records(result: BatchResult) -> dict[str, tuple[int, _Record]]:
+    """Each id's record and its outcome (an index of ``_OUTCOMES``), the first group naming it winning."""
+    records: dict[str, tuple[int, _Record]] = {}
+    for outcome, group in enumerate((result.success, result.failed)):
+        for order in group:
+            key = _key(result.id_kind, order.uuid, order.identifier) or order.uuid or "-"
+            records.setdefault(key, (outcome, order))
+    for outcome, others in ((2, result.unconfirmed), (3, result.not_sent)):
+        for other in others:
+            records.setdefault(other.id, (outcome, other))
+    return records
+
+
+def _cells(key: str, outcome: int, record: _Record) -> tuple[str, str, str, str]:
+    """One table row, shown: the id (shortened), market, outcome and note, control characters escaped."""
+    if isinstance(record, OrderRef) and outcome == 0:
+        note = "confirmed by order lookup" if record.confirmed_by == "lookup" else ""
+    elif isinstance(record, OrderRef):
+        note = f"rejected: {describe_error(record.error)}" if record.error is not None else record.reason or "unknown"
+    elif isinstance(record, UnconfirmedOrder):
+        note = describe_error(record.error)
+    else:
+        note = record.why
+    return shorten(printable(key)), printable(record.market or "-"), _OUTCOMES[outcome], printable(note)
+
+
+def table_lines(result: BatchResult, ids: Sequence[str]) -> Iterator[str]:
+    """``format_table``'s text, line by line (each ends in ``\\n`` but the last): rows in the order of ``ids``,
+    then any id the batch reported that was not given. Two passes over the records, the first for the
+    column widths: the table is never held whole, only one record per id."""
+    records = _table_records(result)
     header = ("UUID" if result.id_kind == "uuids" else "IDENTIFIER", "MARKET", "OUTCOME", "REASON")
-    widths = [max(len(row[column]) for row in (header, *ordered)) for column in range(3)]
-    lines = [
-        f"{len(result.success)} cancelled, {len(result.failed)} failed, {len(result.unconfirmed)} unconfirmed"
-        + (f", {len(result.not_sent)} not sent" if result.not_sent else ""),
-        *(
+    widths = [len(cell) for cell in header[:3]]
+    for key, (outcome, record) in records.items():
+        cells = _cells(key, outcome, record)
+        widths = [max(width, len(cell)) for width, cell in zip(widths, cells, strict=False)]
+
+    def line(row: tuple[str, str, str, str]) -> str:
+        return (
             "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
-            for row in (header, *ordered)
-        ),
-    ]
-    return "\n".join(line.rstrip() for line in lines)
+        ).rstrip()
+
+    summary = f"{len(result.success)} cancelled, {len(result.failed)} failed, {len(result.unconfirmed)} unconfirmed"
+    yield summary + (f", {len(result.not_sent)} not sent" if result.not_sent else "")
+    yield "\n" + line(header)
+    for key in itertools.chain(ids, list(records)):
+        found = records.pop(key, None)
+        if found is not None:
+            yield "\n" + line(_cells(key, *found))
+
+
+JSON_SLICE = 2000
+"""Orders turned into JSON at a time by ``json_report``: one ``json.dumps`` each (fast), a bounded heap."""
+
+
+def json_report(result: BatchResult) -> Iterator[str]:
+    """``json.dumps(result.to_dict(), ensure_ascii=False, indent=2)``, piece by piece: ``JSON_SLICE`` orders
+    at a time, never the whole report (``tests/test_cli.py`` holds the two to the same text)."""
+    groups: dict[str, Sequence[_Record]] = {
+        "success": result.success, "failed": result.failed,
+        "unconfirmed": result.unconfirmed, "not_sent": result.not_sent,
+    }  # fmt: skip
+    yield "{"
+    for number, (name, orders) in enumerate(groups.items()):
+        yield f'{"," if number else ""}\n  {json.dumps(name)}: {{\n    "count": {len(orders)},\n    "orders": '
+        yield from _json_list([order.to_dict() for order in orders[start : start + JSON_SLICE]]
+                              for start in range(0, len(orders), JSON_SLICE))  # fmt: skip
+        if name == "unconfirmed":
+            yield ',\n    "errors": '
+            yield from _json_list([[{**error.to_dict(), "count": count} for error, count in result.errors()]])
+        yield "\n  }"
+    yield "\n}"
+
+
+def _json_list(slices: Iterable[list[Any]]) -> Iterator[str]:
+    """A JSON list two levels down, as ``json.dumps(..., indent=2)`` writes it there, a slice at a time.
+
+    Each slice is dumped as a list of its own, its brackets dropped and its lines indented 4 more
+    (JSON strings hold no raw line break, so every line break is the layout's)."""
+    empty = True
+    for items in slices:
+        if items:
+            text = json.dumps(items, ensure_ascii=False, indent=2)
+            yield ("[" if empty else ",") + "\n    " + text[2:-2].replace("\n", "\n    ")
+            empty = False
+    yield "[]" if empty else "\n    ]"
 
 
 def _secret_values(environ: Mapping[str, str]) -> list[str]:
@@ -807,9 +886,13 @@ def _counts(result: BatchResult) -> str:
 def report(result: BatchResult, ids: Sequence[str], as_json: bool, secrets: list[str], interrupts: Interrupts) -> int:
     """Write the report of ``result`` (every id once) to stdout and the reason to stderr; return the exit status."""
     reconcile(result, ids)
-    text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if as_json else format_table(result, ids)
+    # Streamed, piece by piece, never built whole: a million ids make a report of hundreds of megabytes.
+    pieces = json_report(result) if as_json else table_lines(result, ids)
+    # Redacted a gathered chunk at a time: a chunk joins whole pieces (orders, lines), so no secret echoed
+    # in one can straddle two chunks.
+    redacted = (redact(chunk, secrets) for chunk in gathered(itertools.chain(pieces, ["\n"])))
     try:
-        write_whole(sys.stdout, redact(text, secrets) + "\n", interrupts, _write)
+        write_whole(sys.stdout, redacted, interrupts, _write)
     except BrokenPipeError:
         # The reader stopped early (``| head``): not an error of ours, and the status still tells.
         _silence_stdout()

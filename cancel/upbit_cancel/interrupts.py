@@ -32,7 +32,7 @@ import os
 import select
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import FrameType
 from typing import Any, TextIO
 
@@ -137,10 +137,45 @@ class ReportNotWritten(Exception):
     """stdout is closed, full or not taking the report (the reader stalled after an interrupt)."""
 
 
+WRITE_CHUNK = 1 << 16
+"""Characters of the report gathered into one piece before it is encoded and written."""
+
+
+def gathered(pieces: Iterable[str], size: int = WRITE_CHUNK) -> Iterator[str]:
+    """``pieces`` joined into strings of about ``size`` characters: a report of a million small pieces is
+    written in a few hundred writes, and never held whole."""
+    buffer: list[str] = []
+    length = 0
+    for piece in pieces:
+        buffer.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield "".join(buffer)
+            buffer.clear()
+            length = 0
+    if buffer:
+        yield "".join(buffer)
+
+
+class _Grace:
+    """Once a signal has come, the reader has ``REPORT_GRACE_SECONDS`` to take the rest of the report."""
+
+    def __init__(self, interrupts: Interrupts) -> None:
+        self.interrupts = interrupts
+        self.deadline: float | None = None
+
+    def check(self) -> None:
+        if self.interrupts.count and self.deadline is None:
+            self.deadline = time.monotonic() + REPORT_GRACE_SECONDS
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise ReportNotWritten(f"the reader took no more of it for {REPORT_GRACE_SECONDS:g} s after the interrupt")
+
+
 def write_whole(
-    stream: TextIO | None, text: str, interrupts: Interrupts, fallback: Callable[[TextIO, str], None]
+    stream: TextIO | None, pieces: Iterable[str], interrupts: Interrupts, fallback: Callable[[TextIO, str], None]
 ) -> None:
-    """Write the whole report to stdout, through any number of signals; raises ``ReportNotWritten``.
+    """Write the whole report, given as ``pieces`` (consumed as it goes: the report is never held whole), to
+    stdout through any number of signals; raises ``ReportNotWritten``.
 
     Written on the file descriptor, in pieces no larger than the pipe's atomic write, each when the
     descriptor is ready: a signal only adds to ``interrupts.count``, and once one has come the reader
@@ -152,16 +187,20 @@ def write_whole(
     try:
         fd = stream.fileno()
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
-        fallback(stream, text)
+        for text in gathered(pieces):
+            fallback(stream, text)
         return
     stream.flush()
-    data = memoryview(text.encode(getattr(stream, "encoding", None) or "utf-8", "backslashreplace"))
-    deadline = None
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    grace = _Grace(interrupts)
+    for text in gathered(pieces):
+        _write_fd(fd, memoryview(text.encode(encoding, "backslashreplace")), grace)
+
+
+def _write_fd(fd: int, data: memoryview, grace: _Grace) -> None:
+    """All of ``data`` to ``fd``, a pipe's atomic write at a time, each when ``select`` says it can take it."""
     while data:
-        if interrupts.count and deadline is None:
-            deadline = time.monotonic() + REPORT_GRACE_SECONDS
-        if deadline is not None and time.monotonic() > deadline:
-            raise ReportNotWritten(f"the reader took no more of it for {REPORT_GRACE_SECONDS:g} s after the interrupt")
+        grace.check()
         try:
             _, ready, _ = select.select([], [fd], [], 0.1)
         except (OSError, ValueError):  # a descriptor select cannot watch: write and let it block
