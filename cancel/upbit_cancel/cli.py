@@ -42,6 +42,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime
+import functools
 import io
 import itertools
 import json
@@ -233,6 +234,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
 # --- ids ---------------------------------------------------------------------------------------
 
 
+@functools.cache  # asked once per id: a million of them in a big file
 def _rule_for(kind: IdKind) -> ParameterRule:
     """The spec's rule for the ``uuids[]`` or ``identifiers[]`` parameter (maxItems, item pattern)."""
     return next(rule for rule in cancel_orders_by_ids.QUERY_RULES if rule.python_name == kind)
@@ -288,6 +290,8 @@ class _Lookalikes:
         self.counts: Counter[str] = Counter()
 
     def see(self, number: int, value: str) -> None:
+        if "#" not in value and "[" not in value and "]" not in value:  # most lines: no pattern to try
+            return
         for kind, pattern in _LOOKALIKES.items():
             if pattern.fullmatch(value):
                 self.counts[kind] += 1
