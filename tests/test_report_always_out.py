@@ -32,9 +32,10 @@ from typing import Any
 import pytest
 
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
-from upbit_cancel import BatchCancelled, cancel_orders_async, connect
+from upbit_cancel import BatchCancelled, cancel_orders, cancel_orders_async, connect
 from upbit_cancel.cli import EXIT_REPORT_LOST
 from upbit_cancel.interrupts import INTERRUPT_SIGNALS, REPORT_GRACE_SECONDS
+from upbit_client import Client
 from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange, start_server
 
 UPBIT_CANCEL = Path(sys.executable).parent / "upbit-cancel"
@@ -332,3 +333,40 @@ async def test_the_async_batch_cancelled_as_it_starts_sends_nothing_and_reports_
         asyncio.current_task().uncancel()  # type: ignore[union-attr]
     assert exchange.requests == []
     assert sorted(order.id for order in cancelled.value.report.not_sent) == sorted(ids)
+
+
+def current_handlers() -> dict[str, object]:
+    return {name: signal.getsignal(getattr(signal, name)) for name in SIGNAL_NAMES}
+
+
+def test_the_library_installs_no_signal_handler_of_its_own_sync_or_async() -> None:
+    # Only the command takes the signals: a program calling the library keeps its own, during the batch too.
+    exchange = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY}, rate_limit_per_second=None)
+    ids = [exchange.add_order().uuid for _ in range(45)]
+    seen: list[tuple[dict[str, object], dict[str, object]]] = []  # (the caller's handlers, during the batch)
+    caller: dict[str, object] = {}
+
+    def on_progress(done: int, total: int) -> None:
+        seen.append((caller, current_handlers()))
+
+    def client() -> Client:
+        return connect(
+            "https://api.upbit.com",
+            access_key=TEST_ACCESS_KEY,
+            secret_key=TEST_SECRET_KEY,
+            httpx_args={"transport": exchange.transport()},
+        )
+
+    async def run_async() -> None:
+        nonlocal caller
+        caller = current_handlers()  # asyncio.run's own SIGINT handler is the caller's, not the library's
+        async with client() as async_client:
+            await cancel_orders_async(async_client, uuids=ids[20:], on_progress=on_progress)
+
+    before = caller = current_handlers()
+    with client() as sync_client:
+        cancel_orders(sync_client, uuids=ids[:20], on_progress=on_progress)
+    asyncio.run(run_async())
+    assert len({id(handlers) for handlers, _ in seen}) == 2  # both the sync and the async batch reported
+    assert all(during == handlers for handlers, during in seen)
+    assert current_handlers() == before
