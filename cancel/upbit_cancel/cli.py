@@ -726,15 +726,12 @@ def table_lines(result: BatchResult, ids: Sequence[str]) -> Iterator[str]:
     column widths: the table is never held whole, only one record per id."""
     records = _table_records(result)
     header = ("UUID" if result.id_kind == "uuids" else "IDENTIFIER", "MARKET", "OUTCOME", "REASON")
-    widths = [len(cell) for cell in header[:3]]
-    for key, (outcome, record) in records.items():
-        cells = _cells(key, outcome, record)
-        widths = [max(width, len(cell)) for width, cell in zip(widths, cells, strict=False)]
+    widths = _widths(records, header)
+
+    first, second, third = widths
 
     def line(row: tuple[str, str, str, str]) -> str:
-        return (
-            "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
-        ).rstrip()
+        return f"{row[0]:<{first}}  {row[1]:<{second}}  {row[2]:<{third}}  {row[3]}".rstrip()
 
     summary = f"{len(result.success)} cancelled, {len(result.failed)} failed, {len(result.unconfirmed)} unconfirmed"
     yield summary + (f", {len(result.not_sent)} not sent" if result.not_sent else "")
@@ -747,6 +744,20 @@ def table_lines(result: BatchResult, ids: Sequence[str]) -> Iterator[str]:
 
 JSON_SLICE = 2000
 """Orders turned into JSON at a time by ``json_report``: one ``json.dumps`` each (fast), a bounded heap."""
+
+
+def _widths(records: dict[str, tuple[int, _Record]], header: Sequence[str]) -> list[int]:
+    """The widths of the id, market and outcome columns: the widest cell of each, header included.
+
+    Markets and outcomes are a few distinct values (measured once each); only the ids are many."""
+    ids = max((len(shorten(printable(key))) for key in records), default=0)
+    markets = {record.market or "-" for _, record in records.values()}
+    outcomes = {outcome for outcome, _ in records.values()}
+    return [
+        max(len(header[0]), ids),
+        max([len(header[1])] + [len(printable(market)) for market in markets]),
+        max([len(header[2])] + [len(_OUTCOMES[outcome]) for outcome in outcomes]),
+    ]
 
 
 def json_report(result: BatchResult) -> Iterator[str]:
