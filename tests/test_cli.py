@@ -27,6 +27,7 @@ from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from tests.limits import UUIDS_PER_CANCEL, chunks
 from upbit_cancel import cli
 from upbit_cancel.batch import cancel_orders_async
+from upbit_cancel.errors import ConfigurationError
 from upbit_cancel.results import BatchResult, OrderRef
 from upbit_client import SPEC_SHA256, SPEC_VERSION, Client
 
@@ -326,6 +327,70 @@ def test_repeated_flags_several_values_files_and_duplicates(
     assert batch.calls[0]["uuids"] == ["a", "b", "c", "d"]
 
 
+# --- the id file's format (issue 23 row 9): one id per line, as written; lookalikes warned, not rewritten ---
+
+
+def test_an_id_file_is_one_id_per_line_as_written_with_whole_line_comments_and_blanks_skipped(
+    run: Callable[..., Run], batch: BatchSpy, tmp_path: Path
+) -> None:
+    lines = [
+        "\ufeff# exported",
+        "  plain-1\t",
+        "",
+        "   # indented comment",
+        "with space inside",
+        "ord#7",
+        "x]",
+        "end\r",
+    ]
+    (tmp_path / "ids").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run("--identifiers-from", str(tmp_path / "ids"))
+    assert result.status == 0, result.err
+    assert batch.calls[0]["identifiers"] == ["plain-1", "with space inside", "ord#7", "x]", "end"]
+    assert "warning" not in result.err  # nothing here looks like a JSON array or an inline comment
+
+
+def test_a_line_with_an_inline_comment_is_sent_whole_with_a_warning_naming_its_line(
+    run: Callable[..., Run], batch: BatchSpy, tmp_path: Path
+) -> None:
+    (tmp_path / "ids").write_text("demo-0008\ndemo-0009 # my note\n", encoding="utf-8")
+    result = run("--identifiers-from", str(tmp_path / "ids"))
+    assert batch.calls[0]["identifiers"] == ["demo-0008", "demo-0009 # my note"]  # the spec allows both
+    warnings = [line for line in result.err.splitlines() if line.startswith("upbit-cancel: warning: ")]
+    assert len(warnings) == 1 and "line 2 looks like an inline comment" in warnings[0]
+    assert str(tmp_path / "ids") in warnings[0] and "sent whole as one id" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "lines"),
+    [
+        pytest.param('["a","b"]\n', "line 1 looks", id="one line"),
+        pytest.param('[\n  "a",\n  "b"\n]\n', "lines 1, 4 look", id="pretty-printed"),
+    ],
+)
+def test_a_file_holding_a_json_array_is_sent_as_written_with_a_warning_naming_the_lines(
+    run: Callable[..., Run], batch: BatchSpy, tmp_path: Path, content: str, lines: str
+) -> None:
+    (tmp_path / "ids").write_text(content, encoding="utf-8")
+    result = run("--identifiers-from", str(tmp_path / "ids"))
+    assert batch.calls[0]["identifiers"] == [line.strip() for line in content.splitlines()]
+    warnings = [line for line in result.err.splitlines() if line.startswith("upbit-cancel: warning: ")]
+    assert len(warnings) == 1 and f"{lines} like a JSON array" in warnings[0]
+
+
+def test_many_lookalike_lines_give_one_warning_naming_the_first_and_counting_the_rest(
+    run: Callable[..., Run], batch: BatchSpy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(f"order-{n} # note\n" for n in range(1, 101))))
+    result = run("--identifiers-from", "-")
+    assert len(batch.calls[0]["identifiers"]) == 100
+    warnings = [line for line in result.err.splitlines() if line.startswith("upbit-cancel: warning: ")]
+    assert warnings == [
+        "upbit-cancel: warning: stdin lines 1, 2, 3, 4, 5 and 95 more look like an inline comment; "
+        "each line is sent whole as one id, as written (an id file holds one id per line)"
+    ]
+
+
 def test_ids_from_stdin(run: Callable[..., Run], batch: BatchSpy, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO("my-1\nmy-2\n"))
     assert run("--identifiers-from", "-").status == 0
@@ -465,6 +530,31 @@ def test_invalid_request_from_batch_exits_2(run: Callable[..., Run], batch: Batc
 
     batch.raises = InvalidRequest("uuids[]", "pattern", "'x'", "is bad")
     assert run("--uuid", "a").status == 2
+
+
+# A proxy variable naming a proxy that cannot work (issue 23 row 6): ``connect()`` or the first use of the
+# client raises ``ConfigurationError`` naming the variable; the command says so in one line and exits 2.
+PROXY_REFUSED = "HTTP_PROXY: '::bad::' is not a proxy URL (Invalid port: ':bad::'); nothing was sent"
+
+
+def test_a_setting_connect_refuses_exits_2_with_its_message(
+    run: Callable[..., Run], batch: BatchSpy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Client:
+        raise ConfigurationError(PROXY_REFUSED)
+
+    monkeypatch.setattr(cli, "connect", refuse)
+    result = run("--uuid", "a")
+    assert (result.status, result.err) == (2, f"upbit-cancel: error: {PROXY_REFUSED}\n")
+    assert batch.calls == [] and result.out == ""
+
+
+def test_a_setting_refused_when_the_batch_first_builds_its_connection_exits_2_not_unexpected(
+    run: Callable[..., Run], batch: BatchSpy
+) -> None:
+    batch.raises = ConfigurationError(PROXY_REFUSED)
+    result = run("--uuid", "a")
+    assert (result.status, result.err) == (2, f"upbit-cancel: error: {PROXY_REFUSED}\n")
 
 
 def test_keyboard_interrupt(run: Callable[..., Run], batch: BatchSpy) -> None:

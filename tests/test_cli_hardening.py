@@ -248,18 +248,26 @@ def test_the_command_with_a_one_character_secret_prints_words_whole(
 
 
 def test_the_readme_table_and_help_list_every_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+    import signal
     from pathlib import Path
 
-    statuses = sorted(value for name, value in vars(cli).items() if name.startswith("EXIT_") and isinstance(value, int))
+    from upbit_cancel.interrupts import INTERRUPT_SIGNALS, interrupted_status
+
+    # The fixed statuses, then 128 + N for each signal the command takes (EXIT_INTERRUPTED is SIGINT's).
+    fixed = sorted(
+        value
+        for name, value in vars(cli).items()
+        if name.startswith("EXIT_") and isinstance(value, int) and value != cli.EXIT_INTERRUPTED
+    )
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    table = [
-        int(row.split("|")[1])
-        for row in readme.splitlines()
-        if row.strip().startswith("| ") and row.split("|")[1].strip().isdigit()
-    ]
-    assert sorted(table) == statuses
+    cells = [row.split("|")[1].strip() for row in readme.splitlines() if row.strip().startswith("| ")]
+    assert sorted(int(cell) for cell in cells if cell.isdigit()) == fixed and "128 + N" in cells
+    signal_row = next(row for row in readme.splitlines() if row.startswith("  | 128 + N |"))
+    for signum in INTERRUPT_SIGNALS:
+        assert f"{signal.Signals(signum).name} {interrupted_status(signum)}" in signal_row
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["--help"])
-    help_text = " ".join(capsys.readouterr().out.split())
-    for status in statuses:
-        assert f" {status} " in help_text.split("Exit status:", 1)[1] + " "
+    help_text = " ".join(capsys.readouterr().out.split()).split("Exit status:", 1)[1]
+    for status in fixed + [interrupted_status(signum) for signum in INTERRUPT_SIGNALS]:
+        assert re.search(rf"\b{status}\b", help_text), status

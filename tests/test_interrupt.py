@@ -5,7 +5,8 @@ raises ``BatchInterrupted`` (a ``KeyboardInterrupt``) and cancelling the async b
 ``BatchCancelled`` (an ``asyncio.CancelledError``), each carrying ``.report`` with every id exactly
 once: answered ids as answered, the request in flight unconfirmed (or answered, in async, when its
 answer arrives within the grace), ids never sent under ``not_sent``. ``upbit-cancel`` stops sending
-on SIGINT or SIGTERM, prints the report and exits 130.
+on SIGINT or SIGTERM (and the other signals of ``tests/test_report_always_out.py``'s table), prints the
+report and exits 128 + the signal's number (130, 143).
 """
 
 from __future__ import annotations
@@ -198,7 +199,9 @@ def run_command(
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_the_command_prints_the_report_and_exits_130_when_interrupted(tmp_path: Path, signum: int) -> None:
+def test_the_command_prints_the_report_and_exits_128_plus_the_signal_when_interrupted(
+    tmp_path: Path, signum: int
+) -> None:
     # 10 requests a second: 600 ids (30 chunks) take about 3 s; the signal comes after 12 answers.
     exchange = SandboxExchange(rate_limit_per_second=10)
     ids = [exchange.add_order(f"o-{n:05d}").uuid for n in range(600)]
@@ -207,7 +210,7 @@ def test_the_command_prints_the_report_and_exits_130_when_interrupted(tmp_path: 
         status, out, err = run_command(exchange, url, ids, tmp_path, signum, after=12)
     finally:
         server.stop()
-    assert status == 130, err
+    assert status == 128 + signum, err
     assert DEMO_SECRET_KEY not in out + err and "Traceback" not in err
     report = json.loads(out)
     groups = ("success", "failed", "unconfirmed", "not_sent")

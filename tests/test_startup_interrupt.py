@@ -1,9 +1,10 @@
-"""An interrupt while ``upbit-cancel`` is still starting up is one line and exit 130, never a traceback.
+"""A signal while ``upbit-cancel`` is still starting up is one line and exit 128 + its number, never a traceback.
 
-Guarantee under test (docs/guarantees.md, "Interruption"): SIGINT or SIGTERM while the command is
+Guarantee under test (docs/guarantees.md, "Interruption"): a signal of ``INTERRUPT_SIGNALS`` (HUP, INT,
+TERM, QUIT, USR1, USR2, ALRM) while the command is
 loading (``upbit_cancel.entry`` importing ``upbit_cancel.cli``: argparse, asyncio, httpx, the
 generated client, the batch) prints ``upbit-cancel: error: interrupted while starting up; nothing
-was sent`` on stderr and exits 130; no request reaches the exchange.
+was sent`` on stderr and exits 128 + the signal's number; no request reaches the exchange.
 
 How the signal is made to land during start-up, whatever the machine's speed: the test puts a
 ``sitecustomize.py`` of its own on the child's ``PYTHONPATH`` (``site`` imports it before the console
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_report_always_out import SIGNAL_NAMES
+from upbit_cancel.interrupts import interrupted_status
 from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange, start_server
 
 UPBIT_CANCEL = Path(sys.executable).parent / "upbit-cancel"
@@ -74,8 +77,8 @@ def start_stalled(tmp_path: Path, url: str) -> subprocess.Popen[str]:
     return child
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_an_interrupt_during_start_up_prints_one_line_and_exits_130_without_a_traceback(
+@pytest.mark.parametrize("signum", [pytest.param(getattr(signal, name), id=name) for name in SIGNAL_NAMES])
+def test_a_signal_during_start_up_prints_one_line_and_exits_128_plus_its_number_without_a_traceback(
     tmp_path: Path, signum: int
 ) -> None:
     exchange = SandboxExchange()
@@ -88,7 +91,7 @@ def test_an_interrupt_during_start_up_prints_one_line_and_exits_130_without_a_tr
         server.stop()
     assert "Traceback" not in err
     assert err == STARTUP_LINE
-    assert child.returncode == 130
+    assert child.returncode == 128 + signum
     assert out == ""
     assert exchange.requests == []  # nothing was sent, as the line says
 
@@ -99,10 +102,10 @@ def test_the_console_script_runs_the_entry_that_guards_start_up() -> None:
 
 
 def test_the_entry_reports_with_the_clis_name_and_interrupt_status() -> None:
-    # The entry writes these out rather than import them from the CLI, whose import it guards.
+    # The entry writes the name out rather than import it from the CLI, whose import it guards.
     from upbit_cancel import cli, entry
 
-    assert (entry.PROG, entry.EXIT_INTERRUPTED) == (cli.PROG, cli.EXIT_INTERRUPTED)
+    assert entry.PROG == cli.PROG and interrupted_status(signal.SIGINT) == cli.EXIT_INTERRUPTED
     assert entry.STARTUP_INTERRUPTED == STARTUP_LINE
 
 

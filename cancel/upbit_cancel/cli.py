@@ -22,9 +22,11 @@ batch) and turns its ``BatchResult`` into a report and an exit status. Both mode
   every request, or the account temporarily blocked (418);
 - 4: the cancels ran but the report could not be written to stdout (closed, full, or a reader
   that stopped taking it after an interrupt); one line on stderr gives the counts;
-- 130: interrupted (Ctrl-C or SIGTERM): the first signal stops sending at once, answers in flight
-  are awaited up to the request timeout, and the report is printed with every id once (ids never
-  sent under ``not_sent``); signals while the report is written do not cut it short.
+- 128 + N: interrupted by signal N, one of SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2 and
+  SIGALRM (129, 130 for Ctrl-C, 143, 131, 138, 140, 142 on Linux; ``interrupts.INTERRUPT_SIGNALS``):
+  the first signal stops sending at once, answers in flight are awaited up to the request timeout,
+  and the report is printed with every id once (ids never sent under ``not_sent``); signals while
+  the report is written do not cut it short. N is the first signal's number.
 
 The groups, reasons and statuses are described in ``docs/outcomes.md``.
 
@@ -40,7 +42,9 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime
+import functools
 import io
+import itertools
 import json
 import logging
 import math
@@ -66,9 +70,9 @@ from upbit_client.rules import ParameterRule
 from .batch import cancel_orders_async
 from .client import DEFAULT_REGION, PRECEDENCE, check_base_url, connect, resolve_base_url
 from .errors import AuthenticationError, BatchCancelled, ConfigurationError, MissingCredentials, error_from_response
-from .interrupts import Interrupts, OnSignal, ReportNotWritten, write_whole
+from .interrupts import Interrupts, OnSignal, ReportNotWritten, gathered, write_whole
 from .ratelimit import limiter_for
-from .results import BatchResult, ErrorInfo, IdKind, NotSentOrder, UnconfirmedOrder
+from .results import BatchResult, ErrorInfo, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
 from .store import STORE_ENV, check_store_url
 
 PROG = "upbit-cancel"
@@ -89,7 +93,8 @@ EXIT_STATUSES = (
     "Exit status: 0 all cancelled; 1 some failed, unconfirmed or not sent; 2 bad usage or input (nothing sent); "
     "3 nothing could be done (missing keys, exchange unreachable, keys rejected, account blocked); "
     "4 the report could not be written to stdout (the cancels stand; stderr gives the counts); "
-    "130 interrupted (the report is still printed whole)."
+    "128+N interrupted by signal N: HUP 129, INT (Ctrl-C) 130, QUIT 131, USR1 138, USR2 140, ALRM 142, TERM 143 "
+    "(the numbers of Linux; the report is still printed whole)."
 )
 """Every exit status, in one place: ``--help`` prints it and the README's table says the same."""
 
@@ -158,9 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Cancel Upbit orders by uuid or by identifier, any number of them (DELETE /v1/orders/uuids).",
         epilog=(
-            f"{PRECEDENCE} An id FILE holds one id per "
-            "line; blank lines, lines starting with '#' and whitespace around ids are ignored; '-' reads "
-            f"stdin. {EXIT_STATUSES}"
+            f"{PRECEDENCE} An id FILE (UTF-8) holds one id per line, sent as written: spaces and tabs around "
+            "it are dropped, blank lines and lines starting with '#' are skipped, and a '#' or spaces inside a "
+            "line are part of the id (a line that looks like a JSON array or an inline comment gets a warning); "
+            f"'-' reads stdin. {EXIT_STATUSES}"
         ),
     )
     _add_id_arguments(parser)
@@ -228,6 +234,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
 # --- ids ---------------------------------------------------------------------------------------
 
 
+@functools.cache  # asked once per id: a million of them in a big file
 def _rule_for(kind: IdKind) -> ParameterRule:
     """The spec's rule for the ``uuids[]`` or ``identifiers[]`` parameter (maxItems, item pattern)."""
     return next(rule for rule in cancel_orders_by_ids.QUERY_RULES if rule.python_name == kind)
@@ -265,6 +272,48 @@ def _id_lines(handle: TextIO, name: str) -> Iterator[tuple[int, str]]:
         yield number, line
 
 
+# A line that is sent as it is but looks like a mistake. The spec allows spaces, '#', '[' and quotes
+# inside an identifier, so it may be a real id: a warning on stderr, never a refusal or a rewrite.
+_LOOKALIKES = {
+    "a JSON array": re.compile(r"\[.*\]|\[|\]"),  # ["a","b"] on one line, or a pretty-printed array's brackets
+    "an inline comment": re.compile(r".*\s#.*"),  # demo-0009 # my note
+}
+LOOKALIKE_LINES_NAMED = 5
+"""How many line numbers a lookalike warning names; the rest are counted."""
+
+
+class _Lookalikes:
+    """The lines of one id file that look like a JSON array or carry an inline comment, by kind."""
+
+    def __init__(self) -> None:
+        self.lines: dict[str, list[int]] = {kind: [] for kind in _LOOKALIKES}
+        self.counts: Counter[str] = Counter()
+
+    def see(self, number: int, value: str) -> None:
+        if "#" not in value and "[" not in value and "]" not in value:  # most lines: no pattern to try
+            return
+        for kind, pattern in _LOOKALIKES.items():
+            if pattern.fullmatch(value):
+                self.counts[kind] += 1
+                if len(self.lines[kind]) < LOOKALIKE_LINES_NAMED:
+                    self.lines[kind].append(number)
+
+    def warn(self, name: str, stream: TextIO | None) -> None:
+        """One ``upbit-cancel: warning:`` line per kind found, naming the first lines and counting the rest."""
+        for kind, numbers in self.lines.items():
+            if not numbers or stream is None:
+                continue
+            more = self.counts[kind] - len(numbers)
+            where = ", ".join(map(str, numbers)) + (f" and {more:,} more" if more else "")
+            plural = "s" if self.counts[kind] > 1 else ""
+            line = (
+                f"{PROG}: warning: {printable(name)} line{plural} {where} look{'' if plural else 's'} like "
+                f"{kind}; each line is sent whole as one id, as written (an id file holds one id per line)\n"
+            )
+            with contextlib.suppress(OSError, ValueError):
+                _write(stream, line)
+
+
 def _open_ids(path: str, stdin: TextIO | None) -> tuple[TextIO, str]:
     if path != "-":
         return open(path, encoding="utf-8-sig", newline="\n"), path  # closed by the caller
@@ -273,22 +322,30 @@ def _open_ids(path: str, stdin: TextIO | None) -> tuple[TextIO, str]:
     return stdin, "stdin"
 
 
-def read_id_file(path: str, stdin: TextIO | None) -> list[tuple[str, str]]:
-    """(id, where) pairs from a file of one id per line; ``-`` is stdin.
+def read_id_file(path: str, stdin: TextIO | None, kind: IdKind) -> list[str]:
+    """The ids of ``kind`` in a file of one id per line, each checked (``check_id``) as it is read; ``-`` is stdin.
 
-    Blank lines and ``#`` comment lines are skipped and spaces, tabs and CRs around an id are
-    dropped; any other control character stays in and is refused by ``check_id``. The file is read
-    as a stream: a line longer than ``MAX_ID_LINE`` characters or more than ``MAX_ID_LINES`` lines
-    stop it with a ``UsageError``.
+    The format, exactly: UTF-8 (a leading BOM is dropped); lines end at ``\\n``; spaces, tabs and CRs
+    around an id are dropped; a line that is then empty, or starts with ``#``, is skipped; every other
+    line is one id, as written: ``#``, spaces, quotes and brackets inside it are part of the id (the
+    spec allows them). A line that looks like a JSON array or carries an inline comment is still sent
+    as written, with a warning on stderr naming its line (``_Lookalikes``). Any other control character
+    stays in and is refused by ``check_id``. The file is read as a stream: a line longer than
+    ``MAX_ID_LINE`` characters or more than ``MAX_ID_LINES`` lines stop it with a ``UsageError``.
+    Only the ids are kept (where each came from is written only into an error): a million of them
+    must not cost a million messages.
     """
-    pairs = []
+    ids = []
+    lookalikes = _Lookalikes()
     try:
         handle, name = _open_ids(path, stdin)
         try:
             for number, line in _id_lines(handle, name):
                 value = line.removeprefix("\ufeff").strip(" \t\r\n") if number == 1 else line.strip(" \t\r\n")
                 if value and not value.startswith("#"):
-                    pairs.append((value, f"at {name} line {number}"))
+                    _check_read(kind, value, name, number)
+                    ids.append(value)
+                    lookalikes.see(number, value)
         finally:
             if handle is not stdin:
                 handle.close()
@@ -298,7 +355,16 @@ def read_id_file(path: str, stdin: TextIO | None) -> list[tuple[str, str]]:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     except ValueError as exc:  # a stdin closed or detached under us
         raise UsageError(f"cannot read {path}: {exc}") from None
-    return pairs
+    lookalikes.warn(name, sys.stderr)
+    return ids
+
+
+def _check_read(kind: IdKind, value: str, name: str, number: int) -> None:
+    """``check_id`` of an id read from line ``number`` of file ``name``, its place written only on a refusal."""
+    try:
+        check_id(kind, value, "")
+    except UsageError:
+        check_id(kind, value, f"at {name} line {number}")
 
 
 def collect_ids(args: argparse.Namespace, stdin: TextIO | None) -> tuple[IdKind, list[str]]:
@@ -319,14 +385,15 @@ def collect_ids(args: argparse.Namespace, stdin: TextIO | None) -> tuple[IdKind,
     if files.count("-") > 1:
         raise UsageError("stdin ('-') can be read only once")
 
-    pairs = [(value, f"given to {flag}") for value in values]
+    for value in values:
+        check_id(kind, value, f"given to {flag}")
+    given = list(values)
     for path in files:
-        pairs.extend(read_id_file(path, stdin))
-    for value, where in pairs:
-        check_id(kind, value, where)
+        given.extend(read_id_file(path, stdin, kind))
     # A repeated id is one order: cancelling it twice would only report it twice.
-    ids = list(dict.fromkeys(value for value, _ in pairs))
-    args.duplicates = len(pairs) - len(ids)
+    ids = list(dict.fromkeys(given))
+    args.duplicates = len(given) - len(ids)
+    del given
     if not ids:
         raise UsageError(f"no orders given: {', '.join(files)} holds no ids")
     return kind, ids
@@ -466,8 +533,9 @@ def _cancel(job: _Job, client: Client, secrets: list[str], interrupts: Interrupt
     progress = Progress(sys.stderr) if many else None
     try:
         return asyncio.run(_stoppable(job, client, progress, interrupts))
-    except InvalidRequest as exc:
-        # The library's own before-sending check: the input passed ours but not the spec's.
+    except (InvalidRequest, ConfigurationError) as exc:
+        # The library's own before-sending checks: the input passed ours but not the spec's, or a setting
+        # found unusable when the connection was first built (a proxy variable naming an unusable proxy).
         _error_line(str(exc), secrets, sys.stderr)
         return EXIT_USAGE
     except UpbitClientError as exc:
@@ -484,7 +552,7 @@ def _cancel(job: _Job, client: Client, secrets: list[str], interrupts: Interrupt
 
 
 async def _stoppable(job: _Job, client: Client, on_progress: OnProgress | None, interrupts: Interrupts) -> BatchResult:
-    """The job's report; on Ctrl-C or SIGTERM the partial report, marked ``interrupted``.
+    """The job's report; on a signal (Ctrl-C, SIGTERM, SIGHUP...) the partial report, marked ``interrupted``.
 
     A signal before the call began sends nothing (``job.unstarted``). A cancellation that lands after the
     call returned (a signal in the last moment) is absorbed: the report stands.
@@ -579,7 +647,7 @@ def printable(text: str) -> str:
 
 
 def exit_status(result: BatchResult) -> tuple[int, str | None]:
-    """The exit status and, for status 3 or 130, the one-line reason."""
+    """The exit status and, for status 3 or an interrupt (130; ``report`` puts 128 + the signal's number), why."""
     if result.interrupted:
         return EXIT_INTERRUPTED, (
             f"interrupted: {len(result.not_sent)} orders not sent; the report above lists every order once"
@@ -619,33 +687,110 @@ def shorten(text: str, width: int = TABLE_ID_WIDTH) -> str:
 
 def format_table(result: BatchResult, ids: Sequence[str]) -> str:
     """The summary line, then one row per id in the order given: id, market, outcome, reason or error."""
-    rows: dict[str, tuple[str, str, str, str]] = {}
-    for order in result.success:
-        key = _key(result.id_kind, order.uuid, order.identifier) or order.uuid or "-"
-        note = "confirmed by order lookup" if order.confirmed_by == "lookup" else ""
-        rows.setdefault(key, (key, order.market or "-", "cancelled", note))
-    for order in result.failed:
-        key = _key(result.id_kind, order.uuid, order.identifier) or order.uuid or "-"
-        reason = f"rejected: {describe_error(order.error)}" if order.error is not None else order.reason or "unknown"
-        rows.setdefault(key, (key, order.market or "-", "failed", reason))
-    for unconfirmed in result.unconfirmed:
-        market = unconfirmed.market or "-"
-        rows.setdefault(unconfirmed.id, (unconfirmed.id, market, "unconfirmed", describe_error(unconfirmed.error)))
-    for not_sent in result.not_sent:
-        rows.setdefault(not_sent.id, (not_sent.id, not_sent.market or "-", "not_sent", not_sent.why))
-    ordered = [rows.pop(order_id) for order_id in ids if order_id in rows] + list(rows.values())
-    ordered = [(shorten(printable(row[0])), printable(row[1]), printable(row[2]), printable(row[3])) for row in ordered]
+    return "".join(table_lines(result, ids))
+
+
+_Record = OrderRef | UnconfirmedOrder | NotSentOrder
+_OUTCOMES = ("cancelled", "failed", "unconfirmed", "not_sent")
+
+
+def _table_records(result: BatchResult) -> dict[str, tuple[int, _Record]]:
+    """Each id's record and its outcome (an index of ``_OUTCOMES``), the first group naming it winning."""
+    records: dict[str, tuple[int, _Record]] = {}
+    for outcome, group in enumerate((result.success, result.failed)):
+        for order in group:
+            key = _key(result.id_kind, order.uuid, order.identifier) or order.uuid or "-"
+            records.setdefault(key, (outcome, order))
+    for outcome, others in ((2, result.unconfirmed), (3, result.not_sent)):
+        for other in others:
+            records.setdefault(other.id, (outcome, other))
+    return records
+
+
+def _cells(key: str, outcome: int, record: _Record) -> tuple[str, str, str, str]:
+    """One table row, shown: the id (shortened), market, outcome and note, control characters escaped."""
+    if isinstance(record, OrderRef) and outcome == 0:
+        note = "confirmed by order lookup" if record.confirmed_by == "lookup" else ""
+    elif isinstance(record, OrderRef):
+        note = f"rejected: {describe_error(record.error)}" if record.error is not None else record.reason or "unknown"
+    elif isinstance(record, UnconfirmedOrder):
+        note = describe_error(record.error)
+    else:
+        note = record.why
+    return shorten(printable(key)), printable(record.market or "-"), _OUTCOMES[outcome], printable(note)
+
+
+def table_lines(result: BatchResult, ids: Sequence[str]) -> Iterator[str]:
+    """``format_table``'s text, line by line (each ends in ``\\n`` but the last): rows in the order of ``ids``,
+    then any id the batch reported that was not given. Two passes over the records, the first for the
+    column widths: the table is never held whole, only one record per id."""
+    records = _table_records(result)
     header = ("UUID" if result.id_kind == "uuids" else "IDENTIFIER", "MARKET", "OUTCOME", "REASON")
-    widths = [max(len(row[column]) for row in (header, *ordered)) for column in range(3)]
-    lines = [
-        f"{len(result.success)} cancelled, {len(result.failed)} failed, {len(result.unconfirmed)} unconfirmed"
-        + (f", {len(result.not_sent)} not sent" if result.not_sent else ""),
-        *(
-            "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
-            for row in (header, *ordered)
-        ),
+    widths = _widths(records, header)
+
+    first, second, third = widths
+
+    def line(row: tuple[str, str, str, str]) -> str:
+        return f"{row[0]:<{first}}  {row[1]:<{second}}  {row[2]:<{third}}  {row[3]}".rstrip()
+
+    summary = f"{len(result.success)} cancelled, {len(result.failed)} failed, {len(result.unconfirmed)} unconfirmed"
+    yield summary + (f", {len(result.not_sent)} not sent" if result.not_sent else "")
+    yield "\n" + line(header)
+    for key in itertools.chain(ids, list(records)):
+        found = records.pop(key, None)
+        if found is not None:
+            yield "\n" + line(_cells(key, *found))
+
+
+JSON_SLICE = 2000
+"""Orders turned into JSON at a time by ``json_report``: one ``json.dumps`` each (fast), a bounded heap."""
+
+
+def _widths(records: dict[str, tuple[int, _Record]], header: Sequence[str]) -> list[int]:
+    """The widths of the id, market and outcome columns: the widest cell of each, header included.
+
+    Markets and outcomes are a few distinct values (measured once each); only the ids are many."""
+    ids = max((len(shorten(printable(key))) for key in records), default=0)
+    markets = {record.market or "-" for _, record in records.values()}
+    outcomes = {outcome for outcome, _ in records.values()}
+    return [
+        max(len(header[0]), ids),
+        max([len(header[1])] + [len(printable(market)) for market in markets]),
+        max([len(header[2])] + [len(_OUTCOMES[outcome]) for outcome in outcomes]),
     ]
-    return "\n".join(line.rstrip() for line in lines)
+
+
+def json_report(result: BatchResult) -> Iterator[str]:
+    """``json.dumps(result.to_dict(), ensure_ascii=False, indent=2)``, piece by piece: ``JSON_SLICE`` orders
+    at a time, never the whole report (``tests/test_cli.py`` holds the two to the same text)."""
+    groups: dict[str, Sequence[_Record]] = {
+        "success": result.success, "failed": result.failed,
+        "unconfirmed": result.unconfirmed, "not_sent": result.not_sent,
+    }  # fmt: skip
+    yield "{"
+    for number, (name, orders) in enumerate(groups.items()):
+        yield f'{"," if number else ""}\n  {json.dumps(name)}: {{\n    "count": {len(orders)},\n    "orders": '
+        yield from _json_list([order.to_dict() for order in orders[start : start + JSON_SLICE]]
+                              for start in range(0, len(orders), JSON_SLICE))  # fmt: skip
+        if name == "unconfirmed":
+            yield ',\n    "errors": '
+            yield from _json_list([[{**error.to_dict(), "count": count} for error, count in result.errors()]])
+        yield "\n  }"
+    yield "\n}"
+
+
+def _json_list(slices: Iterable[list[Any]]) -> Iterator[str]:
+    """A JSON list two levels down, as ``json.dumps(..., indent=2)`` writes it there, a slice at a time.
+
+    Each slice is dumped as a list of its own, its brackets dropped and its lines indented 4 more
+    (JSON strings hold no raw line break, so every line break is the layout's)."""
+    empty = True
+    for items in slices:
+        if items:
+            text = json.dumps(items, ensure_ascii=False, indent=2)
+            yield ("[" if empty else ",") + "\n    " + text[2:-2].replace("\n", "\n    ")
+            empty = False
+    yield "[]" if empty else "\n    ]"
 
 
 def _secret_values(environ: Mapping[str, str]) -> list[str]:
@@ -756,9 +901,13 @@ def _counts(result: BatchResult) -> str:
 def report(result: BatchResult, ids: Sequence[str], as_json: bool, secrets: list[str], interrupts: Interrupts) -> int:
     """Write the report of ``result`` (every id once) to stdout and the reason to stderr; return the exit status."""
     reconcile(result, ids)
-    text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if as_json else format_table(result, ids)
+    # Streamed, piece by piece, never built whole: a million ids make a report of hundreds of megabytes.
+    pieces = json_report(result) if as_json else table_lines(result, ids)
+    # Redacted a gathered chunk at a time: a chunk joins whole pieces (orders, lines), so no secret echoed
+    # in one can straddle two chunks.
+    redacted = (redact(chunk, secrets) for chunk in gathered(itertools.chain(pieces, ["\n"])))
     try:
-        write_whole(sys.stdout, redact(text, secrets) + "\n", interrupts, _write)
+        write_whole(sys.stdout, redacted, interrupts, _write)
     except BrokenPipeError:
         # The reader stopped early (``| head``): not an error of ours, and the status still tells.
         _silence_stdout()
@@ -768,8 +917,10 @@ def report(result: BatchResult, ids: Sequence[str], as_json: bool, secrets: list
         _error_line(f"the report could not be written to stdout: {detail}; {_counts(result)}", secrets, sys.stderr)
         return EXIT_REPORT_LOST
     status, reason = exit_status(result)
-    if interrupts.count and not result.interrupted:
-        status = EXIT_INTERRUPTED
+    if result.interrupted:
+        status = interrupts.status  # 128 + the first signal's number (130 for a KeyboardInterrupt)
+    elif interrupts.count:
+        status = interrupts.status
         reason = f"interrupted after the batch ended; the report above is complete ({_counts(result)})"
     if reason is not None:
         _error_line(reason, secrets, sys.stderr)
@@ -923,7 +1074,7 @@ def main(
     """Run ``upbit-cancel`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit status.
 
     ``transport`` replaces the network (tests and the sandbox pass an ``httpx.MockTransport``).
-    SIGINT and SIGTERM are the command's while it runs (``Interrupts``); ``restore_signals=False``
+    The signals of ``INTERRUPT_SIGNALS`` are the command's while it runs (``Interrupts``); ``restore_signals=False``
     (the console script) leaves them counted-and-ignored afterwards, until the process exits.
     """
     environ = dict(os.environ)
@@ -941,7 +1092,7 @@ def main(
     except KeyboardInterrupt:
         # Only before the ids were read (``OnSignal.RAISE``): after, every signal ends in a report.
         _error_line("interrupted while reading the arguments and ids; nothing was sent", secrets, sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupts.status
     except Exception as exc:
         # The promise is one line, never a traceback, whatever went wrong.
         _error_line(f"unexpected {type(exc).__name__}: {exc}", secrets, sys.stderr)

@@ -1,14 +1,20 @@
-"""``upbit-cancel``'s SIGINT/SIGTERM handling and its report writer: once the ids are read, the report comes out.
+"""``upbit-cancel``'s signal handling and its report writer: once the ids are read, the report comes out.
 
 Rules, and why:
 
-- One Python handler (``signal.signal``) for SIGINT and SIGTERM from argument parsing to the process's
+- The signals the command takes (``INTERRUPT_SIGNALS``): SIGHUP (the terminal closed), SIGINT (Ctrl-C),
+  SIGTERM, SIGQUIT (Ctrl-\\), SIGUSR1, SIGUSR2 and SIGALRM. Each one's default action kills the
+  process, which lost the report of orders already cancelled; each now ends the run the same way,
+  with the exit status ``128 + the number of the first signal`` (130 for SIGINT, 143 for SIGTERM,
+  129 for SIGHUP...), as a shell reports a death by that signal. Only the command installs this: the
+  library installs no handler of its own. A signal the parent process set to be ignored stays ignored.
+- One Python handler (``signal.signal``) for those signals from argument parsing to the process's
   exit, not the event loop's ``add_signal_handler``: that one exists only while the loop runs, and a
   signal just before it started (Ctrl-C as sending starts) or after it ended (while the report was
   written) killed the process or escaped as an exception, with nothing on stdout.
 - What a signal does depends on the stage (``OnSignal``): before the ids are read, ``KeyboardInterrupt``
   (nothing to report); while the batch runs, the first one stops it; while the report is written, it
-  is only counted, and the report is written whole (exit 130).
+  is only counted, and the report is written whole (exit 128 + the first signal's number).
 - The report is written on the file descriptor, in pieces no larger than a pipe's atomic write, each
   when ``select`` says the descriptor can take it: a slow reader and any number of signals cannot cut
   it, and once a signal has come a reader that takes nothing for ``REPORT_GRACE_SECONDS`` cannot hold
@@ -26,29 +32,43 @@ import os
 import select
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import FrameType
 from typing import Any, TextIO
 
 REPORT_GRACE_SECONDS = 10.0
 """Once a signal has come while the report is written, the reader has this long to take the rest."""
 
-INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_NAMES = ("SIGHUP", "SIGINT", "SIGTERM", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM")
+INTERRUPT_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name)
+    for name in _NAMES
+    if hasattr(signal, name)  # Windows has only INT and TERM
+)
+"""The signals that stop ``upbit-cancel`` with its report: every one whose default action would kill it."""
+
+SIGNAL_EXIT_BASE = 128
+"""The exit status after a signal is this plus the signal's number, as shells report a death by signal."""
+
+
+def interrupted_status(signum: int) -> int:
+    """The exit status of a run stopped by ``signum``: 128 + its number (130 for SIGINT, 143 for SIGTERM)."""
+    return SIGNAL_EXIT_BASE + signum
 
 
 class OnSignal(enum.Enum):
-    """What SIGINT and SIGTERM do, by the stage the command is in."""
+    """What the signals of ``INTERRUPT_SIGNALS`` do, by the stage the command is in."""
 
     RAISE = "raise"
     """Before the ids are read: ``KeyboardInterrupt``; nothing was sent and there is nothing to report."""
     CANCEL = "cancel"
     """Ids read: the first signal stops the batch (or keeps it from starting); the report lists every id."""
     DEFER = "defer"
-    """The report is being written: signals are counted, the report is written whole, then exit 130."""
+    """The report is being written: signals are counted, the report is written whole, then exit 128 + n."""
 
 
 class Interrupts:
-    """The command's SIGINT/SIGTERM handler, installed for the whole run by ``main`` (main thread only).
+    """The command's handler of ``INTERRUPT_SIGNALS``, installed for the whole run by ``main`` (main thread only).
 
     Python handlers (``signal.signal``), not the event loop's: they hold in every stage, before,
     during and after ``asyncio.run``, so no window is left where a signal kills the process or
@@ -58,9 +78,18 @@ class Interrupts:
     def __init__(self) -> None:
         self.stage = OnSignal.RAISE
         self.count = 0
+        self.first: int | None = None
+        """The number of the first signal that came: the exit status is 128 + it."""
         self._stop: Callable[[], object] | None = None
 
+    @property
+    def status(self) -> int:
+        """The exit status the first signal gives (130, SIGINT's, if none came: a ``KeyboardInterrupt``)."""
+        return interrupted_status(signal.SIGINT if self.first is None else self.first)
+
     def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.first is None:
+            self.first = signum
         if self.stage is OnSignal.RAISE:
             raise KeyboardInterrupt
         self.count += 1
@@ -69,7 +98,7 @@ class Interrupts:
 
     @contextlib.contextmanager
     def installed(self, restore: bool = True) -> Iterator[None]:
-        """Handle SIGINT and SIGTERM while the block runs, unless the parent set them to be ignored.
+        """Handle ``INTERRUPT_SIGNALS`` while the block runs, but for those the parent set to be ignored.
 
         ``restore=False`` (the console script, whose process ends next) keeps the handler after the
         block, counting signals only: one arriving while the interpreter exits cannot turn the exit
@@ -108,10 +137,45 @@ class ReportNotWritten(Exception):
     """stdout is closed, full or not taking the report (the reader stalled after an interrupt)."""
 
 
+WRITE_CHUNK = 1 << 16
+"""Characters of the report gathered into one piece before it is encoded and written."""
+
+
+def gathered(pieces: Iterable[str], size: int = WRITE_CHUNK) -> Iterator[str]:
+    """``pieces`` joined into strings of about ``size`` characters: a report of a million small pieces is
+    written in a few hundred writes, and never held whole."""
+    buffer: list[str] = []
+    length = 0
+    for piece in pieces:
+        buffer.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield "".join(buffer)
+            buffer.clear()
+            length = 0
+    if buffer:
+        yield "".join(buffer)
+
+
+class _Grace:
+    """Once a signal has come, the reader has ``REPORT_GRACE_SECONDS`` to take the rest of the report."""
+
+    def __init__(self, interrupts: Interrupts) -> None:
+        self.interrupts = interrupts
+        self.deadline: float | None = None
+
+    def check(self) -> None:
+        if self.interrupts.count and self.deadline is None:
+            self.deadline = time.monotonic() + REPORT_GRACE_SECONDS
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise ReportNotWritten(f"the reader took no more of it for {REPORT_GRACE_SECONDS:g} s after the interrupt")
+
+
 def write_whole(
-    stream: TextIO | None, text: str, interrupts: Interrupts, fallback: Callable[[TextIO, str], None]
+    stream: TextIO | None, pieces: Iterable[str], interrupts: Interrupts, fallback: Callable[[TextIO, str], None]
 ) -> None:
-    """Write the whole report to stdout, through any number of signals; raises ``ReportNotWritten``.
+    """Write the whole report, given as ``pieces`` (consumed as it goes: the report is never held whole), to
+    stdout through any number of signals; raises ``ReportNotWritten``.
 
     Written on the file descriptor, in pieces no larger than the pipe's atomic write, each when the
     descriptor is ready: a signal only adds to ``interrupts.count``, and once one has come the reader
@@ -123,16 +187,20 @@ def write_whole(
     try:
         fd = stream.fileno()
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
-        fallback(stream, text)
+        for text in gathered(pieces):
+            fallback(stream, text)
         return
     stream.flush()
-    data = memoryview(text.encode(getattr(stream, "encoding", None) or "utf-8", "backslashreplace"))
-    deadline = None
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    grace = _Grace(interrupts)
+    for text in gathered(pieces):
+        _write_fd(fd, memoryview(text.encode(encoding, "backslashreplace")), grace)
+
+
+def _write_fd(fd: int, data: memoryview, grace: _Grace) -> None:
+    """All of ``data`` to ``fd``, a pipe's atomic write at a time, each when ``select`` says it can take it."""
     while data:
-        if interrupts.count and deadline is None:
-            deadline = time.monotonic() + REPORT_GRACE_SECONDS
-        if deadline is not None and time.monotonic() > deadline:
-            raise ReportNotWritten(f"the reader took no more of it for {REPORT_GRACE_SECONDS:g} s after the interrupt")
+        grace.check()
         try:
             _, ready, _ = select.select([], [fd], [], 0.1)
         except (OSError, ValueError):  # a descriptor select cannot watch: write and let it block
