@@ -36,6 +36,7 @@ read and checked in one place, ``resolve_store_url``; ``open_store`` turns a URL
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -105,8 +106,9 @@ def redacted_url(url: str) -> str:
 
 
 def url_secrets(url: str) -> list[str]:
-    """The credentials written in ``url`` (the user info's password, credential query values), as written
-    and percent-decoded, longest first: for ``redacted_text``."""
+    """The credentials written in ``url`` (the user info's password, credential query values), as written,
+    as a URL parser reads them (cut at a ``#``, ``?``, ``/`` or ``@``) and percent-decoded, longest first:
+    for ``redacted_text``."""
     found: set[str] = set()
     scheme_rest = url.partition("://")[2] or url
     if "@" in scheme_rest:
@@ -115,6 +117,9 @@ def url_secrets(url: str) -> list[str]:
     for _, name, value in _QUERY_PARAMETER.findall(scheme_rest):
         if _credential_parameter(name):
             found.add(value)
+    with contextlib.suppress(ValueError):  # a parser's view: up to a "#", "?" or "/" in an unquoted password
+        found.add(urlsplit(url).password or "")
+    found |= {re.split(r"[#?/@]", secret)[0] for secret in found}
     found |= {unquote_plus(secret) for secret in found} | {unquote(secret) for secret in found}
     return sorted((secret for secret in found if secret), key=len, reverse=True)
 
@@ -141,7 +146,7 @@ def check_store_url(url: object, source: str) -> str:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as error:
-        problem = f"is not a valid URL ({error})"
+        problem = f"is not a valid URL ({redacted_text(str(error), url)})"
     else:
         scheme = parts.scheme.lower()
         if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
