@@ -65,7 +65,9 @@ def test_a_broken_store_never_raises_from_the_redis_store_only_store_unavailable
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-def test_a_broken_store_costs_a_sync_batch_only_the_sharing(fault: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_broken_store_costs_a_sync_batch_only_the_sharing(
+    fault: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
     exchange, orders = exchange_with_orders()
     with (
         fake_store(fault) as url,
@@ -76,10 +78,13 @@ def test_a_broken_store_costs_a_sync_batch_only_the_sharing(fault: str, caplog: 
     assert_every_id_once(result, orders)
     assert len(result.success) == ORDERS and not exchange.orders("wait")
     one_store_warning(caplog.records)
+    assert "Traceback" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-def test_a_broken_store_costs_an_async_batch_only_the_sharing(fault: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_broken_store_costs_an_async_batch_only_the_sharing(
+    fault: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
     exchange, orders = exchange_with_orders()
 
     async def run() -> object:
@@ -91,6 +96,8 @@ def test_a_broken_store_costs_an_async_batch_only_the_sharing(fault: str, caplog
     assert_every_id_once(result, orders)
     assert not exchange.orders("wait")
     one_store_warning(caplog.records)
+    assert "Traceback" not in capsys.readouterr().err
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
 
 
 @pytest.mark.parametrize("fault", FAULTS)
