@@ -3,7 +3,7 @@
 The sandbox counts requests by its own clock; a transport in front of it rewrites every answer's ``Date``
 from a clock 2-3 h off (any fraction of a second), for some answers or for every answer of one worker
 thread (each worker keeps its own connection). 1,000 orders (50 chunks), sync, real time: the limiter
-must not trust a ``Date`` that contradicts what it learned (``phase.PhaseEstimate.observe_date``).
+must not trust a ``Date`` that contradicts what it learned (``phase.PhaseEstimate.learn_date``).
 """
 
 from __future__ import annotations
@@ -67,22 +67,22 @@ def test_a_thousand_orders_answered_with_lying_dates_meet_no_429(skew: Callable[
 
 def test_a_date_that_contradicts_the_anchored_phase_is_not_trusted_and_the_phase_is_forgotten() -> None:
     phase = PhaseEstimate()
-    assert phase.observe_date(100.4, 100.45, 100.0)
-    assert phase.observe_date(100.5, 100.55, 101.0)  # two answers pin the boundary: known
+    assert phase.learn_date(100.4, 100.45, 100.0)
+    assert phase.learn_date(100.5, 100.55, 101.0)  # two answers pin the boundary: known
     assert phase.known and phase.anchored
-    assert not phase.observe_date(101.0, 101.05, 7301.0)  # the same moment, dated two hours later
+    assert not phase.learn_date(101.0, 101.05, 7301.0)  # the same moment, dated two hours later
     assert (phase.lo, phase.hi, phase.anchored) == (None, None, False)
     # A clock that really stepped: its Dates agree with each other (and with the one that contradicted),
     # and are trusted once STEP_CONFIRMATIONS in a row do.
-    answers = [phase.observe_date(101.1 + 0.1 * n, 101.15 + 0.1 * n, 7301.0) for n in range(STEP_CONFIRMATIONS)]
+    answers = [phase.learn_date(101.1 + 0.1 * n, 101.15 + 0.1 * n, 7301.0) for n in range(STEP_CONFIRMATIONS)]
     assert answers == [False] * (STEP_CONFIRMATIONS - 2) + [True, True]
     assert phase.anchored and phase.lo is not None and 7199 < phase.lo < 7201
 
 
 def test_dates_from_clocks_that_disagree_are_never_trusted_again() -> None:
     phase = PhaseEstimate()
-    phase.observe_date(100.0, 100.05, 100.0)
+    phase.learn_date(100.0, 100.05, 100.0)
     offsets = (0.0, 7200.4, -10800.7)
     sent = [100.2 + 0.05 * n for n in range(60)]
-    trusted = [phase.observe_date(t, t + 0.05, float(math.floor(t + offsets[n % 3]))) for n, t in enumerate(sent)]
+    trusted = [phase.learn_date(t, t + 0.05, float(math.floor(t + offsets[n % 3]))) for n, t in enumerate(sent)]
     assert trusted[0] and not any(trusted[1:])

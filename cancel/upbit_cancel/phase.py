@@ -28,14 +28,14 @@ hours would otherwise move the estimate at every answer (and every window named 
 ``Date`` may have been the wrong one. So the estimate is forgotten (unknown, not anchored: the pacing
 is the one that holds whatever the phase, and ``Remaining-Req`` ticks narrow it again), and ``Date`` is
 trusted again only once ``STEP_CONFIRMATIONS`` bounds in a row agree with each other (a clock really
-stepped; a server answering from clocks that disagree never gets there). ``observe_date`` says whether
+stepped; a server answering from clocks that disagree never gets there). ``learn_date`` says whether
 the ``Date`` was trusted: an untrusted one names no window (``window_log``, ``store_link``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["KNOWN_WIDTH", "STEP_CONFIRMATIONS", "PhaseEstimate"]
 
@@ -57,10 +57,10 @@ class PhaseEstimate:
     hi: float | None = None
     anchored: bool = False
     """True once a ``Date`` bound fixed which whole second ``lo``/``hi`` stand for."""
-    doubt: tuple[float, float] | None = None
+    _doubt: tuple[float, float] | None = field(default=None, init=False, repr=False)
     """While ``Date`` is suspect: the last bounds that agree in a row, intersected (None: ``Date`` is trusted)."""
-    doubts: int = 0
-    """How many ``Date`` bounds in a row ``doubt`` holds."""
+    _doubts: int = field(default=0, init=False, repr=False)
+    """How many ``Date`` bounds in a row ``_doubt`` holds."""
 
     @property
     def known(self) -> bool:
@@ -77,17 +77,19 @@ class PhaseEstimate:
             return 1.0
         return min(1.0, self.hi - self.lo)
 
-    def observe_date(self, sent: float, received: float, date_second: float) -> bool:
-        """A request sent at local ``sent``, answered at ``received``, carried ``Date`` second ``date_second``.
+    def observe_date(self, sent: float, received: float, date_second: float) -> None:
+        """A request sent at local ``sent``, answered at ``received``, carried ``Date`` second ``date_second``."""
+        self.learn_date(sent, received, date_second)
 
-        False if the ``Date`` is not trusted: see the module's rules."""
+    def learn_date(self, sent: float, received: float, date_second: float) -> bool:
+        """``observe_date``, saying whether the ``Date`` was trusted (False: see the module's rules)."""
         lo, hi = date_second - received, date_second + 1 - sent
-        if self.doubt is not None:
+        if self._doubt is not None:
             return self._doubted(lo, hi)
         if self.anchored and self.lo is not None and self.hi is not None and max(self.lo, lo) >= min(self.hi, hi):
             self.lo = self.hi = None
             self.anchored = False
-            self.doubt, self.doubts = (lo, hi), 1
+            self._doubt, self._doubts = (lo, hi), 1
             return False
         self._narrow(lo, hi, absolute=self.anchored)
         self.anchored = True
@@ -95,15 +97,15 @@ class PhaseEstimate:
 
     def _doubted(self, lo: float, hi: float) -> bool:
         """``Date`` is suspect: the bound ``[lo, hi)`` is trusted once ``STEP_CONFIRMATIONS`` in a row agree."""
-        doubt = self.doubt
+        doubt = self._doubt
         if doubt is not None and max(doubt[0], lo) < min(doubt[1], hi):
-            self.doubt, self.doubts = (max(doubt[0], lo), min(doubt[1], hi)), self.doubts + 1
+            self._doubt, self._doubts = (max(doubt[0], lo), min(doubt[1], hi)), self._doubts + 1
         else:
-            self.doubt, self.doubts = (lo, hi), 1
-        if self.doubts < STEP_CONFIRMATIONS or self.doubt is None:
+            self._doubt, self._doubts = (lo, hi), 1
+        if self._doubts < STEP_CONFIRMATIONS or self._doubt is None:
             return False
-        (self.lo, self.hi), self.anchored = self.doubt, True
-        self.doubt, self.doubts = None, 0
+        (self.lo, self.hi), self.anchored = self._doubt, True
+        self._doubt, self._doubts = None, 0
         return True
 
     def observe_tick(self, before: float, after: float) -> None:

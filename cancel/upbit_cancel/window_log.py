@@ -277,12 +277,12 @@ class WindowLog:
         )
 
     def _learn(self, permit: Permit, now: float, remaining: RemainingReq | None, date: float | None) -> bool:
-        """Learn from an answer; whether its ``date`` was trusted (``PhaseEstimate.observe_date``)."""
+        """Learn from an answer; whether its ``date`` was trusted (``PhaseEstimate.learn_date``)."""
         self._rtts.append(now - permit.sent_at)
         if permit.sent_at >= self._first_answer:
             self._warm_rtts.append(now - permit.sent_at)
         self._first_answer = min(self._first_answer, now)
-        trusted = date is not None and self.phase.observe_date(permit.sent_at, now, date)
+        trusted = date is not None and self.phase.learn_date(permit.sent_at, now, date)
         if remaining is None or remaining.group != self.group:
             return trusted
         last = self._last_answer
