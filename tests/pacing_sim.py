@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from upbit_cancel.ratelimit import Permit, RateLimiter
@@ -34,15 +35,21 @@ class SimExchange:
     offset: float
     per_second: int = 30
     used: Counter[int] = field(default_factory=Counter)
+    date_skew: Callable[[int], float] | None = None
+    """A lying ``Date``: the n-th answer's ``Date`` is read from a clock this many seconds off the one that
+    counts (a server whose machines disagree, or whose ``Date`` jumps)."""
+    answers: int = 0
 
     def arrive(self, local_time: float) -> tuple[int, RemainingReq, float]:
         """(status, Remaining-Req, Date second) for a request arriving at ``local_time`` (our clock)."""
         exchange_now = local_time + self.offset
         window = math.floor(exchange_now)
+        skew, self.answers = (0.0 if self.date_skew is None else self.date_skew(self.answers)), self.answers + 1
+        date = float(math.floor(exchange_now + skew))
         if self.used[window] >= self.per_second:
-            return 429, RemainingReq(GROUP, 0), float(window)
+            return 429, RemainingReq(GROUP, 0), date
         self.used[window] += 1
-        return 200, RemainingReq(GROUP, self.per_second - self.used[window]), float(window)
+        return 200, RemainingReq(GROUP, self.per_second - self.used[window]), date
 
 
 @dataclass

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
@@ -420,6 +422,40 @@ def test_a_stepped_exchange_clock_costs_at_most_one_429_and_is_relearned() -> No
     clock.now += 1.3
     after = run_batch(limiter, clock, exchange, chunks=50, latency=0.01, max_in_flight=30)
     assert after.rate_limited == 0
+
+
+def _jumping(seed: int) -> Callable[[int], float]:
+    """Half the answers' ``Date`` read from a clock 2-3 h off (either way, any fraction), the rest true."""
+    pick = random.Random(seed)
+    return lambda _: pick.choice([0.0, 1.0]) * pick.choice([-1.0, 1.0]) * pick.uniform(7200, 10800)
+
+
+def _per_connection(_: int) -> Callable[[int], float]:
+    """Three connections (answers in turn) to machines whose clocks disagree by hours and fractions."""
+    return lambda n: (0.0, 7200.4, -10800.7)[n % 3]
+
+
+def _first_lies(_: int) -> Callable[[int], float]:
+    """Every other answer (the first among them) dated from a clock 2.5 h and half a second off."""
+    return lambda n: 0.0 if n % 2 else 9000.5
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize(
+    "skew", [_jumping, _per_connection, _first_lies], ids=["jumping", "per-connection", "first-lies"]
+)
+def test_a_date_that_contradicts_what_the_limiter_learned_is_not_trusted(
+    skew: Callable[[int], Callable[[int], float]], seed: int
+) -> None:
+    """1,000 orders (50 chunks) answered with ``Date`` headers 2-3 h off, between answers or per connection:
+    no 429, fresh and warm."""
+    clock = SimClock(1_000_000.4 + seed * 0.13)
+    limiter = RateLimiter(GROUP, PER_SECOND, clock=clock)
+    exchange = SimExchange(0.37 * seed - 1, PER_SECOND, date_skew=skew(seed))
+    for _ in range(3):
+        run = run_batch(limiter, clock, exchange, chunks=50, latency=0.02, max_in_flight=30)
+        assert (run.rate_limited, run.requests) == (0, 50)
+        clock.now += 1.3
 
 
 # -- 418 blocks -------------------------------------------------------------------------------------

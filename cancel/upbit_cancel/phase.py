@@ -19,19 +19,30 @@ pacing (``boundary_after``) adds the latency bound the caller gives to the upper
 A ``Date`` bound is absolute (it names the exchange's second), a tick only holds modulo 1; once a
 ``Date`` anchored the estimate, ``Date`` bounds intersect it as they are (two near-1-wide intervals
 modulo 1 can meet in two pieces, and only the absolute one is right), ticks at the whole-second shift
-that overlaps it most. When a new bound does not meet the estimate (the clock was stepped), the new
-bound wins: an old belief is worth less than a fresh observation.
+that overlaps it most. When a new bound does not meet the estimate, the new bound wins: an old belief
+is worth less than a fresh observation.
+
+But a ``Date`` that contradicts the anchored estimate is not trusted, and makes every ``Date`` suspect:
+a server whose machines' clocks disagree (a different ``Date`` per connection) or whose ``Date`` jumps by
+hours would otherwise move the estimate at every answer (and every window named from it), and the first
+``Date`` may have been the wrong one. So the estimate is forgotten (unknown, not anchored: the pacing
+is the one that holds whatever the phase, and ``Remaining-Req`` ticks narrow it again), and ``Date`` is
+trusted again only once ``STEP_CONFIRMATIONS`` bounds in a row agree with each other (a clock really
+stepped; a server answering from clocks that disagree never gets there). ``learn_date`` says whether
+the ``Date`` was trusted: an untrusted one names no window (``window_log``, ``store_link``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["KNOWN_WIDTH", "PhaseEstimate"]
+__all__ = ["KNOWN_WIDTH", "STEP_CONFIRMATIONS", "PhaseEstimate"]
 
 KNOWN_WIDTH = 0.3
 """An estimate narrower than this (seconds) counts as knowing the phase: a window's budget may then be spent at once."""
+STEP_CONFIRMATIONS = 6
+"""``Date`` bounds that must agree in a row before a suspect ``Date`` is trusted again (see the module)."""
 
 
 @dataclass(slots=True)
@@ -46,6 +57,10 @@ class PhaseEstimate:
     hi: float | None = None
     anchored: bool = False
     """True once a ``Date`` bound fixed which whole second ``lo``/``hi`` stand for."""
+    _doubt: tuple[float, float] | None = field(default=None, init=False, repr=False)
+    """While ``Date`` is suspect: the last bounds that agree in a row, intersected (None: ``Date`` is trusted)."""
+    _doubts: int = field(default=0, init=False, repr=False)
+    """How many ``Date`` bounds in a row ``_doubt`` holds."""
 
     @property
     def known(self) -> bool:
@@ -64,8 +79,34 @@ class PhaseEstimate:
 
     def observe_date(self, sent: float, received: float, date_second: float) -> None:
         """A request sent at local ``sent``, answered at ``received``, carried ``Date`` second ``date_second``."""
-        self._narrow(date_second - received, date_second + 1 - sent, absolute=self.anchored)
+        self.learn_date(sent, received, date_second)
+
+    def learn_date(self, sent: float, received: float, date_second: float) -> bool:
+        """``observe_date``, saying whether the ``Date`` was trusted (False: see the module's rules)."""
+        lo, hi = date_second - received, date_second + 1 - sent
+        if self._doubt is not None:
+            return self._doubted(lo, hi)
+        if self.anchored and self.lo is not None and self.hi is not None and max(self.lo, lo) >= min(self.hi, hi):
+            self.lo = self.hi = None
+            self.anchored = False
+            self._doubt, self._doubts = (lo, hi), 1
+            return False
+        self._narrow(lo, hi, absolute=self.anchored)
         self.anchored = True
+        return True
+
+    def _doubted(self, lo: float, hi: float) -> bool:
+        """``Date`` is suspect: the bound ``[lo, hi)`` is trusted once ``STEP_CONFIRMATIONS`` in a row agree."""
+        doubt = self._doubt
+        if doubt is not None and max(doubt[0], lo) < min(doubt[1], hi):
+            self._doubt, self._doubts = (max(doubt[0], lo), min(doubt[1], hi)), self._doubts + 1
+        else:
+            self._doubt, self._doubts = (lo, hi), 1
+        if self._doubts < STEP_CONFIRMATIONS or self._doubt is None:
+            return False
+        (self.lo, self.hi), self.anchored = self._doubt, True
+        self._doubt, self._doubts = None, 0
+        return True
 
     def observe_tick(self, before: float, after: float) -> None:
         """A new exchange window opened after local time ``before`` and no later than ``after``."""

@@ -316,9 +316,10 @@ class RateLimiter:
             if remaining is not None:
                 self.last_remaining = remaining
             link = self._link
-            if link is not None and not rate_limited:
-                writes.append(link.settle(self._log, permit, now, date))
             self._log.answered(permit, now, remaining, date, rate_limited=rate_limited)
+            if link is not None and not rate_limited:
+                # Only a trusted ``Date`` names the window the charge stays in (``permit.counted_in``).
+                writes.append(link.settle(self._log, permit, now, permit.counted_in))
             if link is not None:
                 if rate_limited and self._log.budget is not None:
                     writes.append(link.fill(self._log, permit, now))

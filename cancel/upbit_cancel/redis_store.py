@@ -5,16 +5,26 @@ Lua script (``lua/*.lua``, shipped in the package), so checking and charging a w
 one round trip. Window keys live a few windows (long enough for every send that may share one); Redis's
 own clock expires them and the blocks. The phase and the trickle are kept per host (the phase includes
 the host's clock error and latency). Every call may wait on the network: ``blocking`` is True.
+
+Every call to Redis goes through one wrapper (``SharedBudget._call``), which turns whatever a broken store
+does into ``StoreUnavailable``: an error reply (``-OOM``, ``-READONLY``, ``-MOVED``, ``-NOAUTH``,
+``-LOADING``, ...), garbage, silence or a closed connection (redis-py's errors, ``OSError``), a reply
+of the wrong type or shape (each call's reader checks what it was given, and anything a reader or
+redis-py raises on it counts: the store misbehaved, not the caller), and an answer that took longer
+than ``_CALL_DEADLINE`` (a server trickling its answer a byte at a time meets no socket timeout).
+A limiter that gets ``StoreUnavailable`` paces in-process after one warning (``store_link``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import time
+from collections.abc import Callable
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .store import BudgetKeys, Send, StoreUnavailable, TakeResult, redacted_url
+from .store import BudgetKeys, Send, StoreUnavailable, TakeResult, redacted_text, redacted_url
 
 if TYPE_CHECKING:
     import redis as redis_module
@@ -24,6 +34,60 @@ __all__ = ["SharedBudget", "lua_script"]
 _WINDOW_TTL_MS = 5000
 _PHASE_TTL_MS = 3_600_000
 _TIMEOUT = 0.5
+_CALL_DEADLINE = 4 * _TIMEOUT
+"""A call answered later than this (each read within ``_TIMEOUT``, the whole not) counts as a failure."""
+_TAKE_CODES = {-2: 2, -1: 1, 0: 2, 1: 1}
+"""``lua/take.lua``'s answers: code -> length (``{-2, until_ms}``, ``{-1}``, ``{0, held}``, ``{1}``)."""
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _integer(value: object) -> int:
+    """A Lua number or a stored count (an integer reply, or digits in a bulk string) as an int."""
+    if isinstance(value, bool) or not isinstance(value, int | bytes):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return int(value)
+
+
+def _take_result(reply: object) -> TakeResult:
+    if not isinstance(reply, list) or not reply:
+        raise TypeError(f"expected a non-empty array, got {type(reply).__name__}")
+    code = _integer(reply[0])
+    if _TAKE_CODES.get(code) != len(reply):
+        raise ValueError(f"unknown answer {reply!r:.80}")
+    if code == -2:
+        return TakeResult(False, blocked_until=_integer(reply[1]) / 1000)
+    held = _integer(reply[1]) if code == 0 else 0
+    if held not in (0, 1, 2):
+        raise ValueError(f"unknown answer {reply!r:.80}")
+    return TakeResult(code == 1, phase_in_store=code == -1, held=held == 1, trickling=held == 2)
+
+
+def _one(reply: object) -> None:
+    """The answer of ``fill`` and ``settle`` (``return 1``)."""
+    if reply != 1 or isinstance(reply, bool):
+        raise ValueError(f"expected 1, got {reply!r:.80}")
+
+
+def _saved(reply: object) -> None:
+    """The answer of ``SET`` (redis-py reads ``+OK`` as True)."""
+    if reply is not True:
+        raise ValueError(f"expected OK, got {reply!r:.80}")
+
+
+def _phase(reply: object) -> tuple[float, float] | None:
+    """The stored phase (``"lo hi"``), None if none is stored; one that does not read as two numbers is
+    ignored (a phase only speeds the start up)."""
+    if reply is None:
+        return None
+    if not isinstance(reply, bytes):
+        raise TypeError(f"expected a string or nil, got {type(reply).__name__}")
+    try:
+        lo, hi = (float(part) for part in reply.decode().split())
+    except ValueError:
+        return None
+    return lo, hi
 
 
 @functools.cache
@@ -53,20 +117,32 @@ class SharedBudget:
             raise StoreUnavailable(
                 "the shared store needs redis-py: pip install 'upbit-order-cancel[redis]'"
             ) from error
-        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-        self._redis: redis_module.Redis = client or redis.Redis.from_url(
-            url, socket_timeout=_TIMEOUT, socket_connect_timeout=_TIMEOUT
-        )
-        try:
-            self._take = self._redis.register_script(lua_script("take"))
-            self._fill = self._redis.register_script(lua_script("fill"))
-            self._block = self._redis.register_script(lua_script("block"))
-            self._settle = self._redis.register_script(lua_script("settle"))
-        except self._errors as error:  # pragma: no cover - register_script does not talk to the server
-            raise self._unavailable(error) from error
 
-    def _unavailable(self, error: BaseException) -> StoreUnavailable:
-        return StoreUnavailable(f"rate-limit store {redacted_url(self.url)}: {type(error).__name__}: {error}")
+        def connect() -> redis_module.Redis:  # a query parameter redis-py cannot read raises here
+            return redis.Redis.from_url(url, socket_timeout=_TIMEOUT, socket_connect_timeout=_TIMEOUT)
+
+        self._redis: redis_module.Redis = client or self._call(connect, _same)
+        self._take, self._fill, self._block, self._settle = (
+            self._redis.register_script(lua_script(name)) for name in ("take", "fill", "block", "settle")
+        )
+
+    def __repr__(self) -> str:
+        return f"SharedBudget({redacted_url(self.url)!r}, group={self.keys.prefix.rsplit(':', 1)[-1]!r})"
+
+    def _call(self, command: Callable[[], R], read: Callable[[R], T]) -> T:
+        """``read(command())``: the one place Redis is called. Whatever a broken store makes ``command`` or
+        ``read`` raise (the store misbehaved: see the module's docstring), or an answer later than
+        ``_CALL_DEADLINE``, is ``StoreUnavailable`` naming the (password-redacted) store."""
+        started = time.monotonic()
+        try:
+            reply = command()
+            took = time.monotonic() - started
+            if took > _CALL_DEADLINE:
+                raise TimeoutError(f"answered after {took:.1f} s (more than {_CALL_DEADLINE:g} s)")
+            return read(reply)
+        except Exception as error:  # every failure of the store is one failure, see above
+            text = f"{type(error).__name__}: {redacted_text(str(error), self.url)}"
+            raise StoreUnavailable(f"rate-limit store {redacted_url(self.url)}: {text}") from error
 
     def take(self, send: Send) -> TakeResult:
         """Charge ``send`` if every window it may land in has room (``lua/take.lua``)."""
@@ -76,22 +152,12 @@ class SharedBudget:
         ask_phase = "1" if send.windows is None and send.ask_phase else "0"
         args: list[str | int] = [self.per_second, len(charge), ask_phase, self._ttl_ms, len(check)]
         args += [reserve, repr(interval), repr(now)]
-        try:
-            reply = self._take(keys=keys, args=args)
-        except self._errors as error:
-            raise self._unavailable(error) from error
-        code = int(reply[0])
-        if code == -2:
-            return TakeResult(False, blocked_until=int(reply[1]) / 1000)
-        held = int(reply[1]) if code == 0 else 0
-        return TakeResult(code == 1, phase_in_store=code == -1, held=held == 1, trickling=held == 2)
+        return self._call(lambda: self._take(keys=keys, args=args), _take_result)
 
     def fill(self, windows: list[int] | None, local_seconds: list[int]) -> None:
         charge, _ = self.keys.for_send(windows, local_seconds)
-        try:
-            self._fill(keys=[*charge, *(f"{key}:s" for key in charge)], args=[self.per_second, self._ttl_ms])
-        except self._errors as error:
-            raise self._unavailable(error) from error
+        keys = [*charge, *(f"{key}:s" for key in charge)]
+        self._call(lambda: self._fill(keys=keys, args=[self.per_second, self._ttl_ms]), _one)
 
     def settle(
         self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
@@ -105,39 +171,23 @@ class SharedBudget:
             return
         counts = self.keys.counts
         keys = [*counts(exchange_windows, give_back + take), *(f"{key}:s" for key in counts(exchange_windows, settled))]
-        try:
-            self._settle(keys=keys, args=[len(give_back), self._ttl_ms, len(take)])
-        except self._errors as error:
-            raise self._unavailable(error) from error
+        self._call(lambda: self._settle(keys=keys, args=[len(give_back), self._ttl_ms, len(take)]), _one)
 
     def block(self, until: float, seconds: float) -> float:
         """Block the pocket (every group and process) until ``until`` (epoch s, ``seconds`` away); returns the end."""
-        try:
-            reply = self._block(keys=[self.keys.block], args=[int(until * 1000), max(1, int(seconds * 1000))])
-        except self._errors as error:
-            raise self._unavailable(error) from error
-        return int(reply) / 1000
+        args = [int(until * 1000), max(1, int(seconds * 1000))]
+        return self._call(lambda: self._block(keys=[self.keys.block], args=args), _integer) / 1000
 
     def save_phase(self, lo: float, hi: float) -> None:
-        try:
-            self._redis.set(self.keys.phase, f"{lo!r} {hi!r}", px=_PHASE_TTL_MS)
-        except self._errors as error:
-            raise self._unavailable(error) from error
+        self._call(lambda: self._redis.set(self.keys.phase, f"{lo!r} {hi!r}", px=_PHASE_TTL_MS), _saved)
 
     def load_phase(self) -> tuple[float, float] | None:
-        try:
-            value = self._redis.get(self.keys.phase)
-        except self._errors as error:
-            raise self._unavailable(error) from error
-        if value is None:
-            return None
-        try:
-            text = value.decode() if isinstance(value, bytes) else str(value)
-            lo, hi = (float(part) for part in text.split())
-        except ValueError:
-            return None
-        return lo, hi
+        return self._call(lambda: self._redis.get(self.keys.phase), _phase)
 
     def close(self) -> None:
-        with contextlib.suppress(*self._errors):
+        with contextlib.suppress(Exception):
             self._redis.close()
+
+
+def _same(value: T) -> T:
+    return value

@@ -36,13 +36,15 @@ read and checked in one place, ``resolve_store_url``; ``open_store`` turns a URL
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 from .errors import ConfigurationError
 
@@ -56,8 +58,10 @@ __all__ = [
     "check_store_setting",
     "check_store_url",
     "open_store",
+    "redacted_text",
     "redacted_url",
     "resolve_store_url",
+    "url_secrets",
 ]
 
 STORE_ENV = "UPBIT_RATE_LIMIT_STORE"
@@ -68,12 +72,64 @@ class StoreUnavailable(Exception):
     """The shared store could not be used (unreachable, timed out, refused the script)."""
 
 
+_CREDENTIAL_NAMES = re.compile(r"pass|secret|token|auth|cred|key", re.IGNORECASE)
+_QUERY_PARAMETER = re.compile(r"([?&;])([^=&;]*)=([^&;]*)")
+
+
+def _credential_parameter(name: str) -> bool:
+    """A query parameter that may carry a credential (``password``, ``ssl_password``, ``token``, ...): its
+    name as redis-py reads it (percent-decoded), so ``pass%77ord`` is one too."""
+    return bool(_CREDENTIAL_NAMES.search(unquote_plus(name)))
+
+
 def redacted_url(url: str) -> str:
-    """``url`` without a password (``redis://:secret@host`` → ``redis://***@host``), for messages and logs."""
+    """``url`` without a credential, for messages, logs and reprs: ``redis://:pw@h`` and ``rediss://user:pw@h``
+    become ``redis://***@h``; a credential in the query (``?password=pw``, ``unix:///s?password=pw``, any
+    parameter named like a credential) becomes ``password=***``.
+
+    Made on the text, not on a parse, so that a URL no parser accepts (a password holding ``@``, ``/``,
+    ``#``) is redacted too: everything up to the last ``@`` goes (more than the user info, if the path
+    or query holds an ``@``: a message loses detail, never a secret), and a credential's value runs to
+    the next ``&`` or ``;`` (a ``#`` in it is part of it).
+    """
     scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    if not sep:
+        scheme, rest = "", url
+    if "@" in rest:
+        rest = f"***@{rest.rsplit('@', 1)[1]}"
+
+    def parameter(match: re.Match[str]) -> str:
+        lead, name, value = match.groups()
+        return f"{lead}{name}={'***' if _credential_parameter(name) else value}"
+
+    return f"{scheme}{sep}{_QUERY_PARAMETER.sub(parameter, rest)}"
+
+
+def url_secrets(url: str) -> list[str]:
+    """The credentials written in ``url`` (the user info's password, credential query values), as written,
+    as a URL parser reads them (cut at a ``#``, ``?``, ``/`` or ``@``) and percent-decoded, longest first:
+    for ``redacted_text``."""
+    found: set[str] = set()
+    scheme_rest = url.partition("://")[2] or url
+    if "@" in scheme_rest:
+        userinfo = scheme_rest.rsplit("@", 1)[0]
+        found.add(userinfo.partition(":")[2] if ":" in userinfo else userinfo)
+    for _, name, value in _QUERY_PARAMETER.findall(scheme_rest):
+        if _credential_parameter(name):
+            found.add(value)
+    with contextlib.suppress(ValueError):  # a parser's view: up to a "#", "?" or "/" in an unquoted password
+        found.add(urlsplit(url).password or "")
+    found |= {re.split(r"[#?/@]", secret)[0] for secret in found}
+    found |= {unquote_plus(secret) for secret in found} | {unquote(secret) for secret in found}
+    return sorted((secret for secret in found if secret), key=len, reverse=True)
+
+
+def redacted_text(text: str, url: str) -> str:
+    """``text`` (an error's message about the store ``url``) with every credential of ``url`` in it hidden:
+    a library's message may quote what it was given."""
+    for secret in url_secrets(url):
+        text = text.replace(secret, "***")
+    return text
 
 
 _STORE_FORMS = "redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB] or unix:///PATH"
@@ -90,7 +146,7 @@ def check_store_url(url: object, source: str) -> str:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as error:
-        problem = f"is not a valid URL ({error})"
+        problem = f"is not a valid URL ({redacted_text(str(error), url)})"
     else:
         scheme = parts.scheme.lower()
         if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):

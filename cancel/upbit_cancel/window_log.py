@@ -140,7 +140,11 @@ class WindowLog:
         end = self.boundary_after(entry.answered_at)
         if entry.counted_in is not None and self.phase.anchored and self.phase.lo is not None:
             window_start = math.floor(entry.counted_in / self.window) * self.window
-            end = min(end, window_start + self.window - self.phase.lo + BASE_MARGIN)
+            named = window_start + self.window - self.phase.lo + BASE_MARGIN
+            # The window it arrived in ended after it was sent: a ``Date`` naming an earlier end was read
+            # with an estimate that has moved since (a stepped clock), and names nothing.
+            if named > entry.sent_at:
+                end = min(end, named)
         entry.end = end
         return end
 
@@ -250,10 +254,11 @@ class WindowLog:
         permit.answered_at = now
         if permit is self.probe:
             self.probe = None
-        permit.counted_in = date
+        permit.counted_in = None
         if remaining is None and date is None and not rate_limited:
             return
-        self._learn(permit, now, remaining, date)
+        if self._learn(permit, now, remaining, date):
+            permit.counted_in = date
         own_group = remaining is not None and remaining.group == self.group
         if self.per_second is None and remaining is not None and own_group:
             self.learned_budget = max(self.learned_budget or 0, remaining.sec + 1)
@@ -271,15 +276,15 @@ class WindowLog:
             1 for entry in self.sends if entry.sent_at <= before and (entry.sent_at >= sent or self._end(entry) > sent)
         )
 
-    def _learn(self, permit: Permit, now: float, remaining: RemainingReq | None, date: float | None) -> None:
+    def _learn(self, permit: Permit, now: float, remaining: RemainingReq | None, date: float | None) -> bool:
+        """Learn from an answer; whether its ``date`` was trusted (``PhaseEstimate.learn_date``)."""
         self._rtts.append(now - permit.sent_at)
         if permit.sent_at >= self._first_answer:
             self._warm_rtts.append(now - permit.sent_at)
         self._first_answer = min(self._first_answer, now)
-        if date is not None:
-            self.phase.observe_date(permit.sent_at, now, date)
+        trusted = date is not None and self.phase.learn_date(permit.sent_at, now, date)
         if remaining is None or remaining.group != self.group:
-            return
+            return trusted
         last = self._last_answer
         if self.window == 1 and last is not None and permit.sent_at >= last[1] and remaining.sec > last[2]:
             # Sent after the previous answer came back and more is left: a new window opened between the
@@ -287,6 +292,7 @@ class WindowLog:
             self.phase.observe_tick(last[0], now)
         if last is None or permit.sent_at > last[0]:
             self._last_answer = (permit.sent_at, now, remaining.sec)
+        return trusted
 
     def _account_foreign(self, permit: Permit, now: float, used: int) -> None:
         """``used`` requests were counted in the window of ``permit``'s send: log the ones not ours."""
