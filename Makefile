@@ -141,3 +141,26 @@ test-deps:
 test-deps-smoke:
 	tools/test_deps.sh httpx-0.29.0 "httpx==0.29.0 trio==0.35.0" $(SMOKE_TESTS) -n 2
 	tools/test_deps.sh lowest "$(LOWEST)" $(SMOKE_TESTS) -n 2 $(LOWEST_SKIP)
+
+# make test-pythons: every Python the classifiers name beside .venv's own (3.11: make test runs the whole suite
+# there). Each runs `make demo`'s script and a smoke subset of the suite (signing, connect(), the batch and
+# the sweep against the sandbox, both anyio backends, the sandbox itself, the plugin, the command) in a venv of
+# its own (.venv-deps/python-X.Y.Z, tools/test_deps.sh), at requirements-dev.txt's pins of the runtime.
+# The interpreters are pyenv's ($(PYENV_ROOT)/versions/X.Y.Z/bin/python3); .ci/run installs a missing one with
+# pyenv. Change PYTHONS here and the classifiers in both pyproject.toml files together (tests/test_packaging.py).
+PYENV_ROOT ?= $(HOME)/.pyenv
+PYTHONS ?= 3.12.1 3.13.0
+PYTHON_PINS := httpx==0.28.1 httpcore==1.0.9 anyio==4.16.0 trio==0.35.0 hypothesis==6.170.15
+PYTHON_SMOKE_TESTS := tests/test_signing.py tests/test_auth.py tests/test_connect.py tests/test_batch_sandbox.py \
+	tests/test_sweep.py tests/test_sandbox.py tests/test_pytest_plugin.py tests/test_cli.py
+
+test-pythons:
+	@for v in $(PYTHONS); do \
+		py=$(PYENV_ROOT)/versions/$$v/bin/python3; \
+		if [ ! -x "$$py" ]; then \
+			echo "make test-pythons: Python $$v is not at $$py (pyenv install $$v, or PYTHONS=... PYENV_ROOT=...)" >&2; \
+			exit 1; \
+		fi; \
+		echo "== Python $$v ($$py)"; \
+		PYTHON=$$py tools/test_deps.sh python-$$v "$(PYTHON_PINS)" $(PYTHON_SMOKE_TESTS) -n 2 || exit 1; \
+	done

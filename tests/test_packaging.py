@@ -211,6 +211,16 @@ def test_the_sandbox_wheel_carries_and_pins_the_sdks_version_with_a_description_
     assert "# upbit-order-cancel-sandbox" in sandbox
 
 
+def test_the_pythons_ci_tests_are_the_ones_the_classifiers_name() -> None:
+    # .ci/run: make test on 3.11 (asserted there), make test-pythons on the Makefile's PYTHONS.
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    (line,) = [line for line in makefile.splitlines() if line.startswith("PYTHONS ?= ")]
+    others = [int(version.split(".")[1]) for version in line.split("= ", 1)[1].split()]
+    assert (11, *others) == TESTED_MINORS
+    assert "sys.version_info[:2] == (3, 11)" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "make test-pythons" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
 # A consumer's tests of their own bot with the sandbox's pytest plugin: no conftest, nothing imported
 # from the plugin, and every expression typed without Any (mypy --disallow-any-expr).
 CONSUMER_TESTS = """\

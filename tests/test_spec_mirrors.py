@@ -7,6 +7,7 @@ tests fail instead, naming the file and the type.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, get_args
 
@@ -73,3 +74,30 @@ def test_a_mirror_that_is_no_longer_a_literal_is_named(tmp_path: Path) -> None:
     assert spec_mirrors.problems(tmp_path, OPERATIONS) == [
         "cancel/upbit_cancel/sweep.py: OpenState is no longer a Literal there: move its check in tools/spec_mirrors.py"
     ]
+
+
+def model_fields(model: type) -> set[str]:
+    return {field.name for field in attrs.fields(model) if field.name != "additional_properties"}
+
+
+def test_the_sandbox_answers_a_cancel_and_a_lookup_with_the_spec_models_field_names() -> None:
+    from upbit_cancel import connect
+    from upbit_client.api.order import cancel_orders_by_ids, list_orders_by_ids
+    from upbit_client.models import CancelOrdersGroup, CancelOrdersOrder, CancelOrdersResult, Order
+    from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange, demo_uuid
+
+    exchange = SandboxExchange()
+    exchange.seed_demo_orders()
+    args: dict[str, Any] = {"transport": exchange.transport()}
+    with connect(access_key=DEMO_ACCESS_KEY, secret_key=DEMO_SECRET_KEY, httpx_args=args) as client:
+        ids = [demo_uuid("demo-0001"), "no-such-order"]
+        body = cancel_orders_by_ids.sync_detailed(client=client, uuids=ids).content
+        looked_up = list_orders_by_ids.sync_detailed(client=client, uuids=ids[:1]).content
+    answer = json.loads(body)
+    assert set(answer) == model_fields(CancelOrdersResult)
+    for group in answer.values():
+        assert set(group) == model_fields(CancelOrdersGroup)
+        assert all(set(order) <= model_fields(CancelOrdersOrder) for order in group["orders"])
+    assert [order["uuid"] for group in answer.values() for order in group["orders"]] == ids
+    (order,) = json.loads(looked_up)
+    assert set(order) <= model_fields(Order) and order["state"] == "cancel"
