@@ -25,7 +25,7 @@ help:
 	@echo "make check-generated  fail if $(GENERATED) differs from a fresh generation"
 	@echo "make api              accept an API change: rewrite api/report.json and list the change in CHANGELOG.md"
 	@echo "make api-check        fail if the public API or a spec rule differs from api/report.json, or the version is too low"
-	@echo "make version V=X.Y.Z  set the version of both distributions and their pins on each other"
+	@echo "make version V=X.Y.Z  set the release both distributions work towards; make version: the version a build gets now"
 	@echo "make test-deps        make demo's script and the runtime's tests under httpx 0.28.1, 0.29.0 and the lowest declared versions"
 	@echo "make bench            benchmarks against the loopback sandbox (not part of make test)"
 	@echo "make cassettes        re-record the vcrpy cassettes from the sandbox"
@@ -59,7 +59,8 @@ api: $(STAMP)
 api-check: $(STAMP)
 	$(BIN)/python tools/api_report.py check
 
-# One version, written to both pyproject.toml files and their pins on each other: make version V=3.0.0
+# One release, written to both pyproject.toml files: make version V=3.0.0. Each build between releases is
+# X.Y.Z.devN, the two wheels pinned to each other's exact version (hatch_build.py, tools/version.py).
 version: $(STAMP)
 	$(BIN)/python tools/version.py $(V)
 
