@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 GENERATED := generated/upbit_client
 # Hand-written Python: linted, formatted and type-checked as source.
-SOURCES := auth_plugin cancel sandbox runtime tests tools bench
+SOURCES := auth_plugin cancel sandbox runtime tests tools bench hatch_build.py
 # ruff must be on PATH for the generator's post hooks.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Python may cache bytecode (__pycache__/, ignored by git) even where the environment says not to:
@@ -16,7 +16,7 @@ unexport PYTHONDONTWRITEBYTECODE
 # suite waits (loopback timeouts, paced seconds, subprocesses). PYTEST_WORKERS=0 runs it in one process.
 PYTEST_WORKERS ?= 3
 
-.PHONY: help generate check-generated api api-check version lint format typecheck test pytest demo bench cassettes dist clean test-deps test-deps-smoke
+.PHONY: help generate check-generated api api-check version lint format typecheck test pytest demo bench cassettes dist wheelhouse clean test-deps test-deps-smoke test-pythons
 
 help:
 	@echo "make demo             cancel a batch of orders on the embedded sandbox exchange"
@@ -25,11 +25,13 @@ help:
 	@echo "make check-generated  fail if $(GENERATED) differs from a fresh generation"
 	@echo "make api              accept an API change: rewrite api/report.json and list the change in CHANGELOG.md"
 	@echo "make api-check        fail if the public API or a spec rule differs from api/report.json, or the version is too low"
-	@echo "make version V=X.Y.Z  set the version of both distributions and their pins on each other"
+	@echo "make version V=X.Y.Z  set the release both distributions work towards; make version: the version a build gets now"
 	@echo "make test-deps        make demo's script and the runtime's tests under httpx 0.28.1, 0.29.0 and the lowest declared versions"
 	@echo "make bench            benchmarks against the loopback sandbox (not part of make test)"
 	@echo "make cassettes        re-record the vcrpy cassettes from the sandbox"
-	@echo "make dist             sdists and wheels of the SDK and the sandbox into dist/, built from fresh sdists"
+	@echo "make dist             after make test: sdists and wheels of the SDK and the sandbox into dist/, built from fresh sdists"
+	@echo "make wheelhouse       make dist, plus every dependency's wheel in dist/ for an offline install"
+	@echo "make test-pythons     the smoke subset of the suite under Python 3.12 and 3.13 (pyenv's, or PYTHONS=...)"
 
 $(STAMP): requirements-dev.txt pyproject.toml sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +59,8 @@ api: $(STAMP)
 api-check: $(STAMP)
 	$(BIN)/python tools/api_report.py check
 
-# One version, written to both pyproject.toml files and their pins on each other: make version V=3.0.0
+# One release, written to both pyproject.toml files: make version V=3.0.0. Each build between releases is
+# X.Y.Z.devN, the two wheels pinned to each other's exact version (hatch_build.py, tools/version.py).
 version: $(STAMP)
 	$(BIN)/python tools/version.py $(V)
 
@@ -71,7 +74,7 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy auth_plugin/upbit_auth cancel/upbit_cancel sandbox/upbit_sandbox
-	$(BIN)/mypy runtime/upbit_client_runtime tools/spec_rules.py tools/api_report.py tools/version.py
+	$(BIN)/mypy runtime/upbit_client_runtime tools/spec_rules.py tools/api_report.py tools/spec_mirrors.py tools/version.py
 	$(BIN)/mypy $(GENERATED)
 
 # --dist loadgroup: tests/conftest.py keeps the modules that share an expensive fixture on one worker.
@@ -88,12 +91,27 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 # Each wheel is built (hatchling) from a fresh sdist in a temporary folder (python -m build), never from a build/
-# left in the tree: a module deleted from the tree cannot ship in a later wheel. Not with an API change
-# that was not accepted (make api) or a version too low for it (make api-check).
-dist: $(STAMP) api-check
+# left in the tree: a module deleted from the tree cannot ship in a later wheel. Only after `make test` passes:
+# lint, the type check (a spec change that breaks hand-written code fails here, naming the file and line), an
+# API change that was not accepted (make api) or a version too low for it (api-check), generated/ out of date,
+# and the whole suite (the sandbox answers in the spec's shape; tests/test_spec_mirrors.py checks the
+# hand-written Literals against the spec's enums). DIST_SKIP_TEST=1 skips them, for a rebuild right after a
+# green `make test` only. The version of every build between releases is X.Y.Z.devN (tools/version.py).
+ifeq ($(DIST_SKIP_TEST),1)
+DIST_GATE :=
+else
+DIST_GATE := test
+endif
+dist: $(STAMP) $(DIST_GATE)
 	rm -rf dist
 	$(BIN)/python -m build --no-isolation --outdir dist .
 	$(BIN)/python -m build --no-isolation --outdir dist sandbox
+
+# dist/ with every dependency beside the two wheels (this Python's wheels, the extras sandbox, redis and
+# http2 included), for an offline install: pip install --no-index --find-links dist upbit-order-cancel
+wheelhouse: dist
+	$(BIN)/python -m pip download --quiet --only-binary=:all: --find-links dist --dest dist \
+		"upbit-order-cancel[sandbox,redis,http2] @ $$(ls $(CURDIR)/dist/upbit_order_cancel-*.whl)"
 
 clean:
 	rm -rf $(VENV) .venv-deps .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
@@ -124,3 +142,26 @@ test-deps:
 test-deps-smoke:
 	tools/test_deps.sh httpx-0.29.0 "httpx==0.29.0 trio==0.35.0" $(SMOKE_TESTS) -n 2
 	tools/test_deps.sh lowest "$(LOWEST)" $(SMOKE_TESTS) -n 2 $(LOWEST_SKIP)
+
+# make test-pythons: every Python the classifiers name beside .venv's own (3.11: make test runs the whole suite
+# there). Each runs `make demo`'s script and a smoke subset of the suite (signing, connect(), the batch and
+# the sweep against the sandbox, both anyio backends, the sandbox itself, the plugin, the command) in a venv of
+# its own (.venv-deps/python-X.Y.Z, tools/test_deps.sh), at requirements-dev.txt's pins of the runtime.
+# The interpreters are pyenv's ($(PYENV_ROOT)/versions/X.Y.Z/bin/python3); .ci/run installs a missing one with
+# pyenv. Change PYTHONS here and the classifiers in both pyproject.toml files together (tests/test_packaging.py).
+PYENV_ROOT ?= $(HOME)/.pyenv
+PYTHONS ?= 3.12.1 3.13.0
+PYTHON_PINS := httpx==0.28.1 httpcore==1.0.9 anyio==4.16.0 trio==0.35.0 hypothesis==6.170.15
+PYTHON_SMOKE_TESTS := tests/test_signing.py tests/test_auth.py tests/test_connect.py tests/test_batch_sandbox.py \
+	tests/test_sweep.py tests/test_sandbox.py tests/test_pytest_plugin.py tests/test_cli.py
+
+test-pythons:
+	@for v in $(PYTHONS); do \
+		py=$(PYENV_ROOT)/versions/$$v/bin/python3; \
+		if [ ! -x "$$py" ]; then \
+			echo "make test-pythons: Python $$v is not at $$py (pyenv install $$v, or PYTHONS=... PYENV_ROOT=...)" >&2; \
+			exit 1; \
+		fi; \
+		echo "== Python $$v ($$py)"; \
+		PYTHON=$$py tools/test_deps.sh python-$$v "$(PYTHON_PINS)" $(PYTHON_SMOKE_TESTS) -n 2 || exit 1; \
+	done

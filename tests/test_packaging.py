@@ -22,7 +22,11 @@ import version
 from tests.conftest import Mypy
 
 ROOT = Path(__file__).resolve().parent.parent
-VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+# The Pythons `.ci/run` tests (make test on 3.11, make test-pythons on 3.12 and 3.13): the classifiers name these.
+TESTED_MINORS = (11, 12, 13)
+RELEASE = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["hatch"]["metadata"]["hooks"][
+    "custom"
+]["release"]
 SKIP_IN_COPY = {
     ".git", ".venv", "dist", "build", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis"
 }  # fmt: skip
@@ -68,6 +72,16 @@ def build(source: Path, outdir: Path) -> Path:
     return wheel
 
 
+def version_of(wheel: Path) -> str:
+    """The version a wheel's file name carries (``name-version-tags.whl``)."""
+    return wheel.name.split("-")[1]
+
+
+def metadata(wheel: Path) -> str:
+    with zipfile.ZipFile(wheel) as archive:
+        return archive.read(next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+
+
 def copy_of_the_tree(destination: Path) -> Path:
     shutil.copytree(
         ROOT,
@@ -102,12 +116,19 @@ def test_wheels_install_into_a_fresh_venv_with_version_commands_and_types(
         sys.executable, "-m", "pip", "--python", python, "install", "--quiet",
         f"upbit-order-cancel[sandbox] @ {wheels['sdk'].as_uri()}", wheels["sandbox"],
     )  # fmt: skip
+    # A copy of the tree without its git history builds as the release's .dev0 (tools/version.py).
+    built = version_of(wheels["sdk"])
+    assert built == f"{RELEASE}.dev0" == version_of(wheels["sandbox"])
     spec = f"openapi.yaml {upbit_client.SPEC_VERSION}, sha256 {upbit_client.SPEC_SHA256}"
-    assert run(bin_dir / "upbit-cancel", "--version").stdout.strip() == f"upbit-cancel {VERSION} ({spec})"
+    assert run(bin_dir / "upbit-cancel", "--version").stdout.strip() == f"upbit-cancel {built} ({spec})"
     assert run(bin_dir / "upbit-sandbox", "--help").stdout.startswith("usage: upbit-sandbox")
-    code = "import upbit_auth, upbit_cancel, upbit_client, upbit_sandbox as _; print(upbit_auth.__version__)"
+    # The version is written into the packages at build time: importing them never asks importlib.metadata.
+    code = (
+        "import sys, upbit_auth, upbit_cancel, upbit_client, upbit_sandbox as _;"
+        "print(upbit_auth.__version__, upbit_cancel.__version__, 'importlib.metadata' in sys.modules)"
+    )
     imported = run(python, "-c", code, cwd=tmp_path)
-    assert imported.stdout.split() == [VERSION]
+    assert imported.stdout.split() == [built, built, "False"]
     lua = "from upbit_cancel.redis_store import lua_script; print(lua_script('take').count('redis.call'))"
     assert int(run(python, "-c", lua, cwd=tmp_path).stdout) > 0
     consumer = tmp_path / "consumer" / "app.py"
@@ -157,16 +178,15 @@ def test_the_sdist_carries_the_changelog_the_spec_and_the_api_report(wheels: dic
     assert not any(name.startswith(("tests/", ".venv/", "dist/")) for name in names)
 
 
-def test_make_version_writes_one_version_to_both_distributions_and_their_pins(tmp_path: Path) -> None:
+def test_make_version_writes_one_release_to_both_distributions(tmp_path: Path) -> None:
     for name in ("pyproject.toml", "sandbox/pyproject.toml"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ROOT / name, tmp_path / name)
     version.set_version("9.8.7", root=tmp_path)
     assert {found for _, found in version.versions(tmp_path)} == {"9.8.7"}
-    sdk = tomllib.loads((tmp_path / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert sdk["version"] == "9.8.7" and sdk["optional-dependencies"]["sandbox"] == [
-        "upbit-order-cancel-sandbox==9.8.7"
-    ]
+    for name in ("pyproject.toml", "sandbox/pyproject.toml"):
+        hook = tomllib.loads((tmp_path / name).read_text(encoding="utf-8"))["tool"]["hatch"]["metadata"]["hooks"]
+        assert hook["custom"]["release"] == "9.8.7"
     before = (tmp_path / "pyproject.toml").read_text(encoding="utf-8")
     for bad in ("3", "3.0", "v3.0.0", "three"):
         with pytest.raises(version.VersionError, match=bad):
@@ -174,13 +194,31 @@ def test_make_version_writes_one_version_to_both_distributions_and_their_pins(tm
     assert (tmp_path / "pyproject.toml").read_text(encoding="utf-8") == before
 
 
-def test_the_sandbox_distribution_carries_and_pins_the_sdks_version() -> None:
+def test_the_sandbox_wheel_carries_and_pins_the_sdks_version_with_a_description_and_classifiers(
+    wheels: dict[str, Path],
+) -> None:
     assert len({found for _, found in version.versions(ROOT)}) == 1, version.versions(ROOT)
-    sdk = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    sandbox = tomllib.loads((ROOT / "sandbox" / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert sandbox["version"] == sdk["version"]
-    assert f"upbit-order-cancel=={sdk['version']}" in sandbox["dependencies"]
-    assert sdk["optional-dependencies"]["sandbox"] == [f"upbit-order-cancel-sandbox=={sdk['version']}"]
+    built = version_of(wheels["sdk"])
+    sdk, sandbox = metadata(wheels["sdk"]), metadata(wheels["sandbox"])
+    assert f"Version: {built}\n" in sandbox
+    assert f"Requires-Dist: upbit-order-cancel=={built}\n" in sandbox
+    assert f"Requires-Dist: upbit-order-cancel-sandbox=={built}; extra == 'sandbox'\n" in sdk
+    for text in (sdk, sandbox):
+        assert "Description-Content-Type: text/markdown" in text
+        classifiers = {line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("Classifier:")}
+        tested = {f"Programming Language :: Python :: 3.{minor}" for minor in TESTED_MINORS}
+        assert {c for c in classifiers if c.startswith("Programming Language :: Python :: 3.")} == tested
+    assert "# upbit-order-cancel-sandbox" in sandbox
+
+
+def test_the_pythons_ci_tests_are_the_ones_the_classifiers_name() -> None:
+    # .ci/run: make test on 3.11 (asserted there), make test-pythons on the Makefile's PYTHONS.
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    (line,) = [line for line in makefile.splitlines() if line.startswith("PYTHONS ?= ")]
+    others = [int(version.split(".")[1]) for version in line.split("= ", 1)[1].split()]
+    assert (11, *others) == TESTED_MINORS
+    assert "sys.version_info[:2] == (3, 11)" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "make test-pythons" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
 # A consumer's tests of their own bot with the sandbox's pytest plugin: no conftest, nothing imported

@@ -11,7 +11,8 @@ also appends each change to ``CHANGELOG.md`` under ``## [Unreleased]``.
 ``make api-check`` (part of ``make test``) fails when the code's API differs from the committed
 report, naming each change and whether it breaks callers, or when the version in ``pyproject.toml``
 is lower than the changes since the last release (the newest ``## [x.y.z]`` of ``CHANGELOG.md``)
-need: a breaking change a major bump, an additive one a minor bump.
+need: a breaking change a major bump, an additive one a minor bump; or when a hand-written ``Literal``
+that mirrors a value set of the spec no longer holds it (``tools/spec_mirrors.py``).
 
 What is public: for the hand-written packages, the package's ``__all__`` (its face; the modules
 behind it may change); for the generated ``upbit_client``, every module whose name has no leading
@@ -37,6 +38,7 @@ import griffe
 from packaging.version import Version
 
 import doc_numbers
+import spec_mirrors
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = Path("api") / "report.json"
@@ -536,7 +538,8 @@ def last_release(changelog: str) -> str:
 
 
 def project_version(pyproject: str) -> str:
-    return str(tomllib.loads(pyproject)["project"]["version"])
+    """The release ``pyproject.toml`` works towards (``make version``); builds before it are its ``.devN``."""
+    return str(tomllib.loads(pyproject)["tool"]["hatch"]["metadata"]["hooks"]["custom"]["release"])
 
 
 @dataclass(frozen=True)
@@ -747,6 +750,8 @@ def gate(root: Path = ROOT) -> int:
     """``make api-check``: 0 when the committed report is the code's API and the version suits it."""
     version = project_version(_read(root, PYPROJECT))
     _, problems = check(_committed(root), current_api(root), _read(root, CHANGELOG), version)
+    # Hand-written Literals that repeat a value set of the spec must still hold all of it.
+    problems += spec_mirrors.problems(root, _generated(root)[1])
     if problems:
         print("make api-check: " + "\n".join(problems), file=sys.stderr)
         return 1

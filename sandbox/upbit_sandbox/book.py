@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
+from upbit_client.models import CancelOrdersGroup, CancelOrdersOrder, CancelOrdersResult
 from upbit_client.registry import OPERATIONS
 from upbit_client.rules import Operation
 
@@ -87,6 +88,18 @@ def _pairs(values: Mapping[str, list[str]], name: str) -> set[str] | None:
     return set(values[name][0].split(",")) if name in values else None
 
 
+def cancel_answer(success: list[dict[str, Any]], failed: list[dict[str, Any]]) -> dict[str, Any]:
+    """The 200 body of a cancel (by ids, or Upbit's batch cancel), in the shape of the spec's ``CancelOrdersResult``.
+
+    Built through the generated models, never as a hand-written dict: a field renamed in ``openapi.yaml``
+    renames what the sandbox sends, and hand-written code still using the old name fails the type check.
+    """
+    return CancelOrdersResult(
+        success=CancelOrdersGroup(count=len(success), orders=[CancelOrdersOrder.from_dict(o) for o in success]),
+        failed=CancelOrdersGroup(count=len(failed), orders=[CancelOrdersOrder.from_dict(o) for o in failed]),
+    ).to_dict()
+
+
 def _cancel(orders: MutableMapping[str, Order], values: Mapping[str, list[str]], suspended: set[str]) -> dict[str, Any]:
     side = _one(CANCEL_OPEN, values, "cancel_side")
     pairs, excluded = _pairs(values, "pairs"), _pairs(values, "excluded_pairs") or set()
@@ -103,14 +116,15 @@ def _cancel(orders: MutableMapping[str, Order], values: Mapping[str, list[str]],
         )
 
     chosen = _sorted([o for o in orders.values() if matches(o)], _one(CANCEL_OPEN, values, "order_by"))[:count]
-    success, failed = [], []
+    success: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
     for order in chosen:
         if order.market in suspended:
             failed.append(order.to_result())
             continue
         orders[order.uuid] = replace(order, state="cancel")
         success.append(order.to_result())
-    return {"success": {"count": len(success), "orders": success}, "failed": {"count": len(failed), "orders": failed}}
+    return cancel_answer(success, failed)
 
 
 def answer(

@@ -33,6 +33,8 @@ from jwt.api_jws import PyJWS
 from upbit_client.api.order import cancel_orders_by_ids as _endpoint
 from upbit_client.api.order import list_orders_by_ids as _lookup_endpoint
 from upbit_client.errors import InvalidRequest
+from upbit_client.models import CancelOrdersOrder
+from upbit_client.models import Order as OrderModel
 from upbit_client.registry import OPERATIONS
 from upbit_client.rules import Operation, check_wire
 
@@ -115,31 +117,34 @@ class Order:
     """Creation time, epoch seconds of the exchange's clock."""
 
     def to_result(self) -> dict[str, Any]:
-        """The order as Upbit lists it under ``success`` or ``failed``."""
-        return {"uuid": self.uuid, "market": self.market, "identifier": self.identifier}
+        """The order as Upbit lists it under ``success`` or ``failed``, through the spec's ``CancelOrdersOrder``."""
+        return CancelOrdersOrder(uuid=self.uuid, market=self.market, identifier=self.identifier).to_dict()
 
     def to_lookup(self) -> dict[str, Any]:
-        """The order as ``GET /v1/orders/uuids`` lists it (the fields the SDK reads, plus fixed demo values)."""
-        return {
-            "uuid": self.uuid,
-            "side": self.side,
-            "ord_type": "limit",
-            "price": "1000",
-            "state": self.state,
-            "market": self.market,
-            "created_at": datetime.datetime.fromtimestamp(self.created_at, _KST).isoformat(timespec="milliseconds"),
-            "volume": "1.0",
-            "remaining_volume": "0.0" if self.state == "done" else "1.0",
-            "reserved_fee": "0.5",
-            "remaining_fee": "0.5",
-            "paid_fee": "0.0",
-            "locked": "1000.5",
-            "executed_volume": "1.0" if self.state == "done" else "0.0",
-            "prevented_volume": "0",
-            "prevented_locked": "0",
-            "trades_count": 1 if self.state == "done" else 0,
-            "identifier": self.identifier,
-        }
+        """The order as ``GET /v1/orders/uuids`` lists it (the fields the SDK reads, plus fixed demo values).
+
+        Built with the spec's ``Order`` model, so each field goes out under the name ``openapi.yaml`` gives it.
+        """
+        return OrderModel(
+            uuid=self.uuid,
+            side=self.side,
+            ord_type="limit",
+            price="1000",
+            state=self.state,
+            market=self.market,
+            created_at=datetime.datetime.fromtimestamp(self.created_at, _KST).isoformat(timespec="milliseconds"),
+            volume="1.0",
+            remaining_volume="0.0" if self.state == "done" else "1.0",
+            reserved_fee="0.5",
+            remaining_fee="0.5",
+            paid_fee="0.0",
+            locked="1000.5",
+            executed_volume="1.0" if self.state == "done" else "0.0",
+            prevented_volume="0",
+            prevented_locked="0",
+            trades_count=1 if self.state == "done" else 0,
+            identifier=self.identifier,
+        ).to_dict()
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,21 +543,19 @@ class SandboxExchange:
                 success.append(order.to_result())
             else:
                 failed.append(order.to_result())
-        return {
-            "success": {"count": len(success), "orders": success},
-            "failed": {"count": len(failed), "orders": failed},
-        }
+        return book.cancel_answer(success, failed)
 
     # --- order lookup (GET /v1/orders/uuids) and the lost-answer fault: kept apart from the cancel path above ---
 
     def _unknown_order(self, kind: str, given: str) -> dict[str, Any]:
         """How the cancel answer lists an id naming no order: the id it was named by, the rest null or absent."""
-        entry: dict[str, Any] = {"uuid": given} if kind == "uuids[]" else {"identifier": given}
-        if self.unknown_order_fields == "null":
-            entry.setdefault("uuid", None)
-            entry["market"] = UNKNOWN_ORDER_MARKET
-            entry.setdefault("identifier", None)
-        return entry
+        if self.unknown_order_fields == "absent":
+            entry = CancelOrdersOrder(uuid=given) if kind == "uuids[]" else CancelOrdersOrder(identifier=given)
+        elif kind == "uuids[]":
+            entry = CancelOrdersOrder(uuid=given, market=UNKNOWN_ORDER_MARKET, identifier=None)
+        else:
+            entry = CancelOrdersOrder(uuid=None, market=UNKNOWN_ORDER_MARKET, identifier=given)
+        return entry.to_dict()
 
     def _drop_this_answer(self) -> bool:
         """True for every ``drop_answer_every``-th cancel carried out (the lost-answer fault)."""
