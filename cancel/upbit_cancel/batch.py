@@ -68,7 +68,6 @@ from .answers import Answer, Outcome, feed
 from .drivers import AnyClient, job_async, job_sync, run_async, run_sync
 from .errors import BatchCancelled, BatchInterrupted
 from .flows import cancel_flow, lookup_flow
-from .pacing import TransportPaced, paced_by_transport
 from .pool_gate import PoolGate
 from .ratelimit import KeyBlocked, Permit, RateLimiter, limiter_for
 from .remaining_req import RemainingReq
@@ -746,16 +745,9 @@ def _pocket(auth: object) -> str | None:
 
 def limiter_of(http: httpx.Client | httpx.AsyncClient, rate_limit: RateLimit | None, store: str | None) -> RateLimiter:
     """The limiter that paces ``http``'s requests of one rate-limit group: the process-wide one of the
-    client's pocket (``UpbitAuth.pocket``, else its access key) for that group, sharing ``store``; on a
-    ``PacedTransport``, which already takes one permit per request, a limiter that takes no second one
-    (pacing twice would halve the pace), keyed by the transport's own pocket and store."""
-    key, pocket = _access_key(http.auth), _pocket(http.auth)
-    paced = paced_by_transport(http)
-    if paced is None:
-        return limiter_for(key, rate_limit, store=store, pocket=pocket)
-    key = paced.access_key if paced.access_key is not None else key
-    pocket = paced.pocket if paced.pocket is not None else pocket
-    return TransportPaced(limiter_for(key, rate_limit, store=paced.store, pocket=pocket))
+    client's pocket (``UpbitAuth.pocket``, else its access key) for that group, sharing ``store``. The
+    batch paces its own requests whatever the client's transport (none paces inside ``reading.bounded``)."""
+    return limiter_for(_access_key(http.auth), rate_limit, store=store, pocket=_pocket(http.auth))
 
 
 def _prepare(

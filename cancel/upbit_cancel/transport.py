@@ -7,7 +7,7 @@ Every request of a ``connect()`` client, sync or async, goes through one ``Upbit
   given) over the whole exchange (the wait for a permit, connect, TLS, writing, informational 1xx
   answers, headers and body) and ``reading.MAX_ANSWER_BYTES`` received and decoded;
 - **pacing**: a request sent outside ``reading.bounded`` (a single generated call) takes a permit of
-  its pocket's limiter first and feeds its answer back (``pacing.feed``); while the pocket is blocked
+  its pocket's limiter first and feeds its answer back (``answers.feed``); while the pocket is blocked
   (a 418) it raises ``KeyBlocked`` and sends nothing. A request inside ``reading.bounded`` (the
   batch's, the sweep's) is paced by its caller and never here;
 - **redirects**: never followed; a 3xx answer raises ``RedirectRefused`` naming the status and the
@@ -44,7 +44,7 @@ import httpx
 from . import reading
 from .errors import ConfigurationError, RedirectRefused, TransportError, transport_error_class
 from .network import AsyncBoundedBackend, BoundedBackend
-from .pacing import Pacer, feed, permit_for, permit_for_async
+from .pacing import Pacer
 
 __all__ = ["Network", "UpbitTransport", "check_proxy", "environment_proxy", "sdk_error", "transport_of"]
 
@@ -321,29 +321,19 @@ class UpbitTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.pacer = pacer
         self.on_network = isinstance(inner, Network)
 
-    def _start(self, request: httpx.Request) -> tuple[reading.Bounds, Any]:
+    def _bounds(self, request: httpx.Request) -> reading.Bounds:
         request.headers["Accept-Encoding"] = reading.ACCEPTED_ENCODINGS
-        limiter = self.pacer.limiter(request)  # None inside ``reading.bounded``: the caller paces
-        bounds = reading.current() or reading.Bounds(time.monotonic() + _longest(request))
-        return bounds, limiter
+        return reading.current() or reading.Bounds(time.monotonic() + _longest(request))
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if not isinstance(self.inner, httpx.BaseTransport):
             raise TypeError("the transport given to connect() is async only; use the client's async calls")
-        bounds, limiter = self._start(request)
-        permit = None if limiter is None else permit_for(limiter, _left(bounds))
-        try:
-            with errors_mapped(), reading.within(bounds):
-                response = _bound(self.inner.handle_request(request), bounds)
-                if permit is not None and response.status_code == 418:
-                    response.read()
-        except BaseException:
-            if permit is not None:
-                feed(limiter, permit, None)
-            raise
-        if permit is not None:
-            feed(limiter, permit, response)
-        refused = _redirect(request, response)
+        bounds = self._bounds(request)
+        with self.pacer.sent(request, _left(bounds)) as sent, errors_mapped(), reading.within(bounds):
+            response = _bound(self.inner.handle_request(request), bounds)
+            if sent.wants_body(response):
+                response.read()
+        refused = _redirect(request, sent.heard(response))
         if refused is not None:
             response.close()
             raise refused
@@ -351,21 +341,13 @@ class UpbitTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not isinstance(self.inner, httpx.AsyncBaseTransport):
-            raise TypeError("the transport given to connect() is sync only; use the client's sync calls")
-        bounds, limiter = self._start(request)
-        permit = None if limiter is None else await permit_for_async(limiter, _left(bounds))
-        try:
-            with errors_mapped(), reading.within(bounds):
-                response = _bound(await self.inner.handle_async_request(request), bounds)
-                if permit is not None and response.status_code == 418:
-                    await response.aread()
-        except BaseException:
-            if permit is not None:
-                feed(limiter, permit, None)
-            raise
-        if permit is not None:
-            feed(limiter, permit, response)
-        refused = _redirect(request, response)
+            raise TypeError("the transport given to connect() is sync only; use the client's async calls")
+        bounds = self._bounds(request)
+        with await self.pacer.sent_async(request, _left(bounds)) as sent, errors_mapped(), reading.within(bounds):
+            response = _bound(await self.inner.handle_async_request(request), bounds)
+            if sent.wants_body(response):
+                await response.aread()
+        refused = _redirect(request, sent.heard(response))
         if refused is not None:
             await response.aclose()
             raise refused
