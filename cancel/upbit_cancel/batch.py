@@ -892,13 +892,7 @@ def cancel_orders(
     options = chosen(BatchOptions, options, keywords, "options")
     batch = _prepare(client.get_httpx_client(), uuids, identifiers, options, on_progress)
     width = _width(batch, options.max_in_flight)
-    relay: ProgressRelay | None = None
-    if width > 1:
-        # Workers note progress; the calling thread calls the user's callback (``workers``). Never put
-        # back: a worker finishing after an interruption must not call it from its own thread.
-        relay = ProgressRelay(batch.on_progress)
-        if batch.on_progress is not None:  # without a callback, no worker wakes the calling thread per chunk
-            batch.on_progress = relay.note
+    relay = _relay(batch) if width > 1 else None
     try:
         run_sync(batch, [job_sync(batch, client, cancel_flow(batch, chunk)) for chunk in batch.chunks], relay, width)
         if options.confirm:
@@ -912,6 +906,15 @@ def cancel_orders(
                 raise BatchInterrupted(_log_result(batch.result(interrupted=True))) from exc
         raise  # anything else (SystemExit, a bug) as it is
     return _log_result(batch.result())
+
+
+def _relay(batch: _Batch) -> ProgressRelay:
+    """Workers note progress; the calling thread calls the user's callback (``workers``). Never put back:
+    a worker finishing after an interruption must not call it from its own thread."""
+    relay = ProgressRelay(batch.on_progress)
+    if batch.on_progress is not None:  # without a callback, no worker wakes the calling thread per chunk
+        batch.on_progress = relay.note
+    return relay
 
 
 def _width(batch: _Batch, max_in_flight: int | None) -> int:
