@@ -1,43 +1,22 @@
-"""Cancel any number of orders with the Order List Cancel endpoint, sync or async.
+"""Cancel any number of orders with the Order List Cancel endpoint, sync or async: the ids, the merge, the report.
 
-The ids are checked against the spec before anything is sent, split into chunks of the spec's
-``maxItems``, each chunk sent with the generated ``cancel_orders_by_ids`` call, paced by the shared
-per-key limiter of ``ratelimit``, and the answers merged into one ``BatchResult`` in which every
-distinct id lands exactly once in success, failed, unconfirmed or not_sent. Nothing is raised once
-sending has begun, except on interruption (``BatchInterrupted`` / ``BatchCancelled``, both carrying
-the partial report as ``.report``): the result is the report.
+The ids are checked against the spec before anything is sent and split into chunks of its ``maxItems``;
+every distinct id lands exactly once in success, failed, unconfirmed or not_sent. Nothing is raised once
+sending has begun, except on interruption (``BatchInterrupted`` / ``BatchCancelled``, carrying the partial
+report). A 200 is the exchange saying what it did: every order it names is kept, matched by the id kind
+sent, and one named under ``success`` is never downgraded.
 
-Reading answers: a 200 is the exchange saying what it did. Every order it names is kept, matched by
-the id kind sent (uuid or identifier), whatever other fields are missing or null; an order named
-under ``success`` is never downgraded. ``count`` is informative only.
+Retries, so that an id is neither lost nor reported wrongly (each promise and its test: docs/guarantees.md):
+nothing reached the exchange (connect errors) -> retried as never sent, else ``not_sent``; unsendable ->
+``not_sent``; a lost answer (timeout, reset, 5xx, unreadable, too large) -> retried, and the confirm lookup
+asks about what the lost try may have done; 429 -> after the next second boundary; 418 -> nothing more is
+sent (``blocked``); any other 4xx -> ``failed``, ``rejected``, not retried; any other status -> unconfirmed.
+The confirm phase looks up (``GET /v1/orders/uuids``) every id failed, or unconfirmed after a try that may
+have been applied, and its ``state`` decides.
 
-Retry rules, chosen so that an id can neither be lost nor be reported wrongly:
-
-- connect errors (nothing reached the exchange): retried as if never sent; if every try of a chunk was
-  refused so, its ids are ``not_sent``;
-- a request the client cannot build or send (a URL too long): not retried, its ids ``not_sent``;
-- a lost answer (read timeout, reset, protocol error, 5xx, unreadable 200, an answer not whole within
-  ``timeout_total`` or larger than ``reading.MAX_ANSWER_BYTES``): the chunk may have been processed, so
-  it is retried; an id the retry reports ``failed`` may have been cancelled by the
-  lost attempt, so the confirm phase asks the exchange;
-- 429: retried after the next second boundary (a fresh nonce comes from the auth flow);
-- 418: nothing more is sent; the chunk is unconfirmed, every unsent id is ``not_sent`` and
-  ``blocked`` is set;
-- any other 4xx (401/403 auth errors, 400, 404): the exchange refused the request and applied nothing:
-  not retried, its ids ``failed`` with reason ``rejected`` and the error (``unconfirmed`` if an earlier
-  attempt's answer was lost); any other status (a redirect, a 2xx other than 200): unconfirmed.
-
-Confirm phase (``confirm=True``, the default): every id reported failed, and every id unconfirmed
-after an attempt the exchange may have applied without our hearing the answer, is looked up with
-``GET /v1/orders/uuids`` (up to the spec's ``maxItems`` per call, through the same limiter), and its
-``state`` decides: ``cancel`` after a lost answer is success (``confirmed_by="lookup"``), ``cancel``
-otherwise ``already_cancelled``, ``done`` ``filled``, ``wait``/``watch`` ``still_open``, absent
-``not_found``. When every order was cancelled on the first
-answer, no lookup is sent.
-
-The code: the ids and the merge rules live here (``_Batch``); each chunk's and lookup's requests are flows
-without I/O (``flows``), run by the sync or the async driver (``drivers``); answers are read, and the
-limiter fed, in one place (``answers``).
+Here: the ids and the merge rules (``_Batch``), the options (``BatchOptions``) and the public calls. Each
+chunk's and lookup's requests are flows without I/O (``flows``) run by the drivers (``drivers``); answers
+are read, and the limiter fed, in one place (``answers``).
 """
 
 from __future__ import annotations

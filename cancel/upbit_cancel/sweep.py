@@ -1,23 +1,12 @@
 """Cancel every open order that matches a filter: list them, then cancel them by uuid, every fate known.
 
-Upbit's own filter cancel (``DELETE /v1/orders/open``) allows one request per two seconds, cancels at most
-300 orders a call, never touches reserved (``watch``) orders and says nothing about the orders it left.
-``cancel_open_orders`` instead lists the open orders that match (``GET /v1/orders/open``, 100 a page, in
-the ``default`` group, through the same per-key limiter as the batch) and hands their uuids to the batch
-(``cancel_orders``: chunks of 20, retries, the confirm lookup), so 1,000 orders take about 10 + 50
-requests at 30/s, ``watch`` orders included, and the report names each order once with its market and
-side.
-
-Only the orders listed are cancelled: an order created after the listing is left alone, unless
-``until_empty`` asks to list again after each pass (at most ``max_passes`` passes; orders still open
-after the last pass are reported ``not_sent``). An order an earlier pass cancelled or saw fail is not
-tried again; one whose cancel went unconfirmed and that is still listed open is. ``dry_run`` lists and
-returns the matches under ``not_sent`` without cancelling anything.
-
-Filters: ``markets`` (listed market by market with ``market=``), ``excluded_markets``,
-``quote_currencies``, ``side``, ``states`` (default ``wait`` and ``watch``) and ``created_before``;
-the filters Upbit's listing cannot apply are applied to each page. Every value is checked against the
-spec's rules before anything is sent; a filter that cannot match anything is refused the same way.
+Why not Upbit's own filter cancel (``DELETE /v1/orders/open``): one request per two seconds, at most 300
+orders, never ``watch`` orders, and no word on the orders it left. So the sweep lists the matches
+(``GET /v1/orders/open``, in the ``default`` group, through the batch's limiter) and hands their uuids to
+the batch. All pages are listed before anything is cancelled (Upbit pages by offset). Only the orders
+listed are cancelled, unless ``until_empty`` lists again after each pass (at most ``max_passes``); an
+order an earlier pass cancelled or saw fail is not tried again, one left unconfirmed and listed again is.
+Every filter value is checked against the spec's rules, when ``SweepOptions`` is made.
 """
 
 from __future__ import annotations
