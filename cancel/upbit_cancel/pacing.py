@@ -1,11 +1,9 @@
 """Pacing for single generated calls: a permit of the pocket's limiter before each request goes out.
 
-Every request a ``connect()`` client sends outside ``reading.bounded`` is paced by its transport
-(``transport.UpbitTransport``); a team that builds a bare generated ``Client`` passes one
-``PacedTransport`` to it for the same. Either way every request waits for the same process-wide
-limiter the batch uses (``ratelimit.limiter_for``), so loops, batches and threads of one process
-share one budget per access key and group, learn the exchange's second from the answers (``answers.feed``),
-and stop at once when the pocket is blocked (``KeyBlocked`` is raised from the call, nothing is sent).
+``connect()``'s transport paces every request it sends outside ``reading.bounded``; a bare generated
+``Client`` gets the same from a ``PacedTransport``. Both wait for the process-wide limiter the batch uses
+(``ratelimit.limiter_for``), so one budget per access key and group is shared, and close each permit with
+what came of it through ``Sent`` (``answers.feed``); ``KeyBlocked`` is raised, nothing sent, while blocked.
 
 Rules, and why:
 
