@@ -10,6 +10,7 @@ our own signing).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.conftest import Recorder
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from tests.limits import IDENTIFIERS_PER_CANCEL, UUIDS_PER_CANCEL
 from upbit_auth import UpbitAuth
+from upbit_cancel import BatchOptions, ConfigurationError, SweepOptions, cancel_open_orders, cancel_open_orders_async
 from upbit_cancel.batch import cancel_orders, cancel_orders_async
 from upbit_cancel.cli import main
 from upbit_cancel.ratelimit import RateLimiter
@@ -127,6 +129,114 @@ def test_trailing_newline_is_refused(recorder: Recorder, caller: Any) -> None:
     with pytest.raises(InvalidRequest):
         caller(recorder, {"identifiers": ["abc\n"]})
     assert recorder.requests == []
+
+
+# --- option values: each checked once, by its value's constructor, so refused alike by every caller -------------
+
+# (id, keywords, words the message must contain: the option and what was given)
+OPTION_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("zero-timeout", {"timeout_total": 0}, ["timeout_total", "given: 0"]),
+    ("nan-timeout", {"timeout_total": float("nan")}, ["timeout_total", "given: nan"]),
+    ("endless-timeout", {"timeout_total": float("inf")}, ["timeout_total", "given: inf"]),
+    ("text-timeout", {"timeout_total": "5"}, ["timeout_total", "given: '5'"]),
+    ("zero-tries", {"max_tries": 0}, ["max_tries", ">= 1", "given: 0"]),
+    ("fractional-tries", {"max_tries": 2.5}, ["max_tries", "given: 2.5"]),
+    ("zero-in-flight", {"max_in_flight": 0}, ["max_in_flight", "at least 1 or None", "given: 0"]),
+    ("bool-in-flight", {"max_in_flight": True}, ["max_in_flight", "given: True"]),
+    ("text-confirm", {"confirm": "no"}, ["confirm", "True or False", "given: 'no'"]),
+    ("limiter-not-a-limiter", {"limiter": "fast"}, ["limiter", "RateLimiter", "given: str"]),
+    ("store-scheme", {"rate_limit_store": "mysql://x"}, ["rate_limit_store", "given: 'mysql://x'"]),
+]
+SWEEP_ONLY_OPTION_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("zero-passes", {"max_passes": 0}, ["max_passes", ">= 1", "given: 0"]),
+    ("text-dry-run", {"dry_run": "yes"}, ["dry_run", "True or False", "given: 'yes'"]),
+]
+
+
+def value_batch(recorder: Recorder, keywords: dict[str, Any]) -> None:
+    BatchOptions(**keywords)
+
+
+def value_sweep(recorder: Recorder, keywords: dict[str, Any]) -> None:
+    SweepOptions(**keywords)
+
+
+def keywords_batch(recorder: Recorder, keywords: dict[str, Any]) -> None:
+    with _client(recorder) as client:
+        cancel_orders(client, uuids=[U], **keywords)
+
+
+def keywords_batch_async(recorder: Recorder, keywords: dict[str, Any]) -> None:
+    async def go() -> None:
+        async with _client(recorder) as client:
+            await cancel_orders_async(client, uuids=[U], **keywords)
+
+    asyncio.run(go())
+
+
+def keywords_sweep(recorder: Recorder, keywords: dict[str, Any]) -> None:
+    with _client(recorder) as client:
+        cancel_open_orders(client, **keywords)
+
+
+def keywords_sweep_async(recorder: Recorder, keywords: dict[str, Any]) -> None:
+    async def go() -> None:
+        async with _client(recorder) as client:
+            await cancel_open_orders_async(client, **keywords)
+
+    asyncio.run(go())
+
+
+BATCH_OPTION_CALLERS = {"BatchOptions": value_batch, "batch": keywords_batch, "batch-async": keywords_batch_async}
+SWEEP_OPTION_CALLERS = {"SweepOptions": value_sweep, "sweep": keywords_sweep, "sweep-async": keywords_sweep_async}
+OPTION_TABLE = [
+    pytest.param(caller, keywords, words, id=f"{name}-{case}")
+    for callers, cases in (
+        (BATCH_OPTION_CALLERS, OPTION_CASES),
+        ({"sweep": keywords_sweep, "sweep-async": keywords_sweep_async}, OPTION_CASES),
+        (SWEEP_OPTION_CALLERS, SWEEP_ONLY_OPTION_CASES),
+    )
+    for name, caller in callers.items()
+    for case, keywords, words in cases
+]
+
+
+@pytest.mark.parametrize(("caller", "keywords", "words"), OPTION_TABLE)
+def test_a_bad_option_is_refused_by_its_value_and_every_caller_before_sending(
+    recorder: Recorder, caller: Any, keywords: dict[str, Any], words: list[str]
+) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        caller(recorder, keywords)
+    for word in words:
+        assert word in str(info.value), f"{word!r} not in {str(info.value)!r}"
+    assert recorder.requests == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda client: cancel_orders(client, uuids=[U], options=BatchOptions(), timeout_total=5),
+        lambda client: cancel_open_orders(client, options=BatchOptions(), confirm=False),
+        lambda client: cancel_open_orders(client, sweep=SweepOptions(), dry_run=True),
+        lambda client: cancel_orders(client, uuids=[U], options={"timeout_total": 5}),
+    ],
+    ids=["batch-options-and-keyword", "sweep-options-and-keyword", "sweep-value-and-keyword", "options-not-a-value"],
+)
+def test_an_option_value_given_with_its_own_fields_as_keywords_is_refused_naming_both(
+    recorder: Recorder, call: Any
+) -> None:
+    with _client(recorder) as client, pytest.raises(ConfigurationError) as info:
+        call(client)
+    assert "not both" in str(info.value) or "must be a BatchOptions" in str(info.value)
+    assert recorder.requests == []
+
+
+def test_an_option_value_is_frozen_and_keywords_make_the_same_value() -> None:
+    options = BatchOptions(timeout_total=5, confirm=False)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.timeout_total = 1  # type: ignore[misc]
+    assert dataclasses.replace(options, max_tries=2) == BatchOptions(timeout_total=5, confirm=False, max_tries=2)
+    assert SweepOptions(markets=["KRW-BTC"]).markets == ("KRW-BTC",)
 
 
 # --- the command -----------------------------------------------------------------------------------

@@ -308,10 +308,10 @@ def test_timeout_is_the_budget_and_bounds_each_request(
     run: Callable[..., Run], batch: BatchSpy, exchange: Recorder
 ) -> None:
     run("--uuid", "a", "--timeout", "2.5")
-    assert batch.calls[0]["timeout_total"] == 2.5
+    assert batch.calls[0]["options"].timeout_total == 2.5
     assert exchange.requests[0].extensions["timeout"]["read"] == 2.5
     run("--uuid", "a", "--timeout", "600")
-    assert batch.calls[1]["timeout_total"] == 600
+    assert batch.calls[1]["options"].timeout_total == 600
     assert exchange.requests[1].extensions["timeout"]["read"] == cli.MAX_REQUEST_TIMEOUT
 
 

@@ -24,6 +24,8 @@ USER_CALLS = frozenset(
         "cancel_orders_async",
         "cancel_open_orders",
         "cancel_open_orders_async",
+        "BatchOptions",
+        "SweepOptions",
         "PacedTransport",
         "reset_pacing",
         "main",

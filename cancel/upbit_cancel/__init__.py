@@ -7,7 +7,7 @@ to change.
 The face holds what users call, and no more: ``connect``, the batch and the sweep (sync and async),
 ``PacedTransport``, ``reset_pacing``, the command (``main``, as ``upbit-cancel`` runs it), the report
 and its types, and the error tree with ``unwrap``. Pacing is set through those calls' own arguments
-(``pocket``, ``rate_limit_store``, ``max_in_flight``, ``PacedTransport(...)``). Any other name is
+(``pocket``, ``BatchOptions``, ``PacedTransport(...)``). Any other name is
 exported only while a public signature names it, so that typed code can name it too (today
 ``RateLimiter``, for the batch's ``limiter`` argument, and the types its public members name);
 ``tests/test_face.py`` holds the face to exactly that, and the changelog says where each name that
@@ -30,7 +30,15 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._version import __version__
-    from .batch import AnyClient, ProgressCallback, ReportSink, cancel_orders, cancel_orders_async
+    from .batch import (
+        AnyClient,
+        BatchKeywords,
+        BatchOptions,
+        ProgressCallback,
+        ReportSink,
+        cancel_orders,
+        cancel_orders_async,
+    )
     from .cli import main
     from .client import connect
     from .errors import (
@@ -82,7 +90,14 @@ if TYPE_CHECKING:
     )
     from .store import BudgetStore, Send, StoreUnavailable, TakeResult
     from .store_link import Ask, StoreLink, Taken, Write
-    from .sweep import OpenState, OrderSide, cancel_open_orders, cancel_open_orders_async
+    from .sweep import (
+        OpenState,
+        OrderSide,
+        SweepKeywords,
+        SweepOptions,
+        cancel_open_orders,
+        cancel_open_orders_async,
+    )
     from .window_log import WindowLog
 
 # A library never configures logging: without a handler of the caller's, records go nowhere.
@@ -96,6 +111,8 @@ __all__ = [
     "Backlog",
     "BatchCancelled",
     "BatchInterrupted",
+    "BatchKeywords",
+    "BatchOptions",
     "BatchResult",
     "BudgetStore",
     "Clock",
@@ -136,6 +153,8 @@ __all__ = [
     "Sleep",
     "StoreLink",
     "StoreUnavailable",
+    "SweepKeywords",
+    "SweepOptions",
     "TakeResult",
     "Taken",
     "TemporarilyBlocked",
@@ -164,6 +183,8 @@ __all__ = [
 _HOMES = {
     "__version__": "._version",
     "AnyClient": ".batch",
+    "BatchKeywords": ".batch",
+    "BatchOptions": ".batch",
     "ProgressCallback": ".batch",
     "ReportSink": ".batch",
     "cancel_orders": ".batch",
@@ -228,6 +249,8 @@ _HOMES = {
     "UnconfirmedOrder": ".results",
     "OpenState": ".sweep",
     "OrderSide": ".sweep",
+    "SweepKeywords": ".sweep",
+    "SweepOptions": ".sweep",
     "cancel_open_orders": ".sweep",
     "cancel_open_orders_async": ".sweep",
 }

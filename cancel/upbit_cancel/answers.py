@@ -9,13 +9,17 @@ a failure to send means for its request).
 ``feed`` is the only code that tells a limiter what came of a permit: the answer's ``Remaining-Req``,
 ``Date`` and 429 (``RateLimiter.record``), a 418's block of the pocket (``RateLimiter.block``, for as long
 as its message says), or nothing heard (a failure to send, an interruption): the permit then counts
-until its window is over. The batch's cancels and lookups and the sweep's listings all go through it.
+until its window is over. Everything paced goes through it: the batch's cancels and lookups, the sweep's
+listings, and the single calls paced by ``connect()``'s transport or a ``PacedTransport``
+(``from_response`` reads their ``httpx.Response``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+import httpx
 
 from upbit_client.errors import InvalidResponse, UnexpectedStatus
 from upbit_client.types import Response
@@ -68,10 +72,19 @@ Outcome = Answer | Exception
 """What one request came to: an answer, or the exception that kept one from coming."""
 
 
-def from_response(response: Response[Any]) -> Answer:
+def from_response(response: Response[Any] | httpx.Response) -> Answer:
+    """A generated call's ``Response``, or a transport's ``httpx.Response`` (its body only if read: a
+    transport reads a 418's before ``feed``, and nothing else of the body is needed there)."""
+    if isinstance(response, httpx.Response):
+        try:
+            content, parsed = response.content, None
+        except httpx.ResponseNotRead:
+            content, parsed = b"", None
+    else:
+        content, parsed = response.content, response.parsed
     remaining = parse_remaining_req(response.headers.get("Remaining-Req"))
     date = parse_date_header(response.headers.get("Date"))
-    return Answer(int(response.status_code), response.content, remaining, response.parsed, date=date)
+    return Answer(int(response.status_code), content, remaining, parsed, date=date)
 
 
 def settled(exc: Exception) -> Outcome:

@@ -1,43 +1,22 @@
-"""Cancel any number of orders with the Order List Cancel endpoint, sync or async.
+"""Cancel any number of orders with the Order List Cancel endpoint, sync or async: the ids, the merge, the report.
 
-The ids are checked against the spec before anything is sent, split into chunks of the spec's
-``maxItems``, each chunk sent with the generated ``cancel_orders_by_ids`` call, paced by the shared
-per-key limiter of ``ratelimit``, and the answers merged into one ``BatchResult`` in which every
-distinct id lands exactly once in success, failed, unconfirmed or not_sent. Nothing is raised once
-sending has begun, except on interruption (``BatchInterrupted`` / ``BatchCancelled``, both carrying
-the partial report as ``.report``): the result is the report.
+The ids are checked against the spec before anything is sent and split into chunks of its ``maxItems``;
+every distinct id lands exactly once in success, failed, unconfirmed or not_sent. Nothing is raised once
+sending has begun, except on interruption (``BatchInterrupted`` / ``BatchCancelled``, carrying the partial
+report). A 200 is the exchange saying what it did: every order it names is kept, matched by the id kind
+sent, and one named under ``success`` is never downgraded.
 
-Reading answers: a 200 is the exchange saying what it did. Every order it names is kept, matched by
-the id kind sent (uuid or identifier), whatever other fields are missing or null; an order named
-under ``success`` is never downgraded. ``count`` is informative only.
+Retries, so that an id is neither lost nor reported wrongly (each promise and its test: docs/guarantees.md):
+nothing reached the exchange (connect errors) -> retried as never sent, else ``not_sent``; unsendable ->
+``not_sent``; a lost answer (timeout, reset, 5xx, unreadable, too large) -> retried, and the confirm lookup
+asks about what the lost try may have done; 429 -> after the next second boundary; 418 -> nothing more is
+sent (``blocked``); any other 4xx -> ``failed``, ``rejected``, not retried; any other status -> unconfirmed.
+The confirm phase looks up (``GET /v1/orders/uuids``) every id failed, or unconfirmed after a try that may
+have been applied, and its ``state`` decides.
 
-Retry rules, chosen so that an id can neither be lost nor be reported wrongly:
-
-- connect errors (nothing reached the exchange): retried as if never sent; if every try of a chunk was
-  refused so, its ids are ``not_sent``;
-- a request the client cannot build or send (a URL too long): not retried, its ids ``not_sent``;
-- a lost answer (read timeout, reset, protocol error, 5xx, unreadable 200, an answer not whole within
-  ``timeout_total`` or larger than ``reading.MAX_ANSWER_BYTES``): the chunk may have been processed, so
-  it is retried; an id the retry reports ``failed`` may have been cancelled by the
-  lost attempt, so the confirm phase asks the exchange;
-- 429: retried after the next second boundary (a fresh nonce comes from the auth flow);
-- 418: nothing more is sent; the chunk is unconfirmed, every unsent id is ``not_sent`` and
-  ``blocked`` is set;
-- any other 4xx (401/403 auth errors, 400, 404): the exchange refused the request and applied nothing:
-  not retried, its ids ``failed`` with reason ``rejected`` and the error (``unconfirmed`` if an earlier
-  attempt's answer was lost); any other status (a redirect, a 2xx other than 200): unconfirmed.
-
-Confirm phase (``confirm=True``, the default): every id reported failed, and every id unconfirmed
-after an attempt the exchange may have applied without our hearing the answer, is looked up with
-``GET /v1/orders/uuids`` (up to the spec's ``maxItems`` per call, through the same limiter), and its
-``state`` decides: ``cancel`` after a lost answer is success (``confirmed_by="lookup"``), ``cancel``
-otherwise ``already_cancelled``, ``done`` ``filled``, ``wait``/``watch`` ``still_open``, absent
-``not_found``. When every order was cancelled on the first
-answer, no lookup is sent.
-
-The code: the ids and the merge rules live here (``_Batch``); each chunk's and lookup's requests are flows
-without I/O (``flows``), run by the sync or the async driver (``drivers``); answers are read, and the
-limiter fed, in one place (``answers``).
+Here: the ids and the merge rules (``_Batch``), the options (``BatchOptions``) and the public calls. Each
+chunk's and lookup's requests are flows without I/O (``flows``) run by the drivers (``drivers``); answers
+are read, and the limiter fed, in one place (``answers``).
 """
 
 from __future__ import annotations
@@ -48,9 +27,9 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, TypedDict, TypeVar, Unpack, cast
 
 import anyio
 import httpx
@@ -66,9 +45,8 @@ from upbit_client.types import Unset
 from . import reading
 from .answers import Answer, Outcome, feed
 from .drivers import AnyClient, job_async, job_sync, run_async, run_sync
-from .errors import BatchCancelled, BatchInterrupted
+from .errors import BatchCancelled, BatchInterrupted, ConfigurationError
 from .flows import cancel_flow, lookup_flow
-from .pacing import TransportPaced, paced_by_transport
 from .pool_gate import PoolGate
 from .ratelimit import KeyBlocked, Permit, RateLimiter, limiter_for
 from .remaining_req import RemainingReq
@@ -86,7 +64,15 @@ from .results import order_state as _order_state
 from .store import STORE_ENV, check_store_setting
 from .workers import ProgressRelay
 
-__all__ = ["AnyClient", "ProgressCallback", "ReportSink", "cancel_orders", "cancel_orders_async"]
+__all__ = [
+    "AnyClient",
+    "BatchKeywords",
+    "BatchOptions",
+    "ProgressCallback",
+    "ReportSink",
+    "cancel_orders",
+    "cancel_orders_async",
+]
 
 log = logging.getLogger("upbit_cancel.batch")
 
@@ -105,6 +91,77 @@ DEFAULT_MAX_TRIES = 5
 _IN_FLIGHT_WITHOUT_RATE_LIMIT = 4
 # How long an interrupted async batch waits for answers already in flight when the client has no timeout.
 _GRACE_WITHOUT_CLIENT_TIMEOUT = 5.0
+
+T = TypeVar("T")
+
+
+class BatchKeywords(TypedDict, total=False):
+    """``BatchOptions``'s fields as keyword arguments of the batch and sweep calls (sugar for ``options=``)."""
+
+    timeout_total: float
+    max_tries: int
+    confirm: bool
+    max_in_flight: int | None
+    limiter: RateLimiter | None
+    rate_limit_store: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOptions:
+    """How a batch (or a sweep) runs, as one frozen value like httpx's ``Timeout``: checked when made, so a
+    bad value raises ``ConfigurationError`` (a ``ValueError``) naming the field and what was given.
+
+    ``timeout_total``: seconds for the whole call, whatever the server does. ``max_tries``: sends per chunk.
+    ``confirm``: look up every id left unconfirmed or failed. ``max_in_flight``: requests at once (None: the
+    group's ``per_second`` from the spec). ``limiter``: paces the cancels (None: the process-wide one of the
+    client's pocket). ``rate_limit_store``: ``redis://HOST:PORT/DB`` shared by processes (None:
+    ``UPBIT_RATE_LIMIT_STORE``). Give it whole (``options=``) or its fields as keywords, never both; derive
+    one from another with ``dataclasses.replace``."""
+
+    timeout_total: float = 30.0
+    max_tries: int = DEFAULT_MAX_TRIES
+    confirm: bool = True
+    max_in_flight: int | None = None
+    limiter: RateLimiter | None = None
+    rate_limit_store: str | None = None
+
+    def __post_init__(self) -> None:
+        seconds = self.timeout_total
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < math.inf:
+            raise ConfigurationError(f"timeout_total must be a positive, finite number of seconds; given: {seconds!r}")
+        whole_number("max_tries", self.max_tries, 1)
+        if self.max_in_flight is not None:
+            whole_number("max_in_flight", self.max_in_flight, 1, "at least 1 or None")
+        if not isinstance(self.confirm, bool):
+            raise ConfigurationError(f"confirm must be True or False; given: {self.confirm!r}")
+        if self.limiter is not None and not isinstance(self.limiter, RateLimiter):
+            raise ConfigurationError(f"limiter must be a RateLimiter or None; given: {type(self.limiter).__name__}")
+        check_store_setting(self.rate_limit_store)
+
+    def store(self) -> str | None:
+        """The store to share the budget through: ``rate_limit_store``, else ``UPBIT_RATE_LIMIT_STORE``."""
+        return self.rate_limit_store if self.rate_limit_store is not None else os.environ.get(STORE_ENV)
+
+
+def whole_number(name: str, value: object, least: int, rule: str | None = None) -> None:
+    """``ConfigurationError`` unless ``value`` is a whole number (not a bool) of at least ``least``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigurationError(f"{name} must be {rule or f'a whole number >= {least}'}; given: {value!r}")
+
+
+def chosen(kind: type[T], given: T | None, keywords: Mapping[str, Any], name: str) -> T:
+    """The option value of a call: ``given`` whole, or one made of ``keywords``; ``ConfigurationError`` for both."""
+    if given is None:
+        return kind(**keywords)
+    if keywords:
+        raise ConfigurationError(
+            f"give {name}={kind.__name__}(...) or its fields as keywords, not both; given {name} and "
+            + ", ".join(sorted(keywords))
+        )
+    if not isinstance(given, kind):
+        raise ConfigurationError(f"{name} must be a {kind.__name__}; given: {type(given).__name__}")
+    return given
+
 
 # Nothing reached the exchange: a retry cannot double-apply anything.
 _NOT_SENT: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -272,30 +329,21 @@ class _Confirm:
 
 
 class _Batch:
-    def __init__(
-        self,
-        kind: IdKind,
-        ids: list[str],
-        chunk_size: int | None,
-        limiter: RateLimiter,
-        *,
-        max_tries: int,
-        timeout_total: float,
-        on_progress: ProgressCallback | None,
-        lookup_limiter: RateLimiter | None = None,
-    ) -> None:
+    def __init__(self, kind: IdKind, ids: list[str], chunk_size: int | None, options: BatchOptions,
+                 on_progress: ProgressCallback | None, lookup_limiter: RateLimiter) -> None:  # fmt: skip
+        assert options.limiter is not None  # ``_prepare`` resolves it
         self.kind = kind
         self.ids = list(dict.fromkeys(ids))
         self.chunks = [_Chunk(number, part) for number, part in enumerate(_chunks(self.ids, chunk_size), 1)]
         self.ungranted = len(self.chunks)
         """Chunks no permit was granted for yet (``backlog``)."""
-        self.limiter = limiter
-        self.lookup_limiter = limiter if lookup_limiter is None else lookup_limiter
+        self.limiter = options.limiter
+        self.lookup_limiter = lookup_limiter
         """Paces the confirm phase's lookups: the limiter of the lookup operation's own rate-limit group."""
         self.lock = threading.RLock()
         """Held by a driver while it reads or merges the batch's state (the sync drivers run on threads)."""
-        self.max_tries = max(1, max_tries)
-        self.timeout_total = timeout_total
+        self.max_tries = options.max_tries
+        self.timeout_total = options.timeout_total
         self.on_progress = on_progress
         self.started = time.monotonic()
         self.outcomes: dict[str, _Outcome] = {}
@@ -746,52 +794,25 @@ def _pocket(auth: object) -> str | None:
 
 def limiter_of(http: httpx.Client | httpx.AsyncClient, rate_limit: RateLimit | None, store: str | None) -> RateLimiter:
     """The limiter that paces ``http``'s requests of one rate-limit group: the process-wide one of the
-    client's pocket (``UpbitAuth.pocket``, else its access key) for that group, sharing ``store``; on a
-    ``PacedTransport``, which already takes one permit per request, a limiter that takes no second one
-    (pacing twice would halve the pace), keyed by the transport's own pocket and store."""
-    key, pocket = _access_key(http.auth), _pocket(http.auth)
-    paced = paced_by_transport(http)
-    if paced is None:
-        return limiter_for(key, rate_limit, store=store, pocket=pocket)
-    key = paced.access_key if paced.access_key is not None else key
-    pocket = paced.pocket if paced.pocket is not None else pocket
-    return TransportPaced(limiter_for(key, rate_limit, store=paced.store, pocket=pocket))
+    client's pocket (``UpbitAuth.pocket``, else its access key) for that group, sharing ``store``. The
+    batch paces its own requests whatever the client's transport (none paces inside ``reading.bounded``)."""
+    return limiter_for(_access_key(http.auth), rate_limit, store=store, pocket=_pocket(http.auth))
 
 
 def _prepare(
-    http: httpx.Client | httpx.AsyncClient,
-    uuids: Sequence[str] | None,
-    identifiers: Sequence[str] | None,
-    *,
-    timeout_total: float,
-    on_progress: ProgressCallback | None,
-    max_tries: int,
-    limiter: RateLimiter | None,
-    rate_limit_store: str | None = None,
-) -> _Batch:
+    http: httpx.Client | httpx.AsyncClient, uuids: Sequence[str] | None, identifiers: Sequence[str] | None,
+    options: BatchOptions, on_progress: ProgressCallback | None,
+) -> _Batch:  # fmt: skip
+    """The batch of a call, its ids checked and its limiters chosen: nothing is sent yet."""
     kind, rule, ids = _check_ids(uuids, identifiers)
-    check_store_setting(rate_limit_store)
-    if not math.isfinite(timeout_total) or timeout_total <= 0:
-        raise ValueError(f"timeout_total must be a positive, finite number of seconds; given: {timeout_total!r}")
-    store = rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV)
-    if limiter is None:
-        limiter = limiter_of(http, _endpoint.OPERATION.rate_limit, store)  # the registry row
+    limiter = options.limiter or limiter_of(http, _endpoint.OPERATION.rate_limit, options.store())  # the registry row
     lookup_rate = _lookup_endpoint.OPERATION.rate_limit
     lookup_limiter = limiter
     if limiter.group != ("" if lookup_rate is None else lookup_rate.group):
         # Lookups are paced in their own group's budget (the registry row); a limiter given for the
         # cancels paces the lookups too only when both operations are in its group.
-        lookup_limiter = limiter_of(http, lookup_rate, store)
-    batch = _Batch(
-        kind,
-        ids,
-        rule.max_items,
-        limiter,
-        max_tries=max_tries,
-        timeout_total=timeout_total,
-        on_progress=on_progress,
-        lookup_limiter=lookup_limiter,
-    )
+        lookup_limiter = limiter_of(http, lookup_rate, options.store())
+    batch = _Batch(kind, ids, rule.max_items, replace(options, limiter=limiter), on_progress, lookup_limiter)
     log.debug(
         "cancelling %d distinct %s in %d chunks (group %r)", len(batch.ids), kind, len(batch.chunks), limiter.group
     )
@@ -831,60 +852,29 @@ def cancel_orders(
     *,
     uuids: Sequence[str] | None = None,
     identifiers: Sequence[str] | None = None,
-    timeout_total: float = 30.0,
+    options: BatchOptions | None = None,
     on_progress: ProgressCallback | None = None,
-    max_tries: int = DEFAULT_MAX_TRIES,
-    limiter: RateLimiter | None = None,
-    confirm: bool = True,
-    rate_limit_store: str | None = None,
-    max_in_flight: int | None = None,
+    **keywords: Unpack[BatchKeywords],
 ) -> BatchResult:
     """Cancel every order named by ``uuids`` or by ``identifiers`` (exactly one), as many chunks at once as
-    the budget allows.
+    the budget allows; ``options`` (or its fields as keywords) says how (``BatchOptions``).
 
-    Raises ``upbit_client.errors.InvalidRequest`` before sending anything if the ids break the
-    spec. Returns within ``timeout_total`` seconds (plus at most about one second), whatever the
-    server does; ids without a trustworthy answer are unconfirmed, ids never sent ``not_sent``.
-    ``confirm`` (default True) looks up, after the cancel phase, every id unconfirmed or reported
-    failed (``GET /v1/orders/uuids``) to settle it and say why. ``on_progress(done_ids, total_ids)``
-    is called as chunks settle, always in the thread that called ``cancel_orders``. ``limiter`` defaults
-    to the process-wide one of the client's access key for the endpoint's rate-limit group (the order
-    lookups use the one of their own group); ``rate_limit_store`` (``redis://HOST:PORT/DB``, default: the
-    ``UPBIT_RATE_LIMIT_STORE`` environment variable) shares its budget, the learned phase and 418 blocks
-    with every process using the same store.
+    Raises ``InvalidRequest`` (bad ids) or ``ConfigurationError`` (bad options) before sending anything.
+    Returns within ``timeout_total`` (plus about a second) whatever the server does: ids without a
+    trustworthy answer are unconfirmed, ids never sent ``not_sent``. ``on_progress(done_ids, total_ids)``
+    is called as chunks settle, always in the calling thread. Requests go out on up to ``max_in_flight``
+    daemon threads (``upbit-cancel-N``; 1: the calling thread), none left once the call returns.
 
-    Requests go out on up to ``max_in_flight`` worker threads (default: the rate-limit group's
-    ``per_second`` from the spec; 1 sends from the calling thread, one chunk at a time), all through
-    the client's one ``httpx.Client``, paced by the limiter; the calling thread waits and reports
-    progress. Worker threads are daemon threads named ``upbit-cancel-N``; none is left once the call
-    returns, and after an interruption each ends once its request in flight is answered.
-
-    Ctrl-C (``KeyboardInterrupt``) stops at once and raises ``BatchInterrupted``, a
-    ``KeyboardInterrupt`` whose ``.report`` is the partial ``BatchResult``: requests in flight are
-    unconfirmed, ids not yet sent are ``not_sent``; nothing more is sent.
+    Ctrl-C raises ``BatchInterrupted``, a ``KeyboardInterrupt`` whose ``.report`` is the partial report
+    (requests in flight unconfirmed, ids not yet sent ``not_sent``); nothing more is sent.
     """
-    _check_in_flight(max_in_flight)
-    batch = _prepare(
-        client.get_httpx_client(),
-        uuids,
-        identifiers,
-        timeout_total=timeout_total,
-        on_progress=on_progress,
-        max_tries=max_tries,
-        limiter=limiter,
-        rate_limit_store=rate_limit_store,
-    )
-    width = _width(batch, max_in_flight)
-    relay: ProgressRelay | None = None
-    if width > 1:
-        # Workers note progress; the calling thread calls the user's callback (``workers``). Never put
-        # back: a worker finishing after an interruption must not call it from its own thread.
-        relay = ProgressRelay(batch.on_progress)
-        if batch.on_progress is not None:  # without a callback, no worker wakes the calling thread per chunk
-            batch.on_progress = relay.note
+    options = chosen(BatchOptions, options, keywords, "options")
+    batch = _prepare(client.get_httpx_client(), uuids, identifiers, options, on_progress)
+    width = _width(batch, options.max_in_flight)
+    relay = _relay(batch) if width > 1 else None
     try:
         run_sync(batch, [job_sync(batch, client, cancel_flow(batch, chunk)) for chunk in batch.chunks], relay, width)
-        if confirm:
+        if options.confirm:
             lookups = [job_sync(batch, client, lookup_flow(batch, lookup)) for lookup in batch.lookups()]
             run_sync(batch, lookups, relay, width)
     except BaseException as exc:
@@ -897,9 +887,13 @@ def cancel_orders(
     return _log_result(batch.result())
 
 
-def _check_in_flight(max_in_flight: int | None) -> None:
-    if max_in_flight is not None and max_in_flight < 1:
-        raise ValueError(f"max_in_flight must be at least 1 or None; given: {max_in_flight!r}")
+def _relay(batch: _Batch) -> ProgressRelay:
+    """Workers note progress; the calling thread calls the user's callback (``workers``). Never put back:
+    a worker finishing after an interruption must not call it from its own thread."""
+    relay = ProgressRelay(batch.on_progress)
+    if batch.on_progress is not None:  # without a callback, no worker wakes the calling thread per chunk
+        batch.on_progress = relay.note
+    return relay
 
 
 def _width(batch: _Batch, max_in_flight: int | None) -> int:
@@ -912,44 +906,22 @@ async def cancel_orders_async(
     *,
     uuids: Sequence[str] | None = None,
     identifiers: Sequence[str] | None = None,
-    timeout_total: float = 30.0,
+    options: BatchOptions | None = None,
     on_progress: ProgressCallback | None = None,
-    max_tries: int = DEFAULT_MAX_TRIES,
-    limiter: RateLimiter | None = None,
-    max_in_flight: int | None = None,
-    confirm: bool = True,
-    rate_limit_store: str | None = None,
     report_to: ReportSink | None = None,
+    **keywords: Unpack[BatchKeywords],
 ) -> BatchResult:
-    """``cancel_orders`` with as many chunks in flight as the current second's budget allows.
+    """``cancel_orders`` on any event loop anyio supports (asyncio, trio), through the client's one
+    ``httpx.AsyncClient``, as many chunks in flight as the budget allows.
 
-    Runs on any event loop anyio supports: asyncio and trio. Uses the client's one ``httpx.AsyncClient``
-    (one connection pool). ``max_in_flight`` caps the concurrent requests; by default it is the rate-limit
-    group's ``per_second`` from the spec.
-
-    Cancelling (the task, or an enclosing cancel scope) stops sending at once, waits for the answers
-    already in flight (up to the client's read timeout, within ``timeout_total``), and then:
-
-    - ``report_to`` (if given) is called with the partial ``BatchResult`` (``interrupted`` set), before
-      the cancellation goes on; it is called once with the final report when the batch returns too;
-    - under asyncio, ``BatchCancelled`` is raised, an ``asyncio.CancelledError`` whose ``.report`` is
-      that report. (asyncio hands a caller awaiting the task a fresh ``CancelledError``: catch
-      ``BatchCancelled`` inside the task, or use ``report_to``.)
-    - under trio the cancellation goes on as trio's own ``Cancelled`` (trio forbids replacing it with
-      another exception): ``report_to`` is how the caller gets the report there.
+    Cancelled, it stops sending, waits for the answers in flight (up to the client's read timeout, within
+    ``timeout_total``), hands the partial report to ``report_to`` (if given; else called once with the final
+    report) and lets the cancellation go on: under asyncio as ``BatchCancelled`` (a ``CancelledError`` whose
+    ``.report`` is the report), under trio as trio's own ``Cancelled`` (``report_to`` is the way there).
     """
-    _check_in_flight(max_in_flight)
-    batch = _prepare(
-        client.get_async_httpx_client(),
-        uuids,
-        identifiers,
-        timeout_total=timeout_total,
-        on_progress=on_progress,
-        max_tries=max_tries,
-        limiter=limiter,
-        rate_limit_store=rate_limit_store,
-    )
-    width = _width(batch, max_in_flight)
+    options = chosen(BatchOptions, options, keywords, "options")
+    batch = _prepare(client.get_async_httpx_client(), uuids, identifiers, options, on_progress)
+    width = _width(batch, options.max_in_flight)
     http = client.get_async_httpx_client()
     reading.install(http)
     if width > 1 and reading.reports_wire(http):
@@ -958,7 +930,7 @@ async def cancel_orders_async(
     try:
         cancels = [job_async(batch, client, cancel_flow(batch, chunk)) for chunk in batch.chunks]
         await run_async(batch, client, cancels, width)
-        if confirm and not batch.stopping:
+        if options.confirm and not batch.stopping:
             lookups = [job_async(batch, client, lookup_flow(batch, lookup)) for lookup in batch.lookups()]
             await run_async(batch, client, lookups, width)
     except anyio.get_cancelled_exc_class() as exc:

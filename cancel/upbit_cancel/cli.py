@@ -67,7 +67,7 @@ from upbit_client.errors import InvalidRequest, UpbitClientError
 from upbit_client.registry import SERVERS
 from upbit_client.rules import ParameterRule
 
-from .batch import cancel_orders_async
+from .batch import BatchOptions, cancel_orders_async
 from .client import DEFAULT_REGION, PRECEDENCE, check_base_url, connect, resolve_base_url
 from .errors import AuthenticationError, BatchCancelled, ConfigurationError, MissingCredentials, error_from_response
 from .interrupts import Interrupts, OnSignal, ReportNotWritten, gathered, write_whole
@@ -120,9 +120,8 @@ class BatchFunction(Protocol):
         *,
         uuids: list[str] | None = None,
         identifiers: list[str] | None = None,
-        timeout_total: float = DEFAULT_TIMEOUT,
+        options: BatchOptions | None = None,
         on_progress: OnProgress | None = None,
-        confirm: bool = True,
     ) -> Awaitable[BatchResult]: ...
 
 
@@ -462,7 +461,8 @@ def _ids_job(args: argparse.Namespace, kind: IdKind, ids: list[str]) -> _Job:
     id_args: dict[str, Any] = {"uuids": ids} if kind == "uuids" else {"identifiers": ids}
 
     def start(client: Client, on_progress: OnProgress | None) -> Awaitable[BatchResult]:
-        return batch(client, **id_args, timeout_total=args.timeout, on_progress=on_progress, confirm=args.confirm)
+        options = BatchOptions(timeout_total=args.timeout, confirm=args.confirm)
+        return batch(client, **id_args, options=options, on_progress=on_progress)
 
     notice = f"{args.duplicates} duplicate ids dropped (each order is sent once)" if args.duplicates else None
     many = len(ids) > (_rule_for(kind).max_items or len(ids))
@@ -471,12 +471,13 @@ def _ids_job(args: argparse.Namespace, kind: IdKind, ids: list[str]) -> _Job:
 
 def _sweep_job(args: argparse.Namespace, arguments: dict[str, Any]) -> _Job:
     """The ``--open`` sweep of the open orders ``arguments`` select (``open_filter``)."""
-    from .sweep import cancel_open_orders_async
+    from .sweep import SweepOptions, cancel_open_orders_async
 
-    options = {**arguments, "dry_run": args.dry_run, "until_empty": args.until_empty, "confirm": args.confirm}
+    sweep = SweepOptions(**arguments, dry_run=args.dry_run, until_empty=args.until_empty)
+    options = BatchOptions(timeout_total=args.timeout, confirm=args.confirm)
 
     def start(client: Client, on_progress: OnProgress | None) -> Awaitable[BatchResult]:
-        return cancel_open_orders_async(client, **options, timeout_total=args.timeout, on_progress=on_progress)
+        return cancel_open_orders_async(client, sweep=sweep, options=options, on_progress=on_progress)
 
     def unstarted() -> BatchResult:
         return BatchResult("uuids", interrupted=True)  # nothing listed, nothing sent

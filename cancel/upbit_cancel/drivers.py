@@ -1,7 +1,7 @@
 """The batch's two drivers: they carry the flows' actions out (``flows``), and hold no rule of their own.
 
 - sync: each flow runs in the calling thread or on a worker thread (``workers``), each of its steps under
-  the batch's lock; a request is bounded by ``timeout_total`` through a request hook and ``reading.bounded``.
+  the batch's lock; a request is bounded by ``timeout_total`` through ``reading.bounded``.
 - async: on anyio (asyncio or trio), ``width`` worker tasks take the flows one after another
   (``_AsyncWorkers``), shielded from the caller's cancellation so that requests in flight may still be
   answered within the grace; the pool gate (``pool_gate``) lets one request at a time into the pool.
@@ -12,12 +12,8 @@ request's permit as unheard (``answers.feed``): it counts until the window it ma
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import functools
-import threading
-import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -52,51 +48,11 @@ def _id_args(kind: IdKind, ids: list[str]) -> dict[str, Any]:
     return {"uuids": ids if kind == "uuids" else UNSET, "identifiers": ids if kind == "identifiers" else UNSET}
 
 
-def _narrow(value: float | None, limit: float) -> float:
-    return limit if value is None else min(value, limit)
-
-
-# The deadline of the sync request being sent in this thread (or task), read by a request hook.
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("upbit_cancel_deadline", default=None)
-_hook_lock = threading.Lock()
-
-
-def _apply_deadline(request: httpx.Request) -> None:
-    """Request hook: narrow this request's timeouts to the batch's ``timeout_total`` (no-op outside a batch)."""
-    deadline = _deadline.get()
-    if deadline is None:
-        return
-    limit = max(deadline - time.monotonic(), 0.001)
-    current = request.extensions.get("timeout", {})
-    request.extensions["timeout"] = {
-        key: _narrow(current.get(key), limit) for key in ("connect", "read", "write", "pool")
-    }
-
-
-@contextlib.contextmanager
-def _bounded(http: httpx.Client, seconds: float) -> Iterator[None]:
-    """Bound the sync requests sent inside the block to ``seconds``, so ``timeout_total`` holds.
-
-    httpx has no per-call timeout through the generated functions, and the client is the caller's
-    (maybe shared by threads), so its settings are not touched: a request hook, added once, narrows
-    the timeouts of the requests this thread sends while a batch runs.
-    """
-    with _hook_lock:
-        hooks = http.event_hooks
-        if _apply_deadline not in hooks["request"]:
-            http.event_hooks = {**hooks, "request": [*hooks["request"], _apply_deadline]}
-    token = _deadline.set(time.monotonic() + max(seconds, 0.001))
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
-
-
 def _send_sync(client: AnyClient, kind: IdKind, ids: list[str], seconds: float, *, lookup: bool = False) -> Any:
     try:
         http = client.get_httpx_client()
         reading.install(http)
-        with _bounded(http, seconds), reading.bounded(seconds):
+        with reading.bounded(seconds):
             if lookup:
                 return from_response(_lookup_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))
             return from_response(_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))

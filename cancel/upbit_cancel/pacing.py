@@ -1,11 +1,9 @@
 """Pacing for single generated calls: a permit of the pocket's limiter before each request goes out.
 
-Every request a ``connect()`` client sends outside ``reading.bounded`` is paced by its transport
-(``transport.UpbitTransport``); a team that builds a bare generated ``Client`` passes one
-``PacedTransport`` to it for the same. Either way every request waits for the same process-wide
-limiter the batch uses (``ratelimit.limiter_for``), so loops, batches and threads of one process
-share one budget per access key and group, learn the exchange's second from the answers (``feed``),
-and stop at once when the pocket is blocked (``KeyBlocked`` is raised from the call, nothing is sent).
+``connect()``'s transport paces every request it sends outside ``reading.bounded``; a bare generated
+``Client`` gets the same from a ``PacedTransport``. Both wait for the process-wide limiter the batch uses
+(``ratelimit.limiter_for``), so one budget per access key and group is shared, and close each permit with
+what came of it through ``Sent`` (``answers.feed``); ``KeyBlocked`` is raised, nothing sent, while blocked.
 
 Rules, and why:
 
@@ -23,11 +21,10 @@ Rules, and why:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import time
 from dataclasses import dataclass
+from types import TracebackType
 
 import httpx
 import jwt
@@ -37,12 +34,11 @@ from upbit_client.registry import OPERATIONS
 from upbit_client.rules import RateLimit
 
 from . import reading
-from .errors import KeyBlocked
-from .ratelimit import Permit, RateLimiter, block_seconds, limiter_for
-from .remaining_req import parse_date_header, parse_remaining_req
+from .answers import feed, from_response
+from .ratelimit import Permit, RateLimiter, limiter_for
 from .store import STORE_ENV
 
-__all__ = ["Operation", "PacedTransport", "Pacer", "TransportPaced", "feed", "operations", "paced_by_transport"]
+__all__ = ["Operation", "PacedTransport", "Pacer", "Sent", "operations"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,27 +72,6 @@ def _access_key_of(request: httpx.Request) -> str:
     return key if isinstance(key, str) else ""
 
 
-def feed(limiter: RateLimiter, permit: Permit, response: httpx.Response | None) -> None:
-    """Tell ``limiter`` what came of the request sent with ``permit``: its answer (read whole if a 418), or None.
-
-    The one place a single call's answer reaches the limiter: Remaining-Req, Date, a 429, and a 418's
-    block (for as long as its message names, else the default)."""
-    if response is None:
-        limiter.record(permit, None)
-        return
-    limiter.record(
-        permit,
-        parse_remaining_req(response.headers.get("Remaining-Req")),
-        rate_limited=response.status_code == 429,
-        date=parse_date_header(response.headers.get("Date")),
-    )
-    if response.status_code == 418:
-        message: str | None = None
-        with contextlib.suppress(ValueError, KeyError, TypeError, IndexError, httpx.HTTPError):
-            message = reading.load_json(response.content)["error"]["message"]
-        limiter.block(block_seconds(message if isinstance(message, str) else None), "HTTP 418 from the exchange")
-
-
 class Pacer:
     """Which limiter paces a request (``None``: none does), and its permit within a time."""
 
@@ -114,6 +89,16 @@ class Pacer:
                 return operation.rate_limit
         return None
 
+    def sent(self, request: httpx.Request, timeout: float | None) -> Sent:
+        """``request``'s permit, waited for up to ``timeout`` (``KeyBlocked`` while its pocket is blocked)."""
+        limiter = self.limiter(request)
+        return Sent(limiter, None if limiter is None else permit_for(limiter, timeout))
+
+    async def sent_async(self, request: httpx.Request, timeout: float | None) -> Sent:
+        """``sent`` without blocking the event loop."""
+        limiter = self.limiter(request)
+        return Sent(limiter, None if limiter is None else await permit_for_async(limiter, timeout))
+
     def limiter(self, request: httpx.Request) -> RateLimiter | None:
         """The limiter of ``request``'s pocket and group; None inside ``reading.bounded`` (its caller paces)."""
         rate_limit = self.rate_limit_for(request) if reading.current() is None else None
@@ -123,6 +108,34 @@ class Pacer:
         named = request.extensions.get(POCKET_EXTENSION)
         pocket = self.pocket if self.pocket is not None else named if isinstance(named, str) else None
         return limiter_for(key, rate_limit, store=self.store, pocket=pocket)
+
+
+class Sent:
+    """One request's permit of its limiter (None: not paced here), told once what came of it (``answers.feed``).
+
+    Used as ``with sent: response = ...`` and then ``sent.heard(response)``: an exception out of the block
+    closes the permit unheard (the request may have arrived). A 418's body is read before ``heard``
+    (``wants_body``): its message says how long the pocket is blocked."""
+
+    __slots__ = ("limiter", "permit")
+
+    def __init__(self, limiter: RateLimiter | None, permit: Permit | None) -> None:
+        self.limiter, self.permit = limiter, permit
+
+    def __enter__(self) -> Sent:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if kind is not None and self.limiter is not None and self.permit is not None:
+            feed(self.limiter, self.permit, None)
+
+    def wants_body(self, response: httpx.Response) -> bool:
+        return self.permit is not None and response.status_code == 418
+
+    def heard(self, response: httpx.Response) -> httpx.Response:
+        if self.limiter is not None and self.permit is not None:
+            feed(self.limiter, self.permit, from_response(response))
+        return response
 
 
 def _no_permit(timeout: float | None) -> httpx.PoolTimeout:
@@ -183,38 +196,22 @@ class PacedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             if self._custom:
                 raise TypeError("PacedTransport wraps an async transport; use it with an async client")
             self._sync = httpx.HTTPTransport()
-        limiter = self.pacer.limiter(request)
-        if limiter is None:
-            return self._sync.handle_request(request)
-        permit = permit_for(limiter, self.timeout)
-        try:
+        with self.pacer.sent(request, self.timeout) as sent:
             response = self._sync.handle_request(request)
-            if response.status_code == 418:
+            if sent.wants_body(response):
                 response.read()
-        except BaseException:
-            feed(limiter, permit, None)
-            raise
-        feed(limiter, permit, response)
-        return response
+        return sent.heard(response)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._async is None:
             if self._custom:
                 raise TypeError("PacedTransport wraps a sync transport; use it with a sync client")
             self._async = httpx.AsyncHTTPTransport()
-        limiter = self.pacer.limiter(request)
-        if limiter is None:
-            return await self._async.handle_async_request(request)
-        permit = await permit_for_async(limiter, self.timeout)
-        try:
+        with await self.pacer.sent_async(request, self.timeout) as sent:
             response = await self._async.handle_async_request(request)
-            if response.status_code == 418:
+            if sent.wants_body(response):
                 await response.aread()
-        except BaseException:
-            feed(limiter, permit, None)
-            raise
-        feed(limiter, permit, response)
-        return response
+        return sent.heard(response)
 
     def close(self) -> None:
         if self._sync is not None:
@@ -223,36 +220,3 @@ class PacedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         if self._async is not None:
             await self._async.aclose()
-
-
-def paced_by_transport(http: httpx.Client | httpx.AsyncClient) -> PacedTransport | None:
-    """Always None now: no transport paces a request sent inside ``reading.bounded`` (the batch's), so the
-    batch paces its own requests whatever the client's transport. Kept for callers; to be removed."""
-    del http
-    return None
-
-
-class TransportPaced(RateLimiter):
-    """A limiter that takes no permit of its own and passes blocks on to ``paced`` (kept for callers;
-    no longer used by the batch, see ``paced_by_transport``)."""
-
-    def __init__(self, paced: RateLimiter) -> None:
-        super().__init__(paced.group, paced.per_second, window_seconds=paced.window_seconds)
-        self.paced = paced
-
-    def try_acquire(self, backlog: int = 1) -> Permit | float:
-        until = self.paced.blocked_until()
-        if until is not None:
-            raise KeyBlocked(self.group, until, "blocked (paced by the transport's limiter)")
-        return Permit(time.time())
-
-    def record(
-        self, permit: Permit, remaining: object, *, rate_limited: bool = False, date: float | None = None
-    ) -> None:
-        permit.open = False
-
-    def cancel(self, permit: Permit) -> None:
-        permit.open = False
-
-    def block(self, seconds: float | None, reason: str) -> float:
-        return self.paced.block(seconds, reason)

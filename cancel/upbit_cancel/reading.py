@@ -18,7 +18,7 @@ between pieces, counts the body's bytes, and decodes ``gzip``/``deflate`` itself
 ``MAX_ANSWER_BYTES`` of decoded body (a 1 MiB gzip bomb would otherwise become a gigabyte). Any other
 encoding is a bad answer. On a client whose transport is not ours (a mock, a bare generated
 ``Client``), ``install`` adds response hooks that put the body behind ``BoundedBody`` inside
-``bounded``: the headers there are bounded only by httpx's own timeouts.
+``bounded``, and narrow each of the request's timeouts to what is left of the deadline.
 
 ``bounded(on_wire=...)`` also tells the caller when its request first touches the network (a new
 connection's connect, or the first write on a kept one): ``pool_gate`` lets the next request in then.
@@ -207,9 +207,15 @@ class BoundedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
 
 
 def _ask_plain(request: httpx.Request) -> None:
-    """Request hook: inside ``bounded``, accept only the encodings ``BoundedBody`` can bound."""
-    if _bounds.get() is not None:
-        request.headers["Accept-Encoding"] = ACCEPTED_ENCODINGS
+    """Request hook: inside ``bounded``, accept only the encodings ``BoundedBody`` can bound, and narrow each
+    of the request's timeouts to what is left of the deadline (so its headers cannot outlast it either)."""
+    bounds = _bounds.get()
+    if bounds is None:
+        return
+    request.headers["Accept-Encoding"] = ACCEPTED_ENCODINGS
+    left = max(bounds.deadline - time.monotonic(), 0.001)
+    timeouts = request.extensions.get("timeout", {})
+    request.extensions["timeout"] = {key: min(timeouts.get(key) or left, left) for key in _WAITS}
 
 
 def _bound_body(response: httpx.Response) -> None:
@@ -227,6 +233,7 @@ async def _bound_body_async(response: httpx.Response) -> None:
     _bound_body(response)
 
 
+_WAITS = ("connect", "read", "write", "pool")
 _install_lock = threading.Lock()
 
 
@@ -234,9 +241,8 @@ def install(http: httpx.Client | httpx.AsyncClient) -> bool:
     """True if ``http`` sends through a ``connect()`` transport over the network (every bound holds there).
 
     A ``connect()`` client over a transport of the caller's (a mock) is left as it is: its transport bounds
-    the body already. Any other client gets hooks (added once) that bound the body of the answers it reads inside
-    ``bounded``; its headers are then bounded only by its own timeouts. The client behaves as before
-    outside ``bounded``."""
+    the body already. Any other client gets hooks (added once) that, inside ``bounded``, narrow its requests'
+    timeouts to the deadline and bound the body of its answers. The client behaves as before outside ``bounded``."""
     from .transport import transport_of
 
     ours = transport_of(http)

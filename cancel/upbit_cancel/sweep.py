@@ -1,23 +1,12 @@
 """Cancel every open order that matches a filter: list them, then cancel them by uuid, every fate known.
 
-Upbit's own filter cancel (``DELETE /v1/orders/open``) allows one request per two seconds, cancels at most
-300 orders a call, never touches reserved (``watch``) orders and says nothing about the orders it left.
-``cancel_open_orders`` instead lists the open orders that match (``GET /v1/orders/open``, 100 a page, in
-the ``default`` group, through the same per-key limiter as the batch) and hands their uuids to the batch
-(``cancel_orders``: chunks of 20, retries, the confirm lookup), so 1,000 orders take about 10 + 50
-requests at 30/s, ``watch`` orders included, and the report names each order once with its market and
-side.
-
-Only the orders listed are cancelled: an order created after the listing is left alone, unless
-``until_empty`` asks to list again after each pass (at most ``max_passes`` passes; orders still open
-after the last pass are reported ``not_sent``). An order an earlier pass cancelled or saw fail is not
-tried again; one whose cancel went unconfirmed and that is still listed open is. ``dry_run`` lists and
-returns the matches under ``not_sent`` without cancelling anything.
-
-Filters: ``markets`` (listed market by market with ``market=``), ``excluded_markets``,
-``quote_currencies``, ``side``, ``states`` (default ``wait`` and ``watch``) and ``created_before``;
-the filters Upbit's listing cannot apply are applied to each page. Every value is checked against the
-spec's rules before anything is sent; a filter that cannot match anything is refused the same way.
+Why not Upbit's own filter cancel (``DELETE /v1/orders/open``): one request per two seconds, at most 300
+orders, never ``watch`` orders, and no word on the orders it left. So the sweep lists the matches
+(``GET /v1/orders/open``, in the ``default`` group, through the batch's limiter) and hands their uuids to
+the batch. All pages are listed before anything is cancelled (Upbit pages by offset). Only the orders
+listed are cancelled, unless ``until_empty`` lists again after each pass (at most ``max_passes``); an
+order an earlier pass cancelled or saw fail is not tried again, one left unconfirmed and listed again is.
+Every filter value is checked against the spec's rules, when ``SweepOptions`` is made.
 """
 
 from __future__ import annotations
@@ -25,12 +14,10 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-import math
-import os
 import time
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, NoReturn, TypedDict
+from typing import Any, Literal, NoReturn, Unpack
 
 import anyio
 import httpx
@@ -43,22 +30,32 @@ from upbit_client.models import Order
 from upbit_client.rules import check_query
 
 from .batch import (
-    DEFAULT_MAX_TRIES,
+    BatchKeywords,
+    BatchOptions,
     ProgressCallback,
     ReportSink,
     cancel_orders,
     cancel_orders_async,
+    chosen,
     hand_over,
     limiter_of,
+    whole_number,
 )
-from .errors import BatchCancelled, BatchInterrupted, TransportError
+from .errors import BatchCancelled, BatchInterrupted, ConfigurationError, TransportError
 from .flows import Done, advance
 from .listing import PAGE_SIZE, ListingFailed, list_async, list_sync
 from .ratelimit import RateLimiter
 from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder
-from .store import STORE_ENV, check_store_setting
 
-__all__ = ["DEFAULT_MAX_PASSES", "OpenState", "OrderSide", "cancel_open_orders", "cancel_open_orders_async"]
+__all__ = [
+    "DEFAULT_MAX_PASSES",
+    "OpenState",
+    "OrderSide",
+    "SweepKeywords",
+    "SweepOptions",
+    "cancel_open_orders",
+    "cancel_open_orders_async",
+]
 
 log = logging.getLogger("upbit_cancel.sweep")
 
@@ -190,29 +187,66 @@ def check_filter(
 # Listing
 
 
-class _BatchOptions(TypedDict):
-    timeout_total: float
-    on_progress: ProgressCallback
-    max_tries: int
-    limiter: RateLimiter
-    max_in_flight: int | None
-    confirm: bool
+class SweepKeywords(BatchKeywords, total=False):
+    """``SweepOptions``'s and ``BatchOptions``'s fields as keyword arguments of the sweep (sugar)."""
+
+    markets: Sequence[str] | None
+    excluded_markets: Iterable[str]
+    quote_currencies: Sequence[str] | None
+    side: OrderSide | None
+    states: Sequence[OpenState]
+    created_before: datetime.datetime | None
+    dry_run: bool
+    until_empty: bool
+    max_passes: int
+
+
+@dataclass(frozen=True, slots=True)
+class SweepOptions:
+    """Which open orders a sweep cancels and how it passes, as one frozen value: checked when made
+    (``InvalidRequest`` for a filter the spec forbids or that cannot match, ``ConfigurationError`` else).
+
+    The filter: ``markets`` (None: every market), ``excluded_markets``, ``quote_currencies``, ``side``
+    (None: both), ``states``, ``created_before`` (an aware datetime). ``dry_run`` lists and cancels nothing;
+    ``until_empty`` lists again after each pass, at most ``max_passes`` passes."""
+
+    markets: Sequence[str] | None = None
+    excluded_markets: Iterable[str] = ()
+    quote_currencies: Sequence[str] | None = None
+    side: OrderSide | None = None
+    states: Sequence[OpenState] = ("wait", "watch")
+    created_before: datetime.datetime | None = None
+    dry_run: bool = False
+    until_empty: bool = False
+    max_passes: int = DEFAULT_MAX_PASSES
+    _match: _Filter = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.excluded_markets, str):  # read once (it may be an iterator); a string is refused
+            object.__setattr__(self, "excluded_markets", tuple(self.excluded_markets))
+        match = check_filter(
+            self.markets, self.excluded_markets, self.quote_currencies, self.side, self.states, self.created_before
+        )
+        for name in ("markets", "quote_currencies"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, None if value is None else tuple(value))
+        object.__setattr__(self, "states", tuple(self.states))
+        object.__setattr__(self, "_match", match)
+        whole_number("max_passes", self.max_passes, 1)
+        for name in ("dry_run", "until_empty"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigurationError(f"{name} must be True or False; given: {getattr(self, name)!r}")
 
 
 @dataclass(slots=True)
 class _Sweep:
     """What every pass shares: the filter, the limiter, the budget and the report so far."""
 
-    match: _Filter
+    which: SweepOptions
+    options: BatchOptions
+    """The batch's options, its ``limiter`` chosen (the listing's, shared with the batch)."""
     limiter: RateLimiter
-    max_tries: int
-    timeout_total: float
     on_progress: ProgressCallback | None
-    max_passes: int = DEFAULT_MAX_PASSES
-    dry_run: bool = False
-    until_empty: bool = False
-    max_in_flight: int | None = None
-    confirm: bool = True
     started: float = field(default_factory=time.monotonic)
     listed: dict[str, Order] = field(default_factory=dict)
     """Every order listed so far that matched, by uuid."""
@@ -230,14 +264,22 @@ class _Sweep:
 
         return report
 
+    @property
+    def match(self) -> _Filter:
+        return self.which._match
+
+    @property
+    def max_tries(self) -> int:
+        return self.options.max_tries
+
     def time_left(self) -> float:
-        return self.timeout_total - (time.monotonic() - self.started)
+        return self.options.timeout_total - (time.monotonic() - self.started)
 
     # --- the passes: what the sync and async sweeps share -----------------------------------------
 
     def passes(self) -> range:
         """Pass numbers: ``max_passes`` passes that cancel, then one more listing that only reports."""
-        return range(1, self.max_passes + 2)
+        return range(1, self.which.max_passes + 2)
 
     def to_send(self, number: int, listed: list[str]) -> list[str] | None:
         """The uuids pass ``number`` hands to the batch, of those it ``listed``; None when the sweep ends here.
@@ -248,11 +290,12 @@ class _Sweep:
         listing after the last pass, reports the orders it found that were never sent as not sent.
         """
         unconfirmed = {order.id for order in self.report.unconfirmed}
-        if self.dry_run or number > self.max_passes:
+        dry_run, max_passes = self.which.dry_run, self.which.max_passes
+        if dry_run or number > max_passes:
             # An unconfirmed order listed again stays unconfirmed: it was sent, and is not sent again.
             left = [uuid for uuid in dict.fromkeys(listed) if uuid not in self.tried]
             if left:
-                _not_sent(self, left, DRY_RUN if self.dry_run else f"still open after {self.max_passes} passes")
+                _not_sent(self, left, DRY_RUN if dry_run else f"still open after {max_passes} passes")
             return None
         uuids = [uuid for uuid in dict.fromkeys(listed) if uuid not in self.tried or uuid in unconfirmed]
         if not uuids:
@@ -262,21 +305,14 @@ class _Sweep:
         self.tried.update(uuids)
         return uuids
 
-    def batch_options(self, number: int) -> _BatchOptions:
-        """The keyword arguments of pass ``number``'s batch (``cancel_orders`` or ``cancel_orders_async``)."""
-        return {
-            "timeout_total": max(self.time_left(), 0.001),
-            "on_progress": self.batch_progress(number),
-            "max_tries": self.max_tries,
-            "limiter": self.limiter,
-            "max_in_flight": self.max_in_flight,
-            "confirm": self.confirm,
-        }
+    def batch_options(self, number: int) -> BatchOptions:
+        """The options of pass ``number``'s batch: the sweep's, within the time left, paced by its limiter."""
+        return replace(self.options, timeout_total=max(self.time_left(), 0.001), limiter=self.limiter)
 
     def passed(self, result: BatchResult) -> bool:
         """Merge a pass's report; True when another pass is to list again (``until_empty``, time and key allowing)."""
         _merge(self.report, result, self.listed)
-        return self.until_empty and result.blocked is None and self.time_left() > 0
+        return self.which.until_empty and result.blocked is None and self.time_left() > 0
 
     def stopped(self, partial: BatchResult) -> BatchResult:
         """The sweep's report when a batch was interrupted with ``partial`` as its report."""
@@ -310,7 +346,7 @@ class _Sweep:
         if tries >= self.max_tries:
             raise ListingFailed(TransportError(f"listing open orders: no usable answer after {tries} tries"))
         if self.time_left() <= 0:
-            reached = f"timeout_total of {self.timeout_total:g}s reached"
+            reached = f"timeout_total of {self.options.timeout_total:g}s reached"
             raise ListingFailed(TransportError(f"listing open orders: {reached}"))
 
 
@@ -408,10 +444,11 @@ class _List:
 
 @dataclass(frozen=True, slots=True)
 class _Cancel:
-    """Cancel ``uuids`` with the batch (its keyword arguments ``options``): a ``BatchResult``."""
+    """Cancel ``uuids`` with the batch (its ``options``, its progress that of batch ``number``): a ``BatchResult``."""
 
     uuids: list[str]
-    options: _BatchOptions
+    options: BatchOptions
+    number: int
 
 
 def passes(sweep: _Sweep) -> Generator[_List | _Cancel, Any, BatchResult]:
@@ -427,7 +464,7 @@ def passes(sweep: _Sweep) -> Generator[_List | _Cancel, Any, BatchResult]:
         uuids = sweep.to_send(number, listed)
         if uuids is None:
             break
-        if not sweep.passed((yield _Cancel(uuids, sweep.batch_options(number)))):
+        if not sweep.passed((yield _Cancel(uuids, sweep.batch_options(number), number))):
             break
     return _finish(sweep)
 
@@ -437,7 +474,9 @@ def _pass_sync(sweep: _Sweep, client: AnyClient, step: _List | _Cancel) -> objec
     try:
         if isinstance(step, _List):
             return list_sync(sweep, client)
-        return cancel_orders(client, uuids=step.uuids, **step.options)
+        return cancel_orders(
+            client, uuids=step.uuids, options=step.options, on_progress=sweep.batch_progress(step.number)
+        )
     except ListingFailed as failure:
         return failure
     except BatchInterrupted as interrupted:
@@ -452,7 +491,10 @@ async def _pass_async(sweep: _Sweep, client: AnyClient, step: _List | _Cancel, r
     try:
         if isinstance(step, _List):
             return await list_async(sweep, client)
-        return await cancel_orders_async(client, uuids=step.uuids, report_to=partial.append, **step.options)
+        progress = sweep.batch_progress(step.number)
+        return await cancel_orders_async(
+            client, uuids=step.uuids, options=step.options, on_progress=progress, report_to=partial.append
+        )
     except ListingFailed as failure:
         return failure
     except anyio.get_cancelled_exc_class() as exc:
@@ -461,154 +503,63 @@ async def _pass_async(sweep: _Sweep, client: AnyClient, step: _List | _Cancel, r
 
 def _start(
     http: httpx.Client | httpx.AsyncClient,
-    *,
-    markets: Sequence[str] | None,
-    excluded_markets: Iterable[str],
-    quote_currencies: Sequence[str] | None,
-    side: str | None,
-    states: Sequence[str],
-    created_before: datetime.datetime | None,
-    max_passes: int,
-    timeout_total: float,
+    which: SweepOptions | None,
+    options: BatchOptions | None,
+    keywords: Mapping[str, Any],
     on_progress: ProgressCallback | None,
-    max_tries: int,
-    limiter: RateLimiter | None,
-    rate_limit_store: str | None,
-    dry_run: bool,
-    until_empty: bool,
-    max_in_flight: int | None,
-    confirm: bool,
 ) -> _Sweep:
-    match = check_filter(markets, excluded_markets, quote_currencies, side, states, created_before)
-    if not isinstance(max_passes, int) or max_passes < 1:
-        raise ValueError(f"max_passes must be a whole number >= 1; given: {max_passes!r}")
-    if not math.isfinite(timeout_total) or timeout_total <= 0:
-        raise ValueError(f"timeout_total must be a positive, finite number of seconds; given: {timeout_total!r}")
-    if limiter is None:
-        check_store_setting(rate_limit_store)
-        store = rate_limit_store if rate_limit_store is not None else os.environ.get(STORE_ENV)
-        limiter = limiter_of(http, _OPERATION.rate_limit, store)  # the list operation's group, as the batch picks
-    return _Sweep(
-        match,
-        limiter,
-        max(1, max_tries),
-        timeout_total,
-        on_progress,
-        max_passes=max_passes,
-        dry_run=dry_run,
-        until_empty=until_empty,
-        max_in_flight=max_in_flight,
-        confirm=confirm,
-    )
+    """The sweep of a call, its options checked and its limiter chosen (the listing's group, as the batch
+    picks: the batch's cancels share it): nothing is sent yet."""
+    batch_fields = {name: value for name, value in keywords.items() if name in BatchOptions.__dataclass_fields__}
+    sweep_fields = {name: value for name, value in keywords.items() if name not in batch_fields}
+    which = chosen(SweepOptions, which, sweep_fields, "sweep")
+    options = chosen(BatchOptions, options, batch_fields, "options")
+    limiter = options.limiter or limiter_of(http, _OPERATION.rate_limit, options.store())
+    return _Sweep(which, options, limiter, on_progress)
 
 
 def cancel_open_orders(
     client: AnyClient,
     *,
-    markets: Sequence[str] | None = None,
-    excluded_markets: Iterable[str] = (),
-    quote_currencies: Sequence[str] | None = None,
-    side: OrderSide | None = None,
-    states: Sequence[OpenState] = ("wait", "watch"),
-    created_before: datetime.datetime | None = None,
-    dry_run: bool = False,
-    until_empty: bool = False,
-    max_passes: int = DEFAULT_MAX_PASSES,
-    timeout_total: float = 30.0,
+    sweep: SweepOptions | None = None,
+    options: BatchOptions | None = None,
     on_progress: ProgressCallback | None = None,
-    max_tries: int = DEFAULT_MAX_TRIES,
-    limiter: RateLimiter | None = None,
-    max_in_flight: int | None = None,
-    confirm: bool = True,
-    rate_limit_store: str | None = None,
+    **keywords: Unpack[SweepKeywords],
 ) -> BatchResult:
     """Cancel every open order that matches; the report lists each once, with its market and side.
 
-    ``markets`` (None: every market), ``excluded_markets``, ``quote_currencies`` (e.g. ``["KRW"]``),
-    ``side`` (``"bid"`` or ``"ask"``; None: both), ``states`` (default both ``wait`` and ``watch``) and
-    ``created_before`` (an aware datetime) narrow the orders. Raises ``InvalidRequest`` before sending
-    for a value the spec forbids or a filter nothing can match, and the listing's error
-    (``UpbitAPIError``, ``TransportError``) if the first listing fails: nothing was cancelled then.
-
-    The rest is ``cancel_orders``'s: the same ``timeout_total`` (for the whole sweep), ``max_tries``,
-    ``limiter`` (default: the client's key's limiter of the ``default`` group, shared with the batch),
-    ``max_in_flight``, ``confirm`` and ``rate_limit_store``; ``on_progress(done, total)`` is called
-    while listing (done 0) and as chunks settle. Ctrl-C raises ``BatchInterrupted`` with the report so far.
+    ``sweep`` (``SweepOptions``) says which orders and how many passes; ``options`` (``BatchOptions``) how
+    the batch runs (its ``timeout_total`` is the whole sweep's); either's fields may be given as keywords
+    instead. Raises ``InvalidRequest`` or ``ConfigurationError`` before sending for a bad value, and the
+    listing's error (``UpbitAPIError``, ``TransportError``) if the first listing fails: nothing was cancelled
+    then. ``on_progress(done, total)`` is called while listing (done 0) and as chunks settle. Ctrl-C raises
+    ``BatchInterrupted`` with the report so far.
     """
-    sweep = _start(
-        client.get_httpx_client(),
-        markets=markets,
-        excluded_markets=excluded_markets,
-        quote_currencies=quote_currencies,
-        side=side,
-        states=states,
-        created_before=created_before,
-        max_passes=max_passes,
-        timeout_total=timeout_total,
-        on_progress=on_progress,
-        max_tries=max_tries,
-        limiter=limiter,
-        rate_limit_store=rate_limit_store,
-        dry_run=dry_run,
-        until_empty=until_empty,
-        max_in_flight=max_in_flight,
-        confirm=confirm,
-    )
-    flow, result = passes(sweep), None
+    state = _start(client.get_httpx_client(), sweep, options, keywords, on_progress)
+    flow, result = passes(state), None
     while not isinstance(step := advance(flow, result), Done):
-        result = _pass_sync(sweep, client, step)
+        result = _pass_sync(state, client, step)
     return step.value
 
 
 async def cancel_open_orders_async(
     client: AnyClient,
     *,
-    markets: Sequence[str] | None = None,
-    excluded_markets: Iterable[str] = (),
-    quote_currencies: Sequence[str] | None = None,
-    side: OrderSide | None = None,
-    states: Sequence[OpenState] = ("wait", "watch"),
-    created_before: datetime.datetime | None = None,
-    dry_run: bool = False,
-    until_empty: bool = False,
-    max_passes: int = DEFAULT_MAX_PASSES,
-    timeout_total: float = 30.0,
+    sweep: SweepOptions | None = None,
+    options: BatchOptions | None = None,
     on_progress: ProgressCallback | None = None,
-    max_tries: int = DEFAULT_MAX_TRIES,
-    limiter: RateLimiter | None = None,
-    max_in_flight: int | None = None,
-    confirm: bool = True,
-    rate_limit_store: str | None = None,
     report_to: ReportSink | None = None,
+    **keywords: Unpack[SweepKeywords],
 ) -> BatchResult:
-    """``cancel_open_orders`` with the cancels sent by ``cancel_orders_async`` (as many in flight as the
-    budget allows), on asyncio or trio.
+    """``cancel_open_orders`` with the cancels sent by ``cancel_orders_async``, on asyncio or trio.
 
     Cancelling it hands the report so far as ``cancel_orders_async`` does: to ``report_to`` (if given;
     called once with the final report otherwise), then, under asyncio, as ``BatchCancelled``'s ``.report``;
     under trio, trio's own ``Cancelled`` goes on and ``report_to`` is the way to the report."""
-    sweep = _start(
-        client.get_async_httpx_client(),
-        markets=markets,
-        excluded_markets=excluded_markets,
-        quote_currencies=quote_currencies,
-        side=side,
-        states=states,
-        created_before=created_before,
-        max_passes=max_passes,
-        timeout_total=timeout_total,
-        on_progress=on_progress,
-        max_tries=max_tries,
-        limiter=limiter,
-        rate_limit_store=rate_limit_store,
-        dry_run=dry_run,
-        until_empty=until_empty,
-        max_in_flight=max_in_flight,
-        confirm=confirm,
-    )
-    flow, result = passes(sweep), None
+    state = _start(client.get_async_httpx_client(), sweep, options, keywords, on_progress)
+    flow, result = passes(state), None
     while not isinstance(step := advance(flow, result), Done):
-        result = await _pass_async(sweep, client, step, report_to)
+        result = await _pass_async(state, client, step, report_to)
     return hand_over(report_to, step.value)
 
 

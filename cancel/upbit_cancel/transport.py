@@ -1,30 +1,20 @@
 """The one request path of a ``connect()`` client: ``UpbitTransport``, built from public httpx and httpcore pieces.
 
-Every request of a ``connect()`` client, sync or async, goes through one ``UpbitTransport``:
+Every request of a ``connect()`` client, sync or async, goes through it and gets:
 
-- **bounds**: inside ``reading.bounded`` the caller's deadline and byte budget, otherwise its own:
-  a deadline of the longest of the request's timeouts (``connect()``'s ``timeout``: 10 s unless
-  given) over the whole exchange (the wait for a permit, connect, TLS, writing, informational 1xx
-  answers, headers and body) and ``reading.MAX_ANSWER_BYTES`` received and decoded;
-- **pacing**: a request sent outside ``reading.bounded`` (a single generated call) takes a permit of
-  its pocket's limiter first and feeds its answer back (``pacing.feed``); while the pocket is blocked
-  (a 418) it raises ``KeyBlocked`` and sends nothing. A request inside ``reading.bounded`` (the
-  batch's, the sweep's) is paced by its caller and never here;
-- **redirects**: never followed; a 3xx answer raises ``RedirectRefused`` naming the status and the
-  Location (the signed JWT is never sent twice); ``connect()`` refuses ``follow_redirects=True``;
-- **errors**: every transport error is the SDK's ``errors.TransportError`` and the matching httpx
-  error at once (``except httpx.HTTPError`` still works); httpcore's errors are mapped by our own
-  table (httpx's mapping helper is private).
+- **bounds**: inside ``reading.bounded`` the caller's; otherwise a deadline of the longest of the request's
+  timeouts over the whole exchange (permit, connect, TLS, 1xx answers, headers, body) and
+  ``reading.MAX_ANSWER_BYTES`` received and decoded;
+- **pacing**: outside ``reading.bounded`` (a single call) a permit of its pocket's limiter, its answer fed
+  back (``pacing.Sent``, ``answers.feed``); ``KeyBlocked`` and nothing sent while the pocket is blocked.
+  Inside, its caller (the batch, the sweep) paces it;
+- **redirects**: never followed; a 3xx raises ``RedirectRefused`` (the signed JWT is never sent twice);
+- **errors**: each transport error is the SDK's ``TransportError`` and the matching httpx error at once
+  (httpcore's mapped by our own table: httpx's is private).
 
-Below it, ``Network``: httpcore's ``ConnectionPool`` (or ``HTTPProxy``/``SOCKSProxy`` when a proxy
-is set) over ``network.BoundedBackend``/``AsyncBoundedBackend`` (AnyIO: asyncio and trio), with
-``connect()``'s TLS context, HTTP/2 when asked for (``h2`` installed), its ``limits``, and the proxy
-of the environment (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``, ``NO_PROXY``; lower case first, as
-httpx reads them with ``trust_env``) or ``httpx_args["proxy"]``, chosen once for the client's server.
-httpx never builds a transport of its own for a ``connect()`` client (it gets ``transport`` and
-``trust_env=False``), so no request can bypass the bounds. A transport the caller passes
-(``httpx_args["transport"]``, e.g. a mock) takes the place of ``Network``: pacing, redirects, errors
-and the body's bounds still hold; the socket waits are the caller's transport's.
+Below it, ``Network``: httpcore's pool or proxy over ``network``'s bounded backends (AnyIO: asyncio and
+trio), with ``connect()``'s TLS, HTTP/2, limits, and the environment's proxy read as httpx reads it. A
+transport the caller passes (a mock) takes the place of ``Network``: all but the socket waits still hold.
 """
 
 from __future__ import annotations
@@ -44,7 +34,7 @@ import httpx
 from . import reading
 from .errors import ConfigurationError, RedirectRefused, TransportError, transport_error_class
 from .network import AsyncBoundedBackend, BoundedBackend
-from .pacing import Pacer, feed, permit_for, permit_for_async
+from .pacing import Pacer
 
 __all__ = ["Network", "UpbitTransport", "check_proxy", "environment_proxy", "sdk_error", "transport_of"]
 
@@ -321,29 +311,19 @@ class UpbitTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.pacer = pacer
         self.on_network = isinstance(inner, Network)
 
-    def _start(self, request: httpx.Request) -> tuple[reading.Bounds, Any]:
+    def _bounds(self, request: httpx.Request) -> reading.Bounds:
         request.headers["Accept-Encoding"] = reading.ACCEPTED_ENCODINGS
-        limiter = self.pacer.limiter(request)  # None inside ``reading.bounded``: the caller paces
-        bounds = reading.current() or reading.Bounds(time.monotonic() + _longest(request))
-        return bounds, limiter
+        return reading.current() or reading.Bounds(time.monotonic() + _longest(request))
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if not isinstance(self.inner, httpx.BaseTransport):
             raise TypeError("the transport given to connect() is async only; use the client's async calls")
-        bounds, limiter = self._start(request)
-        permit = None if limiter is None else permit_for(limiter, _left(bounds))
-        try:
-            with errors_mapped(), reading.within(bounds):
-                response = _bound(self.inner.handle_request(request), bounds)
-                if permit is not None and response.status_code == 418:
-                    response.read()
-        except BaseException:
-            if permit is not None:
-                feed(limiter, permit, None)
-            raise
-        if permit is not None:
-            feed(limiter, permit, response)
-        refused = _redirect(request, response)
+        bounds = self._bounds(request)
+        with self.pacer.sent(request, _left(bounds)) as sent, errors_mapped(), reading.within(bounds):
+            response = _bound(self.inner.handle_request(request), bounds)
+            if sent.wants_body(response):
+                response.read()
+        refused = _redirect(request, sent.heard(response))
         if refused is not None:
             response.close()
             raise refused
@@ -351,21 +331,13 @@ class UpbitTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not isinstance(self.inner, httpx.AsyncBaseTransport):
-            raise TypeError("the transport given to connect() is sync only; use the client's sync calls")
-        bounds, limiter = self._start(request)
-        permit = None if limiter is None else await permit_for_async(limiter, _left(bounds))
-        try:
-            with errors_mapped(), reading.within(bounds):
-                response = _bound(await self.inner.handle_async_request(request), bounds)
-                if permit is not None and response.status_code == 418:
-                    await response.aread()
-        except BaseException:
-            if permit is not None:
-                feed(limiter, permit, None)
-            raise
-        if permit is not None:
-            feed(limiter, permit, response)
-        refused = _redirect(request, response)
+            raise TypeError("the transport given to connect() is sync only; use the client's async calls")
+        bounds = self._bounds(request)
+        with await self.pacer.sent_async(request, _left(bounds)) as sent, errors_mapped(), reading.within(bounds):
+            response = _bound(await self.inner.handle_async_request(request), bounds)
+            if sent.wants_body(response):
+                await response.aread()
+        refused = _redirect(request, sent.heard(response))
         if refused is not None:
             await response.aclose()
             raise refused

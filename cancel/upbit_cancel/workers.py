@@ -19,6 +19,7 @@ What the calling thread does, and why:
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import threading
 from collections import deque
@@ -71,6 +72,28 @@ class ProgressRelay:
                 log.warning("on_progress callback raised; ignored", exc_info=True)
 
 
+def _work(
+    queue: deque[Callable[[], None]],
+    taking: threading.Lock,
+    errors: list[BaseException],
+    stopping: Callable[[], bool],
+    relay: ProgressRelay,
+) -> None:
+    """One worker thread: take jobs until none is left, one failed, or ``stopping()``; hand any error over."""
+    try:
+        while True:
+            with taking:
+                if not queue or errors or stopping():
+                    return
+                job = queue.popleft()
+            job()
+    except BaseException as exc:  # handed to the calling thread, which raises it
+        with taking:
+            errors.append(exc)
+    finally:
+        relay.wake()
+
+
 def run_in_threads(
     jobs: Sequence[Callable[[], None]], width: int, *, stopping: Callable[[], bool], relay: ProgressRelay
 ) -> None:
@@ -82,24 +105,9 @@ def run_in_threads(
     bug) stops the others from taking new jobs and is raised here once they are done; a
     ``KeyboardInterrupt`` in a worker is raised here at once, like one in the calling thread.
     """
-    queue = deque(jobs)
+    queue, errors = deque(jobs), list[BaseException]()
     taking = threading.Lock()
-    errors: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            while True:
-                with taking:
-                    if not queue or errors or stopping():
-                        return
-                    job = queue.popleft()
-                job()
-        except BaseException as exc:  # handed to the calling thread, which raises it
-            with taking:
-                errors.append(exc)
-        finally:
-            relay.wake()
-
+    worker = functools.partial(_work, queue, taking, errors, stopping, relay)
     threads = [
         threading.Thread(target=contextvars.copy_context().run, args=(worker,), name=f"upbit-cancel-{n}", daemon=True)
         for n in range(max(1, min(width, len(jobs))))
