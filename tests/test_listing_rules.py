@@ -46,6 +46,9 @@ class HostileListing(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.page = page
         self.first: list[dict[str, Any]] | None = None
         self.listings = 0
+        self.serving = 0.0
+        """Seconds spent making the hostile pages (50,000 orders take seconds on a loaded machine): the
+        fake server's time, not the client's, so the tests take it off the time they hold the client to."""
 
     def listing(self, request: httpx.Request) -> httpx.Response | None:
         if request.method != "GET" or request.url.path != "/v1/orders/open":
@@ -53,7 +56,9 @@ class HostileListing(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if self.first is None:
             self.first = json.loads(self.inner.handle_request(request).read())
         self.listings += 1
+        began = time.monotonic()
         body = json.dumps(self.page(int(request.url.params.get("page", "1")), self.first)).encode()
+        self.serving += time.monotonic() - began
         return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -145,7 +150,7 @@ def test_a_listing_that_breaks_the_rules_raises_its_documented_error_in_time_and
     started = time.monotonic()
     with pytest.raises(error, match=says):
         sweep(mode, hostile)
-    assert time.monotonic() - started < TIMEOUT + 1
+    assert time.monotonic() - started - hostile.serving < TIMEOUT + 1
     assert hostile.listings <= MAX_PAGES
     assert open_uuids(exchange) == set(uuids), "nothing was cancelled"
 
@@ -166,9 +171,10 @@ def test_upbit_cancel_open_ends_in_time_with_the_documented_exit_status(
     set_upbit_env(monkeypatch, TEST_ACCESS_KEY, TEST_SECRET_KEY)
     exchange, uuids = book()
     argv = ["--server-url", "https://api.upbit.com", "--open", "--json", "--timeout", str(TIMEOUT)]
+    hostile = HostileListing(exchange, page)
     started = time.monotonic()
-    assert cli.main(argv, transport=HostileListing(exchange, page)) == status
-    assert time.monotonic() - started < TIMEOUT + 1
+    assert cli.main(argv, transport=hostile) == status
+    assert time.monotonic() - started - hostile.serving < TIMEOUT + 1
     out, err = capsys.readouterr()
     if says is None:
         report = json.loads(out)
