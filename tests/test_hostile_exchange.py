@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -22,6 +23,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +40,7 @@ from tests.faults import (
     DelegateGzipped,
     DelegateWith,
     Drip,
+    FaultServer,
     Flood,
     LoseAnswer,
     Raw,
@@ -57,6 +60,7 @@ from tests.faults import (
     refused_url,
 )
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from upbit_sandbox import SandboxExchange
 
 ROOT = Path(__file__).resolve().parent.parent
 UPBIT_CANCEL = Path(sys.executable).parent / "upbit-cancel"
@@ -96,6 +100,31 @@ def rejected(report: dict[str, Any], ids: list[str]) -> None:
     assert report["failed"]["count"] == len(ids)
 
 
+@dataclass
+class JumpingDates(Action):
+    """The sandbox's answer, its ``Date`` from a clock 2-3 h off (either way) on about every other answer."""
+
+    pick: random.Random = field(default_factory=lambda: random.Random(7))
+
+    def run(self, conn: Any, request: RawRequest, server: FaultServer) -> bool:
+        skew = self.pick.choice([0.0, 1.0]) * self.pick.choice([-1.0, 1.0]) * self.pick.uniform(7200, 10800)
+        date = formatdate(time.time() + skew, usegmt=True)
+        return DelegateWith({"Date": date}).run(conn, request, server)
+
+
+@dataclass
+class DatesPerConnection(Action):
+    """The sandbox's answer, its ``Date`` from one of three clocks (0, +2 h, -3 h, fractions of a second
+    apart), each connection keeping its own (the server reads each connection in a thread of its own)."""
+
+    clocks: dict[str, float] = field(default_factory=dict)
+
+    def run(self, conn: Any, request: RawRequest, server: FaultServer) -> bool:
+        offsets = (0.0, 7200.4, -10800.7)
+        skew = self.clocks.setdefault(threading.current_thread().name, offsets[len(self.clocks) % 3])
+        return DelegateWith({"Date": formatdate(time.time() + skew, usegmt=True)}).run(conn, request, server)
+
+
 def all_confirmed_by_lookup(report: dict[str, Any], ids: list[str]) -> None:
     assert report["success"]["count"] == len(ids)
     assert {order.get("confirmed_by") for order in report["success"]["orders"]} == {"lookup"}
@@ -118,6 +147,11 @@ class Hostile:
     long_identifiers: bool = False
     cli_status: frozenset[int] = field(default_factory=frozenset)
     """Further statuses the command may give (a bad id refused before sending is exit 2)."""
+    paced: bool = False
+    """The sandbox behind the fault keeps Upbit's request rate (a 429 past it); else it has no limit."""
+    cancels: int | None = None
+    """The cancel requests (``DELETE``) the server must read, exactly (a 429 would cost one more)."""
+    timeout: float = TIMEOUT
 
 
 GOOD_BODY = b'{"success": {"count": 0, "orders": []}, "failed": {"count": 0, "orders": []}}'
@@ -214,6 +248,27 @@ FAULTS = [
         all_in("failed"),  # not cancelled: the order lookup finds them still open
     ),
     Hostile(
+        # Issue 23 row 7: a Date 2-3 h off on every other answer must not be trusted (it cost 2-3 x 429).
+        "dates-jumping-hours",
+        lambda: always(JumpingDates()),
+        OK,
+        all_in("success"),
+        ids=1000,
+        paced=True,
+        cancels=50,
+        timeout=15.0,
+    ),
+    Hostile(
+        "dates-differing-per-connection",
+        lambda: always(DatesPerConnection()),
+        OK,
+        all_in("success"),
+        ids=1000,
+        paced=True,
+        cancels=50,
+        timeout=15.0,
+    ),
+    Hostile(
         "url-too-long",
         lambda: always(Delegate()),
         NOTHING_DONE,
@@ -223,6 +278,12 @@ FAULTS = [
         cli_status=frozenset({2}),
     ),
 ]
+
+
+def paced_exchange(count: int) -> tuple[SandboxExchange, list[str]]:
+    """A sandbox keeping Upbit's request rate (a 429 past it), with ``count`` open orders."""
+    exchange = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY})
+    return exchange, [exchange.add_order().uuid for _ in range(count)]
 
 
 @dataclass
@@ -285,15 +346,17 @@ def ids_for(fault: Hostile) -> tuple[str, list[str]]:
     return "uuids", []
 
 
-def run_mode(mode: str, url: str, kind: str, ids: list[str], folder: Path) -> tuple[int, dict[str, Any] | None, Run]:
+def run_mode(
+    mode: str, url: str, kind: str, ids: list[str], folder: Path, timeout: float = TIMEOUT
+) -> tuple[int, dict[str, Any] | None, Run]:
     ids_file = folder / "ids.txt"
     ids_file.write_text("\n".join(ids) + "\n", encoding="utf-8")
-    limit = TIMEOUT + STARTUP_AND_LOAD + 30.0
+    limit = timeout + STARTUP_AND_LOAD + 30.0
     if mode == "cli":
         flag = "--uuids-from" if kind == "uuids" else "--identifiers-from"
-        run = run_cli(["--server-url", url, "--json", "--timeout", str(TIMEOUT), flag, str(ids_file)], folder, limit)
+        run = run_cli(["--server-url", url, "--json", "--timeout", str(timeout), flag, str(ids_file)], folder, limit)
         return run.status, run.report, run
-    run = run_library([mode, url, kind, str(ids_file), str(TIMEOUT)], folder, limit)
+    run = run_library([mode, url, kind, str(ids_file), str(timeout)], folder, limit)
     assert run.report is not None and run.report["error"] is None, run.report
     return run.report["status"], run.report["report"], run
 
@@ -316,12 +379,16 @@ def test_every_hostile_answer_ends_in_a_whole_report_on_time_in_bounded_memory(
         url = refused_url()
         ids = [str(uuid.uuid4()) for _ in range(fault.ids)]
     else:
-        exchange, uuids = new_exchange(0 if ids else fault.ids)
+        exchange, uuids = paced_exchange(fault.ids) if fault.paced else new_exchange(0 if ids else fault.ids)
         ids = ids or uuids
-        url = serve(fault.script(), exchange).url
-    status, report, run = run_mode(mode, url, kind, ids, tmp_path)
+        server = serve(fault.script(), exchange)
+        url = server.url
+    status, report, run = run_mode(mode, url, kind, ids, tmp_path, fault.timeout)
     assert "Traceback" not in run.stderr and "never retrieved" not in run.stderr, run.stderr[-2000:]
-    assert run.elapsed <= TIMEOUT + 1.0 + STARTUP_AND_LOAD, f"took {run.elapsed:.1f}s"
+    assert run.elapsed <= fault.timeout + 1.0 + STARTUP_AND_LOAD, f"took {run.elapsed:.1f}s"
+    if fault.cancels is not None:
+        sent = sum(request.method == "DELETE" for request in server.requests)
+        assert sent == fault.cancels, f"{sent} cancel requests, {fault.cancels} expected (a 429 costs one more)"
     assert 0 < run.peak_rss <= MAX_RSS, f"peak RSS {run.peak_rss / 2**20:.0f} MB"
     print(f"{fault.name} {mode}: {run.elapsed:.1f}s, peak RSS {run.peak_rss / 2**20:.0f} MB")
     if mode == "cli" and status in fault.cli_status:
