@@ -199,6 +199,20 @@ class LoseAnswer(Action):
 
 
 @dataclass
+class ApplyThen(Action):
+    """Let the backend process the request (orders get cancelled), then send ``reply`` instead of its answer
+    (a 307 the client does not follow: the outcome is unknown until a lookup)."""
+
+    reply: Reply
+
+    def run(self, conn: _Conn, request: RawRequest, server: FaultServer) -> bool:
+        if server.backend is None:
+            raise RuntimeError("ApplyThen needs a FaultServer backend")
+        server.backend.handle(request.method, request.target, list(request.headers.items()), request.body)
+        return self.reply.run(conn, request, server)
+
+
+@dataclass
 class Raw(Action):
     """Send these bytes as they are (a wrong ``Content-Length``, a header too long, no status line), then close."""
 

@@ -7,6 +7,9 @@ the batch. All pages are listed before anything is cancelled (Upbit pages by off
 listed are cancelled, unless ``until_empty`` lists again after each pass (at most ``max_passes``); an
 order an earlier pass cancelled or saw fail is not tried again, one left unconfirmed and listed again is.
 Every filter value is checked against the spec's rules, when ``SweepOptions`` is made.
+A listed order whose uuid the spec forbids in a cancel (blank, control characters) is the exchange's
+fault: it is reported ``failed`` with reason ``invalid_listing_entry`` and never sent, and the sweep goes
+on with the other orders (``_Sweep.take_page``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import httpx
 
 from upbit_client import AuthenticatedClient, Client
 from upbit_client.api.order import cancel_open_orders as _cancel_all_endpoint
+from upbit_client.api.order import cancel_orders_by_ids as _cancel_endpoint
 from upbit_client.api.order import list_open_orders as _list_endpoint
 from upbit_client.errors import InvalidRequest
 from upbit_client.models import Order
@@ -70,6 +74,8 @@ DRY_RUN = "dry run: listed, not cancelled"
 _OPERATION = _list_endpoint.OPERATION
 _MARKET_RULE = _OPERATION.parameter("market")
 _STATES_RULE = _OPERATION.parameter("states")
+_UUID_ITEM = _cancel_endpoint.OPERATION.parameter("uuids").item
+"""The spec's rule for one uuid of a cancel: a listed uuid that breaks it cannot be sent (``take_page``)."""
 _QUOTE_RULE = _cancel_all_endpoint.OPERATION.parameter("quote_currencies")
 _SIDES: tuple[str, ...] = tuple(
     str(side) for side in _cancel_all_endpoint.OPERATION.parameter("cancel_side").value.enum or () if side != "all"
@@ -251,6 +257,8 @@ class _Sweep:
     listed: dict[str, Order] = field(default_factory=dict)
     """Every order listed so far that matched, by uuid."""
     tried: set[str] = field(default_factory=set)
+    unusable: set[str] = field(default_factory=set)
+    """Listed uuids the spec forbids in a cancel, each reported failed once (``take_page``)."""
     report: BatchResult = field(default_factory=lambda: BatchResult(id_kind="uuids"))
     done: dict[int, int] = field(default_factory=dict)
     """Orders settled so far by each batch of the sweep (async batches run side by side)."""
@@ -329,10 +337,26 @@ class _Sweep:
         matching = []
         for order in page:
             uuid = _text(order.uuid)
-            if uuid is not None and self.match.matches(order):
-                self.listed.setdefault(uuid, order)
-                matching.append(uuid)
+            if uuid is None or not self.match.matches(order):
+                continue
+            if _UUID_ITEM is not None and _UUID_ITEM.problem(uuid) is not None:
+                self.unusable_entry(uuid, order)
+                continue
+            self.listed.setdefault(uuid, order)
+            matching.append(uuid)
         return matching
+
+    def unusable_entry(self, uuid: str, order: Order) -> None:
+        """A matching order whose uuid the spec forbids in a cancel (blank, control characters): failed,
+        reason ``invalid_listing_entry``, reported once and never sent.
+
+        The exchange's fault, not the caller's: raising ``InvalidRequest`` for it would stop the sweep
+        and leave every other listed order open. Nothing is sent for it (the batch would refuse it).
+        """
+        if uuid not in self.unusable:
+            self.unusable.add(uuid)
+            entry = OrderRef(uuid, _text(order.market), reason="invalid_listing_entry", side=_text(order.side))
+            self.report.failed.append(entry)
 
     def progress(self, done: int, total: int) -> None:
         if self.on_progress is not None:
