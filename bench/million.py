@@ -7,7 +7,9 @@ clock is the machine's, so the parent compares it with when the process ended). 
 paces the requests as the spec says, so most of the million are ``not_sent`` at the deadline.
 
 Targets (issue 23): peak RSS <= 100 MB + 400 bytes per id (500 MB at a million); the run ends within
-the timeout, counted from the first request, plus the time to write the report (shown beside it).
+the timeout, counted from the first request, plus the time to write the report. A cell is "ok" when its
+batch is back within the timeout + 1 s of its first request (the CLI's batch call is noted apart from the
+command's end, the rest being the report's writing) and its peak is within the target.
 
 ``python bench/million.py --child MODE URL COUNT`` is one measured process (MODE: sync, async, cli-json,
 cli-table); ``python bench/million.py [COUNT]`` runs the section alone.
@@ -93,8 +95,19 @@ def _library(mode: str, url: str, count: int, marks: dict[str, float]) -> dict[s
 
 
 def _cli(mode: str, url: str, count: int, marks: dict[str, float]) -> dict[str, Any]:
+    from upbit_cancel import cli
     from upbit_cancel.entry import main as entry_main
     from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+
+    batch = cli.cancel_orders_async
+
+    async def noted_batch(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await batch(*args, **kwargs)
+        finally:
+            marks["batch_returned"] = time.monotonic()
+
+    cli.cancel_orders_async = noted_batch  # the library call the command makes (``cli._load_batch``)
 
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write("\n".join(_ids(count)) + "\n")
@@ -150,15 +163,15 @@ def bench_million(tools: Any, count: int = 1_000_000) -> None:
                 continue
             first = figures.get("first")
             wall = "no request" if first is None else f"{figures['returned'] - first:.1f} s from the first request"
+            if first is not None and "batch_returned" in figures:
+                wall += f" (batch back at {figures['batch_returned'] - first:.1f} s, then the report)"
             before = (
                 "" if first is None or "called" not in figures else f", {first - figures['called']:.1f} s before it"
             )
             rss = figures["peak_mb"]
-            verdict = (
-                "ok"
-                if rss <= target_mb and first is not None and figures["returned"] - first <= TIMEOUT + 2
-                else "MISSED"
-            )
+            back = figures.get("batch_returned", figures["returned"])
+            in_time = first is not None and back - first <= TIMEOUT + 1
+            verdict = "ok" if rss <= target_mb and in_time else "MISSED"
             tools._line(f"{mode}", f"peak {rss:.0f} MB, {wall}{before}  [{verdict}]")
 
 
