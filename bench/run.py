@@ -1051,7 +1051,7 @@ def main() -> int:
     parser.add_argument("--store", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--pocket-worker", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--second-key", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--only", metavar="N,N", help="run only these sections (of 1, 8, 13), full counts")
+    parser.add_argument("--only", metavar="N,N", help="run only these sections (of 1, 8, 13, 15), full counts")
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker, args.store)
@@ -1063,6 +1063,7 @@ def main() -> int:
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cpus")
     print(f"scheduler at start: {_scheduler_lag()}")
     import loop_lag  # bench/loop_lag.py
+    import million  # bench/million.py
 
     if args.only:
         only = {int(n) for n in args.only.split(",")}
@@ -1072,6 +1073,8 @@ def main() -> int:
             bench_latency([0.0, 0.020, 0.050, 0.100], runs=args.runs)
         if 13 in only:
             loop_lag.bench_loop_lag(sys.modules[__name__], runs=5)
+        if 15 in only:
+            million.bench_million(sys.modules[__name__])
     elif args.quick:
         bench_overhead(rounds=3, per_round=20)
         bench_offsets([0.3], [0.0], runs=1, modes=("async",))
@@ -1102,6 +1105,7 @@ def main() -> int:
         bench_open_orders(1000, [0.0, 0.020], runs=min(args.runs, 5))
         loop_lag.bench_loop_lag(sys.modules[__name__], runs=5)
         bench_storm(2000)
+        million.bench_million(sys.modules[__name__])
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"scheduler at end: {_scheduler_lag()}")
     return 0

@@ -92,6 +92,10 @@ _IN_FLIGHT_WITHOUT_RATE_LIMIT = 4
 # How long an interrupted async batch waits for answers already in flight when the client has no timeout.
 _GRACE_WITHOUT_CLIENT_TIMEOUT = 5.0
 
+# What building the report takes per id (a million ``NotSentOrder`` take about 2.5 s here): kept out of the
+# time to send in (``_Batch.time_left``).
+_REPORT_SECONDS_PER_ID = 3e-6
+
 T = TypeVar("T")
 
 
@@ -346,6 +350,7 @@ class _Batch:
         self.timeout_total = options.timeout_total
         self.on_progress = on_progress
         self.started = time.monotonic()
+        self.report_reserve = min(self.timeout_total / 4, len(self.ids) * _REPORT_SECONDS_PER_ID)
         self.outcomes: dict[str, _Outcome] = {}
         self.lost: set[str] = set()
         """Ids of chunks an attempt of which may have been applied without us hearing the answer."""
@@ -368,7 +373,10 @@ class _Batch:
         """Async: lets one request at a time into the client's connection pool (``pool_gate``); None: no gate."""
 
     def time_left(self) -> float:
-        return self.timeout_total - (time.monotonic() - self.started)
+        """Seconds left to send and hear answers in: ``timeout_total`` less the time the report will take
+        to build (``_REPORT_SECONDS_PER_ID`` an id, at most a quarter of the budget), so that the call
+        returns within ``timeout_total`` even at a million ids."""
+        return self.timeout_total - self.report_reserve - (time.monotonic() - self.started)
 
     def progress(self) -> None:
         if self.on_progress is None:
@@ -733,8 +741,12 @@ class _Batch:
 
     # --- the report ---------------------------------------------------------------------------
 
-    def _unfinished(self, chunk: _Chunk) -> _Outcome:
-        """The outcome of a chunk the batch stopped before it settled (interruption)."""
+    def _unfinished(self, chunk: _Chunk, interrupted: bool) -> _Outcome:
+        """The outcome of a chunk the batch stopped before it settled: interrupted, or never started because
+        nothing more could be sent (``over``: the deadline or a 418; its flow would have said the same)."""
+        if not interrupted and chunk.tries == 0:
+            reason = self.blocked or self.timeout_error(None)
+            return _Sent(f"{reason.name}: {reason.message}", reason)
         if chunk.phase == "in_flight":
             return ErrorInfo("interrupted", "interrupted while the request was in flight: it may have been cancelled")
         if chunk.reach == "maybe_applied":
@@ -747,7 +759,28 @@ class _Batch:
         # Sent, but every answer was a refusal (429): the exchange applied none of them.
         return _Sent("interrupted before the exchange accepted it")
 
+    def over(self) -> bool:
+        """Nothing more is to be started: interrupted, blocked (418) or past ``timeout_total``. The drivers
+        then leave the flows not yet started alone (``result`` reports their ids ``not_sent``): at a million ids,
+        walking each of tens of thousands of chunks through its flow to give it up costs seconds past the deadline."""
+        return self.stopping or self.blocked is not None or self.time_left() <= 0
+
+    def close_cancels(self) -> None:
+        """After the cancels ran to their end: chunks never started count as done (``not_sent``) in the progress."""
+        unstarted = sum(len(chunk.ids) for chunk in self.chunks if chunk.phase != "settled")
+        if unstarted:
+            self.done_ids += unstarted
+            self.progress()
+
+    def close_lookups(self, lookups: Sequence[_Lookup]) -> None:
+        """After the lookups ran to their end: those never started fail as their flow would have said."""
+        for lookup in lookups:
+            reason = None if lookup.done else self.stop_reason(lookup.tries, lookup.last_error)
+            if reason is not None:
+                self.lookup_failed(lookup, ErrorInfo(reason.name, f"order lookup: {reason.message}", reason.status))
+
     def result(self, *, interrupted: bool = False) -> BatchResult:
+        """The report: every distinct id exactly once, in the order given (chunks are consecutive slices)."""
         result = BatchResult(
             id_kind=self.kind,
             requests_sent=self.requests_sent,
@@ -759,27 +792,38 @@ class _Batch:
             blocked=self.blocked,
             interrupted=interrupted,
         )
-        unfinished = {order_id: chunk for chunk in self.chunks if chunk.phase != "settled" for order_id in chunk.ids}
         confirming = set(self.confirm.ids)
-        for order_id in self.ids:
-            outcome = self._unfinished(unfinished[order_id]) if order_id in unfinished else self.outcomes[order_id]
-            if order_id in confirming or order_id in self.lost:
-                outcome = self._confirmed(order_id, outcome)
-            if isinstance(outcome, _Sent):
-                result.not_sent.append(NotSentOrder(order_id, self.kind, outcome.why, outcome.error))
-            elif isinstance(outcome, ErrorInfo):
-                result.unconfirmed.append(UnconfirmedOrder(order_id, self.kind, outcome))
-            elif outcome[0] == "success":
-                ref = outcome[1]
-                if ref.confirmed_by is None:
-                    ref = OrderRef(ref.uuid, ref.market, ref.identifier, confirmed_by="answer")
-                result.success.append(ref)
-            else:
-                ref = outcome[1]
-                if ref.reason is None:
-                    ref = OrderRef(ref.uuid, ref.market, ref.identifier, reason="unknown")
-                result.failed.append(ref)
+        for chunk in self.chunks:
+            pending = None if chunk.phase == "settled" else self._unfinished(chunk, interrupted)
+            if isinstance(pending, _Sent) and chunk.tries == 0:
+                # Never sent: no lookup concerns it (the common case at scale, kept cheap).
+                result.not_sent.extend(
+                    NotSentOrder(order_id, self.kind, pending.why, pending.error) for order_id in chunk.ids
+                )
+                continue
+            for order_id in chunk.ids:
+                outcome = self.outcomes[order_id] if pending is None else pending
+                if order_id in confirming or order_id in self.lost:
+                    outcome = self._confirmed(order_id, outcome)
+                self._file(result, order_id, outcome)
         return result
+
+    def _file(self, result: BatchResult, order_id: str, outcome: _Outcome) -> None:
+        """Put one id's final outcome in its place in ``result``."""
+        if isinstance(outcome, _Sent):
+            result.not_sent.append(NotSentOrder(order_id, self.kind, outcome.why, outcome.error))
+        elif isinstance(outcome, ErrorInfo):
+            result.unconfirmed.append(UnconfirmedOrder(order_id, self.kind, outcome))
+        elif outcome[0] == "success":
+            ref = outcome[1]
+            if ref.confirmed_by is None:
+                ref = OrderRef(ref.uuid, ref.market, ref.identifier, confirmed_by="answer")
+            result.success.append(ref)
+        else:
+            ref = outcome[1]
+            if ref.reason is None:
+                ref = OrderRef(ref.uuid, ref.market, ref.identifier, reason="unknown")
+            result.failed.append(ref)
 
 
 def _access_key(auth: object) -> str:
@@ -874,9 +918,11 @@ def cancel_orders(
     relay = _relay(batch) if width > 1 else None
     try:
         run_sync(batch, [job_sync(batch, client, cancel_flow(batch, chunk)) for chunk in batch.chunks], relay, width)
+        batch.close_cancels()
         if options.confirm:
-            lookups = [job_sync(batch, client, lookup_flow(batch, lookup)) for lookup in batch.lookups()]
-            run_sync(batch, lookups, relay, width)
+            _confirm_sync(batch, client, relay, width)
+        if relay is not None:
+            relay.deliver()
     except BaseException as exc:
         with batch.lock:
             # Workers still running see this and send nothing more; answers still coming change nothing.
@@ -885,6 +931,13 @@ def cancel_orders(
                 raise BatchInterrupted(_log_result(batch.result(interrupted=True))) from exc
         raise  # anything else (SystemExit, a bug) as it is
     return _log_result(batch.result())
+
+
+def _confirm_sync(batch: _Batch, client: AnyClient, relay: ProgressRelay | None, width: int) -> None:
+    """The sync confirm phase: the lookups ``_Batch.lookups`` asks for, then those never started settled."""
+    lookups = batch.lookups()
+    run_sync(batch, [job_sync(batch, client, lookup_flow(batch, lookup)) for lookup in lookups], relay, width)
+    batch.close_lookups(lookups)
 
 
 def _relay(batch: _Batch) -> ProgressRelay:
@@ -899,6 +952,13 @@ def _relay(batch: _Batch) -> ProgressRelay:
 def _width(batch: _Batch, max_in_flight: int | None) -> int:
     """Requests in flight at most: ``max_in_flight``, else the group's ``per_second`` from the spec."""
     return max_in_flight or batch.limiter.per_second or _IN_FLIGHT_WITHOUT_RATE_LIMIT
+
+
+async def _confirm_async(batch: _Batch, client: AnyClient, width: int) -> None:
+    """The async confirm phase: the lookups ``_Batch.lookups`` asks for, then those never started settled."""
+    lookups = batch.lookups()
+    await run_async(batch, client, [job_async(batch, client, lookup_flow(batch, one)) for one in lookups], width)
+    batch.close_lookups(lookups)
 
 
 async def cancel_orders_async(
@@ -930,9 +990,9 @@ async def cancel_orders_async(
     try:
         cancels = [job_async(batch, client, cancel_flow(batch, chunk)) for chunk in batch.chunks]
         await run_async(batch, client, cancels, width)
+        batch.close_cancels()
         if options.confirm and not batch.stopping:
-            lookups = [job_async(batch, client, lookup_flow(batch, lookup)) for lookup in batch.lookups()]
-            await run_async(batch, client, lookups, width)
+            await _confirm_async(batch, client, width)
     except anyio.get_cancelled_exc_class() as exc:
         batch.stopping = batch.reported = True
         report = hand_over(report_to, _log_result(batch.result(interrupted=True)))

@@ -173,11 +173,13 @@ def run_sync(batch: _Batch, jobs: Sequence[Callable[[], None]], relay: ProgressR
     """Run the sync drivers: in the calling thread if one at a time will do, else on worker threads."""
     if relay is None or len(jobs) <= 1:
         for job in jobs:
+            if batch.over():
+                return  # the jobs not started are the batch's to report (``_Batch.over``)
             job()
             if relay is not None:
                 relay.deliver()
         return
-    run_in_threads(jobs, width, stopping=lambda: batch.stopping, relay=relay)
+    run_in_threads(jobs, width, stopping=batch.over, relay=relay)
 
 
 def _grace(client: AnyClient, batch: _Batch) -> float:
@@ -211,7 +213,7 @@ class _AsyncWorkers:
         with anyio.CancelScope() as scope:
             self.scopes[anyio.get_current_task().id] = scope
             try:
-                while self.queue and not self.batch.stopping:
+                while self.queue and not self.batch.over():
                     await self.queue.pop()()
             except Exception as exc:
                 # A bug in a worker surfaces as itself once the others are done (not in an exception group).

@@ -156,9 +156,13 @@ class NotSentOrder:
         return data
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class BatchResult:
-    """Merged outcome of a batch cancel, plus what it cost."""
+    """Merged outcome of a batch cancel, plus what it cost.
+
+    Its ``repr`` shows a list of more than ``_REPR_ORDERS`` orders by its count only: a report of a million
+    ids would otherwise make a string of hundreds of MB, and asyncio formats the repr of a finished task's
+    result (with it the report an ``asyncio.run`` main returned) when its runner closes."""
 
     id_kind: IdKind
     success: list[OrderRef] = field(default_factory=list)
@@ -180,6 +184,10 @@ class BatchResult:
     listings_sent: int = 0
     """Open-order listings (``GET /v1/orders/open``) sent by ``cancel_open_orders``, retries included."""
 
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={_short(getattr(self, name))}" for name in _RESULT_FIELDS)
+        return f"BatchResult({fields})"
+
     @property
     def all_cancelled(self) -> bool:
         return not self.failed and not self.unconfirmed and not self.not_sent
@@ -200,3 +208,13 @@ class BatchResult:
             },
             "not_sent": {"count": len(self.not_sent), "orders": [order.to_dict() for order in self.not_sent]},
         }
+
+
+_REPR_ORDERS = 10
+_RESULT_FIELDS = tuple(name for name in BatchResult.__dataclass_fields__)
+
+
+def _short(value: object) -> str:
+    if isinstance(value, list) and len(value) > _REPR_ORDERS:
+        return f"<{len(value):,} orders>"
+    return repr(value)
