@@ -81,6 +81,8 @@ def sandbox_env() -> Iterator[dict[str, str]]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def test_the_documents_have_examples_to_run() -> None:

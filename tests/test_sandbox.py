@@ -665,3 +665,6 @@ def test_upbit_sandbox_command_serves_until_sigterm() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()

@@ -84,15 +84,18 @@ def test_a_one_gib_body_is_refused_without_growing_the_servers_memory() -> None:
 
 def test_the_command_with_its_stdout_closed_ends_quietly() -> None:
     command = Path(sys.executable).parent / "upbit-sandbox"
-    process = subprocess.Popen([str(command), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None and process.stderr is not None
-    lines = [process.stdout.readline() for _ in range(5)]  # what `| head -5` reads
-    process.stdout.close()
-    process.send_signal(signal.SIGINT)
-    code = process.wait(timeout=20)
+    with subprocess.Popen(
+        [str(command), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        lines = [process.stdout.readline() for _ in range(5)]  # what `| head -5` reads
+        process.stdout.close()
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=20)
+        errors = process.stderr.read()
     assert "listening on http://127.0.0.1:" in lines[0]
     assert code == 128 + signal.SIGPIPE
-    assert process.stderr.read() == ""
+    assert errors == ""
 
 
 def test_the_server_answers_after_a_storm_of_idle_connections() -> None:
