@@ -51,12 +51,10 @@ async def _ticker(lags: list[float], stop: asyncio.Event) -> None:
 
 def _one_run(tools: ModuleType, url: str, uuids: list[str], store: str | None) -> tuple[list[float], Any]:
     """One async batch with the ticker beside it: (every tick's lag, the batch's result)."""
-    from upbit_auth import UpbitAuth
-    from upbit_cancel import cancel_orders_async
-    from upbit_client import Client
+    from upbit_cancel import cancel_orders_async, connect
 
-    auth = UpbitAuth(tools.DEMO_ACCESS_KEY, tools.DEMO_SECRET_KEY)
-    client = Client(base_url=url, httpx_args={"auth": auth}, timeout=10.0)
+    # A connect() client, as users build it: its one transport (and the batch's pool gate with it).
+    client = connect(url, access_key=tools.DEMO_ACCESS_KEY, secret_key=tools.DEMO_SECRET_KEY, timeout=10.0)
 
     async def run() -> tuple[list[float], Any]:
         lags: list[float] = []
