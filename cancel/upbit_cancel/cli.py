@@ -591,7 +591,10 @@ def _report_job(job: _Job, result: BatchResult, as_json: bool, secrets: list[str
     listed = _reported_ids(result)
     status = report(result, list(dict.fromkeys(listed)), as_json, secrets, interrupts)
     if status == EXIT_INCOMPLETE and job.dry_run and not result.interrupted and not interrupts.count:
-        _write(sys.stderr, f"{PROG}: dry run: {len(result.not_sent)} open orders match; nothing was cancelled\n")
+        # In a dry run only a listed uuid no cancel may carry is failed (invalid_listing_entry): say so too.
+        unusable = f" ({len(result.failed)} more listed that no cancel may carry: failed)" if result.failed else ""
+        matched = f"{len(result.not_sent)} open orders match{unusable}"
+        _write(sys.stderr, f"{PROG}: dry run: {matched}; nothing was cancelled\n")
         return EXIT_OK
     if status == EXIT_OK and not listed:
         _write(sys.stderr, f"{PROG}: no open order matches; nothing to cancel\n")
