@@ -59,9 +59,8 @@ from typing import Any, NoReturn, Protocol, TextIO
 
 import httpx
 
-from upbit_auth import __version__
 from upbit_auth.auth import POCKET_VARIABLE, SECRET_KEY_VARIABLES, key_pair_from_env
-from upbit_client import SPEC_SHA256, SPEC_VERSION, Client
+from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.errors import InvalidRequest, UpbitClientError
 from upbit_client.registry import SERVERS
@@ -69,6 +68,7 @@ from upbit_client.rules import ParameterRule
 
 from .batch import BatchOptions, cancel_orders_async
 from .client import DEFAULT_REGION, PRECEDENCE, check_base_url, connect, resolve_base_url
+from .entry import version_line
 from .errors import AuthenticationError, BatchCancelled, ConfigurationError, MissingCredentials, error_from_response
 from .interrupts import Interrupts, OnSignal, ReportNotWritten, gathered, write_whole
 from .ratelimit import limiter_for
@@ -104,11 +104,6 @@ MAX_ID_LINE = 4096
 MAX_ID_LINES = 1_000_000
 
 OnProgress = Callable[[int, int], None]
-
-
-def version_line() -> str:
-    """What ``--version`` prints: the installed version and the spec the client was generated from."""
-    return f"{PROG} {__version__} (openapi.yaml {SPEC_VERSION}, sha256 {SPEC_SHA256})"
 
 
 class BatchFunction(Protocol):

@@ -25,7 +25,7 @@ import inspect
 import os
 import ssl
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -36,7 +36,9 @@ from upbit_client.registry import DEFAULT_SERVER, OPERATIONS, SERVERS
 
 from .errors import ConfigurationError, MissingCredentials
 from .pacing import Pacer
-from .transport import Marker, Network, UpbitTransport, check_proxy, environment_proxy
+
+if TYPE_CHECKING:
+    from .transport import UpbitTransport
 
 __all__ = ["DEFAULT_REGION", "DEFAULT_TIMEOUT", "SERVER_URL_VARIABLES", "check_base_url", "connect", "resolve_base_url"]
 
@@ -169,7 +171,12 @@ def _auth(
 
 
 def _transport(url: str, extra: dict[str, Any], environ: Mapping[str, str] | None, auth: UpbitAuth) -> UpbitTransport:
-    """The one transport of the client (``transport.py``), from the httpx arguments that configure one."""
+    """The one transport of the client (``transport.py``), from the httpx arguments that configure one.
+
+    ``transport`` (and with it httpcore) is imported here, when a client is made, as httpx does: importing
+    the package stays light (``make bench`` section 4)."""
+    from .transport import Network, UpbitTransport, check_proxy, environment_proxy
+
     given = extra.pop("transport", None)
     verify = extra.pop("verify", None)
     http2 = bool(extra.pop("http2", False))
@@ -229,6 +236,8 @@ def _merged(extra: dict[str, Any]) -> dict[str, Any]:
 
 def _hooks(extra: dict[str, Any], transport: UpbitTransport) -> dict[str, list[Any]]:
     """The caller's event hooks, and the marker that names the client's transport (``transport.transport_of``)."""
+    from .transport import Marker
+
     given = extra.pop("event_hooks", None) or {}
     try:
         hooks = {name: list(given.get(name, ())) for name in ("request", "response")}

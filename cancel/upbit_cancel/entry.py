@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from types import FrameType
 
 PROG = "upbit-cancel"
+# The one spelling of ``--version`` taken before the CLI loads: any other command line goes to argparse.
+VERSION_ONLY = ["--version"]
 STARTUP_INTERRUPTED = f"{PROG}: error: interrupted while starting up; nothing was sent\n"
 
 
@@ -64,8 +66,27 @@ def _quiet_exit(signum: int) -> int:
     return interrupted_status(signum)
 
 
+def version_line() -> str:
+    """What ``--version`` prints: the installed version and the spec the client was generated from.
+
+    Light on purpose (the package's version module and the generated ``spec.py``, neither of which loads
+    httpx): ``upbit-cancel --version`` answers before the CLI is imported.
+    """
+    from upbit_client.spec import SPEC_SHA256, SPEC_VERSION
+
+    from ._version import __version__
+
+    return f"{PROG} {__version__} (openapi.yaml {SPEC_VERSION}, sha256 {SPEC_SHA256})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Load the CLI with interrupts reported as one line, then run it and return its exit status."""
+    """Load the CLI with interrupts reported as one line, then run it and return its exit status.
+
+    ``upbit-cancel --version`` alone is answered here, without loading the CLI (httpx, the batch).
+    """
+    if list(sys.argv[1:] if argv is None else argv) == VERSION_ONLY:
+        sys.stdout.write(version_line() + "\n")
+        return 0
     # Only where the default is in force: a signal the parent made us ignore stays ignored.
     taken = [signum for signum in INTERRUPT_SIGNALS if signal.getsignal(signum) is signal.SIG_DFL]
     start_up = _StartUp()

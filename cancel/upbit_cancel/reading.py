@@ -38,10 +38,12 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpcore
 import httpx
+
+if TYPE_CHECKING:
+    import httpcore
 
 __all__ = ["MAX_ANSWER_BYTES", "Bounds", "bounded", "current", "install", "load_json", "reports_wire", "within"]
 
@@ -66,18 +68,25 @@ class Bounds:
         if on_wire is not None:
             on_wire()
 
-    def wait(self, timeout: float | None, late: type[httpcore.TimeoutException] = httpcore.ReadTimeout) -> float | None:
-        """The socket timeout to use now: ``timeout`` narrowed to the time left; ``late`` once it is up."""
+    def wait(self, timeout: float | None, late: type[httpcore.TimeoutException] | None = None) -> float | None:
+        """The socket timeout to use now: ``timeout`` narrowed to the time left; ``late`` (by default
+        ``httpcore.ReadTimeout``) once it is up. httpcore is imported here, not at the top: only a
+        connected client's network reads bounds, and ``import upbit_cancel.batch`` stays as light as
+        ``import httpx`` (which loads httpcore with its first transport too)."""
         if self.deadline == math.inf:
             return timeout
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise late("the answer did not arrive whole before its deadline")
+            import httpcore
+
+            raise (late or httpcore.ReadTimeout)("the answer did not arrive whole before its deadline")
         return left if timeout is None else min(timeout, left)
 
     def took(self, data: bytes) -> bytes:
         self.bytes_left -= len(data)
         if self.bytes_left < 0:
+            import httpcore
+
             raise httpcore.ReadError(f"the answer is larger than {MAX_ANSWER_BYTES} bytes; not read further")
         return data
 

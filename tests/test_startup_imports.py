@@ -1,0 +1,61 @@
+"""What start-up loads: the command's ``--version`` and the batch path stay light (issue 26, item 5).
+
+Each check runs in a fresh interpreter, since this process has imported everything already.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+COMMAND = str(Path(sys.executable).parent / "upbit-cancel")
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = code + "\nimport sys\nprint(' '.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    return set(done.stdout.split("\n")[-2].split())
+
+
+def test_the_commands_version_line_loads_neither_httpx_nor_the_cli() -> None:
+    loaded = _modules_after("from upbit_cancel.entry import main\nassert main(['--version']) == 0")
+    assert not {"httpx", "httpcore", "jwt", "upbit_cancel.cli", "importlib.metadata"} & loaded
+
+
+def test_the_commands_version_line_names_the_installed_version_and_the_spec() -> None:
+    from upbit_client.spec import SPEC_SHA256, SPEC_VERSION
+
+    done = subprocess.run(
+        [COMMAND, "--version"], capture_output=True, text=True, timeout=60
+    )
+    expected = f"upbit-cancel {version('upbit-order-cancel')} (openapi.yaml {SPEC_VERSION}, sha256 {SPEC_SHA256})"
+    assert (done.returncode, done.stdout.strip()) == (0, expected)
+
+
+def test_the_version_beside_other_arguments_answers_as_the_whole_parser_does() -> None:
+    alone = subprocess.run([COMMAND, "--version"], capture_output=True, text=True, timeout=60)
+    beside = subprocess.run([COMMAND, "--version", "--no-such-option"], capture_output=True, text=True, timeout=60)
+    assert (beside.returncode, beside.stdout) == (alone.returncode, alone.stdout) == (0, beside.stdout)
+    assert beside.stdout.startswith("upbit-cancel ")
+
+
+def test_importing_the_batch_path_leaves_httpcore_to_the_first_client() -> None:
+    loaded = _modules_after("import upbit_auth, upbit_client, upbit_cancel.batch, upbit_client.api.order")
+    assert "httpcore" not in loaded and "importlib.metadata" not in loaded
+    connected = _modules_after("import upbit_cancel\nupbit_cancel.connect(access_key='a', secret_key='s')")
+    assert "httpcore" in connected  # the transport is built from httpcore's pool when a client is made
+
+
+def test_the_generated_packages_spec_and_rules_load_without_httpx() -> None:
+    loaded = _modules_after("import upbit_client.spec, upbit_client.registry")
+    assert "httpx" not in loaded
+
+
+def test_an_editable_installs_version_is_read_without_importlib_metadata() -> None:
+    from upbit_cancel import _version
+
+    assert _version._installed_version() == version("upbit-order-cancel")
+    loaded = _modules_after("import upbit_cancel._version")
+    assert "importlib.metadata" not in loaded
