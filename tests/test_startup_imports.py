@@ -27,9 +27,7 @@ def test_the_commands_version_line_loads_neither_httpx_nor_the_cli() -> None:
 def test_the_commands_version_line_names_the_installed_version_and_the_spec() -> None:
     from upbit_client.spec import SPEC_SHA256, SPEC_VERSION
 
-    done = subprocess.run(
-        [COMMAND, "--version"], capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run([COMMAND, "--version"], capture_output=True, text=True, timeout=60)
     expected = f"upbit-cancel {version('upbit-order-cancel')} (openapi.yaml {SPEC_VERSION}, sha256 {SPEC_SHA256})"
     assert (done.returncode, done.stdout.strip()) == (0, expected)
 
