@@ -821,19 +821,36 @@ def bench_import(repeats: int) -> None:
     to a fresh temporary folder, after one untimed warm-up run per command that writes the caches
     there: every package is read from bytecode alike, and nothing is written into the tree. The
     commands take turns, round after round, so a burst of machine noise hits them alike; each line
-    gives the median and the best run.
+    gives the median and the best run. Timed twice: in this development venv, and in a venv holding
+    only the wheel and its runtime dependencies (``bench/startup.py``), as a user has it.
     """
+    import startup  # bench/startup.py
+
+    print("\n4. Cold import (fresh interpreter each time; bytecode caches present, written by a warm-up run)")
+    _time_imports(
+        Path(sys.executable), "this development venv (editable; trio, h2 and the test tools beside it)", repeats
+    )
+    with startup.user_install() as python:
+        if python is not None:
+            _time_imports(python, "a user's venv: the wheel and its runtime dependencies only", repeats)
+
+
+def _time_imports(python: Path, where: str, repeats: int) -> None:
     import tempfile  # here, not at the top: this section is the only user
 
-    python = sys.executable
     commands = {
-        "python -c pass": [python, "-c", "pass"],
-        "import httpx, jwt": [python, "-c", "import httpx, jwt"],
+        "python -c pass": [str(python), "-c", "pass"],
+        "import httpx, jwt": [str(python), "-c", "import httpx, jwt"],
         "import upbit_auth + upbit_client (+ batch, api)": [
-            python, "-c", "import upbit_auth, upbit_client, upbit_cancel.batch, upbit_client.api.order"
+            str(python), "-c", "import upbit_auth, upbit_client, upbit_cancel.batch, upbit_client.api.order"
         ],
-        "import upbit_cancel (the lazy face)": [python, "-c", "import upbit_cancel"],
-        "upbit-cancel --version (the command's start-up)": [str(Path(python).parent / "upbit-cancel"), "--version"],
+        "import httpx, jwt; httpx.Client()": [str(python), "-c", "import httpx, jwt; httpx.Client()"],
+        "import upbit_cancel; connect() (+ batch)": [
+            str(python), "-c", "import upbit_cancel; upbit_cancel.connect(access_key='a', secret_key='s'); "
+            "import upbit_cancel.batch"
+        ],
+        "import upbit_cancel (the lazy face)": [str(python), "-c", "import upbit_cancel"],
+        "upbit-cancel --version (the command's start-up)": [str(python.parent / "upbit-cancel"), "--version"],
     }  # fmt: skip
     times: dict[str, list[float]] = {label: [] for label in commands}
     with tempfile.TemporaryDirectory(prefix="bench-pycache-") as cache:
@@ -846,21 +863,22 @@ def bench_import(repeats: int) -> None:
                 start = time.perf_counter()
                 subprocess.run(argv, check=True, env=env, stdout=subprocess.DEVNULL)
                 times[label].append(time.perf_counter() - start)
-    print("\n4. Cold import (fresh interpreter each time; bytecode caches present, written by a warm-up run)")
+    print(f"  in {where}:")
     for label, values in times.items():
         _line(label, f"{statistics.median(values) * 1000:6.0f} ms median, {min(values) * 1000:4.0f} ms best")
     # On a machine that loses the CPU in bursts the medians carry the noise; the best runs show the cost.
-    ratios = {}
-    for name, pick in (("median", statistics.median), ("best", min)):
-        empty, base, sdk = (pick(times[label]) for label in list(commands)[:3])
-        ratios[name] = (sdk / base, (sdk - empty) / (base - empty))
-    for n, label in enumerate(
-        (
-            "ratio SDK / httpx+jwt (interpreter start included)",
-            "ratio of import cost alone (interpreter start subtracted)",
-        )
-    ):
-        _line(label, f"{ratios['median'][n]:6.2f}x median, {ratios['best'][n]:.2f}x best")
+    labels = list(commands)
+    for name, (base, sdk) in {"import": (labels[1], labels[2]), "import + a client": (labels[3], labels[4])}.items():
+        for pick_name, pick in (("median", statistics.median), ("best", min)):
+            empty, low, high = pick(times[labels[0]]), pick(times[base]), pick(times[sdk])
+            _line(
+                f"ratio SDK / httpx+jwt, {name} ({pick_name})",
+                f"{high / low:6.2f}x with the interpreter's start, {(high - empty) / (low - empty):.2f}x without",
+            )
+    _line(
+        "--version above python -c pass",
+        f"{(statistics.median(times[labels[6]]) - statistics.median(times[labels[0]])) * 1000:6.0f} ms median",
+    )
 
 
 # --- 12. cancel every open order: list + uuid cancel against Upbit's own filter cancel ----------------
