@@ -16,7 +16,7 @@ unexport PYTHONDONTWRITEBYTECODE
 # suite waits (loopback timeouts, paced seconds, subprocesses). PYTEST_WORKERS=0 runs it in one process.
 PYTEST_WORKERS ?= 3
 
-.PHONY: help generate check-generated api api-check version lint format typecheck test pytest demo bench cassettes dist wheelhouse clean test-deps test-deps-smoke test-pythons
+.PHONY: consumer-drill help generate check-generated api api-check version lint format typecheck test pytest demo bench cassettes dist wheelhouse clean test-deps test-deps-smoke test-pythons
 
 help:
 	@echo "make demo             cancel a batch of orders on the embedded sandbox exchange"
@@ -112,6 +112,12 @@ dist: $(STAMP) $(DIST_GATE)
 wheelhouse: dist
 	$(BIN)/python -m pip download --quiet --only-binary=:all: --find-links dist --dest dist \
 		"upbit-order-cancel[sandbox,redis,http2] @ $$(ls $(CURDIR)/dist/upbit_order_cancel-*.whl)"
+
+# A trading team's project installed offline from the wheelhouse, testing its bot with the plugin under
+# xdist -n 4, pytest-randomly, -W error, asyncio and trio (tools/consumer_drill.sh). .ci/run runs it after
+# make test (DIST_SKIP_TEST=1 there: the gate already passed).
+consumer-drill: wheelhouse
+	tools/consumer_drill.sh
 
 clean:
 	rm -rf $(VENV) .venv-deps .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
