@@ -1069,7 +1069,7 @@ def main() -> int:
     parser.add_argument("--store", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--pocket-worker", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--second-key", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--only", metavar="N,N", help="run only these sections (of 1, 4, 8, 13, 15), full counts")
+    parser.add_argument("--only", metavar="N,N", help="run only these sections (of 1, 4, 5, 8, 13, 15), full counts")
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker, args.store)
@@ -1089,6 +1089,8 @@ def main() -> int:
             bench_overhead(rounds=15, per_round=200)
         if 4 in only:
             bench_import(repeats=9)
+        if 5 in only:
+            bench_processes([4, 8], per_process=300, runs=args.runs, only_store=True)
         if 8 in only:
             bench_latency([0.0, 0.020, 0.050, 0.100], runs=args.runs)
         if 13 in only:
