@@ -27,6 +27,7 @@ from tests.limits import CANCEL_PER_SECOND
 from upbit_auth import UpbitAuth
 from upbit_cancel import (
     PocketsCancelled,
+    PocketsInterrupted,
     PocketsResult,
     cli,
     connect,
@@ -37,7 +38,7 @@ from upbit_cancel import (
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids, list_open_orders, list_orders_by_ids
 from upbit_client.models import CancelOrdersResult
-from upbit_sandbox import Order, SandboxExchange, pocket_access_key, pocket_secret_key
+from upbit_sandbox import DEMO_ACCESS_KEY, Order, SandboxExchange, pocket_access_key, pocket_secret_key
 from upbit_sandbox.book import seed_open_orders
 from upbit_sandbox.server import main as sandbox_main
 
@@ -153,7 +154,8 @@ def test_the_sandbox_command_seeds_each_pocket_and_prints_its_keys_file(
     monkeypatch.setattr(server, "start_server", start)
     assert sandbox_main(["--pocket", "a", "--pocket", "b", "--orders", "3"]) == 1
     exchange = seen[0]
-    assert Counter(o.pocket for o in exchange.orders("wait")) == {None: 3, "a": 3, "b": 3}
+    assert Counter(o.pocket for o in exchange.orders("wait")) == {"demo": 3, "a": 3, "b": 3}
+    assert exchange.owner_of(DEMO_ACCESS_KEY) == "demo"  # beside pockets, the demo orders are the demo key's
     assert exchange.owner_of(pocket_access_key("b")) == "b"
     assert sandbox_main(["--pocket", "demo-x"]) == 2
     assert "--pocket wants a name" in capsys.readouterr().err
@@ -364,3 +366,31 @@ def test_a_single_pocket_takes_its_keys_file_table_over_the_usual_pair(
     assert cli.main(argv, transport=exchange.transport()) == cli.EXIT_OK
     assert {r.access_key for r in exchange.requests} == {pocket_access_key("a")}
     assert pocket_secret_key("a") not in "".join(capsys.readouterr())
+
+
+def test_ctrl_c_during_a_sync_sweep_over_pockets_stops_every_pocket_and_raises_the_whole_report() -> None:
+    count = CANCEL_PER_SECOND * 20 * 3  # three seconds of each pocket's budget: Ctrl-C lands well before the end
+    exchange = pockets_book(("a", "b"), count=count)
+
+    def progress(done: int, total: int) -> None:
+        if done > 0:
+            raise KeyboardInterrupt  # what Ctrl-C does in the calling thread
+
+    with pytest.raises(PocketsInterrupted) as interrupted:
+        sweep_pockets(clients(exchange, ("a", "b")), on_progress=progress)
+    report = interrupted.value.report
+    assert report.interrupted and set(report.reports) == {"a", "b"}
+    for name, result in report.reports.items():
+        assert result.interrupted and result.not_sent, name  # each pocket stopped, with orders left unsent
+        cancelled = {o.uuid for o in exchange.orders("cancel") if o.pocket == name}
+        assert cancelled <= {o.uuid for o in result.success} | {o.id for o in result.unconfirmed}
+
+
+def test_a_single_pockets_keys_file_open_to_others_is_refused_too(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exchange = pockets_book(("a",), count=5)
+    path = write_keys_file(tmp_path, ("a",), mode=0o640)
+    argv = ["--server-url", SERVER, "--open", "--pocket", "a", "--keys-file", path]
+    assert cli.main(argv, transport=exchange.transport()) == cli.EXIT_USAGE
+    assert "mode 0640" in capsys.readouterr().err and exchange.requests == []

@@ -6,6 +6,7 @@ Usage::
                  [--server-url URL | --region kr|sg|id|th] [--json] [--timeout SECONDS] [--no-confirm]
     upbit-cancel --open [--market PAIR ...] [--exclude-market PAIR ...] [--quote CURRENCY ...]
                  [--side bid|ask] [--state wait|watch ...] [--older-than DURATION] [--dry-run | --until-empty]
+                 [--pocket NAME ... [--keys-file PATH]]   (several pockets: ``cli_pockets``, one report each)
 
 This module only turns arguments, environment and files into one call of the async library (by ids,
 ``upbit_cancel.batch.cancel_orders_async``, which chunks, rate-limits, retries and confirms; with

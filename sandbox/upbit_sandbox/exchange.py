@@ -360,7 +360,13 @@ class SandboxExchange:
         return order
 
     def seed_demo_orders(
-        self, open_orders: int = 40, filled: int = 3, cancelled: int = 3, *, pocket: str | None = None
+        self,
+        open_orders: int = 40,
+        filled: int = 3,
+        cancelled: int = 3,
+        *,
+        pocket: str | None = None,
+        label: str | None = None,
     ) -> list[Order]:
         """The documented demo book, the same on every run; returns the orders added, open ones first.
 
@@ -370,9 +376,10 @@ class SandboxExchange:
 
         The label is the order's identifier, and its uuid is ``demo_uuid(label)``; markets cycle through
         ``DEMO_MARKETS``. Seeding twice raises ``ValueError`` (the ids would repeat). With ``pocket``, the
-        orders are that pocket's alone and their labels start with its name (``a-0001``, ``a-filled-0001``, …).
+        orders are that pocket's alone and their labels start with its name (``a-0001``, ``a-filled-0001``, …),
+        or with ``label`` when given.
         """
-        prefix = "demo" if pocket is None else pocket
+        prefix = label or ("demo" if pocket is None else pocket)
         plan: list[tuple[str, OrderState]] = [(f"{prefix}-{n:04d}", "wait") for n in range(1, open_orders + 1)]
         plan += [(f"{prefix}-filled-{n:04d}", "done") for n in range(1, filled + 1)]
         plan += [(f"{prefix}-cancelled-{n:04d}", "cancel") for n in range(1, cancelled + 1)]

@@ -327,9 +327,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"upbit-sandbox: --add-key wants ACCESS:SECRET[:POCKET]; given: {access}:…", file=sys.stderr)
             return 2
         exchange.add_credentials(access, secret, pocket=pocket or None)
-    if args.demo_pocket:
-        exchange.add_credentials(DEMO_ACCESS_KEY, DEMO_SECRET_KEY, pocket=args.demo_pocket)
-    orders = exchange.seed_demo_orders(open_orders=args.orders)
+    # Beside other pockets, the demo key's orders are its own pocket's (``demo`` unless named), so that no
+    # pocket's key sees them; alone, they stay in the shared book every key sees, as before.
+    demo_pocket = args.demo_pocket or ("demo" if args.pockets else None)
+    if demo_pocket:
+        exchange.add_credentials(DEMO_ACCESS_KEY, DEMO_SECRET_KEY, pocket=demo_pocket)
+    orders = exchange.seed_demo_orders(
+        open_orders=args.orders, pocket=demo_pocket if args.pockets else None, label="demo"
+    )
     for pocket in dict.fromkeys(args.pockets):
         if not re.fullmatch(r"[A-Za-z0-9_-]+", pocket) or pocket.startswith("demo"):
             wanted = "letters, digits, '-' and '_', not starting with 'demo'"
