@@ -394,3 +394,41 @@ def test_a_single_pockets_keys_file_open_to_others_is_refused_too(
     argv = ["--server-url", SERVER, "--open", "--pocket", "a", "--keys-file", path]
     assert cli.main(argv, transport=exchange.transport()) == cli.EXIT_USAGE
     assert "mode 0640" in capsys.readouterr().err and exchange.requests == []
+
+
+def test_sigint_during_a_sweep_over_pockets_prints_every_pockets_report_and_exits_130(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from upbit_sandbox import start_server
+
+    # 10 requests a second per pocket: 600 orders each (6 listings + 30 cancels) take about 4 s.
+    exchange = pockets_book(("a", "b"), count=600, rate_limit_per_second=10)
+    server, url = start_server(exchange)
+    env = {name: value for name, value in os.environ.items() if not name.startswith("UPBIT_")}
+    env["UPBIT_KEYS_FILE"] = write_keys_file(tmp_path, ("a", "b"))
+    try:
+        argv = [str(Path(sys.executable).parent / "upbit-cancel"), "--open", "--json", "--server-url", url]
+        child = subprocess.Popen([*argv, "--pocket", "a", "--pocket", "b"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+        deadline = time.monotonic() + 20
+        while len(exchange.requests) < 24 and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.02)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=30)
+    finally:
+        server.stop()
+    assert child.returncode == cli.EXIT_INTERRUPTED, err
+    report = json.loads(out)
+    assert report["interrupted"] is True and set(report["pockets"]) == {"a", "b"}
+    groups = ("success", "failed", "unconfirmed", "not_sent")
+    for name, pocket in report["pockets"].items():
+        reported = [order["uuid"] for group in groups for order in pocket[group]["orders"]]
+        mine = {o.uuid for o in exchange.orders() if o.pocket == name}
+        assert len(reported) == len(set(reported)) and set(reported) <= mine  # its own orders, each once
+        cancelled = {o.uuid for o in exchange.orders("cancel") if o.pocket == name}
+        assert cancelled <= {o["uuid"] for g in ("success", "unconfirmed") for o in pocket[g]["orders"]}
+    assert len(exchange.orders("cancel")) < 1200 and "Traceback" not in err
+    assert pocket_secret_key("a") not in out + err

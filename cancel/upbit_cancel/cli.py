@@ -518,7 +518,7 @@ def run(
     """One run, by ids or ``--open``: check the input, connect, cancel, report; return the exit status."""
     secrets = _secret_values(environ)
     interrupts = interrupts or Interrupts()
-    if args.pockets and len(args.pockets) > 1:
+    if args.pockets and len(set(args.pockets)) > 1:  # several pockets: one sweep each, one report each
         from .cli_pockets import run_pockets
 
         return run_pockets(args, environ, transport, interrupts, secrets)
