@@ -38,7 +38,7 @@ from upbit_cancel import (
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids, list_open_orders, list_orders_by_ids
 from upbit_client.models import CancelOrdersResult
-from upbit_sandbox import DEMO_ACCESS_KEY, Order, SandboxExchange, pocket_access_key, pocket_secret_key
+from upbit_sandbox import DEMO_ACCESS_KEY, Order, SandboxExchange, demo_uuid, pocket_access_key, pocket_secret_key
 from upbit_sandbox.book import seed_open_orders
 from upbit_sandbox.server import main as sandbox_main
 
@@ -432,3 +432,15 @@ def test_sigint_during_a_sweep_over_pockets_prints_every_pockets_report_and_exit
         assert cancelled <= {o["uuid"] for g in ("success", "unconfirmed") for o in pocket[g]["orders"]}
     assert len(exchange.orders("cancel")) < 1200 and "Traceback" not in err
     assert pocket_secret_key("a") not in out + err
+
+
+def test_the_pytest_plugins_pockets_fixture_gives_each_pocket_its_book_and_client(upbit_pockets: Any) -> None:
+    upbit_pockets.add("a", orders=10)
+    upbit_pockets.add("b", orders=5)
+    result = sweep_pockets(upbit_pockets.clients)
+    assert {name: len(r.success) for name, r in result.reports.items()} == {"a": 10, "b": 5}
+    by = cancelled_by(upbit_pockets.exchange)
+    for name, count in (("a", 10), ("b", 5)):
+        labels = {demo_uuid(f"{name}-{n:04d}") for n in range(1, count + 1)}
+        assert {o.uuid for o in result.reports[name].success} == labels  # its open demo orders, all of them
+        assert {by[uuid] for uuid in labels} == {name}  # cancelled with its own key
