@@ -139,7 +139,7 @@ def test_two_pockets_with_one_access_key_are_refused(tmp_path: Path) -> None:
     assert A_ACCESS not in str(refused.value)
 
 
-@pytest.mark.parametrize("name", ["", "  ", "a\nb", "x" * 101, None])
+@pytest.mark.parametrize("name", ["", "  ", None, 7])
 def test_a_bad_pocket_name_is_refused(name: object) -> None:
     with pytest.raises(ConfigurationError, match="pocket name"):
         pocket_keys(name, environ=USUAL)  # type: ignore[arg-type]

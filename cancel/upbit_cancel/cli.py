@@ -518,6 +518,7 @@ def run(
     """One run, by ids or ``--open``: check the input, connect, cancel, report; return the exit status."""
     secrets = _secret_values(environ)
     interrupts = interrupts or Interrupts()
+    args.pockets = [name for name in args.pockets or () if name] or None  # --pocket "" names none, as it always did
     if args.pockets and len(set(args.pockets)) > 1:  # several pockets: one sweep each, one report each
         from .cli_pockets import run_pockets
 

@@ -74,8 +74,9 @@ class PocketKeys:
 
 
 def _check_name(pocket: object) -> str:
-    if not isinstance(pocket, str) or not pocket.strip() or not pocket.isprintable() or len(pocket) > 100:
-        raise ConfigurationError(f"a pocket name must be 1-100 printable characters; given: {pocket!r}")
+    """The rule ``connect(pocket=...)`` has always had: a non-blank string."""
+    if not isinstance(pocket, str) or not pocket.strip():
+        raise ConfigurationError(f"a pocket name must be a non-blank string; given: {pocket!r}")
     return pocket
 
 
