@@ -444,3 +444,22 @@ def test_the_pytest_plugins_pockets_fixture_gives_each_pocket_its_book_and_clien
         labels = {demo_uuid(f"{name}-{n:04d}") for n in range(1, count + 1)}
         assert {o.uuid for o in result.reports[name].success} == labels  # its open demo orders, all of them
         assert {by[uuid] for uuid in labels} == {name}  # cancelled with its own key
+
+
+def test_a_pocket_whose_key_is_refused_leaves_the_others_swept_and_the_command_exits_1(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exchange = pockets_book(("a",), count=5)
+    path = Path(write_keys_file(tmp_path, ("a",)))
+    path.write_text(
+        path.read_text() + '[zz]\naccess_key = "not-issued-0123456789"\nsecret_key = "x-0123456789abcdef"\n'
+    )
+    argv = ["--server-url", SERVER, "--open", "--pocket", "a", "--pocket", "zz", "--keys-file", str(path), "--json"]
+    assert cli.main(argv, transport=exchange.transport()) == cli.EXIT_INCOMPLETE
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["pockets"]["a"]["success"]["count"] == 5
+    assert report["pockets"]["zz"]["error"]["name"] == "invalid_access_key"
+    assert "pocket zz: nothing could be done" in err and "x-0123456789abcdef" not in out + err
+    only_bad = ["--server-url", SERVER, "--open", "--pocket", "zz", "--pocket", "a", "--keys-file", str(path)]
+    assert cli.main(only_bad, transport=SandboxExchange(credentials={}).transport()) == cli.EXIT_NOTHING_DONE
