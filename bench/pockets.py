@@ -214,3 +214,83 @@ def bench_sharing_cost(counts: list[int], per_process: int, runs: int, tools: An
                 f"{statistics.median(limited_one):.0f}/{max(limited_one)}",
             )
             tools._line(f"{count} x {per_process}: orders not cancelled in all runs", str(missing))
+
+
+# --- 16. several pockets at once --------------------------------------------------------------------
+
+
+@contextmanager
+def _pockets_sandbox(pockets: list[str], orders: int, die: Any) -> Iterator[str]:
+    """``upbit-sandbox`` with each of ``pockets`` issued its own key pair, budget and book of ``orders``."""
+    command = shutil.which("upbit-sandbox", path=str(Path(sys.executable).parent)) or "upbit-sandbox"
+    arguments = [command, "--port", "0", "--orders", str(orders), "--rate-limit", "30"]
+    for pocket in pockets:
+        arguments += ["--pocket", pocket]
+    server = subprocess.Popen(arguments, stdout=subprocess.PIPE, text=True, preexec_fn=die)
+    try:
+        assert server.stdout is not None
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", server.stdout.readline())
+        if match is None:
+            raise SystemExit("bench: upbit-sandbox did not start")
+        yield match[1]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
+
+
+def _sweep_pockets(url: str, pockets: list[str], start: float) -> tuple[float, Any]:
+    """``sweep_pockets_async`` over ``pockets`` (each its own client and key), begun at ``start``: wall, report."""
+    from upbit_cancel import connect, sweep_pockets_async
+    from upbit_sandbox import pocket_access_key, pocket_secret_key
+
+    reset_limiters()
+    clients = {
+        p: connect(url, access_key=pocket_access_key(p), secret_key=pocket_secret_key(p), pocket=p) for p in pockets
+    }
+
+    async def run() -> tuple[float, Any]:
+        await asyncio.sleep(max(0.0, start - time.time()))
+        result = await sweep_pockets_async(clients)
+        wall = time.time() - start
+        for client in clients.values():
+            await client.get_async_httpx_client().aclose()
+        return wall, result
+
+    return asyncio.run(run())
+
+
+def bench_many_pockets(runs: int, per_pocket: int, tools: Any, pockets: int = 3) -> None:
+    """Section 16: ``pockets`` pockets x ``per_pocket`` open orders swept at once (``sweep_pockets_async``)
+    against one pocket x ``per_pocket``, alternating in one run, one sandbox process."""
+    requests = math.ceil(per_pocket / 100) + math.ceil(per_pocket / 20)  # listing pages + cancels, one group
+    print(f"\n16. {pockets} pockets x {per_pocket} open orders swept at once (sweep_pockets_async, a key and a budget")
+    print(f"   each) against 1 pocket x {per_pocket}, alternating in one run ({runs} runs per cell); each pocket")
+    print(
+        f"   sends >= {requests} requests of one group at 30/s: floor = to the exchange's next second + whole seconds"
+    )
+    names = {run: ([f"s{run}"], [f"p{run}-{k}" for k in range(pockets)]) for run in range(runs)}
+    every = [name for one, many in names.values() for name in (*one, *many)]
+    rows: dict[str, dict[str, list[float]]] = {"one": {}, "many": {}}
+    with _pockets_sandbox(every, per_pocket, tools._die_with_this_process) as url, tools._stall_meter() as meter:
+        for run in range(runs):
+            start = _start(2 * run)
+            for cell, cell_pockets in (("one", names[run][0]), ("many", names[run][1])):
+                if cell == "many":  # the same fraction of a second as the single pocket's run: the same floor
+                    start = math.floor(time.time()) + 1.0 + (start - math.floor(start))
+                wall, result = _sweep_pockets(url, cell_pockets, start)
+                row = rows[cell]
+                row.setdefault("wall", []).append(wall)
+                row.setdefault("over", []).append(wall - _floor(start, requests))
+                row.setdefault("429", []).append(sum(r.rate_limited for r in result.reports.values()))
+                left = len(cell_pockets) * per_pocket - sum(len(r.success) for r in result.reports.values())
+                row.setdefault("left", []).append(left + len(result.errors) * per_pocket)
+                row.setdefault("stall", []).append(meter.stalled(start, start + wall))
+    for cell, label in (("one", f"1 pocket x {per_pocket}"), ("many", f"{pockets} pockets x {per_pocket}")):
+        row = rows[cell]
+        tools._line(f"{label}: wall med/worst", tools._summary(row["wall"]) + " s")
+        tools._line(f"{label}: wall - floor med/worst", tools._summary(row["over"]) + " s")
+        tools._line(f"{label}: 429 med/worst", f"{statistics.median(row['429']):.0f}/{max(row['429']):.0f}")
+        tools._line(f"{label}: orders left open in all runs", f"{sum(row['left']):.0f}")
+        tools._line(f"{label}: stall med/worst", tools._summary(row["stall"]) + " s")
+    ratio = [many / one for many, one in zip(rows["many"]["wall"], rows["one"]["wall"], strict=True)]
+    tools._line(f"{pockets} pockets / 1 pocket wall, med/worst", tools._summary(ratio) + " x")

@@ -17,6 +17,9 @@
 13. Event-loop lag: a 2 ms ticker beside an async batch of 1,000 orders, without a store, through Redis,
    and through a Redis that answers 20 ms late (``bench/loop_lag.py``).
 
+16. 3 pockets x 600 open orders swept at once (``sweep_pockets_async``) against 1 pocket x 600,
+   alternating in one run: wall, wall minus the floor, 429s, orders left (``bench/pockets.py``).
+
 14. The sandbox server after a storm of 2,000 idle connections: how long the storm takes to open and
    the first request after it (issue 23; the tests only assert that it answers).
 
@@ -1069,7 +1072,7 @@ def main() -> int:
     parser.add_argument("--store", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--pocket-worker", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--second-key", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--only", metavar="N,N", help="run only these sections (of 1, 4, 5, 8, 13, 15), full counts")
+    parser.add_argument("--only", metavar="N,N", help="run only these sections (see the list above), full counts")
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker, args.store)
@@ -1097,6 +1100,8 @@ def main() -> int:
             loop_lag.bench_loop_lag(sys.modules[__name__], runs=5)
         if 15 in only:
             million.bench_million(sys.modules[__name__])
+        if 16 in only:
+            pockets.bench_many_pockets(runs=max(5, args.runs), per_pocket=600, tools=sys.modules[__name__])
     elif args.quick:
         bench_overhead(rounds=3, per_round=20)
         bench_offsets([0.3], [0.0], runs=1, modes=("async",))
@@ -1110,6 +1115,7 @@ def main() -> int:
         pockets.bench_two_keys(runs=1, per_key=100, tools=sys.modules[__name__], only_store=True)
         pockets.bench_sharing_cost([2], per_process=100, runs=1, tools=sys.modules[__name__])
         bench_open_orders(100, [0.0], runs=1)
+        pockets.bench_many_pockets(runs=1, per_pocket=100, tools=sys.modules[__name__])
         loop_lag.bench_loop_lag(sys.modules[__name__], runs=1, orders=200)
         bench_storm(200)
     else:
@@ -1125,6 +1131,7 @@ def main() -> int:
         pockets.bench_two_keys(runs=max(5, args.runs), per_key=600, tools=sys.modules[__name__])
         pockets.bench_sharing_cost([4, 8], per_process=300, runs=max(5, args.runs), tools=sys.modules[__name__])
         bench_open_orders(1000, [0.0, 0.020], runs=min(args.runs, 5))
+        pockets.bench_many_pockets(runs=max(5, args.runs), per_pocket=600, tools=sys.modules[__name__])
         loop_lag.bench_loop_lag(sys.modules[__name__], runs=5)
         bench_storm(2000)
         million.bench_million(sys.modules[__name__])

@@ -63,6 +63,16 @@ if TYPE_CHECKING:
     )
     from .pacing import PacedTransport
     from .phase import PhaseEstimate
+    from .pocket_sweep import (
+        PocketsCancelled,
+        PocketsInterrupted,
+        PocketsResult,
+        PocketsSink,
+        connect_pockets,
+        sweep_pockets,
+        sweep_pockets_async,
+    )
+    from .pockets import PocketKeys, pocket_keys
     from .ratelimit import AsyncSleep, Backlog, Clock, KeyBlock, Permit, RateLimiter, Sleep
     from .remaining_req import RemainingReq
     from .report_types import (
@@ -141,6 +151,11 @@ __all__ = [
     "PermissionDenied",
     "Permit",
     "PhaseEstimate",
+    "PocketKeys",
+    "PocketsCancelled",
+    "PocketsInterrupted",
+    "PocketsResult",
+    "PocketsSink",
     "ProgressCallback",
     "RateLimited",
     "RateLimiter",
@@ -173,8 +188,12 @@ __all__ = [
     "cancel_orders",
     "cancel_orders_async",
     "connect",
+    "connect_pockets",
     "main",
+    "pocket_keys",
     "reset_pacing",
+    "sweep_pockets",
+    "sweep_pockets_async",
     "unwrap",
 ]
 
@@ -210,6 +229,15 @@ _HOMES = {
     "UpbitClientError": ".errors",
     "unwrap": ".errors",
     "PacedTransport": ".pacing",
+    "PocketKeys": ".pockets",
+    "pocket_keys": ".pockets",
+    "PocketsCancelled": ".pocket_sweep",
+    "PocketsInterrupted": ".pocket_sweep",
+    "PocketsResult": ".pocket_sweep",
+    "PocketsSink": ".pocket_sweep",
+    "connect_pockets": ".pocket_sweep",
+    "sweep_pockets": ".pocket_sweep",
+    "sweep_pockets_async": ".pocket_sweep",
     "AsyncSleep": ".ratelimit",
     "Backlog": ".ratelimit",
     "Clock": ".ratelimit",

@@ -6,6 +6,7 @@ Usage::
                  [--server-url URL | --region kr|sg|id|th] [--json] [--timeout SECONDS] [--no-confirm]
     upbit-cancel --open [--market PAIR ...] [--exclude-market PAIR ...] [--quote CURRENCY ...]
                  [--side bid|ask] [--state wait|watch ...] [--older-than DURATION] [--dry-run | --until-empty]
+                 [--pocket NAME ... [--keys-file PATH]]   (several pockets: ``cli_pockets``, one report each)
 
 This module only turns arguments, environment and files into one call of the async library (by ids,
 ``upbit_cancel.batch.cancel_orders_async``, which chunks, rate-limits, retries and confirms; with
@@ -71,6 +72,7 @@ from .client import DEFAULT_REGION, PRECEDENCE, check_base_url, connect, resolve
 from .entry import version_line
 from .errors import AuthenticationError, BatchCancelled, ConfigurationError, MissingCredentials, error_from_response
 from .interrupts import Interrupts, OnSignal, ReportNotWritten, gathered, write_whole
+from .pockets import KEYS_FILE_VARIABLE, pocket_keys
 from .ratelimit import limiter_for
 from .results import BatchResult, ErrorInfo, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
 from .store import STORE_ENV, check_store_url
@@ -206,9 +208,18 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--pocket",
+        dest="pockets",
+        action="append",
         metavar="NAME",
         help=f"the pocket the key belongs to (default: ${POCKET_VARIABLE}): keys named into one pocket share "
-        "its one rate budget and 418 block, as Upbit counts them; without a name the key is its own pocket",
+        "its one rate budget and 418 block, as Upbit counts them; without a name the key is its own pocket. "
+        "Repeat it with --open to sweep several pockets side by side, each with its own keys",
+    )
+    parser.add_argument(
+        "--keys-file",
+        metavar="PATH",
+        help=f"the pockets' keys, a TOML file of [NAME] tables with access_key and secret_key, mode 600 "
+        f"(default: ${KEYS_FILE_VARIABLE}); else each pocket's UPBIT_POCKET_<NAME>_ACCESS_KEY / _SECRET_KEY",
     )
     parser.add_argument(
         "--rate-limit-store",
@@ -484,6 +495,8 @@ def _sweep_job(args: argparse.Namespace, arguments: dict[str, Any]) -> _Job:
 def _plan(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[_Job, str, str | None]:
     """The job, the server and the store, or ``UsageError``. ``--open`` checks its filters first; a
     cancel by ids reads its ids last, so that a bad server or store is refused before files are read."""
+    if args.keys_file and not args.pockets:
+        raise UsageError("--keys-file holds the keys of pockets: name the pocket to use with --pocket NAME")
     if args.open or open_filters_given(args):
         arguments = open_filter(args, time.time())
         return _sweep_job(args, arguments), resolve_server(args, environ), _store(args, environ)
@@ -500,6 +513,11 @@ def run(
     """One run, by ids or ``--open``: check the input, connect, cancel, report; return the exit status."""
     secrets = _secret_values(environ)
     interrupts = interrupts or Interrupts()
+    args.pockets = [name for name in args.pockets or () if name] or None  # --pocket "" names none, as it always did
+    if args.pockets and len(set(args.pockets)) > 1:  # several pockets: one sweep each, one report each
+        from .cli_pockets import run_pockets
+
+        return run_pockets(args, environ, transport, interrupts, secrets)
     try:
         job, base_url, store = _plan(args, environ)
     except UsageError as exc:
@@ -871,8 +889,14 @@ def _connect(
     own), with its access key and pocket; or, on a missing key or a setting ``connect()`` refuses (a blank
     pocket, httpx arguments), the exit status, its line written."""
     try:
-        access_key, secret_key, _ = key_pair_from_env(environ)
-        pocket = args.pocket or environ.get(POCKET_VARIABLE) or None
+        if args.pockets:  # its keys file, its own variables, else the usual pair (pockets.pocket_keys)
+            keys = pocket_keys(args.pockets[0], keys_file=args.keys_file, environ=environ)
+            access_key, secret_key = keys.access_key, keys.secret_key.reveal()
+            secrets.extend((secret_key, access_key))
+            _route_library_logs(secrets)  # the warning lines redact them too
+        else:
+            access_key, secret_key, _ = key_pair_from_env(environ)
+        pocket = args.pockets[0] if args.pockets else environ.get(POCKET_VARIABLE) or None
         client = connect(
             base_url,
             access_key=access_key,

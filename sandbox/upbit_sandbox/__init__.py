@@ -37,6 +37,8 @@ from .exchange import (
     SandboxResponse,
     UnknownOrderFields,
     demo_uuid,
+    pocket_access_key,
+    pocket_secret_key,
 )
 from .faults import Fault, FaultKind, FaultPlan
 from .recording import REDACTED, vcr_config
@@ -70,6 +72,8 @@ __all__ = [
     "UnknownOrderFields",
     "demo_uuid",
     "main",
+    "pocket_access_key",
+    "pocket_secret_key",
     "running_server",
     "start_server",
     "vcr_config",

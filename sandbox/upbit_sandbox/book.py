@@ -14,7 +14,7 @@ exchange calls in here with its lock held.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
@@ -74,12 +74,14 @@ def _sorted(orders: Sequence[Order], order_by: str) -> list[Order]:
     return [order for _, order in ranked]
 
 
-def _list(orders: Mapping[str, Order], values: Mapping[str, list[str]]) -> list[dict[str, Any]]:
+def _list(
+    orders: Mapping[str, Order], values: Mapping[str, list[str]], sees: Callable[[Order], bool]
+) -> list[dict[str, Any]]:
     states = set(values.get("states[]") or values.get("state") or ["wait"])
     market = values.get("market", [None])[0]
     page = int(_one(LIST_OPEN, values, "page"))
     limit = int(_one(LIST_OPEN, values, "limit"))
-    found = [o for o in orders.values() if o.state in states and market in (None, o.market)]
+    found = [o for o in orders.values() if o.state in states and market in (None, o.market) and sees(o)]
     start = (page - 1) * limit
     return [order.to_lookup() for order in _sorted(found, _one(LIST_OPEN, values, "order_by"))[start : start + limit]]
 
@@ -100,7 +102,12 @@ def cancel_answer(success: list[dict[str, Any]], failed: list[dict[str, Any]]) -
     ).to_dict()
 
 
-def _cancel(orders: MutableMapping[str, Order], values: Mapping[str, list[str]], suspended: set[str]) -> dict[str, Any]:
+def _cancel(
+    orders: MutableMapping[str, Order],
+    values: Mapping[str, list[str]],
+    suspended: set[str],
+    sees: Callable[[Order], bool],
+) -> dict[str, Any]:
     side = _one(CANCEL_OPEN, values, "cancel_side")
     pairs, excluded = _pairs(values, "pairs"), _pairs(values, "excluded_pairs") or set()
     quotes = _pairs(values, "quote_currencies")
@@ -108,7 +115,8 @@ def _cancel(orders: MutableMapping[str, Order], values: Mapping[str, list[str]],
 
     def matches(order: Order) -> bool:
         return (
-            order.state == "wait"  # never a reserved (watch) order
+            sees(order)
+            and order.state == "wait"  # never a reserved (watch) order
             and side in ("all", order.side)
             and (pairs is None or order.market in pairs)
             and (quotes is None or order.market.partition("-")[0] in quotes)
@@ -128,13 +136,18 @@ def _cancel(orders: MutableMapping[str, Order], values: Mapping[str, list[str]],
 
 
 def answer(
-    operation: Operation, orders: MutableMapping[str, Order], raw_query: str, suspended: set[str]
+    operation: Operation,
+    orders: MutableMapping[str, Order],
+    raw_query: str,
+    suspended: set[str],
+    sees: Callable[[Order], bool] = lambda order: True,
 ) -> list[dict[str, Any]] | dict[str, Any]:
-    """The 200 body of a checked request of ``GET`` or ``DELETE /v1/orders/open``."""
+    """The 200 body of a checked request of ``GET`` or ``DELETE /v1/orders/open``; only the orders the
+    caller ``sees`` (its own pocket's and the shared book's) are listed or cancelled."""
     values = _values(raw_query)
     if _SERVED[(operation.method, operation.path)] == "list":
-        return _list(orders, values)
-    return _cancel(orders, values, suspended)
+        return _list(orders, values, sees)
+    return _cancel(orders, values, suspended, sees)
 
 
 def seed_open_orders(
@@ -144,10 +157,11 @@ def seed_open_orders(
     markets: Sequence[str] = ("KRW-BTC", "KRW-ETH", "KRW-XRP", "BTC-ETH"),
     watch_every: int = 10,
     age: float = 3600.0,
+    pocket: str | None = None,
 ) -> list[Order]:
     """``count`` open orders, markets in turn; in each market sides go bid, bid, ask, ask, … and every
     ``watch_every``-th order is reserved (``watch``; 0: none). Created one after another over the last
-    ``age`` seconds, oldest first."""
+    ``age`` seconds, oldest first. ``pocket``: whose orders they are (None: the shared book)."""
     now = exchange.clock()
     added = []
     for index in range(count):
@@ -159,6 +173,7 @@ def seed_open_orders(
                 side="bid" if rank % 4 < 2 else "ask",
                 state="watch" if watch else "wait",
                 created_at=now - age + age * index / max(count, 1),
+                pocket=pocket,
             )
         )
     return added

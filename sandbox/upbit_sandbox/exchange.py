@@ -99,6 +99,16 @@ _DEMO_CREATED_AT: Final = 1733878800.0
 _DEMO_NAMESPACE: Final = uuid.UUID("5b0e6a3c-0d1e-4c55-9f47-2f0a5d5a3b11")
 
 
+def pocket_access_key(pocket: str) -> str:
+    """The access key ``add_pocket`` issues for ``pocket`` when given none (fake: it only opens the sandbox)."""
+    return f"sandbox-access-key-{pocket}"
+
+
+def pocket_secret_key(pocket: str) -> str:
+    """The secret ``add_pocket`` issues for ``pocket`` when given none: fake, public, derived from the name."""
+    return f"sandbox-secret-key-{hashlib.sha256(pocket.encode()).hexdigest()}"
+
+
 def demo_uuid(label: str) -> str:
     """The deterministic uuid the demo seed gives the order labelled ``label`` (e.g. ``demo-0001``)."""
     return str(uuid.uuid5(_DEMO_NAMESPACE, label))
@@ -115,6 +125,9 @@ class Order:
     side: OrderSide = "bid"
     created_at: float = 0.0
     """Creation time, epoch seconds of the exchange's clock."""
+    pocket: str | None = None
+    """The pocket the order was placed from: only that pocket's keys list, look up or cancel it (the others are
+    answered as for an order that does not exist). None: the shared book, which every key sees (one pocket)."""
 
     def to_result(self) -> dict[str, Any]:
         """The order as Upbit lists it under ``success`` or ``failed``, through the spec's ``CancelOrdersOrder``."""
@@ -294,6 +307,26 @@ class SandboxExchange:
             else:
                 self._pockets[access_key] = pocket
 
+    def add_pocket(self, pocket: str, access_key: str | None = None, secret_key: str | None = None) -> tuple[str, str]:
+        """Issue a key pair for ``pocket`` (default: ``pocket_access_key(pocket)`` / ``pocket_secret_key(pocket)``)
+        and return it: its keys share the pocket's budget and see only the pocket's orders (``add_order(pocket=)``,
+        ``seed_demo_orders(pocket=)``). Faults may be aimed at it: ``faults.blocked(pocket=...)``."""
+        if not isinstance(pocket, str) or not pocket.strip():
+            raise ValueError(f"pocket must be a non-empty name; given: {pocket!r}")
+        access = access_key or pocket_access_key(pocket)
+        secret = secret_key or pocket_secret_key(pocket)
+        self.add_credentials(access, secret, pocket=pocket)
+        return access, secret
+
+    def owner_of(self, access_key: str | None) -> str | None:
+        """The pocket ``access_key`` was issued for (``add_credentials(pocket=...)``), or None."""
+        return self._pockets.get(access_key) if access_key is not None else None
+
+    def _sees(self, access_key: str | None) -> Callable[[Order], bool]:
+        """Whether a request signed with ``access_key`` may see an order: a shared one, or one of its own pocket."""
+        owner = self.owner_of(access_key)
+        return lambda order: order.pocket is None or order.pocket == owner
+
     def pocket_of(self, access_key: str) -> str:
         """The pocket whose budget ``access_key`` spends (the key itself when it was added without one)."""
         return "pocket:" + self._pockets[access_key] if access_key in self._pockets else "key:" + access_key
@@ -307,13 +340,15 @@ class SandboxExchange:
         state: OrderState = "wait",
         side: OrderSide = "bid",
         created_at: float | None = None,
+        pocket: str | None = None,
     ) -> Order:
         """Put an order in the book (a random uuid if none is given); uuids and identifiers must be unique.
 
-        ``created_at`` (epoch seconds) defaults to now on the exchange's clock.
+        ``created_at`` (epoch seconds) defaults to now on the exchange's clock. ``pocket``: the pocket whose
+        keys alone may see it (``Order.pocket``); None puts it in the shared book every key sees.
         """
         when = self.clock() if created_at is None else created_at
-        order = Order(uuid_ or str(uuid.uuid4()), market, identifier, state, side, when)
+        order = Order(uuid_ or str(uuid.uuid4()), market, identifier, state, side, when, pocket)
         with self._lock:
             if order.uuid in self._orders:
                 raise ValueError(f"an order with uuid {order.uuid!r} is already in the book")
@@ -324,7 +359,15 @@ class SandboxExchange:
                 self._uuid_by_identifier[identifier] = order.uuid
         return order
 
-    def seed_demo_orders(self, open_orders: int = 40, filled: int = 3, cancelled: int = 3) -> list[Order]:
+    def seed_demo_orders(
+        self,
+        open_orders: int = 40,
+        filled: int = 3,
+        cancelled: int = 3,
+        *,
+        pocket: str | None = None,
+        label: str | None = None,
+    ) -> list[Order]:
         """The documented demo book, the same on every run; returns the orders added, open ones first.
 
         - ``open_orders`` open orders ``demo-0001``, ``demo-0002``, …;
@@ -332,11 +375,14 @@ class SandboxExchange:
         - ``cancelled`` cancelled orders ``demo-cancelled-0001``, ….
 
         The label is the order's identifier, and its uuid is ``demo_uuid(label)``; markets cycle through
-        ``DEMO_MARKETS``. Seeding twice raises ``ValueError`` (the ids would repeat).
+        ``DEMO_MARKETS``. Seeding twice raises ``ValueError`` (the ids would repeat). With ``pocket``, the
+        orders are that pocket's alone and their labels start with its name (``a-0001``, ``a-filled-0001``, …),
+        or with ``label`` when given.
         """
-        plan: list[tuple[str, OrderState]] = [(f"demo-{n:04d}", "wait") for n in range(1, open_orders + 1)]
-        plan += [(f"demo-filled-{n:04d}", "done") for n in range(1, filled + 1)]
-        plan += [(f"demo-cancelled-{n:04d}", "cancel") for n in range(1, cancelled + 1)]
+        prefix = label or ("demo" if pocket is None else pocket)
+        plan: list[tuple[str, OrderState]] = [(f"{prefix}-{n:04d}", "wait") for n in range(1, open_orders + 1)]
+        plan += [(f"{prefix}-filled-{n:04d}", "done") for n in range(1, filled + 1)]
+        plan += [(f"{prefix}-cancelled-{n:04d}", "cancel") for n in range(1, cancelled + 1)]
         return [
             self.add_order(
                 demo_uuid(label),
@@ -344,6 +390,7 @@ class SandboxExchange:
                 identifier=label,
                 state=s,
                 created_at=_DEMO_CREATED_AT + index,
+                pocket=pocket,
             )
             for index, (label, s) in enumerate(plan)
         ]
@@ -403,7 +450,7 @@ class SandboxExchange:
                 group = operation.rate_limit.group if operation.rate_limit else group
                 claims, access_key = self._authenticate(authorization)
                 self._spend_nonce(access_key, claims)
-                fault = self.faults.take(_operation_name(operation))
+                fault = self.faults.take(_operation_name(operation), self.owner_of(access_key))
                 if fault is not None and fault.refusal is not None:
                     raise _Rejected(*fault.refusal)
                 self._spend_rate_budget(access_key, group)
@@ -413,14 +460,15 @@ class SandboxExchange:
                 if operation.method == ENDPOINT_METHOD and operation.path == ENDPOINT_PATH:
                     kind, ids = _parse_query(raw_query)
                     _check_rules(operation, raw_query, path_values, dict(header_pairs))
-                    response = SandboxResponse(200, self._cancel(kind, ids))
+                    response = SandboxResponse(200, self._cancel(kind, ids, self._sees(access_key)))
                     drop = self._drop_this_answer()
                 elif operation.method == LOOKUP_METHOD and operation.path == LOOKUP_PATH:
                     _check_rules(operation, raw_query, path_values, dict(header_pairs))
-                    response = SandboxResponse(200, self._lookup(raw_query))
+                    response = SandboxResponse(200, self._lookup(raw_query, self._sees(access_key)))
                 elif book.serves(operation):
                     _check_rules(operation, raw_query, path_values, dict(header_pairs))
-                    answer = book.answer(operation, self._orders, raw_query, self.suspended_markets)
+                    sees = self._sees(access_key)
+                    answer = book.answer(operation, self._orders, raw_query, self.suspended_markets, sees)
                     response = SandboxResponse(200, answer)
                 else:
                     _check_rules(operation, raw_query, path_values, dict(header_pairs))
@@ -521,14 +569,15 @@ class SandboxExchange:
         if claims["query_hash"] != expected:
             raise _Rejected(401, "invalid_query_payload", "Failed to verify the query hash.")
 
-    def _cancel(self, kind: str, ids: list[str]) -> dict[str, Any]:
+    def _cancel(self, kind: str, ids: list[str], sees: Callable[[Order], bool]) -> dict[str, Any]:
         success: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
         reported: set[tuple[str, str]] = set()
         for given in ids:
             order_uuid = given if kind == "uuids[]" else self._uuid_by_identifier.get(given)
             order = self._orders.get(order_uuid) if order_uuid is not None else None
-            if order is None:
+            if order is None or not sees(order):
+                # Another pocket's order is answered as one that does not exist, as Upbit answers it.
                 # Keyed apart from real uuids so an unknown id can never shadow an order of the book.
                 if ("unknown", given) in reported:
                     continue
@@ -564,14 +613,14 @@ class SandboxExchange:
         self._cancels_answered += 1
         return self._cancels_answered % self.drop_answer_every == 0
 
-    def _lookup(self, raw_query: str) -> list[dict[str, Any]]:
+    def _lookup(self, raw_query: str, sees: Callable[[Order], bool]) -> list[dict[str, Any]]:
         """``GET /v1/orders/uuids``: the known orders among those named, newest first unless ``order_by=asc``."""
         kind, ids, options = _parse_lookup_query(raw_query)
         found: list[Order] = []
         for given in dict.fromkeys(ids):
             order_uuid = given if kind == "uuids[]" else self._uuid_by_identifier.get(given)
             order = self._orders.get(order_uuid) if order_uuid is not None else None
-            if order is not None and options.get("market") in (None, order.market):
+            if order is not None and sees(order) and options.get("market") in (None, order.market):
                 found.append(order)
         position = {order_uuid: index for index, order_uuid in enumerate(self._orders)}
         found.sort(key=lambda order: position[order.uuid], reverse=options.get("order_by", "desc") == "desc")

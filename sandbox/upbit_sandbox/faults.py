@@ -57,6 +57,8 @@ class Fault:
     kind: FaultKind
     seconds: float = 0.0
     only: str | None = None
+    pocket: str | None = None
+    """The pocket whose requests alone it hits (None: any request); e.g. one pocket's own 418 block."""
 
     @property
     def refusal(self) -> tuple[int, str, str] | None:
@@ -92,33 +94,35 @@ class FaultPlan:
         self._queue: deque[Fault] = deque()
         self._lock = threading.Lock()
 
-    def too_many_requests(self, times: int = 1, *, only: str | None = None) -> None:
+    def too_many_requests(self, times: int = 1, *, only: str | None = None, pocket: str | None = None) -> None:
         """The next ``times`` requests are answered 429 ``too_many_requests`` and not carried out."""
-        self._add(Fault("too_many_requests", only=only), times)
+        self._add(Fault("too_many_requests", only=only, pocket=pocket), times)
 
-    def blocked(self, seconds: float = 60.0, times: int = 1, *, only: str | None = None) -> None:
+    def blocked(
+        self, seconds: float = 60.0, times: int = 1, *, only: str | None = None, pocket: str | None = None
+    ) -> None:
         """The next ``times`` requests are answered 418, blocked for ``seconds`` (named in the message)."""
         if not seconds > 0:
             raise ValueError(f"seconds must be > 0; given: {seconds!r}")
-        self._add(Fault("blocked", seconds, only), times)
+        self._add(Fault("blocked", seconds, only, pocket), times)
 
-    def server_error(self, times: int = 1, *, only: str | None = None) -> None:
+    def server_error(self, times: int = 1, *, only: str | None = None, pocket: str | None = None) -> None:
         """The next ``times`` requests are answered 500 ``server_error`` and not carried out."""
-        self._add(Fault("server_error", only=only), times)
+        self._add(Fault("server_error", only=only, pocket=pocket), times)
 
-    def reset(self, times: int = 1, *, only: str | None = None) -> None:
+    def reset(self, times: int = 1, *, only: str | None = None, pocket: str | None = None) -> None:
         """The next ``times`` requests are not carried out and get no answer: the connection closes."""
-        self._add(Fault("reset", only=only), times)
+        self._add(Fault("reset", only=only, pocket=pocket), times)
 
-    def lose_answer(self, times: int = 1, *, only: str | None = None) -> None:
+    def lose_answer(self, times: int = 1, *, only: str | None = None, pocket: str | None = None) -> None:
         """The next ``times`` requests are carried out, then their answers are lost (the connection closes)."""
-        self._add(Fault("lost_answer", only=only), times)
+        self._add(Fault("lost_answer", only=only, pocket=pocket), times)
 
-    def latency(self, seconds: float, times: int = 1, *, only: str | None = None) -> None:
+    def latency(self, seconds: float, times: int = 1, *, only: str | None = None, pocket: str | None = None) -> None:
         """The next ``times`` requests are carried out and answered ``seconds`` late."""
         if not seconds >= 0:
             raise ValueError(f"seconds must be >= 0; given: {seconds!r}")
-        self._add(Fault("latency", seconds, only), times)
+        self._add(Fault("latency", seconds, only, pocket), times)
 
     def clear(self) -> None:
         """Drop every fault still queued."""
@@ -131,11 +135,12 @@ class FaultPlan:
         with self._lock:
             return list(self._queue)
 
-    def take(self, operation: str) -> Fault | None:
-        """The next fault for a request of ``operation`` (removed from the queue), or None."""
+    def take(self, operation: str, pocket: str | None = None) -> Fault | None:
+        """The next fault for a request of ``operation`` signed by a key of ``pocket`` (removed from the queue),
+        or None. A fault aimed at a pocket hits only that pocket's requests."""
         with self._lock:
             for index, fault in enumerate(self._queue):
-                if fault.only is None or fault.only == operation:
+                if fault.only in (None, operation) and fault.pocket in (None, pocket):
                     del self._queue[index]
                     return fault
         return None

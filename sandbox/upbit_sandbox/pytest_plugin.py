@@ -8,6 +8,9 @@ entry point): there is nothing to import or configure. Each fixture is per test.
 - ``upbit_client``: a client from ``upbit_cancel.connect`` signed with the demo keys, sending to
   ``upbit_exchange`` in-process (nothing leaves the process; the environment's keys and server URL
   are never read), closed after the test.
+- ``upbit_pockets``: a ``SandboxPockets``, an exchange of pockets only (no shared demo book): ``add("a")``
+  issues pocket ``a`` its own keys, budget and demo book (``a-0001`` …) and returns a ``connect()`` client
+  signed with its keys, in-process; ``clients`` holds them all by name (for ``sweep_pockets``).
 - ``upbit_async_client``: the same for ``async`` code (``cancel_orders_async``, ``asyncio_detailed``), on
   any event loop and with any plugin that runs it (pytest-asyncio, anyio's on asyncio or trio): it is a
   plain fixture, and it closes what the test left open on a loop of its own (``_close``).
@@ -32,21 +35,23 @@ if TYPE_CHECKING:
 # pytest loads this module in every project where the sandbox is installed: the SDK is imported only
 # when a test asks for a fixture, so other projects' test runs do not pay for it.
 
-__all__ = ["upbit_async_client", "upbit_client", "upbit_exchange"]
+__all__ = ["SandboxPockets", "upbit_async_client", "upbit_client", "upbit_exchange", "upbit_pockets"]
 
 
-def _connect(exchange: SandboxExchange) -> Client:
+def _connect(exchange: SandboxExchange, keys: tuple[str, str] | None = None, pocket: str | None = None) -> Client:
     from upbit_cancel import connect
     from upbit_client.registry import DEFAULT_SERVER
 
     from .exchange import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
+    access_key, secret_key = keys or (DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
     # The URL is the real default server's on purpose: the transport answers in-process, so a test
     # can never reach it, and UPBIT_OPEN_API_SERVER_URL in the developer's shell is never consulted.
     return connect(
         DEFAULT_SERVER,
-        access_key=DEMO_ACCESS_KEY,
-        secret_key=DEMO_SECRET_KEY,
+        access_key=access_key,
+        secret_key=secret_key,
+        pocket=pocket,
         httpx_args={"transport": exchange.transport()},
     )
 
@@ -104,3 +109,36 @@ def _close(client: Client) -> None:
     if not http.is_closed:
         with ThreadPoolExecutor(1, thread_name_prefix="upbit-sandbox-close") as closer:
             closer.submit(anyio.run, http.aclose).result()
+
+
+class SandboxPockets:
+    """An exchange of pockets only (``exchange``: no shared book, no demo key) and a client per pocket added."""
+
+    def __init__(self) -> None:
+        from .exchange import SandboxExchange
+
+        self.exchange = SandboxExchange(credentials={})
+        self.clients: dict[str, Client] = {}
+
+    def add(self, pocket: str, orders: int = 40) -> Client:
+        """Issue ``pocket`` its keys, seed its demo book (``orders`` open: ``POCKET-0001`` …, plus filled and
+        cancelled ones) and return a ``connect()`` client signed with its keys and paced as that pocket."""
+        keys = self.exchange.add_pocket(pocket)
+        self.exchange.seed_demo_orders(open_orders=orders, pocket=pocket)
+        self.clients[pocket] = _connect(self.exchange, keys, pocket)
+        return self.clients[pocket]
+
+
+@pytest.fixture
+def upbit_pockets() -> Iterator[SandboxPockets]:
+    """An exchange of pockets only; ``add(name)`` gives each its keys, book and client (closed after the test)."""
+    from upbit_cancel import reset_pacing
+
+    reset_pacing()
+    pockets = SandboxPockets()
+    try:
+        yield pockets
+    finally:
+        for client in pockets.clients.values():
+            _close(client)
+        reset_pacing()

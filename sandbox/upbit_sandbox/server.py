@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import string
@@ -22,7 +23,14 @@ from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 
-from .exchange import DEFAULT_RATE_LIMIT_PER_SECOND, DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange
+from .exchange import (
+    DEFAULT_RATE_LIMIT_PER_SECOND,
+    DEMO_ACCESS_KEY,
+    DEMO_SECRET_KEY,
+    SandboxExchange,
+    pocket_access_key,
+    pocket_secret_key,
+)
 
 LOOPBACK = "127.0.0.1"
 MAX_REQUEST_BODY = 1024 * 1024
@@ -267,6 +275,15 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="accept one more key pair (repeatable), issued for POCKET: the keys of one pocket share its budget",
     )
     parser.add_argument("--demo-pocket", metavar="POCKET", help="the pocket the demo key pair belongs to")
+    parser.add_argument(
+        "--pocket",
+        dest="pockets",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="one more pocket (repeatable) with its own fake key pair, budget and book: --orders open orders "
+        "NAME-0001..., seen only by its key; the banner prints the keys file to use (upbit-cancel --keys-file)",
+    )
     _add_fault_options(parser)
     args = parser.parse_args(argv)
     for name in ("port", "rate_limit", "latency_ms", "orders", "drop_answer_every"):
@@ -310,9 +327,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"upbit-sandbox: --add-key wants ACCESS:SECRET[:POCKET]; given: {access}:…", file=sys.stderr)
             return 2
         exchange.add_credentials(access, secret, pocket=pocket or None)
-    if args.demo_pocket:
-        exchange.add_credentials(DEMO_ACCESS_KEY, DEMO_SECRET_KEY, pocket=args.demo_pocket)
-    orders = exchange.seed_demo_orders(open_orders=args.orders)
+    # Beside other pockets, the demo key's orders are its own pocket's (``demo`` unless named), so that no
+    # pocket's key sees them; alone, they stay in the shared book every key sees, as before.
+    demo_pocket = args.demo_pocket or ("demo" if args.pockets else None)
+    if demo_pocket:
+        exchange.add_credentials(DEMO_ACCESS_KEY, DEMO_SECRET_KEY, pocket=demo_pocket)
+    orders = exchange.seed_demo_orders(
+        open_orders=args.orders, pocket=demo_pocket if args.pockets else None, label="demo"
+    )
+    for pocket in dict.fromkeys(args.pockets):
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", pocket) or pocket.startswith("demo"):
+            wanted = "letters, digits, '-' and '_', not starting with 'demo'"
+            print(f"upbit-sandbox: --pocket wants a name of {wanted}; given: {pocket!r}", file=sys.stderr)
+            return 2
+        exchange.add_pocket(pocket)
+        exchange.seed_demo_orders(open_orders=args.orders, pocket=pocket)
     try:
         server, url = start_server(exchange, args.port)
     except OSError as error:
@@ -356,4 +385,10 @@ def _banner(args: argparse.Namespace, url: str, open_count: int) -> None:
     print(f"export UPBIT_OPEN_API_SERVER_URL={url}")
     print(f"export UPBIT_OPEN_API_ACCESS_KEY={DEMO_ACCESS_KEY}")
     print(f"export UPBIT_OPEN_API_SECRET_KEY={DEMO_SECRET_KEY}")
+    if args.pockets:
+        print(f"Pockets {', '.join(dict.fromkeys(args.pockets))}: {args.orders} open orders each; their keys file "
+              "(sandbox-only keys; save it with mode 600):")  # fmt: skip
+        for pocket in dict.fromkeys(args.pockets):
+            access, secret = pocket_access_key(pocket), pocket_secret_key(pocket)
+            print(f'[{pocket}]\naccess_key = "{access}"\nsecret_key = "{secret}"')
     print("Press Ctrl-C to stop.", flush=True)

@@ -1,0 +1,289 @@
+"""Sweep several pockets at once: each pocket's open orders with its own key, budget and 418 block.
+
+Upbit counts the rate budget and the 418 block per pocket, and a key sees only its pocket's orders, so
+pockets swept side by side take about as long as the slowest one alone. Each pocket's sweep is the
+ordinary ``cancel_open_orders`` (sync) or ``cancel_open_orders_async`` on that pocket's own client (built
+by ``connect_pockets`` from ``pockets.pocket_keys``, or by the caller with ``connect(pocket=...)``), paced
+by that pocket's own limiter; nothing is shared between them but the report, which keeps each pocket's
+groups apart (``PocketsResult``).
+
+- A pocket whose first listing fails (a refused key, the exchange unreachable) is reported in
+  ``PocketsResult.errors``; the other pockets' sweeps go on.
+- The sync call runs each pocket's sweep on a thread of its own; the calling thread waits and hands the
+  summed progress to ``on_progress``. Ctrl-C stops every sweep at its next step (each stops as a sync
+  sweep does on Ctrl-C) and raises ``PocketsInterrupted`` carrying the whole report.
+- The async call runs them as tasks (anyio: asyncio or trio). Cancelled, each pocket's report so far goes
+  to ``report_to``, then, under asyncio, out as ``PocketsCancelled``'s ``.report``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Unpack
+
+import anyio
+
+from .batch import AnyClient, BatchOptions, ProgressCallback, chosen
+from .client import connect
+from .errors import BatchInterrupted, ConfigurationError, UpbitAPIError, UpbitClientError
+from .pockets import pockets_keys
+from .results import BatchResult, ErrorInfo
+from .sweep import SweepKeywords, SweepOptions, cancel_open_orders, cancel_open_orders_async
+
+__all__ = [
+    "PocketsCancelled",
+    "PocketsInterrupted",
+    "PocketsResult",
+    "PocketsSink",
+    "connect_pockets",
+    "sweep_pockets",
+    "sweep_pockets_async",
+]
+
+log = logging.getLogger("upbit_cancel.sweep")
+
+
+@dataclass(slots=True)
+class PocketsResult:
+    """The report of a sweep over several pockets: each pocket's own ``BatchResult``, never merged.
+
+    ``reports`` by pocket name, in the order given; ``errors``: the pockets whose sweep could not begin
+    (their first listing failed: nothing of theirs was cancelled). ``interrupted``: Ctrl-C or a cancellation
+    stopped the run (each stopped pocket's report says so too)."""
+
+    reports: dict[str, BatchResult] = field(default_factory=dict)
+    errors: dict[str, ErrorInfo] = field(default_factory=dict)
+    interrupted: bool = False
+    elapsed: float = 0.0
+
+    @property
+    def all_cancelled(self) -> bool:
+        """True when no pocket failed to begin and every pocket's orders were all cancelled."""
+        return not self.errors and all(report.all_cancelled for report in self.reports.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"pockets": {name: report or {"error": ...}}, "interrupted": ..., "elapsed": ...}``, as JSON takes it."""
+        pockets: dict[str, Any] = {name: report.to_dict() for name, report in self.reports.items()}
+        pockets.update({name: {"error": error.to_dict()} for name, error in self.errors.items()})
+        return {"pockets": pockets, "interrupted": self.interrupted, "elapsed": round(self.elapsed, 3)}
+
+
+PocketsSink = Callable[[PocketsResult], None]
+"""Where the async sweep hands its report (``report_to``): called once, on cancellation too."""
+
+
+class PocketsInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a sync sweep over pockets; ``report`` holds every pocket's report so far."""
+
+    def __init__(self, report: PocketsResult) -> None:
+        super().__init__(f"sweep over pockets interrupted: {', '.join(report.reports) or 'none'} (see .report)")
+        self.report = report
+
+
+class PocketsCancelled(asyncio.CancelledError):
+    """An async sweep over pockets was cancelled under asyncio; ``report`` holds every pocket's report so far."""
+
+    def __init__(self, report: PocketsResult) -> None:
+        super().__init__(f"sweep over pockets cancelled: {', '.join(report.reports) or 'none'} (see .report)")
+        self.report = report
+
+
+def connect_pockets(
+    pockets: Sequence[str],
+    base_url: str | None = None,
+    *,
+    keys_file: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    **connect_keywords: Any,
+) -> dict[str, AnyClient]:
+    """One ``connect()`` client per pocket, each signed with that pocket's keys (``pockets.pockets_keys``:
+    the keys file, else the pocket's own variables; the usual pair only for a single pocket) and paced as
+    that pocket. ``connect_keywords`` go to every ``connect()``. Raises before anything is sent."""
+    clients: dict[str, AnyClient] = {}
+    for keys in pockets_keys(pockets, keys_file=keys_file, environ=environ):
+        clients[keys.pocket] = connect(
+            base_url,
+            access_key=keys.access_key,
+            secret_key=keys.secret_key.reveal(),
+            pocket=keys.pocket,
+            environ=environ,
+            **connect_keywords,
+        )
+    return clients
+
+
+@dataclass(slots=True)
+class _Run:
+    """What the pockets' sweeps share: the report so far, and the summed progress."""
+
+    names: list[str]
+    on_progress: ProgressCallback | None
+    result: PocketsResult = field(default_factory=PocketsResult)
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def note(self, name: str, done: int, total: int) -> None:
+        with self.lock:
+            self.counts[name] = (done, total)
+
+    def progress(self) -> None:
+        """Hand the sum over pockets to ``on_progress`` (in the caller's thread); a failing callback is ignored."""
+        if self.on_progress is None:
+            return
+        with self.lock:
+            done, total = sum(c[0] for c in self.counts.values()), sum(c[1] for c in self.counts.values())
+        try:
+            self.on_progress(done, total)
+        except Exception:  # a broken display must not cost the report
+            log.warning("on_progress callback raised; ignored", exc_info=True)
+
+    def ended(self, name: str, report: BatchResult | None = None, error: UpbitClientError | None = None) -> None:
+        with self.lock:
+            if report is not None:
+                self.result.reports[name] = report
+            if error is not None:
+                self.result.errors[name] = _error_info(error)
+
+    def finish(self, interrupted: bool = False) -> PocketsResult:
+        """The report: pockets in the order given, every pocket that reported once."""
+        with self.lock:
+            self.result.reports = {n: self.result.reports[n] for n in self.names if n in self.result.reports}
+            self.result.interrupted = self.result.interrupted or interrupted
+            self.result.elapsed = time.monotonic() - self.started
+            return self.result
+
+
+def _error_info(error: UpbitClientError) -> ErrorInfo:
+    if isinstance(error, UpbitAPIError):
+        return ErrorInfo(error.name, error.message, error.status)
+    return ErrorInfo(type(error).__name__, str(error))
+
+
+def _checked(
+    clients: Mapping[str, AnyClient],
+    sweep: SweepOptions | None,
+    options: BatchOptions | None,
+    keywords: Mapping[str, Any],
+) -> tuple[SweepOptions, BatchOptions]:
+    """The sweep's and the batch's options, checked once for every pocket; nothing is sent."""
+    if not isinstance(clients, Mapping) or not clients:
+        raise ConfigurationError(f"clients must map pocket names to clients, at least one; given: {clients!r}")
+    batch_fields = {name: value for name, value in keywords.items() if name in BatchOptions.__dataclass_fields__}
+    sweep_fields = {name: value for name, value in keywords.items() if name not in batch_fields}
+    which = chosen(SweepOptions, sweep, sweep_fields, "sweep")
+    batch = chosen(BatchOptions, options, batch_fields, "options")
+    if batch.limiter is not None:
+        raise ConfigurationError("options.limiter paces one pocket: each pocket is paced by its own limiter here")
+    return which, batch
+
+
+def _one_sync(
+    run: _Run, name: str, client: AnyClient, which: SweepOptions, batch: BatchOptions, stop: threading.Event
+) -> None:
+    """One pocket's sweep on its worker thread; ``stop`` stops it at its next step, as Ctrl-C would."""
+
+    def progress(done: int, total: int) -> None:
+        run.note(name, done, total)
+        if stop.is_set():
+            raise KeyboardInterrupt  # the sweep's own Ctrl-C path: it stops and raises BatchInterrupted
+
+    try:
+        if stop.is_set():
+            return
+        run.ended(name, cancel_open_orders(client, sweep=which, options=batch, on_progress=progress))
+    except BatchInterrupted as interrupted:
+        run.ended(name, interrupted.report)
+    except UpbitClientError as error:
+        run.ended(name, error=error)
+
+
+def sweep_pockets(
+    clients: Mapping[str, AnyClient],
+    *,
+    sweep: SweepOptions | None = None,
+    options: BatchOptions | None = None,
+    on_progress: ProgressCallback | None = None,
+    **keywords: Unpack[SweepKeywords],
+) -> PocketsResult:
+    """``cancel_open_orders`` in every pocket of ``clients`` (pocket name -> its own client) side by side.
+
+    The same filter (``sweep``) and batch options for each; ``options.timeout_total`` bounds each pocket's
+    sweep and so the whole call. ``on_progress(done, total)``, summed over pockets, runs in this thread.
+    Ctrl-C raises ``PocketsInterrupted`` with every pocket's report so far."""
+    which, batch = _checked(clients, sweep, options, keywords)
+    run, stop = _Run(list(clients), on_progress), threading.Event()
+    with ThreadPoolExecutor(len(clients), thread_name_prefix="upbit-pocket") as pool:
+        futures = [
+            pool.submit(contextvars.copy_context().run, _one_sync, run, name, client, which, batch, stop)
+            for name, client in clients.items()
+        ]
+        try:
+            while wait(futures, timeout=0.1).not_done:
+                run.progress()
+        except KeyboardInterrupt:
+            stop.set()
+            wait(futures)
+            raise PocketsInterrupted(run.finish(interrupted=True)) from None
+    for future in futures:
+        future.result()  # an unexpected error of a pocket's sweep is raised, not hidden
+    run.progress()
+    return run.finish()
+
+
+async def _one_async(run: _Run, name: str, client: AnyClient, which: SweepOptions, batch: BatchOptions) -> None:
+    def progress(done: int, total: int) -> None:
+        run.note(name, done, total)
+        run.progress()
+
+    try:
+        report = await cancel_open_orders_async(
+            client, sweep=which, options=batch, on_progress=progress, report_to=lambda r: run.ended(name, r)
+        )
+    except UpbitClientError as error:
+        run.ended(name, error=error)
+    else:
+        run.ended(name, report)
+
+
+async def sweep_pockets_async(
+    clients: Mapping[str, AnyClient],
+    *,
+    sweep: SweepOptions | None = None,
+    options: BatchOptions | None = None,
+    on_progress: ProgressCallback | None = None,
+    report_to: PocketsSink | None = None,
+    **keywords: Unpack[SweepKeywords],
+) -> PocketsResult:
+    """``sweep_pockets`` with each pocket's ``cancel_open_orders_async`` as a task (asyncio or trio).
+
+    Cancelled, every pocket's report so far goes to ``report_to`` (if given; else it gets the final report),
+    then out as ``PocketsCancelled`` under asyncio; under trio, trio's ``Cancelled`` goes on."""
+    which, batch = _checked(clients, sweep, options, keywords)
+    run = _Run(list(clients), on_progress)
+    try:
+        async with anyio.create_task_group() as group:
+            for name, client in clients.items():
+                group.start_soon(_one_async, run, name, client, which, batch)
+    except anyio.get_cancelled_exc_class() as exc:
+        report = _hand(report_to, run.finish(interrupted=True))
+        if isinstance(exc, asyncio.CancelledError):
+            raise PocketsCancelled(report) from exc
+        raise
+    return _hand(report_to, run.finish())
+
+
+def _hand(sink: PocketsSink | None, report: PocketsResult) -> PocketsResult:
+    if sink is not None:
+        try:
+            sink(report)
+        except Exception:  # a failing sink costs nothing else
+            log.warning("report_to callback raised; ignored", exc_info=True)
+    return report
