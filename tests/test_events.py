@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import sniffio
 
 from tests.limits import IDENTIFIERS_PER_CANCEL
 from upbit_cancel import (
@@ -182,12 +183,14 @@ def test_a_sweep_tells_the_events_of_its_listing_too() -> None:
     assert len(report.success) > 0
 
 
-def test_a_hook_that_raises_is_logged_and_ignored_and_the_batch_reports_as_usual(
+def test_a_hook_that_raises_on_every_event_is_logged_and_ignored_and_the_batch_reports_as_usual(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    sandbox = exchange()
+    sandbox, told = exchange(), []
+    sandbox.faults.lose_answer(only=CANCEL)  # so the batch's own events (retried, confirmed) raise too
 
     def broken(event: Event) -> None:
+        told.append(type(event).__name__)
         raise RuntimeError("the metrics backend is down")
 
     with (
@@ -201,10 +204,39 @@ def test_a_hook_that_raises_is_logged_and_ignored_and_the_batch_reports_as_usual
         ) as client,
     ):
         report = cancel_orders(client, identifiers=demo_ids(3))
-    assert report.all_cancelled
+    assert report.all_cancelled and report.success[0].confirmed_by == "lookup"
+    assert {"RequestFailed", "RequestRetried", "LookupConfirmed"} <= set(told)
     logged = [record for record in caplog.records if record.name == "upbit_cancel.events"]
-    assert logged and all("on_event hook raised" in record.getMessage() for record in logged)
-    assert all(record.exc_info is not None for record in logged)
+    assert len(logged) == len(told)
+    assert all("on_event hook raised" in record.getMessage() and record.exc_info for record in logged)
+
+
+@pytest.mark.anyio
+async def test_hooks_run_on_the_event_loop_that_sent_the_request(anyio_backend: str) -> None:
+    sandbox, loops = exchange(), []
+
+    def where(event: Event) -> None:
+        loops.append(sniffio.current_async_library())  # raises off a loop: logged, and the count falls short
+
+    async with connect(
+        "https://api.upbit.com",
+        access_key=DEMO_ACCESS_KEY,
+        secret_key=DEMO_SECRET_KEY,
+        httpx_args={"transport": sandbox.transport()},
+        on_event=where,
+    ) as client:
+        report = await cancel_orders_async(client, identifiers=demo_ids(2 * IDENTIFIERS_PER_CANCEL))
+    assert report.all_cancelled
+    assert loops == [anyio_backend] * 4  # two requests, each sent and answered
+
+
+def test_a_sweep_whose_listing_meets_a_429_tells_the_retry_of_the_page() -> None:
+    sandbox, events = exchange(), []
+    sandbox.faults.too_many_requests(only="list_open_orders")
+    with client_of(sandbox, events) as client:
+        cancel_open_orders(client, markets=["KRW-BTC"])
+    retried = [event for event in events if isinstance(event, RequestRetried)]
+    assert retried == [RequestRetried("list_open_orders", 2, 0, "too_many_requests")]
 
 
 def test_hooks_run_on_the_worker_thread_that_sent_the_request() -> None:

@@ -63,7 +63,7 @@ from .results import (
 )
 from .results import order_state as _order_state
 from .store import STORE_ENV, check_store_setting
-from .transport import transport_of
+from .transport import events_of
 from .workers import ProgressRelay
 
 __all__ = [
@@ -886,8 +886,7 @@ def _prepare(
         # cancels paces the lookups too only when both operations are in its group.
         lookup_limiter = limiter_of(http, lookup_rate, options.store())
     batch = _Batch(kind, ids, rule.max_items, replace(options, limiter=limiter), on_progress, lookup_limiter)
-    found = transport_of(http)
-    batch.events = NO_EVENTS if found is None else found.events
+    batch.events = events_of(http)
     log.debug(
         "cancelling %d distinct %s in %d chunks (group %r)", len(batch.ids), kind, len(batch.chunks), limiter.group
     )

@@ -6,11 +6,12 @@ it is told, and where each comes from:
 - from the client's one transport (``transport.UpbitTransport``), so for every request the client sends,
   whoever sends it (the batch's cancels and lookups, the sweep's listings, single generated calls), sync
   or async: ``RequestSent`` as the request leaves (its permit, if paced here, already granted), then
-  ``RequestAnswered`` when the status line and headers arrive (with ``RequestRateLimited`` after it for a 429 and
-  ``RequestBlocked`` for a 418), or ``RequestFailed`` when none came (a transport error, the deadline, a
-  cancellation). ``request.id`` ties the events of one request together;
-- from the batch (``batch._Batch``): ``RequestRetried`` as a cancel or a lookup is sent again, ``LookupConfirmed``
-  when an order lookup settles ids whose cancel answer was lost (or that a retry's answer reported failed).
+  ``RequestAnswered`` when the status line and headers arrive (with ``RequestRateLimited`` after it for a
+  429 and ``RequestBlocked`` for a 418), or ``RequestFailed`` when none came (a transport error, the
+  deadline, a cancellation). ``request.id`` ties the events of one request together;
+- from the batch (``batch._Batch``) and the sweep's listing (``listing``): ``RequestRetried`` as a cancel,
+  a lookup or a listing page is sent again; from the batch, ``LookupConfirmed`` when an order lookup
+  settles ids whose cancel answer was lost (or did not name them).
 
 Rules, and why:
 
@@ -126,9 +127,10 @@ class RequestFailed:
 
 @dataclass(frozen=True, slots=True)
 class RequestRetried:
-    """The batch sends a request again. ``operation``: ``cancel_orders_by_ids`` or ``list_orders_by_ids``
-    (a lookup); ``attempt``: this send's number (2 for the first retry); ``ids``: how many ids it carries;
-    ``reason``: what the last try got (the report's error name: ``too_many_requests``, ``transport_error``...)."""
+    """The batch or the sweep sends a request again. ``operation``: ``cancel_orders_by_ids``,
+    ``list_orders_by_ids`` (a lookup) or ``list_open_orders`` (a listing page); ``attempt``: this send's
+    number (2 for the first retry); ``ids``: how many ids it carries (0 for a listing); ``reason``: what the
+    last try got (the report's error name: ``too_many_requests``, ``transport_error``...)."""
 
     operation: str
     attempt: int

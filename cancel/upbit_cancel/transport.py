@@ -39,7 +39,7 @@ from .events import NO_EVENTS, Emitter
 from .network import AsyncBoundedBackend, BoundedBackend
 from .pacing import Pacer
 
-__all__ = ["Network", "UpbitTransport", "check_proxy", "environment_proxy", "sdk_error", "transport_of"]
+__all__ = ["Network", "UpbitTransport", "check_proxy", "environment_proxy", "events_of", "sdk_error", "transport_of"]
 
 # httpcore's errors and the httpx error each becomes (httpx's own table is private).
 _CORE_TO_HTTPX: dict[type[Exception], type[httpx.TransportError]] = {
@@ -390,3 +390,9 @@ def transport_of(http: httpx.Client | httpx.AsyncClient) -> UpbitTransport | Non
         if isinstance(hook, Marker):
             return hook.transport
     return None
+
+
+def events_of(http: httpx.Client | httpx.AsyncClient) -> Emitter:
+    """The emitter of ``http``'s ``connect(on_event=...)`` hook (``NO_EVENTS`` for a client it did not build)."""
+    found = transport_of(http)
+    return NO_EVENTS if found is None else found.events
