@@ -24,7 +24,7 @@ Rules, and why:
   On a sync batch the events of the core (``RequestRetried``, ``LookupConfirmed``) are told under the batch's lock.
 - **Events are frozen values** (``dataclass(frozen=True, slots=True)``): safe to keep or hand to another
   thread. Paths carry no query (ids stay out of metrics labels); no event carries a header or a key.
-- Without a hook nothing is built: a client without ``on_event`` pays one attribute test per request.
+- Without a hook no event is built: each request of a client without ``on_event`` pays a few no-op calls.
 """
 
 from __future__ import annotations
