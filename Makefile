@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 GENERATED := generated/upbit_client
 # Hand-written Python: linted, formatted and type-checked as source.
-SOURCES := auth_plugin cancel sandbox runtime tests tools bench hatch_build.py
+SOURCES := auth_plugin cancel sandbox runtime tests tools bench examples hatch_build.py
 # ruff must be on PATH for the generator's post hooks.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Python may cache bytecode (__pycache__/, ignored by git) even where the environment says not to:
@@ -73,7 +73,7 @@ format: $(STAMP)
 	$(BIN)/ruff format $(SOURCES)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy auth_plugin/upbit_auth cancel/upbit_cancel sandbox/upbit_sandbox
+	$(BIN)/mypy auth_plugin/upbit_auth cancel/upbit_cancel sandbox/upbit_sandbox examples
 	$(BIN)/mypy runtime/upbit_client_runtime tools/spec_rules.py tools/api_report.py tools/spec_mirrors.py tools/version.py
 	$(BIN)/mypy $(GENERATED)
 

@@ -34,6 +34,15 @@ USER_CALLS = frozenset(
         "reset_pacing",
         "main",
         "unwrap",
+        # the events (connect(on_event=...)): what a hook is told, matched on by type
+        "Event",
+        "RequestSent",
+        "RequestAnswered",
+        "RequestRateLimited",
+        "RequestBlocked",
+        "RequestFailed",
+        "RequestRetried",
+        "LookupConfirmed",
         # the report
         "BatchResult",
         "OrderRef",

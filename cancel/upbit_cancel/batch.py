@@ -46,6 +46,7 @@ from . import reading
 from .answers import Answer, Outcome, feed
 from .drivers import AnyClient, job_async, job_sync, run_async, run_sync
 from .errors import BatchCancelled, BatchInterrupted, ConfigurationError
+from .events import NO_EVENTS, Emitter, LookupConfirmed, RequestRetried
 from .flows import cancel_flow, lookup_flow
 from .pool_gate import PoolGate
 from .ratelimit import KeyBlocked, Permit, RateLimiter, limiter_for
@@ -62,6 +63,7 @@ from .results import (
 )
 from .results import order_state as _order_state
 from .store import STORE_ENV, check_store_setting
+from .transport import events_of
 from .workers import ProgressRelay
 
 __all__ = [
@@ -177,6 +179,10 @@ _UNSENDABLE: tuple[type[Exception], ...] = (httpx.InvalidURL, httpx.UnsupportedP
 _CANCELLED_STATES = frozenset({"cancel"})
 _FILLED_STATES = frozenset({"done"})
 _OPEN_STATES = frozenset({"wait", "watch"})
+
+# The operations' names (``upbit_client.registry.OPERATIONS``' keys) in ``RequestRetried`` events.
+_CANCEL_NAME = _endpoint.OPERATION.module.rsplit(".", 1)[-1]
+_LOOKUP_NAME = _lookup_endpoint.OPERATION.module.rsplit(".", 1)[-1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -371,6 +377,8 @@ class _Batch:
         finish)."""
         self.gate: PoolGate | None = None
         """Async: lets one request at a time into the client's connection pool (``pool_gate``); None: no gate."""
+        self.events: Emitter = NO_EVENTS
+        """Told ``RequestRetried`` and ``LookupConfirmed`` (``events``): the ``connect()`` client's ``on_event``."""
 
     def time_left(self) -> float:
         """Seconds left to send and hear answers in: ``timeout_total`` less the time the report will take
@@ -420,6 +428,16 @@ class _Batch:
         chunk.phase = "in_flight"
         if chunk.tries > 1:
             self.retries += 1
+            self._retried(_CANCEL_NAME, chunk.tries, chunk.ids, chunk.last_error)
+
+    def sending_lookup(self, lookup: _Lookup) -> None:
+        lookup.tries += 1
+        self.lookups_sent += 1
+        if lookup.tries > 1:
+            self._retried(_LOOKUP_NAME, lookup.tries, lookup.ids, lookup.last_error)
+
+    def _retried(self, operation: str, attempt: int, ids: list[str], last: ErrorInfo | None) -> None:
+        self.events.emit(RequestRetried(operation, attempt, len(ids), None if last is None else last.name))
 
     def finish(self, chunk: _Chunk, outcomes: dict[str, _Outcome]) -> None:
         if chunk.phase == "settled":
@@ -677,6 +695,17 @@ class _Batch:
                     "lookup_unmatched", "the order lookup listed orders it could not be matched to", 200
                 )
         lookup.done = True
+        self._lost_settled(lookup)
+
+    def _lost_settled(self, lookup: _Lookup) -> None:
+        """Tell ``LookupConfirmed`` for the ids of ``lookup`` whose cancel answer was lost and that it settled."""
+        settled = tuple(
+            order_id for order_id in lookup.ids if order_id in self.lost and order_id in self.confirm.looked_up
+        )
+        if settled:
+            found = self.confirm.found
+            cancelled = tuple(i for i in settled if i in found and _text(found[i].state) in _CANCELLED_STATES)
+            self.events.emit(LookupConfirmed(settled, cancelled))
 
     def lookup_failed(self, lookup: _Lookup, error: ErrorInfo) -> None:
         lookup.done = True
@@ -857,6 +886,7 @@ def _prepare(
         # cancels paces the lookups too only when both operations are in its group.
         lookup_limiter = limiter_of(http, lookup_rate, options.store())
     batch = _Batch(kind, ids, rule.max_items, replace(options, limiter=limiter), on_progress, lookup_limiter)
+    batch.events = events_of(http)
     log.debug(
         "cancelling %d distinct %s in %d chunks (group %r)", len(batch.ids), kind, len(batch.chunks), limiter.group
     )

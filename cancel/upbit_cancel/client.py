@@ -25,7 +25,7 @@ import inspect
 import os
 import ssl
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,12 +35,21 @@ from upbit_client import Client
 from upbit_client.registry import DEFAULT_SERVER, OPERATIONS, SERVERS
 
 from .errors import ConfigurationError, MissingCredentials
+from .events import Emitter, EventHook
 from .pacing import Pacer
 
 if TYPE_CHECKING:
     from .transport import UpbitTransport
 
-__all__ = ["DEFAULT_REGION", "DEFAULT_TIMEOUT", "SERVER_URL_VARIABLES", "check_base_url", "connect", "resolve_base_url"]
+__all__ = [
+    "DEFAULT_REGION",
+    "DEFAULT_TIMEOUT",
+    "SERVER_URL_VARIABLES",
+    "ConnectedClient",
+    "check_base_url",
+    "connect",
+    "resolve_base_url",
+]
 
 SERVER_URL_VARIABLES = ("UPBIT_OPEN_API_SERVER_URL", "UPBIT_BASE_URL")
 DEFAULT_REGION = next((region for region, url in SERVERS.items() if url == DEFAULT_SERVER), "kr")
@@ -170,7 +179,9 @@ def _auth(
     return UpbitAuth(access_key, secret_key, pocket=pocket or env.get(POCKET_VARIABLE) or None)
 
 
-def _transport(url: str, extra: dict[str, Any], environ: Mapping[str, str] | None, auth: UpbitAuth) -> UpbitTransport:
+def _transport(
+    url: str, extra: dict[str, Any], environ: Mapping[str, str] | None, auth: UpbitAuth, events: Emitter
+) -> UpbitTransport:
     """The one transport of the client (``transport.py``), from the httpx arguments that configure one.
 
     ``transport`` (and with it httpcore) is imported here, when a client is made, as httpx does: importing
@@ -197,7 +208,7 @@ def _transport(url: str, extra: dict[str, Any], environ: Mapping[str, str] | Non
             ssl_context=context, limits=limits, http1=bool(extra.pop("http1", True)), http2=http2, proxy=chosen
         )
     pacer = Pacer(access_key=auth.access_key, pocket=auth.pocket, store=None)
-    return UpbitTransport(inner, pacer)
+    return UpbitTransport(inner, pacer, events)
 
 
 def _tls_context(verify: object) -> ssl.SSLContext:
@@ -267,6 +278,7 @@ def connect(
     timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
     environ: Mapping[str, str] | None = None,
     httpx_args: Mapping[str, Any] | None = None,
+    on_event: EventHook | None = None,
 ) -> Client:
     """A generated ``upbit_client.Client`` signed by ``UpbitAuth``; every request goes through its one
     ``transport.UpbitTransport`` (deadline, byte cap, pacing, 418 blocks, refused redirects, SDK errors).
@@ -278,7 +290,8 @@ def connect(
     transport, ``transport`` (a mock) replaces its network; ``auth``, ``base_url``, ``timeout`` (this
     function's arguments), ``follow_redirects=True``, ``mounts``, ``proxies``, ``cert`` and names httpx
     does not take are refused. ``pocket`` (else ``UPBIT_POCKET``) names the pocket whose budget and 418
-    block the key shares. Raises ``MissingCredentials`` or ``ConfigurationError`` before anything is sent.
+    block the key shares. ``on_event`` is told each request's events (``upbit_cancel.events``). Raises
+    ``MissingCredentials`` or ``ConfigurationError`` before sending; ``set_httpx_client`` takes ``connect()``'s.
     """
     extra = dict(httpx_args or {})
     _check_httpx_args(extra)
@@ -291,7 +304,40 @@ def connect(
         )
     merged = _merged(extra)
     auth = _auth(access_key, secret_key, environ, pocket)
-    transport = _transport(url, extra, environ, auth)
+    transport = _transport(url, extra, environ, auth, Emitter(on_event))
     httpx_options = {**extra, "auth": auth, "transport": transport, "trust_env": False}
     httpx_options["event_hooks"] = _hooks(extra, transport)
-    return Client(base_url=url, timeout=checked, httpx_args=httpx_options, **merged)
+    return ConnectedClient(base_url=url, timeout=checked, httpx_args=httpx_options, **merged)
+
+
+def _own(http: httpx.Client | httpx.AsyncClient, call: str) -> None:
+    """``ConfigurationError`` unless ``http`` was built by ``connect()``: signed by ``UpbitAuth`` and sending
+    through an ``UpbitTransport``. httpx offers no public way to give another client that transport."""
+    from .transport import transport_of
+
+    if isinstance(http.auth, UpbitAuth) and transport_of(http) is not None:
+        return
+    raise ConfigurationError(
+        f"{call}() on a connect() client takes only an httpx client that connect() built (given: "
+        f"{type(http).__name__} without its signing and bounded transport, whose requests would go out unsigned "
+        "and unbounded); pass the settings to connect(httpx_args={...}) instead (headers, cookies, event_hooks, "
+        "verify, limits, proxy, http2, or transport for a mock), or hand over another connect() client's own"
+    )
+
+
+class ConnectedClient(Client):
+    """The generated ``Client`` that ``connect()`` returns: the same calls, but its httpx clients may only
+    be replaced by ones ``connect()`` built (``set_httpx_client`` would otherwise drop signing and the one
+    request path in silence, as a bare ``Client`` does)."""
+
+    __slots__ = ()
+
+    def set_httpx_client(self, client: httpx.Client) -> Self:
+        """Use ``client`` (built by ``connect()``: ``ConfigurationError`` for any other) for the sync calls."""
+        _own(client, "set_httpx_client")
+        return super().set_httpx_client(client)
+
+    def set_async_httpx_client(self, async_client: httpx.AsyncClient) -> Self:
+        """Use ``async_client`` (built by ``connect()``: ``ConfigurationError`` otherwise) for the async calls."""
+        _own(async_client, "set_async_httpx_client")
+        return super().set_async_httpx_client(async_client)

@@ -147,8 +147,7 @@ def lookup_flow(batch: _Batch, lookup: _Lookup) -> Flow:
             _give_back(limiter, permit, turn or NO_GATE)
             return
         assert isinstance(permit, Permit) and turn is not None
-        lookup.tries += 1
-        batch.lookups_sent += 1
+        batch.sending_lookup(lookup)
         outcome = yield Send(limiter, permit, lookup.ids, turn, lookup=True)
         if batch.reported:
             _late(batch, limiter, permit, outcome)

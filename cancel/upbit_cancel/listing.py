@@ -41,6 +41,7 @@ from . import reading
 from .answers import Answer, Outcome, feed, from_response, settled
 from .drivers import acquired, acquired_async
 from .errors import TemporarilyBlocked, TransportError
+from .events import RequestRetried
 from .flows import Acquire, Done, advance
 from .ratelimit import KeyBlocked, Permit, RateLimiter
 
@@ -51,6 +52,8 @@ __all__ = ["MAX_ORDERS", "MAX_PAGES", "PAGE_SIZE", "ListingFailed", "list_async"
 
 AnyClient = Client | AuthenticatedClient
 
+_NAME = _list_endpoint.OPERATION.module.rsplit(".", 1)[-1]
+"""The listing's operation name (``upbit_client.registry.OPERATIONS``' key), in ``RequestRetried``."""
 PAGE_SIZE = int(_list_endpoint.OPERATION.parameter("limit").value.maximum or 100)
 """The ``limit`` sent: the spec's maximum for the parameter (the registry row)."""
 MAX_PAGES = 100
@@ -124,7 +127,7 @@ def _page(
     sweep: _Sweep, query: dict[str, Any], number: int
 ) -> Generator[Acquire | Send, Any, tuple[Answer, list[Order]]]:
     """One page, asked again after a 429, a 5xx or a failure to send while tries and time allow."""
-    tries = 0
+    tries, outcome = 0, None  # outcome: the last try's, told as the reason of a retry
     while True:
         sweep.give_up(tries)
         permit = yield Acquire(sweep.limiter, sweep.time_left())
@@ -134,12 +137,19 @@ def _page(
             continue  # give_up names the timeout
         tries += 1
         sweep.report.listings_sent += 1
-        outcome: Outcome = yield Send(query, number, permit, sweep.time_left())
+        if outcome is not None:
+            sweep.events.emit(RequestRetried(_NAME, tries, 0, _reason(outcome)))
+        outcome = yield Send(query, number, permit, sweep.time_left())
         feed(sweep.limiter, permit, outcome)
         orders = _orders(sweep, outcome, tries)
         if orders is not None:
             assert isinstance(outcome, Answer)
             return outcome, orders
+
+
+def _reason(outcome: Outcome) -> str:
+    """What a try got, as ``RequestRetried.reason`` names it (the batch's error names)."""
+    return "transport_error" if isinstance(outcome, Exception) else outcome.api_error().name
 
 
 def _orders(sweep: _Sweep, outcome: Outcome, tries: int) -> list[Order] | None:

@@ -43,8 +43,10 @@ __all__ = ["Operation", "PacedTransport", "Pacer", "Sent", "operations"]
 
 @dataclass(frozen=True, slots=True)
 class Operation:
-    """One generated operation: its HTTP method, path pattern and rate limit (None: the spec names none)."""
+    """One generated operation: its name (``OPERATIONS``' key), HTTP method, path pattern and rate limit
+    (None: the spec names none)."""
 
+    name: str
     method: str
     path: re.Pattern[str]
     rate_limit: RateLimit | None
@@ -53,10 +55,10 @@ class Operation:
 def operations() -> list[Operation]:
     """Every operation of the generated registry (``upbit_client.registry.OPERATIONS``), its path as a pattern."""
     found: list[Operation] = []
-    for row in OPERATIONS.values():
+    for name, row in OPERATIONS.items():
         # ``/v1/orders/{uuid}`` matches one path segment where the template has a parameter.
         pattern = re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(row.path)) + "$")
-        found.append(Operation(row.method.upper(), pattern, row.rate_limit))
+        found.append(Operation(name, row.method.upper(), pattern, row.rate_limit))
     return found
 
 
@@ -83,10 +85,15 @@ class Pacer:
 
     def rate_limit_for(self, request: httpx.Request) -> RateLimit | None:
         """The rate limit of the operation ``request`` calls, or None (unknown operation or no limit)."""
+        operation = self.operation_for(request)
+        return None if operation is None else operation.rate_limit
+
+    def operation_for(self, request: httpx.Request) -> Operation | None:
+        """The operation ``request`` calls (its method and path), or None if it is none of the registry's."""
         path = request.url.path
         for operation in self._operations:
             if operation.method == request.method.upper() and operation.path.match(path):
-                return operation.rate_limit
+                return operation
         return None
 
     def sent(self, request: httpx.Request, timeout: float | None) -> Sent:

@@ -46,10 +46,12 @@ from .batch import (
     whole_number,
 )
 from .errors import BatchCancelled, BatchInterrupted, ConfigurationError, TransportError
+from .events import NO_EVENTS, Emitter
 from .flows import Done, advance
 from .listing import PAGE_SIZE, ListingFailed, list_async, list_sync
 from .ratelimit import RateLimiter
 from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder
+from .transport import events_of
 
 __all__ = [
     "DEFAULT_MAX_PASSES",
@@ -262,6 +264,8 @@ class _Sweep:
     report: BatchResult = field(default_factory=lambda: BatchResult(id_kind="uuids"))
     done: dict[int, int] = field(default_factory=dict)
     """Orders settled so far by each batch of the sweep (async batches run side by side)."""
+    events: Emitter = NO_EVENTS
+    """Told the listing's ``RequestRetried`` (``events``): the ``connect()`` client's ``on_event``."""
 
     def batch_progress(self, number: int) -> ProgressCallback:
         """The ``on_progress`` of batch ``number``: the sweep's progress is the sum over its batches."""
@@ -539,7 +543,7 @@ def _start(
     which = chosen(SweepOptions, which, sweep_fields, "sweep")
     options = chosen(BatchOptions, options, batch_fields, "options")
     limiter = options.limiter or limiter_of(http, _OPERATION.rate_limit, options.store())
-    return _Sweep(which, options, limiter, on_progress)
+    return _Sweep(which, options, limiter, on_progress, events=events_of(http))
 
 
 def cancel_open_orders(

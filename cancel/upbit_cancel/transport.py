@@ -9,6 +9,8 @@ Every request of a ``connect()`` client, sync or async, goes through it and gets
   back (``pacing.Sent``, ``answers.feed``); ``KeyBlocked`` and nothing sent while the pocket is blocked.
   Inside, its caller (the batch, the sweep) paces it;
 - **redirects**: never followed; a 3xx raises ``RedirectRefused`` (the signed JWT is never sent twice);
+- **events**: ``connect(on_event=...)``'s hook told each request's ``RequestSent``, ``RequestAnswered``
+  (``RequestRateLimited``, ``RequestBlocked``) or ``RequestFailed`` (``events``), on the thread or loop that sends it;
 - **errors**: each transport error is the SDK's ``TransportError`` and the matching httpx error at once
   (httpcore's mapped by our own table: httpx's is private).
 
@@ -33,10 +35,11 @@ import httpx
 
 from . import reading
 from .errors import ConfigurationError, RedirectRefused, TransportError, transport_error_class
+from .events import NO_EVENTS, Emitter
 from .network import AsyncBoundedBackend, BoundedBackend
 from .pacing import Pacer
 
-__all__ = ["Network", "UpbitTransport", "check_proxy", "environment_proxy", "sdk_error", "transport_of"]
+__all__ = ["Network", "UpbitTransport", "check_proxy", "environment_proxy", "events_of", "sdk_error", "transport_of"]
 
 # httpcore's errors and the httpx error each becomes (httpx's own table is private).
 _CORE_TO_HTTPX: dict[type[Exception], type[httpx.TransportError]] = {
@@ -306,9 +309,13 @@ class UpbitTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     own transport. One object serves the sync and the async client of one generated ``Client``.
     """
 
-    def __init__(self, inner: httpx.BaseTransport | httpx.AsyncBaseTransport, pacer: Pacer) -> None:
+    def __init__(
+        self, inner: httpx.BaseTransport | httpx.AsyncBaseTransport, pacer: Pacer, events: Emitter = NO_EVENTS
+    ) -> None:
         self.inner = inner
         self.pacer = pacer
+        self.events = events
+        """Tells ``connect(on_event=...)``'s hook each request's events (``events``), here for sync and async alike."""
         self.on_network = isinstance(inner, Network)
 
     def _bounds(self, request: httpx.Request) -> reading.Bounds:
@@ -319,10 +326,12 @@ class UpbitTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if not isinstance(self.inner, httpx.BaseTransport):
             raise TypeError("the transport given to connect() is async only; use the client's async calls")
         bounds = self._bounds(request)
-        with self.pacer.sent(request, _left(bounds)) as sent, errors_mapped(), reading.within(bounds):
+        sent = self.pacer.sent(request, _left(bounds))
+        with sent, self.events.watch(request, self.pacer) as watch, errors_mapped(), reading.within(bounds):
             response = _bound(self.inner.handle_request(request), bounds)
-            if sent.wants_body(response):
+            if sent.wants_body(response) or watch.wants_body(response):
                 response.read()
+            watch.heard(response)
         refused = _redirect(request, sent.heard(response))
         if refused is not None:
             response.close()
@@ -333,10 +342,12 @@ class UpbitTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if not isinstance(self.inner, httpx.AsyncBaseTransport):
             raise TypeError("the transport given to connect() is sync only; use the client's async calls")
         bounds = self._bounds(request)
-        with await self.pacer.sent_async(request, _left(bounds)) as sent, errors_mapped(), reading.within(bounds):
+        sent = await self.pacer.sent_async(request, _left(bounds))
+        with sent, self.events.watch(request, self.pacer) as watch, errors_mapped(), reading.within(bounds):
             response = _bound(await self.inner.handle_async_request(request), bounds)
-            if sent.wants_body(response):
+            if sent.wants_body(response) or watch.wants_body(response):
                 await response.aread()
+            watch.heard(response)
         refused = _redirect(request, sent.heard(response))
         if refused is not None:
             await response.aclose()
@@ -379,3 +390,9 @@ def transport_of(http: httpx.Client | httpx.AsyncClient) -> UpbitTransport | Non
         if isinstance(hook, Marker):
             return hook.transport
     return None
+
+
+def events_of(http: httpx.Client | httpx.AsyncClient) -> Emitter:
+    """The emitter of ``http``'s ``connect(on_event=...)`` hook (``NO_EVENTS`` for a client it did not build)."""
+    found = transport_of(http)
+    return NO_EVENTS if found is None else found.events
