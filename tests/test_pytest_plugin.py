@@ -8,9 +8,27 @@ limiters stay untouched).
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
+from upbit_sandbox import DEMO_ACCESS_KEY
+
 pytest_plugins = ("pytester",)
+TESTING_MD = Path(__file__).resolve().parent.parent / "docs" / "testing.md"
+
+
+def documented(marker: str) -> str:
+    """The one python block of docs/testing.md holding ``marker``: the test runs what the page shows."""
+    found = [
+        block
+        for block in re.findall(r"^```python\n(.*?)^```", TESTING_MD.read_text(encoding="utf-8"), re.M | re.S)
+        if marker in block
+    ]
+    assert len(found) == 1, f"{len(found)} blocks of docs/testing.md hold {marker!r}"
+    return str(found[0])
+
 
 # The promise of issue 17: at most 10 lines, cancels orders, a 418 in one test, not blocked in the next.
 CONSUMER = """\
@@ -106,6 +124,38 @@ async def test_a_call_on_either_loop(
 """
 
 
+# Faults queued and never taken: the first test queues two the single call never reaches, the second one a
+# fault for an operation it never calls; the third opts out with the marker; the fourth failed already.
+UNUSED_FAULTS = """\
+import pytest
+from upbit_cancel import cancel_orders
+from upbit_client import Client
+from upbit_sandbox import SandboxExchange
+
+def test_two_faults_left(upbit_exchange: SandboxExchange, upbit_client: Client) -> None:
+    upbit_exchange.faults.latency(0.01)
+    upbit_exchange.faults.blocked(seconds=60, times=2)
+    assert cancel_orders(upbit_client, identifiers=["demo-0001"], confirm=False).all_cancelled
+
+def test_a_fault_for_another_operation(upbit_exchange: SandboxExchange, upbit_client: Client) -> None:
+    upbit_exchange.faults.server_error(only="list_open_orders")
+    assert cancel_orders(upbit_client, identifiers=["demo-0001"]).all_cancelled
+
+@pytest.mark.upbit_allow_unused_faults(reason="the fault is there in case the bot retries")
+def test_opted_out(upbit_exchange: SandboxExchange, upbit_client: Client) -> None:
+    upbit_exchange.faults.reset()
+    assert upbit_exchange.faults.pending
+
+def test_failed_already(upbit_exchange: SandboxExchange) -> None:
+    upbit_exchange.faults.reset()
+    assert False, "the test's own failure"
+
+def test_cleared(upbit_exchange: SandboxExchange) -> None:
+    upbit_exchange.faults.reset()
+    upbit_exchange.faults.clear()
+"""
+
+
 @pytest.fixture
 def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
     """A consumer project: no conftest, only the ini line pytest-asyncio asks every project for."""
@@ -164,3 +214,54 @@ def test_the_fixtures_are_listed_by_pytest_with_their_docs(pytester: pytest.Pyte
         ],
         consecutive=False,
     )
+
+
+def test_faults_a_test_never_used_fail_it_at_teardown_naming_them(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_faults=UNUSED_FAULTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "--strict-markers", "-rA")
+    result.assert_outcomes(passed=4, failed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_two_faults_left*",
+            "*upbit_exchange: 2 queued faults never used: 2 x blocked(seconds=60).*upbit_allow_unused_faults*",
+            "*ERROR at teardown of test_a_fault_for_another_operation*",
+            "*1 queued fault never used: server_error(only='list_open_orders')*",
+        ],
+        consecutive=False,
+    )
+    # The opted-out test, the test that failed on its own and the one that cleared its faults are not flagged.
+    for quiet in ("test_opted_out", "test_failed_already", "test_cleared"):
+        assert f"ERROR at teardown of {quiet}" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["FAILED *test_failed_already - AssertionError*"])
+
+
+def test_the_unused_faults_marker_is_registered_and_listed(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--markers", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["@pytest.mark.upbit_allow_unused_faults(reason)*no request took*"])
+
+
+def test_the_documented_record_and_replay_setup_records_on_the_sandbox_and_replays_without_one(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_bot=documented("def recorded_client"))
+    recorded = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--record-mode=once")
+    recorded.assert_outcomes(passed=1)
+    cassette = pytester.path / "cassettes" / "test_bot" / "test_my_bot_cancels_two_orders.yaml"
+    text = cassette.read_text(encoding="utf-8")
+    assert "/v1/orders/uuids" in text and "demo-0002" in text
+    assert "eyJ" not in text and DEMO_ACCESS_KEY not in text
+    # Replayed (pytest-recording's default mode, none) with no sandbox and every socket refused.
+    replayed = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--block-network")
+    replayed.assert_outcomes(passed=1)
+
+
+def test_the_documented_unused_faults_opt_out_passes_under_strict_markers_and_fails_without_it(
+    pytester: pytest.Pytester,
+) -> None:
+    source = documented("@pytest.mark.upbit_allow_unused_faults")
+    marker_line = next(line for line in source.splitlines() if "upbit_allow_unused_faults" in line)
+    pytester.makepyfile(test_marked=source, test_unmarked=source.replace(marker_line + "\n", ""))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers", "-rA")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["ERROR test_unmarked.py::test_a_500_then_maybe_another - Failed: upbit_exchang*"])
+    assert "ERROR test_marked.py" not in result.stdout.str()

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import get_type_hints
 
 import httpx
 import vcr
 
 from upbit_auth import KEY_PAIRS
 from upbit_cancel import cancel_orders, cancel_orders_async, connect
-from upbit_sandbox import REDACTED, SandboxExchange, demo_uuid, running_server, vcr_config
-from upbit_sandbox.recording import KEY_VARIABLES
+from upbit_sandbox import REDACTED, SandboxExchange, VcrConfig, demo_uuid, running_server, vcr_config
+from upbit_sandbox.recording import KEY_VARIABLES, MATCH_ON
 
 ACCESS_KEY = "recording-access-key-7f3a91"
 SECRET_KEY = "recording-secret-key-that-must-never-reach-a-cassette-0123456789abcdef0123456789abcdef"
@@ -98,3 +99,39 @@ def test_an_async_batch_records_as_cleanly(tmp_path: Path) -> None:
         assert asyncio.run(run(url)) == 1
     text = cassette.read_text(encoding="utf-8")
     assert "eyJ" not in text and ACCESS_KEY not in text and demo_uuid("demo-0003") in text
+
+
+def test_a_cassette_recorded_on_one_port_replays_on_another_port_or_with_no_sandbox(tmp_path: Path) -> None:
+    """Matching leaves host and port out: the sandbox takes a free port each run, and a replay must not
+    depend on it. The second sandbox's book differs (its orders are filled), so an answer that came from it
+    and not from the cassette would change the report; its request log proves nothing reached it."""
+    cassette = tmp_path / "ports.yaml"
+    with running_server(exchange_with_keys()) as first:
+        recorded = record(cassette, first)
+    elsewhere = SandboxExchange(credentials={ACCESS_KEY: SECRET_KEY})
+    elsewhere.seed_demo_orders(open_orders=0, filled=5)
+    with running_server(elsewhere) as second:
+        assert httpx.URL(second).port != httpx.URL(first).port
+        assert replay(cassette, second) == recorded
+    assert elsewhere.requests == []
+    assert replay(cassette, "http://127.0.0.1:9") == recorded  # discard: nothing listens
+
+
+def replay(cassette: Path, url: str) -> list[tuple[str | None, str | None]]:
+    replayer = vcr.VCR(**vcr_config(ACCESS_KEY, SECRET_KEY))
+    with (
+        replayer.use_cassette(str(cassette), record_mode="none"),
+        connect(url, access_key=ACCESS_KEY, secret_key=SECRET_KEY) as client,
+    ):
+        report = cancel_orders(client, identifiers=IDS)
+    return [(order.identifier, order.reason) for order in (*report.success, *report.failed)]
+
+
+def test_the_config_is_typed_as_the_keys_it_holds_and_matches_neither_host_nor_port() -> None:
+    config = vcr_config()
+    assert get_type_hints(vcr_config)["return"] is VcrConfig
+    assert set(config) == VcrConfig.__required_keys__
+    assert set(get_type_hints(VcrConfig)) == set(config)
+    assert config["match_on"] == MATCH_ON
+    assert not {"host", "port", "headers"} & set(MATCH_ON)
+    assert {"method", "path", "query"} <= set(MATCH_ON)

@@ -45,7 +45,17 @@ import httpx
 if TYPE_CHECKING:
     import httpcore
 
-__all__ = ["MAX_ANSWER_BYTES", "Bounds", "bounded", "current", "install", "load_json", "reports_wire", "within"]
+__all__ = [
+    "MAX_ANSWER_BYTES",
+    "Bounds",
+    "bounded",
+    "current",
+    "install",
+    "load_json",
+    "narrow",
+    "reports_wire",
+    "within",
+]
 
 MAX_ANSWER_BYTES = 1024 * 1024
 """The most bytes (status line, headers and body, as received; the body once decoded) one answer may take: 1 MiB.
@@ -215,6 +225,18 @@ class BoundedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
 # --- clients whose transport is not ours: hooks, inside ``bounded`` only ---------------------------------
 
 
+def narrow(request: httpx.Request, bounds: Bounds) -> None:
+    """Narrow each of the request's timeouts (connect, read, write, pool) to what is left of ``bounds``' deadline.
+
+    A transport that is not ours (a mock, the sandbox's in-process one) learns the deadline this way, the one
+    way httpx gives every transport: its answer cannot outlast it if the transport honours its timeouts."""
+    if bounds.deadline == math.inf:
+        return
+    left = max(bounds.deadline - time.monotonic(), 0.001)
+    timeouts = request.extensions.get("timeout", {})
+    request.extensions["timeout"] = {key: min(timeouts.get(key) or left, left) for key in _WAITS}
+
+
 def _ask_plain(request: httpx.Request) -> None:
     """Request hook: inside ``bounded``, accept only the encodings ``BoundedBody`` can bound, and narrow each
     of the request's timeouts to what is left of the deadline (so its headers cannot outlast it either)."""
@@ -222,9 +244,7 @@ def _ask_plain(request: httpx.Request) -> None:
     if bounds is None:
         return
     request.headers["Accept-Encoding"] = ACCEPTED_ENCODINGS
-    left = max(bounds.deadline - time.monotonic(), 0.001)
-    timeouts = request.extensions.get("timeout", {})
-    request.extensions["timeout"] = {key: min(timeouts.get(key) or left, left) for key in _WAITS}
+    narrow(request, bounds)
 
 
 def _bound_body(response: httpx.Response) -> None:

@@ -319,8 +319,16 @@ class UpbitTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.on_network = isinstance(inner, Network)
 
     def _bounds(self, request: httpx.Request) -> reading.Bounds:
+        """The caller's bounds (inside ``reading.bounded``), else the request's own. A transport of the
+        caller's (``on_network`` false: a mock, the sandbox's) has no socket waits for the bounds to narrow,
+        so it is told the caller's deadline in the request's timeouts (``reading.narrow``)."""
         request.headers["Accept-Encoding"] = reading.ACCEPTED_ENCODINGS
-        return reading.current() or reading.Bounds(time.monotonic() + _longest(request))
+        caller = reading.current()
+        if caller is None:
+            return reading.Bounds(time.monotonic() + _longest(request))
+        if not self.on_network:
+            reading.narrow(request, caller)
+        return caller
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if not isinstance(self.inner, httpx.BaseTransport):

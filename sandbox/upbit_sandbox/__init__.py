@@ -41,7 +41,7 @@ from .exchange import (
     pocket_secret_key,
 )
 from .faults import Fault, FaultKind, FaultPlan
-from .recording import REDACTED, vcr_config
+from .recording import REDACTED, VcrConfig, vcr_config
 from .server import LOOPBACK, SandboxServer, main, running_server, start_server
 from .transport import SandboxTransport
 
@@ -70,6 +70,7 @@ __all__ = [
     "SandboxServer",
     "SandboxTransport",
     "UnknownOrderFields",
+    "VcrConfig",
     "demo_uuid",
     "main",
     "pocket_access_key",

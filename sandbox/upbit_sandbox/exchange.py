@@ -188,6 +188,9 @@ class SandboxResponse:
     """The transports must drop the answer (close without a response); the request may have been carried out."""
     delay: float = 0.0
     """Seconds the transports hold the answer back (the ``latency`` fault)."""
+    timed_out: bool = False
+    """The answer would reach the client after it stopped waiting (``handle``'s ``answer_within``): the
+    in-process transport waits ``delay`` and raises ``httpx.ReadTimeout`` (``drop_answer`` is true too)."""
 
     def content(self) -> bytes:
         return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -428,11 +431,21 @@ class SandboxExchange:
     # --- answering ------------------------------------------------------------------------------------
 
     def handle(
-        self, method: str, target: str | bytes, headers: Mapping[str, str] | Iterable[tuple[str, str]], body: bytes
+        self,
+        method: str,
+        target: str | bytes,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]],
+        body: bytes,
+        *,
+        answer_within: float | None = None,
     ) -> SandboxResponse:
         """Answer one raw request: ``target`` is the path and query string exactly as on the wire.
 
         ``headers`` may be any mapping (looked up case-insensitively) or a list of pairs. Adds no latency.
+        ``answer_within``: seconds the client still waits for the answer (None: for ever; below 0: it gave
+        up before the request arrived). An answer it would not wait for (held back longer by the ``latency``
+        fault) is ``timed_out``: the request is carried out all the same, and logged with no status and
+        fault ``latency``, as the client received nothing.
         """
         if isinstance(target, bytes):
             # Wire bytes of a query are ASCII when a client percent-encodes properly; anything else is kept readable.
@@ -458,13 +471,12 @@ class SandboxExchange:
                 if body:
                     raise _Rejected(400, "QUERY_PARAMETER_NOT_SUPPORTED", "This API only accepts query parameters.")
                 if operation.method == ENDPOINT_METHOD and operation.path == ENDPOINT_PATH:
-                    kind, ids = _parse_query(raw_query)
-                    _check_rules(operation, raw_query, path_values, dict(header_pairs))
+                    kind, ids = _ids(_check_rules(operation, raw_query, path_values, dict(header_pairs)))
                     response = SandboxResponse(200, self._cancel(kind, ids, self._sees(access_key)))
                     drop = self._drop_this_answer()
                 elif operation.method == LOOKUP_METHOD and operation.path == LOOKUP_PATH:
-                    _check_rules(operation, raw_query, path_values, dict(header_pairs))
-                    response = SandboxResponse(200, self._lookup(raw_query, self._sees(access_key)))
+                    pairs = _check_rules(operation, raw_query, path_values, dict(header_pairs))
+                    response = SandboxResponse(200, self._lookup(pairs, self._sees(access_key)))
                 elif book.serves(operation):
                     _check_rules(operation, raw_query, path_values, dict(header_pairs))
                     sees = self._sees(access_key)
@@ -489,6 +501,10 @@ class SandboxExchange:
                 response, fault_kind = replace(response, drop_answer=not fault.answered, delay=fault.delay), fault.kind
             elif drop:
                 response, fault_kind = replace(response, drop_answer=True), "lost_answer"
+            if _too_late(response, answer_within):
+                late = max(answer_within or 0.0, 0.0)
+                response = replace(response, drop_answer=True, timed_out=True, delay=late)
+                fault_kind = fault_kind or "latency"
             status, error_name = (None, None) if response.drop_answer else (response.status, response.error_name)
             self._log.append(RequestRecord(method.upper(), target, status, access_key, error_name, fault_kind))
             return response
@@ -613,9 +629,13 @@ class SandboxExchange:
         self._cancels_answered += 1
         return self._cancels_answered % self.drop_answer_every == 0
 
-    def _lookup(self, raw_query: str, sees: Callable[[Order], bool]) -> list[dict[str, Any]]:
-        """``GET /v1/orders/uuids``: the known orders among those named, newest first unless ``order_by=asc``."""
-        kind, ids, options = _parse_lookup_query(raw_query)
+    def _lookup(self, pairs: list[tuple[str, str]], sees: Callable[[Order], bool]) -> list[dict[str, Any]]:
+        """``GET /v1/orders/uuids``: the known orders among those named, newest first unless ``order_by=asc``.
+
+        ``pairs``: the request's query, already checked against the spec's rules (``_check_rules``)."""
+        kind, ids = _ids(pairs)
+        # The values were checked against the spec's rules (order_by's enum among them) by _check_rules.
+        options = {key: value for key, value in pairs if key in ("market", "order_by")}
         found: list[Order] = []
         for given in dict.fromkeys(ids):
             order_uuid = given if kind == "uuids[]" else self._uuid_by_identifier.get(given)
@@ -627,46 +647,24 @@ class SandboxExchange:
         return [order.to_lookup() for order in found]
 
 
-def _parse_lookup_query(raw_query: str) -> tuple[str, list[str], dict[str, str]]:
-    """The id kind, ids and the ``market`` / ``order_by`` options of a lookup query, read as Upbit reads it."""
-    options: dict[str, str] = {}
-    id_pairs: list[str] = []
-    for pair in raw_query.split("&"):
-        raw_key, _, raw_value = pair.partition("=")
-        key, value = unquote_plus(raw_key), unquote_plus(raw_value)
-        if key in ("market", "order_by"):
-            options[key] = value  # its allowed values are the spec's enum, checked by _check_rules
-        elif pair:
-            id_pairs.append(pair)
-    kind, ids = _parse_query("&".join(id_pairs))
-    return kind, ids, options
+def _ids(pairs: list[tuple[str, str]]) -> tuple[str, list[str]]:
+    """The id kind (``uuids[]`` or ``identifiers[]``) and the ids of a request whose query passed ``_check_rules``.
 
-
-def _parse_query(raw_query: str) -> tuple[str, list[str]]:
-    """The id kind (``uuids[]`` or ``identifiers[]``) and the ids, read from the raw query as Upbit reads it.
-
-    How many ids each kind takes is the spec's rule of that parameter, checked by ``_check_rules``.
+    That check applied the spec's rules: exactly one kind given (``x-exactly-one-of``), how many ids each
+    takes, what each id may be. The first kind given is read; the check leaves no other.
     """
-    values: dict[str, list[str]] = {"uuids[]": [], "identifiers[]": []}
-    for pair in raw_query.split("&"):
-        if not pair:
-            continue
-        raw_key, _, raw_value = pair.partition("=")
-        # Values are form-decoded ('+' is a space, as the docs' own urlencode helper sends it); only the
-        # query hash uses plain percent-decoding of the whole raw query.
-        key, value = unquote_plus(raw_key), unquote_plus(raw_value)
-        if key not in values:
-            raise _Rejected(400, "validation_error", f"Unknown parameter {key!r}: only uuids[] or identifiers[].")
-        if not value:
-            raise _Rejected(400, "validation_error", f"{key} must not be empty.")
-        values[key].append(value)
-    given = [key for key, items in values.items() if items]
-    if len(given) == 2:
-        raise _Rejected(400, "validation_error", "uuids[] and identifiers[] cannot be used together.")
-    if not given:
-        raise _Rejected(400, "validation_error", "uuids[] or identifiers[] is required.")
-    kind = given[0]
-    return kind, values[kind]
+    for kind in ("uuids[]", "identifiers[]"):
+        ids = [value for key, value in pairs if key == kind]
+        if ids:
+            return kind, ids
+    raise _Rejected(400, "validation_error", "uuids[] or identifiers[] is required.")
+
+
+def _too_late(response: SandboxResponse, answer_within: float | None) -> bool:
+    """True when the client stops waiting before ``response`` would reach it (``handle``'s ``answer_within``)."""
+    if answer_within is None:
+        return False
+    return answer_within < 0 or (not response.drop_answer and response.delay > answer_within)
 
 
 def _operation_name(operation: Operation) -> str:
@@ -681,14 +679,36 @@ def _route(path: str) -> tuple[re.Pattern[str], list[str]]:
     return re.compile(pattern), parts[1::2]
 
 
-def _check_rules(operation: Operation, raw_query: str, path: Mapping[str, str], headers: Mapping[str, str]) -> None:
-    """400 ``validation_error`` for a request that breaks a parameter rule of the spec."""
+def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
+    """The query's (key, value) pairs in wire order, form-decoded as Upbit reads them ('+' is a space; only
+    the query hash uses plain percent-decoding of the whole raw query)."""
     pairs = []
     for pair in raw_query.split("&"):
         if pair:
             raw_key, _, raw_value = pair.partition("=")
             pairs.append((unquote_plus(raw_key), unquote_plus(raw_value)))
+    return pairs
+
+
+def _check_rules(
+    operation: Operation, raw_query: str, path: Mapping[str, str], headers: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """The request's query pairs, once they keep every rule the spec gives ``operation``'s parameters.
+
+    400 ``validation_error`` for a query key the spec does not declare for the operation (named, with the
+    ones it does declare), or for a declared parameter that breaks its rule (type, enum, pattern, minItems,
+    maxItems, exactly one of, ...: ``upbit_client.rules.check_wire`` over the served registry's rules).
+    """
+    pairs = _query_pairs(raw_query)
+    declared = [rule.wire_name for rule in operation.parameters if rule.location == "query"]
+    for key, _ in pairs:
+        if key not in declared:
+            takes = ", ".join(declared) if declared else "no query parameters"
+            raise _Rejected(
+                400, "validation_error", f"Unknown parameter {key!r}: {operation.operation_id} takes {takes}."
+            )
     try:
         check_wire(operation, pairs, path, {name.lower(): value for name, value in headers.items()})
     except InvalidRequest as error:
         raise _Rejected(400, "validation_error", str(error)) from error
+    return pairs

@@ -28,6 +28,10 @@ assert report.blocked is not None and exchange.requests[0].fault == "blocked"
 | ``lose_answer(times)`` | carries the request out | no answer: the connection closes | status None |
 | ``latency(seconds, times)`` | carries the request out | its answer, ``seconds`` later | its status |
 
+The in-process transport holds an answer back only within the request's read timeout: past it the
+client gets ``httpx.ReadTimeout`` and the log has no status (``transport.py``). With the pytest
+fixture ``upbit_exchange``, a fault still queued when a passing test ends fails it (``pytest_plugin.py``).
+
 The request log (``SandboxExchange.requests``) names the fault of each request (``RequestRecord.fault``)
 and records the status the client received (None: no answer). ``SandboxExchange(drop_answer_every=N)``
 is the standing form of ``lose_answer``: every Nth cancel carried out loses its answer (logged the same).
@@ -70,6 +74,14 @@ class Fault:
         if self.kind in ("server_error", "reset"):
             return 500, "server_error", "Internal server error."
         return None
+
+    def describe(self) -> str:
+        """The fault as the call that queues it: ``latency(seconds=5)``, ``blocked(seconds=60, only='...')``."""
+        method = "lose_answer" if self.kind == "lost_answer" else self.kind
+        arguments = [f"seconds={self.seconds:g}"] if self.kind in ("blocked", "latency") else []
+        if self.only is not None:
+            arguments.append(f"only={self.only!r}")
+        return f"{method}({', '.join(arguments)})"
 
     @property
     def answered(self) -> bool:

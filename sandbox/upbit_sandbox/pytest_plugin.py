@@ -18,12 +18,18 @@ entry point): there is nothing to import or configure. Each fixture is per test.
 Every test that uses them starts and ends with ``upbit_cancel.reset_pacing()``: the process-wide
 rate budgets and 418 blocks of one test never reach another. Tests that build their own clients call
 ``reset_pacing()`` themselves. ``docs/testing.md`` shows them at work.
+
+A fault queued on ``upbit_exchange.faults`` that no request took by the end of a test fails that test
+at teardown, naming the faults left: a test that meant to exercise a fault and never did would pass in
+silence otherwise (pytest-httpx does the same for unused answers). A test that failed already is not
+failed again. ``@pytest.mark.upbit_allow_unused_faults(reason="...")`` opts a test out (``MARKER``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections import Counter
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
@@ -35,7 +41,11 @@ if TYPE_CHECKING:
 # pytest loads this module in every project where the sandbox is installed: the SDK is imported only
 # when a test asks for a fixture, so other projects' test runs do not pay for it.
 
-__all__ = ["SandboxPockets", "upbit_async_client", "upbit_client", "upbit_exchange", "upbit_pockets"]
+__all__ = ["MARKER", "SandboxPockets", "upbit_async_client", "upbit_client", "upbit_exchange", "upbit_pockets"]
+
+MARKER: Final = "upbit_allow_unused_faults"
+"""The marker that lets a test end with faults still queued on ``upbit_exchange`` (give a ``reason``)."""
+_CALL_PASSED = pytest.StashKey[bool]()
 
 
 def _connect(exchange: SandboxExchange, keys: tuple[str, str] | None = None, pocket: str | None = None) -> Client:
@@ -57,8 +67,11 @@ def _connect(exchange: SandboxExchange, keys: tuple[str, str] | None = None, poc
 
 
 @pytest.fixture
-def upbit_exchange() -> Iterator[SandboxExchange]:
-    """A fresh verifying exchange holding the demo book, with pacing reset before and after the test."""
+def upbit_exchange(request: pytest.FixtureRequest) -> Iterator[SandboxExchange]:
+    """A fresh verifying exchange holding the demo book, with pacing reset before and after the test.
+
+    A test that passes with faults still queued on it fails at teardown, naming them, unless it is marked
+    ``@pytest.mark.upbit_allow_unused_faults(reason=...)``."""
     from upbit_cancel import reset_pacing
 
     from .exchange import SandboxExchange
@@ -70,6 +83,7 @@ def upbit_exchange() -> Iterator[SandboxExchange]:
         yield exchange
     finally:
         reset_pacing()
+    _check_faults_used(request, exchange)
 
 
 @pytest.fixture
@@ -142,3 +156,41 @@ def upbit_pockets() -> Iterator[SandboxPockets]:
         for client in pockets.clients.values():
             _close(client)
         reset_pacing()
+
+
+# --- faults a test queued and never used: the test fails at teardown (MARKER opts out) ---------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(reason): the test may end with faults queued on upbit_exchange that no request took "
+        "(otherwise the upbit_exchange fixture fails it at teardown, naming them).",
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """Remember whether the test itself passed: the unused-faults check fails only a test that did."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.stash[_CALL_PASSED] = bool(report.passed)
+
+
+def _check_faults_used(request: pytest.FixtureRequest, exchange: SandboxExchange) -> None:
+    """Fail the test if it passed with faults still queued and is not marked ``MARKER``."""
+    left = exchange.faults.pending
+    node = request.node
+    if not left or node.get_closest_marker(MARKER) is not None or not node.stash.get(_CALL_PASSED, False):
+        return
+    counts = Counter(fault.describe() for fault in left)
+    named = ", ".join(f"{count} x {text}" if count > 1 else text for text, count in counts.items())
+    pytest.fail(
+        f"upbit_exchange: {len(left)} queued fault{'s' if len(left) != 1 else ''} never used: {named}. "
+        "A fault is taken by the next request that passes authentication (of its `only` operation, if given), "
+        "so this test sent fewer such requests than it queued faults for. Queue fewer, call "
+        f"upbit_exchange.faults.clear() where they stop mattering, or mark the test "
+        f"@pytest.mark.{MARKER}(reason=...).",
+        pytrace=False,
+    )

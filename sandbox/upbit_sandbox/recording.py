@@ -5,12 +5,14 @@ payload names the access key. ``vcr_config()`` removes that header, and before a
 replaces, in every request and answer (URL, headers, body), any JWT and every key it knows: the
 ``secrets`` given, and the keys of the pairs ``upbit_auth`` reads from the environment
 (``UPBIT_OPEN_API_ACCESS_KEY`` / ``UPBIT_OPEN_API_SECRET_KEY``, ``UPBIT_ACCESS_KEY`` / ``UPBIT_SECRET_KEY``).
-Requests are matched without headers, so the fresh nonce of each replayed request does not matter.
+Requests are matched on method, scheme, path and query: not on headers, so the fresh nonce of each
+replayed request does not matter, and not on host or port, so a cassette recorded against a sandbox on
+one free port replays against another port, or with no sandbox at all.
 
-Use it as pytest-recording's ``vcr_config`` fixture (``docs/testing.md`` has the recipe)::
+Use it as pytest-recording's ``vcr_config`` fixture (``docs/testing.md`` has the record-and-replay recipe)::
 
     @pytest.fixture(scope="module")
-    def vcr_config() -> dict[str, object]:
+    def vcr_config() -> upbit_sandbox.VcrConfig:
         return upbit_sandbox.vcr_config()
 """
 
@@ -19,9 +21,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
-__all__ = ["REDACTED", "vcr_config"]
+__all__ = ["MATCH_ON", "REDACTED", "VcrConfig", "vcr_config"]
 
 REDACTED: Final = "REDACTED"
 """What stands in a cassette where a token or key was."""
@@ -37,8 +39,26 @@ KEY_VARIABLES: Final = (
 _JWT: Final = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 _SENSITIVE_HEADERS: Final = ("authorization", "cookie", "set-cookie", "proxy-authorization")
 
+MATCH_ON: Final = ("method", "scheme", "path", "query")
+"""vcrpy matchers a replayed request is matched with: neither headers (the nonce) nor host and port (the server)."""
 
-def vcr_config(*secrets: str, environ: Mapping[str, str] | None = None) -> dict[str, object]:
+
+class VcrConfig(TypedDict):
+    """What ``vcr_config()`` returns: keyword arguments of ``vcr.VCR(...)`` and ``use_cassette(...)``.
+
+    The scrubbers take and return vcrpy's own objects (a ``vcr.request.Request``; an answer as a dict),
+    typed ``Any`` as vcrpy ships no types. Unpack it (``vcr.VCR(**vcr_config())``) or return it from
+    pytest-recording's ``vcr_config`` fixture; add keys of your own with ``{**vcr_config(), ...}``.
+    """
+
+    filter_headers: list[str]
+    before_record_request: Callable[[Any], Any]
+    before_record_response: Callable[[dict[str, Any]], dict[str, Any]]
+    decode_compressed_response: bool
+    match_on: tuple[str, ...]
+
+
+def vcr_config(*secrets: str, environ: Mapping[str, str] | None = None) -> VcrConfig:
     """Keyword arguments for ``vcr.VCR(...)`` / ``use_cassette(...)`` (or pytest-recording's ``vcr_config``).
 
     ``secrets``: more strings to scrub (keys from elsewhere than the environment). ``environ`` replaces
@@ -48,13 +68,13 @@ def vcr_config(*secrets: str, environ: Mapping[str, str] | None = None) -> dict[
     found = [*secrets, *(env.get(name, "") for name in KEY_VARIABLES)]
     # Longest first, so a key that contains another is replaced whole.
     scrub = _scrubber(sorted({secret for secret in found if secret}, key=len, reverse=True))
-    return {
-        "filter_headers": list(_SENSITIVE_HEADERS),
-        "before_record_request": _scrub_request(scrub),
-        "before_record_response": _scrub_response(scrub),
-        "decode_compressed_response": True,
-        "match_on": ("method", "scheme", "host", "port", "path", "query"),
-    }
+    return VcrConfig(
+        filter_headers=list(_SENSITIVE_HEADERS),
+        before_record_request=_scrub_request(scrub),
+        before_record_response=_scrub_response(scrub),
+        decode_compressed_response=True,
+        match_on=MATCH_ON,
+    )
 
 
 def _scrubber(secrets: list[str]) -> Callable[[str], str]:
