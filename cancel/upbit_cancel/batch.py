@@ -63,7 +63,6 @@ from .results import (
 )
 from .results import order_state as _order_state
 from .store import STORE_ENV, check_store_setting
-from .transport import events_of
 from .workers import ProgressRelay
 
 __all__ = [
@@ -886,6 +885,8 @@ def _prepare(
         # cancels paces the lookups too only when both operations are in its group.
         lookup_limiter = limiter_of(http, lookup_rate, options.store())
     batch = _Batch(kind, ids, rule.max_items, replace(options, limiter=limiter), on_progress, lookup_limiter)
+    from .transport import events_of  # with httpcore: loaded by the first client, not at import
+
     batch.events = events_of(http)
     log.debug(
         "cancelling %d distinct %s in %d chunks (group %r)", len(batch.ids), kind, len(batch.chunks), limiter.group

@@ -51,7 +51,6 @@ from .flows import Done, advance
 from .listing import PAGE_SIZE, ListingFailed, list_async, list_sync
 from .ratelimit import RateLimiter
 from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder
-from .transport import events_of
 
 __all__ = [
     "DEFAULT_MAX_PASSES",
@@ -543,6 +542,8 @@ def _start(
     which = chosen(SweepOptions, which, sweep_fields, "sweep")
     options = chosen(BatchOptions, options, batch_fields, "options")
     limiter = options.limiter or limiter_of(http, _OPERATION.rate_limit, options.store())
+    from .transport import events_of  # with httpcore: loaded by the first client, not at import
+
     return _Sweep(which, options, limiter, on_progress, events=events_of(http))
 
 
