@@ -30,6 +30,10 @@ USER_CALLS = frozenset(
         "reset_pacing",
         "main",
         "unwrap",
+        # the dead-man's switch
+        "Heartbeat",
+        "GuardScope",
+        "Guard",
         # the report
         "BatchResult",
         "OrderRef",

@@ -61,6 +61,9 @@ if TYPE_CHECKING:
         UpbitClientError,
         unwrap,
     )
+    from .guard import FireRecord, Guard
+    from .heartbeat import GuardScope, Heartbeat
+    from .heartbeat_store import Beat, HeartbeatStore
     from .pacing import PacedTransport
     from .phase import PhaseEstimate
     from .ratelimit import AsyncSleep, Backlog, Clock, KeyBlock, Permit, RateLimiter, Sleep
@@ -114,6 +117,7 @@ __all__ = [
     "BatchKeywords",
     "BatchOptions",
     "BatchResult",
+    "Beat",
     "BudgetStore",
     "Clock",
     "ConfigurationError",
@@ -122,6 +126,11 @@ __all__ = [
     "ErrorDict",
     "ErrorInfo",
     "FailureReason",
+    "FireRecord",
+    "Guard",
+    "GuardScope",
+    "Heartbeat",
+    "HeartbeatStore",
     "IdKind",
     "InvalidRequest",
     "InvalidResponse",
@@ -181,6 +190,12 @@ __all__ = [
 # Where each exported name lives: the module (relative to this package) that a first use imports.
 # ``__version__`` has a module of its own so that reading it never loads httpx.
 _HOMES = {
+    "Beat": ".heartbeat_store",
+    "FireRecord": ".guard",
+    "Guard": ".guard",
+    "GuardScope": ".heartbeat",
+    "Heartbeat": ".heartbeat",
+    "HeartbeatStore": ".heartbeat_store",
     "__version__": "._version",
     "AnyClient": ".batch",
     "BatchKeywords": ".batch",
