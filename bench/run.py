@@ -17,6 +17,10 @@
 13. Event-loop lag: a 2 ms ticker beside an async batch of 1,000 orders, without a store, through Redis,
    and through a Redis that answers 20 ms late (``bench/loop_lag.py``).
 
+16. The guard (dead-man's switch): detection after a heartbeat's deadline, the idle guard's CPU and
+   memory, deadline to scope empty against its floor, and against the ``DELETE /v1/orders/open`` loop
+   (``bench/guard_bench.py``).
+
 14. The sandbox server after a storm of 2,000 idle connections: how long the storm takes to open and
    the first request after it (issue 23; the tests only assert that it answers).
 
@@ -1051,7 +1055,7 @@ def main() -> int:
     parser.add_argument("--store", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--pocket-worker", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--second-key", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--only", metavar="N,N", help="run only these sections (of 1, 8, 13, 15), full counts")
+    parser.add_argument("--only", metavar="N,N", help="run only these sections (of 1, 8, 13, 15, 16), full counts")
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker, args.store)
@@ -1062,6 +1066,7 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cpus")
     print(f"scheduler at start: {_scheduler_lag()}")
+    import guard_bench  # bench/guard_bench.py
     import loop_lag  # bench/loop_lag.py
     import million  # bench/million.py
 
@@ -1075,6 +1080,8 @@ def main() -> int:
             loop_lag.bench_loop_lag(sys.modules[__name__], runs=5)
         if 15 in only:
             million.bench_million(sys.modules[__name__])
+        if 16 in only:
+            guard_bench.bench_guard(sys.modules[__name__])
     elif args.quick:
         bench_overhead(rounds=3, per_round=20)
         bench_offsets([0.3], [0.0], runs=1, modes=("async",))
@@ -1090,6 +1097,7 @@ def main() -> int:
         bench_open_orders(100, [0.0], runs=1)
         loop_lag.bench_loop_lag(sys.modules[__name__], runs=1, orders=200)
         bench_storm(200)
+        guard_bench.bench_guard(sys.modules[__name__], orders=200, runs=1, idle_seconds=1.0)
     else:
         bench_overhead(rounds=15, per_round=200)
         bench_offsets([-0.7, -0.3, 0.0, 0.3, 0.7], [0.0, 0.020], runs=args.runs)
@@ -1106,6 +1114,7 @@ def main() -> int:
         loop_lag.bench_loop_lag(sys.modules[__name__], runs=5)
         bench_storm(2000)
         million.bench_million(sys.modules[__name__])
+        guard_bench.bench_guard(sys.modules[__name__])
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"scheduler at end: {_scheduler_lag()}")
     return 0

@@ -83,6 +83,8 @@ class FireRecord:
             "error": self.error, "detected_after": self.detected_after,
             "cancelled": len(report.success), "failed": len(report.failed),
             "unconfirmed": len(report.unconfirmed), "not_sent": len(report.not_sent),
+            "elapsed": round(report.elapsed, 4), "rate_limited": report.rate_limited,
+            "requests": report.listings_sent + report.requests_sent + report.lookups_sent,
         }  # fmt: skip
 
 
