@@ -60,8 +60,8 @@ def _stamp(epoch: float) -> str:
 
 @dataclass(slots=True)
 class FireRecord:
-    """One fire of one heartbeat: when, its scope, how many attempts, the whole report, and whether it
-    ``complete``\\ d (the scope found empty), gave up, or was ``interrupted``."""
+    """One fire of one heartbeat: when, its scope, how many attempts, the whole report, and
+    whether it is ``complete`` (the scope found empty), gave up, or was ``interrupted``."""
 
     name: str
     fired_at: float
@@ -151,6 +151,7 @@ class Guard:
         self._clients = _Clients(self._settings.client_for)
         self.last_fires: dict[str, FireRecord] = {}
         self.gave_up: FireRecord | None = None
+        self._stopping = False
         self._wake: anyio.Event | None = None
 
     # --- status ------------------------------------------------------------------------------
@@ -215,12 +216,12 @@ class Guard:
         return min(watch.next_look(now) for watch in self.watches.values())
 
     async def run(self) -> FireRecord | None:
-        """Watch until cancelled (None is never returned then) or until a fire gives up (its record)."""
+        """Watch until cancelled or stopped (``stop()``; None), or until a fire gives up (its record)."""
         log.info("guard watching %s in %s", ", ".join(self.watches), self.store.where)
         self._changed(None)
         try:
             async with anyio.create_task_group() as tasks:
-                while self.gave_up is None:
+                while self.gave_up is None and not self._stopping:
                     at = await self._look(tasks)
                     self._wake = anyio.Event()
                     with anyio.move_on_after(max(0.0, at - time.monotonic())):
@@ -230,6 +231,15 @@ class Guard:
             with anyio.CancelScope(shield=True):
                 await self._clients.close()
         return self.gave_up
+
+    def stop(self) -> None:
+        """End ``run`` at its next look (a fire in progress is cancelled, its report so far handed to ``on_fire``).
+
+        Call it from the guard's own event loop (``on_fire``, another task); from another thread, cancel the
+        task that runs ``run`` instead."""
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
 
     def run_sync(self, backend: str = "asyncio") -> FireRecord | None:
         """``run`` on its own event loop (``anyio.run``)."""
