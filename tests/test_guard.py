@@ -132,3 +132,37 @@ def test_an_unreachable_exchange_is_tried_again_until_the_give_up_time_and_the_g
     gave_up = guard.run_sync()
     assert gave_up is not None and not gave_up.complete and gave_up.attempts >= 2
     assert gave_up.error is not None and 1.5 < time.monotonic() - started < 10
+
+
+def test_the_guard_runs_under_trio_and_stop_from_on_fire_ends_its_run(
+    exchange: tuple[SandboxExchange, str], tmp_path: Path
+) -> None:
+    book, url = exchange
+    _seed(book, "bot-a-", 4)
+    store = FolderHeartbeats(tmp_path)
+    Heartbeat("bot-a", 0.1, store=store, scope=GuardScope(states=("wait", "watch"))).beat()
+    fires: list[FireRecord] = []
+
+    def fired(record: FireRecord) -> None:
+        fires.append(record)
+        guard.stop()
+
+    guard = Guard(["bot-a"], store=store, base_url=url, environ=KEYS, on_fire=fired)
+    assert guard.run_sync(backend="trio") is None  # stopped, not given up
+    assert len(fires) == 1 and fires[0].complete and len(fires[0].report.success) == 4 and not _open(book)
+
+
+def test_a_418_during_a_fire_is_waited_out_then_the_fire_completes_sending_nothing_while_blocked(
+    exchange: tuple[SandboxExchange, str], tmp_path: Path
+) -> None:
+    book, url = exchange
+    _seed(book, "bot-a-", 6)
+    book.faults.blocked(seconds=1.0)  # the fire's first request: 418, blocked for 1 s
+    store = FolderHeartbeats(tmp_path)
+    Heartbeat("bot-a", 0.1, store=store, scope=GuardScope(states=("wait", "watch"))).beat()
+    fires: list[FireRecord] = []
+    guard = Guard(["bot-a"], store=store, base_url=url, environ=KEYS, on_fire=fires.append)
+    _guard_until_fired(guard, fires, 20)
+    assert fires and fires[0].complete and fires[0].attempts >= 2 and not _open(book)
+    assert fires[0].report.elapsed >= 0.9  # the block was waited out
+    assert [request.status for request in book.requests].count(418) == 1  # nothing more hit the block

@@ -148,6 +148,30 @@ def test_two_bots_in_one_pocket_one_killed_only_its_wait_orders_are_cancelled(
     assert _open(book) == set(orders_b) | stops_a
 
 
+def test_sigterm_during_a_fire_writes_its_report_so_far_marked_interrupted_and_exits_143(tmp_path: Path) -> None:
+    book = SandboxExchange(latency=0.1)
+    orders = _seed(book, "bot-a-", 300)
+    server, url = start_server(book)
+    env, store = _env(tmp_path), str(tmp_path / "heartbeats")
+    try:
+        beat = [str(UPBIT_CANCEL), "heartbeat", "bot-a", "--timeout", "0.1", "--store", store]
+        assert subprocess.run(beat, env=env, capture_output=True, timeout=60).returncode == 0
+        guard = _Guard(env, store, url, "bot-a")
+        deadline = time.monotonic() + 30
+        while len(book.requests) < 5 and time.monotonic() < deadline:  # listed, cancelling
+            time.sleep(0.01)
+        status, err = guard.stop()
+        fire = guard.fire(seconds=5)
+    finally:
+        server.stop()
+    assert status == interrupted_status(signal.SIGTERM), err
+    assert fire["interrupted"] and not fire["complete"]
+    reported = _reported(fire)
+    assert len(reported) == len(set(reported)) and set(reported) <= set(orders)  # each once
+    cancelled = {order["uuid"] for order in fire["report"]["success"]["orders"]}
+    assert cancelled and cancelled.isdisjoint(_open(book))
+
+
 def test_the_guard_command_gives_up_on_an_unreachable_exchange_with_its_own_status(tmp_path: Path) -> None:
     env, store = _env(tmp_path), str(tmp_path / "heartbeats")
     beat = [str(UPBIT_CANCEL), "heartbeat", "bot-a", "--timeout", "0.1", "--store", store]

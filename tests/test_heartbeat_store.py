@@ -167,3 +167,17 @@ def test_a_scope_is_checked_when_made_and_reads_back_as_it_was_written() -> None
         GuardScope(states=("done",))  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="does not read as a scope"):
         GuardScope.from_text('{"colour": 1}')
+
+
+def test_a_bot_whose_clocks_are_an_hour_off_is_read_by_the_time_left_on_the_stores_clock(
+    redis_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RedisHeartbeats(redis_server)
+    real_time, real_monotonic = time.time, time.monotonic
+    with monkeypatch.context() as shifted:  # the bot's host: both its clocks an hour ahead
+        shifted.setattr(time, "time", lambda: real_time() + 3600)
+        shifted.setattr(time, "monotonic", lambda: real_monotonic() + 3600)
+        Heartbeat("bot-a", 2.0, store=store).beat()
+    beat = store.read("bot-a")  # the guard's host, its own clocks
+    assert beat.left is not None and 1.5 < beat.left <= 2.0
+    store.close()
