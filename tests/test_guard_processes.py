@@ -184,7 +184,10 @@ def test_the_guard_command_gives_up_on_an_unreachable_exchange_with_its_own_stat
     assert not fire["complete"] and fire["attempts"] >= 2 and "gave up" in done.stderr
     status = subprocess.run([str(UPBIT_CANCEL), "guard", "--status"], env=env, capture_output=True, text=True)
     assert status.returncode == 0
-    assert json.loads(status.stdout)["heartbeats"]["bot-a"]["last_fire"]["complete"] is False
+    shown = json.loads(status.stdout)
+    assert shown["running"] is False  # the guard exited: the file says so
+    assert shown["heartbeats"]["bot-a"]["last_fire"]["complete"] is False
+    assert shown["heartbeats"]["bot-a"]["last_fire"]["report"] == fire["report"]
 
 
 def test_the_commands_refuse_bad_usage_and_a_guard_without_keys_before_watching(tmp_path: Path) -> None:

@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
             f"{PRECEDENCE} An id FILE (UTF-8) holds one id per line, sent as written: spaces and tabs around "
             "it are dropped, blank lines and lines starting with '#' are skipped, and a '#' or spaces inside a "
             "line are part of the id (a line that looks like a JSON array or an inline comment gets a warning); "
-            f"'-' reads stdin. {EXIT_STATUSES}"
+            f"'-' reads stdin. {EXIT_STATUSES} The dead-man's switch: {PROG} heartbeat --help, {PROG} guard --help."
         ),
     )
     _add_id_arguments(parser)

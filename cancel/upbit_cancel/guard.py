@@ -166,7 +166,7 @@ class Guard:
             beats[name] = {
                 "state": watch.state.value,
                 "trigger_at": _stamp(wall + left) if left is not None else None,
-                "last_fire": last.summary() if last is not None else None,
+                "last_fire": {**last.summary(), "report": last.report.to_dict()} if last is not None else None,
             }
         return {"store": self.store.where, "pid": os.getpid(), "written_at": _stamp(wall), "heartbeats": beats}
 
@@ -325,5 +325,8 @@ class Guard:
         except KeyBlocked as blocked:
             return blocked, time.monotonic() + max(0.0, blocked.until - time.time())
         except UpbitClientError as error:  # the listing failed: nothing of this attempt was cancelled
+            return error, None
+        except Exception as error:  # anything else: tried again all the same; a guard must not die of it
+            log.warning("heartbeat %s: attempt failed unexpectedly", firing.name, exc_info=True)
             return error, None
         return result, None

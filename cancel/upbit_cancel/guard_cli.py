@@ -127,8 +127,22 @@ def _status(args: argparse.Namespace, environ: Mapping[str, str], secrets: Seque
     except (OSError, ValueError) as error:
         _error(f"no guard status at {path}: {error}", secrets)
         return cli.EXIT_NOTHING_DONE
+    status["running"] = _alive(status.get("pid"))
     sys.stdout.write(cli.redact(json.dumps(status, indent=2, ensure_ascii=False), secrets) + "\n")
     return cli.EXIT_OK
+
+
+def _alive(pid: object) -> bool:
+    """Whether the guard that wrote the status file still runs (a stale file says so)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it runs
+        return True
+    return True
 
 
 class _LogLine(logging.Handler):
@@ -236,6 +250,10 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else cli.EXIT_USAGE
     _route_logs(secrets)
-    if args.command == "heartbeat":
-        return _heartbeat(args, secrets)
-    return _guard(args, env, secrets)
+    try:
+        if args.command == "heartbeat":
+            return _heartbeat(args, secrets)
+        return _guard(args, env, secrets)
+    except Exception as exc:  # one line, never a traceback, as the rest of the command
+        _error(f"unexpected {type(exc).__name__}: {exc}", secrets)
+        return cli.EXIT_NOTHING_DONE

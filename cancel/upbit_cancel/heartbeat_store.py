@@ -203,7 +203,10 @@ class FolderHeartbeats:
     def _beat_of(self, value: dict[str, Any] | None) -> Beat:
         if value is None or not isinstance(value.get("scope"), str):
             return Beat(False, None)
-        left = float(value.get("deadline", 0)) - self._clock()
+        deadline = value.get("deadline")
+        if isinstance(deadline, bool) or not isinstance(deadline, int | float):
+            raise StoreUnavailable(f"heartbeat folder {self.where}: a heartbeat file without a deadline")
+        left = deadline - self._clock()
         return Beat(True, left if left > 0 else None, value["scope"])
 
     def read(self, name: str) -> Beat:
