@@ -112,7 +112,10 @@ def _one_run(tools: ModuleType, store: str, orders: int, idle_seconds: float) ->
             "cancelled": fire["cancelled"]}  # fmt: skip
 
 
-def bench_guard(tools: ModuleType, orders: int = 600, runs: int = 3, idle_seconds: float = 10.0) -> None:
+def bench_guard(
+    tools: ModuleType, orders: int = 600, runs: int = 3, idle_seconds: float = 10.0, loop_runs: int | None = None
+) -> None:
+    """The section; ``loop_runs`` (default ``runs``) runs of the cancel-all loop beside it (0: none, ``--quick``)."""
     print(f"\n16. The guard (dead-man's switch): {orders:,} open orders on 4 markets, 10 % watch, heartbeat timeout")
     print(f"   {TIMEOUT:g} s, scope wait + watch; against the DELETE /v1/orders/open loop (1 per 2 s) on the same")
     print(f"   book; {runs} runs, a fresh sandbox each; idle measured over {idle_seconds:g} s while armed")
@@ -122,7 +125,7 @@ def bench_guard(tools: ModuleType, orders: int = 600, runs: int = 3, idle_second
         print(f"   heartbeat store: {'Redis on loopback' if redis_url else 'a folder (no redis-server)'}")
         rows = [_one_run(tools, store, orders, idle_seconds) for _ in range(runs)]
         loops = []
-        for _ in range(runs):
+        for _ in range(runs if loop_runs is None else loop_runs):
             with tools._open_book(orders, 0.0) as url:
                 loops.append(tools._cancel_all_loop(url))
     worst = {key: max(row[key] for row in rows) for key in rows[0]}
@@ -136,6 +139,7 @@ def bench_guard(tools: ModuleType, orders: int = 600, runs: int = 3, idle_second
     for number, (wall, requests, limited, left) in enumerate(loops, 1):
         tools._line(f"run {number}: DELETE /v1/orders/open loop", f"{wall:.3f} s, {requests} requests, "
                     f"{limited} x 429, {left} left open (watch)")  # fmt: skip
-    ratio = min(loop[0] for loop in loops) / max(row["to_empty"] for row in rows)
-    tools._line("cancel-all loop (best) / guard deadline -> empty (worst)", f"{ratio:.1f}x")
+    if loops:
+        ratio = min(loop[0] for loop in loops) / max(row["to_empty"] for row in rows)
+        tools._line("cancel-all loop (best) / guard deadline -> empty (worst)", f"{ratio:.1f}x")
     print(f"   load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
