@@ -20,6 +20,10 @@
 16. 3 pockets x 600 open orders swept at once (``sweep_pockets_async``) against 1 pocket x 600,
    alternating in one run: wall, wall minus the floor, 429s, orders left (``bench/pockets.py``).
 
+17. The guard (dead-man's switch): detection after a heartbeat's deadline, the idle guard's CPU and
+   memory, deadline to scope empty against its floor, and against the ``DELETE /v1/orders/open`` loop
+   (``bench/guard_bench.py``).
+
 14. The sandbox server after a storm of 2,000 idle connections: how long the storm takes to open and
    the first request after it (issue 23; the tests only assert that it answers).
 
@@ -1083,6 +1087,7 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cpus")
     print(f"scheduler at start: {_scheduler_lag()}")
+    import guard_bench  # bench/guard_bench.py
     import loop_lag  # bench/loop_lag.py
     import million  # bench/million.py
 
@@ -1102,6 +1107,8 @@ def main() -> int:
             million.bench_million(sys.modules[__name__])
         if 16 in only:
             pockets.bench_many_pockets(runs=max(5, args.runs), per_pocket=600, tools=sys.modules[__name__])
+        if 17 in only:
+            guard_bench.bench_guard(sys.modules[__name__])
     elif args.quick:
         bench_overhead(rounds=3, per_round=20)
         bench_offsets([0.3], [0.0], runs=1, modes=("async",))
@@ -1118,6 +1125,7 @@ def main() -> int:
         pockets.bench_many_pockets(runs=1, per_pocket=100, tools=sys.modules[__name__])
         loop_lag.bench_loop_lag(sys.modules[__name__], runs=1, orders=200)
         bench_storm(200)
+        guard_bench.bench_guard(sys.modules[__name__], orders=100, runs=1, idle_seconds=0.5, loop_runs=0)
     else:
         bench_overhead(rounds=15, per_round=200)
         bench_offsets([-0.7, -0.3, 0.0, 0.3, 0.7], [0.0, 0.020], runs=args.runs)
@@ -1135,6 +1143,7 @@ def main() -> int:
         loop_lag.bench_loop_lag(sys.modules[__name__], runs=5)
         bench_storm(2000)
         million.bench_million(sys.modules[__name__])
+        guard_bench.bench_guard(sys.modules[__name__])
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"scheduler at end: {_scheduler_lag()}")
     return 0

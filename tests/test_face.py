@@ -43,6 +43,10 @@ USER_CALLS = frozenset(
         "RequestFailed",
         "RequestRetried",
         "LookupConfirmed",
+        # the dead-man's switch
+        "Heartbeat",
+        "GuardScope",
+        "Guard",
         # the report
         "BatchResult",
         "OrderRef",

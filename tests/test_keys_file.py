@@ -165,3 +165,14 @@ def test_the_redaction_table_no_key_value_shows_anywhere(tmp_path: Path, caplog:
     assert "pock…" in shown["repr"]
     with pytest.raises(TypeError):
         pickle.dumps(a)
+
+
+def test_a_guard_fires_on_a_pocket_with_that_pockets_own_keys_from_the_keys_file(tmp_path: Path) -> None:
+    from upbit_cancel.guard_pockets import pocket_client
+
+    environ = {"UPBIT_KEYS_FILE": keys_file(tmp_path), **USUAL}
+    clients = {pocket: pocket_client(pocket, environ=environ) for pocket in ("a", "b", None)}
+    signed_by = {pocket: client.get_httpx_client().auth.access_key for pocket, client in clients.items()}  # type: ignore[union-attr]
+    assert signed_by == {"a": A_ACCESS, "b": B_ACCESS, None: USUAL["UPBIT_OPEN_API_ACCESS_KEY"]}
+    for client in clients.values():
+        client.get_httpx_client().close()

@@ -73,6 +73,9 @@ if TYPE_CHECKING:
         RequestRetried,
         RequestSent,
     )
+    from .guard import FireRecord, Guard
+    from .heartbeat import GuardScope, Heartbeat
+    from .heartbeat_store import Beat, HeartbeatStore
     from .pacing import PacedTransport
     from .phase import PhaseEstimate
     from .pocket_sweep import (
@@ -136,6 +139,7 @@ __all__ = [
     "BatchKeywords",
     "BatchOptions",
     "BatchResult",
+    "Beat",
     "BudgetStore",
     "Clock",
     "ConfigurationError",
@@ -146,6 +150,11 @@ __all__ = [
     "Event",
     "EventHook",
     "FailureReason",
+    "FireRecord",
+    "Guard",
+    "GuardScope",
+    "Heartbeat",
+    "HeartbeatStore",
     "IdKind",
     "InvalidRequest",
     "InvalidResponse",
@@ -222,6 +231,12 @@ __all__ = [
 # Where each exported name lives: the module (relative to this package) that a first use imports.
 # ``__version__`` has a module of its own so that reading it never loads httpx.
 _HOMES = {
+    "Beat": ".heartbeat_store",
+    "FireRecord": ".guard",
+    "Guard": ".guard",
+    "GuardScope": ".heartbeat",
+    "Heartbeat": ".heartbeat",
+    "HeartbeatStore": ".heartbeat_store",
     "__version__": "._version",
     "AnyClient": ".batch",
     "BatchKeywords": ".batch",

@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
             f"{PRECEDENCE} An id FILE (UTF-8) holds one id per line, sent as written: spaces and tabs around "
             "it are dropped, blank lines and lines starting with '#' are skipped, and a '#' or spaces inside a "
             "line are part of the id (a line that looks like a JSON array or an inline comment gets a warning); "
-            f"'-' reads stdin. {EXIT_STATUSES}"
+            f"'-' reads stdin. {EXIT_STATUSES} The dead-man's switch: {PROG} heartbeat --help, {PROG} guard --help."
         ),
     )
     _add_id_arguments(parser)
@@ -1100,6 +1100,11 @@ def main(
     The signals of ``INTERRUPT_SIGNALS`` are the command's while it runs (``Interrupts``); ``restore_signals=False``
     (the console script) leaves them counted-and-ignored afterwards, until the process exits.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] in (["heartbeat"], ["guard"]):  # the dead-man's switch: its own module (guard_cli)
+        from .guard_cli import main as guard_main
+
+        return guard_main(argv)
     environ = dict(os.environ)
     secrets = _secret_values(environ)
     _route_library_logs(secrets)

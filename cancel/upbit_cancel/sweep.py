@@ -76,6 +76,7 @@ _OPERATION = _list_endpoint.OPERATION
 _MARKET_RULE = _OPERATION.parameter("market")
 _STATES_RULE = _OPERATION.parameter("states")
 _UUID_ITEM = _cancel_endpoint.OPERATION.parameter("uuids").item
+_IDENTIFIER_ITEM = _cancel_endpoint.OPERATION.parameter("identifiers").item
 """The spec's rule for one uuid of a cancel: a listed uuid that breaks it cannot be sent (``take_page``)."""
 _QUOTE_RULE = _cancel_all_endpoint.OPERATION.parameter("quote_currencies")
 _SIDES: tuple[str, ...] = tuple(
@@ -95,11 +96,16 @@ class _Filter:
     side: str | None
     states: tuple[str, ...]
     created_before: datetime.datetime | None
+    identifier_prefix: str | None = None
 
     def matches(self, order: Order) -> bool:
         market, side, state = _text(order.market), _text(order.side), _text(order.state)
         if _text(order.uuid) is None or market is None or state not in self.states:
             return False
+        if self.identifier_prefix is not None and not (_text(order.identifier) or "").startswith(
+            self.identifier_prefix
+        ):
+            return False  # an order without an identifier is no bot's: left alone
         if (self.markets is not None and market not in self.markets) or market in self.excluded:
             return False
         if self.quotes is not None and market.partition("-")[0] not in self.quotes:
@@ -194,6 +200,18 @@ def check_filter(
 # Listing
 
 
+def _prefix(prefix: str | None) -> str | None:
+    """An identifier prefix, checked by the spec's rule for an identifier (not blank, no control characters)."""
+    if prefix is None:
+        return None
+    if not isinstance(prefix, str):
+        raise _refuse("identifier_prefix", "a string", prefix, "must be a string or None")
+    found = _IDENTIFIER_ITEM.problem(prefix) if _IDENTIFIER_ITEM is not None else None
+    if found is not None:
+        raise _refuse("identifier_prefix", found[1], prefix, found[0])
+    return prefix
+
+
 class SweepKeywords(BatchKeywords, total=False):
     """``SweepOptions``'s and ``BatchOptions``'s fields as keyword arguments of the sweep (sugar)."""
 
@@ -206,6 +224,7 @@ class SweepKeywords(BatchKeywords, total=False):
     dry_run: bool
     until_empty: bool
     max_passes: int
+    identifier_prefix: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +234,9 @@ class SweepOptions:
 
     The filter: ``markets`` (None: every market), ``excluded_markets``, ``quote_currencies``, ``side``
     (None: both), ``states``, ``created_before`` (an aware datetime). ``dry_run`` lists and cancels nothing;
-    ``until_empty`` lists again after each pass, at most ``max_passes`` passes."""
+    ``until_empty`` lists again after each pass, at most ``max_passes`` passes. ``identifier_prefix``: only
+    orders whose client-assigned identifier starts with it (several bots sharing a pocket, each its own
+    prefix); an order without an identifier never matches it."""
 
     markets: Sequence[str] | None = None
     excluded_markets: Iterable[str] = ()
@@ -226,6 +247,7 @@ class SweepOptions:
     dry_run: bool = False
     until_empty: bool = False
     max_passes: int = DEFAULT_MAX_PASSES
+    identifier_prefix: str | None = None
     _match: _Filter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -238,7 +260,7 @@ class SweepOptions:
             value = getattr(self, name)
             object.__setattr__(self, name, None if value is None else tuple(value))
         object.__setattr__(self, "states", tuple(self.states))
-        object.__setattr__(self, "_match", match)
+        object.__setattr__(self, "_match", replace(match, identifier_prefix=_prefix(self.identifier_prefix)))
         whole_number("max_passes", self.max_passes, 1)
         for name in ("dry_run", "until_empty"):
             if not isinstance(getattr(self, name), bool):

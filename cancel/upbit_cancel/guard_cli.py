@@ -1,0 +1,261 @@
+"""``upbit-cancel heartbeat`` and ``upbit-cancel guard``: the dead-man's switch from the command line.
+
+Usage::
+
+    upbit-cancel heartbeat NAME [--timeout SECONDS] [--pocket NAME] [--market PAIR ...] [--side bid|ask]
+                 [--state wait|watch ...] [--identifier-prefix TEXT] [--store URL|FOLDER]
+    upbit-cancel guard NAME ... [--store URL|FOLDER] [--server-url URL | --region R] [--give-up SECONDS]
+                 [--status-file PATH]
+    upbit-cancel guard --status [--status-file PATH]
+
+``heartbeat`` beats once and exits (a shell bot calls it every 15-30 s): it arms the guard named NAME or
+pushes its deadline ``--timeout`` seconds on (default 60); ``--timeout 0`` disarms. The scope flags say
+what the guard cancels when this heartbeat goes silent; ``--state`` defaults to ``wait`` only (a ``watch``
+order is a stop, often protecting a holding: give ``--state wait --state watch`` to cancel stops too).
+Exit: 0 stored; 2 bad usage; 3 the store cannot be used.
+
+``guard`` watches the named heartbeats until stopped. It logs each change of state on stderr and writes
+each fire's whole report to stdout as one JSON line (``{"heartbeat": ..., "complete": ..., "report":
+{...}}``, the report as ``--json`` prints it). ``--status`` prints the running guard's status file.
+Exit statuses of ``guard``:
+
+- 2: bad usage; 3: nothing could be done (no key pair, or the store named is unusable at start);
+- 5: a fire gave up: ``--give-up`` seconds (default 600) passed before its scope was found empty (the
+  exchange unreachable, a 418 block that outlasted it); its report says what is left, and the guard
+  stops, since what is left needs a person;
+- 128 + N: stopped by signal N (SIGTERM 143, SIGINT 130, SIGHUP 129, ...), as the rest of the command:
+  a fire in progress stops sending, and its report so far is written (``interrupted``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from upbit_auth.auth import key_pair_from_env
+
+from . import cli
+from .client import resolve_base_url
+from .errors import ConfigurationError, MissingCredentials
+from .guard import DEFAULT_GIVE_UP, FireRecord, Guard
+from .heartbeat import DEFAULT_GUARD_STATES, GuardScope, Heartbeat
+from .heartbeat_store import open_heartbeat_store
+from .interrupts import INTERRUPT_SIGNALS, interrupted_status
+from .pockets import KEYS_FILE_VARIABLE
+from .store import StoreUnavailable
+
+__all__ = ["EXIT_GAVE_UP", "main"]
+
+EXIT_GAVE_UP = 5
+STATUS_FILE_ENV = "UPBIT_GUARD_STATUS_FILE"
+
+
+def _default_status_file(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(environ.get(STATUS_FILE_ENV) or Path(base) / "upbit-cancel" / "guard-status.json")
+
+
+def _parsers() -> argparse.ArgumentParser:
+    parser = cli._Parser(prog=cli.PROG, description="A dead-man's switch for Upbit: heartbeats and their guard.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    beat = commands.add_parser("heartbeat", help="beat once: arm or extend the guard NAME (--timeout 0 disarms)")
+    beat.add_argument("name", metavar="NAME")
+    beat.add_argument("--timeout", type=float, default=60.0, help="seconds until the guard fires (default 60)")
+    beat.add_argument("--pocket", help="the pocket the guard sweeps (default: the guard's own)")
+    beat.add_argument("--market", dest="markets", metavar="PAIR", action="append", help="only this market")
+    beat.add_argument("--side", choices=("bid", "ask"), help="only buy (bid) or sell (ask) orders")
+    beat.add_argument(
+        "--state", dest="states", choices=("wait", "watch"), action="append",
+        help="cancel orders in this state (repeatable; default: wait only, never stop orders unless asked)",
+    )  # fmt: skip
+    beat.add_argument(
+        "--identifier-prefix", help="only orders whose identifier starts with this (bots sharing a pocket)"
+    )
+    beat.add_argument("--store", help="Redis URL or folder of the heartbeats (default: the environment)")
+    guard = commands.add_parser("guard", help="watch heartbeats; cancel a silent one's scope")
+    guard.add_argument("names", metavar="NAME", nargs="*")
+    guard.add_argument("--store", help="Redis URL or folder of the heartbeats (default: the environment)")
+    guard.add_argument("--server-url", metavar="URL", help="base URL, http(s)://host[:port]")
+    guard.add_argument("--region", type=str.lower, help="Upbit region when no server URL is set")
+    guard.add_argument(
+        "--give-up", type=cli._positive_seconds, default=DEFAULT_GIVE_UP, metavar="SECONDS",
+        help=f"how long a fire keeps trying before it reports what is left (default {DEFAULT_GIVE_UP:g})",
+    )  # fmt: skip
+    guard.add_argument("--status", action="store_true", help="print the running guard's status and exit")
+    guard.add_argument("--status-file", metavar="PATH", help="where the guard keeps its status")
+    return parser
+
+
+def _error(message: str, secrets: Sequence[str]) -> None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stderr.write(cli.redact(f"{cli.PROG}: error: {message}", secrets) + "\n")
+
+
+def _heartbeat(args: argparse.Namespace, secrets: Sequence[str]) -> int:
+    """One beat (or a disarm) of ``args.name``."""
+    try:
+        states = tuple(dict.fromkeys(args.states or DEFAULT_GUARD_STATES))
+        scope = GuardScope(args.pocket, args.markets, args.side, states, args.identifier_prefix)
+        if args.timeout < 0 or args.timeout != args.timeout:
+            raise ConfigurationError(f"--timeout must be 0 (disarm) or more seconds; given: {args.timeout!r}")
+        beating = Heartbeat(args.name, args.timeout, scope=scope, store=args.store, interval=None)
+    except (ConfigurationError, ValueError) as error:
+        _error(str(error), secrets)
+        return cli.EXIT_USAGE
+    try:
+        beating.beat()
+    except StoreUnavailable as error:
+        _error(str(error), secrets)
+        return cli.EXIT_NOTHING_DONE
+    finally:
+        beating.store.close()
+    return cli.EXIT_OK
+
+
+def _status(args: argparse.Namespace, environ: Mapping[str, str], secrets: Sequence[str]) -> int:
+    """Print the status file a running guard keeps, with each heartbeat as the store says now."""
+    path = Path(args.status_file) if args.status_file else _default_status_file(environ)
+    try:
+        status = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        _error(f"no guard status at {path}: {error}", secrets)
+        return cli.EXIT_NOTHING_DONE
+    status["running"] = _alive(status.get("pid"))
+    sys.stdout.write(cli.redact(json.dumps(status, indent=2, ensure_ascii=False), secrets) + "\n")
+    return cli.EXIT_OK
+
+
+def _alive(pid: object) -> bool:
+    """Whether the guard that wrote the status file still runs (a stale file says so)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it runs
+        return True
+    return True
+
+
+class _LogLine(logging.Handler):
+    """``upbit-cancel guard: <time> <message>`` on stderr, secrets redacted."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__(logging.INFO)
+        self.secrets = secrets
+        self.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = cli.printable(cli.redact(f"{cli.PROG} guard: {self.format(record)}", self.secrets).replace("\n", " "))
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+
+
+def _write_fire(record: FireRecord, secrets: Sequence[str]) -> None:
+    """A fire's whole report, one JSON line on stdout."""
+    line = json.dumps({**record.summary(), "report": record.report.to_dict()}, ensure_ascii=False)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stdout.write(cli.redact(line, secrets) + "\n")
+        sys.stdout.flush()
+
+
+def _make_guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: Sequence[str]) -> Guard | int:
+    """The guard of the command, everything checked before it watches; or the exit status."""
+    if not args.names:
+        _error("name one or more heartbeats to guard (or --status)", secrets)
+        return cli.EXIT_USAGE
+    try:
+        base_url = args.server_url or resolve_base_url(None, args.region, environ)
+        if not environ.get(KEYS_FILE_VARIABLE):  # a guard without keys could never fire: refused at start
+            key_pair_from_env(environ)
+        store = open_heartbeat_store(args.store, environ)
+        path = Path(args.status_file) if args.status_file else _default_status_file(environ)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return Guard(args.names, store=store, base_url=base_url, environ=environ, give_up=args.give_up,
+                     on_fire=lambda record: _write_fire(record, secrets), status_file=path)  # fmt: skip
+    except MissingCredentials as error:
+        _error(str(error), secrets)
+        return cli.EXIT_NOTHING_DONE
+    except (ConfigurationError, ValueError) as error:
+        _error(str(error), secrets)
+        return cli.EXIT_USAGE
+    except (StoreUnavailable, OSError) as error:
+        _error(str(error), secrets)
+        return cli.EXIT_NOTHING_DONE
+
+
+async def _watch(guard: Guard, signals: list[int]) -> FireRecord | None:
+    """``guard.run()`` until it gives up or a signal comes (recorded in ``signals``; the run is cancelled)."""
+    task, loop = asyncio.current_task(), asyncio.get_running_loop()
+    assert task is not None
+
+    def stop(signum: int) -> None:
+        signals.append(signum)
+        task.cancel()
+
+    for signum in INTERRUPT_SIGNALS:
+        loop.add_signal_handler(signum, stop, int(signum))
+    try:
+        return await guard.run()
+    except asyncio.CancelledError:
+        if not signals:
+            raise
+        return None
+    finally:
+        for signum in INTERRUPT_SIGNALS:
+            loop.remove_signal_handler(signum)
+
+
+def _guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: Sequence[str]) -> int:
+    if args.status:
+        return _status(args, environ, secrets)
+    made = _make_guard(args, environ, secrets)
+    if isinstance(made, int):
+        return made
+    signals: list[int] = []
+    try:
+        gave_up = asyncio.run(_watch(made, signals))
+    finally:
+        made.store.close()
+    if signals:
+        logging.getLogger("upbit_cancel.guard").info("stopped by signal %d", signals[0])
+        return interrupted_status(signals[0])
+    if gave_up is not None:
+        _error(f"heartbeat {gave_up.name}: gave up after {args.give_up:g} s: {gave_up.error}", secrets)
+    return EXIT_GAVE_UP
+
+
+def _route_logs(secrets: Sequence[str]) -> None:
+    for name in ("upbit_cancel.guard", "upbit_cancel.heartbeat"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        if not any(isinstance(handler, _LogLine) for handler in logger.handlers):
+            logger.addHandler(_LogLine(secrets))
+
+
+def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+    """Run ``upbit-cancel heartbeat ...`` or ``upbit-cancel guard ...`` (``argv`` starts with the word)."""
+    env: dict[str, Any] = dict(os.environ if environ is None else environ)
+    secrets = cli._secret_values(env)
+    try:
+        args = _parsers().parse_args(list(argv))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else cli.EXIT_USAGE
+    _route_logs(secrets)
+    try:
+        if args.command == "heartbeat":
+            return _heartbeat(args, secrets)
+        return _guard(args, env, secrets)
+    except Exception as exc:  # one line, never a traceback, as the rest of the command
+        _error(f"unexpected {type(exc).__name__}: {exc}", secrets)
+        return cli.EXIT_NOTHING_DONE

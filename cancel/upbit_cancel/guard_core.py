@@ -1,0 +1,166 @@
+"""The guard's rules without I/O: what it makes of what a store says, and when a fire is over.
+
+``Watch`` is one heartbeat as the guard sees it, a machine with named states (``WatchState``). It is
+fed what the store said (``observe``: a ``Beat``, or None when the store could not be used) at the
+guard's own ``time.monotonic()``, and answers what to do (``FIRE`` or nothing) and when to look again
+(``next_look``). ``Firing`` is one fire: fed each attempt's outcome, it answers when to try again or that
+the fire is over. The driver (``guard.Guard``) only reads the store, sleeps, claims and sweeps.
+
+The rules, and why:
+
+- **Deadlines are the store's.** A beat says how long is left (a TTL on the store's clock); the guard
+  adds that to its own clock when it reads it, so the bot's and the guard's clocks never meet. It looks
+  again at the deadline (plus ``SETTLE``), or after ``POLL`` seconds at most, whichever is first: a
+  beat that pushed the deadline on is seen then, and an expiry within ``SETTLE`` plus one round trip.
+- **Fire on expiry only**: armed and no longer alive. The claim (``heartbeat_store``) then disarms it
+  atomically, so a bot beating at that moment is not fired on.
+- **Store lost: wait and warn, never fire.** While the store cannot be read, the guard cannot tell a dead
+  bot from a dead store; firing would cancel every healthy bot's orders at each Redis restart or network
+  blip. It logs one warning per heartbeat (``STORE_LOST``) and looks again every ``POLL``; when the store
+  answers again the heartbeat is judged afresh (expired meanwhile: it fires then). The cost: a bot that
+  dies while the store is down is only cleaned up once the store is back (``docs/guard.md``).
+- **A fire ends** when an attempt's sweep left nothing unconfirmed or unsent and no block: its last
+  listing found the scope empty. Otherwise it is tried again (a failed listing, a 418 block, an
+  unreachable exchange), after ``RETRY_MIN`` doubling to ``RETRY_MAX`` seconds or when the block ends, until
+  ``give_up`` seconds after the fire began; then it gives up and reports what is left.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from .heartbeat_store import Beat
+from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder
+
+__all__ = ["POLL", "SETTLE", "Firing", "Watch", "WatchState"]
+
+POLL = 0.5
+"""The longest the guard goes without reading a heartbeat (a beat that came, a store that came back)."""
+SETTLE = 0.005
+"""How long after a deadline the guard reads again: the store's expiry is exact to the millisecond."""
+RETRY_MIN = 0.5
+RETRY_MAX = 30.0
+
+
+class WatchState(enum.Enum):
+    UNKNOWN = "unknown"  # not read yet
+    DISARMED = "disarmed"  # not armed: never beaten, disarmed by the bot, or fired already
+    ARMED = "armed"  # alive: its deadline lies ahead
+    FIRING = "firing"  # expired, claimed, its scope being swept
+    STORE_LOST = "store_lost"  # the store could not be read: waiting, not firing
+
+
+FIRE = "fire"
+
+
+@dataclass(slots=True)
+class Watch:
+    """One heartbeat as the guard sees it. ``deadline``: the guard's monotonic time of the expiry (armed)."""
+
+    name: str
+    state: WatchState = WatchState.UNKNOWN
+    deadline: float | None = None
+    before_loss: WatchState | None = None
+
+    def observe(self, beat: Beat | None, now: float) -> tuple[str | None, str | None]:
+        """(``FIRE`` or None, a line to log on a change of state or None) for what the store said at ``now``."""
+        if self.state is WatchState.FIRING:
+            return None, None
+        if beat is None:
+            if self.state is WatchState.STORE_LOST:
+                return None, None
+            self.before_loss, self.state = self.state, WatchState.STORE_LOST
+            return (
+                None,
+                f"heartbeat {self.name}: the store cannot be read; waiting, not firing (was {self.before_loss.value})",
+            )
+        was = self.state
+        if beat.left is not None:
+            self.state, self.deadline = WatchState.ARMED, now + beat.left
+            return None, None if was is WatchState.ARMED else f"heartbeat {self.name}: armed, {beat.left:.3f} s left"
+        self.deadline = None
+        if beat.expired:
+            return FIRE, None
+        self.state = WatchState.DISARMED
+        changed = was not in (WatchState.DISARMED, WatchState.UNKNOWN)
+        return None, f"heartbeat {self.name}: disarmed" if changed else None
+
+    def next_look(self, now: float) -> float:
+        """When to read this heartbeat again (guard's monotonic time)."""
+        if self.state is WatchState.ARMED and self.deadline is not None:
+            return min(self.deadline + SETTLE, now + POLL)
+        return now + POLL
+
+
+def _key(order: OrderRef | UnconfirmedOrder | NotSentOrder) -> str:
+    return (order.uuid if isinstance(order, OrderRef) else order.id) or repr(order)
+
+
+@dataclass(slots=True)
+class Firing:
+    """One fire of one heartbeat: attempts until the scope is empty or ``give_up`` seconds have passed."""
+
+    name: str
+    started: float
+    give_up: float
+    attempts: int = 0
+    retry_in: float = RETRY_MIN
+    fates: dict[str, tuple[str, OrderRef | UnconfirmedOrder | NotSentOrder]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    last_error: str | None = None
+
+    def time_left(self, now: float) -> float:
+        return self.started + self.give_up - now
+
+    def attempted(
+        self, outcome: BatchResult | Exception, now: float, blocked_until: float | None = None
+    ) -> float | None:
+        """Take an attempt's outcome; the monotonic time of the next attempt, or None when the fire is over
+        (``complete`` says whether the scope was found empty)."""
+        self.attempts += 1
+        if isinstance(outcome, BatchResult):
+            self._merge(outcome)
+            if not outcome.unconfirmed and not outcome.not_sent and outcome.blocked is None:
+                self.last_error = None
+                return None
+            self.last_error = f"{len(outcome.unconfirmed)} unconfirmed, {len(outcome.not_sent)} not sent"
+        else:
+            self.last_error = f"{type(outcome).__name__}: {outcome}"
+        at = max(now + self.retry_in, blocked_until or 0.0)
+        self.retry_in = min(self.retry_in * 2, RETRY_MAX)
+        return at if at < self.started + self.give_up else None
+
+    @property
+    def complete(self) -> bool:
+        return self.attempts > 0 and self.last_error is None
+
+    def _merge(self, result: BatchResult) -> None:
+        """Each order's best-known fate: cancelled or failed is final, a later attempt's word beats an
+        earlier unconfirmed or not-sent one."""
+        for group, orders in (
+            ("success", result.success), ("failed", result.failed),
+            ("unconfirmed", result.unconfirmed), ("not_sent", result.not_sent),
+        ):  # fmt: skip
+            for order in orders:
+                key = _key(order)
+                if self.fates.get(key, ("",))[0] not in ("success", "failed"):
+                    self.fates[key] = (group, order)
+        for name in ("requests_sent", "lookups_sent", "rate_limited", "retries", "listings_sent"):
+            self.counts[name] = self.counts.get(name, 0) + int(getattr(result, name, 0) or 0)
+
+    def report(self, elapsed: float) -> BatchResult:
+        """The whole report of the fire: every order once, with its best-known fate."""
+        fates = list(self.fates.values())
+        refs = [(group, order) for group, order in fates if isinstance(order, OrderRef)]
+        result = BatchResult(
+            id_kind="uuids",
+            success=[order for group, order in refs if group == "success"],
+            failed=[order for group, order in refs if group == "failed"],
+            unconfirmed=[order for _, order in fates if isinstance(order, UnconfirmedOrder)],
+            not_sent=[order for _, order in fates if isinstance(order, NotSentOrder)],
+            elapsed=elapsed,
+        )
+        for name, value in self.counts.items():
+            setattr(result, name, value)
+        return result

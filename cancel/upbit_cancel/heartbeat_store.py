@@ -1,0 +1,255 @@
+"""Where heartbeats live: a shared Redis (bot and guard on any hosts) or a folder (one host, no Redis).
+
+A heartbeat ``name`` is two facts, kept together by every store:
+
+- **alive**: it was beaten less than its timeout ago. On Redis, a key with a TTL on the *store's* clock
+  (``SET ... PX``): the deadline is kept where both the bot and the guard read it, so their own clocks
+  may disagree by any amount; the guard reads the time left (``PTTL``), never a timestamp. In a folder,
+  a deadline on ``time.monotonic()``, which on Linux is one clock for every process of the host (one
+  host, one boot: a reboot forgets every deadline, see ``docs/guard.md``).
+- **armed**: the bot asked for a guard (a timeout above 0) and the guard has not fired since; it holds
+  the heartbeat's scope (what to cancel, as text: ``heartbeat.Scope``). Armed but not alive is expired:
+  the guard fires. Disarmed (timeout 0, or after a fire) and not alive is nothing to do, as Kraken's
+  ``cancelAllOrdersAfter`` is disabled until the next non-zero timeout.
+
+``claim`` is the one step that turns "expired" into "firing": atomically it checks armed-and-not-alive
+and disarms, so a bot beating at that moment is never fired on, and of two guards watching one
+heartbeat only one fires. Every call raises ``store.StoreUnavailable`` when the store cannot be used;
+what the guard does then is ``guard_core``'s rule (it waits and warns).
+
+The setting: ``store=`` (``heartbeat`` / ``guard`` ``--store``), else ``$UPBIT_HEARTBEAT_STORE``, else
+``$UPBIT_RATE_LIMIT_STORE`` (the shared Redis the pockets' budgets already use), else the folder
+``$XDG_STATE_HOME/upbit-cancel/heartbeats`` (``~/.local/state/...``). A Redis URL (``redis://``,
+``rediss://``, ``unix://``) is a Redis; a path (absolute, or ``file://``) is a folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from .errors import ConfigurationError
+from .store import STORE_ENV, StoreUnavailable, check_store_url, redacted_text, redacted_url
+
+__all__ = [
+    "HEARTBEAT_STORE_ENV",
+    "Beat",
+    "FolderHeartbeats",
+    "HeartbeatStore",
+    "RedisHeartbeats",
+    "check_name",
+    "open_heartbeat_store",
+]
+
+HEARTBEAT_STORE_ENV = "UPBIT_HEARTBEAT_STORE"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_TIMEOUT = 0.5
+T = TypeVar("T")
+
+
+def check_name(name: object) -> str:
+    """A heartbeat's name: 1-64 of letters, digits, ``.``, ``_``, ``-`` (it names keys and files)."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigurationError(
+            f"a heartbeat name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit; "
+            f"given: {name!r}"
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """One heartbeat as a store sees it now: ``armed`` (with its ``scope`` text) and the seconds ``left``
+    until its deadline (None: not alive, expired or never beaten)."""
+
+    armed: bool
+    left: float | None
+    scope: str | None = None
+
+    @property
+    def expired(self) -> bool:
+        return self.armed and self.left is None
+
+
+class HeartbeatStore(Protocol):
+    """The rules above. ``blocking``: calls wait on the network (an async caller runs them in a thread)."""
+
+    where: str
+    blocking: bool
+
+    def beat(self, name: str, timeout: float, scope: str) -> None: ...
+    def disarm(self, name: str) -> None: ...
+    def read(self, name: str) -> Beat: ...
+    def claim(self, name: str) -> str | None: ...
+    def close(self) -> None: ...
+
+
+class RedisHeartbeats:
+    """Heartbeats on Redis: ``upbit-hb:{name}:alive`` (TTL) and ``upbit-hb:{name}:armed`` (the scope).
+
+    The braces are a cluster hash tag: both keys of a heartbeat are on one node, so ``lua/claim.lua`` runs there.
+    """
+
+    blocking = True
+
+    def __init__(self, url: str) -> None:
+        self.where = redacted_url(url)
+        self._url = url
+        try:
+            import redis
+        except ImportError as error:  # depends on the installed extras
+            raise StoreUnavailable(
+                "a Redis heartbeat store needs redis-py: pip install 'upbit-order-cancel[redis]'"
+            ) from error
+        from .redis_store import lua_script
+
+        self._redis = self._call(
+            lambda: redis.Redis.from_url(url, socket_timeout=_TIMEOUT, socket_connect_timeout=_TIMEOUT)
+        )
+        self._claim = self._redis.register_script(lua_script("claim"))
+
+    @staticmethod
+    def keys(name: str) -> tuple[str, str]:
+        return f"upbit-hb:{{{name}}}:alive", f"upbit-hb:{{{name}}}:armed"
+
+    def _call(self, command: Callable[[], T]) -> T:
+        """``command()``; whatever the store does wrong is ``StoreUnavailable`` naming it (redacted)."""
+        try:
+            return command()
+        except Exception as error:  # every failure of the store is one failure
+            text = f"{type(error).__name__}: {redacted_text(str(error), self._url)}"
+            raise StoreUnavailable(f"heartbeat store {self.where}: {text}") from error
+
+    def beat(self, name: str, timeout: float, scope: str) -> None:
+        alive, armed = self.keys(name)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.set(alive, "1", px=max(1, round(timeout * 1000)))
+        pipe.set(armed, scope)
+        self._call(pipe.execute)
+
+    def disarm(self, name: str) -> None:
+        self._call(lambda: self._redis.delete(*self.keys(name)))
+
+    def read(self, name: str) -> Beat:
+        alive, armed = self.keys(name)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.pttl(alive)
+        pipe.get(armed)
+        left_ms, scope = self._call(pipe.execute)
+        text = scope.decode() if isinstance(scope, bytes) else None
+        return Beat(text is not None, left_ms / 1000 if isinstance(left_ms, int) and left_ms >= 0 else None, text)
+
+    def claim(self, name: str) -> str | None:
+        scope = self._call(lambda: self._claim(keys=list(self.keys(name))))
+        return scope.decode() if isinstance(scope, bytes) else None
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._redis.close()
+
+
+class FolderHeartbeats:
+    """Heartbeats of one host in a folder (mode 0700): ``<name>.json`` holds the deadline on
+    ``time.monotonic()`` and the scope, written whole (a temporary file, then ``os.replace``); each
+    step holds ``<name>.lock`` (``flock``), so a beat and a claim never interleave."""
+
+    blocking = False
+
+    def __init__(self, folder: str | os.PathLike[str], clock: Callable[[], float] = time.monotonic) -> None:
+        self.folder = Path(folder)
+        self.where = str(self.folder)
+        self._clock = clock
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreUnavailable(f"heartbeat folder {self.where}: {error}") from error
+
+    @contextlib.contextmanager
+    def _locked(self, name: str) -> Iterator[Path]:
+        try:
+            with open(self.folder / f"{name}.lock", "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                yield self.folder / f"{name}.json"
+        except OSError as error:
+            raise StoreUnavailable(f"heartbeat folder {self.where}: {error}") from error
+
+    def _load(self, path: Path) -> dict[str, Any] | None:
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except ValueError:  # a file written by something else: not armed by us
+            return None
+        return value if isinstance(value, dict) else None
+
+    def beat(self, name: str, timeout: float, scope: str) -> None:
+        with self._locked(name) as path:
+            temporary = path.with_suffix(".tmp")
+            temporary.write_text(json.dumps({"deadline": self._clock() + timeout, "scope": scope}), encoding="utf-8")
+            os.replace(temporary, path)
+
+    def disarm(self, name: str) -> None:
+        with self._locked(name) as path:
+            path.unlink(missing_ok=True)
+
+    def _beat_of(self, value: dict[str, Any] | None) -> Beat:
+        if value is None or not isinstance(value.get("scope"), str):
+            return Beat(False, None)
+        deadline = value.get("deadline")
+        if isinstance(deadline, bool) or not isinstance(deadline, int | float):
+            raise StoreUnavailable(f"heartbeat folder {self.where}: a heartbeat file without a deadline")
+        left = deadline - self._clock()
+        return Beat(True, left if left > 0 else None, value["scope"])
+
+    def read(self, name: str) -> Beat:
+        with self._locked(name) as path:
+            return self._beat_of(self._load(path))
+
+    def claim(self, name: str) -> str | None:
+        with self._locked(name) as path:
+            beat = self._beat_of(self._load(path))
+            if not beat.expired:
+                return None
+            path.unlink(missing_ok=True)
+            return beat.scope
+
+    def close(self) -> None:
+        pass
+
+
+def _default_folder(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "upbit-cancel" / "heartbeats"
+
+
+def resolve_heartbeat_store(setting: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The store to use as text (a Redis URL or a folder), by the setting's order (module docstring)."""
+    env = os.environ if environ is None else environ
+    for value in (setting, env.get(HEARTBEAT_STORE_ENV), env.get(STORE_ENV)):
+        if value:
+            return value
+    return str(_default_folder(env))
+
+
+def open_heartbeat_store(setting: str | None = None, environ: Mapping[str, str] | None = None) -> HeartbeatStore:
+    """The heartbeat store the setting names (``resolve_heartbeat_store``); ``ConfigurationError`` for one
+    that can never work, ``StoreUnavailable`` for one that cannot be used now."""
+    where = resolve_heartbeat_store(setting, environ)
+    if where.startswith("file://"):
+        return FolderHeartbeats(where[len("file://") :])
+    if os.path.isabs(where):
+        return FolderHeartbeats(where)
+    if where.partition("://")[0].lower() in ("redis", "rediss", "unix"):
+        return RedisHeartbeats(check_store_url(where, "the heartbeat store"))
+    raise ConfigurationError(
+        "the heartbeat store must be a Redis URL (redis://, rediss://, unix://) or an absolute folder path "
+        f"(or file:///path); given: {redacted_url(where)!r}"
+    )

@@ -1,0 +1,89 @@
+"""The guard's rules without I/O (``guard_core``): what a beat, an expiry or a lost store lead to, when a
+fire ends."""
+
+from __future__ import annotations
+
+from upbit_cancel.guard_core import FIRE, POLL, RETRY_MIN, SETTLE, Firing, Watch, WatchState
+from upbit_cancel.heartbeat_store import Beat
+from upbit_cancel.results import BatchResult, ErrorInfo, NotSentOrder, OrderRef, UnconfirmedOrder
+
+
+def test_an_alive_heartbeat_is_armed_with_its_deadline_on_the_guards_clock_from_the_time_left() -> None:
+    watch = Watch("bot-a")
+    action, line = watch.observe(Beat(True, 2.5, "{}"), now=100.0)
+    assert action is None and watch.state is WatchState.ARMED and watch.deadline == 102.5
+    assert line is not None and "armed" in line
+    assert watch.observe(Beat(True, 2.0, "{}"), now=101.0) == (None, None)  # extended: no new line
+    assert watch.deadline == 103.0
+
+
+def test_the_guard_looks_again_at_the_deadline_when_it_comes_before_the_next_poll() -> None:
+    watch = Watch("bot-a")
+    watch.observe(Beat(True, 0.1, "{}"), now=10.0)
+    assert watch.next_look(10.0) == 10.1 + SETTLE
+    watch.observe(Beat(True, 30.0, "{}"), now=10.0)
+    assert watch.next_look(10.0) == 10.0 + POLL
+
+
+def test_an_armed_heartbeat_that_is_no_longer_alive_fires_and_a_disarmed_one_does_not() -> None:
+    watch = Watch("bot-a")
+    watch.observe(Beat(True, 1.0, "{}"), now=0.0)
+    assert watch.observe(Beat(True, None, "{}"), now=1.01)[0] == FIRE
+    quiet = Watch("bot-b")
+    quiet.observe(Beat(True, 1.0, "{}"), now=0.0)
+    action, line = quiet.observe(Beat(False, None), now=0.5)
+    assert action is None and quiet.state is WatchState.DISARMED and line is not None and "disarmed" in line
+
+
+def test_a_lost_store_never_fires_warns_once_and_an_expiry_seen_when_it_is_back_fires() -> None:
+    watch = Watch("bot-a")
+    watch.observe(Beat(True, 1.0, "{}"), now=0.0)
+    action, line = watch.observe(None, now=0.5)
+    assert action is None and watch.state is WatchState.STORE_LOST and line is not None and "not firing" in line
+    assert watch.observe(None, now=5.0) == (None, None)  # long past the deadline: still no fire, no new line
+    assert watch.next_look(5.0) == 5.0 + POLL
+    assert watch.observe(Beat(True, None, "{}"), now=6.0)[0] == FIRE
+
+
+def test_a_heartbeat_being_fired_on_is_not_judged_again() -> None:
+    watch = Watch("bot-a", state=WatchState.FIRING)
+    assert watch.observe(Beat(True, None, "{}"), now=1.0) == (None, None)
+
+
+def _ref(uuid: str) -> OrderRef:
+    return OrderRef(uuid, "KRW-BTC")
+
+
+def test_a_fire_ends_complete_when_an_attempt_leaves_nothing_unconfirmed_unsent_or_blocked() -> None:
+    firing = Firing("bot-a", started=0.0, give_up=10.0)
+    assert firing.attempted(BatchResult("uuids", success=[_ref("a"), _ref("b")]), now=1.0) is None
+    assert firing.complete and [order.uuid for order in firing.report(1.0).success] == ["a", "b"]
+
+
+def test_a_fire_that_left_work_tries_again_later_and_each_order_keeps_its_best_known_fate_once() -> None:
+    firing = Firing("bot-a", started=0.0, give_up=10.0)
+    error = ErrorInfo("transport", "unreachable")
+    first = BatchResult("uuids", success=[_ref("a")], unconfirmed=[UnconfirmedOrder("b", "uuids", error)],
+                        not_sent=[NotSentOrder("c", "uuids", "timeout")])  # fmt: skip
+    again = firing.attempted(first, now=1.0)
+    assert again == 1.0 + RETRY_MIN and not firing.complete
+    assert firing.attempted(BatchResult("uuids", success=[_ref("b"), _ref("c")]), now=again) is None
+    report = firing.report(2.0)
+    assert sorted(order.uuid or "" for order in report.success) == ["a", "b", "c"]
+    assert not report.unconfirmed and not report.not_sent and firing.complete
+
+
+def test_a_failing_exchange_is_tried_again_with_growing_waits_until_the_give_up_time_then_given_up() -> None:
+    firing = Firing("bot-a", started=0.0, give_up=3.0)
+    now, waits = 0.0, []
+    while (at := firing.attempted(ConnectionError("unreachable"), now)) is not None:
+        waits.append(at - now)
+        now = at
+    assert waits == sorted(waits) and len(waits) >= 2 and now < 3.0
+    assert not firing.complete and firing.last_error is not None and "unreachable" in firing.last_error
+
+
+def test_a_block_delays_the_next_attempt_until_it_ends() -> None:
+    firing = Firing("bot-a", started=0.0, give_up=100.0)
+    assert firing.attempted(ConnectionError("418"), now=1.0, blocked_until=40.0) == 40.0
+    assert firing.attempted(ConnectionError("418"), now=1.0, blocked_until=200.0) is None  # past the give-up time
