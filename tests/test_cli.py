@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
+import upbit_cancel
 from tests import faults
 from tests.conftest import Recorder, set_upbit_env
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
@@ -130,7 +131,7 @@ def test_version_names_the_package_and_the_spec_version_and_hash_on_one_line(
 ) -> None:
     result = run("--version")
     assert result.status == 0 and result.err == ""
-    expected = f"upbit-cancel {cli.__version__} (openapi.yaml {SPEC_VERSION}, sha256 {SPEC_SHA256})\n"
+    expected = f"upbit-cancel {upbit_cancel.__version__} (openapi.yaml {SPEC_VERSION}, sha256 {SPEC_SHA256})\n"
     assert result.out == expected
     assert len(SPEC_SHA256) == 64 and exchange.requests == []
 
