@@ -17,6 +17,7 @@ run on the watched key, so on a Cluster it is the run id of the node that holds 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -25,15 +26,16 @@ from .store_address import parse_store_address
 if TYPE_CHECKING:
     import redis as redis_module
 
-__all__ = ["MasterWatch", "open_redis"]
+__all__ = ["MasterWatch", "open_redis", "shared_cluster"]
 
 log = logging.getLogger("upbit_cancel.ratelimit")
 
 
 def open_redis(url: str, *, timeout: float) -> redis_module.Redis | Any:
     """A redis-py client for the store ``url`` (checked by ``store.check_store_url``); every socket wait
-    bounded by ``timeout`` seconds. A Cluster client learns the cluster's nodes here (I/O: it may raise
-    redis-py's errors); the others connect on first use."""
+    bounded by ``timeout`` seconds. A Cluster client learns the cluster's nodes and commands here (I/O:
+    it may raise redis-py's errors; ``shared_cluster`` makes one per process); the others connect on
+    first use."""
     import redis
     from redis.cluster import ClusterNode, RedisCluster
     from redis.sentinel import Sentinel
@@ -56,6 +58,21 @@ def open_redis(url: str, *, timeout: float) -> redis_module.Redis | Any:
         watched = sentinels(list(address.hosts), sentinel_kwargs=sentinel_kwargs, **timeouts)
         return watched.master_for(address.service, db=address.db, **credentials, **timeouts)
     return redis.Redis.from_url(url, **timeouts)
+
+
+_clusters: dict[tuple[str, float], Any] = {}
+_clusters_lock = threading.Lock()
+
+
+def shared_cluster(url: str, *, timeout: float) -> Any:
+    """The process's one ``RedisCluster`` client for ``url`` (thread-safe, made on first use): making one
+    asks the cluster for its slots and its whole command table (``COMMAND``, some 100 ms of parsing), too
+    much for every budget of every pocket. Never closed by a budget: it lives as long as the process."""
+    with _clusters_lock:
+        client = _clusters.get((url, timeout))
+        if client is None:
+            client = _clusters[(url, timeout)] = open_redis(url, timeout=timeout)
+        return client
 
 
 class MasterWatch:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any, TypeVar
 
-from .redis_connect import MasterWatch, open_redis
+from .redis_connect import MasterWatch, open_redis, shared_cluster
 from .store import BudgetKeys, Send, StoreUnavailable, TakeResult, redacted_text, redacted_url
 from .store_address import parse_store_address
 
@@ -127,7 +127,8 @@ class SharedBudget:
             ) from error
         self._redis: Any = None
         self._scripts: dict[str, Any] = {}
-        if client is None and parse_store_address(url).kind != "cluster":  # no I/O yet; a bad query raises here
+        self._cluster = parse_store_address(url).kind == "cluster"
+        if client is None and not self._cluster:  # no I/O yet; a bad query raises here
             client = self._call(lambda: open_redis(url, timeout=_TIMEOUT), _same)
         if client is not None:
             self._register(client)
@@ -141,7 +142,7 @@ class SharedBudget:
         learns the nodes when made: done on first use, inside ``_call``, so an unreachable store only pauses
         the sharing)."""
         if self._redis is None:
-            self._register(open_redis(self.url, timeout=_TIMEOUT))
+            self._register(shared_cluster(self.url, timeout=_TIMEOUT))
         return self._scripts[name]
 
     def __repr__(self) -> str:
@@ -231,7 +232,8 @@ class SharedBudget:
         return self._redis
 
     def close(self) -> None:
-        if self._redis is not None:
+        """Close this budget's client (a Cluster's is the process's, ``shared_cluster``: left open)."""
+        if self._redis is not None and not self._cluster:
             with contextlib.suppress(Exception):
                 self._redis.close()
 
