@@ -2,9 +2,10 @@
 
 Each test takes ``stores`` and runs four times: over the in-memory store (``memory_store``), over a real
 redis-server (``redis_store``, its Lua scripts), over a Sentinel-watched master (``redis+sentinel://``)
-and over a three-master Redis Cluster (``redis+cluster://``, ``tests/redis_topologies.py``). Limiters stand for processes of one pocket, each with
-its own log and its own budget object, the store in common; time is a fake clock (Redis keeps its own
-clock only for the keys' expiry, seconds away). A store that breaks a rule fails here, whichever it is.
+and over a three-master Redis Cluster (``redis+cluster://``, ``tests/redis_topologies.py``). Limiters
+stand for processes of one pocket, each with its own log and its own budget object, the store in
+common; time is a fake clock (Redis keeps its own clock only for the keys' expiry, seconds away).
+A store that breaks a rule fails here, whichever it is.
 """
 
 from __future__ import annotations
