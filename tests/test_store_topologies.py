@@ -8,10 +8,19 @@ failover does to a batch and to the store (real ``redis-server`` processes: ``te
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from redis.cluster import key_slot
@@ -20,7 +29,7 @@ from tests.clocks import FakeClock
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from tests.redis_support import redis_server, redis_url
 from tests.redis_topologies import SentinelSet, redis_cluster, redis_sentinel, sentinel_for_failover
-from tests.test_store_rules import Stores, learn_phase, stored_keys, take_all
+from tests.test_store_rules import Stores, flush, learn_phase, stored_keys, take_all
 from upbit_auth import UpbitAuth
 from upbit_cancel.batch import cancel_orders
 from upbit_cancel.errors import ConfigurationError, KeyBlocked
@@ -176,3 +185,55 @@ def test_a_sentinel_failover_mid_batch_leaves_the_whole_report_and_no_429(
     link = limiter.store_link
     assert link is not None and link.state is LinkState.PAUSED  # paced in-process after the failover
     assert [r for r in caplog.records if "in this process only" in r.getMessage()]
+
+
+# --- processes, for real ------------------------------------------------------------------------------------
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "run.py"
+
+
+@contextlib.contextmanager
+def sandbox_server(orders: int) -> Iterator[str]:
+    """``upbit-sandbox`` in its own process, ``orders`` open, the spec's budget per second: its URL."""
+    command = shutil.which("upbit-sandbox", path=str(Path(sys.executable).parent)) or "upbit-sandbox"
+    server = subprocess.Popen(
+        [command, "--port", "0", "--orders", str(orders), "--rate-limit", str(PER_SECOND)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", server.stdout.readline())
+        assert match is not None, "upbit-sandbox did not start"
+        yield match[1]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("kind", ["sentinel", "cluster"])
+def test_four_processes_sharing_a_pocket_through_each_store_meet_no_429(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    """``make bench``'s section 5 workers (``bench/run.py --worker``): 4 processes x 150 orders, one pocket
+    (one server: ``make bench`` section 5, ``docs/benchmarks.md``)."""
+    url = request.getfixturevalue(f"redis_{kind}").url
+    flush(url)
+    per_process, count = 150, 4
+    env = {name: value for name, value in os.environ.items() if name != "UPBIT_RATE_LIMIT_STORE"}
+    with sandbox_server(per_process * count) as exchange:
+        command = [sys.executable, str(BENCH), "--worker", exchange, "--store", url]
+        workers = [
+            subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+            for _ in range(count)
+        ]
+        start = time.time() + 2.5  # every worker imported by then, on a loaded machine too
+        for index, worker in enumerate(workers):  # all told first: they start together
+            assert worker.stdin is not None
+            worker.stdin.write(f"{start!r} {1 + index * per_process} {per_process}\n")
+            worker.stdin.close()
+        for worker in workers:
+            worker.wait(timeout=90)  # its one line fits the pipe: read it once it exited
+        answers = [json.loads(worker.stdout.read()) for worker in workers if worker.stdout is not None]
+    assert sum(answer["cancelled"] for answer in answers) == per_process * count
+    assert [answer["429"] for answer in answers] == [0] * count
