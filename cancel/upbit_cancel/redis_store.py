@@ -27,7 +27,6 @@ from typing import Any, TypeVar
 
 from .redis_connect import MasterWatch, open_redis, shared_cluster
 from .store import BudgetKeys, Send, StoreUnavailable, TakeResult, redacted_text, redacted_url
-from .store_address import parse_store_address
 
 __all__ = ["SharedBudget", "lua_script"]
 
@@ -127,7 +126,7 @@ class SharedBudget:
             ) from error
         self._redis: Any = None
         self._scripts: dict[str, Any] = {}
-        self._cluster = parse_store_address(url).kind == "cluster"
+        self._cluster = url.lower().startswith("redis+cluster:")  # a URL that cannot work fails inside _call
         if client is None and not self._cluster:  # no I/O yet; a bad query raises here
             client = self._call(lambda: open_redis(url, timeout=_TIMEOUT), _same)
         if client is not None:
