@@ -2,7 +2,9 @@
 
 ``open_redis`` turns a URL (``store_address``'s forms) into a client: ``redis.Redis.from_url`` for one
 server, ``redis.sentinel.Sentinel(...).master_for(SERVICE)`` for a Sentinel-watched master (each new
-connection asks the sentinels where the master is now, so a failover is followed without a restart),
+connection asks the sentinels where the master is now, so a failover is followed without a restart;
+no retries inside redis-py: with its default ones, sentinels that cannot be reached held each call
+4.6 s, where failing at once lets the limiter pace in-process, ``store_link``),
 ``redis.cluster.RedisCluster`` for a Cluster (each key goes to the node of its hash slot; the store's
 keys carry the pocket in a hash tag, ``{...}``, so each Lua script's keys share one slot).
 
@@ -37,7 +39,9 @@ def open_redis(url: str, *, timeout: float) -> redis_module.Redis | Any:
     it may raise redis-py's errors; ``shared_cluster`` makes one per process); the others connect on
     first use."""
     import redis
+    from redis.backoff import NoBackoff
     from redis.cluster import ClusterNode, RedisCluster
+    from redis.retry import Retry
     from redis.sentinel import Sentinel
 
     address = parse_store_address(url)
@@ -49,6 +53,7 @@ def open_redis(url: str, *, timeout: float) -> redis_module.Redis | Any:
         return RedisCluster(startup_nodes=nodes, **credentials, **timeouts)
     if address.kind == "sentinel":
         options = address.sentinel_options
+        timeouts["retry"] = Retry(NoBackoff(), 0)  # redis-py 6+ retries 3 times, backing off seconds: fail at once
         sentinel_kwargs = dict(timeouts)
         if "sentinel_password" in options:
             sentinel_kwargs["password"] = options["sentinel_password"]
