@@ -50,6 +50,8 @@ class Switchable:
 
     def __getattr__(self, name: str) -> object:
         method = getattr(self.store, name)
+        if name == "peers":  # no I/O: what the store last said, down or not
+            return method
 
         def call(*args: object, **kwargs: object) -> object:
             if self.down:
@@ -421,6 +423,24 @@ def test_a_store_that_fails_pauses_the_link_and_comes_back_after_the_pause(store
     clock.now += STORE_RETRY_SECONDS + 1
     assert len(take_all(limiter)) == PER_SECOND and limiter.store is not None
     assert take_all(other) == []  # the budget is one again: what this process took counts for the other
+
+
+def test_a_process_that_loses_the_store_paces_at_its_share_among_the_processes_it_counted(stores: Stores) -> None:
+    clock = FakeClock(start=999_999.4)
+    first = stores.process(clock)
+    switch = Switchable(stores.open(clock))
+    second = RateLimiter(GROUP, PER_SECOND, clock=clock, sleep=clock.sleep, reserve=0)
+    second.use_store(cast(BudgetStore, switch))
+    learn_phase(first, clock)
+    clock.now = 1_000_000.7
+    taken = take_all(first) + take_all(second)  # both took through the store: it counts two processes
+    assert len(taken) == PER_SECOND and switch.peers() == 2
+    clock.now = 1_000_001.7  # the next window: the store is lost
+    switch.down = True
+    lost = take_all(second)
+    assert lost == []  # nothing more in the window it was lost in, not even the send that found it lost
+    clock.now = 1_000_002.7
+    assert len(take_all(second)) == PER_SECOND // 2  # its share of the budget, the other has the rest
 
 
 # --- many processes, simulated -------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from upbit_cancel.batch import cancel_orders
 from upbit_cancel.errors import ConfigurationError, KeyBlocked
 from upbit_cancel.ratelimit import Permit, RateLimiter
 from upbit_cancel.redis_store import SharedBudget
+from upbit_cancel.results import BatchResult
 from upbit_cancel.store import BudgetKeys, Send, StoreUnavailable, check_store_url, redacted_url
 from upbit_cancel.store_address import parse_store_address
 from upbit_cancel.store_link import LinkState
@@ -159,31 +160,44 @@ def test_a_sentinel_failover_is_seen_as_a_master_change_and_the_store_follows_th
 def test_a_sentinel_failover_mid_batch_leaves_the_whole_report_and_no_429(
     sentinel_for_failover: SentinelSet, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Two batches ("processes": their own limiters and stores) share the pocket; the master dies mid-way.
+
+    Each paces in-process at half the budget (the store counted two processes) from the next window
+    on: without that share, the two drew 29 x 429 between them here."""
     exchange = SandboxExchange(credentials={TEST_ACCESS_KEY: TEST_SECRET_KEY}, latency=0.005)
-    orders = [exchange.add_order().uuid for _ in range(1500)]
-    limiter = RateLimiter(GROUP, PER_SECOND)
-    limiter.use_store(SharedBudget(sentinel_for_failover.url, TEST_ACCESS_KEY, GROUP, PER_SECOND))
+    orders = [exchange.add_order().uuid for _ in range(3000)]
+    halves = [orders[0::2], orders[1::2]]
+    limiters = [RateLimiter(GROUP, PER_SECOND) for _ in halves]
+    for limiter in limiters:
+        limiter.use_store(SharedBudget(sentinel_for_failover.url, TEST_ACCESS_KEY, GROUP, PER_SECOND))
     started = threading.Event()
-    killer = threading.Thread(target=lambda: started.wait(30) and sentinel_for_failover.kill_master())
+    results: list[BatchResult] = []
 
     def progress(done: int, total: int) -> None:
-        if done >= total // 5:
+        if done >= total * 2 // 5:  # over a second of sharing: each process has counted the other
             started.set()
 
-    killer.start()
-    auth = UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY)
-    client = Client(base_url="https://api.upbit.com", httpx_args={"auth": auth, "transport": exchange.transport()})
-    with caplog.at_level(logging.WARNING, logger="upbit_cancel.ratelimit"), client:
-        result = cancel_orders(client, uuids=orders, limiter=limiter, on_progress=progress)
-    killer.join(timeout=30)
-    assert sentinel_for_failover.killed, "the master was not killed mid-batch"
-    reported = [str(ref.uuid) for ref in result.success + result.failed]
-    reported += [entry.id for entry in result.unconfirmed] + [entry.id for entry in result.not_sent]
+    def batch(ids: list[str], limiter: RateLimiter) -> None:
+        auth = UpbitAuth(TEST_ACCESS_KEY, TEST_SECRET_KEY)
+        httpx_args = {"auth": auth, "transport": exchange.transport()}
+        with Client(base_url="https://api.upbit.com", httpx_args=httpx_args) as client:
+            results.append(cancel_orders(client, uuids=ids, limiter=limiter, on_progress=progress))
+
+    threads = [threading.Thread(target=batch, args=pair) for pair in zip(halves, limiters, strict=True)]
+    with caplog.at_level(logging.WARNING, logger="upbit_cancel.ratelimit"):
+        for thread in threads:
+            thread.start()
+        assert started.wait(60)
+        sentinel_for_failover.kill_master()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert len(results) == 2
+    reported = [str(ref.uuid) for result in results for ref in result.success + result.failed]
+    reported += [entry.id for result in results for entry in result.unconfirmed + result.not_sent]  # type: ignore[operator]
     assert sorted(reported) == sorted(orders)  # every id reported exactly once
-    assert len(result.success) == len(orders) and not exchange.orders("wait")
-    assert result.rate_limited == 0
-    link = limiter.store_link
-    assert link is not None and link.state is LinkState.PAUSED  # paced in-process after the failover
+    assert sum(len(result.success) for result in results) == len(orders) and not exchange.orders("wait")
+    assert [result.rate_limited for result in results] == [0, 0]
+    assert all(limiter.store_link and limiter.store_link.state is LinkState.PAUSED for limiter in limiters)
     assert [r for r in caplog.records if "in this process only" in r.getMessage()]
 
 

@@ -21,18 +21,19 @@ import contextlib
 import functools
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from importlib import resources
 from typing import Any, TypeVar
 
 from .redis_connect import MasterWatch, open_redis, shared_cluster
-from .store import BudgetKeys, Send, StoreUnavailable, TakeResult, redacted_text, redacted_url
+from .store import PEERS_SECONDS, BudgetKeys, Send, StoreUnavailable, TakeResult, redacted_text, redacted_url
 
 __all__ = ["SharedBudget", "lua_script"]
 
 log = logging.getLogger("upbit_cancel.ratelimit")
 
-_SCRIPTS = ("take", "fill", "block", "settle", "master")
+_SCRIPTS = ("take", "fill", "block", "settle", "master", "peers")
 _WINDOW_TTL_MS = 5000
 _FENCE_S = 3600.0
 """How long format 1's fence holds after the last take (``BudgetKeys.fence``); renewed every ``_FENCE_RENEW_S``."""
@@ -117,6 +118,8 @@ class SharedBudget:
         self._ttl_ms = _WINDOW_TTL_MS * window_seconds
         self.keys = BudgetKeys.of(pocket, group)
         self.master = MasterWatch()
+        self._peers = 1
+        self._me = uuid.uuid4().hex
         self._fenced_until = -float("inf")
         try:
             import redis  # noqa: F401  (only to say what is missing)
@@ -175,18 +178,27 @@ class SharedBudget:
         return self._call(lambda: self._script("take")(keys=keys, args=args), _take_result)
 
     def _upkeep(self) -> None:
-        """Before a take: keep format 1's fence up (``BudgetKeys.fence``) and see whether the master changed."""
+        """Before a take: keep format 1's fence up (``BudgetKeys.fence``); once a second, say this process is
+        here and count its peers (``lua/peers.lua``), and see whether the master changed."""
         now = time.time()
         if now >= self._fenced_until - _FENCE_RENEW_S:
             until = now + _FENCE_S
             fence = [int(until * 1000), int(_FENCE_S * 1000)]
             self._call(lambda: self._script("block")(keys=[self.keys.fence], args=fence), _integer)
             self._fenced_until = until
-        if self.master.due() and self._call(lambda: self._script("master")(keys=[self.keys.block]), self.master.seen):
+        if not self.master.due():
+            return
+        args = [self._me, int(PEERS_SECONDS * 1000)]
+        self._peers = max(1, self._call(lambda: self._script("peers")(keys=[self.keys.peers], args=args), _integer))
+        if self._call(lambda: self._script("master")(keys=[self.keys.block]), self.master.seen):
             log.warning(
                 "rate-limit store %s: its master changed (a failover or a restart); the last writes may be lost",
                 redacted_url(self.url),
             )
+
+    def peers(self) -> int:
+        """The processes of this budget seen in the store lately, this one included (asked with the master)."""
+        return self._peers
 
     def master_changed_at(self) -> float | None:
         """When this process first saw the master holding this pocket's keys change (epoch seconds), or None.
