@@ -1,9 +1,11 @@
 """Every rule of a budget store (``upbit_cancel.store``'s rules), run over every store: one table.
 
-Each test takes ``stores`` and runs twice: over the in-memory store (``memory_store``) and over a real
-redis-server (``redis_store``, its Lua scripts). Limiters stand for processes of one pocket, each with
-its own log and its own budget object, the store in common; time is a fake clock (Redis keeps its own
-clock only for the keys' expiry, seconds away). A store that breaks a rule fails here, whichever it is.
+Each test takes ``stores`` and runs four times: over the in-memory store (``memory_store``), over a real
+redis-server (``redis_store``, its Lua scripts), over a Sentinel-watched master (``redis+sentinel://``)
+and over a three-master Redis Cluster (``redis+cluster://``, ``tests/redis_topologies.py``). Limiters
+stand for processes of one pocket, each with its own log and its own budget object, the store in
+common; time is a fake clock (Redis keeps its own clock only for the keys' expiry, seconds away).
+A store that breaks a rule fails here, whichever it is.
 """
 
 from __future__ import annotations
@@ -21,15 +23,17 @@ from tests.clocks import FakeClock
 from tests.keys import TEST_ACCESS_KEY
 from tests.pacing_sim import SimClock, SimExchange, floor_time, run_processes
 from tests.redis_support import redis_server
+from tests.redis_topologies import redis_cluster, redis_sentinel
 from upbit_cancel.memory_store import MemoryBudget, MemoryStore
 from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, KeyBlocked, Permit, RateLimiter, pocket_id
+from upbit_cancel.redis_connect import open_redis, shared_cluster
 from upbit_cancel.redis_store import SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
 from upbit_cancel.store import BudgetStore, Send, StoreUnavailable
 from upbit_cancel.store_link import LinkState
 from upbit_cancel.window_log import IN_FLIGHT_POLL
 
-__all__ = ["redis_server"]
+__all__ = ["redis_cluster", "redis_sentinel", "redis_server"]
 
 GROUP = "default"
 PER_SECOND = 30
@@ -46,6 +50,8 @@ class Switchable:
 
     def __getattr__(self, name: str) -> object:
         method = getattr(self.store, name)
+        if name == "peers":  # no I/O: what the store last said, down or not
+            return method
 
         def call(*args: object, **kwargs: object) -> object:
             if self.down:
@@ -66,7 +72,7 @@ class Stores:
     def open(self, clock: Clock, pocket: str = KEY, group: str = GROUP, per_second: int = PER_SECOND, *,
              window_seconds: int = 1) -> BudgetStore:  # fmt: skip
         """A budget of ``pocket`` and ``group`` in this store; a memory store keeps time by the first ``clock``."""
-        if self.kind == "redis":
+        if self.kind != "memory":
             return SharedBudget(self.url, pocket, group, per_second, window_seconds=window_seconds)
         if self.server is None:
             self.server = MemoryStore(clock=clock)
@@ -81,25 +87,53 @@ class Stores:
 
     def empty(self) -> None:
         """Forget everything stored (a store no process used yet)."""
-        if self.kind == "redis":
-            redis.Redis.from_url(self.url).flushall()
+        if self.kind != "memory":
+            flush(self.url)
         self.server = None
 
     def stored_keys(self) -> list[str]:
-        if self.kind == "redis":
-            return [key.decode() if isinstance(key, bytes) else key for key in redis.Redis.from_url(self.url).keys("*")]
+        if self.kind != "memory":
+            return stored_keys(self.url)
         return [] if self.server is None else self.server.keys()
 
 
-@pytest.fixture(params=["memory", "redis"])
+def flush(url: str) -> None:
+    """Empty the store ``url`` names (every master of a cluster)."""
+    if url.startswith("redis+cluster:"):
+        shared_cluster(url, timeout=2).flushall(target_nodes=redis.RedisCluster.PRIMARIES)
+        return
+    client = open_redis(url, timeout=2)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+
+
+def stored_keys(url: str) -> list[str]:
+    """Every key in the store ``url`` names (on every master of a cluster)."""
+    if url.startswith("redis+cluster:"):
+        keys = shared_cluster(url, timeout=2).keys("*", target_nodes=redis.RedisCluster.PRIMARIES)
+    else:
+        client = open_redis(url, timeout=2)
+        try:
+            keys = client.keys("*")
+        finally:
+            client.close()
+    return [key.decode() if isinstance(key, bytes) else key for key in keys]
+
+
+@pytest.fixture(params=["memory", "redis", "sentinel", "cluster"])
 def stores(request: pytest.FixtureRequest) -> Iterator[Stores]:
-    """Each store in turn (the redis one emptied for the test)."""
+    """Each store in turn (the Redis ones emptied for the test)."""
     if request.param == "memory":
         yield Stores("memory")
         return
-    url = request.getfixturevalue("redis_server")
-    redis.Redis.from_url(url).flushall()
-    yield Stores("redis", url)
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_server")
+    else:
+        url = request.getfixturevalue(f"redis_{request.param}").url
+    flush(url)
+    yield Stores(request.param, url)
 
 
 def take_all(limiter: RateLimiter) -> list[Permit]:
@@ -389,6 +423,24 @@ def test_a_store_that_fails_pauses_the_link_and_comes_back_after_the_pause(store
     clock.now += STORE_RETRY_SECONDS + 1
     assert len(take_all(limiter)) == PER_SECOND and limiter.store is not None
     assert take_all(other) == []  # the budget is one again: what this process took counts for the other
+
+
+def test_a_process_that_loses_the_store_paces_at_its_share_among_the_processes_it_counted(stores: Stores) -> None:
+    clock = FakeClock(start=999_999.4)
+    first = stores.process(clock)
+    switch = Switchable(stores.open(clock))
+    second = RateLimiter(GROUP, PER_SECOND, clock=clock, sleep=clock.sleep, reserve=0)
+    second.use_store(cast(BudgetStore, switch))
+    learn_phase(first, clock)
+    clock.now = 1_000_000.7
+    taken = take_all(first) + take_all(second)  # both took through the store: it counts two processes
+    assert len(taken) == PER_SECOND and switch.peers() == 2
+    clock.now = 1_000_001.7  # the next window: the store is lost
+    switch.down = True
+    lost = take_all(second)
+    assert lost == []  # nothing more in the window it was lost in, not even the send that found it lost
+    clock.now = 1_000_002.7
+    assert len(take_all(second)) == PER_SECOND // 2  # its share of the budget, the other has the rest
 
 
 # --- many processes, simulated -------------------------------------------------------------------------------

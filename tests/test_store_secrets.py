@@ -35,6 +35,9 @@ FORMS = [
     f"rediss://user:{PASSWORD}@127.0.0.1:1/0",
     f"redis://:{PASSWORD}@127.0.0.1:1/0",
     f"redis://user:{PASSWORD}@127.0.0.1:1/0?password={PASSWORD}",
+    f"redis+sentinel://:{PASSWORD}@127.0.0.1:1,127.0.0.1:2/svc/0",
+    f"redis+sentinel://127.0.0.1:1/svc?sentinel_password={PASSWORD}",
+    f"redis+cluster://user:{PASSWORD}@127.0.0.1:1,127.0.0.1:2",
 ]
 
 BROKEN = [
@@ -42,6 +45,8 @@ BROKEN = [
     f"redis://:{PASSWORD}@127.0.0.1:1/notanumber",
     f"ftp://user:{PASSWORD}@127.0.0.1/0",
     f"redis://:{PASSWORD}#with@odd/chars@127.0.0.1:1/0",
+    f"redis+sentinel://:{PASSWORD}@127.0.0.1:1/svc/notanumber",
+    f"redis+cluster://:{PASSWORD}@127.0.0.1:1/5",
     f"redis://127.0.0.1:1/0?socket_timeout=soon&password={PASSWORD}",
 ]
 

@@ -224,7 +224,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rate-limit-store",
         metavar="URL",
-        help=f"share the rate budget with other processes and machines: redis://HOST:PORT/DB "
+        help=f"share the rate budget with other processes and machines: redis://HOST:PORT/DB, "
+        f"redis+sentinel://HOST:PORT[,...]/SERVICE or redis+cluster://HOST:PORT[,...] "
         f"(default: ${STORE_ENV}; needs the [redis] extra)",
     )
     parser.add_argument(

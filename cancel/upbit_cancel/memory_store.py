@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from .store import BudgetKeys, Send, StoreUnavailable, TakeResult
+from .store import PEERS_SECONDS, BudgetKeys, Send, StoreUnavailable, TakeResult
 
 __all__ = ["MemoryBudget", "MemoryStore"]
 
@@ -31,7 +31,18 @@ class MemoryStore:
         self.available = True
         self._clock = clock
         self._values: dict[str, tuple[str, float]] = {}
+        self._present: dict[str, dict[int, float]] = {}
         self.lock = threading.Lock()
+
+    def present(self, key: str, member: int) -> int:
+        """``member`` is here now: how many members of ``key`` were in the last ``PEERS_SECONDS``."""
+        now = self._clock()
+        members = self._present.setdefault(key, {})
+        members[member] = now
+        for other, seen in list(members.items()):
+            if seen < now - PEERS_SECONDS:
+                del members[other]
+        return len(members)
 
     def check(self) -> None:
         if not self.available:
@@ -73,11 +84,16 @@ class MemoryBudget:
         self._server = server
         self._ttl = _WINDOW_TTL * window_seconds
         self.keys = BudgetKeys.of(pocket, group)
+        self._peers = 1
+
+    def peers(self) -> int:
+        return self._peers
 
     def take(self, send: Send) -> TakeResult:
         server, windows = self._server, send.windows
         with server.lock:
             server.check()
+            self._peers = server.present(self.keys.peers, id(self))
             block = server.get(self.keys.block)
             if block is not None:
                 return TakeResult(False, blocked_until=float(block))

@@ -204,10 +204,11 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             self._raise_if_blocked(now)
-            wait = self._log.wait(now, backlog)
+            link = self._link
+            wait = 0.0 if link is None else link.share(self._log, now)
+            wait = wait or self._log.wait(now, backlog)
             if wait > 0:
                 return wait
-            link = self._link
             ask = None if link is None else link.plan(self._log, now)
             if isinstance(ask, float):
                 return ask

@@ -19,19 +19,25 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import time
+import uuid
 from collections.abc import Callable
 from importlib import resources
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from .store import BudgetKeys, Send, StoreUnavailable, TakeResult, redacted_text, redacted_url
-
-if TYPE_CHECKING:
-    import redis as redis_module
+from .redis_connect import MasterWatch, open_redis, shared_cluster
+from .store import PEERS_SECONDS, BudgetKeys, Send, StoreUnavailable, TakeResult, redacted_text, redacted_url
 
 __all__ = ["SharedBudget", "lua_script"]
 
+log = logging.getLogger("upbit_cancel.ratelimit")
+
+_SCRIPTS = ("take", "fill", "block", "settle", "master", "peers")
 _WINDOW_TTL_MS = 5000
+_FENCE_S = 3600.0
+"""How long format 1's fence holds after the last take (``BudgetKeys.fence``); renewed every ``_FENCE_RENEW_S``."""
+_FENCE_RENEW_S = 3000.0
 _PHASE_TTL_MS = 3_600_000
 _TIMEOUT = 0.5
 _CALL_DEADLINE = 4 * _TIMEOUT
@@ -111,20 +117,35 @@ class SharedBudget:
         self.per_second = per_second
         self._ttl_ms = _WINDOW_TTL_MS * window_seconds
         self.keys = BudgetKeys.of(pocket, group)
+        self.master = MasterWatch()
+        self._peers = 1
+        self._me = uuid.uuid4().hex
+        self._fenced_until = -float("inf")
         try:
-            import redis
+            import redis  # noqa: F401  (only to say what is missing)
         except ImportError as error:  # depends on the installed extras
             raise StoreUnavailable(
                 "the shared store needs redis-py: pip install 'upbit-order-cancel[redis]'"
             ) from error
+        self._redis: Any = None
+        self._scripts: dict[str, Any] = {}
+        self._cluster = url.lower().startswith("redis+cluster:")  # a URL that cannot work fails inside _call
+        if client is None and not self._cluster:  # no I/O yet; a bad query raises here
+            client = self._call(lambda: open_redis(url, timeout=_TIMEOUT), _same)
+        if client is not None:
+            self._register(client)
 
-        def connect() -> redis_module.Redis:  # a query parameter redis-py cannot read raises here
-            return redis.Redis.from_url(url, socket_timeout=_TIMEOUT, socket_connect_timeout=_TIMEOUT)
+    def _register(self, client: Any) -> None:
+        self._redis = client
+        self._scripts = {name: client.register_script(lua_script(name)) for name in _SCRIPTS}
 
-        self._redis: redis_module.Redis = client or self._call(connect, _same)
-        self._take, self._fill, self._block, self._settle = (
-            self._redis.register_script(lua_script(name)) for name in ("take", "fill", "block", "settle")
-        )
+    def _script(self, name: str) -> Any:
+        """The Lua script ``name`` on this store's client, connecting first if need be (a Cluster client
+        learns the nodes when made: done on first use, inside ``_call``, so an unreachable store only pauses
+        the sharing)."""
+        if self._redis is None:
+            self._register(shared_cluster(self.url, timeout=_TIMEOUT))
+        return self._scripts[name]
 
     def __repr__(self) -> str:
         return f"SharedBudget({redacted_url(self.url)!r}, group={self.keys.prefix.rsplit(':', 1)[-1]!r})"
@@ -141,6 +162,7 @@ class SharedBudget:
                 raise TimeoutError(f"answered after {took:.1f} s (more than {_CALL_DEADLINE:g} s)")
             return read(reply)
         except Exception as error:  # every failure of the store is one failure, see above
+            self.master.recheck()
             text = f"{type(error).__name__}: {redacted_text(str(error), self.url)}"
             raise StoreUnavailable(f"rate-limit store {redacted_url(self.url)}: {text}") from error
 
@@ -152,12 +174,44 @@ class SharedBudget:
         ask_phase = "1" if send.windows is None and send.ask_phase else "0"
         args: list[str | int] = [self.per_second, len(charge), ask_phase, self._ttl_ms, len(check)]
         args += [reserve, repr(interval), repr(now)]
-        return self._call(lambda: self._take(keys=keys, args=args), _take_result)
+        self._upkeep()
+        return self._call(lambda: self._script("take")(keys=keys, args=args), _take_result)
+
+    def _upkeep(self) -> None:
+        """Before a take: keep format 1's fence up (``BudgetKeys.fence``); once a second, say this process is
+        here and count its peers (``lua/peers.lua``), and see whether the master changed."""
+        now = time.time()
+        if now >= self._fenced_until - _FENCE_RENEW_S:
+            until = now + _FENCE_S
+            fence = [int(until * 1000), int(_FENCE_S * 1000)]
+            self._call(lambda: self._script("block")(keys=[self.keys.fence], args=fence), _integer)
+            self._fenced_until = until
+        if not self.master.due():
+            return
+        args = [self._me, int(PEERS_SECONDS * 1000)]
+        self._peers = max(1, self._call(lambda: self._script("peers")(keys=[self.keys.peers], args=args), _integer))
+        if self._call(lambda: self._script("master")(keys=[self.keys.block]), self.master.seen):
+            log.warning(
+                "rate-limit store %s: its master changed (a failover or a restart); the last writes may be lost",
+                redacted_url(self.url),
+            )
+
+    def peers(self) -> int:
+        """The processes of this budget seen in the store lately, this one included (asked with the master)."""
+        return self._peers
+
+    def master_changed_at(self) -> float | None:
+        """When this process first saw the master holding this pocket's keys change (epoch seconds), or None.
+
+        A failover may lose the writes the old master acknowledged last (replication is asynchronous): a
+        reader that must not act on a missing write (the guard, on a heartbeat) allows a grace after this.
+        Checked before a take, at most once a second, and at once after the store failed."""
+        return self.master.changed_at
 
     def fill(self, windows: list[int] | None, local_seconds: list[int]) -> None:
         charge, _ = self.keys.for_send(windows, local_seconds)
         keys = [*charge, *(f"{key}:s" for key in charge)]
-        self._call(lambda: self._fill(keys=keys, args=[self.per_second, self._ttl_ms]), _one)
+        self._call(lambda: self._script("fill")(keys=keys, args=[self.per_second, self._ttl_ms]), _one)
 
     def settle(
         self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
@@ -171,22 +225,28 @@ class SharedBudget:
             return
         counts = self.keys.counts
         keys = [*counts(exchange_windows, give_back + take), *(f"{key}:s" for key in counts(exchange_windows, settled))]
-        self._call(lambda: self._settle(keys=keys, args=[len(give_back), self._ttl_ms, len(take)]), _one)
+        self._call(lambda: self._script("settle")(keys=keys, args=[len(give_back), self._ttl_ms, len(take)]), _one)
 
     def block(self, until: float, seconds: float) -> float:
         """Block the pocket (every group and process) until ``until`` (epoch s, ``seconds`` away); returns the end."""
         args = [int(until * 1000), max(1, int(seconds * 1000))]
-        return self._call(lambda: self._block(keys=[self.keys.block], args=args), _integer) / 1000
+        return self._call(lambda: self._script("block")(keys=[self.keys.block], args=args), _integer) / 1000
 
     def save_phase(self, lo: float, hi: float) -> None:
-        self._call(lambda: self._redis.set(self.keys.phase, f"{lo!r} {hi!r}", px=_PHASE_TTL_MS), _saved)
+        self._call(lambda: self._client().set(self.keys.phase, f"{lo!r} {hi!r}", px=_PHASE_TTL_MS), _saved)
 
     def load_phase(self) -> tuple[float, float] | None:
-        return self._call(lambda: self._redis.get(self.keys.phase), _phase)
+        return self._call(lambda: self._client().get(self.keys.phase), _phase)
+
+    def _client(self) -> Any:
+        self._script("take")
+        return self._redis
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._redis.close()
+        """Close this budget's client (a Cluster's is the process's, ``shared_cluster``: left open)."""
+        if self._redis is not None and not self._cluster:
+            with contextlib.suppress(Exception):
+                self._redis.close()
 
 
 def _same(value: T) -> T:

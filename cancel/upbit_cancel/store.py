@@ -9,7 +9,8 @@ in, how long to wait) stays in ``window_log`` and ``store_link``: a store only c
 The rules a store keeps, and why:
 
 - A budget is one (pocket, rate-limit group); a 418 block is per pocket. Keys hash the pocket
-  (``upbit-rl:<sha256(pocket)[:16]>:...``), so neither a pocket's name nor an access key is stored
+  (``upbit-rl:v2:{<sha256(pocket)[:16]>}:...``, the hash a Cluster hash tag: ``BudgetKeys``), so
+  neither a pocket's name nor an access key is stored
   (the secret never reaches a store). Windows last ``window_seconds`` (the spec's, usually 1).
 - ``take``: once the exchange's phase is known, a send is charged to the exchange's own windows it may
   land in (named from the ``Date`` header, so every machine names the same window), and the local
@@ -28,7 +29,10 @@ The rules a store keeps, and why:
   so charges given back later cannot reopen them). ``block`` (a 418): a shorter block never shortens a
   longer one.
 - A store that cannot be used raises ``StoreUnavailable``; the limiter then paces in-process for a
-  while (``store_link``), after one warning.
+  while (``store_link``), after one warning, at its share of the budget: each take also says the
+  process is there, and the store counts the processes of the budget seen in the last
+  ``PEERS_SECONDS`` (``peers``); n processes that lose the store together spend the budget once, not
+  n times (a Sentinel failover: 29 x 429 for two batches without this, 0 with it).
 
 The setting: ``rate_limit_store=`` (or the CLI's ``--rate-limit-store``), else ``$UPBIT_RATE_LIMIT_STORE``,
 read and checked in one place, ``resolve_store_url``; ``open_store`` turns a URL into a store.
@@ -47,8 +51,11 @@ from typing import Protocol
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 from .errors import ConfigurationError
+from .store_address import parse_store_address
 
 __all__ = [
+    "KEY_FORMAT",
+    "PEERS_SECONDS",
     "STORE_ENV",
     "BudgetKeys",
     "BudgetStore",
@@ -63,6 +70,9 @@ __all__ = [
     "resolve_store_url",
     "url_secrets",
 ]
+
+PEERS_SECONDS = 3.0
+"""A process of a budget counts as present this long after its last take (``BudgetStore.peers``)."""
 
 STORE_ENV = "UPBIT_RATE_LIMIT_STORE"
 """The environment variable naming the shared store (``redis://HOST:PORT/DB``) for the CLI and the library."""
@@ -132,7 +142,10 @@ def redacted_text(text: str, url: str) -> str:
     return text
 
 
-_STORE_FORMS = "redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB] or unix:///PATH"
+_STORE_FORMS = (
+    "redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB], unix:///PATH, "
+    "redis+sentinel://HOST[:PORT][,HOST[:PORT]...]/SERVICE[/DB] or redis+cluster://HOST[:PORT][,HOST[:PORT]...]"
+)
 
 
 def check_store_url(url: object, source: str) -> str:
@@ -141,6 +154,21 @@ def check_store_url(url: object, source: str) -> str:
     not a store that is down (which only costs the sharing, see ``StoreUnavailable``)."""
     if not isinstance(url, str):
         raise ConfigurationError(f"{source} must be a string ({_STORE_FORMS}); given: {type(url).__name__}")
+    problem = _url_problem(url)
+    if problem is not None:
+        raise ConfigurationError(f"{source} {problem}: it must look like {_STORE_FORMS}; given: {redacted_url(url)!r}")
+    return url
+
+
+def _url_problem(url: str) -> str | None:
+    """What is wrong with the store ``url`` (password-redacted), or None."""
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return "must not contain whitespace or control characters"
+    try:
+        if parse_store_address(url).kind != "server":
+            return None
+    except ValueError as error:
+        return redacted_text(str(error), url)
     problem = None
     try:
         parts = urlsplit(url)
@@ -149,22 +177,18 @@ def check_store_url(url: object, source: str) -> str:
         problem = f"is not a valid URL ({redacted_text(str(error), url)})"
     else:
         scheme = parts.scheme.lower()
-        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-            problem = "must not contain whitespace or control characters"
-        elif scheme == "unix":
+        if scheme == "unix":
             if not parts.path:
                 problem = "needs a socket path"
         elif scheme not in ("redis", "rediss"):
-            problem = "must use the redis, rediss or unix scheme"
+            problem = "must use the redis, rediss, unix, redis+sentinel or redis+cluster scheme"
         elif not parts.hostname:
             problem = "has no host"
         elif port == 0:
             problem = "has an invalid port"
         elif parts.path.strip("/") and not parts.path.strip("/").isdigit():
             problem = "has a database that is not a number"
-    if problem is not None:
-        raise ConfigurationError(f"{source} {problem}: it must look like {_STORE_FORMS}; given: {redacted_url(url)!r}")
-    return url
+    return problem
 
 
 def resolve_store_url(
@@ -199,12 +223,25 @@ class TakeResult:
     """Not taken because the reserve is trickling out (phase unknown): ask again after the interval."""
 
 
+KEY_FORMAT = "v2"
+"""The store's key layout (``BudgetKeys``). Format 1 (no version segment, 0.x releases before it) named a
+pocket ``upbit-rl:<hash>:...``; format 2 puts the pocket's hash in a hash tag so that a Cluster keeps a
+pocket's keys in one slot. The two must never count one pocket's budget apart: see ``BudgetKeys.fence``."""
+
+
 @dataclass(frozen=True, slots=True)
 class BudgetKeys:
-    """The names a budget's counts are kept under, for every store: ``upbit-rl:<sha256(pocket)[:16]>:...``.
+    """The names a budget's counts are kept under, for every store: ``upbit-rl:v2:{<sha256(pocket)[:16]>}:...``.
 
     Per (pocket, group) but the block (per pocket); the phase, the trickle and the local-second counts
     per host too (a phase holds the host's clock error and latency). ``<key>:s`` is a count's settled twin.
+    The pocket's hash is the key's hash tag (``{...}``): on a Redis Cluster every key of a pocket lives in
+    one slot, so each Lua script (which may only touch one slot) runs there.
+
+    ``fence``: the block key of format 1 for the pocket (``upbit-rl:<hash>:block``). A format-2 store
+    keeps it set an hour ahead (renewed while in use): a process of format 1 still running, or started
+    by mistake, reads its pocket as blocked and sends nothing, instead of spending a second budget of
+    its own (``docs/pacing.md``, "Upgrading the store's format").
     """
 
     prefix: str
@@ -212,12 +249,20 @@ class BudgetKeys:
     phase: str
     trickle: str
     host: str
+    fence: str
+
+    @property
+    def peers(self) -> str:
+        """The processes of this budget that took through the store lately (a sorted set, by time)."""
+        return f"{self.prefix}:peers"
 
     @classmethod
     def of(cls, pocket: str, group: str) -> BudgetKeys:
-        pocket_prefix = f"upbit-rl:{hashlib.sha256(pocket.encode('utf-8')).hexdigest()[:16]}"
+        digest = hashlib.sha256(pocket.encode("utf-8")).hexdigest()[:16]
+        pocket_prefix = f"upbit-rl:{KEY_FORMAT}:{{{digest}}}"
         prefix, host = f"{pocket_prefix}:{group or '-'}", socket.gethostname()
-        return cls(prefix, f"{pocket_prefix}:block", f"{prefix}:phase:{host}", f"{prefix}:trickle:{host}", host)
+        block, fence = f"{pocket_prefix}:block", f"upbit-rl:{digest}:block"
+        return cls(prefix, block, f"{prefix}:phase:{host}", f"{prefix}:trickle:{host}", host, fence)
 
     def counts(self, exchange_windows: bool, numbers: list[int] | tuple[()]) -> list[str]:
         """The count keys of exchange windows, else of this host's local seconds."""
@@ -250,7 +295,8 @@ class BudgetStore(Protocol):
 
     ``blocking``: its calls wait on I/O (a network round trip). An async caller never makes them on its
     event loop (``ratelimit`` runs them in a worker thread); a store that only touches memory is called
-    in place.
+    in place. ``peers()`` does no I/O: how many processes of this budget took through the store in the
+    last ``PEERS_SECONDS`` (this one included), as last seen (1 before any take).
     """
 
     url: str
@@ -264,6 +310,7 @@ class BudgetStore(Protocol):
     def block(self, until: float, seconds: float) -> float: ...
     def save_phase(self, lo: float, hi: float) -> None: ...
     def load_phase(self) -> tuple[float, float] | None: ...
+    def peers(self) -> int: ...
     def close(self) -> None: ...
 
 

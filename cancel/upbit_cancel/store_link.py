@@ -1,7 +1,8 @@
 """The link between one limiter and a shared budget store (Redis, or the in-memory one), in named states.
 
 ``StoreLink`` is ``ACTIVE`` (every send is charged in the store) or ``PAUSED`` (the store failed: the
-limiter paces in-process until ``STORE_RETRY_SECONDS`` passed, then the link is active again). It names
+limiter paces in-process until ``STORE_RETRY_SECONDS`` passed, then the link is active again, at its
+share of the budget among the processes the store last counted: ``share``). It names
 a send's windows for the store from what the ``WindowLog`` knows, settles a charge when its answer
 comes, shares the learned phase and the 418 blocks.
 
@@ -113,6 +114,11 @@ class StoreLink:
         """The store said no until then: every send of the process waits without asking it again."""
         self._writer: ThreadPoolExecutor | None = None
         self._writer_lock = threading.Lock()
+        self._lost_at: float | None = None
+        """When the store was lost (until ``share`` turned it into ``_hold_until``)."""
+        self._hold_until = -math.inf
+        self._share_until = -math.inf
+        """Until then the link, active again after a loss, still paces at the process's share."""
 
     @property
     def url(self) -> str:
@@ -127,7 +133,28 @@ class StoreLink:
         """The store if the link is active at ``now`` (a paused link whose time came is active again)."""
         if self.state is LinkState.PAUSED and now >= self.retry_at:
             self.state = LinkState.ACTIVE
+            self._share_until = now + STORE_RETRY_SECONDS
         return self.store if self.state is LinkState.ACTIVE else None
+
+    def share(self, book: WindowLog, now: float) -> float:
+        """Set ``book``'s share of the budget for a send at ``now``; the seconds to hold every send (0: none).
+
+        While the store is lost, this process paces at its part of the budget, split evenly among the
+        processes the store last counted (``BudgetStore.peers``), so that n processes pacing on their own
+        spend it once, not n times; and, with others present, sends nothing more in the window the store
+        was lost in (what the others sent in it is not known here). The share holds for
+        ``STORE_RETRY_SECONDS`` after the link is active again too: the others may still pace on their own
+        (their sends are not in the store) until their own pause ends. Else the whole budget.
+        """
+        shared = self.current(now) is not None and now >= self._share_until
+        peers = 1 if shared else self.store.peers()
+        budget = book.per_second
+        book.share = None if peers <= 1 or budget is None else max(1, budget // peers)
+        if book.share is None:
+            return 0.0
+        if self._lost_at is not None:
+            self._hold_until, self._lost_at = book.boundary_after(self._lost_at), None
+        return max(0.0, self._hold_until - now)
 
     def _failed(self, error: StoreUnavailable, now: float) -> None:
         with _warned_lock:
@@ -140,6 +167,8 @@ class StoreLink:
         else:
             log.debug("%s; still pacing in this process only", error)
         self.retry_at = now + STORE_RETRY_SECONDS
+        if self.state is LinkState.ACTIVE:
+            self._lost_at = now
         self.state = LinkState.PAUSED
 
     def _answered(self) -> None:
@@ -216,10 +245,12 @@ class StoreLink:
 
     def taken(self, book: WindowLog, ask: Ask, result: TakeResult | StoreUnavailable, now: float) -> Taken:
         """What the store's answer to ``ask`` means for the send (under the limiter's lock): a failure pauses
-        the link and lets the send go."""
+        the link and lets the send go (with other processes present: after a wait, at its ``share``)."""
         if isinstance(result, StoreUnavailable):
             self._failed(result, now)
-            return Taken()
+            # Alone, the send goes; with others, it waits for its share (sends that were asking side by side
+            # when the store went would otherwise all go uncharged, into a window the others filled).
+            return Taken(wait=BASE_MARGIN) if self.store.peers() > 1 else Taken()
         self._answered()
         if result.blocked_until is not None:
             return Taken(blocked_until=result.blocked_until)

@@ -96,12 +96,16 @@ class WindowLog:
         """The send ``wait`` just allowed is a probe."""
         self.probe: Permit | None = None
         """The probe in flight, if any."""
+        self.share: int | None = None
+        """This process's share of the budget while the shared store is lost (``store_link``), else None."""
 
     # --- reading ---------------------------------------------------------------------------------------
 
     @property
     def budget(self) -> int | None:
-        return self.per_second if self.per_second is not None else self.learned_budget
+        """The sends a window may hold: the spec's (else the learned) budget, or ``share`` of it if set."""
+        budget = self.per_second if self.per_second is not None else self.learned_budget
+        return budget if budget is None or self.share is None else max(1, min(budget, self.share))
 
     @property
     def known(self) -> bool:
