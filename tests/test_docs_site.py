@@ -9,6 +9,7 @@ of this module, fails.
   ``__all__`` later is rendered without editing the docs (``docs/reference/*.md`` render the package,
   mkdocs.yml picks what ``__all__`` names), and a name that is not rendered fails here.
 - Every page under ``docs/`` is built and linked from the site's navigation (mkdocs.yml has no ``nav:``).
+- ``docs/logging.md`` names every logger the code asks for (``logging.getLogger(...)``).
 - The sdist carries the site's sources.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -29,6 +31,9 @@ import upbit_sandbox.pytest_plugin
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PACKAGES = ["upbit_auth", "upbit_cancel", "upbit_client", "upbit_sandbox"]
+# Where each package's source lives in this tree.
+SOURCES = ["auth_plugin", "cancel", "sandbox", "generated", "runtime"]
+GET_LOGGER = re.compile(r"getLogger\(\s*(?:\"([^\"]+)\"|'([^']+)'|(__name__))\s*\)")
 
 
 class Anchors(HTMLParser):
@@ -116,3 +121,27 @@ def test_the_sdist_carries_the_sites_sources() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     include = pyproject["tool"]["hatch"]["build"]["targets"]["sdist"]["include"]
     assert {"/mkdocs.yml", "/docs"} <= set(include)
+
+
+def loggers_in(source: str, module: str) -> set[str]:
+    """The logger names ``source`` (the text of ``module``) asks for; ``__name__`` is the module's name."""
+    return {literal or quoted or module for literal, quoted, _ in GET_LOGGER.findall(source)}
+
+
+def test_the_logging_page_names_every_logger_the_code_uses() -> None:
+    used: dict[str, str] = {}
+    for root in SOURCES:
+        for path in sorted((ROOT / root).rglob("*.py")):
+            parts = path.relative_to(ROOT / root).with_suffix("").parts
+            module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            for name in loggers_in(path.read_text(encoding="utf-8"), module):
+                used.setdefault(name, str(path.relative_to(ROOT)))
+    assert {"upbit_auth", "upbit_cancel", "upbit_cancel.batch"} <= set(used), used
+    page = (DOCS / "logging.md").read_text(encoding="utf-8")
+    unnamed = {name: where for name, where in used.items() if f"`{name}`" not in page}
+    assert unnamed == {}, f"docs/logging.md does not name these loggers (name: first file asking for it): {unnamed}"
+
+
+def test_a_logger_named_by_module_or_by_string_is_found() -> None:
+    source = 'a = logging.getLogger(__name__)\nb = logging.getLogger("upbit_cancel.hooks")\nc = getLogger(\'x.y\')'
+    assert loggers_in(source, "upbit_cancel.guard") == {"upbit_cancel.guard", "upbit_cancel.hooks", "x.y"}
