@@ -143,5 +143,5 @@ def test_the_logging_page_names_every_logger_the_code_uses() -> None:
 
 
 def test_a_logger_named_by_module_or_by_string_is_found() -> None:
-    source = 'a = logging.getLogger(__name__)\nb = logging.getLogger("upbit_cancel.hooks")\nc = getLogger(\'x.y\')'
+    source = "a = logging.getLogger(__name__)\nb = logging.getLogger(\"upbit_cancel.hooks\")\nc = getLogger('x.y')"
     assert loggers_in(source, "upbit_cancel.guard") == {"upbit_cancel.guard", "upbit_cancel.hooks", "x.y"}
