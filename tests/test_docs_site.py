@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 import re
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+import upbit_client.api
 import upbit_sandbox.pytest_plugin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +100,20 @@ def test_every_fixture_of_the_pytest_plugin_has_a_heading_on_the_sandbox_page(si
     page = read(site / "reference" / "upbit_sandbox.html")
     assert undocumented("upbit_sandbox.pytest_plugin", fixture_names(), page) == []
     assert {"upbit_exchange", "upbit_client", "upbit_async_client"} <= set(fixture_names())
+
+
+def test_every_operation_of_the_generated_client_has_its_four_calls_on_the_client_page(site: Path) -> None:
+    page = read(site / "reference" / "upbit_client.html")
+    modules = [
+        importlib.import_module(info.name)
+        for info in pkgutil.walk_packages(upbit_client.api.__path__, "upbit_client.api.")
+    ]
+    operations = [module.__name__ for module in modules if hasattr(module, "sync_detailed")]
+    calls = [
+        f"{name}.{call}" for name in operations for call in ("sync", "sync_detailed", "asyncio", "asyncio_detailed")
+    ]
+    assert len(operations) >= 4, operations
+    assert [call for call in calls if call not in page.headings] == []
 
 
 def test_a_name_without_its_heading_is_reported_missing() -> None:
