@@ -16,7 +16,7 @@ unexport PYTHONDONTWRITEBYTECODE
 # suite waits (loopback timeouts, paced seconds, subprocesses). PYTEST_WORKERS=0 runs it in one process.
 PYTEST_WORKERS ?= 3
 
-.PHONY: consumer-drill help generate check-generated api api-check version lint format typecheck test pytest demo bench cassettes dist wheelhouse clean test-deps test-deps-smoke test-pythons
+.PHONY: consumer-drill help generate check-generated api api-check version lint format typecheck test pytest demo bench cassettes dist wheelhouse clean test-deps test-deps-smoke test-pythons docs
 
 help:
 	@echo "make demo             cancel a batch of orders on the embedded sandbox exchange"
@@ -27,6 +27,7 @@ help:
 	@echo "make api-check        fail if the public API or a spec rule differs from api/report.json, or the version is too low"
 	@echo "make version V=X.Y.Z  set the release both distributions work towards; make version: the version a build gets now"
 	@echo "make test-deps        make demo's script and the runtime's tests under httpx 0.28.1, 0.29.0 and the lowest declared versions"
+	@echo "make docs             the documentation site (docs/*.md and the reference from the docstrings) into site/: open site/index.html"
 	@echo "make bench            benchmarks against the loopback sandbox (not part of make test)"
 	@echo "make cassettes        re-record the vcrpy cassettes from the sandbox"
 	@echo "make dist             after make test: sdists and wheels of the SDK and the sandbox into dist/, built from fresh sdists"
@@ -87,6 +88,11 @@ test: lint typecheck api-check check-generated pytest
 demo: $(STAMP)
 	$(BIN)/python tools/demo.py
 
+# The documentation site (mkdocs.yml): the guides in docs/ and a reference page per package, rendered from the
+# docstrings. --strict: a warning fails the build; tests/test_docs_site.py builds it the same way in make test.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
@@ -120,7 +126,7 @@ consumer-drill: wheelhouse
 	tools/consumer_drill.sh
 
 clean:
-	rm -rf $(VENV) .venv-deps .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
+	rm -rf $(VENV) .venv-deps .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build site
 
 # Re-record tests/cassettes/*.yaml: each cassette test starts its own seeded sandbox on 127.0.0.1 while recording.
 cassettes: $(STAMP)

@@ -143,6 +143,9 @@ class UpbitAPIError(UpbitClientError):
 
 
 class AuthenticationError(UpbitAPIError):
+    """HTTP 401 (and a 403 whose name is not known to be about permissions): the exchange did not accept the
+    key or the token; the message's hint names the usual cause for Upbit's ``name``."""
+
     hint = "check the access and secret keys"
     hints_by_name: ClassVar[dict[str, str]] = {
         "invalid_query_payload": "the query hash did not match the query the exchange received: "
@@ -156,18 +159,26 @@ class AuthenticationError(UpbitAPIError):
 
 
 class PermissionDenied(AuthenticationError):
+    """HTTP 403 about permissions (``out_of_scope``): the key lacks the permission the operation needs."""
+
     hint = 'the API key needs the "Make Orders" permission'
 
 
 class RateLimited(UpbitAPIError):
+    """HTTP 429: the rate-limit group's budget for this window is spent; send again in the next window."""
+
     hint = "the rate-limit group's budget for this second is spent"
 
 
 class TemporarilyBlocked(UpbitAPIError):
+    """HTTP 418: Upbit blocked the key for a while after repeated 429s; its pocket raises ``KeyBlocked`` until then."""
+
     hint = "Upbit blocked this client for a while after repeated 429s; wait before trying again"
 
 
 class ServerError(UpbitAPIError):
+    """HTTP 5xx: the exchange failed; the request may have been applied."""
+
     hint = "an error on the exchange's side"
 
 
