@@ -53,26 +53,42 @@ def _bot(env: dict[str, str], name: str, store: str, prefix: str, *states: str) 
 
 
 class _Guard:
-    """``upbit-cancel guard`` in its own process; its stdout lines (one per fire) in a queue."""
+    """``upbit-cancel guard`` in its own process; its stdout lines (one per fire) in a queue, its stderr kept.
+
+    Each pipe has a reader thread of its own, and ``stop`` only waits for the process: ``communicate``
+    would read stdout too, and a fire's line could go to it instead of the queue.
+    """
 
     def __init__(self, env: dict[str, str], store: str, url: str, *names: str) -> None:
         argv = [str(UPBIT_CANCEL), "guard", *names, "--store", store, "--server-url", url]
         self.process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.err: list[str] = []
+        self.readers = [
+            threading.Thread(target=self._read, daemon=True),
+            threading.Thread(target=self._read_err, daemon=True),
+        ]
+        for reader in self.readers:
+            reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.put(line)
 
+    def _read_err(self) -> None:
+        assert self.process.stderr is not None
+        self.err.extend(self.process.stderr)
+
     def fire(self, seconds: float) -> dict[str, Any]:
         return dict(json.loads(self.lines.get(timeout=seconds)))
 
     def stop(self) -> tuple[int, str]:
         self.process.send_signal(signal.SIGTERM)
-        _, err = self.process.communicate(timeout=20)
-        return self.process.returncode, err
+        self.process.wait(timeout=20)
+        for reader in self.readers:
+            reader.join(timeout=20)
+        return self.process.returncode, "".join(self.err)
 
 
 @pytest.fixture
