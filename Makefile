@@ -16,11 +16,12 @@ unexport PYTHONDONTWRITEBYTECODE
 # suite waits (loopback timeouts, paced seconds, subprocesses). PYTEST_WORKERS=0 runs it in one process.
 PYTEST_WORKERS ?= 3
 
-.PHONY: help generate check-generated api api-check version lint format typecheck test pytest demo bench cassettes dist wheelhouse clean test-deps test-deps-smoke test-pythons
+.PHONY: help generate check-generated api api-check version lint format typecheck verifytypes test pytest demo bench cassettes dist wheelhouse clean test-deps test-deps-smoke test-pythons
 
 help:
 	@echo "make demo             cancel a batch of orders on the embedded sandbox exchange"
-	@echo "make test             lint, typecheck, check-generated and the whole test suite"
+	@echo "make test             lint, typecheck, verifytypes, api-check, check-generated and the whole test suite"
+	@echo "make verifytypes      fail if a package's type completeness (basedpyright --verifytypes) is below 99 %"
 	@echo "make generate         regenerate $(GENERATED) from openapi.yaml"
 	@echo "make check-generated  fail if $(GENERATED) differs from a fresh generation"
 	@echo "make api              accept an API change: rewrite api/report.json and list the change in CHANGELOG.md"
@@ -74,15 +75,20 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy auth_plugin/upbit_auth cancel/upbit_cancel sandbox/upbit_sandbox
-	$(BIN)/mypy runtime/upbit_client_runtime tools/spec_rules.py tools/api_report.py tools/spec_mirrors.py tools/version.py
+	$(BIN)/mypy runtime/upbit_client_runtime tools/spec_rules.py tools/api_report.py tools/spec_mirrors.py tools/version.py tools/verify_types.py
 	$(BIN)/mypy $(GENERATED)
+
+# Type completeness of each package as a team's checker sees it (basedpyright --verifytypes, >= 99 % each;
+# tools/verify_types.py names every ambiguous symbol below that).
+verifytypes: $(STAMP)
+	$(BIN)/python tools/verify_types.py
 
 # --dist loadgroup: tests/conftest.py keeps the modules that share an expensive fixture on one worker.
 pytest: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 # api-check before check-generated: a spec change is named (breaking or not) before "commit generated/".
-test: lint typecheck api-check check-generated pytest
+test: lint typecheck verifytypes api-check check-generated pytest
 
 demo: $(STAMP)
 	$(BIN)/python tools/demo.py

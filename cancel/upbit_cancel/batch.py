@@ -74,7 +74,7 @@ __all__ = [
     "cancel_orders_async",
 ]
 
-log = logging.getLogger("upbit_cancel.batch")
+log: logging.Logger = logging.getLogger("upbit_cancel.batch")
 
 ReportSink = Callable[[BatchResult], object]
 """``report_to(report)`` of the async batch and sweep: called once with the report, the final one or, on
@@ -337,29 +337,31 @@ class _Batch:
                  on_progress: ProgressCallback | None, lookup_limiter: RateLimiter) -> None:  # fmt: skip
         assert options.limiter is not None  # ``_prepare`` resolves it
         self.kind = kind
-        self.ids = list(dict.fromkeys(ids))
-        self.chunks = [_Chunk(number, part) for number, part in enumerate(_chunks(self.ids, chunk_size), 1)]
-        self.ungranted = len(self.chunks)
+        self.ids: list[str] = list(dict.fromkeys(ids))
+        self.chunks: list[_Chunk] = [
+            _Chunk(number, part) for number, part in enumerate(_chunks(self.ids, chunk_size), 1)
+        ]
+        self.ungranted: int = len(self.chunks)
         """Chunks no permit was granted for yet (``backlog``)."""
-        self.limiter = options.limiter
+        self.limiter: RateLimiter = options.limiter
         self.lookup_limiter = lookup_limiter
         """Paces the confirm phase's lookups: the limiter of the lookup operation's own rate-limit group."""
-        self.lock = threading.RLock()
+        self.lock: threading.RLock = threading.RLock()
         """Held by a driver while it reads or merges the batch's state (the sync drivers run on threads)."""
-        self.max_tries = options.max_tries
-        self.timeout_total = options.timeout_total
+        self.max_tries: int = options.max_tries
+        self.timeout_total: float = options.timeout_total
         self.on_progress = on_progress
-        self.started = time.monotonic()
-        self.report_reserve = min(self.timeout_total / 4, len(self.ids) * _REPORT_SECONDS_PER_ID)
+        self.started: float = time.monotonic()
+        self.report_reserve: float = min(self.timeout_total / 4, len(self.ids) * _REPORT_SECONDS_PER_ID)
         self.outcomes: dict[str, _Outcome] = {}
         self.lost: set[str] = set()
         """Ids of chunks an attempt of which may have been applied without us hearing the answer."""
-        self.confirm = _Confirm()
-        self.done_ids = 0
-        self.requests_sent = 0
+        self.confirm: _Confirm = _Confirm()
+        self.done_ids: int = 0
+        self.requests_sent: int = 0
         self.lookups_sent = 0
-        self.rate_limited = 0
-        self.retries = 0
+        self.rate_limited: int = 0
+        self.retries: int = 0
         self.remaining_req: RemainingReq | None = None
         self.blocked: ErrorInfo | None = None
         self.stopping = False

@@ -31,7 +31,7 @@ class MemoryStore:
         self.available = True
         self._clock = clock
         self._values: dict[str, tuple[str, float]] = {}
-        self.lock = threading.Lock()
+        self.lock: threading.Lock = threading.Lock()
 
     def check(self) -> None:
         if not self.available:
@@ -68,11 +68,11 @@ class MemoryBudget:
     def __init__(
         self, server: MemoryStore, pocket: str, group: str, per_second: int, *, window_seconds: int = 1
     ) -> None:
-        self.url = server.url
+        self.url: str = server.url
         self.per_second = per_second
         self._server = server
         self._ttl = _WINDOW_TTL * window_seconds
-        self.keys = BudgetKeys.of(pocket, group)
+        self.keys: BudgetKeys = BudgetKeys.of(pocket, group)
 
     def take(self, send: Send) -> TakeResult:
         server, windows = self._server, send.windows

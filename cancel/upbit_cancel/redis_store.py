@@ -110,7 +110,7 @@ class SharedBudget:
         self.url = url
         self.per_second = per_second
         self._ttl_ms = _WINDOW_TTL_MS * window_seconds
-        self.keys = BudgetKeys.of(pocket, group)
+        self.keys: BudgetKeys = BudgetKeys.of(pocket, group)
         try:
             import redis
         except ImportError as error:  # depends on the installed extras

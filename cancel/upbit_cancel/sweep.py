@@ -61,7 +61,7 @@ __all__ = [
     "cancel_open_orders_async",
 ]
 
-log = logging.getLogger("upbit_cancel.sweep")
+log: logging.Logger = logging.getLogger("upbit_cancel.sweep")
 
 OrderSide = Literal["bid", "ask"]
 OpenState = Literal["wait", "watch"]

@@ -309,7 +309,7 @@ class UpbitTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def __init__(self, inner: httpx.BaseTransport | httpx.AsyncBaseTransport, pacer: Pacer) -> None:
         self.inner = inner
         self.pacer = pacer
-        self.on_network = isinstance(inner, Network)
+        self.on_network: bool = isinstance(inner, Network)
 
     def _bounds(self, request: httpx.Request) -> reading.Bounds:
         request.headers["Accept-Encoding"] = reading.ACCEPTED_ENCODINGS

@@ -252,7 +252,7 @@ class SandboxExchange:
             raise ValueError(f"latency must be >= 0 seconds; given: {latency}")
         self.rate_limit_per_second = rate_limit_per_second
         self.latency = latency
-        self.clock = ExchangeClock(clock, clock_offset)
+        self.clock: ExchangeClock = ExchangeClock(clock, clock_offset)
         if unknown_order_fields not in ("null", "absent"):
             raise ValueError(f"unknown_order_fields must be 'null' or 'absent'; given: {unknown_order_fields!r}")
         if drop_answer_every < 0:
@@ -260,7 +260,9 @@ class SandboxExchange:
         self.unknown_order_fields = unknown_order_fields
         self.drop_answer_every = drop_answer_every
         """Fault: every Nth cancel that was carried out has its answer dropped (0: never)."""
-        self.faults = FaultPlan(_operation_name(operation) for operation in (operations or OPERATIONS).values())
+        self.faults: FaultPlan = FaultPlan(
+            _operation_name(operation) for operation in (operations or OPERATIONS).values()
+        )
         """Faults queued for the next requests, e.g. ``exchange.faults.blocked(seconds=60)`` (``faults.py``)."""
         self._cancels_answered = 0
         self._credentials: dict[str, str] = dict(
