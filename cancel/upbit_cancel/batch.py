@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TypedDict, TypeVar, Unpack, cast
+from typing import Any, Literal, TypedDict, TypeVar, Unpack, cast, get_args
 
 import anyio
 import httpx
@@ -38,7 +38,7 @@ from attrs import evolve
 from upbit_auth import UpbitAuth
 from upbit_client.api.order import cancel_orders_by_ids as _endpoint
 from upbit_client.api.order import list_orders_by_ids as _lookup_endpoint
-from upbit_client.models import CancelOrdersGroup, CancelOrdersOrder, CancelOrdersResult, Order
+from upbit_client.models import CancelOrdersGroup, CancelOrdersOrder, CancelOrdersResult, OpenOrderState, Order
 from upbit_client.rules import ParameterRule, RateLimit, check_query
 from upbit_client.types import Unset
 
@@ -176,7 +176,7 @@ _UNSENDABLE: tuple[type[Exception], ...] = (httpx.InvalidURL, httpx.UnsupportedP
 # What an order lookup's ``state`` says about a cancel (the states are documented in openapi.yaml's Order).
 _CANCELLED_STATES = frozenset({"cancel"})
 _FILLED_STATES = frozenset({"done"})
-_OPEN_STATES = frozenset({"wait", "watch"})
+_OPEN_STATES = frozenset(get_args(OpenOrderState))
 
 
 # ---------------------------------------------------------------------------------------------
