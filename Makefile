@@ -16,7 +16,7 @@ unexport PYTHONDONTWRITEBYTECODE
 # suite waits (loopback timeouts, paced seconds, subprocesses). PYTEST_WORKERS=0 runs it in one process.
 PYTEST_WORKERS ?= 3
 
-.PHONY: help generate check-generated api api-check version lint format typecheck verifytypes test pytest demo bench cassettes dist wheelhouse clean test-deps test-deps-smoke test-pythons
+.PHONY: help generate check-generated api api-check version lint format typecheck verifytypes test pytest demo spec-drill bench cassettes dist wheelhouse clean test-deps test-deps-smoke test-pythons
 
 help:
 	@echo "make demo             cancel a batch of orders on the embedded sandbox exchange"
@@ -28,6 +28,7 @@ help:
 	@echo "make api-check        fail if the public API or a spec rule differs from api/report.json, or the version is too low"
 	@echo "make version V=X.Y.Z  set the release both distributions work towards; make version: the version a build gets now"
 	@echo "make test-deps        make demo's script and the runtime's tests under httpx 0.28.1, 0.29.0 and the lowest declared versions"
+	@echo "make spec-drill       four spec changes in a scratch clone, through the gates, wheels and a consumer (minutes)"
 	@echo "make bench            benchmarks against the loopback sandbox (not part of make test)"
 	@echo "make cassettes        re-record the vcrpy cassettes from the sandbox"
 	@echo "make dist             after make test: sdists and wheels of the SDK and the sandbox into dist/, built from fresh sdists"
@@ -75,7 +76,7 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy auth_plugin/upbit_auth cancel/upbit_cancel sandbox/upbit_sandbox
-	$(BIN)/mypy runtime/upbit_client_runtime tools/spec_rules.py tools/api_report.py tools/spec_mirrors.py tools/version.py tools/verify_types.py
+	$(BIN)/mypy runtime/upbit_client_runtime tools/spec_rules.py tools/api_report.py tools/spec_mirrors.py tools/version.py tools/verify_types.py tools/api_changelog.py tools/spec_drill.py
 	$(BIN)/mypy $(GENERATED)
 
 # Type completeness of each package as a team's checker sees it (basedpyright --verifytypes, >= 99 % each;
@@ -92,6 +93,12 @@ test: lint typecheck verifytypes api-check check-generated pytest
 
 demo: $(STAMP)
 	$(BIN)/python tools/demo.py
+
+# Issue 24's upgrade drill: four spec changes in a scratch clone of HEAD (a new optional parameter, a new
+# enum value, a renamed response field, maxItems 20 -> 10), each through the gates, wheels and a consumer
+# venv (tools/spec_drill.py). Minutes long: not part of make test. SPEC_DRILL_ARGS=--keep leaves its folder.
+spec-drill: $(STAMP)
+	$(BIN)/python tools/spec_drill.py $(SPEC_DRILL_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
