@@ -440,3 +440,15 @@ def test_the_public_types_made_from_generated_enums_carry_their_values_in_the_re
     assert python["upbit_cancel.OpenState"]["values"] == ["'wait'", "'watch'"]
     assert python["upbit_cancel.OrderState"]["values"] == ["'wait'", "'watch'", "'done'", "'cancel'"]
     assert "values" not in python["upbit_cancel.FailureReason"]  # written out: its value says it
+
+
+def test_a_generated_enums_value_set_follows_its_literal_in_the_changelog() -> None:
+    module = "upbit_client.models.open_order_state"
+    before, after = report(), report()
+    for api, values in ((before, "'wait', 'watch'"), (after, "'wait', 'watch', 'prewait'")):
+        api["python"][f"{module}.OpenOrderState"] = literal_alias(f"Literal[{values}]")
+        api["python"][f"{module}.OPEN_ORDER_STATE_VALUES"] = literal_alias("{" + values + "}")
+    assert len(api_report.compare(before, after)) == 2  # the gate names both
+    assert api_changelog_lines(before, after) == [
+        f"breaking: {module}.OpenOrderState: Literal values 'prewait' added (callers may pass or meet other values)"
+    ]

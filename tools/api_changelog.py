@@ -4,7 +4,9 @@ One spec change shows in several places of the API: a new optional parameter of 
 parameter of its registry row and of each generated function (``sync``, ``sync_detailed``, ``asyncio``,
 ``asyncio_detailed``). ``tools/api_report.py`` names every place (the gate lists them all); the
 changelog folds them into one line per operation and change, naming the generated functions it reached.
-A change of the generated functions alone (their own) is one line per operation for all of them.
+A change of the generated functions alone (their own) is one line per operation for all of them. A
+rename is said once (not again for the ``__init__`` parameter that follows it), and so is a new enum value
+(not again for the generated ``X_VALUES`` set beside its ``Literal``).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def lines(changes: Sequence[Change]) -> list[str]:
     written: list[str] = []
     done: set[str] = set()
     for change in changes:
-        if _follows_a_rename(change, changes):
+        if _follows_a_rename(change, changes) or _follows_a_literal(change, changes):
             continue
         found = GENERATED_FUNCTION.match(change.where)
         operation = found["operation"] if found else change.where
@@ -94,3 +96,11 @@ def _follows_a_rename(change: Change, changes: Sequence[Change]) -> bool:
     if method != "__init__" or not change.what.startswith(prefix):
         return False
     return any(other.where == owner and other.what == change.what[len(prefix) :] for other in changes)
+
+
+def _follows_a_literal(change: Change, changes: Sequence[Change]) -> bool:
+    """A generated enum's ``X_VALUES`` set beside its ``Literal``'s change in the same module: said once."""
+    module, _, name = change.where.rpartition(".")
+    if not name.endswith("_VALUES"):
+        return False
+    return any(o.where.rpartition(".")[0] == module and o.what.startswith("Literal values") for o in changes)

@@ -115,6 +115,7 @@ class Drill:
         """``make api``, then the bump ``make api-check`` asks for, if any."""
         self.run("make", "generate", show=1)
         self.run("make", "api", grep=r"^\s+(breaking|additive|none):|needs version|make version")
+        self.run("git", "diff", "-U0", "CHANGELOG.md", grep=r"^\+- ")  # the lines a person reads
         code, output = self.run("make", "api-check", show=3)
         asked = re.search(r"make version V=(\S+?)`", output)
         if code and asked:
@@ -160,8 +161,8 @@ def new_parameter(drill: Drill) -> str:
         "openapi.yaml", "      responses:\n", parameter + "      responses:\n", after="operationId: cancelOrdersByIds"
     )
     drill.accept()
+    drill.commit("drill: note")  # check-generated compares generated/ with the commit
     drill.expect(drill.quick_gates(), "a: the quick gates pass")
-    drill.commit("drill: note")
     version = drill.install(drill.wheels())
     code, output = drill.consume(CONSUMER_NOTE)
     drill.expect(
@@ -174,8 +175,8 @@ def new_enum_value(drill: Drill, before: str) -> None:
     drill.say("\n## b. a new enum value: prewait in OpenOrderState")
     drill.edit("openapi.yaml", "enum: [wait, watch]", "enum: [wait, watch, prewait]", after="    OpenOrderState:")
     drill.accept()
+    drill.commit("drill: prewait")  # check-generated compares generated/ with the commit
     drill.expect(drill.quick_gates(), "b: the quick gates pass")
-    drill.commit("drill: prewait")
     after = drill.install(drill.wheels())
     drill.expect(bool(after) and after != before, f"b: installing the new wheel files upgraded {before} -> {after}")
     code, _ = drill.consume(CONSUMER_PREWAIT)
