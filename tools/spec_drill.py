@@ -3,7 +3,7 @@
 Issue 24's upgrade drill, as a script the lead (or CI, on demand) runs; it takes minutes (a venv, wheels,
 a consumer venv), so it is not part of ``make test``. In a clone of this repository's HEAD (committed work
 only) it first marks 3.0.0 released (a ``## [3.0.0]`` heading in CHANGELOG.md, committed), so each change
-is counted from a release. Then:
+is counted from a release (a and b build on each other; c and d each start from that release). Then:
 
 a. a new optional parameter (``note`` on ``cancel_orders_by_ids``): ``make generate``, ``make api``, the bump
    ``make api-check`` asks for, the quick gates, a commit, wheels (``make dist`` after the quick gates, with
@@ -147,6 +147,7 @@ def setup(drill: Drill) -> None:
     today = datetime.date.today().isoformat()
     drill.edit("CHANGELOG.md", "## [Unreleased]\n", f"## [Unreleased]\n\n## [3.0.0] - {today}\n")
     drill.commit("drill: 3.0.0 released")
+    drill.run("git", "tag", "drill-release", show=0)
     drill.run(sys.executable, "-m", "venv", str(drill.consumer), cwd=drill.work, show=2)
 
 
@@ -184,7 +185,8 @@ def new_enum_value(drill: Drill, before: str) -> None:
 
 
 def renamed_field(drill: Drill) -> None:
-    drill.say("\n## c. a renamed response field: CancelOrdersResult.failed -> failures")
+    drill.say("\n## c. a renamed response field: CancelOrdersResult.failed -> failures (from the release)")
+    drill.run("git", "checkout", "--quiet", "drill-release", show=2)
     drill.edit("openapi.yaml", "        failed:\n", "        failures:\n", after="    CancelOrdersResult:")
     drill.run("make", "generate", show=1)
     drill.run("make", "api", grep=r"renamed|needs version")
@@ -200,7 +202,8 @@ def renamed_field(drill: Drill) -> None:
 
 
 def tighter_limit(drill: Drill) -> None:
-    drill.say("\n## d. maxItems 20 -> 10 for uuids[] of cancel_orders_by_ids")
+    drill.say("\n## d. maxItems 20 -> 10 for uuids[] of cancel_orders_by_ids (from the release)")
+    drill.run("git", "checkout", "--quiet", "drill-release", show=2)
     drill.edit("openapi.yaml", "maxItems: 20", "maxItems: 10", after="operationId: cancelOrdersByIds")
     drill.run("make", "generate", show=1)
     code, output = drill.run("make", "api-check", grep=r"maxItems|major|make version")
