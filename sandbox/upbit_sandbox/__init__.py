@@ -39,7 +39,7 @@ from .exchange import (
     demo_uuid,
 )
 from .faults import Fault, FaultKind, FaultPlan
-from .recording import REDACTED, VcrConfig, vcr_config
+from .recording import REDACTED, vcr_config
 from .server import LOOPBACK, SandboxServer, main, running_server, start_server
 from .transport import SandboxTransport
 
@@ -68,7 +68,6 @@ __all__ = [
     "SandboxServer",
     "SandboxTransport",
     "UnknownOrderFields",
-    "VcrConfig",
     "demo_uuid",
     "main",
     "running_server",

@@ -10,7 +10,7 @@ Requests are matched without headers, so the fresh nonce of each replayed reques
 Use it as pytest-recording's ``vcr_config`` fixture (``docs/testing.md`` has the recipe)::
 
     @pytest.fixture(scope="module")
-    def vcr_config() -> upbit_sandbox.VcrConfig:
+    def vcr_config() -> dict[str, object]:
         return upbit_sandbox.vcr_config()
 """
 
@@ -19,9 +19,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Final, TypedDict
+from typing import Any, Final
 
-__all__ = ["REDACTED", "VcrConfig", "vcr_config"]
+__all__ = ["REDACTED", "vcr_config"]
 
 REDACTED: Final = "REDACTED"
 """What stands in a cassette where a token or key was."""
@@ -38,21 +38,7 @@ _JWT: Final = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 _SENSITIVE_HEADERS: Final = ("authorization", "cookie", "set-cookie", "proxy-authorization")
 
 
-class VcrConfig(TypedDict):
-    """What ``vcr_config()`` returns: keyword arguments of ``vcr.VCR(...)`` and ``use_cassette(...)``."""
-
-    filter_headers: list[str]
-    """Headers left out of the cassette (``authorization`` and the cookie headers)."""
-    before_record_request: Callable[[Any], Any]
-    """Scrubs tokens and keys from a vcrpy ``Request`` before it is written."""
-    before_record_response: Callable[[dict[str, Any]], dict[str, Any]]
-    """Scrubs tokens and keys from a recorded answer (a dict in vcrpy's cassette format)."""
-    decode_compressed_response: bool
-    match_on: tuple[str, ...]
-    """vcrpy's matcher names; never headers (each replayed request has a fresh nonce)."""
-
-
-def vcr_config(*secrets: str, environ: Mapping[str, str] | None = None) -> VcrConfig:
+def vcr_config(*secrets: str, environ: Mapping[str, str] | None = None) -> dict[str, object]:
     """Keyword arguments for ``vcr.VCR(...)`` / ``use_cassette(...)`` (or pytest-recording's ``vcr_config``).
 
     ``secrets``: more strings to scrub (keys from elsewhere than the environment). ``environ`` replaces
