@@ -450,5 +450,16 @@ def test_a_generated_enums_value_set_follows_its_literal_in_the_changelog() -> N
         api["python"][f"{module}.OPEN_ORDER_STATE_VALUES"] = literal_alias("{" + values + "}")
     assert len(api_report.compare(before, after)) == 2  # the gate names both
     assert api_changelog_lines(before, after) == [
-        f"breaking: {module}.OpenOrderState: Literal values 'prewait' added (callers may pass or meet other values)"
+        f"breaking: Literal values 'prewait' added (callers may pass or meet other values): {module}.OpenOrderState"
+    ]
+
+
+def test_the_types_that_gain_the_same_value_share_one_changelog_line() -> None:
+    before, after = report(), report()
+    for name in ("upbit_client.models.open_order_state.OpenOrderState", "upbit_cancel.OpenState"):
+        before["python"][name] = literal_alias("Literal['wait', 'watch']")
+        after["python"][name] = literal_alias("OpenOrderState", ["'wait'", "'watch'", "'prewait'"])
+    assert api_changelog_lines(before, after) == [
+        "breaking: Literal values 'prewait' added (callers may pass or meet other values): "
+        "upbit_cancel.OpenState, upbit_client.models.open_order_state.OpenOrderState"
     ]

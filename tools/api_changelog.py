@@ -6,7 +6,8 @@ parameter of its registry row and of each generated function (``sync``, ``sync_d
 changelog folds them into one line per operation and change, naming the generated functions it reached.
 A change of the generated functions alone (their own) is one line per operation for all of them. A
 rename is said once (not again for the ``__init__`` parameter that follows it), and so is a new enum value
-(not again for the generated ``X_VALUES`` set beside its ``Literal``).
+(not again for the generated ``X_VALUES`` set beside its ``Literal``); the types that gained or lost the
+same ``Literal`` values (a generated enum and the public types made from it) share one line.
 """
 
 from __future__ import annotations
@@ -63,7 +64,12 @@ def lines(changes: Sequence[Change]) -> list[str]:
             continue
         found = GENERATED_FUNCTION.match(change.where)
         operation = found["operation"] if found else change.where
-        if found is None and not _is_operation(change.where):
+        if found is None and change.what.startswith("Literal values"):
+            if change.what not in done:  # one line for every type that gained (or lost) the same values
+                done.add(change.what)
+                names = [c.where for c in changes if c.what == change.what and c.level == change.level]
+                written.append(f"{change.level.word}: {change.what}{_because(change.why)}: {', '.join(names)}")
+        elif found is None and not _is_operation(change.where):
             written.append(f"{change.level.word}: {change.where}: {change.what}{_because(change.why)}")
         elif operation not in done:
             done.add(operation)
