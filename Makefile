@@ -16,11 +16,12 @@ unexport PYTHONDONTWRITEBYTECODE
 # suite waits (loopback timeouts, paced seconds, subprocesses). PYTEST_WORKERS=0 runs it in one process.
 PYTEST_WORKERS ?= 3
 
-.PHONY: consumer-drill help generate check-generated api api-check version lint format typecheck test pytest demo bench cassettes dist wheelhouse clean test-deps test-deps-smoke test-pythons docs
+.PHONY: consumer-drill help generate check-generated api api-check version lint format typecheck verifytypes test pytest demo spec-drill bench cassettes dist wheelhouse clean test-deps test-deps-smoke test-pythons docs
 
 help:
 	@echo "make demo             cancel a batch of orders on the embedded sandbox exchange"
-	@echo "make test             lint, typecheck, check-generated and the whole test suite"
+	@echo "make test             lint, typecheck, verifytypes, api-check, check-generated and the whole test suite"
+	@echo "make verifytypes      fail if a package's type completeness (basedpyright --verifytypes) is below 99 %"
 	@echo "make generate         regenerate $(GENERATED) from openapi.yaml"
 	@echo "make check-generated  fail if $(GENERATED) differs from a fresh generation"
 	@echo "make api              accept an API change: rewrite api/report.json and list the change in CHANGELOG.md"
@@ -28,6 +29,7 @@ help:
 	@echo "make version V=X.Y.Z  set the release both distributions work towards; make version: the version a build gets now"
 	@echo "make test-deps        make demo's script and the runtime's tests under httpx 0.28.1, 0.29.0 and the lowest declared versions"
 	@echo "make docs             the documentation site (docs/*.md and the reference from the docstrings) into site/: open site/index.html"
+	@echo "make spec-drill       four spec changes in a scratch clone, through the gates, wheels and a consumer (minutes)"
 	@echo "make bench            benchmarks against the loopback sandbox (not part of make test)"
 	@echo "make cassettes        re-record the vcrpy cassettes from the sandbox"
 	@echo "make dist             after make test: sdists and wheels of the SDK and the sandbox into dist/, built from fresh sdists"
@@ -75,15 +77,20 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy auth_plugin/upbit_auth cancel/upbit_cancel sandbox/upbit_sandbox examples
-	$(BIN)/mypy runtime/upbit_client_runtime tools/spec_rules.py tools/api_report.py tools/spec_mirrors.py tools/version.py
+	$(BIN)/mypy runtime/upbit_client_runtime tools/spec_rules.py tools/api_report.py tools/spec_mirrors.py tools/version.py tools/verify_types.py tools/api_changelog.py tools/spec_drill.py
 	$(BIN)/mypy $(GENERATED)
+
+# Type completeness of each package as a team's checker sees it (basedpyright --verifytypes, >= 99 % each;
+# tools/verify_types.py names every ambiguous symbol below that).
+verifytypes: $(STAMP)
+	$(BIN)/python tools/verify_types.py
 
 # --dist loadgroup: tests/conftest.py keeps the modules that share an expensive fixture on one worker.
 pytest: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 # api-check before check-generated: a spec change is named (breaking or not) before "commit generated/".
-test: lint typecheck api-check check-generated pytest
+test: lint typecheck verifytypes api-check check-generated pytest
 
 demo: $(STAMP)
 	$(BIN)/python tools/demo.py
@@ -92,6 +99,12 @@ demo: $(STAMP)
 # docstrings. --strict: a warning fails the build; tests/test_docs_site.py builds it the same way in make test.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# Issue 24's upgrade drill: four spec changes in a scratch clone of HEAD (a new optional parameter, a new
+# enum value, a renamed response field, maxItems 20 -> 10), each through the gates, wheels and a consumer
+# venv (tools/spec_drill.py). Minutes long: not part of make test. SPEC_DRILL_ARGS=--keep leaves its folder.
+spec-drill: $(STAMP)
+	$(BIN)/python tools/spec_drill.py $(SPEC_DRILL_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

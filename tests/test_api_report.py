@@ -320,3 +320,146 @@ def test_on_a_copy_of_the_tree_a_lower_max_items_fails_the_gate_until_make_api_a
         assert tool("version.py", needed).returncode == 0
     passed = tool("api_report.py", "check")
     assert passed.returncode == 0, passed.stderr
+
+
+def with_generated_calls(api: dict[str, Any], *params: tuple[str, str | None]) -> dict[str, Any]:
+    """``api`` with the four generated functions of ``cancel_orders_by_ids``, each taking ``params``."""
+    for name in ("sync", "sync_detailed", "asyncio", "asyncio_detailed"):
+        api["python"][f"upbit_client.api.order.cancel_orders_by_ids.{name}"] = function(("uuids", "UNSET"), *params)
+    return api
+
+
+def test_a_new_optional_parameter_is_one_changelog_line_naming_the_generated_functions() -> None:
+    before = with_generated_calls(report())
+    after = with_generated_calls(report(), ("note", "UNSET"))
+    cancel(after)["parameters"]["note"] = parameter(name="note", type="string")
+    changes = api_report.compare(before, after)
+    assert len(changes) == 5  # the gate names every place
+    section = api_report.add_to_changelog(CHANGELOG, changes).split(api_report.CHANGES_HEADING)[1]
+    assert section.split("\n## ")[0].strip().splitlines() == [
+        "- additive: cancel_orders_by_ids: parameter note added (optional); "
+        "generated asyncio, asyncio_detailed, sync, sync_detailed follow"
+    ]
+
+
+def test_a_change_of_the_generated_functions_alone_is_one_line_for_all_of_them() -> None:
+    before = with_generated_calls(report())
+    after = with_generated_calls(report(), ("trace", "None"))
+    assert api_changelog_lines(before, after) == [
+        "additive: cancel_orders_by_ids (generated asyncio, asyncio_detailed, sync, sync_detailed): "
+        "parameter trace added (optional)"
+    ]
+
+
+def api_changelog_lines(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    import api_changelog
+
+    return api_changelog.lines(api_report.compare(before, after))
+
+
+def model(*fields: str) -> dict[str, Any]:
+    """A generated model's entries: its attributes and ``__init__``."""
+    path = "upbit_client.models.cancel_orders_result.CancelOrdersResult"
+    entries: dict[str, Any] = {path: {"kind": "class", "bases": []}}
+    for name in fields:
+        entries[f"{path}.{name}"] = {
+            "kind": "attribute",
+            "annotation": "CancelOrdersGroup | None | Unset",
+            "value": None,
+        }
+    init = function(*((name, "UNSET") for name in fields))
+    entries[f"{path}.__init__"] = init
+    return entries
+
+
+def test_a_renamed_response_field_is_named_breaking_with_its_migration_not_removed_and_added() -> None:
+    before, after = report(), report()
+    before["python"].update(model("success", "failed"))
+    after["python"].update(model("success", "failures"))
+    found = [str(change) for change in api_report.compare(before, after)]
+    assert found == [
+        "breaking: upbit_client.models.cancel_orders_result.CancelOrdersResult: failed renamed to failures "
+        "(migrate: .failed -> .failures)",
+        "breaking: upbit_client.models.cancel_orders_result.CancelOrdersResult.__init__: parameter failed renamed "
+        "to failures (migrate: failed= -> failures=)",
+    ]
+    changelog = api_changelog_lines(before, after)
+    assert changelog == [found[0]]  # the class's own rename says it: its __init__ follows
+
+
+def test_two_names_gone_and_two_come_are_not_guessed_as_renames() -> None:
+    before, after = report(), report()
+    before["python"].update(model("success", "failed"))
+    after["python"].update(model("succeeded", "failures"))
+    found = "\n".join(str(change) for change in api_report.compare(before, after))
+    assert "renamed" not in found and "failed: removed" in found and "failures: added" in found
+
+
+def test_a_renamed_operation_parameter_is_named_with_its_migration() -> None:
+    after = report()
+    cancel(after)["parameters"]["sort"] = cancel(after)["parameters"].pop("order_by")
+    assert changed(lambda a: a.update(after)) == [
+        "breaking: cancel_orders_by_ids: parameter order_by renamed to sort (migrate: order_by= -> sort=)"
+    ]
+
+
+def literal_alias(value: str, values: list[str] | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"kind": "attribute", "annotation": "TypeAlias", "value": value}
+    if values is not None:
+        entry["values"] = values
+    return entry
+
+
+def test_a_literal_now_made_from_a_generated_enum_with_the_same_values_needs_no_bump() -> None:
+    before, after = report(), report()
+    before["python"]["upbit_cancel.OpenState"] = {
+        "kind": "attribute",
+        "annotation": None,
+        "value": "Literal['wait', 'watch']",
+    }
+    after["python"]["upbit_cancel.OpenState"] = literal_alias("OpenOrderState", ["'wait'", "'watch'"])
+    (change,) = api_report.compare(before, after)
+    assert change.level is Level.NONE and "the same values" in str(change)
+    after["python"]["upbit_cancel.OpenState"]["values"].append("'prewait'")
+    assert [str(change) for change in api_report.compare(before, after)] == [
+        "breaking: upbit_cancel.OpenState: Literal values 'prewait' added (callers may pass or meet other values)"
+    ]
+
+
+def test_an_annotation_added_where_the_type_was_inferred_is_additive() -> None:
+    before, after = report(), report()
+    before["python"]["upbit_cancel.Pacer.store"] = {"kind": "attribute", "annotation": None, "value": None}
+    after["python"]["upbit_cancel.Pacer.store"] = {"kind": "attribute", "annotation": "str | None", "value": None}
+    assert [str(change) for change in api_report.compare(before, after)] == [
+        "additive: upbit_cancel.Pacer.store: annotated str | None (type checkers inferred its type before)"
+    ]
+
+
+def test_the_public_types_made_from_generated_enums_carry_their_values_in_the_report() -> None:
+    python = api_report.python_api()
+    assert python["upbit_cancel.OpenState"]["values"] == ["'wait'", "'watch'"]
+    assert python["upbit_cancel.OrderState"]["values"] == ["'wait'", "'watch'", "'done'", "'cancel'"]
+    assert "values" not in python["upbit_cancel.FailureReason"]  # written out: its value says it
+
+
+def test_a_generated_enums_value_set_follows_its_literal_in_the_changelog() -> None:
+    module = "upbit_client.models.open_order_state"
+    before, after = report(), report()
+    for api, values in ((before, "'wait', 'watch'"), (after, "'wait', 'watch', 'prewait'")):
+        api["python"][f"{module}.OpenOrderState"] = literal_alias(f"Literal[{values}]")
+        api["python"][f"{module}.OPEN_ORDER_STATE_VALUES"] = literal_alias("{" + values + "}")
+    assert len(api_report.compare(before, after)) == 2  # the gate names both
+    assert api_changelog_lines(before, after) == [
+        f"breaking: Literal values 'prewait' added (callers may pass or meet other values): {module}.OpenOrderState"
+    ]
+
+
+def test_the_types_that_gain_the_same_value_share_one_changelog_line() -> None:
+    before, after = report(), report()
+    for name in ("upbit_client.models.open_order_state.OpenOrderState", "upbit_cancel.OpenState"):
+        before["python"][name] = literal_alias("Literal['wait', 'watch']")
+        after["python"][name] = literal_alias("OpenOrderState", ["'wait'", "'watch'", "'prewait'"])
+    assert api_changelog_lines(before, after) == [
+        "breaking: Literal values 'prewait' added (callers may pass or meet other values): "
+        "upbit_cancel.OpenState, upbit_client.models.open_order_state.OpenOrderState"
+    ]

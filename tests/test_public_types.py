@@ -152,3 +152,10 @@ def test_the_check_finds_an_unexported_class_and_alias_and_a_same_named_but_diff
     assert unexported(uses_hidden, exported()) == ["uses_hidden(first): Hidden", "uses_hidden(second): Shown"]
     assert unexported(uses_hidden, {"Hidden": [Hidden], "Shown": [int | str]}) == ["uses_hidden(second): Shown"]
     assert unexported(uses_hidden, {"Hidden": [Hidden], "Shown": [Shown]}) == []
+
+
+def test_the_order_side_of_a_report_entry_is_the_spec_side_type() -> None:
+    from upbit_cancel import NotSentOrder, OrderRef, OrderSide, UnconfirmedOrder
+
+    for cls in (OrderRef, UnconfirmedOrder, NotSentOrder):
+        assert typing.get_type_hints(cls)["side"] == OrderSide | None, cls

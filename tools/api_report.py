@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import api_changelog
 import griffe
 from packaging.version import Version
 
@@ -126,6 +127,37 @@ def _target(member: griffe.Object | griffe.Alias) -> griffe.Object | griffe.Alia
         return member
 
 
+def _literal_values(expr: object, obj: griffe.Object, depth: int = 0) -> list[str] | None:
+    """The values of a ``Literal[...]`` type, through names bound to one (a generated enum), else None.
+
+    ``OrderSide = _SpecOrderSide`` and ``Literal['ask', 'bid']`` hold the same values: the gate compares
+    values, not how they are written.
+    """
+    if depth > 8:
+        return None
+    if isinstance(expr, griffe.ExprName):
+        try:
+            found = _target(obj.modules_collection[expr.canonical_path])
+        except (KeyError, ValueError, griffe.AliasResolutionError):
+            return None
+        if isinstance(found, griffe.Attribute | griffe.TypeAlias) and found.value is not None:
+            return _literal_values(found.value, found, depth + 1)
+        return None
+    if not (isinstance(expr, griffe.ExprSubscript) and getattr(expr.left, "canonical_path", None) in LITERAL_PATHS):
+        return None
+    items = expr.slice.elements if isinstance(expr.slice, griffe.ExprTuple) else [expr.slice]
+    values: list[str] = []
+    for item in items:
+        more = [str(item)] if isinstance(item, str) else _literal_values(item, obj, depth + 1)
+        if more is None:
+            return None
+        values += [value for value in more if value not in values]
+    return values
+
+
+LITERAL_PATHS = {"typing.Literal", "typing_extensions.Literal"}
+
+
 def _describe(member: griffe.Object | griffe.Alias, path: str, entries: dict[str, Entry]) -> None:
     """Put ``member`` (and, for a class, its public members) into ``entries`` under ``path``."""
     obj = _target(member)
@@ -147,6 +179,9 @@ def _describe(member: griffe.Object | griffe.Alias, path: str, entries: dict[str
         assigned_in_init = "instance-attribute" in obj.labels and "class-attribute" not in obj.labels
         value = None if assigned_in_init or path.startswith(DATA_MODULES) else _literal(obj.value)
         entry = {"kind": "attribute", "annotation": _text(obj.annotation), "value": value}
+        literal = _literal_values(obj.value, obj) if value is not None else None
+        if literal is not None and _literal(obj.value) != f"Literal[{', '.join(literal)}]":
+            entry["values"] = literal
     elif isinstance(obj, griffe.TypeAlias):
         entry = {"kind": "type alias", "value": _text(obj.value)}
     else:
@@ -357,9 +392,14 @@ def _operation_changes(old: Mapping[str, Entry], new: Mapping[str, Entry]) -> li
             if before[key] != after[key]:
                 changes.append(Change(Level.BREAKING, name, f"{key} {before[key]} -> {after[key]}"))
         params_old, params_new = before["parameters"], after["parameters"]
-        for param in sorted(set(params_old) - set(params_new)):
+        gone, came = sorted(set(params_old) - set(params_new)), sorted(set(params_new) - set(params_old))
+        if len(gone) == 1 and len(came) == 1 and _same_but_name(params_old[gone[0]], params_new[came[0]]):
+            what = f"parameter {gone[0]} renamed to {came[0]}"
+            changes.append(Change(Level.BREAKING, name, what, f"migrate: {gone[0]}= -> {came[0]}="))
+            gone = came = []
+        for param in gone:
             changes.append(Change(Level.BREAKING, name, f"parameter {param} removed", "a removed parameter"))
-        for param in sorted(set(params_new) - set(params_old)):
+        for param in came:
             if params_new[param]["required"]:
                 changes.append(Change(Level.BREAKING, name, f"parameter {param} added", "a new required parameter"))
             else:
@@ -380,6 +420,10 @@ def _operation_changes(old: Mapping[str, Entry], new: Mapping[str, Entry]) -> li
             for error in sorted(set(old_names) - set(new_names)):
                 changes.append(Change(Level.ADDITIVE, name, f"error name {error} ({status}) removed"))
     return changes
+
+
+def _same_but_name(before: Entry, after: Entry) -> bool:
+    return {**before, "name": None} == {**after, "name": None}
 
 
 def _rate_limit_changes(name: str, before: Entry | None, after: Entry | None) -> list[Change]:
@@ -414,11 +458,15 @@ def _function_changes(where: str, old: Entry, new: Entry) -> list[Change]:
     params_new = {param["name"]: param for param in new["parameters"]}
     positions_old = [p["name"] for p in old["parameters"] if p["kind"] in POSITIONAL]
     positions_new = [p["name"] for p in new["parameters"] if p["kind"] in POSITIONAL]
+    renamed = _renamed_parameters(old["parameters"], new["parameters"])
+    for old_name, new_name in renamed.items():
+        what = f"parameter {old_name} renamed to {new_name}"
+        changes.append(Change(Level.BREAKING, where, what, f"migrate: {old_name}= -> {new_name}="))
     for name in params_old:
-        if name not in params_new:
+        if name not in params_new and name not in renamed:
             changes.append(Change(Level.BREAKING, where, f"parameter {name} removed", "a removed parameter"))
     for name, param in params_new.items():
-        if name in params_old:
+        if name in params_old or name in renamed.values():
             continue
         if param["default"] is None and param["kind"] not in VARIADIC:
             changes.append(Change(Level.BREAKING, where, f"parameter {name} added", "a new required parameter"))
@@ -447,6 +495,45 @@ def _function_changes(where: str, old: Entry, new: Entry) -> list[Change]:
     return changes
 
 
+def _renamed_parameters(old: list[Entry], new: list[Entry]) -> dict[str, str]:
+    """Old name -> new name of a parameter that is the same in all but its name, at the same position."""
+    names_old, names_new = [p["name"] for p in old], [p["name"] for p in new]
+    gone = [(i, p) for i, p in enumerate(old) if p["name"] not in names_new]
+    came = [(i, p) for i, p in enumerate(new) if p["name"] not in names_old]
+    if len(gone) != 1 or len(came) != 1 or gone[0][0] != came[0][0]:
+        return {}
+    (_, before), (_, after) = gone[0], came[0]
+    same = all(before[key] == after[key] for key in ("kind", "annotation", "default"))
+    return {before["name"]: after["name"]} if same else {}
+
+
+def _parent(path: str) -> str:
+    return path.rpartition(".")[0]
+
+
+def _renames(old: Mapping[str, Entry], new: Mapping[str, Entry], removed: set[str], added: set[str]) -> dict[str, str]:
+    """Old path -> new path of a name that went and came back under another name, beside it and the same.
+
+    Only where that is unambiguous: exactly one name of its parent went and one came, with equal entries
+    (kind, type, signature) and, for a class, equal members.
+    """
+    tops_gone = [path for path in removed if _parent(path) not in removed]
+    tops_came = [path for path in added if _parent(path) not in added]
+    found: dict[str, str] = {}
+    for parent in {_parent(path) for path in tops_gone}:
+        gone = [path for path in tops_gone if _parent(path) == parent]
+        came = [path for path in tops_came if _parent(path) == parent]
+        if len(gone) == 1 and len(came) == 1 and _same_shape(old, new, gone[0], came[0]):
+            found[gone[0]] = came[0]
+    return found
+
+
+def _same_shape(old: Mapping[str, Entry], new: Mapping[str, Entry], before: str, after: str) -> bool:
+    inside_old = {path[len(before) :]: entry for path, entry in old.items() if path.startswith(before + ".")}
+    inside_new = {path[len(after) :]: entry for path, entry in new.items() if path.startswith(after + ".")}
+    return old[before] == new[after] and inside_old == inside_new
+
+
 def _python_changes(old: Mapping[str, Entry], new: Mapping[str, Entry]) -> list[Change]:
     changes: list[Change] = []
 
@@ -455,6 +542,13 @@ def _python_changes(old: Mapping[str, Entry], new: Mapping[str, Entry]) -> list[
 
     removed = set(old) - set(new)
     added = set(new) - set(old)
+    renames = _renames(old, new, removed, added)
+    for old_path, new_path in sorted(renames.items()):
+        old_name, new_name = old_path.rpartition(".")[2], new_path.rpartition(".")[2]
+        what = f"{old_name} renamed to {new_name}"
+        changes.append(Change(Level.BREAKING, _parent(old_path), what, f"migrate: .{old_name} -> .{new_name}"))
+    removed -= {path for path in removed if path in renames or under(path, renames)}
+    added -= {path for path in added if path in renames.values() or under(path, renames.values())}
     for path in sorted(removed):
         if not under(path, removed):
             changes.append(Change(Level.BREAKING, path, "removed", "a removed name"))
@@ -481,9 +575,35 @@ def _python_changes(old: Mapping[str, Entry], new: Mapping[str, Entry]) -> list[
             if came:
                 changes.append(Change(Level.ADDITIVE, path, f"bases {came} added"))
         else:
-            for key in ("annotation", "value", "target"):
-                if before.get(key) != after.get(key):
-                    changes.append(_value_change(path, key, before.get(key), after.get(key)))
+            changes += _attribute_changes(path, before, after)
+    return changes
+
+
+def _values(entry: Entry) -> list[str] | None:
+    """The values of a ``Literal`` attribute, as resolved (``values``) or as written (``value``)."""
+    if entry.get("values") is not None:
+        return list(entry["values"])
+    found = LITERAL.match(entry.get("value") or "")
+    return [value.strip() for value in found.group(1).split(",")] if found else None
+
+
+def _attribute_changes(path: str, before: Entry, after: Entry) -> list[Change]:
+    """An attribute's or alias's changes; a ``Literal`` is compared by its values, not how it is written."""
+    old_values, new_values = _values(before), _values(after)
+    if old_values is not None and new_values is not None:
+        if set(old_values) == set(new_values):
+            written = f"{before.get('value')} -> {after.get('value')}"
+            return [Change(Level.NONE, path, f"written as {written}", "the same values")] if before != after else []
+        return [_value_change(path, "value", f"Literal[{', '.join(old_values)}]", f"Literal[{', '.join(new_values)}]")]
+    changes: list[Change] = []
+    for key in ("annotation", "value", "target"):
+        if before.get(key) == after.get(key):
+            continue
+        if key == "annotation" and before.get(key) is None and after.get("value") is None:
+            what = f"annotated {after.get(key)}"
+            changes.append(Change(Level.ADDITIVE, path, what, "type checkers inferred its type before"))
+        else:
+            changes.append(_value_change(path, key, before.get(key), after.get(key)))
     return changes
 
 
@@ -684,7 +804,7 @@ def add_to_changelog(changelog: str, changes: list[Change]) -> str:
     counted = [change for change in changes if change.level is not Level.NONE]
     if not counted:
         return changelog
-    bullets = "".join(f"- {change}\n" for change in counted)
+    bullets = "".join(f"- {line}\n" for line in api_changelog.lines(counted))
     start = changelog.find("## [Unreleased]")
     if start < 0:
         first = RELEASE.search(changelog)

@@ -30,7 +30,7 @@ POCKET_VARIABLE = "UPBIT_POCKET"
 POCKET_EXTENSION = "upbit_pocket"
 """The httpx request extension ``UpbitAuth`` names its pocket in, for a transport below it (``PacedTransport``)."""
 
-log = logging.getLogger("upbit_auth")
+log: logging.Logger = logging.getLogger("upbit_auth")
 log.addHandler(logging.NullHandler())
 
 
@@ -109,7 +109,7 @@ class UpbitAuth(httpx.Auth):
             raise ValueError(f"algorithm must be one of {', '.join(SUPPORTED_ALGORITHMS)}; given: {algorithm!r}")
         if pocket is not None and (not isinstance(pocket, str) or not pocket.strip()):
             raise ValueError(f"pocket must be a non-empty name or None; given: {pocket!r}")
-        self.access_key = access_key.strip()
+        self.access_key: str = access_key.strip()
         self.algorithm: Algorithm = algorithm
         self.pocket = pocket
         """The pocket this key belongs to, as the user names it: every key named into one pocket shares its

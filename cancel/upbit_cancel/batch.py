@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TypedDict, TypeVar, Unpack, cast
+from typing import Any, Literal, TypedDict, TypeVar, Unpack, cast, get_args
 
 import anyio
 import httpx
@@ -38,7 +38,7 @@ from attrs import evolve
 from upbit_auth import UpbitAuth
 from upbit_client.api.order import cancel_orders_by_ids as _endpoint
 from upbit_client.api.order import list_orders_by_ids as _lookup_endpoint
-from upbit_client.models import CancelOrdersGroup, CancelOrdersOrder, CancelOrdersResult, Order
+from upbit_client.models import CancelOrdersGroup, CancelOrdersOrder, CancelOrdersResult, OpenOrderState, Order
 from upbit_client.rules import ParameterRule, RateLimit, check_query
 from upbit_client.types import Unset
 
@@ -75,7 +75,7 @@ __all__ = [
     "cancel_orders_async",
 ]
 
-log = logging.getLogger("upbit_cancel.batch")
+log: logging.Logger = logging.getLogger("upbit_cancel.batch")
 
 ReportSink = Callable[[BatchResult], object]
 """``report_to(report)`` of the async batch and sweep: called once with the report, the final one or, on
@@ -177,7 +177,7 @@ _UNSENDABLE: tuple[type[Exception], ...] = (httpx.InvalidURL, httpx.UnsupportedP
 # What an order lookup's ``state`` says about a cancel (the states are documented in openapi.yaml's Order).
 _CANCELLED_STATES = frozenset({"cancel"})
 _FILLED_STATES = frozenset({"done"})
-_OPEN_STATES = frozenset({"wait", "watch"})
+_OPEN_STATES = frozenset(get_args(OpenOrderState))
 
 # The operations' names (``upbit_client.registry.OPERATIONS``' keys) in ``RequestRetried`` events.
 _CANCEL_NAME = _endpoint.OPERATION.module.rsplit(".", 1)[-1]
@@ -342,29 +342,31 @@ class _Batch:
                  on_progress: ProgressCallback | None, lookup_limiter: RateLimiter) -> None:  # fmt: skip
         assert options.limiter is not None  # ``_prepare`` resolves it
         self.kind = kind
-        self.ids = list(dict.fromkeys(ids))
-        self.chunks = [_Chunk(number, part) for number, part in enumerate(_chunks(self.ids, chunk_size), 1)]
-        self.ungranted = len(self.chunks)
+        self.ids: list[str] = list(dict.fromkeys(ids))
+        self.chunks: list[_Chunk] = [
+            _Chunk(number, part) for number, part in enumerate(_chunks(self.ids, chunk_size), 1)
+        ]
+        self.ungranted: int = len(self.chunks)
         """Chunks no permit was granted for yet (``backlog``)."""
-        self.limiter = options.limiter
+        self.limiter: RateLimiter = options.limiter
         self.lookup_limiter = lookup_limiter
         """Paces the confirm phase's lookups: the limiter of the lookup operation's own rate-limit group."""
-        self.lock = threading.RLock()
+        self.lock: threading.RLock = threading.RLock()
         """Held by a driver while it reads or merges the batch's state (the sync drivers run on threads)."""
-        self.max_tries = options.max_tries
-        self.timeout_total = options.timeout_total
+        self.max_tries: int = options.max_tries
+        self.timeout_total: float = options.timeout_total
         self.on_progress = on_progress
-        self.started = time.monotonic()
-        self.report_reserve = min(self.timeout_total / 4, len(self.ids) * _REPORT_SECONDS_PER_ID)
+        self.started: float = time.monotonic()
+        self.report_reserve: float = min(self.timeout_total / 4, len(self.ids) * _REPORT_SECONDS_PER_ID)
         self.outcomes: dict[str, _Outcome] = {}
         self.lost: set[str] = set()
         """Ids of chunks an attempt of which may have been applied without us hearing the answer."""
-        self.confirm = _Confirm()
-        self.done_ids = 0
-        self.requests_sent = 0
+        self.confirm: _Confirm = _Confirm()
+        self.done_ids: int = 0
+        self.requests_sent: int = 0
         self.lookups_sent = 0
-        self.rate_limited = 0
-        self.retries = 0
+        self.rate_limited: int = 0
+        self.retries: int = 0
         self.remaining_req: RemainingReq | None = None
         self.blocked: ErrorInfo | None = None
         self.stopping = False

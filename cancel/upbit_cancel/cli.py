@@ -431,7 +431,7 @@ class Progress:
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
-        self.width = 0
+        self.width: int = 0
 
     def __call__(self, done: int, total: int) -> None:
         text = f"cancelling… {done}/{total}"

@@ -130,7 +130,7 @@ class BatchCancelled(asyncio.CancelledError):
 class UpbitAPIError(UpbitClientError):
     """The exchange answered with an error: ``status``, Upbit's ``name`` and ``message``."""
 
-    hint = ""
+    hint: str = ""
     hints_by_name: ClassVar[dict[str, str]] = {}
 
     def __init__(self, status: int, name: str, message: str) -> None:

@@ -76,8 +76,8 @@ class Interrupts:
     """
 
     def __init__(self) -> None:
-        self.stage = OnSignal.RAISE
-        self.count = 0
+        self.stage: OnSignal = OnSignal.RAISE
+        self.count: int = 0
         self.first: int | None = None
         """The number of the first signal that came: the exit status is 128 + it."""
         self._stop: Callable[[], object] | None = None

@@ -32,7 +32,7 @@ class MemoryStore:
         self._clock = clock
         self._values: dict[str, tuple[str, float]] = {}
         self._present: dict[str, dict[int, float]] = {}
-        self.lock = threading.Lock()
+        self.lock: threading.Lock = threading.Lock()
 
     def present(self, key: str, member: int) -> int:
         """``member`` is here now: how many members of ``key`` were in the last ``PEERS_SECONDS``."""
@@ -79,11 +79,11 @@ class MemoryBudget:
     def __init__(
         self, server: MemoryStore, pocket: str, group: str, per_second: int, *, window_seconds: int = 1
     ) -> None:
-        self.url = server.url
+        self.url: str = server.url
         self.per_second = per_second
         self._server = server
         self._ttl = _WINDOW_TTL * window_seconds
-        self.keys = BudgetKeys.of(pocket, group)
+        self.keys: BudgetKeys = BudgetKeys.of(pocket, group)
         self._peers = 1
 
     def peers(self) -> int:

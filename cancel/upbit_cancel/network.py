@@ -105,7 +105,7 @@ class BoundedBackend(httpcore.NetworkBackend):
     """``httpcore.SyncBackend`` (or ``inner``) with every stream held to the current request's bounds."""
 
     def __init__(self, inner: httpcore.NetworkBackend | None = None) -> None:
-        self.inner = inner if inner is not None else httpcore.SyncBackend()
+        self.inner: httpcore.NetworkBackend = inner if inner is not None else httpcore.SyncBackend()
 
     def connect_tcp(
         self,
@@ -131,7 +131,7 @@ class AsyncBoundedBackend(httpcore.AsyncNetworkBackend):
     """``httpcore.AnyIOBackend`` (or ``inner``) with every stream held to the current request's bounds."""
 
     def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
-        self.inner = inner if inner is not None else httpcore.AnyIOBackend()
+        self.inner: httpcore.AsyncNetworkBackend = inner if inner is not None else httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,

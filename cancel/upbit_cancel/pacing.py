@@ -80,7 +80,7 @@ class Pacer:
     def __init__(self, *, access_key: str | None, pocket: str | None, store: str | None) -> None:
         self.access_key = access_key
         self.pocket = pocket
-        self.store = store if store is not None else os.environ.get(STORE_ENV)
+        self.store: str | None = store if store is not None else os.environ.get(STORE_ENV)
         self._operations = operations()
 
     def rate_limit_for(self, request: httpx.Request) -> RateLimit | None:
@@ -127,7 +127,8 @@ class Sent:
     __slots__ = ("limiter", "permit")
 
     def __init__(self, limiter: RateLimiter | None, permit: Permit | None) -> None:
-        self.limiter, self.permit = limiter, permit
+        self.limiter: RateLimiter | None = limiter
+        self.permit: Permit | None = permit
 
     def __enter__(self) -> Sent:
         return self
@@ -188,10 +189,10 @@ class PacedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self._sync = transport if isinstance(transport, httpx.BaseTransport) else None
         self._async = transport if isinstance(transport, httpx.AsyncBaseTransport) else None
         self._custom = transport is not None
-        self.pacer = Pacer(access_key=access_key, pocket=pocket, store=store)
+        self.pacer: Pacer = Pacer(access_key=access_key, pocket=pocket, store=store)
         self.access_key = access_key
         self.pocket = pocket
-        self.store = self.pacer.store
+        self.store: str | None = self.pacer.store
         self.timeout = timeout
 
     def rate_limit_for(self, request: httpx.Request) -> RateLimit | None:

@@ -133,7 +133,7 @@ class RateLimiter:
         self.group = group
         self.per_second = per_second
         self.window_seconds = window_seconds
-        self.reserve = self._log.reserve
+        self.reserve: int = self._log.reserve
         self._clock = clock
         self._sleep = sleep
         self._async_sleep = async_sleep

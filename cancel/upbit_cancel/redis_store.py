@@ -116,7 +116,7 @@ class SharedBudget:
         self.url = url
         self.per_second = per_second
         self._ttl_ms = _WINDOW_TTL_MS * window_seconds
-        self.keys = BudgetKeys.of(pocket, group)
+        self.keys: BudgetKeys = BudgetKeys.of(pocket, group)
         self.master = MasterWatch()
         self._peers = 1
         self._me = uuid.uuid4().hex

@@ -8,7 +8,7 @@ A consumer that stores or forwards the report as JSON can type it with these ins
 # annotations, so ``__required_keys__`` stays true at runtime (for validators and the tests).
 from typing import Literal, NotRequired, TypedDict
 
-from .results import FailureReason, OrderState
+from .results import FailureReason, OrderSide, OrderState
 
 __all__ = [
     "ErrorCountDict",
@@ -43,7 +43,7 @@ class OrderDict(TypedDict):
     uuid: str | None
     market: str | None
     identifier: str | None
-    side: NotRequired[str]
+    side: NotRequired[OrderSide]
     """``bid`` or ``ask``, when known (``cancel_open_orders`` lists it)."""
     reason: NotRequired[FailureReason]
     """Failed orders only."""
@@ -61,7 +61,7 @@ class UnconfirmedOrderDict(TypedDict):
     uuid: NotRequired[str]
     identifier: NotRequired[str]
     market: NotRequired[str]
-    side: NotRequired[str]
+    side: NotRequired[OrderSide]
     """Market and side, when known (``cancel_open_orders`` lists them)."""
     error: ErrorDict
 
@@ -72,7 +72,7 @@ class NotSentOrderDict(TypedDict):
     uuid: NotRequired[str]
     identifier: NotRequired[str]
     market: NotRequired[str]
-    side: NotRequired[str]
+    side: NotRequired[OrderSide]
     """Market and side, when known (``cancel_open_orders`` lists them)."""
     why: str
     error: NotRequired[ErrorDict]

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, cast, get_args
+from typing import TYPE_CHECKING, Literal, TypeAlias, cast, get_args
+
+from upbit_client.models import OpenOrderState
+from upbit_client.models import OrderSide as _SpecOrderSide
 
 from .remaining_req import RemainingReq
 
@@ -43,13 +46,21 @@ FailureReason = Literal[
 
 ConfirmedBy = Literal["answer", "lookup"]
 
-OrderState = Literal["wait", "watch", "done", "cancel"]
-"""An order's state as the lookup shows it: ``wait`` / ``watch`` open, ``done`` filled, ``cancel`` cancelled."""
+OrderState: TypeAlias = Literal[OpenOrderState, "done", "cancel"]
+"""An order's state as the lookup shows it: the spec's open states (``OpenOrderState``, generated: ``wait`` /
+``watch``), ``done`` filled, ``cancel`` cancelled."""
+OrderSide: TypeAlias = _SpecOrderSide
+"""``bid`` or ``ask``: the spec's ``OrderSide`` (generated)."""
 
 
 def order_state(text: str | None) -> OrderState | None:
     """``text`` as an ``OrderState``, or None for a state the SDK does not know (or none at all)."""
     return cast(OrderState, text) if text in get_args(OrderState) else None
+
+
+def order_side(text: str | None) -> OrderSide | None:
+    """``text`` as an ``OrderSide``, or None for a side the spec does not name (or none at all)."""
+    return cast(OrderSide, text) if text in get_args(OrderSide) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +82,7 @@ class OrderRef:
     confirmed_by: ConfirmedBy | None = None
     state: OrderState | None = None
     error: ErrorInfo | None = None
-    side: str | None = None
+    side: OrderSide | None = None
     """``bid`` or ``ask`` when known (``cancel_open_orders`` lists it); shown by ``to_dict`` only then."""
 
     def to_dict(self) -> OrderDict:
@@ -109,7 +120,7 @@ class UnconfirmedOrder:
     id_kind: IdKind
     error: ErrorInfo
     market: str | None = None
-    side: str | None = None
+    side: OrderSide | None = None
     """Market and side when known (``cancel_open_orders`` lists them); shown by ``to_dict`` only then."""
 
     def to_dict(self) -> UnconfirmedOrderDict:
@@ -138,7 +149,7 @@ class NotSentOrder:
     why: str
     error: ErrorInfo | None = None
     market: str | None = None
-    side: str | None = None
+    side: OrderSide | None = None
     """Market and side when known (``cancel_open_orders`` lists them); shown by ``to_dict`` only then."""
 
     def to_dict(self) -> NotSentOrderDict:

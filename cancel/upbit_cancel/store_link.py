@@ -48,7 +48,7 @@ __all__ = [
     "on_event_loop",
 ]
 
-log = logging.getLogger("upbit_cancel.ratelimit")
+log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
 STORE_RETRY_SECONDS = 10.0
 """After the shared store failed, the limiter paces in-process this long, then tries the store again."""
@@ -107,8 +107,8 @@ class Ask:
 class StoreLink:
     def __init__(self, store: BudgetStore) -> None:
         self.store = store
-        self.state = LinkState.ACTIVE
-        self.retry_at = -math.inf
+        self.state: LinkState = LinkState.ACTIVE
+        self.retry_at: float = -math.inf
         self._saved_phase: tuple[float, float] | None = None
         self._quiet_until = -math.inf
         """The store said no until then: every send of the process waits without asking it again."""

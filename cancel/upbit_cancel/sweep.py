@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, NoReturn, Unpack
+from typing import Any, NoReturn, TypeAlias, Unpack
 
 import anyio
 import httpx
@@ -30,7 +30,8 @@ from upbit_client.api.order import cancel_open_orders as _cancel_all_endpoint
 from upbit_client.api.order import cancel_orders_by_ids as _cancel_endpoint
 from upbit_client.api.order import list_open_orders as _list_endpoint
 from upbit_client.errors import InvalidRequest
-from upbit_client.models import Order
+from upbit_client.models import OpenOrderState, Order
+from upbit_client.models import OrderSide as _SpecOrderSide
 from upbit_client.rules import check_query
 
 from .batch import (
@@ -50,7 +51,7 @@ from .events import NO_EVENTS, Emitter
 from .flows import Done, advance
 from .listing import PAGE_SIZE, ListingFailed, list_async, list_sync
 from .ratelimit import RateLimiter
-from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder
+from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder, order_side
 
 __all__ = [
     "DEFAULT_MAX_PASSES",
@@ -62,10 +63,13 @@ __all__ = [
     "cancel_open_orders_async",
 ]
 
-log = logging.getLogger("upbit_cancel.sweep")
+log: logging.Logger = logging.getLogger("upbit_cancel.sweep")
 
-OrderSide = Literal["bid", "ask"]
-OpenState = Literal["wait", "watch"]
+OrderSide: TypeAlias = _SpecOrderSide
+"""``bid`` or ``ask``: the spec's ``OrderSide`` (generated), so a side the spec gains reaches it."""
+OpenState: TypeAlias = OpenOrderState
+"""An open order state a sweep lists (``wait``, ``watch``): the spec's ``OpenOrderState`` (generated), so a
+state the spec gains reaches ``cancel_open_orders(states=...)`` after ``make generate``."""
 AnyClient = Client | AuthenticatedClient
 
 DEFAULT_MAX_PASSES = 5
@@ -380,7 +384,9 @@ class _Sweep:
         """
         if uuid not in self.unusable:
             self.unusable.add(uuid)
-            entry = OrderRef(uuid, _text(order.market), reason="invalid_listing_entry", side=_text(order.side))
+            entry = OrderRef(
+                uuid, _text(order.market), reason="invalid_listing_entry", side=order_side(_text(order.side))
+            )
             self.report.failed.append(entry)
 
     def progress(self, done: int, total: int) -> None:
@@ -406,9 +412,9 @@ class _Sweep:
 def _with_listing(result: BatchResult, listed: dict[str, Order]) -> BatchResult:
     """``result`` with every order's market and side as listed (the cancel answer may omit the market)."""
 
-    def market_side(uuid: str | None) -> tuple[str | None, str | None]:
+    def market_side(uuid: str | None) -> tuple[str | None, OrderSide | None]:
         order = listed.get(uuid) if uuid is not None else None
-        return (_text(order.market), _text(order.side)) if order is not None else (None, None)
+        return (_text(order.market), order_side(_text(order.side))) if order is not None else (None, None)
 
     def ref(order: OrderRef) -> OrderRef:
         market, side = market_side(order.uuid)

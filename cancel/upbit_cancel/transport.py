@@ -316,7 +316,7 @@ class UpbitTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.pacer = pacer
         self.events = events
         """Tells ``connect(on_event=...)``'s hook each request's events (``events``), here for sync and async alike."""
-        self.on_network = isinstance(inner, Network)
+        self.on_network: bool = isinstance(inner, Network)
 
     def _bounds(self, request: httpx.Request) -> reading.Bounds:
         """The caller's bounds (inside ``reading.bounded``), else the request's own. A transport of the

@@ -78,13 +78,15 @@ class WindowLog:
         self.group = group
         self.per_second = per_second
         self.window = window_seconds
-        self.reserve = max(0, min(per_second - 1, per_second // 3 if reserve is None else reserve)) if per_second else 0
+        self.reserve: int = (
+            max(0, min(per_second - 1, per_second // 3 if reserve is None else reserve)) if per_second else 0
+        )
         self.learned_budget: int | None = None
         """With no spec budget: the most a window of the exchange was seen to hold (``sec`` + 1)."""
-        self.phase = PhaseEstimate()
+        self.phase: PhaseEstimate = PhaseEstimate()
         self.sends: deque[Permit] = deque()
-        self.last_send = -math.inf
-        self.in_flight = 0
+        self.last_send: float = -math.inf
+        self.in_flight: int = 0
         self._rtts: deque[float] = deque(maxlen=32)
         # Round trips of requests sent after an answer had come back: no connection set-up in them.
         self._warm_rtts: deque[float] = deque(maxlen=32)

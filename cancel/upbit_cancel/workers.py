@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 
 __all__ = ["ProgressRelay", "run_in_threads"]
 
-log = logging.getLogger("upbit_cancel.batch")
+log: logging.Logger = logging.getLogger("upbit_cancel.batch")
 
 # How often the waiting thread looks up even when nothing happened (a Ctrl-C interrupts the wait anyway).
 _WAKE_EVERY = 0.1

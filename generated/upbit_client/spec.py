@@ -7,5 +7,5 @@ SPEC_TITLE: str = "Upbit Exchange API (order list cancel)"
 SPEC_VERSION: str = "1.1.9"
 """``info.version`` of the document."""
 
-SPEC_SHA256: str = "d2d7e6131b994d062b51e03ca7b3cbc74889d19ef3cb45b9cf144b108a24e624"
+SPEC_SHA256: str = "645a37ec2126f110500e7c9dc7902d2762f981c4a9d83358c09360b58a5fb753"
 """SHA-256 of the document as it was read (its bytes), in hex digits."""

@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, get_args
 from urllib.parse import unquote, unquote_plus
 
 import jwt
@@ -33,8 +33,9 @@ from jwt.api_jws import PyJWS
 from upbit_client.api.order import cancel_orders_by_ids as _endpoint
 from upbit_client.api.order import list_orders_by_ids as _lookup_endpoint
 from upbit_client.errors import InvalidRequest
-from upbit_client.models import CancelOrdersOrder
+from upbit_client.models import CancelOrdersOrder, OpenOrderState
 from upbit_client.models import Order as OrderModel
+from upbit_client.models import OrderSide as _SpecOrderSide
 from upbit_client.registry import OPERATIONS
 from upbit_client.rules import Operation, check_wire
 
@@ -59,13 +60,14 @@ _VERIFIER = PyJWS(algorithms=[])
 _VERIFIER.register_algorithm("HS256", _IssuedKeyHMAC(HMACAlgorithm.SHA256))
 _VERIFIER.register_algorithm("HS512", _IssuedKeyHMAC(HMACAlgorithm.SHA512))
 
-OrderState = Literal["wait", "watch", "done", "cancel"]
+OrderState: TypeAlias = Literal[OpenOrderState, "done", "cancel"]
 """Upbit's order states: ``wait`` / ``watch`` open, ``done`` filled, ``cancel`` cancelled."""
-OrderSide = Literal["bid", "ask"]
+OrderSide: TypeAlias = _SpecOrderSide
 """``bid`` buys, ``ask`` sells."""
-OPEN_STATES: Final = frozenset({"wait", "watch"})
-"""The states an order can still be cancelled in (``watch``: reserved; the uuid cancel takes it, Upbit's
-filter-based batch cancel does not)."""
+OPEN_STATES: Final = frozenset(get_args(OpenOrderState))
+"""The states an order can still be cancelled in, the spec's ``OpenOrderState`` (``watch``: reserved; the uuid
+cancel takes it, Upbit's filter-based batch cancel does not). An exchange made with other ``operations`` takes
+them from its own open-order listing's ``states[]`` enum (``_open_states``)."""
 _KST: Final = datetime.timezone(datetime.timedelta(hours=9))
 UnknownOrderFields = Literal["null", "absent"]
 """How the cancel answer lists an id naming no order: ``null`` sends ``"market": null`` (and ``"uuid": null`` for an
@@ -217,6 +219,14 @@ class _Window:
     used: int
 
 
+def _open_states(operations: Mapping[str, Operation]) -> frozenset[str]:
+    """The states the open-order listing takes (its ``states[]`` items' enum), else ``OPEN_STATES``."""
+    listing = operations.get("list_open_orders")
+    rule = next((p for p in listing.parameters if p.python_name == "states"), None) if listing else None
+    enum = rule.item.enum if rule is not None and rule.item is not None else None
+    return frozenset(str(state) for state in enum) if enum else OPEN_STATES
+
+
 class SandboxExchange:
     """An in-memory Upbit exchange that serves every operation of the spec and checks it like Upbit.
 
@@ -268,7 +278,7 @@ class SandboxExchange:
             raise ValueError(f"latency must be >= 0 seconds; given: {latency}")
         self.rate_limit_per_second = rate_limit_per_second
         self.latency = latency
-        self.clock = ExchangeClock(clock, clock_offset)
+        self.clock: ExchangeClock = ExchangeClock(clock, clock_offset)
         if unknown_order_fields not in ("null", "absent"):
             raise ValueError(f"unknown_order_fields must be 'null' or 'absent'; given: {unknown_order_fields!r}")
         if drop_answer_every < 0:
@@ -276,7 +286,9 @@ class SandboxExchange:
         self.unknown_order_fields = unknown_order_fields
         self.drop_answer_every = drop_answer_every
         """Fault: every Nth cancel that was carried out has its answer dropped (0: never)."""
-        self.faults = FaultPlan(_operation_name(operation) for operation in (operations or OPERATIONS).values())
+        self.faults: FaultPlan = FaultPlan(
+            _operation_name(operation) for operation in (operations or OPERATIONS).values()
+        )
         """Faults queued for the next requests, e.g. ``exchange.faults.blocked(seconds=60)`` (``faults.py``)."""
         self._cancels_answered = 0
         self._credentials: dict[str, str] = dict(
@@ -298,6 +310,7 @@ class SandboxExchange:
         )
         # Groups other than the endpoint's keep the spec's own budget and window (order-cancel-all: 1 per 2 s).
         self._group_limits = book.group_limits(operations or OPERATIONS, RATE_LIMIT_GROUP)
+        self._open_states = _open_states(operations or OPERATIONS)
 
     # --- the order book -------------------------------------------------------------------------------
 
@@ -603,7 +616,7 @@ class SandboxExchange:
             if ("order", order.uuid) in reported:
                 continue
             reported.add(("order", order.uuid))
-            if order.state in OPEN_STATES and order.market not in self.suspended_markets:
+            if order.state in self._open_states and order.market not in self.suspended_markets:
                 self._orders[order.uuid] = replace(order, state="cancel")
                 success.append(order.to_result())
             else:

@@ -12,6 +12,7 @@ from .list_open_orders_states_item import ListOpenOrdersStatesItem
 from .list_orders_by_ids_order_by import ListOrdersByIdsOrderBy
 from .open_order_state import OpenOrderState
 from .order import Order
+from .order_side import OrderSide
 from .upbit_error import UpbitError
 from .upbit_error_body import UpbitErrorBody
 
@@ -27,6 +28,7 @@ __all__ = (
     "ListOrdersByIdsOrderBy",
     "OpenOrderState",
     "Order",
+    "OrderSide",
     "UpbitError",
     "UpbitErrorBody",
 )

@@ -23,7 +23,7 @@ class Order:
 
     uuid: None | str | Unset = UNSET
     side: None | str | Unset = UNSET
-    """ `ask` (sell) or `bid` (buy). """
+    """ `ask` (sell) or `bid` (buy): an `OrderSide`, kept as text. """
     ord_type: None | str | Unset = UNSET
     """ `limit`, `price`, `market` or `best`. """
     price: None | str | Unset = UNSET

@@ -201,6 +201,8 @@ def sync_detailed(
             (default `desc`, newest first). Optional. One of 'asc', 'desc'. Default: 'desc'.
 
     Raises:
+        errors.InvalidRequest: If an argument breaks a rule of openapi.yaml (a limit, a pattern, an enum, a
+            combination of parameters); raised before anything is sent.
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
@@ -270,6 +272,8 @@ def sync(
             (default `desc`, newest first). Optional. One of 'asc', 'desc'. Default: 'desc'.
 
     Raises:
+        errors.InvalidRequest: If an argument breaks a rule of openapi.yaml (a limit, a pattern, an enum, a
+            combination of parameters); raised before anything is sent.
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
@@ -335,6 +339,8 @@ async def asyncio_detailed(
             (default `desc`, newest first). Optional. One of 'asc', 'desc'. Default: 'desc'.
 
     Raises:
+        errors.InvalidRequest: If an argument breaks a rule of openapi.yaml (a limit, a pattern, an enum, a
+            combination of parameters); raised before anything is sent.
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
@@ -404,6 +410,8 @@ async def asyncio(
             (default `desc`, newest first). Optional. One of 'asc', 'desc'. Default: 'desc'.
 
     Raises:
+        errors.InvalidRequest: If an argument breaks a rule of openapi.yaml (a limit, a pattern, an enum, a
+            combination of parameters); raised before anything is sent.
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 

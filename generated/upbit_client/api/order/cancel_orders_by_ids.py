@@ -167,6 +167,8 @@ def sync_detailed(
             must be given.
 
     Raises:
+        errors.InvalidRequest: If an argument breaks a rule of openapi.yaml (a limit, a pattern, an enum, a
+            combination of parameters); raised before anything is sent.
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
@@ -220,6 +222,8 @@ def sync(
             must be given.
 
     Raises:
+        errors.InvalidRequest: If an argument breaks a rule of openapi.yaml (a limit, a pattern, an enum, a
+            combination of parameters); raised before anything is sent.
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
@@ -269,6 +273,8 @@ async def asyncio_detailed(
             must be given.
 
     Raises:
+        errors.InvalidRequest: If an argument breaks a rule of openapi.yaml (a limit, a pattern, an enum, a
+            combination of parameters); raised before anything is sent.
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
@@ -322,6 +328,8 @@ async def asyncio(
             must be given.
 
     Raises:
+        errors.InvalidRequest: If an argument breaks a rule of openapi.yaml (a limit, a pattern, an enum, a
+            combination of parameters); raised before anything is sent.
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 

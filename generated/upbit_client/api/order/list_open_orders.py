@@ -212,6 +212,8 @@ def sync_detailed(
             newest first). Optional. One of 'asc', 'desc'. Default: 'desc'.
 
     Raises:
+        errors.InvalidRequest: If an argument breaks a rule of openapi.yaml (a limit, a pattern, an enum, a
+            combination of parameters); raised before anything is sent.
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
@@ -272,6 +274,8 @@ def sync(
             newest first). Optional. One of 'asc', 'desc'. Default: 'desc'.
 
     Raises:
+        errors.InvalidRequest: If an argument breaks a rule of openapi.yaml (a limit, a pattern, an enum, a
+            combination of parameters); raised before anything is sent.
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
@@ -328,6 +332,8 @@ async def asyncio_detailed(
             newest first). Optional. One of 'asc', 'desc'. Default: 'desc'.
 
     Raises:
+        errors.InvalidRequest: If an argument breaks a rule of openapi.yaml (a limit, a pattern, an enum, a
+            combination of parameters); raised before anything is sent.
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
@@ -388,6 +394,8 @@ async def asyncio(
             newest first). Optional. One of 'asc', 'desc'. Default: 'desc'.
 
     Raises:
+        errors.InvalidRequest: If an argument breaks a rule of openapi.yaml (a limit, a pattern, an enum, a
+            combination of parameters); raised before anything is sent.
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 

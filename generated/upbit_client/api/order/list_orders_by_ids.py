@@ -190,6 +190,8 @@ def sync_detailed(
             (default `desc`). Optional. One of 'asc', 'desc'. Default: 'desc'.
 
     Raises:
+        errors.InvalidRequest: If an argument breaks a rule of openapi.yaml (a limit, a pattern, an enum, a
+            combination of parameters); raised before anything is sent.
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
@@ -243,6 +245,8 @@ def sync(
             (default `desc`). Optional. One of 'asc', 'desc'. Default: 'desc'.
 
     Raises:
+        errors.InvalidRequest: If an argument breaks a rule of openapi.yaml (a limit, a pattern, an enum, a
+            combination of parameters); raised before anything is sent.
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
@@ -292,6 +296,8 @@ async def asyncio_detailed(
             (default `desc`). Optional. One of 'asc', 'desc'. Default: 'desc'.
 
     Raises:
+        errors.InvalidRequest: If an argument breaks a rule of openapi.yaml (a limit, a pattern, an enum, a
+            combination of parameters); raised before anything is sent.
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
@@ -345,6 +351,8 @@ async def asyncio(
             (default `desc`). Optional. One of 'asc', 'desc'. Default: 'desc'.
 
     Raises:
+        errors.InvalidRequest: If an argument breaks a rule of openapi.yaml (a limit, a pattern, an enum, a
+            combination of parameters); raised before anything is sent.
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
