@@ -364,7 +364,7 @@ class _Batch:
         self.confirm: _Confirm = _Confirm()
         self.done_ids: int = 0
         self.requests_sent: int = 0
-        self.lookups_sent = 0
+        self.lookups_sent: int = 0
         self.rate_limited: int = 0
         self.retries: int = 0
         self.remaining_req: RemainingReq | None = None

@@ -61,7 +61,7 @@ __all__ = [
     "RequestSent",
 ]
 
-log = logging.getLogger("upbit_cancel.events")
+log: logging.Logger = logging.getLogger("upbit_cancel.events")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,9 +179,10 @@ class Watch:
     __slots__ = ("answered", "emitter", "info", "started")
 
     def __init__(self, emitter: Emitter, info: RequestInfo) -> None:
-        self.emitter, self.info = emitter, info
-        self.started = 0.0
-        self.answered = False
+        self.emitter: Emitter = emitter
+        self.info: RequestInfo = info
+        self.started: float = 0.0
+        self.answered: bool = False
 
     def __enter__(self) -> Watch:
         self.started = time.monotonic()
@@ -241,7 +242,7 @@ class Emitter:
     def __init__(self, hook: EventHook | None = None) -> None:
         if hook is not None and not callable(hook):
             raise ConfigurationError(f"on_event must be a callable taking one event, or None; given: {hook!r}")
-        self.hook = hook
+        self.hook: EventHook | None = hook
         self._ids: Iterator[int] = itertools.count(1)
 
     def emit(self, event: Event) -> None:

@@ -46,7 +46,7 @@ from .store import StoreUnavailable
 
 __all__ = ["DEFAULT_ATTEMPT_TIMEOUT", "DEFAULT_GIVE_UP", "FireRecord", "Guard"]
 
-log = logging.getLogger("upbit_cancel.guard")
+log: logging.Logger = logging.getLogger("upbit_cancel.guard")
 
 DEFAULT_GIVE_UP = 600.0
 """Seconds a fire keeps trying (an unreachable exchange, a 418 block) before it gives up and reports what is left."""
@@ -141,8 +141,10 @@ class Guard:
     ) -> None:
         if isinstance(names, str) or not names:
             raise ConfigurationError(f"a guard watches a list of one or more heartbeat names; given: {names!r}")
-        self.watches = {check_name(name): Watch(name) for name in names}
-        self.store = store if store is not None and not isinstance(store, str) else open_heartbeat_store(store, environ)
+        self.watches: dict[str, Watch] = {check_name(name): Watch(name) for name in names}
+        self.store: HeartbeatStore = (
+            store if store is not None and not isinstance(store, str) else open_heartbeat_store(store, environ)
+        )
         default = lambda pocket: pocket_client(pocket, base_url=base_url, environ=environ)  # noqa: E731
         self._settings = _Settings(
             _positive("give_up", give_up), _positive("attempt_timeout", attempt_timeout),

@@ -41,7 +41,7 @@ from .sweep import OpenState, OrderSide, SweepOptions
 
 __all__ = ["DEFAULT_GUARD_STATES", "GuardScope", "Heartbeat"]
 
-log = logging.getLogger("upbit_cancel.heartbeat")
+log: logging.Logger = logging.getLogger("upbit_cancel.heartbeat")
 
 DEFAULT_GUARD_STATES: tuple[OpenState, ...] = ("wait",)
 """What a guard cancels unless told otherwise: ``wait`` orders; ``watch`` (stop) orders only when asked."""
@@ -114,15 +114,19 @@ class Heartbeat:
         store: HeartbeatStore | str | None = None,
         interval: float | None = None,
     ) -> None:
-        self.name = check_name(name)
-        self.timeout = _seconds("timeout", timeout, allow_zero=True)
-        self.scope = scope or GuardScope()
-        self.interval = _seconds("interval", interval if interval is not None else self.timeout / 4 or 1.0, False)
+        self.name: str = check_name(name)
+        self.timeout: float = _seconds("timeout", timeout, allow_zero=True)
+        self.scope: GuardScope = scope or GuardScope()
+        self.interval: float = _seconds(
+            "interval", interval if interval is not None else self.timeout / 4 or 1.0, False
+        )
         if self.timeout and self.interval >= self.timeout:
             raise ConfigurationError(
                 f"interval ({self.interval:g} s) must be shorter than timeout ({self.timeout:g} s)"
             )
-        self.store = store if store is not None and not isinstance(store, str) else open_heartbeat_store(store)
+        self.store: HeartbeatStore = (
+            store if store is not None and not isinstance(store, str) else open_heartbeat_store(store)
+        )
         self.last_beat: float | None = None
         """``time.monotonic()`` of the last beat the store took."""
         self.last_error: StoreUnavailable | None = None

@@ -101,7 +101,7 @@ class RedisHeartbeats:
     blocking = True
 
     def __init__(self, url: str) -> None:
-        self.where = redacted_url(url)
+        self.where: str = redacted_url(url)
         self._url = url
         try:
             import redis
@@ -164,8 +164,8 @@ class FolderHeartbeats:
     blocking = False
 
     def __init__(self, folder: str | os.PathLike[str], clock: Callable[[], float] = time.monotonic) -> None:
-        self.folder = Path(folder)
-        self.where = str(self.folder)
+        self.folder: Path = Path(folder)
+        self.where: str = str(self.folder)
         self._clock = clock
         try:
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)

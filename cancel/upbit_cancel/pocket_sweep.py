@@ -47,7 +47,7 @@ __all__ = [
     "sweep_pockets_async",
 ]
 
-log = logging.getLogger("upbit_cancel.sweep")
+log: logging.Logger = logging.getLogger("upbit_cancel.sweep")
 
 
 @dataclass(slots=True)

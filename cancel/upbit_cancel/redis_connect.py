@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MasterWatch", "open_redis", "shared_cluster"]
 
-log = logging.getLogger("upbit_cancel.ratelimit")
+log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
 
 def open_redis(url: str, *, timeout: float) -> redis_module.Redis | Any:

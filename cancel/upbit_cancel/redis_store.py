@@ -31,7 +31,7 @@ from .store import PEERS_SECONDS, BudgetKeys, Send, StoreUnavailable, TakeResult
 
 __all__ = ["SharedBudget", "lua_script"]
 
-log = logging.getLogger("upbit_cancel.ratelimit")
+log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
 _SCRIPTS = ("take", "fill", "block", "settle", "master", "peers")
 _WINDOW_TTL_MS = 5000
@@ -117,7 +117,7 @@ class SharedBudget:
         self.per_second = per_second
         self._ttl_ms = _WINDOW_TTL_MS * window_seconds
         self.keys: BudgetKeys = BudgetKeys.of(pocket, group)
-        self.master = MasterWatch()
+        self.master: MasterWatch = MasterWatch()
         self._peers = 1
         self._me = uuid.uuid4().hex
         self._fenced_until = -float("inf")

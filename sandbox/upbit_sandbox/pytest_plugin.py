@@ -131,7 +131,7 @@ class SandboxPockets:
     def __init__(self) -> None:
         from .exchange import SandboxExchange
 
-        self.exchange = SandboxExchange(credentials={})
+        self.exchange: SandboxExchange = SandboxExchange(credentials={})
         self.clients: dict[str, Client] = {}
 
     def add(self, pocket: str, orders: int = 40) -> Client:
