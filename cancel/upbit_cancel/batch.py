@@ -343,9 +343,7 @@ class _Batch:
         assert options.limiter is not None  # ``_prepare`` resolves it
         self.kind = kind
         self.ids: list[str] = list(dict.fromkeys(ids))
-        self.chunks: list[_Chunk] = [
-            _Chunk(number, part) for number, part in enumerate(_chunks(self.ids, chunk_size), 1)
-        ]
+        self.chunks: list[_Chunk] = [_Chunk(n, part) for n, part in enumerate(_chunks(self.ids, chunk_size), 1)]
         self.ungranted: int = len(self.chunks)
         """Chunks no permit was granted for yet (``backlog``)."""
         self.limiter: RateLimiter = options.limiter

@@ -18,8 +18,10 @@ __all__ = (
 
 
 def __getattr__(name: str) -> Any:
-    """``Client`` and ``AuthenticatedClient`` load httpx: only when first used."""
-    if name in ("AuthenticatedClient", "Client"):
+    if name in (
+        "AuthenticatedClient",
+        "Client",
+    ):  # they load httpx: only when first used
         from . import client
 
         return getattr(client, name)
