@@ -17,10 +17,14 @@
 13. Event-loop lag: a 2 ms ticker beside an async batch of 1,000 orders, without a store, through Redis,
    and through a Redis that answers 20 ms late (``bench/loop_lag.py``).
 
+16. 1,000 orders over TLS (HTTP/1.1 and HTTP/2) and plain HTTP through a link delaying every packet,
+   at 0-100 ms round trip: a fresh process, a new client, a warm one and one idle 6 s (``bench/tls_cells.py``).
+
 14. The sandbox server after a storm of 2,000 idle connections: how long the storm takes to open and
    the first request after it (issue 23; the tests only assert that it answers).
 
-``--only 1,8,13`` runs just those sections (full counts), for a side-by-side look at a few cells.
+``--only 1,8,13`` runs just those sections (full counts), for a side-by-side look at a few cells
+(``--only 16 --runs 3``: the TLS cells, 3 runs each).
 
 ``--quick`` runs smaller counts (used by the tests to prove the script works and leaks no secret).
 Sections 5 and 6 need ``redis-server`` (Debian package) for their store cells, and say so without it.
@@ -1051,7 +1055,7 @@ def main() -> int:
     parser.add_argument("--store", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--pocket-worker", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--second-key", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--only", metavar="N,N", help="run only these sections (of 1, 8, 13, 15), full counts")
+    parser.add_argument("--only", metavar="N,N", help="run only these sections (of 1, 8, 13, 15, 16), full counts")
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker, args.store)
@@ -1064,6 +1068,7 @@ def main() -> int:
     print(f"scheduler at start: {_scheduler_lag()}")
     import loop_lag  # bench/loop_lag.py
     import million  # bench/million.py
+    import tls_cells  # bench/tls_cells.py
 
     if args.only:
         only = {int(n) for n in args.only.split(",")}
@@ -1075,6 +1080,8 @@ def main() -> int:
             loop_lag.bench_loop_lag(sys.modules[__name__], runs=5)
         if 15 in only:
             million.bench_million(sys.modules[__name__])
+        if 16 in only:
+            tls_cells.bench_tls(sys.modules[__name__], [0.0, 0.020, 0.050, 0.100], runs=args.runs)
     elif args.quick:
         bench_overhead(rounds=3, per_round=20)
         bench_offsets([0.3], [0.0], runs=1, modes=("async",))
@@ -1090,6 +1097,7 @@ def main() -> int:
         bench_open_orders(100, [0.0], runs=1)
         loop_lag.bench_loop_lag(sys.modules[__name__], runs=1, orders=200)
         bench_storm(200)
+        tls_cells.bench_tls(sys.modules[__name__], [0.020], runs=1, wires=("h2",), idle=0.2)
     else:
         bench_overhead(rounds=15, per_round=200)
         bench_offsets([-0.7, -0.3, 0.0, 0.3, 0.7], [0.0, 0.020], runs=args.runs)
@@ -1106,6 +1114,7 @@ def main() -> int:
         loop_lag.bench_loop_lag(sys.modules[__name__], runs=5)
         bench_storm(2000)
         million.bench_million(sys.modules[__name__])
+        tls_cells.bench_tls(sys.modules[__name__], [0.0, 0.020, 0.050, 0.100], runs=min(args.runs, 3))
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"scheduler at end: {_scheduler_lag()}")
     return 0
