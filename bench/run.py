@@ -1097,7 +1097,7 @@ def main() -> int:
         bench_open_orders(100, [0.0], runs=1)
         loop_lag.bench_loop_lag(sys.modules[__name__], runs=1, orders=200)
         bench_storm(200)
-        tls_cells.bench_tls(sys.modules[__name__], [0.020], runs=1, wires=("h2",), idle=0.2)
+        tls_cells.bench_tls(sys.modules[__name__], [0.020], runs=1, wires=("h2",), idle=0.2, variants={"": {}})
     else:
         bench_overhead(rounds=15, per_round=200)
         bench_offsets([-0.7, -0.3, 0.0, 0.3, 0.7], [0.0, 0.020], runs=args.runs)

@@ -9,11 +9,18 @@ a round trip), so TCP and TLS handshakes pay round trips as over a real link. Ce
   (async); timed from spawn to exit;
 - **new client**: a new ``connect()`` client in a warm process (fresh limiter), its first batch;
 - **warm**: the next batch of that client, its connections kept alive;
-- **idle**: the same client idle 6 s (past httpx's default 5 s keep-alive), then a batch.
+- **gap 6 s**: the same client idle 6 s (past httpx's default 5 s keep-alive; the server keeps 60 s);
+- **past keep-alive**: right after, the link cuts every connection (``SIGUSR1``: a server whose
+  keep-alive ran out), then a batch.
+
+Beside wall - floor (which a loaded machine's CPU moves by tenths of seconds): ``conn``, the new
+connections a batch opened (each a TCP, and over TLS a TLS, handshake: counted by the network
+streams its answers came on), and ``first``, from the call to its first answer (1 round trip on a
+kept connection, 2 on a new plain one, 3 on a new TLS one).
 
 Each run starts at another point of the exchange's second (clock 0.3 s off ours). floor = to the
 exchange's window the last chunk needs + one round trip (a chunk reaches the exchange RTT/2 after it
-leaves). Targets (issue 26): warm <= floor + 0.15 s + 2 RTT; idle <= floor + 0.15 s + 3 RTT; fresh
+leaves). Targets (issue 26): warm (and gap) <= floor + 0.15 s + 2 RTT; past keep-alive <= floor + 0.15 s + 3 RTT; fresh
 process <= floor + 1 s + 3 RTT; 0 x 429 everywhere. ``CLIENT`` (below) is how the bench builds a
 client, so a variant (``warm=N``...) is measured by changing one place.
 
@@ -28,6 +35,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -41,19 +49,63 @@ from typing import Any
 OFFSET = 0.3
 """The exchange's clock runs this far ahead of ours (as in section 8)."""
 IDLE = 6.0
-"""Seconds the idle cell waits: past httpx's default keep-alive expiry of 5 s."""
+"""Seconds the gap cell waits: past httpx's default keep-alive expiry of 5 s."""
 WIRES = ("http", "https", "h2")
 """Plain HTTP/1.1, HTTP/1.1 over TLS (the stdlib server), HTTP/2 over TLS (hypercorn, ALPN)."""
-CELLS = ("fresh process", "new client", "warm", "idle")
-CLIENT_OPTIONS: dict[str, Any] = {}
-"""Extra keywords for ``connect()`` in every cell (a variant under test)."""
+CELLS = ("fresh process", "new client", "warm", "gap", "past keep-alive")
+VARIANTS: dict[str, dict[str, Any]] = {
+    "": {},
+    "keep-alive 5 s": {"limits": "httpx-5s"},
+}
+"""The clients measured side by side in the kept-client cells: ``connect()`` as it is, and with httpx's 5 s
+keep-alive (``connect()``'s own before issue 26): extra ``httpx_args`` for each."""
 
 
-def _client(url: str, ca: str | None, http2: bool) -> Any:
+def _httpx_extra(options: dict[str, Any]) -> dict[str, Any]:
+    if options.get("limits") == "httpx-5s":
+        import httpx
+
+        from upbit_cancel.client import default_limits
+
+        ours = default_limits()
+        limits = httpx.Limits(
+            max_connections=ours.max_connections, max_keepalive_connections=ours.max_keepalive_connections
+        )
+        return {**options, "limits": limits}
+    return options
+
+
+class Streams:
+    """A response hook: the network streams (connections) answers came on, and when each answer came."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self.new = 0
+        self.answers: list[float] = []
+
+    async def __call__(self, response: Any) -> None:
+        self.answers.append(time.time())
+        stream = id(response.extensions.get("network_stream"))
+        if stream not in self.seen:
+            self.seen.add(stream)
+            self.new += 1
+
+    def batch(self) -> tuple[int, list[float]]:
+        """(new connections, answer times) since the last call."""
+        new, answers = self.new, self.answers
+        self.new, self.answers = 0, []
+        return new, answers
+
+
+def _client(
+    url: str, ca: str | None, http2: bool, streams: Streams | None = None, options: dict[str, Any] | None = None
+) -> Any:
     from upbit_cancel import connect
     from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
-    httpx_args: dict[str, Any] = {}
+    httpx_args: dict[str, Any] = _httpx_extra(options or {})
+    if streams is not None:
+        httpx_args["event_hooks"] = {"response": [streams]}
     if ca:
         httpx_args["verify"] = ca
     if http2:
@@ -64,7 +116,6 @@ def _client(url: str, ca: str | None, http2: bool) -> Any:
         secret_key=DEMO_SECRET_KEY,
         timeout=10.0,
         httpx_args=httpx_args,
-        **CLIENT_OPTIONS,
     )
 
 
@@ -78,20 +129,33 @@ def fresh(url: str, ca: str, http2: str, first: str) -> int:
     """``--fresh``: what a kill switch started from cold does: import, connect, cancel 1,000 orders, exit."""
     from upbit_cancel import cancel_orders_async
 
-    client = _client(url, ca or None, http2 == "1")
+    streams = Streams()
+    client = _client(url, ca or None, http2 == "1", streams)
 
     async def run() -> Any:
         async with client:
             return await cancel_orders_async(client, uuids=_ids(int(first)))
 
     result = asyncio.run(run())
-    print(json.dumps({"429": result.rate_limited, "requests": result.requests_sent, "done": len(result.success)}))
+    new, answers = streams.batch()
+    done = {"429": result.rate_limited, "requests": result.requests_sent, "done": len(result.success)}
+    print(json.dumps({**done, "conn": new, "first_at": min(answers)}))
     return 0
 
 
+class Sandbox:
+    """A running ``upbit-sandbox``: its URL, CA file ("" for plain HTTP), and the link's cut (``SIGUSR1``)."""
+
+    def __init__(self, process: subprocess.Popen[str], url: str, ca: str) -> None:
+        self.process, self.url, self.ca = process, url, ca
+
+    def drop_connections(self) -> None:
+        self.process.send_signal(signal.SIGUSR1)
+
+
 @contextmanager
-def _sandbox(tools: ModuleType, wire: str, rtt: float, orders: int) -> Iterator[tuple[str, str]]:
-    """``upbit-sandbox`` for ``wire`` behind a link of round trip ``rtt``: (URL, CA file or "")."""
+def _sandbox(tools: ModuleType, wire: str, rtt: float, orders: int) -> Iterator[Sandbox]:
+    """``upbit-sandbox`` for ``wire`` behind a link of round trip ``rtt``."""
     command = shutil.which("upbit-sandbox", path=str(Path(sys.executable).parent)) or "upbit-sandbox"
     options = {"http": [], "https": ["--tls"], "h2": ["--http2"]}[wire]
     server = subprocess.Popen(
@@ -113,7 +177,7 @@ def _sandbox(tools: ModuleType, wire: str, rtt: float, orders: int) -> Iterator[
         if url is None or (wire != "http" and ca is None):
             raise SystemExit(f"bench: upbit-sandbox did not start: {head!r}")
         tools.reset_limiters()
-        yield url[1], ca[1] if ca else ""
+        yield Sandbox(server, url[1], ca[1] if ca else "")
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -132,9 +196,9 @@ def _floor(start: float, rtt: float, chunks: int, per_second: int) -> float:
 def _target(cell: str, rtt: float) -> float:
     if cell == "fresh process":
         return 1.0 + 3 * rtt
-    if cell == "warm":
+    if cell in ("warm", "gap"):
         return 0.15 + 2 * rtt
-    return 0.15 + 3 * rtt  # idle (and a new client, held to the idle target)
+    return 0.15 + 3 * rtt  # past keep-alive (and a new client, held to the same target)
 
 
 def _at(fraction: float, rtt: float) -> float:
@@ -154,83 +218,120 @@ def _fresh_run(tools: ModuleType, url: str, ca: str, http2: bool, first: int, st
     end = time.time()
     if done.returncode != 0:
         raise SystemExit(f"bench: the fresh process failed: {done.stderr[-2000:]}")
-    return {**json.loads(done.stdout.strip().splitlines()[-1]), "begin": begin, "end": end}
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**row, "begin": begin, "end": end, "first": row.pop("first_at") - begin}
 
 
 def _kept_runs(
-    tools: ModuleType, url: str, ca: str, http2: bool, first: int, fraction: float, rtt: float, idle: float
+    tools: ModuleType,
+    sandbox: Any,
+    http2: bool,
+    first: int,
+    fraction: float,
+    rtt: float,
+    idle: float,
+    options: dict[str, Any],
 ) -> Any:
-    """One client: its first batch, the next one (warm), then one after ``idle`` seconds idle."""
+    """One client: its first batch, the next one (warm), one after ``idle`` seconds, one after its connections
+    were cut."""
     from upbit_cancel import cancel_orders_async
 
     tools.reset_limiters()  # a new client of a fresh limiter: as a process that has not sent yet
-    client = _client(url, ca or None, http2)
+    streams = Streams()
+    client = _client(sandbox.url, sandbox.ca or None, http2, streams, options)
     rows: dict[str, dict[str, Any]] = {}
 
     async def batch(cell: str, offset: int) -> None:
+        _at(fraction, rtt)
         begin = time.time()
         result = await cancel_orders_async(client, uuids=_ids(first + offset))
+        new, answers = streams.batch()
         rows[cell] = {
             "429": result.rate_limited,
             "requests": result.requests_sent,
             "done": len(result.success),
             "begin": begin,
             "end": time.time(),
+            "conn": new,
+            "first": min(answers) - begin,
         }
 
     async def run() -> None:
         async with client:
-            _at(fraction, rtt)
             await batch("new client", 0)
-            _at(fraction, rtt)
             await batch("warm", 1000)
             await asyncio.sleep(idle)
-            _at(fraction, rtt)
-            await batch(CELLS[3], 2000)
+            await batch("gap", 2000)
+            sandbox.drop_connections()
+            await asyncio.sleep(rtt + 0.1)  # the cut reaches the client
+            await batch("past keep-alive", 3000)
 
     asyncio.run(run())
     return rows
 
 
-def bench_tls(
-    tools: ModuleType, rtts: list[float], runs: int, wires: tuple[str, ...] = WIRES, idle: float = IDLE
-) -> list[dict[str, Any]]:
-    print(f"\n16. 1,000 orders (async) over TLS and plain HTTP through a link delaying every packet ({runs} runs per")
-    print(f"    cell; exchange clock {OFFSET:+.1f} s from ours). Cells: {', '.join(CELLS)} ({idle:g} s).")
-    print("    Figures: 429s worst,")
-    print("    requests median, wall - floor median/worst (s), met: runs within the target (fresh process")
-    print("    floor + 1 s + 3 RTT; warm + 0.15 s + 2 RTT; new client and idle + 0.15 s + 3 RTT)")
-    if CLIENT_OPTIONS:
-        print(f"    connect() options: {CLIENT_OPTIONS}")
+def _variants(wire: str, variants: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The variants that differ on ``wire``: over HTTP/2 ``connect()`` keeps httpx's 5 s already."""
+    return {label: options for label, options in variants.items() if wire != "h2" or "limits" not in options}
+
+
+def _report(tools: ModuleType, meter: Any, wire: str, rtt: float, figures: dict[str, list[dict[str, Any]]]) -> Any:
     chunks = math.ceil(1000 / tools.PER_REQUEST)
+    rows = []
+    for label, values in figures.items():
+        cell = label.split(", ")[0]
+        overs = [v["end"] - v["begin"] - _floor(v["begin"], rtt, chunks, tools.PER_SECOND) for v in values]
+        stalls = [meter.stalled(v["begin"], v["end"]) for v in values]
+        target = _target(cell, rtt)
+        met = sum(over <= target for over in overs)
+        requests = statistics.median(v["requests"] for v in values)
+        tools._line(
+            f"{wire:<5} {label:<31} RTT {rtt * 1000:3.0f} ms (target {target:.2f} s)",
+            f"429 {max(v['429'] for v in values)}  req {requests:.0f}  "
+            f"over {tools._summary(overs)}  stall {tools._summary(stalls)}  met {met}/{len(values)}  "
+            f"conn {statistics.median(v['conn'] for v in values):.0f}  "
+            f"first {statistics.median(v['first'] for v in values) * 1000:4.0f} ms  "
+            f"cancelled min {min(v['done'] for v in values)}",
+        )
+        rows.append({"wire": wire, "cell": label, "rtt": rtt, "over": overs, "stall": stalls, "values": values})
+    return rows
+
+
+def bench_tls(
+    tools: ModuleType,
+    rtts: list[float],
+    runs: int,
+    wires: tuple[str, ...] = WIRES,
+    idle: float = IDLE,
+    variants: dict[str, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    variants = VARIANTS if variants is None else variants
+    print(f"\n16. 1,000 orders (async) over TLS and plain HTTP through a link delaying every packet ({runs} runs per")
+    print(f"    cell; exchange clock {OFFSET:+.1f} s from ours). Cells: {', '.join(CELLS)} (gap: {idle:g} s idle);")
+    print(f"    the kept-client cells also with: {', '.join(label for label in variants if label) or '-'}.")
+    print("    Figures: 429s worst, requests median, wall - floor median/worst (s), met: runs within the target")
+    print("    (fresh process floor + 1 s + 3 RTT; warm and gap + 0.15 s + 2 RTT; new client and past keep-alive")
+    print("    + 0.15 s + 3 RTT), conn: new connections the batch opened (median), first: call to first answer")
     fractions = [((index * 0.618) % 1.0) * 0.98 + 0.01 for index in range(runs)]
     rows: list[dict[str, Any]] = []
     with tools._stall_meter() as meter:
         for rtt in rtts:
             for wire in wires:
-                figures: dict[str, list[dict[str, Any]]] = {cell: [] for cell in CELLS}
-                with _sandbox(tools, wire, rtt, orders=4000 * runs) as (url, ca):
+                chosen = _variants(wire, variants)
+                figures: dict[str, list[dict[str, Any]]] = {}
+                per_run = 1000 + 4000 * len(chosen)
+                with _sandbox(tools, wire, rtt, orders=per_run * runs) as sandbox:
                     for run, fraction in enumerate(fractions):
-                        first = 1 + run * 4000
+                        first = 1 + run * per_run
                         start = _at(fraction, rtt)
-                        figures["fresh process"].append(_fresh_run(tools, url, ca, wire == "h2", first, start))
-                        for cell, row in _kept_runs(
-                            tools, url, ca, wire == "h2", first + 1000, fraction, rtt, idle
-                        ).items():
-                            figures[cell].append(row)
-                for cell, values in figures.items():
-                    overs = [v["end"] - v["begin"] - _floor(v["begin"], rtt, chunks, tools.PER_SECOND) for v in values]
-                    stalls = [meter.stalled(v["begin"], v["end"]) for v in values]
-                    target = _target(cell, rtt)
-                    met = sum(over <= target for over in overs)
-                    requests = statistics.median(v["requests"] for v in values)
-                    tools._line(
-                        f"{wire:<5} {cell:<13} RTT {rtt * 1000:3.0f} ms (target {target:.2f} s)",
-                        f"429 {max(v['429'] for v in values)}  req {requests:.0f}  "
-                        f"over {tools._summary(overs)}  stall {tools._summary(stalls)}  met {met}/{len(values)}  "
-                        f"cancelled min {min(v['done'] for v in values)}",
-                    )
-                    rows.append({"wire": wire, "cell": cell, "rtt": rtt, "over": overs, "stall": stalls})
+                        fresh = _fresh_run(tools, sandbox.url, sandbox.ca, wire == "h2", first, start)
+                        figures.setdefault("fresh process", []).append(fresh)
+                        for index, (label, options) in enumerate(chosen.items()):
+                            at = first + 1000 + 4000 * index
+                            kept = _kept_runs(tools, sandbox, wire == "h2", at, fraction, rtt, idle, options)
+                            for cell, row in kept.items():
+                                figures.setdefault(f"{cell}, {label}" if label else cell, []).append(row)
+                rows += _report(tools, meter, wire, rtt, figures)
     return rows
 
 

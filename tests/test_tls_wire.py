@@ -29,7 +29,9 @@ from tests.h2_hostile import HostileApp
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from tests.test_hostile_exchange import MAX_RSS, run_child
 from upbit_cancel import KeyBlocked, RedirectRefused, cancel_orders_async, connect, reset_pacing
+from upbit_cancel.client import KEEPALIVE_EXPIRY
 from upbit_cancel.errors import TransportError
+from upbit_cancel.transport import Network, transport_of
 from upbit_client import Client
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_sandbox import SandboxExchange, start_server
@@ -303,3 +305,41 @@ def test_the_plugin_serves_the_exchange_over_https_and_http2_to_a_consumers_test
     pytester.makepyfile(test_consumer=HTTPS_CONSUMER)
     result = pytester.runpytest_subprocess("-p", "no:randomly", "-q")
     result.assert_outcomes(passed=2)
+
+
+# --- keep-alive ---------------------------------------------------------------------------------------------
+
+
+def test_a_connect_client_keeps_idle_http1_connections_55_s_and_http2_ones_httpx_5_s() -> None:
+    for http2, expiry in ((False, KEEPALIVE_EXPIRY), (True, httpx.Limits().keepalive_expiry)):
+        client = client_for("https://api.upbit.com", http2=http2)
+        transport = transport_of(client.get_httpx_client())
+        assert transport is not None and isinstance(transport.inner, Network)
+        assert transport.inner.limits.keepalive_expiry == expiry
+    assert 5 * httpx.Limits().keepalive_expiry < KEEPALIVE_EXPIRY
+
+
+@pytest.mark.parametrize("wire", ["http", "https"])
+def test_connections_the_server_cut_while_idle_are_not_reused_and_every_order_is_cancelled(
+    wire: str, tls: SandboxTLS
+) -> None:
+    exchange, ids = exchange_of(200)
+    server = start_server(exchange, tls=tls.server_context() if wire == "https" else None)[0]
+    link = DelayLink(server.port, 0.02).start()
+    try:
+        client = client_for(link.url(wire), tls.ca_file, timeout=10.0)
+
+        async def run() -> tuple[Any, Any]:
+            async with client:
+                before = await cancel_orders_async(client, uuids=ids[:100])
+                link.drop_connections()  # as a server whose keep-alive ran out
+                await asyncio.sleep(0.3)
+                return before, await cancel_orders_async(client, uuids=ids[100:])
+
+        before, after = asyncio.run(run())
+        assert before.all_cancelled and after.all_cancelled, (after.failed, after.unconfirmed)
+        assert after.requests_sent == before.requests_sent  # nothing sent twice, nothing lost
+        assert link.connections > 1
+    finally:
+        link.stop()
+        server.stop()

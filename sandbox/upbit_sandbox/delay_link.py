@@ -126,12 +126,21 @@ class DelayLink:
             raise RuntimeError("the delay link did not start")
         return self
 
+    def drop_connections(self) -> None:
+        """Cut every connection carried now (both ends), as a server whose keep-alive ran out; keep listening."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._abort_all)
+
+    def _abort_all(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
+
     def _shut(self) -> None:
         """Stop listening and close every connection (both ends): each pump sees its end and returns."""
         assert self._server is not None
         self._server.close()
-        for writer in list(self._writers):
-            writer.transport.abort()
+        self._abort_all()
         for task in asyncio.all_tasks():
             task.cancel()  # serve_forever, and any pump still sleeping on a chunk
 

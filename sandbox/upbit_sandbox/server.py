@@ -329,7 +329,7 @@ def _add_link_options(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         metavar="RTT",
         help="serve through a TCP proxy that forwards every chunk RTT/2 ms late each way, so TCP and TLS "
-        "handshakes pay round trips too (default 0: no proxy)",
+        "handshakes pay round trips too (default 0: no proxy); SIGUSR1 cuts every connection it carries",
     )
 
 
@@ -387,6 +387,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    # SIGUSR1: cut every connection the link carries, as a server whose keep-alive ran out would
+    # (the bench's "idle past keep-alive" cell); without a link it does nothing.
+    signal.signal(signal.SIGUSR1, lambda signum, frame: server.drop_connections())
     open_count = sum(order.state == "wait" for order in orders)
     try:
         _banner(args, url, open_count, ca_file)
@@ -408,6 +411,10 @@ class _Serving:
 
     def __init__(self, server: SandboxServer | Any, link: Any, tls: Any) -> None:
         self.server, self.link, self.tls = server, link, tls
+
+    def drop_connections(self) -> None:
+        if self.link is not None:
+            self.link.drop_connections()
 
     def stop(self) -> None:
         if self.link is not None:
