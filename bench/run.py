@@ -18,7 +18,10 @@
    and through a Redis that answers 20 ms late (``bench/loop_lag.py``).
 
 16. 1,000 orders over TLS (HTTP/1.1 and HTTP/2) and plain HTTP through a link delaying every packet,
-   at 0-100 ms round trip: a fresh process, a new client, a warm one and one idle 6 s (``bench/tls_cells.py``).
+   at 0-100 ms round trip: a fresh process, a new client, a warm one, one after a 6 s gap and one whose
+   connections the server cut (``bench/tls_cells.py``).
+17. upbit-sdk 1.1.0 (its own venv) over the same TLS link: async gather and sync loop, fresh process and
+   warm client (``bench/upbit_sdk_cells.py``).
 
 14. The sandbox server after a storm of 2,000 idle connections: how long the storm takes to open and
    the first request after it (issue 23; the tests only assert that it answers).
@@ -1055,7 +1058,7 @@ def main() -> int:
     parser.add_argument("--store", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--pocket-worker", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--second-key", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--only", metavar="N,N", help="run only these sections (of 1, 8, 13, 15, 16), full counts")
+    parser.add_argument("--only", metavar="N,N", help="run only these sections (of 1, 8, 13, 15, 16, 17), full counts")
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker, args.store)
@@ -1069,6 +1072,7 @@ def main() -> int:
     import loop_lag  # bench/loop_lag.py
     import million  # bench/million.py
     import tls_cells  # bench/tls_cells.py
+    import upbit_sdk_cells  # bench/upbit_sdk_cells.py
 
     if args.only:
         only = {int(n) for n in args.only.split(",")}
@@ -1082,6 +1086,9 @@ def main() -> int:
             million.bench_million(sys.modules[__name__])
         if 16 in only:
             tls_cells.bench_tls(sys.modules[__name__], [0.0, 0.020, 0.050, 0.100], runs=args.runs)
+        if 17 in only:
+            rtts = [0.0, 0.020, 0.050, 0.100]
+            upbit_sdk_cells.bench_upbit_sdk(sys.modules[__name__], tls_cells, rtts, runs=args.runs)
     elif args.quick:
         bench_overhead(rounds=3, per_round=20)
         bench_offsets([0.3], [0.0], runs=1, modes=("async",))
@@ -1115,6 +1122,7 @@ def main() -> int:
         bench_storm(2000)
         million.bench_million(sys.modules[__name__])
         tls_cells.bench_tls(sys.modules[__name__], [0.0, 0.020, 0.050, 0.100], runs=min(args.runs, 3))
+        upbit_sdk_cells.bench_upbit_sdk(sys.modules[__name__], tls_cells, [0.0, 0.020, 0.050, 0.100], runs=3)
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"scheduler at end: {_scheduler_lag()}")
     return 0

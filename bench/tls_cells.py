@@ -201,11 +201,15 @@ def _target(cell: str, rtt: float) -> float:
     return 0.15 + 3 * rtt  # past keep-alive (and a new client, held to the same target)
 
 
+def _next_at(fraction: float, rtt: float) -> float:
+    """Our time that is ``fraction`` into the exchange's next second (as a request sent then reaches it)."""
+    now = time.time()
+    return math.floor(now + OFFSET + rtt / 2) + 1 - OFFSET - rtt / 2 + fraction
+
+
 def _at(fraction: float, rtt: float) -> float:
     """Sleep to ``fraction`` into the exchange's next second (as the request will reach it)."""
-    now = time.time()
-    target = math.floor(now + OFFSET + rtt / 2) + 1 - OFFSET - rtt / 2 + fraction
-    time.sleep(max(0.0, target - now))
+    time.sleep(max(0.0, _next_at(fraction, rtt) - time.time()))
     return time.time()
 
 
