@@ -79,15 +79,15 @@ class Streams:
     """A response hook: the network streams (connections) answers came on, and when each answer came."""
 
     def __init__(self) -> None:
-        self.seen: set[int] = set()
+        self.seen: list[Any] = []  # the streams themselves: kept alive, no id() of a closed one is reused
         self.new = 0
         self.answers: list[float] = []
 
     async def __call__(self, response: Any) -> None:
         self.answers.append(time.time())
-        stream = id(response.extensions.get("network_stream"))
-        if stream not in self.seen:
-            self.seen.add(stream)
+        stream = response.extensions.get("network_stream")
+        if not any(stream is seen for seen in self.seen):
+            self.seen.append(stream)
             self.new += 1
 
     def batch(self) -> tuple[int, list[float]]:
