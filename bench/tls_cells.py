@@ -267,7 +267,7 @@ def _kept_runs(
             await asyncio.sleep(idle)
             await batch("gap", 2000)
             sandbox.drop_connections()
-            await asyncio.sleep(rtt + 0.1)  # the cut reaches the client
+            await asyncio.sleep(rtt + 0.5)  # the cut reaches the client (the sandbox may be slow to take the signal)
             await batch("past keep-alive", 3000)
 
     asyncio.run(run())
