@@ -296,7 +296,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     _add_link_options(parser)
     args = parser.parse_args(argv)
     for name in ("port", "rate_limit", "latency_ms", "orders", "drop_answer_every", "link_latency_ms"):
-        if getattr(args, name) < 0:
+        if (getattr(args, name) or 0) < 0:
             parser.error(f"--{name.replace('_', '-')} must be >= 0; given: {getattr(args, name)}")
     if args.http2 and args.drop_answer_every:
         parser.error("--drop-answer-every is not served over --http2 (an ASGI app cannot drop an answer)")
@@ -326,10 +326,11 @@ def _add_link_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--link-latency-ms",
         type=float,
-        default=0.0,
+        default=None,
         metavar="RTT",
         help="serve through a TCP proxy that forwards every chunk RTT/2 ms late each way, so TCP and TLS "
-        "handshakes pay round trips too (default 0: no proxy); SIGUSR1 cuts every connection it carries",
+        "handshakes pay round trips too (0: a proxy that adds no delay; default: no proxy); SIGUSR1 cuts "
+        "every connection it carries",
     )
 
 
@@ -439,7 +440,7 @@ def _listen(exchange: SandboxExchange, args: argparse.Namespace) -> tuple[_Servi
     else:
         server = start_server(exchange, args.port, tls.server_context() if tls is not None else None)[0]
     url, link = server.url, None
-    if args.link_latency_ms:
+    if args.link_latency_ms is not None:
         from .delay_link import DelayLink
 
         link = DelayLink(server.port, args.link_latency_ms / 1000).start()
@@ -455,7 +456,7 @@ def _banner(args: argparse.Namespace, url: str, open_count: int, ca_file: str | 
         f"  rate limit: {limit}; latency: {args.latency_ms:g} ms; clock offset: {args.clock_offset:+g} s; "
         f"open demo orders: {open_count}"
     )
-    if args.link_latency_ms:
+    if args.link_latency_ms is not None:
         print(f"  through a link delaying every packet: round trip {args.link_latency_ms:g} ms")
     if ca_file is not None:
         protocols = "HTTP/2 and HTTP/1.1 (ALPN)" if args.http2 else "HTTP/1.1"
