@@ -24,10 +24,17 @@
    memory, deadline to scope empty against its floor, and against the ``DELETE /v1/orders/open`` loop
    (``bench/guard_bench.py``).
 
+18. 1,000 orders over TLS (HTTP/1.1 and HTTP/2) and plain HTTP through a link delaying every packet,
+   at 0-100 ms round trip: a fresh process, a new client, a warm one, one after a 6 s gap and one whose
+   connections the server cut (``bench/tls_cells.py``).
+19. upbit-sdk 1.1.0 (its own venv) over the same TLS link: async gather and sync loop, fresh process and
+   warm client (``bench/upbit_sdk_cells.py``).
+
 14. The sandbox server after a storm of 2,000 idle connections: how long the storm takes to open and
    the first request after it (issue 23; the tests only assert that it answers).
 
-``--only 1,8,13`` runs just those sections (full counts), for a side-by-side look at a few cells.
+``--only 1,8,13`` runs just those sections (full counts), for a side-by-side look at a few cells
+(``--only 16 --runs 3``: the TLS cells, 3 runs each).
 
 ``--quick`` runs smaller counts (used by the tests to prove the script works and leaks no secret).
 Sections 5 and 6 need ``redis-server`` (Debian package) for their store cells, and say so without it.
@@ -1090,6 +1097,8 @@ def main() -> int:
     import guard_bench  # bench/guard_bench.py
     import loop_lag  # bench/loop_lag.py
     import million  # bench/million.py
+    import tls_cells  # bench/tls_cells.py
+    import upbit_sdk_cells  # bench/upbit_sdk_cells.py
 
     if args.only:
         only = {int(n) for n in args.only.split(",")}
@@ -1109,6 +1118,11 @@ def main() -> int:
             pockets.bench_many_pockets(runs=max(5, args.runs), per_pocket=600, tools=sys.modules[__name__])
         if 17 in only:
             guard_bench.bench_guard(sys.modules[__name__])
+        if 18 in only:
+            tls_cells.bench_tls(sys.modules[__name__], [0.0, 0.020, 0.050, 0.100], runs=args.runs)
+        if 19 in only:
+            rtts = [0.0, 0.020, 0.050, 0.100]
+            upbit_sdk_cells.bench_upbit_sdk(sys.modules[__name__], tls_cells, rtts, runs=args.runs)
     elif args.quick:
         bench_overhead(rounds=3, per_round=20)
         bench_offsets([0.3], [0.0], runs=1, modes=("async",))
@@ -1126,6 +1140,7 @@ def main() -> int:
         loop_lag.bench_loop_lag(sys.modules[__name__], runs=1, orders=200)
         bench_storm(200)
         guard_bench.bench_guard(sys.modules[__name__], orders=100, runs=1, idle_seconds=0.5, loop_runs=0)
+        tls_cells.bench_tls(sys.modules[__name__], [0.020], runs=1, wires=("h2",), idle=0.2, variants={"": {}})
     else:
         bench_overhead(rounds=15, per_round=200)
         bench_offsets([-0.7, -0.3, 0.0, 0.3, 0.7], [0.0, 0.020], runs=args.runs)
@@ -1144,6 +1159,8 @@ def main() -> int:
         bench_storm(2000)
         million.bench_million(sys.modules[__name__])
         guard_bench.bench_guard(sys.modules[__name__])
+        tls_cells.bench_tls(sys.modules[__name__], [0.0, 0.020, 0.050, 0.100], runs=min(args.runs, 3))
+        upbit_sdk_cells.bench_upbit_sdk(sys.modules[__name__], tls_cells, [0.0, 0.020, 0.050, 0.100], runs=3)
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"scheduler at end: {_scheduler_lag()}")
     return 0

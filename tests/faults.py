@@ -17,6 +17,7 @@ import gzip
 import json
 import socket
 import socketserver
+import ssl
 import struct
 import threading
 import time
@@ -360,9 +361,21 @@ class _Handler(socketserver.BaseRequestHandler):
     server: _TCPServer
 
     def handle(self) -> None:
-        owner = self.server.owner
         sock: socket.socket = self.request
         sock.settimeout(5.0)
+        tls = self.server.owner.tls
+        if tls is None:
+            self._serve(sock)
+            return
+        try:  # HTTPS: the handshake first, then the same script over the secured socket
+            secured = tls.wrap_socket(sock, server_side=True)
+        except OSError:
+            return
+        with secured:
+            self._serve(secured)
+
+    def _serve(self, sock: socket.socket) -> None:
+        owner = self.server.owner
         buffer = b""
         conn = _Conn(sock, owner.stopping)
         while not owner.stopping.is_set():
@@ -411,9 +424,13 @@ class _TCPServer(socketserver.ThreadingTCPServer):
 class FaultServer:
     """``with FaultServer(script, backend=exchange) as server:`` serves on ``server.url`` for the block."""
 
-    def __init__(self, script: Script | None = None, backend: Backend | None = None) -> None:
+    def __init__(
+        self, script: Script | None = None, backend: Backend | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.script: Script = script or always(Delegate())
         self.backend = backend
+        self.tls = tls
+        """A server-side TLS context: serve HTTPS (HTTP/1.1); None: plain HTTP."""
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._requests: list[RawRequest] = []
@@ -423,7 +440,7 @@ class FaultServer:
 
     @property
     def url(self) -> str:
-        return f"http://{LOOPBACK}:{self._tcp.server_address[1]}"
+        return f"{'https' if self.tls is not None else 'http'}://{LOOPBACK}:{self._tcp.server_address[1]}"
 
     def record(self, method: str, target: str, headers: dict[str, str], body: bytes) -> RawRequest:
         with self._lock:

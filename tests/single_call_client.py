@@ -1,6 +1,6 @@
 """One generated call on a ``connect()`` client in a process of its own, for ``tests/test_one_request_path.py``.
 
-``python -m tests.single_call_client sync|async single|listing URL TIMEOUT`` sends one call
+``python -m tests.single_call_client sync|async single|listing URL TIMEOUT [http2]`` sends one call
 (``cancel_orders_by_ids`` for ``single``, ``list_open_orders`` for ``listing``) with the keys of the
 environment and prints ``{"error": [class names of its MRO], "message": ..., "elapsed": seconds, "peak_rss":
 bytes}`` (``error`` null if the call returned). ``peak_rss`` is this program's own high-water mark
@@ -21,8 +21,8 @@ from upbit_cancel import connect
 from upbit_client.api.order import cancel_orders_by_ids, list_open_orders
 
 
-def call(mode: str, kind: str, url: str, timeout: float) -> Any:
-    client = connect(url, timeout=timeout)
+def call(mode: str, kind: str, url: str, timeout: float, http2: bool = False) -> Any:
+    client = connect(url, timeout=timeout, httpx_args={"http2": True} if http2 else None)
     ids = [str(uuid.uuid4())]
     if mode == "sync":
         with client:
@@ -48,12 +48,12 @@ def peak_rss() -> int:
 
 
 def main(argv: list[str]) -> int:
-    mode, kind, url, timeout = argv
+    mode, kind, url, timeout, *rest = argv
     started = time.monotonic()
     error: list[str] | None = None
     message = ""
     try:
-        call(mode, kind, url, float(timeout))
+        call(mode, kind, url, float(timeout), http2=rest == ["http2"])
     except Exception as exc:
         error = [f"{cls.__module__}.{cls.__qualname__}" for cls in type(exc).__mro__]
         message = str(exc)[:300]

@@ -205,15 +205,15 @@ def test_a_consumer_may_open_and_close_the_fixtures_clients_itself(pytester: pyt
 def test_the_fixtures_are_listed_by_pytest_with_their_docs(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_nothing="def test_nothing() -> None: pass\n")
     result = pytester.runpytest_subprocess("--fixtures", "-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(
-        [
-            "*upbit_exchange*",
-            "*fresh verifying exchange*",
-            "*upbit_client*",
-            "*upbit_async_client*",
-        ],
-        consecutive=False,
-    )
+    # pytest lists a plugin's fixtures in no promised order: each is looked for on its own.
+    for fixture, doc in (
+        ("upbit_exchange", "*fresh verifying exchange*"),
+        ("upbit_client", "*for sync code*"),
+        ("upbit_async_client", "*for async code*"),
+        ("upbit_https_server", "*over HTTPS (HTTP/1.1)*"),
+        ("upbit_h2_server", "*HTTP/2 and HTTP/1.1 through ALPN*"),
+    ):
+        result.stdout.fnmatch_lines([f"{fixture} -- *", doc], consecutive=True)
 
 
 def test_faults_a_test_never_used_fail_it_at_teardown_naming_them(pytester: pytest.Pytester) -> None:

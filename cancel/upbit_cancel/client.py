@@ -14,7 +14,11 @@ One precedence, stated once (the README and ``upbit-cancel --help`` repeat it wo
 - TLS: one verifying ``ssl.SSLContext`` per process, made at the first ``connect()`` (httpx's own
   defaults, ``SSL_CERT_FILE``/``SSL_CERT_DIR`` honoured) and shared by every client it builds:
   httpx builds a new one for each client, which parses the whole CA bundle (~20 ms of CPU) every
-  time a bot opens a client. ``httpx_args={"verify": ...}`` still chooses for one client.
+  time a bot opens a client. ``httpx_args={"verify": ...}`` still chooses for one client;
+- connections: up to a window's budget kept alive, idle HTTP/1.1 ones for ``KEEPALIVE_EXPIRY`` (55 s,
+  not httpx's 5: a guard fires after a gap, and each connection opened again over TLS costs 2 round
+  trips); HTTP/2 only when asked (``httpx_args={"http2": True}``, the ``[http2]`` extra) and only
+  where the server offers it through ALPN (``default_limits``, ``make bench`` section 18 say why).
 """
 
 from __future__ import annotations
@@ -143,18 +147,32 @@ def _check_httpx_args(extra: Mapping[str, Any]) -> None:
             raise ConfigurationError(f"httpx_args holds {name!r}, which httpx clients do not take; known: {known}")
 
 
+KEEPALIVE_EXPIRY = 55.0
+"""Seconds an idle HTTP/1.1 connection of a ``connect()`` client is kept for the next request (httpx: 5).
+Under the 60 s idle timeout common in front of web servers, so the server rarely closes one as it is reused."""
+
+
 @functools.cache
-def default_limits() -> httpx.Limits:
-    """httpx's connection limits with room to keep alive every connection a batch keeps busy.
+def default_limits(http2: bool = False) -> httpx.Limits:
+    """httpx's connection limits with room to keep alive every connection a batch keeps busy, for long enough.
 
     A batch keeps up to a rate-limit group's whole per-window budget in flight (30 in ``default``,
     from the registry), each on its own connection. httpx keeps at most 20 idle connections by
     default, and httpcore 1.0 closes an idle connection whenever the pool holds more connections than
     that (it counts all of them, not only the idle ones): the batch would close answered connections
     and open new ones, each a TCP and TLS handshake away, window after window.
+
+    Idle HTTP/1.1 connections are kept ``KEEPALIVE_EXPIRY`` seconds, not httpx's 5: a bot or a guard
+    fires after gaps of seconds to minutes, and over TLS each connection opened again costs its first
+    request 2 more round trips (``make bench`` section 18, "gap": 30 new connections and 3 round trips
+    to the first answer with 5 s, none and 1 with 55 s). One the server closed meanwhile is never
+    reused: httpcore checks an idle HTTP/1.1 connection for the server's close first (section 18, "past
+    keep-alive": every order cancelled). httpcore makes no such check on an HTTP/2 connection (a chunk
+    sent on one the server closed fails), so with ``http2`` the keep-alive stays httpx's 5 s.
     """
     widest = max((op.rate_limit.per_second for op in OPERATIONS.values() if op.rate_limit is not None), default=0)
-    return httpx.Limits(max_connections=100, max_keepalive_connections=max(20, widest))
+    expiry = httpx.Limits().keepalive_expiry if http2 else KEEPALIVE_EXPIRY
+    return httpx.Limits(max_connections=100, max_keepalive_connections=max(20, widest), keepalive_expiry=expiry)
 
 
 @functools.cache
@@ -203,7 +221,7 @@ def _transport(
     inner = given
     if inner is None:
         context = shared_tls_context() if verify is None else _tls_context(verify)
-        limits = extra.pop("limits", default_limits())
+        limits = extra.pop("limits", default_limits(http2))
         inner = Network(
             ssl_context=context, limits=limits, http1=bool(extra.pop("http1", True)), http2=http2, proxy=chosen
         )

@@ -15,6 +15,12 @@ entry point): there is nothing to import or configure. Each fixture is per test.
   any event loop and with any plugin that runs it (pytest-asyncio, anyio's on asyncio or trio): it is a
   plain fixture, and it closes what the test left open on a loop of its own (``_close``).
 
+- ``upbit_https_server`` / ``upbit_h2_server``: ``upbit_exchange`` served over real HTTPS on 127.0.0.1
+  (HTTP/1.1; or HTTP/2 and HTTP/1.1 through ALPN), with a certificate made for the test: a
+  ``ServedSandbox`` whose ``url`` and ``ca_file`` a client passes on, e.g.
+  ``connect(server.url, ..., httpx_args={"verify": server.ca_file})`` or ``SSL_CERT_FILE`` for a child
+  process. Needs the ``[tls]`` extra (``trustme``; ``hypercorn`` for HTTP/2).
+
 Every test that uses them starts and ends with ``upbit_cancel.reset_pacing()``: the process-wide
 rate budgets and 418 blocks of one test never reach another. Tests that build their own clients call
 ``reset_pacing()`` themselves. ``docs/testing.md`` shows them at work.
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import pytest
@@ -41,11 +48,30 @@ if TYPE_CHECKING:
 # pytest loads this module in every project where the sandbox is installed: the SDK is imported only
 # when a test asks for a fixture, so other projects' test runs do not pay for it.
 
-__all__ = ["MARKER", "SandboxPockets", "upbit_async_client", "upbit_client", "upbit_exchange", "upbit_pockets"]
+__all__ = [
+    "MARKER",
+    "SandboxPockets",
+    "ServedSandbox",
+    "upbit_async_client",
+    "upbit_client",
+    "upbit_exchange",
+    "upbit_h2_server",
+    "upbit_https_server",
+    "upbit_pockets",
+]
 
 MARKER: Final = "upbit_allow_unused_faults"
 """The marker that lets a test end with faults still queued on ``upbit_exchange`` (give a ``reason``)."""
 _CALL_PASSED = pytest.StashKey[bool]()
+
+
+@dataclass(frozen=True)
+class ServedSandbox:
+    """A sandbox exchange served over HTTPS for one test: where it listens and the CA file to trust."""
+
+    url: str
+    ca_file: str
+    exchange: SandboxExchange
 
 
 def _connect(exchange: SandboxExchange, keys: tuple[str, str] | None = None, pocket: str | None = None) -> Client:
@@ -104,6 +130,34 @@ def upbit_async_client(upbit_exchange: SandboxExchange) -> Iterator[Client]:
         yield client
     finally:
         _close(client)
+
+
+@pytest.fixture
+def upbit_https_server(upbit_exchange: SandboxExchange) -> Iterator[ServedSandbox]:
+    """``upbit_exchange`` over HTTPS (HTTP/1.1) on 127.0.0.1, with a CA made for this test (``ca_file``)."""
+    from .server import start_server
+    from .tls import SandboxTLS
+
+    tls = SandboxTLS()
+    server, url = start_server(upbit_exchange, tls=tls.server_context())
+    try:
+        yield ServedSandbox(url, str(tls.ca_file), upbit_exchange)
+    finally:
+        server.stop()
+        tls.close()
+
+
+@pytest.fixture
+def upbit_h2_server(upbit_exchange: SandboxExchange) -> Iterator[ServedSandbox]:
+    """``upbit_exchange`` over HTTPS offering HTTP/2 and HTTP/1.1 through ALPN (hypercorn), CA in ``ca_file``."""
+    from .h2_server import Http2Server
+
+    server = Http2Server(upbit_exchange)
+    server.start()
+    try:
+        yield ServedSandbox(server.url, str(server.tls.ca_file), upbit_exchange)
+    finally:
+        server.stop()
 
 
 def _close(client: Client) -> None:

@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import string
 import sys
 import threading
@@ -22,6 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
+from typing import Any
 
 from .exchange import (
     DEFAULT_RATE_LIMIT_PER_SECOND,
@@ -41,6 +43,8 @@ _MAX_LINE = 65536
 _MAX_TRAILERS = 100
 # An idle keep-alive connection is dropped after this long, so forgotten clients cannot pin threads forever.
 _IDLE_CONNECTION_TIMEOUT = 60.0
+# A TLS handshake not done within this long is dropped (its thread freed).
+_HANDSHAKE_TIMEOUT = 10.0
 
 
 class _Refused(Exception):
@@ -166,9 +170,11 @@ class SandboxServer(ThreadingHTTPServer):
     # and the kernel retries them only after a second: that would show up as a 1 s stall.
     request_queue_size = 4096
 
-    def __init__(self, exchange: SandboxExchange, port: int = 0) -> None:
+    def __init__(self, exchange: SandboxExchange, port: int = 0, tls: ssl.SSLContext | None = None) -> None:
         super().__init__((LOOPBACK, port), _SandboxRequestHandler)
         self.exchange = exchange
+        self.tls = tls
+        """The server-side TLS context (``tls.SandboxTLS.server_context()``): HTTPS; None: plain HTTP."""
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -179,7 +185,23 @@ class SandboxServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
+        return f"{'https' if self.tls is not None else 'http'}://{LOOPBACK}:{self.port}"
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Serve one connection (in its own thread); over TLS, the handshake is done here first, so a slow
+        client's handshake never holds up the accept loop (a listening socket wrapped in TLS would)."""
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(_HANDSHAKE_TIMEOUT)
+        try:
+            secured = self.tls.wrap_socket(request, server_side=True)
+        except (OSError, ValueError):  # a failed handshake (ssl.SSLError is an OSError) or a client gone
+            return
+        try:
+            super().finish_request(secured, client_address)
+        finally:
+            secured.close()
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that hung up before its answer (a cancelled batch, a timeout) is no error of the
@@ -217,20 +239,23 @@ class SandboxServer(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
 
 
-def start_server(exchange: SandboxExchange, port: int = 0) -> tuple[SandboxServer, str]:
+def start_server(
+    exchange: SandboxExchange, port: int = 0, tls: ssl.SSLContext | None = None
+) -> tuple[SandboxServer, str]:
     """Serve ``exchange`` on 127.0.0.1:``port`` (0: a free port) in a daemon thread; returns the server and its URL.
 
+    ``tls``: a server-side context (``SandboxTLS().server_context()``) to serve HTTPS (HTTP/1.1) instead.
     Call ``server.stop()`` when done, or use ``running_server``.
     """
-    server = SandboxServer(exchange, port)
+    server = SandboxServer(exchange, port, tls)
     server.start()
     return server, server.url
 
 
 @contextlib.contextmanager
-def running_server(exchange: SandboxExchange, port: int = 0) -> Iterator[str]:
+def running_server(exchange: SandboxExchange, port: int = 0, tls: ssl.SSLContext | None = None) -> Iterator[str]:
     """``with running_server(exchange) as url:`` serves ``exchange`` for the block and stops afterwards."""
-    server, url = start_server(exchange, port)
+    server, url = start_server(exchange, port, tls)
     try:
         yield url
     finally:
@@ -285,11 +310,45 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "NAME-0001..., seen only by its key; the banner prints the keys file to use (upbit-cancel --keys-file)",
     )
     _add_fault_options(parser)
+    _add_link_options(parser)
     args = parser.parse_args(argv)
-    for name in ("port", "rate_limit", "latency_ms", "orders", "drop_answer_every"):
-        if getattr(args, name) < 0:
+    for name in ("port", "rate_limit", "latency_ms", "orders", "drop_answer_every", "link_latency_ms"):
+        if (getattr(args, name) or 0) < 0:
             parser.error(f"--{name.replace('_', '-')} must be >= 0; given: {getattr(args, name)}")
+    if args.http2 and args.drop_answer_every:
+        parser.error("--drop-answer-every is not served over --http2 (an ASGI app cannot drop an answer)")
+    if args.ca_file and not (args.tls or args.http2):
+        parser.error("--ca-file needs --tls or --http2")
     return args
+
+
+def _add_link_options(parser: argparse.ArgumentParser) -> None:
+    """The wire: TLS, HTTP/2 and a link that delays every packet (``tls.py``, ``h2_server.py``, ``delay_link.py``)."""
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS (HTTP/1.1) with a certificate for 127.0.0.1 made on the spot; its CA is written to "
+        "--ca-file for the client to trust (needs the [tls] extra)",
+    )
+    parser.add_argument(
+        "--http2",
+        action="store_true",
+        help="serve HTTPS with HTTP/2 and HTTP/1.1 offered through ALPN (hypercorn; implies --tls)",
+    )
+    parser.add_argument(
+        "--ca-file",
+        metavar="PATH",
+        help="where to write the CA certificate to trust (default: a temporary file, printed at start)",
+    )
+    parser.add_argument(
+        "--link-latency-ms",
+        type=float,
+        default=None,
+        metavar="RTT",
+        help="serve through a TCP proxy that forwards every chunk RTT/2 ms late each way, so TCP and TLS "
+        "handshakes pay round trips too (0: a proxy that adds no delay; default: no proxy); SIGUSR1 cuts "
+        "every connection it carries",
+    )
 
 
 def _add_fault_options(parser: argparse.ArgumentParser) -> None:
@@ -343,9 +402,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         exchange.add_pocket(pocket)
         exchange.seed_demo_orders(open_orders=args.orders, pocket=pocket)
     try:
-        server, url = start_server(exchange, args.port)
+        server, url, ca_file = _listen(exchange, args)
     except OSError as error:
         print(f"upbit-sandbox: cannot listen on {LOOPBACK}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    except RuntimeError as error:  # the [tls] extra is missing
+        print(f"upbit-sandbox: {error}", file=sys.stderr)
         return 1
 
     stop = threading.Event()
@@ -355,9 +417,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    # SIGUSR1: cut every connection the link carries, as a server whose keep-alive ran out would
+    # (the bench's "idle past keep-alive" cell); without a link it does nothing.
+    signal.signal(signal.SIGUSR1, lambda signum, frame: server.drop_connections())
     open_count = sum(order.state == "wait" for order in orders)
     try:
-        _banner(args, url, open_count)
+        _banner(args, url, open_count, ca_file)
         while not stop.wait(0.5):
             pass
         print("upbit-sandbox: stopped", flush=True)
@@ -371,7 +436,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _banner(args: argparse.Namespace, url: str, open_count: int) -> None:
+class _Serving:
+    """What ``upbit-sandbox`` serves: the server (HTTP/1.1 or HTTP/2), the delay link in front, the certificates."""
+
+    def __init__(self, server: SandboxServer | Any, link: Any, tls: Any) -> None:
+        self.server, self.link, self.tls = server, link, tls
+
+    def drop_connections(self) -> None:
+        if self.link is not None:
+            self.link.drop_connections()
+
+    def stop(self) -> None:
+        if self.link is not None:
+            self.link.stop()
+        self.server.stop()
+        if self.tls is not None:
+            self.tls.close()
+
+
+def _listen(exchange: SandboxExchange, args: argparse.Namespace) -> tuple[_Serving, str, str | None]:
+    """Start the server the options ask for: (what to stop, the URL clients use, the CA file or None)."""
+    tls = None
+    if args.tls or args.http2:
+        from .tls import SandboxTLS
+
+        tls = SandboxTLS(args.ca_file)
+    if args.http2:
+        from .h2_server import Http2Server
+
+        server: Any = Http2Server(exchange, args.port, tls)
+        server.start()
+    else:
+        server = start_server(exchange, args.port, tls.server_context() if tls is not None else None)[0]
+    url, link = server.url, None
+    if args.link_latency_ms is not None:
+        from .delay_link import DelayLink
+
+        link = DelayLink(server.port, args.link_latency_ms / 1000).start()
+        url = link.url("https" if tls is not None else "http")
+    return _Serving(server, link, tls), url, None if tls is None else str(tls.ca_file)
+
+
+def _banner(args: argparse.Namespace, url: str, open_count: int, ca_file: str | None = None) -> None:
     """What the command prints once it listens: the URL, its settings and the demo keys to export."""
     limit = f"{args.rate_limit}/s per key" if args.rate_limit else "off"
     print(f"Upbit sandbox exchange (FAKE, local only) listening on {url}", flush=False)
@@ -379,6 +485,12 @@ def _banner(args: argparse.Namespace, url: str, open_count: int) -> None:
         f"  rate limit: {limit}; latency: {args.latency_ms:g} ms; clock offset: {args.clock_offset:+g} s; "
         f"open demo orders: {open_count}"
     )
+    if args.link_latency_ms is not None:
+        print(f"  through a link delaying every packet: round trip {args.link_latency_ms:g} ms")
+    if ca_file is not None:
+        protocols = "HTTP/2 and HTTP/1.1 (ALPN)" if args.http2 else "HTTP/1.1"
+        print(f"  TLS ({protocols}); CA certificate to trust: {ca_file}")
+        print(f"  (connect(..., httpx_args={{'verify': {ca_file!r}}}), or export SSL_CERT_FILE={ca_file})")
     if open_count:
         print(f"  identifiers demo-0001..demo-{open_count:04d}; filled demo-filled-*, cancelled demo-cancelled-*")
     print("Demo keys this sandbox accepts (sandbox-only, not a real Upbit secret):")
