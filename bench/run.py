@@ -1125,7 +1125,7 @@ def main() -> int:
         pockets.bench_many_pockets(runs=1, per_pocket=100, tools=sys.modules[__name__])
         loop_lag.bench_loop_lag(sys.modules[__name__], runs=1, orders=200)
         bench_storm(200)
-        guard_bench.bench_guard(sys.modules[__name__], orders=100, runs=1, idle_seconds=0.5, loop_runs=0)
+        guard_bench.bench_guard(sys.modules[__name__], orders=100, runs=1, idle_seconds=0.5, loop_runs=0, pocket_runs=0)
     else:
         bench_overhead(rounds=15, per_round=200)
         bench_offsets([-0.7, -0.3, 0.0, 0.3, 0.7], [0.0, 0.020], runs=args.runs)
