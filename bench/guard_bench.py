@@ -34,6 +34,7 @@ from types import ModuleType
 from typing import Any
 
 import httpx
+from guard_pockets_bench import bench_guard_pockets
 
 from upbit_auth import UpbitAuth
 from upbit_cancel.heartbeat import GuardScope, Heartbeat
@@ -56,10 +57,14 @@ def _memory_mb(pid: int) -> tuple[float, float]:
 
 
 class _GuardProcess:
-    def __init__(self, store: str, url: str, folder: str, tools: ModuleType) -> None:
+    def __init__(
+        self, store: str, url: str, folder: str, tools: ModuleType, names: list[str] | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
         env = {name: value for name, value in os.environ.items() if not name.startswith("UPBIT_")}
         env |= {"UPBIT_OPEN_API_ACCESS_KEY": DEMO_ACCESS_KEY, "UPBIT_OPEN_API_SECRET_KEY": DEMO_SECRET_KEY}
-        argv = [str(UPBIT_CANCEL), "guard", NAME, "--store", store, "--server-url", url,
+        env |= extra_env or {}
+        argv = [str(UPBIT_CANCEL), "guard", *(names or [NAME]), "--store", store, "--server-url", url,
                 "--status-file", os.path.join(folder, "status.json")]  # fmt: skip
         self.process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                         preexec_fn=tools._die_with_this_process)  # fmt: skip
@@ -113,9 +118,11 @@ def _one_run(tools: ModuleType, store: str, orders: int, idle_seconds: float) ->
 
 
 def bench_guard(
-    tools: ModuleType, orders: int = 600, runs: int = 3, idle_seconds: float = 10.0, loop_runs: int | None = None
-) -> None:
-    """The section; ``loop_runs`` (default ``runs``) runs of the cancel-all loop beside it (0: none, ``--quick``)."""
+    tools: ModuleType, orders: int = 600, runs: int = 3, idle_seconds: float = 10.0, loop_runs: int | None = None,
+    pocket_runs: int | None = None,
+) -> None:  # fmt: skip
+    """The section; ``loop_runs`` (default ``runs``) runs of the cancel-all loop beside it (0: none, ``--quick``);
+    ``pocket_runs`` (default ``runs``) runs of 3 pockets x ``orders`` against 1 pocket (``guard_pockets_bench``)."""
     print(f"\n17. The guard (dead-man's switch): {orders:,} open orders on 4 markets, 10 % watch, heartbeat timeout")
     print(f"   {TIMEOUT:g} s, scope wait + watch; against the DELETE /v1/orders/open loop (1 per 2 s) on the same")
     print(f"   book; {runs} runs, a fresh sandbox each; idle measured over {idle_seconds:g} s while armed")
@@ -128,6 +135,14 @@ def bench_guard(
         for _ in range(runs if loop_runs is None else loop_runs):
             with tools._open_book(orders, 0.0) as url:
                 loops.append(tools._cancel_all_loop(url))
+        _report(tools, rows, loops)
+        if pocket_runs != 0:
+            more = runs if pocket_runs is None else pocket_runs
+            bench_guard_pockets(tools, _GuardProcess, store, per_pocket=orders, runs=more)
+    print(f"   load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def _report(tools: ModuleType, rows: list[dict[str, float]], loops: list[Any]) -> None:
     worst = {key: max(row[key] for row in rows) for key in rows[0]}
     tools._line("detection after the deadline, worst (target <= 0.2 s)", f"{worst['detect']:.3f} s")
     tools._line("idle guard CPU, worst (target <= 1 % of a core)", f"{worst['idle'] * 100:.2f} %")
@@ -142,4 +157,3 @@ def bench_guard(
     if loops:
         ratio = min(loop[0] for loop in loops) / max(row["to_empty"] for row in rows)
         tools._line("cancel-all loop (best) / guard deadline -> empty (worst)", f"{ratio:.1f}x")
-    print(f"   load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

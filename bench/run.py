@@ -1139,7 +1139,7 @@ def main() -> int:
         pockets.bench_many_pockets(runs=1, per_pocket=100, tools=sys.modules[__name__])
         loop_lag.bench_loop_lag(sys.modules[__name__], runs=1, orders=200)
         bench_storm(200)
-        guard_bench.bench_guard(sys.modules[__name__], orders=100, runs=1, idle_seconds=0.5, loop_runs=0)
+        guard_bench.bench_guard(sys.modules[__name__], orders=100, runs=1, idle_seconds=0.5, loop_runs=0, pocket_runs=0)
         tls_cells.bench_tls(sys.modules[__name__], [0.020], runs=1, wires=("h2",), idle=0.2, variants={"": {}})
     else:
         bench_overhead(rounds=15, per_round=200)

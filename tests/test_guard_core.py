@@ -87,3 +87,42 @@ def test_a_block_delays_the_next_attempt_until_it_ends() -> None:
     firing = Firing("bot-a", started=0.0, give_up=100.0)
     assert firing.attempted(ConnectionError("418"), now=1.0, blocked_until=40.0) == 40.0
     assert firing.attempted(ConnectionError("418"), now=1.0, blocked_until=200.0) is None  # past the give-up time
+
+
+def test_after_the_store_changes_master_an_expired_heartbeat_waits_one_full_timeout_before_it_fires() -> None:
+    watch = Watch("bot-a")
+    watch.observe(Beat(True, 2.0, "{}", timeout=2.0, master="old"), now=0.0)
+    watch.observe(None, now=1.0)  # the master is killed: the store cannot be read
+    action, line = watch.observe(Beat(True, None, "{}", master="new"), now=3.0)  # the new master lost the beats
+    assert action is None and watch.state is WatchState.GRACE and watch.grace_until == 5.0
+    assert line is not None and "master changed" in line
+    assert watch.next_look(3.0) == 3.0 + POLL and watch.next_look(4.9) == 5.0 + SETTLE
+    assert watch.observe(Beat(True, None, "{}", master="new"), now=4.99) == (None, None)  # still within it
+    assert watch.observe(Beat(True, None, "{}", master="new"), now=5.0)[0] == FIRE  # the bot really died
+
+
+def test_a_bot_that_beats_again_within_the_grace_is_never_fired_on() -> None:
+    watch = Watch("bot-a")
+    watch.observe(Beat(True, 1.0, "{}", timeout=1.0, master="old"), now=0.0)
+    assert watch.observe(Beat(True, None, "{}", master="new"), now=1.5)[0] is None
+    assert watch.observe(Beat(True, 1.0, "{}", timeout=1.0, master="new"), now=1.8)[0] is None  # it beat again
+    assert watch.state is WatchState.ARMED and watch.deadline == 2.8
+    assert watch.observe(Beat(True, None, "{}", master="new"), now=2.81)[0] == FIRE  # after the grace: as ever
+
+
+def test_the_first_master_seen_is_no_change_and_the_same_master_gives_no_grace() -> None:
+    watch = Watch("bot-a")
+    assert watch.observe(Beat(True, None, "{}", master="first"), now=0.0)[0] == FIRE  # a guard started late
+    other = Watch("bot-b")
+    other.observe(Beat(True, 1.0, "{}", timeout=1.0, master="same"), now=0.0)
+    assert other.observe(Beat(True, None, "{}", master="same"), now=1.01)[0] == FIRE
+    assert other.grace_until is None
+
+
+def test_a_heartbeat_of_an_earlier_release_gets_the_longest_time_left_seen_as_its_grace() -> None:
+    watch = Watch("bot-a")
+    watch.observe(Beat(True, 0.8, "{}", master="old"), now=0.0)  # no timeout stored with it
+    watch.observe(Beat(True, 1.5, "{}", master="old"), now=0.5)
+    watch.observe(Beat(True, None, "{}", master="new"), now=3.0)
+    assert watch.state is WatchState.GRACE and watch.grace_until == 4.5
+    assert watch.trigger_at() == 4.5

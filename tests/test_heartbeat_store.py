@@ -181,3 +181,25 @@ def test_a_bot_whose_clocks_are_an_hour_off_is_read_by_the_time_left_on_the_stor
     beat = store.read("bot-a")  # the guard's host, its own clocks
     assert beat.left is not None and 1.5 < beat.left <= 2.0
     store.close()
+
+
+def test_a_beat_stores_its_timeout_with_its_deadline(store: HeartbeatStore) -> None:
+    store.beat("bot-a", 5.0, "{}")
+    assert store.read("bot-a").timeout == 5.0
+
+
+def test_a_beat_of_an_earlier_release_reads_with_an_unknown_timeout_and_the_master_that_answered(
+    redis_server: str,
+) -> None:
+    import redis
+
+    store = RedisHeartbeats(redis_server)
+    alive, armed = store.keys("bot-a")
+    client = redis.Redis.from_url(redis_server)  # an earlier release wrote "1" as the alive key's value
+    client.set(alive, "1", px=5000)
+    client.set(armed, "{}")
+    run_id = client.info("server")["run_id"]
+    client.close()
+    beat = store.read("bot-a")
+    store.close()
+    assert beat.armed and beat.left is not None and beat.timeout is None and beat.master == run_id

@@ -163,7 +163,8 @@ class Guard:
         now, wall = time.monotonic(), time.time()
         beats: dict[str, Any] = {}
         for name, watch in self.watches.items():
-            left = watch.deadline - now if watch.state is WatchState.ARMED and watch.deadline is not None else None
+            at = watch.trigger_at()
+            left = at - now if at is not None else None
             last = self.last_fires.get(name)
             beats[name] = {
                 "state": watch.state.value,
@@ -211,7 +212,8 @@ class Guard:
             deadline = watch.deadline
             action, line = watch.observe(beat, now)
             if line is not None:
-                self._changed(line, logging.WARNING if watch.state is WatchState.STORE_LOST else logging.INFO)
+                warn = watch.state in (WatchState.STORE_LOST, WatchState.GRACE) or "master changed" in line
+                self._changed(line, logging.WARNING if warn else logging.INFO)
             if action == FIRE:
                 watch.state = WatchState.FIRING
                 tasks.start_soon(self._fire, name, deadline)

@@ -19,6 +19,14 @@ The rules, and why:
   blip. It logs one warning per heartbeat (``STORE_LOST``) and looks again every ``POLL``; when the store
   answers again the heartbeat is judged afresh (expired meanwhile: it fires then). The cost: a bot that
   dies while the store is down is only cleaned up once the store is back (``docs/guard.md``).
+- **A grace of one timeout after the store changes master.** Replication is asynchronous: a failover
+  may lose the last beat the old master acknowledged, and while the store has no master the bot cannot
+  beat at all; the new master then says "expired" of a bot that kept beating. Each read names the master
+  that answered (``Beat.master``, its run id); when it differs from the one this watch saw before, no fire
+  until one full timeout (the one stored with the beat, ``Beat.timeout``; for a beat of an earlier release,
+  the longest time left seen) has passed since the change was seen (``GRACE``): a bot that is alive beats
+  again within it. The first master seen is no change (a guard that starts after a failover cannot know
+  of it). The cost: a bot that really died around a failover is fired on one timeout later.
 - **A fire ends** when an attempt's sweep left nothing unconfirmed or unsent and no block: its last
   listing found the scope empty. Otherwise it is tried again (a failed listing, a 418 block, an
   unreachable exchange), after ``RETRY_MIN`` doubling to ``RETRY_MAX`` seconds or when the block ends, until
@@ -49,6 +57,7 @@ class WatchState(enum.Enum):
     ARMED = "armed"  # alive: its deadline lies ahead
     FIRING = "firing"  # expired, claimed, its scope being swept
     STORE_LOST = "store_lost"  # the store could not be read: waiting, not firing
+    GRACE = "grace"  # expired, but the store changed master less than one timeout ago: waiting, not firing
 
 
 FIRE = "fire"
@@ -56,12 +65,17 @@ FIRE = "fire"
 
 @dataclass(slots=True)
 class Watch:
-    """One heartbeat as the guard sees it. ``deadline``: the guard's monotonic time of the expiry (armed)."""
+    """One heartbeat as the guard sees it. ``deadline``: the guard's monotonic time of the expiry (armed);
+    ``master``: the run id of the store's master last seen; ``timeout``: the heartbeat's, as last known;
+    ``grace_until``: no fire before this monotonic time (the master changed)."""
 
     name: str
     state: WatchState = WatchState.UNKNOWN
     deadline: float | None = None
     before_loss: WatchState | None = None
+    master: str | None = None
+    timeout: float | None = None
+    grace_until: float | None = None
 
     def observe(self, beat: Beat | None, now: float) -> tuple[str | None, str | None]:
         """(``FIRE`` or None, a line to log on a change of state or None) for what the store said at ``now``."""
@@ -75,22 +89,54 @@ class Watch:
                 None,
                 f"heartbeat {self.name}: the store cannot be read; waiting, not firing (was {self.before_loss.value})",
             )
-        was = self.state
+        was, changed = self.state, self._learn(beat, now)
         if beat.left is not None:
             self.state, self.deadline = WatchState.ARMED, now + beat.left
-            return None, None if was is WatchState.ARMED else f"heartbeat {self.name}: armed, {beat.left:.3f} s left"
+            armed = f"heartbeat {self.name}: armed, {beat.left:.3f} s left"
+            return None, changed or (None if was is WatchState.ARMED else armed)
         self.deadline = None
         if beat.expired:
-            return FIRE, None
+            return self._expired(now, was, changed)
         self.state = WatchState.DISARMED
-        changed = was not in (WatchState.DISARMED, WatchState.UNKNOWN)
-        return None, f"heartbeat {self.name}: disarmed" if changed else None
+        line = f"heartbeat {self.name}: disarmed" if was not in (WatchState.DISARMED, WatchState.UNKNOWN) else None
+        return None, changed or line
+
+    def _learn(self, beat: Beat, now: float) -> str | None:
+        """Keep the heartbeat's timeout and the store's master; a line if the master changed (the grace begins)."""
+        if beat.timeout is not None:
+            self.timeout = beat.timeout
+        elif beat.left is not None:  # beaten by an earlier release: its timeout is at least the time left
+            self.timeout = max(self.timeout or 0.0, beat.left)
+        if beat.master is None:
+            return None
+        seen, self.master = self.master, beat.master
+        if seen is None or seen == beat.master:
+            return None
+        grace = self.timeout or 0.0
+        self.grace_until = now + grace
+        return (
+            f"heartbeat {self.name}: the store's master changed (a failover or a restart; its last beat may be "
+            f"lost): no fire for {grace:.3f} s, one timeout"
+        )
+
+    def _expired(self, now: float, was: WatchState, changed: str | None) -> tuple[str | None, str | None]:
+        """Expired in the store: ``FIRE``, unless within the grace after a change of master."""
+        if self.grace_until is None or now >= self.grace_until:
+            return FIRE, changed
+        self.state = WatchState.GRACE
+        line = f"heartbeat {self.name}: expired just after the store changed master; waiting out the grace"
+        return None, changed or (None if was is WatchState.GRACE else line)
+
+    def trigger_at(self) -> float | None:
+        """The earliest monotonic time this heartbeat may fire: its deadline (armed), or the grace's end."""
+        if self.state is WatchState.ARMED:
+            return self.deadline
+        return self.grace_until if self.state is WatchState.GRACE else None
 
     def next_look(self, now: float) -> float:
         """When to read this heartbeat again (guard's monotonic time)."""
-        if self.state is WatchState.ARMED and self.deadline is not None:
-            return min(self.deadline + SETTLE, now + POLL)
-        return now + POLL
+        at = self.trigger_at()
+        return min(at + SETTLE, now + POLL) if at is not None else now + POLL
 
 
 def _key(order: OrderRef | UnconfirmedOrder | NotSentOrder) -> str:

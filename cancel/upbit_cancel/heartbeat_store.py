@@ -4,7 +4,9 @@ A heartbeat ``name`` is two facts, kept together by every store:
 
 - **alive**: it was beaten less than its timeout ago. On Redis, a key with a TTL on the *store's* clock
   (``SET ... PX``): the deadline is kept where both the bot and the guard read it, so their own clocks
-  may disagree by any amount; the guard reads the time left (``PTTL``), never a timestamp. In a folder,
+  may disagree by any amount; the guard reads the time left (``PTTL``), never a timestamp. The key's
+  value is the timeout (``timeout:SECONDS``; earlier releases wrote ``1``, read as unknown), which the
+  guard needs for its grace after a failover (``guard_core``). In a folder,
   a deadline on ``time.monotonic()``, which on Linux is one clock for every process of the host (one
   host, one boot: a reboot forgets every deadline, see ``docs/guard.md``).
 - **armed**: the bot asked for a guard (a timeout above 0) and the guard has not fired since; it holds
@@ -19,8 +21,13 @@ what the guard does then is ``guard_core``'s rule (it waits and warns).
 
 The setting: ``store=`` (``heartbeat`` / ``guard`` ``--store``), else ``$UPBIT_HEARTBEAT_STORE``, else
 ``$UPBIT_RATE_LIMIT_STORE`` (the shared Redis the pockets' budgets already use), else the folder
-``$XDG_STATE_HOME/upbit-cancel/heartbeats`` (``~/.local/state/...``). A Redis URL (``redis://``,
-``rediss://``, ``unix://``) is a Redis; a path (absolute, or ``file://``) is a folder.
+``$XDG_STATE_HOME/upbit-cancel/heartbeats`` (``~/.local/state/...``). A Redis URL is a Redis: every form the
+budget store takes (``redis://``, ``rediss://``, ``unix://``, ``redis+sentinel://``, ``redis+cluster://``,
+``store_address``), opened by ``redis_connect``; a path (absolute, or ``file://``) is a folder.
+
+Each Redis read answers, with the heartbeat, the run id of the master that holds it (``lua/read.lua``,
+``Beat.master``): a failover (or a restart) shows as a new one, and a failover may have lost the
+last beat (replication is asynchronous), so the guard holds its fire for a grace (``guard_core.Watch``).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import re
 import time
@@ -37,6 +45,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from .errors import ConfigurationError
+from .redis_connect import open_redis, shared_cluster
 from .store import STORE_ENV, StoreUnavailable, check_store_url, redacted_text, redacted_url
 
 __all__ = [
@@ -52,6 +61,8 @@ __all__ = [
 HEARTBEAT_STORE_ENV = "UPBIT_HEARTBEAT_STORE"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _TIMEOUT = 0.5
+_REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster")
+_TIMEOUT_PREFIX = "timeout:"
 T = TypeVar("T")
 
 
@@ -68,11 +79,15 @@ def check_name(name: object) -> str:
 @dataclass(frozen=True, slots=True)
 class Beat:
     """One heartbeat as a store sees it now: ``armed`` (with its ``scope`` text) and the seconds ``left``
-    until its deadline (None: not alive, expired or never beaten)."""
+    until its deadline (None: not alive, expired or never beaten); the ``timeout`` it was beaten with
+    (None: not alive, or beaten by an earlier release); the run id of the Redis ``master`` that answered
+    (None: a folder)."""
 
     armed: bool
     left: float | None
     scope: str | None = None
+    timeout: float | None = None
+    master: str | None = None
 
     @property
     def expired(self) -> bool:
@@ -95,7 +110,10 @@ class HeartbeatStore(Protocol):
 class RedisHeartbeats:
     """Heartbeats on Redis: ``upbit-hb:{name}:alive`` (TTL) and ``upbit-hb:{name}:armed`` (the scope).
 
-    The braces are a cluster hash tag: both keys of a heartbeat are on one node, so ``lua/claim.lua`` runs there.
+    The braces are a cluster hash tag: both keys of a heartbeat are in one slot, so ``lua/claim.lua`` and
+    ``lua/read.lua`` run on a Cluster (on the node of that slot). The client is ``redis_connect``'s: one
+    server, a Sentinel-watched master, or the process's one Cluster client (made on first use, inside
+    ``_call``: a Cluster that cannot be reached fails a call, not the constructor; never closed here).
     """
 
     blocking = True
@@ -104,17 +122,33 @@ class RedisHeartbeats:
         self.where: str = redacted_url(url)
         self._url = url
         try:
-            import redis
+            import redis  # noqa: F401  (only to say what is missing)
         except ImportError as error:  # depends on the installed extras
             raise StoreUnavailable(
                 "a Redis heartbeat store needs redis-py: pip install 'upbit-order-cancel[redis]'"
             ) from error
+        self._cluster = url.lower().startswith("redis+cluster:")
+        self._redis: Any = None
+        self._scripts: dict[str, Any] = {}
+        if not self._cluster:  # no I/O yet; a bad query raises here
+            self._register(self._call(lambda: open_redis(url, timeout=_TIMEOUT)))
+
+    def _register(self, client: Any) -> None:
         from .redis_store import lua_script
 
-        self._redis = self._call(
-            lambda: redis.Redis.from_url(url, socket_timeout=_TIMEOUT, socket_connect_timeout=_TIMEOUT)
-        )
-        self._claim = self._redis.register_script(lua_script("claim"))
+        self._scripts = {name: client.register_script(lua_script(name)) for name in ("claim", "read")}
+        self._redis = client
+
+    def _client(self) -> Any:
+        """The client, made now for a Cluster (call it inside ``_call``)."""
+        if self._redis is None:
+            self._register(shared_cluster(self._url, timeout=_TIMEOUT))
+        return self._redis
+
+    def _script(self, name: str) -> Any:
+        """The Lua script ``name`` on the client (made now for a Cluster: call it inside ``_call``)."""
+        self._client()
+        return self._scripts[name]
 
     @staticmethod
     def keys(name: str) -> tuple[str, str]:
@@ -130,30 +164,55 @@ class RedisHeartbeats:
 
     def beat(self, name: str, timeout: float, scope: str) -> None:
         alive, armed = self.keys(name)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.set(alive, "1", px=max(1, round(timeout * 1000)))
-        pipe.set(armed, scope)
-        self._call(pipe.execute)
+
+        def send() -> object:
+            pipe = self._client().pipeline(transaction=True)
+            pipe.set(alive, f"{_TIMEOUT_PREFIX}{float(timeout)!r}", px=max(1, round(timeout * 1000)))
+            pipe.set(armed, scope)
+            return pipe.execute()
+
+        self._call(send)
 
     def disarm(self, name: str) -> None:
-        self._call(lambda: self._redis.delete(*self.keys(name)))
+        self._call(lambda: self._client().delete(*self.keys(name)))
 
     def read(self, name: str) -> Beat:
-        alive, armed = self.keys(name)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.pttl(alive)
-        pipe.get(armed)
-        left_ms, scope = self._call(pipe.execute)
-        text = scope.decode() if isinstance(scope, bytes) else None
-        return Beat(text is not None, left_ms / 1000 if isinstance(left_ms, int) and left_ms >= 0 else None, text)
+        reply = self._call(lambda: self._script("read")(keys=list(self.keys(name))))
+        return self._call(lambda: _beat_of_reply(reply))
 
     def claim(self, name: str) -> str | None:
-        scope = self._call(lambda: self._claim(keys=list(self.keys(name))))
+        scope = self._call(lambda: self._script("claim")(keys=list(self.keys(name))))
         return scope.decode() if isinstance(scope, bytes) else None
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._redis.close()
+        """Close the client (a Cluster's is the process's, ``redis_connect.shared_cluster``: left open)."""
+        if self._redis is not None and not self._cluster:
+            with contextlib.suppress(Exception):
+                self._redis.close()
+
+
+def _timeout_of(value: object) -> float | None:
+    """The timeout an alive key's value names (``timeout:SECONDS``), or None (an earlier release's ``1``)."""
+    text = value.decode(errors="replace") if isinstance(value, bytes) else ""
+    if not text.startswith(_TIMEOUT_PREFIX):
+        return None
+    try:
+        timeout = float(text[len(_TIMEOUT_PREFIX) :])
+    except ValueError:
+        return None
+    return timeout if math.isfinite(timeout) and timeout > 0 else None
+
+
+def _beat_of_reply(reply: object) -> Beat:
+    """``lua/read.lua``'s answer as a ``Beat``; ``ValueError`` for any other shape (the store misbehaved)."""
+    if not isinstance(reply, list) or len(reply) != 4 or not isinstance(reply[0], int):
+        raise ValueError(f"expected {{left, scope, alive, run id}}, got {reply!r:.80}")
+    left_ms, scope, alive, run_id = reply
+    if not isinstance(run_id, bytes) or not run_id:
+        raise ValueError(f"expected a run id, got {run_id!r:.80}")
+    text = scope.decode() if isinstance(scope, bytes) else None
+    left = left_ms / 1000 if left_ms >= 0 else None
+    return Beat(text is not None, left, text, _timeout_of(alive) if left is not None else None, run_id.decode())
 
 
 class FolderHeartbeats:
@@ -193,7 +252,8 @@ class FolderHeartbeats:
     def beat(self, name: str, timeout: float, scope: str) -> None:
         with self._locked(name) as path:
             temporary = path.with_suffix(".tmp")
-            temporary.write_text(json.dumps({"deadline": self._clock() + timeout, "scope": scope}), encoding="utf-8")
+            value = {"deadline": self._clock() + timeout, "scope": scope, "timeout": timeout}
+            temporary.write_text(json.dumps(value), encoding="utf-8")
             os.replace(temporary, path)
 
     def disarm(self, name: str) -> None:
@@ -207,7 +267,10 @@ class FolderHeartbeats:
         if isinstance(deadline, bool) or not isinstance(deadline, int | float):
             raise StoreUnavailable(f"heartbeat folder {self.where}: a heartbeat file without a deadline")
         left = deadline - self._clock()
-        return Beat(True, left if left > 0 else None, value["scope"])
+        timeout = value.get("timeout")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or left <= 0:
+            timeout = None  # not alive, or written by an earlier release
+        return Beat(True, left if left > 0 else None, value["scope"], timeout)
 
     def read(self, name: str) -> Beat:
         with self._locked(name) as path:
@@ -247,9 +310,10 @@ def open_heartbeat_store(setting: str | None = None, environ: Mapping[str, str] 
         return FolderHeartbeats(where[len("file://") :])
     if os.path.isabs(where):
         return FolderHeartbeats(where)
-    if where.partition("://")[0].lower() in ("redis", "rediss", "unix"):
+    if where.partition("://")[0].lower() in _REDIS_SCHEMES:
         return RedisHeartbeats(check_store_url(where, "the heartbeat store"))
     raise ConfigurationError(
-        "the heartbeat store must be a Redis URL (redis://, rediss://, unix://) or an absolute folder path "
+        "the heartbeat store must be a Redis URL (redis://, rediss://, unix://, redis+sentinel://, redis+cluster://) "
+        "or an absolute folder path "
         f"(or file:///path); given: {redacted_url(where)!r}"
     )

@@ -11,7 +11,7 @@ keys carry the pocket in a hash tag, ``{...}``, so each Lua script's keys share 
 ``MasterWatch`` notices that the master serving a key changed: a Sentinel failover, a Cluster failover of
 the key's slot, or one server restarted. Replication is asynchronous, so the new master may lack the
 last writes the old one acknowledged (a heartbeat, a window's count): whoever reads the store may
-need to allow for that (the guard allows a grace of one timeout, see ``docs/pacing.md``). The master is
+need to allow for that (the guard allows a grace of one timeout, ``guard_core.Watch``, ``docs/guard.md``). The master is
 known by its ``run_id`` (``INFO server``: new for every ``redis-server`` process), read by ``lua/master.lua``
 run on the watched key, so on a Cluster it is the run id of the node that holds that key.
 """
