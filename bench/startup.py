@@ -81,7 +81,7 @@ def time_to_first_request(command: Path, env: dict[str, str], keys: tuple[str, s
         env = {**env, "UPBIT_OPEN_API_ACCESS_KEY": keys[0], "UPBIT_OPEN_API_SECRET_KEY": keys[1]}
         start = time.time()
         argv = [str(command), "--open", "--dry-run", "--server-url", url]
-        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, timeout=60)
+        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
         line = server.stdout.readline()
         if not line.startswith("first request at"):
             raise RuntimeError(f"the sandbox saw no request: {line!r}")

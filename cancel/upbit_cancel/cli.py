@@ -82,7 +82,6 @@ from .cli_parser import build_parser as build_parser
 from .client import check_base_url, connect, resolve_base_url
 from .errors import AuthenticationError, BatchCancelled, ConfigurationError, MissingCredentials, error_from_response
 from .interrupts import Interrupts, OnSignal, ReportNotWritten, gathered, write_whole
-from .pockets import pocket_keys
 from .ratelimit import limiter_for
 from .results import BatchResult, ErrorInfo, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
 from .store import STORE_ENV, check_store_url
@@ -772,6 +771,8 @@ def _connect(
     pocket, httpx arguments), the exit status, its line written."""
     try:
         if args.pockets:  # its keys file, its own variables, else the usual pair (pockets.pocket_keys)
+            from .pockets import pocket_keys  # with --pocket only: tomllib and the keys file's rules
+
             keys = pocket_keys(args.pockets[0], keys_file=args.keys_file, environ=environ)
             access_key, secret_key = keys.access_key, keys.secret_key.reveal()
             secrets.extend((secret_key, access_key))
