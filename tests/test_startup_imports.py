@@ -63,7 +63,7 @@ def test_an_editable_installs_version_is_read_without_importlib_metadata() -> No
 def test_the_commands_help_loads_neither_httpx_nor_jwt_nor_the_cli() -> None:
     for flag in ("--help", "-h"):
         loaded = _modules_after(f"from upbit_cancel.entry import main\nassert main([{flag!r}]) == 0")
-        assert not {"httpx", "httpcore", "jwt", "upbit_cancel.cli", "upbit_cancel.batch"} & loaded, flag
+        assert not {"httpx", "httpcore", "jwt", "attrs", "upbit_cancel.cli", "upbit_cancel.batch"} & loaded, flag
 
 
 def test_the_commands_help_is_the_text_and_status_of_the_whole_parser() -> None:

@@ -1,10 +1,11 @@
 """The ``upbit-cancel`` command's parser and the constants its help names: built without httpx.
 
 ``upbit-cancel --help`` (and ``-h``) is answered from here by ``entry`` before the CLI is loaded, so
-this module imports only light things: argparse, the generated registry, the names of the settings
-(``settings``, ``upbit_auth.variables``) and the version line. ``cli`` builds its parser here too, and
-its old names (``cli.build_parser``, ``cli.PROG``, ``cli.EXIT_OK``...) are these objects: one parser,
-one help text (``tests/test_startup_imports.py`` compares them).
+this module imports only light things: argparse, the generated ``upbit_client.servers`` (not the
+registry, which loads attrs), the names of the settings (``settings``, ``upbit_auth.variables``) and
+the version line. ``cli`` builds its parser here too, and its old names (``cli.build_parser``,
+``cli.PROG``, ``cli.EXIT_OK``...) are these objects: one parser, one help text
+(``tests/test_startup_imports.py`` compares them).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from upbit_auth.variables import POCKET_VARIABLE
-from upbit_client.registry import SERVERS
+from upbit_client.servers import SERVERS
 
 from .entry import version_line
 from .settings import DEFAULT_REGION, KEYS_FILE_VARIABLE, PRECEDENCE, STORE_ENV

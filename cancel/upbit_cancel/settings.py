@@ -1,6 +1,6 @@
 """The names of the settings the command and ``connect()`` read, and the one precedence among them.
 
-Standard library and the generated registry only (neither loads httpx), so that ``upbit-cancel
+Standard library and the generated ``upbit_client.servers`` only (no httpx, no attrs), so that ``upbit-cancel
 --help`` can be built without the client (``cli_parser``). Each name is used from its old home too:
 ``client.DEFAULT_REGION``, ``client.PRECEDENCE``, ``client.SERVER_URL_VARIABLES``,
 ``pockets.KEYS_FILE_VARIABLE`` and ``store.STORE_ENV`` are these objects.
@@ -8,7 +8,7 @@ Standard library and the generated registry only (neither loads httpx), so that 
 
 from __future__ import annotations
 
-from upbit_client.registry import DEFAULT_SERVER, SERVERS
+from upbit_client.servers import DEFAULT_SERVER, SERVERS
 
 __all__ = ["DEFAULT_REGION", "KEYS_FILE_VARIABLE", "PRECEDENCE", "SERVER_URL_VARIABLES", "STORE_ENV"]
 
