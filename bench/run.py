@@ -10,7 +10,8 @@
 5. 4 and 8 processes x 300 orders on one account at once, with and without the Redis store.
 6. What the Redis path adds per request on loopback.
 3. Client cost per order as N grows (20 ... 20,000) with the limit off.
-4. Cold import time of ``upbit_auth`` + ``upbit_client`` against ``import httpx, jwt`` alone.
+4. Cold import time of ``upbit_auth`` + ``upbit_client`` against ``import httpx, jwt`` alone; ``upbit-cancel --help``,
+   and ``upbit-cancel --open --dry-run`` from spawn to the sandbox's first request.
 12. 1,000 open orders (4 markets, 10 % ``watch``): ``cancel_open_orders`` against Upbit's own filter
    cancel (``DELETE /v1/orders/open``) called at its 1 per 2 s until nothing is left: wall time,
    requests, 429s and orders left open.
