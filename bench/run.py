@@ -10,7 +10,8 @@
 5. 4 and 8 processes x 300 orders on one account at once, with and without the Redis store.
 6. What the Redis path adds per request on loopback.
 3. Client cost per order as N grows (20 ... 20,000) with the limit off.
-4. Cold import time of ``upbit_auth`` + ``upbit_client`` against ``import httpx, jwt`` alone.
+4. Cold import time of ``upbit_auth`` + ``upbit_client`` against ``import httpx, jwt`` alone; ``upbit-cancel --help``,
+   and ``upbit-cancel --open --dry-run`` from spawn to the sandbox's first request.
 12. 1,000 open orders (4 markets, 10 % ``watch``): ``cancel_open_orders`` against Upbit's own filter
    cancel (``DELETE /v1/orders/open``) called at its 1 per 2 s until nothing is left: wall time,
    requests, 429s and orders left open.
@@ -852,6 +853,8 @@ def bench_import(repeats: int) -> None:
 def _time_imports(python: Path, where: str, repeats: int) -> None:
     import tempfile  # here, not at the top: this section is the only user
 
+    import startup  # bench/startup.py
+
     commands = {
         "python -c pass": [str(python), "-c", "pass"],
         "import httpx, jwt": [str(python), "-c", "import httpx, jwt"],
@@ -865,6 +868,7 @@ def _time_imports(python: Path, where: str, repeats: int) -> None:
         ],
         "import upbit_cancel (the lazy face)": [str(python), "-c", "import upbit_cancel"],
         "upbit-cancel --version (the command's start-up)": [str(python.parent / "upbit-cancel"), "--version"],
+        "upbit-cancel --help": [str(python.parent / "upbit-cancel"), "--help"],
     }  # fmt: skip
     times: dict[str, list[float]] = {label: [] for label in commands}
     with tempfile.TemporaryDirectory(prefix="bench-pycache-") as cache:
@@ -877,6 +881,10 @@ def _time_imports(python: Path, where: str, repeats: int) -> None:
                 start = time.perf_counter()
                 subprocess.run(argv, check=True, env=env, stdout=subprocess.DEVNULL)
                 times[label].append(time.perf_counter() - start)
+        # The command against a fresh sandbox: from spawn to the sandbox's first request (bench/startup.py).
+        command, keys = python.parent / "upbit-cancel", (DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
+        startup.time_to_first_request(command, env, keys)  # the warm-up: writes the CLI's caches
+        firsts = [startup.time_to_first_request(command, env, keys) for _ in range(repeats)]
     print(f"  in {where}:")
     for label, values in times.items():
         _line(label, f"{statistics.median(values) * 1000:6.0f} ms median, {min(values) * 1000:4.0f} ms best")
@@ -889,9 +897,16 @@ def _time_imports(python: Path, where: str, repeats: int) -> None:
                 f"ratio SDK / httpx+jwt, {name} ({pick_name})",
                 f"{high / low:6.2f}x with the interpreter's start, {(high - empty) / (low - empty):.2f}x without",
             )
+    for label in labels[6:8]:
+        _line(
+            f"{label.split(' (')[0]} above python -c pass",
+            f"{(statistics.median(times[label]) - statistics.median(times[labels[0]])) * 1000:6.0f} ms median",
+        )
+    first = statistics.median(firsts)
     _line(
-        "--version above python -c pass",
-        f"{(statistics.median(times[labels[6]]) - statistics.median(times[labels[0]])) * 1000:6.0f} ms median",
+        "upbit-cancel --open --dry-run: spawn to first request",
+        f"{first * 1000:6.0f} ms median, {min(firsts) * 1000:4.0f} ms best; "
+        f"{first / statistics.median(times[labels[2]]):.2f}x the import (median)",
     )
 
 

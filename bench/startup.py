@@ -10,9 +10,11 @@ and times the same commands there.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,3 +45,47 @@ def _build_and_install(where: Path) -> None:
     house = ROOT / "dist"
     source = ["--no-index", "--find-links", str(house)] if any(house.glob("httpx-*.whl")) else []
     subprocess.run([*pip, *source, str(wheel)], **quiet)
+
+
+# The sandbox for the first-request row: it prints the wall-clock time (time.time(), comparable across
+# processes on one machine) at which the exchange is handed its first request, then keeps serving.
+_FIRST_REQUEST_SERVER = """
+import signal, sys, threading, time
+from upbit_sandbox import SandboxExchange, start_server
+from upbit_sandbox.book import seed_open_orders
+exchange = SandboxExchange()
+seed_open_orders(exchange, 100, watch_every=10)
+handle, first = exchange.handle, threading.Event()
+def noted(*args, **kwargs):
+    if not first.is_set():
+        first.set()
+        print("first request at", repr(time.time()), flush=True)
+    return handle(*args, **kwargs)
+exchange.handle = noted
+server, url = start_server(exchange)
+print("listening on", url, flush=True)
+signal.sigwait({signal.SIGINT, signal.SIGTERM})
+"""
+
+
+def time_to_first_request(command: Path, env: dict[str, str], keys: tuple[str, str]) -> float:
+    """Seconds from spawning ``upbit-cancel --open --dry-run`` to the sandbox being handed its first request.
+
+    A fresh sandbox per run (in this venv's python, whatever venv ``command`` is from), 100 open orders;
+    the command's keys are the sandbox's demo pair. The clock is the wall clock of both processes.
+    """
+    server = subprocess.Popen([sys.executable, "-c", _FIRST_REQUEST_SERVER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split()[-1]
+        env = {**env, "UPBIT_OPEN_API_ACCESS_KEY": keys[0], "UPBIT_OPEN_API_SECRET_KEY": keys[1]}
+        start = time.time()
+        argv = [str(command), "--open", "--dry-run", "--server-url", url]
+        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        line = server.stdout.readline()
+        if not line.startswith("first request at"):
+            raise RuntimeError(f"the sandbox saw no request: {line!r}")
+        return float(line.split()[-1]) - start
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)

@@ -5,6 +5,7 @@ Each check runs in a fresh interpreter, since this process has imported everythi
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from importlib.metadata import version
@@ -57,3 +58,22 @@ def test_an_editable_installs_version_is_read_without_importlib_metadata() -> No
     assert _version._installed_version() == version("upbit-order-cancel")
     loaded = _modules_after("import upbit_cancel._version")
     assert "importlib.metadata" not in loaded
+
+
+def test_the_commands_help_loads_neither_httpx_nor_jwt_nor_the_cli() -> None:
+    for flag in ("--help", "-h"):
+        loaded = _modules_after(f"from upbit_cancel.entry import main\nassert main([{flag!r}]) == 0")
+        assert not {"httpx", "httpcore", "jwt", "attrs", "upbit_cancel.cli", "upbit_cancel.batch"} & loaded, flag
+
+
+def test_the_commands_help_is_the_text_and_status_of_the_whole_parser() -> None:
+    full = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom upbit_cancel import cli\nsys.exit(cli.main(['--help']))"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "100"},
+    )  # fmt: skip
+    assert full.returncode == 0 and "--open" in full.stdout and "Exit status: 0 all cancelled" in full.stdout
+    for flag in ("--help", "-h"):
+        alone = subprocess.run(
+            [COMMAND, flag], capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "100"}
+        )
+        assert (alone.returncode, alone.stdout, alone.stderr) == (0, full.stdout, ""), flag

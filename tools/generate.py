@@ -9,6 +9,7 @@ Besides the generator's own output this writes into the package:
 - ``sdk_errors.py``, ``rules.py``, ``fast_request.py``: copies of ``runtime/upbit_client_runtime/``
   (plain Python, linted, typed and tested there);
 - ``spec.py``: ``SPEC_TITLE``, ``SPEC_VERSION`` (``info.version``) and ``SPEC_SHA256`` of the spec;
+- ``servers.py``: ``SERVERS`` and ``DEFAULT_SERVER``, with no import (so the command's ``--help`` loads no attrs);
 - ``registry.py``: one table of the spec's operations (method, path, function module, parameter
   rules, rate-limit group, error names per status, the success example) and the servers, read by
   ``tools/spec_rules.py``, which refuses any parameter keyword it cannot enforce.
@@ -107,14 +108,36 @@ def document_rules(endpoint: Endpoint, record: Operation, document: dict[str, An
         endpoint.description = UntrustedString(f"{said_before}\n\n{rate}" if said_before else rate)
 
 
-def registry_source(records: list[tuple[str, Endpoint, Operation]], document: dict[str, Any]) -> str:
-    """``registry.py``: the operations of ``document`` as the generator named them."""
+def _server_lines(document: dict[str, Any]) -> list[str]:
+    """``SERVERS`` and ``DEFAULT_SERVER`` of ``document``, as written in both ``servers.py`` and ``registry.py``."""
     servers = {
         str(server["x-upbit-region"]): str(server["url"])
         for server in document.get("servers", [])
         if "x-upbit-region" in server
     }
     default_server = str(document["servers"][0]["url"]) if document.get("servers") else None
+    return [
+        f"SERVERS: dict[str, str] = {servers!r}",
+        '"""Region code (``x-upbit-region``) -> base URL, as listed under ``servers``."""',
+        "",
+        f"DEFAULT_SERVER: str | None = {default_server!r}",
+        '"""The first server of the OpenAPI document."""',
+        "",
+    ]
+
+
+def servers_source(document: dict[str, Any]) -> str:
+    """``servers.py``: the document's servers with no import, so the command's ``--help`` loads no attrs.
+
+    ``registry.py`` holds the same two values (its public names, unchanged); both are rendered here from
+    the one document, so they cannot differ.
+    """
+    header = '"""The servers of the OpenAPI document, importing nothing. Rendered by tools/generate.py."""'
+    return "\n".join([header, "", *_server_lines(document)])
+
+
+def registry_source(records: list[tuple[str, Endpoint, Operation]], document: dict[str, Any]) -> str:
+    """``registry.py``: the operations of ``document`` as the generator named them."""
     lines = [
         '"""The operations of the OpenAPI document, one row each, and its servers.',
         "",
@@ -125,12 +148,7 @@ def registry_source(records: list[tuple[str, Endpoint, Operation]], document: di
         "",
         "from .rules import Operation, ParameterRule, RateLimit, ValueRule",
         "",
-        f"SERVERS: dict[str, str] = {servers!r}",
-        '"""Region code (``x-upbit-region``) -> base URL, as listed under ``servers``."""',
-        "",
-        f"DEFAULT_SERVER: str | None = {default_server!r}",
-        '"""The first server of the OpenAPI document."""',
-        "",
+        *_server_lines(document),
         "OPERATIONS: dict[str, Operation] = {",
         *(f"    {name!r}: {record!r}," for name, _, record in records),
         "}",
@@ -153,6 +171,7 @@ class UpbitProject(Project):
         super()._build_api()
         (self.package_dir / "registry.py").write_text(registry_source(records, self.document), encoding="utf-8")
         (self.package_dir / "spec.py").write_text(spec_source(self.spec_bytes, self.document), encoding="utf-8")
+        (self.package_dir / "servers.py").write_text(servers_source(self.document), encoding="utf-8")
 
 
 def spec_source(spec: bytes, document: dict[str, Any]) -> str:

@@ -16,17 +16,10 @@ import httpx
 
 from .errors import MissingCredentials
 from .signing import SUPPORTED_ALGORITHMS, Algorithm, build_claims, sign
+from .variables import KEY_PAIRS as KEY_PAIRS
+from .variables import POCKET_VARIABLE as POCKET_VARIABLE
+from .variables import SECRET_KEY_VARIABLES as SECRET_KEY_VARIABLES
 
-# The key pairs read from the environment, in order of preference: the names of Upbit's own examples
-# (the seed's), then those of the official SDK and CLI. Both keys always come from ONE pair: an access
-# key from one scheme and a secret from the other never belong together.
-KEY_PAIRS: tuple[tuple[str, str], ...] = (
-    ("UPBIT_OPEN_API_ACCESS_KEY", "UPBIT_OPEN_API_SECRET_KEY"),
-    ("UPBIT_ACCESS_KEY", "UPBIT_SECRET_KEY"),
-)
-SECRET_KEY_VARIABLES = tuple(secret for _, secret in KEY_PAIRS)
-POCKET_VARIABLE = "UPBIT_POCKET"
-"""The environment variable naming the pocket the key pair belongs to (see ``UpbitAuth``'s ``pocket``)."""
 POCKET_EXTENSION = "upbit_pocket"
 """The httpx request extension ``UpbitAuth`` names its pocket in, for a transport below it (``PacedTransport``)."""
 

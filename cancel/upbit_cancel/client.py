@@ -36,11 +36,14 @@ import httpx
 
 from upbit_auth import POCKET_VARIABLE, UpbitAuth
 from upbit_client import Client
-from upbit_client.registry import DEFAULT_SERVER, OPERATIONS, SERVERS
+from upbit_client.registry import OPERATIONS, SERVERS
 
 from .errors import ConfigurationError, MissingCredentials
 from .events import Emitter, EventHook
 from .pacing import Pacer
+from .settings import DEFAULT_REGION as DEFAULT_REGION
+from .settings import PRECEDENCE as PRECEDENCE
+from .settings import SERVER_URL_VARIABLES as SERVER_URL_VARIABLES
 
 if TYPE_CHECKING:
     from .transport import UpbitTransport
@@ -55,16 +58,8 @@ __all__ = [
     "resolve_base_url",
 ]
 
-SERVER_URL_VARIABLES = ("UPBIT_OPEN_API_SERVER_URL", "UPBIT_BASE_URL")
-DEFAULT_REGION = next((region for region, url in SERVERS.items() if url == DEFAULT_SERVER), "kr")
 DEFAULT_TIMEOUT = 10.0
 """Seconds one request may take (connect, read, write, pool), unless the caller says otherwise."""
-
-PRECEDENCE = (
-    "The server is the base URL argument (--server-url), else UPBIT_OPEN_API_SERVER_URL, else UPBIT_BASE_URL, "
-    f"else the region's host (--region), else {DEFAULT_REGION}'s. Keys are one pair: UPBIT_OPEN_API_ACCESS_KEY and "
-    "UPBIT_OPEN_API_SECRET_KEY, else UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY."
-)
 
 
 def check_base_url(url: str, source: str) -> str:

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 PROG = "upbit-cancel"
 # The one spelling of ``--version`` taken before the CLI loads: any other command line goes to argparse.
 VERSION_ONLY = ["--version"]
+# Likewise the help, asked alone: built from the parser's own module (``cli_parser``), without httpx.
+HELP_ONLY = (["--help"], ["-h"])
 STARTUP_INTERRUPTED = f"{PROG}: error: interrupted while starting up; nothing was sent\n"
 
 
@@ -79,14 +81,29 @@ def version_line() -> str:
     return f"{PROG} {__version__} (openapi.yaml {SPEC_VERSION}, sha256 {SPEC_SHA256})"
 
 
+def _help(argv: list[str]) -> int:
+    """argparse's own help and exit status, as ``cli.main`` returns them."""
+    from .cli_parser import build_parser
+
+    try:
+        build_parser().parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    return 0  # not reached: argparse exits after printing the help
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Load the CLI with interrupts reported as one line, then run it and return its exit status.
 
-    ``upbit-cancel --version`` alone is answered here, without loading the CLI (httpx, the batch).
+    ``upbit-cancel --version`` or ``--help`` (``-h``) alone is answered here, without loading the CLI
+    (httpx, the batch): the help by the very parser the CLI builds, so its text is the same.
     """
-    if list(sys.argv[1:] if argv is None else argv) == VERSION_ONLY:
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given == VERSION_ONLY:
         sys.stdout.write(version_line() + "\n")
         return 0
+    if given in HELP_ONLY:
+        return _help(given)
     # Only where the default is in force: a signal the parent made us ignore stays ignored.
     taken = [signum for signum in INTERRUPT_SIGNALS if signal.getsignal(signum) is signal.SIG_DFL]
     start_up = _StartUp()

@@ -37,11 +37,10 @@ from typing import Any
 from upbit_auth import MissingCredentials, SecretKey, key_pair_from_env
 
 from .errors import ConfigurationError
+from .settings import KEYS_FILE_VARIABLE as KEYS_FILE_VARIABLE
 
 __all__ = ["KEYS_FILE_VARIABLE", "PocketKeys", "pocket_keys", "pocket_variables", "pockets_keys"]
 
-KEYS_FILE_VARIABLE = "UPBIT_KEYS_FILE"
-"""The environment variable naming the keys file when no path is given (``--keys-file``)."""
 _MAX_KEYS_FILE = 1024 * 1024
 """The largest keys file read (1 MiB): a pocket's two keys take under 200 bytes."""
 _FIELDS = ("access_key", "secret_key")

@@ -51,6 +51,7 @@ from typing import Protocol
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 from .errors import ConfigurationError
+from .settings import STORE_ENV as STORE_ENV
 from .store_address import parse_store_address
 
 __all__ = [
@@ -73,9 +74,6 @@ __all__ = [
 
 PEERS_SECONDS = 3.0
 """A process of a budget counts as present this long after its last take (``BudgetStore.peers``)."""
-
-STORE_ENV = "UPBIT_RATE_LIMIT_STORE"
-"""The environment variable naming the shared store (``redis://HOST:PORT/DB``) for the CLI and the library."""
 
 
 class StoreUnavailable(Exception):
