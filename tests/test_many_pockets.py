@@ -147,7 +147,7 @@ def test_the_sandbox_command_seeds_each_pocket_and_prints_its_keys_file(
 
     seen: list[SandboxExchange] = []
 
-    def start(exchange: SandboxExchange, port: int = 0) -> Any:
+    def start(exchange: SandboxExchange, port: int = 0, tls: Any = None) -> Any:
         seen.append(exchange)
         raise OSError("not listening in this test")
 
