@@ -463,3 +463,31 @@ def test_a_pocket_whose_key_is_refused_leaves_the_others_swept_and_the_command_e
     assert "pocket zz: nothing could be done" in err and "x-0123456789abcdef" not in out + err
     only_bad = ["--server-url", SERVER, "--open", "--pocket", "zz", "--pocket", "a", "--keys-file", str(path)]
     assert cli.main(only_bad, transport=SandboxExchange(credentials={}).transport()) == cli.EXIT_NOTHING_DONE
+
+
+def test_a_stdout_that_cannot_take_the_pockets_report_keeps_the_cancels_and_counts_each_pocket(
+    tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from upbit_sandbox import start_server
+
+    exchange = pockets_book(("a", "b"), count=30)
+    server, url = start_server(exchange)
+    env = {name: value for name, value in os.environ.items() if not name.startswith("UPBIT_")}
+    env["UPBIT_KEYS_FILE"] = write_keys_file(tmp_path, ("a", "b"))
+    command = str(Path(sys.executable).parent / "upbit-cancel")
+    argv = ["sh", "-c", 'exec >&-; exec "$0" "$@"', command, "--open", "--server-url", url, "--pocket", "a",
+            "--pocket", "b"]  # fmt: skip
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+    finally:
+        server.stop()
+    assert done.returncode == cli.EXIT_REPORT_LOST, done.stderr
+    assert {order.state for order in exchange.orders()} == {"cancel"}  # the cancels stand
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "the report could not be written to stdout" in done.stderr
+    for name in ("a", "b"):
+        assert f"pocket {name}: 30 cancelled, 0 failed, 0 unconfirmed, 0 not sent" in done.stderr

@@ -170,8 +170,9 @@ def _describe(member: griffe.Object | griffe.Alias, path: str, entries: dict[str
         entry = _function(obj)
     elif isinstance(obj, griffe.Class):
         entry = {"kind": "class", "bases": [str(base) for base in obj.bases]}
-        for name, child in obj.members.items():
-            if (not name.startswith("_") or name == "__init__") and not child.is_alias:
+        for name, child in obj.all_members.items():
+            own = not child.is_alias or getattr(child, "inherited", False)  # inherited: from a base of ours
+            if (not name.startswith("_") or name == "__init__") and own:
                 _describe(child, f"{path}.{name}", entries)
     elif isinstance(obj, griffe.Attribute):
         # An instance attribute's value is the expression its __init__ assigns, not a value callers see;

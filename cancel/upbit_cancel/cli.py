@@ -804,23 +804,32 @@ def _counts(result: BatchResult) -> str:
     )
 
 
+def write_report(pieces: Iterable[str], secrets: list[str], interrupts: Interrupts, counts: str) -> bool:
+    """Write ``pieces`` to stdout, redacted; False (and the reason on stderr) if the report could not be written.
+
+    Redacted a gathered chunk at a time: a chunk joins whole pieces (orders, lines), so no secret echoed in one
+    can straddle two chunks. A reader that stops early (``| head``) is not an error of ours: the status still
+    tells, so that counts as written.
+    """
+    redacted = (redact(chunk, secrets) for chunk in gathered(pieces))
+    try:
+        write_whole(sys.stdout, redacted, interrupts, _write)
+    except BrokenPipeError:
+        _silence_stdout()
+    except (ReportNotWritten, OSError, ValueError) as exc:
+        _silence_stdout()
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        _error_line(f"the report could not be written to stdout: {detail}; {counts}", secrets, sys.stderr)
+        return False
+    return True
+
+
 def report(result: BatchResult, ids: Sequence[str], as_json: bool, secrets: list[str], interrupts: Interrupts) -> int:
     """Write the report of ``result`` (every id once) to stdout and the reason to stderr; return the exit status."""
     reconcile(result, ids)
     # Streamed, piece by piece, never built whole: a million ids make a report of hundreds of megabytes.
     pieces = json_report(result) if as_json else table_lines(result, ids)
-    # Redacted a gathered chunk at a time: a chunk joins whole pieces (orders, lines), so no secret echoed
-    # in one can straddle two chunks.
-    redacted = (redact(chunk, secrets) for chunk in gathered(itertools.chain(pieces, ["\n"])))
-    try:
-        write_whole(sys.stdout, redacted, interrupts, _write)
-    except BrokenPipeError:
-        # The reader stopped early (``| head``): not an error of ours, and the status still tells.
-        _silence_stdout()
-    except (ReportNotWritten, OSError, ValueError) as exc:
-        _silence_stdout()
-        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-        _error_line(f"the report could not be written to stdout: {detail}; {_counts(result)}", secrets, sys.stderr)
+    if not write_report(itertools.chain(pieces, ["\n"]), secrets, interrupts, _counts(result)):
         return EXIT_REPORT_LOST
     status, reason = exit_status(result)
     if result.interrupted:

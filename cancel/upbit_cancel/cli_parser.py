@@ -14,7 +14,7 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn, Protocol
 
 from upbit_auth.variables import POCKET_VARIABLE
 from upbit_client.servers import SERVERS
@@ -166,15 +166,28 @@ def _duration(text: str) -> float:
     return value
 
 
+class _TakesArguments(Protocol):
+    """An argument parser or one of its groups."""
+
+    def add_argument(self, *name_or_flags: str, **kwargs: Any) -> argparse.Action: ...
+
+
+def add_scope_arguments(group: _TakesArguments, *, states_help: str) -> None:
+    """``--market``, ``--side`` and ``--state``: the filters a sweep and a guard's heartbeat both take."""
+    group.add_argument(
+        "--market", dest="markets", metavar="PAIR", action="append", help="only this market, e.g. KRW-BTC (repeatable)"
+    )
+    group.add_argument("--side", choices=("bid", "ask"), help="only buy (bid) or only sell (ask) orders")
+    group.add_argument("--state", dest="states", choices=("wait", "watch"), action="append", help=states_help)
+
+
 def add_open_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``--open`` mode's options: which open orders to list and cancel."""
     group = parser.add_argument_group(
         "open orders (instead of ids: list the open orders that match with GET /v1/orders/open, then cancel them)"
     )
     group.add_argument("--open", action="store_true", help="cancel every open order that matches the filters below")
-    group.add_argument(
-        "--market", dest="markets", metavar="PAIR", action="append", help="only this market, e.g. KRW-BTC (repeatable)"
-    )
+    add_scope_arguments(group, states_help="only orders in this state (repeatable; default: both wait and watch)")
     group.add_argument(
         "--exclude-market", dest="excluded_markets", metavar="PAIR", action="append", default=[],
         help="never this market (repeatable)",
@@ -182,11 +195,6 @@ def add_open_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--quote", dest="quotes", metavar="CURRENCY", action="append",
         help="only markets quoted in it, e.g. KRW (repeatable)",
-    )  # fmt: skip
-    group.add_argument("--side", choices=("bid", "ask"), help="only buy (bid) or only sell (ask) orders")
-    group.add_argument(
-        "--state", dest="states", choices=("wait", "watch"), action="append",
-        help="only orders in this state (repeatable; default: both wait and watch)",
     )  # fmt: skip
     group.add_argument(
         "--older-than", dest="older_than", type=_duration, metavar="DURATION",

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import itertools
 import json
 import sys
 import time
@@ -34,10 +33,10 @@ from .cli import (
     MAX_REQUEST_TIMEOUT,
     PROG,
     UsageError,
+    _counts,
     _error_line,
     _reported_ids,
     _route_library_logs,
-    _silence_stdout,
     _store,
     _write,
     exit_status,
@@ -47,10 +46,11 @@ from .cli import (
     redact,
     resolve_server,
     table_lines,
+    write_report,
 )
 from .client import connect
 from .errors import ConfigurationError, MissingCredentials
-from .interrupts import Interrupts, OnSignal, ReportNotWritten, gathered, write_whole
+from .interrupts import Interrupts, OnSignal
 from .pocket_sweep import PocketsCancelled, PocketsResult, sweep_pockets_async
 from .pockets import pockets_keys
 from .ratelimit import limiter_for
@@ -178,14 +178,8 @@ def _report(result: PocketsResult, args: argparse.Namespace, secrets: list[str],
     """Write every pocket's report to stdout and each pocket's reason to stderr; the combined exit status."""
     for report in result.reports.values():
         reconcile(report, _reported_ids(report))
-    redacted = (redact(chunk, secrets) for chunk in gathered(itertools.chain(_pieces(result, args.json))))
-    try:
-        write_whole(sys.stdout, redacted, interrupts, _write)
-    except BrokenPipeError:
-        _silence_stdout()
-    except (ReportNotWritten, OSError, ValueError) as exc:
-        _silence_stdout()
-        _error_line(f"the report could not be written to stdout: {exc}", secrets, sys.stderr)
+    counts = "; ".join(f"pocket {name}: {_counts(report)}" for name, report in result.reports.items())
+    if not write_report(_pieces(result, args.json), secrets, interrupts, counts):
         return EXIT_REPORT_LOST
     statuses = [EXIT_NOTHING_DONE for _ in result.errors]
     for name, report in result.reports.items():

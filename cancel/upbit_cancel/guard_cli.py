@@ -43,6 +43,7 @@ from typing import Any
 from upbit_auth.auth import key_pair_from_env
 
 from . import cli
+from .cli_parser import add_scope_arguments
 from .client import resolve_base_url
 from .errors import ConfigurationError, MissingCredentials
 from .guard import DEFAULT_GIVE_UP, FireRecord, Guard
@@ -70,12 +71,8 @@ def _parsers() -> argparse.ArgumentParser:
     beat.add_argument("name", metavar="NAME")
     beat.add_argument("--timeout", type=float, default=60.0, help="seconds until the guard fires (default 60)")
     beat.add_argument("--pocket", help="the pocket the guard sweeps (default: the guard's own)")
-    beat.add_argument("--market", dest="markets", metavar="PAIR", action="append", help="only this market")
-    beat.add_argument("--side", choices=("bid", "ask"), help="only buy (bid) or sell (ask) orders")
-    beat.add_argument(
-        "--state", dest="states", choices=("wait", "watch"), action="append",
-        help="cancel orders in this state (repeatable; default: wait only, never stop orders unless asked)",
-    )  # fmt: skip
+    states_help = "cancel orders in this state (repeatable; default: wait only, never stop orders unless asked)"
+    add_scope_arguments(beat, states_help=states_help)
     beat.add_argument(
         "--identifier-prefix", help="only orders whose identifier starts with this (bots sharing a pocket)"
     )

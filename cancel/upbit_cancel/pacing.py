@@ -25,6 +25,7 @@ import os
 import re
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import httpx
 import jwt
@@ -169,7 +170,23 @@ async def permit_for_async(limiter: RateLimiter, timeout: float | None) -> Permi
     return permit
 
 
-class PacedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+class BothWays(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """A transport one sync and one async client may share: each side's inner transport is made on first
+    use (or given), and closing closes the side that has one."""
+
+    _sync: Any = None
+    _async: Any = None
+
+    def close(self) -> None:
+        if self._sync is not None:
+            self._sync.close()
+
+    async def aclose(self) -> None:
+        if self._async is not None:
+            await self._async.aclose()
+
+
+class PacedTransport(BothWays):
     """Wraps a transport (default: httpx's own) so every request of a rate-limited operation is paced.
 
     For a bare generated ``Client`` (a ``connect()`` client paces by itself). The same object serves a
@@ -220,11 +237,3 @@ class PacedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             if sent.wants_body(response):
                 await response.aread()
         return sent.heard(response)
-
-    def close(self) -> None:
-        if self._sync is not None:
-            self._sync.close()
-
-    async def aclose(self) -> None:
-        if self._async is not None:
-            await self._async.aclose()

@@ -37,7 +37,7 @@ from . import reading
 from .errors import ConfigurationError, RedirectRefused, TransportError, transport_error_class
 from .events import NO_EVENTS, Emitter
 from .network import AsyncBoundedBackend, BoundedBackend
-from .pacing import Pacer
+from .pacing import BothWays, Pacer
 
 __all__ = ["Network", "UpbitTransport", "check_proxy", "environment_proxy", "events_of", "sdk_error", "transport_of"]
 
@@ -193,7 +193,7 @@ class _MappedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
         await self._stream.aclose()
 
 
-class Network(httpx.BaseTransport, httpx.AsyncBaseTransport):
+class Network(BothWays):
     """httpcore's pools (one sync, one async, each made on first use) over the bounded backends.
 
     Each request reaches them through an ``httpx.MockTransport`` whose handler sends it (httpx's public
@@ -214,8 +214,6 @@ class Network(httpx.BaseTransport, httpx.AsyncBaseTransport):
             "http2": http2,
         }
         self._lock = threading.Lock()
-        self._sync: Any = None
-        self._async: Any = None
         # Requests pass through httpx's public handler transport on their way to the pools, so tools that
         # patch httpx's own transports (vcrpy, which ``upbit_sandbox.recording`` configures) see each one.
         self._door = httpx.MockTransport(self._send)
@@ -262,14 +260,6 @@ class Network(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         return await self._async_door.handle_async_request(request)
-
-    def close(self) -> None:
-        if self._sync is not None:
-            self._sync.close()
-
-    async def aclose(self) -> None:
-        if self._async is not None:
-            await self._async.aclose()
 
 
 # --- the policy ---------------------------------------------------------------------------------------------------
