@@ -448,6 +448,22 @@ def test_timeout_total_bounds_the_batch(mode: str) -> None:
     assert all(o.why.startswith("timeout_total") for o in result.not_sent)
 
 
+def test_once_no_permit_comes_before_the_deadline_no_further_chunk_is_started(mode: str) -> None:
+    exchange = make_exchange()
+    ids = add_many(exchange, 100 * MAX_ITEMS)
+    calls: list[tuple[int, int]] = []
+    # Two requests a second on the real clock, and 1.5 s: a few chunks are sent, then a chunk's permit would
+    # come too late. Every chunk after it would be refused the same way; walking each through its flow to be
+    # refused costs a progress call (and, at scale, seconds). They are left to the report instead.
+    limiter = RateLimiter("default", 2)
+    result = run(mode, exchange, uuids=ids, timeout_total=1.5, limiter=limiter, on_progress=lambda *a: calls.append(a))
+    assert 0 < result.requests_sent <= 6
+    assert len(calls) < 20, f"{len(calls)} progress calls for 100 chunks"
+    assert calls[-1] == (len(ids), len(ids))
+    assert len(result.success) + len(result.not_sent) == len(ids)
+    assert {o.error.name for o in result.not_sent if o.error is not None} == {"timeout_total"}
+
+
 async def test_timeout_total_also_bounds_a_request_in_flight_in_async_mode() -> None:
     exchange = make_exchange(delay=5.0)
     ids = add_many(exchange, MAX_ITEMS + 1)

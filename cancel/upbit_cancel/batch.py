@@ -369,6 +369,9 @@ class _Batch:
         self.blocked: ErrorInfo | None = None
         self.stopping = False
         """Set on interruption: nothing more is sent."""
+        self.cancels_out_of_time = False
+        """Set when the limiter had no permit for a cancel before the deadline: none later will have one either
+        (a window's permits come in order), so no more chunks are started (``over``)."""
         self.reported = False
         """Set once an interrupted batch has handed its report out: answers after that change nothing in it."""
         self.sending_tasks: set[int] = set()
@@ -788,13 +791,15 @@ class _Batch:
         return _Sent("interrupted before the exchange accepted it")
 
     def over(self) -> bool:
-        """Nothing more is to be started: interrupted, blocked (418) or past ``timeout_total``. The drivers
+        """Nothing more is to be started: interrupted, blocked (418), past ``timeout_total``, or a cancel found
+        no permit before it (``cancels_out_of_time``). The drivers
         then leave the flows not yet started alone (``result`` reports their ids ``not_sent``): at a million ids,
         walking each of tens of thousands of chunks through its flow to give it up costs seconds past the deadline."""
-        return self.stopping or self.blocked is not None or self.time_left() <= 0
+        return self.stopping or self.blocked is not None or self.cancels_out_of_time or self.time_left() <= 0
 
     def close_cancels(self) -> None:
         """After the cancels ran to their end: chunks never started count as done (``not_sent``) in the progress."""
+        self.cancels_out_of_time = False  # the lookups have a limiter (a rate-limit group) of their own
         unstarted = sum(len(chunk.ids) for chunk in self.chunks if chunk.phase != "settled")
         if unstarted:
             self.done_ids += unstarted

@@ -114,6 +114,7 @@ def _not_granted(batch: _Batch, chunk: _Chunk, refusal: KeyBlocked | None) -> No
     if isinstance(refusal, KeyBlocked):
         batch.key_blocked(chunk, refusal)
     else:
+        batch.cancels_out_of_time = True
         batch.give_up(chunk, batch.timeout_error(chunk.last_error))
 
 
