@@ -367,16 +367,13 @@ class _Batch:
         self.retries: int = 0
         self.remaining_req: RemainingReq | None = None
         self.blocked: ErrorInfo | None = None
-        self.stopping = False
-        """Set on interruption: nothing more is sent."""
+        self.stopping = False  # set on interruption: nothing more is sent
         self.cancels_out_of_time = False
-        """Set when the limiter had no permit for a cancel before the deadline: none later will have one either
-        (a window's permits come in order), so no more chunks are started (``over``)."""
+        """A cancel found no permit before the deadline, so no later one will (``over``)."""
         self.reported = False
-        """Set once an interrupted batch has handed its report out: answers after that change nothing in it."""
+        """An interrupted batch handed its report out: answers after that change nothing in it."""
         self.sending_tasks: set[int] = set()
-        """Async workers (``anyio.get_current_task().id``) with a request in flight (an interruption lets them
-        finish)."""
+        """Async workers (task ids) with a request in flight: an interruption lets them finish."""
         self.gate: PoolGate | None = None
         """Async: lets one request at a time into the client's connection pool (``pool_gate``); None: no gate."""
         self.events: Emitter = NO_EVENTS
