@@ -152,6 +152,8 @@ class Guard:
         )  # fmt: skip
         self._clients = _Clients(self._settings.client_for)
         self.last_fires: dict[str, FireRecord] = {}
+        self._fire_texts: dict[str, str] = {}
+        """Each last fire as ``status()`` shows it, JSON text encoded once when the fire ended."""
         self.gave_up: FireRecord | None = None
         self._stopping = False
         self._wake: anyio.Event | None = None
@@ -162,16 +164,31 @@ class Guard:
         """Each heartbeat's state, trigger time (wall clock, when armed) and last fire: what ``--status`` prints."""
         now, wall = time.monotonic(), time.time()
         beats: dict[str, Any] = {}
-        for name, watch in self.watches.items():
-            at = watch.trigger_at()
-            left = at - now if at is not None else None
+        for name in self.watches:
             last = self.last_fires.get(name)
-            beats[name] = {
-                "state": watch.state.value,
-                "trigger_at": _stamp(wall + left) if left is not None else None,
-                "last_fire": {**last.summary(), "report": last.report.to_dict()} if last is not None else None,
-            }
-        return {"store": self.store.where, "pid": os.getpid(), "written_at": _stamp(wall), "heartbeats": beats}
+            fire = {**last.summary(), "report": last.report.to_dict()} if last is not None else None
+            beats[name] = {**self._beat_status(name, now, wall), "last_fire": fire}
+        return {**self._status_head(wall), "heartbeats": beats}
+
+    def _status_head(self, wall: float) -> dict[str, Any]:
+        return {"store": self.store.where, "pid": os.getpid(), "written_at": _stamp(wall)}
+
+    def _beat_status(self, name: str, now: float, wall: float) -> dict[str, Any]:
+        watch = self.watches[name]
+        at = watch.trigger_at()
+        return {"state": watch.state.value, "trigger_at": _stamp(wall + at - now) if at is not None else None}
+
+    def _status_text(self) -> str:
+        """``status()`` as JSON text, each last fire taken as encoded once when it ended (``_fire_texts``): a
+        guard's status file holds every last fire's whole report, and encoding them all again at each change of
+        state, on the event loop, delayed the next claims and sweeps (``docs/benchmarks.md``, section 17)."""
+        now, wall = time.monotonic(), time.time()
+        beats = ", ".join(
+            f"{json.dumps(name)}: {json.dumps(self._beat_status(name, now, wall))[:-1]}, "
+            f'"last_fire": {self._fire_texts.get(name, "null")}}}'
+            for name in self.watches
+        )
+        return f'{json.dumps(self._status_head(wall))[:-1]}, "heartbeats": {{{beats}}}}}'
 
     def _changed(self, line: str | None, level: int = logging.INFO) -> None:
         if line is not None:
@@ -181,7 +198,7 @@ class Guard:
             return
         try:
             temporary = path.with_name(path.name + ".tmp")
-            temporary.write_text(json.dumps(self.status(), indent=2), encoding="utf-8")
+            temporary.write_text(self._status_text(), encoding="utf-8")
             os.replace(temporary, path)
         except OSError as error:
             log.warning("guard status not written to %s: %s", path, error)
@@ -272,6 +289,7 @@ class Guard:
 
     def _finished(self, record: FireRecord) -> None:
         self.last_fires[record.name] = record
+        self._fire_texts[record.name] = json.dumps({**record.summary(), "report": record.report.to_dict()})
         how = "complete" if record.complete else "interrupted" if record.interrupted else "gave up"
         level = logging.INFO if record.complete else logging.WARNING
         self._changed(f"heartbeat {record.name}: fired, {how}: {json.dumps(record.summary())}", level)
