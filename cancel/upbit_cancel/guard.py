@@ -37,7 +37,7 @@ from upbit_client.errors import UpbitClientError
 
 from .batch import BatchOptions
 from .errors import ConfigurationError, KeyBlocked
-from .guard_core import FIRE, Firing, Watch, WatchState
+from .guard_core import FIRE, Firing, Watch, WatchState, gathering
 from .guard_pockets import pocket_client
 from .heartbeat import GuardScope
 from .heartbeat_store import Beat, HeartbeatStore, check_name, open_heartbeat_store
@@ -120,6 +120,14 @@ class _Clients:
             await client.get_async_httpx_client().aclose()
 
 
+@dataclass(slots=True)
+class _Held:
+    """Fires found at ``found_at`` (monotonic), claimed and waiting on ``go`` to sweep together."""
+
+    found_at: float
+    go: anyio.Event = field(default_factory=anyio.Event)
+
+
 class Guard:
     """Watches ``names`` in ``store`` (a ``HeartbeatStore`` or its setting) and fires on silence (module docstring).
 
@@ -157,6 +165,7 @@ class Guard:
         self.gave_up: FireRecord | None = None
         self._stopping = False
         self._wake: anyio.Event | None = None
+        self._held: _Held | None = None
 
     # --- status ------------------------------------------------------------------------------
 
@@ -226,15 +235,34 @@ class Guard:
         now = time.monotonic()
         for name, beat in beats.items():
             watch = self.watches[name]
-            deadline = watch.deadline
+            deadline, was = watch.deadline, watch.state
             action, line = watch.observe(beat, now)
             if line is not None:
                 warn = watch.state in (WatchState.STORE_LOST, WatchState.GRACE) or "master changed" in line
                 self._changed(line, logging.WARNING if warn else logging.INFO)
+            if watch.state is WatchState.ARMED and was is not WatchState.ARMED and beat is not None:
+                self._prepare(beat.scope)
             if action == FIRE:
                 watch.state = WatchState.FIRING
-                tasks.start_soon(self._fire, name, deadline)
+                if self._held is None:
+                    self._held = _Held(now)
+                tasks.start_soon(self._fire, name, deadline, self._held.go)
+        if self._held is not None and gathering(self.watches.values(), self._held.found_at) is None:
+            self._held.go.set()  # no other heartbeat expires with these: their sweeps start together
+            self._held = None
         return min(watch.next_look(now) for watch in self.watches.values())
+
+    def _prepare(self, scope_text: str | None) -> None:
+        """Make the client of an armed heartbeat's pocket now (nothing is sent): its fire then finds it made, the
+        sweep's modules loaded and the TLS context built, instead of paying for them after the deadline."""
+        from .sweep import cancel_open_orders_async  # noqa: F401  (loaded while idle, not by the first fire)
+
+        if scope_text is None:
+            return
+        try:
+            self._clients.of(GuardScope.from_text(scope_text).pocket)
+        except Exception:  # a scope or a pocket that cannot be swept: said, and reported, when it fires
+            log.debug("no client made ahead for scope %s", scope_text, exc_info=True)
 
     async def run(self) -> FireRecord | None:
         """Watch until cancelled or stopped (``stop()``; None), or until a fire gives up (its record)."""
@@ -268,8 +296,9 @@ class Guard:
 
     # --- a fire ------------------------------------------------------------------------------
 
-    async def _fire(self, name: str, deadline: float | None) -> None:
-        """Claim ``name`` (it may have been beaten meanwhile, or claimed by another guard), then sweep its scope."""
+    async def _fire(self, name: str, deadline: float | None, go: anyio.Event) -> None:
+        """Claim ``name`` (it may have been beaten meanwhile, or claimed by another guard), then sweep its scope
+        once ``go`` is set (heartbeats expiring with it found and claimed too: ``guard_core.gathering``)."""
         watch = self.watches[name]
         try:
             scope_text = await self._call(lambda: self.store.claim(name))
@@ -282,7 +311,7 @@ class Guard:
         record = FireRecord(name, time.time(), scope_text, BatchResult("uuids"), detected_after=detected)
         self._changed(f"heartbeat {name}: expired, firing (scope {scope_text})", logging.WARNING)
         try:
-            await self._sweep_until_done(record)
+            await self._sweep_until_done(record, go)
         finally:
             watch.state = WatchState.DISARMED
             self._finished(record)
@@ -303,7 +332,7 @@ class Guard:
             if self._wake is not None:
                 self._wake.set()
 
-    async def _sweep_until_done(self, record: FireRecord) -> None:
+    async def _sweep_until_done(self, record: FireRecord, go: anyio.Event) -> None:
         """Attempts until the scope is empty or ``give_up`` passes (``guard_core.Firing``); the report in ``record``."""
         settings, started = self._settings, time.monotonic()
         firing = Firing(record.name, started, settings.give_up)
@@ -315,6 +344,7 @@ class Guard:
             record.error = f"{type(error).__name__}: {error}"
             return
         try:
+            await go.wait()
             while True:
                 outcome, blocked = await self._attempt(client, scope, firing, partial)
                 at = firing.attempted(outcome, time.monotonic(), blocked)
