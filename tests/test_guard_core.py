@@ -3,7 +3,18 @@ fire ends."""
 
 from __future__ import annotations
 
-from upbit_cancel.guard_core import FIRE, POLL, RETRY_MIN, SETTLE, TOGETHER, Firing, Watch, WatchState, gathering
+from upbit_cancel.guard_core import (
+    FIRE,
+    POLL,
+    PREPARE,
+    RETRY_MIN,
+    SETTLE,
+    TOGETHER,
+    Firing,
+    Watch,
+    WatchState,
+    gathering,
+)
 from upbit_cancel.heartbeat_store import Beat
 from upbit_cancel.results import BatchResult, ErrorInfo, NotSentOrder, OrderRef, UnconfirmedOrder
 
@@ -57,6 +68,17 @@ def test_a_fire_waits_for_no_heartbeat_expiring_later_than_together_and_never_lo
     lost.observe(Beat(True, 0.01, "{}"), now=7.0)
     lost.observe(None, now=7.0)  # store lost: never waited for
     assert gathering([disarmed, lost], 7.0) is None
+
+
+def test_the_guard_gets_a_heartbeats_pocket_ready_only_as_its_deadline_nears() -> None:
+    watch = Watch("bot-a")
+    watch.observe(Beat(True, 60.0, "{}"), now=0.0)
+    assert not watch.near(0.0) and not watch.near(60.0 - PREPARE - 0.1)  # an idle guard loads no sweep
+    assert watch.near(60.0 - PREPARE) and watch.near(59.9)
+    watch.observe(Beat(True, 60.0, "{}"), now=59.9)  # beaten again: far off once more
+    assert not watch.near(59.9)
+    watch.observe(Beat(False, None), now=60.0)
+    assert not watch.near(60.0)  # disarmed: nothing to get ready
 
 
 def test_an_armed_heartbeat_that_is_no_longer_alive_fires_and_a_disarmed_one_does_not() -> None:

@@ -235,12 +235,12 @@ class Guard:
         now = time.monotonic()
         for name, beat in beats.items():
             watch = self.watches[name]
-            deadline, was = watch.deadline, watch.state
+            deadline = watch.deadline
             action, line = watch.observe(beat, now)
             if line is not None:
                 warn = watch.state in (WatchState.STORE_LOST, WatchState.GRACE) or "master changed" in line
                 self._changed(line, logging.WARNING if warn else logging.INFO)
-            if watch.state is WatchState.ARMED and was is not WatchState.ARMED and beat is not None:
+            if beat is not None and watch.near(now):
                 self._prepare(beat.scope)
             if action == FIRE:
                 watch.state = WatchState.FIRING
@@ -253,8 +253,9 @@ class Guard:
         return min(watch.next_look(now) for watch in self.watches.values())
 
     def _prepare(self, scope_text: str | None) -> None:
-        """Make the client of an armed heartbeat's pocket now (nothing is sent): its fire then finds it made, the
-        sweep's modules loaded and the TLS context built, instead of paying for them after the deadline."""
+        """Make the client of a heartbeat's pocket as its deadline nears (``Watch.near``; nothing is sent): its fire
+        then finds it made, the sweep's modules loaded and the TLS context built (180 ms for a guard's first fire
+        on a loaded machine), instead of paying for them after the deadline."""
         from .sweep import cancel_open_orders_async  # noqa: F401  (loaded while idle, not by the first fire)
 
         if scope_text is None:
