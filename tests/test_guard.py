@@ -77,6 +77,39 @@ def test_a_silent_heartbeat_fires_once_on_its_scope_wait_orders_only_by_default(
     assert not store.read("bot-a").armed  # disarmed after firing, until the next beat
 
 
+def test_the_status_file_says_what_status_says_with_every_last_fire_whole_after_several_fires(
+    exchange: tuple[SandboxExchange, str], tmp_path: Path
+) -> None:
+    book, url = exchange
+    _seed(book, "bot-a-", 5)
+    _seed(book, "bot-b-", 4)
+    store = FolderHeartbeats(tmp_path)
+    for name in ("bot-a", "bot-b"):
+        Heartbeat(name, 0.1, store=store, scope=GuardScope(identifier_prefix=f"{name}-")).beat()
+    Heartbeat("bot-c", 60, store=store).beat()
+    fires: list[FireRecord] = []
+    path = tmp_path / "status.json"
+    guard = Guard(["bot-a", "bot-b", "bot-c"], store=store, base_url=url, environ=KEYS, on_fire=fires.append,
+                  status_file=path)  # fmt: skip
+
+    async def watch() -> None:
+        with anyio.move_on_after(10):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(guard.run)
+                while len(fires) < 2:
+                    await anyio.sleep(0.02)
+                tasks.cancel_scope.cancel()
+
+    anyio.run(watch)
+    written, status = json.loads(path.read_text()), guard.status()
+    assert written.pop("written_at") and status.pop("written_at")
+    for shown in (written, status):
+        shown["heartbeats"]["bot-c"].pop("trigger_at")
+    assert written == status
+    assert written["heartbeats"]["bot-a"]["last_fire"]["report"]["success"]["count"] == 3
+    assert written["heartbeats"]["bot-c"] == {"state": "armed", "last_fire": None}
+
+
 def test_a_bot_that_keeps_beating_is_never_fired_on_and_its_guard_says_it_is_armed(
     exchange: tuple[SandboxExchange, str], tmp_path: Path
 ) -> None:

@@ -3,7 +3,18 @@ fire ends."""
 
 from __future__ import annotations
 
-from upbit_cancel.guard_core import FIRE, POLL, RETRY_MIN, SETTLE, Firing, Watch, WatchState
+from upbit_cancel.guard_core import (
+    FIRE,
+    POLL,
+    PREPARE,
+    RETRY_MIN,
+    SETTLE,
+    TOGETHER,
+    Firing,
+    Watch,
+    WatchState,
+    gathering,
+)
 from upbit_cancel.heartbeat_store import Beat
 from upbit_cancel.results import BatchResult, ErrorInfo, NotSentOrder, OrderRef, UnconfirmedOrder
 
@@ -23,6 +34,51 @@ def test_the_guard_looks_again_at_the_deadline_when_it_comes_before_the_next_pol
     assert watch.next_look(10.0) == 10.1 + SETTLE
     watch.observe(Beat(True, 30.0, "{}"), now=10.0)
     assert watch.next_look(10.0) == 10.0 + POLL
+
+
+def test_two_heartbeats_expiring_5_ms_apart_are_both_fired_before_either_sweeps_and_neither_early() -> None:
+    first, second = Watch("bot-a"), Watch("bot-b")
+    first.observe(Beat(True, 1.000, "{}"), now=0.0)
+    second.observe(Beat(True, 1.005, "{}"), now=0.0)
+    found = 1.0 + SETTLE  # the look at the first deadline: the first expired, the second 1 ms from it
+    assert first.observe(Beat(True, None, "{}"), now=found) == (FIRE, None)
+    assert second.observe(Beat(True, 0.001, "{}"), now=found)[0] is None  # alive on the store's clock: not yet
+    first.state = WatchState.FIRING
+    held = gathering([first, second], found)
+    assert held is not None and abs(held - (found + 0.001)) < 1e-9  # the first fire waits for the second's deadline
+    again = second.next_look(found)
+    assert abs(again - (found + 0.001 + SETTLE)) < 1e-9  # looked at again at that deadline, not claimed before
+    assert second.observe(Beat(True, None, "{}"), now=again) == (FIRE, None)
+    second.state = WatchState.FIRING
+    assert gathering([first, second], found) is None  # both found: the two sweeps start together
+
+
+def test_a_fire_waits_for_no_heartbeat_expiring_later_than_together_and_never_longer_than_together() -> None:
+    fired, later = Watch("bot-a"), Watch("bot-b")
+    fired.state = WatchState.FIRING
+    later.observe(Beat(True, TOGETHER + 0.01, "{}"), now=5.0)
+    assert gathering([fired, later], 5.0) is None  # 40 ms away: the fire sweeps now
+    chain = [Watch(f"bot-{n}") for n in range(10)]
+    for number, watch in enumerate(chain):  # each 20 ms after the one before: a chain longer than TOGETHER
+        watch.observe(Beat(True, 0.02 * (number + 1), "{}"), now=7.0)
+    assert gathering(chain, 7.0) == 7.0 + 0.02  # the first of the chain, within TOGETHER
+    assert gathering(chain[2:], 7.0) is None  # the rest lie beyond the first look + TOGETHER: not waited for
+    disarmed, lost = Watch("bot-x"), Watch("bot-y")
+    disarmed.observe(Beat(False, None), now=7.0)
+    lost.observe(Beat(True, 0.01, "{}"), now=7.0)
+    lost.observe(None, now=7.0)  # store lost: never waited for
+    assert gathering([disarmed, lost], 7.0) is None
+
+
+def test_the_guard_gets_a_heartbeats_pocket_ready_only_as_its_deadline_nears() -> None:
+    watch = Watch("bot-a")
+    watch.observe(Beat(True, 60.0, "{}"), now=0.0)
+    assert not watch.near(0.0) and not watch.near(60.0 - PREPARE - 0.1)  # an idle guard loads no sweep
+    assert watch.near(60.0 - PREPARE) and watch.near(59.9)
+    watch.observe(Beat(True, 60.0, "{}"), now=59.9)  # beaten again: far off once more
+    assert not watch.near(59.9)
+    watch.observe(Beat(False, None), now=60.0)
+    assert not watch.near(60.0)  # disarmed: nothing to get ready
 
 
 def test_an_armed_heartbeat_that_is_no_longer_alive_fires_and_a_disarmed_one_does_not() -> None:

@@ -37,7 +37,7 @@ from upbit_client.errors import UpbitClientError
 
 from .batch import BatchOptions
 from .errors import ConfigurationError, KeyBlocked
-from .guard_core import FIRE, Firing, Watch, WatchState
+from .guard_core import FIRE, Firing, Watch, WatchState, gathering
 from .guard_pockets import pocket_client
 from .heartbeat import GuardScope
 from .heartbeat_store import Beat, HeartbeatStore, check_name, open_heartbeat_store
@@ -120,6 +120,14 @@ class _Clients:
             await client.get_async_httpx_client().aclose()
 
 
+@dataclass(slots=True)
+class _Held:
+    """Fires found at ``found_at`` (monotonic), claimed and waiting on ``go`` to sweep together."""
+
+    found_at: float
+    go: anyio.Event = field(default_factory=anyio.Event)
+
+
 class Guard:
     """Watches ``names`` in ``store`` (a ``HeartbeatStore`` or its setting) and fires on silence (module docstring).
 
@@ -152,9 +160,12 @@ class Guard:
         )  # fmt: skip
         self._clients = _Clients(self._settings.client_for)
         self.last_fires: dict[str, FireRecord] = {}
+        self._fire_texts: dict[str, str] = {}
+        """Each last fire as ``status()`` shows it, JSON text encoded once when the fire ended."""
         self.gave_up: FireRecord | None = None
         self._stopping = False
         self._wake: anyio.Event | None = None
+        self._held: _Held | None = None
 
     # --- status ------------------------------------------------------------------------------
 
@@ -162,16 +173,31 @@ class Guard:
         """Each heartbeat's state, trigger time (wall clock, when armed) and last fire: what ``--status`` prints."""
         now, wall = time.monotonic(), time.time()
         beats: dict[str, Any] = {}
-        for name, watch in self.watches.items():
-            at = watch.trigger_at()
-            left = at - now if at is not None else None
+        for name in self.watches:
             last = self.last_fires.get(name)
-            beats[name] = {
-                "state": watch.state.value,
-                "trigger_at": _stamp(wall + left) if left is not None else None,
-                "last_fire": {**last.summary(), "report": last.report.to_dict()} if last is not None else None,
-            }
-        return {"store": self.store.where, "pid": os.getpid(), "written_at": _stamp(wall), "heartbeats": beats}
+            fire = {**last.summary(), "report": last.report.to_dict()} if last is not None else None
+            beats[name] = {**self._beat_status(name, now, wall), "last_fire": fire}
+        return {**self._status_head(wall), "heartbeats": beats}
+
+    def _status_head(self, wall: float) -> dict[str, Any]:
+        return {"store": self.store.where, "pid": os.getpid(), "written_at": _stamp(wall)}
+
+    def _beat_status(self, name: str, now: float, wall: float) -> dict[str, Any]:
+        watch = self.watches[name]
+        at = watch.trigger_at()
+        return {"state": watch.state.value, "trigger_at": _stamp(wall + at - now) if at is not None else None}
+
+    def _status_text(self) -> str:
+        """``status()`` as JSON text, each last fire taken as encoded once when it ended (``_fire_texts``): a
+        guard's status file holds every last fire's whole report, and encoding them all again at each change of
+        state, on the event loop, delayed the next claims and sweeps (``docs/benchmarks.md``, section 17)."""
+        now, wall = time.monotonic(), time.time()
+        beats = ", ".join(
+            f"{json.dumps(name)}: {json.dumps(self._beat_status(name, now, wall))[:-1]}, "
+            f'"last_fire": {self._fire_texts.get(name, "null")}}}'
+            for name in self.watches
+        )
+        return f'{json.dumps(self._status_head(wall))[:-1]}, "heartbeats": {{{beats}}}}}'
 
     def _changed(self, line: str | None, level: int = logging.INFO) -> None:
         if line is not None:
@@ -181,7 +207,7 @@ class Guard:
             return
         try:
             temporary = path.with_name(path.name + ".tmp")
-            temporary.write_text(json.dumps(self.status(), indent=2), encoding="utf-8")
+            temporary.write_text(self._status_text(), encoding="utf-8")
             os.replace(temporary, path)
         except OSError as error:
             log.warning("guard status not written to %s: %s", path, error)
@@ -214,10 +240,30 @@ class Guard:
             if line is not None:
                 warn = watch.state in (WatchState.STORE_LOST, WatchState.GRACE) or "master changed" in line
                 self._changed(line, logging.WARNING if warn else logging.INFO)
+            if beat is not None and watch.near(now):
+                self._prepare(beat.scope)
             if action == FIRE:
                 watch.state = WatchState.FIRING
-                tasks.start_soon(self._fire, name, deadline)
+                if self._held is None:
+                    self._held = _Held(now)
+                tasks.start_soon(self._fire, name, deadline, self._held.go)
+        if self._held is not None and gathering(self.watches.values(), self._held.found_at) is None:
+            self._held.go.set()  # no other heartbeat expires with these: their sweeps start together
+            self._held = None
         return min(watch.next_look(now) for watch in self.watches.values())
+
+    def _prepare(self, scope_text: str | None) -> None:
+        """Make the client of a heartbeat's pocket as its deadline nears (``Watch.near``; nothing is sent): its fire
+        then finds it made, the sweep's modules loaded and the TLS context built (180 ms for a guard's first fire
+        on a loaded machine), instead of paying for them after the deadline."""
+        from .sweep import cancel_open_orders_async  # noqa: F401  (loaded while idle, not by the first fire)
+
+        if scope_text is None:
+            return
+        try:
+            self._clients.of(GuardScope.from_text(scope_text).pocket)
+        except Exception:  # a scope or a pocket that cannot be swept: said, and reported, when it fires
+            log.debug("no client made ahead for scope %s", scope_text, exc_info=True)
 
     async def run(self) -> FireRecord | None:
         """Watch until cancelled or stopped (``stop()``; None), or until a fire gives up (its record)."""
@@ -251,8 +297,9 @@ class Guard:
 
     # --- a fire ------------------------------------------------------------------------------
 
-    async def _fire(self, name: str, deadline: float | None) -> None:
-        """Claim ``name`` (it may have been beaten meanwhile, or claimed by another guard), then sweep its scope."""
+    async def _fire(self, name: str, deadline: float | None, go: anyio.Event) -> None:
+        """Claim ``name`` (it may have been beaten meanwhile, or claimed by another guard), then sweep its scope
+        once ``go`` is set (heartbeats expiring with it found and claimed too: ``guard_core.gathering``)."""
         watch = self.watches[name]
         try:
             scope_text = await self._call(lambda: self.store.claim(name))
@@ -265,13 +312,14 @@ class Guard:
         record = FireRecord(name, time.time(), scope_text, BatchResult("uuids"), detected_after=detected)
         self._changed(f"heartbeat {name}: expired, firing (scope {scope_text})", logging.WARNING)
         try:
-            await self._sweep_until_done(record)
+            await self._sweep_until_done(record, go)
         finally:
             watch.state = WatchState.DISARMED
             self._finished(record)
 
     def _finished(self, record: FireRecord) -> None:
         self.last_fires[record.name] = record
+        self._fire_texts[record.name] = json.dumps({**record.summary(), "report": record.report.to_dict()})
         how = "complete" if record.complete else "interrupted" if record.interrupted else "gave up"
         level = logging.INFO if record.complete else logging.WARNING
         self._changed(f"heartbeat {record.name}: fired, {how}: {json.dumps(record.summary())}", level)
@@ -285,7 +333,7 @@ class Guard:
             if self._wake is not None:
                 self._wake.set()
 
-    async def _sweep_until_done(self, record: FireRecord) -> None:
+    async def _sweep_until_done(self, record: FireRecord, go: anyio.Event) -> None:
         """Attempts until the scope is empty or ``give_up`` passes (``guard_core.Firing``); the report in ``record``."""
         settings, started = self._settings, time.monotonic()
         firing = Firing(record.name, started, settings.give_up)
@@ -297,6 +345,7 @@ class Guard:
             record.error = f"{type(error).__name__}: {error}"
             return
         try:
+            await go.wait()
             while True:
                 outcome, blocked = await self._attempt(client, scope, firing, partial)
                 at = firing.attempted(outcome, time.monotonic(), blocked)

@@ -14,6 +14,14 @@ The rules, and why:
   beat that pushed the deadline on is seen then, and an expiry within ``SETTLE`` plus one round trip.
 - **Fire on expiry only**: armed and no longer alive. The claim (``heartbeat_store``) then disarms it
   atomically, so a bot beating at that moment is not fired on.
+- **Expiries that coincide fire together** (``gathering``). Heartbeats beaten together expire a few ms
+  apart; a look finds the first expired and the others still alive. The fires it found do not start
+  sweeping while another heartbeat is armed to expire within ``TOGETHER`` of that look: the guard
+  looks again at that deadline (plus ``SETTLE``) and claims it if the store then says it expired (never
+  earlier), then starts every sweep at once. Without this, the first sweep, on the same event loop,
+  delayed the look that finds the next. The cost: a fire waits ``TOGETHER`` at most (plus a read).
+- **Ready before the deadline**: within ``PREPARE`` seconds of an armed heartbeat's deadline the guard
+  makes its pocket's client (``Watch.near``; nothing is sent), not after it expired.
 - **Store lost: wait and warn, never fire.** While the store cannot be read, the guard cannot tell a dead
   bot from a dead store; firing would cancel every healthy bot's orders at each Redis restart or network
   blip. It logs one warning per heartbeat (``STORE_LOST``) and looks again every ``POLL``; when the store
@@ -36,17 +44,22 @@ The rules, and why:
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .heartbeat_store import Beat
 from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder
 
-__all__ = ["POLL", "SETTLE", "Firing", "Watch", "WatchState"]
+__all__ = ["POLL", "PREPARE", "SETTLE", "TOGETHER", "Firing", "Watch", "WatchState", "gathering"]
 
 POLL = 0.5
 """The longest the guard goes without reading a heartbeat (a beat that came, a store that came back)."""
 SETTLE = 0.005
 """How long after a deadline the guard reads again: the store's expiry is exact to the millisecond."""
+PREPARE = 2.0
+"""Seconds before an armed heartbeat's deadline from which the guard makes its pocket's client (``Watch.near``)."""
+TOGETHER = 0.03
+"""Seconds after a look found a fire within which another heartbeat's deadline makes it fire with it (``gathering``)."""
 RETRY_MIN = 0.5
 RETRY_MAX = 30.0
 
@@ -133,10 +146,29 @@ class Watch:
             return self.deadline
         return self.grace_until if self.state is WatchState.GRACE else None
 
+    def near(self, now: float) -> bool:
+        """Armed, its deadline within ``PREPARE`` seconds: the guard makes its pocket's client now (no request
+        sent), so the fire does not pay for it after the deadline; an idle guard, its bots beating well
+        before their deadlines, never loads the sweep at all (``make bench`` section 17: idle memory)."""
+        return self.state is WatchState.ARMED and self.deadline is not None and self.deadline - now <= PREPARE
+
     def next_look(self, now: float) -> float:
         """When to read this heartbeat again (guard's monotonic time)."""
         at = self.trigger_at()
         return min(at + SETTLE, now + POLL) if at is not None else now + POLL
+
+
+def gathering(watches: Iterable[Watch], found_at: float) -> float | None:
+    """While fires wait to sweep (the first found expired at ``found_at``, guard's monotonic time): the
+    earliest deadline of a heartbeat still armed that falls within ``TOGETHER`` of it (look again
+    then: it may fire with them), or None: start their sweeps now. Bounded: a deadline later than
+    ``found_at + TOGETHER`` never holds them, however many heartbeats follow one another."""
+    soon = [
+        watch.deadline
+        for watch in watches
+        if watch.state is WatchState.ARMED and watch.deadline is not None and watch.deadline <= found_at + TOGETHER
+    ]
+    return min(soon, default=None)
 
 
 def _key(order: OrderRef | UnconfirmedOrder | NotSentOrder) -> str:
