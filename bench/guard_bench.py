@@ -1,4 +1,4 @@
-"""Section 16 of ``make bench``: the dead-man's switch (``upbit-cancel guard``) against Upbit's own cancel-all.
+"""Section 17 of ``make bench``: the dead-man's switch (``upbit-cancel guard``) against Upbit's own cancel-all.
 
 A guard process watches one heartbeat in a Redis store (a folder without ``redis-server``), against a
 loopback sandbox in its own process holding N open orders on 4 markets, 10 % ``watch``. The bench:
