@@ -197,11 +197,13 @@ def test_cassettes_hold_no_secret_and_no_token() -> None:
         assert JWT.search(text) is None, f"{path} holds a signed token"
 
 
-BENCH_QUICK_LIMIT = 100.0
-"""Seconds ``bench/run.py --quick`` may take (25 s on a quiet machine), under pytest-timeout's 120 s."""
+BENCH_QUICK_LIMIT = 200.0
+"""Seconds ``bench/run.py --quick`` may take: 25-40 s on a quiet machine, over 100 s at a load of 9 on 2 cores
+(it starts sandboxes, Redis and several interpreters); under the test's own pytest-timeout of 240 s."""
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)
 def test_bench_quick_output_has_no_secret() -> None:
     bench = ROOT / "bench" / "run.py"
     assert bench.exists()
