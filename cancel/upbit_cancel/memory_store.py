@@ -32,6 +32,8 @@ class MemoryStore:
         self._clock = clock
         self._values: dict[str, tuple[str, float]] = {}
         self._present: dict[str, dict[int, float]] = {}
+        self.pending: dict[str, dict[str, int]] = {}
+        """Dated charges waiting for a phase, per key (``MemoryBudget.date``)."""
         self.lock: threading.Lock = threading.Lock()
 
     def present(self, key: str, member: int) -> int:
@@ -149,10 +151,37 @@ class MemoryBudget:
             server.set(self.keys.block, repr(until), max(0.001, seconds))
             return until
 
+    def date(self, window: int, local_seconds: list[int]) -> None:
+        """The send charged to ``local_seconds`` landed in exchange ``window``: move the charge there once a
+        phase is stored, else keep it pending (``save_phase`` moves it)."""
+        server = self._server
+        with server.lock:
+            server.check()
+            field = " ".join(str(n) for n in (window, *local_seconds))
+            if server.get(self.keys.phase) is None:
+                pending = server.pending.setdefault(self.keys.dated, {})
+                pending[field] = pending.get(field, 0) + 1
+                return
+            self._move(field, 1)
+
+    def _move(self, field: str, count: int) -> None:
+        """Move ``count`` charges of the local seconds ``field`` names into its exchange window (lock held)."""
+        server = self._server
+        window, *seconds = (int(part) for part in field.split())
+        for key in self.keys.counts(False, seconds):
+            for counted in (key, f"{key}:s"):
+                server.incr(counted, -min(count, server.count(counted)), self._ttl)
+        for key in self.keys.counts(True, [window]):
+            server.incr(key, count, self._ttl)
+            server.incr(f"{key}:s", count, self._ttl)
+
     def save_phase(self, lo: float, hi: float) -> None:
+        """Store the host's phase, and move every dated charge waiting for one (``date``)."""
         with self._server.lock:
             self._server.check()
             self._server.set(self.keys.phase, f"{lo!r} {hi!r}", _PHASE_TTL)
+            for field, count in self._server.pending.pop(self.keys.dated, {}).items():
+                self._move(field, count)
 
     def load_phase(self) -> tuple[float, float] | None:
         with self._server.lock:

@@ -37,6 +37,7 @@ from .store import BudgetStore, Send, StoreUnavailable, TakeResult, redacted_url
 from .window_log import BASE_MARGIN, IN_FLIGHT_POLL, Permit, WindowLog
 
 __all__ = [
+    "PHASE_POLL",
     "STORE_RETRY_SECONDS",
     "Ask",
     "BudgetStore",
@@ -50,6 +51,8 @@ __all__ = [
 
 log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
+PHASE_POLL = 0.1
+"""A send refused while the phase is unknown asks the store again this soon: a phase may be stored meanwhile."""
 STORE_RETRY_SECONDS = 10.0
 """After the shared store failed, the limiter paces in-process this long, then tries the store again."""
 
@@ -270,7 +273,9 @@ class StoreLink:
             lo = book.phase.lo - BASE_MARGIN
             wait = max(BASE_MARGIN, (math.floor((now + lo) / w) + 1) * w - lo - now)
         else:
-            wait = max(BASE_MARGIN, (math.floor(now / w) + 1) * w - now)
+            # Phase unknown: another process of the host may store one any moment (and move the charges its
+            # answers dated out of the local seconds), so ask again within ``PHASE_POLL``, not a second later.
+            wait = min(PHASE_POLL, max(BASE_MARGIN, (math.floor(now / w) + 1) * w - now))
         if result.trickling:
             wait = min(wait, book.window / max(1, book.reserve_now()))
         elif result.held:
@@ -307,7 +312,8 @@ class StoreLink:
 
         Never sent: every charge is given back. Dated, with windows charged: the window the ``Date``
         names keeps the charge (and is charged if it was not), the others give it back. Otherwise the
-        request arrived no later than its answer: windows that opened after ``now`` give it back.
+        request arrived no later than its answer: windows that opened after ``now`` give it back; and a
+        ``Date`` of a send charged to local seconds names its window to the store (``BudgetStore.date``).
         """
         charged, permit.charged = permit.charged, None
         store = self.current(now)
@@ -327,8 +333,10 @@ class StoreLink:
         else:
             give_back, take = [n for n in numbers if n > math.floor(now / w) + 1], []
         settled = [] if not sent else [n for n in numbers if n not in give_back] + take
-        call = functools.partial(store.settle, exchange_windows, give_back, take, settled)
-        return self._write(store, now, call, self._reopen if give_back else None)
+        call: Callable[[], object] = functools.partial(store.settle, exchange_windows, give_back, take, settled)
+        if sent and not exchange_windows and date is not None and settled:
+            call = _both(call, functools.partial(store.date, math.floor(date / w), settled))
+        return self._write(store, now, call, self._reopen if give_back or date is not None else None)
 
     def _reopen(self) -> None:
         self._quiet_until = -math.inf  # what this process gave back may be taken at once
@@ -377,6 +385,14 @@ class StoreLink:
             if self._writer is None:
                 self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upbit-store-writer")
             return self._writer
+
+
+def _both(first: Callable[[], object], then: Callable[[], object]) -> Callable[[], None]:
+    def both() -> None:
+        first()
+        then()
+
+    return both
 
 
 def _run_all(writes: list[Write]) -> None:
