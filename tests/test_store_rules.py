@@ -298,6 +298,39 @@ def test_a_process_refused_before_the_phase_is_known_asks_again_within_a_phase_p
     assert isinstance(wait, float) and wait <= PHASE_POLL
 
 
+def test_the_hosts_processes_pool_the_bounds_their_dates_drew(stores: Stores) -> None:
+    budget = stores.open(FakeClock(start=100.0))
+    assert budget.pool_bounds(898.48, 899.5) == (898.48, 899.5)
+    assert budget.pool_bounds(899.38, 900.4) == (899.38, 899.5)  # the intersection
+    assert budget.pool_bounds(901.0, 901.5) == (901.0, 901.5)  # bounds that do not meet it replace it
+
+
+def test_two_processes_that_each_saw_one_side_of_a_boundary_know_the_phase_together(stores: Stores) -> None:
+    clock = FakeClock(start=100.5)
+    first, second = stores.process(clock), stores.process(clock)
+    for limiter, sent, date in ((first, 100.5, 999.0), (second, 100.6, 1000.0)):
+        clock.now = sent
+        permit = limiter.try_acquire()
+        assert isinstance(permit, Permit)
+        clock.now = sent + 0.02
+        limiter.record(permit, RemainingReq(GROUP, PER_SECOND - 2), date=date)
+    # Each Date alone bounds the phase only to a second; together they pin it to [899.38, 899.5).
+    assert second.phase.known and (second.phase.lo, second.phase.hi) == (899.38, 899.5)
+    assert not first.phase.known
+    newcomer = stores.process(clock)
+    assert isinstance(newcomer.try_acquire(), Permit) and newcomer.phase.known  # stored at once
+
+
+def test_a_caller_asking_again_the_trickles_interval_later_is_not_refused_by_rounding(stores: Stores) -> None:
+    clock = FakeClock(start=1000.3)
+    first, second, third = (stores.process(clock, reserve=None) for _ in range(3))
+    assert len(take_all(first)) == PER_SECOND - first.reserve
+    assert isinstance(second.try_acquire(), Permit)  # the first of the reserve: the host's trickle starts
+    assert not isinstance(third.try_acquire(), Permit)
+    clock.now = 1000.4  # 1000.4 - 1000.3 is 0.09999... in floating point
+    assert isinstance(third.try_acquire(), Permit)
+
+
 def test_a_permit_given_back_unsent_gives_back_its_store_charges(stores: Stores) -> None:
     _, first, second, unsent = a_window_sent_by_one_of_two_processes(stores)
     for permit in unsent:

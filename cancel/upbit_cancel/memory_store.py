@@ -21,6 +21,9 @@ __all__ = ["MemoryBudget", "MemoryStore"]
 
 _WINDOW_TTL = 5.0
 _PHASE_TTL = 3600.0
+_BOUNDS_TTL = 60.0
+_TRICKLE_SLACK = 0.001
+"""A caller asking again the trickle's interval later is not refused by a rounding error (``lua/take.lua``)."""
 
 
 class MemoryStore:
@@ -111,7 +114,7 @@ class MemoryBudget:
             top = max((server.count(key) for key in charge), default=0)
             if reserve and top + extra >= self.per_second - reserve:
                 last = server.get(self.keys.trickle)
-                if last is not None and 0 <= now - float(last) < interval:
+                if last is not None and 0 <= now - float(last) < interval - _TRICKLE_SLACK:
                     return TakeResult(False, trickling=True)
                 server.set(self.keys.trickle, repr(now), self._ttl)
             for key in charge:
@@ -182,6 +185,18 @@ class MemoryBudget:
             self._server.set(self.keys.phase, f"{lo!r} {hi!r}", _PHASE_TTL)
             for field, count in self._server.pending.pop(self.keys.dated, {}).items():
                 self._move(field, count)
+
+    def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None:
+        """Add bounds of the phase to the host's pooled ones (their intersection; disjoint ones replace them)."""
+        with self._server.lock:
+            self._server.check()
+            current = self._server.get(self.keys.bounds)
+            if current is not None:
+                old_lo, old_hi = (float(part) for part in current.split())
+                if max(old_lo, lo) < min(old_hi, hi):
+                    lo, hi = max(old_lo, lo), min(old_hi, hi)
+            self._server.set(self.keys.bounds, f"{lo!r} {hi!r}", _BOUNDS_TTL)
+            return lo, hi
 
     def load_phase(self) -> tuple[float, float] | None:
         with self._server.lock:

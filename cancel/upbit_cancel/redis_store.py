@@ -33,12 +33,13 @@ __all__ = ["SharedBudget", "lua_script"]
 
 log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
-_SCRIPTS = ("take", "fill", "block", "settle", "master", "peers", "date", "phase")
+_SCRIPTS = ("take", "fill", "block", "settle", "master", "peers", "date", "phase", "bounds")
 _WINDOW_TTL_MS = 5000
 _FENCE_S = 3600.0
 """How long format 1's fence holds after the last take (``BudgetKeys.fence``); renewed every ``_FENCE_RENEW_S``."""
 _FENCE_RENEW_S = 3000.0
 _PHASE_TTL_MS = 3_600_000
+_BOUNDS_TTL_MS = 60_000
 _TIMEOUT = 0.5
 _CALL_DEADLINE = 4 * _TIMEOUT
 """A call answered later than this (each read within ``_TIMEOUT``, the whole not) counts as a failure."""
@@ -242,6 +243,11 @@ class SharedBudget:
         local_prefix = self.keys.counts(False, [0])[0][:-1]
         args = [f"{lo!r} {hi!r}", _PHASE_TTL_MS, self._ttl_ms, window_prefix, local_prefix]
         self._call(lambda: self._script("phase")(keys=keys, args=args), _one)
+
+    def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None:
+        """Add bounds of the phase to the host's pooled ones and read them back (``lua/bounds.lua``)."""
+        args = [repr(lo), repr(hi), _BOUNDS_TTL_MS]
+        return self._call(lambda: self._script("bounds")(keys=[self.keys.bounds], args=args), _phase)
 
     def load_phase(self) -> tuple[float, float] | None:
         return self._call(lambda: self._client().get(self.keys.phase), _phase)

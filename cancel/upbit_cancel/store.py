@@ -30,6 +30,10 @@ The rules a store keeps, and why:
   first second's sends of every process stayed in local counts that each dated send had to check, and 4 or
   8 fresh processes finished 1-2 s behind one process sending all their orders (issue 26, item 4). A take
   that does not know the phase never misses a moved charge: with a phase stored it is told to read it.
+- ``pool_bounds``: while no process of the host knows the phase, each adds the bounds its own ``Date``
+  headers drew (``bounds``, per host: the intersection; bounds that do not meet it replace it) and takes
+  the pooled ones back: the trickled sends of 8 processes then narrow one estimate, not 8 estimates an
+  eighth as fast.
 - Phase unknown: the last ``reserve`` of a count is trickled, one per interval, for every process of
   the host together (``trickling``), so that some answer shows where the exchange's boundary falls.
 - ``fill`` (a 429): the windows of that send are full, whoever filled them (filled to twice the budget,
@@ -268,6 +272,11 @@ class BudgetKeys:
         phase to move them there (a hash: ``"<window> <second> <second>..."`` -> how many)."""
         return f"{self.prefix}:dated:{self.host}"
 
+    @property
+    def bounds(self) -> str:
+        """The bounds of the phase this host's processes drew from their ``Date`` headers, pooled (``"lo hi"``)."""
+        return f"{self.prefix}:bounds:{self.host}"
+
     @classmethod
     def of(cls, pocket: str, group: str) -> BudgetKeys:
         digest = hashlib.sha256(pocket.encode("utf-8")).hexdigest()[:16]
@@ -322,6 +331,7 @@ class BudgetStore(Protocol):
     def block(self, until: float, seconds: float) -> float: ...
     def date(self, window: int, local_seconds: list[int]) -> None: ...
     def save_phase(self, lo: float, hi: float) -> None: ...
+    def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None: ...
     def load_phase(self) -> tuple[float, float] | None: ...
     def peers(self) -> int: ...
     def close(self) -> None: ...

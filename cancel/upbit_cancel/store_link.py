@@ -60,6 +60,8 @@ _warned_stores: set[str] = set()
 """Stores failing right now, already warned about (one warning per store and process)."""
 _warned_lock = threading.Lock()
 
+Pooled = Callable[[tuple[float, float]], "tuple[float, float] | None"]
+"""Adopts the host's pooled bounds of the phase under the limiter's lock (``StoreLink.adopt_bounds``)."""
 Write = Callable[[], None]
 """A store write worked out under the limiter's lock, to be made without it (``StoreLink.run``)."""
 
@@ -113,6 +115,8 @@ class StoreLink:
         self.state: LinkState = LinkState.ACTIVE
         self.retry_at: float = -math.inf
         self._saved_phase: tuple[float, float] | None = None
+        self._pooled: tuple[float, float] | None = None
+        """The bounds of the phase this process last added to the host's pool."""
         self._quiet_until = -math.inf
         """The store said no until then: every send of the process waits without asking it again."""
         self._writer: ThreadPoolExecutor | None = None
@@ -355,12 +359,20 @@ class StoreLink:
             return None
         return self._write(store, now, lambda: learned(store.block(until, seconds)))
 
-    def share_phase(self, book: WindowLog, now: float) -> Write | None:
+    def share_phase(self, book: WindowLog, now: float, pooled: Pooled | None = None) -> Write | None:
+        """Store the phase once known (and dated); until then pool its ``Date`` bounds with the host's other
+        processes (``BudgetStore.pool_bounds``): ``pooled`` adopts the pool under the limiter's lock and says
+        the phase it now knows, if any, which is stored at once."""
         store = self.current(now)
         phase = book.phase
-        if store is None or not phase.known or not phase.anchored or phase.lo is None or phase.hi is None:
+        if store is None or not phase.anchored or phase.lo is None or phase.hi is None:
             return None
         current = (phase.lo, phase.hi)
+        if not phase.known:
+            if pooled is None or current == self._pooled:
+                return None
+            self._pooled = current
+            return self._write(store, now, functools.partial(self._pool, store, current, pooled))
         saved = self._saved_phase
         if saved is not None and abs(saved[0] - current[0]) < 0.001 and abs(saved[1] - current[1]) < 0.001:
             return None
@@ -368,6 +380,22 @@ class StoreLink:
 
     def _saved(self, phase: tuple[float, float]) -> None:
         self._saved_phase = phase
+
+    def _pool(self, store: BudgetStore, bounds: tuple[float, float], pooled: Pooled) -> None:
+        """Pool ``bounds`` (I/O, without the limiter's lock); store the phase if the pool made it known."""
+        shared = store.pool_bounds(*bounds)
+        known = None if shared is None else pooled(shared)
+        if known is not None:
+            store.save_phase(*known)
+            self._saved(known)
+
+    @staticmethod
+    def adopt_bounds(book: WindowLog, shared: tuple[float, float]) -> tuple[float, float] | None:
+        """Narrow ``book``'s phase with the host's pooled bounds (under the limiter's lock); the phase, if now
+        known and dated (to be stored), else None."""
+        if not book.phase.adopt_bounds(*shared) or not book.known or book.phase.lo is None or book.phase.hi is None:
+            return None
+        return book.phase.lo, book.phase.hi
 
     def run(self, writes: list[Write | None]) -> None:
         """Make ``writes`` in order, never under the limiter's lock: here, or (a blocking store, called on
