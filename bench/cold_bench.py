@@ -54,14 +54,16 @@ class _Cells:
         self.first = 1
         self.env = {k: v for k, v in os.environ.items() if k != "UPBIT_RATE_LIMIT_STORE"} | {"UPBIT_COLD_TRACE": "1"}
 
-    def spawn(self, fraction: float, each: list[int], *, store: bool, second_keys: int = 0, idle: bool = False) -> dict:
+    def spawn(
+        self, fraction: float, each: list[int], *, store: bool, second_keys: int = 0, idle: bool = False, python: str
+    ) -> dict[str, Any]:
         """Processes cancelling ``each[i]`` orders, spawned at ``fraction`` into the next second: wall, answers."""
         at = math.floor(time.time()) + 1.0 + fraction
         time.sleep(max(0.0, at - time.time()))
         spawned = time.time()
         processes = []
         for index, count in enumerate(each):
-            command = [sys.executable, str(WORKER), self.url, str(self.first), str(count), "--spawned", repr(spawned)]
+            command = [python, str(WORKER), self.url, str(self.first), str(count), "--spawned", repr(spawned)]
             command += ["--store", self.store] if store else []
             command += ["--second-key"] if index < second_keys else []
             command += ["--idle"] if idle else []
@@ -87,7 +89,7 @@ def _fresh(store: str, keep_phase: bool) -> None:
     client.close()
 
 
-def _breakdown(answers: list[dict]) -> dict[str, float]:
+def _breakdown(answers: list[dict[str, Any]]) -> dict[str, float]:
     """Per cell: the latest process's import, batch start, first permit, phase known and exit (s after spawn)."""
     rows: dict[str, list[float]] = {"imported": [], "begun": [], "first permit": [], "phase known": [], "ended": []}
     for answer in answers:
@@ -103,8 +105,18 @@ def _breakdown(answers: list[dict]) -> dict[str, float]:
     return {name: max(values) for name, values in rows.items() if values}
 
 
-def _cells(counts: list[int], per_process: int, two_keys: int) -> list[tuple[str, str, dict[str, Any]]]:
-    """(cell, its baseline cell, spawn arguments) in the order a run spawns them."""
+def _cells(
+    counts: list[int], per_process: int, two_keys: int, pythons: list[tuple[str, str]]
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """(cell, its baseline cell, spawn arguments) in the order a run spawns them: each tree's cells in turn."""
+    plan = []
+    for label, python in pythons:
+        for cell, baseline, args in _tree_cells(counts, per_process, two_keys):
+            plan.append((f"{label}{cell}", f"{label}{baseline}", args | {"python": python}))
+    return plan
+
+
+def _tree_cells(counts: list[int], per_process: int, two_keys: int) -> list[tuple[str, str, dict[str, Any]]]:
     plan: list[tuple[str, str, dict[str, Any]]] = []
     if counts:
         plan.append(("1 x idle", "1 x idle", {"each": [1], "store": False, "idle": True}))
@@ -124,10 +136,18 @@ def _cells(counts: list[int], per_process: int, two_keys: int) -> list[tuple[str
 
 def bench_cold(tools: Any, counts: list[int], runs: int, *, per_process: int = 300, two_keys: int = 0,
                offset: float = 0.0) -> None:  # fmt: skip
-    """The cold-start cells (``counts`` processes x ``per_process``; ``two_keys``: orders per key, 0: none)."""
+    """The cold-start cells (``counts`` processes x ``per_process``; ``two_keys``: orders per key, 0: none).
+
+    ``COLD_AB=LABEL=PYTHON`` runs every cell with that interpreter too (another tree's venv, e.g. main's),
+    taking turns cell by cell in each run: before and after side by side.
+    """
+    pythons = [("", sys.executable)]
+    if os.environ.get("COLD_AB"):
+        label, python = os.environ["COLD_AB"].split("=", 1)
+        pythons = [(f"{label}: ", python), ("this tree: ", sys.executable)]
     print(f"\n   cold starts (issue 26, item 4): spawn to last exit, {runs} runs, exchange clock {offset:+g} s;")
     print("   excess = wall - one process with no store sending the same orders (same run, same fraction of a second)")
-    plan = _cells(counts, per_process, two_keys)
+    plan = _cells(counts, per_process, two_keys, pythons)
     total = runs * sum(sum(args["each"]) for _, _, args in plan)
     walls: dict[str, list[float]] = {cell: [] for cell, _, _ in plan}
     excess: dict[str, list[float]] = {cell: [] for cell, _, _ in plan}
@@ -154,7 +174,14 @@ def bench_cold(tools: Any, counts: list[int], runs: int, *, per_process: int = 3
     _report(tools, plan, walls, excess, limited, parts)
 
 
-def _report(tools: Any, plan: list, walls: dict, excess: dict, limited: dict, parts: dict) -> None:
+def _report(
+    tools: Any,
+    plan: list[Any],
+    walls: dict[str, Any],
+    excess: dict[str, Any],
+    limited: dict[str, Any],
+    parts: dict[str, Any],
+) -> None:
     for cell, baseline, _ in plan:
         tools._line(f"{cell}: wall med/worst", tools._summary(walls[cell]) + " s")
         if cell != baseline:
