@@ -338,9 +338,10 @@ class StoreLink:
             give_back, take = [n for n in numbers if n > math.floor(now / w) + 1], []
         settled = [] if not sent else [n for n in numbers if n not in give_back] + take
         call: Callable[[], object] = functools.partial(store.settle, exchange_windows, give_back, take, settled)
-        if sent and not exchange_windows and date is not None and settled:
+        dated = sent and not exchange_windows and date is not None and bool(settled)
+        if dated and date is not None:
             call = _both(call, functools.partial(store.date, math.floor(date / w), settled))
-        return self._write(store, now, call, self._reopen if give_back or date is not None else None)
+        return self._write(store, now, call, self._reopen if give_back or dated else None)
 
     def _reopen(self) -> None:
         self._quiet_until = -math.inf  # what this process gave back may be taken at once
