@@ -579,3 +579,48 @@ def test_fresh_processes_on_a_fresh_store_finish_with_one_process_that_has_no_st
         for fraction in (0.05, 0.55):
             one = finish(processes, 1000 + fraction, store=False)
             assert finish(processes, 2000 + fraction, store=True) <= one + 0.15, (processes, fraction)
+
+
+class PreviousRelease:
+    """A budget as a format-2 process of the release before issue 26's item 4 keeps it: no ``date``, no pooled
+    bounds, and its phase stored with a plain ``SET`` (which moves no dated charge)."""
+
+    def __init__(self, stores: Stores, store: BudgetStore) -> None:
+        self.stores, self.store = stores, store
+        self.url, self.blocking = store.url, store.blocking
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+    def date(self, window: int, local_seconds: list[int]) -> None:
+        pass
+
+    def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None:
+        return None
+
+    def save_phase(self, lo: float, hi: float) -> None:
+        key, value = cast(MemoryBudget, self.store).keys.phase, f"{lo!r} {hi!r}"
+        if self.stores.server is not None:
+            self.stores.server.set(key, value, 3600)
+        elif self.url.startswith("redis+cluster:"):
+            shared_cluster(self.url, timeout=2).set(key, value, px=3_600_000)
+        else:
+            client = open_redis(self.url, timeout=2)
+            client.set(key, value, px=3_600_000)
+            client.close()
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.37, 0.81])
+def test_processes_of_the_previous_release_and_new_ones_never_split_the_budget(stores: Stores, offset: float) -> None:
+    """Old format-2 processes ignore ``dated`` and ``bounds``: mixed with new ones on a fresh store, 0 x 429."""
+    for fraction in (0.05, 0.55):
+        stores.empty()
+        clock = SimClock(3000 + fraction)
+        limiters = []
+        for index in range(4):
+            limiter = RateLimiter(GROUP, PER_SECOND, clock=clock)
+            store = stores.open(clock)
+            limiter.use_store(PreviousRelease(stores, store) if index % 2 else store)  # type: ignore[arg-type]
+            limiters.append(limiter)
+        run = run_processes(limiters, clock, SimExchange(offset), chunks=15, latency=0.002, max_in_flight=30)
+        assert (run.rate_limited, run.requests) == (0, 60), fraction
