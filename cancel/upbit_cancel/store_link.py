@@ -360,7 +360,12 @@ class StoreLink:
             return None
         return self._write(store, now, lambda: learned(store.block(until, seconds)))
 
-    def share_phase(self, book: WindowLog, now: float, pooled: Pooled | None = None) -> Write | None:
+    def share_phase(
+        self,
+        book: WindowLog,
+        now: float,
+        pooled: Callable[[tuple[float, float]], tuple[float, float] | None] | None = None,
+    ) -> Write | None:
         """Store the phase once known (and dated); until then pool its ``Date`` bounds with the host's other
         processes (``BudgetStore.pool_bounds``): ``pooled`` adopts the pool under the limiter's lock and says
         the phase it now knows, if any, which is stored at once."""
