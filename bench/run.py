@@ -34,6 +34,9 @@
 14. The sandbox server after a storm of 2,000 idle connections: how long the storm takes to open and
    the first request after it (issue 23; the tests only assert that it answers).
 
+5 and 10 end with their cold-start cells (``bench/cold_bench.py``): N fresh processes on a fresh store, from
+spawn to the last exit, against one process with no store sending the same orders (``--only 20``: those alone).
+
 ``--only 1,8,13`` runs just those sections (full counts), for a side-by-side look at a few cells
 (``--only 16 --runs 3``: the TLS cells, 3 runs each).
 
@@ -1109,6 +1112,7 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cpus")
     print(f"scheduler at start: {_scheduler_lag()}")
+    import cold_bench  # bench/cold_bench.py
     import guard_bench  # bench/guard_bench.py
     import loop_lag  # bench/loop_lag.py
     import million  # bench/million.py
@@ -1123,6 +1127,10 @@ def main() -> int:
             bench_import(repeats=9)
         if 5 in only:
             bench_processes([4, 8], per_process=300, runs=args.runs, only_store=True)
+        if 5 in only or 20 in only:
+            cold_bench.bench_cold(sys.modules[__name__], [4, 8], runs=args.runs)
+        if 10 in only or 20 in only:
+            cold_bench.bench_cold(sys.modules[__name__], [], runs=args.runs, two_keys=600)
         if 8 in only:
             bench_latency([0.0, 0.020, 0.050, 0.100], runs=args.runs)
         if 13 in only:
@@ -1145,6 +1153,7 @@ def main() -> int:
         bench_latency([0.05], runs=1, modes=("sync",))
         bench_after_cancel(runs=1, orders=200)
         bench_processes([2], per_process=100, runs=1, only_store=True)
+        cold_bench.bench_cold(sys.modules[__name__], [2], runs=1, per_process=100, two_keys=100)
         bench_store_cost(calls=100)
         bench_scaling([20, 200])
         bench_import(repeats=1)
@@ -1163,10 +1172,12 @@ def main() -> int:
         bench_latency([0.0, 0.020, 0.050, 0.100], runs=args.runs)
         bench_after_cancel(runs=args.runs)
         bench_processes([4, 8], per_process=300, runs=args.runs)
+        cold_bench.bench_cold(sys.modules[__name__], [4, 8], runs=args.runs)
         bench_store_cost(calls=2000)
         bench_scaling([20, 200, 2000, 20000])
         bench_import(repeats=9)
         pockets.bench_two_keys(runs=max(5, args.runs), per_key=600, tools=sys.modules[__name__])
+        cold_bench.bench_cold(sys.modules[__name__], [], runs=max(5, args.runs), two_keys=600)
         pockets.bench_sharing_cost([4, 8], per_process=300, runs=max(5, args.runs), tools=sys.modules[__name__])
         bench_open_orders(1000, [0.0, 0.020], runs=min(args.runs, 5))
         pockets.bench_many_pockets(runs=max(5, args.runs), per_pocket=600, tools=sys.modules[__name__])

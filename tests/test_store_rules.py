@@ -30,7 +30,7 @@ from upbit_cancel.redis_connect import open_redis, shared_cluster
 from upbit_cancel.redis_store import SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
 from upbit_cancel.store import BudgetStore, Send, StoreUnavailable
-from upbit_cancel.store_link import LinkState
+from upbit_cancel.store_link import PHASE_POLL, LinkState
 from upbit_cancel.window_log import IN_FLIGHT_POLL
 
 __all__ = ["redis_cluster", "redis_sentinel", "redis_server"]
@@ -260,6 +260,77 @@ def test_before_anyone_knows_the_phase_a_request_in_flight_holds_a_third_local_s
     assert len(take_all(second)) == PER_SECOND
 
 
+def test_a_dated_answer_moves_its_local_charge_into_its_window_once_the_phase_is_stored(stores: Stores) -> None:
+    """Issue 26, item 4: sends made before the phase was known stop holding the windows they did not land in."""
+    clock = FakeClock(start=100.5)
+    first, second = stores.process(clock), stores.process(clock)
+    sent = take_all(first)  # phase unknown: charged to local seconds 100 and 101 (102 while in flight)
+    assert len(sent) == PER_SECOND
+    clock.now = 100.55
+    answer(first, sent, 999.0)  # their Date: exchange second 999 (the exchange's clock is 899.2 s ahead)
+    assert not first.phase.known  # one Date says nothing modulo 1: nothing stored yet
+    clock.now = 100.6
+    assert take_all(second) == []  # still counted in the local seconds
+    stores.open(clock).save_phase(899.18, 899.22)  # exchange second 1000 opens at local 100.8
+    third = stores.process(clock)
+    assert take_all(third) == []  # exchange second 999 holds them
+    clock.now = 100.85  # second 1000 holds none of them (before: local second 101 held all 30 until 101.8)
+    assert len(take_all(third)) == PER_SECOND
+    assert take_all(second) == []  # asked again within a poll: it read the phase, and 1000 is full now
+
+
+def test_a_dated_answer_after_the_phase_was_stored_moves_its_charge_at_once(stores: Stores) -> None:
+    clock = FakeClock(start=100.5)
+    first = stores.process(clock)
+    sent = take_all(first)  # before the phase was stored: local seconds
+    stores.open(clock).save_phase(899.18, 899.22)
+    clock.now = 100.55
+    answer(first, sent, 999.0)
+    clock.now = 100.85
+    assert len(take_all(stores.process(clock))) == PER_SECOND
+
+
+def test_a_process_refused_before_the_phase_is_known_asks_again_within_a_phase_poll(stores: Stores) -> None:
+    clock = FakeClock(start=100.2)
+    first, second = stores.process(clock), stores.process(clock)
+    answer(first, take_all(first), None)  # answered: local seconds 100 and 101 are really full
+    wait = second.try_acquire()  # refused: a phase another process stores may free it before 101.0
+    assert isinstance(wait, float) and wait <= PHASE_POLL
+
+
+def test_the_hosts_processes_pool_the_bounds_their_dates_drew(stores: Stores) -> None:
+    budget = stores.open(FakeClock(start=100.0))
+    assert budget.pool_bounds(898.48, 899.5) == (898.48, 899.5)
+    assert budget.pool_bounds(899.38, 900.4) == (899.38, 899.5)  # the intersection
+    assert budget.pool_bounds(901.0, 901.5) == (901.0, 901.5)  # bounds that do not meet it replace it
+
+
+def test_two_processes_that_each_saw_one_side_of_a_boundary_know_the_phase_together(stores: Stores) -> None:
+    clock = FakeClock(start=100.5)
+    first, second = stores.process(clock), stores.process(clock)
+    for limiter, sent, date in ((first, 100.5, 999.0), (second, 100.6, 1000.0)):
+        clock.now = sent
+        permit = limiter.try_acquire()
+        assert isinstance(permit, Permit)
+        clock.now = sent + 0.02
+        limiter.record(permit, RemainingReq(GROUP, PER_SECOND - 2), date=date)
+    # Each Date alone bounds the phase only to a second; together they pin it to [899.38, 899.5).
+    assert second.phase.known and (second.phase.lo, second.phase.hi) == (899.38, 899.5)
+    assert not first.phase.known
+    newcomer = stores.process(clock)
+    assert isinstance(newcomer.try_acquire(), Permit) and newcomer.phase.known  # stored at once
+
+
+def test_a_caller_asking_again_the_trickles_interval_later_is_not_refused_by_rounding(stores: Stores) -> None:
+    clock = FakeClock(start=1000.3)
+    first, second, third = (stores.process(clock, reserve=None) for _ in range(3))
+    assert len(take_all(first)) == PER_SECOND - first.reserve
+    assert isinstance(second.try_acquire(), Permit)  # the first of the reserve: the host's trickle starts
+    assert not isinstance(third.try_acquire(), Permit)
+    clock.now = 1000.4  # 1000.4 - 1000.3 is 0.09999... in floating point
+    assert isinstance(third.try_acquire(), Permit)
+
+
 def test_a_permit_given_back_unsent_gives_back_its_store_charges(stores: Stores) -> None:
     _, first, second, unsent = a_window_sent_by_one_of_two_processes(stores)
     for permit in unsent:
@@ -484,3 +555,72 @@ def test_fresh_processes_learn_the_phase_as_fast_as_one_process_sending_all_thei
         return run.finished - start
 
     assert finish(8, 15, 1000.1) <= finish(1, 120, 2000.1) + 0.3
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.37, 0.81])
+def test_fresh_processes_on_a_fresh_store_finish_with_one_process_that_has_no_store(
+    stores: Stores, offset: float
+) -> None:
+    """Issue 26, item 4: 4 and 8 processes x 15 requests on a store no process used yet, against ONE process
+    without a store sending all their requests (it paces by its own log alone), 0 x 429: once one of them
+    learned the phase, what every one of them sent before stops holding the windows it did not land in."""
+
+    def finish(processes: int, start: float, *, store: bool) -> float:
+        stores.empty()
+        clock = SimClock(start)
+        alone = [RateLimiter(GROUP, PER_SECOND, clock=clock)]
+        limiters = [stores.process(clock, reserve=None) for _ in range(processes)] if store else alone
+        chunks = 15 if store else 15 * processes
+        run = run_processes(limiters, clock, SimExchange(offset), chunks=chunks, latency=0.002, max_in_flight=30)
+        assert run.rate_limited == 0 and run.requests == 15 * processes
+        return run.finished - start
+
+    for processes in (4, 8):
+        for fraction in (0.05, 0.55):
+            one = finish(processes, 1000 + fraction, store=False)
+            assert finish(processes, 2000 + fraction, store=True) <= one + 0.15, (processes, fraction)
+
+
+class PreviousRelease:
+    """A budget as a format-2 process of the release before issue 26's item 4 keeps it: no ``date``, no pooled
+    bounds, and its phase stored with a plain ``SET`` (which moves no dated charge)."""
+
+    def __init__(self, stores: Stores, store: BudgetStore) -> None:
+        self.stores, self.store = stores, store
+        self.url, self.blocking = store.url, store.blocking
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+    def date(self, window: int, local_seconds: list[int]) -> None:
+        pass
+
+    def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None:
+        return None
+
+    def save_phase(self, lo: float, hi: float) -> None:
+        key, value = cast(MemoryBudget, self.store).keys.phase, f"{lo!r} {hi!r}"
+        if self.stores.server is not None:
+            self.stores.server.set(key, value, 3600)
+        elif self.url.startswith("redis+cluster:"):
+            shared_cluster(self.url, timeout=2).set(key, value, px=3_600_000)
+        else:
+            client = open_redis(self.url, timeout=2)
+            client.set(key, value, px=3_600_000)
+            client.close()
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.37, 0.81])
+def test_processes_of_the_previous_release_and_new_ones_never_split_the_budget(stores: Stores, offset: float) -> None:
+    """Old format-2 processes ignore ``dated`` and ``bounds``: mixed with new ones on a fresh store, 0 x 429."""
+    for fraction in (0.05, 0.55):
+        stores.empty()
+        clock = SimClock(3000 + fraction)
+        limiters = []
+        for index in range(4):
+            limiter = RateLimiter(GROUP, PER_SECOND, clock=clock)
+            store = stores.open(clock)
+            limiter.use_store(PreviousRelease(stores, store) if index % 2 else store)  # type: ignore[arg-type]
+            limiters.append(limiter)
+        run = run_processes(limiters, clock, SimExchange(offset), chunks=15, latency=0.002, max_in_flight=30)
+        assert (run.rate_limited, run.requests) == (0, 60), fraction

@@ -21,6 +21,9 @@ __all__ = ["MemoryBudget", "MemoryStore"]
 
 _WINDOW_TTL = 5.0
 _PHASE_TTL = 3600.0
+_BOUNDS_TTL = 60.0
+_TRICKLE_SLACK = 0.001
+"""A caller asking again the trickle's interval later is not refused by a rounding error (``lua/take.lua``)."""
 
 
 class MemoryStore:
@@ -32,6 +35,8 @@ class MemoryStore:
         self._clock = clock
         self._values: dict[str, tuple[str, float]] = {}
         self._present: dict[str, dict[int, float]] = {}
+        self.pending: dict[str, dict[str, int]] = {}
+        """Dated charges waiting for a phase, per key (``MemoryBudget.date``)."""
         self.lock: threading.Lock = threading.Lock()
 
     def present(self, key: str, member: int) -> int:
@@ -109,7 +114,7 @@ class MemoryBudget:
             top = max((server.count(key) for key in charge), default=0)
             if reserve and top + extra >= self.per_second - reserve:
                 last = server.get(self.keys.trickle)
-                if last is not None and 0 <= now - float(last) < interval:
+                if last is not None and 0 <= now - float(last) < interval - _TRICKLE_SLACK:
                     return TakeResult(False, trickling=True)
                 server.set(self.keys.trickle, repr(now), self._ttl)
             for key in charge:
@@ -149,10 +154,49 @@ class MemoryBudget:
             server.set(self.keys.block, repr(until), max(0.001, seconds))
             return until
 
+    def date(self, window: int, local_seconds: list[int]) -> None:
+        """The send charged to ``local_seconds`` landed in exchange ``window``: move the charge there once a
+        phase is stored, else keep it pending (``save_phase`` moves it)."""
+        server = self._server
+        with server.lock:
+            server.check()
+            field = " ".join(str(n) for n in (window, *local_seconds))
+            if server.get(self.keys.phase) is None:
+                pending = server.pending.setdefault(self.keys.dated, {})
+                pending[field] = pending.get(field, 0) + 1
+                return
+            self._move(field, 1)
+
+    def _move(self, field: str, count: int) -> None:
+        """Move ``count`` charges of the local seconds ``field`` names into its exchange window (lock held)."""
+        server = self._server
+        window, *seconds = (int(part) for part in field.split())
+        for key in self.keys.counts(False, seconds):
+            for counted in (key, f"{key}:s"):
+                server.incr(counted, -min(count, server.count(counted)), self._ttl)
+        for key in self.keys.counts(True, [window]):
+            server.incr(key, count, self._ttl)
+            server.incr(f"{key}:s", count, self._ttl)
+
     def save_phase(self, lo: float, hi: float) -> None:
+        """Store the host's phase, and move every dated charge waiting for one (``date``)."""
         with self._server.lock:
             self._server.check()
             self._server.set(self.keys.phase, f"{lo!r} {hi!r}", _PHASE_TTL)
+            for field, count in self._server.pending.pop(self.keys.dated, {}).items():
+                self._move(field, count)
+
+    def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None:
+        """Add bounds of the phase to the host's pooled ones (their intersection; disjoint ones replace them)."""
+        with self._server.lock:
+            self._server.check()
+            current = self._server.get(self.keys.bounds)
+            if current is not None:
+                old_lo, old_hi = (float(part) for part in current.split())
+                if max(old_lo, lo) < min(old_hi, hi):
+                    lo, hi = max(old_lo, lo), min(old_hi, hi)
+            self._server.set(self.keys.bounds, f"{lo!r} {hi!r}", _BOUNDS_TTL)
+            return lo, hi
 
     def load_phase(self) -> tuple[float, float] | None:
         with self._server.lock:

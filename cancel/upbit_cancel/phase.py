@@ -108,6 +108,18 @@ class PhaseEstimate:
         self._doubt, self._doubts = None, 0
         return True
 
+    def adopt_bounds(self, lo: float, hi: float) -> bool:
+        """Intersect with ``[lo, hi)``, the bounds other processes of this host drew from their own ``Date``
+        headers (absolute, so only into an anchored estimate); ignored while ``Date`` is suspect, or when they
+        do not meet ours (one of us saw a clock step: the next ``Date`` tells). Whether the estimate narrowed."""
+        if not self.anchored or self._doubt is not None or self.lo is None or self.hi is None:
+            return False
+        new_lo, new_hi = max(self.lo, lo), min(self.hi, hi)
+        if new_lo >= new_hi or (new_lo, new_hi) == (self.lo, self.hi):
+            return False
+        self.lo, self.hi = new_lo, new_hi
+        return True
+
     def observe_tick(self, before: float, after: float) -> None:
         """A new exchange window opened after local time ``before`` and no later than ``after``."""
         if after - before >= 1 or after <= before:

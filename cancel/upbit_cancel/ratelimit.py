@@ -333,9 +333,14 @@ class RateLimiter:
             if link is not None:
                 if rate_limited and self._log.budget is not None:
                     writes.append(link.fill(self._log, permit, now))
-                writes.append(link.share_phase(self._log, now))
+                writes.append(link.share_phase(self._log, now, self._adopt_bounds))
         if link is not None:
             link.run(writes)
+
+    def _adopt_bounds(self, shared: tuple[float, float]) -> tuple[float, float] | None:
+        link = self._link
+        with self._lock:
+            return None if link is None else link.adopt_bounds(self._log, shared)
 
     def cancel(self, permit: Permit) -> None:
         """Give back a permit whose request was never sent."""

@@ -33,12 +33,13 @@ __all__ = ["SharedBudget", "lua_script"]
 
 log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
-_SCRIPTS = ("take", "fill", "block", "settle", "master", "peers")
+_SCRIPTS = ("take", "fill", "block", "settle", "master", "peers", "date", "phase", "bounds")
 _WINDOW_TTL_MS = 5000
 _FENCE_S = 3600.0
 """How long format 1's fence holds after the last take (``BudgetKeys.fence``); renewed every ``_FENCE_RENEW_S``."""
 _FENCE_RENEW_S = 3000.0
 _PHASE_TTL_MS = 3_600_000
+_BOUNDS_TTL_MS = 60_000
 _TIMEOUT = 0.5
 _CALL_DEADLINE = 4 * _TIMEOUT
 """A call answered later than this (each read within ``_TIMEOUT``, the whole not) counts as a failure."""
@@ -74,12 +75,6 @@ def _one(reply: object) -> None:
     """The answer of ``fill`` and ``settle`` (``return 1``)."""
     if reply != 1 or isinstance(reply, bool):
         raise ValueError(f"expected 1, got {reply!r:.80}")
-
-
-def _saved(reply: object) -> None:
-    """The answer of ``SET`` (redis-py reads ``+OK`` as True)."""
-    if reply is not True:
-        raise ValueError(f"expected OK, got {reply!r:.80}")
 
 
 def _phase(reply: object) -> tuple[float, float] | None:
@@ -232,8 +227,27 @@ class SharedBudget:
         args = [int(until * 1000), max(1, int(seconds * 1000))]
         return self._call(lambda: self._script("block")(keys=[self.keys.block], args=args), _integer) / 1000
 
+    def date(self, window: int, local_seconds: list[int]) -> None:
+        """The send charged to ``local_seconds`` landed in exchange ``window`` (``lua/date.lua``): moved there
+        once a phase is stored for the host, else kept pending until ``save_phase``."""
+        local = self.keys.counts(False, local_seconds)
+        landed = self.keys.counts(True, [window])[0]
+        keys = [self.keys.phase, self.keys.dated, landed, f"{landed}:s", *local, *(f"{key}:s" for key in local)]
+        field = " ".join(str(n) for n in (window, *local_seconds))
+        self._call(lambda: self._script("date")(keys=keys, args=[field, self._ttl_ms]), _one)
+
     def save_phase(self, lo: float, hi: float) -> None:
-        self._call(lambda: self._client().set(self.keys.phase, f"{lo!r} {hi!r}", px=_PHASE_TTL_MS), _saved)
+        """Store the host's phase and move the dated charges waiting for one (``lua/phase.lua``)."""
+        keys = [self.keys.phase, self.keys.dated]
+        window_prefix = self.keys.counts(True, [0])[0][:-1]
+        local_prefix = self.keys.counts(False, [0])[0][:-1]
+        args = [f"{lo!r} {hi!r}", _PHASE_TTL_MS, self._ttl_ms, window_prefix, local_prefix]
+        self._call(lambda: self._script("phase")(keys=keys, args=args), _one)
+
+    def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None:
+        """Add bounds of the phase to the host's pooled ones and read them back (``lua/bounds.lua``)."""
+        args = [repr(lo), repr(hi), _BOUNDS_TTL_MS]
+        return self._call(lambda: self._script("bounds")(keys=[self.keys.bounds], args=args), _phase)
 
     def load_phase(self) -> tuple[float, float] | None:
         return self._call(lambda: self._client().get(self.keys.phase), _phase)

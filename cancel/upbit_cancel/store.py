@@ -23,6 +23,17 @@ The rules a store keeps, and why:
   count has a "settled" twin: a window full only of unconfirmed charges is reported ``held`` (ask again
   soon). Without this, four processes starting together drew 8-22 x 429 per run on a loaded 2-core
   machine; with it, 0.
+- ``date``: an answer whose ``Date`` names the exchange window of a send charged to local seconds (phase
+  unknown) moves that charge into the window (``w:<N>``, and its settled twin) once a phase is stored for
+  the host; until then it is kept pending (``dated``, a hash per host) and ``save_phase`` moves every pending
+  one. A process that learns the phase then sees only what really shares its windows: without this, the
+  first second's sends of every process stayed in local counts that each dated send had to check, and 4 or
+  8 fresh processes finished 1-2 s behind one process sending all their orders (issue 26, item 4). A take
+  that does not know the phase never misses a moved charge: with a phase stored it is told to read it.
+- ``pool_bounds``: while no process of the host knows the phase, each adds the bounds its own ``Date``
+  headers drew (``bounds``, per host: the intersection; bounds that do not meet it replace it) and takes
+  the pooled ones back: the trickled sends of 8 processes then narrow one estimate, not 8 estimates an
+  eighth as fast.
 - Phase unknown: the last ``reserve`` of a count is trickled, one per interval, for every process of
   the host together (``trickling``), so that some answer shows where the exchange's boundary falls.
 - ``fill`` (a 429): the windows of that send are full, whoever filled them (filled to twice the budget,
@@ -231,8 +242,9 @@ pocket's keys in one slot. The two must never count one pocket's budget apart: s
 class BudgetKeys:
     """The names a budget's counts are kept under, for every store: ``upbit-rl:v2:{<sha256(pocket)[:16]>}:...``.
 
-    Per (pocket, group) but the block (per pocket); the phase, the trickle and the local-second counts
-    per host too (a phase holds the host's clock error and latency). ``<key>:s`` is a count's settled twin.
+    Per (pocket, group) but the block (per pocket); the phase, the trickle, the local-second counts and the
+    dated charges waiting for a phase (``dated``) per host too (a phase holds the host's clock error and
+    latency). ``<key>:s`` is a count's settled twin.
     The pocket's hash is the key's hash tag (``{...}``): on a Redis Cluster every key of a pocket lives in
     one slot, so each Lua script (which may only touch one slot) runs there.
 
@@ -253,6 +265,17 @@ class BudgetKeys:
     def peers(self) -> str:
         """The processes of this budget that took through the store lately (a sorted set, by time)."""
         return f"{self.prefix}:peers"
+
+    @property
+    def dated(self) -> str:
+        """This host's charges of local seconds an answer dated to an exchange window, waiting for a stored
+        phase to move them there (a hash: ``"<window> <second> <second>..."`` -> how many)."""
+        return f"{self.prefix}:dated:{self.host}"
+
+    @property
+    def bounds(self) -> str:
+        """The bounds of the phase this host's processes drew from their ``Date`` headers, pooled (``"lo hi"``)."""
+        return f"{self.prefix}:bounds:{self.host}"
 
     @classmethod
     def of(cls, pocket: str, group: str) -> BudgetKeys:
@@ -306,7 +329,9 @@ class BudgetStore(Protocol):
         self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
     ) -> None: ...
     def block(self, until: float, seconds: float) -> float: ...
+    def date(self, window: int, local_seconds: list[int]) -> None: ...
     def save_phase(self, lo: float, hi: float) -> None: ...
+    def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None: ...
     def load_phase(self) -> tuple[float, float] | None: ...
     def peers(self) -> int: ...
     def close(self) -> None: ...

@@ -37,6 +37,7 @@ from .store import BudgetStore, Send, StoreUnavailable, TakeResult, redacted_url
 from .window_log import BASE_MARGIN, IN_FLIGHT_POLL, Permit, WindowLog
 
 __all__ = [
+    "PHASE_POLL",
     "STORE_RETRY_SECONDS",
     "Ask",
     "BudgetStore",
@@ -50,6 +51,8 @@ __all__ = [
 
 log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
+PHASE_POLL = 0.1
+"""A send refused while the phase is unknown asks the store again this soon: a phase may be stored meanwhile."""
 STORE_RETRY_SECONDS = 10.0
 """After the shared store failed, the limiter paces in-process this long, then tries the store again."""
 
@@ -57,6 +60,8 @@ _warned_stores: set[str] = set()
 """Stores failing right now, already warned about (one warning per store and process)."""
 _warned_lock = threading.Lock()
 
+Pooled = Callable[[tuple[float, float]], "tuple[float, float] | None"]
+"""Adopts the host's pooled bounds of the phase under the limiter's lock (``StoreLink.adopt_bounds``)."""
 Write = Callable[[], None]
 """A store write worked out under the limiter's lock, to be made without it (``StoreLink.run``)."""
 
@@ -110,6 +115,8 @@ class StoreLink:
         self.state: LinkState = LinkState.ACTIVE
         self.retry_at: float = -math.inf
         self._saved_phase: tuple[float, float] | None = None
+        self._pooled: tuple[float, float] | None = None
+        """The bounds of the phase this process last added to the host's pool."""
         self._quiet_until = -math.inf
         """The store said no until then: every send of the process waits without asking it again."""
         self._writer: ThreadPoolExecutor | None = None
@@ -270,7 +277,9 @@ class StoreLink:
             lo = book.phase.lo - BASE_MARGIN
             wait = max(BASE_MARGIN, (math.floor((now + lo) / w) + 1) * w - lo - now)
         else:
-            wait = max(BASE_MARGIN, (math.floor(now / w) + 1) * w - now)
+            # Phase unknown: another process of the host may store one any moment (and move the charges its
+            # answers dated out of the local seconds), so ask again within ``PHASE_POLL``, not a second later.
+            wait = min(PHASE_POLL, max(BASE_MARGIN, (math.floor(now / w) + 1) * w - now))
         if result.trickling:
             wait = min(wait, book.window / max(1, book.reserve_now()))
         elif result.held:
@@ -307,7 +316,8 @@ class StoreLink:
 
         Never sent: every charge is given back. Dated, with windows charged: the window the ``Date``
         names keeps the charge (and is charged if it was not), the others give it back. Otherwise the
-        request arrived no later than its answer: windows that opened after ``now`` give it back.
+        request arrived no later than its answer: windows that opened after ``now`` give it back; and a
+        ``Date`` of a send charged to local seconds names its window to the store (``BudgetStore.date``).
         """
         charged, permit.charged = permit.charged, None
         store = self.current(now)
@@ -327,8 +337,11 @@ class StoreLink:
         else:
             give_back, take = [n for n in numbers if n > math.floor(now / w) + 1], []
         settled = [] if not sent else [n for n in numbers if n not in give_back] + take
-        call = functools.partial(store.settle, exchange_windows, give_back, take, settled)
-        return self._write(store, now, call, self._reopen if give_back else None)
+        call: Callable[[], object] = functools.partial(store.settle, exchange_windows, give_back, take, settled)
+        dated = sent and not exchange_windows and date is not None and bool(settled)
+        if dated and date is not None:
+            call = _both(call, functools.partial(store.date, math.floor(date / w), settled))
+        return self._write(store, now, call, self._reopen if give_back or dated else None)
 
     def _reopen(self) -> None:
         self._quiet_until = -math.inf  # what this process gave back may be taken at once
@@ -347,12 +360,25 @@ class StoreLink:
             return None
         return self._write(store, now, lambda: learned(store.block(until, seconds)))
 
-    def share_phase(self, book: WindowLog, now: float) -> Write | None:
+    def share_phase(
+        self,
+        book: WindowLog,
+        now: float,
+        pooled: Callable[[tuple[float, float]], tuple[float, float] | None] | None = None,
+    ) -> Write | None:
+        """Store the phase once known (and dated); until then pool its ``Date`` bounds with the host's other
+        processes (``BudgetStore.pool_bounds``): ``pooled`` adopts the pool under the limiter's lock and says
+        the phase it now knows, if any, which is stored at once."""
         store = self.current(now)
         phase = book.phase
-        if store is None or not phase.known or not phase.anchored or phase.lo is None or phase.hi is None:
+        if store is None or not phase.anchored or phase.lo is None or phase.hi is None:
             return None
         current = (phase.lo, phase.hi)
+        if not phase.known:
+            if pooled is None or current == self._pooled:
+                return None
+            self._pooled = current
+            return self._write(store, now, functools.partial(self._pool, store, current, pooled))
         saved = self._saved_phase
         if saved is not None and abs(saved[0] - current[0]) < 0.001 and abs(saved[1] - current[1]) < 0.001:
             return None
@@ -360,6 +386,22 @@ class StoreLink:
 
     def _saved(self, phase: tuple[float, float]) -> None:
         self._saved_phase = phase
+
+    def _pool(self, store: BudgetStore, bounds: tuple[float, float], pooled: Pooled) -> None:
+        """Pool ``bounds`` (I/O, without the limiter's lock); store the phase if the pool made it known."""
+        shared = store.pool_bounds(*bounds)
+        known = None if shared is None else pooled(shared)
+        if known is not None:
+            store.save_phase(*known)
+            self._saved(known)
+
+    @staticmethod
+    def adopt_bounds(book: WindowLog, shared: tuple[float, float]) -> tuple[float, float] | None:
+        """Narrow ``book``'s phase with the host's pooled bounds (under the limiter's lock); the phase, if now
+        known and dated (to be stored), else None."""
+        if not book.phase.adopt_bounds(*shared) or not book.known or book.phase.lo is None or book.phase.hi is None:
+            return None
+        return book.phase.lo, book.phase.hi
 
     def run(self, writes: list[Write | None]) -> None:
         """Make ``writes`` in order, never under the limiter's lock: here, or (a blocking store, called on
@@ -377,6 +419,14 @@ class StoreLink:
             if self._writer is None:
                 self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upbit-store-writer")
             return self._writer
+
+
+def _both(first: Callable[[], object], then: Callable[[], object]) -> Callable[[], None]:
+    def both() -> None:
+        first()
+        then()
+
+    return both
 
 
 def _run_all(writes: list[Write]) -> None:

@@ -4,7 +4,8 @@
 -- ARGV[1] budget, ARGV[2] n, ARGV[3] '1' if the caller does not know the phase, ARGV[4] TTL ms, ARGV[5] m,
 -- ARGV[6] the reserve (0: none), ARGV[7] the trickle interval (s), ARGV[8] the caller's clock: the last
 -- "reserve" of a count go one per interval (the trickle key holds the host's clock at the last one), for
--- every process of the host together, so that some answer shows where the exchange's boundary falls.
+-- every process of the host together, so that some answer shows where the exchange's boundary falls (a
+-- caller asking again the interval later is not refused by a rounding error: 1 ms of slack).
 -- Returns {1} taken, {0, held} full (held 1: only charges of requests still in flight fill it, and their
 -- answers may give them back soon; 2: the reserve is trickling), {-1} the phase is in the store (read it and
 -- ask again), {-2, until} blocked.
@@ -30,7 +31,7 @@ if reserve > 0 then
   for i = 3, 2 + n do top = math.max(top, tonumber(redis.call('GET', KEYS[i]) or '0')) end
   if top + extra >= budget - reserve then
     local last = tonumber(redis.call('GET', KEYS[#KEYS]) or '')
-    if last and tonumber(ARGV[8]) - last < tonumber(ARGV[7]) and tonumber(ARGV[8]) >= last then return {0, 2} end
+    if last and tonumber(ARGV[8]) - last < tonumber(ARGV[7]) - 0.001 and tonumber(ARGV[8]) >= last then return {0, 2} end
     redis.call('SET', KEYS[#KEYS], ARGV[8], 'PX', ARGV[4])
   end
 end
