@@ -207,19 +207,17 @@ def test_a_pocket_whose_key_is_refused_is_reported_and_the_others_are_swept() ->
     assert len(result.reports["a"].success) == 20
 
 
-def test_three_pockets_take_about_one_pockets_time_not_three() -> None:
-    """Each pocket has its own budget: 3 pockets of N orders, side by side, take far less than 3 times one
-    pocket (the bound is generous; ``make bench`` measures it)."""
+def test_three_pockets_are_swept_side_by_side_not_one_after_another() -> None:
+    """Each pocket has its own budget, so their sweeps run at once: every pocket's first cancel reaches the
+    exchange before any pocket's last (one after another, a pocket would start after the one before ended).
+    How long that takes against one pocket is ``make bench`` section 16's to measure, not a unit test's."""
     count = CANCEL_PER_SECOND * 20 * 2  # two seconds of one pocket's budget
-    one = pockets_book(("a",), count=count)
-    started = time.monotonic()
-    assert sweep_pockets(clients(one, ("a",))).all_cancelled
-    alone = time.monotonic() - started
     three = pockets_book(("a", "b", "c"), count=count)
-    started = time.monotonic()
     assert sweep_pockets(clients(three, ("a", "b", "c"))).all_cancelled
-    together = time.monotonic() - started
-    assert together < 2.2 * alone, f"3 pockets took {together:.2f}s, one alone {alone:.2f}s"
+    owners = [three.owner_of(r.access_key) for r in three.requests if r.method == "DELETE" and r.access_key]
+    first = {name: owners.index(name) for name in ("a", "b", "c")}
+    last = {name: len(owners) - 1 - owners[::-1].index(name) for name in ("a", "b", "c")}
+    assert max(first.values()) < min(last.values()), f"first cancels {first}, last cancels {last}"
 
 
 def test_a_cancelled_async_sweep_over_pockets_hands_every_pockets_report() -> None:
