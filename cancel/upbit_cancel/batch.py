@@ -368,7 +368,7 @@ class _Batch:
         self.remaining_req: RemainingReq | None = None
         self.blocked: ErrorInfo | None = None
         self.stopping = False  # set on interruption: nothing more is sent
-        self.cancels_out_of_time = False
+        self.cancels_out_of_time: bool = False
         """A cancel found no permit before the deadline, so no later one will (``over``)."""
         self.reported = False
         """An interrupted batch handed its report out: answers after that change nothing in it."""
