@@ -30,6 +30,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 import anyio
 
@@ -41,10 +42,12 @@ __all__ = [
     "Ask",
     "BudgetStore",
     "LinkState",
+    "LoopStore",
     "StoreLink",
     "Taken",
     "Write",
     "forget_warnings",
+    "loop_store",
     "on_event_loop",
 ]
 
@@ -56,9 +59,6 @@ STORE_RETRY_SECONDS = 10.0
 _warned_stores: set[str] = set()
 """Stores failing right now, already warned about (one warning per store and process)."""
 _warned_lock = threading.Lock()
-
-Write = Callable[[], None]
-"""A store write worked out under the limiter's lock, to be made without it (``StoreLink.run``)."""
 
 
 def on_event_loop() -> bool:
@@ -102,6 +102,54 @@ class Ask:
 
     store: BudgetStore
     send: Send
+
+
+class LoopStore(Protocol):
+    """A store's calls on the running asyncio loop (``redis_loop.LoopBudget``): what ``BudgetStore.on_loop``
+    gives, for a store that has one (``loop_store``)."""
+
+    async def take(self, send: Send) -> TakeResult: ...
+    async def load_phase(self) -> tuple[float, float] | None: ...
+    def submit(self, writes: list[Write]) -> None: ...
+
+
+def loop_store(store: BudgetStore) -> LoopStore | None:
+    """``store``'s calls on the running asyncio loop, if it has them (``SharedBudget.on_loop``); else None
+    (no asyncio loop runs here, trio, a Cluster, a store without them): its blocking calls serve."""
+    on_loop = getattr(store, "on_loop", None)
+    return None if on_loop is None else cast("LoopStore | None", on_loop())
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """A store write worked out under the limiter's lock, to be made without it (``StoreLink.run``): the
+    store's method ``method`` with ``args``, blocking (called) or on a loop (``on_loop``); ``done`` is given
+    its answer; a failure pauses the link (``now``: when the write was worked out)."""
+
+    link: StoreLink
+    now: float
+    method: str
+    args: tuple[Any, ...]
+    done: Callable[[Any], None] | None = None
+
+    def __call__(self) -> None:
+        try:
+            answer = getattr(self.link.store, self.method)(*self.args)
+        except StoreUnavailable as error:
+            self.link.failed(error, self.now)
+            return
+        if self.done is not None:
+            self.done(answer)
+
+    async def on_loop(self, store: object) -> None:
+        """The same write through ``store``'s calls on the running loop (``LoopStore``)."""
+        try:
+            answer = await getattr(store, self.method)(*self.args)
+        except StoreUnavailable as error:
+            self.link.failed(error, self.now)
+            return
+        if self.done is not None:
+            self.done(answer)
 
 
 class StoreLink:
@@ -156,7 +204,8 @@ class StoreLink:
             self._hold_until, self._lost_at = book.boundary_after(self._lost_at), None
         return max(0.0, self._hold_until - now)
 
-    def _failed(self, error: StoreUnavailable, now: float) -> None:
+    def failed(self, error: StoreUnavailable, now: float) -> None:
+        """A call to the store failed at ``now``: pause the link (a warning the first time)."""
         with _warned_lock:
             first = self.url not in _warned_stores
             _warned_stores.add(self.url)
@@ -225,6 +274,21 @@ class StoreLink:
             return error
 
     @staticmethod
+    async def ask_on_loop(store: LoopStore, ask: Ask) -> TakeResult | StoreUnavailable:
+        """``ask`` through the store's calls on the running loop (awaited, not blocking it)."""
+        try:
+            return await store.take(ask.send)
+        except StoreUnavailable as error:
+            return error
+
+    @staticmethod
+    async def load_phase_on_loop(store: LoopStore) -> tuple[float, float] | StoreUnavailable | None:
+        try:
+            return await store.load_phase()
+        except StoreUnavailable as error:
+            return error
+
+    @staticmethod
     def load_phase(ask: Ask) -> tuple[float, float] | StoreUnavailable | None:
         """The phase another process stored (I/O, without the limiter's lock); a failure is returned."""
         try:
@@ -247,7 +311,7 @@ class StoreLink:
         """What the store's answer to ``ask`` means for the send (under the limiter's lock): a failure pauses
         the link and lets the send go (with other processes present: after a wait, at its ``share``)."""
         if isinstance(result, StoreUnavailable):
-            self._failed(result, now)
+            self.failed(result, now)
             # Alone, the send goes; with others, it waits for its share (sends that were asking side by side
             # when the store went would otherwise all go uncharged, into a window the others filled).
             return Taken(wait=BASE_MARGIN) if self.store.peers() > 1 else Taken()
@@ -288,18 +352,6 @@ class StoreLink:
 
     # --- writes: worked out under the limiter's lock, made by ``run`` without it ----------------------------
 
-    def _write(self, store: BudgetStore, now: float, call: Callable[[], object], done: Write | None = None) -> Write:
-        def write() -> None:
-            try:
-                call()
-            except StoreUnavailable as error:
-                self._failed(error, now)
-                return
-            if done is not None:
-                done()
-
-        return write
-
     def settle(
         self, book: WindowLog, permit: Permit, now: float, date: float | None, *, sent: bool = True
     ) -> Write | None:
@@ -327,10 +379,10 @@ class StoreLink:
         else:
             give_back, take = [n for n in numbers if n > math.floor(now / w) + 1], []
         settled = [] if not sent else [n for n in numbers if n not in give_back] + take
-        call = functools.partial(store.settle, exchange_windows, give_back, take, settled)
-        return self._write(store, now, call, self._reopen if give_back else None)
+        args = (exchange_windows, give_back, take, settled)
+        return Write(self, now, "settle", args, self._reopen if give_back else None)
 
-    def _reopen(self) -> None:
+    def _reopen(self, _: object = None) -> None:
         self._quiet_until = -math.inf  # what this process gave back may be taken at once
 
     def fill(self, book: WindowLog, permit: Permit, now: float) -> Write | None:
@@ -338,14 +390,14 @@ class StoreLink:
         store = self.current(now)
         if store is None:
             return None
-        return self._write(store, now, functools.partial(store.fill, *self.windows(book, permit.sent_at)))
+        return Write(self, now, "fill", self.windows(book, permit.sent_at))
 
     def block(self, until: float, seconds: float, now: float, learned: Callable[[float], None]) -> Write | None:
         """Block the pocket in the store; ``learned`` is given the end of the block the store holds."""
         store = self.current(now)
         if store is None:
             return None
-        return self._write(store, now, lambda: learned(store.block(until, seconds)))
+        return Write(self, now, "block", (until, seconds), learned)
 
     def share_phase(self, book: WindowLog, now: float) -> Write | None:
         store = self.current(now)
@@ -356,21 +408,24 @@ class StoreLink:
         saved = self._saved_phase
         if saved is not None and abs(saved[0] - current[0]) < 0.001 and abs(saved[1] - current[1]) < 0.001:
             return None
-        return self._write(store, now, functools.partial(store.save_phase, *current), lambda: self._saved(current))
+        return Write(self, now, "save_phase", current, functools.partial(self._saved, current))
 
-    def _saved(self, phase: tuple[float, float]) -> None:
+    def _saved(self, phase: tuple[float, float], _: object = None) -> None:
         self._saved_phase = phase
 
     def run(self, writes: list[Write | None]) -> None:
         """Make ``writes`` in order, never under the limiter's lock: here, or (a blocking store, called on
-        an event loop) in this link's writer thread, in the order they were given."""
+        an event loop) by the store's writer task of an asyncio loop (``loop_store``) or else this link's
+        writer thread, in the order they were given."""
         todo = [write for write in writes if write is not None]
         if not todo:
             return
-        if self.store.blocking and on_event_loop():
-            self._writer_pool().submit(_run_all, todo)
-        else:
+        if not (self.store.blocking and on_event_loop()):
             _run_all(todo)
+        elif (on_loop := loop_store(self.store)) is not None:
+            on_loop.submit(todo)
+        else:
+            self._writer_pool().submit(_run_all, todo)
 
     def _writer_pool(self) -> ThreadPoolExecutor:
         with self._writer_lock:
