@@ -23,6 +23,7 @@ from tests.slow_redis import slow_redis_url
 from upbit_cancel.ratelimit import KeyBlocked, Permit, RateLimiter
 from upbit_cancel.redis_store import SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
+from upbit_cancel.store import Send, TakeResult
 from upbit_cancel.store_link import on_event_loop
 
 __all__ = ["redis_server", "redis_url", "slow_redis_url"]
@@ -188,3 +189,28 @@ def test_the_loop_is_told_apart_in_a_task_a_callback_and_trio_from_a_thread_or_n
     assert asyncio.run(in_asyncio()) == (True, True, False)
     assert anyio.run(in_trio, backend="trio") == (True, False)
     assert on_event_loop() is False
+
+
+def test_on_asyncio_the_store_is_asked_on_the_loop_and_on_trio_from_a_worker_thread(
+    redis_url: str, limiter_on: Callable[[str], RateLimiter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asyncio: ``redis_loop`` (no thread beside the loop to take the GIL from it); trio: the blocking client."""
+    blocking_takes: list[str] = []
+    take = SharedBudget.take
+
+    def counted(self: SharedBudget, send: Send) -> TakeResult:
+        blocking_takes.append(threading.current_thread().name)
+        return take(self, send)
+
+    monkeypatch.setattr(SharedBudget, "take", counted)
+
+    async def body() -> None:
+        limiter = limiter_on(redis_url)
+        permit = await limiter.acquire_async(timeout=5)
+        assert isinstance(permit, Permit) and permit.charged is not None  # charged in the store
+        limiter.record(permit, RemainingReq(GROUP, PER_SECOND - 1), date=time.time())
+
+    anyio.run(body, backend="asyncio")
+    assert blocking_takes == []
+    anyio.run(body, backend="trio")
+    assert len(blocking_takes) == 1 and blocking_takes[0] != threading.main_thread().name
