@@ -42,7 +42,18 @@ from .errors import KeyBlocked
 from .phase import PhaseEstimate
 from .remaining_req import RemainingReq
 from .store import BudgetStore, StoreUnavailable, TakeResult, open_store
-from .store_link import STORE_RETRY_SECONDS, Ask, LoopStore, StoreLink, Taken, Write, forget_warnings, loop_store
+from .store_link import (
+    STORE_RETRY_SECONDS,
+    Ask,
+    LoopStore,
+    StoreLink,
+    Taken,
+    Write,
+    ask_on_loop,
+    forget_warnings,
+    load_phase_on_loop,
+    loop_store,
+)
 from .store_link import log as log
 from .window_log import BASE_MARGIN, Permit, WindowLog
 
@@ -241,9 +252,9 @@ class RateLimiter:
         while True:
             try:
                 if isinstance(step, Ask):
-                    step = steps.send(await StoreLink.ask_on_loop(store, step))
+                    step = steps.send(await ask_on_loop(store, step))
                 else:
-                    step = steps.send(await StoreLink.load_phase_on_loop(store))
+                    step = steps.send(await load_phase_on_loop(store))
             except StopIteration as done:
                 return cast(Taken, done.value)
 

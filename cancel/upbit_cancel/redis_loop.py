@@ -34,7 +34,7 @@ from .store import Send, TakeResult
 
 if TYPE_CHECKING:
     from .redis_store import SharedBudget
-    from .store_link import Write
+    from .store_link import StoreWrite
 
 __all__ = ["ASKS_AT_ONCE", "LoopBudget"]
 
@@ -52,13 +52,13 @@ class LoopBudget:
         self.budget = budget
         self.loop = loop
         self.client: Any = open_redis_async(budget.url, timeout=TIMEOUT)
-        self.scripts = {name: self.client.register_script(lua_script(name)) for name in SCRIPTS}
-        self.queue: deque[Write] = deque()
-        self.wake = asyncio.Event()
-        self.asking = asyncio.Semaphore(ASKS_AT_ONCE)
-        self.closing = False
+        self.scripts: dict[str, Any] = {name: self.client.register_script(lua_script(name)) for name in SCRIPTS}
+        self.queue: deque[StoreWrite] = deque()
+        self.wake: asyncio.Event = asyncio.Event()
+        self.asking: asyncio.Semaphore = asyncio.Semaphore(ASKS_AT_ONCE)
+        self.closing: bool = False
         """The loop shuts down: the writer makes the writes left and closes the client; nothing new comes here."""
-        self.writer = loop.create_task(self.write_in_order(), name="upbit-store-writer")
+        self.writer: asyncio.Task[None] = loop.create_task(self.write_in_order(), name="upbit-store-writer")
 
     def send(self, call: Call) -> Awaitable[Any]:
         if call.name == "get":
@@ -107,7 +107,7 @@ class LoopBudget:
 
     # --- writes, in order, by one task of the loop -----------------------------------------------------------
 
-    def submit(self, writes: list[Write]) -> None:
+    def submit(self, writes: list[StoreWrite]) -> None:
         """Make ``writes`` after those submitted before (called on this loop, without the limiter's lock)."""
         self.queue.extend(writes)
         self.wake.set()

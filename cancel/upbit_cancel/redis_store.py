@@ -136,7 +136,7 @@ class SharedBudget:
                 "the shared store needs redis-py: pip install 'upbit-order-cancel[redis]'"
             ) from error
         self._redis: Any = None
-        self._loops: dict[asyncio.AbstractEventLoop, LoopBudget] = {}
+        self._loops: dict[asyncio.AbstractEventLoop, LoopBudget | None] = {}
         self._loops_lock = threading.Lock()
         self._scripts: dict[str, Any] = {}
         self._cluster = url.lower().startswith("redis+cluster:")  # a URL that cannot work fails inside _call
@@ -173,11 +173,19 @@ class SharedBudget:
                 gone.append(self._loops.pop(other))  # a loop closed without shutting its tasks down
             budget = self._loops.get(loop)
             if budget is None:
-                from .redis_loop import LoopBudget
-
-                budget = self._loops[loop] = LoopBudget(self, loop)
+                budget = self._loops[loop] = self._loop_budget(loop)
         gone.clear()  # dropped without the lock held
-        return None if budget.closing else budget
+        return None if budget is None or budget.closing else budget
+
+    def _loop_budget(self, loop: asyncio.AbstractEventLoop) -> LoopBudget | None:
+        """A ``LoopBudget`` for ``loop``; None (for good: the blocking calls serve it) if no client can be made."""
+        try:
+            from .redis_loop import LoopBudget
+
+            return LoopBudget(self, loop)
+        except Exception as error:  # redis.asyncio refused what redis-py took: the worker thread serves
+            log.debug("rate-limit store %s: no asyncio client (%s)", redacted_url(self.url), type(error).__name__)
+            return None
 
     def __repr__(self) -> str:
         return f"SharedBudget({redacted_url(self.url)!r}, group={self.keys.prefix.rsplit(':', 1)[-1]!r})"

@@ -44,9 +44,12 @@ __all__ = [
     "LinkState",
     "LoopStore",
     "StoreLink",
+    "StoreWrite",
     "Taken",
     "Write",
+    "ask_on_loop",
     "forget_warnings",
+    "load_phase_on_loop",
     "loop_store",
     "on_event_loop",
 ]
@@ -110,7 +113,7 @@ class LoopStore(Protocol):
 
     async def take(self, send: Send) -> TakeResult: ...
     async def load_phase(self) -> tuple[float, float] | None: ...
-    def submit(self, writes: list[Write]) -> None: ...
+    def submit(self, writes: list[StoreWrite]) -> None: ...
 
 
 def loop_store(store: BudgetStore) -> LoopStore | None:
@@ -120,23 +123,28 @@ def loop_store(store: BudgetStore) -> LoopStore | None:
     return None if on_loop is None else cast("LoopStore | None", on_loop())
 
 
-@dataclass(frozen=True, slots=True)
-class Write:
-    """A store write worked out under the limiter's lock, to be made without it (``StoreLink.run``): the
-    store's method ``method`` with ``args``, blocking (called) or on a loop (``on_loop``); ``done`` is given
-    its answer; a failure pauses the link (``now``: when the write was worked out)."""
+Write = Callable[[], None]
+"""A store write worked out under the limiter's lock, to be made without it (``StoreLink.run``)."""
 
-    link: StoreLink
+
+@dataclass(frozen=True, slots=True)
+class StoreWrite:
+    """The ``Write`` s a link works out: the store's method ``method`` with ``args``, made blocking (called)
+    or on an asyncio loop (``on_loop``); ``done`` is given its answer; a failure is told to ``failed`` with
+    ``now`` (when the write was worked out), which pauses the link."""
+
+    store: BudgetStore
     now: float
     method: str
     args: tuple[Any, ...]
+    failed: Callable[[StoreUnavailable, float], None]
     done: Callable[[Any], None] | None = None
 
     def __call__(self) -> None:
         try:
-            answer = getattr(self.link.store, self.method)(*self.args)
+            answer = getattr(self.store, self.method)(*self.args)
         except StoreUnavailable as error:
-            self.link.failed(error, self.now)
+            self.failed(error, self.now)
             return
         if self.done is not None:
             self.done(answer)
@@ -146,10 +154,26 @@ class Write:
         try:
             answer = await getattr(store, self.method)(*self.args)
         except StoreUnavailable as error:
-            self.link.failed(error, self.now)
+            self.failed(error, self.now)
             return
         if self.done is not None:
             self.done(answer)
+
+
+async def ask_on_loop(store: LoopStore, ask: Ask) -> TakeResult | StoreUnavailable:
+    """``StoreLink.ask`` through the store's calls on the running loop (awaited, not blocking it)."""
+    try:
+        return await store.take(ask.send)
+    except StoreUnavailable as error:
+        return error
+
+
+async def load_phase_on_loop(store: LoopStore) -> tuple[float, float] | StoreUnavailable | None:
+    """``StoreLink.load_phase`` through the store's calls on the running loop."""
+    try:
+        return await store.load_phase()
+    except StoreUnavailable as error:
+        return error
 
 
 class StoreLink:
@@ -204,8 +228,7 @@ class StoreLink:
             self._hold_until, self._lost_at = book.boundary_after(self._lost_at), None
         return max(0.0, self._hold_until - now)
 
-    def failed(self, error: StoreUnavailable, now: float) -> None:
-        """A call to the store failed at ``now``: pause the link (a warning the first time)."""
+    def _failed(self, error: StoreUnavailable, now: float) -> None:
         with _warned_lock:
             first = self.url not in _warned_stores
             _warned_stores.add(self.url)
@@ -274,21 +297,6 @@ class StoreLink:
             return error
 
     @staticmethod
-    async def ask_on_loop(store: LoopStore, ask: Ask) -> TakeResult | StoreUnavailable:
-        """``ask`` through the store's calls on the running loop (awaited, not blocking it)."""
-        try:
-            return await store.take(ask.send)
-        except StoreUnavailable as error:
-            return error
-
-    @staticmethod
-    async def load_phase_on_loop(store: LoopStore) -> tuple[float, float] | StoreUnavailable | None:
-        try:
-            return await store.load_phase()
-        except StoreUnavailable as error:
-            return error
-
-    @staticmethod
     def load_phase(ask: Ask) -> tuple[float, float] | StoreUnavailable | None:
         """The phase another process stored (I/O, without the limiter's lock); a failure is returned."""
         try:
@@ -311,7 +319,7 @@ class StoreLink:
         """What the store's answer to ``ask`` means for the send (under the limiter's lock): a failure pauses
         the link and lets the send go (with other processes present: after a wait, at its ``share``)."""
         if isinstance(result, StoreUnavailable):
-            self.failed(result, now)
+            self._failed(result, now)
             # Alone, the send goes; with others, it waits for its share (sends that were asking side by side
             # when the store went would otherwise all go uncharged, into a window the others filled).
             return Taken(wait=BASE_MARGIN) if self.store.peers() > 1 else Taken()
@@ -380,7 +388,7 @@ class StoreLink:
             give_back, take = [n for n in numbers if n > math.floor(now / w) + 1], []
         settled = [] if not sent else [n for n in numbers if n not in give_back] + take
         args = (exchange_windows, give_back, take, settled)
-        return Write(self, now, "settle", args, self._reopen if give_back else None)
+        return StoreWrite(store, now, "settle", args, self._failed, self._reopen if give_back else None)
 
     def _reopen(self, _: object = None) -> None:
         self._quiet_until = -math.inf  # what this process gave back may be taken at once
@@ -390,14 +398,14 @@ class StoreLink:
         store = self.current(now)
         if store is None:
             return None
-        return Write(self, now, "fill", self.windows(book, permit.sent_at))
+        return StoreWrite(store, now, "fill", self.windows(book, permit.sent_at), self._failed)
 
     def block(self, until: float, seconds: float, now: float, learned: Callable[[float], None]) -> Write | None:
         """Block the pocket in the store; ``learned`` is given the end of the block the store holds."""
         store = self.current(now)
         if store is None:
             return None
-        return Write(self, now, "block", (until, seconds), learned)
+        return StoreWrite(store, now, "block", (until, seconds), self._failed, learned)
 
     def share_phase(self, book: WindowLog, now: float) -> Write | None:
         store = self.current(now)
@@ -408,7 +416,7 @@ class StoreLink:
         saved = self._saved_phase
         if saved is not None and abs(saved[0] - current[0]) < 0.001 and abs(saved[1] - current[1]) < 0.001:
             return None
-        return Write(self, now, "save_phase", current, functools.partial(self._saved, current))
+        return StoreWrite(store, now, "save_phase", current, self._failed, functools.partial(self._saved, current))
 
     def _saved(self, phase: tuple[float, float], _: object = None) -> None:
         self._saved_phase = phase
@@ -422,8 +430,8 @@ class StoreLink:
             return
         if not (self.store.blocking and on_event_loop()):
             _run_all(todo)
-        elif (on_loop := loop_store(self.store)) is not None:
-            on_loop.submit(todo)
+        elif (on_loop := loop_store(self.store)) is not None and all(isinstance(w, StoreWrite) for w in todo):
+            on_loop.submit([write for write in todo if isinstance(write, StoreWrite)])
         else:
             self._writer_pool().submit(_run_all, todo)
 
