@@ -17,9 +17,11 @@ One limiter per (pocket, group) is shared by every batch and ``PacedTransport`` 
 
 - Its lock is never held while waiting, nor across a call to the store: what to ask is worked out under
   it, the store is asked without it, and the answer is read under it again.
-- An async caller never waits on a store's I/O on its event loop: ``acquire_async`` asks a blocking store
-  (Redis) from a worker thread (``anyio.to_thread``), and the writes of ``record``, ``cancel`` and ``block``
-  called on a loop go to the link's writer thread (``StoreLink.run``). Its sleeps are ``anyio.sleep``.
+- An async caller never blocks its event loop on a store's I/O. On asyncio, ``acquire_async`` awaits the
+  store on the loop (``redis_loop``: no thread beside the loop to take the GIL from it), and the writes of
+  ``record``, ``cancel`` and ``block`` called there are made by the loop's writer task. Under trio (and for
+  a Cluster) it asks from a worker thread (``anyio.to_thread``), and the writes go to the link's writer
+  thread (``StoreLink.run``). Its sleeps are ``anyio.sleep``.
 
 The clock and the sleeps are injectable, so tests run on a fake clock.
 """

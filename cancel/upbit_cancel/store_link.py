@@ -9,9 +9,11 @@ comes, shares the learned phase and the 418 blocks.
 Nothing here waits on the store while the limiter's lock is held: what to ask is worked out under the
 lock (``plan``, ``settle``, ``fill``, ``block``, ``share_phase``: the latter give ``Write`` jobs), the asking
 is done without it (``ask``, ``run``), and the answer is read under it again (``taken``). A store whose
-calls block (Redis) is never called on an event loop: ``run`` hands the writes of a caller on a loop to
-one writer thread per link, in order (the answers of ``record``, ``cancel`` and ``block`` need no reply;
-a send's ``take`` runs in ``anyio``'s worker thread, see ``ratelimit``).
+calls block (Redis) is never called blocking on an event loop: on asyncio its calls on that loop
+(``loop_store``, ``redis_loop``) are awaited, a send's ``take`` by its caller (``ask_on_loop``) and the
+writes by the loop's writer task, in order; elsewhere (trio) ``run`` hands the writes of a caller on a loop
+to one writer thread per link, in order, and a send's ``take`` runs in ``anyio``'s worker thread (see
+``ratelimit``). The answers of ``record``, ``cancel`` and ``block`` need no reply.
 
 What a send is charged (see ``store``'s rules): with the phase known and dated, the exchange windows it
 may land in; else the local windows ``floor(t / w)`` and the next. The charge also holds one window
