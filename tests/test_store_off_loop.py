@@ -21,9 +21,11 @@ import sniffio
 from tests.redis_support import redis_server, redis_url
 from tests.slow_redis import slow_redis_url
 from upbit_cancel.ratelimit import KeyBlocked, Permit, RateLimiter
+from upbit_cancel.redis_connect import open_redis
 from upbit_cancel.redis_store import SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
-from upbit_cancel.store_link import on_event_loop
+from upbit_cancel.store import Send, TakeResult
+from upbit_cancel.store_link import StoreWrite, on_event_loop
 
 __all__ = ["redis_server", "redis_url", "slow_redis_url"]
 
@@ -188,3 +190,80 @@ def test_the_loop_is_told_apart_in_a_task_a_callback_and_trio_from_a_thread_or_n
     assert asyncio.run(in_asyncio()) == (True, True, False)
     assert anyio.run(in_trio, backend="trio") == (True, False)
     assert on_event_loop() is False
+
+
+def test_on_asyncio_the_store_is_asked_on_the_loop_and_on_trio_from_a_worker_thread(
+    redis_url: str, limiter_on: Callable[[str], RateLimiter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asyncio: ``redis_loop`` (no thread beside the loop to take the GIL from it); trio: the blocking client."""
+    blocking_takes: list[str] = []
+    take = SharedBudget.take
+
+    def counted(self: SharedBudget, send: Send) -> TakeResult:
+        blocking_takes.append(threading.current_thread().name)
+        return take(self, send)
+
+    monkeypatch.setattr(SharedBudget, "take", counted)
+
+    async def body() -> None:
+        limiter = limiter_on(redis_url)
+        permit = await limiter.acquire_async(timeout=5)
+        assert isinstance(permit, Permit) and permit.charged is not None  # charged in the store
+        limiter.record(permit, RemainingReq(GROUP, PER_SECOND - 1), date=time.time())
+
+    anyio.run(body, backend="asyncio")
+    assert blocking_takes == []
+    anyio.run(body, backend="trio")
+    assert len(blocking_takes) == 1 and blocking_takes[0] != threading.main_thread().name
+
+
+def test_on_asyncio_a_dated_answer_and_its_pooled_bounds_are_written_on_the_loop_in_order(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cold-start writes (settle then ``date``; ``pool_bounds`` then, once the pool pins the phase,
+    ``save_phase``) are ``StoreWrite`` s the loop's writer task makes, in order: none through the blocking
+    client."""
+    blocking: list[str] = []
+    for name in ("settle", "date", "pool_bounds", "save_phase"):
+        monkeypatch.setattr(SharedBudget, name, counted_call(getattr(SharedBudget, name), blocking))
+    budget = SharedBudget(redis_url, "pocket:cold-on-loop", GROUP, PER_SECOND)
+    limiter = RateLimiter(GROUP, PER_SECOND, reserve=0)
+    limiter.use_store(budget)
+    client = open_redis(redis_url, timeout=2)
+    seen: list[object] = []
+
+    async def until(done: Callable[[], bool]) -> None:
+        for _ in range(200):
+            if done():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the loop's writer did not make the writes")
+
+    async def body() -> None:
+        permit = await limiter.acquire_async(timeout=5)
+        assert isinstance(permit, Permit) and permit.charged is not None and not permit.charged[0]  # local seconds
+        limiter.record(permit, RemainingReq(GROUP, PER_SECOND - 1), date=time.time())  # no phase stored: pending
+        await until(lambda: client.hlen(budget.keys.dated) == 1 and client.get(budget.keys.bounds) is not None)
+        calls = budget.on_loop()
+        assert calls is not None
+        then = StoreWrite(budget, 0.0, "save_phase", (0.4, 0.45), seen.append, seen.append)
+        calls.submit([StoreWrite(budget, 0.0, "pool_bounds", (0.4, 0.45), seen.append, seen.append, lambda _: then)])
+        await until(lambda: len(seen) == 2)
+
+    try:
+        client.flushall()
+        anyio.run(body, backend="asyncio")
+        assert blocking == []
+        assert seen == [(0.4, 0.45), None] and budget.load_phase() == (0.4, 0.45)  # pooled, then stored
+        assert client.hlen(budget.keys.dated) == 0  # the dated charge was pending; the stored phase moved it
+    finally:
+        client.close()
+        budget.close()
+
+
+def counted_call(method: Callable[..., object], calls: list[str]) -> Callable[..., object]:
+    def counted(self: SharedBudget, *args: object) -> object:
+        calls.append(method.__name__)
+        return method(self, *args)
+
+    return counted

@@ -1,8 +1,10 @@
 """Every rule of a budget store (``upbit_cancel.store``'s rules), run over every store: one table.
 
-Each test takes ``stores`` and runs four times: over the in-memory store (``memory_store``), over a real
+Each test takes ``stores`` and runs six times: over the in-memory store (``memory_store``), over a real
 redis-server (``redis_store``, its Lua scripts), over a Sentinel-watched master (``redis+sentinel://``)
-and over a three-master Redis Cluster (``redis+cluster://``, ``tests/redis_topologies.py``). Limiters
+and over a three-master Redis Cluster (``redis+cluster://``, ``tests/redis_topologies.py``); and over the
+calls an async caller makes on an asyncio loop (``redis_loop``, through ``redis.asyncio``) to one server
+and to a Sentinel's master (``OnLoop``). Limiters
 stand for processes of one pocket, each with its own log and its own budget object, the store in
 common; time is a fake clock (Redis keeps its own clock only for the keys' expiry, seconds away).
 A store that breaks a rule fails here, whichever it is.
@@ -10,9 +12,11 @@ A store that breaks a rule fails here, whichever it is.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import statistics
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import cast
 
@@ -29,7 +33,7 @@ from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, KeyBlocked, Permit, Rate
 from upbit_cancel.redis_connect import open_redis, shared_cluster
 from upbit_cancel.redis_store import SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
-from upbit_cancel.store import BudgetStore, Send, StoreUnavailable
+from upbit_cancel.store import BudgetStore, Send, StoreUnavailable, TakeResult
 from upbit_cancel.store_link import PHASE_POLL, LinkState
 from upbit_cancel.window_log import IN_FLIGHT_POLL
 
@@ -61,6 +65,82 @@ class Switchable:
         return call
 
 
+class LoopThread:
+    """An asyncio loop running in a thread of its own, for ``OnLoop``'s calls."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine: Coroutine[object, object, object]) -> object:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=10)
+
+    def close(self) -> None:
+        """Shut the loop down as ``asyncio.run`` does: its tasks (the stores' writers) cancelled and awaited."""
+
+        async def cancel_the_others() -> None:
+            others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+
+        self.run(cancel_the_others())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+
+class OnLoop:
+    """A Redis budget's calls on an asyncio loop (``SharedBudget.on_loop``: ``redis_loop.LoopBudget``), called
+    the blocking way, each on ``loops``'s loop: the table's steps reach the implementation async callers use."""
+
+    blocking = True
+
+    def __init__(self, budget: SharedBudget, loops: LoopThread) -> None:
+        self.budget, self.url, self.loops = budget, budget.url, loops
+        self.keys = budget.keys
+
+    def _call(self, name: str, *args: object) -> object:
+        async def on_loop() -> object:
+            calls = self.budget.on_loop()
+            assert calls is not None  # one server or a Sentinel's master, on asyncio
+            return await getattr(calls, name)(*args)
+
+        return self.loops.run(on_loop())
+
+    def take(self, send: Send) -> TakeResult:
+        return cast(TakeResult, self._call("take", send))
+
+    def fill(self, windows: list[int] | None, local_seconds: list[int]) -> None:
+        self._call("fill", windows, local_seconds)
+
+    def settle(self, exchange_windows: bool, give_back: list[int], take: list[int],
+               settled: list[int] | tuple[()] = ()) -> None:  # fmt: skip
+        self._call("settle", exchange_windows, give_back, take, settled)
+
+    def block(self, until: float, seconds: float) -> float:
+        return cast(float, self._call("block", until, seconds))
+
+    def date(self, window: int, local_seconds: list[int]) -> None:
+        self._call("date", window, local_seconds)
+
+    def save_phase(self, lo: float, hi: float) -> None:
+        self._call("save_phase", lo, hi)
+
+    def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None:
+        return cast("tuple[float, float] | None", self._call("pool_bounds", lo, hi))
+
+    def load_phase(self) -> tuple[float, float] | None:
+        return cast("tuple[float, float] | None", self._call("load_phase"))
+
+    def peers(self) -> int:
+        return self.budget.peers()
+
+    def close(self) -> None:
+        self.budget.close()
+
+
 @dataclass
 class Stores:
     """One store server (in memory, or a redis-server) that budgets are opened in, as processes would."""
@@ -68,12 +148,14 @@ class Stores:
     kind: str
     url: str = ""
     server: MemoryStore | None = None
+    loops: LoopThread | None = None
 
     def open(self, clock: Clock, pocket: str = KEY, group: str = GROUP, per_second: int = PER_SECOND, *,
              window_seconds: int = 1) -> BudgetStore:  # fmt: skip
         """A budget of ``pocket`` and ``group`` in this store; a memory store keeps time by the first ``clock``."""
         if self.kind != "memory":
-            return SharedBudget(self.url, pocket, group, per_second, window_seconds=window_seconds)
+            budget = SharedBudget(self.url, pocket, group, per_second, window_seconds=window_seconds)
+            return budget if self.loops is None else OnLoop(budget, self.loops)
         if self.server is None:
             self.server = MemoryStore(clock=clock)
         return MemoryBudget(self.server, pocket, group, per_second, window_seconds=window_seconds)
@@ -122,18 +204,22 @@ def stored_keys(url: str) -> list[str]:
     return [key.decode() if isinstance(key, bytes) else key for key in keys]
 
 
-@pytest.fixture(params=["memory", "redis", "sentinel", "cluster"])
+@pytest.fixture(params=["memory", "redis", "sentinel", "cluster", "redis-on-loop", "sentinel-on-loop"])
 def stores(request: pytest.FixtureRequest) -> Iterator[Stores]:
-    """Each store in turn (the Redis ones emptied for the test)."""
+    """Each store in turn (the Redis ones emptied for the test); ``-on-loop``: through an asyncio loop's calls."""
     if request.param == "memory":
         yield Stores("memory")
         return
-    if request.param == "redis":
-        url = request.getfixturevalue("redis_server")
-    else:
-        url = request.getfixturevalue(f"redis_{request.param}").url
+    kind, on_loop = request.param.removesuffix("-on-loop"), request.param.endswith("-on-loop")
+    server = request.getfixturevalue("redis_server" if kind == "redis" else f"redis_{kind}")
+    url = server if kind == "redis" else server.url
     flush(url)
-    yield Stores(request.param, url)
+    loops = LoopThread() if on_loop else None
+    try:
+        yield Stores(request.param, url, loops=loops)
+    finally:
+        if loops is not None:
+            loops.close()
 
 
 def take_all(limiter: RateLimiter) -> list[Permit]:

@@ -17,9 +17,11 @@ One limiter per (pocket, group) is shared by every batch and ``PacedTransport`` 
 
 - Its lock is never held while waiting, nor across a call to the store: what to ask is worked out under
   it, the store is asked without it, and the answer is read under it again.
-- An async caller never waits on a store's I/O on its event loop: ``acquire_async`` asks a blocking store
-  (Redis) from a worker thread (``anyio.to_thread``), and the writes of ``record``, ``cancel`` and ``block``
-  called on a loop go to the link's writer thread (``StoreLink.run``). Its sleeps are ``anyio.sleep``.
+- An async caller never blocks its event loop on a store's I/O. On asyncio, ``acquire_async`` awaits the
+  store on the loop (``redis_loop``: no thread beside the loop to take the GIL from it), and the writes of
+  ``record``, ``cancel`` and ``block`` called there are made by the loop's writer task. Under trio (and for
+  a Cluster) it asks from a worker thread (``anyio.to_thread``), and the writes go to the link's writer
+  thread (``StoreLink.run``). Its sleeps are ``anyio.sleep``.
 
 The clock and the sleeps are injectable, so tests run on a fake clock.
 """
@@ -30,8 +32,9 @@ import math
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
+from typing import cast
 
 import anyio
 
@@ -40,8 +43,19 @@ from upbit_client.rules import RateLimit
 from .errors import KeyBlocked
 from .phase import PhaseEstimate
 from .remaining_req import RemainingReq
-from .store import BudgetStore, StoreUnavailable, open_store
-from .store_link import STORE_RETRY_SECONDS, Ask, StoreLink, Taken, Write, forget_warnings
+from .store import BudgetStore, StoreUnavailable, TakeResult, open_store
+from .store_link import (
+    STORE_RETRY_SECONDS,
+    Ask,
+    LoopStore,
+    StoreLink,
+    Taken,
+    Write,
+    ask_on_loop,
+    forget_warnings,
+    load_phase_on_loop,
+    loop_store,
+)
 from .store_link import log as log
 from .window_log import BASE_MARGIN, Permit, WindowLog
 
@@ -106,6 +120,17 @@ class KeyBlock:
 
     until: float = -float("inf")
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """A send logged under the lock (``permit``; the log's ``last_send`` before it), and what to ask ``link``."""
+
+    permit: Permit
+    last_send: float
+    link: StoreLink
+    ask: Ask
+    now: float
 
 
 class RateLimiter:
@@ -201,6 +226,42 @@ class RateLimiter:
         With a store, the send is logged here before the store is asked (so that callers asking meanwhile
         count it) and withdrawn if the store says no; the store is asked without the lock.
         """
+        planned = self._plan(backlog)
+        if not isinstance(planned, _Planned):
+            return planned
+        steps = self._store_steps(planned)
+        try:
+            step = next(steps)
+            while True:
+                link = planned.link
+                step = steps.send(link.ask(step) if isinstance(step, Ask) else link.load_phase(planned.ask))
+        except StopIteration as done:
+            return self._taken(planned, done.value)
+
+    async def _try_acquire_on_loop(self, store: LoopStore, backlog: int) -> Permit | float:
+        """``try_acquire`` with the store's calls awaited on the running asyncio loop (``redis_loop``). The
+        exchange with the store is shielded: a caller cancelled meanwhile gets its permit, to give back."""
+        planned = self._plan(backlog)
+        if not isinstance(planned, _Planned):
+            return planned
+        with anyio.CancelScope(shield=True):
+            taken = await self._ask_on_loop(store, self._store_steps(planned))
+        return self._taken(planned, taken)
+
+    @staticmethod
+    async def _ask_on_loop(store: LoopStore, steps: Generator[Ask | None, object, Taken]) -> Taken:
+        step = next(steps)
+        while True:
+            try:
+                if isinstance(step, Ask):
+                    step = steps.send(await ask_on_loop(store, step))
+                else:
+                    step = steps.send(await load_phase_on_loop(store))
+            except StopIteration as done:
+                return cast(Taken, done.value)
+
+    def _plan(self, backlog: int) -> Permit | float | _Planned:
+        """Under the lock: a permit (no store), the seconds to wait, or the send logged and what to ask the store."""
         with self._lock:
             now = self._clock()
             self._raise_if_blocked(now)
@@ -216,12 +277,16 @@ class RateLimiter:
             self._log.sent(permit)
         if link is None or ask is None:
             return permit
-        taken = self._ask_store(link, ask, now)
+        return _Planned(permit, last_send, link, ask, now)
+
+    def _taken(self, planned: _Planned, taken: Taken) -> Permit | float:
+        """Under the lock: the store's word on ``planned``: its permit, else the send withdrawn and the wait."""
+        permit = planned.permit
         with self._lock:
             if taken.blocked_until is None and taken.wait <= 0:
                 permit.charged = taken.charge
                 return permit
-            self._log.withdrawn(permit, last_send)
+            self._log.withdrawn(permit, planned.last_send)
             if taken.blocked_until is None:
                 return taken.wait
             self._block.until = max(self._block.until, taken.blocked_until)
@@ -232,24 +297,28 @@ class RateLimiter:
         if now < self._block.until:
             raise KeyBlocked(self.group, self._block.until, self._block.reason)
 
-    def _ask_store(self, link: StoreLink, ask: Ask, now: float) -> Taken:
-        """The store's word on a send planned at ``now`` (called without the lock: the store may be slow).
+    def _store_steps(self, planned: _Planned) -> Generator[Ask | None, object, Taken]:
+        """The store's word on a send planned at ``planned.now``, as steps without I/O: yields an ``Ask`` to
+        ask (sent the ``TakeResult``, or the ``StoreUnavailable``) or None to read the stored phase (sent it).
+        Run without the lock (the store may be slow), blocking (``try_acquire``) or on a loop.
 
         A phase another process stored is read and adopted first (asked once: a phase that cannot be
         read or used does not stop the send)."""
-        result = link.ask(ask)
-        if not isinstance(result, StoreUnavailable) and result.phase_in_store:
-            shared = link.load_phase(ask)
+        link, ask, now = planned.link, planned.ask, planned.now
+        result = yield ask
+        if not isinstance(result, StoreUnavailable) and cast(TakeResult, result).phase_in_store:
+            shared = yield None
             if isinstance(shared, StoreUnavailable):
                 result = shared
             else:
                 with self._lock:
-                    link.adopt_phase(self._log, shared)
+                    link.adopt_phase(self._log, cast("tuple[float, float] | None", shared))
                     again = link.plan(self._log, now, ask_phase=False)
                 if isinstance(again, Ask):
-                    ask, result = again, link.ask(again)
+                    ask = again
+                    result = yield again
         with self._lock:
-            return link.taken(self._log, ask, result, now)
+            return link.taken(self._log, ask, cast("TakeResult | StoreUnavailable", result), now)
 
     def acquire(self, timeout: float | None = None, *, backlog: Backlog = 1) -> Permit | None:
         """Wait (blocking) for a permit; None if none can be had within ``timeout`` seconds (``backlog``:
@@ -272,17 +341,28 @@ class RateLimiter:
             await self._async_sleep(got)
 
     async def _next_async(self, backlog: int, deadline: float | None) -> Permit | float | None:
-        """``_next`` for a caller on an event loop: with a store that blocks, run in a worker thread.
+        """``_next`` for a caller on an event loop; a store that blocks is never waited on there.
 
-        The thread is not abandoned if the caller is cancelled meanwhile: the permit it got is returned
-        (the cancellation comes at the caller's next checkpoint, where a caller gives its permit back).
-        The threads take turns (``_thread_turn``): thirty tasks asking at a window boundary would otherwise
-        be thirty threads running Python at once, and the event loop would wait its turn for the GIL behind
-        all of them (48 ms worst tick beside a batch through a loopback Redis, ``make bench`` section 13)."""
+        On asyncio the store's calls are awaited on the loop (``redis_loop``). Elsewhere (trio, a Cluster)
+        the try runs in a worker thread, which is not abandoned if the caller is cancelled meanwhile: the
+        permit it got is returned (the cancellation comes at the caller's next checkpoint, where a caller
+        gives its permit back). The threads take turns (``_thread_turn``): thirty tasks asking at a window
+        boundary would otherwise be thirty threads running Python at once, and the event loop would wait
+        its turn for the GIL behind all of them (48 ms worst tick, ``make bench`` section 13)."""
         link = self._link
         if link is None or not link.blocking:
             return self._next(backlog, deadline)
-        return await anyio.to_thread.run_sync(self._next_in_turn, backlog, deadline)
+        store = loop_store(link.store)
+        if store is None:
+            return await anyio.to_thread.run_sync(self._next_in_turn, backlog, deadline)
+        got = await self._try_acquire_on_loop(store, backlog)
+        if isinstance(got, Permit) or deadline is None or self._clock() + got <= deadline:
+            return got
+        if backlog > 1:
+            got = await self._try_acquire_on_loop(store, 1)
+            if isinstance(got, Permit) or self._clock() + got <= deadline:
+                return got
+        return None
 
     def _next_in_turn(self, backlog: int, deadline: float | None) -> Permit | float | None:
         with self._thread_turn:

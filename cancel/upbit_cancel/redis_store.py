@@ -17,32 +17,40 @@ A limiter that gets ``StoreUnavailable`` paces in-process after one warning (``s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .redis_connect import MasterWatch, open_redis, shared_cluster
 from .store import PEERS_SECONDS, BudgetKeys, Send, StoreUnavailable, TakeResult, redacted_text, redacted_url
 
-__all__ = ["SharedBudget", "lua_script"]
+if TYPE_CHECKING:
+    from .redis_loop import LoopBudget
+
+__all__ = ["PHASE_TTL_MS", "SCRIPTS", "TIMEOUT", "Call", "SharedBudget", "answered_in_time", "lua_script"]
 
 log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
-_SCRIPTS = ("take", "fill", "block", "settle", "master", "peers", "date", "phase", "bounds")
+SCRIPTS = ("take", "fill", "block", "settle", "master", "peers", "date", "phase", "bounds")
 _WINDOW_TTL_MS = 5000
 _FENCE_S = 3600.0
 """How long format 1's fence holds after the last take (``BudgetKeys.fence``); renewed every ``_FENCE_RENEW_S``."""
 _FENCE_RENEW_S = 3000.0
-_PHASE_TTL_MS = 3_600_000
+PHASE_TTL_MS = 3_600_000
+"""How long a saved phase is kept (milliseconds)."""
 _BOUNDS_TTL_MS = 60_000
-_TIMEOUT = 0.5
-_CALL_DEADLINE = 4 * _TIMEOUT
-"""A call answered later than this (each read within ``_TIMEOUT``, the whole not) counts as a failure."""
+TIMEOUT = 0.5
+"""Every socket wait of a store call (connect, each read) is bounded by this many seconds."""
+_CALL_DEADLINE = 4 * TIMEOUT
+"""A call answered later than this (each read within ``TIMEOUT``, the whole not) counts as a failure."""
 _TAKE_CODES = {-2: 2, -1: 1, 0: 2, 1: 1}
 """``lua/take.lua``'s answers: code -> length (``{-2, until_ms}``, ``{-1}``, ``{0, held}``, ``{1}``)."""
 
@@ -123,69 +131,124 @@ class SharedBudget:
                 "the shared store needs redis-py: pip install 'upbit-order-cancel[redis]'"
             ) from error
         self._redis: Any = None
+        self._loops: dict[asyncio.AbstractEventLoop, LoopBudget | None] = {}
+        self._loops_lock = threading.Lock()
         self._scripts: dict[str, Any] = {}
         self._cluster = url.lower().startswith("redis+cluster:")  # a URL that cannot work fails inside _call
         if client is None and not self._cluster:  # no I/O yet; a bad query raises here
-            client = self._call(lambda: open_redis(url, timeout=_TIMEOUT), _same)
+            client = self._call(lambda: open_redis(url, timeout=TIMEOUT), _same)
         if client is not None:
             self._register(client)
 
     def _register(self, client: Any) -> None:
         self._redis = client
-        self._scripts = {name: client.register_script(lua_script(name)) for name in _SCRIPTS}
+        self._scripts = {name: client.register_script(lua_script(name)) for name in SCRIPTS}
 
     def _script(self, name: str) -> Any:
         """The Lua script ``name`` on this store's client, connecting first if need be (a Cluster client
         learns the nodes when made: done on first use, inside ``_call``, so an unreachable store only pauses
         the sharing)."""
         if self._redis is None:
-            self._register(shared_cluster(self.url, timeout=_TIMEOUT))
+            self._register(shared_cluster(self.url, timeout=TIMEOUT))
         return self._scripts[name]
+
+    def on_loop(self) -> LoopBudget | None:
+        """This budget's calls on the running asyncio loop, awaited there (``redis_loop``); None off asyncio
+        (trio, a thread), for a Cluster, and while the loop shuts down: the caller then uses these blocking
+        calls from a worker thread."""
+        if self._cluster:
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        gone = []
+        with self._loops_lock:
+            for other in [other for other in self._loops if other.is_closed()]:
+                gone.append(self._loops.pop(other))  # a loop closed without shutting its tasks down
+            budget = self._loops.get(loop)
+            if budget is None:
+                budget = self._loops[loop] = self._loop_budget(loop)
+        gone.clear()  # dropped without the lock held
+        return None if budget is None or budget.closing else budget
+
+    def _loop_budget(self, loop: asyncio.AbstractEventLoop) -> LoopBudget | None:
+        """A ``LoopBudget`` for ``loop``; None (for good: the blocking calls serve it) if no client can be made."""
+        try:
+            from .redis_loop import LoopBudget
+
+            return LoopBudget(self, loop)
+        except Exception as error:  # redis.asyncio refused what redis-py took: the worker thread serves
+            log.debug("rate-limit store %s: no asyncio client (%s)", redacted_url(self.url), type(error).__name__)
+            return None
 
     def __repr__(self) -> str:
         return f"SharedBudget({redacted_url(self.url)!r}, group={self.keys.prefix.rsplit(':', 1)[-1]!r})"
 
     def _call(self, command: Callable[[], R], read: Callable[[R], T]) -> T:
-        """``read(command())``: the one place Redis is called. Whatever a broken store makes ``command`` or
-        ``read`` raise (the store misbehaved: see the module's docstring), or an answer later than
-        ``_CALL_DEADLINE``, is ``StoreUnavailable`` naming the (password-redacted) store."""
+        """``read(command())``: the one place Redis is called (``on_loop``'s calls: ``redis_loop``, the same
+        way). Whatever a broken store makes ``command`` or ``read`` raise (the store misbehaved: see the
+        module's docstring), or an answer later than ``_CALL_DEADLINE``, is ``StoreUnavailable`` naming the
+        (password-redacted) store."""
         started = time.monotonic()
         try:
             reply = command()
-            took = time.monotonic() - started
-            if took > _CALL_DEADLINE:
-                raise TimeoutError(f"answered after {took:.1f} s (more than {_CALL_DEADLINE:g} s)")
-            return read(reply)
+            return read(answered_in_time(reply, started))
         except Exception as error:  # every failure of the store is one failure, see above
-            self.master.recheck()
-            text = f"{type(error).__name__}: {redacted_text(str(error), self.url)}"
-            raise StoreUnavailable(f"rate-limit store {redacted_url(self.url)}: {text}") from error
+            raise self.failure(error) from error
+
+    def failure(self, error: Exception) -> StoreUnavailable:
+        """``error`` met by a call to this store, as ``StoreUnavailable`` (the master is asked again soon)."""
+        self.master.recheck()
+        text = f"{type(error).__name__}: {redacted_text(str(error), self.url)}"
+        return StoreUnavailable(f"rate-limit store {redacted_url(self.url)}: {text}")
+
+    def _run(self, call: Call) -> Any:
+        """Make ``call`` (one command or script) through this budget's client, read by ``call.read``."""
+        if call.name == "get":
+            return self._call(lambda: self._client().get(call.keys[0]), call.read)
+        return self._call(lambda: self._script(call.name)(keys=call.keys, args=call.args), call.read)
 
     def take(self, send: Send) -> TakeResult:
         """Charge ``send`` if every window it may land in has room (``lua/take.lua``)."""
+        for call in self.upkeep():
+            self._run(call)
+        result: TakeResult = self._run(self.take_call(send))
+        return result
+
+    def take_call(self, send: Send) -> Call:
+        """The call of ``take``: ``lua/take.lua`` with the keys and arguments of ``send``."""
         charge, check = self.keys.for_send(send.windows, send.local_seconds)
         keys = [self.keys.block, self.keys.phase, *charge, *check, *(f"{key}:s" for key in charge), self.keys.trickle]
         reserve, interval, now = send.trickle or (0, 0.0, 0.0)
         ask_phase = "1" if send.windows is None and send.ask_phase else "0"
         args: list[str | int] = [self.per_second, len(charge), ask_phase, self._ttl_ms, len(check)]
         args += [reserve, repr(interval), repr(now)]
-        self._upkeep()
-        return self._call(lambda: self._script("take")(keys=keys, args=args), _take_result)
+        return Call("take", keys, args, _take_result)
 
-    def _upkeep(self) -> None:
-        """Before a take: keep format 1's fence up (``BudgetKeys.fence``); once a second, say this process is
-        here and count its peers (``lua/peers.lua``), and see whether the master changed."""
-        now = time.time()
+    def upkeep(self) -> list[Call]:
+        """What to call before a take: keep format 1's fence up (``BudgetKeys.fence``); once a second, say this
+        process is here and count its peers (``lua/peers.lua``), and see whether the master changed. Each
+        call's reader keeps what it learned."""
+        now, calls = time.time(), []
         if now >= self._fenced_until - _FENCE_RENEW_S:
             until = now + _FENCE_S
             fence = [int(until * 1000), int(_FENCE_S * 1000)]
-            self._call(lambda: self._script("block")(keys=[self.keys.fence], args=fence), _integer)
-            self._fenced_until = until
-        if not self.master.due():
-            return
-        args = [self._me, int(PEERS_SECONDS * 1000)]
-        self._peers = max(1, self._call(lambda: self._script("peers")(keys=[self.keys.peers], args=args), _integer))
-        if self._call(lambda: self._script("master")(keys=[self.keys.block]), self.master.seen):
+            calls.append(Call("block", [self.keys.fence], fence, functools.partial(self._fenced, until)))
+        if self.master.due():
+            calls.append(Call("peers", [self.keys.peers], [self._me, int(PEERS_SECONDS * 1000)], self._counted))
+            calls.append(Call("master", [self.keys.block], [], self._master_seen))
+        return calls
+
+    def _fenced(self, until: float, reply: object) -> None:
+        _integer(reply)
+        self._fenced_until = until
+
+    def _counted(self, reply: object) -> None:
+        self._peers = max(1, _integer(reply))
+
+    def _master_seen(self, reply: object) -> None:
+        if self.master.seen(reply):
             log.warning(
                 "rate-limit store %s: its master changed (a failover or a restart); the last writes may be lost",
                 redacted_url(self.url),
@@ -203,10 +266,22 @@ class SharedBudget:
         Checked before a take, at most once a second, and at once after the store failed."""
         return self.master.changed_at
 
-    def fill(self, windows: list[int] | None, local_seconds: list[int]) -> None:
+    def fill_call(self, windows: list[int] | None, local_seconds: list[int]) -> Call:
         charge, _ = self.keys.for_send(windows, local_seconds)
-        keys = [*charge, *(f"{key}:s" for key in charge)]
-        self._call(lambda: self._script("fill")(keys=keys, args=[self.per_second, self._ttl_ms]), _one)
+        return Call("fill", [*charge, *(f"{key}:s" for key in charge)], [self.per_second, self._ttl_ms], _one)
+
+    def fill(self, windows: list[int] | None, local_seconds: list[int]) -> None:
+        self._run(self.fill_call(windows, local_seconds))
+
+    def settle_call(
+        self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
+    ) -> Call | None:
+        """The call of ``settle`` (None: nothing to settle)."""
+        if not give_back and not take and not settled:
+            return None
+        counts = self.keys.counts
+        keys = [*counts(exchange_windows, give_back + take), *(f"{key}:s" for key in counts(exchange_windows, settled))]
+        return Call("settle", keys, [len(give_back), self._ttl_ms, len(take)], _one)
 
     def settle(
         self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
@@ -216,41 +291,59 @@ class SharedBudget:
         ``settled``: the charges now final (an answer confirmed them): a window full of final charges is
         really full, one full of charges in flight may open again when their answers come.
         """
-        if not give_back and not take and not settled:
-            return
-        counts = self.keys.counts
-        keys = [*counts(exchange_windows, give_back + take), *(f"{key}:s" for key in counts(exchange_windows, settled))]
-        self._call(lambda: self._script("settle")(keys=keys, args=[len(give_back), self._ttl_ms, len(take)]), _one)
+        call = self.settle_call(exchange_windows, give_back, take, settled)
+        if call is not None:
+            self._run(call)
+
+    def block_call(self, until: float, seconds: float) -> Call:
+        args = [int(until * 1000), max(1, int(seconds * 1000))]
+        return Call("block", [self.keys.block], args, _block_end)
 
     def block(self, until: float, seconds: float) -> float:
         """Block the pocket (every group and process) until ``until`` (epoch s, ``seconds`` away); returns the end."""
-        args = [int(until * 1000), max(1, int(seconds * 1000))]
-        return self._call(lambda: self._script("block")(keys=[self.keys.block], args=args), _integer) / 1000
+        end: float = self._run(self.block_call(until, seconds))
+        return end
 
-    def date(self, window: int, local_seconds: list[int]) -> None:
-        """The send charged to ``local_seconds`` landed in exchange ``window`` (``lua/date.lua``): moved there
-        once a phase is stored for the host, else kept pending until ``save_phase``."""
+    def date_call(self, window: int, local_seconds: list[int]) -> Call:
+        """The call of ``date``: ``lua/date.lua`` with the host's keys of ``local_seconds`` and ``window``."""
         local = self.keys.counts(False, local_seconds)
         landed = self.keys.counts(True, [window])[0]
         keys = [self.keys.phase, self.keys.dated, landed, f"{landed}:s", *local, *(f"{key}:s" for key in local)]
         field = " ".join(str(n) for n in (window, *local_seconds))
-        self._call(lambda: self._script("date")(keys=keys, args=[field, self._ttl_ms]), _one)
+        return Call("date", keys, [field, self._ttl_ms], _one)
 
-    def save_phase(self, lo: float, hi: float) -> None:
-        """Store the host's phase and move the dated charges waiting for one (``lua/phase.lua``)."""
+    def date(self, window: int, local_seconds: list[int]) -> None:
+        """The send charged to ``local_seconds`` landed in exchange ``window`` (``lua/date.lua``): moved there
+        once a phase is stored for the host, else kept pending until ``save_phase``."""
+        self._run(self.date_call(window, local_seconds))
+
+    def save_phase_call(self, lo: float, hi: float) -> Call:
+        """The call of ``save_phase``: ``lua/phase.lua`` (the phase, and the dated charges it moves)."""
         keys = [self.keys.phase, self.keys.dated]
         window_prefix = self.keys.counts(True, [0])[0][:-1]
         local_prefix = self.keys.counts(False, [0])[0][:-1]
-        args = [f"{lo!r} {hi!r}", _PHASE_TTL_MS, self._ttl_ms, window_prefix, local_prefix]
-        self._call(lambda: self._script("phase")(keys=keys, args=args), _one)
+        args = [f"{lo!r} {hi!r}", PHASE_TTL_MS, self._ttl_ms, window_prefix, local_prefix]
+        return Call("phase", keys, args, _one)
+
+    def save_phase(self, lo: float, hi: float) -> None:
+        """Store the host's phase and move the dated charges waiting for one (``lua/phase.lua``)."""
+        self._run(self.save_phase_call(lo, hi))
+
+    def pool_bounds_call(self, lo: float, hi: float) -> Call:
+        """The call of ``pool_bounds``: ``lua/bounds.lua``, read back as the pooled bounds."""
+        return Call("bounds", [self.keys.bounds], [repr(lo), repr(hi), _BOUNDS_TTL_MS], _phase)
 
     def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None:
         """Add bounds of the phase to the host's pooled ones and read them back (``lua/bounds.lua``)."""
-        args = [repr(lo), repr(hi), _BOUNDS_TTL_MS]
-        return self._call(lambda: self._script("bounds")(keys=[self.keys.bounds], args=args), _phase)
+        bounds: tuple[float, float] | None = self._run(self.pool_bounds_call(lo, hi))
+        return bounds
+
+    def load_phase_call(self) -> Call:
+        return Call("get", [self.keys.phase], [], _phase)
 
     def load_phase(self) -> tuple[float, float] | None:
-        return self._call(lambda: self._client().get(self.keys.phase), _phase)
+        phase: tuple[float, float] | None = self._run(self.load_phase_call())
+        return phase
 
     def _client(self) -> Any:
         self._script("take")
@@ -265,3 +358,27 @@ class SharedBudget:
 
 def _same(value: T) -> T:
     return value
+
+
+def _block_end(reply: object) -> float:
+    return _integer(reply) / 1000
+
+
+def answered_in_time(reply: R, started: float) -> R:
+    """``reply``, unless it came later than ``_CALL_DEADLINE`` after ``started`` (``time.monotonic()``)."""
+    took = time.monotonic() - started
+    if took > _CALL_DEADLINE:
+        raise TimeoutError(f"answered after {took:.1f} s (more than {_CALL_DEADLINE:g} s)")
+    return reply
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call to Redis, the same for the blocking client and ``redis_loop``'s: ``name`` a Lua script of
+    ``SCRIPTS`` (``keys``, ``args``), or ``get`` of ``keys[0]``; ``read`` checks the reply and turns it into
+    the answer."""
+
+    name: str
+    keys: list[str]
+    args: list[Any]
+    read: Callable[[Any], Any]

@@ -9,9 +9,11 @@ comes, shares the learned phase and the 418 blocks.
 Nothing here waits on the store while the limiter's lock is held: what to ask is worked out under the
 lock (``plan``, ``settle``, ``fill``, ``block``, ``share_phase``: the latter give ``Write`` jobs), the asking
 is done without it (``ask``, ``run``), and the answer is read under it again (``taken``). A store whose
-calls block (Redis) is never called on an event loop: ``run`` hands the writes of a caller on a loop to
-one writer thread per link, in order (the answers of ``record``, ``cancel`` and ``block`` need no reply;
-a send's ``take`` runs in ``anyio``'s worker thread, see ``ratelimit``).
+calls block (Redis) is never called blocking on an event loop: on asyncio its calls on that loop
+(``loop_store``, ``redis_loop``) are awaited, a send's ``take`` by its caller (``ask_on_loop``) and the
+writes by the loop's writer task, in order; elsewhere (trio) ``run`` hands the writes of a caller on a loop
+to one writer thread per link, in order, and a send's ``take`` runs in ``anyio``'s worker thread (see
+``ratelimit``). The answers of ``record``, ``cancel`` and ``block`` need no reply.
 
 What a send is charged (see ``store``'s rules): with the phase known and dated, the exchange windows it
 may land in; else the local windows ``floor(t / w)`` and the next. The charge also holds one window
@@ -30,6 +32,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 import anyio
 
@@ -42,10 +45,15 @@ __all__ = [
     "Ask",
     "BudgetStore",
     "LinkState",
+    "LoopStore",
     "StoreLink",
+    "StoreWrite",
     "Taken",
     "Write",
+    "ask_on_loop",
     "forget_warnings",
+    "load_phase_on_loop",
+    "loop_store",
     "on_event_loop",
 ]
 
@@ -62,8 +70,6 @@ _warned_lock = threading.Lock()
 
 Pooled = Callable[[tuple[float, float]], "tuple[float, float] | None"]
 """Adopts the host's pooled bounds of the phase under the limiter's lock (``StoreLink.adopt_bounds``)."""
-Write = Callable[[], None]
-"""A store write worked out under the limiter's lock, to be made without it (``StoreLink.run``)."""
 
 
 def on_event_loop() -> bool:
@@ -107,6 +113,85 @@ class Ask:
 
     store: BudgetStore
     send: Send
+
+
+class LoopStore(Protocol):
+    """A store's calls on the running asyncio loop (``redis_loop.LoopBudget``): what ``BudgetStore.on_loop``
+    gives, for a store that has one (``loop_store``)."""
+
+    async def take(self, send: Send) -> TakeResult: ...
+    async def load_phase(self) -> tuple[float, float] | None: ...
+    def submit(self, writes: list[StoreWrite]) -> None: ...
+
+
+def loop_store(store: BudgetStore) -> LoopStore | None:
+    """``store``'s calls on the running asyncio loop, if it has them (``SharedBudget.on_loop``); else None
+    (no asyncio loop runs here, trio, a Cluster, a store without them): its blocking calls serve."""
+    on_loop = getattr(store, "on_loop", None)
+    return None if on_loop is None else cast("LoopStore | None", on_loop())
+
+
+Write = Callable[[], None]
+"""A store write worked out under the limiter's lock, to be made without it (``StoreLink.run``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreWrite:
+    """The ``Write`` s a link works out: the store's method ``method`` with ``args``, made blocking (called)
+    or on an asyncio loop (``on_loop``); ``done`` is given its answer; a failure is told to ``failed`` with
+    ``now`` (when the write was worked out), which pauses the link. ``then``, given the answer too, may say a
+    write to make next, the same way and before any later one (settle then ``date``; ``pool_bounds`` then
+    ``save_phase``); after a failure it is not made."""
+
+    store: BudgetStore
+    now: float
+    method: str
+    args: tuple[Any, ...]
+    failed: Callable[[StoreUnavailable, float], None]
+    done: Callable[[Any], None] | None = None
+    then: Callable[[Any], StoreWrite | None] | None = None
+
+    def __call__(self) -> None:
+        try:
+            answer = getattr(self.store, self.method)(*self.args)
+        except StoreUnavailable as error:
+            self.failed(error, self.now)
+            return
+        following = self._answered(answer)
+        if following is not None:
+            following()
+
+    async def on_loop(self, store: object) -> None:
+        """The same write through ``store``'s calls on the running loop (``LoopStore``)."""
+        try:
+            answer = await getattr(store, self.method)(*self.args)
+        except StoreUnavailable as error:
+            self.failed(error, self.now)
+            return
+        following = self._answered(answer)
+        if following is not None:
+            await following.on_loop(store)
+
+    def _answered(self, answer: object) -> StoreWrite | None:
+        if self.done is not None:
+            self.done(answer)
+        return None if self.then is None else self.then(answer)
+
+
+async def ask_on_loop(store: LoopStore, ask: Ask) -> TakeResult | StoreUnavailable:
+    """``StoreLink.ask`` through the store's calls on the running loop (awaited, not blocking it)."""
+    try:
+        return await store.take(ask.send)
+    except StoreUnavailable as error:
+        return error
+
+
+async def load_phase_on_loop(store: LoopStore) -> tuple[float, float] | StoreUnavailable | None:
+    """``StoreLink.load_phase`` through the store's calls on the running loop."""
+    try:
+        return await store.load_phase()
+    except StoreUnavailable as error:
+        return error
 
 
 class StoreLink:
@@ -297,18 +382,6 @@ class StoreLink:
 
     # --- writes: worked out under the limiter's lock, made by ``run`` without it ----------------------------
 
-    def _write(self, store: BudgetStore, now: float, call: Callable[[], object], done: Write | None = None) -> Write:
-        def write() -> None:
-            try:
-                call()
-            except StoreUnavailable as error:
-                self._failed(error, now)
-                return
-            if done is not None:
-                done()
-
-        return write
-
     def settle(
         self, book: WindowLog, permit: Permit, now: float, date: float | None, *, sent: bool = True
     ) -> Write | None:
@@ -337,13 +410,14 @@ class StoreLink:
         else:
             give_back, take = [n for n in numbers if n > math.floor(now / w) + 1], []
         settled = [] if not sent else [n for n in numbers if n not in give_back] + take
-        call: Callable[[], object] = functools.partial(store.settle, exchange_windows, give_back, take, settled)
-        dated = sent and not exchange_windows and date is not None and bool(settled)
-        if dated and date is not None:
-            call = _both(call, functools.partial(store.date, math.floor(date / w), settled))
-        return self._write(store, now, call, self._reopen if give_back or dated else None)
+        args = (exchange_windows, give_back, take, settled)
+        then = None
+        if sent and not exchange_windows and date is not None and settled:  # dated: then moved (``date``)
+            dated = StoreWrite(store, now, "date", (math.floor(date / w), settled), self._failed, self._reopen)
+            then = functools.partial(_next, dated)
+        return StoreWrite(store, now, "settle", args, self._failed, self._reopen if give_back else None, then)
 
-    def _reopen(self) -> None:
+    def _reopen(self, _: object = None) -> None:
         self._quiet_until = -math.inf  # what this process gave back may be taken at once
 
     def fill(self, book: WindowLog, permit: Permit, now: float) -> Write | None:
@@ -351,14 +425,14 @@ class StoreLink:
         store = self.current(now)
         if store is None:
             return None
-        return self._write(store, now, functools.partial(store.fill, *self.windows(book, permit.sent_at)))
+        return StoreWrite(store, now, "fill", self.windows(book, permit.sent_at), self._failed)
 
     def block(self, until: float, seconds: float, now: float, learned: Callable[[float], None]) -> Write | None:
         """Block the pocket in the store; ``learned`` is given the end of the block the store holds."""
         store = self.current(now)
         if store is None:
             return None
-        return self._write(store, now, lambda: learned(store.block(until, seconds)))
+        return StoreWrite(store, now, "block", (until, seconds), self._failed, learned)
 
     def share_phase(
         self,
@@ -378,22 +452,25 @@ class StoreLink:
             if pooled is None or current == self._pooled:
                 return None
             self._pooled = current
-            return self._write(store, now, functools.partial(self._pool, store, current, pooled))
+            then = functools.partial(self._after_pool, store, now, pooled)
+            return StoreWrite(store, now, "pool_bounds", current, self._failed, then=then)
         saved = self._saved_phase
         if saved is not None and abs(saved[0] - current[0]) < 0.001 and abs(saved[1] - current[1]) < 0.001:
             return None
-        return self._write(store, now, functools.partial(store.save_phase, *current), lambda: self._saved(current))
+        return StoreWrite(store, now, "save_phase", current, self._failed, functools.partial(self._saved, current))
 
-    def _saved(self, phase: tuple[float, float]) -> None:
+    def _saved(self, phase: tuple[float, float], _: object = None) -> None:
         self._saved_phase = phase
 
-    def _pool(self, store: BudgetStore, bounds: tuple[float, float], pooled: Pooled) -> None:
-        """Pool ``bounds`` (I/O, without the limiter's lock); store the phase if the pool made it known."""
-        shared = store.pool_bounds(*bounds)
+    def _after_pool(
+        self, store: BudgetStore, now: float, pooled: Pooled, shared: tuple[float, float] | None
+    ) -> StoreWrite | None:
+        """After ``pool_bounds`` (without the limiter's lock): ``pooled`` adopts the ``shared`` bounds; the
+        phase, if that made it known, is stored next."""
         known = None if shared is None else pooled(shared)
-        if known is not None:
-            store.save_phase(*known)
-            self._saved(known)
+        if known is None:
+            return None
+        return StoreWrite(store, now, "save_phase", known, self._failed, functools.partial(self._saved, known))
 
     @staticmethod
     def adopt_bounds(book: WindowLog, shared: tuple[float, float]) -> tuple[float, float] | None:
@@ -405,14 +482,17 @@ class StoreLink:
 
     def run(self, writes: list[Write | None]) -> None:
         """Make ``writes`` in order, never under the limiter's lock: here, or (a blocking store, called on
-        an event loop) in this link's writer thread, in the order they were given."""
+        an event loop) by the store's writer task of an asyncio loop (``loop_store``) or else this link's
+        writer thread, in the order they were given."""
         todo = [write for write in writes if write is not None]
         if not todo:
             return
-        if self.store.blocking and on_event_loop():
-            self._writer_pool().submit(_run_all, todo)
-        else:
+        if not (self.store.blocking and on_event_loop()):
             _run_all(todo)
+        elif (on_loop := loop_store(self.store)) is not None and all(isinstance(w, StoreWrite) for w in todo):
+            on_loop.submit([write for write in todo if isinstance(write, StoreWrite)])
+        else:
+            self._writer_pool().submit(_run_all, todo)
 
     def _writer_pool(self) -> ThreadPoolExecutor:
         with self._writer_lock:
@@ -421,12 +501,8 @@ class StoreLink:
             return self._writer
 
 
-def _both(first: Callable[[], object], then: Callable[[], object]) -> Callable[[], None]:
-    def both() -> None:
-        first()
-        then()
-
-    return both
+def _next(write: StoreWrite, _: object) -> StoreWrite:
+    return write
 
 
 def _run_all(writes: list[Write]) -> None:
