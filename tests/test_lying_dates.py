@@ -72,17 +72,38 @@ def test_a_date_that_contradicts_the_anchored_phase_is_not_trusted_and_the_phase
     assert phase.known and phase.anchored
     assert not phase.learn_date(101.0, 101.05, 7301.0)  # the same moment, dated two hours later
     assert (phase.lo, phase.hi, phase.anchored) == (None, None, False)
-    # A clock that really stepped: its Dates agree with each other (and with the one that contradicted),
-    # and are trusted once STEP_CONFIRMATIONS in a row do.
+    # A clock that really stepped: its Dates agree with each other (and with the one that contradicted), and
+    # with where the exchange's windows start (a Remaining-Req tick: a window opened within 101.65-101.75);
+    # they are trusted once STEP_CONFIRMATIONS in a row do.
+    phase.observe_tick(101.65, 101.75)
     answers = [phase.learn_date(101.1 + 0.1 * n, 101.15 + 0.1 * n, 7301.0) for n in range(STEP_CONFIRMATIONS)]
     assert answers == [False] * (STEP_CONFIRMATIONS - 2) + [True, True]
     assert phase.anchored and phase.lo is not None and 7199 < phase.lo < 7201
+    assert phase.hi is not None and 0.25 <= phase.lo % 1 < phase.hi % 1 <= 0.35 + 1e-9  # where the tick put it
 
 
-def test_dates_from_clocks_that_disagree_are_never_trusted_again() -> None:
+def test_a_suspect_date_is_not_trusted_again_before_a_tick_agrees_with_it() -> None:
+    # After a contradiction, six Dates in a row from one clock agree with each other (a trickle reusing one
+    # connection of a server whose clocks disagree): without a tick nothing says where the windows start.
     phase = PhaseEstimate()
-    phase.learn_date(100.0, 100.05, 100.0)
-    offsets = (0.0, 7200.4, -10800.7)
-    sent = [100.2 + 0.05 * n for n in range(60)]
-    trusted = [phase.learn_date(t, t + 0.05, float(math.floor(t + offsets[n % 3]))) for n, t in enumerate(sent)]
-    assert trusted[0] and not any(trusted[1:])
+    phase.learn_date(100.4, 100.45, 100.0)
+    phase.learn_date(100.5, 100.55, 101.0)
+    assert not phase.learn_date(101.0, 101.05, 7301.0)
+    streak = [phase.learn_date(101.1 + 0.1 * n, 101.15 + 0.1 * n, 7301.0) for n in range(2 * STEP_CONFIRMATIONS)]
+    assert not any(streak) and not phase.anchored
+
+
+def test_a_streak_of_dates_trusted_again_places_the_windows_where_the_ticks_show_them() -> None:
+    # The real windows open at local .4-.5 (psi .5-.6 modulo 1); one connection's clock is 7200.96 s ahead. A
+    # streak of its Dates agrees with itself; whenever it is trusted, the windows stay where the ticks put them.
+    phase = PhaseEstimate()
+    phase.learn_date(100.4, 100.45, 100.0)
+    phase.learn_date(100.5, 100.55, 101.0)
+    assert not phase.learn_date(101.0, 101.05, float(math.floor(101.025 + 7200.96)))
+    phase.observe_tick(101.4, 101.5)  # the exchange's window opened in between: psi in [.5, .6) modulo 1
+    for n in range(4 * STEP_CONFIRMATIONS):
+        t = 101.6 + 0.1 * n
+        phase.learn_date(t, t + 0.02, float(math.floor(t + 0.01 + 7200.96)))
+        if phase.anchored:
+            assert phase.lo is not None and phase.hi is not None
+            assert 0.5 <= phase.lo % 1 < phase.hi % 1 <= 0.6 + 1e-9, (phase.lo, phase.hi)

@@ -12,8 +12,8 @@ name=$1 pins=$2
 shift 2
 venv=.venv-deps/$name
 stamp=$venv/.pins
-# The test tools, at requirements-dev.txt's pins.
-tools=$(grep -E '^(pytest|pytest-asyncio|pytest-timeout|pytest-xdist|execnet)==' requirements-dev.txt | tr '\n' ' ')
+# The test tools, at requirements-dev.txt's pins (vcrpy and pytest-recording: the plugin's record-and-replay test).
+tools=$(grep -E '^(pytest|pytest-asyncio|pytest-timeout|pytest-xdist|execnet|vcrpy|pytest-recording)==' requirements-dev.txt | tr '\n' ' ')
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$pins $tools" ]; then
     rm -rf "$venv"
     ${PYTHON:-python3} -m venv "$venv"

@@ -28,7 +28,11 @@ hours would otherwise move the estimate at every answer (and every window named 
 ``Date`` may have been the wrong one. So the estimate is forgotten (unknown, not anchored: the pacing
 is the one that holds whatever the phase, and ``Remaining-Req`` ticks narrow it again), and ``Date`` is
 trusted again only once ``STEP_CONFIRMATIONS`` bounds in a row agree with each other (a clock really
-stepped; a server answering from clocks that disagree never gets there). ``learn_date`` says whether
+stepped) and the ``Remaining-Req`` ticks learned meanwhile agree with them: a run of answers from one
+connection of a server whose clocks disagree agrees with itself (a trickle reuses one connection: 20 x 429
+in a test before this rule), but the exchange's windows cannot lie about where its seconds start. Without
+ticks (no ``Remaining-Req``), a suspect ``Date`` stays untrusted: the pacing that holds whatever the phase
+is slower, never refused. ``learn_date`` says whether
 the ``Date`` was trusted: an untrusted one names no window (``window_log``, ``store_link``).
 """
 
@@ -104,8 +108,15 @@ class PhaseEstimate:
             self._doubt, self._doubts = (lo, hi), 1
         if self._doubts < STEP_CONFIRMATIONS or self._doubt is None:
             return False
+        if self.lo is None or self.hi is None or not _meet_modulo_1((self.lo, self.hi), self._doubt):
+            # No tick has shown where the exchange's windows start yet, or the streak names seconds the ticks
+            # contradict: one connection of a server whose clocks disagree can answer six times in a row (a
+            # trickle reuses one connection). Still suspect; the streak goes on and is judged at the next bound.
+            return False
+        ticks = (self.lo, self.hi)
         (self.lo, self.hi), self.anchored = self._doubt, True
         self._doubt, self._doubts = None, 0
+        self._narrow(*ticks, absolute=False)
         return True
 
     def adopt_bounds(self, lo: float, hi: float) -> bool:
@@ -165,3 +176,9 @@ class PhaseEstimate:
         # For every theta in [lo, hi), the boundary m * window - theta with m = ceil((t + hi) / window)
         # lies after t, and no later than m * window - lo.
         return min(t + window, math.ceil((t + hi) / window) * window - lo)
+
+
+def _meet_modulo_1(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Whether ``[a)`` and ``[b)`` overlap once ``b`` is moved by some whole number of seconds."""
+    near = round(((a[0] + a[1]) - (b[0] + b[1])) / 2)
+    return any(max(a[0], b[0] + shift) < min(a[1], b[1] + shift) for shift in (near - 1, near, near + 1))
