@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import anyio
 import pytest
+import redis
 import sniffio
 
 from tests.redis_support import redis_server, redis_url
@@ -267,3 +268,42 @@ def counted_call(method: Callable[..., object], calls: list[str]) -> Callable[..
         return method(self, *args)
 
     return counted
+
+
+def test_store_connections_blocking_or_on_the_loop_do_not_tell_the_server_their_library(redis_url: str) -> None:
+    """redis-py >= 8 reads its version from the package metadata for each new connection to send it in
+    ``CLIENT SETINFO`` (some 4 ms of CPU each); a cold process opens several at once, so neither client does.
+    A server before 7.2 refuses the command (an error reply counted in its stats); a later one lists the
+    library in ``CLIENT LIST``: either shows it was sent."""
+    from upbit_cancel.redis_connect import open_redis_async
+
+    probe = open_redis(redis_url, timeout=2)
+
+    def told() -> tuple[int, list[object]]:
+        errors = int(probe.info("stats").get("total_error_replies", 0))
+        return errors, [entry.get("lib-name") for entry in probe.client_list() if entry.get("lib-name")]
+
+    blocking = open_redis(redis_url, timeout=2)
+    try:
+        probe.config_resetstat()
+        blocking.ping()
+
+        async def on_the_loop() -> None:
+            client = open_redis_async(redis_url, timeout=2)
+            try:
+                await client.ping()
+                assert told() == (0, [])
+            finally:
+                await client.aclose()
+
+        anyio.run(on_the_loop, backend="asyncio")
+        assert told() == (0, [])
+        default = redis.Redis.from_url(redis_url)  # the check can fail: redis-py's default does tell
+        try:
+            default.ping()
+            assert told() != (0, [])
+        finally:
+            default.close()
+    finally:
+        blocking.close()
+        probe.close()
