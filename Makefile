@@ -158,17 +158,22 @@ RUNTIME_TESTS := tests/test_connect.py tests/test_one_request_path.py tests/test
 	tests/test_pacing.py tests/test_batch_sandbox.py tests/test_sweep.py tests/test_faults_single.py \
 	tests/test_pool_gate.py tests/test_no_private_access.py
 SMOKE_TESTS := tests/test_connect.py tests/test_one_request_path.py -k "not hostile_answer"
+# The [redis] extra's floor (pyproject.toml: redis>=5): the store's rule table and its calls on the event loop.
+REDIS_LOWEST := redis==5.0.0 hypothesis==6.170.15 trio==0.35.0
+STORE_TESTS := tests/test_store_rules.py tests/test_store_off_loop.py
 
 test-deps:
 	tools/test_deps.sh httpx-0.28.1 "httpx==0.28.1 trio==0.35.0" $(RUNTIME_TESTS) -n 2
 	tools/test_deps.sh httpx-0.29.0 "httpx==0.29.0 trio==0.35.0" $(RUNTIME_TESTS) -n 2
 	tools/test_deps.sh lowest "$(LOWEST)" $(RUNTIME_TESTS) -n 2 $(LOWEST_SKIP)
+	tools/test_deps.sh redis-lowest "$(REDIS_LOWEST)" $(STORE_TESTS) -n 2
 
 # What .ci/run runs of it: the newest httpx (with trio, for the transport under trio) and the lowest versions,
 # a smoke subset of the tests.
 test-deps-smoke:
 	tools/test_deps.sh httpx-0.29.0 "httpx==0.29.0 trio==0.35.0" $(SMOKE_TESTS) -n 2
 	tools/test_deps.sh lowest "$(LOWEST)" $(SMOKE_TESTS) -n 2 $(LOWEST_SKIP)
+	tools/test_deps.sh redis-lowest "$(REDIS_LOWEST)" $(STORE_TESTS) -n 2
 
 # make test-pythons: every Python the classifiers name beside .venv's own (3.11: make test runs the whole suite
 # there). Each runs `make demo`'s script and a smoke subset of the suite (signing, connect(), the batch and
