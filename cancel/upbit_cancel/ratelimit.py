@@ -36,8 +36,6 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import cast
 
-import anyio
-
 from upbit_client.rules import RateLimit
 
 from .errors import KeyBlocked
@@ -79,6 +77,14 @@ Sleep = Callable[[float], None]
 AsyncSleep = Callable[[float], Awaitable[None]]
 Backlog = int | Callable[[], int]
 """How many requests a caller still has to send, this one included: a number, or a function asked at every try."""
+
+
+async def _anyio_sleep(seconds: float) -> None:
+    """``RateLimiter``'s async sleep by default; anyio is imported on the first wait, not with the module."""
+    import anyio
+
+    await anyio.sleep(seconds)
+
 
 DEFAULT_BLOCK_SECONDS = 600.0
 """How long a 418 is assumed to last when its message names no time. Upbit's blocks grow with repeat
@@ -139,7 +145,8 @@ class RateLimiter:
     ``per_second`` requests per window of ``window_seconds`` exchange seconds (the spec's
     ``x-rate-limit``); None means the spec names no budget: only ``Remaining-Req`` and 429s pace.
     ``reserve`` (default a third of ``per_second``) is trickled out while the exchange's phase is
-    unknown. ``clock`` must return wall-clock seconds; ``sleep``/``async_sleep`` are injectable for tests.
+    unknown. ``clock`` must return wall-clock seconds; ``sleep``/``async_sleep`` are injectable for tests
+    (``async_sleep`` None: ``anyio.sleep``).
     """
 
     def __init__(
@@ -149,7 +156,7 @@ class RateLimiter:
         *,
         clock: Clock = time.time,
         sleep: Sleep = time.sleep,
-        async_sleep: AsyncSleep = anyio.sleep,
+        async_sleep: AsyncSleep | None = None,
         reserve: int | None = None,
         key_block: KeyBlock | None = None,
         window_seconds: int = 1,
@@ -161,7 +168,7 @@ class RateLimiter:
         self.reserve: int = self._log.reserve
         self._clock = clock
         self._sleep = sleep
-        self._async_sleep = async_sleep
+        self._async_sleep = _anyio_sleep if async_sleep is None else async_sleep
         self._lock = threading.Lock()
         self._thread_turn = threading.Lock()
         """Worker threads asking the store for an async caller go one at a time (see ``_next_async``)."""
@@ -244,6 +251,8 @@ class RateLimiter:
         planned = self._plan(backlog)
         if not isinstance(planned, _Planned):
             return planned
+        import anyio  # the async paths' own: the sync batch's import path loads neither anyio nor asyncio
+
         with anyio.CancelScope(shield=True):
             taken = await self._ask_on_loop(store, self._store_steps(planned))
         return self._taken(planned, taken)
@@ -354,6 +363,8 @@ class RateLimiter:
             return self._next(backlog, deadline)
         store = loop_store(link.store)
         if store is None:
+            import anyio.to_thread
+
             return await anyio.to_thread.run_sync(self._next_in_turn, backlog, deadline)
         got = await self._try_acquire_on_loop(store, backlog)
         if isinstance(got, Permit) or deadline is None or self._clock() + got <= deadline:
