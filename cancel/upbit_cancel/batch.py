@@ -60,7 +60,7 @@ from .results import (
     UnconfirmedOrder,
 )
 from .results import order_state as _order_state
-from .store import STORE_ENV, check_store_setting
+from .settings import STORE_ENV
 from .workers import ProgressRelay
 
 __all__ = [
@@ -139,7 +139,10 @@ class BatchOptions:
             raise ConfigurationError(f"confirm must be True or False; given: {self.confirm!r}")
         if self.limiter is not None and not isinstance(self.limiter, RateLimiter):
             raise ConfigurationError(f"limiter must be a RateLimiter or None; given: {type(self.limiter).__name__}")
-        check_store_setting(self.rate_limit_store)
+        if self.rate_limit_store or os.environ.get(STORE_ENV):  # a store to check: the store's modules load here
+            from .store import check_store_setting
+
+            check_store_setting(self.rate_limit_store)
 
     def store(self) -> str | None:
         """The store to share the budget through: ``rate_limit_store``, else ``UPBIT_RATE_LIMIT_STORE``."""

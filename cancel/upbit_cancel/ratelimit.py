@@ -28,34 +28,26 @@ The clock and the sleeps are injectable, so tests run on a fake clock.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from upbit_client.rules import RateLimit
 
 from .errors import KeyBlocked
 from .phase import PhaseEstimate
 from .remaining_req import RemainingReq
-from .store import BudgetStore, StoreUnavailable, TakeResult, open_store
-from .store_link import (
-    STORE_RETRY_SECONDS,
-    Ask,
-    LoopStore,
-    StoreLink,
-    Taken,
-    Write,
-    ask_on_loop,
-    forget_warnings,
-    load_phase_on_loop,
-    loop_store,
-)
-from .store_link import log as log
-from .window_log import BASE_MARGIN, Permit, WindowLog
+from .window_log import BASE_MARGIN, STORE_RETRY_SECONDS, Permit, WindowLog
+
+if TYPE_CHECKING:  # loaded with a store only (``use_store``, ``limiter_for``): a limiter without one needs neither
+    from .store import BudgetStore, TakeResult
+    from .store_link import Ask, LoopStore, StoreLink, Taken, Write
 
 __all__ = [
     "DEFAULT_BLOCK_SECONDS",
@@ -71,6 +63,8 @@ __all__ = [
     "pocket_id",
     "reset_limiters",
 ]
+
+log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -189,6 +183,8 @@ class RateLimiter:
 
     def use_store(self, shared: BudgetStore) -> None:
         """Share this budget (and 418 blocks, and the learned phase) with every limiter using ``shared``."""
+        from .store_link import StoreLink
+
         with self._lock:
             self._link = StoreLink(shared)
 
@@ -236,6 +232,8 @@ class RateLimiter:
         planned = self._plan(backlog)
         if not isinstance(planned, _Planned):
             return planned
+        from .store_link import Ask
+
         steps = self._store_steps(planned)
         try:
             step = next(steps)
@@ -259,6 +257,8 @@ class RateLimiter:
 
     @staticmethod
     async def _ask_on_loop(store: LoopStore, steps: Generator[Ask | None, object, Taken]) -> Taken:
+        from .store_link import Ask, ask_on_loop, load_phase_on_loop
+
         step = next(steps)
         while True:
             try:
@@ -267,7 +267,7 @@ class RateLimiter:
                 else:
                     step = steps.send(await load_phase_on_loop(store))
             except StopIteration as done:
-                return cast(Taken, done.value)
+                return cast("Taken", done.value)
 
     def _plan(self, backlog: int) -> Permit | float | _Planned:
         """Under the lock: a permit (no store), the seconds to wait, or the send logged and what to ask the store."""
@@ -313,9 +313,12 @@ class RateLimiter:
 
         A phase another process stored is read and adopted first (asked once: a phase that cannot be
         read or used does not stop the send)."""
+        from .store import StoreUnavailable
+        from .store_link import Ask
+
         link, ask, now = planned.link, planned.ask, planned.now
         result = yield ask
-        if not isinstance(result, StoreUnavailable) and cast(TakeResult, result).phase_in_store:
+        if not isinstance(result, StoreUnavailable) and cast("TakeResult", result).phase_in_store:
             shared = yield None
             if isinstance(shared, StoreUnavailable):
                 result = shared
@@ -361,6 +364,8 @@ class RateLimiter:
         link = self._link
         if link is None or not link.blocking:
             return self._next(backlog, deadline)
+        from .store_link import loop_store
+
         store = loop_store(link.store)
         if store is None:
             import anyio.to_thread
@@ -505,12 +510,20 @@ def limiter_for(
             limiter = RateLimiter(group, per_second, key_block=key_block, window_seconds=window)
             _registry[(owner, group)] = limiter
         if store and per_second is not None and limiter.store_link is None and store not in _failed_stores:
-            try:
-                limiter.use_store(open_store(store, owner, group, per_second, window_seconds=window))
-            except StoreUnavailable as error:
-                _failed_stores.add(store)
-                log.warning("%s; pacing in this process only", error)
+            _link(limiter, store, owner, group, per_second, window)
         return limiter
+
+
+def _link(limiter: RateLimiter, store: str, owner: str, group: str, per_second: int, window: int) -> None:
+    """Under the registry's lock: ``limiter`` shares its budget through ``store``, or paces in-process (one
+    warning) if the store cannot be set up. The store's modules load here, with the first store."""
+    from .store import StoreUnavailable, open_store
+
+    try:
+        limiter.use_store(open_store(store, owner, group, per_second, window_seconds=window))
+    except StoreUnavailable as error:
+        _failed_stores.add(store)
+        log.warning("%s; pacing in this process only", error)
 
 
 def reset_limiters() -> None:
@@ -519,4 +532,7 @@ def reset_limiters() -> None:
         _registry.clear()
         _blocks.clear()
         _failed_stores.clear()
-        forget_warnings()
+        if f"{__package__}.store_link" in sys.modules:  # else no store was used: no warning to forget
+            from .store_link import forget_warnings
+
+            forget_warnings()

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .store import BudgetStore, Send, StoreUnavailable, TakeResult, redacted_url
-from .window_log import BASE_MARGIN, IN_FLIGHT_POLL, Permit, WindowLog
+from .window_log import BASE_MARGIN, IN_FLIGHT_POLL, STORE_RETRY_SECONDS, Permit, WindowLog
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -61,8 +61,6 @@ log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
 PHASE_POLL = 0.1
 """A send refused while the phase is unknown asks the store again this soon: a phase may be stored meanwhile."""
-STORE_RETRY_SECONDS = 10.0
-"""After the shared store failed, the limiter paces in-process this long, then tries the store again."""
 
 _warned_stores: set[str] = set()
 """Stores failing right now, already warned about (one warning per store and process)."""
