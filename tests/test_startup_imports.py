@@ -14,9 +14,11 @@ from pathlib import Path
 COMMAND = str(Path(sys.executable).parent / "upbit-cancel")
 
 
-def _modules_after(code: str) -> set[str]:
+def _modules_after(code: str, *, env: dict[str, str] | None = None) -> set[str]:
     probe = code + "\nimport sys\nprint(' '.join(sorted(sys.modules)))"
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True, env=env
+    )
     return set(done.stdout.split("\n")[-2].split())
 
 
@@ -77,3 +79,75 @@ def test_the_commands_help_is_the_text_and_status_of_the_whole_parser() -> None:
             [COMMAND, flag], capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "100"}
         )
         assert (alone.returncode, alone.stdout, alone.stderr) == (0, full.stdout, ""), flag
+
+
+# Loaded only by what runs on an event loop: the async batch and sweep, ``BatchCancelled``, the store's loop.
+EVENT_LOOP_MODULES = {"asyncio", "anyio", "sniffio", "concurrent.futures"}
+# Loaded only with a shared store (``rate_limit_store``, ``UPBIT_RATE_LIMIT_STORE``).
+STORE_MODULES = {"upbit_cancel.store", "upbit_cancel.store_link", "upbit_cancel.store_address", "redis"}
+NO_STORE = {name: value for name, value in os.environ.items() if not name.startswith("UPBIT_")}
+
+
+def test_the_sync_batch_and_sweeps_import_path_loads_neither_asyncio_nor_anyio() -> None:
+    # asyncio alone is 25-45 ms of a fresh process; a sync batch never runs on it (issue 26, "Import").
+    loaded = _modules_after(
+        "import upbit_auth, upbit_client, upbit_cancel.batch, upbit_client.api.order\n"
+        "from upbit_cancel import BatchInterrupted, BatchResult, cancel_open_orders, cancel_orders, errors",
+        env=NO_STORE,
+    )
+    assert not EVENT_LOOP_MODULES & loaded
+    assert not STORE_MODULES & loaded
+
+
+def test_a_sync_batch_and_sweep_run_to_their_report_without_asyncio() -> None:
+    from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange, start_server
+    from upbit_sandbox.book import seed_open_orders
+
+    exchange = SandboxExchange()
+    seed_open_orders(exchange, 30, watch_every=10)
+    server, url = start_server(exchange)
+    try:
+        loaded = _modules_after(
+            "import upbit_cancel\n"
+            f"client = upbit_cancel.connect({url!r}, access_key={DEMO_ACCESS_KEY!r}, secret_key={DEMO_SECRET_KEY!r})\n"
+            "swept = upbit_cancel.cancel_open_orders(client, markets=['KRW-BTC'], timeout_total=20)\n"
+            "assert len(swept.success) == 8 and not swept.failed, swept\n"
+            "report = upbit_cancel.cancel_orders(client, uuids=[swept.success[0].uuid], timeout_total=20)\n"
+            "assert len(report.failed) == 1 and report.requests_sent == 1, report",
+            env=NO_STORE,
+        )
+    finally:
+        server.stop()
+    assert "asyncio" not in loaded  # (httpcore loads anyio's lazy package itself, with a client)
+    assert not STORE_MODULES & loaded  # not needed without a store: not moved to the first request either
+
+
+def test_a_store_setting_loads_the_stores_modules_and_is_checked() -> None:
+    code = (
+        "from upbit_cancel import ConfigurationError\nfrom upbit_cancel.batch import BatchOptions\n"
+        "try:\n    BatchOptions(rate_limit_store='mysql://nowhere')\nexcept ConfigurationError:\n    pass\n"
+        "else:\n    raise AssertionError('accepted')"
+    )
+    assert "upbit_cancel.store" in _modules_after(code, env=NO_STORE)
+    unset = _modules_after("from upbit_cancel.batch import BatchOptions\nBatchOptions()", env=NO_STORE)
+    assert not STORE_MODULES & unset
+    from_env = {**NO_STORE, "UPBIT_RATE_LIMIT_STORE": "mysql://nowhere"}
+    done = subprocess.run(
+        [sys.executable, "-c", "from upbit_cancel.batch import BatchOptions\nBatchOptions()"],
+        capture_output=True, text=True, timeout=60, env=from_env,
+    )  # fmt: skip
+    assert done.returncode == 1 and "UPBIT_RATE_LIMIT_STORE" in done.stderr
+
+
+def test_batch_cancelled_is_made_on_first_use_as_asyncios_cancellation_carrying_the_report() -> None:
+    loaded = _modules_after(
+        "import asyncio\n"
+        "from upbit_cancel import BatchCancelled, BatchResult, errors\n"
+        "assert errors.BatchCancelled is BatchCancelled and issubclass(BatchCancelled, asyncio.CancelledError)\n"
+        "assert repr(BatchCancelled).endswith(\"'upbit_cancel.errors.BatchCancelled'>\")\n"
+        "report = BatchResult(id_kind='uuids')\n"
+        "try:\n    raise BatchCancelled(report)\n"
+        "except asyncio.CancelledError as exc:\n    assert exc.report is report\n"
+        "import pickle\nassert type(pickle.loads(pickle.dumps(BatchCancelled))) is type"
+    )
+    assert "upbit_cancel.cancelled" in loaded

@@ -21,7 +21,6 @@ are read, and the limiter fed, in one place (``answers``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import os
@@ -29,9 +28,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TypedDict, TypeVar, Unpack, cast, get_args
+from typing import Any, Literal, NoReturn, TypedDict, TypeVar, Unpack, cast, get_args
 
-import anyio
 import httpx
 from attrs import evolve
 
@@ -45,7 +43,7 @@ from upbit_client.types import Unset
 from . import reading
 from .answers import Answer, Outcome, feed
 from .drivers import AnyClient, job_async, job_sync, run_async, run_sync
-from .errors import BatchCancelled, BatchInterrupted, ConfigurationError
+from .errors import BatchInterrupted, ConfigurationError, is_asyncio_cancellation
 from .events import NO_EVENTS, Emitter, LookupConfirmed, RequestRetried
 from .flows import cancel_flow, lookup_flow
 from .pool_gate import PoolGate
@@ -62,7 +60,7 @@ from .results import (
     UnconfirmedOrder,
 )
 from .results import order_state as _order_state
-from .store import STORE_ENV, check_store_setting
+from .settings import STORE_ENV
 from .workers import ProgressRelay
 
 __all__ = [
@@ -141,7 +139,10 @@ class BatchOptions:
             raise ConfigurationError(f"confirm must be True or False; given: {self.confirm!r}")
         if self.limiter is not None and not isinstance(self.limiter, RateLimiter):
             raise ConfigurationError(f"limiter must be a RateLimiter or None; given: {type(self.limiter).__name__}")
-        check_store_setting(self.rate_limit_store)
+        if self.rate_limit_store or os.environ.get(STORE_ENV):  # a store to check: the store's modules load here
+            from .store import check_store_setting
+
+            check_store_setting(self.rate_limit_store)
 
     def store(self) -> str | None:
         """The store to share the budget through: ``rate_limit_store``, else ``UPBIT_RATE_LIMIT_STORE``."""
@@ -1012,6 +1013,8 @@ async def cancel_orders_async(
     report) and lets the cancellation go on: under asyncio as ``BatchCancelled`` (a ``CancelledError`` whose
     ``.report`` is the report), under trio as trio's own ``Cancelled`` (``report_to`` is the way there).
     """
+    import anyio  # here, not at the top: the sync batch's import path loads neither anyio nor asyncio
+
     options = chosen(BatchOptions, options, keywords, "options")
     batch = _prepare(client.get_async_httpx_client(), uuids, identifiers, options, on_progress)
     width = _width(batch, options.max_in_flight)
@@ -1027,9 +1030,17 @@ async def cancel_orders_async(
         if options.confirm and not batch.stopping:
             await _confirm_async(batch, client, width)
     except anyio.get_cancelled_exc_class() as exc:
-        batch.stopping = batch.reported = True
-        report = hand_over(report_to, _log_result(batch.result(interrupted=True)))
-        if isinstance(exc, asyncio.CancelledError):
-            raise BatchCancelled(report) from exc
-        raise  # trio's Cancelled, as trio requires: the report went to ``report_to``
+        _cancelled(batch, report_to, exc)
     return hand_over(report_to, _log_result(batch.result()))
+
+
+def _cancelled(batch: _Batch, report_to: ReportSink | None, exc: BaseException) -> NoReturn:
+    """Hand the report out and let the cancellation go on: as ``BatchCancelled`` under asyncio, as trio's own
+    ``Cancelled`` under trio (as trio requires: the report went to ``report_to``)."""
+    batch.stopping = batch.reported = True
+    report = hand_over(report_to, _log_result(batch.result(interrupted=True)))
+    if is_asyncio_cancellation(exc):
+        from .cancelled import BatchCancelled
+
+        raise BatchCancelled(report) from exc
+    raise exc

@@ -84,7 +84,7 @@ from .errors import AuthenticationError, BatchCancelled, ConfigurationError, Mis
 from .interrupts import Interrupts, OnSignal, ReportNotWritten, gathered, write_whole
 from .ratelimit import limiter_for
 from .results import BatchResult, ErrorInfo, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
-from .store import STORE_ENV, check_store_url
+from .settings import STORE_ENV
 
 # One slow request must not eat the whole budget: the batch layer can then still retry or move on.
 MAX_REQUEST_TIMEOUT = 10.0
@@ -753,6 +753,8 @@ def _store(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
     store = args.rate_limit_store or environ.get(STORE_ENV)
     if not store:
         return None
+    from .store import check_store_url  # with a store only: the store's modules
+
     try:
         return check_store_url(store, "--rate-limit-store" if args.rate_limit_store else STORE_ENV)
     except ConfigurationError as exc:

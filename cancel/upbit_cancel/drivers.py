@@ -16,8 +16,6 @@ import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import anyio
-import anyio.lowlevel
 import httpx
 
 from upbit_client import AuthenticatedClient, Client
@@ -34,6 +32,8 @@ from .results import IdKind
 from .workers import ProgressRelay, run_in_threads
 
 if TYPE_CHECKING:
+    import anyio
+
     from .batch import _Batch
 
 __all__ = ["AnyClient", "acquired", "acquired_async", "job_async", "job_sync", "run_async", "run_sync"]
@@ -72,6 +72,8 @@ async def _send_async(client: AnyClient, kind: IdKind, ids: list[str], *, lookup
 async def _bounded_async(
     batch: _Batch, client: AnyClient, ids: list[str], *, lookup: bool = False, turn: Turn = NO_GATE
 ) -> Any:
+    import anyio  # the async paths' own: the sync batch's import path loads neither anyio nor asyncio
+
     task = anyio.get_current_task().id
     batch.sending_tasks.add(task)
     try:
@@ -193,6 +195,8 @@ class _AsyncWorkers:
     flight may still be answered; the caller's task decides when they stop (``stop``)."""
 
     def __init__(self, batch: _Batch, jobs: Sequence[Callable[[], Awaitable[None]]]) -> None:
+        import anyio
+
         self.batch = batch
         self.queue = list(reversed(jobs))
         self.scopes: dict[int, anyio.CancelScope] = {}
@@ -201,6 +205,8 @@ class _AsyncWorkers:
         self.failure: Exception | None = None
 
     async def run(self, width: int) -> None:
+        import anyio
+
         try:
             with self.shield:
                 async with anyio.create_task_group() as group:
@@ -210,6 +216,8 @@ class _AsyncWorkers:
             self.done.set()
 
     async def worker(self) -> None:
+        import anyio
+
         with anyio.CancelScope() as scope:
             self.scopes[anyio.get_current_task().id] = scope
             try:
@@ -221,6 +229,8 @@ class _AsyncWorkers:
 
     async def stop(self, grace: float) -> None:
         """Send nothing more; let requests in flight be answered for up to ``grace`` seconds, then cut them off."""
+        import anyio
+
         self.batch.stopping = True
         for task, scope in self.scopes.items():
             if task not in self.batch.sending_tasks:
@@ -243,6 +253,9 @@ async def run_async(
     signal handler on the loop queues it) is met at the first checkpoint, before any worker exists:
     nothing is sent. One that comes later stops the workers as ``_AsyncWorkers.stop`` says, and goes on.
     """
+    import anyio
+    import anyio.lowlevel
+
     await anyio.lowlevel.checkpoint()
     workers = _AsyncWorkers(batch, jobs)
     async with anyio.create_task_group() as group:

@@ -8,8 +8,8 @@ callers can branch on the name as Upbit advises. Everything is importable from h
 
 from __future__ import annotations
 
-import asyncio
 import functools
+import sys
 import time
 from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
@@ -22,6 +22,7 @@ from upbit_client.registry import OPERATIONS
 from upbit_client.types import Response
 
 if TYPE_CHECKING:
+    from .cancelled import BatchCancelled as BatchCancelled
     from .results import BatchResult
 
 __all__ = [
@@ -106,20 +107,6 @@ class BatchInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped a sync batch; ``report`` is what was learned, every id in exactly one group.
 
     A ``KeyboardInterrupt``, so code that already stops on Ctrl-C still does.
-    """
-
-    def __init__(self, report: BatchResult) -> None:
-        super().__init__(_partial(report))
-        self.report = report
-
-
-class BatchCancelled(asyncio.CancelledError):
-    """An async batch's task was cancelled under asyncio; ``report`` is what was learned, every id in exactly
-    one group.
-
-    An ``asyncio.CancelledError``, so cancellation still propagates as asyncio expects. Under trio it is never
-    raised (trio's ``Cancelled`` may not be replaced by another exception type): the batch hands the same
-    report to its ``report_to`` before the cancellation goes on (docs/outcomes.md).
     """
 
     def __init__(self, report: BatchResult) -> None:
@@ -244,3 +231,26 @@ def unwrap(response: Response[T | UpbitError]) -> T:
     if parsed is None or int(response.status_code) >= 300:
         raise UnexpectedStatus(int(response.status_code), response.content)
     return parsed
+
+
+def is_asyncio_cancellation(exc: BaseException) -> bool:
+    """Whether ``exc`` is asyncio's ``CancelledError``; without asyncio loaded nothing could have raised it
+    (asyncio is not imported for the question: the sync paths never load it)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
+
+
+def _batch_cancelled(name: str) -> type[BaseException]:
+    """``BatchCancelled`` on first use: it subclasses ``asyncio.CancelledError``, and asyncio (tens of ms of
+    import) is loaded by nothing else a sync batch needs (``cancelled``)."""
+    if name != "BatchCancelled":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .cancelled import BatchCancelled
+
+    globals()[name] = BatchCancelled
+    return BatchCancelled
+
+
+# Hidden from type checkers: with a module ``__getattr__`` in sight, mypy would accept any name at all.
+if not TYPE_CHECKING:
+    __getattr__ = _batch_cancelled

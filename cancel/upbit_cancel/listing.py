@@ -29,7 +29,6 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import httpx
 
 from upbit_client import AuthenticatedClient, Client
@@ -223,6 +222,8 @@ def _send_sync(client: AnyClient, step: Send) -> Outcome:
 
 
 async def _send_async(client: AnyClient, step: Send) -> Outcome:
+    import anyio  # the async sweep's own: the sync sweep's import path loads neither anyio nor asyncio
+
     try:
         reading.install(client.get_async_httpx_client())
         with reading.bounded(step.seconds), anyio.fail_after(max(step.seconds, 0.001)):

@@ -37,7 +37,7 @@ from upbit_client.rules import RateLimit
 from . import reading
 from .answers import feed, from_response
 from .ratelimit import Permit, RateLimiter, limiter_for
-from .store import STORE_ENV
+from .settings import STORE_ENV
 
 __all__ = ["Operation", "PacedTransport", "Pacer", "Sent", "operations"]
 

@@ -27,7 +27,10 @@ reports the first touch); with any other transport (a mock, the caller's own) th
 
 from __future__ import annotations
 
-import anyio
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import anyio
 
 __all__ = ["PoolGate", "Turn"]
 
@@ -57,6 +60,8 @@ class PoolGate:
     """
 
     def __init__(self) -> None:
+        import anyio  # made by an async batch only: the sync batch's import path does not load anyio
+
         self._lock = anyio.Semaphore(1, fast_acquire=True)
 
     async def turn(self, timeout: float) -> Turn | None:
@@ -64,6 +69,8 @@ class PoolGate:
 
         Cancelled while waiting: no turn is held (the lock hands it on).
         """
+        import anyio
+
         with anyio.move_on_after(max(timeout, 0.0)):
             await self._lock.acquire()
             return Turn(self._lock)

@@ -28,36 +28,26 @@ The clock and the sleeps are injectable, so tests run on a fake clock.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import cast
-
-import anyio
+from typing import TYPE_CHECKING, cast
 
 from upbit_client.rules import RateLimit
 
 from .errors import KeyBlocked
 from .phase import PhaseEstimate
 from .remaining_req import RemainingReq
-from .store import BudgetStore, StoreUnavailable, TakeResult, open_store
-from .store_link import (
-    STORE_RETRY_SECONDS,
-    Ask,
-    LoopStore,
-    StoreLink,
-    Taken,
-    Write,
-    ask_on_loop,
-    forget_warnings,
-    load_phase_on_loop,
-    loop_store,
-)
-from .store_link import log as log
-from .window_log import BASE_MARGIN, Permit, WindowLog
+from .window_log import BASE_MARGIN, STORE_RETRY_SECONDS, Permit, WindowLog
+
+if TYPE_CHECKING:  # loaded with a store only (``use_store``, ``limiter_for``): a limiter without one needs neither
+    from .store import BudgetStore, TakeResult
+    from .store_link import Ask, LoopStore, StoreLink, Taken, Write
 
 __all__ = [
     "DEFAULT_BLOCK_SECONDS",
@@ -74,11 +64,21 @@ __all__ = [
     "reset_limiters",
 ]
 
+log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 AsyncSleep = Callable[[float], Awaitable[None]]
 Backlog = int | Callable[[], int]
 """How many requests a caller still has to send, this one included: a number, or a function asked at every try."""
+
+
+async def _anyio_sleep(seconds: float) -> None:
+    """``RateLimiter``'s async sleep by default; anyio is imported on the first wait, not with the module."""
+    import anyio
+
+    await anyio.sleep(seconds)
+
 
 DEFAULT_BLOCK_SECONDS = 600.0
 """How long a 418 is assumed to last when its message names no time. Upbit's blocks grow with repeat
@@ -139,7 +139,8 @@ class RateLimiter:
     ``per_second`` requests per window of ``window_seconds`` exchange seconds (the spec's
     ``x-rate-limit``); None means the spec names no budget: only ``Remaining-Req`` and 429s pace.
     ``reserve`` (default a third of ``per_second``) is trickled out while the exchange's phase is
-    unknown. ``clock`` must return wall-clock seconds; ``sleep``/``async_sleep`` are injectable for tests.
+    unknown. ``clock`` must return wall-clock seconds; ``sleep``/``async_sleep`` are injectable for tests
+    (``async_sleep`` None: ``anyio.sleep``).
     """
 
     def __init__(
@@ -149,7 +150,7 @@ class RateLimiter:
         *,
         clock: Clock = time.time,
         sleep: Sleep = time.sleep,
-        async_sleep: AsyncSleep = anyio.sleep,
+        async_sleep: AsyncSleep | None = None,
         reserve: int | None = None,
         key_block: KeyBlock | None = None,
         window_seconds: int = 1,
@@ -161,7 +162,7 @@ class RateLimiter:
         self.reserve: int = self._log.reserve
         self._clock = clock
         self._sleep = sleep
-        self._async_sleep = async_sleep
+        self._async_sleep = _anyio_sleep if async_sleep is None else async_sleep
         self._lock = threading.Lock()
         self._thread_turn = threading.Lock()
         """Worker threads asking the store for an async caller go one at a time (see ``_next_async``)."""
@@ -182,6 +183,8 @@ class RateLimiter:
 
     def use_store(self, shared: BudgetStore) -> None:
         """Share this budget (and 418 blocks, and the learned phase) with every limiter using ``shared``."""
+        from .store_link import StoreLink
+
         with self._lock:
             self._link = StoreLink(shared)
 
@@ -229,6 +232,8 @@ class RateLimiter:
         planned = self._plan(backlog)
         if not isinstance(planned, _Planned):
             return planned
+        from .store_link import Ask
+
         steps = self._store_steps(planned)
         try:
             step = next(steps)
@@ -244,12 +249,16 @@ class RateLimiter:
         planned = self._plan(backlog)
         if not isinstance(planned, _Planned):
             return planned
+        import anyio  # the async paths' own: the sync batch's import path loads neither anyio nor asyncio
+
         with anyio.CancelScope(shield=True):
             taken = await self._ask_on_loop(store, self._store_steps(planned))
         return self._taken(planned, taken)
 
     @staticmethod
     async def _ask_on_loop(store: LoopStore, steps: Generator[Ask | None, object, Taken]) -> Taken:
+        from .store_link import Ask, ask_on_loop, load_phase_on_loop
+
         step = next(steps)
         while True:
             try:
@@ -258,7 +267,7 @@ class RateLimiter:
                 else:
                     step = steps.send(await load_phase_on_loop(store))
             except StopIteration as done:
-                return cast(Taken, done.value)
+                return cast("Taken", done.value)
 
     def _plan(self, backlog: int) -> Permit | float | _Planned:
         """Under the lock: a permit (no store), the seconds to wait, or the send logged and what to ask the store."""
@@ -304,9 +313,12 @@ class RateLimiter:
 
         A phase another process stored is read and adopted first (asked once: a phase that cannot be
         read or used does not stop the send)."""
+        from .store import StoreUnavailable
+        from .store_link import Ask
+
         link, ask, now = planned.link, planned.ask, planned.now
         result = yield ask
-        if not isinstance(result, StoreUnavailable) and cast(TakeResult, result).phase_in_store:
+        if not isinstance(result, StoreUnavailable) and cast("TakeResult", result).phase_in_store:
             shared = yield None
             if isinstance(shared, StoreUnavailable):
                 result = shared
@@ -352,8 +364,12 @@ class RateLimiter:
         link = self._link
         if link is None or not link.blocking:
             return self._next(backlog, deadline)
+        from .store_link import loop_store
+
         store = loop_store(link.store)
         if store is None:
+            import anyio.to_thread
+
             return await anyio.to_thread.run_sync(self._next_in_turn, backlog, deadline)
         got = await self._try_acquire_on_loop(store, backlog)
         if isinstance(got, Permit) or deadline is None or self._clock() + got <= deadline:
@@ -494,12 +510,20 @@ def limiter_for(
             limiter = RateLimiter(group, per_second, key_block=key_block, window_seconds=window)
             _registry[(owner, group)] = limiter
         if store and per_second is not None and limiter.store_link is None and store not in _failed_stores:
-            try:
-                limiter.use_store(open_store(store, owner, group, per_second, window_seconds=window))
-            except StoreUnavailable as error:
-                _failed_stores.add(store)
-                log.warning("%s; pacing in this process only", error)
+            _link(limiter, store, owner, group, per_second, window)
         return limiter
+
+
+def _link(limiter: RateLimiter, store: str, owner: str, group: str, per_second: int, window: int) -> None:
+    """Under the registry's lock: ``limiter`` shares its budget through ``store``, or paces in-process (one
+    warning) if the store cannot be set up. The store's modules load here, with the first store."""
+    from .store import StoreUnavailable, open_store
+
+    try:
+        limiter.use_store(open_store(store, owner, group, per_second, window_seconds=window))
+    except StoreUnavailable as error:
+        _failed_stores.add(store)
+        log.warning("%s; pacing in this process only", error)
 
 
 def reset_limiters() -> None:
@@ -508,4 +532,7 @@ def reset_limiters() -> None:
         _registry.clear()
         _blocks.clear()
         _failed_stores.clear()
-        forget_warnings()
+        if f"{__package__}.store_link" in sys.modules:  # else no store was used: no warning to forget
+            from .store_link import forget_warnings
+
+            forget_warnings()

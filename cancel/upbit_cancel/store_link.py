@@ -23,21 +23,21 @@ only while it is in flight: its answer settles the charge (the window its ``Date
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import functools
 import logging
 import math
+import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
-
-import anyio
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .store import BudgetStore, Send, StoreUnavailable, TakeResult, redacted_url
-from .window_log import BASE_MARGIN, IN_FLIGHT_POLL, Permit, WindowLog
+from .window_log import BASE_MARGIN, IN_FLIGHT_POLL, STORE_RETRY_SECONDS, Permit, WindowLog
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = [
     "PHASE_POLL",
@@ -61,8 +61,6 @@ log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
 PHASE_POLL = 0.1
 """A send refused while the phase is unknown asks the store again this soon: a phase may be stored meanwhile."""
-STORE_RETRY_SECONDS = 10.0
-"""After the shared store failed, the limiter paces in-process this long, then tries the store again."""
 
 _warned_stores: set[str] = set()
 """Stores failing right now, already warned about (one warning per store and process)."""
@@ -74,12 +72,19 @@ Pooled = Callable[[tuple[float, float]], "tuple[float, float] | None"]
 
 def on_event_loop() -> bool:
     """Whether this thread runs an event loop (asyncio, in a task or a callback; or trio) that a blocking
-    call would stall."""
-    try:
-        asyncio.get_running_loop()
-        return True
-    except RuntimeError:
-        pass
+    call would stall. Neither loop runs where neither asyncio nor trio was imported (a sync batch loads
+    neither, nor anyio: this asks without importing them)."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None:
+        try:
+            asyncio.get_running_loop()
+            return True
+        except RuntimeError:
+            pass
+    if asyncio is None and "trio" not in sys.modules:
+        return False
+    import anyio
+
     try:
         anyio.get_current_task()
     except RuntimeError:  # anyio.NoEventLoopError (a RuntimeError) on anyio >= 4.11
@@ -497,6 +502,8 @@ class StoreLink:
     def _writer_pool(self) -> ThreadPoolExecutor:
         with self._writer_lock:
             if self._writer is None:
+                from concurrent.futures import ThreadPoolExecutor  # with a store's first write only
+
                 self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upbit-store-writer")
             return self._writer
 

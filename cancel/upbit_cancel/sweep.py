@@ -14,7 +14,6 @@ on with the other orders (``_Sweep.take_page``).
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import logging
 import time
@@ -22,7 +21,6 @@ from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn, TypeAlias, Unpack
 
-import anyio
 import httpx
 
 from upbit_client import AuthenticatedClient, Client
@@ -46,7 +44,7 @@ from .batch import (
     limiter_of,
     whole_number,
 )
-from .errors import BatchCancelled, BatchInterrupted, ConfigurationError, TransportError
+from .errors import BatchInterrupted, ConfigurationError, TransportError, is_asyncio_cancellation
 from .events import NO_EVENTS, Emitter
 from .flows import Done, advance
 from .listing import PAGE_SIZE, ListingFailed, list_async, list_sync
@@ -542,6 +540,8 @@ def _pass_sync(sweep: _Sweep, client: AnyClient, step: _List | _Cancel) -> objec
 
 async def _pass_async(sweep: _Sweep, client: AnyClient, step: _List | _Cancel, report_to: ReportSink | None) -> object:
     """One step of ``passes`` with anyio; cancelled, the sweep's report so far goes out as ``_cancelled`` says."""
+    import anyio  # here: the sync sweep loads neither anyio nor asyncio
+
     partial: list[BatchResult] = []
     try:
         if isinstance(step, _List):
@@ -622,6 +622,8 @@ async def cancel_open_orders_async(
 
 def _cancelled(exc: BaseException, report: BatchResult | None) -> NoReturn:
     """Let a cancellation go on: as ``BatchCancelled`` carrying ``report`` under asyncio, as it is under trio."""
-    if report is not None and isinstance(exc, asyncio.CancelledError):
+    if report is not None and is_asyncio_cancellation(exc):
+        from .cancelled import BatchCancelled
+
         raise BatchCancelled(report) from exc
     raise exc
