@@ -307,3 +307,39 @@ def test_store_connections_blocking_or_on_the_loop_do_not_tell_the_server_their_
     finally:
         blocking.close()
         probe.close()
+
+
+def test_store_connections_blocking_or_on_the_loop_say_no_hello(redis_url: str) -> None:
+    """redis-py 8 speaks RESP3, which costs a ``HELLO 3`` round trip per new connection (``redis.asyncio``'s
+    sends it twice); a cold process opens several, each before its first take: the store's clients speak RESP2,
+    which needs none. A client that asks for RESP3 is counted, so the check can fail."""
+    from upbit_cancel.redis_connect import open_redis_async
+
+    probe = open_redis(redis_url, timeout=2)
+
+    def hellos() -> int:
+        return int(probe.info("commandstats").get("cmdstat_hello", {}).get("calls", 0))
+
+    blocking = open_redis(redis_url, timeout=2)
+    try:
+        probe.config_resetstat()
+        blocking.ping()
+
+        async def on_the_loop() -> None:
+            client = open_redis_async(redis_url, timeout=2)
+            try:
+                await client.ping()
+            finally:
+                await client.aclose()
+
+        anyio.run(on_the_loop, backend="asyncio")
+        assert hellos() == 0
+        resp3 = redis.Redis.from_url(redis_url, protocol=3)
+        try:
+            resp3.ping()
+            assert hellos() > 0
+        finally:
+            resp3.close()
+    finally:
+        blocking.close()
+        probe.close()

@@ -45,7 +45,7 @@ def open_redis(url: str, *, timeout: float) -> redis_module.Redis | Any:
     from redis.sentinel import Sentinel
 
     address = parse_store_address(url)
-    timeouts: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout, **_no_client_info()}
+    timeouts: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout, **_lean_connection()}
     credentials: dict[str, Any] = {"username": address.username, "password": address.password}
     if address.kind == "cluster":
         node: Any = ClusterNode  # redis-py leaves it untyped
@@ -74,7 +74,7 @@ def open_redis_async(url: str, *, timeout: float) -> Any:
     from redis.backoff import NoBackoff
 
     address = parse_store_address(url)
-    timeouts: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout, **_no_client_info()}
+    timeouts: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout, **_lean_connection()}
     if address.kind == "sentinel":
         options = address.sentinel_options
         timeouts["retry"] = Retry(NoBackoff(), 0)
@@ -89,17 +89,23 @@ def open_redis_async(url: str, *, timeout: float) -> Any:
     return Redis.from_url(url, **timeouts)
 
 
-def _no_client_info() -> dict[str, Any]:
-    """Options that keep redis-py >= 8 from reading its own version from the package metadata for every new
-    connection (some 4 ms of CPU each, on the event loop for ``open_redis_async``'s) to tell the server
-    in ``CLIENT SETINFO``, which is only informational: not told. Older releases read it once. Both clients
-    (blocking and ``redis.asyncio``) open a connection per thread or per concurrent take, and a process that
-    joins a pocket cold opens several at once: 4 ms each is start-up the first window waits for."""
+def _lean_connection() -> dict[str, Any]:
+    """Options that make each new connection cheap, for both clients (blocking and ``redis.asyncio``), which open
+    one per thread or per concurrent take: a process that joins a pocket cold opens several at once, and each
+    one's set-up is start-up its first window waits for.
+
+    - ``protocol=2``: RESP2, what redis-py before 8 spoke by default. redis-py 8 speaks RESP3, which costs a
+      ``HELLO 3`` round trip per new connection (``redis.asyncio``'s sends it twice); the store's replies read
+      the same either way (integers, bulk strings, arrays, nil).
+    - ``driver_info=None`` (redis-py >= 8): it would read its own version from the package metadata for every
+      new connection (some 4 ms of CPU each, on the event loop for ``open_redis_async``'s) to tell the server
+      in ``CLIENT SETINFO``, which is only informational: not told. Older releases read it once."""
+    options: dict[str, Any] = {"protocol": 2}
     try:
         import redis.driver_info  # noqa: F401  (redis-py >= 8)
     except ImportError:
-        return {}
-    return {"driver_info": None}
+        return options
+    return options | {"driver_info": None}
 
 
 _clusters: dict[tuple[str, float], Any] = {}
