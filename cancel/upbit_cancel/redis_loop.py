@@ -76,9 +76,8 @@ class LoopBudget:
 
     async def take(self, send: Send) -> TakeResult:
         async with self.asking:
-            for call in self.budget.upkeep():
-                await self.call(call)
-            result: TakeResult = await self.call(self.budget.take_call(send))
+            answers = [await self.call(call) for call in self.budget.take_calls(send)]
+        result: TakeResult = answers[-1]
         return result
 
     async def load_phase(self) -> tuple[float, float] | None:

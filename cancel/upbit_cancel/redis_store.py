@@ -39,7 +39,9 @@ __all__ = ["PHASE_TTL_MS", "SCRIPTS", "TIMEOUT", "Call", "SharedBudget", "answer
 
 log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
-SCRIPTS = ("take", "fill", "block", "settle", "master", "peers", "date", "phase", "bounds")
+SCRIPTS = ("take", "fill", "block", "settle", "master", "peers", "date", "phase", "bounds", "many")
+BUNDLED = ("block", "peers", "master", "take")
+"""The scripts ``lua/many.lua`` may run together in one round trip: a take and the upkeep before it."""
 _WINDOW_TTL_MS = 5000
 _FENCE_S = 3600.0
 """How long format 1's fence holds after the last take (``BudgetKeys.fence``); renewed every ``_FENCE_RENEW_S``."""
@@ -101,8 +103,48 @@ def _phase(reply: object) -> tuple[float, float] | None:
 
 @functools.cache
 def lua_script(name: str) -> str:
-    """The source of the Lua script ``lua/<name>.lua`` of this package (take, fill, settle, block)."""
-    return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+    """The source of the Lua script ``lua/<name>.lua`` of this package (take, fill, settle, block, ...); for
+    ``many``, each of ``BUNDLED`` as a local function of (KEYS, ARGV) above it."""
+    source = resources.files(__package__).joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+    if name != "many":
+        return source
+    functions = [f"SCRIPTS['{part}'] = function(KEYS, ARGV)\n{lua_script(part).rstrip()}\nend\n" for part in BUNDLED]
+    return "".join(["local SCRIPTS = {}\n", *functions, source])
+
+
+def _hashed(key: str) -> str:
+    """What a Cluster hashes of ``key`` to place it in a slot: its hash tag (``{...}``), else the whole key."""
+    start = key.find("{")
+    end = key.find("}", start + 1)
+    return key[start + 1 : end] if start >= 0 and end > start + 1 else key
+
+
+def bundled(calls: list[Call], *, cluster: bool) -> list[Call]:
+    """``calls`` in as few round trips as the store allows, in order: consecutive calls of ``BUNDLED`` become one
+    call of ``lua/many.lua`` (every call on one server; on a Cluster, only calls whose keys hash alike, so that
+    they share a slot: not format 1's fence), read by each call's reader in turn and answered by the last's."""
+    groups: list[tuple[set[str], list[Call]]] = []
+    for call in calls:
+        slots = {_hashed(key) for key in call.keys} if cluster else {""}
+        if call.name in BUNDLED and groups and groups[-1][1][-1].name in BUNDLED and slots == groups[-1][0]:
+            groups[-1][1].append(call)
+        else:
+            groups.append((slots, [call]))
+    return [group[0] if len(group) == 1 else _many(group) for _, group in groups]
+
+
+def _many(calls: list[Call]) -> Call:
+    keys = [key for call in calls for key in call.keys]
+    counts = [part for call in calls for part in (call.name, len(call.keys), len(call.args))]
+    args = [len(calls), *counts, *(arg for call in calls for arg in call.args)]
+    return Call("many", keys, args, functools.partial(_read_many, [call.read for call in calls]))
+
+
+def _read_many(reads: list[Callable[[Any], Any]], reply: object) -> Any:
+    """Each call's answer in ``reply`` (``lua/many.lua``'s) read by its own reader; the last one's reading."""
+    if not isinstance(reply, list) or len(reply) != len(reads):
+        raise ValueError(f"expected {len(reads)} answers, got {reply!r:.80}")
+    return [read(answer) for read, answer in zip(reads, reply, strict=True)][-1]
 
 
 class SharedBudget:
@@ -211,10 +253,14 @@ class SharedBudget:
 
     def take(self, send: Send) -> TakeResult:
         """Charge ``send`` if every window it may land in has room (``lua/take.lua``)."""
-        for call in self.upkeep():
-            self._run(call)
-        result: TakeResult = self._run(self.take_call(send))
+        answers = [self._run(call) for call in self.take_calls(send)]
+        result: TakeResult = answers[-1]
         return result
+
+    def take_calls(self, send: Send) -> list[Call]:
+        """The calls of ``take``: the upkeep and the take, in one round trip (``bundled``; on a Cluster, two
+        while format 1's fence is due: it lives in a slot of its own). The last call's answer is the take's."""
+        return bundled([*self.upkeep(), self.take_call(send)], cluster=self._cluster)
 
     def take_call(self, send: Send) -> Call:
         """The call of ``take``: ``lua/take.lua`` with the keys and arguments of ``send``."""
