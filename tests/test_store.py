@@ -160,6 +160,10 @@ class SwitchableRedis:
 
         return call
 
+    def eval(self, source: str, numkeys: int, *keys_and_args: str | int) -> object:
+        self._guard()
+        return self.real.eval(source, numkeys, *keys_and_args)
+
     def get(self, key: str) -> object:
         self._guard()
         return self.real.get(key)

@@ -343,3 +343,36 @@ def test_store_connections_blocking_or_on_the_loop_say_no_hello(redis_url: str) 
     finally:
         blocking.close()
         probe.close()
+
+
+def test_a_fresh_server_gets_each_script_whole_on_its_first_call_not_refused_then_loaded(redis_url: str) -> None:
+    """A script's first call on a client sends its source (``EVAL``: one round trip); later ones its SHA1. Sent
+    by SHA1 first, a server that never saw the script refused it (``NOSCRIPT``) and redis-py loaded it and sent it
+    again: three round trips for each script of a cold process. A server that lost the scripts since (restarted,
+    flushed) still gets them loaded again."""
+    probe = open_redis(redis_url, timeout=2)
+    budget = SharedBudget(redis_url, "pocket", "default", 30)
+    send = Send(None, [100, 101])
+    try:
+        probe.script_flush()
+        probe.config_resetstat()
+        for _ in range(3):  # the take and its upkeep (``many``), then ``take`` alone, twice
+            assert budget.take(send).taken
+
+        async def on_the_loop() -> None:
+            calls = budget.on_loop()
+            assert calls is not None
+            for _ in range(3):
+                assert (await calls.take(send)).taken
+
+        anyio.run(on_the_loop, backend="asyncio")
+        stats = probe.info("commandstats")
+        calls = {name: stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("eval", "evalsha", "script|load")}
+        # blocking: ``many`` and ``take`` whole, ``take`` by SHA1; the loop's client (the upkeep done): ``take``
+        # whole, then twice by SHA1
+        assert calls == {"eval": 3, "evalsha": 3, "script|load": 0}
+        probe.script_flush()  # as a restart would
+        assert budget.take(send).taken
+    finally:
+        budget.close()
+        probe.close()

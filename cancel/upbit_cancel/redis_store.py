@@ -35,7 +35,18 @@ from .store import PEERS_SECONDS, BudgetKeys, Send, StoreUnavailable, TakeResult
 if TYPE_CHECKING:
     from .redis_loop import LoopBudget
 
-__all__ = ["PHASE_TTL_MS", "SCRIPTS", "TIMEOUT", "Call", "SharedBudget", "answered_in_time", "lua_script"]
+__all__ = [
+    "BUNDLED",
+    "PHASE_TTL_MS",
+    "SCRIPTS",
+    "TIMEOUT",
+    "Call",
+    "Scripts",
+    "SharedBudget",
+    "answered_in_time",
+    "bundled",
+    "lua_script",
+]
 
 log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
@@ -175,24 +186,22 @@ class SharedBudget:
         self._redis: Any = None
         self._loops: dict[asyncio.AbstractEventLoop, LoopBudget | None] = {}
         self._loops_lock = threading.Lock()
-        self._scripts: dict[str, Any] = {}
+        self._scripts: Scripts | None = None
         self._cluster = url.lower().startswith("redis+cluster:")  # a URL that cannot work fails inside _call
         if client is None and not self._cluster:  # no I/O yet; a bad query raises here
             client = self._call(lambda: open_redis(url, timeout=TIMEOUT), _same)
         if client is not None:
             self._register(client)
 
-    def _register(self, client: Any) -> None:
+    def _register(self, client: Any) -> Scripts:
         self._redis = client
-        self._scripts = {name: client.register_script(lua_script(name)) for name in SCRIPTS}
+        self._scripts = Scripts(client)
+        return self._scripts
 
-    def _script(self, name: str) -> Any:
-        """The Lua script ``name`` on this store's client, connecting first if need be (a Cluster client
-        learns the nodes when made: done on first use, inside ``_call``, so an unreachable store only pauses
-        the sharing)."""
-        if self._redis is None:
-            self._register(shared_cluster(self.url, timeout=TIMEOUT))
-        return self._scripts[name]
+    def _connected(self) -> Scripts:
+        """The Lua scripts on this store's client, connecting first if need be (a Cluster client learns the
+        nodes when made: done on first use, inside ``_call``, so an unreachable store only pauses the sharing)."""
+        return self._scripts or self._register(shared_cluster(self.url, timeout=TIMEOUT))
 
     def on_loop(self) -> LoopBudget | None:
         """This budget's calls on the running asyncio loop, awaited there (``redis_loop``); None off asyncio
@@ -248,8 +257,8 @@ class SharedBudget:
     def _run(self, call: Call) -> Any:
         """Make ``call`` (one command or script) through this budget's client, read by ``call.read``."""
         if call.name == "get":
-            return self._call(lambda: self._client().get(call.keys[0]), call.read)
-        return self._call(lambda: self._script(call.name)(keys=call.keys, args=call.args), call.read)
+            return self._call(lambda: self._connected().client.get(call.keys[0]), call.read)
+        return self._call(lambda: self._connected().run(call), call.read)
 
     def take(self, send: Send) -> TakeResult:
         """Charge ``send`` if every window it may land in has room (``lua/take.lua``)."""
@@ -391,10 +400,6 @@ class SharedBudget:
         phase: tuple[float, float] | None = self._run(self.load_phase_call())
         return phase
 
-    def _client(self) -> Any:
-        self._script("take")
-        return self._redis
-
     def close(self) -> None:
         """Close this budget's client (a Cluster's is the process's, ``shared_cluster``: left open)."""
         if self._redis is not None and not self._cluster:
@@ -416,6 +421,27 @@ def answered_in_time(reply: R, started: float) -> R:
     if took > _CALL_DEADLINE:
         raise TimeoutError(f"answered after {took:.1f} s (more than {_CALL_DEADLINE:g} s)")
     return reply
+
+
+class Scripts:
+    """This package's Lua scripts (``SCRIPTS``) on one client, blocking or ``redis.asyncio`` (``run`` then gives
+    an awaitable). A script's first call on the client sends its source (``EVAL``, which also caches it on the
+    server: one round trip, on a server that never saw it too); later calls send its SHA1 (``EVALSHA``; on
+    ``NOSCRIPT``, a server restarted or flushed, redis-py loads the script and sends it again). A cold process
+    calling ``EVALSHA`` first paid three round trips for each script a fresh server lacked (``NOSCRIPT``,
+    ``SCRIPT LOAD``, ``EVALSHA``)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.registered: dict[str, Any] = {name: client.register_script(lua_script(name)) for name in SCRIPTS}
+        self.sent: set[str] = set()
+
+    def run(self, call: Call) -> Any:
+        """``call`` (a script of ``SCRIPTS``) on this client: its reply (an awaitable for ``redis.asyncio``)."""
+        if call.name in self.sent:
+            return self.registered[call.name](keys=call.keys, args=call.args)
+        self.sent.add(call.name)  # if this EVAL fails, the EVALSHA after it loads the script: still right
+        return self.client.eval(lua_script(call.name), len(call.keys), *call.keys, *call.args)
 
 
 @dataclass(frozen=True, slots=True)
