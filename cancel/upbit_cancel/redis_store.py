@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .redis_connect import MasterWatch, open_redis, shared_cluster
@@ -116,11 +116,22 @@ def _phase(reply: object) -> tuple[float, float] | None:
 def lua_script(name: str) -> str:
     """The source of the Lua script ``lua/<name>.lua`` of this package (take, fill, settle, block, ...); for
     ``many``, each of ``BUNDLED`` as a local function of (KEYS, ARGV) above it."""
-    source = resources.files(__package__).joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+    source = _lua_file(name)
     if name != "many":
         return source
     functions = [f"SCRIPTS['{part}'] = function(KEYS, ARGV)\n{lua_script(part).rstrip()}\nend\n" for part in BUNDLED]
     return "".join(["local SCRIPTS = {}\n", *functions, source])
+
+
+def _lua_file(name: str) -> str:
+    """``lua/<name>.lua`` read beside this module; through ``importlib.resources`` only where the package is not
+    a folder (a zip): its readers cost a cold process some 2-15 ms of imports before its first take."""
+    try:
+        return Path(__file__).with_name("lua").joinpath(f"{name}.lua").read_text(encoding="utf-8")
+    except OSError:
+        from importlib import resources
+
+        return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
 
 
 def _hashed(key: str) -> str:
