@@ -13,6 +13,11 @@ of the wrong type or shape (each call's reader checks what it was given, and any
 redis-py raises on it counts: the store misbehaved, not the caller), and an answer that took longer
 than ``_CALL_DEADLINE`` (a server trickling its answer a byte at a time meets no socket timeout).
 A limiter that gets ``StoreUnavailable`` paces in-process after one warning (``store_link``).
+
+Round trips: a take and the upkeep before it (format 1's fence, the peers, the master) are one call of
+``lua/many.lua`` (``bundled``; on a Cluster the fence, in a slot of its own, goes apart), and a script's first
+call on a client sends its source (``Scripts``): a cold process's first permit waits for one round trip, not
+four to twelve (issue 26, item 4).
 """
 
 from __future__ import annotations
