@@ -45,7 +45,8 @@ def open_redis(url: str, *, timeout: float) -> redis_module.Redis | Any:
     from redis.sentinel import Sentinel
 
     address = parse_store_address(url)
-    timeouts: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout, **_lean_connection()}
+    lean = _lean_connection(address.kind)
+    timeouts: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout, **lean}
     credentials: dict[str, Any] = {"username": address.username, "password": address.password}
     if address.kind == "cluster":
         node: Any = ClusterNode  # redis-py leaves it untyped
@@ -74,7 +75,8 @@ def open_redis_async(url: str, *, timeout: float) -> Any:
     from redis.backoff import NoBackoff
 
     address = parse_store_address(url)
-    timeouts: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout, **_lean_connection()}
+    lean = _lean_connection(address.kind)
+    timeouts: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout, **lean}
     if address.kind == "sentinel":
         options = address.sentinel_options
         timeouts["retry"] = Retry(NoBackoff(), 0)
@@ -89,18 +91,21 @@ def open_redis_async(url: str, *, timeout: float) -> Any:
     return Redis.from_url(url, **timeouts)
 
 
-def _lean_connection() -> dict[str, Any]:
+def _lean_connection(kind: str) -> dict[str, Any]:
     """Options that make each new connection cheap, for both clients (blocking and ``redis.asyncio``), which open
     one per thread or per concurrent take: a process that joins a pocket cold opens several at once, and each
     one's set-up is start-up its first window waits for.
 
-    - ``protocol=2``: RESP2, what redis-py before 8 spoke by default. redis-py 8 speaks RESP3, which costs a
-      ``HELLO 3`` round trip per new connection (``redis.asyncio``'s sends it twice); the store's replies read
-      the same either way (integers, bulk strings, arrays, nil).
+    - ``protocol=2`` for one server (``kind`` ``server``): RESP2, what redis-py before 8 spoke by default.
+      redis-py 8 speaks RESP3, which costs a ``HELLO 3`` round trip per new connection (``redis.asyncio``'s
+      sends it twice); the store's replies read the same either way. Not for a Sentinel's master: with RESP2,
+      two batches through a failover drew 3-42 x 429 in 4 of 7 runs under load
+      (``test_a_sentinel_failover_mid_batch_leaves_the_whole_report_and_no_429``; with the default, 0 in 3 runs,
+      and 0 in 5 before: the cause not found yet); nor for a Cluster (not measured).
     - ``driver_info=None`` (redis-py >= 8): it would read its own version from the package metadata for every
       new connection (some 4 ms of CPU each, on the event loop for ``open_redis_async``'s) to tell the server
       in ``CLIENT SETINFO``, which is only informational: not told. Older releases read it once."""
-    options: dict[str, Any] = {"protocol": 2}
+    options: dict[str, Any] = {"protocol": 2} if kind == "server" else {}
     try:
         import redis.driver_info  # noqa: F401  (redis-py >= 8)
     except ImportError:
