@@ -19,7 +19,7 @@ from upbit_cancel import cli
 from upbit_cancel.batch import cancel_orders_async
 from upbit_cancel.errors import ConfigurationError
 from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, Permit, RateLimiter, limiter_for
-from upbit_cancel.redis_store import SharedBudget
+from upbit_cancel.redis_store import SharedBudget, lua_script
 from upbit_cancel.remaining_req import RemainingReq
 from upbit_cancel.store import STORE_ENV, redacted_url, resolve_store_url
 from upbit_client import Client
@@ -160,6 +160,10 @@ class SwitchableRedis:
 
         return call
 
+    def eval(self, source: str, numkeys: int, *keys_and_args: str | int) -> object:
+        self._guard()
+        return self.real.eval(source, numkeys, *keys_and_args)
+
     def get(self, key: str) -> object:
         self._guard()
         return self.real.get(key)
@@ -205,3 +209,22 @@ def test_the_store_setting_is_the_argument_else_the_environment_checked_in_one_p
         resolve_store_url("http://cache", source="--rate-limit-store", environ=environ)
     with pytest.raises(ConfigurationError, match=rf"{STORE_ENV} has no host.*\*\*\*@"):
         resolve_store_url(None, environ={STORE_ENV: "redis://:hunter2@/0"})
+
+
+def test_the_lua_scripts_are_read_beside_the_module_else_through_the_package_resources(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Read as files where the package is a folder (no ``importlib.resources`` readers to import before a cold
+    process's first take); where it is not (a zip), through the package's resources: the same source."""
+    with monkeypatch.context() as patched:
+        patched.setattr("importlib.resources.files", lambda _: pytest.fail("read through the resources"))
+        lua_script.cache_clear()
+        beside = lua_script("take")
+    assert "redis.call('GET', KEYS[1])" in beside
+    monkeypatch.setattr("upbit_cancel.redis_store.Path", lambda _: Path("/not/a/folder/redis_store.py"))
+    lua_script.cache_clear()
+    try:
+        assert lua_script("take") == beside
+        assert "SCRIPTS['take'] = function(KEYS, ARGV)" in lua_script("many")
+    finally:
+        lua_script.cache_clear()

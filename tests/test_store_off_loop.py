@@ -307,3 +307,72 @@ def test_store_connections_blocking_or_on_the_loop_do_not_tell_the_server_their_
     finally:
         blocking.close()
         probe.close()
+
+
+def test_store_connections_blocking_or_on_the_loop_say_no_hello(redis_url: str) -> None:
+    """redis-py 8 speaks RESP3, which costs a ``HELLO 3`` round trip per new connection (``redis.asyncio``'s
+    sends it twice); a cold process opens several, each before its first take: the store's clients speak RESP2,
+    which needs none. A client that asks for RESP3 is counted, so the check can fail."""
+    from upbit_cancel.redis_connect import open_redis_async
+
+    probe = open_redis(redis_url, timeout=2)
+
+    def hellos() -> int:
+        return int(probe.info("commandstats").get("cmdstat_hello", {}).get("calls", 0))
+
+    blocking = open_redis(redis_url, timeout=2)
+    try:
+        probe.config_resetstat()
+        blocking.ping()
+
+        async def on_the_loop() -> None:
+            client = open_redis_async(redis_url, timeout=2)
+            try:
+                await client.ping()
+            finally:
+                await client.aclose()
+
+        anyio.run(on_the_loop, backend="asyncio")
+        assert hellos() == 0
+        resp3 = redis.Redis.from_url(redis_url, protocol=3)
+        try:
+            resp3.ping()
+            assert hellos() > 0
+        finally:
+            resp3.close()
+    finally:
+        blocking.close()
+        probe.close()
+
+
+def test_a_fresh_server_gets_each_script_whole_on_its_first_call_not_refused_then_loaded(redis_url: str) -> None:
+    """A script's first call on a client sends its source (``EVAL``: one round trip); later ones its SHA1. Sent
+    by SHA1 first, a server that never saw the script refused it (``NOSCRIPT``) and redis-py loaded it and sent it
+    again: three round trips for each script of a cold process. A server that lost the scripts since (restarted,
+    flushed) still gets them loaded again."""
+    probe = open_redis(redis_url, timeout=2)
+    budget = SharedBudget(redis_url, "pocket", "default", 30)
+    send = Send(None, [100, 101])
+    try:
+        probe.script_flush()
+        probe.config_resetstat()
+        for _ in range(3):  # the take and its upkeep (``many``), then ``take`` alone, twice
+            assert budget.take(send).taken
+
+        async def on_the_loop() -> None:
+            calls = budget.on_loop()
+            assert calls is not None
+            for _ in range(3):
+                assert (await calls.take(send)).taken
+
+        anyio.run(on_the_loop, backend="asyncio")
+        stats = probe.info("commandstats")
+        calls = {name: stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("eval", "evalsha", "script|load")}
+        # blocking: ``many`` and ``take`` whole, ``take`` by SHA1; the loop's client (the upkeep done): ``take``
+        # whole, then twice by SHA1
+        assert calls == {"eval": 3, "evalsha": 3, "script|load": 0}
+        probe.script_flush()  # as a restart would
+        assert budget.take(send).taken
+    finally:
+        budget.close()
+        probe.close()

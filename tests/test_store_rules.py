@@ -31,7 +31,7 @@ from tests.redis_topologies import redis_cluster, redis_sentinel
 from upbit_cancel.memory_store import MemoryBudget, MemoryStore
 from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, KeyBlocked, Permit, RateLimiter, pocket_id
 from upbit_cancel.redis_connect import open_redis, shared_cluster
-from upbit_cancel.redis_store import SharedBudget
+from upbit_cancel.redis_store import Call, SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
 from upbit_cancel.store import BudgetStore, Send, StoreUnavailable, TakeResult
 from upbit_cancel.store_link import PHASE_POLL, LinkState
@@ -710,3 +710,45 @@ def test_processes_of_the_previous_release_and_new_ones_never_split_the_budget(s
             limiters.append(limiter)
         run = run_processes(limiters, clock, SimExchange(offset), chunks=15, latency=0.002, max_in_flight=30)
         assert (run.rate_limited, run.requests) == (0, 60), fraction
+
+
+# --- round trips ---------------------------------------------------------------------------------------------
+
+
+def test_a_first_take_and_the_upkeep_before_it_are_one_round_trip_and_a_cluster_sends_the_fence_apart(
+    stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold process's first take also keeps format 1's fence up, says the process is here and reads the
+    master: four scripts, one round trip (``lua/many.lua``); on a Cluster the fence lives in another slot, so
+    two. Each part still does its work: the fence is set, the peers counted, the master seen."""
+    if stores.kind == "memory":
+        pytest.skip("the in-memory store makes no round trips")
+    from upbit_cancel.redis_loop import LoopBudget
+
+    sent: list[str] = []
+    blocking, on_loop = SharedBudget._run, LoopBudget.call
+
+    def counted(self: SharedBudget, call: Call) -> object:
+        sent.append(call.name)
+        return blocking(self, call)
+
+    async def counted_on_loop(self: LoopBudget, call: Call) -> object:
+        sent.append(call.name)
+        return await on_loop(self, call)
+
+    monkeypatch.setattr(SharedBudget, "_run", counted)
+    monkeypatch.setattr(LoopBudget, "call", counted_on_loop)
+    clock = FakeClock(start=1_000_000.2)
+    limiter, other = stores.process(clock), stores.process(clock)
+    assert isinstance(other.try_acquire(), Permit)
+    sent.clear()
+    assert isinstance(limiter.try_acquire(), Permit)
+    assert sent == (["block", "many"] if stores.kind == "cluster" else ["many"])
+    sent.clear()
+    assert isinstance(limiter.try_acquire(), Permit)
+    assert sent == ["take"]  # the upkeep is done for a while: the take alone
+    link = limiter.store_link
+    assert link is not None
+    budget = cast(SharedBudget, getattr(link.store, "budget", link.store))
+    assert budget.peers() == 2 and budget.master.run_id
+    assert budget.keys.fence in stores.stored_keys()

@@ -29,7 +29,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from .redis_connect import open_redis_async
-from .redis_store import SCRIPTS, TIMEOUT, Call, answered_in_time, lua_script
+from .redis_store import TIMEOUT, Call, Scripts, answered_in_time
 from .store import Send, TakeResult
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class LoopBudget:
         self.budget = budget
         self.loop = loop
         self.client: Any = open_redis_async(budget.url, timeout=TIMEOUT)
-        self.scripts: dict[str, Any] = {name: self.client.register_script(lua_script(name)) for name in SCRIPTS}
+        self.scripts: Scripts = Scripts(self.client)
         self.queue: deque[StoreWrite] = deque()
         self.wake: asyncio.Event = asyncio.Event()
         self.asking: asyncio.Semaphore = asyncio.Semaphore(ASKS_AT_ONCE)
@@ -63,7 +63,7 @@ class LoopBudget:
     def send(self, call: Call) -> Awaitable[Any]:
         if call.name == "get":
             return self.client.get(call.keys[0])  # type: ignore[no-any-return]
-        return self.scripts[call.name](keys=call.keys, args=call.args)  # type: ignore[no-any-return]
+        return self.scripts.run(call)  # type: ignore[no-any-return]
 
     async def call(self, call: Call) -> Any:
         """``call`` on this loop's client, read by ``call.read``: ``SharedBudget._call``'s rules."""
@@ -76,9 +76,8 @@ class LoopBudget:
 
     async def take(self, send: Send) -> TakeResult:
         async with self.asking:
-            for call in self.budget.upkeep():
-                await self.call(call)
-            result: TakeResult = await self.call(self.budget.take_call(send))
+            answers = [await self.call(call) for call in self.budget.take_calls(send)]
+        result: TakeResult = answers[-1]
         return result
 
     async def load_phase(self) -> tuple[float, float] | None:

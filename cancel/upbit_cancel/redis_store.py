@@ -13,6 +13,11 @@ of the wrong type or shape (each call's reader checks what it was given, and any
 redis-py raises on it counts: the store misbehaved, not the caller), and an answer that took longer
 than ``_CALL_DEADLINE`` (a server trickling its answer a byte at a time meets no socket timeout).
 A limiter that gets ``StoreUnavailable`` paces in-process after one warning (``store_link``).
+
+Round trips: a take and the upkeep before it (format 1's fence, the peers, the master) are one call of
+``lua/many.lua`` (``bundled``; on a Cluster the fence, in a slot of its own, goes apart), and a script's first
+call on a client sends its source (``Scripts``): a cold process's first permit waits for one round trip, not
+four to twelve (issue 26, item 4).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .redis_connect import MasterWatch, open_redis, shared_cluster
@@ -35,11 +40,24 @@ from .store import PEERS_SECONDS, BudgetKeys, Send, StoreUnavailable, TakeResult
 if TYPE_CHECKING:
     from .redis_loop import LoopBudget
 
-__all__ = ["PHASE_TTL_MS", "SCRIPTS", "TIMEOUT", "Call", "SharedBudget", "answered_in_time", "lua_script"]
+__all__ = [
+    "BUNDLED",
+    "PHASE_TTL_MS",
+    "SCRIPTS",
+    "TIMEOUT",
+    "Call",
+    "Scripts",
+    "SharedBudget",
+    "answered_in_time",
+    "bundled",
+    "lua_script",
+]
 
 log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
-SCRIPTS = ("take", "fill", "block", "settle", "master", "peers", "date", "phase", "bounds")
+SCRIPTS = ("take", "fill", "block", "settle", "master", "peers", "date", "phase", "bounds", "many")
+BUNDLED = ("block", "peers", "master", "take")
+"""The scripts ``lua/many.lua`` may run together in one round trip: a take and the upkeep before it."""
 _WINDOW_TTL_MS = 5000
 _FENCE_S = 3600.0
 """How long format 1's fence holds after the last take (``BudgetKeys.fence``); renewed every ``_FENCE_RENEW_S``."""
@@ -101,8 +119,59 @@ def _phase(reply: object) -> tuple[float, float] | None:
 
 @functools.cache
 def lua_script(name: str) -> str:
-    """The source of the Lua script ``lua/<name>.lua`` of this package (take, fill, settle, block)."""
-    return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+    """The source of the Lua script ``lua/<name>.lua`` of this package (take, fill, settle, block, ...); for
+    ``many``, each of ``BUNDLED`` as a local function of (KEYS, ARGV) above it."""
+    source = _lua_file(name)
+    if name != "many":
+        return source
+    functions = [f"SCRIPTS['{part}'] = function(KEYS, ARGV)\n{lua_script(part).rstrip()}\nend\n" for part in BUNDLED]
+    return "".join(["local SCRIPTS = {}\n", *functions, source])
+
+
+def _lua_file(name: str) -> str:
+    """``lua/<name>.lua`` read beside this module; through ``importlib.resources`` only where the package is not
+    a folder (a zip): its readers cost a cold process some 2-15 ms of imports before its first take."""
+    try:
+        return Path(__file__).with_name("lua").joinpath(f"{name}.lua").read_text(encoding="utf-8")
+    except OSError:
+        from importlib import resources
+
+        return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+
+
+def _hashed(key: str) -> str:
+    """What a Cluster hashes of ``key`` to place it in a slot: its hash tag (``{...}``), else the whole key."""
+    start = key.find("{")
+    end = key.find("}", start + 1)
+    return key[start + 1 : end] if start >= 0 and end > start + 1 else key
+
+
+def bundled(calls: list[Call], *, cluster: bool) -> list[Call]:
+    """``calls`` in as few round trips as the store allows, in order: consecutive calls of ``BUNDLED`` become one
+    call of ``lua/many.lua`` (every call on one server; on a Cluster, only calls whose keys hash alike, so that
+    they share a slot: not format 1's fence), read by each call's reader in turn and answered by the last's."""
+    groups: list[tuple[set[str], list[Call]]] = []
+    for call in calls:
+        slots = {_hashed(key) for key in call.keys} if cluster else {""}
+        if call.name in BUNDLED and groups and groups[-1][1][-1].name in BUNDLED and slots == groups[-1][0]:
+            groups[-1][1].append(call)
+        else:
+            groups.append((slots, [call]))
+    return [group[0] if len(group) == 1 else _many(group) for _, group in groups]
+
+
+def _many(calls: list[Call]) -> Call:
+    keys = [key for call in calls for key in call.keys]
+    counts = [part for call in calls for part in (call.name, len(call.keys), len(call.args))]
+    args = [len(calls), *counts, *(arg for call in calls for arg in call.args)]
+    return Call("many", keys, args, functools.partial(_read_many, [call.read for call in calls]))
+
+
+def _read_many(reads: list[Callable[[Any], Any]], reply: object) -> Any:
+    """Each call's answer in ``reply`` (``lua/many.lua``'s) read by its own reader; the last one's reading."""
+    if not isinstance(reply, list) or len(reply) != len(reads):
+        raise ValueError(f"expected {len(reads)} answers, got {reply!r:.80}")
+    return [read(answer) for read, answer in zip(reads, reply, strict=True)][-1]
 
 
 class SharedBudget:
@@ -133,24 +202,22 @@ class SharedBudget:
         self._redis: Any = None
         self._loops: dict[asyncio.AbstractEventLoop, LoopBudget | None] = {}
         self._loops_lock = threading.Lock()
-        self._scripts: dict[str, Any] = {}
+        self._scripts: Scripts | None = None
         self._cluster = url.lower().startswith("redis+cluster:")  # a URL that cannot work fails inside _call
         if client is None and not self._cluster:  # no I/O yet; a bad query raises here
             client = self._call(lambda: open_redis(url, timeout=TIMEOUT), _same)
         if client is not None:
             self._register(client)
 
-    def _register(self, client: Any) -> None:
+    def _register(self, client: Any) -> Scripts:
         self._redis = client
-        self._scripts = {name: client.register_script(lua_script(name)) for name in SCRIPTS}
+        self._scripts = Scripts(client)
+        return self._scripts
 
-    def _script(self, name: str) -> Any:
-        """The Lua script ``name`` on this store's client, connecting first if need be (a Cluster client
-        learns the nodes when made: done on first use, inside ``_call``, so an unreachable store only pauses
-        the sharing)."""
-        if self._redis is None:
-            self._register(shared_cluster(self.url, timeout=TIMEOUT))
-        return self._scripts[name]
+    def _connected(self) -> Scripts:
+        """The Lua scripts on this store's client, connecting first if need be (a Cluster client learns the
+        nodes when made: done on first use, inside ``_call``, so an unreachable store only pauses the sharing)."""
+        return self._scripts or self._register(shared_cluster(self.url, timeout=TIMEOUT))
 
     def on_loop(self) -> LoopBudget | None:
         """This budget's calls on the running asyncio loop, awaited there (``redis_loop``); None off asyncio
@@ -206,15 +273,19 @@ class SharedBudget:
     def _run(self, call: Call) -> Any:
         """Make ``call`` (one command or script) through this budget's client, read by ``call.read``."""
         if call.name == "get":
-            return self._call(lambda: self._client().get(call.keys[0]), call.read)
-        return self._call(lambda: self._script(call.name)(keys=call.keys, args=call.args), call.read)
+            return self._call(lambda: self._connected().client.get(call.keys[0]), call.read)
+        return self._call(lambda: self._connected().run(call), call.read)
 
     def take(self, send: Send) -> TakeResult:
         """Charge ``send`` if every window it may land in has room (``lua/take.lua``)."""
-        for call in self.upkeep():
-            self._run(call)
-        result: TakeResult = self._run(self.take_call(send))
+        answers = [self._run(call) for call in self.take_calls(send)]
+        result: TakeResult = answers[-1]
         return result
+
+    def take_calls(self, send: Send) -> list[Call]:
+        """The calls of ``take``: the upkeep and the take, in one round trip (``bundled``; on a Cluster, two
+        while format 1's fence is due: it lives in a slot of its own). The last call's answer is the take's."""
+        return bundled([*self.upkeep(), self.take_call(send)], cluster=self._cluster)
 
     def take_call(self, send: Send) -> Call:
         """The call of ``take``: ``lua/take.lua`` with the keys and arguments of ``send``."""
@@ -345,10 +416,6 @@ class SharedBudget:
         phase: tuple[float, float] | None = self._run(self.load_phase_call())
         return phase
 
-    def _client(self) -> Any:
-        self._script("take")
-        return self._redis
-
     def close(self) -> None:
         """Close this budget's client (a Cluster's is the process's, ``shared_cluster``: left open)."""
         if self._redis is not None and not self._cluster:
@@ -370,6 +437,27 @@ def answered_in_time(reply: R, started: float) -> R:
     if took > _CALL_DEADLINE:
         raise TimeoutError(f"answered after {took:.1f} s (more than {_CALL_DEADLINE:g} s)")
     return reply
+
+
+class Scripts:
+    """This package's Lua scripts (``SCRIPTS``) on one client, blocking or ``redis.asyncio`` (``run`` then gives
+    an awaitable). A script's first call on the client sends its source (``EVAL``, which also caches it on the
+    server: one round trip, on a server that never saw it too); later calls send its SHA1 (``EVALSHA``; on
+    ``NOSCRIPT``, a server restarted or flushed, redis-py loads the script and sends it again). A cold process
+    calling ``EVALSHA`` first paid three round trips for each script a fresh server lacked (``NOSCRIPT``,
+    ``SCRIPT LOAD``, ``EVALSHA``)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.registered: dict[str, Any] = {name: client.register_script(lua_script(name)) for name in SCRIPTS}
+        self.sent: set[str] = set()
+
+    def run(self, call: Call) -> Any:
+        """``call`` (a script of ``SCRIPTS``) on this client: its reply (an awaitable for ``redis.asyncio``)."""
+        if call.name in self.sent:
+            return self.registered[call.name](keys=call.keys, args=call.args)
+        self.sent.add(call.name)  # if this EVAL fails, the EVALSHA after it loads the script: still right
+        return self.client.eval(lua_script(call.name), len(call.keys), *call.keys, *call.args)
 
 
 @dataclass(frozen=True, slots=True)
