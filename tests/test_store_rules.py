@@ -715,14 +715,15 @@ def test_processes_of_the_previous_release_and_new_ones_never_split_the_budget(s
 # --- round trips ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(  # the stores that make round trips: the in-memory one makes none
+    "stores", ["redis", "sentinel", "cluster", "redis-on-loop", "sentinel-on-loop"], indirect=True
+)
 def test_a_first_take_and_the_upkeep_before_it_are_one_round_trip_and_a_cluster_sends_the_fence_apart(
     stores: Stores, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A cold process's first take also keeps format 1's fence up, says the process is here and reads the
     master: four scripts, one round trip (``lua/many.lua``); on a Cluster the fence lives in another slot, so
     two. Each part still does its work: the fence is set, the peers counted, the master seen."""
-    if stores.kind == "memory":
-        pytest.skip("the in-memory store makes no round trips")
     from upbit_cancel.redis_loop import LoopBudget
 
     sent: list[str] = []
