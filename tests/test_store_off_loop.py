@@ -309,42 +309,6 @@ def test_store_connections_blocking_or_on_the_loop_do_not_tell_the_server_their_
         probe.close()
 
 
-def test_store_connections_blocking_or_on_the_loop_say_no_hello(redis_url: str) -> None:
-    """redis-py 8 speaks RESP3, which costs a ``HELLO 3`` round trip per new connection (``redis.asyncio``'s
-    sends it twice); a cold process opens several, each before its first take: the store's clients speak RESP2,
-    which needs none. A client that asks for RESP3 is counted, so the check can fail."""
-    from upbit_cancel.redis_connect import open_redis_async
-
-    probe = open_redis(redis_url, timeout=2)
-
-    def hellos() -> int:
-        return int(probe.info("commandstats").get("cmdstat_hello", {}).get("calls", 0))
-
-    blocking = open_redis(redis_url, timeout=2)
-    try:
-        probe.config_resetstat()
-        blocking.ping()
-
-        async def on_the_loop() -> None:
-            client = open_redis_async(redis_url, timeout=2)
-            try:
-                await client.ping()
-            finally:
-                await (getattr(client, "aclose", None) or client.close)()  # aclose: redis-py >= 5.0.1
-
-        anyio.run(on_the_loop, backend="asyncio")
-        assert hellos() == 0
-        resp3 = redis.Redis.from_url(redis_url, protocol=3)
-        try:
-            resp3.ping()
-            assert hellos() > 0
-        finally:
-            resp3.close()
-    finally:
-        blocking.close()
-        probe.close()
-
-
 def test_a_fresh_server_gets_each_script_whole_on_its_first_call_not_refused_then_loaded(redis_url: str) -> None:
     """A script's first call on a client sends its source (``EVAL``: one round trip); later ones its SHA1. Sent
     by SHA1 first, a server that never saw the script refused it (``NOSCRIPT``) and redis-py loaded it and sent it

@@ -45,8 +45,7 @@ def open_redis(url: str, *, timeout: float) -> redis_module.Redis | Any:
     from redis.sentinel import Sentinel
 
     address = parse_store_address(url)
-    lean = _lean_connection(address.kind)
-    timeouts: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout, **lean}
+    timeouts: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout, **_no_client_info()}
     credentials: dict[str, Any] = {"username": address.username, "password": address.password}
     if address.kind == "cluster":
         node: Any = ClusterNode  # redis-py leaves it untyped
@@ -75,8 +74,7 @@ def open_redis_async(url: str, *, timeout: float) -> Any:
     from redis.backoff import NoBackoff
 
     address = parse_store_address(url)
-    lean = _lean_connection(address.kind)
-    timeouts: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout, **lean}
+    timeouts: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout, **_no_client_info()}
     if address.kind == "sentinel":
         options = address.sentinel_options
         timeouts["retry"] = Retry(NoBackoff(), 0)
@@ -91,26 +89,23 @@ def open_redis_async(url: str, *, timeout: float) -> Any:
     return Redis.from_url(url, **timeouts)
 
 
-def _lean_connection(kind: str) -> dict[str, Any]:
-    """Options that make each new connection cheap, for both clients (blocking and ``redis.asyncio``), which open
-    one per thread or per concurrent take: a process that joins a pocket cold opens several at once, and each
-    one's set-up is start-up its first window waits for.
+def _no_client_info() -> dict[str, Any]:
+    """Options that keep redis-py from telling the server its name and version (``CLIENT SETINFO``, only
+    informational) on every new connection, for both clients (blocking and ``redis.asyncio``), which open one
+    per thread or per concurrent take: two round trips each in redis-py 5-7 (``lib_name=None,
+    lib_version=None``), and in redis-py >= 8 (``driver_info=None``) also a read of its version from the
+    package metadata (some 4 ms of CPU each, on the event loop for ``open_redis_async``'s).
 
-    - ``protocol=2`` for one server (``kind`` ``server``): RESP2, what redis-py before 8 spoke by default.
-      redis-py 8 speaks RESP3, which costs a ``HELLO 3`` round trip per new connection (``redis.asyncio``'s
-      sends it twice); the store's replies read the same either way. Not for a Sentinel's master until a
-      failover flake is understood: under load, two batches through a failover drew 3-42 x 429 in 4 of 7 runs
-      with RESP2 (``test_a_sentinel_failover_mid_batch_leaves_the_whole_report_and_no_429``), and 3 x 429 once
-      without it; nor for a Cluster (not measured).
-    - No ``CLIENT SETINFO`` (only informational): two round trips per new connection in redis-py 5-7
-      (``lib_name=None, lib_version=None``), and in redis-py >= 8 (``driver_info=None``) also a read of its
-      version from the package metadata (some 4 ms of CPU each, on the event loop for ``open_redis_async``'s)."""
-    options: dict[str, Any] = {"protocol": 2} if kind == "server" else {}
+    The protocol stays redis-py's default. RESP2 would save redis-py 8's ``HELLO 3`` per new connection (a
+    loopback round trip; no change in a cold process's time to its first permit), but beside an async batch
+    through Redis it left the event loop's worst tick 1-3 ms later (``make bench`` section 13, taking turns:
+    3 of 6 cells over 10 ms with RESP2, 0 of 6 without; ``docs/benchmarks.md``), and a Sentinel failover drew
+    429s more often with it under load."""
     try:
         import redis.driver_info  # noqa: F401  (redis-py >= 8: lib_name and lib_version are deprecated)
     except ImportError:
-        return options | {"lib_name": None, "lib_version": None}
-    return options | {"driver_info": None}
+        return {"lib_name": None, "lib_version": None}
+    return {"driver_info": None}
 
 
 _clusters: dict[tuple[str, float], Any] = {}
