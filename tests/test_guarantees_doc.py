@@ -23,3 +23,16 @@ def test_every_test_the_guarantees_page_names_is_defined_in_the_suite() -> None:
     named = set(re.findall(r"`(test_\w+)`", (ROOT / "docs" / "guarantees.md").read_text(encoding="utf-8")))
     assert len(named) > 100  # the page names its tests; a broken pattern would find none
     assert sorted(named - defined_tests()) == []
+
+
+def test_every_test_file_the_package_and_its_design_docs_name_exists() -> None:
+    """A docstring or design page that points at a test file which is not there sends the reader nowhere."""
+    places = [*(ROOT / "cancel" / "upbit_cancel").glob("*.py"), ROOT / "docs" / "guarantees.md"]
+    places.append(ROOT / "docs" / "architecture.md")
+    named = {
+        (place.name, name)
+        for place in places
+        for name in re.findall(r"tests/(test_\w+\.py)", place.read_text(encoding="utf-8"))
+    }
+    assert len(named) > 50  # they do name their tests; a broken pattern would find none
+    assert sorted((place, name) for place, name in named if not (ROOT / "tests" / name).exists()) == []

@@ -2,7 +2,7 @@
 
 ``upbit_cancel.errors.BatchCancelled`` loads it on first use (a module ``__getattr__``), so that the sync
 batch's import path (``upbit_cancel.batch``, ``errors``) does not load asyncio, which it never runs on
-(``tests/test_import_weight.py``). The class says it is ``upbit_cancel.errors.BatchCancelled``, as it was.
+(``tests/test_startup_imports.py``). The class says it is ``upbit_cancel.errors.BatchCancelled``, as it was.
 """
 
 from __future__ import annotations
