@@ -73,7 +73,8 @@ def cold_worker(argv: list[str]) -> int:
     from upbit_auth import UpbitAuth
     from upbit_cancel.batch import cancel_orders_async
     from upbit_client import Client
-    from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_uuid
+
+    from demo_identity import demo_identity  # bench/demo_identity.py
 
     parser = argparse.ArgumentParser()
     for name in ("url", "first", "count"):
@@ -90,7 +91,8 @@ def cold_worker(argv: list[str]) -> int:
     events: list[tuple[str, float, float]] = []
     if os.environ.get("UPBIT_COLD_TRACE"):
         _trace(events)
-    access, secret = (SECOND_KEY, SECOND_SECRET) if args.second_key else (DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
+    demo_access, demo_secret, demo_uuid = demo_identity()
+    access, secret = (SECOND_KEY, SECOND_SECRET) if args.second_key else (demo_access, demo_secret)
     uuids = [demo_uuid(f"demo-{n:04d}") for n in range(int(args.first), int(args.first) + int(args.count))]
     client = Client(base_url=args.url, httpx_args={"auth": UpbitAuth(access, secret, pocket=POCKET)},
                     timeout=httpx.Timeout(10.0))  # fmt: skip

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import cold
+import startup  # bench/startup.py
 
 WORKER = Path(__file__).with_name("cold.py")
 
@@ -53,6 +54,7 @@ class _Cells:
         self.url, self.store, self.die = url, store, die
         self.first = 1
         self.env = {k: v for k, v in os.environ.items() if k != "UPBIT_RATE_LIMIT_STORE"} | {"UPBIT_COLD_TRACE": "1"}
+        self.env |= startup.demo_env()
 
     def spawn(
         self, fraction: float, each: list[int], *, store: bool, second_keys: int = 0, idle: bool = False, python: str
@@ -139,12 +141,14 @@ def bench_cold(tools: Any, counts: list[int], runs: int, *, per_process: int = 3
     """The cold-start cells (``counts`` processes x ``per_process``; ``two_keys``: orders per key, 0: none).
 
     ``COLD_AB=LABEL=PYTHON`` runs every cell with that interpreter too (another tree's venv, e.g. main's),
-    taking turns cell by cell in each run: before and after side by side.
+    taking turns cell by cell in each run: before and after side by side. The processes run from a user's venv
+    (``startup.user_python``; ``BENCH_DEV_PROCESSES=1``: this one).
     """
-    pythons = [("", sys.executable)]
+    ours = startup.user_python("redis")  # as a deployed bot has it: the wheel with its [redis] extra
+    pythons = [("", ours)]
     if os.environ.get("COLD_AB"):
         label, python = os.environ["COLD_AB"].split("=", 1)
-        pythons = [(f"{label}: ", python), ("this tree: ", sys.executable)]
+        pythons = [(f"{label}: ", python), ("this tree: ", ours)]
     print(f"\n   cold starts (issue 26, item 4): spawn to last exit, {runs} runs, exchange clock {offset:+g} s;")
     print("   excess = wall - one process with no store sending the same orders (same run, same fraction of a second)")
     plan = _cells(counts, per_process, two_keys, pythons)

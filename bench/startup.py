@@ -10,6 +10,10 @@ and times the same commands there.
 
 from __future__ import annotations
 
+import atexit
+import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,12 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def user_install() -> Iterator[Path | None]:
-    """A fresh venv with the wheel installed; its python, or None (with the reason printed) when it cannot be made."""
+def user_install(extras: str = "") -> Iterator[Path | None]:
+    """A fresh venv with the wheel (and ``extras``, e.g. ``"redis"``) installed; its python, or None (with the reason
+    printed) when it cannot be made."""
     with tempfile.TemporaryDirectory(prefix="bench-user-") as folder:
         where = Path(folder)
         try:
-            _build_and_install(where)
+            _build_and_install(where, extras)
         except (subprocess.CalledProcessError, OSError) as error:
             print(f"  (the user's environment could not be built: {error}; only the development venv is timed)")
             yield None
@@ -36,15 +41,52 @@ def user_install() -> Iterator[Path | None]:
         yield where / "venv" / "bin" / "python"
 
 
-def _build_and_install(where: Path) -> None:
+_USER_PYTHONS: dict[str, str] = {}
+"""The users' venvs built so far in this bench run, by extras (kept until the run ends)."""
+
+
+def user_python(extras: str = "") -> str:
+    """The python of a user's venv with ``extras`` (built once per bench run), else this venv's (reason printed).
+
+    Processes that stand for a deployed bot or kill switch (section 18's fresh process, the cold starts of
+    sections 5 and 10) run from it: the development venv's trio and h2 make ``import httpcore`` (at the
+    first ``connect()``) some 60-100 ms slower per process than in a user's environment (the module's docstring).
+    ``BENCH_DEV_PROCESSES=1`` keeps them in this venv instead.
+    """
+    if os.environ.get("BENCH_DEV_PROCESSES") == "1":
+        return sys.executable
+    if extras not in _USER_PYTHONS:
+        folder = Path(tempfile.mkdtemp(prefix="bench-user-"))
+        atexit.register(shutil.rmtree, folder, True)
+        try:
+            _build_and_install(folder, extras)
+            _USER_PYTHONS[extras] = str(folder / "venv" / "bin" / "python")
+        except (subprocess.CalledProcessError, OSError) as error:
+            print(f"  (a user's venv [{extras}] could not be built: {error}; these processes run in this venv)")
+            _USER_PYTHONS[extras] = sys.executable
+    return _USER_PYTHONS[extras]
+
+
+def demo_env() -> dict[str, str]:
+    """The sandbox's demo identity for a process that cannot import ``upbit_sandbox`` (a user's venv):
+    ``demo_identity()`` reads it back."""
+    from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+    from upbit_sandbox.exchange import _DEMO_NAMESPACE  # the demo orders' uuids: uuid5 of their labels in it
+
+    return {"BENCH_DEMO": json.dumps([DEMO_ACCESS_KEY, DEMO_SECRET_KEY, str(_DEMO_NAMESPACE)])}
+
+
+def _build_and_install(where: Path, extras: str = "") -> None:
     quiet = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "timeout": 600}
     subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(where), str(ROOT)], **quiet)
     subprocess.run([sys.executable, "-m", "venv", str(where / "venv")], **quiet)
     wheel = next(where.glob("upbit_order_cancel-*.whl"))
     pip = [str(where / "venv" / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     house = ROOT / "dist"
-    source = ["--no-index", "--find-links", str(house)] if any(house.glob("httpx-*.whl")) else []
-    subprocess.run([*pip, *source, str(wheel)], **quiet)
+    source = ["--find-links", str(house)] if any(house.glob("httpx-*.whl")) else []
+    if source and not extras:
+        source.insert(0, "--no-index")  # the wheelhouse holds the runtime dependencies, not every extra's
+    subprocess.run([*pip, *source, f"{wheel}[{extras}]" if extras else str(wheel)], **quiet)
 
 
 # The sandbox for the first-request row: it prints the wall-clock time (time.time(), comparable across

@@ -6,7 +6,9 @@ a round trip), so TCP and TLS handshakes pay round trips as over a real link. Ce
 (0, 20, 50, 100 ms) and per wire (plain HTTP/1.1, HTTP/1.1 over TLS, HTTP/2 over TLS), side by side:
 
 - **fresh process**: a new Python process imports the SDK, ``connect()``s and cancels 1,000 orders
-  (async); timed from spawn to exit;
+  (async); timed from spawn to exit; from a user's venv (the wheel with its runtime dependencies, and the
+  ``[http2]`` extra for HTTP/2: ``startup.user_python``), not the development venv, whose trio and h2 slow
+  every process's first ``connect()`` (``BENCH_DEV_PROCESSES=1`` runs it there);
 - **new client**: a new ``connect()`` client in a warm process (fresh limiter), its first batch;
 - **warm**: the next batch of that client, its connections kept alive;
 - **gap 6 s**: the same client idle 6 s (past httpx's default 5 s keep-alive; the server keeps 60 s);
@@ -100,9 +102,10 @@ class Streams:
 def _client(
     url: str, ca: str | None, http2: bool, streams: Streams | None = None, options: dict[str, Any] | None = None
 ) -> Any:
+    from demo_identity import demo_identity  # bench/demo_identity.py
     from upbit_cancel import connect
-    from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
+    access_key, secret_key, _ = demo_identity()
     httpx_args: dict[str, Any] = _httpx_extra(options or {})
     if streams is not None:
         httpx_args["event_hooks"] = {"response": [streams]}
@@ -112,16 +115,17 @@ def _client(
         httpx_args["http2"] = True
     return connect(
         url,
-        access_key=DEMO_ACCESS_KEY,
-        secret_key=DEMO_SECRET_KEY,
+        access_key=access_key,
+        secret_key=secret_key,
         timeout=10.0,
         httpx_args=httpx_args,
     )
 
 
 def _ids(first: int, count: int = 1000) -> list[str]:
-    from upbit_sandbox import demo_uuid
+    from demo_identity import demo_identity  # bench/demo_identity.py
 
+    demo_uuid = demo_identity()[2]
     return [demo_uuid(f"demo-{n:04d}") for n in range(first, first + count)]
 
 
@@ -214,8 +218,12 @@ def _at(fraction: float, rtt: float) -> float:
 
 
 def _fresh_run(tools: ModuleType, url: str, ca: str, http2: bool, first: int, start: float) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--fresh", url, ca, "1" if http2 else "0", str(first)]
-    env = {key: value for key, value in os.environ.items() if not key.startswith("UPBIT_")}
+    """One fresh process, from a user's venv (the wheel, and its ``[http2]`` extra for HTTP/2: ``startup.user_python``)."""
+    import startup  # bench/startup.py
+
+    python = startup.user_python("http2" if http2 else "")
+    command = [python, __file__, "--fresh", url, ca, "1" if http2 else "0", str(first)]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("UPBIT_")} | startup.demo_env()
     time.sleep(max(0.0, start - time.time()))
     begin = time.time()
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
@@ -316,6 +324,10 @@ def bench_tls(
     print("    Figures: 429s worst, requests median, wall - floor median/worst (s), met: runs within the target")
     print("    (fresh process floor + 1 s + 3 RTT; warm and gap + 0.15 s + 2 RTT; new client and past keep-alive")
     print("    + 0.15 s + 3 RTT), conn: new connections the batch opened (median), first: call to first answer")
+    import startup  # bench/startup.py
+
+    for wire in wires:  # built before any cell is timed
+        print(f"    fresh processes ({wire}) run from {startup.user_python('http2' if wire == 'h2' else '')}")
     fractions = [((index * 0.618) % 1.0) * 0.98 + 0.01 for index in range(runs)]
     rows: list[dict[str, Any]] = []
     with tools._stall_meter() as meter:
