@@ -69,12 +69,11 @@ def cold_worker(argv: list[str]) -> int:
     import os
 
     import httpx
+    from demo_identity import demo_identity  # bench/demo_identity.py
 
     from upbit_auth import UpbitAuth
     from upbit_cancel.batch import cancel_orders_async
     from upbit_client import Client
-
-    from demo_identity import demo_identity  # bench/demo_identity.py
 
     parser = argparse.ArgumentParser()
     for name in ("url", "first", "count"):

@@ -1,4 +1,4 @@
-"""The sandbox's demo identity in a process that cannot import ``upbit_sandbox`` (a user's venv: ``startup.user_python``).
+"""The sandbox's demo identity in a process that cannot import ``upbit_sandbox`` (``startup.user_python``'s venvs).
 
 The bench (``startup.demo_env``) passes the demo keys and the namespace of the demo orders' uuids in ``BENCH_DEMO``;
 without it (a process started by hand in the development venv) they come from ``upbit_sandbox`` itself.

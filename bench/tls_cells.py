@@ -103,6 +103,7 @@ def _client(
     url: str, ca: str | None, http2: bool, streams: Streams | None = None, options: dict[str, Any] | None = None
 ) -> Any:
     from demo_identity import demo_identity  # bench/demo_identity.py
+
     from upbit_cancel import connect
 
     access_key, secret_key, _ = demo_identity()
@@ -218,7 +219,7 @@ def _at(fraction: float, rtt: float) -> float:
 
 
 def _fresh_run(tools: ModuleType, url: str, ca: str, http2: bool, first: int, start: float) -> dict[str, Any]:
-    """One fresh process, from a user's venv (the wheel, and its ``[http2]`` extra for HTTP/2: ``startup.user_python``)."""
+    """One fresh process, from a user's venv (the wheel; with ``[http2]`` for HTTP/2): ``startup.user_python``."""
     import startup  # bench/startup.py
 
     python = startup.user_python("http2" if http2 else "")
