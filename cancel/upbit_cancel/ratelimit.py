@@ -18,7 +18,7 @@ One limiter per (pocket, group) is shared by every batch and ``PacedTransport`` 
 - Its lock is never held while waiting, nor across a call to the store: what to ask is worked out under
   it, the store is asked without it, and the answer is read under it again.
 - An async caller never blocks its event loop on a store's I/O. On asyncio, ``acquire_async`` awaits the
-  store on the loop (``redis_loop``: no thread beside the loop to take the GIL from it), and the writes of
+  store on the loop (``redis_store.LoopBudget``: no thread beside the loop to take the GIL from it), and the writes of
   ``record``, ``cancel`` and ``block`` called there are made by the loop's writer task. Under trio (and for
   a Cluster) it asks from a worker thread (``anyio.to_thread``), and the writes go to the link's writer
   thread (``StoreLink.run``). Its sleeps are ``anyio.sleep``.
@@ -244,7 +244,7 @@ class RateLimiter:
             return self._taken(planned, done.value)
 
     async def _try_acquire_on_loop(self, store: LoopStore, backlog: int) -> Permit | float:
-        """``try_acquire`` with the store's calls awaited on the running asyncio loop (``redis_loop``). The
+        """``try_acquire`` with the store's calls awaited on the running asyncio loop (``redis_store.LoopBudget``). The
         exchange with the store is shielded: a caller cancelled meanwhile gets its permit, to give back."""
         planned = self._plan(backlog)
         if not isinstance(planned, _Planned):
@@ -257,15 +257,12 @@ class RateLimiter:
 
     @staticmethod
     async def _ask_on_loop(store: LoopStore, steps: Generator[Ask | None, object, Taken]) -> Taken:
-        from .store_link import Ask, ask_on_loop, load_phase_on_loop
+        from .store_link import Ask, caught
 
         step = next(steps)
         while True:
             try:
-                if isinstance(step, Ask):
-                    step = steps.send(await ask_on_loop(store, step))
-                else:
-                    step = steps.send(await load_phase_on_loop(store))
+                step = steps.send(await caught(store.take(step.send) if isinstance(step, Ask) else store.load_phase()))
             except StopIteration as done:
                 return cast("Taken", done.value)
 
@@ -355,7 +352,7 @@ class RateLimiter:
     async def _next_async(self, backlog: int, deadline: float | None) -> Permit | float | None:
         """``_next`` for a caller on an event loop; a store that blocks is never waited on there.
 
-        On asyncio the store's calls are awaited on the loop (``redis_loop``). Elsewhere (trio, a Cluster)
+        On asyncio the store's calls are awaited on the loop (``redis_store.LoopBudget``). Elsewhere (trio, a Cluster)
         the try runs in a worker thread, which is not abandoned if the caller is cancelled meanwhile: the
         permit it got is returned (the cancellation comes at the caller's next checkpoint, where a caller
         gives its permit back). The threads take turns (``_thread_turn``): thirty tasks asking at a window

@@ -2,51 +2,36 @@
 
 A limiter (``ratelimit.RateLimiter``, through ``store_link.StoreLink``) talks to a ``BudgetStore`` only:
 ``redis_store.SharedBudget`` (Redis, the ``[redis]`` extra: every process and machine of a pocket) or
-``memory_store.MemoryBudget`` (one process, and the tests). Both keep the rules below; one test table
-(``tests/test_store_rules.py``) runs every rule over both. The strategy (which windows a send may land
-in, how long to wait) stays in ``window_log`` and ``store_link``: a store only counts, atomically.
+``memory_store.MemoryBudget`` (one process, and the tests). A store only counts, atomically; the strategy
+(which windows a send may land in, how long to wait) stays in ``window_log`` and ``store_link``.
 
-The rules a store keeps, and why:
+The rules a store keeps, and why (with the 429s each one removed), are ``docs/pacing.md``'s, "One budget
+for several processes and machines"; one test table (``tests/test_store_rules.py``) runs every rule over
+both stores. Per method of ``BudgetStore``:
 
-- A budget is one (pocket, rate-limit group); a 418 block is per pocket. Keys hash the pocket
-  (``upbit-rl:v2:{<sha256(pocket)[:16]>}:...``, the hash a Cluster hash tag: ``BudgetKeys``), so
-  neither a pocket's name nor an access key is stored
-  (the secret never reaches a store). Windows last ``window_seconds`` (the spec's, usually 1).
-- ``take``: once the exchange's phase is known, a send is charged to the exchange's own windows it may
-  land in (named from the ``Date`` header, so every machine names the same window), and the local
-  seconds whose counts hold phase-unknown sends are only checked. Before the phase is known, a send at
-  local ``t`` is charged to the local seconds ``floor(t)`` and ``floor(t) + 1`` (any exchange second
-  overlaps at most two local seconds). Checking and charging are one atomic step. A stored phase is
-  reported to a caller that does not know it (``phase_in_store``): the learned phase is shared per host.
-- A request counts until its answer says where it landed: its send is charged one window more while in
-  flight; ``settle`` gives back the windows it did not land in (its ``Date``'s window keeps it). Each
-  count has a "settled" twin: a window full only of unconfirmed charges is reported ``held`` (ask again
-  soon). Without this, four processes starting together drew 8-22 x 429 per run on a loaded 2-core
-  machine; with it, 0.
-- ``date``: an answer whose ``Date`` names the exchange window of a send charged to local seconds (phase
-  unknown) moves that charge into the window (``w:<N>``, and its settled twin) once a phase is stored for
-  the host; until then it is kept pending (``dated``, a hash per host) and ``save_phase`` moves every pending
-  one. A process that learns the phase then sees only what really shares its windows: without this, the
-  first second's sends of every process stayed in local counts that each dated send had to check, and 4 or
-  8 fresh processes finished 1-2 s behind one process sending all their orders (issue 26, item 4). A take
-  that does not know the phase never misses a moved charge: with a phase stored it is told to read it.
-- ``pool_bounds``: while no process of the host knows the phase, each adds the bounds its own ``Date``
-  headers drew (``bounds``, per host: the intersection; bounds that do not meet it replace it) and takes
-  the pooled ones back: the trickled sends of 8 processes then narrow one estimate, not 8 estimates an
-  eighth as fast.
-- Phase unknown: the last ``reserve`` of a count is trickled, one per interval, for every process of
-  the host together (``trickling``), so that some answer shows where the exchange's boundary falls.
+- ``take``: phase known and dated, charge the exchange windows the send may land in and only check the
+  host's local seconds (whose counts hold phase-unknown sends); else charge the local seconds ``floor(t)``
+  and ``floor(t) + 1``. Checking and charging are one atomic step. Say the process is there (``peers``);
+  report a stored phase to a caller that does not know it (``phase_in_store``: so a take that does not
+  know the phase never misses a charge ``date`` moved); trickle the last ``reserve`` of a count for all
+  the host's processes together (``trickling``); a window full only of unsettled charges is ``held``.
+- ``settle``: an answer gives back the windows its send did not land in (a send is charged one window
+  more while in flight); each count has a "settled" twin (``<key>:s``).
+- ``date``: an answer whose ``Date`` names the exchange window of a send charged to local seconds moves the
+  charge there once the host has a stored phase, else keeps it pending (``dated``) until ``save_phase``
+  moves every pending one. ``pool_bounds``: the host's processes pool their ``Date`` bounds of the phase
+  (the intersection; bounds that do not meet it replace it).
 - ``fill`` (a 429): the windows of that send are full, whoever filled them (filled to twice the budget,
-  so charges given back later cannot reopen them). ``block`` (a 418): a shorter block never shortens a
-  longer one.
-- A store that cannot be used raises ``StoreUnavailable``; the limiter then paces in-process for a
-  while (``store_link``), after one warning, at its share of the budget: each take also says the
-  process is there, and the store counts the processes of the budget seen in the last
-  ``PEERS_SECONDS`` (``peers``); n processes that lose the store together spend the budget once, not
-  n times (a Sentinel failover: 29 x 429 for two batches without this, 0 with it).
+  so charges given back later cannot reopen them). ``block`` (a 418, per pocket): a shorter block never
+  shortens a longer one.
+- A store that cannot be used raises ``StoreUnavailable``; the limiter then paces in-process at its share
+  of the budget among the processes the store last counted (``store_link``).
 
 The setting: ``rate_limit_store=`` (or the CLI's ``--rate-limit-store``), else ``$UPBIT_RATE_LIMIT_STORE``,
-read and checked in one place, ``resolve_store_url``; ``open_store`` turns a URL into a store.
+read and checked in one place, ``resolve_store_url``. Its forms (one server, Sentinel, Cluster: ``docs/pacing.md``,
+"Where the budget is kept") are parsed here without redis-py (``parse_store_address``), so that a setting
+that can never work is refused before anything is sent, and the driver (``redis_connect``) reads the same
+value; ``open_store`` turns a URL into a store.
 """
 
 from __future__ import annotations
@@ -57,26 +42,28 @@ import os
 import re
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
-from urllib.parse import unquote, unquote_plus, urlsplit
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
 
 from .errors import ConfigurationError
 from .settings import STORE_ENV as STORE_ENV
-from .store_address import parse_store_address
 
 __all__ = [
     "KEY_FORMAT",
     "PEERS_SECONDS",
+    "SENTINEL_PORT",
     "STORE_ENV",
     "BudgetKeys",
     "BudgetStore",
     "Send",
+    "StoreAddress",
     "StoreUnavailable",
     "TakeResult",
     "check_store_setting",
     "check_store_url",
     "open_store",
+    "parse_store_address",
     "redacted_text",
     "redacted_url",
     "resolve_store_url",
@@ -149,6 +136,80 @@ def redacted_text(text: str, url: str) -> str:
     for secret in url_secrets(url):
         text = text.replace(secret, "***")
     return text
+
+
+SENTINEL_PORT = 26379
+_CLUSTER_PORT = 6379
+_SENTINEL_PARAMETERS = frozenset({"sentinel_password", "sentinel_username"})
+
+
+@dataclass(frozen=True, slots=True)
+class StoreAddress:
+    """A parsed store URL. ``kind``: ``"server"`` (``url`` goes to redis-py as it is), ``"sentinel"`` or
+    ``"cluster"`` (``hosts``, the credentials, ``service`` and ``db`` for a sentinel's master)."""
+
+    kind: str
+    url: str
+    hosts: tuple[tuple[str, int], ...] = ()
+    service: str = ""
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+    sentinel_options: dict[str, str] = field(default_factory=dict)
+
+
+def _hosts(text: str, default_port: int) -> tuple[tuple[str, int], ...]:
+    """``HOST[:PORT],...`` (``[v6]:PORT`` too) as (host, port) pairs; ``ValueError`` saying what is wrong."""
+    hosts = []
+    for part in text.split(","):
+        parsed = urlsplit(f"//{part}")
+        port = parsed.port  # ValueError on a port that is not a number or out of range
+        if not parsed.hostname or parsed.username is not None:
+            raise ValueError(f"has a host list entry without a host ({part!r})")
+        if port == 0:
+            raise ValueError("has an invalid port")
+        hosts.append((parsed.hostname, port or default_port))
+    return tuple(hosts)
+
+
+def _credentials(userinfo: str | None) -> tuple[str | None, str | None]:
+    if userinfo is None:
+        return None, None
+    user, colon, password = userinfo.partition(":")
+    return (unquote(user) or None), (unquote(password) if colon else None)
+
+
+def parse_store_address(url: str) -> StoreAddress:
+    """The store ``url`` names; ``ValueError`` saying what is wrong with it (never quoting a credential).
+
+    A one-server URL is only told apart here: redis-py reads it (``store.check_store_url`` checks it).
+    """
+    scheme, sep, rest = url.partition("://")
+    kind = {"redis+sentinel": "sentinel", "redis+cluster": "cluster"}.get(scheme.lower(), "server")
+    if kind == "server" or not sep:
+        return StoreAddress("server", url)
+    rest, _, query = rest.partition("?")
+    userinfo, at, rest = rest.rpartition("@")
+    netloc, _, path = rest.partition("/")
+    if not netloc:
+        raise ValueError("has no host")
+    hosts = _hosts(netloc, SENTINEL_PORT if kind == "sentinel" else _CLUSTER_PORT)
+    segments = [segment for segment in path.split("/") if segment]
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    unknown = sorted(set(options) - (_SENTINEL_PARAMETERS if kind == "sentinel" else set()))
+    if unknown:
+        raise ValueError(f"has query parameters it cannot use: {', '.join(unknown)}")
+    username, password = _credentials(userinfo if at else None)
+    if kind == "cluster":
+        if segments not in ([], ["0"]):
+            raise ValueError("names a database: a cluster has database 0 only")
+        return StoreAddress(kind, url, hosts, username=username, password=password)
+    if not segments or len(segments) > 2:
+        raise ValueError("must name the service the sentinels watch (/SERVICE[/DB])")
+    if len(segments) == 2 and not segments[1].isdigit():
+        raise ValueError("has a database that is not a number")
+    db = int(segments[1]) if len(segments) == 2 else 0
+    return StoreAddress(kind, url, hosts, unquote(segments[0]), db, username, password, options)
 
 
 _STORE_FORMS = (

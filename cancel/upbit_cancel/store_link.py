@@ -10,7 +10,7 @@ Nothing here waits on the store while the limiter's lock is held: what to ask is
 lock (``plan``, ``settle``, ``fill``, ``block``, ``share_phase``: the latter give ``Write`` jobs), the asking
 is done without it (``ask``, ``run``), and the answer is read under it again (``taken``). A store whose
 calls block (Redis) is never called blocking on an event loop: on asyncio its calls on that loop
-(``loop_store``, ``redis_loop``) are awaited, a send's ``take`` by its caller (``ask_on_loop``) and the
+(``loop_store``, ``redis_store.LoopBudget``) are awaited, a send's ``take`` by its caller (``caught``) and the
 writes by the loop's writer task, in order; elsewhere (trio) ``run`` hands the writes of a caller on a loop
 to one writer thread per link, in order, and a send's ``take`` runs in ``anyio``'s worker thread (see
 ``ratelimit``). The answers of ``record``, ``cancel`` and ``block`` need no reply.
@@ -29,9 +29,9 @@ import logging
 import math
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from .store import BudgetStore, Send, StoreUnavailable, TakeResult, redacted_url
 from .window_log import BASE_MARGIN, IN_FLIGHT_POLL, STORE_RETRY_SECONDS, Permit, WindowLog
@@ -50,14 +50,14 @@ __all__ = [
     "StoreWrite",
     "Taken",
     "Write",
-    "ask_on_loop",
+    "caught",
     "forget_warnings",
-    "load_phase_on_loop",
     "loop_store",
     "on_event_loop",
 ]
 
 log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
+T = TypeVar("T")
 
 PHASE_POLL = 0.1
 """A send refused while the phase is unknown asks the store again this soon: a phase may be stored meanwhile."""
@@ -121,11 +121,12 @@ class Ask:
 
 
 class LoopStore(Protocol):
-    """A store's calls on the running asyncio loop (``redis_loop.LoopBudget``): what ``BudgetStore.on_loop``
+    """A store's calls on the running asyncio loop (``redis_store.LoopBudget``): what ``BudgetStore.on_loop``
     gives, for a store that has one (``loop_store``)."""
 
     async def take(self, send: Send) -> TakeResult: ...
     async def load_phase(self) -> tuple[float, float] | None: ...
+    async def write(self, method: str, args: tuple[Any, ...]) -> Any: ...
     def submit(self, writes: list[StoreWrite]) -> None: ...
 
 
@@ -166,10 +167,10 @@ class StoreWrite:
         if following is not None:
             following()
 
-    async def on_loop(self, store: object) -> None:
-        """The same write through ``store``'s calls on the running loop (``LoopStore``)."""
+    async def on_loop(self, store: LoopStore) -> None:
+        """The same write through ``store``'s calls on the running loop (``LoopStore.write``)."""
         try:
-            answer = await getattr(store, self.method)(*self.args)
+            answer = await store.write(self.method, self.args)
         except StoreUnavailable as error:
             self.failed(error, self.now)
             return
@@ -183,18 +184,11 @@ class StoreWrite:
         return None if self.then is None else self.then(answer)
 
 
-async def ask_on_loop(store: LoopStore, ask: Ask) -> TakeResult | StoreUnavailable:
-    """``StoreLink.ask`` through the store's calls on the running loop (awaited, not blocking it)."""
+async def caught(asked: Awaitable[T]) -> T | StoreUnavailable:
+    """``StoreLink.ask`` or ``load_phase`` through the store's calls on the running loop (awaited, not
+    blocking it): the answer, or the failure returned."""
     try:
-        return await store.take(ask.send)
-    except StoreUnavailable as error:
-        return error
-
-
-async def load_phase_on_loop(store: LoopStore) -> tuple[float, float] | StoreUnavailable | None:
-    """``StoreLink.load_phase`` through the store's calls on the running loop."""
-    try:
-        return await store.load_phase()
+        return await asked
     except StoreUnavailable as error:
         return error
 
