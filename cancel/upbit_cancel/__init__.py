@@ -77,7 +77,6 @@ if TYPE_CHECKING:
     from .heartbeat import GuardScope, Heartbeat
     from .heartbeat_store import Beat, HeartbeatStore
     from .pacing import PacedTransport
-    from .phase import PhaseEstimate
     from .pocket_sweep import (
         PocketsCancelled,
         PocketsInterrupted,
@@ -123,7 +122,7 @@ if TYPE_CHECKING:
         cancel_open_orders,
         cancel_open_orders_async,
     )
-    from .window_log import WindowLog
+    from .window_log import PhaseEstimate, WindowLog
 
 # A library never configures logging: without a handler of the caller's, records go nowhere.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -299,7 +298,7 @@ _HOMES = {
     "Send": ".store",
     "StoreUnavailable": ".store",
     "WindowLog": ".window_log",
-    "PhaseEstimate": ".phase",
+    "PhaseEstimate": ".window_log",
     "TakeResult": ".store",
     "RateLimiter": ".ratelimit",
     "RemainingReq": ".remaining_req",

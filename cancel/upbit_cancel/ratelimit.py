@@ -1,27 +1,19 @@
-"""Client-side pacing for Upbit's rate-limit groups, per pocket, by the exchange's own windows.
+"""Client-side pacing for Upbit's rate-limit groups, per pocket, by the exchange's own windows (``docs/pacing.md``).
 
-Upbit counts requests per (pocket, group) in windows of whole seconds of ITS clock, at the moment a
-request arrives; every API key of one pocket shares the pocket's budget, and a 418 blocks the whole
-pocket. ``RateLimiter`` keeps one budget per (pocket, group), in three parts:
-
-- ``window_log.WindowLog``: the strategy. The log of sends and what the answers taught (where the
-  exchange's windows start, ``phase.PhaseEstimate``; what other processes spent, from ``Remaining-Req``);
-  a pure function of the time it is given.
-- ``store_link.StoreLink``: the storage. The shared ``store.BudgetStore`` (Redis, ``redis_store.SharedBudget``;
-  or one process's ``memory_store.MemoryBudget``) the budget, the learned phase and the blocks are shared
-  through, in named states (active, or paused while the store fails).
-- ``RateLimiter`` (here): a lock, a clock, the pocket's 418 block, and the waiting.
-
-One limiter per (pocket, group) is shared by every batch and ``PacedTransport`` of the process through
-``limiter_for``; it is thread-safe and usable from threads and async tasks at once, on asyncio or trio:
+``RateLimiter`` keeps one budget per (pocket, group): ``window_log.WindowLog`` (the strategy: the log of
+sends and what the answers taught, a pure function of the time it is given), ``store_link.StoreLink`` (the
+shared ``store.BudgetStore`` the budget, the learned phase and the blocks go through, active or paused
+while it fails) and, here, a lock, a clock, the pocket's 418 block (``KeyBlock``) and the waiting. One
+limiter per (pocket, group) is shared by every batch and ``PacedTransport`` of the process (``limiter_for``);
+it is thread-safe and usable from threads and async tasks at once, on asyncio or trio:
 
 - Its lock is never held while waiting, nor across a call to the store: what to ask is worked out under
   it, the store is asked without it, and the answer is read under it again.
 - An async caller never blocks its event loop on a store's I/O. On asyncio, ``acquire_async`` awaits the
-  store on the loop (``redis_store.LoopBudget``: no thread beside the loop to take the GIL from it), and the writes of
-  ``record``, ``cancel`` and ``block`` called there are made by the loop's writer task. Under trio (and for
-  a Cluster) it asks from a worker thread (``anyio.to_thread``), and the writes go to the link's writer
-  thread (``StoreLink.run``). Its sleeps are ``anyio.sleep``.
+  store on the loop (``redis_store.LoopBudget``: no thread beside the loop to take the GIL from it), and the
+  writes of ``record``, ``cancel`` and ``block`` called there are made by the loop's writer task. Under trio
+  (and for a Cluster) it asks from a worker thread (``anyio.to_thread``), and the writes go to the link's
+  writer thread (``StoreLink.run``). Its sleeps are ``anyio.sleep``.
 
 The clock and the sleeps are injectable, so tests run on a fake clock.
 """
@@ -41,9 +33,8 @@ from typing import TYPE_CHECKING, cast
 from upbit_client.rules import RateLimit
 
 from .errors import KeyBlocked
-from .phase import PhaseEstimate
 from .remaining_req import RemainingReq
-from .window_log import BASE_MARGIN, STORE_RETRY_SECONDS, Permit, WindowLog
+from .window_log import STORE_RETRY_SECONDS, Permit, PhaseEstimate, WindowLog
 
 if TYPE_CHECKING:  # loaded with a store only (``use_store``, ``limiter_for``): a limiter without one needs neither
     from .store import BudgetStore, TakeResult
@@ -175,9 +166,6 @@ class RateLimiter:
     def phase(self) -> PhaseEstimate:
         """What the answers told about where the exchange's windows start (read it, do not change it)."""
         return self._log.phase
-
-    def _margin(self) -> float:
-        return BASE_MARGIN
 
     # --- the shared store ------------------------------------------------------------------------------
 
@@ -369,13 +357,10 @@ class RateLimiter:
 
             return await anyio.to_thread.run_sync(self._next_in_turn, backlog, deadline)
         got = await self._try_acquire_on_loop(store, backlog)
-        if isinstance(got, Permit) or deadline is None or self._clock() + got <= deadline:
+        if self._in_time(got, deadline):
             return got
-        if backlog > 1:
-            got = await self._try_acquire_on_loop(store, 1)
-            if isinstance(got, Permit) or self._clock() + got <= deadline:
-                return got
-        return None
+        again = await self._try_acquire_on_loop(store, 1) if backlog > 1 else None
+        return again if again is not None and self._in_time(again, deadline) else None
 
     def _next_in_turn(self, backlog: int, deadline: float | None) -> Permit | float | None:
         with self._thread_turn:
@@ -387,13 +372,13 @@ class RateLimiter:
         without the backlog (the send goes now if the window has room)."""
         count = backlog() if callable(backlog) else backlog
         got = self.try_acquire(count)
-        if isinstance(got, Permit) or deadline is None or self._clock() + got <= deadline:
+        if self._in_time(got, deadline):
             return got
-        if count > 1:
-            got = self.try_acquire(1)
-            if isinstance(got, Permit) or self._clock() + got <= deadline:
-                return got
-        return None
+        again = self.try_acquire(1) if count > 1 else None
+        return again if again is not None and self._in_time(again, deadline) else None
+
+    def _in_time(self, got: Permit | float, deadline: float | None) -> bool:
+        return isinstance(got, Permit) or deadline is None or self._clock() + got <= deadline
 
     def record(
         self,

@@ -2,23 +2,16 @@
 
 ``StoreLink`` is ``ACTIVE`` (every send is charged in the store) or ``PAUSED`` (the store failed: the
 limiter paces in-process until ``STORE_RETRY_SECONDS`` passed, then the link is active again, at its
-share of the budget among the processes the store last counted: ``share``). It names
-a send's windows for the store from what the ``WindowLog`` knows, settles a charge when its answer
-comes, shares the learned phase and the 418 blocks.
+share of the budget among the processes the store last counted: ``share``). It names a send's windows
+for the store from what the ``WindowLog`` knows, settles a charge when its answer comes, shares the
+learned phase and the 418 blocks. Under the limiter's lock it only works out what to ask (``plan``) or
+write (``settle``, ``fill``, ``block``, ``share_phase``: ``Write`` jobs, made by ``run`` without the lock,
+never blocking an event loop: see ``ratelimit``), and reads the answer (``taken``).
 
-Nothing here waits on the store while the limiter's lock is held: what to ask is worked out under the
-lock (``plan``, ``settle``, ``fill``, ``block``, ``share_phase``: the latter give ``Write`` jobs), the asking
-is done without it (``ask``, ``run``), and the answer is read under it again (``taken``). A store whose
-calls block (Redis) is never called blocking on an event loop: on asyncio its calls on that loop
-(``loop_store``, ``redis_store.LoopBudget``) are awaited, a send's ``take`` by its caller (``caught``) and the
-writes by the loop's writer task, in order; elsewhere (trio) ``run`` hands the writes of a caller on a loop
-to one writer thread per link, in order, and a send's ``take`` runs in ``anyio``'s worker thread (see
-``ratelimit``). The answers of ``record``, ``cancel`` and ``block`` need no reply.
-
-What a send is charged (see ``store``'s rules): with the phase known and dated, the exchange windows it
-may land in; else the local windows ``floor(t / w)`` and the next. The charge also holds one window
-more while the request is in flight (held up on its way, it may arrive later than it was sent) — but
-only while it is in flight: its answer settles the charge (the window its ``Date`` names keeps it).
+What a send is charged (the store's rules: ``store``): with the phase known and dated, the exchange
+windows it may land in; else the local windows ``floor(t / w)`` and the next. The charge also holds one
+window more while the request is in flight (held up on its way, it may arrive later than it was sent) —
+but only while it is in flight: its answer settles the charge (the window its ``Date`` names keeps it).
 """
 
 from __future__ import annotations
