@@ -281,12 +281,9 @@ class SharedBudget:
 
     def _run(self, call: Call) -> Any:
         """Make ``call`` (one command or script) through this budget's client, read by ``call.read``."""
-        if call.name == "get":
-            return self._call(lambda: self._connected().client.get(call.keys[0]), call.read)
         return self._call(lambda: self._connected().run(call), call.read)
 
     def take(self, send: Send) -> TakeResult:
-        """Charge ``send`` if every window it may land in has room (``lua/take.lua``)."""
         answers = [self._run(call) for call in self.take_calls(send)]
         result: TakeResult = answers[-1]
         return result
@@ -297,7 +294,7 @@ class SharedBudget:
         return bundled([*self.upkeep(), self.take_call(send)], cluster=self._cluster)
 
     def take_call(self, send: Send) -> Call:
-        """The call of ``take``: ``lua/take.lua`` with the keys and arguments of ``send``."""
+        """The call of ``take``: ``lua/take.lua`` (charge ``send`` if every window it may land in has room)."""
         charge, check = self.keys.for_send(send.windows, send.local_seconds)
         keys = [self.keys.block, self.keys.phase, *charge, *check, *(f"{key}:s" for key in charge), self.keys.trickle]
         reserve, interval, now = send.trickle or (0, 0.0, 0.0)
@@ -356,7 +353,9 @@ class SharedBudget:
     def settle_call(
         self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
     ) -> Call | None:
-        """The call of ``settle`` (None: nothing to settle)."""
+        """The call of ``settle`` (None: nothing to settle): give back one charge of each of ``give_back``,
+        charge ``take`` (exchange windows, else local seconds); ``settled``, the charges an answer confirmed:
+        a window full of those is really full, one full of charges in flight may open again."""
         if not give_back and not take and not settled:
             return None
         counts = self.keys.counts
@@ -366,26 +365,22 @@ class SharedBudget:
     def settle(
         self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
     ) -> None:
-        """Give back one charge of each of ``give_back``, charge ``take``: exchange windows, else local seconds.
-
-        ``settled``: the charges now final (an answer confirmed them): a window full of final charges is
-        really full, one full of charges in flight may open again when their answers come.
-        """
         call = self.settle_call(exchange_windows, give_back, take, settled)
         if call is not None:
             self._run(call)
 
     def block_call(self, until: float, seconds: float) -> Call:
+        """Block the pocket (every group and process) until ``until`` (epoch s, ``seconds`` away); read: the end."""
         args = [int(until * 1000), max(1, int(seconds * 1000))]
         return Call("block", [self.keys.block], args, _block_end)
 
     def block(self, until: float, seconds: float) -> float:
-        """Block the pocket (every group and process) until ``until`` (epoch s, ``seconds`` away); returns the end."""
         end: float = self._run(self.block_call(until, seconds))
         return end
 
     def date_call(self, window: int, local_seconds: list[int]) -> Call:
-        """The call of ``date``: ``lua/date.lua`` with the host's keys of ``local_seconds`` and ``window``."""
+        """The call of ``date``: the send charged to ``local_seconds`` landed in exchange ``window``
+        (``lua/date.lua``): moved there once a phase is stored for the host, else kept pending."""
         local = self.keys.counts(False, local_seconds)
         landed = self.keys.counts(True, [window])[0]
         keys = [self.keys.phase, self.keys.dated, landed, f"{landed}:s", *local, *(f"{key}:s" for key in local)]
@@ -393,8 +388,6 @@ class SharedBudget:
         return Call("date", keys, [field, self._ttl_ms], _one)
 
     def date(self, window: int, local_seconds: list[int]) -> None:
-        """The send charged to ``local_seconds`` landed in exchange ``window`` (``lua/date.lua``): moved there
-        once a phase is stored for the host, else kept pending until ``save_phase``."""
         self._run(self.date_call(window, local_seconds))
 
     def save_phase_call(self, lo: float, hi: float) -> Call:
@@ -406,15 +399,14 @@ class SharedBudget:
         return Call("phase", keys, args, _one)
 
     def save_phase(self, lo: float, hi: float) -> None:
-        """Store the host's phase and move the dated charges waiting for one (``lua/phase.lua``)."""
         self._run(self.save_phase_call(lo, hi))
 
     def pool_bounds_call(self, lo: float, hi: float) -> Call:
-        """The call of ``pool_bounds``: ``lua/bounds.lua``, read back as the pooled bounds."""
+        """The call of ``pool_bounds``: ``lua/bounds.lua`` adds bounds of the phase to the host's pooled ones,
+        read back."""
         return Call("bounds", [self.keys.bounds], [repr(lo), repr(hi), _BOUNDS_TTL_MS], _phase)
 
     def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None:
-        """Add bounds of the phase to the host's pooled ones and read them back (``lua/bounds.lua``)."""
         bounds: tuple[float, float] | None = self._run(self.pool_bounds_call(lo, hi))
         return bounds
 
@@ -462,7 +454,10 @@ class Scripts:
         self.sent: set[str] = set()
 
     def run(self, call: Call) -> Any:
-        """``call`` (a script of ``SCRIPTS``) on this client: its reply (an awaitable for ``redis.asyncio``)."""
+        """``call`` (a script of ``SCRIPTS``, or ``get``) on this client: its reply (an awaitable for
+        ``redis.asyncio``)."""
+        if call.name == "get":
+            return self.client.get(call.keys[0])
         if call.name in self.sent:
             return self.registered[call.name](keys=call.keys, args=call.args)
         self.sent.add(call.name)  # if this EVAL fails, the EVALSHA after it loads the script: still right
@@ -514,7 +509,7 @@ class LoopBudget:
         """``call`` on this loop's client, read by ``call.read``: ``SharedBudget._call``'s rules."""
         started = time.monotonic()
         try:
-            reply = await (self.client.get(call.keys[0]) if call.name == "get" else self.scripts.run(call))
+            reply = await self.scripts.run(call)
             return call.read(answered_in_time(reply, started))
         except Exception as error:  # every failure of the store is one failure (see the module)
             raise self.budget.failure(error) from error

@@ -223,12 +223,10 @@ class StoreLink:
     def share(self, book: WindowLog, now: float) -> float:
         """Set ``book``'s share of the budget for a send at ``now``; the seconds to hold every send (0: none).
 
-        While the store is lost, this process paces at its part of the budget, split evenly among the
-        processes the store last counted (``BudgetStore.peers``), so that n processes pacing on their own
-        spend it once, not n times; and, with others present, sends nothing more in the window the store
-        was lost in (what the others sent in it is not known here). The share holds for
-        ``STORE_RETRY_SECONDS`` after the link is active again too: the others may still pace on their own
-        (their sends are not in the store) until their own pause ends. Else the whole budget.
+        While the store is lost, and for ``STORE_RETRY_SECONDS`` after (the others may still pace on their
+        own), the budget split evenly among the processes the store last counted (``BudgetStore.peers``),
+        and, with others present, nothing more in the window the store was lost in (``docs/pacing.md``, "A
+        failover may lose the last writes", says why). Else the whole budget.
         """
         shared = self.current(now) is not None and now >= self._share_until
         peers = 1 if shared else self.store.peers()

@@ -1,49 +1,40 @@
 """One budget's pacing as a pure strategy: no clock, no lock, no store (``ratelimit.RateLimiter`` holds a lock
-around every call and passes the time in). The rules below say why; ``docs/pacing.md`` says what they give.
+around every call and passes the time in). ``docs/pacing.md`` ("What the limiter does") says what it gives.
 
-``PhaseEstimate``: where the exchange's whole seconds start, learned from the answers. With ``psi`` the
-exchange's clock minus ours, a request that reaches the exchange at local time ``a`` is counted in window
-``floor(a + psi)``. A request sent at ``s`` and answered at ``r`` reached it at some ``a`` in ``[s, r]``: all
-a client can know without assuming how the round trip splits, and enough. The answers bound ``psi`` (only
-``psi`` modulo 1 matters for pacing), whatever the latency, so a slow first answer widens nothing:
+``PhaseEstimate``: where the exchange's whole seconds start. With ``psi`` the exchange's clock minus ours, a
+request that reaches the exchange at local ``a`` counts in window ``floor(a + psi)``; sent at ``s`` and
+answered at ``r``, it reached it at some ``a`` in ``[s, r]`` (all a client can know without assuming how
+the round trip splits, and enough: these bounds hold whatever the latency). A ``Date`` ``D`` puts ``psi`` in
+``[D - r, D + 1 - s)`` (absolute: it names the exchange's second); ``Remaining-Req sec`` jumping back up
+between two answers, the second sent after the first came back, shows a window opened between the first
+send and the second answer (a tick, modulo 1: shifted by whole seconds to overlap the estimate most; once
+a ``Date`` anchored it, ``Date`` bounds intersect it as they are, since two near-1-wide intervals modulo 1
+can meet in two pieces and only the absolute one is right). A new bound that does not meet the estimate
+wins: an old belief is worth less than a fresh observation.
 
-- ``Date`` (whole seconds of the exchange's clock when it handled the request): ``D <= a + psi < D + 1``,
-  so ``psi`` is in ``[D - r, D + 1 - s)``; two answers whose ``Date`` differ pin the boundary between the
-  first one's send and the second one's answer. A ``Date`` bound is absolute; once one anchored the
-  estimate, later ones intersect it as they are (two near-1-wide intervals modulo 1 can meet in two pieces,
-  and only the absolute one is right).
-- ``Remaining-Req sec`` jumping back up between two answers, the second sent after the first came back: a
-  new window opened between the first send and the second answer (a tick, modulo 1: shifted by whole
-  seconds to where it overlaps the estimate most).
-- When a new bound does not meet the estimate, the new bound wins: an old belief is worth less than a fresh
-  observation. But a ``Date`` that contradicts the anchored estimate is not trusted, and makes every
-  ``Date`` suspect: a server whose machines' clocks disagree (a different ``Date`` per connection) or whose
-  ``Date`` jumps by hours would otherwise move the estimate (and every window named from it) at every
-  answer, and the first ``Date`` may have been the wrong one. The estimate is forgotten, and ``Date`` is
-  trusted again only once ``STEP_CONFIRMATIONS`` bounds in a row agree with each other (a clock really
-  stepped) and with the ticks learned meanwhile: one connection of a server whose clocks disagree agrees
-  with itself (a trickle reuses one connection: 20 x 429 in a test before this rule), but the exchange's
-  windows cannot lie about where its seconds start. Without ticks a suspect ``Date`` stays untrusted (the
-  pacing that holds whatever the phase is slower, never refused). An untrusted ``Date`` names no window
-  (``learn_date``).
+But a ``Date`` that contradicts the anchored estimate is not trusted, and makes every ``Date`` suspect: a
+server whose machines' clocks disagree (a ``Date`` per connection) or whose ``Date`` jumps by hours would
+otherwise move the estimate at every answer, and the first ``Date`` may have been the wrong one. The
+estimate is forgotten; ``Date`` is trusted again once ``STEP_CONFIRMATIONS`` bounds in a row agree with each
+other (a clock really stepped) and with the ticks learned meanwhile: one connection of such a server agrees
+with itself (a trickle reuses one: 20 x 429 in a test before this rule), but the exchange's windows cannot
+lie about where its seconds start. Without ticks a suspect ``Date`` stays untrusted (slower, never refused),
+and names no window (``learn_date``).
 
-``WindowLog``: "may a send go out at ``now``, and if not, how long until one may?", from the requests it
-logged and the phase. The exchange counts ``budget`` requests per window of ``window_seconds`` whole seconds:
+``WindowLog``: may a send go out at ``now``, and if not, how long until one may? The exchange counts
+``budget`` requests per window of ``window_seconds`` whole seconds of its clock:
 
-- A request counts while it is in flight (it may reach the exchange in any window), and once answered at
-  ``r`` until the window holding ``r`` surely ended (``PhaseEstimate.boundary_after``, which adds the
-  caller's one-way latency bound to the upper end); if its ``Date`` named its window, until that one ended.
-- Until the phase is known, ``reserve`` of the budget is trickled out (one send per
-  ``window_seconds / reserve`` s), so that some answer lands after the exchange's next boundary and shows it.
-- ``Remaining-Req`` lower than the logged sends explain (another process or key of the pocket spends the
-  same budget) adds that many "foreign" sends; a 429 fills the window of its send.
+- A request counts while in flight, and once answered at ``r`` until the window holding ``r`` surely ended
+  (``boundary_after``, which adds the caller's latency bound to the upper end), or the window its trusted
+  ``Date`` named. Until the phase is known, ``reserve`` of the budget is trickled out (one send per
+  ``window_seconds / reserve`` s). ``Remaining-Req`` lower than the logged sends explain adds that many
+  "foreign" sends (another process or key of the pocket); a 429 fills the window of its send.
 - Once the phase is known but still wider than ``PROBE_WIDTH`` (plus the quickest round trip), the last
-  free send of a window may be held back to the middle of the next boundary's uncertainty (a probe),
-  when the caller says it has more to send than that one (``backlog``) and holding it back cannot cost a
-  window. It is safe wherever it lands: the old window kept its slot for it, and in the new one it
-  counts like any send. Its answer halves the uncertainty; while it is out, callers waiting for the next
-  window look again every ``PROBE_POLL`` s, so when it shows the new window has begun they go at once
-  instead of at the latest boundary the old estimate allowed.
+  free send of a window may be held back to the middle of the next boundary's uncertainty (a probe), when
+  the caller has more to send (``backlog``) and holding it back cannot cost a window. It is safe wherever it
+  lands: the old window kept its slot for it, and in the new one it counts like any send. Its answer halves
+  the uncertainty; while it is out, callers waiting for the next window look again every ``PROBE_POLL`` s,
+  so when it shows the new window has begun they go at once, not at the latest boundary the estimate allowed.
 """
 
 from __future__ import annotations
