@@ -38,7 +38,7 @@ from .window_log import STORE_RETRY_SECONDS, Permit, PhaseEstimate, WindowLog
 
 if TYPE_CHECKING:  # loaded with a store only (``use_store``, ``limiter_for``): a limiter without one needs neither
     from .store import BudgetStore, TakeResult
-    from .store_link import Ask, LoopStore, StoreLink, Taken, Write
+    from .store_link import Ask, LoopStore, StoreLink, Write
 
 __all__ = [
     "DEFAULT_BLOCK_SECONDS",
@@ -222,37 +222,35 @@ class RateLimiter:
             return planned
         from .store_link import Ask
 
-        steps = self._store_steps(planned)
+        steps, link = self._store_steps(planned), planned.link
         try:
             step = next(steps)
             while True:
-                link = planned.link
                 step = steps.send(link.ask(step) if isinstance(step, Ask) else link.load_phase(planned.ask))
         except StopIteration as done:
-            return self._taken(planned, done.value)
+            return cast("Permit | float", done.value)
 
     async def _try_acquire_on_loop(self, store: LoopStore, backlog: int) -> Permit | float:
-        """``try_acquire`` with the store's calls awaited on the running asyncio loop (``redis_store.LoopBudget``). The
-        exchange with the store is shielded: a caller cancelled meanwhile gets its permit, to give back."""
+        """``try_acquire`` with the store's calls awaited on the running asyncio loop (``redis_store.LoopBudget``).
+        The exchange with the store is shielded: a caller cancelled meanwhile gets its permit, to give back."""
         planned = self._plan(backlog)
         if not isinstance(planned, _Planned):
             return planned
         import anyio  # the async paths' own: the sync batch's import path loads neither anyio nor asyncio
 
-        with anyio.CancelScope(shield=True):
-            taken = await self._ask_on_loop(store, self._store_steps(planned))
-        return self._taken(planned, taken)
-
-    @staticmethod
-    async def _ask_on_loop(store: LoopStore, steps: Generator[Ask | None, object, Taken]) -> Taken:
         from .store_link import Ask, caught
 
-        step = next(steps)
-        while True:
+        steps = self._store_steps(planned)
+        with anyio.CancelScope(shield=True):
             try:
-                step = steps.send(await caught(store.take(step.send) if isinstance(step, Ask) else store.load_phase()))
+                step = next(steps)
+                while True:
+                    step = steps.send(
+                        await caught(store.take(step.send) if isinstance(step, Ask) else store.load_phase())
+                    )
             except StopIteration as done:
-                return cast("Taken", done.value)
+                got = cast("Permit | float", done.value)
+        return got
 
     def _plan(self, backlog: int) -> Permit | float | _Planned:
         """Under the lock: a permit (no store), the seconds to wait, or the send logged and what to ask the store."""
@@ -273,35 +271,20 @@ class RateLimiter:
             return permit
         return _Planned(permit, last_send, link, ask, now)
 
-    def _taken(self, planned: _Planned, taken: Taken) -> Permit | float:
-        """Under the lock: the store's word on ``planned``: its permit, else the send withdrawn and the wait."""
-        permit = planned.permit
-        with self._lock:
-            if taken.blocked_until is None and taken.wait <= 0:
-                permit.charged = taken.charge
-                return permit
-            self._log.withdrawn(permit, planned.last_send)
-            if taken.blocked_until is None:
-                return taken.wait
-            self._block.until = max(self._block.until, taken.blocked_until)
-            self._block.reason = self._block.reason or "blocked (seen in the shared store)"
-            raise KeyBlocked(self.group, self._block.until, self._block.reason)
-
     def _raise_if_blocked(self, now: float) -> None:
         if now < self._block.until:
             raise KeyBlocked(self.group, self._block.until, self._block.reason)
 
-    def _store_steps(self, planned: _Planned) -> Generator[Ask | None, object, Taken]:
+    def _store_steps(self, planned: _Planned) -> Generator[Ask | None, object, Permit | float]:
         """The store's word on a send planned at ``planned.now``, as steps without I/O: yields an ``Ask`` to
-        ask (sent the ``TakeResult``, or the ``StoreUnavailable``) or None to read the stored phase (sent it).
-        Run without the lock (the store may be slow), blocking (``try_acquire``) or on a loop.
-
-        A phase another process stored is read and adopted first (asked once: a phase that cannot be
-        read or used does not stop the send)."""
+        ask (sent the ``TakeResult``, or the ``StoreUnavailable``) or None to read the stored phase (sent it),
+        without the lock (the store may be slow), blocking (``try_acquire``) or on a loop; returns the permit,
+        else the send withdrawn and the wait (``KeyBlocked``: the store holds a block). A phase another
+        process stored is read and adopted first (once: one that cannot be read or used stops no send)."""
         from .store import StoreUnavailable
         from .store_link import Ask
 
-        link, ask, now = planned.link, planned.ask, planned.now
+        link, ask, now, permit = planned.link, planned.ask, planned.now, planned.permit
         result = yield ask
         if not isinstance(result, StoreUnavailable) and cast("TakeResult", result).phase_in_store:
             shared = yield None
@@ -315,7 +298,16 @@ class RateLimiter:
                     ask = again
                     result = yield again
         with self._lock:
-            return link.taken(self._log, ask, cast("TakeResult | StoreUnavailable", result), now)
+            taken = link.taken(self._log, ask, cast("TakeResult | StoreUnavailable", result), now)
+            if taken.blocked_until is None and taken.wait <= 0:
+                permit.charged = taken.charge
+                return permit
+            self._log.withdrawn(permit, planned.last_send)
+            if taken.blocked_until is None:
+                return taken.wait
+            self._block.until = max(self._block.until, taken.blocked_until)
+            self._block.reason = self._block.reason or "blocked (seen in the shared store)"
+            raise KeyBlocked(self.group, self._block.until, self._block.reason)
 
     def acquire(self, timeout: float | None = None, *, backlog: Backlog = 1) -> Permit | None:
         """Wait (blocking) for a permit; None if none can be had within ``timeout`` seconds (``backlog``:
