@@ -25,8 +25,7 @@ from upbit_cancel.ratelimit import KeyBlocked, Permit, RateLimiter
 from upbit_cancel.redis_connect import open_redis
 from upbit_cancel.redis_store import SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
-from upbit_cancel.store import Send, TakeResult
-from upbit_cancel.store_link import StoreWrite, on_event_loop
+from upbit_cancel.store import Send, StoreWrite, TakeResult, on_event_loop
 
 __all__ = ["redis_server", "redis_url", "slow_redis_url"]
 

@@ -33,8 +33,7 @@ from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, KeyBlocked, Permit, Rate
 from upbit_cancel.redis_connect import open_redis, shared_cluster
 from upbit_cancel.redis_store import Call, SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
-from upbit_cancel.store import BudgetStore, Send, StoreUnavailable, TakeResult
-from upbit_cancel.store_link import PHASE_POLL, LinkState
+from upbit_cancel.store import PHASE_POLL, BudgetStore, LinkState, Send, StoreUnavailable, TakeResult
 from upbit_cancel.window_log import IN_FLIGHT_POLL
 
 __all__ = ["redis_cluster", "redis_sentinel", "redis_server"]

@@ -112,8 +112,7 @@ if TYPE_CHECKING:
         OrderState,
         UnconfirmedOrder,
     )
-    from .store import BudgetStore, Send, StoreUnavailable, TakeResult
-    from .store_link import Ask, StoreLink, Taken, Write
+    from .store import Ask, BudgetStore, Send, StoreLink, StoreUnavailable, Taken, TakeResult, Write
     from .sweep import (
         OpenState,
         OrderSide,
@@ -291,10 +290,10 @@ _HOMES = {
     "Permit": ".ratelimit",
     "Sleep": ".ratelimit",
     "BudgetStore": ".store",
-    "StoreLink": ".store_link",
-    "Taken": ".store_link",
-    "Ask": ".store_link",
-    "Write": ".store_link",
+    "StoreLink": ".store",
+    "Taken": ".store",
+    "Ask": ".store",
+    "Write": ".store",
     "Send": ".store",
     "StoreUnavailable": ".store",
     "WindowLog": ".window_log",

@@ -1,7 +1,7 @@
 """Client-side pacing for Upbit's rate-limit groups, per pocket, by the exchange's own windows (``docs/pacing.md``).
 
 ``RateLimiter`` keeps one budget per (pocket, group): ``window_log.WindowLog`` (the strategy: the log of
-sends and what the answers taught, a pure function of the time it is given), ``store_link.StoreLink`` (the
+sends and what the answers taught, a pure function of the time it is given), ``store.StoreLink`` (the
 shared ``store.BudgetStore`` the budget, the learned phase and the blocks go through, active or paused
 while it fails) and, here, a lock, a clock, the pocket's 418 block (``KeyBlock``) and the waiting. One
 limiter per (pocket, group) is shared by every batch and ``PacedTransport`` of the process (``limiter_for``);
@@ -37,8 +37,7 @@ from .remaining_req import RemainingReq
 from .window_log import STORE_RETRY_SECONDS, Permit, PhaseEstimate, WindowLog
 
 if TYPE_CHECKING:  # loaded with a store only (``use_store``, ``limiter_for``): a limiter without one needs neither
-    from .store import BudgetStore, TakeResult
-    from .store_link import Ask, LoopStore, StoreLink, Write
+    from .store import Ask, BudgetStore, LoopStore, StoreLink, TakeResult, Write
 
 __all__ = [
     "DEFAULT_BLOCK_SECONDS",
@@ -171,7 +170,7 @@ class RateLimiter:
 
     def use_store(self, shared: BudgetStore) -> None:
         """Share this budget (and 418 blocks, and the learned phase) with every limiter using ``shared``."""
-        from .store_link import StoreLink
+        from .store import StoreLink
 
         with self._lock:
             self._link = StoreLink(shared)
@@ -220,7 +219,7 @@ class RateLimiter:
         planned = self._plan(backlog)
         if not isinstance(planned, _Planned):
             return planned
-        from .store_link import Ask
+        from .store import Ask
 
         steps, link = self._store_steps(planned), planned.link
         try:
@@ -238,7 +237,7 @@ class RateLimiter:
             return planned
         import anyio  # the async paths' own: the sync batch's import path loads neither anyio nor asyncio
 
-        from .store_link import Ask, caught
+        from .store import Ask, caught
 
         steps = self._store_steps(planned)
         with anyio.CancelScope(shield=True):
@@ -281,8 +280,7 @@ class RateLimiter:
         without the lock (the store may be slow), blocking (``try_acquire``) or on a loop; returns the permit,
         else the send withdrawn and the wait (``KeyBlocked``: the store holds a block). A phase another
         process stored is read and adopted first (once: one that cannot be read or used stops no send)."""
-        from .store import StoreUnavailable
-        from .store_link import Ask
+        from .store import Ask, StoreUnavailable
 
         link, ask, now, permit = planned.link, planned.ask, planned.now, planned.permit
         result = yield ask
@@ -341,7 +339,7 @@ class RateLimiter:
         link = self._link
         if link is None or not link.blocking:
             return self._next(backlog, deadline)
-        from .store_link import loop_store
+        from .store import loop_store
 
         store = loop_store(link.store)
         if store is None:
@@ -506,7 +504,7 @@ def reset_limiters() -> None:
         _registry.clear()
         _blocks.clear()
         _failed_stores.clear()
-        if f"{__package__}.store_link" in sys.modules:  # else no store was used: no warning to forget
-            from .store_link import forget_warnings
+        if f"{__package__}.store" in sys.modules:  # else no store was used: no warning to forget
+            from .store import forget_warnings
 
             forget_warnings()

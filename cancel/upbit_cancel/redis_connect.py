@@ -4,7 +4,7 @@
 server, ``redis.sentinel.Sentinel(...).master_for(SERVICE)`` for a Sentinel-watched master (each new
 connection asks the sentinels where the master is now, so a failover is followed without a restart;
 no retries inside redis-py: with its default ones, sentinels that cannot be reached held each call
-4.6 s, where failing at once lets the limiter pace in-process, ``store_link``),
+4.6 s, where failing at once lets the limiter pace in-process, ``store.StoreLink``),
 ``redis.cluster.RedisCluster`` for a Cluster (each key goes to the node of its hash slot; the store's
 keys carry the pocket in a hash tag, ``{...}``, so each Lua script's keys share one slot).
 

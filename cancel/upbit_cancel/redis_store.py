@@ -13,7 +13,7 @@ which turns whatever a broken store does into ``StoreUnavailable``: an error rep
 was given, and anything a reader or redis-py raises on it counts: the store misbehaved, not the caller),
 and an answer that took longer than ``_CALL_DEADLINE`` (a server trickling its answer a byte at a time
 meets no socket timeout). A limiter that gets ``StoreUnavailable`` paces in-process after one warning
-(``store_link``).
+(``store.StoreLink``).
 
 Round trips: a take and the upkeep before it (format 1's fence, the peers, the master) are one call of
 ``lua/many.lua`` (``bundled``; on a Cluster the fence, in a slot of its own, goes apart), and a script's first
@@ -47,7 +47,7 @@ from .redis_connect import MasterWatch, open_redis, shared_cluster
 from .store import PEERS_SECONDS, BudgetKeys, Send, StoreUnavailable, TakeResult, redacted_text, redacted_url
 
 if TYPE_CHECKING:
-    from .store_link import StoreWrite
+    from .store import StoreWrite
 
 __all__ = [
     "ASKS_AT_ONCE",

@@ -1,9 +1,9 @@
 """The budget store: one interface for every place a rate-limit budget is shared through, and the setting.
 
-A limiter (``ratelimit.RateLimiter``, through ``store_link.StoreLink``) talks to a ``BudgetStore`` only:
+A limiter (``ratelimit.RateLimiter``, through its ``StoreLink``, below) talks to a ``BudgetStore`` only:
 ``redis_store.SharedBudget`` (Redis, the ``[redis]`` extra: every process and machine of a pocket) or
 ``memory_store.MemoryBudget`` (one process, and the tests). A store only counts, atomically; the strategy
-(which windows a send may land in, how long to wait) stays in ``window_log`` and ``store_link``.
+(which windows a send may land in, how long to wait) stays in ``window_log`` and ``StoreLink``.
 
 The rules a store keeps, and why (with the 429s each one removed), are ``docs/pacing.md``'s, "One budget
 for several processes and machines"; one test table (``tests/test_store_rules.py``) runs every rule over
@@ -25,7 +25,16 @@ both stores. Per method of ``BudgetStore``:
   so charges given back later cannot reopen them). ``block`` (a 418, per pocket): a shorter block never
   shortens a longer one.
 - A store that cannot be used raises ``StoreUnavailable``; the limiter then paces in-process at its share
-  of the budget among the processes the store last counted (``store_link``).
+  of the budget among the processes the store last counted (``StoreLink.share``).
+
+``StoreLink``, one limiter's link to its store, is ``ACTIVE`` (every send is charged in the store) or
+``PAUSED`` (the store failed: the limiter paces in-process until ``STORE_RETRY_SECONDS`` passed, then the
+link is active again, at its ``share`` for as long again). It names a send's windows for the store from
+what the ``WindowLog`` knows (``windows``: one more while the request is in flight, for one held up on its
+way), settles a charge when its answer comes, shares the learned phase and the 418 blocks. Under the
+limiter's lock it only works out what to ask (``plan``) or write (``settle``, ``fill``, ``block``,
+``share_phase``: ``Write`` jobs, made by ``run`` without the lock, never blocking an event loop: see
+``ratelimit``), and reads the answer (``taken``).
 
 The setting: ``rate_limit_store=`` (or the CLI's ``--rate-limit-store``), else ``$UPBIT_RATE_LIMIT_STORE``,
 read and checked in one place, ``resolve_store_url``. Its forms (one server, Sentinel, Cluster: ``docs/pacing.md``,
@@ -37,31 +46,54 @@ value; ``open_store`` turns a URL into a store.
 from __future__ import annotations
 
 import contextlib
+import enum
+import functools
 import hashlib
+import logging
+import math
 import os
 import re
 import socket
-from collections.abc import Mapping
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
 
 from .errors import ConfigurationError
 from .settings import STORE_ENV as STORE_ENV
+from .window_log import BASE_MARGIN, IN_FLIGHT_POLL, STORE_RETRY_SECONDS, Permit, WindowLog
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = [
     "KEY_FORMAT",
     "PEERS_SECONDS",
+    "PHASE_POLL",
     "SENTINEL_PORT",
     "STORE_ENV",
+    "STORE_RETRY_SECONDS",
+    "Ask",
     "BudgetKeys",
     "BudgetStore",
+    "LinkState",
+    "LoopStore",
     "Send",
     "StoreAddress",
+    "StoreLink",
     "StoreUnavailable",
+    "StoreWrite",
     "TakeResult",
+    "Taken",
+    "Write",
+    "caught",
     "check_store_setting",
     "check_store_url",
+    "forget_warnings",
+    "loop_store",
+    "on_event_loop",
     "open_store",
     "parse_store_address",
     "redacted_text",
@@ -406,3 +438,456 @@ def open_store(url: str, pocket: str, group: str, per_second: int, *, window_sec
     from .redis_store import SharedBudget  # only with a store: redis-py loads with it
 
     return SharedBudget(url, pocket, group, per_second, window_seconds=window_seconds)
+
+
+log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
+T = TypeVar("T")
+
+PHASE_POLL = 0.1
+"""A send refused while the phase is unknown asks the store again this soon: a phase may be stored meanwhile."""
+
+_warned_stores: set[str] = set()
+"""Stores failing right now, already warned about (one warning per store and process)."""
+_warned_lock = threading.Lock()
+
+Pooled = Callable[[tuple[float, float]], "tuple[float, float] | None"]
+"""Adopts the host's pooled bounds of the phase under the limiter's lock (``StoreLink.adopt_bounds``)."""
+
+
+def on_event_loop() -> bool:
+    """Whether this thread runs an event loop (asyncio, in a task or a callback; or trio) that a blocking
+    call would stall. Neither loop runs where neither asyncio nor trio was imported (a sync batch loads
+    neither, nor anyio: this asks without importing them)."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None:
+        try:
+            asyncio.get_running_loop()
+            return True
+        except RuntimeError:
+            pass
+    if asyncio is None and "trio" not in sys.modules:
+        return False
+    import anyio
+
+    try:
+        anyio.get_current_task()
+    except RuntimeError:  # anyio.NoEventLoopError (a RuntimeError) on anyio >= 4.11
+        return False
+    return True
+
+
+def forget_warnings() -> None:
+    _warned_stores.clear()
+
+
+class LinkState(enum.Enum):
+    ACTIVE = "active"
+    """Every send is charged in the store."""
+    PAUSED = "paused"
+    """The store failed: pacing in-process only until ``retry_at``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What the store said to a send: ``charge`` (taken), else ``wait`` seconds, else ``blocked_until``."""
+
+    charge: tuple[bool, list[int]] | None = None
+    wait: float = 0.0
+    blocked_until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """What to ask the store for one send, worked out under the limiter's lock (``StoreLink.plan``)."""
+
+    store: BudgetStore
+    send: Send
+
+
+class LoopStore(Protocol):
+    """A store's calls on the running asyncio loop (``redis_store.LoopBudget``): what ``BudgetStore.on_loop``
+    gives, for a store that has one (``loop_store``)."""
+
+    async def take(self, send: Send) -> TakeResult: ...
+    async def load_phase(self) -> tuple[float, float] | None: ...
+    async def write(self, method: str, args: tuple[Any, ...]) -> Any: ...
+    def submit(self, writes: list[StoreWrite]) -> None: ...
+
+
+def loop_store(store: BudgetStore) -> LoopStore | None:
+    """``store``'s calls on the running asyncio loop, if it has them (``SharedBudget.on_loop``); else None
+    (no asyncio loop runs here, trio, a Cluster, a store without them): its blocking calls serve."""
+    on_loop = getattr(store, "on_loop", None)
+    return None if on_loop is None else cast("LoopStore | None", on_loop())
+
+
+Write = Callable[[], None]
+"""A store write worked out under the limiter's lock, to be made without it (``StoreLink.run``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreWrite:
+    """The ``Write`` s a link works out: the store's method ``method`` with ``args``, made blocking (called)
+    or on an asyncio loop (``on_loop``); ``done`` is given its answer; a failure is told to ``failed`` with
+    ``now`` (when the write was worked out), which pauses the link. ``then``, given the answer too, may say a
+    write to make next, the same way and before any later one (settle then ``date``; ``pool_bounds`` then
+    ``save_phase``); after a failure it is not made."""
+
+    store: BudgetStore
+    now: float
+    method: str
+    args: tuple[Any, ...]
+    failed: Callable[[StoreUnavailable, float], None]
+    done: Callable[[Any], None] | None = None
+    then: Callable[[Any], StoreWrite | None] | None = None
+
+    def __call__(self) -> None:
+        try:
+            answer = getattr(self.store, self.method)(*self.args)
+        except StoreUnavailable as error:
+            self.failed(error, self.now)
+            return
+        following = self._answered(answer)
+        if following is not None:
+            following()
+
+    async def on_loop(self, store: LoopStore) -> None:
+        """The same write through ``store``'s calls on the running loop (``LoopStore.write``)."""
+        try:
+            answer = await store.write(self.method, self.args)
+        except StoreUnavailable as error:
+            self.failed(error, self.now)
+            return
+        following = self._answered(answer)
+        if following is not None:
+            await following.on_loop(store)
+
+    def _answered(self, answer: object) -> StoreWrite | None:
+        if self.done is not None:
+            self.done(answer)
+        return None if self.then is None else self.then(answer)
+
+
+async def caught(asked: Awaitable[T]) -> T | StoreUnavailable:
+    """``StoreLink.ask`` or ``load_phase`` through the store's calls on the running loop (awaited, not
+    blocking it): the answer, or the failure returned."""
+    try:
+        return await asked
+    except StoreUnavailable as error:
+        return error
+
+
+class StoreLink:
+    def __init__(self, store: BudgetStore) -> None:
+        self.store = store
+        self.state: LinkState = LinkState.ACTIVE
+        self.retry_at: float = -math.inf
+        self._saved_phase: tuple[float, float] | None = None
+        self._pooled: tuple[float, float] | None = None
+        """The bounds of the phase this process last added to the host's pool."""
+        self._quiet_until = -math.inf
+        """The store said no until then: every send of the process waits without asking it again."""
+        self._writer: ThreadPoolExecutor | None = None
+        self._writer_lock = threading.Lock()
+        self._lost_at: float | None = None
+        """When the store was lost (until ``share`` turned it into ``_hold_until``)."""
+        self._hold_until = -math.inf
+        self._share_until = -math.inf
+        """Until then the link, active again after a loss, still paces at the process's share."""
+
+    @property
+    def url(self) -> str:
+        return self.store.url
+
+    @property
+    def blocking(self) -> bool:
+        """The store's calls wait on I/O: never made on an event loop."""
+        return self.store.blocking
+
+    def current(self, now: float) -> BudgetStore | None:
+        """The store if the link is active at ``now`` (a paused link whose time came is active again)."""
+        if self.state is LinkState.PAUSED and now >= self.retry_at:
+            self.state = LinkState.ACTIVE
+            self._share_until = now + STORE_RETRY_SECONDS
+        return self.store if self.state is LinkState.ACTIVE else None
+
+    def share(self, book: WindowLog, now: float) -> float:
+        """Set ``book``'s share of the budget for a send at ``now``; the seconds to hold every send (0: none).
+
+        While the store is lost, and for ``STORE_RETRY_SECONDS`` after (the others may still pace on their
+        own), the budget split evenly among the processes the store last counted (``BudgetStore.peers``),
+        and, with others present, nothing more in the window the store was lost in (``docs/pacing.md``, "A
+        failover may lose the last writes", says why). Else the whole budget.
+        """
+        shared = self.current(now) is not None and now >= self._share_until
+        peers = 1 if shared else self.store.peers()
+        budget = book.per_second
+        book.share = None if peers <= 1 or budget is None else max(1, budget // peers)
+        if book.share is None:
+            return 0.0
+        if self._lost_at is not None:
+            self._hold_until, self._lost_at = book.boundary_after(self._lost_at), None
+        return max(0.0, self._hold_until - now)
+
+    def _failed(self, error: StoreUnavailable, now: float) -> None:
+        with _warned_lock:
+            first = self.url not in _warned_stores
+            _warned_stores.add(self.url)
+        if first:
+            log.warning(
+                "%s; pacing in this process only until it answers again (tried every %g s)", error, STORE_RETRY_SECONDS
+            )
+        else:
+            log.debug("%s; still pacing in this process only", error)
+        self.retry_at = now + STORE_RETRY_SECONDS
+        if self.state is LinkState.ACTIVE:
+            self._lost_at = now
+        self.state = LinkState.PAUSED
+
+    def _answered(self) -> None:
+        with _warned_lock:
+            was_failing = self.url in _warned_stores
+            _warned_stores.discard(self.url)
+        if was_failing:
+            log.info("rate-limit store %s answers again: the budget is shared again", redacted_url(self.url))
+
+    # --- naming a send's windows -----------------------------------------------------------------------
+
+    @staticmethod
+    def windows(book: WindowLog, t: float, *, in_flight: bool = False) -> tuple[list[int] | None, list[int]]:
+        """(exchange windows a send at ``t`` may land in, local windows to count or check) for the store.
+
+        Windows are None unless the phase is known and dated; then the local windows are those whose
+        counts hold every phase-unknown send (of another process) that may share those windows.
+        ``in_flight``: one window more, for a request held up on its way (its answer gives it back).
+        """
+        w = book.window
+        phase = book.phase
+        local = math.floor(t / w)
+        if not book.known or not phase.anchored or phase.lo is None or phase.hi is None:
+            return None, [local, local + 1, local + 2] if in_flight else [local, local + 1]
+        lo, hi = phase.lo - BASE_MARGIN, phase.hi + book.latency + BASE_MARGIN
+        windows = sorted({math.floor((t + lo) / w), math.floor((t + hi) / w)})
+        if in_flight:
+            windows.append(windows[-1] + 1)
+        # Window n spans local [n*w - hi, (n+1)*w - lo); a count of local window k holds sends of k - 1 and k.
+        seconds = sorted(
+            {s for n in windows for s in (math.floor((n * w - hi) / w) + 1, math.floor(((n + 1) * w - lo) / w))}
+        )
+        return windows, seconds
+
+    # --- the store's side of a send (plan under the limiter's lock, ask without it, read under it) -------
+
+    def plan(self, book: WindowLog, now: float, *, ask_phase: bool = True) -> Ask | float | None:
+        """What to ask the store for a send at ``now``: None if the link is not active (send without it), or
+        the seconds to wait while the store said no for everyone (no need to ask it again before then)."""
+        store = self.current(now)
+        if store is None:
+            return None
+        if now < self._quiet_until:
+            return self._quiet_until - now
+        windows, seconds = self.windows(book, now, in_flight=True)
+        return Ask(store, Send(windows, seconds, ask_phase, self._trickle(book, windows, now)))
+
+    @staticmethod
+    def ask(ask: Ask) -> TakeResult | StoreUnavailable:
+        """Ask the store (I/O: never under the limiter's lock); a failure is returned, for ``taken``."""
+        try:
+            return ask.store.take(ask.send)
+        except StoreUnavailable as error:
+            return error
+
+    @staticmethod
+    def load_phase(ask: Ask) -> tuple[float, float] | StoreUnavailable | None:
+        """The phase another process stored (I/O, without the limiter's lock); a failure is returned."""
+        try:
+            return ask.store.load_phase()
+        except StoreUnavailable as error:
+            return error
+
+    def adopt_phase(self, book: WindowLog, shared: tuple[float, float] | None) -> None:
+        """Take the phase another process learned from the ``Date`` headers, unless ours is known and dated.
+
+        Ours may be known from ``Remaining-Req`` alone (not dated: it cannot name the exchange's windows),
+        or dated but too wide to pace by (slow answers bound it loosely): either way the stored one serves.
+        """
+        if shared is not None and not (book.phase.known and book.phase.anchored):
+            book.phase.lo, book.phase.hi = shared
+            book.phase.anchored = True
+            self._saved_phase = shared
+
+    def taken(self, book: WindowLog, ask: Ask, result: TakeResult | StoreUnavailable, now: float) -> Taken:
+        """What the store's answer to ``ask`` means for the send (under the limiter's lock): a failure pauses
+        the link and lets the send go (with other processes present: after a wait, at its ``share``)."""
+        if isinstance(result, StoreUnavailable):
+            self._failed(result, now)
+            # Alone, the send goes; with others, it waits for its share (sends that were asking side by side
+            # when the store went would otherwise all go uncharged, into a window the others filled).
+            return Taken(wait=BASE_MARGIN) if self.store.peers() > 1 else Taken()
+        self._answered()
+        if result.blocked_until is not None:
+            return Taken(blocked_until=result.blocked_until)
+        if result.taken:
+            windows = ask.send.windows
+            return Taken(charge=(windows is not None, windows if windows is not None else ask.send.local_seconds))
+        wait = self._refused_wait(book, result, now)
+        self._quiet_until = now + wait
+        return Taken(wait=wait)
+
+    @staticmethod
+    def _refused_wait(book: WindowLog, result: TakeResult, now: float) -> float:
+        w = book.window
+        if book.known and book.phase.lo is not None:
+            # Ask again once the earliest window this send may reach has surely closed: within the
+            # uncertain band around a boundary that is soon, not a window later.
+            lo = book.phase.lo - BASE_MARGIN
+            wait = max(BASE_MARGIN, (math.floor((now + lo) / w) + 1) * w - lo - now)
+        else:
+            # Phase unknown: another process of the host may store one any moment (and move the charges its
+            # answers dated out of the local seconds), so ask again within ``PHASE_POLL``, not a second later.
+            wait = min(PHASE_POLL, max(BASE_MARGIN, (math.floor(now / w) + 1) * w - now))
+        if result.trickling:
+            wait = min(wait, book.window / max(1, book.reserve_now()))
+        elif result.held:
+            # Full only of charges of requests in flight: their answers give back what they did not use,
+            # so the window may open any moment (waiting for the next one would lose a whole window).
+            wait = min(wait, max(IN_FLIGHT_POLL, book.latency))
+        return wait
+
+    @staticmethod
+    def _trickle(book: WindowLog, windows: list[int] | None, now: float) -> tuple[int, float, float] | None:
+        """Phase unknown: the host's processes trickle the last ``reserve`` of each count together, so that
+        their sends spread over the second and some answer shows where the exchange's boundary falls."""
+        reserve = book.reserve_now() if windows is None and book.per_second is not None else 0
+        return (reserve, book.window / reserve, now) if reserve else None
+
+    # --- writes: worked out under the limiter's lock, made by ``run`` without it ----------------------------
+
+    def settle(
+        self, book: WindowLog, permit: Permit, now: float, date: float | None, *, sent: bool = True
+    ) -> Write | None:
+        """The answer to ``permit`` (at ``now``; ``date`` its exchange second) settles its store charge.
+
+        Never sent: every charge is given back. Dated, with windows charged: the window the ``Date``
+        names keeps the charge (and is charged if it was not), the others give it back. Otherwise the
+        request arrived no later than its answer: windows that opened after ``now`` give it back; and a
+        ``Date`` of a send charged to local seconds names its window to the store (``BudgetStore.date``).
+        """
+        charged, permit.charged = permit.charged, None
+        store = self.current(now)
+        if charged is None or store is None:
+            return None
+        exchange_windows, numbers = charged
+        w = book.window
+        if not sent:
+            give_back, take = numbers, []
+        elif exchange_windows and date is not None:
+            landed = math.floor(date / w)
+            give_back = [n for n in numbers if n != landed]
+            take = [] if landed in numbers else [landed]
+        elif exchange_windows:
+            hi = (book.phase.hi if book.phase.hi is not None else 1.0) + BASE_MARGIN
+            give_back, take = [n for n in numbers if n > math.floor((now + hi) / w)], []
+        else:
+            give_back, take = [n for n in numbers if n > math.floor(now / w) + 1], []
+        settled = [] if not sent else [n for n in numbers if n not in give_back] + take
+        args = (exchange_windows, give_back, take, settled)
+        then = None
+        if sent and not exchange_windows and date is not None and settled:  # dated: then moved (``date``)
+            dated = StoreWrite(store, now, "date", (math.floor(date / w), settled), self._failed, self._reopen)
+            then = functools.partial(_next, dated)
+        return StoreWrite(store, now, "settle", args, self._failed, self._reopen if give_back else None, then)
+
+    def _reopen(self, _: object = None) -> None:
+        self._quiet_until = -math.inf  # what this process gave back may be taken at once
+
+    def fill(self, book: WindowLog, permit: Permit, now: float) -> Write | None:
+        """A 429 answered ``permit``: the windows of its send are full, whoever filled them."""
+        store = self.current(now)
+        if store is None:
+            return None
+        return StoreWrite(store, now, "fill", self.windows(book, permit.sent_at), self._failed)
+
+    def block(self, until: float, seconds: float, now: float, learned: Callable[[float], None]) -> Write | None:
+        """Block the pocket in the store; ``learned`` is given the end of the block the store holds."""
+        store = self.current(now)
+        if store is None:
+            return None
+        return StoreWrite(store, now, "block", (until, seconds), self._failed, learned)
+
+    def share_phase(
+        self,
+        book: WindowLog,
+        now: float,
+        pooled: Callable[[tuple[float, float]], tuple[float, float] | None] | None = None,
+    ) -> Write | None:
+        """Store the phase once known (and dated); until then pool its ``Date`` bounds with the host's other
+        processes (``BudgetStore.pool_bounds``): ``pooled`` adopts the pool under the limiter's lock and says
+        the phase it now knows, if any, which is stored at once."""
+        store = self.current(now)
+        phase = book.phase
+        if store is None or not phase.anchored or phase.lo is None or phase.hi is None:
+            return None
+        current = (phase.lo, phase.hi)
+        if not phase.known:
+            if pooled is None or current == self._pooled:
+                return None
+            self._pooled = current
+            then = functools.partial(self._after_pool, store, now, pooled)
+            return StoreWrite(store, now, "pool_bounds", current, self._failed, then=then)
+        saved = self._saved_phase
+        if saved is not None and abs(saved[0] - current[0]) < 0.001 and abs(saved[1] - current[1]) < 0.001:
+            return None
+        return StoreWrite(store, now, "save_phase", current, self._failed, functools.partial(self._saved, current))
+
+    def _saved(self, phase: tuple[float, float], _: object = None) -> None:
+        self._saved_phase = phase
+
+    def _after_pool(
+        self, store: BudgetStore, now: float, pooled: Pooled, shared: tuple[float, float] | None
+    ) -> StoreWrite | None:
+        """After ``pool_bounds`` (without the limiter's lock): ``pooled`` adopts the ``shared`` bounds; the
+        phase, if that made it known, is stored next."""
+        known = None if shared is None else pooled(shared)
+        if known is None:
+            return None
+        return StoreWrite(store, now, "save_phase", known, self._failed, functools.partial(self._saved, known))
+
+    @staticmethod
+    def adopt_bounds(book: WindowLog, shared: tuple[float, float]) -> tuple[float, float] | None:
+        """Narrow ``book``'s phase with the host's pooled bounds (under the limiter's lock); the phase, if now
+        known and dated (to be stored), else None."""
+        if not book.phase.adopt_bounds(*shared) or not book.known or book.phase.lo is None or book.phase.hi is None:
+            return None
+        return book.phase.lo, book.phase.hi
+
+    def run(self, writes: list[Write | None]) -> None:
+        """Make ``writes`` in order, never under the limiter's lock: here, or (a blocking store, called on
+        an event loop) by the store's writer task of an asyncio loop (``loop_store``) or else this link's
+        writer thread, in the order they were given."""
+        todo = [write for write in writes if write is not None]
+        if not todo:
+            return
+        if not (self.store.blocking and on_event_loop()):
+            _run_all(todo)
+        elif (on_loop := loop_store(self.store)) is not None and all(isinstance(w, StoreWrite) for w in todo):
+            on_loop.submit([write for write in todo if isinstance(write, StoreWrite)])
+        else:
+            self._writer_pool().submit(_run_all, todo)
+
+    def _writer_pool(self) -> ThreadPoolExecutor:
+        with self._writer_lock:
+            if self._writer is None:
+                from concurrent.futures import ThreadPoolExecutor  # with a store's first write only
+
+                self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upbit-store-writer")
+            return self._writer
+
+
+def _next(write: StoreWrite, _: object) -> StoreWrite:
+    return write
+
+
+def _run_all(writes: list[Write]) -> None:
+    for write in writes:
+        write()

@@ -63,7 +63,7 @@ IN_FLIGHT_POLL = 0.02
 """How often a caller waiting only on requests in flight looks again (their answers free the budget)."""
 STORE_RETRY_SECONDS = 10.0
 """After the shared store failed, the limiter paces in-process this long, then tries the store again
-(``store_link.StoreLink``; here, not there, so that a limiter without a store need not load the store's modules)."""
+(``store.StoreLink``; here, not there, so that a limiter without a store need not load the store's modules)."""
 PROBE_WIDTH = 0.02
 """A known phase wider than this (plus the quickest round trip) is narrowed by probes (see the module's rules)."""
 PROBE_POLL = 0.005
@@ -265,7 +265,7 @@ class WindowLog:
         self.probe: Permit | None = None
         """The probe in flight, if any."""
         self.share: int | None = None
-        """This process's share of the budget while the shared store is lost (``store_link``), else None."""
+        """This process's share of the budget while the shared store is lost (``store.StoreLink``), else None."""
 
     # --- reading ---------------------------------------------------------------------------------------
 
