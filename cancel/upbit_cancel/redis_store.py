@@ -20,12 +20,11 @@ Round trips: a take and the upkeep before it (format 1's fence, the peers, the m
 call on a client sends its source (``Scripts``): a cold process's first permit waits for one round trip, not
 four to twelve (issue 26, item 4).
 
-On an asyncio loop (issue 22) an async caller's calls are awaited on the loop itself (``LoopBudget``, through
-a ``redis.asyncio`` client of that loop): through a worker thread, the threads running redis-py beside the
-loop at a window boundary took the GIL from it (the loop's worst tick beside a batch through a loopback
-Redis was 26 ms, ``make bench`` section 13, twice what the asks cost in CPU). Under trio (``redis.asyncio``
-runs on asyncio only) and for a Cluster (its async client would parse the server's whole command table on
-the loop when made), the limiter keeps its worker thread (``ratelimit``).
+On an asyncio loop (issue 22) an async caller's calls are awaited on the loop itself (``LoopBudget``):
+through a worker thread, the threads running redis-py beside the loop at a window boundary took the GIL
+from it (the loop's worst tick beside a batch through a loopback Redis was 26 ms, ``make bench`` section 13,
+twice what the asks cost in CPU). Under trio (``redis.asyncio`` runs on asyncio only) and for a Cluster (its
+async client would parse the server's whole command table on the loop when made), the worker thread stays.
 """
 
 from __future__ import annotations

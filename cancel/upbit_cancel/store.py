@@ -333,18 +333,13 @@ pocket's keys in one slot. The two must never count one pocket's budget apart: s
 
 @dataclass(frozen=True, slots=True)
 class BudgetKeys:
-    """The names a budget's counts are kept under, for every store: ``upbit-rl:v2:{<sha256(pocket)[:16]>}:...``.
+    """The names a budget's counts are kept under, for every store: ``upbit-rl:v2:{<sha256(pocket)[:16]>}:...``
+    (the layout: ``docs/pacing.md``). The pocket's hash is the key's hash tag (``{...}``): on a Redis Cluster
+    every key of a pocket lives in one slot, so each Lua script (which may only touch one slot) runs there.
 
-    Per (pocket, group) but the block (per pocket); the phase, the trickle, the local-second counts and the
-    dated charges waiting for a phase (``dated``) per host too (a phase holds the host's clock error and
-    latency). ``<key>:s`` is a count's settled twin.
-    The pocket's hash is the key's hash tag (``{...}``): on a Redis Cluster every key of a pocket lives in
-    one slot, so each Lua script (which may only touch one slot) runs there.
-
-    ``fence``: the block key of format 1 for the pocket (``upbit-rl:<hash>:block``). A format-2 store
-    keeps it set an hour ahead (renewed while in use): a process of format 1 still running, or started
-    by mistake, reads its pocket as blocked and sends nothing, instead of spending a second budget of
-    its own (``docs/pacing.md``, "Upgrading the store's format").
+    ``fence``: the block key of format 1 for the pocket (``upbit-rl:<hash>:block``), which a format-2 store
+    keeps set an hour ahead, so that a format-1 process reads its pocket as blocked and sends nothing instead
+    of spending a second budget (``docs/pacing.md``, "Upgrading the store's format").
     """
 
     prefix: str
