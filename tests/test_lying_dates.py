@@ -3,7 +3,7 @@
 The sandbox counts requests by its own clock; a transport in front of it rewrites every answer's ``Date``
 from a clock 2-3 h off (any fraction of a second), for some answers or for every answer of one worker
 thread (each worker keeps its own connection). 1,000 orders (50 chunks), sync, real time: the limiter
-must not trust a ``Date`` that contradicts what it learned (``phase.PhaseEstimate.learn_date``).
+must not trust a ``Date`` that contradicts what it learned (``window_log.PhaseEstimate.learn_date``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_auth import UpbitAuth
 from upbit_cancel.batch import cancel_orders
-from upbit_cancel.phase import STEP_CONFIRMATIONS, PhaseEstimate
+from upbit_cancel.window_log import STEP_CONFIRMATIONS, PhaseEstimate
 from upbit_client import Client
 from upbit_sandbox import SandboxExchange
 

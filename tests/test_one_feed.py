@@ -25,7 +25,7 @@ from upbit_client.api.order import cancel_orders_by_ids
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cancel" / "upbit_cancel"
 # The limiter and its stores define ``record``/``block``; every other module may only reach them through feed.
-LIMITER_ITSELF = {"ratelimit.py", "window_log.py", "store.py", "memory_store.py", "redis_store.py", "store_link.py"}
+LIMITER_ITSELF = {"ratelimit.py", "window_log.py", "store.py", "memory_store.py", "redis_store.py"}
 
 
 def blocked_for_a_minute(request: httpx.Request) -> httpx.Response:

@@ -8,7 +8,7 @@ estimate with the pool. The bounds are absolute, so only an anchored estimate ta
 
 from __future__ import annotations
 
-from upbit_cancel.phase import PhaseEstimate
+from upbit_cancel.window_log import PhaseEstimate
 
 
 def dated(sent: float, received: float, date: float) -> PhaseEstimate:

@@ -23,7 +23,7 @@ from upbit_cancel.ratelimit import (
     limiter_for,
 )
 from upbit_cancel.remaining_req import RemainingReq, parse_remaining_req
-from upbit_cancel.window_log import PROBE_POLL, PROBE_WIDTH
+from upbit_cancel.window_log import BASE_MARGIN, PROBE_POLL, PROBE_WIDTH
 from upbit_client.api.order import cancel_orders_by_ids
 from upbit_client.rules import RateLimit
 
@@ -130,7 +130,7 @@ def test_a_known_phase_opens_a_whole_budget_at_the_boundary_and_not_before() -> 
     limiter = make(clock)
     limiter.phase.observe_date(10.0, 10.0, 100.0)
     limiter.phase.observe_date(10.1, 10.1, 101.0)  # the exchange's boundaries fall in (x.0, x.1] of our clock
-    margin = limiter._margin()
+    margin = BASE_MARGIN
     for permit in take(limiter, PER_SECOND):
         limiter.record(permit, None)
     wait = limiter.try_acquire()

@@ -84,7 +84,7 @@ def test_the_commands_help_is_the_text_and_status_of_the_whole_parser() -> None:
 # Loaded only by what runs on an event loop: the async batch and sweep, ``BatchCancelled``, the store's loop.
 EVENT_LOOP_MODULES = {"asyncio", "anyio", "sniffio", "concurrent.futures"}
 # Loaded only with a shared store (``rate_limit_store``, ``UPBIT_RATE_LIMIT_STORE``).
-STORE_MODULES = {"upbit_cancel.store", "upbit_cancel.store_link", "upbit_cancel.store_address", "redis"}
+STORE_MODULES = {"upbit_cancel.store", "upbit_cancel.redis_connect", "redis"}
 NO_STORE = {name: value for name, value in os.environ.items() if not name.startswith("UPBIT_")}
 
 

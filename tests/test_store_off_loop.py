@@ -25,8 +25,7 @@ from upbit_cancel.ratelimit import KeyBlocked, Permit, RateLimiter
 from upbit_cancel.redis_connect import open_redis
 from upbit_cancel.redis_store import SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
-from upbit_cancel.store import Send, TakeResult
-from upbit_cancel.store_link import StoreWrite, on_event_loop
+from upbit_cancel.store import Send, StoreWrite, TakeResult, on_event_loop
 
 __all__ = ["redis_server", "redis_url", "slow_redis_url"]
 
@@ -196,7 +195,7 @@ def test_the_loop_is_told_apart_in_a_task_a_callback_and_trio_from_a_thread_or_n
 def test_on_asyncio_the_store_is_asked_on_the_loop_and_on_trio_from_a_worker_thread(
     redis_url: str, limiter_on: Callable[[str], RateLimiter], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """asyncio: ``redis_loop`` (no thread beside the loop to take the GIL from it); trio: the blocking client."""
+    """asyncio: ``LoopBudget`` (no thread beside the loop to take the GIL from it); trio: the blocking client."""
     blocking_takes: list[str] = []
     take = SharedBudget.take
 
@@ -275,8 +274,6 @@ def test_store_connections_blocking_or_on_the_loop_do_not_tell_the_server_their_
     ``CLIENT SETINFO`` (some 4 ms of CPU each); a cold process opens several at once, so neither client does.
     A server before 7.2 refuses the command (an error reply counted in its stats); a later one lists the
     library in ``CLIENT LIST``: either shows it was sent."""
-    from upbit_cancel.redis_connect import open_redis_async
-
     probe = open_redis(redis_url, timeout=2)
 
     def told() -> tuple[int, list[object]]:
@@ -289,7 +286,7 @@ def test_store_connections_blocking_or_on_the_loop_do_not_tell_the_server_their_
         blocking.ping()
 
         async def on_the_loop() -> None:
-            client = open_redis_async(redis_url, timeout=2)
+            client = open_redis(redis_url, timeout=2, on_loop=True)
             try:
                 await client.ping()
                 assert told() == (0, [])

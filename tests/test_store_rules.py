@@ -3,7 +3,7 @@
 Each test takes ``stores`` and runs six times: over the in-memory store (``memory_store``), over a real
 redis-server (``redis_store``, its Lua scripts), over a Sentinel-watched master (``redis+sentinel://``)
 and over a three-master Redis Cluster (``redis+cluster://``, ``tests/redis_topologies.py``); and over the
-calls an async caller makes on an asyncio loop (``redis_loop``, through ``redis.asyncio``) to one server
+calls an async caller makes on an asyncio loop (``redis_store.LoopBudget``, through ``redis.asyncio``) to one server
 and to a Sentinel's master (``OnLoop``). Limiters
 stand for processes of one pocket, each with its own log and its own budget object, the store in
 common; time is a fake clock (Redis keeps its own clock only for the keys' expiry, seconds away).
@@ -33,8 +33,7 @@ from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, KeyBlocked, Permit, Rate
 from upbit_cancel.redis_connect import open_redis, shared_cluster
 from upbit_cancel.redis_store import Call, SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
-from upbit_cancel.store import BudgetStore, Send, StoreUnavailable, TakeResult
-from upbit_cancel.store_link import PHASE_POLL, LinkState
+from upbit_cancel.store import PHASE_POLL, BudgetStore, LinkState, Send, StoreUnavailable, TakeResult
 from upbit_cancel.window_log import IN_FLIGHT_POLL
 
 __all__ = ["redis_cluster", "redis_sentinel", "redis_server"]
@@ -92,7 +91,7 @@ class LoopThread:
 
 
 class OnLoop:
-    """A Redis budget's calls on an asyncio loop (``SharedBudget.on_loop``: ``redis_loop.LoopBudget``), called
+    """A Redis budget's calls on an asyncio loop (``SharedBudget.on_loop``: ``redis_store.LoopBudget``), called
     the blocking way, each on ``loops``'s loop: the table's steps reach the implementation async callers use."""
 
     blocking = True
@@ -105,7 +104,9 @@ class OnLoop:
         async def on_loop() -> object:
             calls = self.budget.on_loop()
             assert calls is not None  # one server or a Sentinel's master, on asyncio
-            return await getattr(calls, name)(*args)
+            if name in ("take", "load_phase"):  # the asks; the rest are writes
+                return await getattr(calls, name)(*args)
+            return await calls.write(name, args)
 
         return self.loops.run(on_loop())
 
@@ -724,7 +725,7 @@ def test_a_first_take_and_the_upkeep_before_it_are_one_round_trip_and_a_cluster_
     """A cold process's first take also keeps format 1's fence up, says the process is here and reads the
     master: four scripts, one round trip (``lua/many.lua``); on a Cluster the fence lives in another slot, so
     two. Each part still does its work: the fence is set, the peers counted, the master seen."""
-    from upbit_cancel.redis_loop import LoopBudget
+    from upbit_cancel.redis_store import LoopBudget
 
     sent: list[str] = []
     blocking, on_loop = SharedBudget._run, LoopBudget.call

@@ -36,9 +36,15 @@ from upbit_cancel.errors import ConfigurationError, KeyBlocked
 from upbit_cancel.ratelimit import Permit, RateLimiter
 from upbit_cancel.redis_store import SharedBudget
 from upbit_cancel.results import BatchResult
-from upbit_cancel.store import BudgetKeys, Send, StoreUnavailable, check_store_url, redacted_url
-from upbit_cancel.store_address import parse_store_address
-from upbit_cancel.store_link import LinkState
+from upbit_cancel.store import (
+    BudgetKeys,
+    LinkState,
+    Send,
+    StoreUnavailable,
+    check_store_url,
+    parse_store_address,
+    redacted_url,
+)
 from upbit_client import Client
 from upbit_sandbox import SandboxExchange
 

@@ -77,7 +77,6 @@ if TYPE_CHECKING:
     from .heartbeat import GuardScope, Heartbeat
     from .heartbeat_store import Beat, HeartbeatStore
     from .pacing import PacedTransport
-    from .phase import PhaseEstimate
     from .pocket_sweep import (
         PocketsCancelled,
         PocketsInterrupted,
@@ -113,8 +112,7 @@ if TYPE_CHECKING:
         OrderState,
         UnconfirmedOrder,
     )
-    from .store import BudgetStore, Send, StoreUnavailable, TakeResult
-    from .store_link import Ask, StoreLink, Taken, Write
+    from .store import Ask, BudgetStore, Send, StoreLink, StoreUnavailable, Taken, TakeResult, Write
     from .sweep import (
         OpenState,
         OrderSide,
@@ -123,7 +121,7 @@ if TYPE_CHECKING:
         cancel_open_orders,
         cancel_open_orders_async,
     )
-    from .window_log import WindowLog
+    from .window_log import PhaseEstimate, WindowLog
 
 # A library never configures logging: without a handler of the caller's, records go nowhere.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -292,14 +290,14 @@ _HOMES = {
     "Permit": ".ratelimit",
     "Sleep": ".ratelimit",
     "BudgetStore": ".store",
-    "StoreLink": ".store_link",
-    "Taken": ".store_link",
-    "Ask": ".store_link",
-    "Write": ".store_link",
+    "StoreLink": ".store",
+    "Taken": ".store",
+    "Ask": ".store",
+    "Write": ".store",
     "Send": ".store",
     "StoreUnavailable": ".store",
     "WindowLog": ".window_log",
-    "PhaseEstimate": ".phase",
+    "PhaseEstimate": ".window_log",
     "TakeResult": ".store",
     "RateLimiter": ".ratelimit",
     "RemainingReq": ".remaining_req",

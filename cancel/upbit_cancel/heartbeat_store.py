@@ -23,7 +23,7 @@ The setting: ``store=`` (``heartbeat`` / ``guard`` ``--store``), else ``$UPBIT_H
 ``$UPBIT_RATE_LIMIT_STORE`` (the shared Redis the pockets' budgets already use), else the folder
 ``$XDG_STATE_HOME/upbit-cancel/heartbeats`` (``~/.local/state/...``). A Redis URL is a Redis: every form the
 budget store takes (``redis://``, ``rediss://``, ``unix://``, ``redis+sentinel://``, ``redis+cluster://``,
-``store_address``), opened by ``redis_connect``; a path (absolute, or ``file://``) is a folder.
+``store.parse_store_address``), opened by ``redis_connect``; a path (absolute, or ``file://``) is a folder.
 
 Each Redis read answers, with the heartbeat, the run id of the master that holds it (``lua/read.lua``,
 ``Beat.master``): a failover (or a restart) shows as a new one, and a failover may have lost the

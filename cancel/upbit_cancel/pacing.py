@@ -1,20 +1,17 @@
 """Pacing for single generated calls: a permit of the pocket's limiter before each request goes out.
 
 ``connect()``'s transport paces every request it sends outside ``reading.bounded``; a bare generated
-``Client`` gets the same from a ``PacedTransport``. Both wait for the process-wide limiter the batch uses
-(``ratelimit.limiter_for``), so one budget per access key and group is shared, and close each permit with
-what came of it through ``Sent`` (``answers.feed``); ``KeyBlocked`` is raised, nothing sent, while blocked.
-
-Rules, and why:
+``Client`` gets the same from a ``PacedTransport`` (``docs/pacing.md``, "Single generated calls"). Both wait
+for the process-wide limiter the batch uses (``ratelimit.limiter_for``) and close each permit with what came
+of it through ``Sent`` (``answers.feed``); ``KeyBlocked`` is raised, nothing sent, while blocked. Rules:
 
 - The operation's rate-limit group comes from the spec, through the generated operation registry
   (``upbit_client.registry.OPERATIONS``: method, path, rate limit): a request whose method and path
   match no operation, or one without ``x-rate-limit``, goes out unpaced.
 - The access key is read from the request's JWT (its ``access_key`` claim, without verifying: the
   transport sits below ``httpx.Auth``) unless given; nothing else of the token is used or kept.
-- The pocket (whose one budget and 418 block every key of it shares) is ``pocket`` if given, else the
-  one the client's ``UpbitAuth(pocket=...)`` names (it marks each request it signs), else the key's own.
-- ``store`` (or ``UPBIT_RATE_LIMIT_STORE``) shares the budget with other processes, as in the batch.
+- The pocket is ``pocket`` if given, else the one the client's ``UpbitAuth(pocket=...)`` names (it marks
+  each request it signs), else the key's own; ``store`` (or ``UPBIT_RATE_LIMIT_STORE``) as in the batch.
 - A request sent inside ``reading.bounded`` (the batch's and the sweep's) is paced by its caller and
   never here: pacing twice would halve the pace. That is the whole contract between the two.
 """
@@ -98,14 +95,15 @@ class Pacer:
         return None
 
     def sent(self, request: httpx.Request, timeout: float | None) -> Sent:
-        """``request``'s permit, waited for up to ``timeout`` (``KeyBlocked`` while its pocket is blocked)."""
+        """``request``'s permit, waited for up to ``timeout``: ``KeyBlocked`` while its pocket is blocked, a
+        ``PoolTimeout`` if none came."""
         limiter = self.limiter(request)
-        return Sent(limiter, None if limiter is None else permit_for(limiter, timeout))
+        return Sent(limiter, None if limiter is None else _permit(limiter.acquire(timeout=timeout), timeout))
 
     async def sent_async(self, request: httpx.Request, timeout: float | None) -> Sent:
         """``sent`` without blocking the event loop."""
         limiter = self.limiter(request)
-        return Sent(limiter, None if limiter is None else await permit_for_async(limiter, timeout))
+        return Sent(limiter, None if limiter is None else _permit(await limiter.acquire_async(timeout), timeout))
 
     def limiter(self, request: httpx.Request) -> RateLimiter | None:
         """The limiter of ``request``'s pocket and group; None inside ``reading.bounded`` (its caller paces)."""
@@ -147,26 +145,12 @@ class Sent:
         return response
 
 
-def _no_permit(timeout: float | None) -> httpx.PoolTimeout:
-    from .transport import sdk_error
-
-    waited = "" if timeout is None else f" within {timeout:g}s"
-    return sdk_error(httpx.PoolTimeout(f"no rate-limit permit{waited}"))
-
-
-def permit_for(limiter: RateLimiter, timeout: float | None) -> Permit:
-    """A permit of ``limiter`` within ``timeout``; ``KeyBlocked`` while blocked, a ``PoolTimeout`` if none came."""
-    permit = limiter.acquire(timeout=timeout)
+def _permit(permit: Permit | None, timeout: float | None) -> Permit:
     if permit is None:
-        raise _no_permit(timeout)
-    return permit
+        from .transport import sdk_error
 
-
-async def permit_for_async(limiter: RateLimiter, timeout: float | None) -> Permit:
-    """``permit_for`` for async callers."""
-    permit = await limiter.acquire_async(timeout=timeout)
-    if permit is None:
-        raise _no_permit(timeout)
+        waited = "" if timeout is None else f" within {timeout:g}s"
+        raise sdk_error(httpx.PoolTimeout(f"no rate-limit permit{waited}"))
     return permit
 
 

@@ -1,27 +1,19 @@
-"""Client-side pacing for Upbit's rate-limit groups, per pocket, by the exchange's own windows.
+"""Client-side pacing for Upbit's rate-limit groups, per pocket, by the exchange's own windows (``docs/pacing.md``).
 
-Upbit counts requests per (pocket, group) in windows of whole seconds of ITS clock, at the moment a
-request arrives; every API key of one pocket shares the pocket's budget, and a 418 blocks the whole
-pocket. ``RateLimiter`` keeps one budget per (pocket, group), in three parts:
-
-- ``window_log.WindowLog``: the strategy. The log of sends and what the answers taught (where the
-  exchange's windows start, ``phase.PhaseEstimate``; what other processes spent, from ``Remaining-Req``);
-  a pure function of the time it is given.
-- ``store_link.StoreLink``: the storage. The shared ``store.BudgetStore`` (Redis, ``redis_store.SharedBudget``;
-  or one process's ``memory_store.MemoryBudget``) the budget, the learned phase and the blocks are shared
-  through, in named states (active, or paused while the store fails).
-- ``RateLimiter`` (here): a lock, a clock, the pocket's 418 block, and the waiting.
-
-One limiter per (pocket, group) is shared by every batch and ``PacedTransport`` of the process through
-``limiter_for``; it is thread-safe and usable from threads and async tasks at once, on asyncio or trio:
+``RateLimiter`` keeps one budget per (pocket, group): ``window_log.WindowLog`` (the strategy: the log of
+sends and what the answers taught, a pure function of the time it is given), ``store.StoreLink`` (the
+shared ``store.BudgetStore`` the budget, the learned phase and the blocks go through, active or paused
+while it fails) and, here, a lock, a clock, the pocket's 418 block (``KeyBlock``) and the waiting. One
+limiter per (pocket, group) is shared by every batch and ``PacedTransport`` of the process (``limiter_for``);
+it is thread-safe and usable from threads and async tasks at once, on asyncio or trio:
 
 - Its lock is never held while waiting, nor across a call to the store: what to ask is worked out under
   it, the store is asked without it, and the answer is read under it again.
 - An async caller never blocks its event loop on a store's I/O. On asyncio, ``acquire_async`` awaits the
-  store on the loop (``redis_loop``: no thread beside the loop to take the GIL from it), and the writes of
-  ``record``, ``cancel`` and ``block`` called there are made by the loop's writer task. Under trio (and for
-  a Cluster) it asks from a worker thread (``anyio.to_thread``), and the writes go to the link's writer
-  thread (``StoreLink.run``). Its sleeps are ``anyio.sleep``.
+  store on the loop (``redis_store.LoopBudget``: no thread beside the loop to take the GIL from it), and the
+  writes of ``record``, ``cancel`` and ``block`` called there are made by the loop's writer task. Under trio
+  (and for a Cluster) it asks from a worker thread (``anyio.to_thread``), and the writes go to the link's
+  writer thread (``StoreLink.run``). Its sleeps are ``anyio.sleep``.
 
 The clock and the sleeps are injectable, so tests run on a fake clock.
 """
@@ -41,13 +33,11 @@ from typing import TYPE_CHECKING, cast
 from upbit_client.rules import RateLimit
 
 from .errors import KeyBlocked
-from .phase import PhaseEstimate
 from .remaining_req import RemainingReq
-from .window_log import BASE_MARGIN, STORE_RETRY_SECONDS, Permit, WindowLog
+from .window_log import STORE_RETRY_SECONDS, Permit, PhaseEstimate, WindowLog
 
 if TYPE_CHECKING:  # loaded with a store only (``use_store``, ``limiter_for``): a limiter without one needs neither
-    from .store import BudgetStore, TakeResult
-    from .store_link import Ask, LoopStore, StoreLink, Taken, Write
+    from .store import Ask, BudgetStore, LoopStore, StoreLink, TakeResult, Write
 
 __all__ = [
     "DEFAULT_BLOCK_SECONDS",
@@ -176,14 +166,11 @@ class RateLimiter:
         """What the answers told about where the exchange's windows start (read it, do not change it)."""
         return self._log.phase
 
-    def _margin(self) -> float:
-        return BASE_MARGIN
-
     # --- the shared store ------------------------------------------------------------------------------
 
     def use_store(self, shared: BudgetStore) -> None:
         """Share this budget (and 418 blocks, and the learned phase) with every limiter using ``shared``."""
-        from .store_link import StoreLink
+        from .store import StoreLink
 
         with self._lock:
             self._link = StoreLink(shared)
@@ -232,42 +219,37 @@ class RateLimiter:
         planned = self._plan(backlog)
         if not isinstance(planned, _Planned):
             return planned
-        from .store_link import Ask
+        from .store import Ask
 
-        steps = self._store_steps(planned)
+        steps, link = self._store_steps(planned), planned.link
         try:
             step = next(steps)
             while True:
-                link = planned.link
                 step = steps.send(link.ask(step) if isinstance(step, Ask) else link.load_phase(planned.ask))
         except StopIteration as done:
-            return self._taken(planned, done.value)
+            return cast("Permit | float", done.value)
 
     async def _try_acquire_on_loop(self, store: LoopStore, backlog: int) -> Permit | float:
-        """``try_acquire`` with the store's calls awaited on the running asyncio loop (``redis_loop``). The
-        exchange with the store is shielded: a caller cancelled meanwhile gets its permit, to give back."""
+        """``try_acquire`` with the store's calls awaited on the running asyncio loop (``redis_store.LoopBudget``).
+        The exchange with the store is shielded: a caller cancelled meanwhile gets its permit, to give back."""
         planned = self._plan(backlog)
         if not isinstance(planned, _Planned):
             return planned
         import anyio  # the async paths' own: the sync batch's import path loads neither anyio nor asyncio
 
+        from .store import Ask, caught
+
+        steps = self._store_steps(planned)
         with anyio.CancelScope(shield=True):
-            taken = await self._ask_on_loop(store, self._store_steps(planned))
-        return self._taken(planned, taken)
-
-    @staticmethod
-    async def _ask_on_loop(store: LoopStore, steps: Generator[Ask | None, object, Taken]) -> Taken:
-        from .store_link import Ask, ask_on_loop, load_phase_on_loop
-
-        step = next(steps)
-        while True:
             try:
-                if isinstance(step, Ask):
-                    step = steps.send(await ask_on_loop(store, step))
-                else:
-                    step = steps.send(await load_phase_on_loop(store))
+                step = next(steps)
+                while True:
+                    step = steps.send(
+                        await caught(store.take(step.send) if isinstance(step, Ask) else store.load_phase())
+                    )
             except StopIteration as done:
-                return cast("Taken", done.value)
+                got = cast("Permit | float", done.value)
+        return got
 
     def _plan(self, backlog: int) -> Permit | float | _Planned:
         """Under the lock: a permit (no store), the seconds to wait, or the send logged and what to ask the store."""
@@ -288,35 +270,19 @@ class RateLimiter:
             return permit
         return _Planned(permit, last_send, link, ask, now)
 
-    def _taken(self, planned: _Planned, taken: Taken) -> Permit | float:
-        """Under the lock: the store's word on ``planned``: its permit, else the send withdrawn and the wait."""
-        permit = planned.permit
-        with self._lock:
-            if taken.blocked_until is None and taken.wait <= 0:
-                permit.charged = taken.charge
-                return permit
-            self._log.withdrawn(permit, planned.last_send)
-            if taken.blocked_until is None:
-                return taken.wait
-            self._block.until = max(self._block.until, taken.blocked_until)
-            self._block.reason = self._block.reason or "blocked (seen in the shared store)"
-            raise KeyBlocked(self.group, self._block.until, self._block.reason)
-
     def _raise_if_blocked(self, now: float) -> None:
         if now < self._block.until:
             raise KeyBlocked(self.group, self._block.until, self._block.reason)
 
-    def _store_steps(self, planned: _Planned) -> Generator[Ask | None, object, Taken]:
+    def _store_steps(self, planned: _Planned) -> Generator[Ask | None, object, Permit | float]:
         """The store's word on a send planned at ``planned.now``, as steps without I/O: yields an ``Ask`` to
-        ask (sent the ``TakeResult``, or the ``StoreUnavailable``) or None to read the stored phase (sent it).
-        Run without the lock (the store may be slow), blocking (``try_acquire``) or on a loop.
+        ask (sent the ``TakeResult``, or the ``StoreUnavailable``) or None to read the stored phase (sent it),
+        without the lock (the store may be slow), blocking (``try_acquire``) or on a loop; returns the permit,
+        else the send withdrawn and the wait (``KeyBlocked``: the store holds a block). A phase another
+        process stored is read and adopted first (once: one that cannot be read or used stops no send)."""
+        from .store import Ask, StoreUnavailable
 
-        A phase another process stored is read and adopted first (asked once: a phase that cannot be
-        read or used does not stop the send)."""
-        from .store import StoreUnavailable
-        from .store_link import Ask
-
-        link, ask, now = planned.link, planned.ask, planned.now
+        link, ask, now, permit = planned.link, planned.ask, planned.now, planned.permit
         result = yield ask
         if not isinstance(result, StoreUnavailable) and cast("TakeResult", result).phase_in_store:
             shared = yield None
@@ -330,7 +296,16 @@ class RateLimiter:
                     ask = again
                     result = yield again
         with self._lock:
-            return link.taken(self._log, ask, cast("TakeResult | StoreUnavailable", result), now)
+            taken = link.taken(self._log, ask, cast("TakeResult | StoreUnavailable", result), now)
+            if taken.blocked_until is None and taken.wait <= 0:
+                permit.charged = taken.charge
+                return permit
+            self._log.withdrawn(permit, planned.last_send)
+            if taken.blocked_until is None:
+                return taken.wait
+            self._block.until = max(self._block.until, taken.blocked_until)
+            self._block.reason = self._block.reason or "blocked (seen in the shared store)"
+            raise KeyBlocked(self.group, self._block.until, self._block.reason)
 
     def acquire(self, timeout: float | None = None, *, backlog: Backlog = 1) -> Permit | None:
         """Wait (blocking) for a permit; None if none can be had within ``timeout`` seconds (``backlog``:
@@ -355,7 +330,7 @@ class RateLimiter:
     async def _next_async(self, backlog: int, deadline: float | None) -> Permit | float | None:
         """``_next`` for a caller on an event loop; a store that blocks is never waited on there.
 
-        On asyncio the store's calls are awaited on the loop (``redis_loop``). Elsewhere (trio, a Cluster)
+        On asyncio the store's calls are awaited on the loop (``redis_store.LoopBudget``). Elsewhere (trio, a Cluster)
         the try runs in a worker thread, which is not abandoned if the caller is cancelled meanwhile: the
         permit it got is returned (the cancellation comes at the caller's next checkpoint, where a caller
         gives its permit back). The threads take turns (``_thread_turn``): thirty tasks asking at a window
@@ -364,7 +339,7 @@ class RateLimiter:
         link = self._link
         if link is None or not link.blocking:
             return self._next(backlog, deadline)
-        from .store_link import loop_store
+        from .store import loop_store
 
         store = loop_store(link.store)
         if store is None:
@@ -372,13 +347,10 @@ class RateLimiter:
 
             return await anyio.to_thread.run_sync(self._next_in_turn, backlog, deadline)
         got = await self._try_acquire_on_loop(store, backlog)
-        if isinstance(got, Permit) or deadline is None or self._clock() + got <= deadline:
+        if self._in_time(got, deadline):
             return got
-        if backlog > 1:
-            got = await self._try_acquire_on_loop(store, 1)
-            if isinstance(got, Permit) or self._clock() + got <= deadline:
-                return got
-        return None
+        again = await self._try_acquire_on_loop(store, 1) if backlog > 1 else None
+        return again if again is not None and self._in_time(again, deadline) else None
 
     def _next_in_turn(self, backlog: int, deadline: float | None) -> Permit | float | None:
         with self._thread_turn:
@@ -390,13 +362,13 @@ class RateLimiter:
         without the backlog (the send goes now if the window has room)."""
         count = backlog() if callable(backlog) else backlog
         got = self.try_acquire(count)
-        if isinstance(got, Permit) or deadline is None or self._clock() + got <= deadline:
+        if self._in_time(got, deadline):
             return got
-        if count > 1:
-            got = self.try_acquire(1)
-            if isinstance(got, Permit) or self._clock() + got <= deadline:
-                return got
-        return None
+        again = self.try_acquire(1) if count > 1 else None
+        return again if again is not None and self._in_time(again, deadline) else None
+
+    def _in_time(self, got: Permit | float, deadline: float | None) -> bool:
+        return isinstance(got, Permit) or deadline is None or self._clock() + got <= deadline
 
     def record(
         self,
@@ -532,7 +504,7 @@ def reset_limiters() -> None:
         _registry.clear()
         _blocks.clear()
         _failed_stores.clear()
-        if f"{__package__}.store_link" in sys.modules:  # else no store was used: no warning to forget
-            from .store_link import forget_warnings
+        if f"{__package__}.store" in sys.modules:  # else no store was used: no warning to forget
+            from .store import forget_warnings
 
             forget_warnings()

@@ -1,10 +1,10 @@
 """The redis-py client a store URL names, and who its master is (the ``[redis]`` extra).
 
-``open_redis`` turns a URL (``store_address``'s forms) into a client: ``redis.Redis.from_url`` for one
+``open_redis`` turns a URL (``store.parse_store_address``'s forms) into a client: ``redis.Redis.from_url`` for one
 server, ``redis.sentinel.Sentinel(...).master_for(SERVICE)`` for a Sentinel-watched master (each new
 connection asks the sentinels where the master is now, so a failover is followed without a restart;
 no retries inside redis-py: with its default ones, sentinels that cannot be reached held each call
-4.6 s, where failing at once lets the limiter pace in-process, ``store_link``),
+4.6 s, where failing at once lets the limiter pace in-process, ``store.StoreLink``),
 ``redis.cluster.RedisCluster`` for a Cluster (each key goes to the node of its hash slot; the store's
 keys carry the pocket in a hash tag, ``{...}``, so each Lua script's keys share one slot).
 
@@ -18,75 +18,48 @@ run on the watched key, so on a Cluster it is the run id of the node that holds 
 
 from __future__ import annotations
 
-import logging
+import importlib
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from .store_address import parse_store_address
+from .store import parse_store_address
 
 if TYPE_CHECKING:
     import redis as redis_module
 
-__all__ = ["MasterWatch", "open_redis", "open_redis_async", "shared_cluster"]
-
-log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
+__all__ = ["MasterWatch", "open_redis", "shared_cluster"]
 
 
-def open_redis(url: str, *, timeout: float) -> redis_module.Redis | Any:
+def open_redis(url: str, *, timeout: float, on_loop: bool = False) -> redis_module.Redis | Any:
     """A redis-py client for the store ``url`` (checked by ``store.check_store_url``); every socket wait
-    bounded by ``timeout`` seconds. A Cluster client learns the cluster's nodes and commands here (I/O:
-    it may raise redis-py's errors; ``shared_cluster`` makes one per process); the others connect on
-    first use."""
+    bounded by ``timeout`` seconds. ``on_loop``: a ``redis.asyncio`` client, for the running asyncio loop
+    only (one server or a Sentinel-watched master, not a Cluster: ``redis_store.LoopBudget``). A Cluster
+    client learns the cluster's nodes and commands here (I/O: it may raise redis-py's errors;
+    ``shared_cluster`` makes one per process); the others connect on first use."""
     import redis
     from redis.backoff import NoBackoff
-    from redis.cluster import ClusterNode, RedisCluster
-    from redis.retry import Retry
-    from redis.sentinel import Sentinel
 
     address = parse_store_address(url)
     timeouts: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout, **_no_client_info()}
     credentials: dict[str, Any] = {"username": address.username, "password": address.password}
     if address.kind == "cluster":
+        from redis.cluster import ClusterNode, RedisCluster
+
         node: Any = ClusterNode  # redis-py leaves it untyped
         nodes = [node(host, port) for host, port in address.hosts]
         return RedisCluster(startup_nodes=nodes, **credentials, **timeouts)
+    library: Any = importlib.import_module("redis.asyncio") if on_loop else redis  # redis-py leaves Sentinel untyped
     if address.kind == "sentinel":
-        options = address.sentinel_options
-        timeouts["retry"] = Retry(NoBackoff(), 0)  # redis-py 6+ retries 3 times, backing off seconds: fail at once
-        sentinel_kwargs = dict(timeouts)
-        if "sentinel_password" in options:
-            sentinel_kwargs["password"] = options["sentinel_password"]
-        if "sentinel_username" in options:
-            sentinel_kwargs["username"] = options["sentinel_username"]
-        sentinels: Any = Sentinel  # redis-py leaves it untyped
-        watched = sentinels(list(address.hosts), sentinel_kwargs=sentinel_kwargs, **timeouts)
-        return watched.master_for(address.service, db=address.db, **credentials, **timeouts)
-    return redis.Redis.from_url(url, **timeouts)
-
-
-def open_redis_async(url: str, *, timeout: float) -> Any:
-    """A ``redis.asyncio`` client for the store ``url`` (one server or a Sentinel-watched master; not a Cluster:
-    ``redis_loop``), made without I/O, for the running asyncio loop only; socket waits as ``open_redis``'s."""
-    from redis.asyncio import Redis
-    from redis.asyncio.retry import Retry
-    from redis.asyncio.sentinel import Sentinel
-    from redis.backoff import NoBackoff
-
-    address = parse_store_address(url)
-    timeouts: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout, **_no_client_info()}
-    if address.kind == "sentinel":
-        options = address.sentinel_options
-        timeouts["retry"] = Retry(NoBackoff(), 0)
+        retry = importlib.import_module(f"{library.__name__}.retry").Retry
+        timeouts["retry"] = retry(NoBackoff(), 0)  # redis-py 6+ retries 3 times, backing off seconds: fail at once
         sentinel_kwargs = dict(timeouts)
         for name in ("password", "username"):
-            if f"sentinel_{name}" in options:
-                sentinel_kwargs[name] = options[f"sentinel_{name}"]
-        sentinels: Any = Sentinel  # redis-py leaves it untyped
-        watched = sentinels(list(address.hosts), sentinel_kwargs=sentinel_kwargs, **timeouts)
-        credentials = {"username": address.username, "password": address.password}
+            if f"sentinel_{name}" in address.sentinel_options:
+                sentinel_kwargs[name] = address.sentinel_options[f"sentinel_{name}"]
+        watched = library.Sentinel(list(address.hosts), sentinel_kwargs=sentinel_kwargs, **timeouts)
         return watched.master_for(address.service, db=address.db, **credentials, **timeouts)
-    return Redis.from_url(url, **timeouts)
+    return library.Redis.from_url(url, **timeouts)
 
 
 def _no_client_info() -> dict[str, Any]:
@@ -94,7 +67,7 @@ def _no_client_info() -> dict[str, Any]:
     informational) on every new connection, for both clients (blocking and ``redis.asyncio``), which open one
     per thread or per concurrent take: two round trips each in redis-py 5-7 (``lib_name=None,
     lib_version=None``), and in redis-py >= 8 (``driver_info=None``) also a read of its version from the
-    package metadata (some 4 ms of CPU each, on the event loop for ``open_redis_async``'s).
+    package metadata (some 4 ms of CPU each, on the event loop for ``open_redis(on_loop=True)``'s).
 
     The protocol stays redis-py's default. RESP2 would save redis-py 8's ``HELLO 3`` per new connection (a
     loopback round trip; no change in a cold process's time to its first permit), but beside an async batch

@@ -6,18 +6,25 @@ one round trip. Window keys live a few windows (long enough for every send that 
 own clock expires them and the blocks. The phase and the trickle are kept per host (the phase includes
 the host's clock error and latency). Every call may wait on the network: ``blocking`` is True.
 
-Every call to Redis goes through one wrapper (``SharedBudget._call``), which turns whatever a broken store
-does into ``StoreUnavailable``: an error reply (``-OOM``, ``-READONLY``, ``-MOVED``, ``-NOAUTH``,
-``-LOADING``, ...), garbage, silence or a closed connection (redis-py's errors, ``OSError``), a reply
-of the wrong type or shape (each call's reader checks what it was given, and anything a reader or
-redis-py raises on it counts: the store misbehaved, not the caller), and an answer that took longer
-than ``_CALL_DEADLINE`` (a server trickling its answer a byte at a time meets no socket timeout).
-A limiter that gets ``StoreUnavailable`` paces in-process after one warning (``store_link``).
+Every call to Redis goes through one wrapper (``SharedBudget._call``, and ``LoopBudget.call`` on a loop),
+which turns whatever a broken store does into ``StoreUnavailable``: an error reply (``-OOM``,
+``-READONLY``, ``-MOVED``, ``-NOAUTH``, ``-LOADING``, ...), garbage, silence or a closed connection
+(redis-py's errors, ``OSError``), a reply of the wrong type or shape (each call's reader checks what it
+was given, and anything a reader or redis-py raises on it counts: the store misbehaved, not the caller),
+and an answer that took longer than ``_CALL_DEADLINE`` (a server trickling its answer a byte at a time
+meets no socket timeout). A limiter that gets ``StoreUnavailable`` paces in-process after one warning
+(``store.StoreLink``).
 
 Round trips: a take and the upkeep before it (format 1's fence, the peers, the master) are one call of
 ``lua/many.lua`` (``bundled``; on a Cluster the fence, in a slot of its own, goes apart), and a script's first
 call on a client sends its source (``Scripts``): a cold process's first permit waits for one round trip, not
 four to twelve (issue 26, item 4).
+
+On an asyncio loop (issue 22) an async caller's calls are awaited on the loop itself (``LoopBudget``):
+through a worker thread, the threads running redis-py beside the loop at a window boundary took the GIL
+from it (the loop's worst tick beside a batch through a loopback Redis was 26 ms, ``make bench`` section 13,
+twice what the asks cost in CPU). Under trio (``redis.asyncio`` runs on asyncio only) and for a Cluster (its
+async client would parse the server's whole command table on the loop when made), the worker thread stays.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,14 +46,16 @@ from .redis_connect import MasterWatch, open_redis, shared_cluster
 from .store import PEERS_SECONDS, BudgetKeys, Send, StoreUnavailable, TakeResult, redacted_text, redacted_url
 
 if TYPE_CHECKING:
-    from .redis_loop import LoopBudget
+    from .store import StoreWrite
 
 __all__ = [
+    "ASKS_AT_ONCE",
     "BUNDLED",
     "PHASE_TTL_MS",
     "SCRIPTS",
     "TIMEOUT",
     "Call",
+    "LoopBudget",
     "Scripts",
     "SharedBudget",
     "answered_in_time",
@@ -220,7 +230,7 @@ class SharedBudget:
         return self._scripts or self._register(shared_cluster(self.url, timeout=TIMEOUT))
 
     def on_loop(self) -> LoopBudget | None:
-        """This budget's calls on the running asyncio loop, awaited there (``redis_loop``); None off asyncio
+        """This budget's calls on the running asyncio loop, awaited there (``LoopBudget``); None off asyncio
         (trio, a thread), for a Cluster, and while the loop shuts down: the caller then uses these blocking
         calls from a worker thread."""
         if self._cluster:
@@ -242,8 +252,6 @@ class SharedBudget:
     def _loop_budget(self, loop: asyncio.AbstractEventLoop) -> LoopBudget | None:
         """A ``LoopBudget`` for ``loop``; None (for good: the blocking calls serve it) if no client can be made."""
         try:
-            from .redis_loop import LoopBudget
-
             return LoopBudget(self, loop)
         except Exception as error:  # redis.asyncio refused what redis-py took: the worker thread serves
             log.debug("rate-limit store %s: no asyncio client (%s)", redacted_url(self.url), type(error).__name__)
@@ -253,7 +261,7 @@ class SharedBudget:
         return f"SharedBudget({redacted_url(self.url)!r}, group={self.keys.prefix.rsplit(':', 1)[-1]!r})"
 
     def _call(self, command: Callable[[], R], read: Callable[[R], T]) -> T:
-        """``read(command())``: the one place Redis is called (``on_loop``'s calls: ``redis_loop``, the same
+        """``read(command())``: the one place Redis is called (``on_loop``'s calls: ``LoopBudget.call``, the same
         way). Whatever a broken store makes ``command`` or ``read`` raise (the store misbehaved: see the
         module's docstring), or an answer later than ``_CALL_DEADLINE``, is ``StoreUnavailable`` naming the
         (password-redacted) store."""
@@ -272,12 +280,9 @@ class SharedBudget:
 
     def _run(self, call: Call) -> Any:
         """Make ``call`` (one command or script) through this budget's client, read by ``call.read``."""
-        if call.name == "get":
-            return self._call(lambda: self._connected().client.get(call.keys[0]), call.read)
         return self._call(lambda: self._connected().run(call), call.read)
 
     def take(self, send: Send) -> TakeResult:
-        """Charge ``send`` if every window it may land in has room (``lua/take.lua``)."""
         answers = [self._run(call) for call in self.take_calls(send)]
         result: TakeResult = answers[-1]
         return result
@@ -288,7 +293,7 @@ class SharedBudget:
         return bundled([*self.upkeep(), self.take_call(send)], cluster=self._cluster)
 
     def take_call(self, send: Send) -> Call:
-        """The call of ``take``: ``lua/take.lua`` with the keys and arguments of ``send``."""
+        """The call of ``take``: ``lua/take.lua`` (charge ``send`` if every window it may land in has room)."""
         charge, check = self.keys.for_send(send.windows, send.local_seconds)
         keys = [self.keys.block, self.keys.phase, *charge, *check, *(f"{key}:s" for key in charge), self.keys.trickle]
         reserve, interval, now = send.trickle or (0, 0.0, 0.0)
@@ -347,7 +352,9 @@ class SharedBudget:
     def settle_call(
         self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
     ) -> Call | None:
-        """The call of ``settle`` (None: nothing to settle)."""
+        """The call of ``settle`` (None: nothing to settle): give back one charge of each of ``give_back``,
+        charge ``take`` (exchange windows, else local seconds); ``settled``, the charges an answer confirmed:
+        a window full of those is really full, one full of charges in flight may open again."""
         if not give_back and not take and not settled:
             return None
         counts = self.keys.counts
@@ -357,26 +364,22 @@ class SharedBudget:
     def settle(
         self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
     ) -> None:
-        """Give back one charge of each of ``give_back``, charge ``take``: exchange windows, else local seconds.
-
-        ``settled``: the charges now final (an answer confirmed them): a window full of final charges is
-        really full, one full of charges in flight may open again when their answers come.
-        """
         call = self.settle_call(exchange_windows, give_back, take, settled)
         if call is not None:
             self._run(call)
 
     def block_call(self, until: float, seconds: float) -> Call:
+        """Block the pocket (every group and process) until ``until`` (epoch s, ``seconds`` away); read: the end."""
         args = [int(until * 1000), max(1, int(seconds * 1000))]
         return Call("block", [self.keys.block], args, _block_end)
 
     def block(self, until: float, seconds: float) -> float:
-        """Block the pocket (every group and process) until ``until`` (epoch s, ``seconds`` away); returns the end."""
         end: float = self._run(self.block_call(until, seconds))
         return end
 
     def date_call(self, window: int, local_seconds: list[int]) -> Call:
-        """The call of ``date``: ``lua/date.lua`` with the host's keys of ``local_seconds`` and ``window``."""
+        """The call of ``date``: the send charged to ``local_seconds`` landed in exchange ``window``
+        (``lua/date.lua``): moved there once a phase is stored for the host, else kept pending."""
         local = self.keys.counts(False, local_seconds)
         landed = self.keys.counts(True, [window])[0]
         keys = [self.keys.phase, self.keys.dated, landed, f"{landed}:s", *local, *(f"{key}:s" for key in local)]
@@ -384,8 +387,6 @@ class SharedBudget:
         return Call("date", keys, [field, self._ttl_ms], _one)
 
     def date(self, window: int, local_seconds: list[int]) -> None:
-        """The send charged to ``local_seconds`` landed in exchange ``window`` (``lua/date.lua``): moved there
-        once a phase is stored for the host, else kept pending until ``save_phase``."""
         self._run(self.date_call(window, local_seconds))
 
     def save_phase_call(self, lo: float, hi: float) -> Call:
@@ -397,15 +398,14 @@ class SharedBudget:
         return Call("phase", keys, args, _one)
 
     def save_phase(self, lo: float, hi: float) -> None:
-        """Store the host's phase and move the dated charges waiting for one (``lua/phase.lua``)."""
         self._run(self.save_phase_call(lo, hi))
 
     def pool_bounds_call(self, lo: float, hi: float) -> Call:
-        """The call of ``pool_bounds``: ``lua/bounds.lua``, read back as the pooled bounds."""
+        """The call of ``pool_bounds``: ``lua/bounds.lua`` adds bounds of the phase to the host's pooled ones,
+        read back."""
         return Call("bounds", [self.keys.bounds], [repr(lo), repr(hi), _BOUNDS_TTL_MS], _phase)
 
     def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None:
-        """Add bounds of the phase to the host's pooled ones and read them back (``lua/bounds.lua``)."""
         bounds: tuple[float, float] | None = self._run(self.pool_bounds_call(lo, hi))
         return bounds
 
@@ -453,7 +453,10 @@ class Scripts:
         self.sent: set[str] = set()
 
     def run(self, call: Call) -> Any:
-        """``call`` (a script of ``SCRIPTS``) on this client: its reply (an awaitable for ``redis.asyncio``)."""
+        """``call`` (a script of ``SCRIPTS``, or ``get``) on this client: its reply (an awaitable for
+        ``redis.asyncio``)."""
+        if call.name == "get":
+            return self.client.get(call.keys[0])
         if call.name in self.sent:
             return self.registered[call.name](keys=call.keys, args=call.args)
         self.sent.add(call.name)  # if this EVAL fails, the EVALSHA after it loads the script: still right
@@ -462,7 +465,7 @@ class Scripts:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One call to Redis, the same for the blocking client and ``redis_loop``'s: ``name`` a Lua script of
+    """One call to Redis, the same for the blocking client and ``LoopBudget``'s: ``name`` a Lua script of
     ``SCRIPTS`` (``keys``, ``args``), or ``get`` of ``keys[0]``; ``read`` checks the reply and turns it into
     the answer."""
 
@@ -470,3 +473,94 @@ class Call:
     keys: list[str]
     args: list[Any]
     read: Callable[[Any], Any]
+
+
+ASKS_AT_ONCE = 4
+"""Takes of one budget on one loop that may be on their way at once, each on a connection of its own (the
+others wait their turn). Unbounded, twenty tasks asking at a window boundary opened twenty connections,
+each one's set-up work done on the loop (then some 4 ms each: redis-py 8 read its version from the package
+metadata for ``CLIENT SETINFO``, which ``redis_connect`` no longer sends)."""
+
+
+class LoopBudget:
+    """The calls of ``budget`` on ``loop`` (the running one when made: no I/O yet), through a ``redis.asyncio``
+    client made for it: the same ``Call`` s, readers and failures as ``SharedBudget``'s (``StoreUnavailable``).
+
+    Asks (``take``, ``load_phase``) are awaited by the caller; writes (``write``: ``settle``, ``date``,
+    ``fill``, ``block``, ``save_phase``, ``pool_bounds``) are made in order by one task of the loop
+    (``submit``), which, when the loop shuts down (``asyncio.run`` cancels the tasks left), makes the writes
+    still queued and closes the client; from then on (a task cancelled during the shutdown still gives its
+    permit back) the budget's blocking calls serve that loop, from threads, as they do on trio."""
+
+    def __init__(self, budget: SharedBudget, loop: asyncio.AbstractEventLoop) -> None:
+        self.budget = budget
+        self.loop = loop
+        self.client: Any = open_redis(budget.url, timeout=TIMEOUT, on_loop=True)
+        self.scripts: Scripts = Scripts(self.client)
+        self.queue: deque[StoreWrite] = deque()
+        self.wake: asyncio.Event = asyncio.Event()
+        self.asking: asyncio.Semaphore = asyncio.Semaphore(ASKS_AT_ONCE)
+        self.closing: bool = False
+        """The loop shuts down: the writer makes the writes left and closes the client; nothing new comes here."""
+        self.writer: asyncio.Task[None] = loop.create_task(self.write_in_order(), name="upbit-store-writer")
+
+    async def call(self, call: Call) -> Any:
+        """``call`` on this loop's client, read by ``call.read``: ``SharedBudget._call``'s rules."""
+        started = time.monotonic()
+        try:
+            reply = await self.scripts.run(call)
+            return call.read(answered_in_time(reply, started))
+        except Exception as error:  # every failure of the store is one failure (see the module)
+            raise self.budget.failure(error) from error
+
+    async def take(self, send: Send) -> TakeResult:
+        async with self.asking:
+            answers = [await self.call(call) for call in self.budget.take_calls(send)]
+        result: TakeResult = answers[-1]
+        return result
+
+    async def load_phase(self) -> tuple[float, float] | None:
+        async with self.asking:
+            phase: tuple[float, float] | None = await self.write("load_phase", ())
+        return phase
+
+    async def write(self, method: str, args: tuple[Any, ...]) -> Any:
+        """``SharedBudget``'s ``method`` (``settle``, ``date``, ``fill``, ...) with ``args``, awaited on this loop:
+        the same ``Call`` (``<method>_call``; None: nothing to write)."""
+        call: Call | None = getattr(self.budget, f"{method}_call")(*args)
+        return None if call is None else await self.call(call)
+
+    def submit(self, writes: list[StoreWrite]) -> None:
+        """Make ``writes`` after those submitted before (called on this loop, without the limiter's lock)."""
+        self.queue.extend(writes)
+        self.wake.set()
+
+    async def write_in_order(self) -> None:
+        """The loop's writer: the writes as they come; at the loop's shutdown (this task cancelled), those left,
+        then the client closes. A cancellation that reached a write on its way may be swallowed by redis-py
+        (seen on a unix socket: the shutdown then waited for ever), so the task's own count is what says so."""
+        task = asyncio.current_task()
+        with contextlib.suppress(asyncio.CancelledError):
+            while task is None or not task.cancelling():
+                await self.wake.wait()
+                self.wake.clear()
+                await self.drain()
+        # The loop shuts down. A write cut off on its way is not made again (made twice, a give-back would
+        # free a charge twice); the rest are made, then the connections are closed. (A loop closed without
+        # shutting its tasks down closes this coroutine unrun: nothing is done then, not even on the budget's
+        # lock, which the thread dropping the task may hold: ``SharedBudget.on_loop``.)
+        self.closing = True  # from now on, the budget's blocking calls serve this loop (from threads)
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await self.drain()
+            await self.close()
+
+    async def drain(self) -> None:
+        while self.queue:
+            await self.queue.popleft().on_loop(self)
+
+    async def close(self) -> None:
+        """Close this loop's client (and, for a Sentinel's master, the clients of the sentinels)."""
+        manager = getattr(self.client.connection_pool, "sentinel_manager", None)
+        for client in [self.client, *(manager.sentinels if manager is not None else [])]:
+            close = getattr(client, "aclose", None) or client.close  # aclose: redis-py >= 5.0.1
+            await close()

@@ -1,38 +1,61 @@
-"""The log of one budget's sends and what the answers taught: a pure strategy, no clock, no lock, no store.
+"""One budget's pacing as a pure strategy: no clock, no lock, no store (``ratelimit.RateLimiter`` holds a lock
+around every call and passes the time in). ``docs/pacing.md`` ("What the limiter does") says what it gives.
 
-``WindowLog`` answers one question, "may a send go out at ``now``, and if not, how long until one
-may?", from the requests it logged and where the exchange's windows start (``phase.PhaseEstimate``).
-The exchange counts ``budget`` requests per window of ``window_seconds`` whole seconds of ITS clock:
+``PhaseEstimate``: where the exchange's whole seconds start. With ``psi`` the exchange's clock minus ours, a
+request that reaches the exchange at local ``a`` counts in window ``floor(a + psi)``; sent at ``s`` and
+answered at ``r``, it reached it at some ``a`` in ``[s, r]`` (all a client can know without assuming how
+the round trip splits, and enough: these bounds hold whatever the latency). A ``Date`` ``D`` puts ``psi`` in
+``[D - r, D + 1 - s)`` (absolute: it names the exchange's second); ``Remaining-Req sec`` jumping back up
+between two answers, the second sent after the first came back, shows a window opened between the first
+send and the second answer (a tick, modulo 1: shifted by whole seconds to overlap the estimate most; once
+a ``Date`` anchored it, ``Date`` bounds intersect it as they are, since two near-1-wide intervals modulo 1
+can meet in two pieces and only the absolute one is right). A new bound that does not meet the estimate
+wins: an old belief is worth less than a fresh observation.
 
-- A request counts while it is in flight (it may reach the exchange in any window), and once answered
-  at ``r`` until the window holding ``r`` surely ended (``PhaseEstimate.boundary_after``): it arrived no
-  later than ``r``. If its ``Date`` named its window (phase anchored), until that window ended. No
-  latency is assumed anywhere in this rule.
-- Until the phase is known, ``reserve`` of the budget is trickled out (one send per
-  ``window_seconds / reserve`` s), so that some answer lands after the exchange's next boundary and shows it.
-- ``Remaining-Req`` lower than the logged sends explain (another process or key of the pocket spends the
-  same budget) adds that many "foreign" sends; a 429 fills the window of its send.
+But a ``Date`` that contradicts the anchored estimate is not trusted, and makes every ``Date`` suspect: a
+server whose machines' clocks disagree (a ``Date`` per connection) or whose ``Date`` jumps by hours would
+otherwise move the estimate at every answer, and the first ``Date`` may have been the wrong one. The
+estimate is forgotten; ``Date`` is trusted again once ``STEP_CONFIRMATIONS`` bounds in a row agree with each
+other (a clock really stepped) and with the ticks learned meanwhile: one connection of such a server agrees
+with itself (a trickle reuses one: 20 x 429 in a test before this rule), but the exchange's windows cannot
+lie about where its seconds start. Without ticks a suspect ``Date`` stays untrusted (slower, never refused),
+and names no window (``learn_date``).
+
+``WindowLog``: may a send go out at ``now``, and if not, how long until one may? The exchange counts
+``budget`` requests per window of ``window_seconds`` whole seconds of its clock:
+
+- A request counts while in flight, and once answered at ``r`` until the window holding ``r`` surely ended
+  (``boundary_after``, which adds the caller's latency bound to the upper end), or the window its trusted
+  ``Date`` named. Until the phase is known, ``reserve`` of the budget is trickled out (one send per
+  ``window_seconds / reserve`` s). ``Remaining-Req`` lower than the logged sends explain adds that many
+  "foreign" sends (another process or key of the pocket); a 429 fills the window of its send.
 - Once the phase is known but still wider than ``PROBE_WIDTH`` (plus the quickest round trip), the last
-  free send of a window may be held back to the middle of the next boundary's uncertainty (a probe),
-  when the caller says it has more to send than that one (``backlog``) and holding it back cannot cost a
-  window. It is safe wherever it lands: the old window kept its slot for it, and in the new one it
-  counts like any send. Its answer halves the uncertainty; while it is out, callers waiting for the next
-  window look again every ``PROBE_POLL`` s, so when it shows the new window has begun they go at once
-  instead of at the latest boundary the old estimate allowed.
-
-The caller (``ratelimit.RateLimiter``) holds a lock around every call and passes the time in.
+  free send of a window may be held back to the middle of the next boundary's uncertainty (a probe), when
+  the caller has more to send (``backlog``) and holding it back cannot cost a window. It is safe wherever it
+  lands: the old window kept its slot for it, and in the new one it counts like any send. Its answer halves
+  the uncertainty; while it is out, callers waiting for the next window look again every ``PROBE_POLL`` s,
+  so when it shows the new window has begun they go at once, not at the latest boundary the estimate allowed.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .phase import KNOWN_WIDTH, PhaseEstimate
 from .remaining_req import RemainingReq
 
-__all__ = ["BASE_MARGIN", "IN_FLIGHT_POLL", "PROBE_POLL", "PROBE_WIDTH", "Permit", "WindowLog"]
+__all__ = [
+    "BASE_MARGIN",
+    "IN_FLIGHT_POLL",
+    "KNOWN_WIDTH",
+    "PROBE_POLL",
+    "PROBE_WIDTH",
+    "STEP_CONFIRMATIONS",
+    "Permit",
+    "PhaseEstimate",
+    "WindowLog",
+]
 
 BASE_MARGIN = 0.005
 """Safety margin (seconds) around the estimated window boundaries, for clock and scheduling jitter."""
@@ -40,13 +63,153 @@ IN_FLIGHT_POLL = 0.02
 """How often a caller waiting only on requests in flight looks again (their answers free the budget)."""
 STORE_RETRY_SECONDS = 10.0
 """After the shared store failed, the limiter paces in-process this long, then tries the store again
-(``store_link.StoreLink``; here, not there, so that a limiter without a store need not load the store's modules)."""
+(``store.StoreLink``; here, not there, so that a limiter without a store need not load the store's modules)."""
 PROBE_WIDTH = 0.02
 """A known phase wider than this (plus the quickest round trip) is narrowed by probes (see the module's rules)."""
 PROBE_POLL = 0.005
 """How often a caller waiting for the next window looks again while a probe is out."""
 # A request in flight longer than this is taken as lost (no caller waits that long for an answer).
 _STALE_IN_FLIGHT = 300.0
+
+KNOWN_WIDTH = 0.3
+"""An estimate narrower than this (seconds) counts as knowing the phase: a window's budget may then be spent at once."""
+STEP_CONFIRMATIONS = 6
+"""``Date`` bounds that must agree in a row before a suspect ``Date`` is trusted again (see the module)."""
+
+
+@dataclass(slots=True)
+class PhaseEstimate:
+    """``psi`` known to lie in ``[lo, hi)`` (modulo 1), or unknown (``lo``/``hi`` None).
+
+    ``lo`` and ``hi`` are a representative of the interval: shifting both by a whole number means the
+    same estimate. ``width`` is ``hi - lo`` (1 when unknown).
+    """
+
+    lo: float | None = None
+    hi: float | None = None
+    anchored: bool = False
+    """True once a ``Date`` bound fixed which whole second ``lo``/``hi`` stand for."""
+    _doubt: tuple[float, float] | None = field(default=None, init=False, repr=False)
+    """While ``Date`` is suspect: the last bounds that agree in a row, intersected (None: ``Date`` is trusted)."""
+    _doubts: int = field(default=0, init=False, repr=False)
+    """How many ``Date`` bounds in a row ``_doubt`` holds."""
+
+    @property
+    def known(self) -> bool:
+        """Narrow enough to pace by (``KNOWN_WIDTH``); a wider estimate still shortens waits (``boundary_after``)."""
+        return self.known_within(0.0)
+
+    def known_within(self, latency: float) -> bool:
+        """``known`` once the one-way ``latency`` bound is added to the width."""
+        return self.lo is not None and self.hi is not None and self.hi - self.lo + latency < KNOWN_WIDTH
+
+    @property
+    def width(self) -> float:
+        if self.lo is None or self.hi is None:
+            return 1.0
+        return min(1.0, self.hi - self.lo)
+
+    def observe_date(self, sent: float, received: float, date_second: float) -> None:
+        """A request sent at local ``sent``, answered at ``received``, carried ``Date`` second ``date_second``."""
+        self.learn_date(sent, received, date_second)
+
+    def learn_date(self, sent: float, received: float, date_second: float) -> bool:
+        """``observe_date``, saying whether the ``Date`` was trusted (False: see the module's rules)."""
+        lo, hi = date_second - received, date_second + 1 - sent
+        if self._doubt is not None:
+            return self._doubted(lo, hi)
+        if self.anchored and self.lo is not None and self.hi is not None and max(self.lo, lo) >= min(self.hi, hi):
+            self.lo = self.hi = None
+            self.anchored = False
+            self._doubt, self._doubts = (lo, hi), 1
+            return False
+        self._narrow(lo, hi, absolute=self.anchored)
+        self.anchored = True
+        return True
+
+    def _doubted(self, lo: float, hi: float) -> bool:
+        """``Date`` is suspect: the bound ``[lo, hi)`` is trusted once ``STEP_CONFIRMATIONS`` in a row agree."""
+        doubt = self._doubt
+        if doubt is not None and max(doubt[0], lo) < min(doubt[1], hi):
+            self._doubt, self._doubts = (max(doubt[0], lo), min(doubt[1], hi)), self._doubts + 1
+        else:
+            self._doubt, self._doubts = (lo, hi), 1
+        if self._doubts < STEP_CONFIRMATIONS or self._doubt is None:
+            return False
+        if self.lo is None or self.hi is None or not _meet_modulo_1((self.lo, self.hi), self._doubt):
+            # No tick has shown where the exchange's windows start yet, or the streak names seconds the ticks
+            # contradict: one connection of a server whose clocks disagree can answer six times in a row (a
+            # trickle reuses one connection). Still suspect; the streak goes on and is judged at the next bound.
+            return False
+        ticks = (self.lo, self.hi)
+        (self.lo, self.hi), self.anchored = self._doubt, True
+        self._doubt, self._doubts = None, 0
+        self._narrow(*ticks, absolute=False)
+        return True
+
+    def adopt_bounds(self, lo: float, hi: float) -> bool:
+        """Intersect with ``[lo, hi)``, the bounds other processes of this host drew from their own ``Date``
+        headers (absolute, so only into an anchored estimate); ignored while ``Date`` is suspect, or when they
+        do not meet ours (one of us saw a clock step: the next ``Date`` tells). Whether the estimate narrowed."""
+        if not self.anchored or self._doubt is not None or self.lo is None or self.hi is None:
+            return False
+        new_lo, new_hi = max(self.lo, lo), min(self.hi, hi)
+        if new_lo >= new_hi or (new_lo, new_hi) == (self.lo, self.hi):
+            return False
+        self.lo, self.hi = new_lo, new_hi
+        return True
+
+    def observe_tick(self, before: float, after: float) -> None:
+        """A new exchange window opened after local time ``before`` and no later than ``after``."""
+        if after - before >= 1 or after <= before:
+            return  # says nothing modulo 1 (or nonsense)
+        # A boundary m - psi in (before, after]: psi in [m - after, m - before) for some whole m.
+        self._narrow(-after, -before, absolute=False)
+
+    def _narrow(self, lo: float, hi: float, *, absolute: bool) -> None:
+        if self.lo is None or self.hi is None:
+            self.lo, self.hi = lo, hi
+            return
+        if absolute:
+            new_lo, new_hi = max(self.lo, lo), min(self.hi, hi)
+            self.lo, self.hi = (new_lo, new_hi) if new_lo < new_hi else (lo, hi)
+            return
+        # Move the new bound by whole seconds to where it overlaps the current estimate most (both are
+        # at most 1 wide, so one of three neighbouring shifts is the best one).
+        near = round(((self.lo + self.hi) - (lo + hi)) / 2)
+        best: tuple[float, float] | None = None
+        for shift in (near - 1, near, near + 1):
+            new_lo, new_hi = max(self.lo, lo + shift), min(self.hi, hi + shift)
+            if new_lo < new_hi and (best is None or new_hi - new_lo > best[1] - best[0]):
+                best = (new_lo, new_hi)
+        if best is not None:
+            self.lo, self.hi = best
+        else:
+            self.lo, self.hi = lo + near, hi + near
+
+    def boundary_after(self, t: float, margin: float, latency: float = 0.0, *, window: int = 1) -> float:
+        """The latest local time the exchange's first window boundary after a send at ``t`` can fall on.
+
+        The send reaches the exchange between ``t`` and ``t + latency``; ``margin`` widens the estimate on
+        both sides (jitter, rounding). Windows last ``window`` whole exchange seconds (boundaries where the
+        exchange's clock is a multiple of it, so a longer window needs a ``Date``-anchored estimate).
+        Unknown phase: ``t + window``, which holds whatever the phase (two sends a window apart never
+        share one).
+        """
+        if self.lo is None or self.hi is None or (window > 1 and not self.anchored):
+            return t + window
+        lo, hi = self.lo - margin, self.hi + latency + margin
+        if hi - lo >= 1:
+            return t + window
+        # For every theta in [lo, hi), the boundary m * window - theta with m = ceil((t + hi) / window)
+        # lies after t, and no later than m * window - lo.
+        return min(t + window, math.ceil((t + hi) / window) * window - lo)
+
+
+def _meet_modulo_1(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Whether ``[a)`` and ``[b)`` overlap once ``b`` is moved by some whole number of seconds."""
+    near = round(((a[0] + a[1]) - (b[0] + b[1])) / 2)
+    return any(max(a[0], b[0] + shift) < min(a[1], b[1] + shift) for shift in (near - 1, near, near + 1))
 
 
 @dataclass(slots=True, eq=False)
@@ -102,7 +265,7 @@ class WindowLog:
         self.probe: Permit | None = None
         """The probe in flight, if any."""
         self.share: int | None = None
-        """This process's share of the budget while the shared store is lost (``store_link``), else None."""
+        """This process's share of the budget while the shared store is lost (``store.StoreLink``), else None."""
 
     # --- reading ---------------------------------------------------------------------------------------
 
