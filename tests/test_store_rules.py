@@ -583,6 +583,31 @@ def test_a_store_that_fails_pauses_the_link_and_comes_back_after_the_pause(store
     assert take_all(other) == []  # the budget is one again: what this process took counts for the other
 
 
+def test_a_process_counts_a_peer_that_joined_from_its_next_take_on(stores: Stores) -> None:
+    """Not once a second: a process that took before the other joined, then lost the store within that
+    second, paced at the whole budget beside the other's share (the Sentinel failover test: 3-57 x 429)."""
+    clock = FakeClock(start=999_999.4)
+    first = stores.process(clock)
+    switch = Switchable(stores.open(clock))
+    second = RateLimiter(GROUP, PER_SECOND, clock=clock, sleep=clock.sleep, reserve=0)
+    second.use_store(cast(BudgetStore, switch))
+    learn_phase(first, clock)
+    clock.now = 1_000_000.7
+    assert isinstance(second.try_acquire(), Permit)  # the second process joins: the store counts it
+    answer(second, take_all(second), None)
+    lost = Switchable(first.store)  # the first process's own view of the store, which is about to fail
+    assert first.store_link is not None
+    first.store_link.store = cast(BudgetStore, lost)
+    clock.now = 1_000_000.75
+    first.try_acquire()  # its next take: it sees the other (the window is full; no permit needed)
+    assert lost.peers() == 2
+    clock.now = 1_000_001.7
+    lost.down = True
+    take_all(first)  # the store is lost: nothing more in this window
+    clock.now = 1_000_002.7
+    assert len(take_all(first)) == PER_SECOND // 2  # its share: the other process has the rest
+
+
 def test_a_process_that_loses_the_store_paces_at_its_share_among_the_processes_it_counted(stores: Stores) -> None:
     clock = FakeClock(start=999_999.4)
     first = stores.process(clock)
@@ -748,7 +773,7 @@ def test_a_first_take_and_the_upkeep_before_it_are_one_round_trip_and_a_cluster_
     assert sent == (["block", "many"] if stores.kind == "cluster" else ["many"])
     sent.clear()
     assert isinstance(limiter.try_acquire(), Permit)
-    assert sent == ["take"]  # the upkeep is done for a while: the take alone
+    assert sent == ["many"]  # the fence and the master are done for a while: the peers and the take
     link = limiter.store_link
     assert link is not None
     budget = cast(SharedBudget, getattr(link.store, "budget", link.store))
