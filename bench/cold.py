@@ -32,7 +32,7 @@ SECOND_SECRET = "bench-second-secret-of-the-pocket-0123456789abcdef0123456789abc
 
 def _trace(events: list[tuple[str, float, float]]) -> None:
     """Log each permit, each wait and when the phase was first known (bench-only wrapping of the limiter): the
-    blocking tries and, with a store on asyncio, those awaited on the loop (``redis_loop``)."""
+    blocking tries and, with a store on asyncio, those awaited on the loop (``redis_store.LoopBudget``)."""
     from upbit_cancel import ratelimit
 
     try_acquire, record = ratelimit.RateLimiter.try_acquire, ratelimit.RateLimiter.record
