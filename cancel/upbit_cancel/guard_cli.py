@@ -43,9 +43,9 @@ from typing import Any
 from upbit_auth.auth import key_pair_from_env
 
 from . import cli
-from .cli_parser import add_scope_arguments
+from .cli_parser import PROG, _Parser, _positive_seconds, add_scope_arguments
 from .client import resolve_base_url
-from .errors import ConfigurationError, MissingCredentials
+from .errors import ConfigurationError
 from .guard import DEFAULT_GIVE_UP, FireRecord, Guard
 from .heartbeat import DEFAULT_GUARD_STATES, GuardScope, Heartbeat
 from .heartbeat_store import open_heartbeat_store
@@ -65,7 +65,7 @@ def _default_status_file(environ: Mapping[str, str]) -> Path:
 
 
 def _parsers() -> argparse.ArgumentParser:
-    parser = cli._Parser(prog=cli.PROG, description="A dead-man's switch for Upbit: heartbeats and their guard.")
+    parser = _Parser(prog=PROG, description="A dead-man's switch for Upbit: heartbeats and their guard.")
     commands = parser.add_subparsers(dest="command", required=True)
     beat = commands.add_parser("heartbeat", help="beat once: arm or extend the guard NAME (--timeout 0 disarms)")
     beat.add_argument("name", metavar="NAME")
@@ -83,17 +83,12 @@ def _parsers() -> argparse.ArgumentParser:
     guard.add_argument("--server-url", metavar="URL", help="base URL, http(s)://host[:port]")
     guard.add_argument("--region", type=str.lower, help="Upbit region when no server URL is set")
     guard.add_argument(
-        "--give-up", type=cli._positive_seconds, default=DEFAULT_GIVE_UP, metavar="SECONDS",
+        "--give-up", type=_positive_seconds, default=DEFAULT_GIVE_UP, metavar="SECONDS",
         help=f"how long a fire keeps trying before it reports what is left (default {DEFAULT_GIVE_UP:g})",
     )  # fmt: skip
     guard.add_argument("--status", action="store_true", help="print the running guard's status and exit")
     guard.add_argument("--status-file", metavar="PATH", help="where the guard keeps its status")
     return parser
-
-
-def _error(message: str, secrets: Sequence[str]) -> None:
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        sys.stderr.write(cli.redact(f"{cli.PROG}: error: {message}", secrets) + "\n")
 
 
 def _heartbeat(args: argparse.Namespace, secrets: Sequence[str]) -> int:
@@ -104,14 +99,12 @@ def _heartbeat(args: argparse.Namespace, secrets: Sequence[str]) -> int:
         if args.timeout < 0 or args.timeout != args.timeout:
             raise ConfigurationError(f"--timeout must be 0 (disarm) or more seconds; given: {args.timeout!r}")
         beating = Heartbeat(args.name, args.timeout, scope=scope, store=args.store, interval=None)
-    except (ConfigurationError, ValueError) as error:
-        _error(str(error), secrets)
-        return cli.EXIT_USAGE
+    except ValueError as error:  # ConfigurationError included
+        return cli._refused(error, secrets)
     try:
         beating.beat()
     except StoreUnavailable as error:
-        _error(str(error), secrets)
-        return cli.EXIT_NOTHING_DONE
+        return cli._refused(error, secrets)
     finally:
         beating.store.close()
     return cli.EXIT_OK
@@ -123,7 +116,7 @@ def _status(args: argparse.Namespace, environ: Mapping[str, str], secrets: Seque
     try:
         status = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        _error(f"no guard status at {path}: {error}", secrets)
+        cli._error_line(f"no guard status at {path}: {error}", secrets, sys.stderr)
         return cli.EXIT_NOTHING_DONE
     status["running"] = _alive(status.get("pid"))
     sys.stdout.write(cli.redact(json.dumps(status, indent=2, ensure_ascii=False), secrets) + "\n")
@@ -143,21 +136,6 @@ def _alive(pid: object) -> bool:
     return True
 
 
-class _LogLine(logging.Handler):
-    """``upbit-cancel guard: <time> <message>`` on stderr, secrets redacted."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        super().__init__(logging.INFO)
-        self.secrets = secrets
-        self.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        line = cli.printable(cli.redact(f"{cli.PROG} guard: {self.format(record)}", self.secrets).replace("\n", " "))
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            sys.stderr.write(line + "\n")
-            sys.stderr.flush()
-
-
 def _write_fire(record: FireRecord, secrets: Sequence[str]) -> None:
     """A fire's whole report, one JSON line on stdout."""
     line = json.dumps({**record.summary(), "report": record.report.to_dict()}, ensure_ascii=False)
@@ -169,7 +147,7 @@ def _write_fire(record: FireRecord, secrets: Sequence[str]) -> None:
 def _make_guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: Sequence[str]) -> Guard | int:
     """The guard of the command, everything checked before it watches; or the exit status."""
     if not args.names:
-        _error("name one or more heartbeats to guard (or --status)", secrets)
+        cli._error_line("name one or more heartbeats to guard (or --status)", secrets, sys.stderr)
         return cli.EXIT_USAGE
     try:
         base_url = args.server_url or resolve_base_url(None, args.region, environ)
@@ -180,15 +158,8 @@ def _make_guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: S
         path.parent.mkdir(parents=True, exist_ok=True)
         return Guard(args.names, store=store, base_url=base_url, environ=environ, give_up=args.give_up,
                      on_fire=lambda record: _write_fire(record, secrets), status_file=path)  # fmt: skip
-    except MissingCredentials as error:
-        _error(str(error), secrets)
-        return cli.EXIT_NOTHING_DONE
-    except (ConfigurationError, ValueError) as error:
-        _error(str(error), secrets)
-        return cli.EXIT_USAGE
-    except (StoreUnavailable, OSError) as error:
-        _error(str(error), secrets)
-        return cli.EXIT_NOTHING_DONE
+    except (ValueError, StoreUnavailable, OSError) as error:  # MissingCredentials, ConfigurationError included
+        return cli._refused(error, secrets)
 
 
 async def _watch(guard: Guard, signals: list[int]) -> FireRecord | None:
@@ -228,7 +199,9 @@ def _guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: Sequen
         logging.getLogger("upbit_cancel.guard").info("stopped by signal %d", signals[0])
         return interrupted_status(signals[0])
     if gave_up is not None:
-        _error(f"heartbeat {gave_up.name}: gave up after {args.give_up:g} s: {gave_up.error}", secrets)
+        cli._error_line(
+            f"heartbeat {gave_up.name}: gave up after {args.give_up:g} s: {gave_up.error}", secrets, sys.stderr
+        )
     return EXIT_GAVE_UP
 
 
@@ -236,8 +209,9 @@ def _route_logs(secrets: Sequence[str]) -> None:
     for name in ("upbit_cancel.guard", "upbit_cancel.heartbeat"):
         logger = logging.getLogger(name)
         logger.setLevel(logging.INFO)
-        if not any(isinstance(handler, _LogLine) for handler in logger.handlers):
-            logger.addHandler(_LogLine(secrets))
+        if not any(isinstance(handler, cli._StderrLine) for handler in logger.handlers):
+            line = logging.Formatter("%(asctime)s %(message)s")
+            logger.addHandler(cli._StderrLine(secrets, f"{cli.PROG} guard: ", logging.INFO, line))
 
 
 def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
@@ -254,5 +228,5 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
             return _heartbeat(args, secrets)
         return _guard(args, env, secrets)
     except Exception as exc:  # one line, never a traceback, as the rest of the command
-        _error(f"unexpected {type(exc).__name__}: {exc}", secrets)
+        cli._error_line(f"unexpected {type(exc).__name__}: {exc}", secrets, sys.stderr)
         return cli.EXIT_NOTHING_DONE
