@@ -11,25 +11,11 @@ Usage::
 This module only turns arguments, environment and files into one call of the async library (by ids,
 ``upbit_cancel.batch.cancel_orders_async``, which chunks, rate-limits, retries and confirms; with
 ``--open``, ``upbit_cancel.sweep.cancel_open_orders_async``, which lists, then cancels through the
-batch) and turns its ``BatchResult`` into a report and an exit status. Both modes are one flow
-(``run``): they differ only in the ``_Job`` they build, and the event loop is met in one place
-(``_stoppable``). The exit statuses:
-
-- 0: every order was cancelled;
-- 1: some orders failed (filled, already cancelled, not found, still open), are unconfirmed or were
-  not sent (``timeout_total`` ran out);
-- 2: bad usage or bad input; nothing was sent;
-- 3: nothing could be done: keys missing, the exchange unreachable or the keys rejected for
-  every request, or the account temporarily blocked (418);
-- 4: the cancels ran but the report could not be written to stdout (closed, full, or a reader
-  that stopped taking it after an interrupt); one line on stderr gives the counts;
-- 128 + N: interrupted by signal N, one of SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2 and
-  SIGALRM (129, 130 for Ctrl-C, 143, 131, 138, 140, 142 on Linux; ``interrupts.INTERRUPT_SIGNALS``):
-  the first signal stops sending at once, answers in flight are awaited up to the request timeout,
-  and the report is printed with every id once (ids never sent under ``not_sent``); signals while
-  the report is written do not cut it short. N is the first signal's number.
-
-The groups, reasons and statuses are described in ``docs/outcomes.md``.
+batch; with several ``--pocket``, ``upbit_cancel.pocket_sweep.sweep_pockets_async``) and turns its report
+into output and an exit status. Every mode is one flow (``run``): they differ only in the ``_Job`` they
+build, and the event loop is met in one place (``_stoppable``). The exit statuses are listed once, in the
+README's table (``--help`` prints the same, ``cli_parser.EXIT_STATUSES``); the groups, reasons and statuses
+are described in ``docs/outcomes.md``.
 
 Errors are one line on stderr, ``upbit-cancel: error: ...``; the secret key never appears in any
 output. ``main(argv)`` returns the status instead of exiting, so tests and other programs can call
@@ -583,11 +569,6 @@ def shorten(text: str, width: int = TABLE_ID_WIDTH) -> str:
     return f"{text[:head]}…{text[len(text) - (width - 1 - head) :]}"
 
 
-def format_table(result: BatchResult, ids: Sequence[str]) -> str:
-    """The summary line, then one row per id in the order given: id, market, outcome, reason or error."""
-    return "".join(table_lines(result, ids))
-
-
 _Record = OrderRef | UnconfirmedOrder | NotSentOrder
 _OUTCOMES = ("cancelled", "failed", "unconfirmed", "not_sent")
 
@@ -619,9 +600,9 @@ def _cells(key: str, outcome: int, record: _Record) -> tuple[str, str, str, str]
 
 
 def table_lines(result: BatchResult, ids: Sequence[str]) -> Iterator[str]:
-    """``format_table``'s text, line by line (each ends in ``\\n`` but the last): rows in the order of ``ids``,
-    then any id the batch reported that was not given. Two passes over the records, the first for the
-    column widths: the table is never held whole, only one record per id."""
+    """The table, line by line (each ends in ``\\n`` but the last): the summary line, then one row per id (id,
+    market, outcome, reason or error) in the order of ``ids``, then any id the batch reported that was not
+    given. Two passes over the records, the first for the column widths: the table is never held whole."""
     records = _table_records(result)
     header = ("UUID" if result.id_kind == "uuids" else "IDENTIFIER", "MARKET", "OUTCOME", "REASON")
     widths = _widths(records, header)

@@ -169,18 +169,16 @@ class ServerError(UpbitAPIError):
     hint = "an error on the exchange's side"
 
 
+_BY_STATUS: dict[int, type[UpbitAPIError]] = {
+    401: AuthenticationError,
+    403: PermissionDenied,
+    418: TemporarilyBlocked,
+    429: RateLimited,
+}
+
+
 def _class_for_status(status: int) -> type[UpbitAPIError]:
-    if status == 418:
-        return TemporarilyBlocked
-    if status == 429:
-        return RateLimited
-    if status == 403:
-        return PermissionDenied
-    if status == 401:
-        return AuthenticationError
-    if status >= 500:
-        return ServerError
-    return UpbitAPIError
+    return _BY_STATUS.get(status, ServerError if status >= 500 else UpbitAPIError)
 
 
 def _classes_by_name() -> dict[str, type[UpbitAPIError]]:

@@ -12,19 +12,11 @@ Usage::
 pushes its deadline ``--timeout`` seconds on (default 60); ``--timeout 0`` disarms. The scope flags say
 what the guard cancels when this heartbeat goes silent; ``--state`` defaults to ``wait`` only (a ``watch``
 order is a stop, often protecting a holding: give ``--state wait --state watch`` to cancel stops too).
-Exit: 0 stored; 2 bad usage; 3 the store cannot be used.
 
 ``guard`` watches the named heartbeats until stopped. It logs each change of state on stderr and writes
 each fire's whole report to stdout as one JSON line (``{"heartbeat": ..., "complete": ..., "report":
 {...}}``, the report as ``--json`` prints it). ``--status`` prints the running guard's status file.
-Exit statuses of ``guard``:
-
-- 2: bad usage; 3: nothing could be done (no key pair, or the store named is unusable at start);
-- 5: a fire gave up: ``--give-up`` seconds (default 600) passed before its scope was found empty (the
-  exchange unreachable, a 418 block that outlasted it); its report says what is left, and the guard
-  stops, since what is left needs a person;
-- 128 + N: stopped by signal N (SIGTERM 143, SIGINT 130, SIGHUP 129, ...), as the rest of the command:
-  a fire in progress stops sending, and its report so far is written (``interrupted``).
+The exit statuses of both, and why a fire gives up (exit 5): ``docs/guard.md``.
 """
 
 from __future__ import annotations

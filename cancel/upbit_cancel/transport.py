@@ -160,14 +160,23 @@ def environment_proxy(base_url: str, environ: Mapping[str, str]) -> httpx.Proxy 
 # --- the network ------------------------------------------------------------------------------------------------
 
 
+def _core_url(url: httpx.URL) -> httpcore.URL:
+    return httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path)
+
+
 def _core_request(request: httpx.Request) -> httpcore.Request:
-    url = request.url
     return httpcore.Request(
         method=request.method,
-        url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+        url=_core_url(request.url),
         headers=request.headers.raw,
         content=request.stream,
         extensions=request.extensions,
+    )
+
+
+def _answer(answer: httpcore.Response) -> httpx.Response:
+    return httpx.Response(
+        answer.status, headers=answer.headers, stream=_MappedBody(answer.stream), extensions=answer.extensions
     )
 
 
@@ -223,9 +232,8 @@ class Network(BothWays):
         options = {**self._options, "network_backend": backend}
         if self.proxy is None:
             return (httpcore.ConnectionPool if sync else httpcore.AsyncConnectionPool)(**options)
-        url = self.proxy.url
-        where = httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path)
-        if url.scheme.startswith("socks"):
+        where = _core_url(self.proxy.url)
+        if self.proxy.url.scheme.startswith("socks"):
             socks = httpcore.SOCKSProxy if sync else httpcore.AsyncSOCKSProxy
             return socks(proxy_url=where, proxy_auth=self.proxy.raw_auth, **options)
         return (httpcore.HTTPProxy if sync else httpcore.AsyncHTTPProxy)(
@@ -241,19 +249,13 @@ class Network(BothWays):
             if self._sync is None:
                 self._sync = self._pool(BoundedBackend(), sync=True)
         with errors_mapped():
-            answer = self._sync.handle_request(_core_request(request))
-        return httpx.Response(
-            answer.status, headers=answer.headers, stream=_MappedBody(answer.stream), extensions=answer.extensions
-        )
+            return _answer(self._sync.handle_request(_core_request(request)))
 
     async def _send_async(self, request: httpx.Request) -> httpx.Response:
         if self._async is None:
             self._async = self._pool(AsyncBoundedBackend(), sync=False)
         with errors_mapped():
-            answer = await self._async.handle_async_request(_core_request(request))
-        return httpx.Response(
-            answer.status, headers=answer.headers, stream=_MappedBody(answer.stream), extensions=answer.extensions
-        )
+            return _answer(await self._async.handle_async_request(_core_request(request)))
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         return self._door.handle_request(request)
@@ -364,13 +366,6 @@ class UpbitTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
 # --- telling a client's transport, through public httpx only ----------------------------------------------------
 
 
-class _Done:
-    """What the marker hook returns: nothing for a sync client, an awaitable that is done for an async one."""
-
-    def __await__(self) -> Iterator[None]:
-        return iter(())
-
-
 class Marker:
     """The request hook ``connect()`` adds to both clients: it does nothing; it names the client's transport
     (httpx has no public way to ask a client for it)."""
@@ -378,8 +373,8 @@ class Marker:
     def __init__(self, transport: UpbitTransport) -> None:
         self.transport = transport
 
-    def __call__(self, request: httpx.Request) -> _Done:
-        return _Done()
+    def __call__(self, request: httpx.Request) -> reading.Done:
+        return reading.Done()
 
 
 def transport_of(http: httpx.Client | httpx.AsyncClient) -> UpbitTransport | None:
