@@ -60,8 +60,9 @@ from .cli_parser import EXIT_REPORT_LOST as EXIT_REPORT_LOST
 from .cli_parser import EXIT_USAGE as EXIT_USAGE
 from .cli_parser import PROG as PROG
 from .cli_parser import build_parser as build_parser
+from .cli_parser import parse
 from .client import check_base_url, connect, resolve_base_url
-from .errors import AuthenticationError, ConfigurationError, MissingCredentials, error_from_response
+from .errors import AuthenticationError, ConfigurationError, MissingCredentials, counts, error_from_response
 from .interrupts import Interrupts, OnSignal, ReportNotWritten, gathered, write_whole
 from .ratelimit import limiter_for
 from .results import BatchResult, ErrorInfo, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
@@ -347,12 +348,9 @@ def _sweep_job(args: argparse.Namespace, arguments: dict[str, Any]) -> _Job[Any]
     def start(clients: Clients, on_progress: OnProgress | None) -> Awaitable[BatchResult]:
         return cancel_open_orders_async(clients[0][2], sweep=sweep, options=options, on_progress=on_progress)
 
-    def unstarted() -> BatchResult:
-        return BatchResult("uuids", interrupted=True)  # nothing listed, nothing sent
-
     failure = "listing open orders failed, nothing was cancelled"
     report_sweep = functools.partial(_report_sweep, dry_run=args.dry_run)
-    return _Job(start, unstarted, report_sweep, many=True, failure=failure)
+    return _Job(start, lambda: _nothing_sent("uuids", []), report_sweep, many=True, failure=failure)
 
 
 def _plan(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[_Job[Any], str, str | None]:
@@ -742,9 +740,7 @@ def _store(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
         raise UsageError(str(exc)) from None
 
 
-def _key_pairs(
-    args: argparse.Namespace, environ: Mapping[str, str], secrets: list[str]
-) -> list[tuple[str | None, str, str]]:
+def _key_pairs(args: argparse.Namespace, environ: Mapping[str, str], secrets: list[str]) -> list[KeyPair]:
     """(pocket, access key, secret key) of each pocket of the run (``--pocket``: ``pockets.pockets_keys``, the
     usual pair only for one pocket), else the usual pair, in the pocket ``UPBIT_POCKET`` names, if any.
     A pocket's keys join ``secrets``, the warning lines' too."""
@@ -754,9 +750,7 @@ def _key_pairs(
     from .pockets import pockets_keys  # with --pocket only: tomllib and the keys file's rules
 
     found = pockets_keys(args.pockets, keys_file=args.keys_file, environ=environ)
-    pairs: list[tuple[str | None, str, str]] = [
-        (keys.pocket, keys.access_key, keys.secret_key.reveal()) for keys in found
-    ]
+    pairs: list[KeyPair] = [(keys.pocket, keys.access_key, keys.secret_key.reveal()) for keys in found]
     for _, access_key, secret_key in pairs:
         secrets.extend((secret_key, access_key))
     _route_library_logs(secrets)
@@ -801,14 +795,7 @@ def _refused(exc: Exception, secrets: Iterable[str]) -> int:
     return EXIT_USAGE if usage else EXIT_NOTHING_DONE
 
 
-def _counts(result: BatchResult) -> str:
-    return (
-        f"{len(result.success)} cancelled, {len(result.failed)} failed, {len(result.unconfirmed)} unconfirmed, "
-        f"{len(result.not_sent)} not sent"
-    )
-
-
-def write_report(pieces: Iterable[str], secrets: list[str], interrupts: Interrupts, counts: str) -> bool:
+def write_report(pieces: Iterable[str], secrets: list[str], interrupts: Interrupts, counted: str) -> bool:
     """Write ``pieces`` to stdout, redacted; False (and the reason on stderr) if the report could not be written.
 
     Redacted a gathered chunk at a time: a chunk joins whole pieces (orders, lines), so no secret echoed in one
@@ -823,7 +810,7 @@ def write_report(pieces: Iterable[str], secrets: list[str], interrupts: Interrup
     except (ReportNotWritten, OSError, ValueError) as exc:
         _silence_stdout()
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-        _error_line(f"the report could not be written to stdout: {detail}; {counts}", secrets, sys.stderr)
+        _error_line(f"the report could not be written to stdout: {detail}; {counted}", secrets, sys.stderr)
         return False
     return True
 
@@ -833,14 +820,14 @@ def report(result: BatchResult, ids: Sequence[str], as_json: bool, secrets: list
     reconcile(result, ids)
     # Streamed, piece by piece, never built whole: a million ids make a report of hundreds of megabytes.
     pieces = json_report(result) if as_json else table_lines(result, ids)
-    if not write_report(itertools.chain(pieces, ["\n"]), secrets, interrupts, _counts(result)):
+    if not write_report(itertools.chain(pieces, ["\n"]), secrets, interrupts, counts(result)):
         return EXIT_REPORT_LOST
     status, reason = exit_status(result)
     if result.interrupted:
         status = interrupts.status  # 128 + the first signal's number (130 for a KeyboardInterrupt)
     elif interrupts.count:
         status = interrupts.status
-        reason = f"interrupted after the batch ended; the report above is complete ({_counts(result)})"
+        reason = f"interrupted after the batch ended; the report above is complete ({counts(result)})"
     if reason is not None:
         _error_line(reason, secrets, sys.stderr)
     return status
@@ -856,10 +843,8 @@ def _report_pockets(
     pocket is 0 (a dry run's matches count as 0), 3 when every pocket is 3 (nothing could be done anywhere),
     1 otherwise; an interrupt gives 128 + the signal's number, every pocket's report printed whole.
     """
-    for one in result.reports.values():
-        reconcile(one, _reported_ids(one))
-    counts = "; ".join(f"pocket {name}: {_counts(one)}" for name, one in result.reports.items())
-    if not write_report(_pocket_pieces(result, as_json), secrets, interrupts, counts):
+    counted = "; ".join(f"pocket {name}: {counts(one)}" for name, one in result.reports.items())
+    if not write_report(_pocket_pieces(result, as_json), secrets, interrupts, counted):
         return EXIT_REPORT_LOST
     statuses = [EXIT_NOTHING_DONE for _ in result.errors]
     for name, one in result.reports.items():
@@ -1022,12 +1007,8 @@ def main(
     interrupts = Interrupts()
     try:
         with interrupts.installed(restore=restore_signals):
-            try:
-                args = build_parser().parse_args(argv)
-            except SystemExit as exc:
-                # --help (0) or a usage error, already reported by argparse.
-                return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-            return run(args, environ, transport, interrupts)
+            args = parse(build_parser(), argv)  # --help (0) or a usage error: already reported by argparse
+            return args if isinstance(args, int) else run(args, environ, transport, interrupts)
     except KeyboardInterrupt:
         # Only before the ids were read (``OnSignal.RAISE``): after, every signal ends in a report.
         _error_line("interrupted while reading the arguments and ids; nothing was sent", secrets, sys.stderr)

@@ -96,11 +96,16 @@ class KeyBlocked(UpbitClientError):
         self.reason = reason
 
 
-def _partial(report: BatchResult) -> str:
+def counts(report: BatchResult) -> str:
+    """``N cancelled, N failed, N unconfirmed, N not sent``: the report's groups counted, as every message says them."""
     return (
-        f"batch interrupted: {len(report.success)} cancelled, {len(report.failed)} failed, "
-        f"{len(report.unconfirmed)} unconfirmed, {len(report.not_sent)} not sent (see .report)"
+        f"{len(report.success)} cancelled, {len(report.failed)} failed, {len(report.unconfirmed)} unconfirmed, "
+        f"{len(report.not_sent)} not sent"
     )
+
+
+def _partial(report: BatchResult) -> str:
+    return f"batch interrupted: {counts(report)} (see .report)"
 
 
 class BatchInterrupted(KeyboardInterrupt):

@@ -35,7 +35,7 @@ from typing import Any
 from upbit_auth.auth import key_pair_from_env
 
 from . import cli
-from .cli_parser import PROG, _Parser, _positive_seconds, add_scope_arguments
+from .cli_parser import PROG, _Parser, _positive_seconds, add_scope_arguments, parse
 from .client import resolve_base_url
 from .errors import ConfigurationError
 from .guard import DEFAULT_GIVE_UP, FireRecord, Guard
@@ -210,10 +210,9 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     """Run ``upbit-cancel heartbeat ...`` or ``upbit-cancel guard ...`` (``argv`` starts with the word)."""
     env: dict[str, Any] = dict(os.environ if environ is None else environ)
     secrets = cli._secret_values(env)
-    try:
-        args = _parsers().parse_args(list(argv))
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else cli.EXIT_USAGE
+    args = parse(_parsers(), argv)
+    if isinstance(args, int):
+        return args
     _route_logs(secrets)
     try:
         if args.command == "heartbeat":
