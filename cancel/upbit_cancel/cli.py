@@ -171,12 +171,13 @@ class _Lookalikes:
                 _write(stream, line)
 
 
-def _open_ids(path: str, stdin: TextIO | None) -> tuple[TextIO, str]:
+def _open_ids(path: str, stdin: TextIO | None) -> tuple[contextlib.AbstractContextManager[TextIO], str]:
+    """The file to read, to be entered (stdin is never closed), and its name for messages."""
     if path != "-":
-        return open(path, encoding="utf-8-sig", newline="\n"), path  # closed by the caller
+        return open(path, encoding="utf-8-sig", newline="\n"), path
     if stdin is None or getattr(stdin, "closed", False):
         raise UsageError("cannot read stdin ('-'): stdin is closed; give the ids in a file or as arguments")
-    return stdin, "stdin"
+    return contextlib.nullcontext(stdin), "stdin"
 
 
 def read_id_file(path: str, stdin: TextIO | None, kind: IdKind) -> list[str]:
@@ -195,17 +196,14 @@ def read_id_file(path: str, stdin: TextIO | None, kind: IdKind) -> list[str]:
     ids = []
     lookalikes = _Lookalikes()
     try:
-        handle, name = _open_ids(path, stdin)
-        try:
+        opened, name = _open_ids(path, stdin)
+        with opened as handle:
             for number, line in _id_lines(handle, name):
                 value = line.removeprefix("\ufeff").strip(" \t\r\n") if number == 1 else line.strip(" \t\r\n")
                 if value and not value.startswith("#"):
                     _check_read(kind, value, name, number)
                     ids.append(value)
                     lookalikes.see(number, value)
-        finally:
-            if handle is not stdin:
-                handle.close()
     except UnicodeDecodeError:
         raise UsageError(f"cannot read {path}: not UTF-8 text") from None
     except OSError as exc:

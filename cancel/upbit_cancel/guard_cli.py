@@ -51,7 +51,10 @@ EXIT_GAVE_UP = 5
 STATUS_FILE_ENV = "UPBIT_GUARD_STATUS_FILE"
 
 
-def _default_status_file(environ: Mapping[str, str]) -> Path:
+def _status_file(args: argparse.Namespace, environ: Mapping[str, str]) -> Path:
+    """``--status-file``, else ``$UPBIT_GUARD_STATUS_FILE``, else ``upbit-cancel/guard-status.json`` under state."""
+    if args.status_file:
+        return Path(args.status_file)
     base = environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return Path(environ.get(STATUS_FILE_ENV) or Path(base) / "upbit-cancel" / "guard-status.json")
 
@@ -104,7 +107,7 @@ def _heartbeat(args: argparse.Namespace, secrets: Sequence[str]) -> int:
 
 def _status(args: argparse.Namespace, environ: Mapping[str, str], secrets: Sequence[str]) -> int:
     """Print the status file a running guard keeps, with each heartbeat as the store says now."""
-    path = Path(args.status_file) if args.status_file else _default_status_file(environ)
+    path = _status_file(args, environ)
     try:
         status = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -146,7 +149,7 @@ def _make_guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: S
         if not environ.get(KEYS_FILE_VARIABLE):  # a guard without keys could never fire: refused at start
             key_pair_from_env(environ)
         store = open_heartbeat_store(args.store, environ)
-        path = Path(args.status_file) if args.status_file else _default_status_file(environ)
+        path = _status_file(args, environ)
         path.parent.mkdir(parents=True, exist_ok=True)
         return Guard(args.names, store=store, base_url=base_url, environ=environ, give_up=args.give_up,
                      on_fire=lambda record: _write_fire(record, secrets), status_file=path)  # fmt: skip

@@ -12,7 +12,7 @@ Every request of a ``connect()`` client, sync or async, goes through it and gets
 - **events**: ``connect(on_event=...)``'s hook told each request's ``RequestSent``, ``RequestAnswered``
   (``RequestRateLimited``, ``RequestBlocked``) or ``RequestFailed`` (``events``), on the thread or loop that sends it;
 - **errors**: each transport error is the SDK's ``TransportError`` and the matching httpx error at once
-  (httpcore's mapped by our own table: httpx's is private).
+  (httpcore's become httpx's of the same name: httpx's own table is private).
 
 Below it, ``Network``: httpcore's pool or proxy over ``network``'s bounded backends (AnyIO: asyncio and
 trio), with ``connect()``'s TLS, HTTP/2, limits, and the environment's proxy read as httpx reads it. A
@@ -41,33 +41,17 @@ from .pacing import BothWays, Pacer
 
 __all__ = ["Network", "UpbitTransport", "check_proxy", "environment_proxy", "events_of", "sdk_error", "transport_of"]
 
-# httpcore's errors and the httpx error each becomes (httpx's own table is private).
-_CORE_TO_HTTPX: dict[type[Exception], type[httpx.TransportError]] = {
-    httpcore.ConnectTimeout: httpx.ConnectTimeout,
-    httpcore.ReadTimeout: httpx.ReadTimeout,
-    httpcore.WriteTimeout: httpx.WriteTimeout,
-    httpcore.PoolTimeout: httpx.PoolTimeout,
-    httpcore.TimeoutException: httpx.TimeoutException,
-    httpcore.ConnectError: httpx.ConnectError,
-    httpcore.ReadError: httpx.ReadError,
-    httpcore.WriteError: httpx.WriteError,
-    httpcore.NetworkError: httpx.NetworkError,
-    httpcore.ProxyError: httpx.ProxyError,
-    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
-    httpcore.LocalProtocolError: httpx.LocalProtocolError,
-    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
-    httpcore.ProtocolError: httpx.ProtocolError,
-}
-
 E = TypeVar("E", bound=Exception)
 
 
 def _httpx_class(exc: Exception) -> type[httpx.TransportError] | None:
+    """The httpx transport error class of ``exc``: its own, or for an httpcore error the httpx class of the same
+    name (httpx names each of httpcore's errors alike; its own table is private)."""
     for cls in type(exc).__mro__:
-        if cls in _CORE_TO_HTTPX:
-            return _CORE_TO_HTTPX[cls]
-        if issubclass(cls, httpx.TransportError) and getattr(httpx, cls.__name__, None) is cls:
-            return cast("type[httpx.TransportError]", cls)
+        if getattr(httpcore, cls.__name__, None) is cls or getattr(httpx, cls.__name__, None) is cls:
+            found = getattr(httpx, cls.__name__, None)
+            if isinstance(found, type) and issubclass(found, httpx.TransportError):
+                return found
     return None
 
 
