@@ -107,7 +107,7 @@ def _cli(mode: str, url: str, count: int, marks: dict[str, float]) -> dict[str, 
         finally:
             marks["batch_returned"] = time.monotonic()
 
-    cli.cancel_orders_async = noted_batch  # the library call the command makes (``cli._load_batch``)
+    cli.cancel_orders_async = noted_batch  # the library call the command makes (``cli._ids_job``)
 
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write("\n".join(_ids(count)) + "\n")

@@ -94,7 +94,7 @@ def exchange() -> Recorder:
 @pytest.fixture
 def batch(monkeypatch: pytest.MonkeyPatch) -> BatchSpy:
     spy = BatchSpy()
-    monkeypatch.setattr(cli, "_load_batch", lambda: spy)
+    monkeypatch.setattr(cli, "cancel_orders_async", spy)
     return spy
 
 

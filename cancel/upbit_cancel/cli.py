@@ -6,30 +6,16 @@ Usage::
                  [--server-url URL | --region kr|sg|id|th] [--json] [--timeout SECONDS] [--no-confirm]
     upbit-cancel --open [--market PAIR ...] [--exclude-market PAIR ...] [--quote CURRENCY ...]
                  [--side bid|ask] [--state wait|watch ...] [--older-than DURATION] [--dry-run | --until-empty]
-                 [--pocket NAME ... [--keys-file PATH]]   (several pockets: ``cli_pockets``, one report each)
+                 [--pocket NAME ... [--keys-file PATH]]   (several pockets: one sweep and one report each)
 
 This module only turns arguments, environment and files into one call of the async library (by ids,
 ``upbit_cancel.batch.cancel_orders_async``, which chunks, rate-limits, retries and confirms; with
 ``--open``, ``upbit_cancel.sweep.cancel_open_orders_async``, which lists, then cancels through the
-batch) and turns its ``BatchResult`` into a report and an exit status. Both modes are one flow
-(``run``): they differ only in the ``_Job`` they build, and the event loop is met in one place
-(``_stoppable``). The exit statuses:
-
-- 0: every order was cancelled;
-- 1: some orders failed (filled, already cancelled, not found, still open), are unconfirmed or were
-  not sent (``timeout_total`` ran out);
-- 2: bad usage or bad input; nothing was sent;
-- 3: nothing could be done: keys missing, the exchange unreachable or the keys rejected for
-  every request, or the account temporarily blocked (418);
-- 4: the cancels ran but the report could not be written to stdout (closed, full, or a reader
-  that stopped taking it after an interrupt); one line on stderr gives the counts;
-- 128 + N: interrupted by signal N, one of SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2 and
-  SIGALRM (129, 130 for Ctrl-C, 143, 131, 138, 140, 142 on Linux; ``interrupts.INTERRUPT_SIGNALS``):
-  the first signal stops sending at once, answers in flight are awaited up to the request timeout,
-  and the report is printed with every id once (ids never sent under ``not_sent``); signals while
-  the report is written do not cut it short. N is the first signal's number.
-
-The groups, reasons and statuses are described in ``docs/outcomes.md``.
+batch; with several ``--pocket``, ``upbit_cancel.pocket_sweep.sweep_pockets_async``) and turns its report
+into output and an exit status. Every mode is one flow (``run``): they differ only in the ``_Job`` they
+build, and the event loop is met in one place (``_stoppable``). The exit statuses are listed once, in the
+README's table (``--help`` prints the same, ``cli_parser.EXIT_STATUSES``); the groups, reasons and statuses
+are described in ``docs/outcomes.md``.
 
 Errors are one line on stderr, ``upbit-cancel: error: ...``; the secret key never appears in any
 output. ``main(argv)`` returns the status instead of exiting, so tests and other programs can call
@@ -55,7 +41,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Generic, TextIO, TypeVar
 
 import httpx
 
@@ -66,25 +52,24 @@ from upbit_client.errors import InvalidRequest, UpbitClientError
 from upbit_client.rules import ParameterRule
 
 from .batch import BatchOptions, cancel_orders_async
-from .cli_parser import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from .cli_parser import EXIT_INCOMPLETE as EXIT_INCOMPLETE
 from .cli_parser import EXIT_INTERRUPTED as EXIT_INTERRUPTED
 from .cli_parser import EXIT_NOTHING_DONE as EXIT_NOTHING_DONE
 from .cli_parser import EXIT_OK as EXIT_OK
 from .cli_parser import EXIT_REPORT_LOST as EXIT_REPORT_LOST
-from .cli_parser import EXIT_STATUSES as EXIT_STATUSES
 from .cli_parser import EXIT_USAGE as EXIT_USAGE
 from .cli_parser import PROG as PROG
-from .cli_parser import _Parser as _Parser
-from .cli_parser import _positive_seconds as _positive_seconds
-from .cli_parser import add_open_arguments as add_open_arguments
 from .cli_parser import build_parser as build_parser
+from .cli_parser import parse
 from .client import check_base_url, connect, resolve_base_url
-from .errors import AuthenticationError, BatchCancelled, ConfigurationError, MissingCredentials, error_from_response
+from .errors import AuthenticationError, ConfigurationError, MissingCredentials, counts, error_from_response
 from .interrupts import Interrupts, OnSignal, ReportNotWritten, gathered, write_whole
 from .ratelimit import limiter_for
 from .results import BatchResult, ErrorInfo, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
 from .settings import STORE_ENV
+
+if TYPE_CHECKING:
+    from .pocket_sweep import PocketsResult
 
 # One slow request must not eat the whole budget: the batch layer can then still retry or move on.
 MAX_REQUEST_TIMEOUT = 10.0
@@ -99,21 +84,7 @@ MAX_ID_LINES = 1_000_000
 OnProgress = Callable[[int, int], None]
 
 
-class BatchFunction(Protocol):
-    """The contract of ``upbit_cancel.batch.cancel_orders_async``."""
-
-    def __call__(
-        self,
-        client: Client,
-        *,
-        uuids: list[str] | None = None,
-        identifiers: list[str] | None = None,
-        options: BatchOptions | None = None,
-        on_progress: OnProgress | None = None,
-    ) -> Awaitable[BatchResult]: ...
-
-
-class UsageError(Exception):
+class UsageError(ValueError):
     """Bad arguments or input, found before anything is sent (exit 2)."""
 
 
@@ -200,12 +171,13 @@ class _Lookalikes:
                 _write(stream, line)
 
 
-def _open_ids(path: str, stdin: TextIO | None) -> tuple[TextIO, str]:
+def _open_ids(path: str, stdin: TextIO | None) -> tuple[contextlib.AbstractContextManager[TextIO], str]:
+    """The file to read, to be entered (stdin is never closed), and its name for messages."""
     if path != "-":
-        return open(path, encoding="utf-8-sig", newline="\n"), path  # closed by the caller
+        return open(path, encoding="utf-8-sig", newline="\n"), path
     if stdin is None or getattr(stdin, "closed", False):
         raise UsageError("cannot read stdin ('-'): stdin is closed; give the ids in a file or as arguments")
-    return stdin, "stdin"
+    return contextlib.nullcontext(stdin), "stdin"
 
 
 def read_id_file(path: str, stdin: TextIO | None, kind: IdKind) -> list[str]:
@@ -224,17 +196,14 @@ def read_id_file(path: str, stdin: TextIO | None, kind: IdKind) -> list[str]:
     ids = []
     lookalikes = _Lookalikes()
     try:
-        handle, name = _open_ids(path, stdin)
-        try:
+        opened, name = _open_ids(path, stdin)
+        with opened as handle:
             for number, line in _id_lines(handle, name):
                 value = line.removeprefix("\ufeff").strip(" \t\r\n") if number == 1 else line.strip(" \t\r\n")
                 if value and not value.startswith("#"):
                     _check_read(kind, value, name, number)
                     ids.append(value)
                     lookalikes.see(number, value)
-        finally:
-            if handle is not stdin:
-                handle.close()
     except UnicodeDecodeError:
         raise UsageError(f"cannot read {path}: not UTF-8 text") from None
     except OSError as exc:
@@ -301,11 +270,6 @@ def resolve_server(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
 # --- one run: what to cancel (by ids or --open), then the same steps for both -------------------
 
 
-def _load_batch() -> BatchFunction:
-    """The batch function to run (tests swap this seam for a spy)."""
-    return cancel_orders_async
-
-
 class Progress:
     """A single ``\\r``-updated line on stderr: ``cancelling… 340/1000``."""
 
@@ -328,56 +292,73 @@ def _nothing_sent(kind: IdKind, ids: Sequence[str]) -> BatchResult:
     return BatchResult(kind, not_sent=[NotSentOrder(order_id, kind, why) for order_id in ids], interrupted=True)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Job:
-    """What one run cancels. A cancel by ids and an ``--open`` sweep differ only here: ``run`` takes both
-    through the same steps (connect, the call under the signal handler, the report)."""
+R = TypeVar("R")
+# Each pocket's client, with its pocket and access key: one for a cancel by ids or a sweep, several for a
+# sweep of several pockets.
+Clients = list[tuple[str | None, str, Client]]
+KeyPair = tuple[str | None, str, str]  # a pocket (None: the key's own), its access key and secret key
 
-    start: Callable[[Client, OnProgress | None], Awaitable[BatchResult]]  # the library's async call
-    unstarted: Callable[[], BatchResult]  # the report when a signal came before the call began: nothing sent
-    ids: list[str] | None  # the report's order: the ids given; None for a sweep (the orders it listed)
+
+@dataclasses.dataclass(frozen=True)
+class _Job(Generic[R]):
+    """What one run cancels. A cancel by ids, an ``--open`` sweep and a sweep of several pockets differ only
+    here: ``run`` takes each through the same steps (connect, the call under the signal handler, the report)."""
+
+    start: Callable[[Clients, OnProgress | None], Awaitable[R]]  # the library's async call
+    unstarted: Callable[[], R]  # the report when a signal came before the call began: nothing sent
+    report: Callable[[R, bool, list[str], Interrupts], int]  # writes the report (``--json``?); the exit status
     many: bool  # enough orders for a progress line on a terminal
     notice: str | None = None  # a line for stderr before the call (ids dropped as repeats)
     failure: str | None = None  # what an UpbitClientError out of the call means (exit 3); None: unexpected
-    dry_run: bool = False  # a sweep that cancels nothing: the orders that match are the answer (exit 0)
 
 
-def _ids_job(args: argparse.Namespace, kind: IdKind, ids: list[str]) -> _Job:
-    """The cancel of ``ids`` through the batch function (``_load_batch``)."""
-    batch = _load_batch()
+def _ids_job(args: argparse.Namespace, kind: IdKind, ids: list[str]) -> _Job[BatchResult]:
+    """The cancel of ``ids`` through ``cancel_orders_async`` (looked up at each run: tests swap it for a spy)."""
     id_args: dict[str, Any] = {"uuids": ids} if kind == "uuids" else {"identifiers": ids}
+    options = BatchOptions(timeout_total=args.timeout, confirm=args.confirm)
 
-    def start(client: Client, on_progress: OnProgress | None) -> Awaitable[BatchResult]:
-        options = BatchOptions(timeout_total=args.timeout, confirm=args.confirm)
-        return batch(client, **id_args, options=options, on_progress=on_progress)
+    def start(clients: Clients, on_progress: OnProgress | None) -> Awaitable[BatchResult]:
+        return cancel_orders_async(clients[0][2], **id_args, options=options, on_progress=on_progress)
 
     notice = f"{args.duplicates} duplicate ids dropped (each order is sent once)" if args.duplicates else None
     many = len(ids) > (_rule_for(kind).max_items or len(ids))
-    return _Job(start, lambda: _nothing_sent(kind, ids), ids, many, notice)
+    return _Job(start, lambda: _nothing_sent(kind, ids), lambda result, *how: report(result, ids, *how), many, notice)
 
 
-def _sweep_job(args: argparse.Namespace, arguments: dict[str, Any]) -> _Job:
-    """The ``--open`` sweep of the open orders ``arguments`` select (``open_filter``)."""
+def _sweep_job(args: argparse.Namespace, arguments: dict[str, Any]) -> _Job[Any]:
+    """The ``--open`` sweep of the open orders ``arguments`` select (``open_filter``), of one pocket or of several
+    side by side (``pocket_sweep``: one report each)."""
     from .sweep import SweepOptions, cancel_open_orders_async
 
     sweep = SweepOptions(**arguments, dry_run=args.dry_run, until_empty=args.until_empty)
     options = BatchOptions(timeout_total=args.timeout, confirm=args.confirm)
+    if args.several:
+        from .pocket_sweep import PocketsResult, sweep_pockets_async
 
-    def start(client: Client, on_progress: OnProgress | None) -> Awaitable[BatchResult]:
-        return cancel_open_orders_async(client, sweep=sweep, options=options, on_progress=on_progress)
+        def start_all(clients: Clients, _: OnProgress | None) -> Awaitable[PocketsResult]:
+            return sweep_pockets_async(
+                {pocket or "": client for pocket, _, client in clients}, sweep=sweep, options=options
+            )
 
-    def unstarted() -> BatchResult:
-        return BatchResult("uuids", interrupted=True)  # nothing listed, nothing sent
+        report_all = functools.partial(_report_pockets, dry_run=args.dry_run)
+        return _Job(start_all, lambda: PocketsResult(interrupted=True), report_all, many=False)
+
+    def start(clients: Clients, on_progress: OnProgress | None) -> Awaitable[BatchResult]:
+        return cancel_open_orders_async(clients[0][2], sweep=sweep, options=options, on_progress=on_progress)
 
     failure = "listing open orders failed, nothing was cancelled"
-    return _Job(start, unstarted, None, many=True, failure=failure, dry_run=args.dry_run)
+    report_sweep = functools.partial(_report_sweep, dry_run=args.dry_run)
+    return _Job(start, lambda: _nothing_sent("uuids", []), report_sweep, many=True, failure=failure)
 
 
-def _plan(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[_Job, str, str | None]:
+def _plan(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[_Job[Any], str, str | None]:
     """The job, the server and the store, or ``UsageError``. ``--open`` checks its filters first; a
     cancel by ids reads its ids last, so that a bad server or store is refused before files are read."""
     if args.keys_file and not args.pockets:
         raise UsageError("--keys-file holds the keys of pockets: name the pocket to use with --pocket NAME")
+    if args.several and not args.open:
+        raise UsageError("several --pocket options sweep each pocket's open orders: add --open "
+                         "(a cancel by ids takes one --pocket, the one the orders are in)")  # fmt: skip
     if args.open or open_filters_given(args):
         arguments = open_filter(args, time.time())
         return _sweep_job(args, arguments), resolve_server(args, environ), _store(args, environ)
@@ -391,48 +372,42 @@ def run(
     transport: httpx.AsyncBaseTransport | None,
     interrupts: Interrupts | None = None,
 ) -> int:
-    """One run, by ids or ``--open``: check the input, connect, cancel, report; return the exit status."""
+    """One run, by ids, ``--open`` or over pockets: check the input, connect, cancel, report; the exit status."""
     secrets = _secret_values(environ)
     interrupts = interrupts or Interrupts()
     args.pockets = [name for name in args.pockets or () if name] or None  # --pocket "" names none, as it always did
-    if args.pockets and len(set(args.pockets)) > 1:  # several pockets: one sweep each, one report each
-        from .cli_pockets import run_pockets
-
-        return run_pockets(args, environ, transport, interrupts, secrets)
+    args.several = bool(args.pockets and len(set(args.pockets)) > 1)  # several pockets: one sweep, one report each
     try:
         job, base_url, store = _plan(args, environ)
     except UsageError as exc:
-        _error_line(str(exc), secrets, sys.stderr)
-        return EXIT_USAGE
+        return _refused(exc, secrets)
     # From here on every id is reported, whatever signal comes.
     interrupts.stage = OnSignal.CANCEL
-    connected = _connect(args, environ, base_url, transport, secrets)
-    if isinstance(connected, int):
-        return connected
-    client, access_key, pocket = connected
+    clients = _connect(args, environ, base_url, transport, secrets)
+    if isinstance(clients, int):
+        return clients
     if job.notice is not None and sys.stderr is not None:
         with contextlib.suppress(OSError, ValueError):
             _write(sys.stderr, f"{PROG}: {job.notice}\n")
-    if store:
+    for pocket, access_key, _ in clients if store else ():
         # The process-wide limiter for this key takes the store before the batch looks it up.
         limiter_for(access_key, cancel_orders_by_ids.OPERATION.rate_limit, store=store, pocket=pocket)
-    result = _cancel(job, client, secrets, interrupts)
+    result = _cancel(job, clients, secrets, interrupts)
     if isinstance(result, int):
         return result
-    return _report_job(job, result, args.json, secrets, interrupts)
+    return job.report(result, args.json, secrets, interrupts)
 
 
-def _cancel(job: _Job, client: Client, secrets: list[str], interrupts: Interrupts) -> BatchResult | int:
+def _cancel(job: _Job[R], clients: Clients, secrets: list[str], interrupts: Interrupts) -> R | int:
     """The job's report, with progress on a terminal; or the exit status of a call refused before sending."""
     many = job.many and sys.stderr is not None and sys.stderr.isatty()
     progress = Progress(sys.stderr) if many else None
     try:
-        return asyncio.run(_stoppable(job, client, progress, interrupts))
+        return asyncio.run(_stoppable(job, clients, progress, interrupts))
     except (InvalidRequest, ConfigurationError) as exc:
         # The library's own before-sending checks: the input passed ours but not the spec's, or a setting
         # found unusable when the connection was first built (a proxy variable naming an unusable proxy).
-        _error_line(str(exc), secrets, sys.stderr)
-        return EXIT_USAGE
+        return _refused(exc, secrets)
     except UpbitClientError as exc:
         if job.failure is None:
             raise
@@ -446,7 +421,7 @@ def _cancel(job: _Job, client: Client, secrets: list[str], interrupts: Interrupt
                 progress.clear()
 
 
-async def _stoppable(job: _Job, client: Client, on_progress: OnProgress | None, interrupts: Interrupts) -> BatchResult:
+async def _stoppable(job: _Job[R], clients: Clients, on_progress: OnProgress | None, interrupts: Interrupts) -> R:
     """The job's report; on a signal (Ctrl-C, SIGTERM, SIGHUP...) the partial report, marked ``interrupted``.
 
     A signal before the call began sends nothing (``job.unstarted``). A cancellation that lands after the
@@ -459,7 +434,7 @@ async def _stoppable(job: _Job, client: Client, on_progress: OnProgress | None, 
       ``call_soon_threadsafe``. anyio has none for a handler on the loop's own thread (its ``from_thread``
       calls are for other threads, and ``CancelScope.cancel`` would not wake a sleeping loop);
     - cancelling the task is the library's documented asyncio contract: sending stops at once, the
-      answers in flight are awaited, and ``BatchCancelled`` carries the report;
+      answers in flight are awaited, and ``BatchCancelled`` (``PocketsCancelled``) carries the report;
     - the command owns its process and picks its loop; the library under it is what runs on any loop.
     """
     task = asyncio.current_task()
@@ -467,28 +442,35 @@ async def _stoppable(job: _Job, client: Client, on_progress: OnProgress | None, 
     loop = asyncio.get_running_loop()
     try:
         with interrupts.stopping(lambda: loop.call_soon_threadsafe(task.cancel)):
-            result = job.unstarted() if interrupts.count else await job.start(client, on_progress)
-    except BatchCancelled as cancelled:
-        result = cancelled.report
+            result = job.unstarted() if interrupts.count else await job.start(clients, on_progress)
+    except asyncio.CancelledError as cancelled:
+        so_far: R | None = getattr(cancelled, "report", None)  # BatchCancelled's (PocketsCancelled's)
+        if so_far is None:
+            raise
+        result = so_far
     finally:
-        with contextlib.suppress(asyncio.CancelledError):  # the process is about to end: the report matters
-            await client.get_async_httpx_client().aclose()
+        for _, _, client in clients:
+            with contextlib.suppress(asyncio.CancelledError):  # the process is about to end: the report matters
+                await client.get_async_httpx_client().aclose()
         while task.cancelling():
             task.uncancel()
     return result
 
 
-def _report_job(job: _Job, result: BatchResult, as_json: bool, secrets: list[str], interrupts: Interrupts) -> int:
-    """``report`` of the job's result; a sweep also says when nothing matched, and a dry run's matches exit 0."""
-    if job.ids is not None:
-        return report(result, job.ids, as_json, secrets, interrupts)
+def _dry_run(result: BatchResult) -> str:
+    # In a dry run only a listed uuid no cancel may carry is failed (invalid_listing_entry): say so too.
+    unusable = f" ({len(result.failed)} more listed that no cancel may carry: failed)" if result.failed else ""
+    return f"dry run: {len(result.not_sent)} open orders match{unusable}; nothing was cancelled"
+
+
+def _report_sweep(
+    result: BatchResult, as_json: bool, secrets: list[str], interrupts: Interrupts, *, dry_run: bool
+) -> int:
+    """``report`` of a sweep's orders; it also says when nothing matched, and a dry run's matches exit 0."""
     listed = _reported_ids(result)
     status = report(result, list(dict.fromkeys(listed)), as_json, secrets, interrupts)
-    if status == EXIT_INCOMPLETE and job.dry_run and not result.interrupted and not interrupts.count:
-        # In a dry run only a listed uuid no cancel may carry is failed (invalid_listing_entry): say so too.
-        unusable = f" ({len(result.failed)} more listed that no cancel may carry: failed)" if result.failed else ""
-        matched = f"{len(result.not_sent)} open orders match{unusable}"
-        _write(sys.stderr, f"{PROG}: dry run: {matched}; nothing was cancelled\n")
+    if status == EXIT_INCOMPLETE and dry_run and not result.interrupted and not interrupts.count:
+        _write(sys.stderr, f"{PROG}: {_dry_run(result)}\n")
         return EXIT_OK
     if status == EXIT_OK and not listed:
         _write(sys.stderr, f"{PROG}: no open order matches; nothing to cancel\n")
@@ -583,11 +565,6 @@ def shorten(text: str, width: int = TABLE_ID_WIDTH) -> str:
     return f"{text[:head]}…{text[len(text) - (width - 1 - head) :]}"
 
 
-def format_table(result: BatchResult, ids: Sequence[str]) -> str:
-    """The summary line, then one row per id in the order given: id, market, outcome, reason or error."""
-    return "".join(table_lines(result, ids))
-
-
 _Record = OrderRef | UnconfirmedOrder | NotSentOrder
 _OUTCOMES = ("cancelled", "failed", "unconfirmed", "not_sent")
 
@@ -619,9 +596,9 @@ def _cells(key: str, outcome: int, record: _Record) -> tuple[str, str, str, str]
 
 
 def table_lines(result: BatchResult, ids: Sequence[str]) -> Iterator[str]:
-    """``format_table``'s text, line by line (each ends in ``\\n`` but the last): rows in the order of ``ids``,
-    then any id the batch reported that was not given. Two passes over the records, the first for the
-    column widths: the table is never held whole, only one record per id."""
+    """The table, line by line (each ends in ``\\n`` but the last): the summary line, then one row per id (id,
+    market, outcome, reason or error) in the order of ``ids``, then any id the batch reported that was not
+    given. Two passes over the records, the first for the column widths: the table is never held whole."""
     records = _table_records(result)
     header = ("UUID" if result.id_kind == "uuids" else "IDENTIFIER", "MARKET", "OUTCOME", "REASON")
     widths = _widths(records, header)
@@ -761,52 +738,62 @@ def _store(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
         raise UsageError(str(exc)) from None
 
 
+def _key_pairs(args: argparse.Namespace, environ: Mapping[str, str], secrets: list[str]) -> list[KeyPair]:
+    """(pocket, access key, secret key) of each pocket of the run (``--pocket``: ``pockets.pockets_keys``, the
+    usual pair only for one pocket), else the usual pair, in the pocket ``UPBIT_POCKET`` names, if any.
+    A pocket's keys join ``secrets``, the warning lines' too."""
+    if not args.pockets:
+        access_key, secret_key, _ = key_pair_from_env(environ)
+        return [(environ.get(POCKET_VARIABLE) or None, access_key, secret_key)]
+    from .pockets import pockets_keys  # with --pocket only: tomllib and the keys file's rules
+
+    found = pockets_keys(args.pockets, keys_file=args.keys_file, environ=environ)
+    pairs: list[KeyPair] = [(keys.pocket, keys.access_key, keys.secret_key.reveal()) for keys in found]
+    for _, access_key, secret_key in pairs:
+        secrets.extend((secret_key, access_key))
+    _route_library_logs(secrets)
+    return pairs
+
+
 def _connect(
     args: argparse.Namespace,
     environ: Mapping[str, str],
     base_url: str,
     transport: httpx.AsyncBaseTransport | None,
     secrets: list[str],
-) -> tuple[Client, str, str | None] | int:
-    """The client of the run's one key pair and pocket (``--pocket``, else ``UPBIT_POCKET``, else the key's
-    own), with its access key and pocket; or, on a missing key or a setting ``connect()`` refuses (a blank
-    pocket, httpx arguments), the exit status, its line written."""
+) -> Clients | int:
+    """A client for each key pair of the run (``_key_pairs``); or, on a missing key or a setting ``connect()``
+    refuses (a blank pocket, httpx arguments), the exit status, its line written."""
     try:
-        if args.pockets:  # its keys file, its own variables, else the usual pair (pockets.pocket_keys)
-            from .pockets import pocket_keys  # with --pocket only: tomllib and the keys file's rules
-
-            keys = pocket_keys(args.pockets[0], keys_file=args.keys_file, environ=environ)
-            access_key, secret_key = keys.access_key, keys.secret_key.reveal()
-            secrets.extend((secret_key, access_key))
-            _route_library_logs(secrets)  # the warning lines redact them too
-        else:
-            access_key, secret_key, _ = key_pair_from_env(environ)
-        pocket = args.pockets[0] if args.pockets else environ.get(POCKET_VARIABLE) or None
-        client = connect(
-            base_url,
-            access_key=access_key,
-            secret_key=secret_key,
-            pocket=pocket,
-            timeout=min(args.timeout, MAX_REQUEST_TIMEOUT),
-            httpx_args={} if transport is None else {"transport": transport},
-        )
-    except MissingCredentials as exc:
-        _error_line(str(exc), secrets, sys.stderr)
-        return EXIT_NOTHING_DONE
-    except ConfigurationError as exc:
-        _error_line(str(exc), secrets, sys.stderr)
-        return EXIT_USAGE
-    return client, access_key, pocket
+        return [
+            (
+                pocket,
+                access_key,
+                connect(
+                    base_url,
+                    access_key=access_key,
+                    secret_key=secret_key,
+                    pocket=pocket,
+                    timeout=min(args.timeout, MAX_REQUEST_TIMEOUT),
+                    environ=environ,
+                    httpx_args={} if transport is None else {"transport": transport},
+                ),
+            )
+            for pocket, access_key, secret_key in _key_pairs(args, environ, secrets)
+        ]
+    except (MissingCredentials, ConfigurationError) as exc:
+        return _refused(exc, secrets)
 
 
-def _counts(result: BatchResult) -> str:
-    return (
-        f"{len(result.success)} cancelled, {len(result.failed)} failed, {len(result.unconfirmed)} unconfirmed, "
-        f"{len(result.not_sent)} not sent"
-    )
+def _refused(exc: Exception, secrets: Iterable[str]) -> int:
+    """Write ``exc`` as the error line; its exit status: 2 for bad usage, input or settings (a ``ValueError``),
+    3 for missing keys or anything else found before sending (nothing could be done)."""
+    _error_line(str(exc), secrets, sys.stderr)
+    usage = isinstance(exc, ValueError) and not isinstance(exc, MissingCredentials)
+    return EXIT_USAGE if usage else EXIT_NOTHING_DONE
 
 
-def write_report(pieces: Iterable[str], secrets: list[str], interrupts: Interrupts, counts: str) -> bool:
+def write_report(pieces: Iterable[str], secrets: list[str], interrupts: Interrupts, counted: str) -> bool:
     """Write ``pieces`` to stdout, redacted; False (and the reason on stderr) if the report could not be written.
 
     Redacted a gathered chunk at a time: a chunk joins whole pieces (orders, lines), so no secret echoed in one
@@ -821,7 +808,7 @@ def write_report(pieces: Iterable[str], secrets: list[str], interrupts: Interrup
     except (ReportNotWritten, OSError, ValueError) as exc:
         _silence_stdout()
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-        _error_line(f"the report could not be written to stdout: {detail}; {counts}", secrets, sys.stderr)
+        _error_line(f"the report could not be written to stdout: {detail}; {counted}", secrets, sys.stderr)
         return False
     return True
 
@@ -831,17 +818,71 @@ def report(result: BatchResult, ids: Sequence[str], as_json: bool, secrets: list
     reconcile(result, ids)
     # Streamed, piece by piece, never built whole: a million ids make a report of hundreds of megabytes.
     pieces = json_report(result) if as_json else table_lines(result, ids)
-    if not write_report(itertools.chain(pieces, ["\n"]), secrets, interrupts, _counts(result)):
+    if not write_report(itertools.chain(pieces, ["\n"]), secrets, interrupts, counts(result)):
         return EXIT_REPORT_LOST
     status, reason = exit_status(result)
     if result.interrupted:
         status = interrupts.status  # 128 + the first signal's number (130 for a KeyboardInterrupt)
     elif interrupts.count:
         status = interrupts.status
-        reason = f"interrupted after the batch ended; the report above is complete ({_counts(result)})"
+        reason = f"interrupted after the batch ended; the report above is complete ({counts(result)})"
     if reason is not None:
         _error_line(reason, secrets, sys.stderr)
     return status
+
+
+def _report_pockets(
+    result: PocketsResult, as_json: bool, secrets: list[str], interrupts: Interrupts, *, dry_run: bool
+) -> int:
+    """The report of several pockets' sweeps and the combined exit status.
+
+    The pockets stay apart: as a table, a ``pocket NAME:`` heading above each pocket's table; as JSON,
+    ``{"pockets": {NAME: report, ...}}``, each report as a one-pocket run prints it. Exit status: 0 when every
+    pocket is 0 (a dry run's matches count as 0), 3 when every pocket is 3 (nothing could be done anywhere),
+    1 otherwise; an interrupt gives 128 + the signal's number, every pocket's report printed whole.
+    """
+    counted = "; ".join(f"pocket {name}: {counts(one)}" for name, one in result.reports.items())
+    if not write_report(_pocket_pieces(result, as_json), secrets, interrupts, counted):
+        return EXIT_REPORT_LOST
+    statuses = [EXIT_NOTHING_DONE for _ in result.errors]
+    for name, one in result.reports.items():
+        status, reason = exit_status(one)
+        if status == EXIT_INCOMPLETE and dry_run and not one.interrupted:
+            status, reason = EXIT_OK, _dry_run(one)
+        statuses.append(status)
+        if reason is None or result.interrupted:
+            continue
+        if status == EXIT_OK:  # a dry run's matches: the answer, not an error
+            _write(sys.stderr, redact(f"{PROG}: pocket {name}: {reason}\n", secrets))
+        else:
+            _error_line(f"pocket {name}: {reason}", secrets, sys.stderr)
+    for name, error in result.errors.items():
+        _error_line(f"pocket {name}: nothing could be done: {error.name}: {error.message}", secrets, sys.stderr)
+    if result.interrupted or interrupts.count:
+        return interrupts.status
+    if all(status == EXIT_OK for status in statuses):
+        return EXIT_OK
+    return EXIT_NOTHING_DONE if all(status == EXIT_NOTHING_DONE for status in statuses) else EXIT_INCOMPLETE
+
+
+def _pocket_pieces(result: PocketsResult, as_json: bool) -> Iterator[str]:
+    """The report, piece by piece: each pocket's table under its heading, or one JSON object of them all."""
+    if as_json:
+        yield '{\n  "pockets": {'
+        for number, (name, one) in enumerate(result.reports.items()):
+            yield f"{',' if number else ''}\n    {json.dumps(name, ensure_ascii=False)}: "
+            yield from (piece.replace("\n", "\n    ") for piece in json_report(one))
+        for number, (name, error) in enumerate(result.errors.items(), len(result.reports)):
+            text = json.dumps({"error": error.to_dict()}, ensure_ascii=False)
+            yield f"{',' if number else ''}\n    {json.dumps(name, ensure_ascii=False)}: {text}"
+        yield f'\n  }},\n  "interrupted": {json.dumps(result.interrupted)}\n}}\n'
+        return
+    for number, (name, one) in enumerate(result.reports.items()):
+        yield f"{'' if not number else chr(10)}pocket {name}:\n"
+        yield from table_lines(one, list(dict.fromkeys(_reported_ids(one))))
+        yield "\n"
+    for name, error in result.errors.items():
+        yield f"\npocket {name}: nothing done: {error.name}: {error.message}\n"
 
 
 # --- open orders (--open): list the open orders that match, then cancel them by uuid ---------------
@@ -904,15 +945,20 @@ def _reported_ids(result: BatchResult) -> list[str]:
 # --- the command -------------------------------------------------------------------------------
 
 
-class _WarningLine(logging.Handler):
-    """``upbit-cancel: warning: ...`` on stderr, one line per warning, secrets redacted."""
+class _StderrLine(logging.Handler):
+    """One line on stderr per record: ``prefix``, then the message (``formatter``'s, if given), secrets redacted.
 
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__(logging.WARNING)
+    The command's ``upbit-cancel: warning: ...`` lines, and the guard's ``upbit-cancel guard: <time> ...``."""
+
+    def __init__(self, secrets: Sequence[str], prefix: str, level: int, formatter: logging.Formatter | None) -> None:
+        super().__init__(level)
         self.secrets = secrets
+        self.prefix = prefix
+        self.setFormatter(formatter)
 
     def emit(self, record: logging.LogRecord) -> None:
-        line = printable(redact(f"upbit-cancel: warning: {record.getMessage()}", self.secrets).replace("\n", " "))
+        text = self.format(record) if self.formatter is not None else record.getMessage()
+        line = printable(redact(self.prefix + text, self.secrets).replace("\n", " "))
         with contextlib.suppress(OSError, ValueError, AttributeError):
             _write(sys.stderr, line + "\n")
 
@@ -930,10 +976,10 @@ def _route_library_logs(secrets: list[str]) -> None:
         library_log.addHandler(logging.NullHandler())
     pacing_log = logging.getLogger("upbit_cancel.ratelimit")
     for handler in pacing_log.handlers:
-        if isinstance(handler, _WarningLine):
+        if isinstance(handler, _StderrLine):
             handler.secrets = secrets
     if not pacing_log.handlers:
-        pacing_log.addHandler(_WarningLine(secrets))
+        pacing_log.addHandler(_StderrLine(secrets, f"{PROG}: warning: ", logging.WARNING, None))
 
 
 def main(
@@ -959,12 +1005,8 @@ def main(
     interrupts = Interrupts()
     try:
         with interrupts.installed(restore=restore_signals):
-            try:
-                args = build_parser().parse_args(argv)
-            except SystemExit as exc:
-                # --help (0) or a usage error, already reported by argparse.
-                return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-            return run(args, environ, transport, interrupts)
+            args = parse(build_parser(), argv)  # --help (0) or a usage error: already reported by argparse
+            return args if isinstance(args, int) else run(args, environ, transport, interrupts)
     except KeyboardInterrupt:
         # Only before the ids were read (``OnSignal.RAISE``): after, every signal ends in a report.
         _error_line("interrupted while reading the arguments and ids; nothing was sent", secrets, sys.stderr)

@@ -60,6 +60,15 @@ class _PrintVersion(argparse.Action):
         parser.exit(0)
 
 
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace | int:
+    """``argv`` parsed, or the exit status argparse ended with, its output written: 0 after ``--help``, 2 after
+    a usage error (``_Parser.error``)."""
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)

@@ -83,13 +83,10 @@ def version_line() -> str:
 
 def _help(argv: list[str]) -> int:
     """argparse's own help and exit status, as ``cli.main`` returns them."""
-    from .cli_parser import build_parser
+    from .cli_parser import build_parser, parse
 
-    try:
-        build_parser().parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 0
-    return 0  # not reached: argparse exits after printing the help
+    status = parse(build_parser(), argv)
+    return status if isinstance(status, int) else 0  # not a Namespace: argparse exits after printing the help
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -96,11 +96,16 @@ class KeyBlocked(UpbitClientError):
         self.reason = reason
 
 
-def _partial(report: BatchResult) -> str:
+def counts(report: BatchResult) -> str:
+    """``N cancelled, N failed, N unconfirmed, N not sent``: the report's groups counted, as every message says them."""
     return (
-        f"batch interrupted: {len(report.success)} cancelled, {len(report.failed)} failed, "
-        f"{len(report.unconfirmed)} unconfirmed, {len(report.not_sent)} not sent (see .report)"
+        f"{len(report.success)} cancelled, {len(report.failed)} failed, {len(report.unconfirmed)} unconfirmed, "
+        f"{len(report.not_sent)} not sent"
     )
+
+
+def _partial(report: BatchResult) -> str:
+    return f"batch interrupted: {counts(report)} (see .report)"
 
 
 class BatchInterrupted(KeyboardInterrupt):
@@ -169,18 +174,16 @@ class ServerError(UpbitAPIError):
     hint = "an error on the exchange's side"
 
 
+_BY_STATUS: dict[int, type[UpbitAPIError]] = {
+    401: AuthenticationError,
+    403: PermissionDenied,
+    418: TemporarilyBlocked,
+    429: RateLimited,
+}
+
+
 def _class_for_status(status: int) -> type[UpbitAPIError]:
-    if status == 418:
-        return TemporarilyBlocked
-    if status == 429:
-        return RateLimited
-    if status == 403:
-        return PermissionDenied
-    if status == 401:
-        return AuthenticationError
-    if status >= 500:
-        return ServerError
-    return UpbitAPIError
+    return _BY_STATUS.get(status, ServerError if status >= 500 else UpbitAPIError)
 
 
 def _classes_by_name() -> dict[str, type[UpbitAPIError]]:

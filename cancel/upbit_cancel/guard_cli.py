@@ -12,19 +12,11 @@ Usage::
 pushes its deadline ``--timeout`` seconds on (default 60); ``--timeout 0`` disarms. The scope flags say
 what the guard cancels when this heartbeat goes silent; ``--state`` defaults to ``wait`` only (a ``watch``
 order is a stop, often protecting a holding: give ``--state wait --state watch`` to cancel stops too).
-Exit: 0 stored; 2 bad usage; 3 the store cannot be used.
 
 ``guard`` watches the named heartbeats until stopped. It logs each change of state on stderr and writes
 each fire's whole report to stdout as one JSON line (``{"heartbeat": ..., "complete": ..., "report":
 {...}}``, the report as ``--json`` prints it). ``--status`` prints the running guard's status file.
-Exit statuses of ``guard``:
-
-- 2: bad usage; 3: nothing could be done (no key pair, or the store named is unusable at start);
-- 5: a fire gave up: ``--give-up`` seconds (default 600) passed before its scope was found empty (the
-  exchange unreachable, a 418 block that outlasted it); its report says what is left, and the guard
-  stops, since what is left needs a person;
-- 128 + N: stopped by signal N (SIGTERM 143, SIGINT 130, SIGHUP 129, ...), as the rest of the command:
-  a fire in progress stops sending, and its report so far is written (``interrupted``).
+The exit statuses of both, and why a fire gives up (exit 5): ``docs/guard.md``.
 """
 
 from __future__ import annotations
@@ -43,9 +35,9 @@ from typing import Any
 from upbit_auth.auth import key_pair_from_env
 
 from . import cli
-from .cli_parser import add_scope_arguments
+from .cli_parser import PROG, _Parser, _positive_seconds, add_scope_arguments, parse
 from .client import resolve_base_url
-from .errors import ConfigurationError, MissingCredentials
+from .errors import ConfigurationError
 from .guard import DEFAULT_GIVE_UP, FireRecord, Guard
 from .heartbeat import DEFAULT_GUARD_STATES, GuardScope, Heartbeat
 from .heartbeat_store import open_heartbeat_store
@@ -59,13 +51,16 @@ EXIT_GAVE_UP = 5
 STATUS_FILE_ENV = "UPBIT_GUARD_STATUS_FILE"
 
 
-def _default_status_file(environ: Mapping[str, str]) -> Path:
+def _status_file(args: argparse.Namespace, environ: Mapping[str, str]) -> Path:
+    """``--status-file``, else ``$UPBIT_GUARD_STATUS_FILE``, else ``upbit-cancel/guard-status.json`` under state."""
+    if args.status_file:
+        return Path(args.status_file)
     base = environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return Path(environ.get(STATUS_FILE_ENV) or Path(base) / "upbit-cancel" / "guard-status.json")
 
 
 def _parsers() -> argparse.ArgumentParser:
-    parser = cli._Parser(prog=cli.PROG, description="A dead-man's switch for Upbit: heartbeats and their guard.")
+    parser = _Parser(prog=PROG, description="A dead-man's switch for Upbit: heartbeats and their guard.")
     commands = parser.add_subparsers(dest="command", required=True)
     beat = commands.add_parser("heartbeat", help="beat once: arm or extend the guard NAME (--timeout 0 disarms)")
     beat.add_argument("name", metavar="NAME")
@@ -83,17 +78,12 @@ def _parsers() -> argparse.ArgumentParser:
     guard.add_argument("--server-url", metavar="URL", help="base URL, http(s)://host[:port]")
     guard.add_argument("--region", type=str.lower, help="Upbit region when no server URL is set")
     guard.add_argument(
-        "--give-up", type=cli._positive_seconds, default=DEFAULT_GIVE_UP, metavar="SECONDS",
+        "--give-up", type=_positive_seconds, default=DEFAULT_GIVE_UP, metavar="SECONDS",
         help=f"how long a fire keeps trying before it reports what is left (default {DEFAULT_GIVE_UP:g})",
     )  # fmt: skip
     guard.add_argument("--status", action="store_true", help="print the running guard's status and exit")
     guard.add_argument("--status-file", metavar="PATH", help="where the guard keeps its status")
     return parser
-
-
-def _error(message: str, secrets: Sequence[str]) -> None:
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        sys.stderr.write(cli.redact(f"{cli.PROG}: error: {message}", secrets) + "\n")
 
 
 def _heartbeat(args: argparse.Namespace, secrets: Sequence[str]) -> int:
@@ -104,14 +94,12 @@ def _heartbeat(args: argparse.Namespace, secrets: Sequence[str]) -> int:
         if args.timeout < 0 or args.timeout != args.timeout:
             raise ConfigurationError(f"--timeout must be 0 (disarm) or more seconds; given: {args.timeout!r}")
         beating = Heartbeat(args.name, args.timeout, scope=scope, store=args.store, interval=None)
-    except (ConfigurationError, ValueError) as error:
-        _error(str(error), secrets)
-        return cli.EXIT_USAGE
+    except ValueError as error:  # ConfigurationError included
+        return cli._refused(error, secrets)
     try:
         beating.beat()
     except StoreUnavailable as error:
-        _error(str(error), secrets)
-        return cli.EXIT_NOTHING_DONE
+        return cli._refused(error, secrets)
     finally:
         beating.store.close()
     return cli.EXIT_OK
@@ -119,11 +107,11 @@ def _heartbeat(args: argparse.Namespace, secrets: Sequence[str]) -> int:
 
 def _status(args: argparse.Namespace, environ: Mapping[str, str], secrets: Sequence[str]) -> int:
     """Print the status file a running guard keeps, with each heartbeat as the store says now."""
-    path = Path(args.status_file) if args.status_file else _default_status_file(environ)
+    path = _status_file(args, environ)
     try:
         status = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        _error(f"no guard status at {path}: {error}", secrets)
+        cli._error_line(f"no guard status at {path}: {error}", secrets, sys.stderr)
         return cli.EXIT_NOTHING_DONE
     status["running"] = _alive(status.get("pid"))
     sys.stdout.write(cli.redact(json.dumps(status, indent=2, ensure_ascii=False), secrets) + "\n")
@@ -143,21 +131,6 @@ def _alive(pid: object) -> bool:
     return True
 
 
-class _LogLine(logging.Handler):
-    """``upbit-cancel guard: <time> <message>`` on stderr, secrets redacted."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        super().__init__(logging.INFO)
-        self.secrets = secrets
-        self.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        line = cli.printable(cli.redact(f"{cli.PROG} guard: {self.format(record)}", self.secrets).replace("\n", " "))
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            sys.stderr.write(line + "\n")
-            sys.stderr.flush()
-
-
 def _write_fire(record: FireRecord, secrets: Sequence[str]) -> None:
     """A fire's whole report, one JSON line on stdout."""
     line = json.dumps({**record.summary(), "report": record.report.to_dict()}, ensure_ascii=False)
@@ -169,26 +142,19 @@ def _write_fire(record: FireRecord, secrets: Sequence[str]) -> None:
 def _make_guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: Sequence[str]) -> Guard | int:
     """The guard of the command, everything checked before it watches; or the exit status."""
     if not args.names:
-        _error("name one or more heartbeats to guard (or --status)", secrets)
+        cli._error_line("name one or more heartbeats to guard (or --status)", secrets, sys.stderr)
         return cli.EXIT_USAGE
     try:
         base_url = args.server_url or resolve_base_url(None, args.region, environ)
         if not environ.get(KEYS_FILE_VARIABLE):  # a guard without keys could never fire: refused at start
             key_pair_from_env(environ)
         store = open_heartbeat_store(args.store, environ)
-        path = Path(args.status_file) if args.status_file else _default_status_file(environ)
+        path = _status_file(args, environ)
         path.parent.mkdir(parents=True, exist_ok=True)
         return Guard(args.names, store=store, base_url=base_url, environ=environ, give_up=args.give_up,
                      on_fire=lambda record: _write_fire(record, secrets), status_file=path)  # fmt: skip
-    except MissingCredentials as error:
-        _error(str(error), secrets)
-        return cli.EXIT_NOTHING_DONE
-    except (ConfigurationError, ValueError) as error:
-        _error(str(error), secrets)
-        return cli.EXIT_USAGE
-    except (StoreUnavailable, OSError) as error:
-        _error(str(error), secrets)
-        return cli.EXIT_NOTHING_DONE
+    except (ValueError, StoreUnavailable, OSError) as error:  # MissingCredentials, ConfigurationError included
+        return cli._refused(error, secrets)
 
 
 async def _watch(guard: Guard, signals: list[int]) -> FireRecord | None:
@@ -228,7 +194,9 @@ def _guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: Sequen
         logging.getLogger("upbit_cancel.guard").info("stopped by signal %d", signals[0])
         return interrupted_status(signals[0])
     if gave_up is not None:
-        _error(f"heartbeat {gave_up.name}: gave up after {args.give_up:g} s: {gave_up.error}", secrets)
+        cli._error_line(
+            f"heartbeat {gave_up.name}: gave up after {args.give_up:g} s: {gave_up.error}", secrets, sys.stderr
+        )
     return EXIT_GAVE_UP
 
 
@@ -236,23 +204,23 @@ def _route_logs(secrets: Sequence[str]) -> None:
     for name in ("upbit_cancel.guard", "upbit_cancel.heartbeat"):
         logger = logging.getLogger(name)
         logger.setLevel(logging.INFO)
-        if not any(isinstance(handler, _LogLine) for handler in logger.handlers):
-            logger.addHandler(_LogLine(secrets))
+        if not any(isinstance(handler, cli._StderrLine) for handler in logger.handlers):
+            line = logging.Formatter("%(asctime)s %(message)s")
+            logger.addHandler(cli._StderrLine(secrets, f"{cli.PROG} guard: ", logging.INFO, line))
 
 
 def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     """Run ``upbit-cancel heartbeat ...`` or ``upbit-cancel guard ...`` (``argv`` starts with the word)."""
     env: dict[str, Any] = dict(os.environ if environ is None else environ)
     secrets = cli._secret_values(env)
-    try:
-        args = _parsers().parse_args(list(argv))
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else cli.EXIT_USAGE
+    args = parse(_parsers(), argv)
+    if isinstance(args, int):
+        return args
     _route_logs(secrets)
     try:
         if args.command == "heartbeat":
             return _heartbeat(args, secrets)
         return _guard(args, env, secrets)
     except Exception as exc:  # one line, never a traceback, as the rest of the command
-        _error(f"unexpected {type(exc).__name__}: {exc}", secrets)
+        cli._error_line(f"unexpected {type(exc).__name__}: {exc}", secrets, sys.stderr)
         return cli.EXIT_NOTHING_DONE

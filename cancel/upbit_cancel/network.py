@@ -18,7 +18,6 @@ spot connections the server closed) and gets the inner stream's own answers.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterable
 from typing import Any
 
 import httpcore
@@ -27,28 +26,18 @@ from . import reading
 
 __all__ = ["AsyncBoundedBackend", "BoundedBackend"]
 
-SocketOptions = Iterable[Any] | None
 
-
-def _wait(timeout: float | None, late: type[httpcore.TimeoutException] = httpcore.ReadTimeout) -> float | None:
-    bounds = reading.current()
-    return timeout if bounds is None else bounds.wait(timeout, late)
-
-
-def _writing(timeout: float | None) -> float | None:
+def _wait(
+    timeout: float | None, late: type[httpcore.TimeoutException] = httpcore.ReadTimeout, *, touch: bool = False
+) -> float | None:
+    """``timeout`` narrowed to the current request's bounds (``Bounds.wait``); a connect or a write (``touch``)
+    first reports that the request is on the wire (``Bounds.touched``)."""
     bounds = reading.current()
     if bounds is None:
         return timeout
-    bounds.touched()
-    return bounds.wait(timeout, httpcore.WriteTimeout)
-
-
-def _connecting(timeout: float | None) -> float | None:
-    bounds = reading.current()
-    if bounds is None:
-        return timeout
-    bounds.touched()
-    return bounds.wait(timeout, httpcore.ConnectTimeout)
+    if touch:
+        bounds.touched()
+    return bounds.wait(timeout, late)
 
 
 def _took(data: bytes) -> bytes:
@@ -64,7 +53,7 @@ class _Stream(httpcore.NetworkStream):
         return _took(self._inner.read(max_bytes, _wait(timeout)))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _writing(timeout))
+        self._inner.write(buffer, _wait(timeout, httpcore.WriteTimeout, touch=True))
 
     def close(self) -> None:
         self._inner.close()
@@ -86,7 +75,7 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
         return _took(await self._inner.read(max_bytes, _wait(timeout)))
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, _writing(timeout))
+        await self._inner.write(buffer, _wait(timeout, httpcore.WriteTimeout, touch=True))
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -107,21 +96,13 @@ class BoundedBackend(httpcore.NetworkBackend):
     def __init__(self, inner: httpcore.NetworkBackend | None = None) -> None:
         self.inner: httpcore.NetworkBackend = inner if inner is not None else httpcore.SyncBackend()
 
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: SocketOptions = None,
-    ) -> httpcore.NetworkStream:
-        wait = _connecting(timeout)
-        return _Stream(self.inner.connect_tcp(host, port, wait, local_address, socket_options))
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, *args: Any, **kwargs: Any) -> _Stream:
+        wait = _wait(timeout, httpcore.ConnectTimeout, touch=True)
+        return _Stream(self.inner.connect_tcp(host, port, wait, *args, **kwargs))
 
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: SocketOptions = None
-    ) -> httpcore.NetworkStream:
-        return _Stream(self.inner.connect_unix_socket(path, _connecting(timeout), socket_options))
+    def connect_unix_socket(self, path: str, timeout: float | None = None, *args: Any, **kwargs: Any) -> _Stream:
+        wait = _wait(timeout, httpcore.ConnectTimeout, touch=True)
+        return _Stream(self.inner.connect_unix_socket(path, wait, *args, **kwargs))
 
     def sleep(self, seconds: float) -> None:
         self.inner.sleep(seconds)
@@ -134,20 +115,16 @@ class AsyncBoundedBackend(httpcore.AsyncNetworkBackend):
         self.inner: httpcore.AsyncNetworkBackend = inner if inner is not None else httpcore.AnyIOBackend()
 
     async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: SocketOptions = None,
-    ) -> httpcore.AsyncNetworkStream:
-        wait = _connecting(timeout)
-        return _AsyncStream(await self.inner.connect_tcp(host, port, wait, local_address, socket_options))
+        self, host: str, port: int, timeout: float | None = None, *args: Any, **kwargs: Any
+    ) -> _AsyncStream:
+        wait = _wait(timeout, httpcore.ConnectTimeout, touch=True)
+        return _AsyncStream(await self.inner.connect_tcp(host, port, wait, *args, **kwargs))
 
     async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: SocketOptions = None
-    ) -> httpcore.AsyncNetworkStream:
-        return _AsyncStream(await self.inner.connect_unix_socket(path, _connecting(timeout), socket_options))
+        self, path: str, timeout: float | None = None, *args: Any, **kwargs: Any
+    ) -> _AsyncStream:
+        wait = _wait(timeout, httpcore.ConnectTimeout, touch=True)
+        return _AsyncStream(await self.inner.connect_unix_socket(path, wait, *args, **kwargs))
 
     async def sleep(self, seconds: float) -> None:
         await self.inner.sleep(seconds)

@@ -237,29 +237,30 @@ def narrow(request: httpx.Request, bounds: Bounds) -> None:
     request.extensions["timeout"] = {key: min(timeouts.get(key) or left, left) for key in _WAITS}
 
 
-def _ask_plain(request: httpx.Request) -> None:
+class Done:
+    """What a hook of both clients returns: nothing a sync client looks at, an awaitable that is done for an
+    async one (which awaits every hook). One hook then serves both kinds of client."""
+
+    def __await__(self) -> Iterator[None]:
+        return iter(())
+
+
+def _ask_plain(request: httpx.Request) -> Done:
     """Request hook: inside ``bounded``, accept only the encodings ``BoundedBody`` can bound, and narrow each
     of the request's timeouts to what is left of the deadline (so its headers cannot outlast it either)."""
     bounds = _bounds.get()
-    if bounds is None:
-        return
-    request.headers["Accept-Encoding"] = ACCEPTED_ENCODINGS
-    narrow(request, bounds)
+    if bounds is not None:
+        request.headers["Accept-Encoding"] = ACCEPTED_ENCODINGS
+        narrow(request, bounds)
+    return Done()
 
 
-def _bound_body(response: httpx.Response) -> None:
+def _bound_body(response: httpx.Response) -> Done:
     """Response hook: inside ``bounded``, read the body through ``BoundedBody``."""
     bounds = _bounds.get()
     if bounds is not None and not isinstance(response.stream, BoundedBody):
         response.stream = BoundedBody(response.stream, bounds, coding_of(response))
-
-
-async def _ask_plain_async(request: httpx.Request) -> None:
-    _ask_plain(request)
-
-
-async def _bound_body_async(response: httpx.Response) -> None:
-    _bound_body(response)
+    return Done()
 
 
 _WAITS = ("connect", "read", "write", "pool")
@@ -279,14 +280,11 @@ def install(http: httpx.Client | httpx.AsyncClient) -> bool:
         return ours.on_network
     with _install_lock:
         hooks = http.event_hooks
-        request, response = (
-            (_ask_plain_async, _bound_body_async) if isinstance(http, httpx.AsyncClient) else (_ask_plain, _bound_body)
-        )
-        if response not in hooks["response"]:
+        if _bound_body not in hooks["response"]:
             http.event_hooks = {
                 **hooks,
-                "request": [*hooks["request"], request],
-                "response": [*hooks["response"], response],
+                "request": [*hooks["request"], _ask_plain],
+                "response": [*hooks["response"], _bound_body],
             }
     return False
 

@@ -12,7 +12,7 @@ Every request of a ``connect()`` client, sync or async, goes through it and gets
 - **events**: ``connect(on_event=...)``'s hook told each request's ``RequestSent``, ``RequestAnswered``
   (``RequestRateLimited``, ``RequestBlocked``) or ``RequestFailed`` (``events``), on the thread or loop that sends it;
 - **errors**: each transport error is the SDK's ``TransportError`` and the matching httpx error at once
-  (httpcore's mapped by our own table: httpx's is private).
+  (httpcore's become httpx's of the same name: httpx's own table is private).
 
 Below it, ``Network``: httpcore's pool or proxy over ``network``'s bounded backends (AnyIO: asyncio and
 trio), with ``connect()``'s TLS, HTTP/2, limits, and the environment's proxy read as httpx reads it. A
@@ -41,33 +41,17 @@ from .pacing import BothWays, Pacer
 
 __all__ = ["Network", "UpbitTransport", "check_proxy", "environment_proxy", "events_of", "sdk_error", "transport_of"]
 
-# httpcore's errors and the httpx error each becomes (httpx's own table is private).
-_CORE_TO_HTTPX: dict[type[Exception], type[httpx.TransportError]] = {
-    httpcore.ConnectTimeout: httpx.ConnectTimeout,
-    httpcore.ReadTimeout: httpx.ReadTimeout,
-    httpcore.WriteTimeout: httpx.WriteTimeout,
-    httpcore.PoolTimeout: httpx.PoolTimeout,
-    httpcore.TimeoutException: httpx.TimeoutException,
-    httpcore.ConnectError: httpx.ConnectError,
-    httpcore.ReadError: httpx.ReadError,
-    httpcore.WriteError: httpx.WriteError,
-    httpcore.NetworkError: httpx.NetworkError,
-    httpcore.ProxyError: httpx.ProxyError,
-    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
-    httpcore.LocalProtocolError: httpx.LocalProtocolError,
-    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
-    httpcore.ProtocolError: httpx.ProtocolError,
-}
-
 E = TypeVar("E", bound=Exception)
 
 
 def _httpx_class(exc: Exception) -> type[httpx.TransportError] | None:
+    """The httpx transport error class of ``exc``: its own, or for an httpcore error the httpx class of the same
+    name (httpx names each of httpcore's errors alike; its own table is private)."""
     for cls in type(exc).__mro__:
-        if cls in _CORE_TO_HTTPX:
-            return _CORE_TO_HTTPX[cls]
-        if issubclass(cls, httpx.TransportError) and getattr(httpx, cls.__name__, None) is cls:
-            return cast("type[httpx.TransportError]", cls)
+        if getattr(httpcore, cls.__name__, None) is cls or getattr(httpx, cls.__name__, None) is cls:
+            found = getattr(httpx, cls.__name__, None)
+            if isinstance(found, type) and issubclass(found, httpx.TransportError):
+                return found
     return None
 
 
@@ -160,14 +144,23 @@ def environment_proxy(base_url: str, environ: Mapping[str, str]) -> httpx.Proxy 
 # --- the network ------------------------------------------------------------------------------------------------
 
 
+def _core_url(url: httpx.URL) -> httpcore.URL:
+    return httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path)
+
+
 def _core_request(request: httpx.Request) -> httpcore.Request:
-    url = request.url
     return httpcore.Request(
         method=request.method,
-        url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+        url=_core_url(request.url),
         headers=request.headers.raw,
         content=request.stream,
         extensions=request.extensions,
+    )
+
+
+def _answer(answer: httpcore.Response) -> httpx.Response:
+    return httpx.Response(
+        answer.status, headers=answer.headers, stream=_MappedBody(answer.stream), extensions=answer.extensions
     )
 
 
@@ -223,9 +216,8 @@ class Network(BothWays):
         options = {**self._options, "network_backend": backend}
         if self.proxy is None:
             return (httpcore.ConnectionPool if sync else httpcore.AsyncConnectionPool)(**options)
-        url = self.proxy.url
-        where = httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path)
-        if url.scheme.startswith("socks"):
+        where = _core_url(self.proxy.url)
+        if self.proxy.url.scheme.startswith("socks"):
             socks = httpcore.SOCKSProxy if sync else httpcore.AsyncSOCKSProxy
             return socks(proxy_url=where, proxy_auth=self.proxy.raw_auth, **options)
         return (httpcore.HTTPProxy if sync else httpcore.AsyncHTTPProxy)(
@@ -241,19 +233,13 @@ class Network(BothWays):
             if self._sync is None:
                 self._sync = self._pool(BoundedBackend(), sync=True)
         with errors_mapped():
-            answer = self._sync.handle_request(_core_request(request))
-        return httpx.Response(
-            answer.status, headers=answer.headers, stream=_MappedBody(answer.stream), extensions=answer.extensions
-        )
+            return _answer(self._sync.handle_request(_core_request(request)))
 
     async def _send_async(self, request: httpx.Request) -> httpx.Response:
         if self._async is None:
             self._async = self._pool(AsyncBoundedBackend(), sync=False)
         with errors_mapped():
-            answer = await self._async.handle_async_request(_core_request(request))
-        return httpx.Response(
-            answer.status, headers=answer.headers, stream=_MappedBody(answer.stream), extensions=answer.extensions
-        )
+            return _answer(await self._async.handle_async_request(_core_request(request)))
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         return self._door.handle_request(request)
@@ -364,13 +350,6 @@ class UpbitTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
 # --- telling a client's transport, through public httpx only ----------------------------------------------------
 
 
-class _Done:
-    """What the marker hook returns: nothing for a sync client, an awaitable that is done for an async one."""
-
-    def __await__(self) -> Iterator[None]:
-        return iter(())
-
-
 class Marker:
     """The request hook ``connect()`` adds to both clients: it does nothing; it names the client's transport
     (httpx has no public way to ask a client for it)."""
@@ -378,8 +357,8 @@ class Marker:
     def __init__(self, transport: UpbitTransport) -> None:
         self.transport = transport
 
-    def __call__(self, request: httpx.Request) -> _Done:
-        return _Done()
+    def __call__(self, request: httpx.Request) -> reading.Done:
+        return reading.Done()
 
 
 def transport_of(http: httpx.Client | httpx.AsyncClient) -> UpbitTransport | None:
