@@ -26,7 +26,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, NoReturn, TypedDict, TypeVar, Unpack, cast, get_args
 
@@ -42,10 +42,10 @@ from upbit_client.types import Unset
 
 from . import reading
 from .answers import Answer, Outcome, feed
-from .drivers import AnyClient, job_async, job_sync, run_async, run_sync
+from .drivers import AnyClient, run_async, run_sync
 from .errors import BatchInterrupted, ConfigurationError, is_asyncio_cancellation
 from .events import NO_EVENTS, Emitter, LookupConfirmed, RequestRetried
-from .flows import cancel_flow, lookup_flow
+from .flows import Flow, cancel_flow, lookup_flow
 from .pool_gate import PoolGate
 from .ratelimit import KeyBlocked, Permit, RateLimiter, limiter_for
 from .remaining_req import RemainingReq
@@ -88,8 +88,6 @@ the event loop's. An exception from it is logged and ignored; a ``KeyboardInterr
 DEFAULT_MAX_TRIES = 5
 # Only used when the spec names no rate limit for the endpoint, to keep the fan-out finite.
 _IN_FLIGHT_WITHOUT_RATE_LIMIT = 4
-# How long an interrupted async batch waits for answers already in flight when the client has no timeout.
-_GRACE_WITHOUT_CLIENT_TIMEOUT = 5.0
 
 # What building the report takes per id (a million ``NotSentOrder`` take about 2.5 s here): kept out of the
 # time to send in (``_Batch.time_left``).
@@ -951,10 +949,8 @@ def cancel_orders(
     width = _width(batch, options.max_in_flight)
     relay = _relay(batch) if width > 1 else None
     try:
-        run_sync(batch, [job_sync(batch, client, cancel_flow(batch, chunk)) for chunk in batch.chunks], relay, width)
-        batch.close_cancels()
-        if options.confirm:
-            _confirm_sync(batch, client, relay, width)
+        for flows in _rounds(batch, options.confirm):
+            run_sync(batch, client, flows, relay, width)
         if relay is not None:
             relay.deliver()
     except BaseException as exc:
@@ -967,11 +963,15 @@ def cancel_orders(
     return _log_result(batch.result())
 
 
-def _confirm_sync(batch: _Batch, client: AnyClient, relay: ProgressRelay | None, width: int) -> None:
-    """The sync confirm phase: the lookups ``_Batch.lookups`` asks for, then those never started settled."""
-    lookups = batch.lookups()
-    run_sync(batch, [job_sync(batch, client, lookup_flow(batch, lookup)) for lookup in lookups], relay, width)
-    batch.close_lookups(lookups)
+def _rounds(batch: _Batch, confirm: bool) -> Iterator[list[Flow]]:
+    """The flows the drivers run, round after round: every chunk's cancels, then the lookups they call for
+    (``_Batch.lookups``); after each round, what was never started is settled as its flow would have said."""
+    yield [cancel_flow(batch, chunk) for chunk in batch.chunks]
+    batch.close_cancels()
+    if confirm and not batch.stopping:
+        lookups = batch.lookups()
+        yield [lookup_flow(batch, lookup) for lookup in lookups]
+        batch.close_lookups(lookups)
 
 
 def _relay(batch: _Batch) -> ProgressRelay:
@@ -986,13 +986,6 @@ def _relay(batch: _Batch) -> ProgressRelay:
 def _width(batch: _Batch, max_in_flight: int | None) -> int:
     """Requests in flight at most: ``max_in_flight``, else the group's ``per_second`` from the spec."""
     return max_in_flight or batch.limiter.per_second or _IN_FLIGHT_WITHOUT_RATE_LIMIT
-
-
-async def _confirm_async(batch: _Batch, client: AnyClient, width: int) -> None:
-    """The async confirm phase: the lookups ``_Batch.lookups`` asks for, then those never started settled."""
-    lookups = batch.lookups()
-    await run_async(batch, client, [job_async(batch, client, lookup_flow(batch, one)) for one in lookups], width)
-    batch.close_lookups(lookups)
 
 
 async def cancel_orders_async(
@@ -1024,11 +1017,8 @@ async def cancel_orders_async(
         # Every transport tells when a request is on the wire: the gate can let the next one in then.
         batch.gate = PoolGate()
     try:
-        cancels = [job_async(batch, client, cancel_flow(batch, chunk)) for chunk in batch.chunks]
-        await run_async(batch, client, cancels, width)
-        batch.close_cancels()
-        if options.confirm and not batch.stopping:
-            await _confirm_async(batch, client, width)
+        for flows in _rounds(batch, options.confirm):
+            await run_async(batch, client, flows, width)
     except anyio.get_cancelled_exc_class() as exc:
         _cancelled(batch, report_to, exc)
     return hand_over(report_to, _log_result(batch.result()))

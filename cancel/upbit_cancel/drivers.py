@@ -1,7 +1,7 @@
-"""The batch's two drivers: they carry the flows' actions out (``flows``), and hold no rule of their own.
+"""The two drivers of every flow (``flows``, ``listing``): they carry the actions out, and hold no rule.
 
 - sync: each flow runs in the calling thread or on a worker thread (``workers``), each of its steps under
-  the batch's lock; a request is bounded by ``timeout_total`` through ``reading.bounded``.
+  ``lock`` (the batch's); a request is bounded by ``timeout_total`` through ``reading.bounded``.
 - async: on anyio (asyncio or trio), ``width`` worker tasks take the flows one after another
   (``_AsyncWorkers``), shielded from the caller's cancellation so that requests in flight may still be
   answered within the grace; the pool gate (``pool_gate``) lets one request at a time into the pool.
@@ -13,22 +13,19 @@ request's permit as unheard (``answers.feed``): it counts until the window it ma
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from upbit_client import AuthenticatedClient, Client
-from upbit_client.api.order import cancel_orders_by_ids as _endpoint
-from upbit_client.api.order import list_orders_by_ids as _lookup_endpoint
-from upbit_client.types import UNSET
 
 from . import reading
-from .answers import feed, from_response, settled
-from .flows import Acquire, Done, Enter, Flow, Step, advance
+from .answers import Outcome, feed, from_response, settled
+from .flows import Acquire, Done, Enter, Flow, Send, Step, advance
 from .pool_gate import NO_GATE, Turn
-from .ratelimit import KeyBlocked, Permit, RateLimiter
-from .results import IdKind
+from .ratelimit import KeyBlocked
 from .workers import ProgressRelay, run_in_threads
 
 if TYPE_CHECKING:
@@ -36,98 +33,69 @@ if TYPE_CHECKING:
 
     from .batch import _Batch
 
-__all__ = ["AnyClient", "acquired", "acquired_async", "job_async", "job_sync", "run_async", "run_sync"]
+__all__ = ["AnyClient", "drive_async", "drive_sync", "run_async", "run_sync"]
 
 AnyClient = Client | AuthenticatedClient
+T = TypeVar("T")
 
 # How long an interrupted async batch waits for answers in flight when the client has no timeout.
 _GRACE_WITHOUT_CLIENT_TIMEOUT = 5.0
 
 
-def _id_args(kind: IdKind, ids: list[str]) -> dict[str, Any]:
-    return {"uuids": ids if kind == "uuids" else UNSET, "identifiers": ids if kind == "identifiers" else UNSET}
-
-
-def _send_sync(client: AnyClient, kind: IdKind, ids: list[str], seconds: float, *, lookup: bool = False) -> Any:
+def _send_sync(client: AnyClient, step: Send) -> Outcome:
     try:
-        http = client.get_httpx_client()
-        reading.install(http)
-        with reading.bounded(seconds):
-            if lookup:
-                return from_response(_lookup_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))
-            return from_response(_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))
+        reading.install(client.get_httpx_client())
+        with reading.bounded(step.seconds):
+            return from_response(step.endpoint.sync_detailed(client=client, **step.args))
     except Exception as exc:
         return settled(exc)
 
 
-async def _send_async(client: AnyClient, kind: IdKind, ids: list[str], *, lookup: bool = False) -> Any:
-    try:
-        if lookup:
-            return from_response(await _lookup_endpoint.asyncio_detailed(client=client, **_id_args(kind, ids)))
-        return from_response(await _endpoint.asyncio_detailed(client=client, **_id_args(kind, ids)))
-    except Exception as exc:
-        return settled(exc)
-
-
-async def _bounded_async(
-    batch: _Batch, client: AnyClient, ids: list[str], *, lookup: bool = False, turn: Turn = NO_GATE
-) -> Any:
+async def _send_async(client: AnyClient, step: Send, sending: set[int]) -> Outcome:
+    """``step``'s request; the task is in ``sending`` meanwhile (an interruption lets it finish)."""
     import anyio  # the async paths' own: the sync batch's import path loads neither anyio nor asyncio
 
     task = anyio.get_current_task().id
-    batch.sending_tasks.add(task)
+    sending.add(task)
     try:
         reading.install(client.get_async_httpx_client())
-        # ``timeout_total`` bounds the whole batch, a request in flight included; the answer's size is bounded
-        # too. The next request enters the pool once this one is on the wire (``pool_gate``).
-        with reading.bounded(batch.time_left(), on_wire=turn.release), anyio.fail_after(max(batch.time_left(), 0.001)):
-            return await _send_async(client, batch.kind, ids, lookup=lookup)
+        # ``timeout_total`` bounds the request in flight, and the answer's size is bounded too. The next
+        # request enters the pool once this one is on the wire (``pool_gate``).
+        with reading.bounded(step.seconds, on_wire=step.turn.release), anyio.fail_after(max(step.seconds, 0.001)):
+            return from_response(await step.endpoint.asyncio_detailed(client=client, **step.args))
     except TimeoutError:
-        return httpx.ReadTimeout(f"no answer before timeout_total of {batch.timeout_total:g}s")
+        return httpx.ReadTimeout(f"no answer within the {step.seconds:.3g}s left of timeout_total")
+    except Exception as exc:
+        return settled(exc)
     finally:
-        turn.release()
-        batch.sending_tasks.discard(task)
+        step.turn.release()
+        sending.discard(task)
 
 
-async def _turn(batch: _Batch, limiter: RateLimiter, permit: Permit) -> Turn | None:
-    """The turn of a request with ``permit`` to enter the pool (``pool_gate``); None if ``timeout_total``
-    ran out first. Either way nothing was sent when it is not had (cancelled, or None): the permit is given back."""
-    if batch.gate is None:
-        return NO_GATE
+async def _turn(step: Enter) -> Turn | None:
+    """The turn to enter the pool; None if ``timeout_total`` ran out first. Either way nothing was sent when
+    it is not had (cancelled, or None): the permit is given back."""
     try:
-        turn = await batch.gate.turn(batch.time_left())
+        turn = await step.gate.turn(step.seconds)
     except BaseException:
-        limiter.cancel(permit)
+        step.limiter.cancel(step.permit)
         raise
     if turn is None:
-        limiter.cancel(permit)
+        step.limiter.cancel(step.permit)
     return turn
 
 
-def acquired(step: Acquire) -> Permit | KeyBlocked | None:
-    """The permit an ``Acquire`` asks for, blocking: a ``Permit``, the pocket's ``KeyBlocked``, or None."""
-    try:
-        return step.limiter.acquire(timeout=step.timeout, backlog=step.backlog)
-    except KeyBlocked as exc:
-        return exc
-
-
-async def acquired_async(step: Acquire) -> Permit | KeyBlocked | None:
-    """``acquired`` without blocking the event loop."""
-    try:
-        return await step.limiter.acquire_async(timeout=step.timeout, backlog=step.backlog)
-    except KeyBlocked as exc:
-        return exc
-
-
-def _act_sync(batch: _Batch, client: AnyClient, step: Step) -> object:
-    """Carry one action of a flow out, blocking (no pool gate: each thread waits for its own connection)."""
+def _act_sync(client: AnyClient, step: Step) -> object:
+    """Carry one action out, blocking (no pool gate: each thread waits for its own connection)."""
     if isinstance(step, Acquire):
-        return acquired(step)
+        try:
+            return step.limiter.acquire(timeout=step.timeout, backlog=step.backlog)
+        except KeyBlocked as exc:
+            return exc
     if isinstance(step, Enter):
         return NO_GATE
     try:
-        return _send_sync(client, batch.kind, step.ids, batch.time_left(), lookup=step.lookup)
+        return _send_sync(client, step)
     except BaseException:
         # Interrupted (Ctrl-C) with the request on its way: whether it arrived is unknown, so it counts
         # until the window it may have landed in is over, not for ``_STALE_IN_FLIGHT``.
@@ -135,44 +103,45 @@ def _act_sync(batch: _Batch, client: AnyClient, step: Step) -> object:
         raise
 
 
-async def _act_async(batch: _Batch, client: AnyClient, step: Step) -> object:
-    """Carry one action of a flow out with anyio (asyncio or trio)."""
+async def _act_async(client: AnyClient, step: Step, sending: set[int]) -> object:
+    """Carry one action out with anyio (asyncio or trio)."""
     if isinstance(step, Acquire):
-        return await acquired_async(step)
+        try:
+            return await step.limiter.acquire_async(timeout=step.timeout, backlog=step.backlog)
+        except KeyBlocked as exc:
+            return exc
     if isinstance(step, Enter):
-        return await _turn(batch, step.limiter, step.permit)
+        return await _turn(step)
     try:
-        return await _bounded_async(batch, client, step.ids, lookup=step.lookup, turn=step.turn)
+        return await _send_async(client, step, sending)
     except BaseException:
         # Cancelled with the request on its way (after the grace): as in ``_act_sync``.
         feed(step.limiter, step.permit, None)
         raise
 
 
-def _drive_sync(batch: _Batch, client: AnyClient, flow: Flow) -> None:
-    """Run one flow to its end in this thread; its steps under the batch's lock (workers are threads)."""
+def drive_sync(client: AnyClient, flow: Generator[Step, Any, T], lock: AbstractContextManager[object]) -> T:
+    """Run one flow to its end in this thread, each of its steps under ``lock``; what it returned."""
     result: object = None
     while True:
-        with batch.lock:
+        with lock:
             step = advance(flow, result)
         if isinstance(step, Done):
-            return
-        result = _act_sync(batch, client, step)
+            return step.value
+        result = _act_sync(client, step)
 
 
-async def _drive_async(batch: _Batch, client: AnyClient, flow: Flow) -> None:
-    """Run one flow to its end in this task."""
+async def drive_async(client: AnyClient, flow: Generator[Step, Any, T], sending: set[int]) -> T:
+    """Run one flow to its end in this task; what it returned."""
     result: object = None
     while not isinstance(step := advance(flow, result), Done):
-        result = await _act_async(batch, client, step)
+        result = await _act_async(client, step, sending)
+    return step.value
 
 
-def job_sync(batch: _Batch, client: AnyClient, flow: Flow) -> Callable[[], None]:
-    return functools.partial(_drive_sync, batch, client, flow)
-
-
-def run_sync(batch: _Batch, jobs: Sequence[Callable[[], None]], relay: ProgressRelay | None, width: int) -> None:
-    """Run the sync drivers: in the calling thread if one at a time will do, else on worker threads."""
+def run_sync(batch: _Batch, client: AnyClient, flows: Sequence[Flow], relay: ProgressRelay | None, width: int) -> None:
+    """Run the flows: in the calling thread if one at a time will do, else on worker threads."""
+    jobs = [functools.partial(drive_sync, client, flow, batch.lock) for flow in flows]
     if relay is None or len(jobs) <= 1:
         for job in jobs:
             if batch.over():
@@ -244,10 +213,8 @@ class _AsyncWorkers:
                 await self.done.wait()
 
 
-async def run_async(
-    batch: _Batch, client: AnyClient, jobs: Sequence[Callable[[], Awaitable[None]]], width: int
-) -> None:
-    """Run ``jobs`` (coroutine factories) ``width`` at a time; on cancellation let requests in flight finish.
+async def run_async(batch: _Batch, client: AnyClient, flows: Sequence[Flow], width: int) -> None:
+    """Run the flows ``width`` at a time; on cancellation let requests in flight finish.
 
     Any backend anyio runs on (asyncio, trio). A cancellation already queued when the batch starts (as a
     signal handler on the loop queues it) is met at the first checkpoint, before any worker exists:
@@ -257,9 +224,11 @@ async def run_async(
     import anyio.lowlevel
 
     await anyio.lowlevel.checkpoint()
-    workers = _AsyncWorkers(batch, jobs)
+    workers = _AsyncWorkers(
+        batch, [functools.partial(drive_async, client, flow, batch.sending_tasks) for flow in flows]
+    )
     async with anyio.create_task_group() as group:
-        group.start_soon(workers.run, max(1, min(width, len(jobs))))
+        group.start_soon(workers.run, max(1, min(width, len(flows))))
         try:
             await workers.done.wait()
         except anyio.get_cancelled_exc_class():
@@ -267,7 +236,3 @@ async def run_async(
             raise
     if workers.failure is not None:
         raise workers.failure
-
-
-def job_async(batch: _Batch, client: AnyClient, flow: Flow) -> Callable[[], Awaitable[None]]:
-    return functools.partial(_drive_async, batch, client, flow)

@@ -1,18 +1,10 @@
 """The batch's requests as flows without I/O: one chunk of cancels, one order lookup.
 
-Each flow is a generator in the style of httpx's ``Auth.auth_flow``. It yields the action it needs next and
-is sent what came of it:
-
-- ``Acquire``: a permit of ``limiter`` within ``timeout`` (``backlog``: see ``RateLimiter.try_acquire``);
-  sent a ``Permit``, the pocket's ``KeyBlocked``, or None (none in time);
-- ``Enter``: the request's turn to enter the client's connection pool (``pool_gate``); sent a ``Turn``, or
-  None when ``timeout_total`` ran out first (the driver has given the permit back then);
-- ``Send``: send ``ids`` with ``permit``; sent an ``answers.Outcome``.
-
-All the rules live here and in ``_Batch`` (the merge); the drivers in ``batch`` only carry actions out: the
-sync one with blocking calls on threads (each step of a flow under the batch's lock), the async one with
-anyio. An answer that comes once the report was handed out (``_Batch.reported``) is still fed to the
-limiter (a 418 still blocks the pocket) but changes nothing in the report.
+Each flow is a generator in the style of httpx's ``Auth.auth_flow``: it yields the action it needs next
+(``Acquire`` a permit, ``Enter`` the pool, ``Send``) and is sent what came of it. All the rules live here,
+in ``listing`` and in ``_Batch`` (the merge); the drivers (``drivers``) only carry the actions out. An
+answer that comes once the report was handed out (``_Batch.reported``) is still fed to the limiter (a 418
+still blocks the pocket) but changes nothing in the report.
 """
 
 from __future__ import annotations
@@ -20,15 +12,21 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from upbit_client.api.order import cancel_orders_by_ids as _endpoint
+from upbit_client.api.order import list_orders_by_ids as _lookup_endpoint
+from upbit_client.types import UNSET
+
 from .answers import feed
-from .pool_gate import NO_GATE, Turn
+from .pool_gate import NO_GATE, PoolGate, Turn
 from .ratelimit import KeyBlocked, Permit, RateLimiter
 from .results import ErrorInfo
 
 if TYPE_CHECKING:
     from .batch import _Batch, _Chunk, _Lookup
+    from .results import IdKind
 
 __all__ = ["Acquire", "Done", "Enter", "Flow", "Send", "Step", "advance", "cancel_flow", "lookup_flow"]
 
@@ -38,6 +36,9 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Acquire:
+    """A permit of ``limiter`` within ``timeout`` (``backlog``: ``RateLimiter.try_acquire``); sent a
+    ``Permit``, the pocket's ``KeyBlocked``, or None (none in time)."""
+
     limiter: RateLimiter
     timeout: float
     backlog: int | Callable[[], int] = 1
@@ -45,17 +46,26 @@ class Acquire:
 
 @dataclass(frozen=True, slots=True)
 class Enter:
+    """The request's turn to enter the client's pool through ``gate`` (``pool_gate``) within ``seconds``; sent a
+    ``Turn``, or None when ``timeout_total`` ran out first (the driver has given the permit back then)."""
+
+    gate: PoolGate
     limiter: RateLimiter
     permit: Permit
+    seconds: float
 
 
 @dataclass(frozen=True, slots=True)
 class Send:
+    """Call the generated ``endpoint`` with ``args`` and ``permit``, the whole answer within ``seconds``
+    (``turn`` released once the request is on the wire); sent an ``answers.Outcome``."""
+
     limiter: RateLimiter
     permit: Permit
-    ids: list[str]
-    turn: Turn
-    lookup: bool = False
+    endpoint: ModuleType
+    args: dict[str, Any]
+    seconds: float
+    turn: Turn = NO_GATE
 
 
 Step = Acquire | Enter | Send
@@ -77,6 +87,18 @@ def advance(flow: Generator[S, Any, T], sent: object) -> S | Done[T]:
         return Done(end.value)
 
 
+def _id_args(kind: IdKind, ids: list[str]) -> dict[str, Any]:
+    return {"uuids": ids if kind == "uuids" else UNSET, "identifiers": ids if kind == "identifiers" else UNSET}
+
+
+def _enter(batch: _Batch, limiter: RateLimiter, permit: Permit) -> Generator[Step, Any, Turn | None]:
+    """The pool's turn of a request with ``permit``: at once without a gate (``_Batch.gate``)."""
+    if batch.gate is None:
+        return NO_GATE
+    turn: Turn | None = yield Enter(batch.gate, limiter, permit, batch.time_left())
+    return turn
+
+
 def cancel_flow(batch: _Batch, chunk: _Chunk) -> Flow:
     """Send one chunk until it settles: a permit, the pool's turn, the request, the merge; again if asked."""
     limiter = batch.limiter
@@ -93,7 +115,7 @@ def cancel_flow(batch: _Batch, chunk: _Chunk) -> Flow:
             _not_granted(batch, chunk, permit)
             return
         batch.granted(chunk)
-        turn = yield Enter(limiter, permit)
+        turn = yield from _enter(batch, limiter, permit)
         if turn is None:
             batch.give_up(chunk, batch.timeout_error(chunk.last_error))
             return
@@ -104,7 +126,7 @@ def cancel_flow(batch: _Batch, chunk: _Chunk) -> Flow:
                 batch.give_up(chunk, batch.blocked)
             return
         batch.sending(chunk)
-        outcome = yield Send(limiter, permit, chunk.ids, turn)
+        outcome = yield Send(limiter, permit, _endpoint, _id_args(batch.kind, chunk.ids), batch.time_left(), turn)
         if batch.reported or not batch.handle(chunk, permit, outcome):
             _late(batch, limiter, permit, outcome)
             return
@@ -142,14 +164,15 @@ def lookup_flow(batch: _Batch, lookup: _Lookup) -> Flow:
         permit = yield Acquire(limiter, batch.time_left())
         turn: Turn | None = NO_GATE
         if isinstance(permit, Permit) and not batch.stopping:
-            turn = yield Enter(limiter, permit)
+            turn = yield from _enter(batch, limiter, permit)
             permit = permit if turn is not None else None  # no turn in time: the permit was given back
         if _lookup_stopped(batch, lookup, permit):
             _give_back(limiter, permit, turn or NO_GATE)
             return
         assert isinstance(permit, Permit) and turn is not None
         batch.sending_lookup(lookup)
-        outcome = yield Send(limiter, permit, lookup.ids, turn, lookup=True)
+        args = _id_args(batch.kind, lookup.ids)
+        outcome = yield Send(limiter, permit, _lookup_endpoint, args, batch.time_left(), turn)
         if batch.reported:
             _late(batch, limiter, permit, outcome)
             return

@@ -1,26 +1,11 @@
-"""Listing a sweep pass's open orders: the rules as a flow without I/O, and its sync and async drivers.
+"""Listing a sweep pass's open orders: the rules as a flow without I/O (``pages``), run by ``drivers``.
 
-The flow (``pages``) is a generator in the style of httpx's ``Auth.auth_flow``: it yields the action it
-needs next, ``flows.Acquire`` (a permit of the limiter) or ``Send`` (this listing request, within these seconds),
-and is sent what came of it (a permit, a ``KeyBlocked``, None; an ``answers.Answer`` or an exception). It
-holds every rule; the two drivers (``list_sync``, ``list_async``) only carry actions out, each in its
-own world (a blocking call; an anyio await, on asyncio or trio). Every listing request goes out inside
-``reading.bounded(time_left)``: the deadline over the whole answer and the byte cap.
-
-Paging rules (docs/outcomes.md, "Listing rules"). A query is paged (``page`` 1, 2, ...) while each page
-comes back full and brings at least one order not listed before:
-
-- a page with fewer than ``limit`` orders ends the query (the last page);
-- a full page that brings no new order ends it too: the exchange repeated itself (it ignores ``page``),
-  and asking further would only repeat it again. What was listed is cancelled;
-- a page longer than the ``limit`` sent is a bad answer: ``InvalidResponse``, not asked again (the exchange
-  ignores ``limit``, and would again);
-- at most ``MAX_PAGES`` pages per listing, so at most ``MAX_ORDERS`` orders: a listing that would need
-  more never ends as far as the sweep can tell: ``InvalidResponse``.
-
-A 429 or a 5xx is asked again, a failure to send (``httpx.TransportError``) too, up to ``max_tries`` for a
-page; a 418 blocks the pocket; any other answer is the exchange's error. A failed listing ends the pass
-with ``ListingFailed`` carrying the error (the first pass raises it: nothing was cancelled).
+The flow yields ``flows.Acquire`` and ``flows.Send`` like the batch's; every listing request goes out inside
+``reading.bounded(time_left)``: the deadline over the whole answer and the byte cap. The paging rules and caps
+(a short page ends a query, a full page of nothing new too, a page longer than ``limit`` or more than
+``MAX_PAGES`` pages is ``InvalidResponse``) and what each answer leads to are in docs/outcomes.md, "Listing
+rules": a 429, a 5xx or a failure to send is asked again up to ``max_tries`` for a page, a 418 blocks the
+pocket, and a failed listing ends the pass with ``ListingFailed`` (the first pass raises its error).
 """
 
 from __future__ import annotations
@@ -31,25 +16,20 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from upbit_client import AuthenticatedClient, Client
 from upbit_client.api.order import list_open_orders as _list_endpoint
 from upbit_client.errors import InvalidResponse, UpbitClientError
 from upbit_client.models import Order
 
-from . import reading
-from .answers import Answer, Outcome, feed, from_response, settled
-from .drivers import acquired, acquired_async
+from .answers import Answer, Outcome, feed
 from .errors import TemporarilyBlocked, TransportError
 from .events import RequestRetried
-from .flows import Acquire, Done, advance
-from .ratelimit import KeyBlocked, Permit, RateLimiter
+from .flows import Acquire, Send
+from .ratelimit import KeyBlocked
 
 if TYPE_CHECKING:
     from .sweep import _Sweep
 
-__all__ = ["MAX_ORDERS", "MAX_PAGES", "PAGE_SIZE", "ListingFailed", "list_async", "list_sync"]
-
-AnyClient = Client | AuthenticatedClient
+__all__ = ["MAX_ORDERS", "MAX_PAGES", "PAGE_SIZE", "ListingFailed", "pages"]
 
 _NAME = _list_endpoint.OPERATION.module.rsplit(".", 1)[-1]
 """The listing's operation name (``upbit_client.registry.OPERATIONS``' key), in ``RequestRetried``."""
@@ -71,18 +51,7 @@ class ListingFailed(Exception):
         self.error = error
 
 
-@dataclass(frozen=True, slots=True)
-class Send:
-    """Send page ``page`` of ``query`` with ``permit``, the whole answer within ``seconds``: an ``Outcome``."""
-
-    query: dict[str, Any]
-    page: int
-    permit: Permit
-    seconds: float
-
-
 Flow = Generator[Acquire | Send, Any, list[str]]
-_Page = tuple[Answer, list[Order]]
 
 
 @dataclass(slots=True)
@@ -138,7 +107,7 @@ def _page(
         sweep.report.listings_sent += 1
         if outcome is not None:
             sweep.events.emit(RequestRetried(_NAME, tries, 0, _reason(outcome)))
-        outcome = yield Send(query, number, permit, sweep.time_left())
+        outcome = yield Send(sweep.limiter, permit, _list_endpoint, {**query, "page": number}, sweep.time_left())
         feed(sweep.limiter, permit, outcome)
         orders = _orders(sweep, outcome, tries)
         if orders is not None:
@@ -170,65 +139,3 @@ def _orders(sweep: _Sweep, outcome: Outcome, tries: int) -> list[Order] | None:
     if outcome.status >= 500:
         return None
     raise ListingFailed(outcome.api_error())
-
-
-# ---------------------------------------------------------------------------------------------
-# The drivers: each carries the flow's actions out, nothing more.
-
-
-def list_sync(sweep: _Sweep, client: AnyClient) -> list[str]:
-    """Run ``pages`` with blocking calls."""
-    flow, result = pages(sweep), None
-    while not isinstance(step := advance(flow, result), Done):
-        result = _act_sync(sweep.limiter, client, step)
-    return step.value
-
-
-async def list_async(sweep: _Sweep, client: AnyClient) -> list[str]:
-    """Run ``pages`` with anyio (asyncio or trio)."""
-    flow, result = pages(sweep), None
-    while not isinstance(step := advance(flow, result), Done):
-        result = await _act_async(sweep.limiter, client, step)
-    return step.value
-
-
-def _act_sync(limiter: RateLimiter, client: AnyClient, step: Acquire | Send) -> object:
-    if isinstance(step, Acquire):
-        return acquired(step)
-    try:
-        return _send_sync(client, step)
-    except BaseException:
-        feed(limiter, step.permit, None)  # Ctrl-C with the request on its way: the permit is closed, unheard
-        raise
-
-
-async def _act_async(limiter: RateLimiter, client: AnyClient, step: Acquire | Send) -> object:
-    if isinstance(step, Acquire):
-        return await acquired_async(step)
-    try:
-        return await _send_async(client, step)
-    except BaseException:
-        feed(limiter, step.permit, None)  # cancelled with the request on its way: as in ``_act_sync``
-        raise
-
-
-def _send_sync(client: AnyClient, step: Send) -> Outcome:
-    try:
-        reading.install(client.get_httpx_client())
-        with reading.bounded(step.seconds):
-            return from_response(_list_endpoint.sync_detailed(client=client, page=step.page, **step.query))
-    except Exception as exc:
-        return settled(exc)
-
-
-async def _send_async(client: AnyClient, step: Send) -> Outcome:
-    import anyio  # the async sweep's own: the sync sweep's import path loads neither anyio nor asyncio
-
-    try:
-        reading.install(client.get_async_httpx_client())
-        with reading.bounded(step.seconds), anyio.fail_after(max(step.seconds, 0.001)):
-            return from_response(await _list_endpoint.asyncio_detailed(client=client, page=step.page, **step.query))
-    except TimeoutError:
-        return httpx.ReadTimeout(f"no answer within the {step.seconds:.3g}s left of timeout_total")
-    except Exception as exc:
-        return settled(exc)

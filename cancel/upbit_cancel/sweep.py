@@ -14,6 +14,7 @@ on with the other orders (``_Sweep.take_page``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import time
@@ -44,10 +45,11 @@ from .batch import (
     limiter_of,
     whole_number,
 )
+from .drivers import drive_async, drive_sync
 from .errors import BatchInterrupted, ConfigurationError, TransportError, is_asyncio_cancellation
 from .events import NO_EVENTS, Emitter
 from .flows import Done, advance
-from .listing import PAGE_SIZE, ListingFailed, list_async, list_sync
+from .listing import PAGE_SIZE, ListingFailed, pages
 from .ratelimit import RateLimiter
 from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder, order_side
 
@@ -526,7 +528,7 @@ def _pass_sync(sweep: _Sweep, client: AnyClient, step: _List | _Cancel) -> objec
     """One step of ``passes``, blocking; Ctrl-C raises ``BatchInterrupted`` with the sweep's report so far."""
     try:
         if isinstance(step, _List):
-            return list_sync(sweep, client)
+            return drive_sync(client, pages(sweep), contextlib.nullcontext())
         return cancel_orders(
             client, uuids=step.uuids, options=step.options, on_progress=sweep.batch_progress(step.number)
         )
@@ -545,7 +547,7 @@ async def _pass_async(sweep: _Sweep, client: AnyClient, step: _List | _Cancel, r
     partial: list[BatchResult] = []
     try:
         if isinstance(step, _List):
-            return await list_async(sweep, client)
+            return await drive_async(client, pages(sweep), set())
         progress = sweep.batch_progress(step.number)
         return await cancel_orders_async(
             client, uuids=step.uuids, options=step.options, on_progress=progress, report_to=partial.append
