@@ -3,16 +3,8 @@
 The ids are checked against the spec before anything is sent and split into chunks of its ``maxItems``;
 every distinct id lands exactly once in success, failed, unconfirmed or not_sent. Nothing is raised once
 sending has begun, except on interruption (``BatchInterrupted`` / ``BatchCancelled``, carrying the partial
-report). A 200 is the exchange saying what it did: every order it names is kept, matched by the id kind
-sent, and one named under ``success`` is never downgraded.
-
-Retries, so that an id is neither lost nor reported wrongly (each promise and its test: docs/guarantees.md):
-nothing reached the exchange (connect errors) -> retried as never sent, else ``not_sent``; unsendable ->
-``not_sent``; a lost answer (timeout, reset, 5xx, unreadable, too large) -> retried, and the confirm lookup
-asks about what the lost try may have done; 429 -> after the next second boundary; 418 -> nothing more is
-sent (``blocked``); any other 4xx -> ``failed``, ``rejected``, not retried; any other status -> unconfirmed.
-The confirm phase looks up (``GET /v1/orders/uuids``) every id failed, or unconfirmed after a try that may
-have been applied, and its ``state`` decides.
+report). How each fault is retried or reported, so that an id is neither lost nor reported wrongly, and
+the test of each promise: docs/guarantees.md ("Batches", "Ask the exchange when an answer was lost").
 
 Here: the ids and the merge rules (``_Batch``), the options (``BatchOptions``) and the public calls. Each
 chunk's and lookup's requests are flows without I/O (``flows``) run by the drivers (``drivers``); answers
@@ -58,10 +50,12 @@ from .results import (
     NotSentOrder,
     OrderRef,
     UnconfirmedOrder,
+    group_sizes,
 )
 from .results import order_state as _order_state
+from .results import text as _text
 from .settings import STORE_ENV
-from .workers import ProgressRelay
+from .workers import ProgressRelay, call_progress
 
 __all__ = [
     "AnyClient",
@@ -173,10 +167,12 @@ _NOT_SENT: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeo
 # the machine, and the same request would be refused again.
 _UNSENDABLE: tuple[type[Exception], ...] = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 
-# What an order lookup's ``state`` says about a cancel (the states are documented in openapi.yaml's Order).
-_CANCELLED_STATES = frozenset({"cancel"})
-_FILLED_STATES = frozenset({"done"})
-_OPEN_STATES = frozenset(get_args(OpenOrderState))
+# What an order lookup's ``state`` says about a cancel that failed (the states: openapi.yaml's Order).
+_STATE_REASONS: dict[str, FailureReason] = {
+    "cancel": "already_cancelled",
+    "done": "filled",
+    **dict.fromkeys(get_args(OpenOrderState), "still_open"),
+}
 
 # The operations' names (``upbit_client.registry.OPERATIONS``' keys) in ``RequestRetried`` events.
 _CANCEL_NAME = _endpoint.OPERATION.module.rsplit(".", 1)[-1]
@@ -220,12 +216,16 @@ def _lookup_chunk_size(kind: IdKind) -> int | None:
 # Reading answers
 
 
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 class _BadShape(Exception):
     """A 200 body that is JSON but not the documented shape at the top."""
 
 
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+def _sec(answer: Answer) -> int | None:
+    return answer.remaining.sec if answer.remaining is not None else None
 
 
 _Named = tuple[str | None, str | None, str | None]
@@ -287,13 +287,18 @@ said); or one may have been applied without our hearing it (an answer lost, or a
 
 
 @dataclass(slots=True)
-class _Chunk:
+class _Lookup:
     number: int
     ids: list[str]
     tries: int = 0
+    last_error: ErrorInfo | None = None
+    done: bool = False
+
+
+@dataclass(slots=True)
+class _Chunk(_Lookup):
     phase: _Phase = "queued"
     reach: _Reach = "unreached"
-    last_error: ErrorInfo | None = None
     granted: bool = False
     """A permit was granted for it once (``_Batch.backlog``)."""
 
@@ -305,15 +310,6 @@ class _Chunk:
         """A try reached the exchange and its answer came (an earlier lost one still counts)."""
         if self.reach == "unreached":
             self.reach = "reached"
-
-
-@dataclass(slots=True)
-class _Lookup:
-    number: int
-    ids: list[str]
-    tries: int = 0
-    last_error: ErrorInfo | None = None
-    done: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,13 +381,7 @@ class _Batch:
         return self.timeout_total - self.report_reserve - (time.monotonic() - self.started)
 
     def progress(self) -> None:
-        if self.on_progress is None:
-            return
-        try:
-            self.on_progress(self.done_ids, len(self.ids))
-        except Exception:
-            # A broken progress display must not cost the report of orders already cancelled.
-            log.warning("on_progress callback raised; ignored", exc_info=True)
+        call_progress(self.on_progress, self.done_ids, len(self.ids), log)
 
     def stop_reason(self, tries: int, last_error: ErrorInfo | None) -> ErrorInfo | None:
         """Why a request must not be sent (again), or None if it may be."""
@@ -479,7 +469,7 @@ class _Batch:
 
     def unsendable(self, chunk: _Chunk, exc: Exception) -> None:
         """The client refused to build or send the request: nothing left the machine (and never will)."""
-        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        detail = _describe(exc)
         error = ErrorInfo("request_not_sendable", f"the client could not send the request: {detail}")
         log.debug("chunk %d/%d cannot be sent: %s", chunk.number, len(self.chunks), detail)
         self.give_up(chunk, error)
@@ -498,22 +488,14 @@ class _Batch:
             return self._not_answered(chunk, outcome)
         chunk.answered()
         self._note(outcome)
-        remaining = outcome.remaining.sec if outcome.remaining is not None else None
         if outcome.status == 200:
-            return self._merge_200(chunk, outcome, remaining)
-        log.debug(
-            "chunk %d/%d try %d: HTTP %d, remaining=%s",
-            chunk.number,
-            len(self.chunks),
-            chunk.tries,
-            outcome.status,
-            remaining,
-        )
+            return self._merge_200(chunk, outcome)
+        self._tried(chunk, "HTTP %d, remaining=%s", outcome.status, _sec(outcome))
         return self._refused_or_lost(chunk, outcome.status, outcome.error_info())
 
     def _not_answered(self, chunk: _Chunk, outcome: Exception) -> bool:
         """A try that brought no answer; True if the chunk is to be sent again."""
-        detail = f"{type(outcome).__name__}: {outcome}" if str(outcome) else type(outcome).__name__
+        detail = _describe(outcome)
         if isinstance(outcome, _UNSENDABLE):
             self.unsendable(chunk, outcome)
             return False
@@ -527,7 +509,7 @@ class _Batch:
         if not isinstance(outcome, _NOT_SENT):
             chunk.lost_one()
         chunk.last_error = ErrorInfo("transport_error", detail)
-        log.debug("chunk %d/%d try %d: %s", chunk.number, len(self.chunks), chunk.tries, detail)
+        self._tried(chunk, "%s", detail)
         return True
 
     def _refused_or_lost(self, chunk: _Chunk, status: int, error: ErrorInfo) -> bool:
@@ -562,12 +544,14 @@ class _Batch:
             log.warning("HTTP 418 %s: no more requests are sent in this batch", error.name)
             self.blocked = error
 
-    def _merge_200(self, chunk: _Chunk, answer: Answer, remaining: int | None) -> bool:
-        total = len(self.chunks)
+    def _tried(self, chunk: _Chunk, what: str, *args: object) -> None:
+        log.debug("chunk %d/%d try %d: " + what, chunk.number, len(self.chunks), chunk.tries, *args)
+
+    def _merge_200(self, chunk: _Chunk, answer: Answer) -> bool:
         try:
             success, failed = _read_200(answer)
         except _BadShape as exc:
-            log.debug("chunk %d/%d try %d: HTTP 200 of the wrong shape: %s", chunk.number, total, chunk.tries, exc)
+            self._tried(chunk, "HTTP 200 of the wrong shape: %s", exc)
             chunk.lost_one()
             self.give_up(chunk, ErrorInfo("invalid_response", f"HTTP 200 body not as documented: {exc}", 200))
             return False
@@ -575,17 +559,9 @@ class _Batch:
             # Cut off or not JSON: the exchange may have processed the request; ask again.
             chunk.lost_one()
             chunk.last_error = ErrorInfo("invalid_response", f"unreadable HTTP 200 body: {exc}", 200)
-            log.debug("chunk %d/%d try %d: unreadable HTTP 200 body", chunk.number, total, chunk.tries)
+            self._tried(chunk, "unreadable HTTP 200 body")
             return True
-        log.debug(
-            "chunk %d/%d try %d: HTTP 200, success=%d failed=%d, remaining=%s",
-            chunk.number,
-            total,
-            chunk.tries,
-            len(success),
-            len(failed),
-            remaining,
-        )
+        self._tried(chunk, "HTTP 200, success=%d failed=%d, remaining=%s", len(success), len(failed), _sec(answer))
         self.finish(chunk, self._match(chunk, success, failed))
         return False
 
@@ -653,8 +629,7 @@ class _Batch:
         """Merge one lookup attempt; True if it is to be sent again."""
         feed(self.lookup_limiter, permit, outcome)
         if isinstance(outcome, Exception):
-            detail = f"{type(outcome).__name__}: {outcome}" if str(outcome) else type(outcome).__name__
-            lookup.last_error = ErrorInfo("lookup_failed", f"order lookup failed: {detail}")
+            lookup.last_error = ErrorInfo("lookup_failed", f"order lookup failed: {_describe(outcome)}")
             return isinstance(outcome, httpx.TransportError)
         self._note(outcome)
         if outcome.status == 200 and isinstance(outcome.parsed, list):
@@ -702,7 +677,7 @@ class _Batch:
         )
         if settled:
             found = self.confirm.found
-            cancelled = tuple(i for i in settled if i in found and _text(found[i].state) in _CANCELLED_STATES)
+            cancelled = tuple(i for i in settled if i in found and _text(found[i].state) == "cancel")
             self.events.emit(LookupConfirmed(settled, cancelled))
 
     def lookup_failed(self, lookup: _Lookup, error: ErrorInfo) -> None:
@@ -735,17 +710,11 @@ class _Batch:
         if order is None:
             return ("failed", self._failed(order_id, prior, None, "not_found"))
         state = _text(order.state)
-        if state in _CANCELLED_STATES and order_id in self.lost:
+        if state == "cancel" and order_id in self.lost:
             ref = self._from_lookup(order_id, order, prior)
             known = _order_state(state)
             return ("success", OrderRef(ref.uuid, ref.market, ref.identifier, confirmed_by="lookup", state=known))
-        reason: FailureReason | None = None
-        if state in _CANCELLED_STATES:
-            reason = "already_cancelled"
-        elif state in _FILLED_STATES:
-            reason = "filled"
-        elif state in _OPEN_STATES:
-            reason = "still_open"
+        reason = _STATE_REASONS.get(state or "")
         if reason is None:
             if isinstance(before, ErrorInfo):
                 return ErrorInfo(before.name, f"{before.message}; order lookup: unknown state {state!r}", before.status)
@@ -763,7 +732,7 @@ class _Batch:
             ref = self._from_lookup(order_id, order, prior)
         else:
             ref = self._named((prior.uuid, prior.market, prior.identifier) if prior else (None, None, None), order_id)
-        state = _order_state(_text(order.state)) if order else None
+        state = _order_state(order.state) if order else None
         return OrderRef(ref.uuid, ref.market, ref.identifier, reason=reason, state=state)
 
     # --- the report ---------------------------------------------------------------------------
@@ -788,9 +757,9 @@ class _Batch:
 
     def over(self) -> bool:
         """Nothing more is to be started: interrupted, blocked (418), past ``timeout_total``, or a cancel found
-        no permit before it (``cancels_out_of_time``). The drivers
-        then leave the flows not yet started alone (``result`` reports their ids ``not_sent``): at a million ids,
-        walking each of tens of thousands of chunks through its flow to give it up costs seconds past the deadline."""
+        no permit before it (``cancels_out_of_time``). The drivers then leave the flows not yet started alone
+        (``result`` reports their ids ``not_sent``): at a million ids, walking each of tens of thousands of
+        chunks through its flow to give it up costs seconds past the deadline."""
         return self.stopping or self.blocked is not None or self.cancels_out_of_time or self.time_left() <= 0
 
     def close_cancels(self) -> None:
@@ -910,10 +879,7 @@ def _log_result(result: BatchResult) -> BatchResult:
     log.debug(
         "batch done: success=%d failed=%d unconfirmed=%d not_sent=%d requests=%d lookups=%d 429s=%d retries=%d "
         "in %.3fs",
-        len(result.success),
-        len(result.failed),
-        len(result.unconfirmed),
-        len(result.not_sent),
+        *group_sizes(result),
         result.requests_sent,
         result.lookups_sent,
         result.rate_limited,
@@ -1020,15 +986,14 @@ async def cancel_orders_async(
         for flows in _rounds(batch, options.confirm):
             await run_async(batch, client, flows, width)
     except anyio.get_cancelled_exc_class() as exc:
-        _cancelled(batch, report_to, exc)
+        batch.stopping = batch.reported = True
+        go_on(exc, hand_over(report_to, _log_result(batch.result(interrupted=True))))
     return hand_over(report_to, _log_result(batch.result()))
 
 
-def _cancelled(batch: _Batch, report_to: ReportSink | None, exc: BaseException) -> NoReturn:
-    """Hand the report out and let the cancellation go on: as ``BatchCancelled`` under asyncio, as trio's own
-    ``Cancelled`` under trio (as trio requires: the report went to ``report_to``)."""
-    batch.stopping = batch.reported = True
-    report = hand_over(report_to, _log_result(batch.result(interrupted=True)))
+def go_on(exc: BaseException, report: BatchResult) -> NoReturn:
+    """Let a cancellation go on, its report handed out (``report_to``): as ``BatchCancelled`` carrying
+    ``report`` under asyncio, as trio's own ``Cancelled`` under trio (as trio requires)."""
     if is_asyncio_cancellation(exc):
         from .cancelled import BatchCancelled
 

@@ -20,11 +20,10 @@ import logging
 import time
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NoReturn, TypeAlias, Unpack
+from typing import Any, TypeAlias, TypeVar, Unpack
 
 import httpx
 
-from upbit_client import AuthenticatedClient, Client
 from upbit_client.api.order import cancel_open_orders as _cancel_all_endpoint
 from upbit_client.api.order import cancel_orders_by_ids as _cancel_endpoint
 from upbit_client.api.order import list_open_orders as _list_endpoint
@@ -41,17 +40,20 @@ from .batch import (
     cancel_orders,
     cancel_orders_async,
     chosen,
+    go_on,
     hand_over,
     limiter_of,
     whole_number,
 )
-from .drivers import drive_async, drive_sync
-from .errors import BatchInterrupted, ConfigurationError, TransportError, is_asyncio_cancellation
+from .drivers import AnyClient, drive_async, drive_sync
+from .errors import BatchInterrupted, ConfigurationError, TransportError
 from .events import NO_EVENTS, Emitter
 from .flows import Done, advance
 from .listing import PAGE_SIZE, ListingFailed, pages
 from .ratelimit import RateLimiter
-from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder, order_side
+from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder, group_sizes, order_side
+from .results import text as _text
+from .workers import call_progress
 
 __all__ = [
     "DEFAULT_MAX_PASSES",
@@ -70,7 +72,6 @@ OrderSide: TypeAlias = _SpecOrderSide
 OpenState: TypeAlias = OpenOrderState
 """An open order state a sweep lists (``wait``, ``watch``): the spec's ``OpenOrderState`` (generated), so a
 state the spec gains reaches ``cancel_open_orders(states=...)`` after ``make generate``."""
-AnyClient = Client | AuthenticatedClient
 
 DEFAULT_MAX_PASSES = 5
 """How many list-and-cancel passes ``until_empty`` makes at most."""
@@ -121,10 +122,6 @@ class _Filter:
             # An order whose age is unknown is not known to be older: left alone.
             return created is not None and created < self.created_before
         return True
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def _created_at(order: Order) -> datetime.datetime | None:
@@ -384,17 +381,11 @@ class _Sweep:
         """
         if uuid not in self.unusable:
             self.unusable.add(uuid)
-            entry = OrderRef(
-                uuid, _text(order.market), reason="invalid_listing_entry", side=order_side(_text(order.side))
-            )
+            entry = OrderRef(uuid, _text(order.market), reason="invalid_listing_entry", side=order_side(order.side))
             self.report.failed.append(entry)
 
     def progress(self, done: int, total: int) -> None:
-        if self.on_progress is not None:
-            try:
-                self.on_progress(done, total)
-            except Exception:
-                log.warning("on_progress callback raised; ignored", exc_info=True)
+        call_progress(self.on_progress, done, total, log)
 
     def give_up(self, tries: int) -> None:
         """Raise ``ListingFailed`` if no more listing request may be sent."""
@@ -409,47 +400,28 @@ class _Sweep:
 # The report
 
 
-def _with_listing(result: BatchResult, listed: dict[str, Order]) -> BatchResult:
-    """``result`` with every order's market and side as listed (the cancel answer may omit the market)."""
+_Order = TypeVar("_Order", OrderRef, UnconfirmedOrder, NotSentOrder)
 
-    def market_side(uuid: str | None) -> tuple[str | None, OrderSide | None]:
-        order = listed.get(uuid) if uuid is not None else None
-        return (_text(order.market), order_side(_text(order.side))) if order is not None else (None, None)
 
-    def ref(order: OrderRef) -> OrderRef:
-        market, side = market_side(order.uuid)
-        return replace(order, market=order.market or market, side=side)
-
-    def unconfirmed(order: UnconfirmedOrder) -> UnconfirmedOrder:
-        market, side = market_side(order.id)
-        return replace(order, market=market, side=side)
-
-    def not_sent(order: NotSentOrder) -> NotSentOrder:
-        market, side = market_side(order.id)
-        return replace(order, market=market, side=side)
-
-    return replace(
-        result,
-        success=[ref(order) for order in result.success],
-        failed=[ref(order) for order in result.failed],
-        unconfirmed=[unconfirmed(order) for order in result.unconfirmed],
-        not_sent=[not_sent(order) for order in result.not_sent],
-    )
+def _with_listing(order: _Order, listed: dict[str, Order]) -> _Order:
+    """``order`` with its market and side as listed (the cancel answer may omit the market)."""
+    found = listed.get((order.uuid if isinstance(order, OrderRef) else order.id) or "")
+    market, side = (_text(found.market), order_side(found.side)) if found is not None else (None, None)
+    return replace(order, market=order.market or market, side=side)
 
 
 def _merge(into: BatchResult, result: BatchResult, listed: dict[str, Order]) -> None:
-    part = _with_listing(result, listed)
-    into.success += part.success
-    into.failed += part.failed
-    into.unconfirmed += part.unconfirmed
-    into.not_sent += part.not_sent
-    into.requests_sent += part.requests_sent
-    into.lookups_sent += part.lookups_sent
-    into.rate_limited += part.rate_limited
-    into.retries += part.retries
-    into.remaining_req = part.remaining_req or into.remaining_req
-    into.blocked = into.blocked or part.blocked
-    into.interrupted = into.interrupted or part.interrupted
+    into.success += [_with_listing(order, listed) for order in result.success]
+    into.failed += [_with_listing(order, listed) for order in result.failed]
+    into.unconfirmed += [_with_listing(order, listed) for order in result.unconfirmed]
+    into.not_sent += [_with_listing(order, listed) for order in result.not_sent]
+    into.requests_sent += result.requests_sent
+    into.lookups_sent += result.lookups_sent
+    into.rate_limited += result.rate_limited
+    into.retries += result.retries
+    into.remaining_req = result.remaining_req or into.remaining_req
+    into.blocked = into.blocked or result.blocked
+    into.interrupted = into.interrupted or result.interrupted
 
 
 def _not_sent(sweep: _Sweep, uuids: list[str], why: str) -> None:
@@ -469,10 +441,7 @@ def _finish(sweep: _Sweep) -> BatchResult:
     log.debug(
         "sweep done: listed=%d success=%d failed=%d unconfirmed=%d not_sent=%d listings=%d requests=%d 429s=%d",
         len(sweep.listed),
-        len(sweep.report.success),
-        len(sweep.report.failed),
-        len(sweep.report.unconfirmed),
-        len(sweep.report.not_sent),
+        *group_sizes(sweep.report),
         sweep.report.listings_sent,
         sweep.report.requests_sent,
         sweep.report.rate_limited,
@@ -555,7 +524,7 @@ async def _pass_async(sweep: _Sweep, client: AnyClient, step: _List | _Cancel, r
     except ListingFailed as failure:
         return failure
     except anyio.get_cancelled_exc_class() as exc:
-        _cancelled(exc, hand_over(report_to, sweep.stopped(partial[0]) if partial else _interrupted(sweep)))
+        go_on(exc, hand_over(report_to, sweep.stopped(partial[0]) if partial else _interrupted(sweep)))
 
 
 def _start(
@@ -620,12 +589,3 @@ async def cancel_open_orders_async(
     while not isinstance(step := advance(flow, result), Done):
         result = await _pass_async(state, client, step, report_to)
     return hand_over(report_to, step.value)
-
-
-def _cancelled(exc: BaseException, report: BatchResult | None) -> NoReturn:
-    """Let a cancellation go on: as ``BatchCancelled`` carrying ``report`` under asyncio, as it is under trio."""
-    if report is not None and is_asyncio_cancellation(exc):
-        from .cancelled import BatchCancelled
-
-        raise BatchCancelled(report) from exc
-    raise exc

@@ -25,7 +25,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 
-__all__ = ["ProgressRelay", "run_in_threads"]
+__all__ = ["ProgressRelay", "call_progress", "run_in_threads"]
 
 log: logging.Logger = logging.getLogger("upbit_cancel.batch")
 
@@ -63,13 +63,17 @@ class ProgressRelay:
                 if not self._pending:
                     return
                 done, total = self._pending.popleft()
-            if self.callback is None:
-                continue
-            try:
-                self.callback(done, total)
-            except Exception:
-                # A broken progress display must not cost the report of orders already cancelled.
-                log.warning("on_progress callback raised; ignored", exc_info=True)
+            call_progress(self.callback, done, total, log)
+
+
+def call_progress(callback: Callable[[int, int], None] | None, done: int, total: int, logger: logging.Logger) -> None:
+    """``callback(done, total)``, if any; an exception from it is logged on ``logger`` and ignored (a broken
+    progress display must not cost the report of orders already cancelled)."""
+    if callback is not None:
+        try:
+            callback(done, total)
+        except Exception:
+            logger.warning("on_progress callback raised; ignored", exc_info=True)
 
 
 def _work(
