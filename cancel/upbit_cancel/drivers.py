@@ -1,4 +1,8 @@
-"""The two drivers of every flow (``flows``, ``listing``): they carry the actions out, and hold no rule.
+"""The actions of every flow without I/O, and their two drivers, which carry them out and hold no rule.
+
+A flow (the batch's cancels and lookups, ``batch``; the sweep's listing, ``sweep.pages``) is a generator in the
+style of httpx's ``Auth.auth_flow``: it yields the action it needs next (``Acquire`` a permit, ``Enter`` the
+pool, ``Send``) and is sent what came of it.
 
 - sync: each flow runs in the calling thread or on a worker thread (``workers``), each of its steps under
   ``lock`` (the batch's); a request is bounded by ``timeout_total`` through ``reading.bounded``.
@@ -15,7 +19,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
@@ -23,9 +29,8 @@ from upbit_client import AuthenticatedClient, Client
 
 from . import reading
 from .answers import Outcome, feed, from_response, settled
-from .flows import Acquire, Done, Enter, Flow, Send, Step, advance
-from .pool_gate import NO_GATE, Turn
-from .ratelimit import KeyBlocked
+from .pool_gate import NO_GATE, PoolGate, Turn
+from .ratelimit import KeyBlocked, Permit, RateLimiter
 from .workers import ProgressRelay, run_in_threads
 
 if TYPE_CHECKING:
@@ -33,10 +38,78 @@ if TYPE_CHECKING:
 
     from .batch import _Batch
 
-__all__ = ["AnyClient", "drive_async", "drive_sync", "run_async", "run_sync"]
+__all__ = [
+    "Acquire",
+    "AnyClient",
+    "Done",
+    "Enter",
+    "Flow",
+    "Send",
+    "Step",
+    "advance",
+    "drive_async",
+    "drive_sync",
+    "run_async",
+    "run_sync",
+]
 
 AnyClient = Client | AuthenticatedClient
+S = TypeVar("S")
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Acquire:
+    """A permit of ``limiter`` within ``timeout`` (``backlog``: ``RateLimiter.try_acquire``); sent a
+    ``Permit``, the pocket's ``KeyBlocked``, or None (none in time)."""
+
+    limiter: RateLimiter
+    timeout: float
+    backlog: int | Callable[[], int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Enter:
+    """The request's turn to enter the client's pool through ``gate`` (``pool_gate``) within ``seconds``; sent a
+    ``Turn``, or None when ``timeout_total`` ran out first (the driver has given the permit back then)."""
+
+    gate: PoolGate
+    limiter: RateLimiter
+    permit: Permit
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Call the generated ``endpoint`` with ``args`` and ``permit``, the whole answer within ``seconds``
+    (``turn`` released once the request is on the wire); sent an ``answers.Outcome``."""
+
+    limiter: RateLimiter
+    permit: Permit
+    endpoint: ModuleType
+    args: dict[str, Any]
+    seconds: float
+    turn: Turn = NO_GATE
+
+
+Step = Acquire | Enter | Send
+Flow = Generator[Step, Any, None]
+
+
+@dataclass(frozen=True, slots=True)
+class Done(Generic[T]):
+    """A flow has ended; ``value`` is what it returned."""
+
+    value: T
+
+
+def advance(flow: Generator[S, Any, T], sent: object) -> S | Done[T]:
+    """The flow's next action, given what came of the last one (None to start), or ``Done`` at its end."""
+    try:
+        return flow.send(sent)
+    except StopIteration as end:
+        return Done(end.value)
+
 
 # How long an interrupted async batch waits for answers in flight when the client has no timeout.
 _GRACE_WITHOUT_CLIENT_TIMEOUT = 5.0
