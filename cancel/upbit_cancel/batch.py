@@ -411,21 +411,18 @@ class _Batch:
             chunk.granted = True
             self.ungranted -= 1
 
-    def sending(self, chunk: _Chunk) -> None:
-        chunk.tries += 1
-        chunk.phase = "in_flight"
-        if chunk.tries > 1:
-            self.retries += 1
-            self._retried(_CANCEL_NAME, chunk.tries, chunk.ids, chunk.last_error)
-
-    def sending_lookup(self, lookup: _Lookup) -> None:
-        lookup.tries += 1
-        self.lookups_sent += 1
-        if lookup.tries > 1:
-            self._retried(_LOOKUP_NAME, lookup.tries, lookup.ids, lookup.last_error)
-
-    def _retried(self, operation: str, attempt: int, ids: list[str], last: ErrorInfo | None) -> None:
-        self.events.emit(RequestRetried(operation, attempt, len(ids), None if last is None else last.name))
+    def sending(self, request: _Lookup) -> None:
+        """A chunk's or a lookup's try goes out: counted, and told as ``RequestRetried`` if not the first."""
+        request.tries += 1
+        operation = _LOOKUP_NAME
+        if isinstance(request, _Chunk):
+            request.phase, operation = "in_flight", _CANCEL_NAME
+            self.retries += request.tries > 1
+        else:
+            self.lookups_sent += 1
+        if request.tries > 1:
+            last = None if request.last_error is None else request.last_error.name
+            self.events.emit(RequestRetried(operation, request.tries, len(request.ids), last))
 
     def finish(self, chunk: _Chunk, outcomes: dict[str, _Outcome]) -> None:
         if chunk.phase == "settled":
@@ -913,7 +910,7 @@ def lookup_flow(batch: _Batch, lookup: _Lookup) -> Flow:
             _give_back(limiter, permit, turn or NO_GATE)
             return
         assert isinstance(permit, Permit) and turn is not None
-        batch.sending_lookup(lookup)
+        batch.sending(lookup)
         args = _id_args(batch.kind, lookup.ids)
         outcome = yield Send(limiter, permit, _lookup_endpoint, args, batch.time_left(), turn)
         if batch.reported:
@@ -939,21 +936,15 @@ def _lookup_stopped(batch: _Batch, lookup: _Lookup, permit: Permit | KeyBlocked 
     return batch.blocked is not None
 
 
-def _access_key(auth: object) -> str:
-    # A client signed some other way still gets a limiter, shared by all such clients.
-    return auth.access_key if isinstance(auth, UpbitAuth) else ""
-
-
-def _pocket(auth: object) -> str | None:
-    """The pocket the client's key was named into (``UpbitAuth(pocket=...)``): its budget and block are shared."""
-    return auth.pocket if isinstance(auth, UpbitAuth) else None
-
-
 def limiter_of(http: httpx.Client | httpx.AsyncClient, rate_limit: RateLimit | None, store: str | None) -> RateLimiter:
     """The limiter that paces ``http``'s requests of one rate-limit group: the process-wide one of the
     client's pocket (``UpbitAuth.pocket``, else its access key) for that group, sharing ``store``. The
-    batch paces its own requests whatever the client's transport (none paces inside ``reading.bounded``)."""
-    return limiter_for(_access_key(http.auth), rate_limit, store=store, pocket=_pocket(http.auth))
+    batch paces its own requests whatever the client's transport (none paces inside ``reading.bounded``).
+    A client signed some other way still gets a limiter, shared by all such clients."""
+    auth = http.auth
+    if isinstance(auth, UpbitAuth):
+        return limiter_for(auth.access_key, rate_limit, store=store, pocket=auth.pocket)
+    return limiter_for("", rate_limit, store=store, pocket=None)
 
 
 def _prepare(

@@ -28,7 +28,7 @@ import httpx
 from upbit_client import AuthenticatedClient, Client
 
 from . import reading
-from .answers import Outcome, feed, from_response, settled
+from .answers import feed, from_response, settled
 from .pool_gate import NO_GATE, PoolGate, Turn
 from .ratelimit import KeyBlocked, Permit, RateLimiter
 from .workers import ProgressRelay, run_in_threads
@@ -115,36 +115,6 @@ def advance(flow: Generator[S, Any, T], sent: object) -> S | Done[T]:
 _GRACE_WITHOUT_CLIENT_TIMEOUT = 5.0
 
 
-def _send_sync(client: AnyClient, step: Send) -> Outcome:
-    try:
-        reading.install(client.get_httpx_client())
-        with reading.bounded(step.seconds):
-            return from_response(step.endpoint.sync_detailed(client=client, **step.args))
-    except Exception as exc:
-        return settled(exc)
-
-
-async def _send_async(client: AnyClient, step: Send, sending: set[int]) -> Outcome:
-    """``step``'s request; the task is in ``sending`` meanwhile (an interruption lets it finish)."""
-    import anyio  # the async paths' own: the sync batch's import path loads neither anyio nor asyncio
-
-    task = anyio.get_current_task().id
-    sending.add(task)
-    try:
-        reading.install(client.get_async_httpx_client())
-        # ``timeout_total`` bounds the request in flight, and the answer's size is bounded too. The next
-        # request enters the pool once this one is on the wire (``pool_gate``).
-        with reading.bounded(step.seconds, on_wire=step.turn.release), anyio.fail_after(max(step.seconds, 0.001)):
-            return from_response(await step.endpoint.asyncio_detailed(client=client, **step.args))
-    except TimeoutError:
-        return httpx.ReadTimeout(f"no answer within the {step.seconds:.3g}s left of timeout_total")
-    except Exception as exc:
-        return settled(exc)
-    finally:
-        step.turn.release()
-        sending.discard(task)
-
-
 async def _turn(step: Enter) -> Turn | None:
     """The turn to enter the pool; None if ``timeout_total`` ran out first. Either way nothing was sent when
     it is not had (cancelled, or None): the permit is given back."""
@@ -168,7 +138,11 @@ def _act_sync(client: AnyClient, step: Step) -> object:
     if isinstance(step, Enter):
         return NO_GATE
     try:
-        return _send_sync(client, step)
+        reading.install(client.get_httpx_client())
+        with reading.bounded(step.seconds):
+            return from_response(step.endpoint.sync_detailed(client=client, **step.args))
+    except Exception as exc:
+        return settled(exc)
     except BaseException:
         # Interrupted (Ctrl-C) with the request on its way: whether it arrived is unknown, so it counts
         # until the window it may have landed in is over, not for ``_STALE_IN_FLIGHT``.
@@ -177,7 +151,10 @@ def _act_sync(client: AnyClient, step: Step) -> object:
 
 
 async def _act_async(client: AnyClient, step: Step, sending: set[int]) -> object:
-    """Carry one action out with anyio (asyncio or trio)."""
+    """Carry one action out with anyio (asyncio or trio); a request's task is in ``sending`` meanwhile (an
+    interruption lets it finish)."""
+    import anyio  # the async paths' own: the sync batch's import path loads neither anyio nor asyncio
+
     if isinstance(step, Acquire):
         try:
             return await step.limiter.acquire_async(timeout=step.timeout, backlog=step.backlog)
@@ -185,12 +162,25 @@ async def _act_async(client: AnyClient, step: Step, sending: set[int]) -> object
             return exc
     if isinstance(step, Enter):
         return await _turn(step)
+    task = anyio.get_current_task().id
+    sending.add(task)
     try:
-        return await _send_async(client, step, sending)
+        reading.install(client.get_async_httpx_client())
+        # ``timeout_total`` bounds the request in flight, and the answer's size is bounded too. The next
+        # request enters the pool once this one is on the wire (``pool_gate``).
+        with reading.bounded(step.seconds, on_wire=step.turn.release), anyio.fail_after(max(step.seconds, 0.001)):
+            return from_response(await step.endpoint.asyncio_detailed(client=client, **step.args))
+    except TimeoutError:
+        return httpx.ReadTimeout(f"no answer within the {step.seconds:.3g}s left of timeout_total")
+    except Exception as exc:
+        return settled(exc)
     except BaseException:
         # Cancelled with the request on its way (after the grace): as in ``_act_sync``.
         feed(step.limiter, step.permit, None)
         raise
+    finally:
+        step.turn.release()
+        sending.discard(task)
 
 
 def drive_sync(client: AnyClient, flow: Generator[Step, Any, T], lock: AbstractContextManager[object]) -> T:

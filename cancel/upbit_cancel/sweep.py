@@ -92,35 +92,24 @@ _SIDES: tuple[str, ...] = tuple(
 # The filter, checked before anything is sent
 
 
-@dataclass(frozen=True, slots=True)
-class _Filter:
-    markets: tuple[str, ...] | None
-    excluded: frozenset[str]
-    quotes: frozenset[str] | None
-    side: str | None
-    states: tuple[str, ...]
-    created_before: datetime.datetime | None
-    identifier_prefix: str | None = None
-
-    def matches(self, order: Order) -> bool:
-        market, side, state = _text(order.market), _text(order.side), _text(order.state)
-        if _text(order.uuid) is None or market is None or state not in self.states:
-            return False
-        if self.identifier_prefix is not None and not (_text(order.identifier) or "").startswith(
-            self.identifier_prefix
-        ):
-            return False  # an order without an identifier is no bot's: left alone
-        if (self.markets is not None and market not in self.markets) or market in self.excluded:
-            return False
-        if self.quotes is not None and market.partition("-")[0] not in self.quotes:
-            return False
-        if self.side is not None and side != self.side:
-            return False
-        if self.created_before is not None:
-            created = _created_at(order)
-            # An order whose age is unknown is not known to be older: left alone.
-            return created is not None and created < self.created_before
-        return True
+def _matches(which: SweepOptions, order: Order) -> bool:
+    market, side, state = _text(order.market), _text(order.side), _text(order.state)
+    if _text(order.uuid) is None or market is None or state not in which.states:
+        return False
+    prefix = which.identifier_prefix
+    if prefix is not None and not (_text(order.identifier) or "").startswith(prefix):
+        return False  # an order without an identifier is no bot's: left alone
+    if (which.markets is not None and market not in which.markets) or market in which.excluded_markets:
+        return False
+    if which.quote_currencies is not None and market.partition("-")[0] not in which.quote_currencies:
+        return False
+    if which.side is not None and side != which.side:
+        return False
+    if which.created_before is not None:
+        created = _created_at(order)
+        # An order whose age is unknown is not known to be older: left alone.
+        return created is not None and created < which.created_before
+    return True
 
 
 def _created_at(order: Order) -> datetime.datetime | None:
@@ -162,8 +151,8 @@ def check_filter(
     side: str | None,
     states: Sequence[str],
     created_before: datetime.datetime | None,
-) -> _Filter:
-    """The filter; ``InvalidRequest`` for a value the spec forbids or a filter that cannot match anything."""
+) -> None:
+    """``InvalidRequest`` for a filter value the spec forbids or a filter that cannot match anything."""
     _check_values(markets, excluded_markets, quote_currencies)
     if side is not None and side not in _SIDES:
         raise _refuse("side", f"enum {list(_SIDES)}", side, f"must be one of {list(_SIDES)} or None (both)")
@@ -172,28 +161,23 @@ def check_filter(
         not isinstance(created_before, datetime.datetime) or created_before.tzinfo is None
     ):
         raise _refuse("created_before", "an aware datetime", created_before, "must be a datetime with a time zone")
-    excluded = frozenset(excluded_markets)
-    left: list[str] | None = None
     if markets is not None:
         if not markets:
             raise _refuse("markets", "at least one market", list(markets), "names no market (None means every market)")
-        left = [market for market in markets if market not in excluded]
-        if quote_currencies is not None:
-            left = [market for market in left if market.partition("-")[0] in quote_currencies]
-        if not left:
+        if not _listed_markets(markets, excluded_markets, quote_currencies):
             raise _refuse(
                 "markets", "excluded_markets and quote_currencies", list(markets), "every market is filtered out"
             )
     if quote_currencies is not None and not quote_currencies:
         raise _refuse("quote_currencies", "at least one currency", [], "names no currency (None means every one)")
-    return _Filter(
-        tuple(dict.fromkeys(left)) if left is not None else None,  # only the markets worth listing
-        excluded,
-        frozenset(quote_currencies) if quote_currencies is not None else None,
-        side,
-        tuple(dict.fromkeys(states)),
-        created_before,
-    )
+
+
+def _listed_markets(markets: Iterable[str], excluded: Iterable[str], quotes: Iterable[str] | None) -> tuple[str, ...]:
+    """Of ``markets``, those worth listing: not excluded, and of one of the ``quotes`` if given."""
+    out = frozenset(excluded)
+    within = None if quotes is None else frozenset(quotes)
+    left = (market for market in markets if market not in out)
+    return tuple(dict.fromkeys(m for m in left if within is None or m.partition("-")[0] in within))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,19 +232,18 @@ class SweepOptions:
     until_empty: bool = False
     max_passes: int = DEFAULT_MAX_PASSES
     identifier_prefix: str | None = None
-    _match: _Filter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.excluded_markets, str):  # read once (it may be an iterator); a string is refused
             object.__setattr__(self, "excluded_markets", tuple(self.excluded_markets))
-        match = check_filter(
+        check_filter(
             self.markets, self.excluded_markets, self.quote_currencies, self.side, self.states, self.created_before
         )
+        _prefix(self.identifier_prefix)
         for name in ("markets", "quote_currencies"):
             value = getattr(self, name)
             object.__setattr__(self, name, None if value is None else tuple(value))
         object.__setattr__(self, "states", tuple(self.states))
-        object.__setattr__(self, "_match", replace(match, identifier_prefix=_prefix(self.identifier_prefix)))
         whole_number("max_passes", self.max_passes, 1)
         for name in ("dry_run", "until_empty"):
             if not isinstance(getattr(self, name), bool):
@@ -297,22 +280,10 @@ class _Sweep:
 
         return report
 
-    @property
-    def match(self) -> _Filter:
-        return self.which._match
-
-    @property
-    def max_tries(self) -> int:
-        return self.options.max_tries
-
     def time_left(self) -> float:
         return self.options.timeout_total - (time.monotonic() - self.started)
 
     # --- the passes: what the sync and async sweeps share -----------------------------------------
-
-    def passes(self) -> range:
-        """Pass numbers: ``max_passes`` passes that cancel, then one more listing that only reports."""
-        return range(1, self.which.max_passes + 2)
 
     def to_send(self, number: int, listed: list[str]) -> list[str] | None:
         """The uuids pass ``number`` hands to the batch, of those it ``listed``; None when the sweep ends here.
@@ -338,7 +309,7 @@ class _Sweep:
         self.tried.update(uuids)
         return uuids
 
-    def batch_options(self, number: int) -> BatchOptions:
+    def batch_options(self) -> BatchOptions:
         """The options of pass ``number``'s batch: the sweep's, within the time left, paced by its limiter."""
         return replace(self.options, timeout_total=max(self.time_left(), 0.001), limiter=self.limiter)
 
@@ -353,16 +324,19 @@ class _Sweep:
         return _finish(self)
 
     def queries(self) -> list[dict[str, Any]]:
-        base: dict[str, Any] = {"states": list(self.match.states), "limit": PAGE_SIZE, "order_by": "asc"}
-        markets = self.match.markets
-        return [base] if markets is None else [{**base, "market": market} for market in markets]
+        which = self.which
+        base: dict[str, Any] = {"states": list(dict.fromkeys(which.states)), "limit": PAGE_SIZE, "order_by": "asc"}
+        if which.markets is None:
+            return [base]
+        markets = _listed_markets(which.markets, which.excluded_markets, which.quote_currencies)
+        return [{**base, "market": market} for market in markets]
 
     def take_page(self, page: list[Order]) -> list[str]:
         """Keep the matching orders of a page; their uuids in order (an order listed before included)."""
         matching = []
         for order in page:
             uuid = _text(order.uuid)
-            if uuid is None or not self.match.matches(order):
+            if uuid is None or not _matches(self.which, order):
                 continue
             if _UUID_ITEM is not None and _UUID_ITEM.problem(uuid) is not None:
                 self.unusable_entry(uuid, order)
@@ -388,7 +362,7 @@ class _Sweep:
 
     def give_up(self, tries: int) -> None:
         """Raise ``ListingFailed`` if no more listing request may be sent."""
-        if tries >= self.max_tries:
+        if tries >= self.options.max_tries:
             raise ListingFailed(TransportError(f"listing open orders: no usable answer after {tries} tries"))
         if self.time_left() <= 0:
             reached = f"timeout_total of {self.options.timeout_total:g}s reached"
@@ -557,7 +531,7 @@ def _reason(outcome: Outcome) -> str:
 def _orders(sweep: _Sweep, outcome: Outcome, tries: int) -> list[Order] | None:
     """The orders of a 200; None to ask again (429, 5xx, a failure to send); raises for any other outcome."""
     if isinstance(outcome, Exception):
-        if not isinstance(outcome, httpx.TransportError) or tries >= sweep.max_tries:
+        if not isinstance(outcome, httpx.TransportError) or tries >= sweep.options.max_tries:
             detail = f"{type(outcome).__name__}: {outcome}"
             raise ListingFailed(TransportError(f"listing open orders failed: {detail}"))
         return None
@@ -599,14 +573,14 @@ def passes(sweep: _Sweep) -> Generator[_List | _Cancel, Any, BatchResult]:
     All pages are listed before anything is cancelled: a cancel would shift the pages still to be read
     (Upbit pages by offset), and the orders it moved up would be skipped.
     """
-    for number in sweep.passes():
+    for number in range(1, sweep.which.max_passes + 2):  # max_passes passes that cancel, then a listing that reports
         listed = yield _List()
         if isinstance(listed, ListingFailed):
             return _listing_failed(sweep, listed, first=number == 1)
         uuids = sweep.to_send(number, listed)
         if uuids is None:
             break
-        if not sweep.passed((yield _Cancel(uuids, sweep.batch_options(number), number))):
+        if not sweep.passed((yield _Cancel(uuids, sweep.batch_options(), number))):
             break
     return _finish(sweep)
 
