@@ -43,7 +43,6 @@ from .ratelimit import KeyBlocked, Permit, RateLimiter, limiter_for
 from .remaining_req import RemainingReq
 from .results import (
     BatchResult,
-    ConfirmedBy,
     ErrorInfo,
     FailureReason,
     IdKind,
@@ -127,8 +126,7 @@ class BatchOptions:
         whole_number("max_tries", self.max_tries, 1)
         if self.max_in_flight is not None:
             whole_number("max_in_flight", self.max_in_flight, 1, "at least 1 or None")
-        if not isinstance(self.confirm, bool):
-            raise ConfigurationError(f"confirm must be True or False; given: {self.confirm!r}")
+        flag("confirm", self.confirm)
         if self.limiter is not None and not isinstance(self.limiter, RateLimiter):
             raise ConfigurationError(f"limiter must be a RateLimiter or None; given: {type(self.limiter).__name__}")
         if self.rate_limit_store or os.environ.get(STORE_ENV):  # a store to check: the store's modules load here
@@ -145,6 +143,12 @@ def whole_number(name: str, value: object, least: int, rule: str | None = None) 
     """``ConfigurationError`` unless ``value`` is a whole number (not a bool) of at least ``least``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         raise ConfigurationError(f"{name} must be {rule or f'a whole number >= {least}'}; given: {value!r}")
+
+
+def flag(name: str, value: object) -> None:
+    """``ConfigurationError`` unless ``value`` is True or False."""
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False; given: {value!r}")
 
 
 def chosen(kind: type[T], given: T | None, keywords: Mapping[str, Any], name: str) -> T:
@@ -231,6 +235,7 @@ def _sec(answer: Answer) -> int | None:
 _Named = tuple[str | None, str | None, str | None]
 """An order as a cancel answer names it: (uuid, market, identifier). The batch builds the report's
 ``OrderRef`` once per order, when it has matched it (``_Batch._match``)."""
+_NOBODY: _Named = (None, None, None)
 
 
 def _ref(item: object) -> _Named | None:
@@ -458,11 +463,8 @@ class _Batch:
             self.give_up(chunk, error)
             return
         log.debug("chunk %d/%d rejected: %s", chunk.number, len(self.chunks), error.name)
-        self.finish(chunk, {order_id: ("failed", self._refused(order_id, error)) for order_id in chunk.ids})
-
-    def _refused(self, order_id: str, error: ErrorInfo) -> OrderRef:
-        uuid, identifier = (order_id, None) if self.kind == "uuids" else (None, order_id)
-        return OrderRef(uuid, None, identifier, reason="rejected", error=error)
+        named = functools.partial(self._named, _NOBODY, reason="rejected", error=error)
+        self.finish(chunk, {order_id: ("failed", named(order_id)) for order_id in chunk.ids})
 
     def unsendable(self, chunk: _Chunk, exc: Exception) -> None:
         """The client refused to build or send the request: nothing left the machine (and never will)."""
@@ -565,21 +567,17 @@ class _Batch:
     def _key(self, uuid: str | None, identifier: str | None) -> str | None:
         return uuid if self.kind == "uuids" else identifier
 
-    def _named(self, order: _Named, order_id: str, confirmed_by: ConfirmedBy | None = None) -> OrderRef:
-        """The report's ``OrderRef`` of an order an answer named, keyed by the id sent."""
+    def _named(self, order: _Named, order_id: str, **fields: Any) -> OrderRef:
+        """The report's ``OrderRef`` of an order an answer named, keyed by the id sent, with ``fields``."""
         uuid, market, identifier = order
         if self.kind == "uuids":
-            return OrderRef(order_id, market, identifier, confirmed_by=confirmed_by)
-        return OrderRef(uuid, market, order_id, confirmed_by=confirmed_by)
+            return OrderRef(order_id, market, identifier, **fields)
+        return OrderRef(uuid, market, order_id, **fields)
 
     def _match(self, chunk: _Chunk, success: list[_Named], failed: list[_Named]) -> dict[str, _Outcome]:
         sent = set(chunk.ids)
         found: dict[str, dict[str, _Named]] = {}
-        groups: tuple[tuple[Literal["success", "failed"], list[_Named]], ...] = (
-            ("success", success),
-            ("failed", failed),
-        )
-        for group, orders in groups:
+        for group, orders in (("success", success), ("failed", failed)):
             for order in orders:
                 order_id = self._key(order[0], order[2])
                 if order_id is not None and order_id in sent:
@@ -591,7 +589,7 @@ class _Batch:
             named = found.get(order_id, {})
             if "success" in named:
                 # The exchange said it cancelled it: nothing else it says downgrades that.
-                outcomes[order_id] = ("success", self._named(named["success"], order_id, "answer"))
+                outcomes[order_id] = ("success", self._named(named["success"], order_id, confirmed_by="answer"))
             elif "failed" in named:
                 outcomes[order_id] = ("failed", self._named(named["failed"], order_id))
             else:
@@ -705,32 +703,27 @@ class _Batch:
         order = self.confirm.found.get(order_id)
         prior = before[1] if isinstance(before, tuple) else None
         if order is None:
-            return ("failed", self._failed(order_id, prior, None, "not_found"))
+            return ("failed", self._from_lookup(order_id, None, prior, reason="not_found"))
         state = _text(order.state)
         if state == "cancel" and order_id in self.lost:
-            ref = self._from_lookup(order_id, order, prior)
-            known = _order_state(state)
-            return ("success", OrderRef(ref.uuid, ref.market, ref.identifier, confirmed_by="lookup", state=known))
+            return (
+                "success",
+                self._from_lookup(order_id, order, prior, confirmed_by="lookup", state=_order_state(state)),
+            )
         reason = _STATE_REASONS.get(state or "")
         if reason is None:
             if isinstance(before, ErrorInfo):
                 return ErrorInfo(before.name, f"{before.message}; order lookup: unknown state {state!r}", before.status)
             reason = "unknown"
-        return ("failed", self._failed(order_id, prior, order, reason))
+        return ("failed", self._from_lookup(order_id, order, prior, reason=reason, state=_order_state(state)))
 
-    def _from_lookup(self, order_id: str, order: Order, prior: OrderRef | None) -> OrderRef:
-        uuid = _text(order.uuid) or (prior.uuid if prior else None)
-        market = _text(order.market) or (prior.market if prior else None)
-        identifier = _text(order.identifier) or (prior.identifier if prior else None)
-        return self._named((uuid, market, identifier), order_id)
+    def _from_lookup(self, order_id: str, order: Order | None, prior: OrderRef | None, **fields: Any) -> OrderRef:
+        """The ``OrderRef`` of an id the lookup settled: each field as the lookup shows it, else as the answer did."""
 
-    def _failed(self, order_id: str, prior: OrderRef | None, order: Order | None, reason: FailureReason) -> OrderRef:
-        if order is not None:
-            ref = self._from_lookup(order_id, order, prior)
-        else:
-            ref = self._named((prior.uuid, prior.market, prior.identifier) if prior else (None, None, None), order_id)
-        state = _order_state(order.state) if order else None
-        return OrderRef(ref.uuid, ref.market, ref.identifier, reason=reason, state=state)
+        def known(name: str) -> str | None:
+            return _text(getattr(order, name, None)) or (getattr(prior, name) if prior else None)
+
+        return self._named((known("uuid"), known("market"), known("identifier")), order_id, **fields)
 
     # --- the report ---------------------------------------------------------------------------
 
@@ -810,15 +803,10 @@ class _Batch:
         elif isinstance(outcome, ErrorInfo):
             result.unconfirmed.append(UnconfirmedOrder(order_id, self.kind, outcome))
         elif outcome[0] == "success":
-            ref = outcome[1]
-            if ref.confirmed_by is None:
-                ref = OrderRef(ref.uuid, ref.market, ref.identifier, confirmed_by="answer")
-            result.success.append(ref)
+            result.success.append(outcome[1])  # named ``confirmed_by`` the answer or the lookup
         else:
             ref = outcome[1]
-            if ref.reason is None:
-                ref = OrderRef(ref.uuid, ref.market, ref.identifier, reason="unknown")
-            result.failed.append(ref)
+            result.failed.append(ref if ref.reason is not None else replace(ref, reason="unknown"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,19 +30,10 @@ IdKind = Literal["uuids", "identifiers"]
 FailureReason = Literal[
     "filled", "already_cancelled", "not_found", "still_open", "rejected", "invalid_listing_entry", "unknown"
 ]
-"""Why an order is under ``failed``:
-
-- ``filled``: the lookup shows state ``done`` (filled before the cancel could act);
-- ``already_cancelled``: the exchange reported the cancel failed and the lookup shows ``cancel``;
-- ``not_found``: the exchange does not know the id;
-- ``still_open``: the lookup shows ``wait`` or ``watch`` (e.g. a suspended market);
-- ``rejected``: the exchange refused the whole request (400, 401, 403, 404: keys, permissions, the
-  request itself) and nothing was applied; ``error`` says what it answered;
-- ``invalid_listing_entry``: a sweep's listing named this uuid, but the spec forbids it in a cancel (blank,
-  control characters): never sent; the sweep cancels the other orders it listed;
-- ``unknown``: the exchange reported it failed, and no lookup told why (``confirm=False``, or the
-  lookup got no usable answer).
-"""
+"""Why an order is under ``failed``: ``filled``, ``already_cancelled``, ``not_found``, ``still_open`` (as the
+lookup shows it), ``rejected`` (the exchange refused the whole request), ``invalid_listing_entry`` (a sweep's
+listing named a uuid no cancel may carry) or ``unknown`` (no lookup told why); each is explained in
+docs/outcomes.md, "Reasons of failed"."""
 
 ConfirmedBy = Literal["answer", "lookup"]
 

@@ -1,15 +1,11 @@
 """Cancel every open order that matches a filter: list them, then cancel them by uuid, every fate known.
 
 Why not Upbit's own filter cancel (``DELETE /v1/orders/open``): one request per two seconds, at most 300
-orders, never ``watch`` orders, and no word on the orders it left. So the sweep lists the matches
-(``GET /v1/orders/open``, in the ``default`` group, through the batch's limiter) and hands their uuids to
-the batch. All pages are listed before anything is cancelled (Upbit pages by offset). Only the orders
-listed are cancelled, unless ``until_empty`` lists again after each pass (at most ``max_passes``); an
-order an earlier pass cancelled or saw fail is not tried again, one left unconfirmed and listed again is.
-Every filter value is checked against the spec's rules, when ``SweepOptions`` is made.
-A listed order whose uuid the spec forbids in a cancel (blank, control characters) is the exchange's
-fault: it is reported ``failed`` with reason ``invalid_listing_entry`` and never sent, and the sweep goes
-on with the other orders (``_Sweep.take_page``).
+orders, never ``watch`` orders, and no word on the orders it left. So the sweep lists the matches (``pages``,
+in the ``default`` group, through the batch's limiter), every page before anything is cancelled (Upbit pages
+by offset), and hands their uuids to the batch, pass after pass (``passes``, ``_Sweep.to_send``). Every
+filter value is checked against the spec's rules when ``SweepOptions`` is made. The promises and their
+tests: docs/guarantees.md, "Cancelling open orders by filter".
 """
 
 from __future__ import annotations
@@ -41,13 +37,14 @@ from .batch import (
     cancel_orders,
     cancel_orders_async,
     chosen,
+    flag,
     go_on,
     hand_over,
     limiter_of,
     whole_number,
 )
 from .drivers import Acquire, AnyClient, Done, Send, advance, drive_async, drive_sync
-from .errors import BatchInterrupted, ConfigurationError, TemporarilyBlocked, TransportError
+from .errors import BatchInterrupted, TemporarilyBlocked, TransportError
 from .events import NO_EVENTS, Emitter, RequestRetried
 from .ratelimit import KeyBlocked, RateLimiter
 from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder, group_sizes, order_side
@@ -245,9 +242,8 @@ class SweepOptions:
             object.__setattr__(self, name, None if value is None else tuple(value))
         object.__setattr__(self, "states", tuple(self.states))
         whole_number("max_passes", self.max_passes, 1)
-        for name in ("dry_run", "until_empty"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigurationError(f"{name} must be True or False; given: {getattr(self, name)!r}")
+        flag("dry_run", self.dry_run)
+        flag("until_empty", self.until_empty)
 
 
 @dataclass(slots=True)
@@ -569,10 +565,7 @@ class _Cancel:
 
 def passes(sweep: _Sweep) -> Generator[_List | _Cancel, Any, BatchResult]:
     """List, then cancel what was listed, pass after pass (``_Sweep.to_send``, ``_Sweep.passed``); the report.
-
-    All pages are listed before anything is cancelled: a cancel would shift the pages still to be read
-    (Upbit pages by offset), and the orders it moved up would be skipped.
-    """
+    Every page is listed first: a cancel would shift the pages still to be read, and skip the orders it moved up."""
     for number in range(1, sweep.which.max_passes + 2):  # max_passes passes that cancel, then a listing that reports
         listed = yield _List()
         if isinstance(listed, ListingFailed):
