@@ -306,7 +306,7 @@ class _Sweep:
         return uuids
 
     def batch_options(self) -> BatchOptions:
-        """The options of pass ``number``'s batch: the sweep's, within the time left, paced by its limiter."""
+        """The options of a pass's batch: the sweep's, within the time left, paced by its limiter."""
         return replace(self.options, timeout_total=max(self.time_left(), 0.001), limiter=self.limiter)
 
     def passed(self, result: BatchResult) -> bool:
