@@ -26,8 +26,8 @@ from tests.faults import assert_every_id_once
 from tests.keys import TEST_ACCESS_KEY, TEST_SECRET_KEY
 from upbit_auth import UpbitAuth
 from upbit_cancel import BatchResult, cancel_open_orders, cancel_open_orders_async, cli
-from upbit_cancel.listing import MAX_PAGES, PAGE_SIZE
 from upbit_cancel.ratelimit import RateLimiter
+from upbit_cancel.sweep import MAX_PAGES, PAGE_SIZE
 from upbit_client import Client
 from upbit_client.errors import InvalidResponse
 from upbit_sandbox import SandboxExchange

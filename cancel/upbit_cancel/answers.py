@@ -1,17 +1,10 @@
 """One reader of the exchange's answers, and the one place the limiter learns from them.
 
 Whatever the generated call delivered (a ``Response``, or an ``InvalidResponse``/``UnexpectedStatus`` it
-raised for a body it could not read) becomes one ``Answer``: the status, the body, Upbit's error ``name`` and
-``message``, ``Remaining-Req``, the ``Date`` (where the exchange's second starts) and the generated model
-when there is one. Anything else raised while sending stays the exception it is (the caller decides what
-a failure to send means for its request).
-
-``feed`` is the only code that tells a limiter what came of a permit: the answer's ``Remaining-Req``,
-``Date`` and 429 (``RateLimiter.record``), a 418's block of the pocket (``RateLimiter.block``, for as long
-as its message says), or nothing heard (a failure to send, an interruption): the permit then counts
-until its window is over. Everything paced goes through it: the batch's cancels and lookups, the sweep's
-listings, and the single calls paced by ``connect()``'s transport or a ``PacedTransport``
-(``from_response`` reads their ``httpx.Response``).
+raised for a body it could not read) becomes one ``Answer``; anything else raised while sending stays the
+exception it is (``settled``). ``feed`` is the only code that tells a limiter what came of a permit, for
+everything paced: the batch's cancels and lookups, the sweep's listings, and the single calls paced by
+``connect()``'s transport or a ``PacedTransport`` (``from_response`` reads their ``httpx.Response``).
 """
 
 from __future__ import annotations

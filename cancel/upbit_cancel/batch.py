@@ -3,30 +3,23 @@
 The ids are checked against the spec before anything is sent and split into chunks of its ``maxItems``;
 every distinct id lands exactly once in success, failed, unconfirmed or not_sent. Nothing is raised once
 sending has begun, except on interruption (``BatchInterrupted`` / ``BatchCancelled``, carrying the partial
-report). A 200 is the exchange saying what it did: every order it names is kept, matched by the id kind
-sent, and one named under ``success`` is never downgraded.
+report). How each fault is retried or reported, so that an id is neither lost nor reported wrongly, and
+the test of each promise: docs/guarantees.md ("Batches", "Ask the exchange when an answer was lost").
 
-Retries, so that an id is neither lost nor reported wrongly (each promise and its test: docs/guarantees.md):
-nothing reached the exchange (connect errors) -> retried as never sent, else ``not_sent``; unsendable ->
-``not_sent``; a lost answer (timeout, reset, 5xx, unreadable, too large) -> retried, and the confirm lookup
-asks about what the lost try may have done; 429 -> after the next second boundary; 418 -> nothing more is
-sent (``blocked``); any other 4xx -> ``failed``, ``rejected``, not retried; any other status -> unconfirmed.
-The confirm phase looks up (``GET /v1/orders/uuids``) every id failed, or unconfirmed after a try that may
-have been applied, and its ``state`` decides.
-
-Here: the ids and the merge rules (``_Batch``), the options (``BatchOptions``) and the public calls. Each
-chunk's and lookup's requests are flows without I/O (``flows``) run by the drivers (``drivers``); answers
-are read, and the limiter fed, in one place (``answers``).
+Here, all without I/O: the ids and the merge rules (``_Batch``), each chunk's and lookup's requests as flows
+(``cancel_flow``, ``lookup_flow``), the options (``BatchOptions``) and the public calls, which hand the flows
+to the drivers (``drivers``); answers are read, and the limiter fed, in one place (``answers``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, NoReturn, TypedDict, TypeVar, Unpack, cast, get_args
 
@@ -38,30 +31,30 @@ from upbit_client.api.order import cancel_orders_by_ids as _endpoint
 from upbit_client.api.order import list_orders_by_ids as _lookup_endpoint
 from upbit_client.models import CancelOrdersGroup, CancelOrdersOrder, CancelOrdersResult, OpenOrderState, Order
 from upbit_client.rules import ParameterRule, RateLimit, check_query
-from upbit_client.types import Unset
+from upbit_client.types import UNSET, Unset
 
 from . import reading
 from .answers import Answer, Outcome, feed
-from .drivers import AnyClient, job_async, job_sync, run_async, run_sync
+from .drivers import Acquire, AnyClient, Enter, Flow, Send, Step, run_async, run_sync
 from .errors import BatchInterrupted, ConfigurationError, is_asyncio_cancellation
 from .events import NO_EVENTS, Emitter, LookupConfirmed, RequestRetried
-from .flows import cancel_flow, lookup_flow
-from .pool_gate import PoolGate
+from .pool_gate import NO_GATE, PoolGate, Turn
 from .ratelimit import KeyBlocked, Permit, RateLimiter, limiter_for
 from .remaining_req import RemainingReq
 from .results import (
     BatchResult,
-    ConfirmedBy,
     ErrorInfo,
     FailureReason,
     IdKind,
     NotSentOrder,
     OrderRef,
     UnconfirmedOrder,
+    group_sizes,
 )
 from .results import order_state as _order_state
+from .results import text as _text
 from .settings import STORE_ENV
-from .workers import ProgressRelay
+from .workers import ProgressRelay, call_progress
 
 __all__ = [
     "AnyClient",
@@ -88,8 +81,6 @@ the event loop's. An exception from it is logged and ignored; a ``KeyboardInterr
 DEFAULT_MAX_TRIES = 5
 # Only used when the spec names no rate limit for the endpoint, to keep the fan-out finite.
 _IN_FLIGHT_WITHOUT_RATE_LIMIT = 4
-# How long an interrupted async batch waits for answers already in flight when the client has no timeout.
-_GRACE_WITHOUT_CLIENT_TIMEOUT = 5.0
 
 # What building the report takes per id (a million ``NotSentOrder`` take about 2.5 s here): kept out of the
 # time to send in (``_Batch.time_left``).
@@ -135,8 +126,7 @@ class BatchOptions:
         whole_number("max_tries", self.max_tries, 1)
         if self.max_in_flight is not None:
             whole_number("max_in_flight", self.max_in_flight, 1, "at least 1 or None")
-        if not isinstance(self.confirm, bool):
-            raise ConfigurationError(f"confirm must be True or False; given: {self.confirm!r}")
+        flag("confirm", self.confirm)
         if self.limiter is not None and not isinstance(self.limiter, RateLimiter):
             raise ConfigurationError(f"limiter must be a RateLimiter or None; given: {type(self.limiter).__name__}")
         if self.rate_limit_store or os.environ.get(STORE_ENV):  # a store to check: the store's modules load here
@@ -153,6 +143,12 @@ def whole_number(name: str, value: object, least: int, rule: str | None = None) 
     """``ConfigurationError`` unless ``value`` is a whole number (not a bool) of at least ``least``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         raise ConfigurationError(f"{name} must be {rule or f'a whole number >= {least}'}; given: {value!r}")
+
+
+def flag(name: str, value: object) -> None:
+    """``ConfigurationError`` unless ``value`` is True or False."""
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False; given: {value!r}")
 
 
 def chosen(kind: type[T], given: T | None, keywords: Mapping[str, Any], name: str) -> T:
@@ -175,10 +171,12 @@ _NOT_SENT: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeo
 # the machine, and the same request would be refused again.
 _UNSENDABLE: tuple[type[Exception], ...] = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 
-# What an order lookup's ``state`` says about a cancel (the states are documented in openapi.yaml's Order).
-_CANCELLED_STATES = frozenset({"cancel"})
-_FILLED_STATES = frozenset({"done"})
-_OPEN_STATES = frozenset(get_args(OpenOrderState))
+# What an order lookup's ``state`` says about a cancel that failed (the states: openapi.yaml's Order).
+_STATE_REASONS: dict[str, FailureReason] = {
+    "cancel": "already_cancelled",
+    "done": "filled",
+    **dict.fromkeys(get_args(OpenOrderState), "still_open"),
+}
 
 # The operations' names (``upbit_client.registry.OPERATIONS``' keys) in ``RequestRetried`` events.
 _CANCEL_NAME = _endpoint.OPERATION.module.rsplit(".", 1)[-1]
@@ -222,17 +220,22 @@ def _lookup_chunk_size(kind: IdKind) -> int | None:
 # Reading answers
 
 
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 class _BadShape(Exception):
     """A 200 body that is JSON but not the documented shape at the top."""
 
 
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+def _sec(answer: Answer) -> int | None:
+    return answer.remaining.sec if answer.remaining is not None else None
 
 
 _Named = tuple[str | None, str | None, str | None]
 """An order as a cancel answer names it: (uuid, market, identifier). The batch builds the report's
 ``OrderRef`` once per order, when it has matched it (``_Batch._match``)."""
+_NOBODY: _Named = (None, None, None)
 
 
 def _ref(item: object) -> _Named | None:
@@ -289,13 +292,18 @@ said); or one may have been applied without our hearing it (an answer lost, or a
 
 
 @dataclass(slots=True)
-class _Chunk:
+class _Lookup:
     number: int
     ids: list[str]
     tries: int = 0
+    last_error: ErrorInfo | None = None
+    done: bool = False
+
+
+@dataclass(slots=True)
+class _Chunk(_Lookup):
     phase: _Phase = "queued"
     reach: _Reach = "unreached"
-    last_error: ErrorInfo | None = None
     granted: bool = False
     """A permit was granted for it once (``_Batch.backlog``)."""
 
@@ -307,15 +315,6 @@ class _Chunk:
         """A try reached the exchange and its answer came (an earlier lost one still counts)."""
         if self.reach == "unreached":
             self.reach = "reached"
-
-
-@dataclass(slots=True)
-class _Lookup:
-    number: int
-    ids: list[str]
-    tries: int = 0
-    last_error: ErrorInfo | None = None
-    done: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,13 +386,7 @@ class _Batch:
         return self.timeout_total - self.report_reserve - (time.monotonic() - self.started)
 
     def progress(self) -> None:
-        if self.on_progress is None:
-            return
-        try:
-            self.on_progress(self.done_ids, len(self.ids))
-        except Exception:
-            # A broken progress display must not cost the report of orders already cancelled.
-            log.warning("on_progress callback raised; ignored", exc_info=True)
+        call_progress(self.on_progress, self.done_ids, len(self.ids), log)
 
     def stop_reason(self, tries: int, last_error: ErrorInfo | None) -> ErrorInfo | None:
         """Why a request must not be sent (again), or None if it may be."""
@@ -423,21 +416,18 @@ class _Batch:
             chunk.granted = True
             self.ungranted -= 1
 
-    def sending(self, chunk: _Chunk) -> None:
-        chunk.tries += 1
-        chunk.phase = "in_flight"
-        if chunk.tries > 1:
-            self.retries += 1
-            self._retried(_CANCEL_NAME, chunk.tries, chunk.ids, chunk.last_error)
-
-    def sending_lookup(self, lookup: _Lookup) -> None:
-        lookup.tries += 1
-        self.lookups_sent += 1
-        if lookup.tries > 1:
-            self._retried(_LOOKUP_NAME, lookup.tries, lookup.ids, lookup.last_error)
-
-    def _retried(self, operation: str, attempt: int, ids: list[str], last: ErrorInfo | None) -> None:
-        self.events.emit(RequestRetried(operation, attempt, len(ids), None if last is None else last.name))
+    def sending(self, request: _Lookup) -> None:
+        """A chunk's or a lookup's try goes out: counted, and told as ``RequestRetried`` if not the first."""
+        request.tries += 1
+        operation = _LOOKUP_NAME
+        if isinstance(request, _Chunk):
+            request.phase, operation = "in_flight", _CANCEL_NAME
+            self.retries += request.tries > 1
+        else:
+            self.lookups_sent += 1
+        if request.tries > 1:
+            last = None if request.last_error is None else request.last_error.name
+            self.events.emit(RequestRetried(operation, request.tries, len(request.ids), last))
 
     def finish(self, chunk: _Chunk, outcomes: dict[str, _Outcome]) -> None:
         if chunk.phase == "settled":
@@ -473,15 +463,12 @@ class _Batch:
             self.give_up(chunk, error)
             return
         log.debug("chunk %d/%d rejected: %s", chunk.number, len(self.chunks), error.name)
-        self.finish(chunk, {order_id: ("failed", self._refused(order_id, error)) for order_id in chunk.ids})
-
-    def _refused(self, order_id: str, error: ErrorInfo) -> OrderRef:
-        uuid, identifier = (order_id, None) if self.kind == "uuids" else (None, order_id)
-        return OrderRef(uuid, None, identifier, reason="rejected", error=error)
+        named = functools.partial(self._named, _NOBODY, reason="rejected", error=error)
+        self.finish(chunk, {order_id: ("failed", named(order_id)) for order_id in chunk.ids})
 
     def unsendable(self, chunk: _Chunk, exc: Exception) -> None:
         """The client refused to build or send the request: nothing left the machine (and never will)."""
-        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        detail = _describe(exc)
         error = ErrorInfo("request_not_sendable", f"the client could not send the request: {detail}")
         log.debug("chunk %d/%d cannot be sent: %s", chunk.number, len(self.chunks), detail)
         self.give_up(chunk, error)
@@ -500,22 +487,14 @@ class _Batch:
             return self._not_answered(chunk, outcome)
         chunk.answered()
         self._note(outcome)
-        remaining = outcome.remaining.sec if outcome.remaining is not None else None
         if outcome.status == 200:
-            return self._merge_200(chunk, outcome, remaining)
-        log.debug(
-            "chunk %d/%d try %d: HTTP %d, remaining=%s",
-            chunk.number,
-            len(self.chunks),
-            chunk.tries,
-            outcome.status,
-            remaining,
-        )
+            return self._merge_200(chunk, outcome)
+        self._tried(chunk, "HTTP %d, remaining=%s", outcome.status, _sec(outcome))
         return self._refused_or_lost(chunk, outcome.status, outcome.error_info())
 
     def _not_answered(self, chunk: _Chunk, outcome: Exception) -> bool:
         """A try that brought no answer; True if the chunk is to be sent again."""
-        detail = f"{type(outcome).__name__}: {outcome}" if str(outcome) else type(outcome).__name__
+        detail = _describe(outcome)
         if isinstance(outcome, _UNSENDABLE):
             self.unsendable(chunk, outcome)
             return False
@@ -529,7 +508,7 @@ class _Batch:
         if not isinstance(outcome, _NOT_SENT):
             chunk.lost_one()
         chunk.last_error = ErrorInfo("transport_error", detail)
-        log.debug("chunk %d/%d try %d: %s", chunk.number, len(self.chunks), chunk.tries, detail)
+        self._tried(chunk, "%s", detail)
         return True
 
     def _refused_or_lost(self, chunk: _Chunk, status: int, error: ErrorInfo) -> bool:
@@ -564,12 +543,14 @@ class _Batch:
             log.warning("HTTP 418 %s: no more requests are sent in this batch", error.name)
             self.blocked = error
 
-    def _merge_200(self, chunk: _Chunk, answer: Answer, remaining: int | None) -> bool:
-        total = len(self.chunks)
+    def _tried(self, chunk: _Chunk, what: str, *args: object) -> None:
+        log.debug("chunk %d/%d try %d: " + what, chunk.number, len(self.chunks), chunk.tries, *args)
+
+    def _merge_200(self, chunk: _Chunk, answer: Answer) -> bool:
         try:
             success, failed = _read_200(answer)
         except _BadShape as exc:
-            log.debug("chunk %d/%d try %d: HTTP 200 of the wrong shape: %s", chunk.number, total, chunk.tries, exc)
+            self._tried(chunk, "HTTP 200 of the wrong shape: %s", exc)
             chunk.lost_one()
             self.give_up(chunk, ErrorInfo("invalid_response", f"HTTP 200 body not as documented: {exc}", 200))
             return False
@@ -577,38 +558,26 @@ class _Batch:
             # Cut off or not JSON: the exchange may have processed the request; ask again.
             chunk.lost_one()
             chunk.last_error = ErrorInfo("invalid_response", f"unreadable HTTP 200 body: {exc}", 200)
-            log.debug("chunk %d/%d try %d: unreadable HTTP 200 body", chunk.number, total, chunk.tries)
+            self._tried(chunk, "unreadable HTTP 200 body")
             return True
-        log.debug(
-            "chunk %d/%d try %d: HTTP 200, success=%d failed=%d, remaining=%s",
-            chunk.number,
-            total,
-            chunk.tries,
-            len(success),
-            len(failed),
-            remaining,
-        )
+        self._tried(chunk, "HTTP 200, success=%d failed=%d, remaining=%s", len(success), len(failed), _sec(answer))
         self.finish(chunk, self._match(chunk, success, failed))
         return False
 
     def _key(self, uuid: str | None, identifier: str | None) -> str | None:
         return uuid if self.kind == "uuids" else identifier
 
-    def _named(self, order: _Named, order_id: str, confirmed_by: ConfirmedBy | None = None) -> OrderRef:
-        """The report's ``OrderRef`` of an order an answer named, keyed by the id sent."""
+    def _named(self, order: _Named, order_id: str, **fields: Any) -> OrderRef:
+        """The report's ``OrderRef`` of an order an answer named, keyed by the id sent, with ``fields``."""
         uuid, market, identifier = order
         if self.kind == "uuids":
-            return OrderRef(order_id, market, identifier, confirmed_by=confirmed_by)
-        return OrderRef(uuid, market, order_id, confirmed_by=confirmed_by)
+            return OrderRef(order_id, market, identifier, **fields)
+        return OrderRef(uuid, market, order_id, **fields)
 
     def _match(self, chunk: _Chunk, success: list[_Named], failed: list[_Named]) -> dict[str, _Outcome]:
         sent = set(chunk.ids)
         found: dict[str, dict[str, _Named]] = {}
-        groups: tuple[tuple[Literal["success", "failed"], list[_Named]], ...] = (
-            ("success", success),
-            ("failed", failed),
-        )
-        for group, orders in groups:
+        for group, orders in (("success", success), ("failed", failed)):
             for order in orders:
                 order_id = self._key(order[0], order[2])
                 if order_id is not None and order_id in sent:
@@ -620,7 +589,7 @@ class _Batch:
             named = found.get(order_id, {})
             if "success" in named:
                 # The exchange said it cancelled it: nothing else it says downgrades that.
-                outcomes[order_id] = ("success", self._named(named["success"], order_id, "answer"))
+                outcomes[order_id] = ("success", self._named(named["success"], order_id, confirmed_by="answer"))
             elif "failed" in named:
                 outcomes[order_id] = ("failed", self._named(named["failed"], order_id))
             else:
@@ -655,8 +624,7 @@ class _Batch:
         """Merge one lookup attempt; True if it is to be sent again."""
         feed(self.lookup_limiter, permit, outcome)
         if isinstance(outcome, Exception):
-            detail = f"{type(outcome).__name__}: {outcome}" if str(outcome) else type(outcome).__name__
-            lookup.last_error = ErrorInfo("lookup_failed", f"order lookup failed: {detail}")
+            lookup.last_error = ErrorInfo("lookup_failed", f"order lookup failed: {_describe(outcome)}")
             return isinstance(outcome, httpx.TransportError)
         self._note(outcome)
         if outcome.status == 200 and isinstance(outcome.parsed, list):
@@ -704,7 +672,7 @@ class _Batch:
         )
         if settled:
             found = self.confirm.found
-            cancelled = tuple(i for i in settled if i in found and _text(found[i].state) in _CANCELLED_STATES)
+            cancelled = tuple(i for i in settled if i in found and _text(found[i].state) == "cancel")
             self.events.emit(LookupConfirmed(settled, cancelled))
 
     def lookup_failed(self, lookup: _Lookup, error: ErrorInfo) -> None:
@@ -735,38 +703,27 @@ class _Batch:
         order = self.confirm.found.get(order_id)
         prior = before[1] if isinstance(before, tuple) else None
         if order is None:
-            return ("failed", self._failed(order_id, prior, None, "not_found"))
+            return ("failed", self._from_lookup(order_id, None, prior, reason="not_found"))
         state = _text(order.state)
-        if state in _CANCELLED_STATES and order_id in self.lost:
-            ref = self._from_lookup(order_id, order, prior)
-            known = _order_state(state)
-            return ("success", OrderRef(ref.uuid, ref.market, ref.identifier, confirmed_by="lookup", state=known))
-        reason: FailureReason | None = None
-        if state in _CANCELLED_STATES:
-            reason = "already_cancelled"
-        elif state in _FILLED_STATES:
-            reason = "filled"
-        elif state in _OPEN_STATES:
-            reason = "still_open"
+        if state == "cancel" and order_id in self.lost:
+            return (
+                "success",
+                self._from_lookup(order_id, order, prior, confirmed_by="lookup", state=_order_state(state)),
+            )
+        reason = _STATE_REASONS.get(state or "")
         if reason is None:
             if isinstance(before, ErrorInfo):
                 return ErrorInfo(before.name, f"{before.message}; order lookup: unknown state {state!r}", before.status)
             reason = "unknown"
-        return ("failed", self._failed(order_id, prior, order, reason))
+        return ("failed", self._from_lookup(order_id, order, prior, reason=reason, state=_order_state(state)))
 
-    def _from_lookup(self, order_id: str, order: Order, prior: OrderRef | None) -> OrderRef:
-        uuid = _text(order.uuid) or (prior.uuid if prior else None)
-        market = _text(order.market) or (prior.market if prior else None)
-        identifier = _text(order.identifier) or (prior.identifier if prior else None)
-        return self._named((uuid, market, identifier), order_id)
+    def _from_lookup(self, order_id: str, order: Order | None, prior: OrderRef | None, **fields: Any) -> OrderRef:
+        """The ``OrderRef`` of an id the lookup settled: each field as the lookup shows it, else as the answer did."""
 
-    def _failed(self, order_id: str, prior: OrderRef | None, order: Order | None, reason: FailureReason) -> OrderRef:
-        if order is not None:
-            ref = self._from_lookup(order_id, order, prior)
-        else:
-            ref = self._named((prior.uuid, prior.market, prior.identifier) if prior else (None, None, None), order_id)
-        state = _order_state(_text(order.state)) if order else None
-        return OrderRef(ref.uuid, ref.market, ref.identifier, reason=reason, state=state)
+        def known(name: str) -> str | None:
+            return _text(getattr(order, name, None)) or (getattr(prior, name) if prior else None)
+
+        return self._named((known("uuid"), known("market"), known("identifier")), order_id, **fields)
 
     # --- the report ---------------------------------------------------------------------------
 
@@ -790,9 +747,9 @@ class _Batch:
 
     def over(self) -> bool:
         """Nothing more is to be started: interrupted, blocked (418), past ``timeout_total``, or a cancel found
-        no permit before it (``cancels_out_of_time``). The drivers
-        then leave the flows not yet started alone (``result`` reports their ids ``not_sent``): at a million ids,
-        walking each of tens of thousands of chunks through its flow to give it up costs seconds past the deadline."""
+        no permit before it (``cancels_out_of_time``). The drivers then leave the flows not yet started alone
+        (``result`` reports their ids ``not_sent``): at a million ids, walking each of tens of thousands of
+        chunks through its flow to give it up costs seconds past the deadline."""
         return self.stopping or self.blocked is not None or self.cancels_out_of_time or self.time_left() <= 0
 
     def close_cancels(self) -> None:
@@ -846,32 +803,136 @@ class _Batch:
         elif isinstance(outcome, ErrorInfo):
             result.unconfirmed.append(UnconfirmedOrder(order_id, self.kind, outcome))
         elif outcome[0] == "success":
-            ref = outcome[1]
-            if ref.confirmed_by is None:
-                ref = OrderRef(ref.uuid, ref.market, ref.identifier, confirmed_by="answer")
-            result.success.append(ref)
+            result.success.append(outcome[1])  # named ``confirmed_by`` the answer or the lookup
         else:
             ref = outcome[1]
-            if ref.reason is None:
-                ref = OrderRef(ref.uuid, ref.market, ref.identifier, reason="unknown")
-            result.failed.append(ref)
+            result.failed.append(ref if ref.reason is not None else replace(ref, reason="unknown"))
 
 
-def _access_key(auth: object) -> str:
-    # A client signed some other way still gets a limiter, shared by all such clients.
-    return auth.access_key if isinstance(auth, UpbitAuth) else ""
+# ---------------------------------------------------------------------------------------------
+# The requests of a chunk and of a lookup, as flows without I/O (``drivers``). An answer that comes once the
+# report was handed out (``_Batch.reported``) is still fed to the limiter (a 418 still blocks the pocket) but
+# changes nothing in the report.
 
 
-def _pocket(auth: object) -> str | None:
-    """The pocket the client's key was named into (``UpbitAuth(pocket=...)``): its budget and block are shared."""
-    return auth.pocket if isinstance(auth, UpbitAuth) else None
+def _id_args(kind: IdKind, ids: list[str]) -> dict[str, Any]:
+    return {"uuids": ids if kind == "uuids" else UNSET, "identifiers": ids if kind == "identifiers" else UNSET}
+
+
+def _enter(batch: _Batch, limiter: RateLimiter, permit: Permit) -> Generator[Step, Any, Turn | None]:
+    """The pool's turn of a request with ``permit``: at once without a gate (``_Batch.gate``)."""
+    if batch.gate is None:
+        return NO_GATE
+    turn: Turn | None = yield Enter(batch.gate, limiter, permit, batch.time_left())
+    return turn
+
+
+def cancel_flow(batch: _Batch, chunk: _Chunk) -> Flow:
+    """Send one chunk until it settles: a permit, the pool's turn, the request, the merge; again if asked."""
+    limiter = batch.limiter
+    while not batch.stopping:
+        reason = batch.stop_reason(chunk.tries, chunk.last_error)
+        if reason is not None:
+            batch.give_up(chunk, reason)
+            return
+        permit = yield Acquire(limiter, batch.time_left(), functools.partial(batch.backlog, chunk))
+        if batch.stopping:
+            _give_back(limiter, permit, NO_GATE)
+            return
+        if not isinstance(permit, Permit):
+            _not_granted(batch, chunk, permit)
+            return
+        batch.granted(chunk)
+        turn = yield from _enter(batch, limiter, permit)
+        if turn is None:
+            batch.give_up(chunk, batch.timeout_error(chunk.last_error))
+            return
+        if batch.stopping or batch.blocked is not None:
+            # Interrupted, or another request met a 418, while this one waited: nothing is sent.
+            _give_back(limiter, permit, turn)
+            if not batch.stopping and batch.blocked is not None:
+                batch.give_up(chunk, batch.blocked)
+            return
+        batch.sending(chunk)
+        outcome = yield Send(limiter, permit, _endpoint, _id_args(batch.kind, chunk.ids), batch.time_left(), turn)
+        if batch.reported or not batch.handle(chunk, permit, outcome):
+            _late(batch, limiter, permit, outcome)
+            return
+
+
+def _not_granted(batch: _Batch, chunk: _Chunk, refusal: KeyBlocked | None) -> None:
+    if isinstance(refusal, KeyBlocked):
+        batch.key_blocked(chunk, refusal)
+    else:
+        batch.cancels_out_of_time = True
+        batch.give_up(chunk, batch.timeout_error(chunk.last_error))
+
+
+def _give_back(limiter: RateLimiter, permit: object, turn: Turn) -> None:
+    """Nothing was sent with ``permit``: its budget goes back, and the pool's turn to the next request."""
+    turn.release()
+    if isinstance(permit, Permit):
+        limiter.cancel(permit)
+
+
+def _late(batch: _Batch, limiter: RateLimiter, permit: Permit, outcome: Any) -> None:
+    """An outcome after the report was handed out: the limiter still learns from it, the report does not."""
+    if batch.reported:
+        feed(limiter, permit, outcome)
+
+
+def lookup_flow(batch: _Batch, lookup: _Lookup) -> Flow:
+    """Send one order lookup until it settles (the confirm phase), paced in the lookup's own group."""
+    limiter = batch.lookup_limiter
+    while not batch.stopping:
+        reason = batch.stop_reason(lookup.tries, lookup.last_error)
+        if reason is not None:
+            batch.lookup_failed(lookup, ErrorInfo(reason.name, f"order lookup: {reason.message}", reason.status))
+            return
+        permit = yield Acquire(limiter, batch.time_left())
+        turn: Turn | None = NO_GATE
+        if isinstance(permit, Permit) and not batch.stopping:
+            turn = yield from _enter(batch, limiter, permit)
+            permit = permit if turn is not None else None  # no turn in time: the permit was given back
+        if _lookup_stopped(batch, lookup, permit):
+            _give_back(limiter, permit, turn or NO_GATE)
+            return
+        assert isinstance(permit, Permit) and turn is not None
+        batch.sending(lookup)
+        args = _id_args(batch.kind, lookup.ids)
+        outcome = yield Send(limiter, permit, _lookup_endpoint, args, batch.time_left(), turn)
+        if batch.reported:
+            _late(batch, limiter, permit, outcome)
+            return
+        if not batch.handle_lookup(lookup, permit, outcome):
+            if not lookup.done:
+                batch.lookup_failed(lookup, lookup.last_error or ErrorInfo("lookup_failed", "no usable answer"))
+            return
+
+
+def _lookup_stopped(batch: _Batch, lookup: _Lookup, permit: Permit | KeyBlocked | None) -> bool:
+    """True if ``lookup`` is not to be sent; settles it if the key is blocked or time is up."""
+    if batch.stopping:
+        return True
+    if isinstance(permit, KeyBlocked):
+        batch.lookup_failed(lookup, ErrorInfo("blocked", f"order lookup: {permit}", 418))
+        return True
+    if permit is None:
+        batch.lookup_failed(lookup, batch.timeout_error(lookup.last_error))
+        return True
+    # Another request met a 418 while this one waited: nothing more is sent (the ids keep what they had).
+    return batch.blocked is not None
 
 
 def limiter_of(http: httpx.Client | httpx.AsyncClient, rate_limit: RateLimit | None, store: str | None) -> RateLimiter:
     """The limiter that paces ``http``'s requests of one rate-limit group: the process-wide one of the
     client's pocket (``UpbitAuth.pocket``, else its access key) for that group, sharing ``store``. The
-    batch paces its own requests whatever the client's transport (none paces inside ``reading.bounded``)."""
-    return limiter_for(_access_key(http.auth), rate_limit, store=store, pocket=_pocket(http.auth))
+    batch paces its own requests whatever the client's transport (none paces inside ``reading.bounded``).
+    A client signed some other way still gets a limiter, shared by all such clients."""
+    auth = http.auth
+    if isinstance(auth, UpbitAuth):
+        return limiter_for(auth.access_key, rate_limit, store=store, pocket=auth.pocket)
+    return limiter_for("", rate_limit, store=store, pocket=None)
 
 
 def _prepare(
@@ -912,10 +973,7 @@ def _log_result(result: BatchResult) -> BatchResult:
     log.debug(
         "batch done: success=%d failed=%d unconfirmed=%d not_sent=%d requests=%d lookups=%d 429s=%d retries=%d "
         "in %.3fs",
-        len(result.success),
-        len(result.failed),
-        len(result.unconfirmed),
-        len(result.not_sent),
+        *group_sizes(result),
         result.requests_sent,
         result.lookups_sent,
         result.rate_limited,
@@ -951,10 +1009,8 @@ def cancel_orders(
     width = _width(batch, options.max_in_flight)
     relay = _relay(batch) if width > 1 else None
     try:
-        run_sync(batch, [job_sync(batch, client, cancel_flow(batch, chunk)) for chunk in batch.chunks], relay, width)
-        batch.close_cancels()
-        if options.confirm:
-            _confirm_sync(batch, client, relay, width)
+        for flows in _rounds(batch, options.confirm):
+            run_sync(batch, client, flows, relay, width)
         if relay is not None:
             relay.deliver()
     except BaseException as exc:
@@ -967,11 +1023,15 @@ def cancel_orders(
     return _log_result(batch.result())
 
 
-def _confirm_sync(batch: _Batch, client: AnyClient, relay: ProgressRelay | None, width: int) -> None:
-    """The sync confirm phase: the lookups ``_Batch.lookups`` asks for, then those never started settled."""
-    lookups = batch.lookups()
-    run_sync(batch, [job_sync(batch, client, lookup_flow(batch, lookup)) for lookup in lookups], relay, width)
-    batch.close_lookups(lookups)
+def _rounds(batch: _Batch, confirm: bool) -> Iterator[list[Flow]]:
+    """The flows the drivers run, round after round: every chunk's cancels, then the lookups they call for
+    (``_Batch.lookups``); after each round, what was never started is settled as its flow would have said."""
+    yield [cancel_flow(batch, chunk) for chunk in batch.chunks]
+    batch.close_cancels()
+    if confirm and not batch.stopping:
+        lookups = batch.lookups()
+        yield [lookup_flow(batch, lookup) for lookup in lookups]
+        batch.close_lookups(lookups)
 
 
 def _relay(batch: _Batch) -> ProgressRelay:
@@ -986,13 +1046,6 @@ def _relay(batch: _Batch) -> ProgressRelay:
 def _width(batch: _Batch, max_in_flight: int | None) -> int:
     """Requests in flight at most: ``max_in_flight``, else the group's ``per_second`` from the spec."""
     return max_in_flight or batch.limiter.per_second or _IN_FLIGHT_WITHOUT_RATE_LIMIT
-
-
-async def _confirm_async(batch: _Batch, client: AnyClient, width: int) -> None:
-    """The async confirm phase: the lookups ``_Batch.lookups`` asks for, then those never started settled."""
-    lookups = batch.lookups()
-    await run_async(batch, client, [job_async(batch, client, lookup_flow(batch, one)) for one in lookups], width)
-    batch.close_lookups(lookups)
 
 
 async def cancel_orders_async(
@@ -1024,21 +1077,17 @@ async def cancel_orders_async(
         # Every transport tells when a request is on the wire: the gate can let the next one in then.
         batch.gate = PoolGate()
     try:
-        cancels = [job_async(batch, client, cancel_flow(batch, chunk)) for chunk in batch.chunks]
-        await run_async(batch, client, cancels, width)
-        batch.close_cancels()
-        if options.confirm and not batch.stopping:
-            await _confirm_async(batch, client, width)
+        for flows in _rounds(batch, options.confirm):
+            await run_async(batch, client, flows, width)
     except anyio.get_cancelled_exc_class() as exc:
-        _cancelled(batch, report_to, exc)
+        batch.stopping = batch.reported = True
+        go_on(exc, hand_over(report_to, _log_result(batch.result(interrupted=True))))
     return hand_over(report_to, _log_result(batch.result()))
 
 
-def _cancelled(batch: _Batch, report_to: ReportSink | None, exc: BaseException) -> NoReturn:
-    """Hand the report out and let the cancellation go on: as ``BatchCancelled`` under asyncio, as trio's own
-    ``Cancelled`` under trio (as trio requires: the report went to ``report_to``)."""
-    batch.stopping = batch.reported = True
-    report = hand_over(report_to, _log_result(batch.result(interrupted=True)))
+def go_on(exc: BaseException, report: BatchResult) -> NoReturn:
+    """Let a cancellation go on, its report handed out (``report_to``): as ``BatchCancelled`` carrying
+    ``report`` under asyncio, as trio's own ``Cancelled`` under trio (as trio requires)."""
     if is_asyncio_cancellation(exc):
         from .cancelled import BatchCancelled
 

@@ -1,7 +1,11 @@
-"""The batch's two drivers: they carry the flows' actions out (``flows``), and hold no rule of their own.
+"""The actions of every flow without I/O, and their two drivers, which carry them out and hold no rule.
+
+A flow (the batch's cancels and lookups, ``batch``; the sweep's listing, ``sweep.pages``) is a generator in the
+style of httpx's ``Auth.auth_flow``: it yields the action it needs next (``Acquire`` a permit, ``Enter`` the
+pool, ``Send``) and is sent what came of it.
 
 - sync: each flow runs in the calling thread or on a worker thread (``workers``), each of its steps under
-  the batch's lock; a request is bounded by ``timeout_total`` through ``reading.bounded``.
+  ``lock`` (the batch's); a request is bounded by ``timeout_total`` through ``reading.bounded``.
 - async: on anyio (asyncio or trio), ``width`` worker tasks take the flows one after another
   (``_AsyncWorkers``), shielded from the caller's cancellation so that requests in flight may still be
   answered within the grace; the pool gate (``pool_gate``) lets one request at a time into the pool.
@@ -13,22 +17,20 @@ request's permit as unheard (``answers.feed``): it counts until the window it ma
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
 from upbit_client import AuthenticatedClient, Client
-from upbit_client.api.order import cancel_orders_by_ids as _endpoint
-from upbit_client.api.order import list_orders_by_ids as _lookup_endpoint
-from upbit_client.types import UNSET
 
 from . import reading
 from .answers import feed, from_response, settled
-from .flows import Acquire, Done, Enter, Flow, Step, advance
-from .pool_gate import NO_GATE, Turn
+from .pool_gate import NO_GATE, PoolGate, Turn
 from .ratelimit import KeyBlocked, Permit, RateLimiter
-from .results import IdKind
 from .workers import ProgressRelay, run_in_threads
 
 if TYPE_CHECKING:
@@ -36,98 +38,111 @@ if TYPE_CHECKING:
 
     from .batch import _Batch
 
-__all__ = ["AnyClient", "acquired", "acquired_async", "job_async", "job_sync", "run_async", "run_sync"]
+__all__ = [
+    "Acquire",
+    "AnyClient",
+    "Done",
+    "Enter",
+    "Flow",
+    "Send",
+    "Step",
+    "advance",
+    "drive_async",
+    "drive_sync",
+    "run_async",
+    "run_sync",
+]
 
 AnyClient = Client | AuthenticatedClient
+S = TypeVar("S")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Acquire:
+    """A permit of ``limiter`` within ``timeout`` (``backlog``: ``RateLimiter.try_acquire``); sent a
+    ``Permit``, the pocket's ``KeyBlocked``, or None (none in time)."""
+
+    limiter: RateLimiter
+    timeout: float
+    backlog: int | Callable[[], int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Enter:
+    """The request's turn to enter the client's pool through ``gate`` (``pool_gate``) within ``seconds``; sent a
+    ``Turn``, or None when ``timeout_total`` ran out first (the driver has given the permit back then)."""
+
+    gate: PoolGate
+    limiter: RateLimiter
+    permit: Permit
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Call the generated ``endpoint`` with ``args`` and ``permit``, the whole answer within ``seconds``
+    (``turn`` released once the request is on the wire); sent an ``answers.Outcome``."""
+
+    limiter: RateLimiter
+    permit: Permit
+    endpoint: ModuleType
+    args: dict[str, Any]
+    seconds: float
+    turn: Turn = NO_GATE
+
+
+Step = Acquire | Enter | Send
+Flow = Generator[Step, Any, None]
+
+
+@dataclass(frozen=True, slots=True)
+class Done(Generic[T]):
+    """A flow has ended; ``value`` is what it returned."""
+
+    value: T
+
+
+def advance(flow: Generator[S, Any, T], sent: object) -> S | Done[T]:
+    """The flow's next action, given what came of the last one (None to start), or ``Done`` at its end."""
+    try:
+        return flow.send(sent)
+    except StopIteration as end:
+        return Done(end.value)
+
 
 # How long an interrupted async batch waits for answers in flight when the client has no timeout.
 _GRACE_WITHOUT_CLIENT_TIMEOUT = 5.0
 
 
-def _id_args(kind: IdKind, ids: list[str]) -> dict[str, Any]:
-    return {"uuids": ids if kind == "uuids" else UNSET, "identifiers": ids if kind == "identifiers" else UNSET}
-
-
-def _send_sync(client: AnyClient, kind: IdKind, ids: list[str], seconds: float, *, lookup: bool = False) -> Any:
+async def _turn(step: Enter) -> Turn | None:
+    """The turn to enter the pool; None if ``timeout_total`` ran out first. Either way nothing was sent when
+    it is not had (cancelled, or None): the permit is given back."""
     try:
-        http = client.get_httpx_client()
-        reading.install(http)
-        with reading.bounded(seconds):
-            if lookup:
-                return from_response(_lookup_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))
-            return from_response(_endpoint.sync_detailed(client=client, **_id_args(kind, ids)))
-    except Exception as exc:
-        return settled(exc)
-
-
-async def _send_async(client: AnyClient, kind: IdKind, ids: list[str], *, lookup: bool = False) -> Any:
-    try:
-        if lookup:
-            return from_response(await _lookup_endpoint.asyncio_detailed(client=client, **_id_args(kind, ids)))
-        return from_response(await _endpoint.asyncio_detailed(client=client, **_id_args(kind, ids)))
-    except Exception as exc:
-        return settled(exc)
-
-
-async def _bounded_async(
-    batch: _Batch, client: AnyClient, ids: list[str], *, lookup: bool = False, turn: Turn = NO_GATE
-) -> Any:
-    import anyio  # the async paths' own: the sync batch's import path loads neither anyio nor asyncio
-
-    task = anyio.get_current_task().id
-    batch.sending_tasks.add(task)
-    try:
-        reading.install(client.get_async_httpx_client())
-        # ``timeout_total`` bounds the whole batch, a request in flight included; the answer's size is bounded
-        # too. The next request enters the pool once this one is on the wire (``pool_gate``).
-        with reading.bounded(batch.time_left(), on_wire=turn.release), anyio.fail_after(max(batch.time_left(), 0.001)):
-            return await _send_async(client, batch.kind, ids, lookup=lookup)
-    except TimeoutError:
-        return httpx.ReadTimeout(f"no answer before timeout_total of {batch.timeout_total:g}s")
-    finally:
-        turn.release()
-        batch.sending_tasks.discard(task)
-
-
-async def _turn(batch: _Batch, limiter: RateLimiter, permit: Permit) -> Turn | None:
-    """The turn of a request with ``permit`` to enter the pool (``pool_gate``); None if ``timeout_total``
-    ran out first. Either way nothing was sent when it is not had (cancelled, or None): the permit is given back."""
-    if batch.gate is None:
-        return NO_GATE
-    try:
-        turn = await batch.gate.turn(batch.time_left())
+        turn = await step.gate.turn(step.seconds)
     except BaseException:
-        limiter.cancel(permit)
+        step.limiter.cancel(step.permit)
         raise
     if turn is None:
-        limiter.cancel(permit)
+        step.limiter.cancel(step.permit)
     return turn
 
 
-def acquired(step: Acquire) -> Permit | KeyBlocked | None:
-    """The permit an ``Acquire`` asks for, blocking: a ``Permit``, the pocket's ``KeyBlocked``, or None."""
-    try:
-        return step.limiter.acquire(timeout=step.timeout, backlog=step.backlog)
-    except KeyBlocked as exc:
-        return exc
-
-
-async def acquired_async(step: Acquire) -> Permit | KeyBlocked | None:
-    """``acquired`` without blocking the event loop."""
-    try:
-        return await step.limiter.acquire_async(timeout=step.timeout, backlog=step.backlog)
-    except KeyBlocked as exc:
-        return exc
-
-
-def _act_sync(batch: _Batch, client: AnyClient, step: Step) -> object:
-    """Carry one action of a flow out, blocking (no pool gate: each thread waits for its own connection)."""
+def _act_sync(client: AnyClient, step: Step) -> object:
+    """Carry one action out, blocking (no pool gate: each thread waits for its own connection)."""
     if isinstance(step, Acquire):
-        return acquired(step)
+        try:
+            return step.limiter.acquire(timeout=step.timeout, backlog=step.backlog)
+        except KeyBlocked as exc:
+            return exc
     if isinstance(step, Enter):
         return NO_GATE
     try:
-        return _send_sync(client, batch.kind, step.ids, batch.time_left(), lookup=step.lookup)
+        reading.install(client.get_httpx_client())
+        with reading.bounded(step.seconds):
+            return from_response(step.endpoint.sync_detailed(client=client, **step.args))
+    except Exception as exc:
+        return settled(exc)
     except BaseException:
         # Interrupted (Ctrl-C) with the request on its way: whether it arrived is unknown, so it counts
         # until the window it may have landed in is over, not for ``_STALE_IN_FLIGHT``.
@@ -135,44 +150,61 @@ def _act_sync(batch: _Batch, client: AnyClient, step: Step) -> object:
         raise
 
 
-async def _act_async(batch: _Batch, client: AnyClient, step: Step) -> object:
-    """Carry one action of a flow out with anyio (asyncio or trio)."""
+async def _act_async(client: AnyClient, step: Step, sending: set[int]) -> object:
+    """Carry one action out with anyio (asyncio or trio); a request's task is in ``sending`` meanwhile (an
+    interruption lets it finish)."""
+    import anyio  # the async paths' own: the sync batch's import path loads neither anyio nor asyncio
+
     if isinstance(step, Acquire):
-        return await acquired_async(step)
+        try:
+            return await step.limiter.acquire_async(timeout=step.timeout, backlog=step.backlog)
+        except KeyBlocked as exc:
+            return exc
     if isinstance(step, Enter):
-        return await _turn(batch, step.limiter, step.permit)
+        return await _turn(step)
+    task = anyio.get_current_task().id
+    sending.add(task)
     try:
-        return await _bounded_async(batch, client, step.ids, lookup=step.lookup, turn=step.turn)
+        reading.install(client.get_async_httpx_client())
+        # ``timeout_total`` bounds the request in flight, and the answer's size is bounded too. The next
+        # request enters the pool once this one is on the wire (``pool_gate``).
+        with reading.bounded(step.seconds, on_wire=step.turn.release), anyio.fail_after(max(step.seconds, 0.001)):
+            return from_response(await step.endpoint.asyncio_detailed(client=client, **step.args))
+    except TimeoutError:
+        return httpx.ReadTimeout(f"no answer within the {step.seconds:.3g}s left of timeout_total")
+    except Exception as exc:
+        return settled(exc)
     except BaseException:
         # Cancelled with the request on its way (after the grace): as in ``_act_sync``.
         feed(step.limiter, step.permit, None)
         raise
+    finally:
+        step.turn.release()
+        sending.discard(task)
 
 
-def _drive_sync(batch: _Batch, client: AnyClient, flow: Flow) -> None:
-    """Run one flow to its end in this thread; its steps under the batch's lock (workers are threads)."""
+def drive_sync(client: AnyClient, flow: Generator[Step, Any, T], lock: AbstractContextManager[object]) -> T:
+    """Run one flow to its end in this thread, each of its steps under ``lock``; what it returned."""
     result: object = None
     while True:
-        with batch.lock:
+        with lock:
             step = advance(flow, result)
         if isinstance(step, Done):
-            return
-        result = _act_sync(batch, client, step)
+            return step.value
+        result = _act_sync(client, step)
 
 
-async def _drive_async(batch: _Batch, client: AnyClient, flow: Flow) -> None:
-    """Run one flow to its end in this task."""
+async def drive_async(client: AnyClient, flow: Generator[Step, Any, T], sending: set[int]) -> T:
+    """Run one flow to its end in this task; what it returned."""
     result: object = None
     while not isinstance(step := advance(flow, result), Done):
-        result = await _act_async(batch, client, step)
+        result = await _act_async(client, step, sending)
+    return step.value
 
 
-def job_sync(batch: _Batch, client: AnyClient, flow: Flow) -> Callable[[], None]:
-    return functools.partial(_drive_sync, batch, client, flow)
-
-
-def run_sync(batch: _Batch, jobs: Sequence[Callable[[], None]], relay: ProgressRelay | None, width: int) -> None:
-    """Run the sync drivers: in the calling thread if one at a time will do, else on worker threads."""
+def run_sync(batch: _Batch, client: AnyClient, flows: Sequence[Flow], relay: ProgressRelay | None, width: int) -> None:
+    """Run the flows: in the calling thread if one at a time will do, else on worker threads."""
+    jobs = [functools.partial(drive_sync, client, flow, batch.lock) for flow in flows]
     if relay is None or len(jobs) <= 1:
         for job in jobs:
             if batch.over():
@@ -244,10 +276,8 @@ class _AsyncWorkers:
                 await self.done.wait()
 
 
-async def run_async(
-    batch: _Batch, client: AnyClient, jobs: Sequence[Callable[[], Awaitable[None]]], width: int
-) -> None:
-    """Run ``jobs`` (coroutine factories) ``width`` at a time; on cancellation let requests in flight finish.
+async def run_async(batch: _Batch, client: AnyClient, flows: Sequence[Flow], width: int) -> None:
+    """Run the flows ``width`` at a time; on cancellation let requests in flight finish.
 
     Any backend anyio runs on (asyncio, trio). A cancellation already queued when the batch starts (as a
     signal handler on the loop queues it) is met at the first checkpoint, before any worker exists:
@@ -257,9 +287,11 @@ async def run_async(
     import anyio.lowlevel
 
     await anyio.lowlevel.checkpoint()
-    workers = _AsyncWorkers(batch, jobs)
+    workers = _AsyncWorkers(
+        batch, [functools.partial(drive_async, client, flow, batch.sending_tasks) for flow in flows]
+    )
     async with anyio.create_task_group() as group:
-        group.start_soon(workers.run, max(1, min(width, len(jobs))))
+        group.start_soon(workers.run, max(1, min(width, len(flows))))
         try:
             await workers.done.wait()
         except anyio.get_cancelled_exc_class():
@@ -267,7 +299,3 @@ async def run_async(
             raise
     if workers.failure is not None:
         raise workers.failure
-
-
-def job_async(batch: _Batch, client: AnyClient, flow: Flow) -> Callable[[], Awaitable[None]]:
-    return functools.partial(_drive_async, batch, client, flow)

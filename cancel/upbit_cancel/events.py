@@ -1,30 +1,12 @@
 """Per-request events of a ``connect()`` client, for metrics and tracing: typed values and their one emitter.
 
-``connect(..., on_event=hook)`` subscribes ``hook`` (an ``EventHook``: one argument, an ``Event``). What
-it is told, and where each comes from:
-
-- from the client's one transport (``transport.UpbitTransport``), so for every request the client sends,
-  whoever sends it (the batch's cancels and lookups, the sweep's listings, single generated calls), sync
-  or async: ``RequestSent`` as the request leaves (its permit, if paced here, already granted), then
-  ``RequestAnswered`` when the status line and headers arrive (with ``RequestRateLimited`` after it for a
-  429 and ``RequestBlocked`` for a 418), or ``RequestFailed`` when none came (a transport error, the
-  deadline, a cancellation). ``request.id`` ties the events of one request together;
-- from the batch (``batch._Batch``) and the sweep's listing (``listing``): ``RequestRetried`` as a cancel,
-  a lookup or a listing page is sent again; from the batch, ``LookupConfirmed`` when an order lookup
-  settles ids whose cancel answer was lost (or did not name them).
-
-Rules, and why:
-
-- **A hook never fails a request or a batch.** An exception it raises is logged on the
-  ``upbit_cancel.events`` logger (``WARNING``, with its traceback) and ignored; the request goes on.
-  Only ``Exception`` is caught: a ``KeyboardInterrupt`` raised by a hook interrupts as anywhere else.
-- **A hook runs on the thread, or the event loop, that sent the request**: a sync batch's worker threads
-  (``upbit-cancel-N``), several at once; an async client's loop (asyncio or trio). So it must be quick and
-  must not block (no network, no disk, no lock held long): hand the event to a queue or bump a counter.
-  On a sync batch the events of the core (``RequestRetried``, ``LookupConfirmed``) are told under the batch's lock.
-- **Events are frozen values** (``dataclass(frozen=True, slots=True)``): safe to keep or hand to another
-  thread. Paths carry no query (ids stay out of metrics labels); no event carries a header or a key.
-- Without a hook no event is built: each request of a client without ``on_event`` pays a few no-op calls.
+``connect(..., on_event=hook)`` subscribes ``hook`` (an ``EventHook``). The client's one transport
+(``transport.UpbitTransport``) tells ``RequestSent``, ``RequestAnswered``, ``RequestRateLimited``,
+``RequestBlocked`` and ``RequestFailed`` for every request (``Watch``); the batch (``batch._Batch``) and the
+sweep's listing (``sweep.pages``) tell ``RequestRetried`` and ``LookupConfirmed``. When each is told, and the
+rules a hook lives by (it runs on the sending thread or loop, must not block, never fails a request: an
+exception from it is logged on ``upbit_cancel.events`` and ignored; events are frozen values; without a
+hook none is built) are in docs/hooks.md.
 """
 
 from __future__ import annotations

@@ -1,26 +1,10 @@
 """``upbit-cancel``'s signal handling and its report writer: once the ids are read, the report comes out.
 
-Rules, and why:
-
-- The signals the command takes (``INTERRUPT_SIGNALS``): SIGHUP (the terminal closed), SIGINT (Ctrl-C),
-  SIGTERM, SIGQUIT (Ctrl-\\), SIGUSR1, SIGUSR2 and SIGALRM. Each one's default action kills the
-  process, which lost the report of orders already cancelled; each now ends the run the same way,
-  with the exit status ``128 + the number of the first signal`` (130 for SIGINT, 143 for SIGTERM,
-  129 for SIGHUP...), as a shell reports a death by that signal. Only the command installs this: the
-  library installs no handler of its own. A signal the parent process set to be ignored stays ignored.
-- One Python handler (``signal.signal``) for those signals from argument parsing to the process's
-  exit, not the event loop's ``add_signal_handler``: that one exists only while the loop runs, and a
-  signal just before it started (Ctrl-C as sending starts) or after it ended (while the report was
-  written) killed the process or escaped as an exception, with nothing on stdout.
-- What a signal does depends on the stage (``OnSignal``): before the ids are read, ``KeyboardInterrupt``
-  (nothing to report); while the batch runs, the first one stops it; while the report is written, it
-  is only counted, and the report is written whole (exit 128 + the first signal's number).
-- The report is written on the file descriptor, in pieces no larger than a pipe's atomic write, each
-  when ``select`` says the descriptor can take it: a slow reader and any number of signals cannot cut
-  it, and once a signal has come a reader that takes nothing for ``REPORT_GRACE_SECONDS`` cannot hold
-  the process (``ReportNotWritten``, exit 4, as for a closed or full stdout).
-
-``tests/test_report_always_out.py`` holds these promises.
+The signals it takes (``INTERRUPT_SIGNALS``) and the exit status each gives, what a signal does at each
+stage (``OnSignal``), why a Python handler and not the event loop's (``Interrupts``) and how the report is
+written through signals and slow readers (``write_whole``) are said where each is defined; the promises and
+their tests are in docs/guarantees.md ("The report always comes out"), held by
+``tests/test_report_always_out.py``. Only the command installs this: the library installs no handler.
 """
 
 from __future__ import annotations

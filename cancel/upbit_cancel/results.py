@@ -30,19 +30,10 @@ IdKind = Literal["uuids", "identifiers"]
 FailureReason = Literal[
     "filled", "already_cancelled", "not_found", "still_open", "rejected", "invalid_listing_entry", "unknown"
 ]
-"""Why an order is under ``failed``:
-
-- ``filled``: the lookup shows state ``done`` (filled before the cancel could act);
-- ``already_cancelled``: the exchange reported the cancel failed and the lookup shows ``cancel``;
-- ``not_found``: the exchange does not know the id;
-- ``still_open``: the lookup shows ``wait`` or ``watch`` (e.g. a suspended market);
-- ``rejected``: the exchange refused the whole request (400, 401, 403, 404: keys, permissions, the
-  request itself) and nothing was applied; ``error`` says what it answered;
-- ``invalid_listing_entry``: a sweep's listing named this uuid, but the spec forbids it in a cancel (blank,
-  control characters): never sent; the sweep cancels the other orders it listed;
-- ``unknown``: the exchange reported it failed, and no lookup told why (``confirm=False``, or the
-  lookup got no usable answer).
-"""
+"""Why an order is under ``failed``: ``filled``, ``already_cancelled``, ``not_found``, ``still_open`` (as the
+lookup shows it), ``rejected`` (the exchange refused the whole request), ``invalid_listing_entry`` (a sweep's
+listing named a uuid no cancel may carry) or ``unknown`` (no lookup told why); each is explained in
+docs/outcomes.md, "Reasons of failed"."""
 
 ConfirmedBy = Literal["answer", "lookup"]
 
@@ -53,14 +44,19 @@ OrderSide: TypeAlias = _SpecOrderSide
 """``bid`` or ``ask``: the spec's ``OrderSide`` (generated)."""
 
 
-def order_state(text: str | None) -> OrderState | None:
-    """``text`` as an ``OrderState``, or None for a state the SDK does not know (or none at all)."""
-    return cast(OrderState, text) if text in get_args(OrderState) else None
+def text(value: object) -> str | None:
+    """``value`` if it is a string, else None (a field the exchange left out, sent as null or of an odd type)."""
+    return value if isinstance(value, str) else None
 
 
-def order_side(text: str | None) -> OrderSide | None:
-    """``text`` as an ``OrderSide``, or None for a side the spec does not name (or none at all)."""
-    return cast(OrderSide, text) if text in get_args(OrderSide) else None
+def order_state(value: object) -> OrderState | None:
+    """``value`` as an ``OrderState``, or None for a state the SDK does not know (or none at all)."""
+    return cast(OrderState, value) if value in get_args(OrderState) else None
+
+
+def order_side(value: object) -> OrderSide | None:
+    """``value`` as an ``OrderSide``, or None for a side the spec does not name (or none at all)."""
+    return cast(OrderSide, value) if value in get_args(OrderSide) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +108,19 @@ class ErrorInfo:
         return {"name": self.name, "message": self.message, "status": self.status}
 
 
+def _by_id(
+    kind: IdKind, order_id: str, first: dict[str, object], market: str | None, side: OrderSide | None
+) -> dict[str, object]:
+    """An id's ``to_dict``: under ``uuid`` or ``identifier`` as the batch was given it, ``first``, then the
+    market and side when known."""
+    data = {"uuid" if kind == "uuids" else "identifier": order_id, **first}
+    if market is not None:
+        data["market"] = market
+    if side is not None:
+        data["side"] = side
+    return data
+
+
 @dataclass(frozen=True, slots=True)
 class UnconfirmedOrder:
     """An id we have no trustworthy answer for: it may or may not have been cancelled."""
@@ -124,16 +133,8 @@ class UnconfirmedOrder:
     """Market and side when known (``cancel_open_orders`` lists them); shown by ``to_dict`` only then."""
 
     def to_dict(self) -> UnconfirmedOrderDict:
-        data: UnconfirmedOrderDict
-        if self.id_kind == "uuids":
-            data = {"uuid": self.id, "error": self.error.to_dict()}
-        else:
-            data = {"identifier": self.id, "error": self.error.to_dict()}
-        if self.market is not None:
-            data["market"] = self.market
-        if self.side is not None:
-            data["side"] = self.side
-        return data
+        fields = _by_id(self.id_kind, self.id, {"error": self.error.to_dict()}, self.market, self.side)
+        return cast("UnconfirmedOrderDict", fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,15 +154,7 @@ class NotSentOrder:
     """Market and side when known (``cancel_open_orders`` lists them); shown by ``to_dict`` only then."""
 
     def to_dict(self) -> NotSentOrderDict:
-        data: NotSentOrderDict
-        if self.id_kind == "uuids":
-            data = {"uuid": self.id, "why": self.why}
-        else:
-            data = {"identifier": self.id, "why": self.why}
-        if self.market is not None:
-            data["market"] = self.market
-        if self.side is not None:
-            data["side"] = self.side
+        data = cast("NotSentOrderDict", _by_id(self.id_kind, self.id, {"why": self.why}, self.market, self.side))
         if self.error is not None:
             data["error"] = self.error.to_dict()
         return data
@@ -219,6 +212,11 @@ class BatchResult:
             },
             "not_sent": {"count": len(self.not_sent), "orders": [order.to_dict() for order in self.not_sent]},
         }
+
+
+def group_sizes(result: BatchResult) -> tuple[int, int, int, int]:
+    """How many orders ``result`` has in each group: success, failed, unconfirmed, not_sent."""
+    return len(result.success), len(result.failed), len(result.unconfirmed), len(result.not_sent)
 
 
 _REPR_ORDERS = 10

@@ -1,37 +1,34 @@
 """Cancel every open order that matches a filter: list them, then cancel them by uuid, every fate known.
 
 Why not Upbit's own filter cancel (``DELETE /v1/orders/open``): one request per two seconds, at most 300
-orders, never ``watch`` orders, and no word on the orders it left. So the sweep lists the matches
-(``GET /v1/orders/open``, in the ``default`` group, through the batch's limiter) and hands their uuids to
-the batch. All pages are listed before anything is cancelled (Upbit pages by offset). Only the orders
-listed are cancelled, unless ``until_empty`` lists again after each pass (at most ``max_passes``); an
-order an earlier pass cancelled or saw fail is not tried again, one left unconfirmed and listed again is.
-Every filter value is checked against the spec's rules, when ``SweepOptions`` is made.
-A listed order whose uuid the spec forbids in a cancel (blank, control characters) is the exchange's
-fault: it is reported ``failed`` with reason ``invalid_listing_entry`` and never sent, and the sweep goes
-on with the other orders (``_Sweep.take_page``).
+orders, never ``watch`` orders, and no word on the orders it left. So the sweep lists the matches (``pages``,
+in the ``default`` group, through the batch's limiter), every page before anything is cancelled (Upbit pages
+by offset), and hands their uuids to the batch, pass after pass (``passes``, ``_Sweep.to_send``). Every
+filter value is checked against the spec's rules when ``SweepOptions`` is made. The promises and their
+tests: docs/guarantees.md, "Cancelling open orders by filter".
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import time
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NoReturn, TypeAlias, Unpack
+from typing import Any, TypeAlias, TypeVar, Unpack
 
 import httpx
 
-from upbit_client import AuthenticatedClient, Client
 from upbit_client.api.order import cancel_open_orders as _cancel_all_endpoint
 from upbit_client.api.order import cancel_orders_by_ids as _cancel_endpoint
 from upbit_client.api.order import list_open_orders as _list_endpoint
-from upbit_client.errors import InvalidRequest
+from upbit_client.errors import InvalidRequest, InvalidResponse, UpbitClientError
 from upbit_client.models import OpenOrderState, Order
 from upbit_client.models import OrderSide as _SpecOrderSide
 from upbit_client.rules import check_query
 
+from .answers import Answer, Outcome, feed
 from .batch import (
     BatchKeywords,
     BatchOptions,
@@ -40,16 +37,19 @@ from .batch import (
     cancel_orders,
     cancel_orders_async,
     chosen,
+    flag,
+    go_on,
     hand_over,
     limiter_of,
     whole_number,
 )
-from .errors import BatchInterrupted, ConfigurationError, TransportError, is_asyncio_cancellation
-from .events import NO_EVENTS, Emitter
-from .flows import Done, advance
-from .listing import PAGE_SIZE, ListingFailed, list_async, list_sync
-from .ratelimit import RateLimiter
-from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder, order_side
+from .drivers import Acquire, AnyClient, Done, Send, advance, drive_async, drive_sync
+from .errors import BatchInterrupted, TemporarilyBlocked, TransportError
+from .events import NO_EVENTS, Emitter, RequestRetried
+from .ratelimit import KeyBlocked, RateLimiter
+from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder, group_sizes, order_side
+from .results import text as _text
+from .workers import call_progress
 
 __all__ = [
     "DEFAULT_MAX_PASSES",
@@ -68,7 +68,6 @@ OrderSide: TypeAlias = _SpecOrderSide
 OpenState: TypeAlias = OpenOrderState
 """An open order state a sweep lists (``wait``, ``watch``): the spec's ``OpenOrderState`` (generated), so a
 state the spec gains reaches ``cancel_open_orders(states=...)`` after ``make generate``."""
-AnyClient = Client | AuthenticatedClient
 
 DEFAULT_MAX_PASSES = 5
 """How many list-and-cancel passes ``until_empty`` makes at most."""
@@ -90,39 +89,24 @@ _SIDES: tuple[str, ...] = tuple(
 # The filter, checked before anything is sent
 
 
-@dataclass(frozen=True, slots=True)
-class _Filter:
-    markets: tuple[str, ...] | None
-    excluded: frozenset[str]
-    quotes: frozenset[str] | None
-    side: str | None
-    states: tuple[str, ...]
-    created_before: datetime.datetime | None
-    identifier_prefix: str | None = None
-
-    def matches(self, order: Order) -> bool:
-        market, side, state = _text(order.market), _text(order.side), _text(order.state)
-        if _text(order.uuid) is None or market is None or state not in self.states:
-            return False
-        if self.identifier_prefix is not None and not (_text(order.identifier) or "").startswith(
-            self.identifier_prefix
-        ):
-            return False  # an order without an identifier is no bot's: left alone
-        if (self.markets is not None and market not in self.markets) or market in self.excluded:
-            return False
-        if self.quotes is not None and market.partition("-")[0] not in self.quotes:
-            return False
-        if self.side is not None and side != self.side:
-            return False
-        if self.created_before is not None:
-            created = _created_at(order)
-            # An order whose age is unknown is not known to be older: left alone.
-            return created is not None and created < self.created_before
-        return True
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+def _matches(which: SweepOptions, order: Order) -> bool:
+    market, side, state = _text(order.market), _text(order.side), _text(order.state)
+    if _text(order.uuid) is None or market is None or state not in which.states:
+        return False
+    prefix = which.identifier_prefix
+    if prefix is not None and not (_text(order.identifier) or "").startswith(prefix):
+        return False  # an order without an identifier is no bot's: left alone
+    if (which.markets is not None and market not in which.markets) or market in which.excluded_markets:
+        return False
+    if which.quote_currencies is not None and market.partition("-")[0] not in which.quote_currencies:
+        return False
+    if which.side is not None and side != which.side:
+        return False
+    if which.created_before is not None:
+        created = _created_at(order)
+        # An order whose age is unknown is not known to be older: left alone.
+        return created is not None and created < which.created_before
+    return True
 
 
 def _created_at(order: Order) -> datetime.datetime | None:
@@ -164,8 +148,8 @@ def check_filter(
     side: str | None,
     states: Sequence[str],
     created_before: datetime.datetime | None,
-) -> _Filter:
-    """The filter; ``InvalidRequest`` for a value the spec forbids or a filter that cannot match anything."""
+) -> None:
+    """``InvalidRequest`` for a filter value the spec forbids or a filter that cannot match anything."""
     _check_values(markets, excluded_markets, quote_currencies)
     if side is not None and side not in _SIDES:
         raise _refuse("side", f"enum {list(_SIDES)}", side, f"must be one of {list(_SIDES)} or None (both)")
@@ -174,28 +158,23 @@ def check_filter(
         not isinstance(created_before, datetime.datetime) or created_before.tzinfo is None
     ):
         raise _refuse("created_before", "an aware datetime", created_before, "must be a datetime with a time zone")
-    excluded = frozenset(excluded_markets)
-    left: list[str] | None = None
     if markets is not None:
         if not markets:
             raise _refuse("markets", "at least one market", list(markets), "names no market (None means every market)")
-        left = [market for market in markets if market not in excluded]
-        if quote_currencies is not None:
-            left = [market for market in left if market.partition("-")[0] in quote_currencies]
-        if not left:
+        if not _listed_markets(markets, excluded_markets, quote_currencies):
             raise _refuse(
                 "markets", "excluded_markets and quote_currencies", list(markets), "every market is filtered out"
             )
     if quote_currencies is not None and not quote_currencies:
         raise _refuse("quote_currencies", "at least one currency", [], "names no currency (None means every one)")
-    return _Filter(
-        tuple(dict.fromkeys(left)) if left is not None else None,  # only the markets worth listing
-        excluded,
-        frozenset(quote_currencies) if quote_currencies is not None else None,
-        side,
-        tuple(dict.fromkeys(states)),
-        created_before,
-    )
+
+
+def _listed_markets(markets: Iterable[str], excluded: Iterable[str], quotes: Iterable[str] | None) -> tuple[str, ...]:
+    """Of ``markets``, those worth listing: not excluded, and of one of the ``quotes`` if given."""
+    out = frozenset(excluded)
+    within = None if quotes is None else frozenset(quotes)
+    left = (market for market in markets if market not in out)
+    return tuple(dict.fromkeys(m for m in left if within is None or m.partition("-")[0] in within))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,23 +229,21 @@ class SweepOptions:
     until_empty: bool = False
     max_passes: int = DEFAULT_MAX_PASSES
     identifier_prefix: str | None = None
-    _match: _Filter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.excluded_markets, str):  # read once (it may be an iterator); a string is refused
             object.__setattr__(self, "excluded_markets", tuple(self.excluded_markets))
-        match = check_filter(
+        check_filter(
             self.markets, self.excluded_markets, self.quote_currencies, self.side, self.states, self.created_before
         )
+        _prefix(self.identifier_prefix)
         for name in ("markets", "quote_currencies"):
             value = getattr(self, name)
             object.__setattr__(self, name, None if value is None else tuple(value))
         object.__setattr__(self, "states", tuple(self.states))
-        object.__setattr__(self, "_match", replace(match, identifier_prefix=_prefix(self.identifier_prefix)))
         whole_number("max_passes", self.max_passes, 1)
-        for name in ("dry_run", "until_empty"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigurationError(f"{name} must be True or False; given: {getattr(self, name)!r}")
+        flag("dry_run", self.dry_run)
+        flag("until_empty", self.until_empty)
 
 
 @dataclass(slots=True)
@@ -299,22 +276,10 @@ class _Sweep:
 
         return report
 
-    @property
-    def match(self) -> _Filter:
-        return self.which._match
-
-    @property
-    def max_tries(self) -> int:
-        return self.options.max_tries
-
     def time_left(self) -> float:
         return self.options.timeout_total - (time.monotonic() - self.started)
 
     # --- the passes: what the sync and async sweeps share -----------------------------------------
-
-    def passes(self) -> range:
-        """Pass numbers: ``max_passes`` passes that cancel, then one more listing that only reports."""
-        return range(1, self.which.max_passes + 2)
 
     def to_send(self, number: int, listed: list[str]) -> list[str] | None:
         """The uuids pass ``number`` hands to the batch, of those it ``listed``; None when the sweep ends here.
@@ -340,8 +305,8 @@ class _Sweep:
         self.tried.update(uuids)
         return uuids
 
-    def batch_options(self, number: int) -> BatchOptions:
-        """The options of pass ``number``'s batch: the sweep's, within the time left, paced by its limiter."""
+    def batch_options(self) -> BatchOptions:
+        """The options of a pass's batch: the sweep's, within the time left, paced by its limiter."""
         return replace(self.options, timeout_total=max(self.time_left(), 0.001), limiter=self.limiter)
 
     def passed(self, result: BatchResult) -> bool:
@@ -355,16 +320,19 @@ class _Sweep:
         return _finish(self)
 
     def queries(self) -> list[dict[str, Any]]:
-        base: dict[str, Any] = {"states": list(self.match.states), "limit": PAGE_SIZE, "order_by": "asc"}
-        markets = self.match.markets
-        return [base] if markets is None else [{**base, "market": market} for market in markets]
+        which = self.which
+        base: dict[str, Any] = {"states": list(dict.fromkeys(which.states)), "limit": PAGE_SIZE, "order_by": "asc"}
+        if which.markets is None:
+            return [base]
+        markets = _listed_markets(which.markets, which.excluded_markets, which.quote_currencies)
+        return [{**base, "market": market} for market in markets]
 
     def take_page(self, page: list[Order]) -> list[str]:
         """Keep the matching orders of a page; their uuids in order (an order listed before included)."""
         matching = []
         for order in page:
             uuid = _text(order.uuid)
-            if uuid is None or not self.match.matches(order):
+            if uuid is None or not _matches(self.which, order):
                 continue
             if _UUID_ITEM is not None and _UUID_ITEM.problem(uuid) is not None:
                 self.unusable_entry(uuid, order)
@@ -382,21 +350,15 @@ class _Sweep:
         """
         if uuid not in self.unusable:
             self.unusable.add(uuid)
-            entry = OrderRef(
-                uuid, _text(order.market), reason="invalid_listing_entry", side=order_side(_text(order.side))
-            )
+            entry = OrderRef(uuid, _text(order.market), reason="invalid_listing_entry", side=order_side(order.side))
             self.report.failed.append(entry)
 
     def progress(self, done: int, total: int) -> None:
-        if self.on_progress is not None:
-            try:
-                self.on_progress(done, total)
-            except Exception:
-                log.warning("on_progress callback raised; ignored", exc_info=True)
+        call_progress(self.on_progress, done, total, log)
 
     def give_up(self, tries: int) -> None:
         """Raise ``ListingFailed`` if no more listing request may be sent."""
-        if tries >= self.max_tries:
+        if tries >= self.options.max_tries:
             raise ListingFailed(TransportError(f"listing open orders: no usable answer after {tries} tries"))
         if self.time_left() <= 0:
             reached = f"timeout_total of {self.options.timeout_total:g}s reached"
@@ -407,47 +369,28 @@ class _Sweep:
 # The report
 
 
-def _with_listing(result: BatchResult, listed: dict[str, Order]) -> BatchResult:
-    """``result`` with every order's market and side as listed (the cancel answer may omit the market)."""
+_Order = TypeVar("_Order", OrderRef, UnconfirmedOrder, NotSentOrder)
 
-    def market_side(uuid: str | None) -> tuple[str | None, OrderSide | None]:
-        order = listed.get(uuid) if uuid is not None else None
-        return (_text(order.market), order_side(_text(order.side))) if order is not None else (None, None)
 
-    def ref(order: OrderRef) -> OrderRef:
-        market, side = market_side(order.uuid)
-        return replace(order, market=order.market or market, side=side)
-
-    def unconfirmed(order: UnconfirmedOrder) -> UnconfirmedOrder:
-        market, side = market_side(order.id)
-        return replace(order, market=market, side=side)
-
-    def not_sent(order: NotSentOrder) -> NotSentOrder:
-        market, side = market_side(order.id)
-        return replace(order, market=market, side=side)
-
-    return replace(
-        result,
-        success=[ref(order) for order in result.success],
-        failed=[ref(order) for order in result.failed],
-        unconfirmed=[unconfirmed(order) for order in result.unconfirmed],
-        not_sent=[not_sent(order) for order in result.not_sent],
-    )
+def _with_listing(order: _Order, listed: dict[str, Order]) -> _Order:
+    """``order`` with its market and side as listed (the cancel answer may omit the market)."""
+    found = listed.get((order.uuid if isinstance(order, OrderRef) else order.id) or "")
+    market, side = (_text(found.market), order_side(found.side)) if found is not None else (None, None)
+    return replace(order, market=order.market or market, side=side)
 
 
 def _merge(into: BatchResult, result: BatchResult, listed: dict[str, Order]) -> None:
-    part = _with_listing(result, listed)
-    into.success += part.success
-    into.failed += part.failed
-    into.unconfirmed += part.unconfirmed
-    into.not_sent += part.not_sent
-    into.requests_sent += part.requests_sent
-    into.lookups_sent += part.lookups_sent
-    into.rate_limited += part.rate_limited
-    into.retries += part.retries
-    into.remaining_req = part.remaining_req or into.remaining_req
-    into.blocked = into.blocked or part.blocked
-    into.interrupted = into.interrupted or part.interrupted
+    into.success += [_with_listing(order, listed) for order in result.success]
+    into.failed += [_with_listing(order, listed) for order in result.failed]
+    into.unconfirmed += [_with_listing(order, listed) for order in result.unconfirmed]
+    into.not_sent += [_with_listing(order, listed) for order in result.not_sent]
+    into.requests_sent += result.requests_sent
+    into.lookups_sent += result.lookups_sent
+    into.rate_limited += result.rate_limited
+    into.retries += result.retries
+    into.remaining_req = result.remaining_req or into.remaining_req
+    into.blocked = into.blocked or result.blocked
+    into.interrupted = into.interrupted or result.interrupted
 
 
 def _not_sent(sweep: _Sweep, uuids: list[str], why: str) -> None:
@@ -467,10 +410,7 @@ def _finish(sweep: _Sweep) -> BatchResult:
     log.debug(
         "sweep done: listed=%d success=%d failed=%d unconfirmed=%d not_sent=%d listings=%d requests=%d 429s=%d",
         len(sweep.listed),
-        len(sweep.report.success),
-        len(sweep.report.failed),
-        len(sweep.report.unconfirmed),
-        len(sweep.report.not_sent),
+        *group_sizes(sweep.report),
         sweep.report.listings_sent,
         sweep.report.requests_sent,
         sweep.report.rate_limited,
@@ -487,12 +427,131 @@ def _listing_failed(sweep: _Sweep, failure: ListingFailed, first: bool) -> Batch
 
 
 # ---------------------------------------------------------------------------------------------
+# Listing a pass's open orders: the rules as a flow without I/O (``pages``), run by ``drivers`` like the
+# batch's, every request inside ``reading.bounded(time_left)`` (the deadline over the whole answer and the
+# byte cap). The paging rules and caps (a short page ends a query, a full page of nothing new too; a page
+# longer than ``limit`` or more than ``MAX_PAGES`` pages is ``InvalidResponse``) and what each answer leads
+# to are in docs/outcomes.md, "Listing rules": a 429, a 5xx or a failure to send is asked again up to
+# ``max_tries`` for a page, a 418 blocks the pocket, and a failed listing ends the pass with ``ListingFailed``
+# (the first pass raises its error).
+
+
+_NAME = _list_endpoint.OPERATION.module.rsplit(".", 1)[-1]
+"""The listing's operation name (``upbit_client.registry.OPERATIONS``' key), in ``RequestRetried``."""
+PAGE_SIZE = int(_list_endpoint.OPERATION.parameter("limit").value.maximum or 100)
+"""The ``limit`` sent: the spec's maximum for the parameter (the registry row)."""
+MAX_PAGES = 100
+"""Pages one listing reads at most: the SDK's own cap, as the spec bounds neither ``page`` nor an account's
+open orders (why 100: docs/outcomes.md, "Listing rules")."""
+MAX_ORDERS = MAX_PAGES * PAGE_SIZE
+"""Orders one listing takes at most: ``MAX_PAGES`` pages of at most ``PAGE_SIZE`` (a longer page is refused)."""
+
+
+class ListingFailed(Exception):
+    """The listing ended without a usable list; ``error`` is why (in the SDK's error tree)."""
+
+    def __init__(self, error: UpbitClientError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+_ListingFlow = Generator[Acquire | Send, Any, list[str]]
+
+
+@dataclass(slots=True)
+class _Pages:
+    """What one listing has read: pages, and every uuid seen (matching or not)."""
+
+    count: int = 0
+    seen: set[str] = field(default_factory=set)
+
+    def take(self, answer: Answer, orders: list[Order]) -> bool:
+        """Count a page in; True if the query goes on to the next page. Raises ``ListingFailed`` by the rules."""
+        self.count += 1
+        if len(orders) > PAGE_SIZE:
+            problem = f"page {self.count} lists {len(orders)} orders, more than the limit of {PAGE_SIZE} sent"
+            raise ListingFailed(InvalidResponse(200, answer.content[:200], problem))
+        new = {order.uuid for order in orders if isinstance(order.uuid, str)} - self.seen
+        self.seen |= new
+        more = len(orders) == PAGE_SIZE and bool(new)
+        if more and self.count >= MAX_PAGES:
+            problem = f"the open orders fill more than {MAX_PAGES} pages ({MAX_ORDERS} orders), the cap of a listing"
+            raise ListingFailed(InvalidResponse(200, b"", problem))
+        return more
+
+
+def pages(sweep: _Sweep) -> _ListingFlow:
+    """The uuids of the matching open orders of every query, in listing order (see the module's rules)."""
+    found: list[str] = []
+    read = _Pages()
+    for query in sweep.queries():
+        number, more = 1, True
+        while more:
+            answer, orders = yield from _page(sweep, query, number)
+            more = read.take(answer, orders)
+            found += sweep.take_page(orders)
+            sweep.progress(sum(sweep.done.values()), len(sweep.listed))
+            number += 1
+    return found
+
+
+def _page(
+    sweep: _Sweep, query: dict[str, Any], number: int
+) -> Generator[Acquire | Send, Any, tuple[Answer, list[Order]]]:
+    """One page, asked again after a 429, a 5xx or a failure to send while tries and time allow."""
+    tries, outcome = 0, None  # outcome: the last try's, told as the reason of a retry
+    while True:
+        sweep.give_up(tries)
+        permit = yield Acquire(sweep.limiter, sweep.time_left())
+        if isinstance(permit, KeyBlocked):
+            raise ListingFailed(TemporarilyBlocked(418, "blocked", str(permit)))
+        if permit is None:
+            continue  # give_up names the timeout
+        tries += 1
+        sweep.report.listings_sent += 1
+        if outcome is not None:
+            sweep.events.emit(RequestRetried(_NAME, tries, 0, _reason(outcome)))
+        outcome = yield Send(sweep.limiter, permit, _list_endpoint, {**query, "page": number}, sweep.time_left())
+        feed(sweep.limiter, permit, outcome)
+        orders = _orders(sweep, outcome, tries)
+        if orders is not None:
+            assert isinstance(outcome, Answer)
+            return outcome, orders
+
+
+def _reason(outcome: Outcome) -> str:
+    """What a try got, as ``RequestRetried.reason`` names it (the batch's error names)."""
+    return "transport_error" if isinstance(outcome, Exception) else outcome.api_error().name
+
+
+def _orders(sweep: _Sweep, outcome: Outcome, tries: int) -> list[Order] | None:
+    """The orders of a 200; None to ask again (429, 5xx, a failure to send); raises for any other outcome."""
+    if isinstance(outcome, Exception):
+        if not isinstance(outcome, httpx.TransportError) or tries >= sweep.options.max_tries:
+            detail = f"{type(outcome).__name__}: {outcome}"
+            raise ListingFailed(TransportError(f"listing open orders failed: {detail}"))
+        return None
+    if outcome.remaining is not None:
+        sweep.report.remaining_req = outcome.remaining
+    if outcome.status == 200:
+        if isinstance(outcome.parsed, list):
+            return [order for order in outcome.parsed if isinstance(order, Order)]
+        raise ListingFailed(InvalidResponse(200, outcome.content[:200], outcome.problem or "not a list of orders"))
+    if outcome.status == 429:
+        sweep.report.rate_limited += 1
+        return None
+    if outcome.status >= 500:
+        return None
+    raise ListingFailed(outcome.api_error())
+
+
+# ---------------------------------------------------------------------------------------------
 # The sweep: its passes as a flow without I/O, and the two drivers' steps
 
 
 @dataclass(frozen=True, slots=True)
 class _List:
-    """List the open orders that match (``listing``): the uuids, or ``ListingFailed``."""
+    """List the open orders that match (``pages``): the uuids, or ``ListingFailed``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,18 +565,15 @@ class _Cancel:
 
 def passes(sweep: _Sweep) -> Generator[_List | _Cancel, Any, BatchResult]:
     """List, then cancel what was listed, pass after pass (``_Sweep.to_send``, ``_Sweep.passed``); the report.
-
-    All pages are listed before anything is cancelled: a cancel would shift the pages still to be read
-    (Upbit pages by offset), and the orders it moved up would be skipped.
-    """
-    for number in sweep.passes():
+    Every page is listed first: a cancel would shift the pages still to be read, and skip the orders it moved up."""
+    for number in range(1, sweep.which.max_passes + 2):  # max_passes passes that cancel, then a listing that reports
         listed = yield _List()
         if isinstance(listed, ListingFailed):
             return _listing_failed(sweep, listed, first=number == 1)
         uuids = sweep.to_send(number, listed)
         if uuids is None:
             break
-        if not sweep.passed((yield _Cancel(uuids, sweep.batch_options(number), number))):
+        if not sweep.passed((yield _Cancel(uuids, sweep.batch_options(), number))):
             break
     return _finish(sweep)
 
@@ -526,7 +582,7 @@ def _pass_sync(sweep: _Sweep, client: AnyClient, step: _List | _Cancel) -> objec
     """One step of ``passes``, blocking; Ctrl-C raises ``BatchInterrupted`` with the sweep's report so far."""
     try:
         if isinstance(step, _List):
-            return list_sync(sweep, client)
+            return drive_sync(client, pages(sweep), contextlib.nullcontext())
         return cancel_orders(
             client, uuids=step.uuids, options=step.options, on_progress=sweep.batch_progress(step.number)
         )
@@ -545,7 +601,7 @@ async def _pass_async(sweep: _Sweep, client: AnyClient, step: _List | _Cancel, r
     partial: list[BatchResult] = []
     try:
         if isinstance(step, _List):
-            return await list_async(sweep, client)
+            return await drive_async(client, pages(sweep), set())
         progress = sweep.batch_progress(step.number)
         return await cancel_orders_async(
             client, uuids=step.uuids, options=step.options, on_progress=progress, report_to=partial.append
@@ -553,7 +609,7 @@ async def _pass_async(sweep: _Sweep, client: AnyClient, step: _List | _Cancel, r
     except ListingFailed as failure:
         return failure
     except anyio.get_cancelled_exc_class() as exc:
-        _cancelled(exc, hand_over(report_to, sweep.stopped(partial[0]) if partial else _interrupted(sweep)))
+        go_on(exc, hand_over(report_to, sweep.stopped(partial[0]) if partial else _interrupted(sweep)))
 
 
 def _start(
@@ -618,12 +674,3 @@ async def cancel_open_orders_async(
     while not isinstance(step := advance(flow, result), Done):
         result = await _pass_async(state, client, step, report_to)
     return hand_over(report_to, step.value)
-
-
-def _cancelled(exc: BaseException, report: BatchResult | None) -> NoReturn:
-    """Let a cancellation go on: as ``BatchCancelled`` carrying ``report`` under asyncio, as it is under trio."""
-    if report is not None and is_asyncio_cancellation(exc):
-        from .cancelled import BatchCancelled
-
-        raise BatchCancelled(report) from exc
-    raise exc

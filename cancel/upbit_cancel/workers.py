@@ -1,19 +1,12 @@
 """Run the jobs of a sync batch on worker threads, as many at once as the rate-limit budget allows.
 
-Why threads: a sync batch that sends one request at a time spends a round trip per chunk, so at
-50-100 ms from the exchange it takes seconds more than the budget requires. The workers share the
-caller's one ``httpx.Client`` (thread-safe, one connection pool) and the batch's limiter.
-
-What the calling thread does, and why:
-
-- It only waits. A Ctrl-C reaches it (Python delivers signals to the main thread) at once, its wait
-  being short and interruptible; the ``KeyboardInterrupt`` propagates to the batch, which stops.
-- It hands progress to ``on_progress``: workers queue each ``(done, total)`` and the calling thread
-  calls the callback, in order, so the callback runs in the thread that called the batch (a UI need
-  not be thread-safe) and may itself stop the batch with ``KeyboardInterrupt``.
-- Workers stop taking jobs once ``stopping()`` is true; they are daemon threads and each runs in a
-  copy of the caller's context (``contextvars.copy_context``), so context variables that the
-  caller's httpx hooks read are seen by the requests the workers send.
+Why threads: one request at a time spends a round trip per chunk (seconds more than the budget requires
+at 50-100 ms from the exchange). The workers share the caller's one ``httpx.Client`` and the batch's
+limiter, and each runs in a copy of the caller's context (``contextvars``: docs/thread-safety.md). They are
+daemon threads that stop taking jobs once ``stopping()`` is true. The calling thread only waits, so a
+Ctrl-C reaches it at once (Python delivers signals to the main thread), and it calls ``on_progress`` with
+what the workers noted, in order (``ProgressRelay``): the callback runs in the thread that called the batch
+(a UI need not be thread-safe) and may itself stop the batch with ``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
@@ -25,7 +18,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 
-__all__ = ["ProgressRelay", "run_in_threads"]
+__all__ = ["ProgressRelay", "call_progress", "run_in_threads"]
 
 log: logging.Logger = logging.getLogger("upbit_cancel.batch")
 
@@ -63,13 +56,17 @@ class ProgressRelay:
                 if not self._pending:
                     return
                 done, total = self._pending.popleft()
-            if self.callback is None:
-                continue
-            try:
-                self.callback(done, total)
-            except Exception:
-                # A broken progress display must not cost the report of orders already cancelled.
-                log.warning("on_progress callback raised; ignored", exc_info=True)
+            call_progress(self.callback, done, total, log)
+
+
+def call_progress(callback: Callable[[int, int], None] | None, done: int, total: int, logger: logging.Logger) -> None:
+    """``callback(done, total)``, if any; an exception from it is logged on ``logger`` and ignored (a broken
+    progress display must not cost the report of orders already cancelled)."""
+    if callback is not None:
+        try:
+            callback(done, total)
+        except Exception:
+            logger.warning("on_progress callback raised; ignored", exc_info=True)
 
 
 def _work(
