@@ -148,11 +148,12 @@ cassettes: $(STAMP)
 
 # make test-deps: `make demo`'s script and the runtime's tests under each set of dependency versions below,
 # each in a venv of its own (.venv-deps/NAME, tools/test_deps.sh); never in .venv, whose generator
-# (openapi-python-client 0.29.1) requires httpx<0.29. LOWEST is every floor pyproject.toml declares.
+# (openapi-python-client 0.29.1) requires httpx<0.29. LOWEST is every floor pyproject.toml declares ([http2]: h2 too,
+# so that the HTTP/2 test runs there instead of skipping).
 # PyJWT 2.8 has no InsecureKeyLengthWarning, which one test's warning filter names: deselected there. trio 0.35
 # (the test tool that runs the async tests on anyio's trio backend) needs attrs >= 23.2, above attrs' floor, so
 # the lowest set runs the async tests on asyncio only.
-LOWEST := httpx==0.26.0 httpcore==1.0.0 anyio==4.5.0 attrs==22.2.0 PyJWT==2.8.0 sniffio==1.3.0
+LOWEST := httpx==0.26.0 httpcore==1.0.0 anyio==4.5.0 attrs==22.2.0 PyJWT==2.8.0 sniffio==1.3.0 h2==4.0.0
 LOWEST_SKIP := --deselect tests/test_connect.py::test_connect_takes_explicit_keys_over_the_environment -k "not trio"
 RUNTIME_TESTS := tests/test_connect.py tests/test_one_request_path.py tests/test_hostile_answers.py \
 	tests/test_pacing.py tests/test_batch_sandbox.py tests/test_sweep.py tests/test_faults_single.py \
@@ -163,15 +164,15 @@ REDIS_LOWEST := redis==5.0.0 hypothesis==6.170.15 trio==0.35.0
 STORE_TESTS := tests/test_store_rules.py tests/test_store_off_loop.py
 
 test-deps:
-	tools/test_deps.sh httpx-0.28.1 "httpx==0.28.1 trio==0.35.0" $(RUNTIME_TESTS) -n 2
-	tools/test_deps.sh httpx-0.29.0 "httpx==0.29.0 trio==0.35.0" $(RUNTIME_TESTS) -n 2
+	tools/test_deps.sh httpx-0.28.1 "httpx==0.28.1 trio==0.35.0 h2==4.4.1" $(RUNTIME_TESTS) -n 2
+	tools/test_deps.sh httpx-0.29.0 "httpx==0.29.0 trio==0.35.0 h2==4.4.1" $(RUNTIME_TESTS) -n 2
 	tools/test_deps.sh lowest "$(LOWEST)" $(RUNTIME_TESTS) -n 2 $(LOWEST_SKIP)
 	tools/test_deps.sh redis-lowest "$(REDIS_LOWEST)" $(STORE_TESTS) -n 2
 
 # What .ci/run runs of it: the newest httpx (with trio, for the transport under trio) and the lowest versions,
 # a smoke subset of the tests.
 test-deps-smoke:
-	tools/test_deps.sh httpx-0.29.0 "httpx==0.29.0 trio==0.35.0" $(SMOKE_TESTS) -n 2
+	tools/test_deps.sh httpx-0.29.0 "httpx==0.29.0 trio==0.35.0 h2==4.4.1" $(SMOKE_TESTS) -n 2
 	tools/test_deps.sh lowest "$(LOWEST)" $(SMOKE_TESTS) -n 2 $(LOWEST_SKIP)
 	tools/test_deps.sh redis-lowest "$(REDIS_LOWEST)" $(STORE_TESTS) -n 2
 
