@@ -223,6 +223,14 @@ def stores(request: pytest.FixtureRequest) -> Iterator[Stores]:
             loops.close()
 
 
+def switchable_process(stores: Stores, clock: FakeClock) -> tuple[RateLimiter, Switchable]:
+    """A process of the pocket whose view of the store can be made to fail (``Switchable.down``)."""
+    switch = Switchable(stores.open(clock))
+    limiter = RateLimiter(GROUP, PER_SECOND, clock=clock, sleep=clock.sleep, reserve=0)
+    limiter.use_store(cast(BudgetStore, switch))  # every method of the store, through __getattr__
+    return limiter, switch
+
+
 def take_all(limiter: RateLimiter) -> list[Permit]:
     taken = []
     while isinstance(permit := limiter.try_acquire(), Permit):
@@ -568,9 +576,7 @@ def test_a_dated_phase_too_wide_to_pace_by_takes_the_stores_narrow_one(stores: S
 
 def test_a_store_that_fails_pauses_the_link_and_comes_back_after_the_pause(stores: Stores) -> None:
     clock = FakeClock(start=100.5)
-    switch = Switchable(stores.open(clock))
-    limiter = RateLimiter(GROUP, PER_SECOND, clock=clock, sleep=clock.sleep, reserve=0)
-    limiter.use_store(cast(BudgetStore, switch))  # every method of the store, through __getattr__
+    limiter, switch = switchable_process(stores, clock)
     other = stores.process(clock)
     switch.down = True
     during = limiter.try_acquire()  # cancelling goes on, paced in-process
@@ -587,22 +593,18 @@ def test_a_process_counts_a_peer_that_joined_from_its_next_take_on(stores: Store
     """Not once a second: a process that took before the other joined, then lost the store within that
     second, paced at the whole budget beside the other's share (the Sentinel failover test: 3-57 x 429)."""
     clock = FakeClock(start=999_999.4)
-    first = stores.process(clock)
-    switch = Switchable(stores.open(clock))
-    second = RateLimiter(GROUP, PER_SECOND, clock=clock, sleep=clock.sleep, reserve=0)
-    second.use_store(cast(BudgetStore, switch))
-    learn_phase(first, clock)
+    first, switch = switchable_process(stores, clock)
+    learn_phase(first, clock)  # the first process took alone: it counted itself only
     clock.now = 1_000_000.7
-    assert isinstance(second.try_acquire(), Permit)  # the second process joins: the store counts it
-    answer(second, take_all(second), None)
-    lost = Switchable(first.store)  # the first process's own view of the store, which is about to fail
-    assert first.store_link is not None
-    first.store_link.store = cast(BudgetStore, lost)
+    second = stores.process(clock)
+    joined = take_all(second)  # the second process joins and fills the window: the store counts it
+    assert joined
+    answer(second, joined, None)
     clock.now = 1_000_000.75
     first.try_acquire()  # its next take: it sees the other (the window is full; no permit needed)
-    assert lost.peers() == 2
+    assert switch.peers() == 2
     clock.now = 1_000_001.7
-    lost.down = True
+    switch.down = True
     take_all(first)  # the store is lost: nothing more in this window
     clock.now = 1_000_002.7
     assert len(take_all(first)) == PER_SECOND // 2  # its share: the other process has the rest
@@ -611,9 +613,7 @@ def test_a_process_counts_a_peer_that_joined_from_its_next_take_on(stores: Store
 def test_a_process_that_loses_the_store_paces_at_its_share_among_the_processes_it_counted(stores: Stores) -> None:
     clock = FakeClock(start=999_999.4)
     first = stores.process(clock)
-    switch = Switchable(stores.open(clock))
-    second = RateLimiter(GROUP, PER_SECOND, clock=clock, sleep=clock.sleep, reserve=0)
-    second.use_store(cast(BudgetStore, switch))
+    second, switch = switchable_process(stores, clock)
     learn_phase(first, clock)
     clock.now = 1_000_000.7
     taken = take_all(first) + take_all(second)  # both took through the store: it counts two processes
