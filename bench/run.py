@@ -848,9 +848,9 @@ def bench_import(repeats: int) -> None:
     _time_imports(
         Path(sys.executable), "this development venv (editable; trio, h2 and the test tools beside it)", repeats
     )
-    with startup.user_install() as python:
-        if python is not None:
-            _time_imports(python, "a user's venv: the wheel and its runtime dependencies only", repeats)
+    python = startup.user_python()
+    if python != sys.executable:  # else it could not be built (said why), or BENCH_DEV_PROCESSES=1
+        _time_imports(Path(python), "a user's venv: the wheel and its runtime dependencies only", repeats)
 
 
 def _time_imports(python: Path, where: str, repeats: int) -> None:

@@ -19,26 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@contextmanager
-def user_install(extras: str = "") -> Iterator[Path | None]:
-    """A fresh venv with the wheel (and ``extras``, e.g. ``"redis"``) installed; its python, or None (with the reason
-    printed) when it cannot be made."""
-    with tempfile.TemporaryDirectory(prefix="bench-user-") as folder:
-        where = Path(folder)
-        try:
-            _build_and_install(where, extras)
-        except (subprocess.CalledProcessError, OSError) as error:
-            print(f"  (the user's environment could not be built: {error}; only the development venv is timed)")
-            yield None
-            return
-        yield where / "venv" / "bin" / "python"
 
 
 _USER_PYTHONS: dict[str, str] = {}
@@ -48,9 +31,10 @@ _USER_PYTHONS: dict[str, str] = {}
 def user_python(extras: str = "") -> str:
     """The python of a user's venv with ``extras`` (built once per bench run), else this venv's (reason printed).
 
-    Processes that stand for a deployed bot or kill switch (section 18's fresh process, the cold starts of
-    sections 5 and 10) run from it: the development venv's trio and h2 make ``import httpcore`` (at the
-    first ``connect()``) some 60-100 ms slower per process than in a user's environment (the module's docstring).
+    Section 4 times the imports in it too. Processes that stand for a deployed bot or kill switch (section 18's
+    fresh process, the cold starts of sections 5 and 10) run from it: the development venv's trio and h2 make
+    ``import httpcore`` (at the first ``connect()``) some 60-100 ms slower per process than in a user's
+    environment (the module's docstring).
     ``BENCH_DEV_PROCESSES=1`` keeps them in this venv instead.
     """
     if os.environ.get("BENCH_DEV_PROCESSES") == "1":
