@@ -872,6 +872,12 @@ def _time_imports(python: Path, where: str, repeats: int) -> None:
         "import upbit_cancel (the lazy face)": [str(python), "-c", "import upbit_cancel"],
         "upbit-cancel --version (the command's start-up)": [str(python.parent / "upbit-cancel"), "--version"],
         "upbit-cancel --help": [str(python.parent / "upbit-cancel"), "--help"],
+        # Where the import ratio comes from: attrs, then the generated client the batch path must load.
+        "import httpx, jwt, attrs": [str(python), "-c", "import httpx, jwt, attrs"],
+        "the generated floor (httpx, jwt, the auth, the generated calls and rules)": [
+            str(python), "-c", "import httpx, jwt, upbit_auth.signing, upbit_client.rules, "
+            "upbit_client.api.order.cancel_orders_by_ids, upbit_client.api.order.list_orders_by_ids"
+        ],
     }  # fmt: skip
     times: dict[str, list[float]] = {label: [] for label in commands}
     with tempfile.TemporaryDirectory(prefix="bench-pycache-") as cache:
@@ -900,6 +906,11 @@ def _time_imports(python: Path, where: str, repeats: int) -> None:
                 f"ratio SDK / httpx+jwt, {name} ({pick_name})",
                 f"{high / low:6.2f}x with the interpreter's start, {(high - empty) / (low - empty):.2f}x without",
             )
+    for label in labels[8:10]:  # the share of the import ratio that attrs and the generated client set
+        _line(
+            f"ratio {label.split(' (')[0]} / httpx+jwt (median)",
+            f"{statistics.median(times[label]) / statistics.median(times[labels[1]]):6.2f}x with the interpreter's start",
+        )
     for label in labels[6:8]:
         _line(
             f"{label.split(' (')[0]} above python -c pass",
