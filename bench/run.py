@@ -906,10 +906,11 @@ def _time_imports(python: Path, where: str, repeats: int) -> None:
                 f"ratio SDK / httpx+jwt, {name} ({pick_name})",
                 f"{high / low:6.2f}x with the interpreter's start, {(high - empty) / (low - empty):.2f}x without",
             )
+    base = labels[1]
     for label in labels[8:10]:  # the share of the import ratio that attrs and the generated client set
         _line(
             f"ratio {label.split(' (')[0]} / httpx+jwt (median)",
-            f"{statistics.median(times[label]) / statistics.median(times[labels[1]]):6.2f}x with the interpreter's start",
+            f"{statistics.median(times[label]) / statistics.median(times[base]):6.2f}x with the interpreter's start",
         )
     for label in labels[6:8]:
         _line(
