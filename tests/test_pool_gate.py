@@ -98,7 +98,7 @@ async def test_the_stream_tells_once_per_request_when_it_is_on_the_wire_on_a_new
     calls: list[int] = []
     async with http_client(url) as client:
         http = client.get_async_httpx_client()
-        assert reading.install(http) and reading.reports_wire(http)
+        assert reading.install(http)
         for request in range(3):  # the first connects, the others reuse the connection
             with reading.bounded(5.0, on_wire=lambda request=request: calls.append(request)):
                 await http.get("/v1/orders/uuids")
@@ -108,7 +108,7 @@ async def test_the_stream_tells_once_per_request_when_it_is_on_the_wire_on_a_new
 def test_a_mock_transport_does_not_report_the_wire() -> None:
     http = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(200)))
     reading.install(http)
-    assert not reading.reports_wire(http)
+    assert not reading.install(http)
 
 
 # --- the batch with the gate --------------------------------------------------------------------------

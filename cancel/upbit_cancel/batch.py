@@ -1072,8 +1072,7 @@ async def cancel_orders_async(
     batch = _prepare(client.get_async_httpx_client(), uuids, identifiers, options, on_progress)
     width = _width(batch, options.max_in_flight)
     http = client.get_async_httpx_client()
-    reading.install(http)
-    if width > 1 and reading.reports_wire(http):
+    if reading.install(http) and width > 1:
         # Every transport tells when a request is on the wire: the gate can let the next one in then.
         batch.gate = PoolGate()
     try:

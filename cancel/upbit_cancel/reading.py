@@ -53,7 +53,6 @@ __all__ = [
     "install",
     "load_json",
     "narrow",
-    "reports_wire",
     "within",
 ]
 
@@ -268,7 +267,8 @@ _install_lock = threading.Lock()
 
 
 def install(http: httpx.Client | httpx.AsyncClient) -> bool:
-    """True if ``http`` sends through a ``connect()`` transport over the network (every bound holds there).
+    """True if ``http`` sends through a ``connect()`` transport over the network (every bound holds there,
+    and ``bounded(on_wire=...)`` hears of every request it sends).
 
     A ``connect()`` client over a transport of the caller's (a mock) is left as it is: its transport bounds
     the body already. Any other client gets hooks (added once) that, inside ``bounded``, narrow its requests'
@@ -287,17 +287,6 @@ def install(http: httpx.Client | httpx.AsyncClient) -> bool:
                 "response": [*hooks["response"], _bound_body],
             }
     return False
-
-
-def reports_wire(http: httpx.Client | httpx.AsyncClient) -> bool:
-    """True if ``http`` sends through a ``connect()`` transport over the network, so that
-    ``bounded(on_wire=...)`` hears of every request it sends; False with any other transport (a mock).
-
-    Told by the marker hook ``connect()`` adds (httpx has no public way to ask a client for its transport)."""
-    from .transport import transport_of
-
-    found = transport_of(http)
-    return found is not None and found.on_network
 
 
 def load_json(content: bytes | str) -> Any:
