@@ -6,19 +6,16 @@ one round trip. Window keys live a few windows (long enough for every send that 
 own clock expires them and the blocks. The phase and the trickle are kept per host (the phase includes
 the host's clock error and latency). Every call may wait on the network: ``blocking`` is True.
 
-Every call to Redis goes through one wrapper (``SharedBudget._call``, and ``LoopBudget.call`` on a loop),
-which turns whatever a broken store does into ``StoreUnavailable``: an error reply (``-OOM``,
-``-READONLY``, ``-MOVED``, ``-NOAUTH``, ``-LOADING``, ...), garbage, silence or a closed connection
-(redis-py's errors, ``OSError``), a reply of the wrong type or shape (each call's reader checks what it
-was given, and anything a reader or redis-py raises on it counts: the store misbehaved, not the caller),
-and an answer that took longer than ``_CALL_DEADLINE`` (a server trickling its answer a byte at a time
+Every call to Redis goes through one wrapper (``redis_connect.RedisClient.call``, and ``LoopBudget.call`` on
+a loop), which turns whatever a broken store does into ``StoreUnavailable`` (the cases: ``RedisClient``); an
+answer that took longer than ``_CALL_DEADLINE`` counts too (a server trickling its answer a byte at a time
 meets no socket timeout). A limiter that gets ``StoreUnavailable`` paces in-process after one warning
 (``store.StoreLink``).
 
 Round trips: a take and the upkeep before it (format 1's fence, the peers, the master) are one call of
-``lua/many.lua`` (``bundled``; on a Cluster the fence, in a slot of its own, goes apart), and a script's first
-call on a client sends its source (``Scripts``): a cold process's first permit waits for one round trip, not
-four to twelve (issue 26, item 4).
+``lua/many.lua`` (``bundled``; on a Cluster the fence, in a slot of its own, goes apart), and a script's
+first call on a client sends its source (``redis_connect.Scripts``): a cold process's first permit waits
+for one round trip, not four to twelve (issue 26, item 4).
 
 On an asyncio loop (issue 22) an async caller's calls are awaited on the loop itself (``LoopBudget``):
 through a worker thread, the threads running redis-py beside the loop at a window boundary took the GIL
@@ -38,36 +35,19 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from .redis_connect import MasterWatch, open_redis, shared_cluster
-from .store import PEERS_SECONDS, BudgetKeys, Send, StoreUnavailable, TakeResult, redacted_text, redacted_url
+from .redis_connect import BUNDLED, TIMEOUT, Call, MasterWatch, RedisClient, Scripts, open_redis
+from .store import PEERS_SECONDS, BudgetKeys, Send, StoreUnavailable, TakeResult, redacted_url
 
 if TYPE_CHECKING:
     from .store import StoreWrite
 
-__all__ = [
-    "ASKS_AT_ONCE",
-    "BUNDLED",
-    "PHASE_TTL_MS",
-    "SCRIPTS",
-    "TIMEOUT",
-    "Call",
-    "LoopBudget",
-    "Scripts",
-    "SharedBudget",
-    "answered_in_time",
-    "bundled",
-    "lua_script",
-]
+__all__ = ["ASKS_AT_ONCE", "PHASE_TTL_MS", "SCRIPTS", "LoopBudget", "SharedBudget", "bundled"]
 
 log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
 SCRIPTS = ("take", "fill", "block", "settle", "master", "peers", "date", "phase", "bounds", "many")
-BUNDLED = ("block", "peers", "master", "take")
-"""The scripts ``lua/many.lua`` may run together in one round trip: a take and the upkeep before it."""
 _WINDOW_TTL_MS = 5000
 _FENCE_S = 3600.0
 """How long format 1's fence holds after the last take (``BudgetKeys.fence``); renewed every ``_FENCE_RENEW_S``."""
@@ -75,15 +55,10 @@ _FENCE_RENEW_S = 3000.0
 PHASE_TTL_MS = 3_600_000
 """How long a saved phase is kept (milliseconds)."""
 _BOUNDS_TTL_MS = 60_000
-TIMEOUT = 0.5
-"""Every socket wait of a store call (connect, each read) is bounded by this many seconds."""
 _CALL_DEADLINE = 4 * TIMEOUT
 """A call answered later than this (each read within ``TIMEOUT``, the whole not) counts as a failure."""
 _TAKE_CODES = {-2: 2, -1: 1, 0: 2, 1: 1}
 """``lua/take.lua``'s answers: code -> length (``{-2, until_ms}``, ``{-1}``, ``{0, held}``, ``{1}``)."""
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def _integer(value: object) -> int:
@@ -127,28 +102,6 @@ def _phase(reply: object) -> tuple[float, float] | None:
     return lo, hi
 
 
-@functools.cache
-def lua_script(name: str) -> str:
-    """The source of the Lua script ``lua/<name>.lua`` of this package (take, fill, settle, block, ...); for
-    ``many``, each of ``BUNDLED`` as a local function of (KEYS, ARGV) above it."""
-    source = _lua_file(name)
-    if name != "many":
-        return source
-    functions = [f"SCRIPTS['{part}'] = function(KEYS, ARGV)\n{lua_script(part).rstrip()}\nend\n" for part in BUNDLED]
-    return "".join(["local SCRIPTS = {}\n", *functions, source])
-
-
-def _lua_file(name: str) -> str:
-    """``lua/<name>.lua`` read beside this module; through ``importlib.resources`` only where the package is not
-    a folder (a zip): its readers cost a cold process some 2-15 ms of imports before its first take."""
-    try:
-        return Path(__file__).with_name("lua").joinpath(f"{name}.lua").read_text(encoding="utf-8")
-    except OSError:
-        from importlib import resources
-
-        return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
-
-
 def _hashed(key: str) -> str:
     """What a Cluster hashes of ``key`` to place it in a slot: its hash tag (``{...}``), else the whole key."""
     start = key.find("{")
@@ -184,18 +137,17 @@ def _read_many(reads: list[Callable[[Any], Any]], reply: object) -> Any:
     return [read(answer) for read, answer in zip(reads, reply, strict=True)][-1]
 
 
-class SharedBudget:
+class SharedBudget(RedisClient):
     """The Redis side of one (pocket, group) budget. Every method raises ``StoreUnavailable`` on failure.
 
     ``pocket``: who shares the budget (``ratelimit.pocket_id``), hashed into the keys.
     """
 
-    blocking = True
+    deadline = _CALL_DEADLINE
 
     def __init__(
         self, url: str, pocket: str, group: str, per_second: int, *, window_seconds: int = 1, client: Any = None
     ) -> None:
-        self.url = url
         self.per_second = per_second
         self._ttl_ms = _WINDOW_TTL_MS * window_seconds
         self.keys: BudgetKeys = BudgetKeys.of(pocket, group)
@@ -203,31 +155,9 @@ class SharedBudget:
         self._peers = 1
         self._me = uuid.uuid4().hex
         self._fenced_until = -float("inf")
-        try:
-            import redis  # noqa: F401  (only to say what is missing)
-        except ImportError as error:  # depends on the installed extras
-            raise StoreUnavailable(
-                "the shared store needs redis-py: pip install 'upbit-order-cancel[redis]'"
-            ) from error
-        self._redis: Any = None
         self._loops: dict[asyncio.AbstractEventLoop, LoopBudget | None] = {}
         self._loops_lock = threading.Lock()
-        self._scripts: Scripts | None = None
-        self._cluster = url.lower().startswith("redis+cluster:")  # a URL that cannot work fails inside _call
-        if client is None and not self._cluster:  # no I/O yet; a bad query raises here
-            client = self._call(lambda: open_redis(url, timeout=TIMEOUT), _same)
-        if client is not None:
-            self._register(client)
-
-    def _register(self, client: Any) -> Scripts:
-        self._redis = client
-        self._scripts = Scripts(client)
-        return self._scripts
-
-    def _connected(self) -> Scripts:
-        """The Lua scripts on this store's client, connecting first if need be (a Cluster client learns the
-        nodes when made: done on first use, inside ``_call``, so an unreachable store only pauses the sharing)."""
-        return self._scripts or self._register(shared_cluster(self.url, timeout=TIMEOUT))
+        super().__init__(url, "rate-limit store", SCRIPTS, client)
 
     def on_loop(self) -> LoopBudget | None:
         """This budget's calls on the running asyncio loop, awaited there (``LoopBudget``); None off asyncio
@@ -260,27 +190,10 @@ class SharedBudget:
     def __repr__(self) -> str:
         return f"SharedBudget({redacted_url(self.url)!r}, group={self.keys.prefix.rsplit(':', 1)[-1]!r})"
 
-    def _call(self, command: Callable[[], R], read: Callable[[R], T]) -> T:
-        """``read(command())``: the one place Redis is called (``on_loop``'s calls: ``LoopBudget.call``, the same
-        way). Whatever a broken store makes ``command`` or ``read`` raise (the store misbehaved: see the
-        module's docstring), or an answer later than ``_CALL_DEADLINE``, is ``StoreUnavailable`` naming the
-        (password-redacted) store."""
-        started = time.monotonic()
-        try:
-            reply = command()
-            return read(answered_in_time(reply, started))
-        except Exception as error:  # every failure of the store is one failure, see above
-            raise self.failure(error) from error
-
     def failure(self, error: Exception) -> StoreUnavailable:
-        """``error`` met by a call to this store, as ``StoreUnavailable`` (the master is asked again soon)."""
+        """``RedisClient.failure``; the master is asked again soon."""
         self.master.recheck()
-        text = f"{type(error).__name__}: {redacted_text(str(error), self.url)}"
-        return StoreUnavailable(f"rate-limit store {redacted_url(self.url)}: {text}")
-
-    def _run(self, call: Call) -> Any:
-        """Make ``call`` (one command or script) through this budget's client, read by ``call.read``."""
-        return self._call(lambda: self._connected().run(call), call.read)
+        return super().failure(error)
 
     def take(self, send: Send) -> TakeResult:
         answers = [self._run(call) for call in self.take_calls(send)]
@@ -420,63 +333,9 @@ class SharedBudget:
         phase: tuple[float, float] | None = self._run(self.load_phase_call())
         return phase
 
-    def close(self) -> None:
-        """Close this budget's client (a Cluster's is the process's, ``shared_cluster``: left open)."""
-        if self._redis is not None and not self._cluster:
-            with contextlib.suppress(Exception):
-                self._redis.close()
-
-
-def _same(value: T) -> T:
-    return value
-
 
 def _block_end(reply: object) -> float:
     return _integer(reply) / 1000
-
-
-def answered_in_time(reply: R, started: float) -> R:
-    """``reply``, unless it came later than ``_CALL_DEADLINE`` after ``started`` (``time.monotonic()``)."""
-    took = time.monotonic() - started
-    if took > _CALL_DEADLINE:
-        raise TimeoutError(f"answered after {took:.1f} s (more than {_CALL_DEADLINE:g} s)")
-    return reply
-
-
-class Scripts:
-    """This package's Lua scripts (``SCRIPTS``) on one client, blocking or ``redis.asyncio`` (``run`` then gives
-    an awaitable). A script's first call on the client sends its source (``EVAL``, which also caches it on the
-    server: one round trip, on a server that never saw it too); later calls send its SHA1 (``EVALSHA``; on
-    ``NOSCRIPT``, a server restarted or flushed, redis-py loads the script and sends it again). A cold process
-    calling ``EVALSHA`` first paid three round trips for each script a fresh server lacked (``NOSCRIPT``,
-    ``SCRIPT LOAD``, ``EVALSHA``)."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.registered: dict[str, Any] = {name: client.register_script(lua_script(name)) for name in SCRIPTS}
-        self.sent: set[str] = set()
-
-    def run(self, call: Call) -> Any:
-        """``call`` (a script of ``SCRIPTS``, or ``get``) on this client: its reply (an awaitable for
-        ``redis.asyncio``)."""
-        if call.name == "get":
-            return self.client.get(call.keys[0])
-        if call.name in self.sent:
-            return self.registered[call.name](keys=call.keys, args=call.args)
-        self.sent.add(call.name)  # if this EVAL fails, the EVALSHA after it loads the script: still right
-        return self.client.eval(lua_script(call.name), len(call.keys), *call.keys, *call.args)
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One call to Redis, the same for the blocking client and ``LoopBudget``'s: ``name`` a Lua script of
-    ``SCRIPTS`` (``keys``, ``args``), or ``get`` of ``keys[0]``; ``read`` checks the reply and turns it into
-    the answer."""
-
-    name: str
-    keys: list[str]
-    args: list[Any]
-    read: Callable[[Any], Any]
 
 
 ASKS_AT_ONCE = 4
@@ -500,7 +359,7 @@ class LoopBudget:
         self.budget = budget
         self.loop = loop
         self.client: Any = open_redis(budget.url, timeout=TIMEOUT, on_loop=True)
-        self.scripts: Scripts = Scripts(self.client)
+        self.scripts: Scripts = Scripts(self.client, SCRIPTS)
         self.queue: deque[StoreWrite] = deque()
         self.wake: asyncio.Event = asyncio.Event()
         self.asking: asyncio.Semaphore = asyncio.Semaphore(ASKS_AT_ONCE)
@@ -509,11 +368,11 @@ class LoopBudget:
         self.writer: asyncio.Task[None] = loop.create_task(self.write_in_order(), name="upbit-store-writer")
 
     async def call(self, call: Call) -> Any:
-        """``call`` on this loop's client, read by ``call.read``: ``SharedBudget._call``'s rules."""
+        """``call`` on this loop's client, read by ``call.read``: ``RedisClient.call``'s rules."""
         started = time.monotonic()
         try:
             reply = await self.scripts.run(call)
-            return call.read(answered_in_time(reply, started))
+            return call.read(self.budget.in_time(reply, started))
         except Exception as error:  # every failure of the store is one failure (see the module)
             raise self.budget.failure(error) from error
 
