@@ -155,8 +155,6 @@ class MemoryBudget:
             return until
 
     def date(self, window: int, local_seconds: list[int]) -> None:
-        """The send charged to ``local_seconds`` landed in exchange ``window``: move the charge there once a
-        phase is stored, else keep it pending (``save_phase`` moves it)."""
         server = self._server
         with server.lock:
             server.check()
@@ -179,7 +177,6 @@ class MemoryBudget:
             server.incr(f"{key}:s", count, self._ttl)
 
     def save_phase(self, lo: float, hi: float) -> None:
-        """Store the host's phase, and move every dated charge waiting for one (``date``)."""
         with self._server.lock:
             self._server.check()
             self._server.set(self.keys.phase, f"{lo!r} {hi!r}", _PHASE_TTL)
@@ -187,7 +184,6 @@ class MemoryBudget:
                 self._move(field, count)
 
     def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None:
-        """Add bounds of the phase to the host's pooled ones (their intersection; disjoint ones replace them)."""
         with self._server.lock:
             self._server.check()
             current = self._server.get(self.keys.bounds)

@@ -269,9 +269,7 @@ class SharedBudget(RedisClient):
     def settle_call(
         self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
     ) -> Call | None:
-        """The call of ``settle`` (None: nothing to settle): give back one charge of each of ``give_back``,
-        charge ``take`` (exchange windows, else local seconds); ``settled``, the charges an answer confirmed:
-        a window full of those is really full, one full of charges in flight may open again."""
+        """The call of ``settle`` (None: nothing to settle): ``lua/settle.lua``."""
         if not give_back and not take and not settled:
             return None
         counts = self.keys.counts
@@ -295,8 +293,7 @@ class SharedBudget(RedisClient):
         return end
 
     def date_call(self, window: int, local_seconds: list[int]) -> Call:
-        """The call of ``date``: the send charged to ``local_seconds`` landed in exchange ``window``
-        (``lua/date.lua``): moved there once a phase is stored for the host, else kept pending."""
+        """The call of ``date``: ``lua/date.lua``."""
         local = self.keys.counts(False, local_seconds)
         landed = self.keys.counts(True, [window])[0]
         keys = [self.keys.phase, self.keys.dated, landed, f"{landed}:s", *local, *(f"{key}:s" for key in local)]
@@ -318,8 +315,7 @@ class SharedBudget(RedisClient):
         self._run(self.save_phase_call(lo, hi))
 
     def pool_bounds_call(self, lo: float, hi: float) -> Call:
-        """The call of ``pool_bounds``: ``lua/bounds.lua`` adds bounds of the phase to the host's pooled ones,
-        read back."""
+        """The call of ``pool_bounds``: ``lua/bounds.lua``, the pooled bounds read back."""
         return Call("bounds", [self.keys.bounds], [repr(lo), repr(hi), _BOUNDS_TTL_MS], _phase)
 
     def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None:
