@@ -24,10 +24,8 @@ The setting: ``store=`` (``heartbeat`` / ``guard`` ``--store``), else ``$UPBIT_H
 ``$XDG_STATE_HOME/upbit-cancel/heartbeats`` (``~/.local/state/...``). A Redis URL is a Redis: every form the
 budget store takes (``redis://``, ``rediss://``, ``unix://``, ``redis+sentinel://``, ``redis+cluster://``,
 ``store.parse_store_address``), opened by ``redis_connect``; a path (absolute, or ``file://``) is a folder.
-
-Each Redis read answers, with the heartbeat, the run id of the master that holds it (``lua/read.lua``,
-``Beat.master``): a failover (or a restart) shows as a new one, and a failover may have lost the
-last beat (replication is asynchronous), so the guard holds its fire for a grace (``guard_core.Watch``).
+Each Redis read answers the run id of the master that holds the heartbeat (``lua/read.lua``, ``Beat.master``):
+a failover may have lost the last beat, so the guard holds its fire for a grace (``guard_core.Watch``).
 """
 
 from __future__ import annotations
@@ -200,9 +198,7 @@ class FolderHeartbeats:
     def _load(self, path: Path) -> dict[str, Any] | None:
         try:
             value = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except ValueError:  # a file written by something else: not armed by us
+        except (FileNotFoundError, ValueError):  # none, or a file written by something else: not armed by us
             return None
         return value if isinstance(value, dict) else None
 
@@ -245,18 +241,14 @@ class FolderHeartbeats:
         pass
 
 
-def _default_folder(environ: Mapping[str, str]) -> Path:
-    base = environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "upbit-cancel" / "heartbeats"
-
-
 def resolve_heartbeat_store(setting: str | None, environ: Mapping[str, str] | None = None) -> str:
     """The store to use as text (a Redis URL or a folder), by the setting's order (module docstring)."""
     env = os.environ if environ is None else environ
     for value in (setting, env.get(HEARTBEAT_STORE_ENV), env.get(STORE_ENV)):
         if value:
             return value
-    return str(_default_folder(env))
+    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return str(Path(base) / "upbit-cancel" / "heartbeats")
 
 
 def open_heartbeat_store(setting: str | None = None, environ: Mapping[str, str] | None = None) -> HeartbeatStore:

@@ -88,16 +88,11 @@ def open_redis(url: str, *, timeout: float, on_loop: bool = False) -> redis_modu
 
 def _no_client_info() -> dict[str, Any]:
     """Options that keep redis-py from telling the server its name and version (``CLIENT SETINFO``, only
-    informational) on every new connection, for both clients (blocking and ``redis.asyncio``), which open one
-    per thread or per concurrent take: two round trips each in redis-py 5-7 (``lib_name=None,
-    lib_version=None``), and in redis-py >= 8 (``driver_info=None``) also a read of its version from the
-    package metadata (some 4 ms of CPU each, on the event loop for ``open_redis(on_loop=True)``'s).
-
-    The protocol stays redis-py's default. RESP2 would save redis-py 8's ``HELLO 3`` per new connection (a
-    loopback round trip; no change in a cold process's time to its first permit), but beside an async batch
-    through Redis it left the event loop's worst tick 1-3 ms later (``make bench`` section 13, taking turns:
-    3 of 6 cells over 10 ms with RESP2, 0 of 6 without; ``docs/benchmarks.md``), and a Sentinel failover drew
-    429s more often with it under load."""
+    informational) on every new connection of both clients, which open one per thread or per concurrent
+    take: two round trips each in redis-py 5-7, and in redis-py >= 8 also a read of its version from the
+    package metadata (some 4 ms of CPU each, on the event loop for ``open_redis(on_loop=True)``'s). The
+    protocol stays redis-py's default: RESP2 left the loop's worst tick beside an async batch 1-3 ms later
+    (``docs/benchmarks.md``, "Section 13 after the merges")."""
     try:
         import redis.driver_info  # noqa: F401  (redis-py >= 8: lib_name and lib_version are deprecated)
     except ImportError:
@@ -195,10 +190,8 @@ class Call:
 class Scripts:
     """This package's Lua scripts ``names`` on one client, blocking or ``redis.asyncio`` (``run`` then gives an
     awaitable). A script's first call on the client sends its source (``EVAL``, which also caches it on the
-    server: one round trip, on a server that never saw it too); later calls send its SHA1 (``EVALSHA``; on
-    ``NOSCRIPT``, a server restarted or flushed, redis-py loads the script and sends it again). A cold process
-    calling ``EVALSHA`` first paid three round trips for each script a fresh server lacked (``NOSCRIPT``,
-    ``SCRIPT LOAD``, ``EVALSHA``)."""
+    server: one round trip, where ``EVALSHA`` first cost three on a server that lacked it); later calls its
+    SHA1 (``EVALSHA``; on ``NOSCRIPT``, a server restarted or flushed, redis-py sends the script again)."""
 
     def __init__(self, client: Any, names: tuple[str, ...]) -> None:
         self.client = client

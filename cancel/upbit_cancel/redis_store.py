@@ -17,11 +17,9 @@ Round trips: a take and the upkeep before it (format 1's fence, the peers, the m
 first call on a client sends its source (``redis_connect.Scripts``): a cold process's first permit waits
 for one round trip, not four to twelve (issue 26, item 4).
 
-On an asyncio loop (issue 22) an async caller's calls are awaited on the loop itself (``LoopBudget``):
-through a worker thread, the threads running redis-py beside the loop at a window boundary took the GIL
-from it (the loop's worst tick beside a batch through a loopback Redis was 26 ms, ``make bench`` section 13,
-twice what the asks cost in CPU). Under trio (``redis.asyncio`` runs on asyncio only) and for a Cluster (its
-async client would parse the server's whole command table on the loop when made), the worker thread stays.
+On an asyncio loop an async caller's calls are awaited on the loop itself (``LoopBudget``), so that no
+thread running redis-py beside it takes the GIL from it; under trio and for a Cluster a worker thread
+makes them (why: ``docs/pacing.md``, "What the limiter does"; ``docs/benchmarks.md``, section 13).
 """
 
 from __future__ import annotations
@@ -201,28 +199,21 @@ class SharedBudget(RedisClient):
         return result
 
     def take_calls(self, send: Send) -> list[Call]:
-        """The calls of ``take``: the upkeep and the take, in one round trip (``bundled``; on a Cluster, two
-        while format 1's fence is due: it lives in a slot of its own). The last call's answer is the take's."""
-        return bundled([*self.upkeep(), self.take_call(send)], cluster=self._cluster)
-
-    def take_call(self, send: Send) -> Call:
-        """The call of ``take``: ``lua/take.lua`` (charge ``send`` if every window it may land in has room)."""
+        """The calls of ``take``: the upkeep, then ``lua/take.lua``, in one round trip (``bundled``; on a Cluster,
+        two while format 1's fence is due: it lives in a slot of its own). The last call's answer is the take's."""
         charge, check = self.keys.for_send(send.windows, send.local_seconds)
         keys = [self.keys.block, self.keys.phase, *charge, *check, *(f"{key}:s" for key in charge), self.keys.trickle]
         reserve, interval, now = send.trickle or (0, 0.0, 0.0)
         ask_phase = "1" if send.windows is None and send.ask_phase else "0"
         args: list[str | int] = [self.per_second, len(charge), ask_phase, self._ttl_ms, len(check)]
         args += [reserve, repr(interval), repr(now)]
-        return Call("take", keys, args, _take_result)
+        return bundled([*self.upkeep(), Call("take", keys, args, _take_result)], cluster=self._cluster)
 
     def upkeep(self) -> list[Call]:
         """What to call before a take: keep format 1's fence up (``BudgetKeys.fence``); say this process is here
         and count its peers (``lua/peers.lua``); once a second, see whether the master changed. Each call's
-        reader keeps what it learned.
-
-        The peers are counted at every take, not once a second: a process that took before another joined
-        and lost the store within that second paced at the whole budget beside the other's share (3-57 x 429
-        in the Sentinel failover test). It costs no round trip (the take's own) and a few Redis commands."""
+        reader keeps what it learned. The peers are counted at every take, not once a second (why:
+        ``docs/pacing.md``, "A failover may lose the last writes"): no round trip more, a few Redis commands."""
         now, calls = time.time(), []
         if now >= self._fenced_until - _FENCE_RENEW_S:
             until = now + _FENCE_S
@@ -252,11 +243,9 @@ class SharedBudget(RedisClient):
         return self._peers
 
     def master_changed_at(self) -> float | None:
-        """When this process first saw the master holding this pocket's keys change (epoch seconds), or None.
-
-        A failover may lose the writes the old master acknowledged last (replication is asynchronous): a
-        reader that must not act on a missing write (the guard, on a heartbeat) allows a grace after this.
-        Checked before a take, at most once a second, and at once after the store failed."""
+        """When this process first saw the master holding this pocket's keys change (epoch seconds), or None:
+        checked before a take, at most once a second, and at once after the store failed (what a failover may
+        lose: ``docs/pacing.md``, "A failover may lose the last writes")."""
         return self.master.changed_at
 
     def fill_call(self, windows: list[int] | None, local_seconds: list[int]) -> Call:

@@ -289,9 +289,7 @@ class TakeResult:
 
 
 _KEY_FORMAT = "v2"
-"""The store's key layout (``BudgetKeys``). Format 1 (no version segment, 0.x releases before it) named a
-pocket ``upbit-rl:<hash>:...``; format 2 puts the pocket's hash in a hash tag so that a Cluster keeps a
-pocket's keys in one slot. The two must never count one pocket's budget apart: see ``BudgetKeys.fence``."""
+"""The store's key layout (``BudgetKeys``); format 1, before it, had no version segment and no hash tag."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,8 +299,8 @@ class BudgetKeys:
     every key of a pocket lives in one slot, so each Lua script (which may only touch one slot) runs there.
 
     ``fence``: the block key of format 1 for the pocket (``upbit-rl:<hash>:block``), which a format-2 store
-    keeps set an hour ahead, so that a format-1 process reads its pocket as blocked and sends nothing instead
-    of spending a second budget (``docs/pacing.md``, "Upgrading the store's format").
+    keeps set an hour ahead: a format-1 process reads its pocket as blocked and sends nothing, never spending
+    a second budget (``docs/pacing.md``, "Upgrading the store's format").
     """
 
     prefix: str
