@@ -113,7 +113,7 @@ class RedisHeartbeats(RedisClient):
 
     def __init__(self, url: str) -> None:
         self.where: str = redacted_url(url)
-        super().__init__(url, "heartbeat store", ("claim", "read"))
+        super().__init__(url, "heartbeat store")
 
     @staticmethod
     def keys(name: str) -> list[str]:

@@ -188,24 +188,25 @@ class Call:
 
 
 class Scripts:
-    """This package's Lua scripts ``names`` on one client, blocking or ``redis.asyncio`` (``run`` then gives an
-    awaitable). A script's first call on the client sends its source (``EVAL``, which also caches it on the
+    """This package's Lua scripts (``lua_script``) on one client, blocking or ``redis.asyncio`` (``run`` then gives
+    an awaitable). A script's first call on the client sends its source (``EVAL``, which also caches it on the
     server: one round trip, where ``EVALSHA`` first cost three on a server that lacked it); later calls its
     SHA1 (``EVALSHA``; on ``NOSCRIPT``, a server restarted or flushed, redis-py sends the script again)."""
 
-    def __init__(self, client: Any, names: tuple[str, ...]) -> None:
+    def __init__(self, client: Any) -> None:
         self.client = client
-        self.registered: dict[str, Any] = {name: client.register_script(lua_script(name)) for name in names}
-        self.sent: set[str] = set()
+        self.registered: dict[str, Any] = {}
+        """The scripts sent once, called by their SHA1 from then on."""
 
     def run(self, call: Call) -> Any:
-        """``call`` (a script of ``names``, or ``get``) on this client: its reply (an awaitable for
-        ``redis.asyncio``)."""
+        """``call`` (a script, or ``get``) on this client: its reply (an awaitable for ``redis.asyncio``)."""
         if call.name == "get":
             return self.client.get(call.keys[0])
-        if call.name in self.sent:
-            return self.registered[call.name](keys=call.keys, args=call.args)
-        self.sent.add(call.name)  # if this EVAL fails, the EVALSHA after it loads the script: still right
+        script = self.registered.get(call.name)
+        if script is not None:
+            return script(keys=call.keys, args=call.args)
+        # If this EVAL fails, the EVALSHA after it loads the script: still right.
+        self.registered[call.name] = self.client.register_script(lua_script(call.name))
         return self.client.eval(lua_script(call.name), len(call.keys), *call.keys, *call.args)
 
 
@@ -214,7 +215,7 @@ def _same(value: T) -> T:
 
 
 class RedisClient:
-    """A Redis store's client with this package's Lua scripts ``names`` on it (``scripts``): the base of
+    """A Redis store's client with this package's Lua scripts on it (``scripts``): the base of
     ``redis_store.SharedBudget`` and ``heartbeat_store.RedisHeartbeats``. Every failure of the store is one
     ``StoreUnavailable`` naming it (``what``, the URL password-redacted): an error reply (``-OOM``,
     ``-READONLY``, ``-MOVED``, ``-NOAUTH``, ``-LOADING``, ...), garbage, silence or a closed connection
@@ -229,26 +230,25 @@ class RedisClient:
     blocking = True
     deadline: float = math.inf
 
-    def __init__(self, url: str, what: str, names: tuple[str, ...], client: Any = None) -> None:
+    def __init__(self, url: str, what: str, client: Any = None) -> None:
         self.url = url
         self._what = what
         try:
             import redis  # noqa: F401  (only to say what is missing)
         except ImportError as error:  # depends on the installed extras
             raise StoreUnavailable(f"a {what} needs redis-py: pip install 'upbit-order-cancel[redis]'") from error
-        self._names = names
         self._cluster = url.lower().startswith("redis+cluster:")  # a URL that cannot work fails inside call
         self._scripts: Scripts | None = None
         if client is None and not self._cluster:
             client = self.call(lambda: open_redis(url, timeout=TIMEOUT), _same)
         if client is not None:
-            self._scripts = Scripts(client, names)
+            self._scripts = Scripts(client)
 
     @property
     def scripts(self) -> Scripts:
         """The scripts on this store's client, made now for a Cluster (use it inside ``call``)."""
         if self._scripts is None:
-            self._scripts = Scripts(shared_cluster(self.url, timeout=TIMEOUT), self._names)
+            self._scripts = Scripts(shared_cluster(self.url, timeout=TIMEOUT))
         return self._scripts
 
     def call(self, command: Callable[[], R], read: Callable[[R], T]) -> T:

@@ -41,11 +41,10 @@ from .store import PEERS_SECONDS, BudgetKeys, Send, StoreUnavailable, TakeResult
 if TYPE_CHECKING:
     from .store import StoreWrite
 
-__all__ = ["ASKS_AT_ONCE", "PHASE_TTL_MS", "SCRIPTS", "LoopBudget", "SharedBudget", "bundled"]
+__all__ = ["ASKS_AT_ONCE", "PHASE_TTL_MS", "LoopBudget", "SharedBudget", "bundled"]
 
 log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
-SCRIPTS = ("take", "fill", "block", "settle", "master", "peers", "date", "phase", "bounds", "many")
 _WINDOW_TTL_MS = 5000
 _FENCE_S = 3600.0
 """How long format 1's fence holds after the last take (``BudgetKeys.fence``); renewed every ``_FENCE_RENEW_S``."""
@@ -155,7 +154,7 @@ class SharedBudget(RedisClient):
         self._fenced_until = -float("inf")
         self._loops: dict[asyncio.AbstractEventLoop, LoopBudget | None] = {}
         self._loops_lock = threading.Lock()
-        super().__init__(url, "rate-limit store", SCRIPTS, client)
+        super().__init__(url, "rate-limit store", client)
 
     def on_loop(self) -> LoopBudget | None:
         """This budget's calls on the running asyncio loop, awaited there (``LoopBudget``); None off asyncio
@@ -344,7 +343,7 @@ class LoopBudget:
         self.budget = budget
         self.loop = loop
         self.client: Any = open_redis(budget.url, timeout=TIMEOUT, on_loop=True)
-        self.scripts: Scripts = Scripts(self.client, SCRIPTS)
+        self.scripts: Scripts = Scripts(self.client)
         self.queue: deque[StoreWrite] = deque()
         self.wake: asyncio.Event = asyncio.Event()
         self.asking: asyncio.Semaphore = asyncio.Semaphore(ASKS_AT_ONCE)

@@ -41,7 +41,6 @@ __all__ = [
     "PEERS_SECONDS",
     "PHASE_POLL",
     "STORE_ENV",
-    "STORE_RETRY_SECONDS",
     "Ask",
     "BudgetKeys",
     "BudgetStore",
