@@ -324,9 +324,8 @@ def _block_end(reply: object) -> float:
 
 ASKS_AT_ONCE = 4
 """Takes of one budget on one loop that may be on their way at once, each on a connection of its own (the
-others wait their turn). Unbounded, twenty tasks asking at a window boundary opened twenty connections,
-each one's set-up work done on the loop (then some 4 ms each: redis-py 8 read its version from the package
-metadata for ``CLIENT SETINFO``, which ``redis_connect`` no longer sends)."""
+others wait their turn): unbounded, twenty tasks asking at a window boundary opened twenty connections, each
+one's set-up work done on the loop (``docs/benchmarks.md``, section 13)."""
 
 
 class LoopBudget:
