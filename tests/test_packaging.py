@@ -129,7 +129,7 @@ def test_wheels_install_into_a_fresh_venv_with_version_commands_and_types(
     )
     imported = run(python, "-c", code, cwd=tmp_path)
     assert imported.stdout.split() == [built, built, "False"]
-    lua = "from upbit_cancel.redis_store import lua_script; print(lua_script('take').count('redis.call'))"
+    lua = "from upbit_cancel.redis_connect import lua_script; print(lua_script('take').count('redis.call'))"
     assert int(run(python, "-c", lua, cwd=tmp_path).stdout) > 0
     consumer = tmp_path / "consumer" / "app.py"
     consumer.parent.mkdir()

@@ -19,7 +19,8 @@ from upbit_cancel import cli
 from upbit_cancel.batch import cancel_orders_async
 from upbit_cancel.errors import ConfigurationError
 from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, Permit, RateLimiter, limiter_for
-from upbit_cancel.redis_store import SharedBudget, lua_script
+from upbit_cancel.redis_connect import lua_script
+from upbit_cancel.redis_store import SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
 from upbit_cancel.store import STORE_ENV, redacted_url, resolve_store_url
 from upbit_client import Client
@@ -221,7 +222,7 @@ def test_the_lua_scripts_are_read_beside_the_module_else_through_the_package_res
         lua_script.cache_clear()
         beside = lua_script("take")
     assert "redis.call('GET', KEYS[1])" in beside
-    monkeypatch.setattr("upbit_cancel.redis_store.Path", lambda _: Path("/not/a/folder/redis_store.py"))
+    monkeypatch.setattr("upbit_cancel.redis_connect.Path", lambda _: Path("/not/a/folder/redis_connect.py"))
     lua_script.cache_clear()
     try:
         assert lua_script("take") == beside

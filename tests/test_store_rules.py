@@ -30,8 +30,8 @@ from tests.redis_support import redis_server
 from tests.redis_topologies import redis_cluster, redis_sentinel
 from upbit_cancel.memory_store import MemoryBudget, MemoryStore
 from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, KeyBlocked, Permit, RateLimiter, pocket_id
-from upbit_cancel.redis_connect import open_redis, shared_cluster
-from upbit_cancel.redis_store import Call, SharedBudget
+from upbit_cancel.redis_connect import Call, open_redis, shared_cluster
+from upbit_cancel.redis_store import SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
 from upbit_cancel.store import PHASE_POLL, BudgetStore, LinkState, Send, StoreUnavailable, TakeResult
 from upbit_cancel.window_log import IN_FLIGHT_POLL

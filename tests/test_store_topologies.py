@@ -119,7 +119,7 @@ def format_1_process(url: str, clock: FakeClock, pocket: str) -> RateLimiter:
     prefix = f"upbit-rl:{digest}:{GROUP}"
     budget.keys = BudgetKeys(prefix, f"upbit-rl:{digest}:block", f"{prefix}:phase:{new.host}",
                              f"{prefix}:trickle:{new.host}", new.host, fence="unused")  # fmt: skip
-    budget._upkeep = lambda: None  # type: ignore[method-assign]  # the old store had no upkeep
+    budget.upkeep = lambda: []  # type: ignore[method-assign]  # the old store had no upkeep
     limiter = RateLimiter(GROUP, PER_SECOND, clock=clock, sleep=clock.sleep, reserve=0)
     limiter.use_store(budget)
     return limiter

@@ -24,10 +24,8 @@ The setting: ``store=`` (``heartbeat`` / ``guard`` ``--store``), else ``$UPBIT_H
 ``$XDG_STATE_HOME/upbit-cancel/heartbeats`` (``~/.local/state/...``). A Redis URL is a Redis: every form the
 budget store takes (``redis://``, ``rediss://``, ``unix://``, ``redis+sentinel://``, ``redis+cluster://``,
 ``store.parse_store_address``), opened by ``redis_connect``; a path (absolute, or ``file://``) is a folder.
-
-Each Redis read answers, with the heartbeat, the run id of the master that holds it (``lua/read.lua``,
-``Beat.master``): a failover (or a restart) shows as a new one, and a failover may have lost the
-last beat (replication is asynchronous), so the guard holds its fire for a grace (``guard_core.Watch``).
+Each Redis read answers the run id of the master that holds the heartbeat (``lua/read.lua``, ``Beat.master``):
+a failover may have lost the last beat, so the guard holds its fire for a grace (``guard_core.Watch``).
 """
 
 from __future__ import annotations
@@ -42,11 +40,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from .errors import ConfigurationError
-from .redis_connect import open_redis, shared_cluster
-from .store import STORE_ENV, StoreUnavailable, check_store_url, redacted_text, redacted_url
+from .redis_connect import Call, RedisClient
+from .store import STORE_ENV, StoreUnavailable, check_store_url, redacted_url
 
 __all__ = [
     "HEARTBEAT_STORE_ENV",
@@ -60,10 +58,8 @@ __all__ = [
 
 HEARTBEAT_STORE_ENV = "UPBIT_HEARTBEAT_STORE"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_TIMEOUT = 0.5
 _REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster")
 _TIMEOUT_PREFIX = "timeout:"
-T = TypeVar("T")
 
 
 def check_name(name: object) -> str:
@@ -107,88 +103,47 @@ class HeartbeatStore(Protocol):
     def close(self) -> None: ...
 
 
-class RedisHeartbeats:
+class RedisHeartbeats(RedisClient):
     """Heartbeats on Redis: ``upbit-hb:{name}:alive`` (TTL) and ``upbit-hb:{name}:armed`` (the scope).
 
     The braces are a cluster hash tag: both keys of a heartbeat are in one slot, so ``lua/claim.lua`` and
-    ``lua/read.lua`` run on a Cluster (on the node of that slot). The client is ``redis_connect``'s: one
-    server, a Sentinel-watched master, or the process's one Cluster client (made on first use, inside
-    ``_call``: a Cluster that cannot be reached fails a call, not the constructor; never closed here).
+    ``lua/read.lua`` run on a Cluster (on the node of that slot). The client is ``redis_connect``'s
+    (``RedisClient``: one server, a Sentinel-watched master, or the process's one Cluster client).
     """
-
-    blocking = True
 
     def __init__(self, url: str) -> None:
         self.where: str = redacted_url(url)
-        self._url = url
-        try:
-            import redis  # noqa: F401  (only to say what is missing)
-        except ImportError as error:  # depends on the installed extras
-            raise StoreUnavailable(
-                "a Redis heartbeat store needs redis-py: pip install 'upbit-order-cancel[redis]'"
-            ) from error
-        self._cluster = url.lower().startswith("redis+cluster:")
-        self._redis: Any = None
-        self._scripts: dict[str, Any] = {}
-        if not self._cluster:  # no I/O yet; a bad query raises here
-            self._register(self._call(lambda: open_redis(url, timeout=_TIMEOUT)))
-
-    def _register(self, client: Any) -> None:
-        from .redis_store import lua_script
-
-        self._scripts = {name: client.register_script(lua_script(name)) for name in ("claim", "read")}
-        self._redis = client
-
-    def _client(self) -> Any:
-        """The client, made now for a Cluster (call it inside ``_call``)."""
-        if self._redis is None:
-            self._register(shared_cluster(self._url, timeout=_TIMEOUT))
-        return self._redis
-
-    def _script(self, name: str) -> Any:
-        """The Lua script ``name`` on the client (made now for a Cluster: call it inside ``_call``)."""
-        self._client()
-        return self._scripts[name]
+        super().__init__(url, "heartbeat store")
 
     @staticmethod
-    def keys(name: str) -> tuple[str, str]:
-        return f"upbit-hb:{{{name}}}:alive", f"upbit-hb:{{{name}}}:armed"
-
-    def _call(self, command: Callable[[], T]) -> T:
-        """``command()``; whatever the store does wrong is ``StoreUnavailable`` naming it (redacted)."""
-        try:
-            return command()
-        except Exception as error:  # every failure of the store is one failure
-            text = f"{type(error).__name__}: {redacted_text(str(error), self._url)}"
-            raise StoreUnavailable(f"heartbeat store {self.where}: {text}") from error
+    def keys(name: str) -> list[str]:
+        return [f"upbit-hb:{{{name}}}:alive", f"upbit-hb:{{{name}}}:armed"]
 
     def beat(self, name: str, timeout: float, scope: str) -> None:
         alive, armed = self.keys(name)
 
         def send() -> object:
-            pipe = self._client().pipeline(transaction=True)
+            pipe = self.scripts.client.pipeline(transaction=True)
             pipe.set(alive, f"{_TIMEOUT_PREFIX}{float(timeout)!r}", px=max(1, round(timeout * 1000)))
             pipe.set(armed, scope)
             return pipe.execute()
 
-        self._call(send)
+        self.call(send, _as_is)
 
     def disarm(self, name: str) -> None:
-        self._call(lambda: self._client().delete(*self.keys(name)))
+        self.call(lambda: self.scripts.client.delete(*self.keys(name)), _as_is)
 
     def read(self, name: str) -> Beat:
-        reply = self._call(lambda: self._script("read")(keys=list(self.keys(name))))
-        return self._call(lambda: _beat_of_reply(reply))
+        beat: Beat = self._run(Call("read", self.keys(name), [], _beat_of_reply))
+        return beat
 
     def claim(self, name: str) -> str | None:
-        scope = self._call(lambda: self._script("claim")(keys=list(self.keys(name))))
+        scope = self._run(Call("claim", self.keys(name), [], _as_is))
         return scope.decode() if isinstance(scope, bytes) else None
 
-    def close(self) -> None:
-        """Close the client (a Cluster's is the process's, ``redis_connect.shared_cluster``: left open)."""
-        if self._redis is not None and not self._cluster:
-            with contextlib.suppress(Exception):
-                self._redis.close()
+
+def _as_is(reply: object) -> object:
+    return reply
 
 
 def _timeout_of(value: object) -> float | None:
@@ -243,9 +198,7 @@ class FolderHeartbeats:
     def _load(self, path: Path) -> dict[str, Any] | None:
         try:
             value = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except ValueError:  # a file written by something else: not armed by us
+        except (FileNotFoundError, ValueError):  # none, or a file written by something else: not armed by us
             return None
         return value if isinstance(value, dict) else None
 
@@ -288,18 +241,14 @@ class FolderHeartbeats:
         pass
 
 
-def _default_folder(environ: Mapping[str, str]) -> Path:
-    base = environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "upbit-cancel" / "heartbeats"
-
-
 def resolve_heartbeat_store(setting: str | None, environ: Mapping[str, str] | None = None) -> str:
     """The store to use as text (a Redis URL or a folder), by the setting's order (module docstring)."""
     env = os.environ if environ is None else environ
     for value in (setting, env.get(HEARTBEAT_STORE_ENV), env.get(STORE_ENV)):
         if value:
             return value
-    return str(_default_folder(env))
+    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return str(Path(base) / "upbit-cancel" / "heartbeats")
 
 
 def open_heartbeat_store(setting: str | None = None, environ: Mapping[str, str] | None = None) -> HeartbeatStore:

@@ -11,9 +11,10 @@ share one budget, one phase and one block per pocket, so tests of pacing logic n
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from .store import PEERS_SECONDS, BudgetKeys, Send, StoreUnavailable, TakeResult
 
@@ -49,9 +50,13 @@ class MemoryStore:
                 del members[other]
         return len(members)
 
-    def check(self) -> None:
-        if not self.available:
-            raise StoreUnavailable(f"rate-limit store {self.url}: not available")
+    @contextlib.contextmanager
+    def checked(self) -> Iterator[MemoryStore]:
+        """This store, its lock held; ``StoreUnavailable`` if it is not ``available``."""
+        with self.lock:
+            if not self.available:
+                raise StoreUnavailable(f"rate-limit store {self.url}: not available")
+            yield self
 
     def get(self, key: str) -> str | None:
         found = self._values.get(key)
@@ -95,16 +100,14 @@ class MemoryBudget:
         return self._peers
 
     def take(self, send: Send) -> TakeResult:
-        server, windows = self._server, send.windows
-        with server.lock:
-            server.check()
+        with self._server.checked() as server:
             self._peers = server.present(self.keys.peers, id(self))
             block = server.get(self.keys.block)
             if block is not None:
                 return TakeResult(False, blocked_until=float(block))
-            if windows is None and send.ask_phase and server.get(self.keys.phase) is not None:
+            if send.windows is None and send.ask_phase and server.get(self.keys.phase) is not None:
                 return TakeResult(False, phase_in_store=True)
-            charge, check = self.keys.for_send(windows, send.local_seconds)
+            charge, check = self.keys.for_send(send.windows, send.local_seconds)
             extra = sum(server.count(key) for key in check)
             full = [key for key in charge if server.count(key) + extra >= self.per_second]
             if full:
@@ -122,9 +125,7 @@ class MemoryBudget:
             return TakeResult(True)
 
     def fill(self, windows: list[int] | None, local_seconds: list[int]) -> None:
-        server = self._server
-        with server.lock:
-            server.check()
+        with self._server.checked() as server:
             keys, _ = self.keys.for_send(windows, local_seconds)
             for key in keys + [f"{key}:s" for key in keys]:
                 if server.count(key) < 2 * self.per_second:
@@ -133,9 +134,7 @@ class MemoryBudget:
     def settle(
         self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
     ) -> None:
-        server = self._server
-        with server.lock:
-            server.check()
+        with self._server.checked() as server:
             for key in self.keys.counts(exchange_windows, give_back):
                 if server.count(key) > 0:
                     server.incr(key, -1, self._ttl)
@@ -145,9 +144,7 @@ class MemoryBudget:
                 server.incr(f"{key}:s", 1, self._ttl)
 
     def block(self, until: float, seconds: float) -> float:
-        server = self._server
-        with server.lock:
-            server.check()
+        with self._server.checked() as server:
             current = server.get(self.keys.block)
             if current is not None and float(current) >= until:
                 return float(current)
@@ -155,11 +152,7 @@ class MemoryBudget:
             return until
 
     def date(self, window: int, local_seconds: list[int]) -> None:
-        """The send charged to ``local_seconds`` landed in exchange ``window``: move the charge there once a
-        phase is stored, else keep it pending (``save_phase`` moves it)."""
-        server = self._server
-        with server.lock:
-            server.check()
+        with self._server.checked() as server:
             field = " ".join(str(n) for n in (window, *local_seconds))
             if server.get(self.keys.phase) is None:
                 pending = server.pending.setdefault(self.keys.dated, {})
@@ -179,29 +172,24 @@ class MemoryBudget:
             server.incr(f"{key}:s", count, self._ttl)
 
     def save_phase(self, lo: float, hi: float) -> None:
-        """Store the host's phase, and move every dated charge waiting for one (``date``)."""
-        with self._server.lock:
-            self._server.check()
-            self._server.set(self.keys.phase, f"{lo!r} {hi!r}", _PHASE_TTL)
-            for field, count in self._server.pending.pop(self.keys.dated, {}).items():
+        with self._server.checked() as server:
+            server.set(self.keys.phase, f"{lo!r} {hi!r}", _PHASE_TTL)
+            for field, count in server.pending.pop(self.keys.dated, {}).items():
                 self._move(field, count)
 
     def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None:
-        """Add bounds of the phase to the host's pooled ones (their intersection; disjoint ones replace them)."""
-        with self._server.lock:
-            self._server.check()
-            current = self._server.get(self.keys.bounds)
+        with self._server.checked() as server:
+            current = server.get(self.keys.bounds)
             if current is not None:
                 old_lo, old_hi = (float(part) for part in current.split())
                 if max(old_lo, lo) < min(old_hi, hi):
                     lo, hi = max(old_lo, lo), min(old_hi, hi)
-            self._server.set(self.keys.bounds, f"{lo!r} {hi!r}", _BOUNDS_TTL)
+            server.set(self.keys.bounds, f"{lo!r} {hi!r}", _BOUNDS_TTL)
             return lo, hi
 
     def load_phase(self) -> tuple[float, float] | None:
-        with self._server.lock:
-            self._server.check()
-            value = self._server.get(self.keys.phase)
+        with self._server.checked() as server:
+            value = server.get(self.keys.phase)
         if value is None:
             return None
         lo, hi = (float(part) for part in value.split())

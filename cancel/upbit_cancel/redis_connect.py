@@ -1,4 +1,5 @@
-"""The redis-py client a store URL names, and who its master is (the ``[redis]`` extra).
+"""The redis-py client a store URL names, this package's Lua scripts on it, and who its master is (the
+``[redis]`` extra).
 
 ``open_redis`` turns a URL (``store.parse_store_address``'s forms) into a client: ``redis.Redis.from_url`` for one
 server, ``redis.sentinel.Sentinel(...).master_for(SERVICE)`` for a Sentinel-watched master (each new
@@ -6,7 +7,9 @@ connection asks the sentinels where the master is now, so a failover is followed
 no retries inside redis-py: with its default ones, sentinels that cannot be reached held each call
 4.6 s, where failing at once lets the limiter pace in-process, ``store.StoreLink``),
 ``redis.cluster.RedisCluster`` for a Cluster (each key goes to the node of its hash slot; the store's
-keys carry the pocket in a hash tag, ``{...}``, so each Lua script's keys share one slot).
+keys carry the pocket in a hash tag, ``{...}``, so each Lua script's keys share one slot). ``RedisClient``,
+the base of both Redis stores (the budget's and the heartbeats'), holds one with its ``Scripts`` and turns
+every failure into ``store.StoreUnavailable``.
 
 ``MasterWatch`` notices that the master serving a key changed: a Sentinel failover, a Cluster failover of
 the key's slot, or one server restarted. Replication is asynchronous, so the new master may lack the
@@ -18,17 +21,38 @@ run on the watched key, so on a Cluster it is the run id of the node that holds 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
+import math
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .store import parse_store_address
+from .store import StoreUnavailable, parse_store_address, redacted_text, redacted_url
 
 if TYPE_CHECKING:
     import redis as redis_module
 
-__all__ = ["MasterWatch", "open_redis", "shared_cluster"]
+__all__ = [
+    "BUNDLED",
+    "TIMEOUT",
+    "Call",
+    "MasterWatch",
+    "RedisClient",
+    "Scripts",
+    "lua_script",
+    "open_redis",
+    "shared_cluster",
+]
+
+TIMEOUT = 0.5
+"""Every socket wait of a store call (connect, each read) is bounded by this many seconds."""
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def open_redis(url: str, *, timeout: float, on_loop: bool = False) -> redis_module.Redis | Any:
@@ -64,16 +88,11 @@ def open_redis(url: str, *, timeout: float, on_loop: bool = False) -> redis_modu
 
 def _no_client_info() -> dict[str, Any]:
     """Options that keep redis-py from telling the server its name and version (``CLIENT SETINFO``, only
-    informational) on every new connection, for both clients (blocking and ``redis.asyncio``), which open one
-    per thread or per concurrent take: two round trips each in redis-py 5-7 (``lib_name=None,
-    lib_version=None``), and in redis-py >= 8 (``driver_info=None``) also a read of its version from the
-    package metadata (some 4 ms of CPU each, on the event loop for ``open_redis(on_loop=True)``'s).
-
-    The protocol stays redis-py's default. RESP2 would save redis-py 8's ``HELLO 3`` per new connection (a
-    loopback round trip; no change in a cold process's time to its first permit), but beside an async batch
-    through Redis it left the event loop's worst tick 1-3 ms later (``make bench`` section 13, taking turns:
-    3 of 6 cells over 10 ms with RESP2, 0 of 6 without; ``docs/benchmarks.md``), and a Sentinel failover drew
-    429s more often with it under load."""
+    informational) on every new connection of both clients, which open one per thread or per concurrent
+    take: two round trips each in redis-py 5-7, and in redis-py >= 8 also a read of its version from the
+    package metadata (some 4 ms of CPU each, on the event loop for ``open_redis(on_loop=True)``'s). The
+    protocol stays redis-py's default: RESP2 left the loop's worst tick beside an async batch 1-3 ms later
+    (``docs/benchmarks.md``, "Section 13 after the merges")."""
     try:
         import redis.driver_info  # noqa: F401  (redis-py >= 8: lib_name and lib_version are deprecated)
     except ImportError:
@@ -128,3 +147,136 @@ class MasterWatch:
         if changed:
             self.changed_at = time.time()
         return changed
+
+
+BUNDLED = ("block", "peers", "master", "take")
+"""The scripts ``lua/many.lua`` may run together in one round trip: a take and the upkeep before it."""
+
+
+@functools.cache
+def lua_script(name: str) -> str:
+    """The source of the Lua script ``lua/<name>.lua`` of this package (take, fill, settle, block, ...); for
+    ``many``, each of ``BUNDLED`` as a local function of (KEYS, ARGV) above it."""
+    source = _lua_file(name)
+    if name != "many":
+        return source
+    functions = [f"SCRIPTS['{part}'] = function(KEYS, ARGV)\n{lua_script(part).rstrip()}\nend\n" for part in BUNDLED]
+    return "".join(["local SCRIPTS = {}\n", *functions, source])
+
+
+def _lua_file(name: str) -> str:
+    """``lua/<name>.lua`` read beside this module; through ``importlib.resources`` only where the package is not
+    a folder (a zip): its readers cost a cold process some 2-15 ms of imports before its first take."""
+    try:
+        return Path(__file__).with_name("lua").joinpath(f"{name}.lua").read_text(encoding="utf-8")
+    except OSError:
+        from importlib import resources
+
+        return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call to Redis, the same for the blocking client and ``redis_store.LoopBudget``'s: ``name`` a Lua
+    script (``keys``, ``args``), or ``get`` of ``keys[0]``; ``read`` checks the reply and turns it into the
+    answer."""
+
+    name: str
+    keys: list[str]
+    args: list[Any]
+    read: Callable[[Any], Any]
+
+
+class Scripts:
+    """This package's Lua scripts (``lua_script``) on one client, blocking or ``redis.asyncio`` (``run`` then gives
+    an awaitable). A script's first call on the client sends its source (``EVAL``, which also caches it on the
+    server: one round trip, where ``EVALSHA`` first cost three on a server that lacked it); later calls its
+    SHA1 (``EVALSHA``; on ``NOSCRIPT``, a server restarted or flushed, redis-py sends the script again)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.registered: dict[str, Any] = {}
+        """The scripts sent once, called by their SHA1 from then on."""
+
+    def run(self, call: Call) -> Any:
+        """``call`` (a script, or ``get``) on this client: its reply (an awaitable for ``redis.asyncio``)."""
+        if call.name == "get":
+            return self.client.get(call.keys[0])
+        script = self.registered.get(call.name)
+        if script is not None:
+            return script(keys=call.keys, args=call.args)
+        # If this EVAL fails, the EVALSHA after it loads the script: still right.
+        self.registered[call.name] = self.client.register_script(lua_script(call.name))
+        return self.client.eval(lua_script(call.name), len(call.keys), *call.keys, *call.args)
+
+
+def _same(value: T) -> T:
+    return value
+
+
+class RedisClient:
+    """A Redis store's client with this package's Lua scripts on it (``scripts``): the base of
+    ``redis_store.SharedBudget`` and ``heartbeat_store.RedisHeartbeats``. Every failure of the store is one
+    ``StoreUnavailable`` naming it (``what``, the URL password-redacted): an error reply (``-OOM``,
+    ``-READONLY``, ``-MOVED``, ``-NOAUTH``, ``-LOADING``, ...), garbage, silence or a closed connection
+    (redis-py's errors, ``OSError``), a reply of the wrong type or shape (each call's reader checks what it
+    was given, and anything a reader or redis-py raises on it counts: the store misbehaved, not the
+    caller), and a reply later than ``deadline`` seconds.
+
+    The client of one server or of a Sentinel's master is made at once (no I/O yet; a bad query raises
+    here) unless ``client`` is given; a Cluster's is the process's (``shared_cluster``), made on first use,
+    inside ``call``: a Cluster that cannot be reached fails a call, not the constructor."""
+
+    blocking = True
+    deadline: float = math.inf
+
+    def __init__(self, url: str, what: str, client: Any = None) -> None:
+        self.url = url
+        self._what = what
+        try:
+            import redis  # noqa: F401  (only to say what is missing)
+        except ImportError as error:  # depends on the installed extras
+            raise StoreUnavailable(f"a {what} needs redis-py: pip install 'upbit-order-cancel[redis]'") from error
+        self._cluster = url.lower().startswith("redis+cluster:")  # a URL that cannot work fails inside call
+        self._scripts: Scripts | None = None
+        if client is None and not self._cluster:
+            client = self.call(lambda: open_redis(url, timeout=TIMEOUT), _same)
+        if client is not None:
+            self._scripts = Scripts(client)
+
+    @property
+    def scripts(self) -> Scripts:
+        """The scripts on this store's client, made now for a Cluster (use it inside ``call``)."""
+        if self._scripts is None:
+            self._scripts = Scripts(shared_cluster(self.url, timeout=TIMEOUT))
+        return self._scripts
+
+    def call(self, command: Callable[[], R], read: Callable[[R], T]) -> T:
+        """``read(command())``, the one way to the store (``redis_store.LoopBudget.call``: the same on a loop)."""
+        started = time.monotonic()
+        try:
+            return read(self.in_time(command(), started))
+        except Exception as error:  # every failure of the store is one failure, see above
+            raise self.failure(error) from error
+
+    def _run(self, call: Call) -> Any:
+        """Make ``call`` (one command or script) through this store's client, read by ``call.read``."""
+        return self.call(lambda: self.scripts.run(call), call.read)
+
+    def in_time(self, reply: R, started: float) -> R:
+        """``reply``, unless it came later than ``deadline`` after ``started`` (``time.monotonic()``)."""
+        took = time.monotonic() - started
+        if took > self.deadline:
+            raise TimeoutError(f"answered after {took:.1f} s (more than {self.deadline:g} s)")
+        return reply
+
+    def failure(self, error: Exception) -> StoreUnavailable:
+        """``error`` met by a call to this store, as ``StoreUnavailable``."""
+        text = f"{type(error).__name__}: {redacted_text(str(error), self.url)}"
+        return StoreUnavailable(f"{self._what} {redacted_url(self.url)}: {text}")
+
+    def close(self) -> None:
+        """Close the client (a Cluster's is the process's, ``shared_cluster``: left open)."""
+        if self._scripts is not None and not self._cluster:
+            with contextlib.suppress(Exception):
+                self._scripts.client.close()

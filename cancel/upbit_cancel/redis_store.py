@@ -6,25 +6,20 @@ one round trip. Window keys live a few windows (long enough for every send that 
 own clock expires them and the blocks. The phase and the trickle are kept per host (the phase includes
 the host's clock error and latency). Every call may wait on the network: ``blocking`` is True.
 
-Every call to Redis goes through one wrapper (``SharedBudget._call``, and ``LoopBudget.call`` on a loop),
-which turns whatever a broken store does into ``StoreUnavailable``: an error reply (``-OOM``,
-``-READONLY``, ``-MOVED``, ``-NOAUTH``, ``-LOADING``, ...), garbage, silence or a closed connection
-(redis-py's errors, ``OSError``), a reply of the wrong type or shape (each call's reader checks what it
-was given, and anything a reader or redis-py raises on it counts: the store misbehaved, not the caller),
-and an answer that took longer than ``_CALL_DEADLINE`` (a server trickling its answer a byte at a time
+Every call to Redis goes through one wrapper (``redis_connect.RedisClient.call``, and ``LoopBudget.call`` on
+a loop), which turns whatever a broken store does into ``StoreUnavailable`` (the cases: ``RedisClient``); an
+answer that took longer than ``_CALL_DEADLINE`` counts too (a server trickling its answer a byte at a time
 meets no socket timeout). A limiter that gets ``StoreUnavailable`` paces in-process after one warning
 (``store.StoreLink``).
 
 Round trips: a take and the upkeep before it (format 1's fence, the peers, the master) are one call of
-``lua/many.lua`` (``bundled``; on a Cluster the fence, in a slot of its own, goes apart), and a script's first
-call on a client sends its source (``Scripts``): a cold process's first permit waits for one round trip, not
-four to twelve (issue 26, item 4).
+``lua/many.lua`` (``bundled``; on a Cluster the fence, in a slot of its own, goes apart), and a script's
+first call on a client sends its source (``redis_connect.Scripts``): a cold process's first permit waits
+for one round trip, not four to twelve (issue 26, item 4).
 
-On an asyncio loop (issue 22) an async caller's calls are awaited on the loop itself (``LoopBudget``):
-through a worker thread, the threads running redis-py beside the loop at a window boundary took the GIL
-from it (the loop's worst tick beside a batch through a loopback Redis was 26 ms, ``make bench`` section 13,
-twice what the asks cost in CPU). Under trio (``redis.asyncio`` runs on asyncio only) and for a Cluster (its
-async client would parse the server's whole command table on the loop when made), the worker thread stays.
+On an asyncio loop an async caller's calls are awaited on the loop itself (``LoopBudget``), so that no
+thread running redis-py beside it takes the GIL from it; under trio and for a Cluster a worker thread
+makes them (why: ``docs/pacing.md``, "What the limiter does"; ``docs/benchmarks.md``, section 13).
 """
 
 from __future__ import annotations
@@ -38,36 +33,18 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from .redis_connect import MasterWatch, open_redis, shared_cluster
-from .store import PEERS_SECONDS, BudgetKeys, Send, StoreUnavailable, TakeResult, redacted_text, redacted_url
+from .redis_connect import BUNDLED, TIMEOUT, Call, MasterWatch, RedisClient, Scripts, open_redis
+from .store import PEERS_SECONDS, BudgetKeys, Send, StoreUnavailable, TakeResult, redacted_url
 
 if TYPE_CHECKING:
     from .store import StoreWrite
 
-__all__ = [
-    "ASKS_AT_ONCE",
-    "BUNDLED",
-    "PHASE_TTL_MS",
-    "SCRIPTS",
-    "TIMEOUT",
-    "Call",
-    "LoopBudget",
-    "Scripts",
-    "SharedBudget",
-    "answered_in_time",
-    "bundled",
-    "lua_script",
-]
+__all__ = ["ASKS_AT_ONCE", "PHASE_TTL_MS", "LoopBudget", "SharedBudget", "bundled"]
 
 log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
-SCRIPTS = ("take", "fill", "block", "settle", "master", "peers", "date", "phase", "bounds", "many")
-BUNDLED = ("block", "peers", "master", "take")
-"""The scripts ``lua/many.lua`` may run together in one round trip: a take and the upkeep before it."""
 _WINDOW_TTL_MS = 5000
 _FENCE_S = 3600.0
 """How long format 1's fence holds after the last take (``BudgetKeys.fence``); renewed every ``_FENCE_RENEW_S``."""
@@ -75,15 +52,10 @@ _FENCE_RENEW_S = 3000.0
 PHASE_TTL_MS = 3_600_000
 """How long a saved phase is kept (milliseconds)."""
 _BOUNDS_TTL_MS = 60_000
-TIMEOUT = 0.5
-"""Every socket wait of a store call (connect, each read) is bounded by this many seconds."""
 _CALL_DEADLINE = 4 * TIMEOUT
 """A call answered later than this (each read within ``TIMEOUT``, the whole not) counts as a failure."""
 _TAKE_CODES = {-2: 2, -1: 1, 0: 2, 1: 1}
 """``lua/take.lua``'s answers: code -> length (``{-2, until_ms}``, ``{-1}``, ``{0, held}``, ``{1}``)."""
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def _integer(value: object) -> int:
@@ -127,28 +99,6 @@ def _phase(reply: object) -> tuple[float, float] | None:
     return lo, hi
 
 
-@functools.cache
-def lua_script(name: str) -> str:
-    """The source of the Lua script ``lua/<name>.lua`` of this package (take, fill, settle, block, ...); for
-    ``many``, each of ``BUNDLED`` as a local function of (KEYS, ARGV) above it."""
-    source = _lua_file(name)
-    if name != "many":
-        return source
-    functions = [f"SCRIPTS['{part}'] = function(KEYS, ARGV)\n{lua_script(part).rstrip()}\nend\n" for part in BUNDLED]
-    return "".join(["local SCRIPTS = {}\n", *functions, source])
-
-
-def _lua_file(name: str) -> str:
-    """``lua/<name>.lua`` read beside this module; through ``importlib.resources`` only where the package is not
-    a folder (a zip): its readers cost a cold process some 2-15 ms of imports before its first take."""
-    try:
-        return Path(__file__).with_name("lua").joinpath(f"{name}.lua").read_text(encoding="utf-8")
-    except OSError:
-        from importlib import resources
-
-        return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
-
-
 def _hashed(key: str) -> str:
     """What a Cluster hashes of ``key`` to place it in a slot: its hash tag (``{...}``), else the whole key."""
     start = key.find("{")
@@ -184,18 +134,17 @@ def _read_many(reads: list[Callable[[Any], Any]], reply: object) -> Any:
     return [read(answer) for read, answer in zip(reads, reply, strict=True)][-1]
 
 
-class SharedBudget:
+class SharedBudget(RedisClient):
     """The Redis side of one (pocket, group) budget. Every method raises ``StoreUnavailable`` on failure.
 
     ``pocket``: who shares the budget (``ratelimit.pocket_id``), hashed into the keys.
     """
 
-    blocking = True
+    deadline = _CALL_DEADLINE
 
     def __init__(
         self, url: str, pocket: str, group: str, per_second: int, *, window_seconds: int = 1, client: Any = None
     ) -> None:
-        self.url = url
         self.per_second = per_second
         self._ttl_ms = _WINDOW_TTL_MS * window_seconds
         self.keys: BudgetKeys = BudgetKeys.of(pocket, group)
@@ -203,31 +152,9 @@ class SharedBudget:
         self._peers = 1
         self._me = uuid.uuid4().hex
         self._fenced_until = -float("inf")
-        try:
-            import redis  # noqa: F401  (only to say what is missing)
-        except ImportError as error:  # depends on the installed extras
-            raise StoreUnavailable(
-                "the shared store needs redis-py: pip install 'upbit-order-cancel[redis]'"
-            ) from error
-        self._redis: Any = None
         self._loops: dict[asyncio.AbstractEventLoop, LoopBudget | None] = {}
         self._loops_lock = threading.Lock()
-        self._scripts: Scripts | None = None
-        self._cluster = url.lower().startswith("redis+cluster:")  # a URL that cannot work fails inside _call
-        if client is None and not self._cluster:  # no I/O yet; a bad query raises here
-            client = self._call(lambda: open_redis(url, timeout=TIMEOUT), _same)
-        if client is not None:
-            self._register(client)
-
-    def _register(self, client: Any) -> Scripts:
-        self._redis = client
-        self._scripts = Scripts(client)
-        return self._scripts
-
-    def _connected(self) -> Scripts:
-        """The Lua scripts on this store's client, connecting first if need be (a Cluster client learns the
-        nodes when made: done on first use, inside ``_call``, so an unreachable store only pauses the sharing)."""
-        return self._scripts or self._register(shared_cluster(self.url, timeout=TIMEOUT))
+        super().__init__(url, "rate-limit store", client)
 
     def on_loop(self) -> LoopBudget | None:
         """This budget's calls on the running asyncio loop, awaited there (``LoopBudget``); None off asyncio
@@ -260,27 +187,10 @@ class SharedBudget:
     def __repr__(self) -> str:
         return f"SharedBudget({redacted_url(self.url)!r}, group={self.keys.prefix.rsplit(':', 1)[-1]!r})"
 
-    def _call(self, command: Callable[[], R], read: Callable[[R], T]) -> T:
-        """``read(command())``: the one place Redis is called (``on_loop``'s calls: ``LoopBudget.call``, the same
-        way). Whatever a broken store makes ``command`` or ``read`` raise (the store misbehaved: see the
-        module's docstring), or an answer later than ``_CALL_DEADLINE``, is ``StoreUnavailable`` naming the
-        (password-redacted) store."""
-        started = time.monotonic()
-        try:
-            reply = command()
-            return read(answered_in_time(reply, started))
-        except Exception as error:  # every failure of the store is one failure, see above
-            raise self.failure(error) from error
-
     def failure(self, error: Exception) -> StoreUnavailable:
-        """``error`` met by a call to this store, as ``StoreUnavailable`` (the master is asked again soon)."""
+        """``RedisClient.failure``; the master is asked again soon."""
         self.master.recheck()
-        text = f"{type(error).__name__}: {redacted_text(str(error), self.url)}"
-        return StoreUnavailable(f"rate-limit store {redacted_url(self.url)}: {text}")
-
-    def _run(self, call: Call) -> Any:
-        """Make ``call`` (one command or script) through this budget's client, read by ``call.read``."""
-        return self._call(lambda: self._connected().run(call), call.read)
+        return super().failure(error)
 
     def take(self, send: Send) -> TakeResult:
         answers = [self._run(call) for call in self.take_calls(send)]
@@ -288,28 +198,21 @@ class SharedBudget:
         return result
 
     def take_calls(self, send: Send) -> list[Call]:
-        """The calls of ``take``: the upkeep and the take, in one round trip (``bundled``; on a Cluster, two
-        while format 1's fence is due: it lives in a slot of its own). The last call's answer is the take's."""
-        return bundled([*self.upkeep(), self.take_call(send)], cluster=self._cluster)
-
-    def take_call(self, send: Send) -> Call:
-        """The call of ``take``: ``lua/take.lua`` (charge ``send`` if every window it may land in has room)."""
+        """The calls of ``take``: the upkeep, then ``lua/take.lua``, in one round trip (``bundled``; on a Cluster,
+        two while format 1's fence is due: it lives in a slot of its own). The last call's answer is the take's."""
         charge, check = self.keys.for_send(send.windows, send.local_seconds)
         keys = [self.keys.block, self.keys.phase, *charge, *check, *(f"{key}:s" for key in charge), self.keys.trickle]
         reserve, interval, now = send.trickle or (0, 0.0, 0.0)
         ask_phase = "1" if send.windows is None and send.ask_phase else "0"
         args: list[str | int] = [self.per_second, len(charge), ask_phase, self._ttl_ms, len(check)]
         args += [reserve, repr(interval), repr(now)]
-        return Call("take", keys, args, _take_result)
+        return bundled([*self.upkeep(), Call("take", keys, args, _take_result)], cluster=self._cluster)
 
     def upkeep(self) -> list[Call]:
         """What to call before a take: keep format 1's fence up (``BudgetKeys.fence``); say this process is here
         and count its peers (``lua/peers.lua``); once a second, see whether the master changed. Each call's
-        reader keeps what it learned.
-
-        The peers are counted at every take, not once a second: a process that took before another joined
-        and lost the store within that second paced at the whole budget beside the other's share (3-57 x 429
-        in the Sentinel failover test). It costs no round trip (the take's own) and a few Redis commands."""
+        reader keeps what it learned. The peers are counted at every take, not once a second (why:
+        ``docs/pacing.md``, "A failover may lose the last writes"): no round trip more, a few Redis commands."""
         now, calls = time.time(), []
         if now >= self._fenced_until - _FENCE_RENEW_S:
             until = now + _FENCE_S
@@ -339,11 +242,9 @@ class SharedBudget:
         return self._peers
 
     def master_changed_at(self) -> float | None:
-        """When this process first saw the master holding this pocket's keys change (epoch seconds), or None.
-
-        A failover may lose the writes the old master acknowledged last (replication is asynchronous): a
-        reader that must not act on a missing write (the guard, on a heartbeat) allows a grace after this.
-        Checked before a take, at most once a second, and at once after the store failed."""
+        """When this process first saw the master holding this pocket's keys change (epoch seconds), or None:
+        checked before a take, at most once a second, and at once after the store failed (what a failover may
+        lose: ``docs/pacing.md``, "A failover may lose the last writes")."""
         return self.master.changed_at
 
     def fill_call(self, windows: list[int] | None, local_seconds: list[int]) -> Call:
@@ -356,9 +257,7 @@ class SharedBudget:
     def settle_call(
         self, exchange_windows: bool, give_back: list[int], take: list[int], settled: list[int] | tuple[()] = ()
     ) -> Call | None:
-        """The call of ``settle`` (None: nothing to settle): give back one charge of each of ``give_back``,
-        charge ``take`` (exchange windows, else local seconds); ``settled``, the charges an answer confirmed:
-        a window full of those is really full, one full of charges in flight may open again."""
+        """The call of ``settle`` (None: nothing to settle): ``lua/settle.lua``."""
         if not give_back and not take and not settled:
             return None
         counts = self.keys.counts
@@ -382,8 +281,7 @@ class SharedBudget:
         return end
 
     def date_call(self, window: int, local_seconds: list[int]) -> Call:
-        """The call of ``date``: the send charged to ``local_seconds`` landed in exchange ``window``
-        (``lua/date.lua``): moved there once a phase is stored for the host, else kept pending."""
+        """The call of ``date``: ``lua/date.lua``."""
         local = self.keys.counts(False, local_seconds)
         landed = self.keys.counts(True, [window])[0]
         keys = [self.keys.phase, self.keys.dated, landed, f"{landed}:s", *local, *(f"{key}:s" for key in local)]
@@ -405,8 +303,7 @@ class SharedBudget:
         self._run(self.save_phase_call(lo, hi))
 
     def pool_bounds_call(self, lo: float, hi: float) -> Call:
-        """The call of ``pool_bounds``: ``lua/bounds.lua`` adds bounds of the phase to the host's pooled ones,
-        read back."""
+        """The call of ``pool_bounds``: ``lua/bounds.lua``, the pooled bounds read back."""
         return Call("bounds", [self.keys.bounds], [repr(lo), repr(hi), _BOUNDS_TTL_MS], _phase)
 
     def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None:
@@ -420,70 +317,15 @@ class SharedBudget:
         phase: tuple[float, float] | None = self._run(self.load_phase_call())
         return phase
 
-    def close(self) -> None:
-        """Close this budget's client (a Cluster's is the process's, ``shared_cluster``: left open)."""
-        if self._redis is not None and not self._cluster:
-            with contextlib.suppress(Exception):
-                self._redis.close()
-
-
-def _same(value: T) -> T:
-    return value
-
 
 def _block_end(reply: object) -> float:
     return _integer(reply) / 1000
 
 
-def answered_in_time(reply: R, started: float) -> R:
-    """``reply``, unless it came later than ``_CALL_DEADLINE`` after ``started`` (``time.monotonic()``)."""
-    took = time.monotonic() - started
-    if took > _CALL_DEADLINE:
-        raise TimeoutError(f"answered after {took:.1f} s (more than {_CALL_DEADLINE:g} s)")
-    return reply
-
-
-class Scripts:
-    """This package's Lua scripts (``SCRIPTS``) on one client, blocking or ``redis.asyncio`` (``run`` then gives
-    an awaitable). A script's first call on the client sends its source (``EVAL``, which also caches it on the
-    server: one round trip, on a server that never saw it too); later calls send its SHA1 (``EVALSHA``; on
-    ``NOSCRIPT``, a server restarted or flushed, redis-py loads the script and sends it again). A cold process
-    calling ``EVALSHA`` first paid three round trips for each script a fresh server lacked (``NOSCRIPT``,
-    ``SCRIPT LOAD``, ``EVALSHA``)."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.registered: dict[str, Any] = {name: client.register_script(lua_script(name)) for name in SCRIPTS}
-        self.sent: set[str] = set()
-
-    def run(self, call: Call) -> Any:
-        """``call`` (a script of ``SCRIPTS``, or ``get``) on this client: its reply (an awaitable for
-        ``redis.asyncio``)."""
-        if call.name == "get":
-            return self.client.get(call.keys[0])
-        if call.name in self.sent:
-            return self.registered[call.name](keys=call.keys, args=call.args)
-        self.sent.add(call.name)  # if this EVAL fails, the EVALSHA after it loads the script: still right
-        return self.client.eval(lua_script(call.name), len(call.keys), *call.keys, *call.args)
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One call to Redis, the same for the blocking client and ``LoopBudget``'s: ``name`` a Lua script of
-    ``SCRIPTS`` (``keys``, ``args``), or ``get`` of ``keys[0]``; ``read`` checks the reply and turns it into
-    the answer."""
-
-    name: str
-    keys: list[str]
-    args: list[Any]
-    read: Callable[[Any], Any]
-
-
 ASKS_AT_ONCE = 4
 """Takes of one budget on one loop that may be on their way at once, each on a connection of its own (the
-others wait their turn). Unbounded, twenty tasks asking at a window boundary opened twenty connections,
-each one's set-up work done on the loop (then some 4 ms each: redis-py 8 read its version from the package
-metadata for ``CLIENT SETINFO``, which ``redis_connect`` no longer sends)."""
+others wait their turn): unbounded, twenty tasks asking at a window boundary opened twenty connections, each
+one's set-up work done on the loop (``docs/benchmarks.md``, section 13)."""
 
 
 class LoopBudget:
@@ -509,11 +351,11 @@ class LoopBudget:
         self.writer: asyncio.Task[None] = loop.create_task(self.write_in_order(), name="upbit-store-writer")
 
     async def call(self, call: Call) -> Any:
-        """``call`` on this loop's client, read by ``call.read``: ``SharedBudget._call``'s rules."""
+        """``call`` on this loop's client, read by ``call.read``: ``RedisClient.call``'s rules."""
         started = time.monotonic()
         try:
             reply = await self.scripts.run(call)
-            return call.read(answered_in_time(reply, started))
+            return call.read(self.budget.in_time(reply, started))
         except Exception as error:  # every failure of the store is one failure (see the module)
             raise self.budget.failure(error) from error
 

@@ -1,40 +1,9 @@
 """The budget store: one interface for every place a rate-limit budget is shared through, and the setting.
 
-A limiter (``ratelimit.RateLimiter``, through its ``StoreLink``, below) talks to a ``BudgetStore`` only:
+A limiter (``ratelimit.RateLimiter``, through its ``StoreLink``) talks to a ``BudgetStore`` only (its rules):
 ``redis_store.SharedBudget`` (Redis, the ``[redis]`` extra: every process and machine of a pocket) or
 ``memory_store.MemoryBudget`` (one process, and the tests). A store only counts, atomically; the strategy
 (which windows a send may land in, how long to wait) stays in ``window_log`` and ``StoreLink``.
-
-The rules a store keeps, and why (with the 429s each one removed), are ``docs/pacing.md``'s, "One budget
-for several processes and machines"; one test table (``tests/test_store_rules.py``) runs every rule over
-both stores. Per method of ``BudgetStore``:
-
-- ``take``: phase known and dated, charge the exchange windows the send may land in and only check the
-  host's local seconds (whose counts hold phase-unknown sends); else charge the local seconds ``floor(t)``
-  and ``floor(t) + 1``. Checking and charging are one atomic step. Say the process is there (``peers``);
-  report a stored phase to a caller that does not know it (``phase_in_store``: so a take that does not
-  know the phase never misses a charge ``date`` moved); trickle the last ``reserve`` of a count for all
-  the host's processes together (``trickling``); a window full only of unsettled charges is ``held``.
-- ``settle``: an answer gives back the windows its send did not land in (a send is charged one window
-  more while in flight); each count has a "settled" twin (``<key>:s``).
-- ``date``: an answer whose ``Date`` names the exchange window of a send charged to local seconds moves the
-  charge there once the host has a stored phase, else keeps it pending (``dated``) until ``save_phase``
-  moves every pending one. ``pool_bounds``: the host's processes pool their ``Date`` bounds of the phase
-  (the intersection; bounds that do not meet it replace it).
-- ``fill`` (a 429): the windows of that send are full, whoever filled them (filled to twice the budget,
-  so charges given back later cannot reopen them). ``block`` (a 418, per pocket): a shorter block never
-  shortens a longer one.
-- A store that cannot be used raises ``StoreUnavailable``; the limiter then paces in-process at its share
-  of the budget among the processes the store last counted (``StoreLink.share``).
-
-``StoreLink``, one limiter's link to its store, is ``ACTIVE`` (every send is charged in the store) or
-``PAUSED`` (the store failed: the limiter paces in-process until ``STORE_RETRY_SECONDS`` passed, then the
-link is active again, at its ``share`` for as long again). It names a send's windows for the store from
-what the ``WindowLog`` knows (``windows``: one more while the request is in flight, for one held up on its
-way), settles a charge when its answer comes, shares the learned phase and the 418 blocks. Under the
-limiter's lock it only works out what to ask (``plan``) or write (``settle``, ``fill``, ``block``,
-``share_phase``: ``Write`` jobs, made by ``run`` without the lock, never blocking an event loop: see
-``ratelimit``), and reads the answer (``taken``).
 
 The setting: ``rate_limit_store=`` (or the CLI's ``--rate-limit-store``), else ``$UPBIT_RATE_LIMIT_STORE``,
 read and checked in one place, ``resolve_store_url``. Its forms (one server, Sentinel, Cluster: ``docs/pacing.md``,
@@ -69,12 +38,9 @@ if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
 __all__ = [
-    "KEY_FORMAT",
     "PEERS_SECONDS",
     "PHASE_POLL",
-    "SENTINEL_PORT",
     "STORE_ENV",
-    "STORE_RETRY_SECONDS",
     "Ask",
     "BudgetKeys",
     "BudgetStore",
@@ -99,7 +65,6 @@ __all__ = [
     "redacted_text",
     "redacted_url",
     "resolve_store_url",
-    "url_secrets",
 ]
 
 PEERS_SECONDS = 3.0
@@ -143,7 +108,7 @@ def redacted_url(url: str) -> str:
     return f"{scheme}{sep}{_QUERY_PARAMETER.sub(parameter, rest)}"
 
 
-def url_secrets(url: str) -> list[str]:
+def _url_secrets(url: str) -> list[str]:
     """The credentials written in ``url`` (the user info's password, credential query values), as written,
     as a URL parser reads them (cut at a ``#``, ``?``, ``/`` or ``@``) and percent-decoded, longest first:
     for ``redacted_text``."""
@@ -165,12 +130,12 @@ def url_secrets(url: str) -> list[str]:
 def redacted_text(text: str, url: str) -> str:
     """``text`` (an error's message about the store ``url``) with every credential of ``url`` in it hidden:
     a library's message may quote what it was given."""
-    for secret in url_secrets(url):
+    for secret in _url_secrets(url):
         text = text.replace(secret, "***")
     return text
 
 
-SENTINEL_PORT = 26379
+_SENTINEL_PORT = 26379
 _CLUSTER_PORT = 6379
 _SENTINEL_PARAMETERS = frozenset({"sentinel_password", "sentinel_username"})
 
@@ -212,20 +177,18 @@ def _credentials(userinfo: str | None) -> tuple[str | None, str | None]:
 
 
 def parse_store_address(url: str) -> StoreAddress:
-    """The store ``url`` names; ``ValueError`` saying what is wrong with it (never quoting a credential).
-
-    A one-server URL is only told apart here: redis-py reads it (``store.check_store_url`` checks it).
-    """
+    """The store ``url`` names; ``ValueError`` saying what is wrong with it (``check_store_url`` redacts it)."""
     scheme, sep, rest = url.partition("://")
     kind = {"redis+sentinel": "sentinel", "redis+cluster": "cluster"}.get(scheme.lower(), "server")
     if kind == "server" or not sep:
+        _check_server_url(url)
         return StoreAddress("server", url)
     rest, _, query = rest.partition("?")
     userinfo, at, rest = rest.rpartition("@")
     netloc, _, path = rest.partition("/")
     if not netloc:
         raise ValueError("has no host")
-    hosts = _hosts(netloc, SENTINEL_PORT if kind == "sentinel" else _CLUSTER_PORT)
+    hosts = _hosts(netloc, _SENTINEL_PORT if kind == "sentinel" else _CLUSTER_PORT)
     segments = [segment for segment in path.split("/") if segment]
     options = dict(parse_qsl(query, keep_blank_values=True))
     unknown = sorted(set(options) - (_SENTINEL_PARAMETERS if kind == "sentinel" else set()))
@@ -244,6 +207,30 @@ def parse_store_address(url: str) -> StoreAddress:
     return StoreAddress(kind, url, hosts, unquote(segments[0]), db, username, password, options)
 
 
+def _check_server_url(url: str) -> None:
+    """``ValueError`` if the one-server ``url`` cannot work (redis-py reads the rest of it)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise ValueError(f"is not a valid URL ({error})") from None
+    scheme, database = parts.scheme.lower(), parts.path.strip("/")
+    problem = None
+    if scheme == "unix":
+        if not parts.path:
+            problem = "needs a socket path"
+    elif scheme not in ("redis", "rediss"):
+        problem = "must use the redis, rediss, unix, redis+sentinel or redis+cluster scheme"
+    elif not parts.hostname:
+        problem = "has no host"
+    elif port == 0:
+        problem = "has an invalid port"
+    elif database and not database.isdigit():
+        problem = "has a database that is not a number"
+    if problem is not None:
+        raise ValueError(problem)
+
+
 _STORE_FORMS = (
     "redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB], unix:///PATH, "
     "redis+sentinel://HOST[:PORT][,HOST[:PORT]...]/SERVICE[/DB] or redis+cluster://HOST[:PORT][,HOST[:PORT]...]"
@@ -256,41 +243,16 @@ def check_store_url(url: object, source: str) -> str:
     not a store that is down (which only costs the sharing, see ``StoreUnavailable``)."""
     if not isinstance(url, str):
         raise ConfigurationError(f"{source} must be a string ({_STORE_FORMS}); given: {type(url).__name__}")
-    problem = _url_problem(url)
-    if problem is not None:
-        raise ConfigurationError(f"{source} {problem}: it must look like {_STORE_FORMS}; given: {redacted_url(url)!r}")
+    try:
+        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+            raise ValueError("must not contain whitespace or control characters")
+        parse_store_address(url)
+    except ValueError as error:
+        problem = redacted_text(str(error), url)
+        raise ConfigurationError(
+            f"{source} {problem}: it must look like {_STORE_FORMS}; given: {redacted_url(url)!r}"
+        ) from None
     return url
-
-
-def _url_problem(url: str) -> str | None:
-    """What is wrong with the store ``url`` (password-redacted), or None."""
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-        return "must not contain whitespace or control characters"
-    try:
-        if parse_store_address(url).kind != "server":
-            return None
-    except ValueError as error:
-        return redacted_text(str(error), url)
-    problem = None
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as error:
-        problem = f"is not a valid URL ({redacted_text(str(error), url)})"
-    else:
-        scheme = parts.scheme.lower()
-        if scheme == "unix":
-            if not parts.path:
-                problem = "needs a socket path"
-        elif scheme not in ("redis", "rediss"):
-            problem = "must use the redis, rediss, unix, redis+sentinel or redis+cluster scheme"
-        elif not parts.hostname:
-            problem = "has no host"
-        elif port == 0:
-            problem = "has an invalid port"
-        elif parts.path.strip("/") and not parts.path.strip("/").isdigit():
-            problem = "has a database that is not a number"
-    return problem
 
 
 def resolve_store_url(
@@ -325,10 +287,8 @@ class TakeResult:
     """Not taken because the reserve is trickling out (phase unknown): ask again after the interval."""
 
 
-KEY_FORMAT = "v2"
-"""The store's key layout (``BudgetKeys``). Format 1 (no version segment, 0.x releases before it) named a
-pocket ``upbit-rl:<hash>:...``; format 2 puts the pocket's hash in a hash tag so that a Cluster keeps a
-pocket's keys in one slot. The two must never count one pocket's budget apart: see ``BudgetKeys.fence``."""
+_KEY_FORMAT = "v2"
+"""The store's key layout (``BudgetKeys``); format 1, before it, had no version segment and no hash tag."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,8 +298,8 @@ class BudgetKeys:
     every key of a pocket lives in one slot, so each Lua script (which may only touch one slot) runs there.
 
     ``fence``: the block key of format 1 for the pocket (``upbit-rl:<hash>:block``), which a format-2 store
-    keeps set an hour ahead, so that a format-1 process reads its pocket as blocked and sends nothing instead
-    of spending a second budget (``docs/pacing.md``, "Upgrading the store's format").
+    keeps set an hour ahead: a format-1 process reads its pocket as blocked and sends nothing, never spending
+    a second budget (``docs/pacing.md``, "Upgrading the store's format").
     """
 
     prefix: str
@@ -368,7 +328,7 @@ class BudgetKeys:
     @classmethod
     def of(cls, pocket: str, group: str) -> BudgetKeys:
         digest = hashlib.sha256(pocket.encode("utf-8")).hexdigest()[:16]
-        pocket_prefix = f"upbit-rl:{KEY_FORMAT}:{{{digest}}}"
+        pocket_prefix = f"upbit-rl:{_KEY_FORMAT}:{{{digest}}}"
         prefix, host = f"{pocket_prefix}:{group or '-'}", socket.gethostname()
         block, fence = f"{pocket_prefix}:block", f"upbit-rl:{digest}:block"
         return cls(prefix, block, f"{prefix}:phase:{host}", f"{prefix}:trickle:{host}", host, fence)
@@ -400,7 +360,29 @@ class Send:
 
 
 class BudgetStore(Protocol):
-    """One (pocket, group) budget in a shared store: the rules above. Every method raises ``StoreUnavailable``.
+    """One (pocket, group) budget in a shared store. Every method raises ``StoreUnavailable`` when the store
+    cannot be used; the limiter then paces in-process at its share of the budget among the processes the
+    store last counted (``StoreLink.share``). The rules, per method (why, with the 429s each one removed:
+    ``docs/pacing.md``, "One budget for several processes and machines"; ``tests/test_store_rules.py`` runs
+    each over every store):
+
+    - ``take``: phase known and dated (``Send.windows``), charge the exchange windows the send may land in and
+      only check the host's local seconds (whose counts hold phase-unknown sends); else charge the local
+      seconds ``floor(t)`` and ``floor(t) + 1``. Checking and charging are one atomic step. Say the process
+      is there (``peers``); report a stored phase to a caller that does not know it (``phase_in_store``: so
+      a take that does not know the phase never misses a charge ``date`` moved); trickle the last
+      ``reserve`` of a count for all the host's processes together (``trickling``); a window full only of
+      unsettled charges is ``held``.
+    - ``settle``: an answer gives back (``give_back``) the windows its send did not land in (a send is
+      charged one window more while in flight), charges the one its ``Date`` named if it was not charged
+      (``take``), and counts the charges it kept in each count's "settled" twin (``<key>:s``: ``settled``).
+    - ``date``: an answer whose ``Date`` names the exchange window of a send charged to local seconds moves
+      the charge there once the host has a stored phase, else keeps it pending (``dated``) until
+      ``save_phase`` moves every pending one. ``pool_bounds``: the host's processes pool their ``Date`` bounds
+      of the phase (the intersection; bounds that do not meet it replace it).
+    - ``fill`` (a 429): the windows of that send are full, whoever filled them (filled to twice the budget,
+      so charges given back later cannot reopen them). ``block`` (a 418, per pocket): a shorter block never
+      shortens a longer one; the end the store holds is returned.
 
     ``blocking``: its calls wait on I/O (a network round trip). An async caller never makes them on its
     event loop (``ratelimit`` runs them in a worker thread); a store that only touches memory is called
@@ -573,6 +555,14 @@ async def caught(asked: Awaitable[T]) -> T | StoreUnavailable:
 
 
 class StoreLink:
+    """One limiter's link to its store: ``ACTIVE`` (every send is charged in the store) or ``PAUSED`` (the
+    store failed: the limiter paces in-process until ``STORE_RETRY_SECONDS`` passed, then the link is active
+    again, at its ``share`` for as long again). It names a send's windows for the store from what the
+    ``WindowLog`` knows (``windows``), settles a charge when its answer comes, shares the learned phase and
+    the 418 blocks. Under the limiter's lock it only works out what to ask (``plan``) or write (``settle``,
+    ``fill``, ``block``, ``share_phase``: ``Write`` jobs, made by ``run`` without the lock, never blocking an
+    event loop: see ``ratelimit``), and reads the answer (``taken``)."""
+
     def __init__(self, store: BudgetStore) -> None:
         self.store = store
         self.state: LinkState = LinkState.ACTIVE
