@@ -2,47 +2,39 @@
 
 Upbit counts the rate budget and the 418 block per pocket, and a key sees only its pocket's orders, so
 pockets swept side by side take about as long as the slowest one alone. Each pocket's sweep is the
-ordinary ``cancel_open_orders`` (sync) or ``cancel_open_orders_async`` on that pocket's own client (built
-by ``connect_pockets`` from ``pockets.pocket_keys``, or by the caller with ``connect(pocket=...)``), paced
-by that pocket's own limiter; nothing is shared between them but the report, which keeps each pocket's
-groups apart (``PocketsResult``).
-
-- A pocket whose first listing fails (a refused key, the exchange unreachable) is reported in
-  ``PocketsResult.errors``; the other pockets' sweeps go on.
-- The sync call runs each pocket's sweep on a thread of its own; the calling thread waits and hands the
-  summed progress to ``on_progress``. Ctrl-C stops every sweep at its next step (each stops as a sync
-  sweep does on Ctrl-C) and raises ``PocketsInterrupted`` carrying the whole report.
-- The async call runs them as tasks (anyio: asyncio or trio). Cancelled, each pocket's report so far goes
-  to ``report_to``, then, under asyncio, out as ``PocketsCancelled``'s ``.report``.
+ordinary ``cancel_open_orders`` (sync: on a thread of its own) or ``cancel_open_orders_async`` (a task) on
+that pocket's own client (built by ``pockets.connect_pockets`` from the pocket's keys, or by the caller with
+``connect(pocket=...)``), paced by that pocket's own limiter; nothing is shared between them but the report,
+which keeps each pocket's groups apart (``PocketsResult``). A pocket whose first listing fails (a refused
+key, the exchange unreachable) is reported in ``PocketsResult.errors``; the other pockets' sweeps go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Unpack
 
 import anyio
 
-from .batch import AnyClient, BatchOptions, ProgressCallback, chosen
-from .client import connect
+from .batch import AnyClient, BatchOptions, ProgressCallback
 from .errors import BatchInterrupted, ConfigurationError, UpbitAPIError, UpbitClientError
-from .pockets import pockets_keys
 from .results import BatchResult, ErrorInfo
-from .sweep import SweepKeywords, SweepOptions, cancel_open_orders, cancel_open_orders_async
+from .sweep import SweepKeywords, SweepOptions, cancel_open_orders, cancel_open_orders_async, chosen_options
+from .workers import call_progress
 
 __all__ = [
     "PocketsCancelled",
     "PocketsInterrupted",
     "PocketsResult",
     "PocketsSink",
-    "connect_pockets",
     "sweep_pockets",
     "sweep_pockets_async",
 ]
@@ -95,30 +87,6 @@ class PocketsCancelled(asyncio.CancelledError):
         self.report = report
 
 
-def connect_pockets(
-    pockets: Sequence[str],
-    base_url: str | None = None,
-    *,
-    keys_file: str | None = None,
-    environ: Mapping[str, str] | None = None,
-    **connect_keywords: Any,
-) -> dict[str, AnyClient]:
-    """One ``connect()`` client per pocket, each signed with that pocket's keys (``pockets.pockets_keys``:
-    the keys file, else the pocket's own variables; the usual pair only for a single pocket) and paced as
-    that pocket. ``connect_keywords`` go to every ``connect()``. Raises before anything is sent."""
-    clients: dict[str, AnyClient] = {}
-    for keys in pockets_keys(pockets, keys_file=keys_file, environ=environ):
-        clients[keys.pocket] = connect(
-            base_url,
-            access_key=keys.access_key,
-            secret_key=keys.secret_key.reveal(),
-            pocket=keys.pocket,
-            environ=environ,
-            **connect_keywords,
-        )
-    return clients
-
-
 @dataclass(slots=True)
 class _Run:
     """What the pockets' sweeps share: the report so far, and the summed progress."""
@@ -130,20 +98,25 @@ class _Run:
     started: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def note(self, name: str, done: int, total: int) -> None:
-        with self.lock:
-            self.counts[name] = (done, total)
+    def progress_of(self, name: str, stop: threading.Event | None = None) -> ProgressCallback:
+        """Pocket ``name``'s ``on_progress``: its counts noted, then, async, the sum handed on at once; on a
+        worker thread (``stop`` given), the pocket stops at its next step once ``stop`` is set."""
+
+        def progress(done: int, total: int) -> None:
+            with self.lock:
+                self.counts[name] = (done, total)
+            if stop is None:
+                self.progress()
+            elif stop.is_set():
+                raise KeyboardInterrupt  # the sweep's own Ctrl-C path: it stops and raises BatchInterrupted
+
+        return progress
 
     def progress(self) -> None:
-        """Hand the sum over pockets to ``on_progress`` (in the caller's thread); a failing callback is ignored."""
-        if self.on_progress is None:
-            return
+        """Hand the sum over pockets to ``on_progress`` (in the caller's thread)."""
         with self.lock:
             done, total = sum(c[0] for c in self.counts.values()), sum(c[1] for c in self.counts.values())
-        try:
-            self.on_progress(done, total)
-        except Exception:  # a broken display must not cost the report
-            log.warning("on_progress callback raised; ignored", exc_info=True)
+        call_progress(self.on_progress, done, total, log)
 
     def ended(self, name: str, report: BatchResult | None = None, error: UpbitClientError | None = None) -> None:
         with self.lock:
@@ -176,10 +149,7 @@ def _checked(
     """The sweep's and the batch's options, checked once for every pocket; nothing is sent."""
     if not isinstance(clients, Mapping) or not clients:
         raise ConfigurationError(f"clients must map pocket names to clients, at least one; given: {clients!r}")
-    batch_fields = {name: value for name, value in keywords.items() if name in BatchOptions.__dataclass_fields__}
-    sweep_fields = {name: value for name, value in keywords.items() if name not in batch_fields}
-    which = chosen(SweepOptions, sweep, sweep_fields, "sweep")
-    batch = chosen(BatchOptions, options, batch_fields, "options")
+    which, batch = chosen_options(sweep, options, keywords)
     if batch.limiter is not None:
         raise ConfigurationError("options.limiter paces one pocket: each pocket is paced by its own limiter here")
     return which, batch
@@ -189,16 +159,10 @@ def _one_sync(
     run: _Run, name: str, client: AnyClient, which: SweepOptions, batch: BatchOptions, stop: threading.Event
 ) -> None:
     """One pocket's sweep on its worker thread; ``stop`` stops it at its next step, as Ctrl-C would."""
-
-    def progress(done: int, total: int) -> None:
-        run.note(name, done, total)
-        if stop.is_set():
-            raise KeyboardInterrupt  # the sweep's own Ctrl-C path: it stops and raises BatchInterrupted
-
     try:
         if stop.is_set():
             return
-        run.ended(name, cancel_open_orders(client, sweep=which, options=batch, on_progress=progress))
+        run.ended(name, cancel_open_orders(client, sweep=which, options=batch, on_progress=run.progress_of(name, stop)))
     except BatchInterrupted as interrupted:
         run.ended(name, interrupted.report)
     except UpbitClientError as error:
@@ -239,18 +203,12 @@ def sweep_pockets(
 
 
 async def _one_async(run: _Run, name: str, client: AnyClient, which: SweepOptions, batch: BatchOptions) -> None:
-    def progress(done: int, total: int) -> None:
-        run.note(name, done, total)
-        run.progress()
-
+    """One pocket's sweep as a task: its report reaches ``run`` through ``report_to``, final or cancelled."""
     try:
-        report = await cancel_open_orders_async(
-            client, sweep=which, options=batch, on_progress=progress, report_to=lambda r: run.ended(name, r)
-        )
+        progress, ended = run.progress_of(name), functools.partial(run.ended, name)
+        await cancel_open_orders_async(client, sweep=which, options=batch, on_progress=progress, report_to=ended)
     except UpbitClientError as error:
         run.ended(name, error=error)
-    else:
-        run.ended(name, report)
 
 
 async def sweep_pockets_async(
