@@ -89,9 +89,11 @@ class PocketsCancelled(asyncio.CancelledError):
 
 @dataclass(slots=True)
 class _Run:
-    """What the pockets' sweeps share: the report so far, and the summed progress."""
+    """What the pockets' sweeps share: the clients and options, the report so far, and the summed progress."""
 
-    names: list[str]
+    clients: dict[str, AnyClient]
+    which: SweepOptions
+    batch: BatchOptions
     on_progress: ProgressCallback | None
     result: PocketsResult = field(default_factory=PocketsResult)
     counts: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -118,55 +120,60 @@ class _Run:
             done, total = sum(c[0] for c in self.counts.values()), sum(c[1] for c in self.counts.values())
         call_progress(self.on_progress, done, total, log)
 
-    def ended(self, name: str, report: BatchResult | None = None, error: UpbitClientError | None = None) -> None:
+    def ended(self, name: str, outcome: BatchResult | UpbitClientError) -> None:
+        """A pocket's report, or the error that kept its sweep from beginning."""
         with self.lock:
-            if report is not None:
-                self.result.reports[name] = report
-            if error is not None:
-                self.result.errors[name] = _error_info(error)
+            if isinstance(outcome, BatchResult):
+                self.result.reports[name] = outcome
+            elif isinstance(outcome, UpbitAPIError):
+                self.result.errors[name] = ErrorInfo(outcome.name, outcome.message, outcome.status)
+            else:
+                self.result.errors[name] = ErrorInfo(type(outcome).__name__, str(outcome))
 
     def finish(self, interrupted: bool = False) -> PocketsResult:
         """The report: pockets in the order given, every pocket that reported once."""
         with self.lock:
-            self.result.reports = {n: self.result.reports[n] for n in self.names if n in self.result.reports}
+            self.result.reports = {n: self.result.reports[n] for n in self.clients if n in self.result.reports}
             self.result.interrupted = self.result.interrupted or interrupted
             self.result.elapsed = time.monotonic() - self.started
             return self.result
 
+    def one_sync(self, name: str, stop: threading.Event) -> None:
+        """One pocket's sweep on its worker thread; ``stop`` stops it at its next step, as Ctrl-C would."""
+        client, progress = self.clients[name], self.progress_of(name, stop)
+        try:
+            if not stop.is_set():
+                self.ended(name, cancel_open_orders(client, sweep=self.which, options=self.batch, on_progress=progress))
+        except BatchInterrupted as interrupted:
+            self.ended(name, interrupted.report)
+        except UpbitClientError as error:
+            self.ended(name, error)
 
-def _error_info(error: UpbitClientError) -> ErrorInfo:
-    if isinstance(error, UpbitAPIError):
-        return ErrorInfo(error.name, error.message, error.status)
-    return ErrorInfo(type(error).__name__, str(error))
+    async def one_async(self, name: str) -> None:
+        """One pocket's sweep as a task: its report reaches ``ended`` through ``report_to``, final or cancelled."""
+        progress, ended = self.progress_of(name), functools.partial(self.ended, name)
+        try:
+            await cancel_open_orders_async(
+                self.clients[name], sweep=self.which, options=self.batch, on_progress=progress, report_to=ended
+            )
+        except UpbitClientError as error:
+            self.ended(name, error)
 
 
-def _checked(
+def _run(
     clients: Mapping[str, AnyClient],
     sweep: SweepOptions | None,
     options: BatchOptions | None,
     keywords: Mapping[str, Any],
-) -> tuple[SweepOptions, BatchOptions]:
-    """The sweep's and the batch's options, checked once for every pocket; nothing is sent."""
+    on_progress: ProgressCallback | None,
+) -> _Run:
+    """The run of a call, its options checked once for every pocket; nothing is sent."""
     if not isinstance(clients, Mapping) or not clients:
         raise ConfigurationError(f"clients must map pocket names to clients, at least one; given: {clients!r}")
     which, batch = chosen_options(sweep, options, keywords)
     if batch.limiter is not None:
         raise ConfigurationError("options.limiter paces one pocket: each pocket is paced by its own limiter here")
-    return which, batch
-
-
-def _one_sync(
-    run: _Run, name: str, client: AnyClient, which: SweepOptions, batch: BatchOptions, stop: threading.Event
-) -> None:
-    """One pocket's sweep on its worker thread; ``stop`` stops it at its next step, as Ctrl-C would."""
-    try:
-        if stop.is_set():
-            return
-        run.ended(name, cancel_open_orders(client, sweep=which, options=batch, on_progress=run.progress_of(name, stop)))
-    except BatchInterrupted as interrupted:
-        run.ended(name, interrupted.report)
-    except UpbitClientError as error:
-        run.ended(name, error=error)
+    return _Run(dict(clients), which, batch, on_progress)
 
 
 def sweep_pockets(
@@ -182,13 +189,9 @@ def sweep_pockets(
     The same filter (``sweep``) and batch options for each; ``options.timeout_total`` bounds each pocket's
     sweep and so the whole call. ``on_progress(done, total)``, summed over pockets, runs in this thread.
     Ctrl-C raises ``PocketsInterrupted`` with every pocket's report so far."""
-    which, batch = _checked(clients, sweep, options, keywords)
-    run, stop = _Run(list(clients), on_progress), threading.Event()
-    with ThreadPoolExecutor(len(clients), thread_name_prefix="upbit-pocket") as pool:
-        futures = [
-            pool.submit(contextvars.copy_context().run, _one_sync, run, name, client, which, batch, stop)
-            for name, client in clients.items()
-        ]
+    run, stop = _run(clients, sweep, options, keywords, on_progress), threading.Event()
+    with ThreadPoolExecutor(len(run.clients), thread_name_prefix="upbit-pocket") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, run.one_sync, name, stop) for name in run.clients]
         try:
             while wait(futures, timeout=0.1).not_done:
                 run.progress()
@@ -200,15 +203,6 @@ def sweep_pockets(
         future.result()  # an unexpected error of a pocket's sweep is raised, not hidden
     run.progress()
     return run.finish()
-
-
-async def _one_async(run: _Run, name: str, client: AnyClient, which: SweepOptions, batch: BatchOptions) -> None:
-    """One pocket's sweep as a task: its report reaches ``run`` through ``report_to``, final or cancelled."""
-    try:
-        progress, ended = run.progress_of(name), functools.partial(run.ended, name)
-        await cancel_open_orders_async(client, sweep=which, options=batch, on_progress=progress, report_to=ended)
-    except UpbitClientError as error:
-        run.ended(name, error=error)
 
 
 async def sweep_pockets_async(
@@ -224,12 +218,11 @@ async def sweep_pockets_async(
 
     Cancelled, every pocket's report so far goes to ``report_to`` (if given; else it gets the final report),
     then out as ``PocketsCancelled`` under asyncio; under trio, trio's ``Cancelled`` goes on."""
-    which, batch = _checked(clients, sweep, options, keywords)
-    run = _Run(list(clients), on_progress)
+    run = _run(clients, sweep, options, keywords, on_progress)
     try:
         async with anyio.create_task_group() as group:
-            for name, client in clients.items():
-                group.start_soon(_one_async, run, name, client, which, batch)
+            for name in run.clients:
+                group.start_soon(run.one_async, name)
     except anyio.get_cancelled_exc_class() as exc:
         report = _hand(report_to, run.finish(interrupted=True))
         if isinstance(exc, asyncio.CancelledError):

@@ -150,45 +150,12 @@ def _check_values(
         raise _refuse("identifier_prefix", found[1], prefix, found[0])
 
 
-def check_filter(
-    markets: Sequence[str] | None,
-    excluded_markets: Iterable[str],
-    quote_currencies: Sequence[str] | None,
-    side: str | None,
-    states: Sequence[str],
-    created_before: datetime.datetime | None,
-    identifier_prefix: str | None = None,
-) -> None:
-    """``InvalidRequest`` for a filter value the spec forbids or a filter that cannot match anything."""
-    _check_values(markets, excluded_markets, quote_currencies, identifier_prefix)
-    if side is not None and side not in _SIDES:
-        raise _refuse("side", f"enum {list(_SIDES)}", side, f"must be one of {list(_SIDES)} or None (both)")
-    check_query((_STATES_RULE,), (), {_STATES_RULE.python_name: list(states)})
-    if created_before is not None and (
-        not isinstance(created_before, datetime.datetime) or created_before.tzinfo is None
-    ):
-        raise _refuse("created_before", "an aware datetime", created_before, "must be a datetime with a time zone")
-    if markets is not None:
-        if not markets:
-            raise _refuse("markets", "at least one market", list(markets), "names no market (None means every market)")
-        if not _listed_markets(markets, excluded_markets, quote_currencies):
-            raise _refuse(
-                "markets", "excluded_markets and quote_currencies", list(markets), "every market is filtered out"
-            )
-    if quote_currencies is not None and not quote_currencies:
-        raise _refuse("quote_currencies", "at least one currency", [], "names no currency (None means every one)")
-
-
 def _listed_markets(markets: Iterable[str], excluded: Iterable[str], quotes: Iterable[str] | None) -> tuple[str, ...]:
     """Of ``markets``, those worth listing: not excluded, and of one of the ``quotes`` if given."""
     out = frozenset(excluded)
     within = None if quotes is None else frozenset(quotes)
     left = (market for market in markets if market not in out)
     return tuple(dict.fromkeys(m for m in left if within is None or m.partition("-")[0] in within))
-
-
-# ---------------------------------------------------------------------------------------------
-# Listing
 
 
 class SweepKeywords(BatchKeywords, total=False):
@@ -231,15 +198,7 @@ class SweepOptions:
     def __post_init__(self) -> None:
         if not isinstance(self.excluded_markets, str):  # read once (it may be an iterator); a string is refused
             object.__setattr__(self, "excluded_markets", tuple(self.excluded_markets))
-        check_filter(
-            self.markets,
-            self.excluded_markets,
-            self.quote_currencies,
-            self.side,
-            self.states,
-            self.created_before,
-            self.identifier_prefix,
-        )
+        self._check_filter()
         for name in ("markets", "quote_currencies"):
             value = getattr(self, name)
             object.__setattr__(self, name, None if value is None else tuple(value))
@@ -247,6 +206,25 @@ class SweepOptions:
         whole_number("max_passes", self.max_passes, 1)
         flag("dry_run", self.dry_run)
         flag("until_empty", self.until_empty)
+
+    def _check_filter(self) -> None:
+        """``InvalidRequest`` for a filter value the spec forbids or a filter that cannot match anything."""
+        markets, quotes, side, created_before = self.markets, self.quote_currencies, self.side, self.created_before
+        _check_values(markets, self.excluded_markets, quotes, self.identifier_prefix)
+        if side is not None and side not in _SIDES:
+            raise _refuse("side", f"enum {list(_SIDES)}", side, f"must be one of {list(_SIDES)} or None (both)")
+        check_query((_STATES_RULE,), (), {_STATES_RULE.python_name: list(self.states)})
+        if created_before is not None and (
+            not isinstance(created_before, datetime.datetime) or created_before.tzinfo is None
+        ):
+            raise _refuse("created_before", "an aware datetime", created_before, "must be a datetime with a time zone")
+        if markets is not None and not markets:
+            raise _refuse("markets", "at least one market", list(markets), "names no market (None means every market)")
+        if markets is not None and not _listed_markets(markets, self.excluded_markets, quotes):
+            filters = "excluded_markets and quote_currencies"
+            raise _refuse("markets", filters, list(markets), "every market is filtered out")
+        if quotes is not None and not quotes:
+            raise _refuse("quote_currencies", "at least one currency", [], "names no currency (None means every one)")
 
 
 @dataclass(slots=True)
@@ -269,15 +247,6 @@ class _Sweep:
     """Orders settled so far by each batch of the sweep (async batches run side by side)."""
     events: Emitter = NO_EVENTS
     """Told the listing's ``RequestRetried`` (``events``): the ``connect()`` client's ``on_event``."""
-
-    def batch_progress(self, number: int) -> ProgressCallback:
-        """The ``on_progress`` of batch ``number``: the sweep's progress is the sum over its batches."""
-
-        def report(done: int, total: int) -> None:
-            self.done[number] = done
-            self.progress(sum(self.done.values()), len(self.listed))
-
-        return report
 
     def time_left(self) -> float:
         return self.options.timeout_total - (time.monotonic() - self.started)
@@ -308,9 +277,16 @@ class _Sweep:
         self.tried.update(uuids)
         return uuids
 
-    def batch_options(self) -> BatchOptions:
-        """The options of a pass's batch: the sweep's, within the time left, paced by its limiter."""
-        return replace(self.options, timeout_total=max(self.time_left(), 0.001), limiter=self.limiter)
+    def cancel(self, uuids: list[str], number: int) -> _Cancel:
+        """Pass ``number``'s batch: the sweep's options within the time left, paced by its limiter; the sweep's
+        progress is the sum over its batches."""
+
+        def progress(done: int, total: int) -> None:
+            self.done[number] = done
+            self.progress()
+
+        options = replace(self.options, timeout_total=max(self.time_left(), 0.001), limiter=self.limiter)
+        return _Cancel(uuids, options, progress)
 
     def passed(self, result: BatchResult) -> bool:
         """Merge a pass's report; True when another pass is to list again (``until_empty``, time and key allowing)."""
@@ -346,18 +322,16 @@ class _Sweep:
 
     def unusable_entry(self, uuid: str, order: Order) -> None:
         """A matching order whose uuid the spec forbids in a cancel (blank, control characters): failed,
-        reason ``invalid_listing_entry``, reported once and never sent.
-
-        The exchange's fault, not the caller's: raising ``InvalidRequest`` for it would stop the sweep
-        and leave every other listed order open. Nothing is sent for it (the batch would refuse it).
-        """
+        reason ``invalid_listing_entry``, reported once and never sent (the batch would refuse it). The
+        exchange's fault, not the caller's: raising ``InvalidRequest`` would leave every other order open."""
         if uuid not in self.unusable:
             self.unusable.add(uuid)
             entry = OrderRef(uuid, _text(order.market), reason="invalid_listing_entry", side=order_side(order.side))
             self.report.failed.append(entry)
 
-    def progress(self, done: int, total: int) -> None:
-        call_progress(self.on_progress, done, total, log)
+    def progress(self) -> None:
+        """Orders settled so far by the sweep's batches, of those listed so far."""
+        call_progress(self.on_progress, sum(self.done.values()), len(self.listed), log)
 
     def give_up(self, tries: int) -> None:
         """Raise ``TransportError`` if no more listing request may be sent."""
@@ -453,7 +427,7 @@ def pages(sweep: _Sweep) -> _Listing:
                 read += 1
                 more = _more(answer, orders, read, seen)
                 found += sweep.take_page(orders)
-                sweep.progress(sum(sweep.done.values()), len(sweep.listed))
+                sweep.progress()
                 number += 1
     except UpbitClientError as failure:
         return failure
@@ -548,7 +522,7 @@ def passes(sweep: _Sweep) -> Generator[_Listing | _Cancel, Any, BatchResult]:
         uuids = sweep.to_send(number, listed)
         if uuids is None:
             break
-        if not sweep.passed((yield _Cancel(uuids, sweep.batch_options(), sweep.batch_progress(number)))):
+        if not sweep.passed((yield sweep.cancel(uuids, number))):
             break
     return _finish(sweep)
 
