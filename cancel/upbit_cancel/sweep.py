@@ -293,9 +293,14 @@ class _Sweep:
         _merge(self.report, result, self.listed)
         return self.which.until_empty and result.blocked is None and self.time_left() > 0
 
-    def stopped(self, partial: BatchResult) -> BatchResult:
-        """The sweep's report when a batch was interrupted with ``partial`` as its report."""
-        _merge(self.report, partial, self.listed)
+    def stopped(self, partial: BatchResult | None) -> BatchResult:
+        """The sweep's report when it was interrupted: in a batch, ``partial`` is the batch's report; while
+        listing (None), the orders listed but not yet handed to a batch are not sent."""
+        if partial is not None:
+            _merge(self.report, partial, self.listed)
+        else:
+            _not_sent(self, [uuid for uuid in self.listed if uuid not in self.tried], "interrupted before it was sent")
+            self.report.interrupted = True
         return _finish(self)
 
     def queries(self) -> list[dict[str, Any]]:
@@ -371,13 +376,6 @@ def _merge(into: BatchResult, result: BatchResult, listed: dict[str, Order]) -> 
 def _not_sent(sweep: _Sweep, uuids: list[str], why: str) -> None:
     result = BatchResult(id_kind="uuids", not_sent=[NotSentOrder(uuid, "uuids", why) for uuid in uuids])
     _merge(sweep.report, result, sweep.listed)
-
-
-def _interrupted(sweep: _Sweep) -> BatchResult:
-    """The report of a sweep stopped while listing: orders listed but not yet handed to the batch are not sent."""
-    _not_sent(sweep, [uuid for uuid in sweep.listed if uuid not in sweep.tried], "interrupted before it was sent")
-    sweep.report.interrupted = True
-    return _finish(sweep)
 
 
 def _finish(sweep: _Sweep) -> BatchResult:
@@ -536,7 +534,7 @@ def _pass_sync(sweep: _Sweep, client: AnyClient, step: _Listing | _Cancel) -> ob
     except BatchInterrupted as interrupted:
         raise BatchInterrupted(sweep.stopped(interrupted.report)) from interrupted
     except KeyboardInterrupt as exc:
-        raise BatchInterrupted(_interrupted(sweep)) from exc
+        raise BatchInterrupted(sweep.stopped(None)) from exc
 
 
 async def _pass_async(
@@ -553,7 +551,7 @@ async def _pass_async(
             )
         return await drive_async(client, step, set())
     except anyio.get_cancelled_exc_class() as exc:
-        go_on(exc, hand_over(report_to, sweep.stopped(partial[0]) if partial else _interrupted(sweep)))
+        go_on(exc, hand_over(report_to, sweep.stopped(partial[0] if partial else None)))
 
 
 def chosen_options(
