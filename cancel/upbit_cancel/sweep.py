@@ -408,7 +408,7 @@ open orders (why 100: docs/outcomes.md, "Listing rules")."""
 MAX_ORDERS = MAX_PAGES * PAGE_SIZE
 """Orders one listing takes at most: ``MAX_PAGES`` pages of at most ``PAGE_SIZE`` (a longer page is refused)."""
 
-_Listing = Generator[Acquire | Send, Any, "list[str] | UpbitClientError"]
+_Listing = Generator[Acquire | Send, Any, list[str] | UpbitClientError]
 
 
 def pages(sweep: _Sweep) -> _Listing:
