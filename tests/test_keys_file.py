@@ -168,7 +168,7 @@ def test_the_redaction_table_no_key_value_shows_anywhere(tmp_path: Path, caplog:
 
 
 def test_a_guard_fires_on_a_pocket_with_that_pockets_own_keys_from_the_keys_file(tmp_path: Path) -> None:
-    from upbit_cancel.guard_pockets import pocket_client
+    from upbit_cancel.pockets import pocket_client
 
     environ = {"UPBIT_KEYS_FILE": keys_file(tmp_path), **USUAL}
     clients = {pocket: pocket_client(pocket, environ=environ) for pocket in ("a", "b", None)}

@@ -82,11 +82,10 @@ if TYPE_CHECKING:
         PocketsInterrupted,
         PocketsResult,
         PocketsSink,
-        connect_pockets,
         sweep_pockets,
         sweep_pockets_async,
     )
-    from .pockets import PocketKeys, pocket_keys
+    from .pockets import PocketKeys, connect_pockets, pocket_keys
     from .ratelimit import AsyncSleep, Backlog, Clock, KeyBlock, Permit, RateLimiter, Sleep
     from .remaining_req import RemainingReq
     from .report_types import (
@@ -242,9 +241,9 @@ _EXPORTS = (
     (".heartbeat", "GuardScope Heartbeat"),
     (".heartbeat_store", "Beat HeartbeatStore"),
     (".pacing", "PacedTransport"),
-    (".pocket_sweep", "PocketsCancelled PocketsInterrupted PocketsResult PocketsSink connect_pockets sweep_pockets"),
+    (".pocket_sweep", "PocketsCancelled PocketsInterrupted PocketsResult PocketsSink sweep_pockets"),
     (".pocket_sweep", "sweep_pockets_async"),
-    (".pockets", "PocketKeys pocket_keys"),
+    (".pockets", "PocketKeys connect_pockets pocket_keys"),
     (".ratelimit", "AsyncSleep Backlog Clock KeyBlock Permit RateLimiter Sleep"),
     (".remaining_req", "RemainingReq"),
     (".report_types", "ErrorCountDict ErrorDict NotSentGroupDict NotSentOrderDict OrderDict OrderGroupDict ReportDict"),

@@ -897,7 +897,7 @@ def open_filters_given(args: argparse.Namespace) -> bool:
 
 def open_filter(args: argparse.Namespace, now: float) -> dict[str, Any]:
     """The keyword arguments of ``cancel_open_orders_async``; ``UsageError`` for an impossible combination."""
-    from .sweep import check_filter
+    from .sweep import SweepOptions
 
     if not args.open:
         raise UsageError("--market, --exclude-market, --quote, --side, --state, --older-than, --dry-run and "
@@ -918,7 +918,7 @@ def open_filter(args: argparse.Namespace, now: float) -> dict[str, Any]:
         "created_before": created_before,
     }
     try:
-        check_filter(**arguments)
+        SweepOptions(**arguments)
     except InvalidRequest as exc:
         message = str(exc)
         flag = _FLAGS.get(exc.parameter)

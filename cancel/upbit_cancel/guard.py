@@ -4,7 +4,7 @@
 rules: it reads the heartbeats (in a worker thread when the store waits on the network), sleeps until
 the next deadline, and on an expiry claims the heartbeat (which disarms it) and sweeps its scope
 (``heartbeat.GuardScope``) with ``cancel_open_orders_async`` and ``until_empty``, through the pocket's client
-(``guard_pockets.pocket_client``: its budget and 418 block are the pocket's, shared with every other
+(``pockets.pocket_client``: its budget and 418 block are the pocket's, shared with every other
 process through the rate-limit store). A fire whose sweep leaves orders unconfirmed or unsent, or whose
 listing fails (the exchange unreachable, a 418), is tried again until the scope is empty or ``give_up``
 seconds have passed (``guard_core.Firing``).
@@ -38,9 +38,9 @@ from upbit_client.errors import UpbitClientError
 from .batch import BatchOptions
 from .errors import ConfigurationError, KeyBlocked
 from .guard_core import FIRE, Firing, Watch, WatchState, gathering
-from .guard_pockets import pocket_client
 from .heartbeat import GuardScope
 from .heartbeat_store import Beat, HeartbeatStore, check_name, open_heartbeat_store
+from .pockets import pocket_client
 from .results import BatchResult
 from .store import StoreUnavailable
 

@@ -2,47 +2,39 @@
 
 Upbit counts the rate budget and the 418 block per pocket, and a key sees only its pocket's orders, so
 pockets swept side by side take about as long as the slowest one alone. Each pocket's sweep is the
-ordinary ``cancel_open_orders`` (sync) or ``cancel_open_orders_async`` on that pocket's own client (built
-by ``connect_pockets`` from ``pockets.pocket_keys``, or by the caller with ``connect(pocket=...)``), paced
-by that pocket's own limiter; nothing is shared between them but the report, which keeps each pocket's
-groups apart (``PocketsResult``).
-
-- A pocket whose first listing fails (a refused key, the exchange unreachable) is reported in
-  ``PocketsResult.errors``; the other pockets' sweeps go on.
-- The sync call runs each pocket's sweep on a thread of its own; the calling thread waits and hands the
-  summed progress to ``on_progress``. Ctrl-C stops every sweep at its next step (each stops as a sync
-  sweep does on Ctrl-C) and raises ``PocketsInterrupted`` carrying the whole report.
-- The async call runs them as tasks (anyio: asyncio or trio). Cancelled, each pocket's report so far goes
-  to ``report_to``, then, under asyncio, out as ``PocketsCancelled``'s ``.report``.
+ordinary ``cancel_open_orders`` (sync: on a thread of its own) or ``cancel_open_orders_async`` (a task) on
+that pocket's own client (built by ``pockets.connect_pockets`` from the pocket's keys, or by the caller with
+``connect(pocket=...)``), paced by that pocket's own limiter; nothing is shared between them but the report,
+which keeps each pocket's groups apart (``PocketsResult``). A pocket whose first listing fails (a refused
+key, the exchange unreachable) is reported in ``PocketsResult.errors``; the other pockets' sweeps go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Unpack
 
 import anyio
 
-from .batch import AnyClient, BatchOptions, ProgressCallback, chosen
-from .client import connect
+from .batch import AnyClient, BatchOptions, ProgressCallback
 from .errors import BatchInterrupted, ConfigurationError, UpbitAPIError, UpbitClientError
-from .pockets import pockets_keys
 from .results import BatchResult, ErrorInfo
-from .sweep import SweepKeywords, SweepOptions, cancel_open_orders, cancel_open_orders_async
+from .sweep import SweepKeywords, SweepOptions, cancel_open_orders, cancel_open_orders_async, chosen_options
+from .workers import call_progress
 
 __all__ = [
     "PocketsCancelled",
     "PocketsInterrupted",
     "PocketsResult",
     "PocketsSink",
-    "connect_pockets",
     "sweep_pockets",
     "sweep_pockets_async",
 ]
@@ -95,114 +87,93 @@ class PocketsCancelled(asyncio.CancelledError):
         self.report = report
 
 
-def connect_pockets(
-    pockets: Sequence[str],
-    base_url: str | None = None,
-    *,
-    keys_file: str | None = None,
-    environ: Mapping[str, str] | None = None,
-    **connect_keywords: Any,
-) -> dict[str, AnyClient]:
-    """One ``connect()`` client per pocket, each signed with that pocket's keys (``pockets.pockets_keys``:
-    the keys file, else the pocket's own variables; the usual pair only for a single pocket) and paced as
-    that pocket. ``connect_keywords`` go to every ``connect()``. Raises before anything is sent."""
-    clients: dict[str, AnyClient] = {}
-    for keys in pockets_keys(pockets, keys_file=keys_file, environ=environ):
-        clients[keys.pocket] = connect(
-            base_url,
-            access_key=keys.access_key,
-            secret_key=keys.secret_key.reveal(),
-            pocket=keys.pocket,
-            environ=environ,
-            **connect_keywords,
-        )
-    return clients
-
-
 @dataclass(slots=True)
 class _Run:
-    """What the pockets' sweeps share: the report so far, and the summed progress."""
+    """What the pockets' sweeps share: the clients and options, the report so far, and the summed progress."""
 
-    names: list[str]
+    clients: dict[str, AnyClient]
+    which: SweepOptions
+    batch: BatchOptions
     on_progress: ProgressCallback | None
     result: PocketsResult = field(default_factory=PocketsResult)
     counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def note(self, name: str, done: int, total: int) -> None:
-        with self.lock:
-            self.counts[name] = (done, total)
+    def progress_of(self, name: str, stop: threading.Event | None = None) -> ProgressCallback:
+        """Pocket ``name``'s ``on_progress``: its counts noted, then, async, the sum handed on at once; on a
+        worker thread (``stop`` given), the pocket stops at its next step once ``stop`` is set."""
+
+        def progress(done: int, total: int) -> None:
+            with self.lock:
+                self.counts[name] = (done, total)
+            if stop is None:
+                self.progress()
+            elif stop.is_set():
+                raise KeyboardInterrupt  # the sweep's own Ctrl-C path: it stops and raises BatchInterrupted
+
+        return progress
 
     def progress(self) -> None:
-        """Hand the sum over pockets to ``on_progress`` (in the caller's thread); a failing callback is ignored."""
-        if self.on_progress is None:
-            return
+        """Hand the sum over pockets to ``on_progress`` (in the caller's thread)."""
         with self.lock:
             done, total = sum(c[0] for c in self.counts.values()), sum(c[1] for c in self.counts.values())
-        try:
-            self.on_progress(done, total)
-        except Exception:  # a broken display must not cost the report
-            log.warning("on_progress callback raised; ignored", exc_info=True)
+        call_progress(self.on_progress, done, total, log)
 
-    def ended(self, name: str, report: BatchResult | None = None, error: UpbitClientError | None = None) -> None:
+    def ended(self, name: str, outcome: BatchResult | UpbitClientError) -> None:
+        """A pocket's report, or the error that kept its sweep from beginning."""
         with self.lock:
-            if report is not None:
-                self.result.reports[name] = report
-            if error is not None:
-                self.result.errors[name] = _error_info(error)
+            if isinstance(outcome, BatchResult):
+                self.result.reports[name] = outcome
+            elif isinstance(outcome, UpbitAPIError):
+                self.result.errors[name] = ErrorInfo(outcome.name, outcome.message, outcome.status)
+            else:
+                self.result.errors[name] = ErrorInfo(type(outcome).__name__, str(outcome))
 
     def finish(self, interrupted: bool = False) -> PocketsResult:
         """The report: pockets in the order given, every pocket that reported once."""
         with self.lock:
-            self.result.reports = {n: self.result.reports[n] for n in self.names if n in self.result.reports}
+            self.result.reports = {n: self.result.reports[n] for n in self.clients if n in self.result.reports}
             self.result.interrupted = self.result.interrupted or interrupted
             self.result.elapsed = time.monotonic() - self.started
             return self.result
 
+    def one_sync(self, name: str, stop: threading.Event) -> None:
+        """One pocket's sweep on its worker thread; ``stop`` stops it at its next step, as Ctrl-C would."""
+        client, progress = self.clients[name], self.progress_of(name, stop)
+        try:
+            if not stop.is_set():
+                self.ended(name, cancel_open_orders(client, sweep=self.which, options=self.batch, on_progress=progress))
+        except BatchInterrupted as interrupted:
+            self.ended(name, interrupted.report)
+        except UpbitClientError as error:
+            self.ended(name, error)
 
-def _error_info(error: UpbitClientError) -> ErrorInfo:
-    if isinstance(error, UpbitAPIError):
-        return ErrorInfo(error.name, error.message, error.status)
-    return ErrorInfo(type(error).__name__, str(error))
+    async def one_async(self, name: str) -> None:
+        """One pocket's sweep as a task: its report reaches ``ended`` through ``report_to``, final or cancelled."""
+        progress, ended = self.progress_of(name), functools.partial(self.ended, name)
+        try:
+            await cancel_open_orders_async(
+                self.clients[name], sweep=self.which, options=self.batch, on_progress=progress, report_to=ended
+            )
+        except UpbitClientError as error:
+            self.ended(name, error)
 
 
-def _checked(
+def _run(
     clients: Mapping[str, AnyClient],
     sweep: SweepOptions | None,
     options: BatchOptions | None,
     keywords: Mapping[str, Any],
-) -> tuple[SweepOptions, BatchOptions]:
-    """The sweep's and the batch's options, checked once for every pocket; nothing is sent."""
+    on_progress: ProgressCallback | None,
+) -> _Run:
+    """The run of a call, its options checked once for every pocket; nothing is sent."""
     if not isinstance(clients, Mapping) or not clients:
         raise ConfigurationError(f"clients must map pocket names to clients, at least one; given: {clients!r}")
-    batch_fields = {name: value for name, value in keywords.items() if name in BatchOptions.__dataclass_fields__}
-    sweep_fields = {name: value for name, value in keywords.items() if name not in batch_fields}
-    which = chosen(SweepOptions, sweep, sweep_fields, "sweep")
-    batch = chosen(BatchOptions, options, batch_fields, "options")
+    which, batch = chosen_options(sweep, options, keywords)
     if batch.limiter is not None:
         raise ConfigurationError("options.limiter paces one pocket: each pocket is paced by its own limiter here")
-    return which, batch
-
-
-def _one_sync(
-    run: _Run, name: str, client: AnyClient, which: SweepOptions, batch: BatchOptions, stop: threading.Event
-) -> None:
-    """One pocket's sweep on its worker thread; ``stop`` stops it at its next step, as Ctrl-C would."""
-
-    def progress(done: int, total: int) -> None:
-        run.note(name, done, total)
-        if stop.is_set():
-            raise KeyboardInterrupt  # the sweep's own Ctrl-C path: it stops and raises BatchInterrupted
-
-    try:
-        if stop.is_set():
-            return
-        run.ended(name, cancel_open_orders(client, sweep=which, options=batch, on_progress=progress))
-    except BatchInterrupted as interrupted:
-        run.ended(name, interrupted.report)
-    except UpbitClientError as error:
-        run.ended(name, error=error)
+    return _Run(dict(clients), which, batch, on_progress)
 
 
 def sweep_pockets(
@@ -218,13 +189,9 @@ def sweep_pockets(
     The same filter (``sweep``) and batch options for each; ``options.timeout_total`` bounds each pocket's
     sweep and so the whole call. ``on_progress(done, total)``, summed over pockets, runs in this thread.
     Ctrl-C raises ``PocketsInterrupted`` with every pocket's report so far."""
-    which, batch = _checked(clients, sweep, options, keywords)
-    run, stop = _Run(list(clients), on_progress), threading.Event()
-    with ThreadPoolExecutor(len(clients), thread_name_prefix="upbit-pocket") as pool:
-        futures = [
-            pool.submit(contextvars.copy_context().run, _one_sync, run, name, client, which, batch, stop)
-            for name, client in clients.items()
-        ]
+    run, stop = _run(clients, sweep, options, keywords, on_progress), threading.Event()
+    with ThreadPoolExecutor(len(run.clients), thread_name_prefix="upbit-pocket") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, run.one_sync, name, stop) for name in run.clients]
         try:
             while wait(futures, timeout=0.1).not_done:
                 run.progress()
@@ -236,21 +203,6 @@ def sweep_pockets(
         future.result()  # an unexpected error of a pocket's sweep is raised, not hidden
     run.progress()
     return run.finish()
-
-
-async def _one_async(run: _Run, name: str, client: AnyClient, which: SweepOptions, batch: BatchOptions) -> None:
-    def progress(done: int, total: int) -> None:
-        run.note(name, done, total)
-        run.progress()
-
-    try:
-        report = await cancel_open_orders_async(
-            client, sweep=which, options=batch, on_progress=progress, report_to=lambda r: run.ended(name, r)
-        )
-    except UpbitClientError as error:
-        run.ended(name, error=error)
-    else:
-        run.ended(name, report)
 
 
 async def sweep_pockets_async(
@@ -266,12 +218,11 @@ async def sweep_pockets_async(
 
     Cancelled, every pocket's report so far goes to ``report_to`` (if given; else it gets the final report),
     then out as ``PocketsCancelled`` under asyncio; under trio, trio's ``Cancelled`` goes on."""
-    which, batch = _checked(clients, sweep, options, keywords)
-    run = _Run(list(clients), on_progress)
+    run = _run(clients, sweep, options, keywords, on_progress)
     try:
         async with anyio.create_task_group() as group:
-            for name, client in clients.items():
-                group.start_soon(_one_async, run, name, client, which, batch)
+            for name in run.clients:
+                group.start_soon(run.one_async, name)
     except anyio.get_cancelled_exc_class() as exc:
         report = _hand(report_to, run.finish(interrupted=True))
         if isinstance(exc, asyncio.CancelledError):

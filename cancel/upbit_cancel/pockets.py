@@ -1,25 +1,19 @@
-"""Key pairs per pocket: from a keys file or the environment, one pocket's keys at a time, never shown.
+"""Key pairs per pocket, and the clients they sign: from a keys file or the environment, never shown.
 
 Upbit issues keys per pocket (sub-account), and a key lists and cancels only its own pocket's orders:
-a sweep over several pockets needs one key pair for each, and must never sign one pocket's requests
-with another's key. Where a pocket's keys come from, first match wins:
+a sweep over several pockets (``connect_pockets``) or a guard's fire on a heartbeat's pocket
+(``pocket_client``, the guard's one way to a pocket's client) needs that pocket's own key pair, and must
+never sign one pocket's requests with another's key. Where a pocket's keys come from, first match wins
+(the keys file's format, TOML with one table per pocket: the README's "Keys"):
 
 1. the keys file, if one is named (``keys_file``, else ``$UPBIT_KEYS_FILE``): its ``[NAME]`` table, which
    must be there (a file that does not name the pocket is an error, never a reason to use another key);
-2. the pocket's own variables ``UPBIT_POCKET_<NAME>_ACCESS_KEY`` / ``UPBIT_POCKET_<NAME>_SECRET_KEY``
-   (``NAME`` upper-cased, ``-`` as ``_``), both set;
-3. for a run of one pocket only: the usual pair (``UPBIT_OPEN_API_ACCESS_KEY`` / ``..._SECRET_KEY``, else
-   ``UPBIT_ACCESS_KEY`` / ``UPBIT_SECRET_KEY``), so ``--pocket NAME`` works as it always did.
+2. the pocket's own variables (``pocket_variables``), both set;
+3. for a run of one pocket only: the usual pair (``upbit_auth``'s), so ``--pocket NAME`` works as it always did.
 
-The keys file is TOML, one table per pocket::
-
-    [pocket-a]
-    access_key = "..."
-    secret_key = "..."
-
-It is refused, as ssh refuses a private key, when its group or others may read or write it (it must be
-mode 0600 or 0400), when another user owns it, or when it is not a regular file. No secret is ever taken
-on the command line: the command takes the file's path only. A ``PocketKeys`` shows its access key
+The keys file is refused, as ssh refuses a private key, when its group or others may read or write it (it
+must be mode 0600 or 0400), when another user owns it, or when it is not a regular file. No secret is ever
+taken on the command line: the command takes the file's path only. A ``PocketKeys`` shows its access key
 masked and its secret never (``repr``, ``str``, errors and logs alike); errors about the file name the
 pocket and the field, never a value.
 """
@@ -32,14 +26,27 @@ import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from upbit_auth import MissingCredentials, SecretKey, key_pair_from_env
 
 from .errors import ConfigurationError
 from .settings import KEYS_FILE_VARIABLE as KEYS_FILE_VARIABLE
 
-__all__ = ["KEYS_FILE_VARIABLE", "PocketKeys", "pocket_keys", "pocket_variables", "pockets_keys"]
+if TYPE_CHECKING:
+    from upbit_client import Client
+
+    from .drivers import AnyClient
+
+__all__ = [
+    "KEYS_FILE_VARIABLE",
+    "PocketKeys",
+    "connect_pockets",
+    "pocket_client",
+    "pocket_keys",
+    "pocket_variables",
+    "pockets_keys",
+]
 
 _MAX_KEYS_FILE = 1024 * 1024
 """The largest keys file read (1 MiB): a pocket's two keys take under 200 bytes."""
@@ -202,3 +209,40 @@ def pockets_keys(
                 "Upbit issues each key for one pocket"
             )
     return found
+
+
+def connect_pockets(
+    pockets: Sequence[str],
+    base_url: str | None = None,
+    *,
+    keys_file: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    **connect_keywords: Any,
+) -> dict[str, AnyClient]:
+    """One ``connect()`` client per pocket, each signed with that pocket's keys (``pockets_keys``) and paced
+    as that pocket. ``connect_keywords`` go to every ``connect()``. Raises before anything is sent."""
+    found = pockets_keys(pockets, keys_file=keys_file, environ=environ)
+    return {keys.pocket: _connect(base_url, keys, environ, **connect_keywords) for keys in found}
+
+
+def pocket_client(
+    pocket: str | None, *, base_url: str | None = None, environ: Mapping[str, str] | None = None
+) -> Client:
+    """A ``connect()`` client for a heartbeat's ``pocket``, with that pocket's keys (``pocket_keys``); for no
+    pocket, the usual key variables, in the pocket ``UPBIT_POCKET`` names, if any. ``MissingCredentials`` or
+    ``ConfigurationError`` before anything is sent."""
+    return _connect(base_url, None if pocket is None else pocket_keys(pocket, environ=environ), environ)
+
+
+def _connect(
+    base_url: str | None, keys: PocketKeys | None, environ: Mapping[str, str] | None, **keywords: Any
+) -> Client:
+    """``connect()`` signed with ``keys`` (None: the key variables ``connect()`` reads itself)."""
+    from .client import connect  # here: reading keys loads neither httpx nor the client
+
+    if keys is None:
+        return connect(base_url, environ=environ, **keywords)
+    secret_key = keys.secret_key.reveal()
+    return connect(
+        base_url, access_key=keys.access_key, secret_key=secret_key, pocket=keys.pocket, environ=environ, **keywords
+    )

@@ -77,8 +77,8 @@ _OPERATION = _list_endpoint.OPERATION
 _MARKET_RULE = _OPERATION.parameter("market")
 _STATES_RULE = _OPERATION.parameter("states")
 _UUID_ITEM = _cancel_endpoint.OPERATION.parameter("uuids").item
-_IDENTIFIER_ITEM = _cancel_endpoint.OPERATION.parameter("identifiers").item
 """The spec's rule for one uuid of a cancel: a listed uuid that breaks it cannot be sent (``take_page``)."""
+_IDENTIFIER_ITEM = _cancel_endpoint.OPERATION.parameter("identifiers").item
 _QUOTE_RULE = _cancel_all_endpoint.OPERATION.parameter("quote_currencies")
 _SIDES: tuple[str, ...] = tuple(
     str(side) for side in _cancel_all_endpoint.OPERATION.parameter("cancel_side").value.enum or () if side != "all"
@@ -123,9 +123,13 @@ def _refuse(parameter: str, rule: str, given: object, problem: str) -> InvalidRe
 
 
 def _check_values(
-    markets: Sequence[str] | None, excluded_markets: Iterable[str], quote_currencies: Sequence[str] | None
+    markets: Sequence[str] | None,
+    excluded_markets: Iterable[str],
+    quote_currencies: Sequence[str] | None,
+    prefix: str | None,
 ) -> None:
-    """Every market pair and quote currency as the spec's rules want it, each list a list."""
+    """Every market pair and quote currency as the spec's rules want it, each list a list; the identifier
+    prefix as the rule for an identifier wants it (not blank, no control characters)."""
     for what, values in (("markets", markets or ()), ("excluded_markets", excluded_markets)):
         if isinstance(values, str):
             raise _refuse(what, "a list of market pairs", values, "must be a list of market pairs, not one string")
@@ -139,34 +143,11 @@ def _check_values(
         found = _QUOTE_RULE.value.problem(value)
         if found is not None or "," in value:
             raise _refuse("quote_currencies", found[1] if found else "one code per item", value, "must be one code")
-
-
-def check_filter(
-    markets: Sequence[str] | None,
-    excluded_markets: Iterable[str],
-    quote_currencies: Sequence[str] | None,
-    side: str | None,
-    states: Sequence[str],
-    created_before: datetime.datetime | None,
-) -> None:
-    """``InvalidRequest`` for a filter value the spec forbids or a filter that cannot match anything."""
-    _check_values(markets, excluded_markets, quote_currencies)
-    if side is not None and side not in _SIDES:
-        raise _refuse("side", f"enum {list(_SIDES)}", side, f"must be one of {list(_SIDES)} or None (both)")
-    check_query((_STATES_RULE,), (), {_STATES_RULE.python_name: list(states)})
-    if created_before is not None and (
-        not isinstance(created_before, datetime.datetime) or created_before.tzinfo is None
-    ):
-        raise _refuse("created_before", "an aware datetime", created_before, "must be a datetime with a time zone")
-    if markets is not None:
-        if not markets:
-            raise _refuse("markets", "at least one market", list(markets), "names no market (None means every market)")
-        if not _listed_markets(markets, excluded_markets, quote_currencies):
-            raise _refuse(
-                "markets", "excluded_markets and quote_currencies", list(markets), "every market is filtered out"
-            )
-    if quote_currencies is not None and not quote_currencies:
-        raise _refuse("quote_currencies", "at least one currency", [], "names no currency (None means every one)")
+    if prefix is not None and not isinstance(prefix, str):
+        raise _refuse("identifier_prefix", "a string", prefix, "must be a string or None")
+    found = _IDENTIFIER_ITEM.problem(prefix) if prefix is not None and _IDENTIFIER_ITEM is not None else None
+    if found is not None:
+        raise _refuse("identifier_prefix", found[1], prefix, found[0])
 
 
 def _listed_markets(markets: Iterable[str], excluded: Iterable[str], quotes: Iterable[str] | None) -> tuple[str, ...]:
@@ -175,22 +156,6 @@ def _listed_markets(markets: Iterable[str], excluded: Iterable[str], quotes: Ite
     within = None if quotes is None else frozenset(quotes)
     left = (market for market in markets if market not in out)
     return tuple(dict.fromkeys(m for m in left if within is None or m.partition("-")[0] in within))
-
-
-# ---------------------------------------------------------------------------------------------
-# Listing
-
-
-def _prefix(prefix: str | None) -> str | None:
-    """An identifier prefix, checked by the spec's rule for an identifier (not blank, no control characters)."""
-    if prefix is None:
-        return None
-    if not isinstance(prefix, str):
-        raise _refuse("identifier_prefix", "a string", prefix, "must be a string or None")
-    found = _IDENTIFIER_ITEM.problem(prefix) if _IDENTIFIER_ITEM is not None else None
-    if found is not None:
-        raise _refuse("identifier_prefix", found[1], prefix, found[0])
-    return prefix
 
 
 class SweepKeywords(BatchKeywords, total=False):
@@ -233,10 +198,7 @@ class SweepOptions:
     def __post_init__(self) -> None:
         if not isinstance(self.excluded_markets, str):  # read once (it may be an iterator); a string is refused
             object.__setattr__(self, "excluded_markets", tuple(self.excluded_markets))
-        check_filter(
-            self.markets, self.excluded_markets, self.quote_currencies, self.side, self.states, self.created_before
-        )
-        _prefix(self.identifier_prefix)
+        self._check_filter()
         for name in ("markets", "quote_currencies"):
             value = getattr(self, name)
             object.__setattr__(self, name, None if value is None else tuple(value))
@@ -244,6 +206,25 @@ class SweepOptions:
         whole_number("max_passes", self.max_passes, 1)
         flag("dry_run", self.dry_run)
         flag("until_empty", self.until_empty)
+
+    def _check_filter(self) -> None:
+        """``InvalidRequest`` for a filter value the spec forbids or a filter that cannot match anything."""
+        markets, quotes, side, created_before = self.markets, self.quote_currencies, self.side, self.created_before
+        _check_values(markets, self.excluded_markets, quotes, self.identifier_prefix)
+        if side is not None and side not in _SIDES:
+            raise _refuse("side", f"enum {list(_SIDES)}", side, f"must be one of {list(_SIDES)} or None (both)")
+        check_query((_STATES_RULE,), (), {_STATES_RULE.python_name: list(self.states)})
+        if created_before is not None and (
+            not isinstance(created_before, datetime.datetime) or created_before.tzinfo is None
+        ):
+            raise _refuse("created_before", "an aware datetime", created_before, "must be a datetime with a time zone")
+        if markets is not None and not markets:
+            raise _refuse("markets", "at least one market", list(markets), "names no market (None means every market)")
+        if markets is not None and not _listed_markets(markets, self.excluded_markets, quotes):
+            filters = "excluded_markets and quote_currencies"
+            raise _refuse("markets", filters, list(markets), "every market is filtered out")
+        if quotes is not None and not quotes:
+            raise _refuse("quote_currencies", "at least one currency", [], "names no currency (None means every one)")
 
 
 @dataclass(slots=True)
@@ -266,15 +247,6 @@ class _Sweep:
     """Orders settled so far by each batch of the sweep (async batches run side by side)."""
     events: Emitter = NO_EVENTS
     """Told the listing's ``RequestRetried`` (``events``): the ``connect()`` client's ``on_event``."""
-
-    def batch_progress(self, number: int) -> ProgressCallback:
-        """The ``on_progress`` of batch ``number``: the sweep's progress is the sum over its batches."""
-
-        def report(done: int, total: int) -> None:
-            self.done[number] = done
-            self.progress(sum(self.done.values()), len(self.listed))
-
-        return report
 
     def time_left(self) -> float:
         return self.options.timeout_total - (time.monotonic() - self.started)
@@ -305,18 +277,30 @@ class _Sweep:
         self.tried.update(uuids)
         return uuids
 
-    def batch_options(self) -> BatchOptions:
-        """The options of a pass's batch: the sweep's, within the time left, paced by its limiter."""
-        return replace(self.options, timeout_total=max(self.time_left(), 0.001), limiter=self.limiter)
+    def cancel(self, uuids: list[str], number: int) -> _Cancel:
+        """Pass ``number``'s batch: the sweep's options within the time left, paced by its limiter; the sweep's
+        progress is the sum over its batches."""
+
+        def progress(done: int, total: int) -> None:
+            self.done[number] = done
+            self.progress()
+
+        options = replace(self.options, timeout_total=max(self.time_left(), 0.001), limiter=self.limiter)
+        return _Cancel(uuids, options, progress)
 
     def passed(self, result: BatchResult) -> bool:
         """Merge a pass's report; True when another pass is to list again (``until_empty``, time and key allowing)."""
         _merge(self.report, result, self.listed)
         return self.which.until_empty and result.blocked is None and self.time_left() > 0
 
-    def stopped(self, partial: BatchResult) -> BatchResult:
-        """The sweep's report when a batch was interrupted with ``partial`` as its report."""
-        _merge(self.report, partial, self.listed)
+    def stopped(self, partial: BatchResult | None) -> BatchResult:
+        """The sweep's report when it was interrupted: in a batch, ``partial`` is the batch's report; while
+        listing (None), the orders listed but not yet handed to a batch are not sent."""
+        if partial is not None:
+            _merge(self.report, partial, self.listed)
+        else:
+            _not_sent(self, [uuid for uuid in self.listed if uuid not in self.tried], "interrupted before it was sent")
+            self.report.interrupted = True
         return _finish(self)
 
     def queries(self) -> list[dict[str, Any]]:
@@ -343,26 +327,23 @@ class _Sweep:
 
     def unusable_entry(self, uuid: str, order: Order) -> None:
         """A matching order whose uuid the spec forbids in a cancel (blank, control characters): failed,
-        reason ``invalid_listing_entry``, reported once and never sent.
-
-        The exchange's fault, not the caller's: raising ``InvalidRequest`` for it would stop the sweep
-        and leave every other listed order open. Nothing is sent for it (the batch would refuse it).
-        """
+        reason ``invalid_listing_entry``, reported once and never sent (the batch would refuse it). The
+        exchange's fault, not the caller's: raising ``InvalidRequest`` would leave every other order open."""
         if uuid not in self.unusable:
             self.unusable.add(uuid)
             entry = OrderRef(uuid, _text(order.market), reason="invalid_listing_entry", side=order_side(order.side))
             self.report.failed.append(entry)
 
-    def progress(self, done: int, total: int) -> None:
-        call_progress(self.on_progress, done, total, log)
+    def progress(self) -> None:
+        """Orders settled so far by the sweep's batches, of those listed so far."""
+        call_progress(self.on_progress, sum(self.done.values()), len(self.listed), log)
 
     def give_up(self, tries: int) -> None:
-        """Raise ``ListingFailed`` if no more listing request may be sent."""
+        """Raise ``TransportError`` if no more listing request may be sent."""
         if tries >= self.options.max_tries:
-            raise ListingFailed(TransportError(f"listing open orders: no usable answer after {tries} tries"))
+            raise TransportError(f"listing open orders: no usable answer after {tries} tries")
         if self.time_left() <= 0:
-            reached = f"timeout_total of {self.options.timeout_total:g}s reached"
-            raise ListingFailed(TransportError(f"listing open orders: {reached}"))
+            raise TransportError(f"listing open orders: timeout_total of {self.options.timeout_total:g}s reached")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,6 +351,9 @@ class _Sweep:
 
 
 _Order = TypeVar("_Order", OrderRef, UnconfirmedOrder, NotSentOrder)
+_GROUPS = ("success", "failed", "unconfirmed", "not_sent")
+_COUNTS = ("requests_sent", "lookups_sent", "rate_limited", "retries")
+"""The counts a pass's report adds to the sweep's (the sweep counts its own ``listings_sent``)."""
 
 
 def _with_listing(order: _Order, listed: dict[str, Order]) -> _Order:
@@ -380,14 +364,10 @@ def _with_listing(order: _Order, listed: dict[str, Order]) -> _Order:
 
 
 def _merge(into: BatchResult, result: BatchResult, listed: dict[str, Order]) -> None:
-    into.success += [_with_listing(order, listed) for order in result.success]
-    into.failed += [_with_listing(order, listed) for order in result.failed]
-    into.unconfirmed += [_with_listing(order, listed) for order in result.unconfirmed]
-    into.not_sent += [_with_listing(order, listed) for order in result.not_sent]
-    into.requests_sent += result.requests_sent
-    into.lookups_sent += result.lookups_sent
-    into.rate_limited += result.rate_limited
-    into.retries += result.retries
+    for group in _GROUPS:
+        getattr(into, group).extend(_with_listing(order, listed) for order in getattr(result, group))
+    for count in _COUNTS:
+        setattr(into, count, getattr(into, count) + getattr(result, count))
     into.remaining_req = result.remaining_req or into.remaining_req
     into.blocked = into.blocked or result.blocked
     into.interrupted = into.interrupted or result.interrupted
@@ -396,13 +376,6 @@ def _merge(into: BatchResult, result: BatchResult, listed: dict[str, Order]) -> 
 def _not_sent(sweep: _Sweep, uuids: list[str], why: str) -> None:
     result = BatchResult(id_kind="uuids", not_sent=[NotSentOrder(uuid, "uuids", why) for uuid in uuids])
     _merge(sweep.report, result, sweep.listed)
-
-
-def _interrupted(sweep: _Sweep) -> BatchResult:
-    """The report of a sweep stopped while listing: orders listed but not yet handed to the batch are not sent."""
-    _not_sent(sweep, [uuid for uuid in sweep.listed if uuid not in sweep.tried], "interrupted before it was sent")
-    sweep.report.interrupted = True
-    return _finish(sweep)
 
 
 def _finish(sweep: _Sweep) -> BatchResult:
@@ -418,22 +391,11 @@ def _finish(sweep: _Sweep) -> BatchResult:
     return sweep.report
 
 
-def _listing_failed(sweep: _Sweep, failure: ListingFailed, first: bool) -> BatchResult:
-    """A listing that failed before anything was cancelled raises its error; a later one ends the sweep."""
-    if first:
-        raise failure.error from None
-    log.warning("listing open orders again failed, the sweep stops: %s", failure.error)
-    return _finish(sweep)
-
-
 # ---------------------------------------------------------------------------------------------
 # Listing a pass's open orders: the rules as a flow without I/O (``pages``), run by ``drivers`` like the
 # batch's, every request inside ``reading.bounded(time_left)`` (the deadline over the whole answer and the
-# byte cap). The paging rules and caps (a short page ends a query, a full page of nothing new too; a page
-# longer than ``limit`` or more than ``MAX_PAGES`` pages is ``InvalidResponse``) and what each answer leads
-# to are in docs/outcomes.md, "Listing rules": a 429, a 5xx or a failure to send is asked again up to
-# ``max_tries`` for a page, a 418 blocks the pocket, and a failed listing ends the pass with ``ListingFailed``
-# (the first pass raises its error).
+# byte cap). The paging rules and caps, and what each answer leads to (asked again, the pocket blocked, the
+# listing failed): docs/outcomes.md, "Listing rules".
 
 
 _NAME = _list_endpoint.OPERATION.module.rsplit(".", 1)[-1]
@@ -446,53 +408,43 @@ open orders (why 100: docs/outcomes.md, "Listing rules")."""
 MAX_ORDERS = MAX_PAGES * PAGE_SIZE
 """Orders one listing takes at most: ``MAX_PAGES`` pages of at most ``PAGE_SIZE`` (a longer page is refused)."""
 
-
-class ListingFailed(Exception):
-    """The listing ended without a usable list; ``error`` is why (in the SDK's error tree)."""
-
-    def __init__(self, error: UpbitClientError) -> None:
-        super().__init__(str(error))
-        self.error = error
+_Listing = Generator[Acquire | Send, Any, list[str] | UpbitClientError]
 
 
-_ListingFlow = Generator[Acquire | Send, Any, list[str]]
-
-
-@dataclass(slots=True)
-class _Pages:
-    """What one listing has read: pages, and every uuid seen (matching or not)."""
-
-    count: int = 0
-    seen: set[str] = field(default_factory=set)
-
-    def take(self, answer: Answer, orders: list[Order]) -> bool:
-        """Count a page in; True if the query goes on to the next page. Raises ``ListingFailed`` by the rules."""
-        self.count += 1
-        if len(orders) > PAGE_SIZE:
-            problem = f"page {self.count} lists {len(orders)} orders, more than the limit of {PAGE_SIZE} sent"
-            raise ListingFailed(InvalidResponse(200, answer.content[:200], problem))
-        new = {order.uuid for order in orders if isinstance(order.uuid, str)} - self.seen
-        self.seen |= new
-        more = len(orders) == PAGE_SIZE and bool(new)
-        if more and self.count >= MAX_PAGES:
-            problem = f"the open orders fill more than {MAX_PAGES} pages ({MAX_ORDERS} orders), the cap of a listing"
-            raise ListingFailed(InvalidResponse(200, b"", problem))
-        return more
-
-
-def pages(sweep: _Sweep) -> _ListingFlow:
-    """The uuids of the matching open orders of every query, in listing order (see the module's rules)."""
+def pages(sweep: _Sweep) -> _Listing:
+    """The uuids of the matching open orders of every query, in listing order; or, the listing failed, why
+    (the error the SDK's tree has for it)."""
     found: list[str] = []
-    read = _Pages()
-    for query in sweep.queries():
-        number, more = 1, True
-        while more:
-            answer, orders = yield from _page(sweep, query, number)
-            more = read.take(answer, orders)
-            found += sweep.take_page(orders)
-            sweep.progress(sum(sweep.done.values()), len(sweep.listed))
-            number += 1
+    seen: set[str] = set()  # every uuid this listing read, matching or not
+    read = 0
+    try:
+        for query in sweep.queries():
+            number, more = 1, True
+            while more:
+                answer, orders = yield from _page(sweep, query, number)
+                read += 1
+                more = _more(answer, orders, read, seen)
+                found += sweep.take_page(orders)
+                sweep.progress()
+                number += 1
+    except UpbitClientError as failure:
+        return failure
     return found
+
+
+def _more(answer: Answer, orders: list[Order], read: int, seen: set[str]) -> bool:
+    """True if the query goes on after the listing's page ``read``: it is full and brought a uuid not ``seen``
+    (which it adds). ``InvalidResponse`` for a page longer than ``limit`` or a page past ``MAX_PAGES``."""
+    if len(orders) > PAGE_SIZE:
+        problem = f"page {read} lists {len(orders)} orders, more than the limit of {PAGE_SIZE} sent"
+        raise InvalidResponse(200, answer.content[:200], problem)
+    new = {order.uuid for order in orders if isinstance(order.uuid, str)} - seen
+    seen.update(new)
+    more = len(orders) == PAGE_SIZE and bool(new)
+    if more and read >= MAX_PAGES:
+        problem = f"the open orders fill more than {MAX_PAGES} pages ({MAX_ORDERS} orders), the cap of a listing"
+        raise InvalidResponse(200, b"", problem)
+    return more
 
 
 def _page(
@@ -504,13 +456,14 @@ def _page(
         sweep.give_up(tries)
         permit = yield Acquire(sweep.limiter, sweep.time_left())
         if isinstance(permit, KeyBlocked):
-            raise ListingFailed(TemporarilyBlocked(418, "blocked", str(permit)))
+            raise TemporarilyBlocked(418, "blocked", str(permit))
         if permit is None:
             continue  # give_up names the timeout
         tries += 1
         sweep.report.listings_sent += 1
-        if outcome is not None:
-            sweep.events.emit(RequestRetried(_NAME, tries, 0, _reason(outcome)))
+        if outcome is not None:  # the reason as the batch's error names have it
+            reason = "transport_error" if isinstance(outcome, Exception) else outcome.api_error().name
+            sweep.events.emit(RequestRetried(_NAME, tries, 0, reason))
         outcome = yield Send(sweep.limiter, permit, _list_endpoint, {**query, "page": number}, sweep.time_left())
         feed(sweep.limiter, permit, outcome)
         orders = _orders(sweep, outcome, tries)
@@ -519,30 +472,24 @@ def _page(
             return outcome, orders
 
 
-def _reason(outcome: Outcome) -> str:
-    """What a try got, as ``RequestRetried.reason`` names it (the batch's error names)."""
-    return "transport_error" if isinstance(outcome, Exception) else outcome.api_error().name
-
-
 def _orders(sweep: _Sweep, outcome: Outcome, tries: int) -> list[Order] | None:
     """The orders of a 200; None to ask again (429, 5xx, a failure to send); raises for any other outcome."""
     if isinstance(outcome, Exception):
         if not isinstance(outcome, httpx.TransportError) or tries >= sweep.options.max_tries:
-            detail = f"{type(outcome).__name__}: {outcome}"
-            raise ListingFailed(TransportError(f"listing open orders failed: {detail}"))
+            raise TransportError(f"listing open orders failed: {type(outcome).__name__}: {outcome}")
         return None
     if outcome.remaining is not None:
         sweep.report.remaining_req = outcome.remaining
     if outcome.status == 200:
         if isinstance(outcome.parsed, list):
             return [order for order in outcome.parsed if isinstance(order, Order)]
-        raise ListingFailed(InvalidResponse(200, outcome.content[:200], outcome.problem or "not a list of orders"))
+        raise InvalidResponse(200, outcome.content[:200], outcome.problem or "not a list of orders")
     if outcome.status == 429:
         sweep.report.rate_limited += 1
         return None
     if outcome.status >= 500:
         return None
-    raise ListingFailed(outcome.api_error())
+    raise outcome.api_error()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -550,66 +497,71 @@ def _orders(sweep: _Sweep, outcome: Outcome, tries: int) -> list[Order] | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _List:
-    """List the open orders that match (``pages``): the uuids, or ``ListingFailed``."""
-
-
-@dataclass(frozen=True, slots=True)
 class _Cancel:
-    """Cancel ``uuids`` with the batch (its ``options``, its progress that of batch ``number``): a ``BatchResult``."""
+    """Cancel ``uuids`` with the batch (its ``options`` and ``on_progress``): sent the ``BatchResult``."""
 
     uuids: list[str]
     options: BatchOptions
-    number: int
+    on_progress: ProgressCallback
 
 
-def passes(sweep: _Sweep) -> Generator[_List | _Cancel, Any, BatchResult]:
-    """List, then cancel what was listed, pass after pass (``_Sweep.to_send``, ``_Sweep.passed``); the report.
-    Every page is listed first: a cancel would shift the pages still to be read, and skip the orders it moved up."""
+def passes(sweep: _Sweep) -> Generator[_Listing | _Cancel, Any, BatchResult]:
+    """List (``pages``), then cancel what was listed, pass after pass (``_Sweep.to_send``, ``_Sweep.passed``);
+    the report. Every page is listed first: a cancel would shift the pages still to be read, and skip the
+    orders it moved up. A listing that fails before anything was cancelled raises its error; a later one
+    ends the sweep with the report so far."""
     for number in range(1, sweep.which.max_passes + 2):  # max_passes passes that cancel, then a listing that reports
-        listed = yield _List()
-        if isinstance(listed, ListingFailed):
-            return _listing_failed(sweep, listed, first=number == 1)
+        listed = yield pages(sweep)
+        if isinstance(listed, UpbitClientError):
+            if number == 1:
+                raise listed from None
+            log.warning("listing open orders again failed, the sweep stops: %s", listed)
+            break
         uuids = sweep.to_send(number, listed)
         if uuids is None:
             break
-        if not sweep.passed((yield _Cancel(uuids, sweep.batch_options(), number))):
+        if not sweep.passed((yield sweep.cancel(uuids, number))):
             break
     return _finish(sweep)
 
 
-def _pass_sync(sweep: _Sweep, client: AnyClient, step: _List | _Cancel) -> object:
+def _pass_sync(sweep: _Sweep, client: AnyClient, step: _Listing | _Cancel) -> object:
     """One step of ``passes``, blocking; Ctrl-C raises ``BatchInterrupted`` with the sweep's report so far."""
     try:
-        if isinstance(step, _List):
-            return drive_sync(client, pages(sweep), contextlib.nullcontext())
-        return cancel_orders(
-            client, uuids=step.uuids, options=step.options, on_progress=sweep.batch_progress(step.number)
-        )
-    except ListingFailed as failure:
-        return failure
+        if isinstance(step, _Cancel):
+            return cancel_orders(client, uuids=step.uuids, options=step.options, on_progress=step.on_progress)
+        return drive_sync(client, step, contextlib.nullcontext())
     except BatchInterrupted as interrupted:
         raise BatchInterrupted(sweep.stopped(interrupted.report)) from interrupted
     except KeyboardInterrupt as exc:
-        raise BatchInterrupted(_interrupted(sweep)) from exc
+        raise BatchInterrupted(sweep.stopped(None)) from exc
 
 
-async def _pass_async(sweep: _Sweep, client: AnyClient, step: _List | _Cancel, report_to: ReportSink | None) -> object:
-    """One step of ``passes`` with anyio; cancelled, the sweep's report so far goes out as ``_cancelled`` says."""
+async def _pass_async(
+    sweep: _Sweep, client: AnyClient, step: _Listing | _Cancel, report_to: ReportSink | None
+) -> object:
+    """One step of ``passes`` with anyio; cancelled, the sweep's report so far goes out as ``go_on`` says."""
     import anyio  # here: the sync sweep loads neither anyio nor asyncio
 
     partial: list[BatchResult] = []
     try:
-        if isinstance(step, _List):
-            return await drive_async(client, pages(sweep), set())
-        progress = sweep.batch_progress(step.number)
-        return await cancel_orders_async(
-            client, uuids=step.uuids, options=step.options, on_progress=progress, report_to=partial.append
-        )
-    except ListingFailed as failure:
-        return failure
+        if isinstance(step, _Cancel):
+            return await cancel_orders_async(
+                client, uuids=step.uuids, options=step.options, on_progress=step.on_progress, report_to=partial.append
+            )
+        return await drive_async(client, step, set())
     except anyio.get_cancelled_exc_class() as exc:
-        go_on(exc, hand_over(report_to, sweep.stopped(partial[0]) if partial else _interrupted(sweep)))
+        go_on(exc, hand_over(report_to, sweep.stopped(partial[0] if partial else None)))
+
+
+def chosen_options(
+    sweep: SweepOptions | None, options: BatchOptions | None, keywords: Mapping[str, Any]
+) -> tuple[SweepOptions, BatchOptions]:
+    """A sweep call's ``SweepOptions`` and ``BatchOptions``: each given whole, or made of its own fields of
+    ``keywords`` (``batch.chosen``)."""
+    batch_fields = {name: value for name, value in keywords.items() if name in BatchOptions.__dataclass_fields__}
+    sweep_fields = {name: value for name, value in keywords.items() if name not in batch_fields}
+    return chosen(SweepOptions, sweep, sweep_fields, "sweep"), chosen(BatchOptions, options, batch_fields, "options")
 
 
 def _start(
@@ -621,14 +573,11 @@ def _start(
 ) -> _Sweep:
     """The sweep of a call, its options checked and its limiter chosen (the listing's group, as the batch
     picks: the batch's cancels share it): nothing is sent yet."""
-    batch_fields = {name: value for name, value in keywords.items() if name in BatchOptions.__dataclass_fields__}
-    sweep_fields = {name: value for name, value in keywords.items() if name not in batch_fields}
-    which = chosen(SweepOptions, which, sweep_fields, "sweep")
-    options = chosen(BatchOptions, options, batch_fields, "options")
-    limiter = options.limiter or limiter_of(http, _OPERATION.rate_limit, options.store())
+    which, batch = chosen_options(which, options, keywords)
+    limiter = batch.limiter or limiter_of(http, _OPERATION.rate_limit, batch.store())
     from .transport import events_of  # with httpcore: loaded by the first client, not at import
 
-    return _Sweep(which, options, limiter, on_progress, events=events_of(http))
+    return _Sweep(which, batch, limiter, on_progress, events=events_of(http))
 
 
 def cancel_open_orders(
