@@ -1,21 +1,12 @@
-"""Client-side pacing for Upbit's rate-limit groups, per pocket, by the exchange's own windows (``docs/pacing.md``).
+"""Client-side pacing for Upbit's rate-limit groups, per pocket, by the exchange's own windows.
 
-``RateLimiter`` keeps one budget per (pocket, group): ``window_log.WindowLog`` (the strategy: the log of
-sends and what the answers taught, a pure function of the time it is given), ``store.StoreLink`` (the
-shared ``store.BudgetStore`` the budget, the learned phase and the blocks go through, active or paused
-while it fails) and, here, a lock, a clock, the pocket's 418 block (``KeyBlock``) and the waiting. One
-limiter per (pocket, group) is shared by every batch and ``PacedTransport`` of the process (``limiter_for``);
-it is thread-safe and usable from threads and async tasks at once, on asyncio or trio:
-
-- Its lock is never held while waiting, nor across a call to the store: what to ask is worked out under
-  it, the store is asked without it, and the answer is read under it again.
-- An async caller never blocks its event loop on a store's I/O. On asyncio, ``acquire_async`` awaits the
-  store on the loop (``redis_store.LoopBudget``: no thread beside the loop to take the GIL from it), and the
-  writes of ``record``, ``cancel`` and ``block`` called there are made by the loop's writer task. Under trio
-  (and for a Cluster) it asks from a worker thread (``anyio.to_thread``), and the writes go to the link's
-  writer thread (``StoreLink.run``). Its sleeps are ``anyio.sleep``.
-
-The clock and the sleeps are injectable, so tests run on a fake clock.
+``docs/pacing.md`` ("What the limiter does") states the rules and the limiter's three parts; here is the third,
+``RateLimiter``: a lock, a clock, the pocket's 418 block (``KeyBlock``) and the waiting, around a
+``window_log.WindowLog`` and a ``store.StoreLink``. One limiter per (pocket, group) serves every batch and
+``PacedTransport`` of the process (``limiter_for``), from threads and async tasks at once, on asyncio or trio.
+Its lock is never held while waiting nor across a call to the store: what to ask is worked out under it, the
+store is asked without it (awaited on an asyncio loop, else from a worker thread for an async caller), and the
+answer is read under it again. The clock and the sleeps are injectable, so tests run on a fake clock.
 """
 
 from __future__ import annotations
@@ -28,7 +19,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from upbit_client.rules import RateLimit
 
@@ -37,7 +28,7 @@ from .remaining_req import RemainingReq
 from .window_log import STORE_RETRY_SECONDS, Permit, PhaseEstimate, WindowLog
 
 if TYPE_CHECKING:  # loaded with a store only (``use_store``, ``limiter_for``): a limiter without one needs neither
-    from .store import Ask, BudgetStore, LoopStore, StoreLink, TakeResult, Write
+    from .store import Ask, BudgetStore, LoopStore, StoreLink, StoreUnavailable, TakeResult, Write
 
 __all__ = [
     "DEFAULT_BLOCK_SECONDS",
@@ -56,6 +47,7 @@ __all__ = [
 
 log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
+T = TypeVar("T")
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 AsyncSleep = Callable[[float], Awaitable[None]]
@@ -110,17 +102,6 @@ class KeyBlock:
 
     until: float = -float("inf")
     reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class _Planned:
-    """A send logged under the lock (``permit``; the log's ``last_send`` before it), and what to ask ``link``."""
-
-    permit: Permit
-    last_send: float
-    link: StoreLink
-    ask: Ask
-    now: float
 
 
 class RateLimiter:
@@ -212,53 +193,22 @@ class RateLimiter:
         ``backlog``: how many requests the caller still has to send, this one included (a batch's unsent
         chunks). With more than one, the last free send of a window may be held back as a probe of where
         the exchange's next window begins (``window_log``), at no cost in windows.
-
-        With a store, the send is logged here before the store is asked (so that callers asking meanwhile
-        count it) and withdrawn if the store says no; the store is asked without the lock.
         """
-        planned = self._plan(backlog)
-        if not isinstance(planned, _Planned):
-            return planned
-        from .store import Ask
+        return _blocking(self._try(backlog))
 
-        steps, link = self._store_steps(planned), planned.link
-        try:
-            step = next(steps)
-            while True:
-                step = steps.send(link.ask(step) if isinstance(step, Ask) else link.load_phase(planned.ask))
-        except StopIteration as done:
-            return cast("Permit | float", done.value)
-
-    async def _try_acquire_on_loop(self, store: LoopStore, backlog: int) -> Permit | float:
-        """``try_acquire`` with the store's calls awaited on the running asyncio loop (``redis_store.LoopBudget``).
-        The exchange with the store is shielded: a caller cancelled meanwhile gets its permit, to give back."""
-        planned = self._plan(backlog)
-        if not isinstance(planned, _Planned):
-            return planned
-        import anyio  # the async paths' own: the sync batch's import path loads neither anyio nor asyncio
-
-        from .store import Ask, caught
-
-        steps = self._store_steps(planned)
-        with anyio.CancelScope(shield=True):
-            try:
-                step = next(steps)
-                while True:
-                    step = steps.send(
-                        await caught(store.take(step.send) if isinstance(step, Ask) else store.load_phase())
-                    )
-            except StopIteration as done:
-                got = cast("Permit | float", done.value)
-        return got
-
-    def _plan(self, backlog: int) -> Permit | float | _Planned:
-        """Under the lock: a permit (no store), the seconds to wait, or the send logged and what to ask the store."""
+    def _try(self, backlog: int) -> Generator[tuple[Ask, bool], object, Permit | float]:
+        """``try_acquire`` as steps without I/O, for a driver to make blocking (``_blocking``) or on a loop
+        (``_on_loop``): yields ``(ask, False)`` to ask the store (sent the ``TakeResult``, or the
+        ``StoreUnavailable``) and ``(ask, True)`` to read the phase it holds (sent it). With a store, the send
+        is logged before the store is asked (so that callers asking meanwhile count it) and withdrawn if the
+        store says no. A phase another process stored is read and adopted first (once: one that cannot be read
+        or used stops no send)."""
         with self._lock:
             now = self._clock()
-            self._raise_if_blocked(now)
+            if now < self._block.until:
+                raise KeyBlocked(self.group, self._block.until, self._block.reason)
             link = self._link
-            wait = 0.0 if link is None else link.share(self._log, now)
-            wait = wait or self._log.wait(now, backlog)
+            wait = (0.0 if link is None else link.share(self._log, now)) or self._log.wait(now, backlog)
             if wait > 0:
                 return wait
             ask = None if link is None else link.plan(self._log, now)
@@ -268,24 +218,11 @@ class RateLimiter:
             self._log.sent(permit)
         if link is None or ask is None:
             return permit
-        return _Planned(permit, last_send, link, ask, now)
-
-    def _raise_if_blocked(self, now: float) -> None:
-        if now < self._block.until:
-            raise KeyBlocked(self.group, self._block.until, self._block.reason)
-
-    def _store_steps(self, planned: _Planned) -> Generator[Ask | None, object, Permit | float]:
-        """The store's word on a send planned at ``planned.now``, as steps without I/O: yields an ``Ask`` to
-        ask (sent the ``TakeResult``, or the ``StoreUnavailable``) or None to read the stored phase (sent it),
-        without the lock (the store may be slow), blocking (``try_acquire``) or on a loop; returns the permit,
-        else the send withdrawn and the wait (``KeyBlocked``: the store holds a block). A phase another
-        process stored is read and adopted first (once: one that cannot be read or used stops no send)."""
         from .store import Ask, StoreUnavailable
 
-        link, ask, now, permit = planned.link, planned.ask, planned.now, planned.permit
-        result = yield ask
+        result = yield ask, False
         if not isinstance(result, StoreUnavailable) and cast("TakeResult", result).phase_in_store:
-            shared = yield None
+            shared = yield ask, True
             if isinstance(shared, StoreUnavailable):
                 result = shared
             else:
@@ -294,13 +231,21 @@ class RateLimiter:
                     again = link.plan(self._log, now, ask_phase=False)
                 if isinstance(again, Ask):
                     ask = again
-                    result = yield again
+                    result = yield again, False
+        return self._taken(link, ask, cast("TakeResult | StoreUnavailable", result), (permit, last_send))
+
+    def _taken(
+        self, link: StoreLink, ask: Ask, result: TakeResult | StoreUnavailable, sent: tuple[Permit, float]
+    ) -> Permit | float:
+        """Under the lock, the store's ``result`` for the send ``sent`` (its permit; the log's ``last_send``
+        before it): the permit, else the send withdrawn and the wait (``KeyBlocked``: the store holds a block)."""
+        permit, last_send = sent
         with self._lock:
-            taken = link.taken(self._log, ask, cast("TakeResult | StoreUnavailable", result), now)
+            taken = link.taken(self._log, ask, result, permit.sent_at)
             if taken.blocked_until is None and taken.wait <= 0:
                 permit.charged = taken.charge
                 return permit
-            self._log.withdrawn(permit, planned.last_send)
+            self._log.withdrawn(permit, last_send)
             if taken.blocked_until is None:
                 return taken.wait
             self._block.until = max(self._block.until, taken.blocked_until)
@@ -330,7 +275,7 @@ class RateLimiter:
     async def _next_async(self, backlog: int, deadline: float | None) -> Permit | float | None:
         """``_next`` for a caller on an event loop; a store that blocks is never waited on there.
 
-        On asyncio the store's calls are awaited on the loop (``redis_store.LoopBudget``). Elsewhere (trio, a Cluster)
+        On asyncio the store's calls are awaited on the loop (``_on_loop``). Elsewhere (trio, a Cluster)
         the try runs in a worker thread, which is not abandoned if the caller is cancelled meanwhile: the
         permit it got is returned (the cancellation comes at the caller's next checkpoint, where a caller
         gives its permit back). The threads take turns (``_thread_turn``): thirty tasks asking at a window
@@ -346,10 +291,10 @@ class RateLimiter:
             import anyio.to_thread
 
             return await anyio.to_thread.run_sync(self._next_in_turn, backlog, deadline)
-        got = await self._try_acquire_on_loop(store, backlog)
+        got = await _on_loop(self._try(backlog), store)
         if self._in_time(got, deadline):
             return got
-        again = await self._try_acquire_on_loop(store, 1) if backlog > 1 else None
+        again = await _on_loop(self._try(1), store) if backlog > 1 else None
         return again if again is not None and self._in_time(again, deadline) else None
 
     def _next_in_turn(self, backlog: int, deadline: float | None) -> Permit | float | None:
@@ -450,6 +395,37 @@ class RateLimiter:
 
     def __repr__(self) -> str:
         return f"RateLimiter(group={self.group!r}, per_second={self.per_second!r})"
+
+
+def _blocking(steps: Generator[tuple[Ask, bool], object, T]) -> T:
+    """Make the steps of ``RateLimiter._try`` with the store's blocking calls (without the limiter's lock)."""
+    try:
+        step = next(steps)
+        from .store import StoreLink  # with a store only: a limiter without one does not load its modules
+
+        while True:
+            ask, phase = step
+            step = steps.send(StoreLink.load_phase(ask) if phase else StoreLink.ask(ask))
+    except StopIteration as done:
+        return cast("T", done.value)
+
+
+async def _on_loop(steps: Generator[tuple[Ask, bool], object, T], store: LoopStore) -> T:
+    """Make the steps of ``RateLimiter._try`` with ``store``'s calls awaited on the running asyncio loop
+    (``redis_store.LoopBudget``), shielded: a caller cancelled meanwhile gets its permit, to give back."""
+    import anyio  # the async paths' own: the sync batch's import path loads neither anyio nor asyncio
+
+    from .store import caught
+
+    with anyio.CancelScope(shield=True):
+        try:
+            step = next(steps)
+            while True:
+                ask, phase = step
+                step = steps.send(await caught(store.load_phase() if phase else store.take(ask.send)))
+        except StopIteration as done:
+            got = cast("T", done.value)
+    return got
 
 
 _registry: dict[tuple[str, str], RateLimiter] = {}
