@@ -340,11 +340,11 @@ class RateLimiter:
                 self.last_remaining = remaining
             link = self._link
             self._log.answered(permit, now, remaining, date, rate_limited=rate_limited)
-            if link is not None and not rate_limited:
-                # Only a trusted ``Date`` names the window the charge stays in (``permit.counted_in``).
-                writes.append(link.settle(self._log, permit, now, permit.counted_in))
             if link is not None:
-                if rate_limited and self._log.budget is not None:
+                if not rate_limited:
+                    # Only a trusted ``Date`` names the window the charge stays in (``permit.counted_in``).
+                    writes.append(link.settle(self._log, permit, now, permit.counted_in))
+                elif self._log.budget is not None:
                     writes.append(link.fill(self._log, permit, now))
                 writes.append(link.share_phase(self._log, now, self._adopt_bounds))
         if link is not None:
@@ -458,20 +458,14 @@ def limiter_for(
             limiter = RateLimiter(group, per_second, key_block=key_block, window_seconds=window)
             _registry[(owner, group)] = limiter
         if store and per_second is not None and limiter.store_link is None and store not in _failed_stores:
-            _link(limiter, store, owner, group, per_second, window)
+            from .store import StoreUnavailable, open_store  # the store's modules load with the first store
+
+            try:
+                limiter.use_store(open_store(store, owner, group, per_second, window_seconds=window))
+            except StoreUnavailable as error:
+                _failed_stores.add(store)
+                log.warning("%s; pacing in this process only", error)
         return limiter
-
-
-def _link(limiter: RateLimiter, store: str, owner: str, group: str, per_second: int, window: int) -> None:
-    """Under the registry's lock: ``limiter`` shares its budget through ``store``, or paces in-process (one
-    warning) if the store cannot be set up. The store's modules load here, with the first store."""
-    from .store import StoreUnavailable, open_store
-
-    try:
-        limiter.use_store(open_store(store, owner, group, per_second, window_seconds=window))
-    except StoreUnavailable as error:
-        _failed_stores.add(store)
-        log.warning("%s; pacing in this process only", error)
 
 
 def reset_limiters() -> None:
