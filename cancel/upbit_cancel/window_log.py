@@ -418,33 +418,24 @@ class WindowLog:
         permit.counted_in = None
         if remaining is None and date is None and not rate_limited:
             return
-        if self._learn(permit, now, remaining, date):
+        own = remaining if remaining is not None and remaining.group == self.group else None
+        if self._learn(permit, now, own, date):
             permit.counted_in = date
-        own_group = remaining is not None and remaining.group == self.group
-        if self.per_second is None and remaining is not None and own_group:
-            self.learned_budget = max(self.learned_budget or 0, remaining.sec + 1)
+        if self.per_second is None and own is not None:
+            self.learned_budget = max(self.learned_budget or 0, own.sec + 1)
         budget = self.budget
-        if budget is None:
-            return
-        if rate_limited:
-            self._account_foreign(permit, now, budget)
-        elif remaining is not None and own_group:
-            self._account_foreign(permit, now, budget - remaining.sec)
-
-    def _possibly_with(self, sent: float, before: float) -> int:
-        """Logged requests sent no later than ``before`` that may share the exchange window of the send at ``sent``."""
-        return sum(
-            1 for entry in self.sends if entry.sent_at <= before and (entry.sent_at >= sent or self._end(entry) > sent)
-        )
+        if budget is not None and (rate_limited or own is not None):
+            self._account_foreign(permit, now, budget if rate_limited or own is None else budget - own.sec)
 
     def _learn(self, permit: Permit, now: float, remaining: RemainingReq | None, date: float | None) -> bool:
-        """Learn from an answer; whether its ``date`` was trusted (``PhaseEstimate.learn_date``)."""
+        """Learn from an answer (``remaining``: of this log's group, else None); whether its ``date`` was trusted
+        (``PhaseEstimate.learn_date``)."""
         self._rtts.append(now - permit.sent_at)
         if permit.sent_at >= self._first_answer:
             self._warm_rtts.append(now - permit.sent_at)
         self._first_answer = min(self._first_answer, now)
         trusted = date is not None and self.phase.learn_date(permit.sent_at, now, date)
-        if remaining is None or remaining.group != self.group:
+        if remaining is None:
             return trusted
         last = self._last_answer
         if self.window == 1 and last is not None and permit.sent_at >= last[1] and remaining.sec > last[2]:
@@ -456,8 +447,12 @@ class WindowLog:
         return trusted
 
     def _account_foreign(self, permit: Permit, now: float, used: int) -> None:
-        """``used`` requests were counted in the window of ``permit``'s send: log the ones not ours."""
-        foreign = used - self._possibly_with(permit.sent_at, now)
-        for _ in range(max(0, foreign)):
-            # Counted by the time our answer left: they stop counting when our request's window surely ended.
-            self.sends.append(Permit(permit.sent_at, open=False, answered_at=now, counted_in=permit.counted_in))
+        """``used`` requests were counted in the window of ``permit``'s send: log the ones not ours (ours: those sent
+        by ``now`` that may share that window). Counted by the time our answer left, they stop counting when our
+        request's window surely ended."""
+        sent = permit.sent_at
+        ours = sum(
+            1 for entry in self.sends if entry.sent_at <= now and (entry.sent_at >= sent or self._end(entry) > sent)
+        )
+        for _ in range(max(0, used - ours)):
+            self.sends.append(Permit(sent, open=False, answered_at=now, counted_in=permit.counted_in))
