@@ -81,9 +81,7 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "초": 1.0, "분
 
 def block_seconds(message: str | None) -> float | None:
     """The block time a 418 message names (``Blocked for 60 seconds.``, ``... 5 minutes``, ``10초``), or None."""
-    if not message:
-        return None
-    match = _BLOCK_TIME.search(message)
+    match = _BLOCK_TIME.search(message or "")
     if match is None:
         return None
     unit = match["unit"].lower()
@@ -327,8 +325,7 @@ class RateLimiter:
 
         ``remaining`` None: no readable header or no response. ``date``: the exchange's ``Date`` of the
         answer in epoch seconds (None if absent). ``rate_limited`` (a 429) means the window the request
-        landed in was full, whatever the header said. The store hears it after the lock is let go (from
-        the link's writer thread when called on an event loop).
+        landed in was full, whatever the header said.
         """
         writes: list[Write | None] = []
         with self._lock:
@@ -369,11 +366,9 @@ class RateLimiter:
 
     def block(self, seconds: float | None, reason: str) -> float:
         """A 418: send nothing in this pocket (every group, every key) for ``seconds`` (None:
-        ``DEFAULT_BLOCK_SECONDS``; at most ``MAX_BLOCK_SECONDS``).
-
-        Returns the end of the block (epoch seconds); a shorter block never shortens a longer one. With a
-        store, a longer block it holds lengthens ours (at once; on an event loop, when the store answers).
-        """
+        ``DEFAULT_BLOCK_SECONDS``; at most ``MAX_BLOCK_SECONDS``). Returns the end of the block (epoch seconds);
+        a shorter block never shortens a longer one, and a longer one the store holds lengthens ours (at once;
+        on an event loop, when the store answers)."""
         with self._lock:
             seconds = DEFAULT_BLOCK_SECONDS if seconds is None or math.isnan(seconds) else seconds
             seconds = min(max(seconds, 0.0), MAX_BLOCK_SECONDS)
@@ -438,14 +433,11 @@ _registry_lock = threading.Lock()
 def limiter_for(
     access_key: str, rate_limit: RateLimit | None, store: str | None = None, *, pocket: str | None = None
 ) -> RateLimiter:
-    """The process-wide limiter of the pocket of ``access_key`` for the group ``rate_limit`` names (from the spec).
+    """The process-wide limiter of ``access_key``'s pocket (``pocket``: its name, if the key was named into one;
+    ``pocket_id``) for the group ``rate_limit`` names (from the spec), with the pocket's one 418 block.
 
-    ``pocket``: the name of the pocket the key belongs to (``UpbitAuth(pocket=...)``, ``UPBIT_POCKET``);
-    keys named into one pocket share one limiter per group and one 418 block. Without a name the key is
-    its own pocket. Every batch of the process sending in the same pocket and group shares it, so two
-    concurrent batches together stay within the group's budget, and a 418 met by one stops all.
-    ``store`` (``redis://HOST:PORT/DB``) shares the budget with other processes and machines too; if
-    the store cannot be set up the limiter paces in-process, after one warning.
+    ``store`` (``redis://HOST:PORT/DB``) shares the budget with other processes and machines too; if the store
+    cannot be set up the limiter paces in-process, after one warning (``docs/pacing.md``).
     """
     group = "" if rate_limit is None else rate_limit.group
     per_second = None if rate_limit is None else rate_limit.per_second
