@@ -187,11 +187,8 @@ class RateLimiter:
 
     def try_acquire(self, backlog: int = 1) -> Permit | float:
         """A permit if a send is allowed now, else the seconds to wait; ``KeyBlocked`` during a 418 block.
-
-        ``backlog``: how many requests the caller still has to send, this one included (a batch's unsent
-        chunks). With more than one, the last free send of a window may be held back as a probe of where
-        the exchange's next window begins (``window_log``), at no cost in windows.
-        """
+        With a ``backlog`` (``Backlog``) of more than one, the last free send of a window may be held back as a
+        probe of where the exchange's next window begins (``window_log``), at no cost in windows."""
         return _blocking(self._try(backlog))
 
     def _try(self, backlog: int) -> Generator[tuple[Ask, bool], object, Permit | float]:
@@ -251,8 +248,8 @@ class RateLimiter:
             raise KeyBlocked(self.group, self._block.until, self._block.reason)
 
     def acquire(self, timeout: float | None = None, *, backlog: Backlog = 1) -> Permit | None:
-        """Wait (blocking) for a permit; None if none can be had within ``timeout`` seconds (``backlog``:
-        see ``try_acquire``; a callable is asked again at every try, so a long wait sees it fall)."""
+        """Wait (blocking) for a permit; None if none can be had within ``timeout`` seconds (``backlog``: see
+        ``try_acquire``; a callable, asked again at every try, lets a long wait see it fall)."""
         deadline = None if timeout is None else self._clock() + timeout
         while True:
             got = self._next(backlog, deadline)
