@@ -22,6 +22,10 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
 
 _STARTED = time.time()
 
@@ -31,12 +35,11 @@ SECOND_SECRET = "bench-second-secret-of-the-pocket-0123456789abcdef0123456789abc
 
 
 def _trace(events: list[tuple[str, float, float]]) -> None:
-    """Log each permit, each wait and when the phase was first known (bench-only wrapping of the limiter): the
-    blocking tries and, with a store on asyncio, those awaited on the loop (``redis_store.LoopBudget``)."""
+    """Log each permit, each wait and when the phase was first known (bench-only wrapping of the limiter): every
+    try, blocking or, with a store on asyncio, awaited on the loop (``redis_store.LoopBudget``)."""
     from upbit_cancel import ratelimit
 
-    try_acquire, record = ratelimit.RateLimiter.try_acquire, ratelimit.RateLimiter.record
-    on_loop = ratelimit.RateLimiter._try_acquire_on_loop
+    try_once, record = ratelimit.RateLimiter._try, ratelimit.RateLimiter.record
 
     def tried(self: ratelimit.RateLimiter, got: object) -> object:
         now = time.time()
@@ -46,19 +49,15 @@ def _trace(events: list[tuple[str, float, float]]) -> None:
         events.append(("permit", now, 0.0) if not isinstance(got, float) else ("wait", now, got))
         return got
 
-    def traced_try(self: ratelimit.RateLimiter, backlog: int = 1) -> object:
-        return tried(self, try_acquire(self, backlog))
-
-    async def traced_on_loop(self: ratelimit.RateLimiter, store: object, backlog: int) -> object:
-        return tried(self, await on_loop(self, store, backlog))  # type: ignore[arg-type]
+    def traced_try(self: ratelimit.RateLimiter, backlog: int) -> Generator[Any, object, object]:
+        return tried(self, (yield from try_once(self, backlog)))
 
     def traced_record(self: ratelimit.RateLimiter, permit: ratelimit.Permit, *args: object, **kwargs: object) -> None:
         record(self, permit, *args, **kwargs)  # type: ignore[arg-type]
         if self.phase.known and not any(e[0] == "known" for e in events):
             events.append(("known", time.time(), 0.0))
 
-    ratelimit.RateLimiter.try_acquire = traced_try  # type: ignore[method-assign,assignment]
-    ratelimit.RateLimiter._try_acquire_on_loop = traced_on_loop  # type: ignore[method-assign,assignment]
+    ratelimit.RateLimiter._try = traced_try  # type: ignore[method-assign,assignment]
     ratelimit.RateLimiter.record = traced_record  # type: ignore[method-assign]
 
 

@@ -1,19 +1,12 @@
 """Pacing for single generated calls: a permit of the pocket's limiter before each request goes out.
 
-``connect()``'s transport paces every request it sends outside ``reading.bounded``; a bare generated
-``Client`` gets the same from a ``PacedTransport`` (``docs/pacing.md``, "Single generated calls"). Both wait
-for the process-wide limiter the batch uses (``ratelimit.limiter_for``) and close each permit with what came
-of it through ``Sent`` (``answers.feed``); ``KeyBlocked`` is raised, nothing sent, while blocked. Rules:
-
-- The operation's rate-limit group comes from the spec, through the generated operation registry
-  (``upbit_client.registry.OPERATIONS``: method, path, rate limit): a request whose method and path
-  match no operation, or one without ``x-rate-limit``, goes out unpaced.
-- The access key is read from the request's JWT (its ``access_key`` claim, without verifying: the
-  transport sits below ``httpx.Auth``) unless given; nothing else of the token is used or kept.
-- The pocket is ``pocket`` if given, else the one the client's ``UpbitAuth(pocket=...)`` names (it marks
-  each request it signs), else the key's own; ``store`` (or ``UPBIT_RATE_LIMIT_STORE``) as in the batch.
-- A request sent inside ``reading.bounded`` (the batch's and the sweep's) is paced by its caller and
-  never here: pacing twice would halve the pace. That is the whole contract between the two.
+``connect()``'s transport and a bare generated ``Client``'s ``PacedTransport`` both pace through a ``Pacer``, by
+the rules of ``docs/pacing.md`` ("Single generated calls"): the operation (its rate-limit group) is the generated
+registry's (``upbit_client.registry.OPERATIONS``) whose method and path match; the access key is read from the
+request's JWT unless given; the pocket is ``pocket`` if given, else the one ``UpbitAuth(pocket=...)`` marks each
+request it signs with, else the key's own; ``store`` (or ``UPBIT_RATE_LIMIT_STORE``) as in the batch. A request
+sent inside ``reading.bounded`` (the batch's and the sweep's) is paced by its caller and never here: pacing twice
+would halve the pace. That is the whole contract between the two.
 """
 
 from __future__ import annotations
@@ -61,6 +54,8 @@ def operations() -> list[Operation]:
 
 
 def _access_key_of(request: httpx.Request) -> str:
+    """The ``access_key`` claim of the request's JWT, read without verifying (the transport sits below
+    ``httpx.Auth``): nothing else of the token is used or kept."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return ""
@@ -80,11 +75,6 @@ class Pacer:
         self.pocket = pocket
         self.store: str | None = store if store is not None else os.environ.get(STORE_ENV)
         self._operations = operations()
-
-    def rate_limit_for(self, request: httpx.Request) -> RateLimit | None:
-        """The rate limit of the operation ``request`` calls, or None (unknown operation or no limit)."""
-        operation = self.operation_for(request)
-        return None if operation is None else operation.rate_limit
 
     def operation_for(self, request: httpx.Request) -> Operation | None:
         """The operation ``request`` calls (its method and path), or None if it is none of the registry's."""
@@ -107,15 +97,16 @@ class Pacer:
 
     def limiter(self, request: httpx.Request) -> RateLimiter | None:
         """The limiter of ``request``'s pocket and group; None inside ``reading.bounded`` (its caller paces)."""
-        rate_limit = self.rate_limit_for(request) if reading.current() is None else None
-        if rate_limit is None:
+        operation = self.operation_for(request) if reading.current() is None else None
+        if operation is None or operation.rate_limit is None:
             return None
         key = self.access_key if self.access_key is not None else _access_key_of(request)
         named = request.extensions.get(POCKET_EXTENSION)
         pocket = self.pocket if self.pocket is not None else named if isinstance(named, str) else None
-        return limiter_for(key, rate_limit, store=self.store, pocket=pocket)
+        return limiter_for(key, operation.rate_limit, store=self.store, pocket=pocket)
 
 
+@dataclass(slots=True, eq=False)
 class Sent:
     """One request's permit of its limiter (None: not paced here), told once what came of it (``answers.feed``).
 
@@ -123,11 +114,8 @@ class Sent:
     closes the permit unheard (the request may have arrived). A 418's body is read before ``heard``
     (``wants_body``): its message says how long the pocket is blocked."""
 
-    __slots__ = ("limiter", "permit")
-
-    def __init__(self, limiter: RateLimiter | None, permit: Permit | None) -> None:
-        self.limiter: RateLimiter | None = limiter
-        self.permit: Permit | None = permit
+    limiter: RateLimiter | None
+    permit: Permit | None
 
     def __enter__(self) -> Sent:
         return self
@@ -198,7 +186,8 @@ class PacedTransport(BothWays):
 
     def rate_limit_for(self, request: httpx.Request) -> RateLimit | None:
         """The rate limit of the operation ``request`` calls, or None (unknown operation or no limit)."""
-        return self.pacer.rate_limit_for(request)
+        operation = self.pacer.operation_for(request)
+        return None if operation is None else operation.rate_limit
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if self._sync is None:

@@ -4,25 +4,20 @@ Why: httpcore's async pool hands every request that arrives to the first idle co
 connection turns busy only once the request's task has run again (it waits on two anyio locks, each of
 which yields to the event loop first). Twenty tasks of a batch whose permits came at the same window
 boundary all reach the pool in that gap: all twenty are handed the same connection, nineteen find it
-busy and start over, and each start-over scans every connection of the pool again (O(connections) socket
-polls, O(connections²) state checks). Measured on a warm pool of 30 connections (issue 16): about three
-extra pool scans per request, and most of the client's CPU in the window after the first.
+busy and start over, and each start-over scans every connection of the pool again (``docs/benchmarks.md``,
+issue 16's pool gate: most of the client's CPU in the window after the first).
 
 What: a batch's ``PoolGate`` lets one request at a time from the moment it has its permit until it
 first touches the network (``reading.bounded``'s ``on_wire``: the first write of the request on a kept
 connection, or the start of a new connection's connect). Then the connection is busy and the next
 request goes to another. Only the time between is serialised, which is CPU work of the one event loop
-thread anyway (building, signing, the pool's bookkeeping): nothing waits on the network under the gate,
-except for a free connection when the client's pool is full (which every request would wait for anyway).
+thread anyway: nothing waits on the network under the gate, except for a free connection when the
+client's pool is full (which every request would wait for anyway). It is used only when every transport
+of the client reads through ``reading``'s stream (which reports the first touch).
 
-The gate is an ``anyio.Semaphore`` of one, so it works under asyncio and trio alike. Not an ``anyio.Lock``:
-a lock has an owner task and refuses a release from any other, while a turn is a token handed over with
-the request (asyncio's own lock, used before, had no owner either). Its ``fast_acquire`` is on: a free
-gate is taken without a trip through the event loop (as asyncio's lock was), so the uncontended path
-costs no scheduling round; a task that waits still yields.
-
-The gate is used only when every transport of the client reads through ``reading``'s stream (which
-reports the first touch); with any other transport (a mock, the caller's own) there is no gate.
+The gate is an ``anyio.Semaphore`` of one (asyncio and trio alike), not an ``anyio.Lock``: a lock has an
+owner task and refuses a release from any other, while a turn is a token handed over with the request. Its
+``fast_acquire`` takes a free gate without a trip through the event loop; a task that waits still yields.
 """
 
 from __future__ import annotations

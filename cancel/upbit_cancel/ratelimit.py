@@ -1,21 +1,12 @@
-"""Client-side pacing for Upbit's rate-limit groups, per pocket, by the exchange's own windows (``docs/pacing.md``).
+"""Client-side pacing for Upbit's rate-limit groups, per pocket, by the exchange's own windows.
 
-``RateLimiter`` keeps one budget per (pocket, group): ``window_log.WindowLog`` (the strategy: the log of
-sends and what the answers taught, a pure function of the time it is given), ``store.StoreLink`` (the
-shared ``store.BudgetStore`` the budget, the learned phase and the blocks go through, active or paused
-while it fails) and, here, a lock, a clock, the pocket's 418 block (``KeyBlock``) and the waiting. One
-limiter per (pocket, group) is shared by every batch and ``PacedTransport`` of the process (``limiter_for``);
-it is thread-safe and usable from threads and async tasks at once, on asyncio or trio:
-
-- Its lock is never held while waiting, nor across a call to the store: what to ask is worked out under
-  it, the store is asked without it, and the answer is read under it again.
-- An async caller never blocks its event loop on a store's I/O. On asyncio, ``acquire_async`` awaits the
-  store on the loop (``redis_store.LoopBudget``: no thread beside the loop to take the GIL from it), and the
-  writes of ``record``, ``cancel`` and ``block`` called there are made by the loop's writer task. Under trio
-  (and for a Cluster) it asks from a worker thread (``anyio.to_thread``), and the writes go to the link's
-  writer thread (``StoreLink.run``). Its sleeps are ``anyio.sleep``.
-
-The clock and the sleeps are injectable, so tests run on a fake clock.
+``docs/pacing.md`` ("What the limiter does") states the rules and the limiter's three parts; here is the third,
+``RateLimiter``: a lock, a clock, the pocket's 418 block (``KeyBlock``) and the waiting, around a
+``window_log.WindowLog`` and a ``store.StoreLink``. One limiter per (pocket, group) serves every batch and
+``PacedTransport`` of the process (``limiter_for``), from threads and async tasks at once, on asyncio or trio.
+Its lock is never held while waiting nor across a call to the store: what to ask is worked out under it, the
+store is asked without it (awaited on an asyncio loop, else from a worker thread for an async caller), and the
+answer is read under it again. The clock and the sleeps are injectable, so tests run on a fake clock.
 """
 
 from __future__ import annotations
@@ -28,7 +19,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from upbit_client.rules import RateLimit
 
@@ -37,7 +28,7 @@ from .remaining_req import RemainingReq
 from .window_log import STORE_RETRY_SECONDS, Permit, PhaseEstimate, WindowLog
 
 if TYPE_CHECKING:  # loaded with a store only (``use_store``, ``limiter_for``): a limiter without one needs neither
-    from .store import Ask, BudgetStore, LoopStore, StoreLink, TakeResult, Write
+    from .store import Ask, BudgetStore, LoopStore, StoreLink, StoreUnavailable, TakeResult, Write
 
 __all__ = [
     "DEFAULT_BLOCK_SECONDS",
@@ -56,6 +47,7 @@ __all__ = [
 
 log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
+T = TypeVar("T")
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 AsyncSleep = Callable[[float], Awaitable[None]]
@@ -89,9 +81,7 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "초": 1.0, "분
 
 def block_seconds(message: str | None) -> float | None:
     """The block time a 418 message names (``Blocked for 60 seconds.``, ``... 5 minutes``, ``10초``), or None."""
-    if not message:
-        return None
-    match = _BLOCK_TIME.search(message)
+    match = _BLOCK_TIME.search(message or "")
     if match is None:
         return None
     unit = match["unit"].lower()
@@ -110,17 +100,6 @@ class KeyBlock:
 
     until: float = -float("inf")
     reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class _Planned:
-    """A send logged under the lock (``permit``; the log's ``last_send`` before it), and what to ask ``link``."""
-
-    permit: Permit
-    last_send: float
-    link: StoreLink
-    ask: Ask
-    now: float
 
 
 class RateLimiter:
@@ -208,57 +187,23 @@ class RateLimiter:
 
     def try_acquire(self, backlog: int = 1) -> Permit | float:
         """A permit if a send is allowed now, else the seconds to wait; ``KeyBlocked`` during a 418 block.
+        With a ``backlog`` (``Backlog``) of more than one, the last free send of a window may be held back as a
+        probe of where the exchange's next window begins (``window_log``), at no cost in windows."""
+        return _blocking(self._try(backlog))
 
-        ``backlog``: how many requests the caller still has to send, this one included (a batch's unsent
-        chunks). With more than one, the last free send of a window may be held back as a probe of where
-        the exchange's next window begins (``window_log``), at no cost in windows.
-
-        With a store, the send is logged here before the store is asked (so that callers asking meanwhile
-        count it) and withdrawn if the store says no; the store is asked without the lock.
-        """
-        planned = self._plan(backlog)
-        if not isinstance(planned, _Planned):
-            return planned
-        from .store import Ask
-
-        steps, link = self._store_steps(planned), planned.link
-        try:
-            step = next(steps)
-            while True:
-                step = steps.send(link.ask(step) if isinstance(step, Ask) else link.load_phase(planned.ask))
-        except StopIteration as done:
-            return cast("Permit | float", done.value)
-
-    async def _try_acquire_on_loop(self, store: LoopStore, backlog: int) -> Permit | float:
-        """``try_acquire`` with the store's calls awaited on the running asyncio loop (``redis_store.LoopBudget``).
-        The exchange with the store is shielded: a caller cancelled meanwhile gets its permit, to give back."""
-        planned = self._plan(backlog)
-        if not isinstance(planned, _Planned):
-            return planned
-        import anyio  # the async paths' own: the sync batch's import path loads neither anyio nor asyncio
-
-        from .store import Ask, caught
-
-        steps = self._store_steps(planned)
-        with anyio.CancelScope(shield=True):
-            try:
-                step = next(steps)
-                while True:
-                    step = steps.send(
-                        await caught(store.take(step.send) if isinstance(step, Ask) else store.load_phase())
-                    )
-            except StopIteration as done:
-                got = cast("Permit | float", done.value)
-        return got
-
-    def _plan(self, backlog: int) -> Permit | float | _Planned:
-        """Under the lock: a permit (no store), the seconds to wait, or the send logged and what to ask the store."""
+    def _try(self, backlog: int) -> Generator[tuple[Ask, bool], object, Permit | float]:
+        """``try_acquire`` as steps without I/O, for a driver to make blocking (``_blocking``) or on a loop
+        (``_on_loop``): yields ``(ask, False)`` to ask the store (sent the ``TakeResult``, or the
+        ``StoreUnavailable``) and ``(ask, True)`` to read the phase it holds (sent it). With a store, the send
+        is logged before the store is asked (so that callers asking meanwhile count it) and withdrawn if the
+        store says no. A phase another process stored is read and adopted first (once: one that cannot be read
+        or used stops no send)."""
         with self._lock:
             now = self._clock()
-            self._raise_if_blocked(now)
+            if now < self._block.until:
+                raise KeyBlocked(self.group, self._block.until, self._block.reason)
             link = self._link
-            wait = 0.0 if link is None else link.share(self._log, now)
-            wait = wait or self._log.wait(now, backlog)
+            wait = (0.0 if link is None else link.share(self._log, now)) or self._log.wait(now, backlog)
             if wait > 0:
                 return wait
             ask = None if link is None else link.plan(self._log, now)
@@ -268,24 +213,11 @@ class RateLimiter:
             self._log.sent(permit)
         if link is None or ask is None:
             return permit
-        return _Planned(permit, last_send, link, ask, now)
-
-    def _raise_if_blocked(self, now: float) -> None:
-        if now < self._block.until:
-            raise KeyBlocked(self.group, self._block.until, self._block.reason)
-
-    def _store_steps(self, planned: _Planned) -> Generator[Ask | None, object, Permit | float]:
-        """The store's word on a send planned at ``planned.now``, as steps without I/O: yields an ``Ask`` to
-        ask (sent the ``TakeResult``, or the ``StoreUnavailable``) or None to read the stored phase (sent it),
-        without the lock (the store may be slow), blocking (``try_acquire``) or on a loop; returns the permit,
-        else the send withdrawn and the wait (``KeyBlocked``: the store holds a block). A phase another
-        process stored is read and adopted first (once: one that cannot be read or used stops no send)."""
         from .store import Ask, StoreUnavailable
 
-        link, ask, now, permit = planned.link, planned.ask, planned.now, planned.permit
-        result = yield ask
+        result = yield ask, False
         if not isinstance(result, StoreUnavailable) and cast("TakeResult", result).phase_in_store:
-            shared = yield None
+            shared = yield ask, True
             if isinstance(shared, StoreUnavailable):
                 result = shared
             else:
@@ -294,13 +226,21 @@ class RateLimiter:
                     again = link.plan(self._log, now, ask_phase=False)
                 if isinstance(again, Ask):
                     ask = again
-                    result = yield again
+                    result = yield again, False
+        return self._taken(link, ask, cast("TakeResult | StoreUnavailable", result), (permit, last_send))
+
+    def _taken(
+        self, link: StoreLink, ask: Ask, result: TakeResult | StoreUnavailable, sent: tuple[Permit, float]
+    ) -> Permit | float:
+        """Under the lock, the store's ``result`` for the send ``sent`` (its permit; the log's ``last_send``
+        before it): the permit, else the send withdrawn and the wait (``KeyBlocked``: the store holds a block)."""
+        permit, last_send = sent
         with self._lock:
-            taken = link.taken(self._log, ask, cast("TakeResult | StoreUnavailable", result), now)
+            taken = link.taken(self._log, ask, result, permit.sent_at)
             if taken.blocked_until is None and taken.wait <= 0:
                 permit.charged = taken.charge
                 return permit
-            self._log.withdrawn(permit, planned.last_send)
+            self._log.withdrawn(permit, last_send)
             if taken.blocked_until is None:
                 return taken.wait
             self._block.until = max(self._block.until, taken.blocked_until)
@@ -308,8 +248,8 @@ class RateLimiter:
             raise KeyBlocked(self.group, self._block.until, self._block.reason)
 
     def acquire(self, timeout: float | None = None, *, backlog: Backlog = 1) -> Permit | None:
-        """Wait (blocking) for a permit; None if none can be had within ``timeout`` seconds (``backlog``:
-        see ``try_acquire``; a callable is asked again at every try, so a long wait sees it fall)."""
+        """Wait (blocking) for a permit; None if none can be had within ``timeout`` seconds (``backlog``: see
+        ``try_acquire``; a callable, asked again at every try, lets a long wait see it fall)."""
         deadline = None if timeout is None else self._clock() + timeout
         while True:
             got = self._next(backlog, deadline)
@@ -330,7 +270,7 @@ class RateLimiter:
     async def _next_async(self, backlog: int, deadline: float | None) -> Permit | float | None:
         """``_next`` for a caller on an event loop; a store that blocks is never waited on there.
 
-        On asyncio the store's calls are awaited on the loop (``redis_store.LoopBudget``). Elsewhere (trio, a Cluster)
+        On asyncio the store's calls are awaited on the loop (``_on_loop``). Elsewhere (trio, a Cluster)
         the try runs in a worker thread, which is not abandoned if the caller is cancelled meanwhile: the
         permit it got is returned (the cancellation comes at the caller's next checkpoint, where a caller
         gives its permit back). The threads take turns (``_thread_turn``): thirty tasks asking at a window
@@ -346,10 +286,10 @@ class RateLimiter:
             import anyio.to_thread
 
             return await anyio.to_thread.run_sync(self._next_in_turn, backlog, deadline)
-        got = await self._try_acquire_on_loop(store, backlog)
+        got = await _on_loop(self._try(backlog), store)
         if self._in_time(got, deadline):
             return got
-        again = await self._try_acquire_on_loop(store, 1) if backlog > 1 else None
+        again = await _on_loop(self._try(1), store) if backlog > 1 else None
         return again if again is not None and self._in_time(again, deadline) else None
 
     def _next_in_turn(self, backlog: int, deadline: float | None) -> Permit | float | None:
@@ -382,8 +322,7 @@ class RateLimiter:
 
         ``remaining`` None: no readable header or no response. ``date``: the exchange's ``Date`` of the
         answer in epoch seconds (None if absent). ``rate_limited`` (a 429) means the window the request
-        landed in was full, whatever the header said. The store hears it after the lock is let go (from
-        the link's writer thread when called on an event loop).
+        landed in was full, whatever the header said.
         """
         writes: list[Write | None] = []
         with self._lock:
@@ -395,11 +334,11 @@ class RateLimiter:
                 self.last_remaining = remaining
             link = self._link
             self._log.answered(permit, now, remaining, date, rate_limited=rate_limited)
-            if link is not None and not rate_limited:
-                # Only a trusted ``Date`` names the window the charge stays in (``permit.counted_in``).
-                writes.append(link.settle(self._log, permit, now, permit.counted_in))
             if link is not None:
-                if rate_limited and self._log.budget is not None:
+                if not rate_limited:
+                    # Only a trusted ``Date`` names the window the charge stays in (``permit.counted_in``).
+                    writes.append(link.settle(self._log, permit, now, permit.counted_in))
+                elif self._log.budget is not None:
                     writes.append(link.fill(self._log, permit, now))
                 writes.append(link.share_phase(self._log, now, self._adopt_bounds))
         if link is not None:
@@ -424,11 +363,9 @@ class RateLimiter:
 
     def block(self, seconds: float | None, reason: str) -> float:
         """A 418: send nothing in this pocket (every group, every key) for ``seconds`` (None:
-        ``DEFAULT_BLOCK_SECONDS``; at most ``MAX_BLOCK_SECONDS``).
-
-        Returns the end of the block (epoch seconds); a shorter block never shortens a longer one. With a
-        store, a longer block it holds lengthens ours (at once; on an event loop, when the store answers).
-        """
+        ``DEFAULT_BLOCK_SECONDS``; at most ``MAX_BLOCK_SECONDS``). Returns the end of the block (epoch seconds);
+        a shorter block never shortens a longer one, and a longer one the store holds lengthens ours (at once;
+        on an event loop, when the store answers)."""
         with self._lock:
             seconds = DEFAULT_BLOCK_SECONDS if seconds is None or math.isnan(seconds) else seconds
             seconds = min(max(seconds, 0.0), MAX_BLOCK_SECONDS)
@@ -452,6 +389,37 @@ class RateLimiter:
         return f"RateLimiter(group={self.group!r}, per_second={self.per_second!r})"
 
 
+def _blocking(steps: Generator[tuple[Ask, bool], object, T]) -> T:
+    """Make the steps of ``RateLimiter._try`` with the store's blocking calls (without the limiter's lock)."""
+    try:
+        step = next(steps)
+        from .store import StoreLink  # with a store only: a limiter without one does not load its modules
+
+        while True:
+            ask, phase = step
+            step = steps.send(StoreLink.load_phase(ask) if phase else StoreLink.ask(ask))
+    except StopIteration as done:
+        return cast("T", done.value)
+
+
+async def _on_loop(steps: Generator[tuple[Ask, bool], object, T], store: LoopStore) -> T:
+    """Make the steps of ``RateLimiter._try`` with ``store``'s calls awaited on the running asyncio loop
+    (``redis_store.LoopBudget``), shielded: a caller cancelled meanwhile gets its permit, to give back."""
+    import anyio  # the async paths' own: the sync batch's import path loads neither anyio nor asyncio
+
+    from .store import caught
+
+    with anyio.CancelScope(shield=True):
+        try:
+            step = next(steps)
+            while True:
+                ask, phase = step
+                step = steps.send(await caught(store.load_phase() if phase else store.take(ask.send)))
+        except StopIteration as done:
+            got = cast("T", done.value)
+    return got
+
+
 _registry: dict[tuple[str, str], RateLimiter] = {}
 _blocks: dict[str, KeyBlock] = {}
 _failed_stores: set[str] = set()
@@ -462,14 +430,11 @@ _registry_lock = threading.Lock()
 def limiter_for(
     access_key: str, rate_limit: RateLimit | None, store: str | None = None, *, pocket: str | None = None
 ) -> RateLimiter:
-    """The process-wide limiter of the pocket of ``access_key`` for the group ``rate_limit`` names (from the spec).
+    """The process-wide limiter of ``access_key``'s pocket (``pocket``: its name, if the key was named into one;
+    ``pocket_id``) for the group ``rate_limit`` names (from the spec), with the pocket's one 418 block.
 
-    ``pocket``: the name of the pocket the key belongs to (``UpbitAuth(pocket=...)``, ``UPBIT_POCKET``);
-    keys named into one pocket share one limiter per group and one 418 block. Without a name the key is
-    its own pocket. Every batch of the process sending in the same pocket and group shares it, so two
-    concurrent batches together stay within the group's budget, and a 418 met by one stops all.
-    ``store`` (``redis://HOST:PORT/DB``) shares the budget with other processes and machines too; if
-    the store cannot be set up the limiter paces in-process, after one warning.
+    ``store`` (``redis://HOST:PORT/DB``) shares the budget with other processes and machines too; if the store
+    cannot be set up the limiter paces in-process, after one warning (``docs/pacing.md``).
     """
     group = "" if rate_limit is None else rate_limit.group
     per_second = None if rate_limit is None else rate_limit.per_second
@@ -482,20 +447,14 @@ def limiter_for(
             limiter = RateLimiter(group, per_second, key_block=key_block, window_seconds=window)
             _registry[(owner, group)] = limiter
         if store and per_second is not None and limiter.store_link is None and store not in _failed_stores:
-            _link(limiter, store, owner, group, per_second, window)
+            from .store import StoreUnavailable, open_store  # the store's modules load with the first store
+
+            try:
+                limiter.use_store(open_store(store, owner, group, per_second, window_seconds=window))
+            except StoreUnavailable as error:
+                _failed_stores.add(store)
+                log.warning("%s; pacing in this process only", error)
         return limiter
-
-
-def _link(limiter: RateLimiter, store: str, owner: str, group: str, per_second: int, window: int) -> None:
-    """Under the registry's lock: ``limiter`` shares its budget through ``store``, or paces in-process (one
-    warning) if the store cannot be set up. The store's modules load here, with the first store."""
-    from .store import StoreUnavailable, open_store
-
-    try:
-        limiter.use_store(open_store(store, owner, group, per_second, window_seconds=window))
-    except StoreUnavailable as error:
-        _failed_stores.add(store)
-        log.warning("%s; pacing in this process only", error)
 
 
 def reset_limiters() -> None:

@@ -1,5 +1,5 @@
 """One budget's pacing as a pure strategy: no clock, no lock, no store (``ratelimit.RateLimiter`` holds a lock
-around every call and passes the time in). ``docs/pacing.md`` ("What the limiter does") says what it gives.
+around every call and passes the time in).
 
 ``PhaseEstimate``: where the exchange's whole seconds start. With ``psi`` the exchange's clock minus ours, a
 request that reaches the exchange at local ``a`` counts in window ``floor(a + psi)``; sent at ``s`` and
@@ -21,20 +21,18 @@ with itself (a trickle reuses one: 20 x 429 in a test before this rule), but the
 lie about where its seconds start. Without ticks a suspect ``Date`` stays untrusted (slower, never refused),
 and names no window (``learn_date``).
 
-``WindowLog``: may a send go out at ``now``, and if not, how long until one may? The exchange counts
-``budget`` requests per window of ``window_seconds`` whole seconds of its clock:
+``WindowLog``: may a send go out at ``now``, and if not, how long until one may? By ``docs/pacing.md``'s rules
+("What the limiter does"), for ``budget`` requests per window of ``window_seconds`` whole exchange seconds. An
+answered request stops counting at ``boundary_after`` its answer (the caller's latency bound added to the upper
+end), or at the end of the window its trusted ``Date`` named; ``Remaining-Req`` lower than the logged sends
+explain adds that many "foreign" sends (another process or key of the pocket).
 
-- A request counts while in flight, and once answered at ``r`` until the window holding ``r`` surely ended
-  (``boundary_after``, which adds the caller's latency bound to the upper end), or the window its trusted
-  ``Date`` named. Until the phase is known, ``reserve`` of the budget is trickled out (one send per
-  ``window_seconds / reserve`` s). ``Remaining-Req`` lower than the logged sends explain adds that many
-  "foreign" sends (another process or key of the pocket); a 429 fills the window of its send.
-- Once the phase is known but still wider than ``PROBE_WIDTH`` (plus the quickest round trip), the last
-  free send of a window may be held back to the middle of the next boundary's uncertainty (a probe), when
-  the caller has more to send (``backlog``) and holding it back cannot cost a window. It is safe wherever it
-  lands: the old window kept its slot for it, and in the new one it counts like any send. Its answer halves
-  the uncertainty; while it is out, callers waiting for the next window look again every ``PROBE_POLL`` s,
-  so when it shows the new window has begun they go at once, not at the latest boundary the estimate allowed.
+Probes: once the phase is known but still wider than ``PROBE_WIDTH`` (plus the quickest round trip), the last
+free send of a window may be held back to the middle of the next boundary's uncertainty, when the caller has more
+to send (``backlog``) and holding it back cannot cost a window (``_probe_wait``). It is safe wherever it lands:
+the old window kept its slot for it, and in the new one it counts like any send. Its answer halves the
+uncertainty; while it is out, callers waiting for the next window look again every ``PROBE_POLL`` s, so when it
+shows the new window has begun they go at once, not at the latest boundary the estimate allowed.
 """
 
 from __future__ import annotations
@@ -136,7 +134,7 @@ class PhaseEstimate:
             self._doubt, self._doubts = (lo, hi), 1
         if self._doubts < STEP_CONFIRMATIONS or self._doubt is None:
             return False
-        if self.lo is None or self.hi is None or not _meet_modulo_1((self.lo, self.hi), self._doubt):
+        if self.lo is None or self.hi is None or _overlap_modulo_1((self.lo, self.hi), self._doubt) is None:
             # No tick has shown where the exchange's windows start yet, or the streak names seconds the ticks
             # contradict: one connection of a server whose clocks disagree can answer six times in a row (a
             # trickle reuses one connection). Still suspect; the streak goes on and is judged at the next bound.
@@ -174,18 +172,9 @@ class PhaseEstimate:
             new_lo, new_hi = max(self.lo, lo), min(self.hi, hi)
             self.lo, self.hi = (new_lo, new_hi) if new_lo < new_hi else (lo, hi)
             return
-        # Move the new bound by whole seconds to where it overlaps the current estimate most (both are
-        # at most 1 wide, so one of three neighbouring shifts is the best one).
         near = round(((self.lo + self.hi) - (lo + hi)) / 2)
-        best: tuple[float, float] | None = None
-        for shift in (near - 1, near, near + 1):
-            new_lo, new_hi = max(self.lo, lo + shift), min(self.hi, hi + shift)
-            if new_lo < new_hi and (best is None or new_hi - new_lo > best[1] - best[0]):
-                best = (new_lo, new_hi)
-        if best is not None:
-            self.lo, self.hi = best
-        else:
-            self.lo, self.hi = lo + near, hi + near
+        best = _overlap_modulo_1((self.lo, self.hi), (lo, hi))
+        self.lo, self.hi = best if best is not None else (lo + near, hi + near)
 
     def boundary_after(self, t: float, margin: float, latency: float = 0.0, *, window: int = 1) -> float:
         """The latest local time the exchange's first window boundary after a send at ``t`` can fall on.
@@ -206,10 +195,16 @@ class PhaseEstimate:
         return min(t + window, math.ceil((t + hi) / window) * window - lo)
 
 
-def _meet_modulo_1(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    """Whether ``[a)`` and ``[b)`` overlap once ``b`` is moved by some whole number of seconds."""
+def _overlap_modulo_1(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float] | None:
+    """The widest overlap of ``[a)`` with ``[b)`` moved by a whole number of seconds, or None if they never meet
+    (both are at most 1 wide, so one of three neighbouring shifts is the best one)."""
     near = round(((a[0] + a[1]) - (b[0] + b[1])) / 2)
-    return any(max(a[0], b[0] + shift) < min(a[1], b[1] + shift) for shift in (near - 1, near, near + 1))
+    best: tuple[float, float] | None = None
+    for shift in (near - 1, near, near + 1):
+        lo, hi = max(a[0], b[0] + shift), min(a[1], b[1] + shift)
+        if lo < hi and (best is None or hi - lo > best[1] - best[0]):
+            best = (lo, hi)
+    return best
 
 
 @dataclass(slots=True, eq=False)
@@ -341,11 +336,8 @@ class WindowLog:
         return ends
 
     def wait(self, now: float, backlog: int = 1) -> float:
-        """0 if a send at ``now`` is allowed, else the seconds until one may be.
-
-        ``backlog``: how many sends the caller still has to make, this one included; more than one lets
-        the last free send of a window become a probe (see the module's rules).
-        """
+        """0 if a send at ``now`` is allowed, else the seconds until one may be (``backlog``: the caller's sends
+        still to make, this one included; more than one may make this one a probe)."""
         self._probing = False
         budget = self.budget
         if budget is None:
@@ -370,13 +362,10 @@ class WindowLog:
         return max(0.0, self.last_send + self.window / reserve - now)
 
     def _probe_wait(self, now: float, live: list[float]) -> float:
-        """How long the last free send of the window is held back to be a probe (0: it goes now).
-
-        Held only when holding it back cannot cost a window: the caller has more to send than this one
-        (``backlog - 1``) and they do not exactly fill whole windows, so the next window keeps a slot for
-        the probe if it lands there; and only when the window is really full but for this slot (every
-        logged send still counts at the next boundary's earliest time).
-        """
+        """How long the last free send of the window is held back to be a probe (0: it goes now). ``wait`` asks
+        only when the caller's other sends (``backlog - 1``) do not exactly fill whole windows, so the next window
+        keeps a slot for the probe if it lands there; held only when the window is really full but for this slot
+        (every logged send still counts at the next boundary's earliest time)."""
         lo, hi = self.phase.lo, self.phase.hi
         if lo is None or hi is None or self.window != 1 or hi - lo <= PROBE_WIDTH + self.latency:
             return 0.0  # phase unknown or already narrow, or windows longer than a second
@@ -429,33 +418,24 @@ class WindowLog:
         permit.counted_in = None
         if remaining is None and date is None and not rate_limited:
             return
-        if self._learn(permit, now, remaining, date):
+        own = remaining if remaining is not None and remaining.group == self.group else None
+        if self._learn(permit, now, own, date):
             permit.counted_in = date
-        own_group = remaining is not None and remaining.group == self.group
-        if self.per_second is None and remaining is not None and own_group:
-            self.learned_budget = max(self.learned_budget or 0, remaining.sec + 1)
+        if self.per_second is None and own is not None:
+            self.learned_budget = max(self.learned_budget or 0, own.sec + 1)
         budget = self.budget
-        if budget is None:
-            return
-        if rate_limited:
-            self._account_foreign(permit, now, budget)
-        elif remaining is not None and own_group:
-            self._account_foreign(permit, now, budget - remaining.sec)
-
-    def _possibly_with(self, sent: float, before: float) -> int:
-        """Logged requests sent no later than ``before`` that may share the exchange window of the send at ``sent``."""
-        return sum(
-            1 for entry in self.sends if entry.sent_at <= before and (entry.sent_at >= sent or self._end(entry) > sent)
-        )
+        if budget is not None and (rate_limited or own is not None):
+            self._account_foreign(permit, now, budget if rate_limited or own is None else budget - own.sec)
 
     def _learn(self, permit: Permit, now: float, remaining: RemainingReq | None, date: float | None) -> bool:
-        """Learn from an answer; whether its ``date`` was trusted (``PhaseEstimate.learn_date``)."""
+        """Learn from an answer (``remaining``: of this log's group, else None); whether its ``date`` was trusted
+        (``PhaseEstimate.learn_date``)."""
         self._rtts.append(now - permit.sent_at)
         if permit.sent_at >= self._first_answer:
             self._warm_rtts.append(now - permit.sent_at)
         self._first_answer = min(self._first_answer, now)
         trusted = date is not None and self.phase.learn_date(permit.sent_at, now, date)
-        if remaining is None or remaining.group != self.group:
+        if remaining is None:
             return trusted
         last = self._last_answer
         if self.window == 1 and last is not None and permit.sent_at >= last[1] and remaining.sec > last[2]:
@@ -467,8 +447,12 @@ class WindowLog:
         return trusted
 
     def _account_foreign(self, permit: Permit, now: float, used: int) -> None:
-        """``used`` requests were counted in the window of ``permit``'s send: log the ones not ours."""
-        foreign = used - self._possibly_with(permit.sent_at, now)
-        for _ in range(max(0, foreign)):
-            # Counted by the time our answer left: they stop counting when our request's window surely ended.
-            self.sends.append(Permit(permit.sent_at, open=False, answered_at=now, counted_in=permit.counted_in))
+        """``used`` requests were counted in the window of ``permit``'s send: log the ones not ours (ours: those sent
+        by ``now`` that may share that window). Counted by the time our answer left, they stop counting when our
+        request's window surely ended."""
+        sent = permit.sent_at
+        ours = sum(
+            1 for entry in self.sends if entry.sent_at <= now and (entry.sent_at >= sent or self._end(entry) > sent)
+        )
+        for _ in range(max(0, used - ours)):
+            self.sends.append(Permit(sent, open=False, answered_at=now, counted_in=permit.counted_in))
