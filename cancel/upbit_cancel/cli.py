@@ -64,7 +64,6 @@ from .cli_parser import parse
 from .client import check_base_url, connect, resolve_base_url
 from .errors import AuthenticationError, ConfigurationError, MissingCredentials, counts, error_from_response
 from .interrupts import Interrupts, OnSignal, ReportNotWritten, gathered, write_whole
-from .ratelimit import limiter_for
 from .results import BatchResult, ErrorInfo, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
 from .settings import STORE_ENV
 
@@ -312,10 +311,9 @@ class _Job(Generic[R]):
     failure: str | None = None  # what an UpbitClientError out of the call means (exit 3); None: unexpected
 
 
-def _ids_job(args: argparse.Namespace, kind: IdKind, ids: list[str]) -> _Job[BatchResult]:
+def _ids_job(args: argparse.Namespace, options: BatchOptions, kind: IdKind, ids: list[str]) -> _Job[BatchResult]:
     """The cancel of ``ids`` through ``cancel_orders_async`` (looked up at each run: tests swap it for a spy)."""
     id_args: dict[str, Any] = {"uuids": ids} if kind == "uuids" else {"identifiers": ids}
-    options = BatchOptions(timeout_total=args.timeout, confirm=args.confirm)
 
     def start(clients: Clients, on_progress: OnProgress | None) -> Awaitable[BatchResult]:
         return cancel_orders_async(clients[0][2], **id_args, options=options, on_progress=on_progress)
@@ -325,13 +323,12 @@ def _ids_job(args: argparse.Namespace, kind: IdKind, ids: list[str]) -> _Job[Bat
     return _Job(start, lambda: _nothing_sent(kind, ids), lambda result, *how: report(result, ids, *how), many, notice)
 
 
-def _sweep_job(args: argparse.Namespace, arguments: dict[str, Any]) -> _Job[Any]:
+def _sweep_job(args: argparse.Namespace, options: BatchOptions, arguments: dict[str, Any]) -> _Job[Any]:
     """The ``--open`` sweep of the open orders ``arguments`` select (``open_filter``), of one pocket or of several
     side by side (``pocket_sweep``: one report each)."""
     from .sweep import SweepOptions, cancel_open_orders_async
 
     sweep = SweepOptions(**arguments, dry_run=args.dry_run, until_empty=args.until_empty)
-    options = BatchOptions(timeout_total=args.timeout, confirm=args.confirm)
     if args.several:
         from .pocket_sweep import PocketsResult, sweep_pockets_async
 
@@ -351,19 +348,20 @@ def _sweep_job(args: argparse.Namespace, arguments: dict[str, Any]) -> _Job[Any]
     return _Job(start, lambda: _nothing_sent("uuids", []), report_sweep, many=True, failure=failure)
 
 
-def _plan(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[_Job[Any], str, str | None]:
-    """The job, the server and the store, or ``UsageError``. ``--open`` checks its filters first; a
-    cancel by ids reads its ids last, so that a bad server or store is refused before files are read."""
+def _plan(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[_Job[Any], str]:
+    """The job and the server, or ``UsageError``. ``--open`` checks its filters first; a cancel by ids
+    reads its ids last, so that a bad server or store is refused before files are read."""
     if args.keys_file and not args.pockets:
         raise UsageError("--keys-file holds the keys of pockets: name the pocket to use with --pocket NAME")
     if args.several and not args.open:
         raise UsageError("several --pocket options sweep each pocket's open orders: add --open "
                          "(a cancel by ids takes one --pocket, the one the orders are in)")  # fmt: skip
-    if args.open or open_filters_given(args):
-        arguments = open_filter(args, time.time())
-        return _sweep_job(args, arguments), resolve_server(args, environ), _store(args, environ)
-    base_url, store = resolve_server(args, environ), _store(args, environ)
-    return _ids_job(args, *collect_ids(args, sys.stdin)), base_url, store
+    arguments = open_filter(args, time.time()) if args.open or open_filters_given(args) else None
+    base_url = resolve_server(args, environ)
+    options = BatchOptions(timeout_total=args.timeout, confirm=args.confirm, rate_limit_store=_store(args, environ))
+    if arguments is not None:
+        return _sweep_job(args, options, arguments), base_url
+    return _ids_job(args, options, *collect_ids(args, sys.stdin)), base_url
 
 
 def run(
@@ -378,7 +376,7 @@ def run(
     args.pockets = [name for name in args.pockets or () if name] or None  # --pocket "" names none, as it always did
     args.several = bool(args.pockets and len(set(args.pockets)) > 1)  # several pockets: one sweep, one report each
     try:
-        job, base_url, store = _plan(args, environ)
+        job, base_url = _plan(args, environ)
     except UsageError as exc:
         return _refused(exc, secrets)
     # From here on every id is reported, whatever signal comes.
@@ -389,9 +387,6 @@ def run(
     if job.notice is not None and sys.stderr is not None:
         with contextlib.suppress(OSError, ValueError):
             _write(sys.stderr, f"{PROG}: {job.notice}\n")
-    for pocket, access_key, _ in clients if store else ():
-        # The process-wide limiter for this key takes the store before the batch looks it up.
-        limiter_for(access_key, cancel_orders_by_ids.OPERATION.rate_limit, store=store, pocket=pocket)
     result = _cancel(job, clients, secrets, interrupts)
     if isinstance(result, int):
         return result
@@ -425,23 +420,14 @@ async def _stoppable(job: _Job[R], clients: Clients, on_progress: OnProgress | N
     """The job's report; on a signal (Ctrl-C, SIGTERM, SIGHUP...) the partial report, marked ``interrupted``.
 
     A signal before the call began sends nothing (``job.unstarted``). A cancellation that lands after the
-    call returned (a signal in the last moment) is absorbed: the report stands.
-
-    The one place the command meets its event loop, and it is asyncio's, not anyio's:
-
-    - the signal handler runs between any two bytecodes, the loop's own included, so it may reach the loop
-      only through a door that is safe there and wakes the loop from its ``select``: asyncio's
-      ``call_soon_threadsafe``. anyio has none for a handler on the loop's own thread (its ``from_thread``
-      calls are for other threads, and ``CancelScope.cancel`` would not wake a sleeping loop);
-    - cancelling the task is the library's documented asyncio contract: sending stops at once, the
-      answers in flight are awaited, and ``BatchCancelled`` (``PocketsCancelled``) carries the report;
-    - the command owns its process and picks its loop; the library under it is what runs on any loop.
+    call returned (a signal in the last moment) is absorbed: the report stands. The one place the command
+    meets its event loop, and it is asyncio's (``Interrupts.cancelling`` says why): the command owns its
+    process and picks its loop; the library under it is what runs on any loop.
     """
     task = asyncio.current_task()
     assert task is not None
-    loop = asyncio.get_running_loop()
     try:
-        with interrupts.stopping(lambda: loop.call_soon_threadsafe(task.cancel)):
+        with interrupts.cancelling(task):
             result = job.unstarted() if interrupts.count else await job.start(clients, on_progress)
     except asyncio.CancelledError as cancelled:
         so_far: R | None = getattr(cancelled, "report", None)  # BatchCancelled's (PocketsCancelled's)
@@ -457,21 +443,30 @@ async def _stoppable(job: _Job[R], clients: Clients, on_progress: OnProgress | N
     return result
 
 
-def _dry_run(result: BatchResult) -> str:
+def _verdict(result: BatchResult, dry_run: bool) -> tuple[int, str | None]:
+    """``exit_status``, but a dry run's matches are its answer, not an error: exit 0 and a line saying so."""
+    status, reason = exit_status(result)
+    if status != EXIT_INCOMPLETE or not dry_run or result.interrupted:
+        return status, reason
     # In a dry run only a listed uuid no cancel may carry is failed (invalid_listing_entry): say so too.
     unusable = f" ({len(result.failed)} more listed that no cancel may carry: failed)" if result.failed else ""
-    return f"dry run: {len(result.not_sent)} open orders match{unusable}; nothing was cancelled"
+    return EXIT_OK, f"dry run: {len(result.not_sent)} open orders match{unusable}; nothing was cancelled"
+
+
+def _tell(status: int, reason: str | None, secrets: list[str], prefix: str = "") -> None:
+    """``reason`` on stderr, if any: a plain line after exit 0 (a dry run's matches), else the error line."""
+    if reason is not None and status == EXIT_OK:
+        _write(sys.stderr, redact(f"{PROG}: {prefix}{reason}\n", secrets))
+    elif reason is not None:
+        _error_line(prefix + reason, secrets, sys.stderr)
 
 
 def _report_sweep(
     result: BatchResult, as_json: bool, secrets: list[str], interrupts: Interrupts, *, dry_run: bool
 ) -> int:
-    """``report`` of a sweep's orders; it also says when nothing matched, and a dry run's matches exit 0."""
+    """``report`` of a sweep's orders; it also says when nothing matched."""
     listed = _reported_ids(result)
-    status = report(result, list(dict.fromkeys(listed)), as_json, secrets, interrupts)
-    if status == EXIT_INCOMPLETE and dry_run and not result.interrupted and not interrupts.count:
-        _write(sys.stderr, f"{PROG}: {_dry_run(result)}\n")
-        return EXIT_OK
+    status = report(result, listed, as_json, secrets, interrupts, dry_run=dry_run)
     if status == EXIT_OK and not listed:
         _write(sys.stderr, f"{PROG}: no open order matches; nothing to cancel\n")
     return status
@@ -813,21 +808,27 @@ def write_report(pieces: Iterable[str], secrets: list[str], interrupts: Interrup
     return True
 
 
-def report(result: BatchResult, ids: Sequence[str], as_json: bool, secrets: list[str], interrupts: Interrupts) -> int:
+def report(
+    result: BatchResult,
+    ids: Sequence[str],
+    as_json: bool,
+    secrets: list[str],
+    interrupts: Interrupts,
+    *,
+    dry_run: bool = False,
+) -> int:
     """Write the report of ``result`` (every id once) to stdout and the reason to stderr; return the exit status."""
     reconcile(result, ids)
     # Streamed, piece by piece, never built whole: a million ids make a report of hundreds of megabytes.
     pieces = json_report(result) if as_json else table_lines(result, ids)
     if not write_report(itertools.chain(pieces, ["\n"]), secrets, interrupts, counts(result)):
         return EXIT_REPORT_LOST
-    status, reason = exit_status(result)
-    if result.interrupted:
-        status = interrupts.status  # 128 + the first signal's number (130 for a KeyboardInterrupt)
-    elif interrupts.count:
-        status = interrupts.status
+    status, reason = _verdict(result, dry_run)
+    if interrupts.count and not result.interrupted:
         reason = f"interrupted after the batch ended; the report above is complete ({counts(result)})"
-    if reason is not None:
-        _error_line(reason, secrets, sys.stderr)
+    if result.interrupted or interrupts.count:
+        status = interrupts.status  # 128 + the first signal's number (130 for a KeyboardInterrupt)
+    _tell(status, reason, secrets)
     return status
 
 
@@ -846,16 +847,10 @@ def _report_pockets(
         return EXIT_REPORT_LOST
     statuses = [EXIT_NOTHING_DONE for _ in result.errors]
     for name, one in result.reports.items():
-        status, reason = exit_status(one)
-        if status == EXIT_INCOMPLETE and dry_run and not one.interrupted:
-            status, reason = EXIT_OK, _dry_run(one)
+        status, reason = _verdict(one, dry_run)
         statuses.append(status)
-        if reason is None or result.interrupted:
-            continue
-        if status == EXIT_OK:  # a dry run's matches: the answer, not an error
-            _write(sys.stderr, redact(f"{PROG}: pocket {name}: {reason}\n", secrets))
-        else:
-            _error_line(f"pocket {name}: {reason}", secrets, sys.stderr)
+        if not result.interrupted:
+            _tell(status, reason, secrets, f"pocket {name}: ")
     for name, error in result.errors.items():
         _error_line(f"pocket {name}: nothing could be done: {error.name}: {error.message}", secrets, sys.stderr)
     if result.interrupted or interrupts.count:
@@ -879,7 +874,7 @@ def _pocket_pieces(result: PocketsResult, as_json: bool) -> Iterator[str]:
         return
     for number, (name, one) in enumerate(result.reports.items()):
         yield f"{'' if not number else chr(10)}pocket {name}:\n"
-        yield from table_lines(one, list(dict.fromkeys(_reported_ids(one))))
+        yield from table_lines(one, _reported_ids(one))
         yield "\n"
     for name, error in result.errors.items():
         yield f"\npocket {name}: nothing done: {error.name}: {error.message}\n"
@@ -938,8 +933,11 @@ _FLAGS = {
 
 
 def _reported_ids(result: BatchResult) -> list[str]:
+    """The distinct uuids a sweep's report names, in its order: the ids of its table."""
     ids = [order.uuid for order in (*result.success, *result.failed) if order.uuid is not None]
-    return ids + [order.id for order in result.unconfirmed] + [order.id for order in result.not_sent]
+    return list(
+        dict.fromkeys(ids + [order.id for order in result.unconfirmed] + [order.id for order in result.not_sent])
+    )
 
 
 # --- the command -------------------------------------------------------------------------------

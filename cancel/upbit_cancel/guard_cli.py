@@ -41,7 +41,7 @@ from .errors import ConfigurationError
 from .guard import DEFAULT_GIVE_UP, FireRecord, Guard
 from .heartbeat import DEFAULT_GUARD_STATES, GuardScope, Heartbeat
 from .heartbeat_store import open_heartbeat_store
-from .interrupts import INTERRUPT_SIGNALS, interrupted_status
+from .interrupts import Interrupts, OnSignal
 from .pockets import KEYS_FILE_VARIABLE
 from .store import StoreUnavailable
 
@@ -157,26 +157,17 @@ def _make_guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: S
         return cli._refused(error, secrets)
 
 
-async def _watch(guard: Guard, signals: list[int]) -> FireRecord | None:
-    """``guard.run()`` until it gives up or a signal comes (recorded in ``signals``; the run is cancelled)."""
-    task, loop = asyncio.current_task(), asyncio.get_running_loop()
+async def _watch(guard: Guard, interrupts: Interrupts) -> FireRecord | None:
+    """``guard.run()`` until it gives up or a signal comes (the run is cancelled: None)."""
+    task = asyncio.current_task()
     assert task is not None
-
-    def stop(signum: int) -> None:
-        signals.append(signum)
-        task.cancel()
-
-    for signum in INTERRUPT_SIGNALS:
-        loop.add_signal_handler(signum, stop, int(signum))
     try:
-        return await guard.run()
+        with interrupts.cancelling(task):
+            return None if interrupts.count else await guard.run()
     except asyncio.CancelledError:
-        if not signals:
+        if not interrupts.count:
             raise
         return None
-    finally:
-        for signum in INTERRUPT_SIGNALS:
-            loop.remove_signal_handler(signum)
 
 
 def _guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: Sequence[str]) -> int:
@@ -185,14 +176,16 @@ def _guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: Sequen
     made = _make_guard(args, environ, secrets)
     if isinstance(made, int):
         return made
-    signals: list[int] = []
+    interrupts = Interrupts()
+    interrupts.stage = OnSignal.CANCEL
     try:
-        gave_up = asyncio.run(_watch(made, signals))
+        with interrupts.installed():
+            gave_up = asyncio.run(_watch(made, interrupts))
     finally:
         made.store.close()
-    if signals:
-        logging.getLogger("upbit_cancel.guard").info("stopped by signal %d", signals[0])
-        return interrupted_status(signals[0])
+    if interrupts.count:
+        logging.getLogger("upbit_cancel.guard").info("stopped by signal %d", interrupts.first)
+        return interrupts.status
     if gave_up is not None:
         cli._error_line(
             f"heartbeat {gave_up.name}: gave up after {args.give_up:g} s: {gave_up.error}", secrets, sys.stderr
