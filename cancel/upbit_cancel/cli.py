@@ -1,25 +1,13 @@
-"""``upbit-cancel``: cancel any number of Upbit orders from the command line.
-
-Usage::
-
-    upbit-cancel (--uuid ID ... | --identifier ID ... | --uuids-from FILE | --identifiers-from FILE)
-                 [--server-url URL | --region kr|sg|id|th] [--json] [--timeout SECONDS] [--no-confirm]
-    upbit-cancel --open [--market PAIR ...] [--exclude-market PAIR ...] [--quote CURRENCY ...]
-                 [--side bid|ask] [--state wait|watch ...] [--older-than DURATION] [--dry-run | --until-empty]
-                 [--pocket NAME ... [--keys-file PATH]]   (several pockets: one sweep and one report each)
+"""``upbit-cancel``: cancel any number of Upbit orders from the command line (``--help``, the README).
 
 This module only turns arguments, environment and files into one call of the async library (by ids,
-``upbit_cancel.batch.cancel_orders_async``, which chunks, rate-limits, retries and confirms; with
-``--open``, ``upbit_cancel.sweep.cancel_open_orders_async``, which lists, then cancels through the
-batch; with several ``--pocket``, ``upbit_cancel.pocket_sweep.sweep_pockets_async``) and turns its report
-into output and an exit status. Every mode is one flow (``run``): they differ only in the ``_Job`` they
-build, and the event loop is met in one place (``_stoppable``). The exit statuses are listed once, in the
-README's table (``--help`` prints the same, ``cli_parser.EXIT_STATUSES``); the groups, reasons and statuses
-are described in ``docs/outcomes.md``.
-
-Errors are one line on stderr, ``upbit-cancel: error: ...``; the secret key never appears in any
-output. ``main(argv)`` returns the status instead of exiting, so tests and other programs can call
-it in-process.
+``batch.cancel_orders_async``; with ``--open``, ``sweep.cancel_open_orders_async``; with several ``--pocket``,
+``pocket_sweep.sweep_pockets_async``) and its report into output and an exit status. Every mode is one flow
+(``run``): they differ only in the ``_Job`` they build. The exit statuses are listed once, in the README's
+table (``--help`` prints the same, ``cli_parser.EXIT_STATUSES``); groups, reasons and statuses:
+``docs/outcomes.md``. Errors are one line on stderr, ``upbit-cancel: error: ...``; the secret key never
+appears in any output. ``main(argv)`` returns the status instead of exiting, so tests and other programs
+can call it in-process.
 """
 
 from __future__ import annotations
@@ -69,6 +57,7 @@ from .settings import STORE_ENV
 
 if TYPE_CHECKING:
     from .pocket_sweep import PocketsResult
+    from .sweep import SweepOptions
 
 # One slow request must not eat the whole budget: the batch layer can then still retry or move on.
 MAX_REQUEST_TIMEOUT = 10.0
@@ -182,25 +171,23 @@ def _open_ids(path: str, stdin: TextIO | None) -> tuple[contextlib.AbstractConte
 def read_id_file(path: str, stdin: TextIO | None, kind: IdKind) -> list[str]:
     """The ids of ``kind`` in a file of one id per line, each checked (``check_id``) as it is read; ``-`` is stdin.
 
-    The format, exactly: UTF-8 (a leading BOM is dropped); lines end at ``\\n``; spaces, tabs and CRs
-    around an id are dropped; a line that is then empty, or starts with ``#``, is skipped; every other
-    line is one id, as written: ``#``, spaces, quotes and brackets inside it are part of the id (the
-    spec allows them). A line that looks like a JSON array or carries an inline comment is still sent
-    as written, with a warning on stderr naming its line (``_Lookalikes``). Any other control character
-    stays in and is refused by ``check_id``. The file is read as a stream: a line longer than
-    ``MAX_ID_LINE`` characters or more than ``MAX_ID_LINES`` lines stop it with a ``UsageError``.
-    Only the ids are kept (where each came from is written only into an error): a million of them
-    must not cost a million messages.
+    The format (docs/guarantees.md, "The id file"): UTF-8, a leading BOM dropped; lines end at ``\\n``;
+    spaces, tabs and CRs around an id are dropped; a line then empty or starting with ``#`` is skipped;
+    every other line is one id, as written (``_Lookalikes`` warns of some). Any other control character
+    stays in and is refused by ``check_id``. Only the ids are kept, a line's place is written only into
+    an error: a million of them must not cost a million messages.
     """
     ids = []
     lookalikes = _Lookalikes()
+    item = _rule_for(kind).item
     try:
         opened, name = _open_ids(path, stdin)
         with opened as handle:
             for number, line in _id_lines(handle, name):
                 value = line.removeprefix("\ufeff").strip(" \t\r\n") if number == 1 else line.strip(" \t\r\n")
                 if value and not value.startswith("#"):
-                    _check_read(kind, value, name, number)
+                    if item is not None and item.problem(value) is not None:
+                        check_id(kind, value, f"at {name} line {number}")
                     ids.append(value)
                     lookalikes.see(number, value)
     except UnicodeDecodeError:
@@ -211,14 +198,6 @@ def read_id_file(path: str, stdin: TextIO | None, kind: IdKind) -> list[str]:
         raise UsageError(f"cannot read {path}: {exc}") from None
     lookalikes.warn(name, sys.stderr)
     return ids
-
-
-def _check_read(kind: IdKind, value: str, name: str, number: int) -> None:
-    """``check_id`` of an id read from line ``number`` of file ``name``, its place written only on a refusal."""
-    try:
-        check_id(kind, value, "")
-    except UsageError:
-        check_id(kind, value, f"at {name} line {number}")
 
 
 def collect_ids(args: argparse.Namespace, stdin: TextIO | None) -> tuple[IdKind, list[str]]:
@@ -253,19 +232,6 @@ def collect_ids(args: argparse.Namespace, stdin: TextIO | None) -> tuple[IdKind,
     return kind, ids
 
 
-# --- server ------------------------------------------------------------------------------------
-
-
-def resolve_server(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
-    """The server by ``connect``'s one precedence (``upbit_cancel.client.PRECEDENCE``)."""
-    try:
-        if args.server_url is not None:
-            return check_base_url(args.server_url, "--server-url")
-        return resolve_base_url(None, args.region, environ)
-    except ConfigurationError as exc:
-        raise UsageError(str(exc)) from None
-
-
 # --- one run: what to cancel (by ids or --open), then the same steps for both -------------------
 
 
@@ -292,9 +258,8 @@ def _nothing_sent(kind: IdKind, ids: Sequence[str]) -> BatchResult:
 
 
 R = TypeVar("R")
-# Each pocket's client, with its pocket and access key: one for a cancel by ids or a sweep, several for a
-# sweep of several pockets.
-Clients = list[tuple[str | None, str, Client]]
+# Each pocket's client by the pocket's name ("": the key's own pocket): several only for a sweep of several.
+Clients = dict[str, Client]
 KeyPair = tuple[str | None, str, str]  # a pocket (None: the key's own), its access key and secret key
 
 
@@ -316,32 +281,31 @@ def _ids_job(args: argparse.Namespace, options: BatchOptions, kind: IdKind, ids:
     id_args: dict[str, Any] = {"uuids": ids} if kind == "uuids" else {"identifiers": ids}
 
     def start(clients: Clients, on_progress: OnProgress | None) -> Awaitable[BatchResult]:
-        return cancel_orders_async(clients[0][2], **id_args, options=options, on_progress=on_progress)
+        return cancel_orders_async(next(iter(clients.values())), **id_args, options=options, on_progress=on_progress)
 
     notice = f"{args.duplicates} duplicate ids dropped (each order is sent once)" if args.duplicates else None
     many = len(ids) > (_rule_for(kind).max_items or len(ids))
     return _Job(start, lambda: _nothing_sent(kind, ids), lambda result, *how: report(result, ids, *how), many, notice)
 
 
-def _sweep_job(args: argparse.Namespace, options: BatchOptions, arguments: dict[str, Any]) -> _Job[Any]:
-    """The ``--open`` sweep of the open orders ``arguments`` select (``open_filter``), of one pocket or of several
+def _sweep_job(args: argparse.Namespace, options: BatchOptions, sweep: SweepOptions) -> _Job[Any]:
+    """The ``--open`` sweep of the open orders ``sweep`` selects (``open_filter``), of one pocket or of several
     side by side (``pocket_sweep``: one report each)."""
-    from .sweep import SweepOptions, cancel_open_orders_async
+    from .sweep import cancel_open_orders_async
 
-    sweep = SweepOptions(**arguments, dry_run=args.dry_run, until_empty=args.until_empty)
     if args.several:
         from .pocket_sweep import PocketsResult, sweep_pockets_async
 
         def start_all(clients: Clients, _: OnProgress | None) -> Awaitable[PocketsResult]:
-            return sweep_pockets_async(
-                {pocket or "": client for pocket, _, client in clients}, sweep=sweep, options=options
-            )
+            return sweep_pockets_async(clients, sweep=sweep, options=options)
 
         report_all = functools.partial(_report_pockets, dry_run=args.dry_run)
         return _Job(start_all, lambda: PocketsResult(interrupted=True), report_all, many=False)
 
     def start(clients: Clients, on_progress: OnProgress | None) -> Awaitable[BatchResult]:
-        return cancel_open_orders_async(clients[0][2], sweep=sweep, options=options, on_progress=on_progress)
+        return cancel_open_orders_async(
+            next(iter(clients.values())), sweep=sweep, options=options, on_progress=on_progress
+        )
 
     failure = "listing open orders failed, nothing was cancelled"
     report_sweep = functools.partial(_report_sweep, dry_run=args.dry_run)
@@ -349,18 +313,21 @@ def _sweep_job(args: argparse.Namespace, options: BatchOptions, arguments: dict[
 
 
 def _plan(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[_Job[Any], str]:
-    """The job and the server, or ``UsageError``. ``--open`` checks its filters first; a cancel by ids
-    reads its ids last, so that a bad server or store is refused before files are read."""
+    """The job and the server, or ``UsageError`` (``ConfigurationError``). ``--open`` checks its filters
+    first; a cancel by ids reads its ids last, so that a bad server or store is refused before files are read."""
     if args.keys_file and not args.pockets:
         raise UsageError("--keys-file holds the keys of pockets: name the pocket to use with --pocket NAME")
     if args.several and not args.open:
         raise UsageError("several --pocket options sweep each pocket's open orders: add --open "
                          "(a cancel by ids takes one --pocket, the one the orders are in)")  # fmt: skip
-    arguments = open_filter(args, time.time()) if args.open or open_filters_given(args) else None
-    base_url = resolve_server(args, environ)
+    sweep = open_filter(args, time.time()) if args.open or open_filters_given(args) else None
+    if args.server_url is None:  # the environment, else --region: ``upbit_cancel.client.PRECEDENCE``
+        base_url = resolve_base_url(None, args.region, environ)
+    else:
+        base_url = check_base_url(args.server_url, "--server-url")
     options = BatchOptions(timeout_total=args.timeout, confirm=args.confirm, rate_limit_store=_store(args, environ))
-    if arguments is not None:
-        return _sweep_job(args, options, arguments), base_url
+    if sweep is not None:
+        return _sweep_job(args, options, sweep), base_url
     return _ids_job(args, options, *collect_ids(args, sys.stdin)), base_url
 
 
@@ -377,13 +344,10 @@ def run(
     args.several = bool(args.pockets and len(set(args.pockets)) > 1)  # several pockets: one sweep, one report each
     try:
         job, base_url = _plan(args, environ)
-    except UsageError as exc:
+        interrupts.stage = OnSignal.CANCEL  # from here on every id is reported, whatever signal comes
+        clients = _connect(args, environ, base_url, transport, secrets)
+    except (UsageError, MissingCredentials, ConfigurationError) as exc:
         return _refused(exc, secrets)
-    # From here on every id is reported, whatever signal comes.
-    interrupts.stage = OnSignal.CANCEL
-    clients = _connect(args, environ, base_url, transport, secrets)
-    if isinstance(clients, int):
-        return clients
     if job.notice is not None and sys.stderr is not None:
         with contextlib.suppress(OSError, ValueError):
             _write(sys.stderr, f"{PROG}: {job.notice}\n")
@@ -435,7 +399,7 @@ async def _stoppable(job: _Job[R], clients: Clients, on_progress: OnProgress | N
             raise
         result = so_far
     finally:
-        for _, _, client in clients:
+        for client in clients.values():
             with contextlib.suppress(asyncio.CancelledError):  # the process is about to end: the report matters
                 await client.get_async_httpx_client().aclose()
         while task.cancelling():
@@ -721,16 +685,13 @@ def _error_line(message: str, secrets: Iterable[str], stream: TextIO | None) -> 
 
 
 def _store(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
-    """The shared rate-limit store, checked: ``--rate-limit-store``, else ``$UPBIT_RATE_LIMIT_STORE``."""
+    """The shared rate-limit store, checked (``ConfigurationError``): ``--rate-limit-store``, else the variable."""
     store = args.rate_limit_store or environ.get(STORE_ENV)
     if not store:
         return None
     from .store import check_store_url  # with a store only: the store's modules
 
-    try:
-        return check_store_url(store, "--rate-limit-store" if args.rate_limit_store else STORE_ENV)
-    except ConfigurationError as exc:
-        raise UsageError(str(exc)) from None
+    return check_store_url(store, "--rate-limit-store" if args.rate_limit_store else STORE_ENV)
 
 
 def _key_pairs(args: argparse.Namespace, environ: Mapping[str, str], secrets: list[str]) -> list[KeyPair]:
@@ -756,28 +717,21 @@ def _connect(
     base_url: str,
     transport: httpx.AsyncBaseTransport | None,
     secrets: list[str],
-) -> Clients | int:
-    """A client for each key pair of the run (``_key_pairs``); or, on a missing key or a setting ``connect()``
-    refuses (a blank pocket, httpx arguments), the exit status, its line written."""
-    try:
-        return [
-            (
-                pocket,
-                access_key,
-                connect(
-                    base_url,
-                    access_key=access_key,
-                    secret_key=secret_key,
-                    pocket=pocket,
-                    timeout=min(args.timeout, MAX_REQUEST_TIMEOUT),
-                    environ=environ,
-                    httpx_args={} if transport is None else {"transport": transport},
-                ),
-            )
-            for pocket, access_key, secret_key in _key_pairs(args, environ, secrets)
-        ]
-    except (MissingCredentials, ConfigurationError) as exc:
-        return _refused(exc, secrets)
+) -> Clients:
+    """A client for each key pair of the run (``_key_pairs``); ``MissingCredentials``, or ``ConfigurationError``
+    for a setting ``connect()`` refuses (a blank pocket, httpx arguments)."""
+    return {
+        pocket or "": connect(
+            base_url,
+            access_key=access_key,
+            secret_key=secret_key,
+            pocket=pocket,
+            timeout=min(args.timeout, MAX_REQUEST_TIMEOUT),
+            environ=environ,
+            httpx_args={} if transport is None else {"transport": transport},
+        )
+        for pocket, access_key, secret_key in _key_pairs(args, environ, secrets)
+    }
 
 
 def _refused(exc: Exception, secrets: Iterable[str]) -> int:
@@ -890,9 +844,9 @@ def open_filters_given(args: argparse.Namespace) -> bool:
     return any(getattr(args, name) not in (None, [], False) for name in _OPEN_FILTERS)
 
 
-def open_filter(args: argparse.Namespace, now: float) -> dict[str, Any]:
-    """The keyword arguments of ``cancel_open_orders_async``; ``UsageError`` for an impossible combination."""
-    from .sweep import check_filter
+def open_filter(args: argparse.Namespace, now: float) -> SweepOptions:
+    """What ``--open`` sweeps, checked by ``SweepOptions``; ``UsageError`` for an impossible combination."""
+    from .sweep import SweepOptions
 
     if not args.open:
         raise UsageError("--market, --exclude-market, --quote, --side, --state, --older-than, --dry-run and "
@@ -904,23 +858,23 @@ def open_filter(args: argparse.Namespace, now: float) -> dict[str, Any]:
     created_before = None
     if args.older_than is not None:
         created_before = datetime.datetime.fromtimestamp(now - args.older_than, datetime.UTC)
-    arguments: dict[str, Any] = {
-        "markets": args.markets,
-        "excluded_markets": args.excluded_markets,
-        "quote_currencies": args.quotes,
-        "side": args.side,
-        "states": tuple(args.states or ("wait", "watch")),
-        "created_before": created_before,
-    }
     try:
-        check_filter(**arguments)
+        return SweepOptions(
+            markets=args.markets,
+            excluded_markets=args.excluded_markets,
+            quote_currencies=args.quotes,
+            side=args.side,
+            states=tuple(args.states or ("wait", "watch")),
+            created_before=created_before,
+            dry_run=args.dry_run,
+            until_empty=args.until_empty,
+        )
     except InvalidRequest as exc:
         message = str(exc)
         flag = _FLAGS.get(exc.parameter)
         if flag is not None and message.startswith(exc.parameter + ":"):
             message = flag + message[len(exc.parameter) :]
         raise UsageError(message) from None
-    return arguments
 
 
 # The library's parameter -> the flag that sets it, for error messages.

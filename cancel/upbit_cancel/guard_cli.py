@@ -1,22 +1,11 @@
 """``upbit-cancel heartbeat`` and ``upbit-cancel guard``: the dead-man's switch from the command line.
 
-Usage::
-
-    upbit-cancel heartbeat NAME [--timeout SECONDS] [--pocket NAME] [--market PAIR ...] [--side bid|ask]
-                 [--state wait|watch ...] [--identifier-prefix TEXT] [--store URL|FOLDER]
-    upbit-cancel guard NAME ... [--store URL|FOLDER] [--server-url URL | --region R] [--give-up SECONDS]
-                 [--status-file PATH]
-    upbit-cancel guard --status [--status-file PATH]
-
-``heartbeat`` beats once and exits (a shell bot calls it every 15-30 s): it arms the guard named NAME or
-pushes its deadline ``--timeout`` seconds on (default 60); ``--timeout 0`` disarms. The scope flags say
-what the guard cancels when this heartbeat goes silent; ``--state`` defaults to ``wait`` only (a ``watch``
-order is a stop, often protecting a holding: give ``--state wait --state watch`` to cancel stops too).
-
-``guard`` watches the named heartbeats until stopped. It logs each change of state on stderr and writes
-each fire's whole report to stdout as one JSON line (``{"heartbeat": ..., "complete": ..., "report":
-{...}}``, the report as ``--json`` prints it). ``--status`` prints the running guard's status file.
-The exit statuses of both, and why a fire gives up (exit 5): ``docs/guard.md``.
+``heartbeat NAME`` beats once and exits (a shell bot calls it every 15-30 s): it arms the guard NAME or
+pushes its deadline ``--timeout`` seconds on (``--timeout 0`` disarms); its scope flags say what the guard
+cancels when it goes silent. ``guard NAME ...`` watches the named heartbeats until stopped, logs each change
+of state on stderr and writes each fire's whole report to stdout as one JSON line; ``guard --status``
+prints the running guard's status file. The usage, the defaults (``--state wait`` only: a ``watch`` order
+is a stop, often protecting a holding), the exit statuses and why a fire gives up (exit 5): docs/guard.md.
 """
 
 from __future__ import annotations
@@ -37,7 +26,6 @@ from upbit_auth.auth import key_pair_from_env
 from . import cli
 from .cli_parser import PROG, _Parser, _positive_seconds, add_scope_arguments, parse
 from .client import resolve_base_url
-from .errors import ConfigurationError
 from .guard import DEFAULT_GIVE_UP, FireRecord, Guard
 from .heartbeat import DEFAULT_GUARD_STATES, GuardScope, Heartbeat
 from .heartbeat_store import open_heartbeat_store
@@ -91,10 +79,8 @@ def _heartbeat(args: argparse.Namespace, secrets: Sequence[str]) -> int:
     try:
         states = tuple(dict.fromkeys(args.states or DEFAULT_GUARD_STATES))
         scope = GuardScope(args.pocket, args.markets, args.side, states, args.identifier_prefix)
-        if args.timeout < 0 or args.timeout != args.timeout:
-            raise ConfigurationError(f"--timeout must be 0 (disarm) or more seconds; given: {args.timeout!r}")
         beating = Heartbeat(args.name, args.timeout, scope=scope, store=args.store, interval=None)
-    except ValueError as error:  # ConfigurationError included
+    except ValueError as error:  # ConfigurationError included (a --timeout below 0: Heartbeat's own check)
         return cli._refused(error, secrets)
     try:
         beating.beat()
@@ -123,11 +109,10 @@ def _alive(pid: object) -> bool:
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:
-        os.kill(pid, 0)
+        with contextlib.suppress(PermissionError):  # another user's process: it runs
+            os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's process: it runs
-        return True
     return True
 
 
