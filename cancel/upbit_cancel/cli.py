@@ -143,10 +143,10 @@ class _Lookalikes:
                 if len(self.lines[kind]) < LOOKALIKE_LINES_NAMED:
                     self.lines[kind].append(number)
 
-    def warn(self, name: str, stream: TextIO | None) -> None:
+    def warn(self, name: str) -> None:
         """One ``upbit-cancel: warning:`` line per kind found, naming the first lines and counting the rest."""
         for kind, numbers in self.lines.items():
-            if not numbers or stream is None:
+            if not numbers or sys.stderr is None:
                 continue
             more = self.counts[kind] - len(numbers)
             where = ", ".join(map(str, numbers)) + (f" and {more:,} more" if more else "")
@@ -156,7 +156,7 @@ class _Lookalikes:
                 f"{kind}; each line is sent whole as one id, as written (an id file holds one id per line)\n"
             )
             with contextlib.suppress(OSError, ValueError):
-                _write(stream, line)
+                _write(sys.stderr, line)
 
 
 def _open_ids(path: str, stdin: TextIO | None) -> tuple[contextlib.AbstractContextManager[TextIO], str]:
@@ -196,7 +196,7 @@ def read_id_file(path: str, stdin: TextIO | None, kind: IdKind) -> list[str]:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     except ValueError as exc:  # a stdin closed or detached under us
         raise UsageError(f"cannot read {path}: {exc}") from None
-    lookalikes.warn(name, sys.stderr)
+    lookalikes.warn(name)
     return ids
 
 
@@ -335,11 +335,10 @@ def run(
     args: argparse.Namespace,
     environ: Mapping[str, str],
     transport: httpx.AsyncBaseTransport | None,
-    interrupts: Interrupts | None = None,
+    interrupts: Interrupts,
 ) -> int:
     """One run, by ids, ``--open`` or over pockets: check the input, connect, cancel, report; the exit status."""
     secrets = _secret_values(environ)
-    interrupts = interrupts or Interrupts()
     args.pockets = [name for name in args.pockets or () if name] or None  # --pocket "" names none, as it always did
     args.several = bool(args.pockets and len(set(args.pockets)) > 1)  # several pockets: one sweep, one report each
     try:
@@ -370,7 +369,7 @@ def _cancel(job: _Job[R], clients: Clients, secrets: list[str], interrupts: Inte
     except UpbitClientError as exc:
         if job.failure is None:
             raise
-        _error_line(f"{job.failure}: {exc}", secrets, sys.stderr)
+        _error_line(f"{job.failure}: {exc}", secrets)
         return EXIT_NOTHING_DONE
     finally:
         # Signals from here on are counted; the report is written whole.
@@ -422,7 +421,7 @@ def _tell(status: int, reason: str | None, secrets: list[str], prefix: str = "")
     if reason is not None and status == EXIT_OK:
         _write(sys.stderr, redact(f"{PROG}: {prefix}{reason}\n", secrets))
     elif reason is not None:
-        _error_line(prefix + reason, secrets, sys.stderr)
+        _error_line(prefix + reason, secrets)
 
 
 def _report_sweep(
@@ -560,9 +559,7 @@ def table_lines(result: BatchResult, ids: Sequence[str]) -> Iterator[str]:
     given. Two passes over the records, the first for the column widths: the table is never held whole."""
     records = _table_records(result)
     header = ("UUID" if result.id_kind == "uuids" else "IDENTIFIER", "MARKET", "OUTCOME", "REASON")
-    widths = _widths(records, header)
-
-    first, second, third = widths
+    first, second, third = _widths(records, header)
 
     def line(row: tuple[str, str, str, str]) -> str:
         return f"{row[0]:<{first}}  {row[1]:<{second}}  {row[2]:<{third}}  {row[3]}".rstrip()
@@ -672,13 +669,13 @@ def _silence_stdout() -> None:
         pass
 
 
-def _error_line(message: str, secrets: Iterable[str], stream: TextIO | None) -> None:
+def _error_line(message: str, secrets: Iterable[str]) -> None:
     # Line breaks become spaces (spaces inside an echoed value are part of what the user gave); any other
     # control character is shown escaped. A closed stderr leaves only the status to tell.
     one_line = printable(redact(message, secrets).replace("\r", " ").replace("\n", " "))
-    if stream is not None:
+    if sys.stderr is not None:
         with contextlib.suppress(OSError, ValueError):
-            _write(stream, f"{PROG}: error: {one_line}\n")
+            _write(sys.stderr, f"{PROG}: error: {one_line}\n")
 
 
 # --- the store, the client, the report ---------------------------------------------------------
@@ -737,7 +734,7 @@ def _connect(
 def _refused(exc: Exception, secrets: Iterable[str]) -> int:
     """Write ``exc`` as the error line; its exit status: 2 for bad usage, input or settings (a ``ValueError``),
     3 for missing keys or anything else found before sending (nothing could be done)."""
-    _error_line(str(exc), secrets, sys.stderr)
+    _error_line(str(exc), secrets)
     usage = isinstance(exc, ValueError) and not isinstance(exc, MissingCredentials)
     return EXIT_USAGE if usage else EXIT_NOTHING_DONE
 
@@ -757,7 +754,7 @@ def write_report(pieces: Iterable[str], secrets: list[str], interrupts: Interrup
     except (ReportNotWritten, OSError, ValueError) as exc:
         _silence_stdout()
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-        _error_line(f"the report could not be written to stdout: {detail}; {counted}", secrets, sys.stderr)
+        _error_line(f"the report could not be written to stdout: {detail}; {counted}", secrets)
         return False
     return True
 
@@ -806,7 +803,7 @@ def _report_pockets(
         if not result.interrupted:
             _tell(status, reason, secrets, f"pocket {name}: ")
     for name, error in result.errors.items():
-        _error_line(f"pocket {name}: nothing could be done: {error.name}: {error.message}", secrets, sys.stderr)
+        _error_line(f"pocket {name}: nothing could be done: {error.name}: {error.message}", secrets)
     if result.interrupted or interrupts.count:
         return interrupts.status
     if all(status == EXIT_OK for status in statuses):
@@ -918,20 +915,25 @@ class _StderrLine(logging.Handler):
 def _route_library_logs(secrets: list[str]) -> None:
     """The library's warnings stay quiet, but for the one the user must see, as a warning line.
 
-    The batch layer logs warnings (a 418, a callback that raised); unconfigured, Python's last-resort
-    handler would print them, breaking the one-line-on-stderr promise. Callers who configured logging
-    still get them through the root logger. The one shown: the shared rate-limit store is unreachable
-    and pacing is per process.
+    The batch layer logs warnings (a 418, a callback that raised); the package's ``NullHandler`` keeps
+    Python's last-resort handler from printing them, which would break the one-line-on-stderr promise.
+    Callers who configured logging still get them through the root logger. The one shown: the shared
+    rate-limit store is unreachable and pacing is per process.
     """
-    library_log = logging.getLogger("upbit_cancel")
-    if not library_log.handlers:
-        library_log.addHandler(logging.NullHandler())
-    pacing_log = logging.getLogger("upbit_cancel.ratelimit")
-    for handler in pacing_log.handlers:
+    _lines_on_stderr("upbit_cancel.ratelimit", secrets, f"{PROG}: warning: ", logging.WARNING)
+
+
+def _lines_on_stderr(
+    name: str, secrets: Sequence[str], prefix: str, level: int, formatter: logging.Formatter | None = None
+) -> None:
+    """The records of the logger ``name`` from ``level`` up as ``_StderrLine``s, unless it has handlers of its
+    own: one handler, given this run's secrets."""
+    logger = logging.getLogger(name)
+    for handler in logger.handlers:
         if isinstance(handler, _StderrLine):
             handler.secrets = secrets
-    if not pacing_log.handlers:
-        pacing_log.addHandler(_StderrLine(secrets, f"{PROG}: warning: ", logging.WARNING, None))
+    if not logger.handlers:
+        logger.addHandler(_StderrLine(secrets, prefix, level, formatter))
 
 
 def main(
@@ -961,11 +963,11 @@ def main(
             return args if isinstance(args, int) else run(args, environ, transport, interrupts)
     except KeyboardInterrupt:
         # Only before the ids were read (``OnSignal.RAISE``): after, every signal ends in a report.
-        _error_line("interrupted while reading the arguments and ids; nothing was sent", secrets, sys.stderr)
+        _error_line("interrupted while reading the arguments and ids; nothing was sent", secrets)
         return interrupts.status
     except Exception as exc:
         # The promise is one line, never a traceback, whatever went wrong.
-        _error_line(f"unexpected {type(exc).__name__}: {exc}", secrets, sys.stderr)
+        _error_line(f"unexpected {type(exc).__name__}: {exc}", secrets)
         return EXIT_NOTHING_DONE
 
 

@@ -97,7 +97,7 @@ def _status(args: argparse.Namespace, environ: Mapping[str, str], secrets: Seque
     try:
         status = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        cli._error_line(f"no guard status at {path}: {error}", secrets, sys.stderr)
+        cli._error_line(f"no guard status at {path}: {error}", secrets)
         return cli.EXIT_NOTHING_DONE
     status["running"] = _alive(status.get("pid"))
     sys.stdout.write(cli.redact(json.dumps(status, indent=2, ensure_ascii=False), secrets) + "\n")
@@ -127,7 +127,7 @@ def _write_fire(record: FireRecord, secrets: Sequence[str]) -> None:
 def _make_guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: Sequence[str]) -> Guard | int:
     """The guard of the command, everything checked before it watches; or the exit status."""
     if not args.names:
-        cli._error_line("name one or more heartbeats to guard (or --status)", secrets, sys.stderr)
+        cli._error_line("name one or more heartbeats to guard (or --status)", secrets)
         return cli.EXIT_USAGE
     try:
         base_url = args.server_url or resolve_base_url(None, args.region, environ)
@@ -172,19 +172,15 @@ def _guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: Sequen
         logging.getLogger("upbit_cancel.guard").info("stopped by signal %d", interrupts.first)
         return interrupts.status
     if gave_up is not None:
-        cli._error_line(
-            f"heartbeat {gave_up.name}: gave up after {args.give_up:g} s: {gave_up.error}", secrets, sys.stderr
-        )
+        cli._error_line(f"heartbeat {gave_up.name}: gave up after {args.give_up:g} s: {gave_up.error}", secrets)
     return EXIT_GAVE_UP
 
 
 def _route_logs(secrets: Sequence[str]) -> None:
     for name in ("upbit_cancel.guard", "upbit_cancel.heartbeat"):
-        logger = logging.getLogger(name)
-        logger.setLevel(logging.INFO)
-        if not any(isinstance(handler, cli._StderrLine) for handler in logger.handlers):
-            line = logging.Formatter("%(asctime)s %(message)s")
-            logger.addHandler(cli._StderrLine(secrets, f"{cli.PROG} guard: ", logging.INFO, line))
+        logging.getLogger(name).setLevel(logging.INFO)
+        line = logging.Formatter("%(asctime)s %(message)s")
+        cli._lines_on_stderr(name, secrets, f"{cli.PROG} guard: ", logging.INFO, line)
 
 
 def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
@@ -200,5 +196,5 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
             return _heartbeat(args, secrets)
         return _guard(args, env, secrets)
     except Exception as exc:  # one line, never a traceback, as the rest of the command
-        cli._error_line(f"unexpected {type(exc).__name__}: {exc}", secrets, sys.stderr)
+        cli._error_line(f"unexpected {type(exc).__name__}: {exc}", secrets)
         return cli.EXIT_NOTHING_DONE
