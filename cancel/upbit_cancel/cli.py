@@ -336,9 +336,9 @@ def run(
     environ: Mapping[str, str],
     transport: httpx.AsyncBaseTransport | None,
     interrupts: Interrupts,
+    secrets: list[str],
 ) -> int:
     """One run, by ids, ``--open`` or over pockets: check the input, connect, cancel, report; the exit status."""
-    secrets = _secret_values(environ)
     args.pockets = [name for name in args.pockets or () if name] or None  # --pocket "" names none, as it always did
     args.several = bool(args.pockets and len(set(args.pockets)) > 1)  # several pockets: one sweep, one report each
     try:
@@ -694,7 +694,7 @@ def _store(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
 def _key_pairs(args: argparse.Namespace, environ: Mapping[str, str], secrets: list[str]) -> list[KeyPair]:
     """(pocket, access key, secret key) of each pocket of the run (``--pocket``: ``pockets.pockets_keys``, the
     usual pair only for one pocket), else the usual pair, in the pocket ``UPBIT_POCKET`` names, if any.
-    A pocket's keys join ``secrets``, the warning lines' too."""
+    A pocket's keys join ``secrets``: the list the warning lines redact too (``_lines_on_stderr``)."""
     if not args.pockets:
         access_key, secret_key, _ = key_pair_from_env(environ)
         return [(environ.get(POCKET_VARIABLE) or None, access_key, secret_key)]
@@ -704,7 +704,6 @@ def _key_pairs(args: argparse.Namespace, environ: Mapping[str, str], secrets: li
     pairs: list[KeyPair] = [(keys.pocket, keys.access_key, keys.secret_key.reveal()) for keys in found]
     for _, access_key, secret_key in pairs:
         secrets.extend((secret_key, access_key))
-    _route_library_logs(secrets)
     return pairs
 
 
@@ -960,7 +959,7 @@ def main(
     try:
         with interrupts.installed(restore=restore_signals):
             args = parse(build_parser(), argv)  # --help (0) or a usage error: already reported by argparse
-            return args if isinstance(args, int) else run(args, environ, transport, interrupts)
+            return args if isinstance(args, int) else run(args, environ, transport, interrupts, secrets)
     except KeyboardInterrupt:
         # Only before the ids were read (``OnSignal.RAISE``): after, every signal ends in a report.
         _error_line("interrupted while reading the arguments and ids; nothing was sent", secrets)

@@ -12,6 +12,7 @@ import of this module; a signal there is Python's to report.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -33,17 +34,6 @@ def _ignore_all() -> None:
     for signum in INTERRUPT_SIGNALS:
         if signal.getsignal(signum) is not signal.SIG_IGN:
             signal.signal(signum, signal.SIG_IGN)
-
-
-def _quiet_exit(status: int) -> int:
-    """Report the start-up interrupt once; a second signal while reporting must not cut the line short."""
-    _ignore_all()
-    try:
-        sys.stderr.write(STARTUP_INTERRUPTED)
-        sys.stderr.flush()
-    except (OSError, ValueError):  # stderr closed: the status still tells
-        pass
-    return status
 
 
 def version_line() -> str:
@@ -84,7 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with interrupts.installed():  # a signal the parent made us ignore stays ignored
             from . import cli  # the slow part
     except KeyboardInterrupt:
-        return _quiet_exit(interrupts.status)
+        _ignore_all()  # reported once: a second signal while the line is written must not cut it short
+        with contextlib.suppress(OSError, ValueError):  # stderr closed: the status still tells
+            sys.stderr.write(STARTUP_INTERRUPTED)
+            sys.stderr.flush()
+        return interrupts.status
     # The process ends right after: a signal while it exits must not replace the status the report gave.
     # The CLI's handler stays until its status is known, then the signals are ignored outright: the
     # interpreter puts back the default action of any Python handler while it finalizes, not of SIG_IGN.

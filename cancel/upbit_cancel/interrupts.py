@@ -1,10 +1,7 @@
 """``upbit-cancel``'s signal handling and its report writer: once the ids are read, the report comes out.
 
-The signals it takes (``INTERRUPT_SIGNALS``) and the exit status each gives, what a signal does at each
-stage (``OnSignal``), why a Python handler and not the event loop's (``Interrupts``) and how the report is
-written through signals and slow readers (``write_whole``) are said where each is defined; the promises and
-their tests are in docs/guarantees.md ("The report always comes out"), held by
-``tests/test_report_always_out.py``. Only the command installs this: the library installs no handler.
+Each rule is said where it is defined; the promises are docs/guarantees.md's ("The report always comes
+out"), held by ``tests/test_report_always_out.py``. Only the command installs this: the library installs none.
 """
 
 from __future__ import annotations
