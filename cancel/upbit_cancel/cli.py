@@ -260,7 +260,6 @@ def _nothing_sent(kind: IdKind, ids: Sequence[str]) -> BatchResult:
 R = TypeVar("R")
 # Each pocket's client by the pocket's name ("": the key's own pocket): several only for a sweep of several.
 Clients = dict[str, Client]
-KeyPair = tuple[str | None, str, str]  # a pocket (None: the key's own), its access key and secret key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -325,7 +324,12 @@ def _plan(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[_Job[An
         base_url = resolve_base_url(None, args.region, environ)
     else:
         base_url = check_base_url(args.server_url, "--server-url")
-    options = BatchOptions(timeout_total=args.timeout, confirm=args.confirm, rate_limit_store=_store(args, environ))
+    store = args.rate_limit_store or environ.get(STORE_ENV)  # the shared rate-limit store: the flag, else the variable
+    if store:
+        from .store import check_store_url  # with a store only: the store's modules
+
+        store = check_store_url(store, "--rate-limit-store" if args.rate_limit_store else STORE_ENV)
+    options = BatchOptions(timeout_total=args.timeout, confirm=args.confirm, rate_limit_store=store or None)
     if sweep is not None:
         return _sweep_job(args, options, sweep), base_url
     return _ids_job(args, options, *collect_ids(args, sys.stdin)), base_url
@@ -678,33 +682,7 @@ def _error_line(message: str, secrets: Iterable[str]) -> None:
             _write(sys.stderr, f"{PROG}: error: {one_line}\n")
 
 
-# --- the store, the client, the report ---------------------------------------------------------
-
-
-def _store(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
-    """The shared rate-limit store, checked (``ConfigurationError``): ``--rate-limit-store``, else the variable."""
-    store = args.rate_limit_store or environ.get(STORE_ENV)
-    if not store:
-        return None
-    from .store import check_store_url  # with a store only: the store's modules
-
-    return check_store_url(store, "--rate-limit-store" if args.rate_limit_store else STORE_ENV)
-
-
-def _key_pairs(args: argparse.Namespace, environ: Mapping[str, str], secrets: list[str]) -> list[KeyPair]:
-    """(pocket, access key, secret key) of each pocket of the run (``--pocket``: ``pockets.pockets_keys``, the
-    usual pair only for one pocket), else the usual pair, in the pocket ``UPBIT_POCKET`` names, if any.
-    A pocket's keys join ``secrets``: the list the warning lines redact too (``_lines_on_stderr``)."""
-    if not args.pockets:
-        access_key, secret_key, _ = key_pair_from_env(environ)
-        return [(environ.get(POCKET_VARIABLE) or None, access_key, secret_key)]
-    from .pockets import pockets_keys  # with --pocket only: tomllib and the keys file's rules
-
-    found = pockets_keys(args.pockets, keys_file=args.keys_file, environ=environ)
-    pairs: list[KeyPair] = [(keys.pocket, keys.access_key, keys.secret_key.reveal()) for keys in found]
-    for _, access_key, secret_key in pairs:
-        secrets.extend((secret_key, access_key))
-    return pairs
+# --- the clients, the report ---------------------------------------------------------------------
 
 
 def _connect(
@@ -714,8 +692,20 @@ def _connect(
     transport: httpx.AsyncBaseTransport | None,
     secrets: list[str],
 ) -> Clients:
-    """A client for each key pair of the run (``_key_pairs``); ``MissingCredentials``, or ``ConfigurationError``
-    for a setting ``connect()`` refuses (a blank pocket, httpx arguments)."""
+    """A client for each pocket of the run (``--pocket``: ``pockets.pockets_keys``, the usual pair only for one
+    pocket), else for the usual pair, in the pocket ``UPBIT_POCKET`` names, if any. A pocket's keys join
+    ``secrets``, the list the warning lines redact with too (``_lines_on_stderr``). ``MissingCredentials``, or
+    ``ConfigurationError`` for a setting ``connect()`` refuses (a blank pocket, httpx arguments)."""
+    pairs: list[tuple[str | None, str, str]]  # a pocket (None: the key's own), its access key and secret key
+    if args.pockets:
+        from .pockets import pockets_keys  # with --pocket only: tomllib and the keys file's rules
+
+        found = pockets_keys(args.pockets, keys_file=args.keys_file, environ=environ)
+        pairs = [(keys.pocket, keys.access_key, keys.secret_key.reveal()) for keys in found]
+        secrets.extend(key for _, access_key, secret_key in pairs for key in (secret_key, access_key))
+    else:
+        access_key, secret_key, _ = key_pair_from_env(environ)
+        pairs = [(environ.get(POCKET_VARIABLE) or None, access_key, secret_key)]
     return {
         pocket or "": connect(
             base_url,
@@ -726,7 +716,7 @@ def _connect(
             environ=environ,
             httpx_args={} if transport is None else {"transport": transport},
         )
-        for pocket, access_key, secret_key in _key_pairs(args, environ, secrets)
+        for pocket, access_key, secret_key in pairs
     }
 
 
@@ -885,9 +875,8 @@ _FLAGS = {
 def _reported_ids(result: BatchResult) -> list[str]:
     """The distinct uuids a sweep's report names, in its order: the ids of its table."""
     ids = [order.uuid for order in (*result.success, *result.failed) if order.uuid is not None]
-    return list(
-        dict.fromkeys(ids + [order.id for order in result.unconfirmed] + [order.id for order in result.not_sent])
-    )
+    ids += [order.id for order in result.unconfirmed] + [order.id for order in result.not_sent]
+    return list(dict.fromkeys(ids))
 
 
 # --- the command -------------------------------------------------------------------------------
