@@ -1,25 +1,13 @@
-"""``upbit-cancel``: cancel any number of Upbit orders from the command line.
-
-Usage::
-
-    upbit-cancel (--uuid ID ... | --identifier ID ... | --uuids-from FILE | --identifiers-from FILE)
-                 [--server-url URL | --region kr|sg|id|th] [--json] [--timeout SECONDS] [--no-confirm]
-    upbit-cancel --open [--market PAIR ...] [--exclude-market PAIR ...] [--quote CURRENCY ...]
-                 [--side bid|ask] [--state wait|watch ...] [--older-than DURATION] [--dry-run | --until-empty]
-                 [--pocket NAME ... [--keys-file PATH]]   (several pockets: one sweep and one report each)
+"""``upbit-cancel``: cancel any number of Upbit orders from the command line (``--help``, the README).
 
 This module only turns arguments, environment and files into one call of the async library (by ids,
-``upbit_cancel.batch.cancel_orders_async``, which chunks, rate-limits, retries and confirms; with
-``--open``, ``upbit_cancel.sweep.cancel_open_orders_async``, which lists, then cancels through the
-batch; with several ``--pocket``, ``upbit_cancel.pocket_sweep.sweep_pockets_async``) and turns its report
-into output and an exit status. Every mode is one flow (``run``): they differ only in the ``_Job`` they
-build, and the event loop is met in one place (``_stoppable``). The exit statuses are listed once, in the
-README's table (``--help`` prints the same, ``cli_parser.EXIT_STATUSES``); the groups, reasons and statuses
-are described in ``docs/outcomes.md``.
-
-Errors are one line on stderr, ``upbit-cancel: error: ...``; the secret key never appears in any
-output. ``main(argv)`` returns the status instead of exiting, so tests and other programs can call
-it in-process.
+``batch.cancel_orders_async``; with ``--open``, ``sweep.cancel_open_orders_async``; with several ``--pocket``,
+``pocket_sweep.sweep_pockets_async``) and its report into output and an exit status. Every mode is one flow
+(``run``): they differ only in the ``_Job`` they build. The exit statuses are listed once, in the README's
+table (``--help`` prints the same, ``cli_parser.EXIT_STATUSES``); groups, reasons and statuses:
+``docs/outcomes.md``. Errors are one line on stderr, ``upbit-cancel: error: ...``; the secret key never
+appears in any output. ``main(argv)`` returns the status instead of exiting, so tests and other programs
+can call it in-process.
 """
 
 from __future__ import annotations
@@ -64,12 +52,12 @@ from .cli_parser import parse
 from .client import check_base_url, connect, resolve_base_url
 from .errors import AuthenticationError, ConfigurationError, MissingCredentials, counts, error_from_response
 from .interrupts import Interrupts, OnSignal, ReportNotWritten, gathered, write_whole
-from .ratelimit import limiter_for
 from .results import BatchResult, ErrorInfo, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
 from .settings import STORE_ENV
 
 if TYPE_CHECKING:
     from .pocket_sweep import PocketsResult
+    from .sweep import SweepOptions
 
 # One slow request must not eat the whole budget: the batch layer can then still retry or move on.
 MAX_REQUEST_TIMEOUT = 10.0
@@ -155,10 +143,10 @@ class _Lookalikes:
                 if len(self.lines[kind]) < LOOKALIKE_LINES_NAMED:
                     self.lines[kind].append(number)
 
-    def warn(self, name: str, stream: TextIO | None) -> None:
+    def warn(self, name: str) -> None:
         """One ``upbit-cancel: warning:`` line per kind found, naming the first lines and counting the rest."""
         for kind, numbers in self.lines.items():
-            if not numbers or stream is None:
+            if not numbers or sys.stderr is None:
                 continue
             more = self.counts[kind] - len(numbers)
             where = ", ".join(map(str, numbers)) + (f" and {more:,} more" if more else "")
@@ -168,7 +156,7 @@ class _Lookalikes:
                 f"{kind}; each line is sent whole as one id, as written (an id file holds one id per line)\n"
             )
             with contextlib.suppress(OSError, ValueError):
-                _write(stream, line)
+                _write(sys.stderr, line)
 
 
 def _open_ids(path: str, stdin: TextIO | None) -> tuple[contextlib.AbstractContextManager[TextIO], str]:
@@ -183,25 +171,23 @@ def _open_ids(path: str, stdin: TextIO | None) -> tuple[contextlib.AbstractConte
 def read_id_file(path: str, stdin: TextIO | None, kind: IdKind) -> list[str]:
     """The ids of ``kind`` in a file of one id per line, each checked (``check_id``) as it is read; ``-`` is stdin.
 
-    The format, exactly: UTF-8 (a leading BOM is dropped); lines end at ``\\n``; spaces, tabs and CRs
-    around an id are dropped; a line that is then empty, or starts with ``#``, is skipped; every other
-    line is one id, as written: ``#``, spaces, quotes and brackets inside it are part of the id (the
-    spec allows them). A line that looks like a JSON array or carries an inline comment is still sent
-    as written, with a warning on stderr naming its line (``_Lookalikes``). Any other control character
-    stays in and is refused by ``check_id``. The file is read as a stream: a line longer than
-    ``MAX_ID_LINE`` characters or more than ``MAX_ID_LINES`` lines stop it with a ``UsageError``.
-    Only the ids are kept (where each came from is written only into an error): a million of them
-    must not cost a million messages.
+    The format (docs/guarantees.md, "The id file"): UTF-8, a leading BOM dropped; lines end at ``\\n``;
+    spaces, tabs and CRs around an id are dropped; a line then empty or starting with ``#`` is skipped;
+    every other line is one id, as written (``_Lookalikes`` warns of some). Any other control character
+    stays in and is refused by ``check_id``. Only the ids are kept, a line's place is written only into
+    an error: a million of them must not cost a million messages.
     """
     ids = []
     lookalikes = _Lookalikes()
+    item = _rule_for(kind).item
     try:
         opened, name = _open_ids(path, stdin)
         with opened as handle:
             for number, line in _id_lines(handle, name):
                 value = line.removeprefix("\ufeff").strip(" \t\r\n") if number == 1 else line.strip(" \t\r\n")
                 if value and not value.startswith("#"):
-                    _check_read(kind, value, name, number)
+                    if item is not None and item.problem(value) is not None:
+                        check_id(kind, value, f"at {name} line {number}")
                     ids.append(value)
                     lookalikes.see(number, value)
     except UnicodeDecodeError:
@@ -210,16 +196,8 @@ def read_id_file(path: str, stdin: TextIO | None, kind: IdKind) -> list[str]:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     except ValueError as exc:  # a stdin closed or detached under us
         raise UsageError(f"cannot read {path}: {exc}") from None
-    lookalikes.warn(name, sys.stderr)
+    lookalikes.warn(name)
     return ids
-
-
-def _check_read(kind: IdKind, value: str, name: str, number: int) -> None:
-    """``check_id`` of an id read from line ``number`` of file ``name``, its place written only on a refusal."""
-    try:
-        check_id(kind, value, "")
-    except UsageError:
-        check_id(kind, value, f"at {name} line {number}")
 
 
 def collect_ids(args: argparse.Namespace, stdin: TextIO | None) -> tuple[IdKind, list[str]]:
@@ -254,19 +232,6 @@ def collect_ids(args: argparse.Namespace, stdin: TextIO | None) -> tuple[IdKind,
     return kind, ids
 
 
-# --- server ------------------------------------------------------------------------------------
-
-
-def resolve_server(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
-    """The server by ``connect``'s one precedence (``upbit_cancel.client.PRECEDENCE``)."""
-    try:
-        if args.server_url is not None:
-            return check_base_url(args.server_url, "--server-url")
-        return resolve_base_url(None, args.region, environ)
-    except ConfigurationError as exc:
-        raise UsageError(str(exc)) from None
-
-
 # --- one run: what to cancel (by ids or --open), then the same steps for both -------------------
 
 
@@ -293,10 +258,8 @@ def _nothing_sent(kind: IdKind, ids: Sequence[str]) -> BatchResult:
 
 
 R = TypeVar("R")
-# Each pocket's client, with its pocket and access key: one for a cancel by ids or a sweep, several for a
-# sweep of several pockets.
-Clients = list[tuple[str | None, str, Client]]
-KeyPair = tuple[str | None, str, str]  # a pocket (None: the key's own), its access key and secret key
+# Each pocket's client by the pocket's name ("": the key's own pocket): several only for a sweep of several.
+Clients = dict[str, Client]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -312,86 +275,85 @@ class _Job(Generic[R]):
     failure: str | None = None  # what an UpbitClientError out of the call means (exit 3); None: unexpected
 
 
-def _ids_job(args: argparse.Namespace, kind: IdKind, ids: list[str]) -> _Job[BatchResult]:
+def _ids_job(args: argparse.Namespace, options: BatchOptions, kind: IdKind, ids: list[str]) -> _Job[BatchResult]:
     """The cancel of ``ids`` through ``cancel_orders_async`` (looked up at each run: tests swap it for a spy)."""
     id_args: dict[str, Any] = {"uuids": ids} if kind == "uuids" else {"identifiers": ids}
-    options = BatchOptions(timeout_total=args.timeout, confirm=args.confirm)
 
     def start(clients: Clients, on_progress: OnProgress | None) -> Awaitable[BatchResult]:
-        return cancel_orders_async(clients[0][2], **id_args, options=options, on_progress=on_progress)
+        return cancel_orders_async(next(iter(clients.values())), **id_args, options=options, on_progress=on_progress)
 
     notice = f"{args.duplicates} duplicate ids dropped (each order is sent once)" if args.duplicates else None
     many = len(ids) > (_rule_for(kind).max_items or len(ids))
     return _Job(start, lambda: _nothing_sent(kind, ids), lambda result, *how: report(result, ids, *how), many, notice)
 
 
-def _sweep_job(args: argparse.Namespace, arguments: dict[str, Any]) -> _Job[Any]:
-    """The ``--open`` sweep of the open orders ``arguments`` select (``open_filter``), of one pocket or of several
+def _sweep_job(args: argparse.Namespace, options: BatchOptions, sweep: SweepOptions) -> _Job[Any]:
+    """The ``--open`` sweep of the open orders ``sweep`` selects (``open_filter``), of one pocket or of several
     side by side (``pocket_sweep``: one report each)."""
-    from .sweep import SweepOptions, cancel_open_orders_async
+    from .sweep import cancel_open_orders_async
 
-    sweep = SweepOptions(**arguments, dry_run=args.dry_run, until_empty=args.until_empty)
-    options = BatchOptions(timeout_total=args.timeout, confirm=args.confirm)
     if args.several:
         from .pocket_sweep import PocketsResult, sweep_pockets_async
 
         def start_all(clients: Clients, _: OnProgress | None) -> Awaitable[PocketsResult]:
-            return sweep_pockets_async(
-                {pocket or "": client for pocket, _, client in clients}, sweep=sweep, options=options
-            )
+            return sweep_pockets_async(clients, sweep=sweep, options=options)
 
         report_all = functools.partial(_report_pockets, dry_run=args.dry_run)
         return _Job(start_all, lambda: PocketsResult(interrupted=True), report_all, many=False)
 
     def start(clients: Clients, on_progress: OnProgress | None) -> Awaitable[BatchResult]:
-        return cancel_open_orders_async(clients[0][2], sweep=sweep, options=options, on_progress=on_progress)
+        return cancel_open_orders_async(
+            next(iter(clients.values())), sweep=sweep, options=options, on_progress=on_progress
+        )
 
     failure = "listing open orders failed, nothing was cancelled"
     report_sweep = functools.partial(_report_sweep, dry_run=args.dry_run)
     return _Job(start, lambda: _nothing_sent("uuids", []), report_sweep, many=True, failure=failure)
 
 
-def _plan(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[_Job[Any], str, str | None]:
-    """The job, the server and the store, or ``UsageError``. ``--open`` checks its filters first; a
-    cancel by ids reads its ids last, so that a bad server or store is refused before files are read."""
+def _plan(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[_Job[Any], str]:
+    """The job and the server, or ``UsageError`` (``ConfigurationError``). ``--open`` checks its filters
+    first; a cancel by ids reads its ids last, so that a bad server or store is refused before files are read."""
     if args.keys_file and not args.pockets:
         raise UsageError("--keys-file holds the keys of pockets: name the pocket to use with --pocket NAME")
     if args.several and not args.open:
         raise UsageError("several --pocket options sweep each pocket's open orders: add --open "
                          "(a cancel by ids takes one --pocket, the one the orders are in)")  # fmt: skip
-    if args.open or open_filters_given(args):
-        arguments = open_filter(args, time.time())
-        return _sweep_job(args, arguments), resolve_server(args, environ), _store(args, environ)
-    base_url, store = resolve_server(args, environ), _store(args, environ)
-    return _ids_job(args, *collect_ids(args, sys.stdin)), base_url, store
+    sweep = open_filter(args, time.time()) if args.open or open_filters_given(args) else None
+    if args.server_url is None:  # the environment, else --region: ``upbit_cancel.client.PRECEDENCE``
+        base_url = resolve_base_url(None, args.region, environ)
+    else:
+        base_url = check_base_url(args.server_url, "--server-url")
+    store = args.rate_limit_store or environ.get(STORE_ENV)  # the shared rate-limit store: the flag, else the variable
+    if store:
+        from .store import check_store_url  # with a store only: the store's modules
+
+        store = check_store_url(store, "--rate-limit-store" if args.rate_limit_store else STORE_ENV)
+    options = BatchOptions(timeout_total=args.timeout, confirm=args.confirm, rate_limit_store=store or None)
+    if sweep is not None:
+        return _sweep_job(args, options, sweep), base_url
+    return _ids_job(args, options, *collect_ids(args, sys.stdin)), base_url
 
 
 def run(
     args: argparse.Namespace,
     environ: Mapping[str, str],
     transport: httpx.AsyncBaseTransport | None,
-    interrupts: Interrupts | None = None,
+    interrupts: Interrupts,
+    secrets: list[str],
 ) -> int:
     """One run, by ids, ``--open`` or over pockets: check the input, connect, cancel, report; the exit status."""
-    secrets = _secret_values(environ)
-    interrupts = interrupts or Interrupts()
     args.pockets = [name for name in args.pockets or () if name] or None  # --pocket "" names none, as it always did
     args.several = bool(args.pockets and len(set(args.pockets)) > 1)  # several pockets: one sweep, one report each
     try:
-        job, base_url, store = _plan(args, environ)
-    except UsageError as exc:
+        job, base_url = _plan(args, environ)
+        interrupts.stage = OnSignal.CANCEL  # from here on every id is reported, whatever signal comes
+        clients = _connect(args, environ, base_url, transport, secrets)
+    except (UsageError, MissingCredentials, ConfigurationError) as exc:
         return _refused(exc, secrets)
-    # From here on every id is reported, whatever signal comes.
-    interrupts.stage = OnSignal.CANCEL
-    clients = _connect(args, environ, base_url, transport, secrets)
-    if isinstance(clients, int):
-        return clients
     if job.notice is not None and sys.stderr is not None:
         with contextlib.suppress(OSError, ValueError):
             _write(sys.stderr, f"{PROG}: {job.notice}\n")
-    for pocket, access_key, _ in clients if store else ():
-        # The process-wide limiter for this key takes the store before the batch looks it up.
-        limiter_for(access_key, cancel_orders_by_ids.OPERATION.rate_limit, store=store, pocket=pocket)
     result = _cancel(job, clients, secrets, interrupts)
     if isinstance(result, int):
         return result
@@ -411,7 +373,7 @@ def _cancel(job: _Job[R], clients: Clients, secrets: list[str], interrupts: Inte
     except UpbitClientError as exc:
         if job.failure is None:
             raise
-        _error_line(f"{job.failure}: {exc}", secrets, sys.stderr)
+        _error_line(f"{job.failure}: {exc}", secrets)
         return EXIT_NOTHING_DONE
     finally:
         # Signals from here on are counted; the report is written whole.
@@ -425,23 +387,14 @@ async def _stoppable(job: _Job[R], clients: Clients, on_progress: OnProgress | N
     """The job's report; on a signal (Ctrl-C, SIGTERM, SIGHUP...) the partial report, marked ``interrupted``.
 
     A signal before the call began sends nothing (``job.unstarted``). A cancellation that lands after the
-    call returned (a signal in the last moment) is absorbed: the report stands.
-
-    The one place the command meets its event loop, and it is asyncio's, not anyio's:
-
-    - the signal handler runs between any two bytecodes, the loop's own included, so it may reach the loop
-      only through a door that is safe there and wakes the loop from its ``select``: asyncio's
-      ``call_soon_threadsafe``. anyio has none for a handler on the loop's own thread (its ``from_thread``
-      calls are for other threads, and ``CancelScope.cancel`` would not wake a sleeping loop);
-    - cancelling the task is the library's documented asyncio contract: sending stops at once, the
-      answers in flight are awaited, and ``BatchCancelled`` (``PocketsCancelled``) carries the report;
-    - the command owns its process and picks its loop; the library under it is what runs on any loop.
+    call returned (a signal in the last moment) is absorbed: the report stands. The one place the command
+    meets its event loop, and it is asyncio's (``Interrupts.cancelling`` says why): the command owns its
+    process and picks its loop; the library under it is what runs on any loop.
     """
     task = asyncio.current_task()
     assert task is not None
-    loop = asyncio.get_running_loop()
     try:
-        with interrupts.stopping(lambda: loop.call_soon_threadsafe(task.cancel)):
+        with interrupts.cancelling(task):
             result = job.unstarted() if interrupts.count else await job.start(clients, on_progress)
     except asyncio.CancelledError as cancelled:
         so_far: R | None = getattr(cancelled, "report", None)  # BatchCancelled's (PocketsCancelled's)
@@ -449,7 +402,7 @@ async def _stoppable(job: _Job[R], clients: Clients, on_progress: OnProgress | N
             raise
         result = so_far
     finally:
-        for _, _, client in clients:
+        for client in clients.values():
             with contextlib.suppress(asyncio.CancelledError):  # the process is about to end: the report matters
                 await client.get_async_httpx_client().aclose()
         while task.cancelling():
@@ -457,21 +410,30 @@ async def _stoppable(job: _Job[R], clients: Clients, on_progress: OnProgress | N
     return result
 
 
-def _dry_run(result: BatchResult) -> str:
+def _verdict(result: BatchResult, dry_run: bool) -> tuple[int, str | None]:
+    """``exit_status``, but a dry run's matches are its answer, not an error: exit 0 and a line saying so."""
+    status, reason = exit_status(result)
+    if status != EXIT_INCOMPLETE or not dry_run or result.interrupted:
+        return status, reason
     # In a dry run only a listed uuid no cancel may carry is failed (invalid_listing_entry): say so too.
     unusable = f" ({len(result.failed)} more listed that no cancel may carry: failed)" if result.failed else ""
-    return f"dry run: {len(result.not_sent)} open orders match{unusable}; nothing was cancelled"
+    return EXIT_OK, f"dry run: {len(result.not_sent)} open orders match{unusable}; nothing was cancelled"
+
+
+def _tell(status: int, reason: str | None, secrets: list[str], prefix: str = "") -> None:
+    """``reason`` on stderr, if any: a plain line after exit 0 (a dry run's matches), else the error line."""
+    if reason is not None and status == EXIT_OK:
+        _write(sys.stderr, redact(f"{PROG}: {prefix}{reason}\n", secrets))
+    elif reason is not None:
+        _error_line(prefix + reason, secrets)
 
 
 def _report_sweep(
     result: BatchResult, as_json: bool, secrets: list[str], interrupts: Interrupts, *, dry_run: bool
 ) -> int:
-    """``report`` of a sweep's orders; it also says when nothing matched, and a dry run's matches exit 0."""
+    """``report`` of a sweep's orders; it also says when nothing matched."""
     listed = _reported_ids(result)
-    status = report(result, list(dict.fromkeys(listed)), as_json, secrets, interrupts)
-    if status == EXIT_INCOMPLETE and dry_run and not result.interrupted and not interrupts.count:
-        _write(sys.stderr, f"{PROG}: {_dry_run(result)}\n")
-        return EXIT_OK
+    status = report(result, listed, as_json, secrets, interrupts, dry_run=dry_run)
     if status == EXIT_OK and not listed:
         _write(sys.stderr, f"{PROG}: no open order matches; nothing to cancel\n")
     return status
@@ -601,9 +563,7 @@ def table_lines(result: BatchResult, ids: Sequence[str]) -> Iterator[str]:
     given. Two passes over the records, the first for the column widths: the table is never held whole."""
     records = _table_records(result)
     header = ("UUID" if result.id_kind == "uuids" else "IDENTIFIER", "MARKET", "OUTCOME", "REASON")
-    widths = _widths(records, header)
-
-    first, second, third = widths
+    first, second, third = _widths(records, header)
 
     def line(row: tuple[str, str, str, str]) -> str:
         return f"{row[0]:<{first}}  {row[1]:<{second}}  {row[2]:<{third}}  {row[3]}".rstrip()
@@ -713,46 +673,16 @@ def _silence_stdout() -> None:
         pass
 
 
-def _error_line(message: str, secrets: Iterable[str], stream: TextIO | None) -> None:
+def _error_line(message: str, secrets: Iterable[str]) -> None:
     # Line breaks become spaces (spaces inside an echoed value are part of what the user gave); any other
     # control character is shown escaped. A closed stderr leaves only the status to tell.
     one_line = printable(redact(message, secrets).replace("\r", " ").replace("\n", " "))
-    if stream is not None:
+    if sys.stderr is not None:
         with contextlib.suppress(OSError, ValueError):
-            _write(stream, f"{PROG}: error: {one_line}\n")
+            _write(sys.stderr, f"{PROG}: error: {one_line}\n")
 
 
-# --- the store, the client, the report ---------------------------------------------------------
-
-
-def _store(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
-    """The shared rate-limit store, checked: ``--rate-limit-store``, else ``$UPBIT_RATE_LIMIT_STORE``."""
-    store = args.rate_limit_store or environ.get(STORE_ENV)
-    if not store:
-        return None
-    from .store import check_store_url  # with a store only: the store's modules
-
-    try:
-        return check_store_url(store, "--rate-limit-store" if args.rate_limit_store else STORE_ENV)
-    except ConfigurationError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _key_pairs(args: argparse.Namespace, environ: Mapping[str, str], secrets: list[str]) -> list[KeyPair]:
-    """(pocket, access key, secret key) of each pocket of the run (``--pocket``: ``pockets.pockets_keys``, the
-    usual pair only for one pocket), else the usual pair, in the pocket ``UPBIT_POCKET`` names, if any.
-    A pocket's keys join ``secrets``, the warning lines' too."""
-    if not args.pockets:
-        access_key, secret_key, _ = key_pair_from_env(environ)
-        return [(environ.get(POCKET_VARIABLE) or None, access_key, secret_key)]
-    from .pockets import pockets_keys  # with --pocket only: tomllib and the keys file's rules
-
-    found = pockets_keys(args.pockets, keys_file=args.keys_file, environ=environ)
-    pairs: list[KeyPair] = [(keys.pocket, keys.access_key, keys.secret_key.reveal()) for keys in found]
-    for _, access_key, secret_key in pairs:
-        secrets.extend((secret_key, access_key))
-    _route_library_logs(secrets)
-    return pairs
+# --- the clients, the report ---------------------------------------------------------------------
 
 
 def _connect(
@@ -761,34 +691,39 @@ def _connect(
     base_url: str,
     transport: httpx.AsyncBaseTransport | None,
     secrets: list[str],
-) -> Clients | int:
-    """A client for each key pair of the run (``_key_pairs``); or, on a missing key or a setting ``connect()``
-    refuses (a blank pocket, httpx arguments), the exit status, its line written."""
-    try:
-        return [
-            (
-                pocket,
-                access_key,
-                connect(
-                    base_url,
-                    access_key=access_key,
-                    secret_key=secret_key,
-                    pocket=pocket,
-                    timeout=min(args.timeout, MAX_REQUEST_TIMEOUT),
-                    environ=environ,
-                    httpx_args={} if transport is None else {"transport": transport},
-                ),
-            )
-            for pocket, access_key, secret_key in _key_pairs(args, environ, secrets)
-        ]
-    except (MissingCredentials, ConfigurationError) as exc:
-        return _refused(exc, secrets)
+) -> Clients:
+    """A client for each pocket of the run (``--pocket``: ``pockets.pockets_keys``, the usual pair only for one
+    pocket), else for the usual pair, in the pocket ``UPBIT_POCKET`` names, if any. A pocket's keys join
+    ``secrets``, the list the warning lines redact with too (``_lines_on_stderr``). ``MissingCredentials``, or
+    ``ConfigurationError`` for a setting ``connect()`` refuses (a blank pocket, httpx arguments)."""
+    pairs: list[tuple[str | None, str, str]]  # a pocket (None: the key's own), its access key and secret key
+    if args.pockets:
+        from .pockets import pockets_keys  # with --pocket only: tomllib and the keys file's rules
+
+        found = pockets_keys(args.pockets, keys_file=args.keys_file, environ=environ)
+        pairs = [(keys.pocket, keys.access_key, keys.secret_key.reveal()) for keys in found]
+        secrets.extend(key for _, access_key, secret_key in pairs for key in (secret_key, access_key))
+    else:
+        access_key, secret_key, _ = key_pair_from_env(environ)
+        pairs = [(environ.get(POCKET_VARIABLE) or None, access_key, secret_key)]
+    return {
+        pocket or "": connect(
+            base_url,
+            access_key=access_key,
+            secret_key=secret_key,
+            pocket=pocket,
+            timeout=min(args.timeout, MAX_REQUEST_TIMEOUT),
+            environ=environ,
+            httpx_args={} if transport is None else {"transport": transport},
+        )
+        for pocket, access_key, secret_key in pairs
+    }
 
 
 def _refused(exc: Exception, secrets: Iterable[str]) -> int:
     """Write ``exc`` as the error line; its exit status: 2 for bad usage, input or settings (a ``ValueError``),
     3 for missing keys or anything else found before sending (nothing could be done)."""
-    _error_line(str(exc), secrets, sys.stderr)
+    _error_line(str(exc), secrets)
     usage = isinstance(exc, ValueError) and not isinstance(exc, MissingCredentials)
     return EXIT_USAGE if usage else EXIT_NOTHING_DONE
 
@@ -808,26 +743,32 @@ def write_report(pieces: Iterable[str], secrets: list[str], interrupts: Interrup
     except (ReportNotWritten, OSError, ValueError) as exc:
         _silence_stdout()
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-        _error_line(f"the report could not be written to stdout: {detail}; {counted}", secrets, sys.stderr)
+        _error_line(f"the report could not be written to stdout: {detail}; {counted}", secrets)
         return False
     return True
 
 
-def report(result: BatchResult, ids: Sequence[str], as_json: bool, secrets: list[str], interrupts: Interrupts) -> int:
+def report(
+    result: BatchResult,
+    ids: Sequence[str],
+    as_json: bool,
+    secrets: list[str],
+    interrupts: Interrupts,
+    *,
+    dry_run: bool = False,
+) -> int:
     """Write the report of ``result`` (every id once) to stdout and the reason to stderr; return the exit status."""
     reconcile(result, ids)
     # Streamed, piece by piece, never built whole: a million ids make a report of hundreds of megabytes.
     pieces = json_report(result) if as_json else table_lines(result, ids)
     if not write_report(itertools.chain(pieces, ["\n"]), secrets, interrupts, counts(result)):
         return EXIT_REPORT_LOST
-    status, reason = exit_status(result)
-    if result.interrupted:
-        status = interrupts.status  # 128 + the first signal's number (130 for a KeyboardInterrupt)
-    elif interrupts.count:
-        status = interrupts.status
+    status, reason = _verdict(result, dry_run)
+    if interrupts.count and not result.interrupted:
         reason = f"interrupted after the batch ended; the report above is complete ({counts(result)})"
-    if reason is not None:
-        _error_line(reason, secrets, sys.stderr)
+    if result.interrupted or interrupts.count:
+        status = interrupts.status  # 128 + the first signal's number (130 for a KeyboardInterrupt)
+    _tell(status, reason, secrets)
     return status
 
 
@@ -846,18 +787,12 @@ def _report_pockets(
         return EXIT_REPORT_LOST
     statuses = [EXIT_NOTHING_DONE for _ in result.errors]
     for name, one in result.reports.items():
-        status, reason = exit_status(one)
-        if status == EXIT_INCOMPLETE and dry_run and not one.interrupted:
-            status, reason = EXIT_OK, _dry_run(one)
+        status, reason = _verdict(one, dry_run)
         statuses.append(status)
-        if reason is None or result.interrupted:
-            continue
-        if status == EXIT_OK:  # a dry run's matches: the answer, not an error
-            _write(sys.stderr, redact(f"{PROG}: pocket {name}: {reason}\n", secrets))
-        else:
-            _error_line(f"pocket {name}: {reason}", secrets, sys.stderr)
+        if not result.interrupted:
+            _tell(status, reason, secrets, f"pocket {name}: ")
     for name, error in result.errors.items():
-        _error_line(f"pocket {name}: nothing could be done: {error.name}: {error.message}", secrets, sys.stderr)
+        _error_line(f"pocket {name}: nothing could be done: {error.name}: {error.message}", secrets)
     if result.interrupted or interrupts.count:
         return interrupts.status
     if all(status == EXIT_OK for status in statuses):
@@ -879,7 +814,7 @@ def _pocket_pieces(result: PocketsResult, as_json: bool) -> Iterator[str]:
         return
     for number, (name, one) in enumerate(result.reports.items()):
         yield f"{'' if not number else chr(10)}pocket {name}:\n"
-        yield from table_lines(one, list(dict.fromkeys(_reported_ids(one))))
+        yield from table_lines(one, _reported_ids(one))
         yield "\n"
     for name, error in result.errors.items():
         yield f"\npocket {name}: nothing done: {error.name}: {error.message}\n"
@@ -895,8 +830,8 @@ def open_filters_given(args: argparse.Namespace) -> bool:
     return any(getattr(args, name) not in (None, [], False) for name in _OPEN_FILTERS)
 
 
-def open_filter(args: argparse.Namespace, now: float) -> dict[str, Any]:
-    """The keyword arguments of ``cancel_open_orders_async``; ``UsageError`` for an impossible combination."""
+def open_filter(args: argparse.Namespace, now: float) -> SweepOptions:
+    """What ``--open`` sweeps, checked by ``SweepOptions``; ``UsageError`` for an impossible combination."""
     from .sweep import SweepOptions
 
     if not args.open:
@@ -909,23 +844,23 @@ def open_filter(args: argparse.Namespace, now: float) -> dict[str, Any]:
     created_before = None
     if args.older_than is not None:
         created_before = datetime.datetime.fromtimestamp(now - args.older_than, datetime.UTC)
-    arguments: dict[str, Any] = {
-        "markets": args.markets,
-        "excluded_markets": args.excluded_markets,
-        "quote_currencies": args.quotes,
-        "side": args.side,
-        "states": tuple(args.states or ("wait", "watch")),
-        "created_before": created_before,
-    }
     try:
-        SweepOptions(**arguments)
+        return SweepOptions(
+            markets=args.markets,
+            excluded_markets=args.excluded_markets,
+            quote_currencies=args.quotes,
+            side=args.side,
+            states=tuple(args.states or ("wait", "watch")),
+            created_before=created_before,
+            dry_run=args.dry_run,
+            until_empty=args.until_empty,
+        )
     except InvalidRequest as exc:
         message = str(exc)
         flag = _FLAGS.get(exc.parameter)
         if flag is not None and message.startswith(exc.parameter + ":"):
             message = flag + message[len(exc.parameter) :]
         raise UsageError(message) from None
-    return arguments
 
 
 # The library's parameter -> the flag that sets it, for error messages.
@@ -938,8 +873,10 @@ _FLAGS = {
 
 
 def _reported_ids(result: BatchResult) -> list[str]:
+    """The distinct uuids a sweep's report names, in its order: the ids of its table."""
     ids = [order.uuid for order in (*result.success, *result.failed) if order.uuid is not None]
-    return ids + [order.id for order in result.unconfirmed] + [order.id for order in result.not_sent]
+    ids += [order.id for order in result.unconfirmed] + [order.id for order in result.not_sent]
+    return list(dict.fromkeys(ids))
 
 
 # --- the command -------------------------------------------------------------------------------
@@ -966,20 +903,25 @@ class _StderrLine(logging.Handler):
 def _route_library_logs(secrets: list[str]) -> None:
     """The library's warnings stay quiet, but for the one the user must see, as a warning line.
 
-    The batch layer logs warnings (a 418, a callback that raised); unconfigured, Python's last-resort
-    handler would print them, breaking the one-line-on-stderr promise. Callers who configured logging
-    still get them through the root logger. The one shown: the shared rate-limit store is unreachable
-    and pacing is per process.
+    The batch layer logs warnings (a 418, a callback that raised); the package's ``NullHandler`` keeps
+    Python's last-resort handler from printing them, which would break the one-line-on-stderr promise.
+    Callers who configured logging still get them through the root logger. The one shown: the shared
+    rate-limit store is unreachable and pacing is per process.
     """
-    library_log = logging.getLogger("upbit_cancel")
-    if not library_log.handlers:
-        library_log.addHandler(logging.NullHandler())
-    pacing_log = logging.getLogger("upbit_cancel.ratelimit")
-    for handler in pacing_log.handlers:
+    _lines_on_stderr("upbit_cancel.ratelimit", secrets, f"{PROG}: warning: ", logging.WARNING)
+
+
+def _lines_on_stderr(
+    name: str, secrets: Sequence[str], prefix: str, level: int, formatter: logging.Formatter | None = None
+) -> None:
+    """The records of the logger ``name`` from ``level`` up as ``_StderrLine``s, unless it has handlers of its
+    own: one handler, given this run's secrets."""
+    logger = logging.getLogger(name)
+    for handler in logger.handlers:
         if isinstance(handler, _StderrLine):
             handler.secrets = secrets
-    if not pacing_log.handlers:
-        pacing_log.addHandler(_StderrLine(secrets, f"{PROG}: warning: ", logging.WARNING, None))
+    if not logger.handlers:
+        logger.addHandler(_StderrLine(secrets, prefix, level, formatter))
 
 
 def main(
@@ -1006,14 +948,14 @@ def main(
     try:
         with interrupts.installed(restore=restore_signals):
             args = parse(build_parser(), argv)  # --help (0) or a usage error: already reported by argparse
-            return args if isinstance(args, int) else run(args, environ, transport, interrupts)
+            return args if isinstance(args, int) else run(args, environ, transport, interrupts, secrets)
     except KeyboardInterrupt:
         # Only before the ids were read (``OnSignal.RAISE``): after, every signal ends in a report.
-        _error_line("interrupted while reading the arguments and ids; nothing was sent", secrets, sys.stderr)
+        _error_line("interrupted while reading the arguments and ids; nothing was sent", secrets)
         return interrupts.status
     except Exception as exc:
         # The promise is one line, never a traceback, whatever went wrong.
-        _error_line(f"unexpected {type(exc).__name__}: {exc}", secrets, sys.stderr)
+        _error_line(f"unexpected {type(exc).__name__}: {exc}", secrets)
         return EXIT_NOTHING_DONE
 
 

@@ -69,14 +69,26 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Name
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
 
 
-def _positive_seconds(text: str) -> float:
+def _positive(text: str, units: dict[str, float], expected: str) -> float:
+    """``text`` as a positive, finite number of seconds, a unit of ``units`` after it if any."""
+    number, unit = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, 1.0)
     try:
-        value = float(text)
+        value = float(number) * unit
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds; given: {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a positive {expected}; given: {text!r}")
     return value
+
+
+def _positive_seconds(text: str) -> float:
+    return _positive(text, {}, "number of seconds")
+
+
+def _duration(text: str) -> float:
+    """``90``, ``90s``, ``15m``, ``2h`` or ``1d`` as seconds (> 0)."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+    return _positive(text, units, "duration such as 90s, 15m, 2h or 1d")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,19 +172,6 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"total time budget for the whole batch (default: {DEFAULT_TIMEOUT:g})",
     )
-
-
-def _duration(text: str) -> float:
-    """``90``, ``90s``, ``15m``, ``2h`` or ``1d`` as seconds (> 0)."""
-    units = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-    number, unit = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, 1.0)
-    try:
-        value = float(number) * unit
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive duration such as 90s, 15m, 2h or 1d; given: {text!r}")
-    return value
 
 
 class _TakesArguments(Protocol):

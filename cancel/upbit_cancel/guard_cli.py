@@ -1,22 +1,11 @@
 """``upbit-cancel heartbeat`` and ``upbit-cancel guard``: the dead-man's switch from the command line.
 
-Usage::
-
-    upbit-cancel heartbeat NAME [--timeout SECONDS] [--pocket NAME] [--market PAIR ...] [--side bid|ask]
-                 [--state wait|watch ...] [--identifier-prefix TEXT] [--store URL|FOLDER]
-    upbit-cancel guard NAME ... [--store URL|FOLDER] [--server-url URL | --region R] [--give-up SECONDS]
-                 [--status-file PATH]
-    upbit-cancel guard --status [--status-file PATH]
-
-``heartbeat`` beats once and exits (a shell bot calls it every 15-30 s): it arms the guard named NAME or
-pushes its deadline ``--timeout`` seconds on (default 60); ``--timeout 0`` disarms. The scope flags say
-what the guard cancels when this heartbeat goes silent; ``--state`` defaults to ``wait`` only (a ``watch``
-order is a stop, often protecting a holding: give ``--state wait --state watch`` to cancel stops too).
-
-``guard`` watches the named heartbeats until stopped. It logs each change of state on stderr and writes
-each fire's whole report to stdout as one JSON line (``{"heartbeat": ..., "complete": ..., "report":
-{...}}``, the report as ``--json`` prints it). ``--status`` prints the running guard's status file.
-The exit statuses of both, and why a fire gives up (exit 5): ``docs/guard.md``.
+``heartbeat NAME`` beats once and exits (a shell bot calls it every 15-30 s): it arms the guard NAME or
+pushes its deadline ``--timeout`` seconds on (``--timeout 0`` disarms); its scope flags say what the guard
+cancels when it goes silent. ``guard NAME ...`` watches the named heartbeats until stopped, logs each change
+of state on stderr and writes each fire's whole report to stdout as one JSON line; ``guard --status``
+prints the running guard's status file. The usage, the defaults (``--state wait`` only: a ``watch`` order
+is a stop, often protecting a holding), the exit statuses and why a fire gives up (exit 5): docs/guard.md.
 """
 
 from __future__ import annotations
@@ -37,11 +26,10 @@ from upbit_auth.auth import key_pair_from_env
 from . import cli
 from .cli_parser import PROG, _Parser, _positive_seconds, add_scope_arguments, parse
 from .client import resolve_base_url
-from .errors import ConfigurationError
 from .guard import DEFAULT_GIVE_UP, FireRecord, Guard
 from .heartbeat import DEFAULT_GUARD_STATES, GuardScope, Heartbeat
 from .heartbeat_store import open_heartbeat_store
-from .interrupts import INTERRUPT_SIGNALS, interrupted_status
+from .interrupts import Interrupts, OnSignal
 from .pockets import KEYS_FILE_VARIABLE
 from .store import StoreUnavailable
 
@@ -91,10 +79,8 @@ def _heartbeat(args: argparse.Namespace, secrets: Sequence[str]) -> int:
     try:
         states = tuple(dict.fromkeys(args.states or DEFAULT_GUARD_STATES))
         scope = GuardScope(args.pocket, args.markets, args.side, states, args.identifier_prefix)
-        if args.timeout < 0 or args.timeout != args.timeout:
-            raise ConfigurationError(f"--timeout must be 0 (disarm) or more seconds; given: {args.timeout!r}")
         beating = Heartbeat(args.name, args.timeout, scope=scope, store=args.store, interval=None)
-    except ValueError as error:  # ConfigurationError included
+    except ValueError as error:  # ConfigurationError included (a --timeout below 0: Heartbeat's own check)
         return cli._refused(error, secrets)
     try:
         beating.beat()
@@ -111,7 +97,7 @@ def _status(args: argparse.Namespace, environ: Mapping[str, str], secrets: Seque
     try:
         status = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        cli._error_line(f"no guard status at {path}: {error}", secrets, sys.stderr)
+        cli._error_line(f"no guard status at {path}: {error}", secrets)
         return cli.EXIT_NOTHING_DONE
     status["running"] = _alive(status.get("pid"))
     sys.stdout.write(cli.redact(json.dumps(status, indent=2, ensure_ascii=False), secrets) + "\n")
@@ -123,11 +109,10 @@ def _alive(pid: object) -> bool:
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:
-        os.kill(pid, 0)
+        with contextlib.suppress(PermissionError):  # another user's process: it runs
+            os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's process: it runs
-        return True
     return True
 
 
@@ -142,7 +127,7 @@ def _write_fire(record: FireRecord, secrets: Sequence[str]) -> None:
 def _make_guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: Sequence[str]) -> Guard | int:
     """The guard of the command, everything checked before it watches; or the exit status."""
     if not args.names:
-        cli._error_line("name one or more heartbeats to guard (or --status)", secrets, sys.stderr)
+        cli._error_line("name one or more heartbeats to guard (or --status)", secrets)
         return cli.EXIT_USAGE
     try:
         base_url = args.server_url or resolve_base_url(None, args.region, environ)
@@ -157,26 +142,17 @@ def _make_guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: S
         return cli._refused(error, secrets)
 
 
-async def _watch(guard: Guard, signals: list[int]) -> FireRecord | None:
-    """``guard.run()`` until it gives up or a signal comes (recorded in ``signals``; the run is cancelled)."""
-    task, loop = asyncio.current_task(), asyncio.get_running_loop()
+async def _watch(guard: Guard, interrupts: Interrupts) -> FireRecord | None:
+    """``guard.run()`` until it gives up or a signal comes (the run is cancelled: None)."""
+    task = asyncio.current_task()
     assert task is not None
-
-    def stop(signum: int) -> None:
-        signals.append(signum)
-        task.cancel()
-
-    for signum in INTERRUPT_SIGNALS:
-        loop.add_signal_handler(signum, stop, int(signum))
     try:
-        return await guard.run()
+        with interrupts.cancelling(task):
+            return None if interrupts.count else await guard.run()
     except asyncio.CancelledError:
-        if not signals:
+        if not interrupts.count:
             raise
         return None
-    finally:
-        for signum in INTERRUPT_SIGNALS:
-            loop.remove_signal_handler(signum)
 
 
 def _guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: Sequence[str]) -> int:
@@ -185,28 +161,26 @@ def _guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: Sequen
     made = _make_guard(args, environ, secrets)
     if isinstance(made, int):
         return made
-    signals: list[int] = []
+    interrupts = Interrupts()
+    interrupts.stage = OnSignal.CANCEL
     try:
-        gave_up = asyncio.run(_watch(made, signals))
+        with interrupts.installed():
+            gave_up = asyncio.run(_watch(made, interrupts))
     finally:
         made.store.close()
-    if signals:
-        logging.getLogger("upbit_cancel.guard").info("stopped by signal %d", signals[0])
-        return interrupted_status(signals[0])
+    if interrupts.count:
+        logging.getLogger("upbit_cancel.guard").info("stopped by signal %d", interrupts.first)
+        return interrupts.status
     if gave_up is not None:
-        cli._error_line(
-            f"heartbeat {gave_up.name}: gave up after {args.give_up:g} s: {gave_up.error}", secrets, sys.stderr
-        )
+        cli._error_line(f"heartbeat {gave_up.name}: gave up after {args.give_up:g} s: {gave_up.error}", secrets)
     return EXIT_GAVE_UP
 
 
 def _route_logs(secrets: Sequence[str]) -> None:
     for name in ("upbit_cancel.guard", "upbit_cancel.heartbeat"):
-        logger = logging.getLogger(name)
-        logger.setLevel(logging.INFO)
-        if not any(isinstance(handler, cli._StderrLine) for handler in logger.handlers):
-            line = logging.Formatter("%(asctime)s %(message)s")
-            logger.addHandler(cli._StderrLine(secrets, f"{cli.PROG} guard: ", logging.INFO, line))
+        logging.getLogger(name).setLevel(logging.INFO)
+        line = logging.Formatter("%(asctime)s %(message)s")
+        cli._lines_on_stderr(name, secrets, f"{cli.PROG} guard: ", logging.INFO, line)
 
 
 def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
@@ -222,5 +196,5 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
             return _heartbeat(args, secrets)
         return _guard(args, env, secrets)
     except Exception as exc:  # one line, never a traceback, as the rest of the command
-        cli._error_line(f"unexpected {type(exc).__name__}: {exc}", secrets, sys.stderr)
+        cli._error_line(f"unexpected {type(exc).__name__}: {exc}", secrets)
         return cli.EXIT_NOTHING_DONE

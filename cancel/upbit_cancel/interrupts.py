@@ -1,10 +1,7 @@
 """``upbit-cancel``'s signal handling and its report writer: once the ids are read, the report comes out.
 
-The signals it takes (``INTERRUPT_SIGNALS``) and the exit status each gives, what a signal does at each
-stage (``OnSignal``), why a Python handler and not the event loop's (``Interrupts``) and how the report is
-written through signals and slow readers (``write_whole``) are said where each is defined; the promises and
-their tests are in docs/guarantees.md ("The report always comes out"), held by
-``tests/test_report_always_out.py``. Only the command installs this: the library installs no handler.
+Each rule is said where it is defined; the promises are docs/guarantees.md's ("The report always comes
+out"), held by ``tests/test_report_always_out.py``. Only the command installs this: the library installs none.
 """
 
 from __future__ import annotations
@@ -18,7 +15,10 @@ import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    import asyncio
 
 REPORT_GRACE_SECONDS = 10.0
 """Once a signal has come while the report is written, the reader has this long to take the rest."""
@@ -52,7 +52,8 @@ class OnSignal(enum.Enum):
 
 
 class Interrupts:
-    """The command's handler of ``INTERRUPT_SIGNALS``, installed for the whole run by ``main`` (main thread only).
+    """The command's handler of ``INTERRUPT_SIGNALS`` (main thread only): the console script's while the CLI loads
+    (``entry``), then ``cli.main``'s for the whole run, and the guard's while it watches (``guard_cli``).
 
     Python handlers (``signal.signal``), not the event loop's: they hold in every stage, before,
     during and after ``asyncio.run``, so no window is left where a signal kills the process or
@@ -108,9 +109,18 @@ class Interrupts:
                 self.stage = OnSignal.DEFER
 
     @contextlib.contextmanager
-    def stopping(self, stop: Callable[[], object]) -> Iterator[None]:
-        """While the block runs, the first signal calls ``stop`` (at once if one already came)."""
-        self._stop = stop
+    def cancelling(self, task: asyncio.Task[Any]) -> Iterator[None]:
+        """While the block runs, the first signal cancels ``task`` (the caller checks ``count`` for one before).
+
+        Through asyncio's ``call_soon_threadsafe``, the one door to the loop that is safe from a handler running
+        between any two bytecodes (the loop's own included) and wakes the loop from its ``select``; anyio has
+        none for a handler on the loop's own thread (``from_thread`` is for other threads, and
+        ``CancelScope.cancel`` would not wake a sleeping loop). Cancelling the task is the library's asyncio
+        contract: sending stops at once, the answers in flight are awaited, and ``BatchCancelled``
+        (``PocketsCancelled``) carries the report.
+        """
+        loop = task.get_loop()
+        self._stop = lambda: loop.call_soon_threadsafe(task.cancel)
         try:
             yield
         finally:
@@ -141,29 +151,15 @@ def gathered(pieces: Iterable[str], size: int = WRITE_CHUNK) -> Iterator[str]:
         yield "".join(buffer)
 
 
-class _Grace:
-    """Once a signal has come, the reader has ``REPORT_GRACE_SECONDS`` to take the rest of the report."""
-
-    def __init__(self, interrupts: Interrupts) -> None:
-        self.interrupts = interrupts
-        self.deadline: float | None = None
-
-    def check(self) -> None:
-        if self.interrupts.count and self.deadline is None:
-            self.deadline = time.monotonic() + REPORT_GRACE_SECONDS
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise ReportNotWritten(f"the reader took no more of it for {REPORT_GRACE_SECONDS:g} s after the interrupt")
-
-
 def write_whole(
-    stream: TextIO | None, pieces: Iterable[str], interrupts: Interrupts, fallback: Callable[[TextIO, str], None]
+    stream: TextIO | None, chunks: Iterable[str], interrupts: Interrupts, fallback: Callable[[TextIO, str], None]
 ) -> None:
-    """Write the whole report, given as ``pieces`` (consumed as it goes: the report is never held whole), to
-    stdout through any number of signals; raises ``ReportNotWritten``.
+    """Write the whole report, given as ``chunks`` (``gathered``; consumed as it goes: the report is never held
+    whole), to stdout through any number of signals; raises ``ReportNotWritten``.
 
-    Written on the file descriptor, in pieces no larger than the pipe's atomic write, each when the
-    descriptor is ready: a signal only adds to ``interrupts.count``, and once one has come the reader
-    has ``REPORT_GRACE_SECONDS`` to take the rest (a reader that never reads cannot hold the process).
+    Written on the file descriptor, in pieces no larger than the pipe's atomic write, each when ``select``
+    says the descriptor can take it: a signal only adds to ``interrupts.count``, and once one has come the
+    reader has ``REPORT_GRACE_SECONDS`` to take the rest (a reader that never reads cannot hold the process).
     A stream without a descriptor (a test's ``StringIO``) is written by ``fallback``.
     """
     if stream is None:
@@ -171,24 +167,25 @@ def write_whole(
     try:
         fd = stream.fileno()
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
-        for text in gathered(pieces):
+        for text in chunks:
             fallback(stream, text)
         return
     stream.flush()
     encoding = getattr(stream, "encoding", None) or "utf-8"
-    grace = _Grace(interrupts)
-    for text in gathered(pieces):
-        _write_fd(fd, memoryview(text.encode(encoding, "backslashreplace")), grace)
-
-
-def _write_fd(fd: int, data: memoryview, grace: _Grace) -> None:
-    """All of ``data`` to ``fd``, a pipe's atomic write at a time, each when ``select`` says it can take it."""
-    while data:
-        grace.check()
-        try:
-            _, ready, _ = select.select([], [fd], [], 0.1)
-        except (OSError, ValueError):  # a descriptor select cannot watch: write and let it block
-            ready = [fd]
-        if ready:
-            with contextlib.suppress(BlockingIOError):  # a descriptor left non-blocking: ask select again
-                data = data[os.write(fd, data[: select.PIPE_BUF]) :]
+    deadline: float | None = None
+    for text in chunks:
+        data = memoryview(text.encode(encoding, "backslashreplace"))
+        while data:
+            if interrupts.count and deadline is None:
+                deadline = time.monotonic() + REPORT_GRACE_SECONDS
+            if deadline is not None and time.monotonic() > deadline:
+                raise ReportNotWritten(
+                    f"the reader took no more of it for {REPORT_GRACE_SECONDS:g} s after the interrupt"
+                )
+            try:
+                _, ready, _ = select.select([], [fd], [], 0.1)
+            except (OSError, ValueError):  # a descriptor select cannot watch: write and let it block
+                ready = [fd]
+            if ready:
+                with contextlib.suppress(BlockingIOError):  # a descriptor left non-blocking: ask select again
+                    data = data[os.write(fd, data[: select.PIPE_BUF]) :]
