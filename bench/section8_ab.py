@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+PACKAGES = ("cancel", "auth_plugin", "generated", "sandbox", "runtime")
+"""The folders of a tree that hold its packages."""
 
 
 def fraction(run: int) -> float:
@@ -66,7 +70,12 @@ def main() -> None:
             root = Path(trees[name]).resolve()
             argv = [str(root / ".venv/bin/python"), str(here), "0", "--turn", repr(fraction(number))]
             argv += ["--latencies", args.latencies]
-            out = subprocess.run(argv, cwd=root, check=True, capture_output=True, text=True, timeout=900).stdout
+            # A tree may borrow another's venv (a symlinked .venv, its editable install pointing elsewhere):
+            # its own packages come first on the path.
+            path = os.pathsep.join(str(root / part) for part in PACKAGES if (root / part).is_dir())
+            env = {**os.environ, "PYTHONPATH": path}
+            out = subprocess.run(argv, cwd=root, env=env, check=True, capture_output=True, text=True, timeout=900)
+            out = out.stdout
             rows = json.loads(next(line[5:] for line in out.splitlines() if line.startswith("ROWS ")))
             for row in rows:
                 key = (row["mode"], row["kind"], row["latency"])
