@@ -106,13 +106,15 @@ def test_a_cassette_recorded_on_one_port_replays_on_another_port_or_with_no_sand
     depend on it. The second sandbox's book differs (its orders are filled), so an answer that came from it
     and not from the cassette would change the report; its request log proves nothing reached it."""
     cassette = tmp_path / "ports.yaml"
-    with running_server(exchange_with_keys()) as first:
-        recorded = record(cassette, first)
     elsewhere = SandboxExchange(credentials={ACCESS_KEY: SECRET_KEY})
     elsewhere.seed_demo_orders(open_orders=0, filled=5)
-    with running_server(elsewhere) as second:
-        assert httpx.URL(second).port != httpx.URL(first).port
-        assert replay(cassette, second) == recorded
+    # The first sandbox stays up while the second starts, so the second cannot be given the port the
+    # first just freed (the system may hand a freed port out again at once).
+    with running_server(exchange_with_keys()) as first:
+        recorded = record(cassette, first)
+        with running_server(elsewhere) as second:
+            assert httpx.URL(second).port != httpx.URL(first).port
+            assert replay(cassette, second) == recorded
     assert elsewhere.requests == []
     assert replay(cassette, "http://127.0.0.1:9") == recorded  # discard: nothing listens
 
