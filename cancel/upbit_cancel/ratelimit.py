@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
 from upbit_client.rules import RateLimit
 
@@ -48,6 +48,9 @@ __all__ = [
 log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
 T = TypeVar("T")
+_StoreStep = tuple["Ask", Literal["take", "read_phase"]]
+"""A step of ``RateLimiter._try`` for its driver: the store call to make for ``Ask`` (its take, or reading the
+phase it holds)."""
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 AsyncSleep = Callable[[float], Awaitable[None]]
@@ -191,10 +194,10 @@ class RateLimiter:
         probe of where the exchange's next window begins (``window_log``), at no cost in windows."""
         return _blocking(self._try(backlog))
 
-    def _try(self, backlog: int) -> Generator[tuple[Ask, bool], object, Permit | float]:
+    def _try(self, backlog: int) -> Generator[_StoreStep, object, Permit | float]:
         """``try_acquire`` as steps without I/O, for a driver to make blocking (``_blocking``) or on a loop
-        (``_on_loop``): yields ``(ask, False)`` to ask the store (sent the ``TakeResult``, or the
-        ``StoreUnavailable``) and ``(ask, True)`` to read the phase it holds (sent it). With a store, the send
+        (``_on_loop``): yields ``(ask, "take")`` to ask the store (sent the ``TakeResult``, or the
+        ``StoreUnavailable``) and ``(ask, "read_phase")`` to read the phase it holds (sent it). With a store, the send
         is logged before the store is asked (so that callers asking meanwhile count it) and withdrawn if the
         store says no. A phase another process stored is read and adopted first (once: one that cannot be read
         or used stops no send)."""
@@ -215,9 +218,9 @@ class RateLimiter:
             return permit
         from .store import Ask, StoreUnavailable
 
-        result = yield ask, False
+        result = yield ask, "take"
         if not isinstance(result, StoreUnavailable) and cast("TakeResult", result).phase_in_store:
-            shared = yield ask, True
+            shared = yield ask, "read_phase"
             if isinstance(shared, StoreUnavailable):
                 result = shared
             else:
@@ -226,7 +229,7 @@ class RateLimiter:
                     again = link.plan(self._log, now, ask_phase=False)
                 if isinstance(again, Ask):
                     ask = again
-                    result = yield again, False
+                    result = yield again, "take"
         return self._taken(link, ask, cast("TakeResult | StoreUnavailable", result), (permit, last_send))
 
     def _taken(
@@ -389,20 +392,20 @@ class RateLimiter:
         return f"RateLimiter(group={self.group!r}, per_second={self.per_second!r})"
 
 
-def _blocking(steps: Generator[tuple[Ask, bool], object, T]) -> T:
+def _blocking(steps: Generator[_StoreStep, object, T]) -> T:
     """Make the steps of ``RateLimiter._try`` with the store's blocking calls (without the limiter's lock)."""
     try:
         step = next(steps)
         from .store import StoreLink  # with a store only: a limiter without one does not load its modules
 
         while True:
-            ask, phase = step
-            step = steps.send(StoreLink.load_phase(ask) if phase else StoreLink.ask(ask))
+            ask, call = step
+            step = steps.send(StoreLink.load_phase(ask) if call == "read_phase" else StoreLink.ask(ask))
     except StopIteration as done:
         return cast("T", done.value)
 
 
-async def _on_loop(steps: Generator[tuple[Ask, bool], object, T], store: LoopStore) -> T:
+async def _on_loop(steps: Generator[_StoreStep, object, T], store: LoopStore) -> T:
     """Make the steps of ``RateLimiter._try`` with ``store``'s calls awaited on the running asyncio loop
     (``redis_store.LoopBudget``), shielded: a caller cancelled meanwhile gets its permit, to give back."""
     import anyio  # the async paths' own: the sync batch's import path loads neither anyio nor asyncio
@@ -413,8 +416,8 @@ async def _on_loop(steps: Generator[tuple[Ask, bool], object, T], store: LoopSto
         try:
             step = next(steps)
             while True:
-                ask, phase = step
-                step = steps.send(await caught(store.load_phase() if phase else store.take(ask.send)))
+                ask, call = step
+                step = steps.send(await caught(store.load_phase() if call == "read_phase" else store.take(ask.send)))
         except StopIteration as done:
             got = cast("T", done.value)
     return got
