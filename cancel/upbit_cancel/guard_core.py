@@ -48,7 +48,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .heartbeat_store import Beat
-from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder
+from .results import BatchResult, NotSentOrder, OrderRef, ReportOrder, UnconfirmedOrder, groups
 
 __all__ = ["POLL", "PREPARE", "SETTLE", "TOGETHER", "Firing", "Watch", "WatchState", "gathering"]
 
@@ -171,7 +171,7 @@ def gathering(watches: Iterable[Watch], found_at: float) -> float | None:
     return min(soon, default=None)
 
 
-def _key(order: OrderRef | UnconfirmedOrder | NotSentOrder) -> str:
+def _key(order: ReportOrder) -> str:
     return (order.uuid if isinstance(order, OrderRef) else order.id) or repr(order)
 
 
@@ -184,7 +184,7 @@ class Firing:
     give_up: float
     attempts: int = 0
     retry_in: float = RETRY_MIN
-    fates: dict[str, tuple[str, OrderRef | UnconfirmedOrder | NotSentOrder]] = field(default_factory=dict)
+    fates: dict[str, tuple[str, ReportOrder]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     last_error: str | None = None
 
@@ -216,10 +216,7 @@ class Firing:
     def _merge(self, result: BatchResult) -> None:
         """Each order's best-known fate: cancelled or failed is final, a later attempt's word beats an
         earlier unconfirmed or not-sent one."""
-        for group, orders in (
-            ("success", result.success), ("failed", result.failed),
-            ("unconfirmed", result.unconfirmed), ("not_sent", result.not_sent),
-        ):  # fmt: skip
+        for group, orders in groups(result):
             for order in orders:
                 key = _key(order)
                 if self.fates.get(key, ("",))[0] not in ("success", "failed"):

@@ -14,8 +14,9 @@ The meaning of each group, reason and exit status is in ``docs/outcomes.md``.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, TypeAlias, cast, get_args
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, TypeVar, cast, get_args
 
 from upbit_client.models import OpenOrderState
 from upbit_client.models import OrderSide as _SpecOrderSide
@@ -214,9 +215,40 @@ class BatchResult:
         }
 
 
-def group_sizes(result: BatchResult) -> tuple[int, int, int, int]:
-    """How many orders ``result`` has in each group: success, failed, unconfirmed, not_sent."""
-    return len(result.success), len(result.failed), len(result.unconfirmed), len(result.not_sent)
+GroupName = Literal["success", "failed", "unconfirmed", "not_sent"]
+ReportOrder: TypeAlias = OrderRef | UnconfirmedOrder | NotSentOrder
+"""An order of any group of the report."""
+OrderKind = TypeVar("OrderKind", OrderRef, UnconfirmedOrder, NotSentOrder)
+"""One of the three kinds of order, the same in and out (``EachOrder``)."""
+
+
+class EachOrder(Protocol):
+    """A change made to every order of a report alike (``merge_groups``): an order in, one of its kind out."""
+
+    def __call__(self, order: OrderKind, /) -> OrderKind: ...
+
+
+def groups(result: BatchResult) -> tuple[tuple[GroupName, Sequence[ReportOrder]], ...]:
+    """``result``'s groups with their names, in the report's order (``to_dict``'s): the one walk over them
+    for code that treats every group alike, so that none names the groups again."""
+    return (
+        ("success", result.success), ("failed", result.failed),
+        ("unconfirmed", result.unconfirmed), ("not_sent", result.not_sent),
+    )  # fmt: skip
+
+
+def group_sizes(result: BatchResult) -> tuple[int, ...]:
+    """How many orders ``result`` has in each group, in the order of ``groups``."""
+    return tuple(len(orders) for _, orders in groups(result))
+
+
+def merge_groups(into: BatchResult, more: BatchResult, each: EachOrder) -> None:
+    """Add ``more``'s orders, each as ``each`` makes it, to the same groups of ``into``. (Not over ``groups``:
+    its groups are read-only, as one group's list takes only its own kind of order.)"""
+    into.success += map(each, more.success)
+    into.failed += map(each, more.failed)
+    into.unconfirmed += map(each, more.unconfirmed)
+    into.not_sent += map(each, more.not_sent)
 
 
 _REPR_ORDERS = 10
