@@ -198,6 +198,19 @@ def test_sweep_pockets_async_cancels_each_pockets_orders_with_its_own_key_only(a
     assert progress[-1] == (180, 180)
 
 
+def test_a_report_to_over_pockets_that_raises_costs_nothing_but_a_logged_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    exchange = pockets_book(("a",), count=10)
+
+    def broken(report: PocketsResult) -> None:
+        raise RuntimeError("a broken sink")
+
+    result = anyio.run(lambda: sweep_pockets_async(clients(exchange, ("a",)), report_to=broken))
+    assert result.all_cancelled and len(result.reports["a"].success) == 10
+    assert "report_to callback raised; ignored" in caplog.text
+
+
 def test_a_pocket_whose_key_is_refused_is_reported_and_the_others_are_swept() -> None:
     exchange = pockets_book(("a",), count=20)
     refused = connect(SERVER, access_key="not-issued-0123456789", secret_key=pocket_secret_key("zz"), pocket="zz",

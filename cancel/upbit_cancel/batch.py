@@ -959,8 +959,9 @@ def _prepare(
     return batch
 
 
-def hand_over(sink: ReportSink | None, report: BatchResult) -> BatchResult:
-    """Give ``report`` to ``sink`` (``ReportSink``) and return it; a failing sink costs nothing else."""
+def hand_over(sink: Callable[[T], object] | None, report: T) -> T:
+    """Give ``report`` to ``sink`` (a ``ReportSink``, or ``PocketsSink`` for a sweep over pockets) and return
+    it; a failing sink costs nothing else."""
     if sink is not None:
         try:
             sink(report)

@@ -24,7 +24,7 @@ from typing import Any, Unpack
 
 import anyio
 
-from .batch import AnyClient, BatchOptions, ProgressCallback
+from .batch import AnyClient, BatchOptions, ProgressCallback, hand_over
 from .errors import BatchInterrupted, ConfigurationError, UpbitAPIError, UpbitClientError
 from .results import BatchResult, ErrorInfo
 from .sweep import SweepKeywords, SweepOptions, cancel_open_orders, cancel_open_orders_async, chosen_options
@@ -224,17 +224,8 @@ async def sweep_pockets_async(
             for name in run.clients:
                 group.start_soon(run.one_async, name)
     except anyio.get_cancelled_exc_class() as exc:
-        report = _hand(report_to, run.finish(interrupted=True))
+        report = hand_over(report_to, run.finish(interrupted=True))
         if isinstance(exc, asyncio.CancelledError):
             raise PocketsCancelled(report) from exc
         raise
-    return _hand(report_to, run.finish())
-
-
-def _hand(sink: PocketsSink | None, report: PocketsResult) -> PocketsResult:
-    if sink is not None:
-        try:
-            sink(report)
-        except Exception:  # a failing sink costs nothing else
-            log.warning("report_to callback raised; ignored", exc_info=True)
-    return report
+    return hand_over(report_to, run.finish())
