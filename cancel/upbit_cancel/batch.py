@@ -130,9 +130,9 @@ class BatchOptions:
         if self.limiter is not None and not isinstance(self.limiter, RateLimiter):
             raise ConfigurationError(f"limiter must be a RateLimiter or None; given: {type(self.limiter).__name__}")
         if self.rate_limit_store or os.environ.get(STORE_ENV):  # a store to check: the store's modules load here
-            from .store import check_store_setting
+            from .store import resolve_store_url
 
-            check_store_setting(self.rate_limit_store)
+            resolve_store_url(self.rate_limit_store)
 
     def store(self) -> str | None:
         """The store to share the budget through: ``rate_limit_store``, else ``UPBIT_RATE_LIMIT_STORE``."""

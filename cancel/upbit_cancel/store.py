@@ -55,7 +55,6 @@ __all__ = [
     "Taken",
     "Write",
     "caught",
-    "check_store_setting",
     "check_store_url",
     "forget_warnings",
     "loop_store",
@@ -267,11 +266,6 @@ def resolve_store_url(
         return check_store_url(setting, source) if setting else None
     value = (os.environ if environ is None else environ).get(STORE_ENV)
     return check_store_url(value, STORE_ENV) if value else None
-
-
-def check_store_setting(rate_limit_store: str | None) -> None:
-    """Check the store a batch is told to use (see ``resolve_store_url``)."""
-    resolve_store_url(rate_limit_store)
 
 
 @dataclass(frozen=True, slots=True)
