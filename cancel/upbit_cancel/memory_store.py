@@ -16,13 +16,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from .store import PEERS_SECONDS, BudgetKeys, Send, StoreUnavailable, TakeResult
+from .store import BOUNDS_TTL, PEERS_SECONDS, PHASE_TTL, WINDOW_TTL, BudgetKeys, Send, StoreUnavailable, TakeResult
 
 __all__ = ["MemoryBudget", "MemoryStore"]
 
-_WINDOW_TTL = 5.0
-_PHASE_TTL = 3600.0
-_BOUNDS_TTL = 60.0
 _TRICKLE_SLACK = 0.001
 """A caller asking again the trickle's interval later is not refused by a rounding error (``lua/take.lua``)."""
 
@@ -92,7 +89,7 @@ class MemoryBudget:
         self.url: str = server.url
         self.per_second = per_second
         self._server = server
-        self._ttl = _WINDOW_TTL * window_seconds
+        self._ttl = WINDOW_TTL * window_seconds
         self.keys: BudgetKeys = BudgetKeys.of(pocket, group)
         self._peers = 1
 
@@ -153,7 +150,7 @@ class MemoryBudget:
 
     def date(self, window: int, local_seconds: list[int]) -> None:
         with self._server.checked() as server:
-            field = " ".join(str(n) for n in (window, *local_seconds))
+            field = self.keys.dated_field(window, local_seconds)
             if server.get(self.keys.phase) is None:
                 pending = server.pending.setdefault(self.keys.dated, {})
                 pending[field] = pending.get(field, 0) + 1
@@ -173,7 +170,7 @@ class MemoryBudget:
 
     def save_phase(self, lo: float, hi: float) -> None:
         with self._server.checked() as server:
-            server.set(self.keys.phase, f"{lo!r} {hi!r}", _PHASE_TTL)
+            server.set(self.keys.phase, f"{lo!r} {hi!r}", PHASE_TTL)
             for field, count in server.pending.pop(self.keys.dated, {}).items():
                 self._move(field, count)
 
@@ -184,7 +181,7 @@ class MemoryBudget:
                 old_lo, old_hi = (float(part) for part in current.split())
                 if max(old_lo, lo) < min(old_hi, hi):
                     lo, hi = max(old_lo, lo), min(old_hi, hi)
-            server.set(self.keys.bounds, f"{lo!r} {hi!r}", _BOUNDS_TTL)
+            server.set(self.keys.bounds, f"{lo!r} {hi!r}", BOUNDS_TTL)
             return lo, hi
 
     def load_phase(self) -> tuple[float, float] | None:

@@ -36,22 +36,28 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .redis_connect import BUNDLED, TIMEOUT, Call, MasterWatch, RedisClient, Scripts, open_redis
-from .store import PEERS_SECONDS, BudgetKeys, Send, StoreUnavailable, TakeResult, redacted_url
+from .store import (
+    BOUNDS_TTL,
+    PEERS_SECONDS,
+    PHASE_TTL,
+    WINDOW_TTL,
+    BudgetKeys,
+    Send,
+    StoreUnavailable,
+    TakeResult,
+    redacted_url,
+)
 
 if TYPE_CHECKING:
     from .store import StoreWrite
 
-__all__ = ["ASKS_AT_ONCE", "PHASE_TTL_MS", "LoopBudget", "SharedBudget", "bundled"]
+__all__ = ["ASKS_AT_ONCE", "LoopBudget", "SharedBudget", "bundled"]
 
 log: logging.Logger = logging.getLogger("upbit_cancel.ratelimit")
 
-_WINDOW_TTL_MS = 5000
 _FENCE_S = 3600.0
 """How long format 1's fence holds after the last take (``BudgetKeys.fence``); renewed every ``_FENCE_RENEW_S``."""
 _FENCE_RENEW_S = 3000.0
-PHASE_TTL_MS = 3_600_000
-"""How long a saved phase is kept (milliseconds)."""
-_BOUNDS_TTL_MS = 60_000
 _CALL_DEADLINE = 4 * TIMEOUT
 """A call answered later than this (each read within ``TIMEOUT``, the whole not) counts as a failure."""
 _TAKE_CODES = {-2: 2, -1: 1, 0: 2, 1: 1}
@@ -146,7 +152,7 @@ class SharedBudget(RedisClient):
         self, url: str, pocket: str, group: str, per_second: int, *, window_seconds: int = 1, client: Any = None
     ) -> None:
         self.per_second = per_second
-        self._ttl_ms = _WINDOW_TTL_MS * window_seconds
+        self._ttl_ms = int(WINDOW_TTL * 1000) * window_seconds
         self.keys: BudgetKeys = BudgetKeys.of(pocket, group)
         self.master: MasterWatch = MasterWatch()
         self._peers = 1
@@ -285,8 +291,7 @@ class SharedBudget(RedisClient):
         local = self.keys.counts(False, local_seconds)
         landed = self.keys.counts(True, [window])[0]
         keys = [self.keys.phase, self.keys.dated, landed, f"{landed}:s", *local, *(f"{key}:s" for key in local)]
-        field = " ".join(str(n) for n in (window, *local_seconds))
-        return Call("date", keys, [field, self._ttl_ms], _one)
+        return Call("date", keys, [self.keys.dated_field(window, local_seconds), self._ttl_ms], _one)
 
     def date(self, window: int, local_seconds: list[int]) -> None:
         self._run(self.date_call(window, local_seconds))
@@ -296,7 +301,7 @@ class SharedBudget(RedisClient):
         keys = [self.keys.phase, self.keys.dated]
         window_prefix = self.keys.counts(True, [0])[0][:-1]
         local_prefix = self.keys.counts(False, [0])[0][:-1]
-        args = [f"{lo!r} {hi!r}", PHASE_TTL_MS, self._ttl_ms, window_prefix, local_prefix]
+        args = [f"{lo!r} {hi!r}", int(PHASE_TTL * 1000), self._ttl_ms, window_prefix, local_prefix]
         return Call("phase", keys, args, _one)
 
     def save_phase(self, lo: float, hi: float) -> None:
@@ -304,7 +309,7 @@ class SharedBudget(RedisClient):
 
     def pool_bounds_call(self, lo: float, hi: float) -> Call:
         """The call of ``pool_bounds``: ``lua/bounds.lua``, the pooled bounds read back."""
-        return Call("bounds", [self.keys.bounds], [repr(lo), repr(hi), _BOUNDS_TTL_MS], _phase)
+        return Call("bounds", [self.keys.bounds], [repr(lo), repr(hi), int(BOUNDS_TTL * 1000)], _phase)
 
     def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None:
         bounds: tuple[float, float] | None = self._run(self.pool_bounds_call(lo, hi))

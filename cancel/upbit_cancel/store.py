@@ -38,9 +38,12 @@ if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
 __all__ = [
+    "BOUNDS_TTL",
     "PEERS_SECONDS",
     "PHASE_POLL",
+    "PHASE_TTL",
     "STORE_ENV",
+    "WINDOW_TTL",
     "Ask",
     "BudgetKeys",
     "BudgetStore",
@@ -68,6 +71,13 @@ __all__ = [
 
 PEERS_SECONDS = 3.0
 """A process of a budget counts as present this long after its last take (``BudgetStore.peers``)."""
+WINDOW_TTL = 5.0
+"""How long a window's count is kept, in seconds per second of the window (five windows): long enough for
+every send that may share it. Each store keeps its keys this long (``MemoryBudget``, ``SharedBudget``)."""
+PHASE_TTL = 3600.0
+"""How long a saved phase is kept (seconds)."""
+BOUNDS_TTL = 60.0
+"""How long the bounds a host's processes pooled (``BudgetKeys.bounds``) are kept (seconds)."""
 
 
 class StoreUnavailable(Exception):
@@ -332,6 +342,12 @@ class BudgetKeys:
         if exchange_windows:
             return [f"{self.prefix}:w:{n}" for n in numbers]
         return [f"{self.prefix}:l:{self.host}:{n}" for n in numbers]
+
+    @staticmethod
+    def dated_field(window: int, local_seconds: list[int]) -> str:
+        """The field of the ``dated`` hash for a charge of ``local_seconds`` an answer dated to exchange
+        ``window``: ``"<window> <second> <second>..."``, as ``lua/phase.lua`` reads it back."""
+        return " ".join(str(n) for n in (window, *local_seconds))
 
     def for_send(self, windows: list[int] | None, local_seconds: list[int]) -> tuple[list[str], list[str]]:
         """(keys to charge, keys only to check) for a send: phase unknown (``windows`` None), its local
