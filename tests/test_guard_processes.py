@@ -213,3 +213,16 @@ def test_the_commands_refuse_bad_usage_and_a_guard_without_keys_before_watching(
     no_keys = {name: value for name, value in env.items() if not name.startswith("UPBIT_")}
     guard = subprocess.run([str(UPBIT_CANCEL), "guard", "bot-a"], env=no_keys, capture_output=True, text=True)
     assert guard.returncode == 3 and "Traceback" not in guard.stderr
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1:9", "http://[::1", "http://user:pw@127.0.0.1:9", "127.0.0.1:9"])
+def test_a_guard_given_a_server_url_that_cannot_work_exits_2_at_start_not_when_it_fires(
+    tmp_path: Path, url: str
+) -> None:
+    env, store = _env(tmp_path), str(tmp_path / "heartbeats")
+    argv = [str(UPBIT_CANCEL), "guard", "bot-a", "--store", store, "--server-url", url]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "base URL" in done.stderr and "Traceback" not in done.stderr and done.stdout == ""
+    assert "pw@" not in done.stderr  # a password in the URL is not echoed
+    assert not (tmp_path / "heartbeats").exists() or not any((tmp_path / "heartbeats").iterdir())

@@ -130,7 +130,7 @@ def _make_guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: S
         cli._error_line("name one or more heartbeats to guard (or --status)", secrets)
         return cli.EXIT_USAGE
     try:
-        base_url = args.server_url or resolve_base_url(None, args.region, environ)
+        base_url = resolve_base_url(args.server_url, args.region, environ)  # a bad URL: refused now, not at a fire
         if not environ.get(KEYS_FILE_VARIABLE):  # a guard without keys could never fire: refused at start
             key_pair_from_env(environ)
         store = open_heartbeat_store(args.store, environ)
