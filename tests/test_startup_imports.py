@@ -151,3 +151,56 @@ def test_batch_cancelled_is_made_on_first_use_as_asyncios_cancellation_carrying_
         "import pickle\nassert type(pickle.loads(pickle.dumps(BatchCancelled))) is type"
     )
     assert "upbit_cancel.cancelled" in loaded
+
+
+def test_no_collection_runs_while_the_cli_loads_and_the_collector_is_left_as_it_was() -> None:
+    import gc
+
+    from upbit_cancel.entry import collector_paused
+
+    started: list[int] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    gc.callbacks.append(note)
+    try:
+        with collector_paused():
+            made = [[] for _ in range(50_000)]  # far past the 700 allocations that start a collection
+        assert (started, len(made), gc.isenabled()) == ([], 50_000, True)
+        gc.disable()
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # the caller's choice stands
+    finally:
+        gc.callbacks.remove(note)
+        gc.enable()
+        gc.unfreeze()
+
+
+def test_the_command_against_a_plain_http_sandbox_parses_no_ca_bundle_and_freezes_what_it_loaded() -> None:
+    # Issue 26's first request: no TLS context (~20 ms) for an http:// server, and the objects the CLI's
+    # import made (entry.collector_paused) left out of every later collection, the collector on again.
+    from upbit_sandbox import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, SandboxExchange, start_server
+    from upbit_sandbox.book import seed_open_orders
+
+    exchange = SandboxExchange()
+    seed_open_orders(exchange, 30, watch_every=10)
+    server, url = start_server(exchange)
+    keys = {**NO_STORE, "UPBIT_OPEN_API_ACCESS_KEY": DEMO_ACCESS_KEY, "UPBIT_OPEN_API_SECRET_KEY": DEMO_SECRET_KEY}
+    probe = (
+        "import gc, httpx\n"
+        "made = []\n"
+        "create = httpx.create_ssl_context\n"
+        "httpx.create_ssl_context = lambda *args, **kwargs: made.append(args) or create(*args, **kwargs)\n"
+        "from upbit_cancel.entry import main\n"
+        f"assert main(['--open', '--dry-run', '--server-url', {url!r}]) == 0\n"
+        "print(len(made), gc.get_freeze_count() > 0, gc.isenabled())"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=keys)
+    finally:
+        server.stop()
+    assert (done.returncode, done.stdout.split("\n")[-2]) == (0, "0 True True"), done.stderr
+    assert len(exchange.requests) >= 1  # it did list the open orders
