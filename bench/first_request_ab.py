@@ -60,7 +60,9 @@ def timed_run(*args, **kwargs):
 asyncio.run = timed_run
 send = transport.Network._send_async
 async def timed_send(self, request):
-    mark("asyncio.run to the first request"); return await send(self, request)
+    if marks[-1][0] != "asyncio.run to the first request":
+        mark("asyncio.run to the first request")
+    return await send(self, request)
 transport.Network._send_async = timed_send
 sys.argv = ["upbit-cancel", "--open", "--dry-run", "--server-url", sys.argv[2]]
 try:
