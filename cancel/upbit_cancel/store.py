@@ -349,6 +349,25 @@ class BudgetKeys:
         ``window``: ``"<window> <second> <second>..."``, as ``lua/phase.lua`` reads it back."""
         return " ".join(str(n) for n in (window, *local_seconds))
 
+    @staticmethod
+    def pair_text(lo: float, hi: float) -> str:
+        """A phase or its bounds as stored: ``"lo hi"`` (each ``repr``: exact), as ``lua/bounds.lua`` reads it."""
+        return f"{lo!r} {hi!r}"
+
+    @staticmethod
+    def read_pair(stored: object) -> tuple[float, float] | None:
+        """A stored pair (``pair_text``'s or ``lua/bounds.lua``'s) back, None if none or if not two numbers (a
+        phase only speeds the start up); TypeError if not text (a broken store)."""
+        if stored is None:
+            return None
+        if not isinstance(stored, str | bytes):
+            raise TypeError(f"expected a string or nil, got {type(stored).__name__}")
+        try:
+            lo, hi = (float(part) for part in stored.split())
+        except ValueError:
+            return None
+        return lo, hi
+
     def for_send(self, windows: list[int] | None, local_seconds: list[int]) -> tuple[list[str], list[str]]:
         """(keys to charge, keys only to check) for a send: phase unknown (``windows`` None), its local
         seconds are charged; else its exchange ``windows`` are, and the local seconds only checked."""
