@@ -33,7 +33,7 @@ from upbit_cancel.ratelimit import STORE_RETRY_SECONDS, KeyBlocked, Permit, Rate
 from upbit_cancel.redis_connect import Call, open_redis, shared_cluster
 from upbit_cancel.redis_store import SharedBudget
 from upbit_cancel.remaining_req import RemainingReq
-from upbit_cancel.store import PHASE_POLL, BudgetStore, LinkState, Send, StoreUnavailable, TakeResult
+from upbit_cancel.store import PHASE_POLL, BudgetKeys, BudgetStore, LinkState, Send, StoreUnavailable, TakeResult
 from upbit_cancel.window_log import IN_FLIGHT_POLL
 
 __all__ = ["redis_cluster", "redis_sentinel", "redis_server"]
@@ -711,7 +711,7 @@ class PreviousRelease:
         return None
 
     def save_phase(self, lo: float, hi: float) -> None:
-        key, value = cast(MemoryBudget, self.store).keys.phase, f"{lo!r} {hi!r}"
+        key, value = cast(MemoryBudget, self.store).keys.phase, BudgetKeys.pair_text(lo, hi)
         if self.stores.server is not None:
             self.stores.server.set(key, value, 3600)
         elif self.url.startswith("redis+cluster:"):

@@ -41,7 +41,7 @@ from .guard_core import FIRE, Firing, Watch, WatchState, gathering
 from .heartbeat import GuardScope
 from .heartbeat_store import Beat, HeartbeatStore, check_name, open_heartbeat_store
 from .pockets import pocket_client
-from .results import BatchResult
+from .results import BatchResult, groups
 from .store import StoreUnavailable
 
 __all__ = ["DEFAULT_ATTEMPT_TIMEOUT", "DEFAULT_GIVE_UP", "FireRecord", "Guard"]
@@ -81,8 +81,7 @@ class FireRecord:
             "heartbeat": self.name, "fired_at": _stamp(self.fired_at), "scope": json.loads(self.scope),
             "attempts": self.attempts, "complete": self.complete, "interrupted": self.interrupted,
             "error": self.error, "detected_after": self.detected_after,
-            "cancelled": len(report.success), "failed": len(report.failed),
-            "unconfirmed": len(report.unconfirmed), "not_sent": len(report.not_sent),
+            **{"cancelled" if group == "success" else group: len(orders) for group, orders in groups(report)},
             "elapsed": round(report.elapsed, 4), "rate_limited": report.rate_limited,
             "requests": report.listings_sent + report.requests_sent + report.lookups_sent,
         }  # fmt: skip

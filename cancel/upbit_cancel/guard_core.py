@@ -45,10 +45,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .heartbeat_store import Beat
-from .results import BatchResult, NotSentOrder, OrderRef, ReportOrder, UnconfirmedOrder, groups
+from .results import BatchResult, NotSentOrder, OrderRef, ReportOrder, UnconfirmedOrder, add_counts, groups
 
 __all__ = ["POLL", "PREPARE", "SETTLE", "TOGETHER", "Firing", "Watch", "WatchState", "gathering"]
 
@@ -185,7 +185,8 @@ class Firing:
     attempts: int = 0
     retry_in: float = RETRY_MIN
     fates: dict[str, tuple[str, ReportOrder]] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
+    cost: BatchResult = field(default_factory=lambda: BatchResult(id_kind="uuids"))
+    """What the attempts cost (``add_counts``): ``report`` adds the orders."""
     last_error: str | None = None
 
     def time_left(self, now: float) -> float:
@@ -221,21 +222,17 @@ class Firing:
                 key = _key(order)
                 if self.fates.get(key, ("",))[0] not in ("success", "failed"):
                     self.fates[key] = (group, order)
-        for name in ("requests_sent", "lookups_sent", "rate_limited", "retries", "listings_sent"):
-            self.counts[name] = self.counts.get(name, 0) + int(getattr(result, name, 0) or 0)
+        add_counts(self.cost, result)
 
     def report(self, elapsed: float) -> BatchResult:
         """The whole report of the fire: every order once, with its best-known fate."""
         fates = list(self.fates.values())
         refs = [(group, order) for group, order in fates if isinstance(order, OrderRef)]
-        result = BatchResult(
-            id_kind="uuids",
+        return replace(
+            self.cost,
             success=[order for group, order in refs if group == "success"],
             failed=[order for group, order in refs if group == "failed"],
             unconfirmed=[order for _, order in fates if isinstance(order, UnconfirmedOrder)],
             not_sent=[order for _, order in fates if isinstance(order, NotSentOrder)],
             elapsed=elapsed,
         )
-        for name, value in self.counts.items():
-            setattr(result, name, value)
-        return result

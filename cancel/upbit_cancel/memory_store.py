@@ -170,27 +170,21 @@ class MemoryBudget:
 
     def save_phase(self, lo: float, hi: float) -> None:
         with self._server.checked() as server:
-            server.set(self.keys.phase, f"{lo!r} {hi!r}", PHASE_TTL)
+            server.set(self.keys.phase, self.keys.pair_text(lo, hi), PHASE_TTL)
             for field, count in server.pending.pop(self.keys.dated, {}).items():
                 self._move(field, count)
 
     def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None:
         with self._server.checked() as server:
-            current = server.get(self.keys.bounds)
-            if current is not None:
-                old_lo, old_hi = (float(part) for part in current.split())
-                if max(old_lo, lo) < min(old_hi, hi):
-                    lo, hi = max(old_lo, lo), min(old_hi, hi)
-            server.set(self.keys.bounds, f"{lo!r} {hi!r}", BOUNDS_TTL)
+            current = self.keys.read_pair(server.get(self.keys.bounds))
+            if current is not None and max(current[0], lo) < min(current[1], hi):
+                lo, hi = max(current[0], lo), min(current[1], hi)
+            server.set(self.keys.bounds, self.keys.pair_text(lo, hi), BOUNDS_TTL)
             return lo, hi
 
     def load_phase(self) -> tuple[float, float] | None:
         with self._server.checked() as server:
-            value = server.get(self.keys.phase)
-        if value is None:
-            return None
-        lo, hi = (float(part) for part in value.split())
-        return lo, hi
+            return self.keys.read_pair(server.get(self.keys.phase))
 
     def close(self) -> None:
         pass

@@ -91,20 +91,6 @@ def _one(reply: object) -> None:
         raise ValueError(f"expected 1, got {reply!r:.80}")
 
 
-def _phase(reply: object) -> tuple[float, float] | None:
-    """The stored phase (``"lo hi"``), None if none is stored; one that does not read as two numbers is
-    ignored (a phase only speeds the start up)."""
-    if reply is None:
-        return None
-    if not isinstance(reply, bytes):
-        raise TypeError(f"expected a string or nil, got {type(reply).__name__}")
-    try:
-        lo, hi = (float(part) for part in reply.decode().split())
-    except ValueError:
-        return None
-    return lo, hi
-
-
 def _hashed(key: str) -> str:
     """What a Cluster hashes of ``key`` to place it in a slot: its hash tag (``{...}``), else the whole key."""
     start = key.find("{")
@@ -301,7 +287,7 @@ class SharedBudget(RedisClient):
         keys = [self.keys.phase, self.keys.dated]
         window_prefix = self.keys.counts(True, [0])[0][:-1]
         local_prefix = self.keys.counts(False, [0])[0][:-1]
-        args = [f"{lo!r} {hi!r}", int(PHASE_TTL * 1000), self._ttl_ms, window_prefix, local_prefix]
+        args = [self.keys.pair_text(lo, hi), int(PHASE_TTL * 1000), self._ttl_ms, window_prefix, local_prefix]
         return Call("phase", keys, args, _one)
 
     def save_phase(self, lo: float, hi: float) -> None:
@@ -309,14 +295,14 @@ class SharedBudget(RedisClient):
 
     def pool_bounds_call(self, lo: float, hi: float) -> Call:
         """The call of ``pool_bounds``: ``lua/bounds.lua``, the pooled bounds read back."""
-        return Call("bounds", [self.keys.bounds], [repr(lo), repr(hi), int(BOUNDS_TTL * 1000)], _phase)
+        return Call("bounds", [self.keys.bounds], [repr(lo), repr(hi), int(BOUNDS_TTL * 1000)], BudgetKeys.read_pair)
 
     def pool_bounds(self, lo: float, hi: float) -> tuple[float, float] | None:
         bounds: tuple[float, float] | None = self._run(self.pool_bounds_call(lo, hi))
         return bounds
 
     def load_phase_call(self) -> Call:
-        return Call("get", [self.keys.phase], [], _phase)
+        return Call("get", [self.keys.phase], [], BudgetKeys.read_pair)
 
     def load_phase(self) -> tuple[float, float] | None:
         phase: tuple[float, float] | None = self._run(self.load_phase_call())

@@ -242,6 +242,15 @@ def group_sizes(result: BatchResult) -> tuple[int, ...]:
     return tuple(len(orders) for _, orders in groups(result))
 
 
+def add_counts(into: BatchResult, more: BatchResult) -> None:
+    """Add what ``more`` cost (its requests, lookups, listings, 429s and retries) to ``into``'s counts."""
+    into.requests_sent += more.requests_sent
+    into.lookups_sent += more.lookups_sent
+    into.listings_sent += more.listings_sent
+    into.rate_limited += more.rate_limited
+    into.retries += more.retries
+
+
 def merge_groups(into: BatchResult, more: BatchResult, each: EachOrder) -> None:
     """Add ``more``'s orders, each as ``each`` makes it, to the same groups of ``into``. (Not over ``groups``:
     its groups are read-only, as one group's list takes only its own kind of order.)"""

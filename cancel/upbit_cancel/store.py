@@ -349,6 +349,25 @@ class BudgetKeys:
         ``window``: ``"<window> <second> <second>..."``, as ``lua/phase.lua`` reads it back."""
         return " ".join(str(n) for n in (window, *local_seconds))
 
+    @staticmethod
+    def pair_text(lo: float, hi: float) -> str:
+        """A phase or its bounds as stored: ``"lo hi"`` (each ``repr``: exact), as ``lua/bounds.lua`` reads it."""
+        return f"{lo!r} {hi!r}"
+
+    @staticmethod
+    def read_pair(stored: object) -> tuple[float, float] | None:
+        """A stored pair (``pair_text``'s or ``lua/bounds.lua``'s) back, None if none or if not two numbers (a
+        phase only speeds the start up); TypeError if not text (a broken store)."""
+        if stored is None:
+            return None
+        if not isinstance(stored, str | bytes):
+            raise TypeError(f"expected a string or nil, got {type(stored).__name__}")
+        try:
+            lo, hi = (float(part) for part in stored.split())
+        except ValueError:
+            return None
+        return lo, hi
+
     def for_send(self, windows: list[int] | None, local_seconds: list[int]) -> tuple[list[str], list[str]]:
         """(keys to charge, keys only to check) for a send: phase unknown (``windows`` None), its local
         seconds are charged; else its exchange ``windows`` are, and the local seconds only checked."""
@@ -529,30 +548,32 @@ class StoreWrite:
     then: Callable[[Any], StoreWrite | None] | None = None
 
     def __call__(self) -> None:
-        try:
-            answer = getattr(self.store, self.method)(*self.args)
-        except StoreUnavailable as error:
-            self.failed(error, self.now)
-            return
-        following = self._answered(answer)
+        following = self._answered(tried(getattr(self.store, self.method), *self.args))
         if following is not None:
             following()
 
     async def on_loop(self, store: LoopStore) -> None:
         """The same write through ``store``'s calls on the running loop (``LoopStore.write``)."""
-        try:
-            answer = await store.write(self.method, self.args)
-        except StoreUnavailable as error:
-            self.failed(error, self.now)
-            return
-        following = self._answered(answer)
+        following = self._answered(await caught(store.write(self.method, self.args)))
         if following is not None:
             await following.on_loop(store)
 
     def _answered(self, answer: object) -> StoreWrite | None:
+        """Give ``answer`` to ``done``, a failure to ``failed``; the write to make next, if any."""
+        if isinstance(answer, StoreUnavailable):
+            self.failed(answer, self.now)
+            return None
         if self.done is not None:
             self.done(answer)
         return None if self.then is None else self.then(answer)
+
+
+def tried(call: Callable[..., T], *args: object) -> T | StoreUnavailable:
+    """``call(*args)``, a blocking call of a store: the answer, or the failure returned (``caught``'s twin)."""
+    try:
+        return call(*args)
+    except StoreUnavailable as error:
+        return error
 
 
 async def caught(asked: Awaitable[T]) -> T | StoreUnavailable:
@@ -687,18 +708,12 @@ class StoreLink:
     @staticmethod
     def ask(ask: Ask) -> TakeResult | StoreUnavailable:
         """Ask the store (I/O: never under the limiter's lock); a failure is returned, for ``taken``."""
-        try:
-            return ask.store.take(ask.send)
-        except StoreUnavailable as error:
-            return error
+        return tried(ask.store.take, ask.send)
 
     @staticmethod
     def load_phase(ask: Ask) -> tuple[float, float] | StoreUnavailable | None:
         """The phase another process stored (I/O, without the limiter's lock); a failure is returned."""
-        try:
-            return ask.store.load_phase()
-        except StoreUnavailable as error:
-            return error
+        return tried(ask.store.load_phase)
 
     def adopt_phase(self, book: WindowLog, shared: tuple[float, float] | None) -> None:
         """Take the phase another process learned from the ``Date`` headers, unless ours is known and dated.

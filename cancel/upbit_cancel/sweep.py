@@ -47,7 +47,7 @@ from .drivers import Acquire, AnyClient, Done, Send, advance, drive_async, drive
 from .errors import BatchInterrupted, TemporarilyBlocked, TransportError
 from .events import NO_EVENTS, Emitter, RequestRetried
 from .ratelimit import KeyBlocked, RateLimiter
-from .results import BatchResult, NotSentOrder, OrderKind, OrderRef, group_sizes, merge_groups, order_side
+from .results import BatchResult, NotSentOrder, OrderKind, OrderRef, add_counts, group_sizes, merge_groups, order_side
 from .results import text as _text
 from .workers import call_progress
 
@@ -350,10 +350,6 @@ class _Sweep:
 # The report
 
 
-_COUNTS = ("requests_sent", "lookups_sent", "rate_limited", "retries")
-"""The counts a pass's report adds to the sweep's (the sweep counts its own ``listings_sent``)."""
-
-
 def _merge(into: BatchResult, result: BatchResult, listed: dict[str, Order]) -> None:
     def with_listing(order: OrderKind) -> OrderKind:
         """``order`` with its market and side as listed (the cancel answer may omit the market)."""
@@ -362,8 +358,7 @@ def _merge(into: BatchResult, result: BatchResult, listed: dict[str, Order]) -> 
         return replace(order, market=order.market or market, side=side)
 
     merge_groups(into, result, with_listing)
-    for count in _COUNTS:
-        setattr(into, count, getattr(into, count) + getattr(result, count))
+    add_counts(into, result)
     into.remaining_req = result.remaining_req or into.remaining_req
     into.blocked = into.blocked or result.blocked
     into.interrupted = into.interrupted or result.interrupted
