@@ -735,3 +735,17 @@ def test_reader_closing_the_pipe_keeps_the_status_and_stderr_quiet(
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     result = run("--uuid", "open-1", "done-2")
     assert result.status == 1 and result.err == ""
+
+
+def test_a_program_that_ran_the_command_in_its_own_process_gets_no_warning_lines_after_it_returns(
+    run: Callable[..., Run], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    logger = logging.getLogger("upbit_cancel.ratelimit")
+    before = list(logger.handlers)
+    assert run("--uuid", "open-1").status == 0
+    assert logger.handlers == before  # the command's warning line handler lasted as long as its run
+    capsys.readouterr()
+    logger.warning("rate-limit store redis://127.0.0.1:9/0: a library call's warning, after the command")
+    assert "upbit-cancel: warning" not in capsys.readouterr().err

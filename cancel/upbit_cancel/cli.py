@@ -900,7 +900,7 @@ class _StderrLine(logging.Handler):
             _write(sys.stderr, line + "\n")
 
 
-def _route_library_logs(secrets: list[str]) -> None:
+def _route_library_logs(secrets: list[str]) -> contextlib.AbstractContextManager[None]:
     """The library's warnings stay quiet, but for the one the user must see, as a warning line.
 
     The batch layer logs warnings (a 418, a callback that raised); the package's ``NullHandler`` keeps
@@ -908,20 +908,25 @@ def _route_library_logs(secrets: list[str]) -> None:
     Callers who configured logging still get them through the root logger. The one shown: the shared
     rate-limit store is unreachable and pacing is per process.
     """
-    _lines_on_stderr("upbit_cancel.ratelimit", secrets, f"{PROG}: warning: ", logging.WARNING)
+    return _lines_on_stderr("upbit_cancel.ratelimit", secrets, f"{PROG}: warning: ", logging.WARNING)
 
 
+@contextlib.contextmanager
 def _lines_on_stderr(
     name: str, secrets: Sequence[str], prefix: str, level: int, formatter: logging.Formatter | None = None
-) -> None:
-    """The records of the logger ``name`` from ``level`` up as ``_StderrLine``s, unless it has handlers of its
-    own: one handler, given this run's secrets."""
+) -> Iterator[None]:
+    """For the block (one run of the command), the records of the logger ``name`` from ``level`` up as
+    ``_StderrLine``s, unless it has handlers of its own. Taken off after: a program that ran ``main()`` in its
+    own process does not get the command's lines for what its library calls log later."""
     logger = logging.getLogger(name)
-    for handler in logger.handlers:
-        if isinstance(handler, _StderrLine):
-            handler.secrets = secrets
-    if not logger.handlers:
-        logger.addHandler(_StderrLine(secrets, prefix, level, formatter))
+    handler = None if logger.handlers else _StderrLine(secrets, prefix, level, formatter)
+    if handler is not None:
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        if handler is not None:
+            logger.removeHandler(handler)
 
 
 def main(
@@ -943,10 +948,9 @@ def main(
         return guard_main(argv)
     environ = dict(os.environ)
     secrets = _secret_values(environ)
-    _route_library_logs(secrets)
     interrupts = Interrupts()
     try:
-        with interrupts.installed(restore=restore_signals):
+        with _route_library_logs(secrets), interrupts.installed(restore=restore_signals):
             args = parse(build_parser(), argv)  # --help (0) or a usage error: already reported by argparse
             return args if isinstance(args, int) else run(args, environ, transport, interrupts, secrets)
     except KeyboardInterrupt:

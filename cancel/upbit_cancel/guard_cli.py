@@ -176,11 +176,14 @@ def _guard(args: argparse.Namespace, environ: Mapping[str, str], secrets: Sequen
     return EXIT_GAVE_UP
 
 
-def _route_logs(secrets: Sequence[str]) -> None:
+def _route_logs(secrets: Sequence[str]) -> contextlib.ExitStack:
+    """The guard's and the heartbeats' records as ``upbit-cancel guard: <time> ...`` lines, for the run."""
+    routes = contextlib.ExitStack()
     for name in ("upbit_cancel.guard", "upbit_cancel.heartbeat"):
         logging.getLogger(name).setLevel(logging.INFO)
         line = logging.Formatter("%(asctime)s %(message)s")
-        cli._lines_on_stderr(name, secrets, f"{cli.PROG} guard: ", logging.INFO, line)
+        routes.enter_context(cli._lines_on_stderr(name, secrets, f"{cli.PROG} guard: ", logging.INFO, line))
+    return routes
 
 
 def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
@@ -190,11 +193,11 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     args = parse(_parsers(), argv)
     if isinstance(args, int):
         return args
-    _route_logs(secrets)
     try:
-        if args.command == "heartbeat":
-            return _heartbeat(args, secrets)
-        return _guard(args, env, secrets)
+        with _route_logs(secrets):
+            if args.command == "heartbeat":
+                return _heartbeat(args, secrets)
+            return _guard(args, env, secrets)
     except Exception as exc:  # one line, never a traceback, as the rest of the command
         cli._error_line(f"unexpected {type(exc).__name__}: {exc}", secrets)
         return cli.EXIT_NOTHING_DONE
