@@ -52,7 +52,7 @@ from .cli_parser import parse
 from .client import check_base_url, connect, resolve_base_url
 from .errors import AuthenticationError, ConfigurationError, MissingCredentials, counts, error_from_response
 from .interrupts import Interrupts, OnSignal, ReportNotWritten, gathered, write_whole
-from .results import BatchResult, ErrorInfo, IdKind, NotSentOrder, OrderRef, UnconfirmedOrder
+from .results import BatchResult, ErrorInfo, IdKind, NotSentOrder, OrderRef, ReportOrder, UnconfirmedOrder, groups
 from .settings import STORE_ENV
 
 if TYPE_CHECKING:
@@ -527,7 +527,7 @@ def shorten(text: str, width: int = TABLE_ID_WIDTH) -> str:
     return f"{text[:head]}…{text[len(text) - (width - 1 - head) :]}"
 
 
-_Record = OrderRef | UnconfirmedOrder | NotSentOrder
+_Record = ReportOrder
 _OUTCOMES = ("cancelled", "failed", "unconfirmed", "not_sent")
 
 
@@ -598,12 +598,8 @@ def _widths(records: dict[str, tuple[int, _Record]], header: Sequence[str]) -> l
 def json_report(result: BatchResult) -> Iterator[str]:
     """``json.dumps(result.to_dict(), ensure_ascii=False, indent=2)``, piece by piece: ``JSON_SLICE`` orders
     at a time, never the whole report (``tests/test_cli.py`` holds the two to the same text)."""
-    groups: dict[str, Sequence[_Record]] = {
-        "success": result.success, "failed": result.failed,
-        "unconfirmed": result.unconfirmed, "not_sent": result.not_sent,
-    }  # fmt: skip
     yield "{"
-    for number, (name, orders) in enumerate(groups.items()):
+    for number, (name, orders) in enumerate(groups(result)):
         yield f'{"," if number else ""}\n  {json.dumps(name)}: {{\n    "count": {len(orders)},\n    "orders": '
         yield from _json_list([order.to_dict() for order in orders[start : start + JSON_SLICE]]
                               for start in range(0, len(orders), JSON_SLICE))  # fmt: skip
