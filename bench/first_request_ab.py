@@ -1,6 +1,6 @@
 """Issue 26's start-up ratio of two trees, interleaved: spawn to first request against the batch path's import.
 
-    .venv/bin/python bench/first_request_ab.py ROUNDS NAME=BIN NAME=BIN [--phases]
+    .venv/bin/python bench/first_request_ab.py ROUNDS NAME=BIN NAME=BIN [--phases | --tls]
 
 Each BIN is the ``bin`` folder of a user's venv (the wheel and its runtime dependencies only, made with
 ``startup._build_and_install(folder)`` from a tree at the commit to compare). Each round times, in each
@@ -9,6 +9,10 @@ start and exit) and ``upbit-cancel --open --dry-run`` against a fresh sandbox fr
 first request (``startup.time_to_first_request``), the venvs' order swapped every round so a burst of
 machine noise falls on both. The ratio is taken per round (first request over the import of the same
 round), then its median: less disturbed by the load than a ratio of medians.
+
+``--tls``: the sandbox serves HTTPS with a CA of its own, which the command trusts through ``SSL_CERT_FILE``:
+the first request then comes after the TLS context (the CA bundle parsed) and the handshake, as an
+operator's run to Upbit does.
 
 ``--phases`` instead runs the command ROUNDS times per venv under a tracer that imports the pieces one
 after the other (the batch path, argparse, asyncio, the CLI, the sweep, httpcore, the transport, anyio's
@@ -104,11 +108,11 @@ def _load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
 
 
-def compare(rounds: int, folders: dict[str, Path]) -> None:
+def compare(rounds: int, folders: dict[str, Path], tls: bool = False) -> None:
     env = _environment()
     for folder in folders.values():  # the warm-up, untimed: bytecode caches written
         _import_figure(folder, env)
-        startup.time_to_first_request(folder / "upbit-cancel", env, KEYS)
+        startup.time_to_first_request(folder / "upbit-cancel", env, KEYS, tls=tls)
     imports: dict[str, list[float]] = {name: [] for name in folders}
     firsts: dict[str, list[float]] = {name: [] for name in folders}
     print(f"load average before: {_load()}")
@@ -116,7 +120,7 @@ def compare(rounds: int, folders: dict[str, Path]) -> None:
         names = list(folders) if number % 2 == 0 else list(reversed(folders))
         for name in names:
             imports[name].append(_import_figure(folders[name], env))
-            firsts[name].append(startup.time_to_first_request(folders[name] / "upbit-cancel", env, KEYS))
+            firsts[name].append(startup.time_to_first_request(folders[name] / "upbit-cancel", env, KEYS, tls=tls))
     print(f"load average after: {_load()}")
     for name in folders:
         ratios = [first / imported for first, imported in zip(firsts[name], imports[name], strict=True)]
@@ -147,7 +151,10 @@ def phases(rounds: int, folders: dict[str, Path]) -> None:
 def main() -> None:
     rounds = int(sys.argv[1])
     folders = {name: Path(path) for name, path in (given.split("=", 1) for given in sys.argv[2:] if "=" in given)}
-    (phases if "--phases" in sys.argv else compare)(rounds, folders)
+    if "--phases" in sys.argv:
+        phases(rounds, folders)
+    else:
+        compare(rounds, folders, tls="--tls" in sys.argv)
 
 
 if __name__ == "__main__":

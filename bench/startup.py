@@ -79,6 +79,12 @@ _FIRST_REQUEST_SERVER = """
 import signal, sys, threading, time
 from upbit_sandbox import SandboxExchange, start_server
 from upbit_sandbox.book import seed_open_orders
+tls = None
+if sys.argv[1:] == ["tls"]:  # HTTPS with a CA of its own, printed for the client to trust (SSL_CERT_FILE)
+    from upbit_sandbox.tls import SandboxTLS
+    made = SandboxTLS()
+    tls = made.server_context()
+    print("ca", made.ca_file, flush=True)
 exchange = SandboxExchange()
 seed_open_orders(exchange, 100, watch_every=10)
 handle, first = exchange.handle, threading.Event()
@@ -88,22 +94,40 @@ def noted(*args, **kwargs):
         print("first request at", repr(time.time()), flush=True)
     return handle(*args, **kwargs)
 exchange.handle = noted
-server, url = start_server(exchange)
+server, url = start_server(exchange, tls=tls)
 print("listening on", url, flush=True)
 signal.sigwait({signal.SIGINT, signal.SIGTERM})
 """
 
 
-def time_to_first_request(command: Path, env: dict[str, str], keys: tuple[str, str]) -> float:
+def _with_public_roots(ca: Path, env: dict[str, str]) -> str:
+    """A bundle of the public roots a run to Upbit trusts (``SSL_CERT_FILE``, else certifi's) and the sandbox's
+    CA: parsing it costs what parsing the real bundle does (~140 roots), not one certificate's worth."""
+    import certifi
+
+    bundle = ca.with_name(f"{ca.stem}-with-public-roots.pem")  # beside the sandbox's own temporary CA
+    public = Path(env.get("SSL_CERT_FILE") or certifi.where()).read_text()
+    bundle.write_text(public + "\n" + ca.read_text())
+    return str(bundle)
+
+
+def time_to_first_request(command: Path, env: dict[str, str], keys: tuple[str, str], *, tls: bool = False) -> float:
     """Seconds from spawning ``upbit-cancel --open --dry-run`` to the sandbox being handed its first request.
 
     A fresh sandbox per run (in this venv's python, whatever venv ``command`` is from), 100 open orders;
     the command's keys are the sandbox's demo pair. The clock is the wall clock of both processes.
+    ``tls``: the sandbox serves HTTPS and the command trusts its CA through ``SSL_CERT_FILE``, as a run to
+    Upbit parses a CA bundle and shakes hands before its first request.
     """
-    server = subprocess.Popen([sys.executable, "-c", _FIRST_REQUEST_SERVER], stdout=subprocess.PIPE, text=True)
+    argv = [sys.executable, "-c", _FIRST_REQUEST_SERVER, *(["tls"] if tls else [])]
+    server = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
-        url = server.stdout.readline().split()[-1]
+        line = server.stdout.readline()
+        if line.startswith("ca "):
+            env = {**env, "SSL_CERT_FILE": _with_public_roots(Path(line.split(maxsplit=1)[1].strip()), env)}
+            line = server.stdout.readline()
+        url = line.split()[-1]
         env = {**env, "UPBIT_OPEN_API_ACCESS_KEY": keys[0], "UPBIT_OPEN_API_SECRET_KEY": keys[1]}
         start = time.time()
         argv = [str(command), "--open", "--dry-run", "--server-url", url]
@@ -115,3 +139,5 @@ def time_to_first_request(command: Path, env: dict[str, str], keys: tuple[str, s
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=10)
+        if "SSL_CERT_FILE" in env and env["SSL_CERT_FILE"].endswith("-with-public-roots.pem"):
+            Path(env["SSL_CERT_FILE"]).unlink(missing_ok=True)
