@@ -527,13 +527,12 @@ def shorten(text: str, width: int = TABLE_ID_WIDTH) -> str:
     return f"{text[:head]}…{text[len(text) - (width - 1 - head) :]}"
 
 
-_Record = ReportOrder
 _OUTCOMES = ("cancelled", "failed", "unconfirmed", "not_sent")
 
 
-def _table_records(result: BatchResult) -> dict[str, tuple[int, _Record]]:
+def _table_records(result: BatchResult) -> dict[str, tuple[int, ReportOrder]]:
     """Each id's record and its outcome (an index of ``_OUTCOMES``), the first group naming it winning."""
-    records: dict[str, tuple[int, _Record]] = {}
+    records: dict[str, tuple[int, ReportOrder]] = {}
     for outcome, group in enumerate((result.success, result.failed)):
         for order in group:
             key = _key(result.id_kind, order.uuid, order.identifier) or order.uuid or "-"
@@ -544,7 +543,7 @@ def _table_records(result: BatchResult) -> dict[str, tuple[int, _Record]]:
     return records
 
 
-def _cells(key: str, outcome: int, record: _Record) -> tuple[str, str, str, str]:
+def _cells(key: str, outcome: int, record: ReportOrder) -> tuple[str, str, str, str]:
     """One table row, shown: the id (shortened), market, outcome and note, control characters escaped."""
     if isinstance(record, OrderRef) and outcome == 0:
         note = "confirmed by order lookup" if record.confirmed_by == "lookup" else ""
@@ -581,7 +580,7 @@ JSON_SLICE = 2000
 """Orders turned into JSON at a time by ``json_report``: one ``json.dumps`` each (fast), a bounded heap."""
 
 
-def _widths(records: dict[str, tuple[int, _Record]], header: Sequence[str]) -> list[int]:
+def _widths(records: dict[str, tuple[int, ReportOrder]], header: Sequence[str]) -> list[int]:
     """The widths of the id, market and outcome columns: the widest cell of each, header included.
 
     Markets and outcomes are a few distinct values (measured once each); only the ids are many."""
