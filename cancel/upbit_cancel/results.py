@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, TypeVar, cast, get_args
+from typing import TYPE_CHECKING, Literal, TypeAlias, cast, get_args
 
 from upbit_client.models import OpenOrderState
 from upbit_client.models import OrderSide as _SpecOrderSide
@@ -218,19 +218,11 @@ class BatchResult:
 GroupName = Literal["success", "failed", "unconfirmed", "not_sent"]
 ReportOrder: TypeAlias = OrderRef | UnconfirmedOrder | NotSentOrder
 """An order of any group of the report."""
-OrderKind = TypeVar("OrderKind", OrderRef, UnconfirmedOrder, NotSentOrder)
-"""One of the three kinds of order, the same in and out (``EachOrder``)."""
-
-
-class EachOrder(Protocol):
-    """A change made to every order of a report alike (``merge_groups``): an order in, one of its kind out."""
-
-    def __call__(self, order: OrderKind, /) -> OrderKind: ...
 
 
 def groups(result: BatchResult) -> tuple[tuple[GroupName, Sequence[ReportOrder]], ...]:
     """``result``'s groups with their names, in the report's order (``to_dict``'s): the one walk over them
-    for code that treats every group alike, so that none names the groups again."""
+    for code that reads every group alike, so that it names none of them again."""
     return (
         ("success", result.success), ("failed", result.failed),
         ("unconfirmed", result.unconfirmed), ("not_sent", result.not_sent),
@@ -249,15 +241,6 @@ def add_counts(into: BatchResult, more: BatchResult) -> None:
     into.listings_sent += more.listings_sent
     into.rate_limited += more.rate_limited
     into.retries += more.retries
-
-
-def merge_groups(into: BatchResult, more: BatchResult, each: EachOrder) -> None:
-    """Add ``more``'s orders, each as ``each`` makes it, to the same groups of ``into``. (Not over ``groups``:
-    its groups are read-only, as one group's list takes only its own kind of order.)"""
-    into.success += map(each, more.success)
-    into.failed += map(each, more.failed)
-    into.unconfirmed += map(each, more.unconfirmed)
-    into.not_sent += map(each, more.not_sent)
 
 
 _REPR_ORDERS = 10

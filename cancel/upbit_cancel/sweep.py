@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeAlias, Unpack
+from typing import Any, TypeAlias, TypeVar, Unpack
 
 import httpx
 
@@ -47,7 +47,7 @@ from .drivers import Acquire, AnyClient, Done, Send, advance, drive_async, drive
 from .errors import BatchInterrupted, TemporarilyBlocked, TransportError
 from .events import NO_EVENTS, Emitter, RequestRetried
 from .ratelimit import KeyBlocked, RateLimiter
-from .results import BatchResult, NotSentOrder, OrderKind, OrderRef, add_counts, group_sizes, merge_groups, order_side
+from .results import BatchResult, NotSentOrder, OrderRef, UnconfirmedOrder, add_counts, group_sizes, order_side
 from .results import text as _text
 from .workers import call_progress
 
@@ -350,14 +350,21 @@ class _Sweep:
 # The report
 
 
-def _merge(into: BatchResult, result: BatchResult, listed: dict[str, Order]) -> None:
-    def with_listing(order: OrderKind) -> OrderKind:
-        """``order`` with its market and side as listed (the cancel answer may omit the market)."""
-        found = listed.get((order.uuid if isinstance(order, OrderRef) else order.id) or "")
-        market, side = (_text(found.market), order_side(found.side)) if found is not None else (None, None)
-        return replace(order, market=order.market or market, side=side)
+_Order = TypeVar("_Order", OrderRef, UnconfirmedOrder, NotSentOrder)
 
-    merge_groups(into, result, with_listing)
+
+def _with_listing(order: _Order, listed: dict[str, Order]) -> _Order:
+    """``order`` with its market and side as listed (the cancel answer may omit the market)."""
+    found = listed.get((order.uuid if isinstance(order, OrderRef) else order.id) or "")
+    market, side = (_text(found.market), order_side(found.side)) if found is not None else (None, None)
+    return replace(order, market=order.market or market, side=side)
+
+
+def _merge(into: BatchResult, result: BatchResult, listed: dict[str, Order]) -> None:
+    into.success += (_with_listing(order, listed) for order in result.success)
+    into.failed += (_with_listing(order, listed) for order in result.failed)
+    into.unconfirmed += (_with_listing(order, listed) for order in result.unconfirmed)
+    into.not_sent += (_with_listing(order, listed) for order in result.not_sent)
     add_counts(into, result)
     into.remaining_req = result.remaining_req or into.remaining_req
     into.blocked = into.blocked or result.blocked
