@@ -10,9 +10,9 @@ first request (``startup.time_to_first_request``), the venvs' order swapped ever
 machine noise falls on both. The ratio is taken per round (first request over the import of the same
 round), then its median: less disturbed by the load than a ratio of medians.
 
-``--tls``: the sandbox serves HTTPS with a CA of its own, which the command trusts through ``SSL_CERT_FILE``:
-the first request then comes after the TLS context (the CA bundle parsed) and the handshake, as an
-operator's run to Upbit does.
+``--tls``: the sandbox serves HTTPS with a CA of its own, which the command trusts through ``SSL_CERT_FILE``
+with the public roots beside it (``startup.time_to_first_request``): the first request then comes after the
+whole CA bundle is parsed and a handshake made, as an operator's run to Upbit does.
 
 ``--phases`` instead runs the command ROUNDS times per venv under a tracer that imports the pieces one
 after the other (the batch path, argparse, asyncio, the CLI, the sweep, httpcore, the transport, anyio's
